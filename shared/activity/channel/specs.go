@@ -1,0 +1,160 @@
+// Package channel holds the channel activity types: email, sms and push.
+// Each lowers to plan → inline Map over slices (send) → finish.
+package channel
+
+import (
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/asl"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+)
+
+// Register adds the channel types to r.
+func Register(r *activity.Registry) {
+	r.Register(Email, SMS, Push)
+}
+
+// Content is an inline template or {file: path} relative to the campaign.
+type Content struct {
+	Inline string
+	File   string
+}
+
+// DecodeNode implements campaign.NodeDecoder.
+func (c *Content) DecodeNode(d *campaign.Decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.ScalarNode {
+		c.Inline = n.Value
+		return
+	}
+	var ref struct {
+		File string `json:"file" jsonschema:"required"`
+	}
+	d.Decode(n, path, &ref)
+	c.File = ref.File
+}
+
+// Message is the content of a message; which fields apply depends on the channel.
+type Message struct {
+	From    string            `json:"from,omitempty"`
+	ReplyTo string            `json:"replyTo,omitempty"`
+	Subject string            `json:"subject,omitempty"`
+	HTML    *Content          `json:"html,omitempty"`
+	Text    *Content          `json:"text,omitempty"`
+	Sender  string            `json:"sender,omitempty" jsonschema:"description=SMS sender id"`
+	Title   string            `json:"title,omitempty"`
+	Body    string            `json:"body,omitempty"`
+	Data    map[string]string `json:"data,omitempty"`
+}
+
+// Capping limits messages per recipient and channel across campaigns.
+type Capping struct {
+	Max int    `json:"max" jsonschema:"required"`
+	Per string `json:"per" jsonschema:"required"`
+}
+
+// QuietHours is a daily window, in the recipient's time zone, with no sends.
+type QuietHours struct {
+	Start string `json:"start" jsonschema:"required,pattern=^[0-2][0-9]:[0-5][0-9]$"`
+	End   string `json:"end" jsonschema:"required,pattern=^[0-2][0-9]:[0-5][0-9]$"`
+}
+
+// Variant is one experiment arm; its fields override the message.
+type Variant struct {
+	Name    string   `json:"name" jsonschema:"required"`
+	Weight  float64  `json:"weight" jsonschema:"required"`
+	Subject string   `json:"subject,omitempty"`
+	HTML    *Content `json:"html,omitempty"`
+	Text    *Content `json:"text,omitempty"`
+	Title   string   `json:"title,omitempty"`
+	Body    string   `json:"body,omitempty"`
+}
+
+// Experiment splits recipients into variants and a holdout.
+type Experiment struct {
+	Holdout  string    `json:"holdout,omitempty" jsonschema:"description=percentage not sent, e.g. 5%"`
+	Variants []Variant `json:"variants,omitempty"`
+}
+
+// Config is the configuration of email, sms and push.
+type Config struct {
+	Purpose     string      `json:"purpose,omitempty" jsonschema:"enum=marketing,enum=transactional"`
+	Message     Message     `json:"message" jsonschema:"required"`
+	Rate        float64     `json:"rate,omitempty" jsonschema:"description=messages per second for this activity"`
+	Window      string      `json:"window,omitempty" jsonschema:"description=recipients not sent within this time are skipped, e.g. 12h"`
+	Confirm     bool        `json:"confirm,omitempty"`
+	Capping     *Capping    `json:"capping,omitempty"`
+	QuietHours  *QuietHours `json:"quietHours,omitempty"`
+	Experiment  *Experiment `json:"experiment,omitempty"`
+	SliceSize   int         `json:"sliceSize,omitempty" jsonschema:"description=recipients per Map iteration (default 50000)"`
+	Concurrency int         `json:"concurrency,omitempty" jsonschema:"description=slices sent at once (default 4)"`
+}
+
+// Marketing reports whether consent, unsubscribe and caps apply.
+func (c *Config) Marketing() bool { return c.Purpose == "" || c.Purpose == "marketing" }
+
+// Defaults.
+const (
+	DefaultSliceSize   = 50000
+	DefaultConcurrency = 4
+)
+
+// Email, SMS and Push are the channel types.
+var (
+	Email = newSpec("email", "Email", "Personalized email to each recipient.")
+	SMS   = newSpec("sms", "SMS", "Personalized SMS to each recipient.")
+	Push  = newSpec("push", "Push", "Personalized push notification to each recipient.")
+)
+
+func newSpec(typ, fn, summary string) *activity.Spec {
+	return &activity.Spec{
+		Type: typ, Family: activity.Channel, Function: fn, Summary: summary,
+		NewConfig: func() any { return &Config{} },
+		Inputs:    activity.Inputs{Min: 1, Max: 1},
+		Ports:     activity.Fixed("out", "skipped"),
+		Check:     func(c *activity.Check, cfg any) { check(c, typ, cfg.(*Config)) },
+		Output: func(c *activity.Check, cfg any, in []campaign.Schema) map[string]campaign.Schema {
+			var s campaign.Schema
+			if len(in) > 0 {
+				s = in[0]
+			}
+			return map[string]campaign.Schema{
+				"out":     s.With(campaign.Column{Name: "messageId", Type: campaign.TypeString}, campaign.Column{Name: "variant", Type: campaign.TypeString}),
+				"skipped": s.With(campaign.Column{Name: "reason", Type: campaign.TypeString}),
+			}
+		},
+		Lower: lower,
+	}
+}
+
+// lower emits plan → Map(send) → finish. The plan task writes the slices it
+// will send; each Map iteration sends one slice; finish merges the parts.
+func lower(l activity.Lowerer, cfg any) error {
+	x := cfg.(*Config)
+	conc := x.Concurrency
+	if conc <= 0 {
+		conc = DefaultConcurrency
+	}
+	plan := l.Task("plan", nil)
+	plan.Next = l.Name("send")
+	l.Add(l.Name(""), plan)
+
+	send := l.Task("send", map[string]any{"slice.$": "$$.Map.Item.Value"})
+	send.ResultPath = ""
+	send.Catch = nil
+	send.End = true
+	item := asl.Branch{ProcessorConfig: &asl.ProcessorConfig{Mode: "INLINE"}, StartAt: "send"}
+	item.States.Add("send", send)
+	// Inside the Map, the item selector supplies the whole request.
+	itemSel := send.Parameters
+	send.Parameters = nil
+	send.InputPath = ""
+	l.Add(l.Name("send"), &asl.State{
+		Type: "Map", ItemsPath: l.ResultPath() + ".slices", ItemSelector: itemSel, ItemProcessor: &item,
+		MaxConcurrency: conc, ResultPath: asl.Path(l.ResultPath() + ".parts"), Catch: l.Catch(), Next: l.Name("finish"),
+	})
+	finish := l.Task("finish", map[string]any{"parts.$": l.ResultPath() + ".parts"})
+	finish.Next = l.Next()
+	l.Add(l.Name("finish"), finish)
+	return nil
+}

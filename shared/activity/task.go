@@ -1,0 +1,191 @@
+package activity
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Request is the payload of every activity Task state: references and counts,
+// never rows (Step Functions caps payloads at 256 KiB).
+type Request struct {
+	Campaign string  `json:"campaign"`
+	Bundle   string  `json:"bundle"` // content hash of the compiled campaign bundle
+	Activity string  `json:"activity"`
+	Run      RunInfo `json:"run"`
+	Inputs   []Input `json:"inputs,omitempty"`
+	// Phase selects a step of a fanned-out type (channels: plan, send, finish).
+	Phase string `json:"phase,omitempty"`
+	// Slice is the Map item a send phase works on.
+	Slice *Slice `json:"slice,omitempty"`
+	// Parts are the results of the Map iterations, for the finish phase.
+	Parts []json.RawMessage `json:"parts,omitempty"`
+}
+
+// RunInfo is the run context computed once by the start task.
+type RunInfo struct {
+	ID       string         `json:"id"`
+	Test     bool           `json:"test"`
+	Params   map[string]any `json:"params,omitempty"`
+	Now      string         `json:"now"` // RFC 3339, the run's reference instant
+	Timezone string         `json:"timezone,omitempty"`
+	Weekday  string         `json:"weekday"` // mon..sun in the campaign time zone
+	Hour     int            `json:"hour"`    // 0..23 in the campaign time zone
+}
+
+// NowTime parses Now.
+func (r RunInfo) NowTime() time.Time {
+	t, _ := time.Parse(time.RFC3339Nano, r.Now)
+	return t
+}
+
+// Input is one inbound transition: the dataset on it (nil when the port was
+// not activated) and its row count.
+type Input struct {
+	From  string  `json:"from"`
+	Port  string  `json:"port"`
+	Ref   *string `json:"ref"`
+	Count int64   `json:"count"`
+}
+
+// Active reports whether the inbound port was activated.
+func (in Input) Active() bool { return in.Ref != nil }
+
+// Slice is one part of a population processed by one Map iteration.
+type Slice struct {
+	Ref    string `json:"ref"`
+	Index  int    `json:"index"`
+	Offset int64  `json:"offset"`
+	Count  int64  `json:"count"`
+}
+
+// Result is what every activity leaves at its result path. Every declared port
+// is present in Ports (null when not activated) and in Counts, so that Choice
+// states can read them without missing paths.
+type Result struct {
+	Status string             `json:"status"`
+	Ports  map[string]*string `json:"ports"`
+	Counts map[string]int64   `json:"counts"`
+	Slices []Slice            `json:"slices,omitempty"`
+	// Extra carries small type-specific facts (e.g. a channel's hold state).
+	Extra map[string]any `json:"extra,omitempty"`
+}
+
+// Statuses of an activity result.
+const (
+	StatusSucceeded = "succeeded"
+	StatusSkipped   = "skipped"
+	StatusFailed    = "failed"
+)
+
+// NewResult returns a succeeded result with every port present and inactive.
+func NewResult(ports []string) *Result {
+	r := &Result{Status: StatusSucceeded, Ports: map[string]*string{}, Counts: map[string]int64{}}
+	for _, p := range ports {
+		r.Ports[p] = nil
+		r.Counts[p] = 0
+	}
+	return r
+}
+
+// Set activates a port with a dataset and its count.
+func (r *Result) Set(port, ref string, count int64) {
+	r.Ports[port] = &ref
+	r.Counts[port] = count
+}
+
+// Handler runs one activity task.
+type Handler interface {
+	Run(ctx context.Context, env *Env, req *Request) (*Result, error)
+}
+
+// HandlerFunc adapts a function to Handler.
+type HandlerFunc func(ctx context.Context, env *Env, req *Request) (*Result, error)
+
+// Run implements Handler.
+func (f HandlerFunc) Run(ctx context.Context, env *Env, req *Request) (*Result, error) {
+	return f(ctx, env, req)
+}
+
+// Env is what handlers run against: ports and shared services, the same in a
+// Lambda and in-process. Fields are interfaces or plain values so that this
+// package stays free of AWS and DuckDB.
+type Env struct {
+	// Services holds the adapters by role (blob store, state store, sender...).
+	Services map[string]any
+	// WorkDir is a scratch folder (Lambda: /tmp).
+	WorkDir string
+	// Clock returns the current time.
+	Clock func() time.Time
+
+	mu     sync.Mutex
+	shared map[string]any
+}
+
+// Shared returns a lazily created per-Env singleton (e.g. a DuckDB engine).
+func (e *Env) Shared(key string, create func() (any, error)) (any, error) {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	if v, ok := e.shared[key]; ok {
+		return v, nil
+	}
+	v, err := create()
+	if err != nil {
+		return nil, err
+	}
+	if e.shared == nil {
+		e.shared = map[string]any{}
+	}
+	e.shared[key] = v
+	return v, nil
+}
+
+// Service returns a named service of type T.
+func Service[T any](e *Env, name string) (T, error) {
+	var zero T
+	v, ok := e.Services[name]
+	if !ok {
+		return zero, &InvalidInput{Msg: fmt.Sprintf("service %q is not configured", name)}
+	}
+	t, ok := v.(T)
+	if !ok {
+		return zero, &InvalidInput{Msg: fmt.Sprintf("service %q has type %T", name, v)}
+	}
+	return t, nil
+}
+
+// Now returns the env clock's time.
+func (e *Env) Now() time.Time {
+	if e.Clock != nil {
+		return e.Clock()
+	}
+	return time.Now()
+}
+
+// Named errors: Step Functions sees a Go error by its type name, so the
+// compiler's Retry and Catch lists name these types.
+
+// Retryable is a transient failure (throttling, a network error): retried.
+type Retryable struct{ Msg string }
+
+func (e *Retryable) Error() string { return e.Msg }
+
+// InvalidInput is a permanent failure caused by data or configuration.
+type InvalidInput struct{ Msg string }
+
+func (e *InvalidInput) Error() string { return e.Msg }
+
+// Conflict is a lost optimistic-concurrency race (a table version moved on): retried.
+type Conflict struct{ Msg string }
+
+func (e *Conflict) Error() string { return e.Msg }
+
+// Paused means a channel stopped itself (error threshold); the run can resume.
+type Paused struct{ Msg string }
+
+func (e *Paused) Error() string { return e.Msg }
+
+// RetryableErrors are the error names the emitted Retry lists.
+var RetryableErrors = []string{"Retryable", "Conflict", "Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"}

@@ -1,0 +1,134 @@
+// Package compile turns a campaign and its catalog into an ASL state machine
+// through ordered passes: normalize → validate → plan → emit. Diagnostics
+// accumulate across passes; emission runs only on a valid campaign.
+package compile
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/asl"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+)
+
+// Program is a compiled campaign.
+type Program struct {
+	Campaign *campaign.Campaign
+	Catalog  *campaign.Catalog
+	Registry *activity.Registry
+
+	Specs   map[string]*activity.Spec              // by activity id
+	Ports   map[string][]string                    // declared ports by activity id
+	Schemas map[string]map[string]campaign.Schema  // port schemas by activity id
+	Order   []string                               // topological order
+	Levels  [][]string                             // activities that may run concurrently
+	Bundle  *Bundle
+	Machine *asl.StateMachine
+	JSON    []byte // the emitted ASL (deterministic)
+	// Checkers used by validation; nil ones skip that check.
+	Checkers Checkers
+}
+
+// Compiled returns what handlers see of the program.
+func (p *Program) Compiled() *activity.Compiled {
+	return &activity.Compiled{Campaign: p.Campaign, Catalog: p.Catalog, Files: p.Bundle.Files, Schemas: p.Schemas, Hash: p.Bundle.Hash}
+}
+
+// pass is one compiler step and why it sits where it does.
+type pass struct {
+	name string
+	why  string
+	run  func(*Program, campaign.Reporter)
+}
+
+var passes = []pass{
+	{"decode", "configs are decoded by their registered spec before anything reads them", decodeConfigs},
+	{"schedule", "a scheduler activity is the campaign schedule drawn on the canvas; lift it before the graph is checked", liftScheduler},
+	{"graph", "references, input counts, cycles and reachability are checked once, before types look at inputs", checkGraph},
+	{"types", "each activity checks its config against the schemas of its inputs, in topological order", checkTypes},
+	{"plan", "independent activities are grouped into levels that run concurrently", plan},
+}
+
+// Compile validates and compiles c against cat. It returns every diagnostic
+// found; Program.Machine is set only when there are no errors.
+func Compile(c *campaign.Campaign, cat *campaign.Catalog, reg *activity.Registry, files map[string][]byte, chk Checkers) (*Program, campaign.Diagnostics) {
+	var diags campaign.Diagnostics
+	p := &Program{Campaign: c, Catalog: cat, Registry: reg, Checkers: chk,
+		Specs: map[string]*activity.Spec{}, Ports: map[string][]string{}, Schemas: map[string]map[string]campaign.Schema{}}
+	r := campaign.Reporter{Src: c.Src, Diags: &diags}
+	for _, ps := range passes {
+		ps.run(p, r)
+		if ps.name == "graph" && diags.HasErrors() && p.Order == nil {
+			break // no usable order: type checks would only add noise
+		}
+	}
+	if diags.HasErrors() {
+		diags.Sort()
+		return p, diags
+	}
+	b, err := NewBundle(c, cat, files)
+	if err != nil {
+		r.Errorf("", "%v", err)
+		return p, diags
+	}
+	p.Bundle = b
+	if err := emit(p); err != nil {
+		r.Errorf("", "cannot emit the state machine: %v", err)
+		diags.Sort()
+		return p, diags
+	}
+	diags.Sort()
+	return p, diags
+}
+
+// CompileFiles loads a campaign and its catalog (default: catalog.yaml beside
+// the campaign), reads the template files it names, and compiles.
+func CompileFiles(campaignFile, catalogFile string, reg *activity.Registry, chk Checkers) (*Program, campaign.Diagnostics) {
+	c, diags := campaign.LoadCampaign(campaignFile)
+	if catalogFile == "" {
+		catalogFile = filepath.Join(filepath.Dir(campaignFile), "catalog.yaml")
+	}
+	cat, cd := campaign.LoadCatalog(catalogFile)
+	diags = append(diags, cd...)
+	if c == nil || cat == nil || diags.HasErrors() {
+		diags.Sort()
+		return nil, diags
+	}
+	files, fd := readFiles(c)
+	diags = append(diags, fd...)
+	p, pd := Compile(c, cat, reg, files, chk)
+	diags = append(diags, pd...)
+	diags.Sort()
+	return p, diags
+}
+
+// readFiles reads the template files referenced by `file:` keys anywhere in
+// the activities, relative to the campaign.
+func readFiles(c *campaign.Campaign) (map[string][]byte, campaign.Diagnostics) {
+	var diags campaign.Diagnostics
+	files := map[string][]byte{}
+	for _, a := range c.Activities {
+		for _, ref := range fileRefs(a.Node, a.Path()) {
+			if _, done := files[ref.name]; done {
+				continue
+			}
+			data, err := os.ReadFile(filepath.Join(c.Dir(), ref.name))
+			if err != nil {
+				diags = append(diags, campaign.Diagnostic{Pos: c.Src.PosOf(ref.path), Path: ref.path, Severity: campaign.Error,
+					Message: fmt.Sprintf("cannot read template file %q: %v", ref.name, unwrapPathErr(err))})
+				continue
+			}
+			files[ref.name] = data
+		}
+	}
+	return files, diags
+}
+
+func unwrapPathErr(err error) error {
+	if pe, ok := err.(*os.PathError); ok {
+		return pe.Err
+	}
+	return err
+}
