@@ -11,6 +11,7 @@ import (
 type Source struct {
 	File string
 	Root *yaml.Node // the document's top node (a mapping for valid files)
+	Data []byte     // the bytes parsed
 	pos  map[string]Pos
 	key  map[string]Pos
 }
@@ -18,7 +19,7 @@ type Source struct {
 // Parse reads YAML or JSON (JSON is parsed as YAML 1.2, keeping positions).
 // A syntax error is returned as a positioned diagnostic.
 func Parse(file string, data []byte) (*Source, Diagnostics) {
-	s := &Source{File: file, pos: map[string]Pos{}, key: map[string]Pos{}}
+	s := &Source{File: file, Data: data, pos: map[string]Pos{}, key: map[string]Pos{}}
 	var doc yaml.Node
 	if err := yaml.Unmarshal(data, &doc); err != nil {
 		return s, Diagnostics{{Pos: Pos{File: file, Line: syntaxLine(err), Col: 1}, Message: "syntax error: " + cleanYAMLError(err), Severity: Error}}

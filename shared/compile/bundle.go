@@ -8,7 +8,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -57,10 +56,8 @@ func NewBundle(c *campaign.Campaign, cat *campaign.Catalog, files map[string][]b
 // sourceBytes returns the original bytes of a file, or re-encodes the parsed
 // document when it was not read from disk.
 func sourceBytes(file string, src *campaign.Source) ([]byte, error) {
-	if file != "" {
-		if data, err := os.ReadFile(file); err == nil {
-			return data, nil
-		}
+	if src != nil && src.Data != nil {
+		return src.Data, nil
 	}
 	if src == nil || src.Root == nil {
 		return nil, fmt.Errorf("no source for %q", file)

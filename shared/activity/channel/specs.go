@@ -143,8 +143,8 @@ func lower(l activity.Lowerer, cfg any) error {
 	send.ResultPath = ""
 	send.Catch = nil
 	send.End = true
-	item := asl.Branch{ProcessorConfig: &asl.ProcessorConfig{Mode: "INLINE"}, StartAt: "send"}
-	item.States.Add("send", send)
+	item := asl.Branch{ProcessorConfig: &asl.ProcessorConfig{Mode: "INLINE"}, StartAt: l.Name("slice")}
+	item.States.Add(l.Name("slice"), send)
 	// Inside the Map, the item selector supplies the whole request.
 	itemSel := send.Parameters
 	send.Parameters = nil

@@ -1,0 +1,46 @@
+# Stepwise developer targets. `make demo` and `make test` are the two commands
+# of the README.
+GO ?= go
+export CGO_ENABLED := 1
+
+.PHONY: demo test test-short setup build statemachines schema generate bench fuzz clean
+
+## demo: generate sample data and run the win-back campaign end to end
+demo: build
+	./bin/stepwise demo
+
+## test: install test tools, then run every test (what CI runs)
+test: setup
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 20m ./...
+	$(MAKE) fuzz FUZZTIME=5s
+
+## setup: install npm tools, DynamoDB Local and Java when missing
+setup:
+	./infra/setup.sh
+
+build:
+	$(GO) build -o bin/stepwise ./cmd/stepwise
+
+## statemachines: regenerate statemachines/ (the ASL goldens) from examples/
+statemachines:
+	$(GO) test ./shared/compile -run TestStateMachinesGolden -update
+
+## schema: regenerate docs/schema from the Go types
+schema:
+	$(GO) test ./shared/schema -run TestCommittedSchemasFresh -update
+
+generate: statemachines schema
+
+FUZZTIME ?= 10s
+## fuzz: run each fuzz target briefly
+fuzz:
+	$(GO) test ./shared/campaign -run '^$$' -fuzz '^FuzzParseCampaign$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/compile -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME)
+
+## bench: the compiler and interpreter benchmarks
+bench:
+	$(GO) test ./shared/compile -run '^$$' -bench . -benchmem
+
+clean:
+	rm -rf bin .stepwise

