@@ -242,7 +242,7 @@ func Marshal(sm *StateMachine) ([]byte, error) {
 }
 
 // Helpers for pointer fields.
-func Bool(b bool) *bool          { return &b }
-func Str(s string) *string       { return &s }
-func Num(f float64) *float64     { return &f }
-func Int(i int) *int             { return &i }
+func Bool(b bool) *bool      { return &b }
+func Str(s string) *string   { return &s }
+func Num(f float64) *float64 { return &f }
+func Int(i int) *int         { return &i }

@@ -19,11 +19,11 @@ type Program struct {
 	Catalog  *campaign.Catalog
 	Registry *activity.Registry
 
-	Specs   map[string]*activity.Spec              // by activity id
-	Ports   map[string][]string                    // declared ports by activity id
-	Schemas map[string]map[string]campaign.Schema  // port schemas by activity id
-	Order   []string                               // topological order
-	Levels  [][]string                             // activities that may run concurrently
+	Specs   map[string]*activity.Spec             // by activity id
+	Ports   map[string][]string                   // declared ports by activity id
+	Schemas map[string]map[string]campaign.Schema // port schemas by activity id
+	Order   []string                              // topological order
+	Levels  [][]string                            // activities that may run concurrently
 	Bundle  *Bundle
 	Machine *asl.StateMachine
 	JSON    []byte // the emitted ASL (deterministic)

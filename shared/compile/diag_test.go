@@ -35,9 +35,9 @@ const header = "version: 1\nid: t\ndimension: customers\n"
 // Each invalid input class: the message and its position (line:col) and path.
 func TestDiagnostics(t *testing.T) {
 	cases := []struct {
-		name, src  string
-		want       string // FILE:LINE:COL path: message substring
-		wantAlso   []string
+		name, src string
+		want      string // FILE:LINE:COL path: message substring
+		wantAlso  []string
 	}{
 		{"syntax", "version: 1\nid: [x\n", "c.yaml:1:1: syntax error: did not find expected ',' or ']'", nil},
 		{"unknown type", header + "activities:\n  - { id: a, type: build-audiance }\n", "c.yaml:5:20 activities[0].type: unknown activity type \"build-audiance\" (did you mean \"build-audience\"?)", nil},

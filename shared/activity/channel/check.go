@@ -9,7 +9,8 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 )
 
-func check(c *activity.Check, typ string, x *Config) {
+func check(c *activity.Check, k *Kind, x *Config) {
+	typ := k.Type
 	if x.Purpose != "" {
 		c.OneOf(x.Purpose, c.Path("purpose"), "purpose", "marketing", "transactional")
 	}
@@ -17,7 +18,7 @@ func check(c *activity.Check, typ string, x *Config) {
 	if t, ok := c.Catalog.Table(in.Dimension); ok {
 		if t.Targeting == nil {
 			c.Errorf(c.Path("from"), "%q is not a targeting dimension: it declares no targeting addresses", t.Name)
-		} else if addressColumn(t.Targeting, typ) == "" {
+		} else if k.Address(t.Targeting) == "" {
 			c.Errorf(c.Path("from"), "%q declares no %s address column (catalog targeting.%s)", t.Name, typ, typ)
 		}
 	} else if len(c.Inputs) > 0 {
@@ -42,38 +43,7 @@ func check(c *activity.Check, typ string, x *Config) {
 		}
 		tmpl(field, ct.Inline)
 	}
-	switch typ {
-	case "email":
-		if m.From == "" {
-			c.Errorf(campaign.JoinPath(mp, "from"), "an email needs a from address")
-		}
-		if m.Subject == "" {
-			c.Errorf(campaign.JoinPath(mp, "subject"), "an email needs a subject")
-		}
-		if m.HTML == nil && m.Text == nil {
-			c.Errorf(mp, "an email needs html or text")
-		}
-		tmpl("subject", m.Subject)
-		content("html", m.HTML)
-		content("text", m.Text)
-		unused(c, mp, map[string]bool{"sender": m.Sender != "", "title": m.Title != "", "body": m.Body != "", "data": m.Data != nil})
-	case "sms":
-		if m.Text == nil {
-			c.Errorf(campaign.JoinPath(mp, "text"), "an SMS needs text")
-		}
-		content("text", m.Text)
-		unused(c, mp, map[string]bool{"from": m.From != "", "subject": m.Subject != "", "html": m.HTML != nil, "title": m.Title != "", "body": m.Body != ""})
-	case "push":
-		if m.Title == "" && m.Body == "" {
-			c.Errorf(mp, "a push needs a title or a body")
-		}
-		tmpl("title", m.Title)
-		tmpl("body", m.Body)
-		for _, k := range campaign.SortedKeys(m.Data) {
-			tmpl("data."+k, m.Data[k])
-		}
-		unused(c, mp, map[string]bool{"from": m.From != "", "subject": m.Subject != "", "html": m.HTML != nil, "text": m.Text != nil})
-	}
+	k.CheckMessage(c, &m, tmpl, content)
 	if x.Rate < 0 {
 		c.Errorf(c.Path("rate"), "rate must be positive (messages per second)")
 	}
@@ -150,17 +120,43 @@ func unused(c *activity.Check, mp string, set map[string]bool) {
 	}
 }
 
-// addressColumn returns the catalog column holding the channel address.
-func addressColumn(t *campaign.Targeting, typ string) string {
-	switch typ {
-	case "email":
-		return t.Email
-	case "sms":
-		return t.SMS
-	case "push":
-		return t.Push
+func checkEmail(c *activity.Check, m *Message, tmpl func(string, string), content func(string, *Content)) {
+	mp := c.Path("message")
+	if m.From == "" {
+		c.Errorf(campaign.JoinPath(mp, "from"), "an email needs a from address")
 	}
-	return ""
+	if m.Subject == "" {
+		c.Errorf(campaign.JoinPath(mp, "subject"), "an email needs a subject")
+	}
+	if m.HTML == nil && m.Text == nil {
+		c.Errorf(mp, "an email needs html or text")
+	}
+	tmpl("subject", m.Subject)
+	content("html", m.HTML)
+	content("text", m.Text)
+	unused(c, mp, map[string]bool{"sender": m.Sender != "", "title": m.Title != "", "body": m.Body != "", "data": m.Data != nil})
+}
+
+func checkSMS(c *activity.Check, m *Message, _ func(string, string), content func(string, *Content)) {
+	mp := c.Path("message")
+	if m.Text == nil {
+		c.Errorf(campaign.JoinPath(mp, "text"), "an SMS needs text")
+	}
+	content("text", m.Text)
+	unused(c, mp, map[string]bool{"from": m.From != "", "subject": m.Subject != "", "html": m.HTML != nil, "title": m.Title != "", "body": m.Body != ""})
+}
+
+func checkPush(c *activity.Check, m *Message, tmpl func(string, string), _ func(string, *Content)) {
+	mp := c.Path("message")
+	if m.Title == "" && m.Body == "" {
+		c.Errorf(mp, "a push needs a title or a body")
+	}
+	tmpl("title", m.Title)
+	tmpl("body", m.Body)
+	for _, k := range campaign.SortedKeys(m.Data) {
+		tmpl("data."+k, m.Data[k])
+	}
+	unused(c, mp, map[string]bool{"from": m.From != "", "subject": m.Subject != "", "html": m.HTML != nil, "text": m.Text != nil})
 }
 
 // ParseClock parses "HH:MM" into minutes after midnight.

@@ -99,20 +99,39 @@ const (
 	DefaultConcurrency = 4
 )
 
+// Kind is what differs between channels: the address column, the message
+// fields that apply, and the Lambda.
+type Kind struct {
+	Type     string
+	Function string
+	Summary  string
+	// Address returns the catalog column holding the channel's address.
+	Address func(*campaign.Targeting) string
+	// CheckMessage validates the message fields of the channel.
+	CheckMessage func(c *activity.Check, m *Message, tmpl func(field, src string), content func(field string, ct *Content))
+}
+
+// Kinds of the three channels, by activity type.
+var Kinds = map[string]*Kind{}
+
 // Email, SMS and Push are the channel types.
 var (
-	Email = newSpec("email", "Email", "Personalized email to each recipient.")
-	SMS   = newSpec("sms", "SMS", "Personalized SMS to each recipient.")
-	Push  = newSpec("push", "Push", "Personalized push notification to each recipient.")
+	Email = newSpec(&Kind{Type: "email", Function: "Email", Summary: "Personalized email to each recipient.",
+		Address: func(t *campaign.Targeting) string { return t.Email }, CheckMessage: checkEmail})
+	SMS = newSpec(&Kind{Type: "sms", Function: "SMS", Summary: "Personalized SMS to each recipient.",
+		Address: func(t *campaign.Targeting) string { return t.SMS }, CheckMessage: checkSMS})
+	Push = newSpec(&Kind{Type: "push", Function: "Push", Summary: "Personalized push notification to each recipient.",
+		Address: func(t *campaign.Targeting) string { return t.Push }, CheckMessage: checkPush})
 )
 
-func newSpec(typ, fn, summary string) *activity.Spec {
+func newSpec(k *Kind) *activity.Spec {
+	Kinds[k.Type] = k
 	return &activity.Spec{
-		Type: typ, Family: activity.Channel, Function: fn, Summary: summary,
+		Type: k.Type, Family: activity.Channel, Function: k.Function, Summary: k.Summary,
 		NewConfig: func() any { return &Config{} },
 		Inputs:    activity.Inputs{Min: 1, Max: 1},
 		Ports:     activity.Fixed("out", "skipped"),
-		Check:     func(c *activity.Check, cfg any) { check(c, typ, cfg.(*Config)) },
+		Check:     func(c *activity.Check, cfg any) { check(c, k, cfg.(*Config)) },
 		Output: func(c *activity.Check, cfg any, in []campaign.Schema) map[string]campaign.Schema {
 			var s campaign.Schema
 			if len(in) > 0 {

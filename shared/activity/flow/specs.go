@@ -409,4 +409,3 @@ func checkPortNames(c *activity.Check, names []string, path string) {
 		seen[n] = true
 	}
 }
-
