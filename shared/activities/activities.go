@@ -22,11 +22,6 @@ func Registry() *activity.Registry {
 	return r
 }
 
-// Checkers returns the condition and template checkers the compiler uses.
-func Checkers() compile.Checkers {
-	return compile.Checkers{}
-}
-
 // CompileFiles compiles a campaign file with every activity type and checker.
 func CompileFiles(campaignFile, catalogFile string) (*compile.Program, campaign.Diagnostics) {
 	return compile.CompileFiles(campaignFile, catalogFile, Registry(), Checkers())

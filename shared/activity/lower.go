@@ -88,3 +88,10 @@ const (
 	ServiceSender  = "sender"
 	ServiceTrigger = "trigger"
 )
+
+// Activated is a Choice rule true when the port whose ref is at path was
+// activated. It is written Not(IsNull: true): aws-local-stepfunctions never
+// matches IsNull: false.
+func Activated(path, next string) asl.ChoiceRule {
+	return asl.ChoiceRule{Not: &asl.ChoiceRule{Variable: path, IsNull: asl.Bool(true)}, Next: next}
+}

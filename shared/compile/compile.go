@@ -23,6 +23,9 @@ type Program struct {
 	Ports   map[string][]string                   // declared ports by activity id
 	Schemas map[string]map[string]campaign.Schema // port schemas by activity id
 	Order   []string                              // topological order
+	// Audiences saved by this campaign, with their schema (read-audience and
+	// inAudience see them at compile time).
+	Audiences map[string]campaign.Schema
 	Levels  [][]string                            // activities that may run concurrently
 	Bundle  *Bundle
 	Machine *asl.StateMachine

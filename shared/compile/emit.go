@@ -133,7 +133,7 @@ func (e *emitter) fragment(states *asl.States, id, next string, inBranch bool) e
 		check := &asl.State{Type: "Choice", Comment: "run only when an inbound transition was activated", Default: id + ":skip"}
 		var rules []asl.ChoiceRule
 		for _, in := range l.InputPaths() {
-			rules = append(rules, asl.ChoiceRule{Variable: in.Ref, IsNull: asl.Bool(false)})
+			rules = append(rules, activated(in.Ref))
 		}
 		if len(rules) == 1 {
 			rules[0].Next = id
@@ -160,6 +160,10 @@ func (e *emitter) fragment(states *asl.States, id, next string, inBranch bool) e
 	l.addErrorPath()
 	return nil
 }
+
+// activated is a rule true when the port at ref was activated (not null).
+// Written as Not(IsNull true): aws-local-stepfunctions never matches IsNull false.
+func activated(ref string) asl.ChoiceRule { return activity.Activated(ref, "") }
 
 func resultJSON(r *activity.Result) map[string]any {
 	ports, counts := map[string]any{}, map[string]any{}

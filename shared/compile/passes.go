@@ -251,6 +251,7 @@ func canonicalCycle(cyc []string) string {
 func checkTypes(p *Program, r campaign.Reporter) {
 	c := p.Campaign
 	audiences := map[string]campaign.Schema{}
+	p.Audiences = audiences
 	for _, id := range p.Order {
 		a, _ := c.Activity(id)
 		spec := p.Specs[id]

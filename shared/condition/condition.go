@@ -1,6 +1,12 @@
 // Package condition holds the rule-builder condition language: its AST and
-// decoding, type checking against the catalog, and lowering to SQL with bound
-// parameters.
+// decoding, type checking against the catalog (Check), lowering to a DuckDB
+// boolean expression with bound parameters (ToSQL) and, for test activities,
+// to an ASL Choice rule (ToChoice).
+//
+// One semantics everywhere: a comparison with null (a missing value, no
+// linked row, an absent parameter or fact) is false, whatever the operator;
+// `not` negates that two-valued result; isEmpty is true for null and for the
+// empty string.
 package condition
 
 import (

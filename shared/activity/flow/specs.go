@@ -92,7 +92,7 @@ var AndJoin = &activity.Spec{
 		l.Add(l.Name(""), choice)
 		for _, i := range order {
 			name := l.Name(fmt.Sprintf("take%d", i))
-			choice.Choices = append(choice.Choices, asl.ChoiceRule{Variable: inputs[i].Ref, IsNull: asl.Bool(false), Next: name})
+			choice.Choices = append(choice.Choices, activity.Activated(inputs[i].Ref, name))
 			l.Add(name, pass(l, map[string]activity.PortPaths{"out": inputs[i]}))
 		}
 		choice.Default = l.Name(fmt.Sprintf("take%d", first))
