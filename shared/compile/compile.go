@@ -26,10 +26,10 @@ type Program struct {
 	// Audiences saved by this campaign, with their schema (read-audience and
 	// inAudience see them at compile time).
 	Audiences map[string]campaign.Schema
-	Levels  [][]string                            // activities that may run concurrently
-	Bundle  *Bundle
-	Machine *asl.StateMachine
-	JSON    []byte // the emitted ASL (deterministic)
+	Levels    [][]string // activities that may run concurrently
+	Bundle    *Bundle
+	Machine   *asl.StateMachine
+	JSON      []byte // the emitted ASL (deterministic)
 	// Checkers used by validation; nil ones skip that check.
 	Checkers Checkers
 }

@@ -166,4 +166,3 @@ var weekdays = [...]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 
 // weekday returns mon..sun.
 func weekday(t time.Time) string { return weekdays[t.Weekday()] }
-
