@@ -1,0 +1,215 @@
+// Package boltstate is the embedded state store of local mode: state.Store on a single
+// bbolt file under the local home directory. Every write runs in one bbolt transaction,
+// which serializes writers and gives the store its conditional semantics. bbolt locks
+// the file, so one process at a time opens a home; goroutines share the Store freely.
+package boltstate
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// FileName is the name of the database file in the home directory.
+const FileName = "state.db"
+
+// Buckets. Keys are parts joined by a NUL byte; the part after the last NUL is the sort
+// key lists page on.
+var (
+	bCampaigns       = []byte("campaigns")       // id
+	bVersions        = []byte("versions")        // campaign, %010d number
+	bRuns            = []byte("runs")            // id
+	bRunsByCampaign  = []byte("runsByCampaign")  // campaign, timekey#id → id
+	bRunKeys         = []byte("runKeys")         // campaign, idempotency key → id
+	bTasks           = []byte("tasks")           // run, activity
+	bTables          = []byte("tables")          // table
+	bTableHistory    = []byte("tableHistory")    // table, %020d version
+	bAudiences       = []byte("audiences")       // name
+	bAudienceHistory = []byte("audienceHistory") // name, %020d version
+	bIncrementals    = []byte("incrementals")    // campaign, activity
+	bKeys            = []byte("keys")            // key
+	bSends           = []byte("sends")           // run, activity, channel#recipient
+	bSuppressions    = []byte("suppressions")    // channel, address
+	bCaps            = []byte("caps")            // channel, recipient
+	bFirings         = []byte("firings")         // campaign, timekey
+	buckets          = [][]byte{bCampaigns, bVersions, bRuns, bRunsByCampaign, bRunKeys, bTasks, bTables, bTableHistory,
+		bAudiences, bAudienceHistory, bIncrementals, bKeys, bSends, bSuppressions, bCaps, bFirings}
+)
+
+// Store is state.Store on bbolt.
+type Store struct {
+	db *bolt.DB
+}
+
+var _ state.Store = (*Store)(nil)
+
+// Open opens (creating it if needed) the store in home/state.db. It waits up to 5 s for
+// another process holding the file to let go.
+func Open(home string) (*Store, error) {
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return nil, err
+	}
+	path := filepath.Join(home, FileName)
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	if err != nil {
+		return nil, fmt.Errorf("boltstate: open %s: %w", path, err)
+	}
+	err = db.Update(func(tx *bolt.Tx) error {
+		for _, b := range buckets {
+			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
+				return err
+			}
+		}
+		return nil
+	})
+	if err != nil {
+		db.Close()
+		return nil, fmt.Errorf("boltstate: init %s: %w", path, err)
+	}
+	return &Store{db: db}, nil
+}
+
+// Close closes the file.
+func (s *Store) Close() error { return s.db.Close() }
+
+func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.View(fn)
+}
+
+func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Update(fn)
+}
+
+func key(parts ...string) []byte {
+	var b bytes.Buffer
+	for i, p := range parts {
+		if i > 0 {
+			b.WriteByte(0)
+		}
+		b.WriteString(p)
+	}
+	return b.Bytes()
+}
+
+// prefix is the key prefix of every key whose leading parts are parts.
+func prefix(parts ...string) []byte {
+	return append(key(parts...), 0)
+}
+
+func number(n int64, width int) string { return fmt.Sprintf("%0*d", width, n) }
+
+// get decodes the value at k into v; false if absent.
+func get(b *bolt.Bucket, k []byte, v any) (bool, error) {
+	data := b.Get(k)
+	if data == nil {
+		return false, nil
+	}
+	return true, json.Unmarshal(data, v)
+}
+
+// put stores v at k and returns v as stored (decoded back, as a later read sees it).
+func put[T any](b *bolt.Bucket, k []byte, v T) (T, error) {
+	var out T
+	data, err := json.Marshal(v)
+	if err != nil {
+		return out, err
+	}
+	if err := b.Put(k, data); err != nil {
+		return out, err
+	}
+	return out, json.Unmarshal(data, &out)
+}
+
+// scan decodes the values under pre in key order (descending when reverse), starting
+// after the sort key p.After, and returns at most p.Limit of them with the next cursor.
+func scan[T any](b *bolt.Bucket, pre []byte, p state.Page, reverse bool) ([]T, string, error) {
+	var out []T
+	next, err := walk(b, pre, p, reverse, func(v []byte) error {
+		var t T
+		err := json.Unmarshal(v, &t)
+		out = append(out, t)
+		return err
+	})
+	return out, next, err
+}
+
+// scanRaw is scan for values that are plain strings.
+func scanRaw(b *bolt.Bucket, pre []byte, p state.Page, reverse bool) ([]string, string, error) {
+	var out []string
+	next, err := walk(b, pre, p, reverse, func(v []byte) error {
+		out = append(out, string(v))
+		return nil
+	})
+	return out, next, err
+}
+
+// walk calls fn with the values scan visits and returns the next cursor.
+func walk(b *bolt.Bucket, pre []byte, p state.Page, reverse bool, fn func(v []byte) error) (string, error) {
+	c := b.Cursor()
+	var k, v []byte
+	start := append(bytes.Clone(pre), p.After...)
+	switch {
+	case !reverse && p.After == "":
+		k, v = c.Seek(pre)
+	case !reverse:
+		if k, v = c.Seek(start); bytes.Equal(k, start) {
+			k, v = c.Next()
+		}
+	default:
+		if p.After == "" {
+			if len(start) == 0 {
+				start = nil
+			} else {
+				start[len(start)-1]++ // just past every key with the prefix (which ends in NUL)
+			}
+		}
+		if start == nil {
+			k, v = c.Last()
+		} else if k, _ = c.Seek(start); k == nil {
+			k, v = c.Last()
+		} else {
+			k, v = c.Prev()
+		}
+	}
+	n, last, more := 0, "", false
+	for ; k != nil && bytes.HasPrefix(k, pre); k, v = step(c, reverse) {
+		if p.Limit > 0 && n == p.Limit {
+			more = true
+			break
+		}
+		if err := fn(v); err != nil {
+			return "", err
+		}
+		n++
+		last = string(k[len(pre):])
+	}
+	if !more {
+		last = ""
+	}
+	return last, nil
+}
+
+func step(c *bolt.Cursor, reverse bool) ([]byte, []byte) {
+	if reverse {
+		return c.Prev()
+	}
+	return c.Next()
+}
+
+func notFound(what string, id ...any) error {
+	return fmt.Errorf("%w: %s %v", state.ErrNotFound, what, id)
+}

@@ -1,0 +1,209 @@
+package boltstate
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	bolt "go.etcd.io/bbolt"
+
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+func sendKey(k state.SendKey) []byte {
+	return key(k.RunID, k.Activity, k.Channel+"#"+k.Recipient)
+}
+
+// ClaimSend implements state.Ledger.
+func (s *Store) ClaimSend(ctx context.Context, k state.SendKey, token string, at time.Time, lease time.Duration) (e state.LedgerEntry, claimed bool, err error) {
+	next, err := state.NewLedgerEntry(k, token, at, lease)
+	if err != nil {
+		return e, false, err
+	}
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSends)
+		ok, err := get(b, sendKey(k), &e)
+		if err != nil || ok {
+			return err
+		}
+		claimed = true
+		e, err = put(b, sendKey(k), next)
+		return err
+	})
+	return e, claimed, err
+}
+
+// modifySend stores fn's change of the stored entry held names.
+func (s *Store) modifySend(ctx context.Context, held state.LedgerEntry, fn func(cur state.LedgerEntry) (state.LedgerEntry, error)) (e state.LedgerEntry, err error) {
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSends)
+		var cur state.LedgerEntry
+		ok, err := get(b, sendKey(held.SendKey), &cur)
+		if err != nil {
+			return err
+		}
+		if !ok {
+			return notFound("send", held.SendKey)
+		}
+		if e, err = fn(cur); err != nil {
+			return err
+		}
+		e, err = put(b, sendKey(held.SendKey), e)
+		return err
+	})
+	return e, err
+}
+
+// ReclaimSend implements state.Ledger.
+func (s *Store) ReclaimSend(ctx context.Context, held state.LedgerEntry, at time.Time, lease time.Duration) (state.LedgerEntry, error) {
+	return s.modifySend(ctx, held, func(cur state.LedgerEntry) (state.LedgerEntry, error) {
+		return state.ReclaimEntry(cur, held, at, lease)
+	})
+}
+
+// CompleteSend implements state.Ledger.
+func (s *Store) CompleteSend(ctx context.Context, held state.LedgerEntry, messageID, variant string, at time.Time) (state.LedgerEntry, error) {
+	return s.modifySend(ctx, held, func(cur state.LedgerEntry) (state.LedgerEntry, error) {
+		return state.CompleteEntry(cur, held, messageID, variant, at)
+	})
+}
+
+// FailSend implements state.Ledger.
+func (s *Store) FailSend(ctx context.Context, held state.LedgerEntry, reason string, at time.Time) (state.LedgerEntry, error) {
+	return s.modifySend(ctx, held, func(cur state.LedgerEntry) (state.LedgerEntry, error) {
+		return state.FailEntry(cur, held, reason, at)
+	})
+}
+
+// GetSend implements state.Ledger.
+func (s *Store) GetSend(ctx context.Context, k state.SendKey) (e state.LedgerEntry, err error) {
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		ok, err := get(tx.Bucket(bSends), sendKey(k), &e)
+		if err == nil && !ok {
+			err = notFound("send", k)
+		}
+		return err
+	})
+	return e, err
+}
+
+// ListSends implements state.Ledger.
+func (s *Store) ListSends(ctx context.Context, runID, activity string, p state.Page) (list []state.LedgerEntry, next string, err error) {
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		list, next, err = scan[state.LedgerEntry](tx.Bucket(bSends), prefix(runID, activity), p, false)
+		return err
+	})
+	return list, next, err
+}
+
+// Suppress implements state.Suppressions.
+func (s *Store) Suppress(ctx context.Context, sup state.Suppression) (state.Suppression, error) {
+	sup, err := state.NewSuppression(sup)
+	if err != nil {
+		return sup, err
+	}
+	err = s.update(ctx, func(tx *bolt.Tx) error {
+		sup, err = put(tx.Bucket(bSuppressions), key(sup.Channel, sup.Address), sup)
+		return err
+	})
+	return sup, err
+}
+
+// Unsuppress implements state.Suppressions.
+func (s *Store) Unsuppress(ctx context.Context, channel, address string) error {
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSuppressions)
+		k := key(channel, state.NormalizeAddress(channel, address))
+		if b.Get(k) == nil {
+			return notFound("suppression", channel, address)
+		}
+		return b.Delete(k)
+	})
+}
+
+// CheckSuppressed implements state.Suppressions.
+func (s *Store) CheckSuppressed(ctx context.Context, channel string, addresses ...string) (map[string]state.Suppression, error) {
+	found := map[string]state.Suppression{}
+	err := s.view(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bSuppressions)
+		for _, a := range addresses {
+			a = state.NormalizeAddress(channel, a)
+			var sup state.Suppression
+			ok, err := get(b, key(channel, a), &sup)
+			if err != nil {
+				return err
+			}
+			if ok {
+				found[a] = sup
+			}
+		}
+		return nil
+	})
+	return found, err
+}
+
+// ListSuppressions implements state.Suppressions.
+func (s *Store) ListSuppressions(ctx context.Context, channel string, p state.Page) (list []state.Suppression, next string, err error) {
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		list, next, err = scan[state.Suppression](tx.Bucket(bSuppressions), prefix(channel), p, false)
+		return err
+	})
+	return list, next, err
+}
+
+// modifyCaps stores fn's change of a recipient's cap log.
+func (s *Store) modifyCaps(ctx context.Context, recipient, channel string, fn func(state.CapLog) state.CapLog) error {
+	if err := state.CheckCapRequest(state.CapRequest{Recipient: recipient, Channel: channel}); err != nil {
+		return err
+	}
+	return s.update(ctx, func(tx *bolt.Tx) error {
+		b := tx.Bucket(bCaps)
+		k := key(channel, recipient)
+		var l state.CapLog
+		if _, err := get(b, k, &l); err != nil {
+			return err
+		}
+		_, err := put(b, k, fn(l))
+		return err
+	})
+}
+
+// RecordSend implements state.Caps.
+func (s *Store) RecordSend(ctx context.Context, recipient, channel string, at time.Time, ref string) error {
+	return s.modifyCaps(ctx, recipient, channel, func(l state.CapLog) state.CapLog {
+		return l.Record(at, ref)
+	})
+}
+
+// CountSends implements state.Caps.
+func (s *Store) CountSends(ctx context.Context, recipient, channel string, since time.Time) (n int, err error) {
+	err = s.view(ctx, func(tx *bolt.Tx) error {
+		var l state.CapLog
+		_, err := get(tx.Bucket(bCaps), key(channel, recipient), &l)
+		n = l.Count(since)
+		return err
+	})
+	return n, err
+}
+
+// ReserveCap implements state.Caps.
+func (s *Store) ReserveCap(ctx context.Context, r state.CapRequest) (ok bool, err error) {
+	if err := state.CheckCapRequest(r); err != nil {
+		return false, err
+	}
+	err = s.modifyCaps(ctx, r.Recipient, r.Channel, func(l state.CapLog) state.CapLog {
+		l, ok = l.Reserve(r)
+		return l
+	})
+	return ok, err
+}
+
+// ReleaseCap implements state.Caps.
+func (s *Store) ReleaseCap(ctx context.Context, recipient, channel, ref string) error {
+	if ref == "" {
+		return fmt.Errorf("%w: cap ref is empty", state.ErrInvalid)
+	}
+	return s.modifyCaps(ctx, recipient, channel, func(l state.CapLog) state.CapLog {
+		return l.Release(ref)
+	})
+}
