@@ -1,0 +1,228 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/mattn/go-isatty"
+
+	"github.com/stepwise-run/stepwise/shared/asl/interp"
+	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/executor"
+	"github.com/stepwise-run/stepwise/shared/runner"
+)
+
+func init() {
+	register("run", command{summary: "run a campaign locally, end to end, with counts on every transition",
+		usage: "run [--catalog FILE] CAMPAIGN [--test] [--param N=V]... [--json] [--wait real|skip|scale=N] [--home DIR]", run: runRun})
+}
+
+// paramFlags collects repeated --param NAME=VALUE.
+type paramFlags map[string]any
+
+func (p paramFlags) String() string { return "" }
+func (p paramFlags) Set(s string) error {
+	k, v, ok := strings.Cut(s, "=")
+	if !ok || k == "" {
+		return fmt.Errorf("want NAME=VALUE, got %q", s)
+	}
+	p[k] = v
+	return nil
+}
+
+func runRun(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("run", stderr)
+	catalog := fs.String("catalog", "", "catalog file (default: catalog.yaml beside the campaign)")
+	test := fs.Bool("test", false, "test mode: nothing is saved, updated or sent; channels render and count")
+	asJSON := fs.Bool("json", false, "print one JSON summary when the run ends")
+	wait := fs.String("wait", "real", "wait states: real, skip, or scale=N")
+	home := fs.String("home", ".stepwise", "local state folder (datasets, runs, outbox)")
+	key := fs.String("idempotency-key", "", "a run started twice with the same key is one run")
+	params := paramFlags{}
+	fs.Var(params, "param", "run parameter NAME=VALUE (repeatable)")
+	p, rc := load(fs, args, catalog, stderr)
+	if rc != 0 {
+		return rc
+	}
+	wm, err := interp.ParseWaitMode(*wait)
+	if err != nil {
+		fmt.Fprintf(stderr, "stepwise run: --wait: %v\n", err)
+		return 2
+	}
+	l, err := openHome(*home)
+	if err != nil {
+		fmt.Fprintf(stderr, "stepwise run: %v\n", err)
+		return 1
+	}
+	defer l.Close()
+	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer cancel()
+	prog := newProgress(stderr, p, !*asJSON)
+	sum, err := l.Run(ctx, p, executor.Options{Params: map[string]any(params), Test: *test, IdempotencyKey: *key, Wait: wm, Progress: prog.update})
+	prog.close()
+	if sum != nil {
+		if *asJSON {
+			enc := json.NewEncoder(stdout)
+			enc.SetIndent("", "  ")
+			enc.Encode(sum)
+		} else {
+			printSummary(stdout, p, sum, l.Home)
+		}
+	}
+	if err != nil {
+		if errors.Is(err, executor.ErrStopped) {
+			fmt.Fprintln(stderr, "stepwise run: stopped; the run is recorded as stopped")
+			return 130
+		}
+		fmt.Fprintf(stderr, "stepwise run: %v\n", err)
+		return 1
+	}
+	if sum.Status != "succeeded" {
+		return 1
+	}
+	return 0
+}
+
+// openHome opens the local home (stores, outbox).
+func openHome(home string) (*executor.Local, error) { return executor.Open(home) }
+
+// printSummary prints the final table: every transition with its count.
+func printSummary(w io.Writer, p *compile.Program, s *runner.Summary, home string) {
+	mode := "live"
+	if s.Test {
+		mode = "test"
+	}
+	fmt.Fprintf(w, "\nrun %s  campaign %s  %s  %s\n\n", s.RunID, s.Campaign, mode, strings.ToUpper(s.Status))
+	fmt.Fprintf(w, "  %-22s %-18s %-10s %s\n", "ACTIVITY", "TYPE", "STATUS", "TRANSITIONS")
+	for _, id := range p.Order {
+		a := s.Activities[id]
+		status := a.Status
+		if status == "" {
+			status = "-"
+		}
+		var ports []string
+		for _, port := range p.Ports[id] {
+			if n, ok := a.Ports[port]; ok {
+				ports = append(ports, fmt.Sprintf("%s=%d", port, n))
+			}
+		}
+		fmt.Fprintf(w, "  %-22s %-18s %-10s %s\n", id, p.Specs[id].Type, status, strings.Join(ports, "  "))
+		if a.Error != "" {
+			fmt.Fprintf(w, "  %-22s error: %s\n", "", a.Error)
+		}
+	}
+	if s.Reason != "" {
+		fmt.Fprintf(w, "\nreason: %s\n", s.Reason)
+	}
+	fmt.Fprintf(w, "\nstate: %s   preview: stepwise preview --home %s %s ACTIVITY[.PORT]\n", home, home, s.RunID)
+}
+
+// progress shows live activity progress: a redrawn line per running activity
+// on a terminal, plain lines otherwise.
+type progress struct {
+	mu      sync.Mutex
+	w       io.Writer
+	tty     bool
+	on      bool
+	p       *compile.Program
+	running map[string]time.Time
+	done    chan struct{}
+	frame   int
+}
+
+func newProgress(w io.Writer, p *compile.Program, on bool) *progress {
+	pr := &progress{w: w, p: p, on: on, running: map[string]time.Time{}, done: make(chan struct{})}
+	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
+		pr.tty = true
+		go pr.spin()
+	}
+	return pr
+}
+
+var spinner = []string{"⠋", "⠙", "⠹", "⠸", "⠼", "⠴", "⠦", "⠧", "⠇", "⠏"}
+
+func (pr *progress) spin() {
+	t := time.NewTicker(120 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-pr.done:
+			return
+		case <-t.C:
+			pr.mu.Lock()
+			pr.frame++
+			pr.redraw()
+			pr.mu.Unlock()
+		}
+	}
+}
+
+// redraw rewrites the status line (terminal only).
+func (pr *progress) redraw() {
+	if !pr.tty || !pr.on {
+		return
+	}
+	var ids []string
+	for id := range pr.running {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	line := ""
+	if len(ids) > 0 {
+		line = fmt.Sprintf("%s running: %s", spinner[pr.frame%len(spinner)], strings.Join(ids, ", "))
+	}
+	fmt.Fprintf(pr.w, "\r\033[K%s", line)
+}
+
+func (pr *progress) update(ev executor.Progress) {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if !pr.on {
+		return
+	}
+	if ev.Status == "running" {
+		pr.running[ev.Activity] = ev.Time
+		if !pr.tty {
+			fmt.Fprintf(pr.w, "%s  %-22s running\n", ev.Time.Format("15:04:05"), ev.Activity)
+		}
+		pr.redraw()
+		return
+	}
+	took := ""
+	if t, ok := pr.running[ev.Activity]; ok {
+		took = ev.Time.Sub(t).Round(time.Millisecond).String()
+	}
+	delete(pr.running, ev.Activity)
+	var ports []string
+	for _, port := range pr.p.Ports[ev.Activity] {
+		if n, ok := ev.Counts[port]; ok {
+			ports = append(ports, fmt.Sprintf("%s=%d", port, n))
+		}
+	}
+	mark := map[string]string{"succeeded": "✓", "skipped": "-", "failed": "✗"}[ev.Status]
+	if pr.tty {
+		fmt.Fprint(pr.w, "\r\033[K")
+	}
+	fmt.Fprintf(pr.w, "%s %s %-22s %-9s %-8s %s\n", ev.Time.Format("15:04:05"), mark, ev.Activity, ev.Status, took, strings.Join(ports, "  "))
+	pr.redraw()
+}
+
+func (pr *progress) close() {
+	pr.mu.Lock()
+	defer pr.mu.Unlock()
+	if pr.tty {
+		close(pr.done)
+		if pr.on {
+			fmt.Fprint(pr.w, "\r\033[K")
+		}
+	}
+}

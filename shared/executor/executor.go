@@ -1,0 +1,254 @@
+// Package executor runs a compiled campaign on one machine: the same ASL the
+// cloud runs, interpreted in-process, with a folder for S3, an embedded store
+// for DynamoDB and an outbox for messages.
+package executor
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/asl/interp"
+	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/local/boltstate"
+	"github.com/stepwise-run/stepwise/shared/local/folderblob"
+	"github.com/stepwise-run/stepwise/shared/runner"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// Local is a local Stepwise home: blob folder, state store, work dir.
+type Local struct {
+	Home   string
+	Blob   blob.Store
+	State  state.Store
+	Loader *compile.Loader
+	Env    *activity.Env
+	Runner *runner.Runner
+	closer func() error
+}
+
+// Open opens (creating) the home folder. Extra services (a sender) may be
+// added to Env.Services before running.
+func Open(home string) (*Local, error) {
+	abs, err := filepath.Abs(home)
+	if err != nil {
+		return nil, err
+	}
+	for _, d := range []string{"blob", "work"} {
+		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
+			return nil, err
+		}
+	}
+	bs, err := folderblob.New(filepath.Join(abs, "blob"))
+	if err != nil {
+		return nil, err
+	}
+	st, err := boltstate.Open(filepath.Join(abs, "state.db"))
+	if err != nil {
+		return nil, fmt.Errorf("open the state store under %s: %w", abs, err)
+	}
+	reg := activities.Registry()
+	loader := &compile.Loader{Blob: bs, Registry: reg, Checkers: activities.Checkers()}
+	env := &activity.Env{WorkDir: filepath.Join(abs, "work"), Services: map[string]any{
+		activity.ServiceBlob: bs, activity.ServiceState: st, activity.ServiceLoader: loader,
+		"home": abs,
+	}}
+	l := &Local{Home: abs, Blob: bs, State: st, Loader: loader, Env: env, closer: st.Close,
+		Runner: &runner.Runner{Registry: reg, Env: env, Store: st, Loader: loader}}
+	return l, nil
+}
+
+// Close releases the state store.
+func (l *Local) Close() error {
+	if cl, ok := l.Env.Services["closers"].([]func() error); ok {
+		for _, c := range cl {
+			c()
+		}
+	}
+	return l.closer()
+}
+
+// Options of one run.
+type Options struct {
+	Params         map[string]any
+	Test           bool
+	RunID          string
+	IdempotencyKey string
+	Version        int
+	Wait           interp.WaitMode
+	// Progress receives activity events as they happen.
+	Progress func(Progress)
+}
+
+// Progress is an activity starting or ending.
+type Progress struct {
+	Activity string
+	Type     string
+	Status   string           // running, succeeded, failed, skipped
+	Counts   map[string]int64 // activated ports, when done
+	Time     time.Time
+}
+
+// ErrStopped is returned when the run was stopped (context cancelled).
+var ErrStopped = errors.New("run stopped")
+
+// Run executes a compiled program and returns the run's summary.
+func (l *Local) Run(ctx context.Context, p *compile.Program, o Options) (*runner.Summary, error) {
+	if err := l.Loader.Publish(ctx, p.Campaign.ID, p.Bundle); err != nil {
+		return nil, fmt.Errorf("publish the bundle: %w", err)
+	}
+	l.Loader.Remember(p)
+	// Local runs of a file: keep a draft record so `stepwise runs` lists them.
+	if _, err := l.State.CreateCampaign(ctx, state.Campaign{ID: p.Campaign.ID, Name: p.Campaign.Name, Draft: p.Bundle.Campaign}); err != nil && !errors.Is(err, state.ErrExists) {
+		return nil, fmt.Errorf("record the campaign: %w", err)
+	}
+	if o.RunID == "" && o.IdempotencyKey == "" {
+		o.RunID = state.NewRunID()
+	}
+	input, _ := json.Marshal(runner.ExecutionInput{Params: o.Params, Test: o.Test, RunID: o.RunID, IdempotencyKey: o.IdempotencyKey, Version: o.Version})
+	tracker := newTracker(p, o.Progress)
+	out, err := interp.Run(ctx, p.JSON, input, interp.Options{Invoker: l.Runner, Wait: o.Wait, Listener: tracker.event,
+		ExecutionName: o.RunID})
+	runID := tracker.runID
+	if runID == "" {
+		runID = o.RunID
+	}
+	if err != nil {
+		if ctx.Err() != nil && runID != "" {
+			// Ctrl-C: record the run as stopped. Datasets become visible only
+			// with their manifest, so nothing half-written shows.
+			l.stop(runID, "stopped by the user")
+			s, serr := l.summary(runID)
+			if serr == nil {
+				return s, ErrStopped
+			}
+			return nil, ErrStopped
+		}
+		if runID != "" {
+			if s, serr := l.summary(runID); serr == nil {
+				if s.Status == string(state.RunRunning) {
+					l.fail(runID, err.Error())
+					s, _ = l.summary(runID)
+				}
+				return s, fmt.Errorf("run %s failed: %w", runID, err)
+			}
+		}
+		return nil, err
+	}
+	var s runner.Summary
+	if err := json.Unmarshal(out, &s); err != nil {
+		return nil, fmt.Errorf("unexpected run output: %w", err)
+	}
+	return &s, nil
+}
+
+func (l *Local) summary(runID string) (*runner.Summary, error) {
+	run, err := l.State.GetRun(context.Background(), runID)
+	if err != nil {
+		return nil, err
+	}
+	return l.Runner.Summarize(context.Background(), run)
+}
+
+func (l *Local) stop(runID, reason string) {
+	for _, from := range []state.RunStatus{state.RunRunning, state.RunSuspended} {
+		if _, err := l.State.SetRunStatus(context.Background(), runID, from, state.RunStopped, reason, time.Now()); err == nil {
+			return
+		}
+	}
+}
+
+func (l *Local) fail(runID, reason string) {
+	l.State.SetRunStatus(context.Background(), runID, state.RunRunning, state.RunFailed, reason, time.Now())
+}
+
+// tracker turns interpreter events into activity progress.
+type tracker struct {
+	p       *compile.Program
+	emit    func(Progress)
+	runID   string
+	started map[string]bool
+}
+
+func newTracker(p *compile.Program, emit func(Progress)) *tracker {
+	return &tracker{p: p, emit: emit, started: map[string]bool{}}
+}
+
+// activityOf maps a state name to its activity: "id", "id?", "id:suffix".
+func (t *tracker) activityOf(state string) string {
+	id := strings.TrimSuffix(state, "?")
+	if i := strings.IndexByte(id, ':'); i >= 0 {
+		id = id[:i]
+	}
+	if _, ok := t.p.Specs[id]; ok {
+		return id
+	}
+	return ""
+}
+
+func (t *tracker) event(ev interp.Event) {
+	if ev.Type == interp.StateExited && ev.State == "Start" {
+		var st struct {
+			Run activity.RunInfo `json:"run"`
+		}
+		if json.Unmarshal(ev.Output, &st) == nil {
+			t.runID = st.Run.ID
+		}
+	}
+	if t.emit == nil {
+		return
+	}
+	id := t.activityOf(ev.State)
+	if id == "" {
+		return
+	}
+	typ := t.p.Specs[id].Type
+	switch ev.Type {
+	case interp.StateEntered:
+		if !t.started[id] && !strings.HasSuffix(ev.State, "?") && !strings.HasSuffix(ev.State, ":skip") {
+			t.started[id] = true
+			t.emit(Progress{Activity: id, Type: typ, Status: "running", Time: ev.Time})
+		}
+	case interp.StateExited:
+		if ev.Next != "" && t.activityOf(ev.Next) == id {
+			return
+		}
+		res, ok := resultIn(ev.Output, id)
+		if !ok {
+			return
+		}
+		counts := map[string]int64{}
+		for port, ref := range res.Ports {
+			if ref != nil {
+				counts[port] = res.Counts[port]
+			}
+		}
+		t.emit(Progress{Activity: id, Type: typ, Status: res.Status, Counts: counts, Time: ev.Time})
+	}
+}
+
+// resultIn finds an activity's Result in a state output: at r.<id>, or the
+// output itself (a Parallel branch's last state).
+func resultIn(out json.RawMessage, id string) (activity.Result, bool) {
+	var st struct {
+		R map[string]activity.Result `json:"r"`
+	}
+	if json.Unmarshal(out, &st) == nil {
+		if r, ok := st.R[id]; ok && r.Status != "" {
+			return r, true
+		}
+	}
+	var r activity.Result
+	if json.Unmarshal(out, &r) == nil && r.Status != "" && r.Counts != nil {
+		return r, true
+	}
+	return activity.Result{}, false
+}
