@@ -2,11 +2,13 @@ package activities
 
 import (
 	"fmt"
+	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/condition"
+	"github.com/stepwise-run/stepwise/shared/template"
 )
 
 // Checkers returns the condition and template checkers the compiler uses.
@@ -64,5 +66,41 @@ func testRule(cond *condition.Condition, p *compile.Program, countPath func(acti
 	})
 }
 
-// checkTemplate is replaced when the template package lands.
-var checkTemplate func(r campaign.Reporter, path, source string, recipient campaign.Schema, p *compile.Program)
+// checkTemplate parses a Liquid template (inline, or "file:<path>" from the
+// bundle) and checks the names it reads against the recipient schema,
+// parameters and variables. HTML parts are parsed with auto-escaping.
+func checkTemplate(r campaign.Reporter, path, source string, recipient campaign.Schema, p *compile.Program) {
+	name, where := path, ""
+	if f, ok := strings.CutPrefix(source, "file:"); ok {
+		where = f + " "
+		data, found := p.Files[f]
+		if !found {
+			return // the missing file is reported by the compiler
+		}
+		source, name = string(data), f
+	}
+	t, err := template.Parse(source, template.Options{HTML: strings.Contains(path, "html"), Name: name})
+	if err != nil {
+		r.Errorf(path, "template does not parse: %v", err)
+		return
+	}
+	if len(recipient.Columns) == 0 {
+		return // unknown schema: reported upstream
+	}
+	for _, e := range template.Check(t, TemplateScope(p.Campaign, recipient)) {
+		r.Errorf(path, "%sline %d: %s", where, e.Line, e.Msg)
+	}
+}
+
+// TemplateScope lists the names a message template may read.
+func TemplateScope(c *campaign.Campaign, recipient campaign.Schema) template.Scope {
+	var s template.Scope
+	for _, col := range recipient.Columns {
+		s.Recipient = append(s.Recipient, template.Field{Name: col.Name, Type: col.Type})
+	}
+	for _, name := range campaign.SortedKeys(c.Parameters) {
+		s.Params = append(s.Params, template.Field{Name: name, Type: c.Parameters[name].Type})
+	}
+	s.Variables = template.FieldsOf(c.Variables)
+	return s
+}

@@ -28,6 +28,7 @@ type Program struct {
 	Audiences map[string]campaign.Schema
 	Levels    [][]string // activities that may run concurrently
 	Bundle    *Bundle
+	Files     map[string][]byte // template files by path relative to the campaign
 	Machine   *asl.StateMachine
 	JSON      []byte // the emitted ASL (deterministic)
 	// Checkers used by validation; nil ones skip that check.
@@ -58,7 +59,7 @@ var passes = []pass{
 // found; Program.Machine is set only when there are no errors.
 func Compile(c *campaign.Campaign, cat *campaign.Catalog, reg *activity.Registry, files map[string][]byte, chk Checkers) (*Program, campaign.Diagnostics) {
 	var diags campaign.Diagnostics
-	p := &Program{Campaign: c, Catalog: cat, Registry: reg, Checkers: chk,
+	p := &Program{Campaign: c, Catalog: cat, Registry: reg, Checkers: chk, Files: files,
 		Specs: map[string]*activity.Spec{}, Ports: map[string][]string{}, Schemas: map[string]map[string]campaign.Schema{}}
 	r := campaign.Reporter{Src: c.Src, Diags: &diags}
 	for _, ps := range passes {
