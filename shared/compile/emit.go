@@ -43,7 +43,7 @@ type emitter struct {
 
 func emit(p *Program) error {
 	e := &emitter{p: p, results: map[string]string{}}
-	sm := &asl.StateMachine{Comment: fmt.Sprintf("Stepwise campaign %s, bundle %s. Generated: do not edit.", p.Campaign.ID, p.Bundle.Hash), StartAt: "Init"}
+	sm := &asl.StateMachine{Comment: fmt.Sprintf("Stepwise campaign %s, bundle %s. Generated: do not edit.", p.Campaign.ID, p.Bundle.Hash), StartAt: "Init run"}
 	top := &sm.States
 	heads := make([]string, len(p.Levels)+1)
 	for k, lv := range p.Levels {
@@ -53,12 +53,12 @@ func emit(p *Program) error {
 			heads[k] = fmt.Sprintf("Level %d", k+1)
 		}
 	}
-	heads[len(p.Levels)] = "Finish"
+	heads[len(p.Levels)] = "Finish run"
 
-	top.Add("Init", &asl.State{Type: "Pass", Comment: "keep the execution input and make room for results",
-		Parameters: map[string]any{"input.$": "$", "r": map[string]any{}}, Next: "Start"})
-	top.Add("Start", &asl.State{Type: "Task", Resource: FunctionPlaceholder(FnStartRun), Parameters: e.base(map[string]any{"input.$": "$.input"}),
-		ResultPath: "$.run", TimeoutSeconds: 60, Retry: retriers(), Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: "Failed"}}, Next: heads[0]})
+	top.Add("Init run", &asl.State{Type: "Pass", Comment: "keep the execution input and make room for results",
+		Parameters: map[string]any{"input.$": "$", "r": map[string]any{}}, Next: "Start run"})
+	top.Add("Start run", &asl.State{Type: "Task", Resource: FunctionPlaceholder(FnStartRun), Parameters: e.base(map[string]any{"input.$": "$.input"}),
+		ResultPath: "$.run", TimeoutSeconds: 60, Retry: retriers(), Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: "Run failed"}}, Next: heads[0]})
 
 	for k, lv := range p.Levels {
 		next := heads[k+1]
@@ -70,14 +70,14 @@ func emit(p *Program) error {
 			continue
 		}
 		par := &asl.State{Type: "Parallel", ResultPath: asl.Path(fmt.Sprintf("$.p%d", k+1)), Next: next,
-			Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: "RunFailed"}}}
+			Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: "Record failure"}}}
 		sel := map[string]any{}
 		for i, id := range lv {
 			b := asl.Branch{StartAt: e.entryName(id)}
-			if err := e.fragment(&b.States, id, id+":done", true); err != nil {
+			if err := e.fragment(&b.States, id, id+":out", true); err != nil {
 				return err
 			}
-			b.States.Add(id+":done", &asl.State{Type: "Pass", OutputPath: asl.Path("$.r." + id), End: true})
+			b.States.Add(id+":out", &asl.State{Type: "Pass", OutputPath: asl.Path("$.r." + id), End: true})
 			par.Branches = append(par.Branches, b)
 			sel[id+".$"] = fmt.Sprintf("$[%d]", i)
 		}
@@ -92,12 +92,12 @@ func emit(p *Program) error {
 	for _, id := range p.Order {
 		results[id+".$"] = e.results[id]
 	}
-	top.Add("Finish", &asl.State{Type: "Task", Resource: FunctionPlaceholder(FnFinishRun),
+	top.Add("Finish run", &asl.State{Type: "Task", Resource: FunctionPlaceholder(FnFinishRun),
 		Parameters: e.base(map[string]any{"run.$": "$.run", "results": results}), TimeoutSeconds: 60, Retry: retriers(),
-		Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: "RunFailed"}}, End: true})
-	top.Add("RunFailed", &asl.State{Type: "Task", Resource: FunctionPlaceholder(FnFailRun),
-		Parameters: e.base(map[string]any{"run.$": "$.run", "error.$": "$.error"}), TimeoutSeconds: 60, Retry: retriers(), ResultPath: asl.Null, Next: "Failed"})
-	top.Add("Failed", &asl.State{Type: "Fail", Error: "CampaignFailed", Cause: "An activity failed; see the run's log."})
+		Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: "Record failure"}}, End: true})
+	top.Add("Record failure", &asl.State{Type: "Task", Resource: FunctionPlaceholder(FnFailRun),
+		Parameters: e.base(map[string]any{"run.$": "$.run", "error.$": "$.error"}), TimeoutSeconds: 60, Retry: retriers(), ResultPath: asl.Null, Next: "Run failed"})
+	top.Add("Run failed", &asl.State{Type: "Fail", Error: "CampaignFailed", Cause: "An activity failed; see the run's log."})
 
 	data, err := asl.Marshal(sm)
 	if err != nil {
@@ -257,7 +257,7 @@ func (l *lowerer) abortCatch() []asl.Catcher {
 	if l.inBranch {
 		return nil // the enclosing Parallel's catcher records the failure
 	}
-	return []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: "RunFailed"}}
+	return []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: "Record failure"}}
 }
 
 // addErrorPath emits the states the catchers point to.

@@ -195,7 +195,7 @@ func (t *tracker) activityOf(state string) string {
 }
 
 func (t *tracker) event(ev interp.Event) {
-	if ev.Type == interp.StateExited && ev.State == "Start" {
+	if ev.Type == interp.StateExited && ev.State == "Start run" {
 		var st struct {
 			Run activity.RunInfo `json:"run"`
 		}
