@@ -1,0 +1,353 @@
+package dataset
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path"
+	"path/filepath"
+	"sort"
+	"strings"
+
+	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+)
+
+// Source formats.
+const (
+	FormatParquet = "parquet"
+	FormatCSV     = "csv"
+	FormatTSV     = "tsv"
+	FormatJSONL   = "jsonl"
+)
+
+// Source is data outside the dataset store: a catalog table's initial data
+// or a file to load.
+type Source struct {
+	// Location is a local file, folder or glob, or an s3:// URI of an
+	// object, a folder (ending with /) or a glob. Relative paths are
+	// relative to the process's working directory: resolve them first.
+	// S3 objects are downloaded to the scratch folder; local files are read
+	// in place.
+	Location string
+	// Format is parquet, csv, tsv or jsonl; "" infers it from the file
+	// extension (.parquet, .csv, .tsv, .jsonl, .ndjson, .json).
+	Format string
+	CSV    CSVOptions
+	// Columns, when set, are the columns of the staged view, in order,
+	// taken by name from the source (by position for CSV without header)
+	// and cast to their types. Without them every source column is kept,
+	// with its type mapped to the closest Stepwise type.
+	Columns []Column
+	// Text reads every column as string, untouched, for callers that
+	// validate and convert values themselves (load-file).
+	Text bool
+}
+
+// CSVOptions describe delimited text; zero values are the usual defaults.
+type CSVOptions struct {
+	Delimiter string // default "," ("\t" for tsv)
+	NoHeader  bool   // the first line is data
+	Quote     string // default `"`
+	Escape    string // default: same as Quote
+	Encoding  string // utf-8 (default), utf-16 or latin-1
+	SkipLines int    // lines to skip before the header
+}
+
+// StageDataset makes the dataset at ref queryable as the view named view
+// and returns its manifest. Files are downloaded to the scratch folder unless
+// the store keeps them as local files. ErrNotFound when the dataset is absent
+// or incomplete.
+func (e *Engine) StageDataset(ctx context.Context, view string, ref Ref) (*Manifest, error) {
+	m, from, err := e.open(ctx, ref)
+	if err != nil {
+		return nil, err
+	}
+	if err := e.Exec(ctx, "CREATE OR REPLACE VIEW "+QuoteIdent(view)+" AS SELECT * FROM "+from); err != nil {
+		return nil, fmt.Errorf("dataset %s: stage: %w", ref, err)
+	}
+	return m, nil
+}
+
+// open reads the manifest of ref, makes its files local, and returns a FROM
+// clause item that reads them in order.
+func (e *Engine) open(ctx context.Context, ref Ref) (*Manifest, string, error) {
+	if e.store == nil {
+		return nil, "", errors.New("dataset: engine has no store")
+	}
+	m, err := ReadManifest(ctx, e.store, ref)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(m.Files) == 0 {
+		// No rows and no file to carry the schema: build it from the
+		// manifest.
+		sel := make([]string, len(m.Columns))
+		for i, c := range m.Columns {
+			t, _ := DuckDBType(c) // checked by ReadManifest
+			sel[i] = fmt.Sprintf("CAST(NULL AS %s) AS %s", t, QuoteIdent(c.Name))
+		}
+		return m, "(SELECT " + strings.Join(sel, ", ") + " WHERE false) AS empty", nil
+	}
+	paths := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		p, err := localFile(ctx, e.store, ref.Key(f), e.cache)
+		if err != nil {
+			return nil, "", fmt.Errorf("dataset %s: %w", ref, err)
+		}
+		paths[i] = QuoteLiteral(p)
+	}
+	return m, "read_parquet([" + strings.Join(paths, ", ") + "])", nil
+}
+
+// StageSource makes a source queryable as the view named view and returns
+// the view's columns.
+func (e *Engine) StageSource(ctx context.Context, view string, src Source) ([]Column, error) {
+	files, format, err := e.sourceFiles(ctx, src)
+	if err != nil {
+		return nil, err
+	}
+	from, err := readFunction(files, format, src)
+	if err != nil {
+		return nil, err
+	}
+	names, types, err := e.probe(ctx, "SELECT * FROM "+from)
+	if err != nil {
+		return nil, fmt.Errorf("source %s: %w", src.Location, err)
+	}
+	var sel string
+	var cols []Column
+	switch {
+	case len(src.Columns) > 0:
+		sel, cols, err = declaredProjection(src, names)
+		if err != nil {
+			return nil, err
+		}
+	case src.Text:
+		text := make([]string, len(names))
+		for i, n := range names {
+			text[i] = fmt.Sprintf("CAST(%s AS VARCHAR) AS %s", QuoteIdent(n), QuoteIdent(n))
+			cols = append(cols, Column{Name: n, Type: campaign.TypeString})
+		}
+		sel = strings.Join(text, ", ")
+	default:
+		sel, cols = projection(names, types)
+	}
+	if err := e.Exec(ctx, "CREATE OR REPLACE VIEW "+QuoteIdent(view)+" AS SELECT "+sel+" FROM "+from); err != nil {
+		return nil, fmt.Errorf("source %s: %w", src.Location, err)
+	}
+	return cols, nil
+}
+
+// declaredProjection selects the declared columns, cast to their types.
+func declaredProjection(src Source, have []string) (string, []Column, error) {
+	present := map[string]bool{}
+	for _, n := range have {
+		present[n] = true
+	}
+	sel := make([]string, len(src.Columns))
+	cols := make([]Column, len(src.Columns))
+	for i, c := range src.Columns {
+		if !present[c.Name] {
+			return "", nil, fmt.Errorf("source %s has no column %q%s (columns: %s)", src.Location, c.Name,
+				campaign.DidYouMean(c.Name, have), strings.Join(have, ", "))
+		}
+		if src.Text {
+			c = Column{Name: c.Name, Type: campaign.TypeString}
+		}
+		t, err := DuckDBType(c)
+		if err != nil {
+			return "", nil, err
+		}
+		sel[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", QuoteIdent(c.Name), t, QuoteIdent(c.Name))
+		cols[i] = Column{Name: c.Name, Type: c.Type, Scale: c.Scale}
+	}
+	return strings.Join(sel, ", "), cols, nil
+}
+
+// readFunction returns the DuckDB table function call that reads files.
+func readFunction(files []string, format string, src Source) (string, error) {
+	quoted := make([]string, len(files))
+	for i, f := range files {
+		quoted[i] = QuoteLiteral(f)
+	}
+	list := "[" + strings.Join(quoted, ", ") + "]"
+	switch format {
+	case FormatParquet:
+		return "read_parquet(" + list + ", union_by_name = true)", nil
+	case FormatJSONL:
+		return "read_json(" + list + ", format = 'newline_delimited', union_by_name = true)", nil
+	case FormatCSV, FormatTSV:
+		o := src.CSV
+		delim := o.Delimiter
+		if delim == "" {
+			delim = ","
+			if format == FormatTSV {
+				delim = "\t"
+			}
+		}
+		args := []string{
+			list,
+			"delim = " + QuoteLiteral(delim),
+			fmt.Sprintf("header = %t", !o.NoHeader),
+			fmt.Sprintf("skip = %d", o.SkipLines),
+		}
+		if o.Quote != "" {
+			args = append(args, "quote = "+QuoteLiteral(o.Quote))
+		}
+		if o.Escape != "" {
+			args = append(args, "escape = "+QuoteLiteral(o.Escape))
+		}
+		if o.Encoding != "" {
+			args = append(args, "encoding = "+QuoteLiteral(strings.ToLower(o.Encoding)))
+		}
+		// Declared columns are converted from text by the view's casts,
+		// so that values such as "00123" keep their leading zeros.
+		if src.Text || len(src.Columns) > 0 {
+			args = append(args, "all_varchar = true")
+		}
+		if o.NoHeader && len(src.Columns) > 0 {
+			names := make([]string, len(src.Columns))
+			for i, c := range src.Columns {
+				names[i] = QuoteLiteral(c.Name)
+			}
+			args = append(args, "names = ["+strings.Join(names, ", ")+"]")
+		}
+		return "read_csv(" + strings.Join(args, ", ") + ")", nil
+	}
+	return "", fmt.Errorf("unknown format %q; valid: parquet, csv, tsv, jsonl", format)
+}
+
+// sourceFiles resolves a source location to local files and its format.
+func (e *Engine) sourceFiles(ctx context.Context, src Source) ([]string, string, error) {
+	loc, err := blob.ParseURI(src.Location)
+	if err != nil {
+		return nil, "", err
+	}
+	format := strings.ToLower(src.Format)
+	if _, ok := extensions[format]; format != "" && !ok {
+		return nil, "", fmt.Errorf("source %s: unknown format %q; valid: parquet, csv, tsv, jsonl", src.Location, src.Format)
+	}
+	if loc.Scheme == "s3" {
+		return e.s3Files(ctx, loc, format)
+	}
+	p := loc.Path
+	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
+		if format == "" {
+			if format = formatOfDir(p); format == "" {
+				return nil, "", fmt.Errorf("source %s: no parquet, csv, tsv or jsonl file in the folder", src.Location)
+			}
+		}
+		// DuckDB expands ** (any depth) itself.
+		return []string{filepath.Join(p, "**", "*"+extensions[format][0])}, format, nil
+	} else if err != nil && !hasGlob(p) {
+		return nil, "", fmt.Errorf("source %s: %w", src.Location, err)
+	}
+	if format == "" {
+		if format = formatOf(p); format == "" {
+			return nil, "", fmt.Errorf("source %s: cannot tell the format from the extension; set it (parquet, csv, tsv, jsonl)", src.Location)
+		}
+	}
+	return []string{p}, format, nil
+}
+
+// s3Files downloads the objects of an s3:// object, folder or glob.
+func (e *Engine) s3Files(ctx context.Context, loc blob.URI, format string) ([]string, string, error) {
+	if e.buckets == nil {
+		return nil, "", fmt.Errorf("source %s: s3 sources are not configured", loc)
+	}
+	store, err := e.buckets(loc.Bucket)
+	if err != nil {
+		return nil, "", fmt.Errorf("source %s: %w", loc, err)
+	}
+	var keys []string
+	switch {
+	case hasGlob(loc.Path):
+		prefix := loc.Path[:strings.IndexAny(loc.Path, "*?[")]
+		for info, err := range store.List(ctx, prefix) {
+			if err != nil {
+				return nil, "", err
+			}
+			if ok, _ := path.Match(loc.Path, info.Key); ok {
+				keys = append(keys, info.Key)
+			}
+		}
+	case loc.Path == "" || strings.HasSuffix(loc.Path, "/") || !exists(ctx, store, loc.Path):
+		folder := loc.Path
+		if folder != "" && !strings.HasSuffix(folder, "/") {
+			folder += "/"
+		}
+		for info, err := range store.List(ctx, folder) {
+			if err != nil {
+				return nil, "", err
+			}
+			f := formatOf(info.Key)
+			if f != "" && (format == "" || f == format) {
+				format = f
+				keys = append(keys, info.Key)
+			}
+		}
+	default:
+		keys = []string{loc.Path}
+	}
+	if len(keys) == 0 {
+		return nil, "", fmt.Errorf("source %s: no file found", loc)
+	}
+	sort.Strings(keys)
+	if format == "" {
+		if format = formatOf(keys[0]); format == "" {
+			return nil, "", fmt.Errorf("source %s: cannot tell the format from the extension; set it (parquet, csv, tsv, jsonl)", loc)
+		}
+	}
+	dir := e.scratch("source")
+	files := make([]string, len(keys))
+	for i, k := range keys {
+		files[i] = filepath.Join(dir, filepath.FromSlash(k))
+		if err := download(ctx, store, k, files[i]); err != nil {
+			return nil, "", fmt.Errorf("source %s: %w", loc, err)
+		}
+	}
+	return files, format, nil
+}
+
+var extensions = map[string][]string{
+	FormatParquet: {".parquet"},
+	FormatCSV:     {".csv"},
+	FormatTSV:     {".tsv", ".tab"},
+	FormatJSONL:   {".jsonl", ".ndjson", ".json"},
+}
+
+func formatOf(name string) string {
+	ext := strings.ToLower(path.Ext(strings.TrimSuffix(name, ".gz")))
+	for f, exts := range extensions {
+		for _, x := range exts {
+			if x == ext {
+				return f
+			}
+		}
+	}
+	return ""
+}
+
+// formatOfDir returns the format of the first data file found in dir.
+func formatOfDir(dir string) string {
+	found := ""
+	filepath.WalkDir(dir, func(p string, d os.DirEntry, err error) error {
+		if err == nil && !d.IsDir() {
+			if found = formatOf(p); found != "" {
+				return filepath.SkipAll
+			}
+		}
+		return nil
+	})
+	return found
+}
+
+// exists reports whether key is an object (not a folder) of store.
+func exists(ctx context.Context, store blob.Store, key string) bool {
+	_, err := store.Stat(ctx, key)
+	return !errors.Is(err, blob.ErrNotFound)
+}
+
+func hasGlob(p string) bool { return strings.ContainsAny(p, "*?[") }

@@ -1,0 +1,183 @@
+package dataset
+
+import (
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/blob"
+)
+
+// Output describes a dataset to write.
+type Output struct {
+	Ref Ref
+	// Dimension is the catalog table of the rows, "" for file rows.
+	Dimension string
+	// Key lists the columns that identify a row; each must be a result
+	// column.
+	Key []string
+	// CreatedAt is recorded in the manifest; default now. Pass the run's
+	// reference time to make retried writes byte-identical.
+	CreatedAt time.Time
+}
+
+// Write runs query (a SELECT, with ? parameters bound to args) and stores its
+// result as the dataset out.Ref, whose manifest it returns. Column types are
+// normalized to the canonical DuckDB type of their Stepwise type (see
+// DuckDBType). Row order is the query's: use ORDER BY for a deterministic
+// output. The same query over the same data gives the same bytes.
+//
+// If a complete dataset already exists at out.Ref (a retried task), Write
+// leaves it as it is, without running the query, and returns its manifest.
+func (e *Engine) Write(ctx context.Context, out Output, query string, args ...any) (*Manifest, error) {
+	if err := out.Ref.Check(); err != nil {
+		return nil, err
+	}
+	if e.store == nil {
+		return nil, errors.New("dataset: engine has no store")
+	}
+	if m, err := ReadManifest(ctx, e.store, out.Ref); err == nil {
+		return m, nil
+	} else if !errors.Is(err, ErrNotFound) {
+		return nil, err
+	}
+	query = trimQuery(query)
+	names, types, err := e.probe(ctx, query, args...)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
+	}
+	if err := checkColumns(names, out.Key); err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
+	}
+	sel, cols := projection(names, types)
+
+	local := e.scratch("out") + ".parquet"
+	defer os.Remove(local)
+	res, err := e.db.ExecContext(ctx, "COPY (SELECT "+sel+" FROM ("+query+"\n) AS q) TO "+QuoteLiteral(local)+
+		" (FORMAT parquet, COMPRESSION zstd)", args...)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
+	}
+	rows, err := res.RowsAffected()
+	if err != nil {
+		return nil, err
+	}
+	name, err := contentName(local)
+	if err != nil {
+		return nil, err
+	}
+	created := out.CreatedAt
+	if created.IsZero() {
+		created = time.Now()
+	}
+	m := &Manifest{
+		Version:   FormatVersion,
+		Dimension: out.Dimension,
+		Key:       slices.Clone(out.Key),
+		Columns:   cols,
+		Rows:      rows,
+		Files:     []string{name},
+		CreatedAt: created.UTC(),
+	}
+	if err := e.putFile(ctx, out.Ref.Key(name), local); err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
+	}
+	err = e.store.PutIfAbsent(ctx, out.Ref.ManifestKey(), strings.NewReader(string(m.encode())))
+	if errors.Is(err, blob.ErrExists) {
+		// A concurrent writer finished first: theirs is the dataset.
+		theirs, rerr := ReadManifest(ctx, e.store, out.Ref)
+		if rerr != nil {
+			return nil, rerr
+		}
+		if !slices.Contains(theirs.Files, name) {
+			e.store.Delete(ctx, out.Ref.Key(name))
+		}
+		return theirs, nil
+	}
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
+	}
+	// Keep the file as the local copy of the new dataset, for readers on
+	// this engine.
+	if _, ok := e.store.(blob.FileStore); !ok {
+		dst := filepath.Join(e.cache, filepath.FromSlash(out.Ref.Key(name)))
+		if os.MkdirAll(filepath.Dir(dst), 0o755) == nil {
+			os.Rename(local, dst)
+		}
+	}
+	return m, nil
+}
+
+// WarehousePrefix is the key prefix of managed table versions.
+const WarehousePrefix = "warehouse"
+
+// NewTableVersion names a new immutable version of a managed table:
+// warehouse/<table>/v<version>-<random id>. The random part keeps two
+// writers racing for the same version apart; the state store's commit
+// pointer decides which version is current.
+func NewTableVersion(table string, version int64) Ref {
+	var b [8]byte
+	rand.Read(b[:])
+	return Ref(blob.Join(WarehousePrefix, table, fmt.Sprintf("v%06d-%s", version, hex.EncodeToString(b[:]))))
+}
+
+// WriteTable writes the result of query as a new version of a managed
+// table (a dataset of dimension table) and returns its ref and manifest.
+// Committing the version is the caller's business.
+func (e *Engine) WriteTable(ctx context.Context, table string, version int64, key []string, query string, args ...any) (Ref, *Manifest, error) {
+	ref := NewTableVersion(table, version)
+	m, err := e.Write(ctx, Output{Ref: ref, Dimension: table, Key: key}, query, args...)
+	return ref, m, err
+}
+
+// putFile uploads a local file.
+func (e *Engine) putFile(ctx context.Context, key, local string) error {
+	f, err := os.Open(local)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	return e.store.Put(ctx, key, f)
+}
+
+// contentName names a part file by the hash of its content.
+func contentName(file string) (string, error) {
+	f, err := os.Open(file)
+	if err != nil {
+		return "", err
+	}
+	defer f.Close()
+	h := sha256.New()
+	if _, err := io.Copy(h, f); err != nil {
+		return "", err
+	}
+	return "part-" + hex.EncodeToString(h.Sum(nil)[:16]) + ".parquet", nil
+}
+
+// checkColumns checks the result columns (DuckDB has already renamed
+// duplicates: x, x_1) against the key.
+func checkColumns(names, key []string) error {
+	if len(names) == 0 {
+		return errors.New("the query returns no column")
+	}
+	for _, k := range key {
+		if !slices.Contains(names, k) {
+			return fmt.Errorf("key column %q is not a result column", k)
+		}
+	}
+	return nil
+}
+
+// trimQuery drops trailing semicolons and blanks so the query can be nested.
+func trimQuery(q string) string {
+	return strings.TrimRight(q, " \t\r\n;")
+}

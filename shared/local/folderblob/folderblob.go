@@ -1,0 +1,274 @@
+// Package folderblob is the local blob.Store: one file per object under a
+// root folder. Writes go to a temporary file that is renamed (Put) or
+// hard-linked (PutIfAbsent) into place, so readers never see partial objects.
+package folderblob
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"iter"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"syscall"
+
+	"github.com/stepwise-run/stepwise/shared/blob"
+)
+
+// tmpDir is the folder under the root that holds writes in progress. It is on
+// the same file system as the objects, so rename and link are atomic.
+const tmpDir = ".tmp"
+
+// Store keeps objects as files under Root.
+type Store struct {
+	root string
+}
+
+var _ blob.FileStore = (*Store)(nil)
+
+// New returns a store rooted at dir, creating it if needed.
+func New(dir string) (*Store, error) {
+	abs, err := filepath.Abs(dir)
+	if err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(filepath.Join(abs, tmpDir), 0o755); err != nil {
+		return nil, fmt.Errorf("folderblob: %w", err)
+	}
+	return &Store{root: abs}, nil
+}
+
+// Root is the absolute root folder.
+func (s *Store) Root() string { return s.root }
+
+func (s *Store) path(key string) (string, error) {
+	if err := blob.CheckKey(key); err != nil {
+		return "", err
+	}
+	if key == tmpDir || strings.HasPrefix(key, tmpDir+"/") {
+		return "", fmt.Errorf("folderblob: key %q is reserved", key)
+	}
+	return filepath.Join(s.root, filepath.FromSlash(key)), nil
+}
+
+// FilePath implements blob.FileStore.
+func (s *Store) FilePath(key string) (string, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return "", err
+	}
+	if fi, err := os.Stat(p); err != nil || !fi.Mode().IsRegular() {
+		return "", fmt.Errorf("%s: %w", key, blob.ErrNotFound)
+	}
+	return p, nil
+}
+
+// Put implements blob.Store.
+func (s *Store) Put(ctx context.Context, key string, r io.Reader) error {
+	return s.put(ctx, key, r, false)
+}
+
+// PutIfAbsent implements blob.Store.
+func (s *Store) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
+	return s.put(ctx, key, r, true)
+}
+
+func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool) error {
+	dst, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if exclusive {
+		// Fail fast without copying the data; the link below decides races.
+		if _, err := os.Lstat(dst); err == nil {
+			return fmt.Errorf("%s: %w", key, blob.ErrExists)
+		}
+	}
+	tmp, err := os.CreateTemp(filepath.Join(s.root, tmpDir), "put-*")
+	if err != nil {
+		return fmt.Errorf("folderblob: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	_, err = io.Copy(tmp, readerWithContext(ctx, r))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		return fmt.Errorf("folderblob: put %s: %w", key, err)
+	}
+	// A concurrent Delete may prune the parent folder between MkdirAll and
+	// the link or rename; try again once in that case.
+	for attempt := 0; ; attempt++ {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("folderblob: put %s: %w", key, err)
+		}
+		if exclusive {
+			err = os.Link(tmp.Name(), dst)
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s: %w", key, blob.ErrExists)
+			}
+		} else {
+			err = os.Rename(tmp.Name(), dst)
+		}
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
+			break
+		}
+	}
+	if err != nil {
+		return fmt.Errorf("folderblob: put %s: %w", key, err)
+	}
+	return nil
+}
+
+// Get implements blob.Store.
+func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return nil, err
+	}
+	f, err := os.Open(p)
+	if err != nil {
+		return nil, mapErr(key, err)
+	}
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		f.Close()
+		return nil, fmt.Errorf("%s: %w", key, blob.ErrNotFound)
+	}
+	return f, nil
+}
+
+// Stat implements blob.Store.
+func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
+	p, err := s.path(key)
+	if err != nil {
+		return blob.Info{}, err
+	}
+	fi, err := os.Stat(p)
+	if err != nil {
+		return blob.Info{}, mapErr(key, err)
+	}
+	if !fi.Mode().IsRegular() {
+		return blob.Info{}, fmt.Errorf("%s: %w", key, blob.ErrNotFound)
+	}
+	return blob.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime().UTC()}, nil
+}
+
+// List implements blob.Store. It walks only the folder that contains the
+// prefix, and yields keys in ascending byte order like S3.
+func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[blob.Info, error] {
+	return func(yield func(blob.Info, error) bool) {
+		// The deepest folder that every matching key lies under.
+		dir := ""
+		if i := strings.LastIndex(prefix, "/"); i >= 0 {
+			dir = prefix[:i]
+		}
+		if strings.Contains(prefix, "\\") || (dir != "" && blob.CheckKey(dir) != nil) {
+			return // no valid key can match
+		}
+		var walk func(rel string) bool
+		walk = func(rel string) bool {
+			if err := ctx.Err(); err != nil {
+				return yield(blob.Info{}, err)
+			}
+			entries, err := os.ReadDir(filepath.Join(s.root, filepath.FromSlash(rel)))
+			if errors.Is(err, fs.ErrNotExist) {
+				return true
+			}
+			if err != nil {
+				return yield(blob.Info{}, fmt.Errorf("folderblob: list %q: %w", prefix, err))
+			}
+			// Keys order by bytes with "/" between segments; a folder "a"
+			// sorts as "a/", so compare names with that suffix.
+			name := func(e fs.DirEntry) string {
+				if e.IsDir() {
+					return e.Name() + "/"
+				}
+				return e.Name()
+			}
+			slices.SortFunc(entries, func(a, b fs.DirEntry) int { return strings.Compare(name(a), name(b)) })
+			for _, e := range entries {
+				key := blob.Join(rel, e.Name())
+				if rel == "" && e.Name() == tmpDir {
+					continue
+				}
+				if e.IsDir() {
+					// Descend only if keys below can match the prefix.
+					if k := key + "/"; strings.HasPrefix(k, prefix) || strings.HasPrefix(prefix, k) {
+						if !walk(key) {
+							return false
+						}
+					}
+					continue
+				}
+				if !e.Type().IsRegular() || !strings.HasPrefix(key, prefix) {
+					continue
+				}
+				fi, err := e.Info()
+				if errors.Is(err, fs.ErrNotExist) {
+					continue // deleted meanwhile
+				}
+				if err != nil {
+					return yield(blob.Info{}, err)
+				}
+				if !yield(blob.Info{Key: key, Size: fi.Size(), ModTime: fi.ModTime().UTC()}, nil) {
+					return false
+				}
+			}
+			return true
+		}
+		walk(dir)
+	}
+}
+
+// Delete implements blob.Store. Folders left empty are removed.
+func (s *Store) Delete(ctx context.Context, key string) error {
+	p, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("folderblob: delete %s: %w", key, err)
+	}
+	for d := filepath.Dir(p); d != s.root && strings.HasPrefix(d, s.root); d = filepath.Dir(d) {
+		if os.Remove(d) != nil { // not empty, or gone
+			break
+		}
+	}
+	return nil
+}
+
+func mapErr(key string, err error) error {
+	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) || isNotDir(err) {
+		return fmt.Errorf("%s: %w", key, blob.ErrNotFound)
+	}
+	return fmt.Errorf("folderblob: %s: %w", key, err)
+}
+
+// isNotDir reports ENOTDIR: a key below an object ("a/b" when "a" is a file).
+func isNotDir(err error) bool { return errors.Is(err, syscall.ENOTDIR) }
+
+type ctxReader struct {
+	ctx context.Context
+	r   io.Reader
+}
+
+func (c ctxReader) Read(p []byte) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.Read(p)
+}
+
+func readerWithContext(ctx context.Context, r io.Reader) io.Reader {
+	if ctx.Done() == nil {
+		return r
+	}
+	return ctxReader{ctx, r}
+}

@@ -1,0 +1,75 @@
+package folderblob_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/blob/blobtest"
+	"github.com/stepwise-run/stepwise/shared/local/folderblob"
+)
+
+func newStore(t *testing.T) *folderblob.Store {
+	s, err := folderblob.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+func TestContract(t *testing.T) {
+	blobtest.Run(t, func(t *testing.T) blob.Store { return newStore(t) })
+}
+
+// A Put in progress is invisible: no object, no listing entry, until it ends.
+func TestPutInProgressIsInvisible(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	pr, pw := io.Pipe()
+	done := make(chan error)
+	go func() { done <- s.PutIfAbsent(ctx, "ds/manifest.json", pr) }()
+	pw.Write([]byte(`{"rows":`))
+	if _, err := s.Stat(ctx, "ds/manifest.json"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("Stat during Put: %v, want ErrNotFound", err)
+	}
+	if keys, _ := blob.Keys(ctx, s, ""); len(keys) != 0 {
+		t.Fatalf("List during Put = %v", keys)
+	}
+	pw.Write([]byte(`3}`))
+	pw.Close()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	p, err := s.FilePath("ds/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b, _ := os.ReadFile(p); string(b) != `{"rows":3}` {
+		t.Fatalf("file = %q", b)
+	}
+	if _, err := s.FilePath("ds/other"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("FilePath(absent): %v", err)
+	}
+}
+
+func TestDeletePrunesFoldersAndReservedKeys(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	if err := s.Put(ctx, "a/b/c", strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := s.Delete(ctx, "a/b/c"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(filepath.Join(s.Root(), "a")); !os.IsNotExist(err) {
+		t.Fatalf("empty folders left behind: %v", err)
+	}
+	if err := s.Put(ctx, ".tmp/x", strings.NewReader("x")); err == nil {
+		t.Fatal("Put under the reserved .tmp folder succeeded")
+	}
+}
