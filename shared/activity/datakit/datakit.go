@@ -1,0 +1,311 @@
+// Package datakit is what dataset-backed activity handlers share: the DuckDB
+// engine of an Env, staging of inbound populations and catalog tables as
+// views, output refs, and condition scopes.
+package datakit
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// ServiceEngine names the Env service holding a shared engine (optional;
+// created from the blob store when absent).
+const ServiceEngine = "dataset.engine"
+
+// Engine returns the Env's DuckDB engine, created once per Env.
+func Engine(env *activity.Env) (*dataset.Engine, error) {
+	v, err := env.Shared(ServiceEngine, func() (any, error) {
+		if e, ok := env.Services[ServiceEngine].(*dataset.Engine); ok {
+			return e, nil
+		}
+		store, err := activity.Service[blob.Store](env, activity.ServiceBlob)
+		if err != nil {
+			return nil, err
+		}
+		opts := dataset.Options{Store: store, WorkDir: env.WorkDir}
+		if b, ok := env.Services["buckets"].(func(string) (blob.Store, error)); ok {
+			opts.Buckets = b
+		}
+		return dataset.New(opts)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*dataset.Engine), nil
+}
+
+// Task is one handler invocation with its staging scope: views it creates
+// get unique names and are dropped by Close.
+type Task struct {
+	Ctx    context.Context
+	Env    *activity.Env
+	Req    *activity.Request
+	Comp   *activity.Compiled
+	Config any
+	Engine *dataset.Engine
+
+	prefix string
+	views  []string
+	tables map[string]string
+}
+
+// Open loads the request's campaign and config and the engine.
+func Open(ctx context.Context, env *activity.Env, req *activity.Request) (*Task, error) {
+	comp, cfg, err := activity.Load(ctx, env, req)
+	if err != nil {
+		return nil, err
+	}
+	eng, err := Engine(env)
+	if err != nil {
+		return nil, err
+	}
+	var b [4]byte
+	rand.Read(b[:])
+	return &Task{Ctx: ctx, Env: env, Req: req, Comp: comp, Config: cfg, Engine: eng,
+		prefix: "sw_" + sanitize(req.Activity) + "_" + hex.EncodeToString(b[:]) + "_", tables: map[string]string{}}, nil
+}
+
+// Close drops the views the task created.
+func (t *Task) Close() {
+	for i := len(t.views) - 1; i >= 0; i-- {
+		t.Engine.Exec(context.WithoutCancel(t.Ctx), "DROP VIEW IF EXISTS "+dataset.QuoteIdent(t.views[i]))
+	}
+}
+
+// View returns a fresh view name (unquoted).
+func (t *Task) View(name string) string {
+	v := t.prefix + sanitize(name)
+	t.views = append(t.views, v)
+	return v
+}
+
+// Input is a staged inbound population.
+type Input struct {
+	activity.Input
+	View     string
+	Manifest *dataset.Manifest
+}
+
+// StageInputs stages the activated inbound populations, in `from` order;
+// inactive inputs have an empty View.
+func (t *Task) StageInputs() ([]Input, error) {
+	out := make([]Input, len(t.Req.Inputs))
+	for i, in := range t.Req.Inputs {
+		out[i].Input = in
+		if in.Ref == nil || *in.Ref == "" {
+			continue
+		}
+		view := t.View(fmt.Sprintf("in%d", i))
+		m, err := t.Engine.StageDataset(t.Ctx, view, dataset.Ref(*in.Ref))
+		if err != nil {
+			return nil, missing(err, "input from "+in.From)
+		}
+		out[i].View, out[i].Manifest = view, m
+	}
+	return out, nil
+}
+
+// Table stages a catalog table (its current managed version, else its
+// source) and returns the view name; repeated calls reuse the view.
+func (t *Task) Table(name string) (string, error) {
+	if v, ok := t.tables[name]; ok {
+		return v, nil
+	}
+	tbl, ok := t.Comp.Catalog.Table(name)
+	if !ok {
+		return "", &activity.InvalidInput{Msg: fmt.Sprintf("unknown table %q", name)}
+	}
+	view := t.View("t_" + name)
+	ref, err := t.CurrentVersion(name)
+	if err != nil {
+		return "", err
+	}
+	switch {
+	case ref != "":
+		if _, err := t.Warehouse().StageDataset(t.Ctx, view, dataset.Ref(ref)); err != nil {
+			return "", missing(err, "table "+name)
+		}
+	case tbl.Source != "":
+		if _, err := t.Engine.StageSource(t.Ctx, view, dataset.Source{Location: t.Comp.Catalog.Resolve(tbl.Source), Columns: tbl.Columns}); err != nil {
+			return "", &activity.InvalidInput{Msg: fmt.Sprintf("table %s: cannot read its source %s: %v", name, tbl.Source, err)}
+		}
+	default:
+		// No data yet: an empty table with the declared columns.
+		if err := t.emptyTable(view, tbl); err != nil {
+			return "", err
+		}
+	}
+	t.tables[name] = view
+	return view, nil
+}
+
+func (t *Task) emptyTable(view string, tbl *campaign.Table) error {
+	var cols []string
+	for _, c := range tbl.Columns {
+		typ, err := dataset.DuckDBType(c)
+		if err != nil {
+			return err
+		}
+		cols = append(cols, "CAST(NULL AS "+typ+") AS "+dataset.QuoteIdent(c.Name))
+	}
+	if len(cols) == 0 {
+		return &activity.InvalidInput{Msg: fmt.Sprintf("table %s has no data and no declared columns", tbl.Name)}
+	}
+	return t.Engine.Exec(t.Ctx, "CREATE OR REPLACE VIEW "+dataset.QuoteIdent(view)+" AS SELECT "+strings.Join(cols, ", ")+" WHERE false")
+}
+
+// Tables is the part of the state store that records table versions.
+type Tables interface {
+	CurrentTable(ctx context.Context, table string) (state.TableVersion, error)
+}
+
+// CurrentVersion returns the ref of a table's current managed version, or "".
+func (t *Task) CurrentVersion(name string) (string, error) {
+	st, ok := t.Env.Services[activity.ServiceState].(Tables)
+	if !ok {
+		return "", nil
+	}
+	v, err := st.CurrentTable(t.Ctx, name)
+	if errors.Is(err, state.ErrNotFound) {
+		return "", nil
+	}
+	if err != nil {
+		return "", &activity.Retryable{Msg: "read table version: " + err.Error()}
+	}
+	return v.Ref, nil
+}
+
+// Warehouse returns the engine bound to the warehouse store (the catalog's
+// warehouse, else the run store).
+func (t *Task) Warehouse() *dataset.Engine {
+	if w, ok := t.Env.Services["warehouse"].(blob.Store); ok {
+		return t.Engine.On(w)
+	}
+	return t.Engine
+}
+
+// Out returns the deterministic ref of an output port: a retried task writes
+// the same ref, and Write returns the dataset already there.
+func (t *Task) Out(port string) dataset.Ref {
+	return dataset.PortRef(t.Req.Run.ID, t.Req.Activity, port)
+}
+
+// Write stores a query's rows as the dataset of a port and sets it on res.
+func (t *Task) Write(res *activity.Result, port, dimension string, key []string, query string, args ...any) (*dataset.Manifest, error) {
+	m, err := t.Engine.Write(t.Ctx, dataset.Output{Ref: t.Out(port), Dimension: dimension, Key: key, CreatedAt: t.Now()}, query, args...)
+	if err != nil {
+		return nil, classify(err)
+	}
+	res.Set(port, string(t.Out(port)), m.Rows)
+	return m, nil
+}
+
+// Now is the run's reference instant (stable across retries).
+func (t *Task) Now() time.Time { return t.Req.Run.NowTime() }
+
+// Location is the campaign time zone.
+func (t *Task) Location() *time.Location {
+	loc, err := campaign.LoadLocation(t.Comp.Campaign.Timezone)
+	if err != nil {
+		return time.UTC
+	}
+	return loc
+}
+
+// Scope returns the SQL scope of a condition over the population at alias.
+func (t *Task) Scope(alias string, s campaign.Schema) condition.SQLScope {
+	c := t.Comp.Campaign
+	return condition.SQLScope{Alias: alias, Schema: s, Catalog: t.Comp.Catalog,
+		Relation: t.Table,
+		Audience: func(name string) (condition.AudienceRelation, error) { return t.Audience(name) },
+		Now:      t.Now(), Location: t.Location(), ParamTypes: condition.ParamTypes(c.Parameters), Params: t.Req.Run.Params, Variables: c.Variables}
+}
+
+// Audiences is the part of the state store holding saved audiences.
+type Audiences interface {
+	GetAudience(ctx context.Context, name string) (state.Audience, error)
+}
+
+// Audience stages the current version of a saved audience.
+func (t *Task) Audience(name string) (condition.AudienceRelation, error) {
+	st, err := activity.Service[Audiences](t.Env, activity.ServiceState)
+	if err != nil {
+		return condition.AudienceRelation{}, err
+	}
+	a, err := st.GetAudience(t.Ctx, name)
+	if errors.Is(err, state.ErrNotFound) {
+		return condition.AudienceRelation{}, &activity.InvalidInput{Msg: fmt.Sprintf("audience %q has not been saved yet", name)}
+	}
+	if err != nil {
+		return condition.AudienceRelation{}, &activity.Retryable{Msg: err.Error()}
+	}
+	view := t.View("aud_" + name)
+	m, err := t.Engine.StageDataset(t.Ctx, view, dataset.Ref(a.Ref))
+	if err != nil {
+		return condition.AudienceRelation{}, missing(err, "audience "+name)
+	}
+	return condition.AudienceRelation{Relation: view, Key: m.Key}, nil
+}
+
+// Where lowers an optional condition to SQL ("true" when absent).
+func (t *Task) Where(c *condition.Condition, alias string, s campaign.Schema) (string, []any, error) {
+	if c == nil {
+		return "true", nil, nil
+	}
+	sql, args, err := condition.ToSQL(c, t.Scope(alias, s))
+	if err != nil {
+		return "", nil, &activity.InvalidInput{Msg: err.Error()}
+	}
+	return sql, args, nil
+}
+
+// Q quotes an identifier.
+func Q(name string) string { return dataset.QuoteIdent(name) }
+
+// missing turns a dataset read failure into a task error.
+func missing(err error, what string) error {
+	if errors.Is(err, dataset.ErrNotFound) {
+		return &activity.InvalidInput{Msg: fmt.Sprintf("%s: dataset not found (expired after 5 days, or never written): %v", what, err)}
+	}
+	return classify(err)
+}
+
+// classify marks I/O failures retryable and the rest as invalid input.
+func classify(err error) error {
+	var ii *activity.InvalidInput
+	var re *activity.Retryable
+	if errors.As(err, &ii) || errors.As(err, &re) {
+		return err
+	}
+	msg := err.Error()
+	for _, transient := range []string{"connection", "timeout", "throttl", "SlowDown", "503", "500"} {
+		if strings.Contains(msg, transient) {
+			return &activity.Retryable{Msg: msg}
+		}
+	}
+	return &activity.InvalidInput{Msg: msg}
+}
+
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '_' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
