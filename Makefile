@@ -37,6 +37,9 @@ FUZZTIME ?= 10s
 fuzz:
 	$(GO) test ./shared/campaign -run '^$$' -fuzz '^FuzzParseCampaign$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/compile -run '^$$' -fuzz '^FuzzCompile$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/condition -run '^$$' -fuzz '^FuzzDecodeCondition$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/condition -run '^$$' -fuzz '^FuzzChoice$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/template -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
 ## bench: the compiler and interpreter benchmarks
 bench:
