@@ -7,6 +7,7 @@ import (
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/canvas"
+	"github.com/stepwise-run/stepwise/shared/executor"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -106,16 +107,12 @@ func runResume(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "stepwise resume: expected one run id")
 		return 2
 	}
-	l, err := openHome(*home)
-	if err != nil {
+	// The process running the run holds the store: signal it.
+	if err := executor.Send(*home, pos[0], "resume"); err != nil {
 		fmt.Fprintf(stderr, "stepwise resume: %v\n", err)
 		return 1
 	}
-	defer l.Close()
-	if _, err := l.State.SetRunStatus(context.Background(), pos[0], state.RunSuspended, state.RunRunning, "resumed", timeNow()); err != nil {
-		fmt.Fprintf(stderr, "stepwise resume: %v\n", err)
-		return 1
-	}
-	fmt.Fprintf(stdout, "run %s resumed: its poll loop retries the failed activity\n", pos[0])
+	fmt.Fprintf(stdout, "resume sent to run %s: its poll loop retries the failed activity.\n", pos[0])
+	fmt.Fprintln(stdout, "If no `stepwise run` is running it, start it again with the same --idempotency-key.")
 	return 0
 }

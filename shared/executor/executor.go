@@ -59,7 +59,7 @@ func Open(home string) (*Local, error) {
 	loader := &compile.Loader{Blob: bs, Registry: reg, Checkers: activities.Checkers()}
 	env := &activity.Env{WorkDir: filepath.Join(abs, "work"), Services: map[string]any{
 		activity.ServiceBlob: bs, activity.ServiceState: st, activity.ServiceLoader: loader,
-		"home": abs,
+		"home": abs, runner.ServiceSignals: signalDir(abs),
 	}}
 	l := &Local{Home: abs, Blob: bs, State: st, Loader: loader, Env: env, closer: st.Close,
 		Runner: &runner.Runner{Registry: reg, Env: env, Store: st, Loader: loader}}

@@ -53,9 +53,16 @@ func startRun(ctx context.Context, r *Runner, input json.RawMessage) (any, error
 	if err != nil {
 		return nil, retryable(err)
 	}
-	if run.Status != state.RunRunning {
-		// A restart of a run that already ended (same idempotency key).
-		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("run %s already %s", run.ID, run.Status)}
+	switch run.Status {
+	case state.RunRunning:
+		// New, or restarted after a crash with the same idempotency key: the
+		// activities are idempotent, so the run re-executes and completes.
+	case state.RunSuspended:
+		if run, err = r.Store.SetRunStatus(ctx, run.ID, state.RunSuspended, state.RunRunning, "restarted", r.Env.Now()); err != nil {
+			return nil, retryable(err)
+		}
+	default:
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("run %s already %s: %s", run.ID, run.Status, run.Reason)}
 	}
 	return RunInfo(comp.Campaign, run)
 }
@@ -321,5 +328,22 @@ func checkResume(ctx context.Context, r *Runner, input json.RawMessage) (any, er
 	if err != nil {
 		return nil, retryable(err)
 	}
+	// Locally another process cannot open the store while the run holds it:
+	// `stepwise resume` leaves a signal instead, taken here.
+	if sig, ok := r.Env.Services[ServiceSignals].(Signals); ok && run.Status == state.RunSuspended && sig.Take(ctx, in.Run.ID, "resume") {
+		if run, err = r.Store.SetRunStatus(ctx, in.Run.ID, state.RunSuspended, state.RunRunning, "resumed", r.Env.Now()); err != nil {
+			return nil, retryable(err)
+		}
+	}
 	return map[string]bool{"resumed": run.Status == state.RunRunning, "stopped": run.Status.Terminal()}, nil
+}
+
+// ServiceSignals names the optional Env service carrying out-of-band signals.
+const ServiceSignals = "signals"
+
+// Signals delivers out-of-band signals to a run (local mode).
+type Signals interface {
+	// Take reports whether the named signal was sent to the run, consuming it.
+	// It may wait a little for one, so that a poll loop does not spin.
+	Take(ctx context.Context, runID, name string) bool
 }
