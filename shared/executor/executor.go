@@ -138,10 +138,10 @@ func (l *Local) Run(ctx context.Context, p *compile.Program, o Options) (*runner
 					l.fail(runID, err.Error())
 					s, _ = l.summary(runID)
 				}
-				return s, fmt.Errorf("run %s failed: %w", runID, err)
+				return s, fmt.Errorf("run %s failed: %s", runID, firstErr(tracker.lastErr, err))
 			}
 		}
-		return nil, err
+		return nil, fmt.Errorf("%s", firstErr(tracker.lastErr, err))
 	}
 	var s runner.Summary
 	if err := json.Unmarshal(out, &s); err != nil {
@@ -175,6 +175,7 @@ type tracker struct {
 	p       *compile.Program
 	emit    func(Progress)
 	runID   string
+	lastErr string // the last error caught or raised, with its cause
 	started map[string]bool
 }
 
@@ -195,6 +196,9 @@ func (t *tracker) activityOf(state string) string {
 }
 
 func (t *tracker) event(ev interp.Event) {
+	if ev.Error != "" && (ev.Type == interp.StateCaught || ev.Type == interp.StateFailed && t.lastErr == "") {
+		t.lastErr = ev.Error + ": " + causeMessage(ev.Cause)
+	}
 	if ev.Type == interp.StateExited && ev.State == "Start run" {
 		var st struct {
 			Run activity.RunInfo `json:"run"`
@@ -251,4 +255,23 @@ func resultIn(out json.RawMessage, id string) (activity.Result, bool) {
 		return r, true
 	}
 	return activity.Result{}, false
+}
+
+// t2 prefers the caught error's cause over the execution's generic failure.
+func firstErr(caught string, err error) string {
+	if caught != "" {
+		return caught
+	}
+	return err.Error()
+}
+
+// causeMessage extracts errorMessage from a Lambda-style cause.
+func causeMessage(cause string) string {
+	var c struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if json.Unmarshal([]byte(cause), &c) == nil && c.ErrorMessage != "" {
+		return c.ErrorMessage
+	}
+	return cause
 }
