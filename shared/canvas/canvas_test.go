@@ -1,0 +1,44 @@
+package canvas_test
+
+import (
+	"encoding/xml"
+	"strings"
+	"testing"
+
+	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/canvas"
+)
+
+func TestGraphFormats(t *testing.T) {
+	p, diags := activities.CompileFiles("../../examples/newsletter.yaml", "")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	g := canvas.FromCampaign(p.Campaign, nil, nil)
+	m := g.Mermaid()
+	for _, want := range []string{"flowchart TD", `a_enough -->|big| a_fan`, `a_enough -->|else| a_tooSmall`, `a_fan -->|mail| a_sendMail`, `a_sendPush -->|out| a_both`} {
+		if !strings.Contains(m, want) {
+			t.Errorf("mermaid lacks %q:\n%s", want, m)
+		}
+	}
+	d := g.DOT()
+	for _, want := range []string{`"fan" -> "sendMail" [label="mail"]`, `"subscribers" -> "enough" [label="out"]`} {
+		if !strings.Contains(d, want) {
+			t.Errorf("dot lacks %q:\n%s", want, d)
+		}
+	}
+	// With a run: counts on activated transitions, dashed edges elsewhere.
+	counts := canvas.Counts{"subscribers": {"out": 1234}, "enough": {"big": 1234}}
+	g = canvas.FromCampaign(p.Campaign, counts, map[string]string{"tooSmall": "skipped"})
+	m = g.Mermaid()
+	if !strings.Contains(m, `a_subscribers -->|out: 1234| a_enough`) || !strings.Contains(m, `a_enough -.->|else| a_tooSmall`) {
+		t.Errorf("run counts not drawn:\n%s", m)
+	}
+	svg := g.SVG(p.Levels)
+	if err := xml.Unmarshal([]byte(svg), new(struct{})); err != nil {
+		t.Errorf("SVG is not well-formed XML: %v", err)
+	}
+	if !strings.Contains(svg, "out: 1234") || strings.Count(svg, "<rect") < len(p.Campaign.Activities) {
+		t.Errorf("SVG lacks counts or boxes")
+	}
+}
