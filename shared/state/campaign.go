@@ -36,11 +36,13 @@ func CanTransition(from, to CampaignStatus) bool {
 	if to == CampaignArchived {
 		return from.Valid() && from != CampaignDraft && from != CampaignArchived
 	}
+	// Back to draft (Adobe): a scheduled campaign before its first run, or a
+	// live one whose runs all failed; callers check those conditions.
 	switch from {
 	case CampaignScheduled:
-		return to == CampaignLive || to == CampaignCompleted || to == CampaignStopped
+		return to == CampaignLive || to == CampaignCompleted || to == CampaignStopped || to == CampaignDraft
 	case CampaignLive:
-		return to == CampaignCompleted || to == CampaignStopped || to == CampaignClosed
+		return to == CampaignCompleted || to == CampaignStopped || to == CampaignClosed || to == CampaignDraft
 	}
 	return false
 }

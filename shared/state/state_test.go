@@ -10,6 +10,7 @@ func TestCanTransition(t *testing.T) {
 	allowed := map[[2]CampaignStatus]bool{
 		{CampaignScheduled, CampaignLive}: true, {CampaignScheduled, CampaignCompleted}: true, {CampaignScheduled, CampaignStopped}: true,
 		{CampaignLive, CampaignCompleted}: true, {CampaignLive, CampaignStopped}: true, {CampaignLive, CampaignClosed}: true,
+		{CampaignScheduled, CampaignDraft}: true, {CampaignLive, CampaignDraft}: true,
 	}
 	for _, from := range all {
 		if from != CampaignDraft && from != CampaignArchived {

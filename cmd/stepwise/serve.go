@@ -1,0 +1,111 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"syscall"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/api"
+	"github.com/stepwise-run/stepwise/shared/api/local"
+	"github.com/stepwise-run/stepwise/shared/asl/interp"
+	"github.com/stepwise-run/stepwise/shared/scheduler"
+	"github.com/stepwise-run/stepwise/shared/unsubscribe"
+)
+
+// TokenEnv holds the bearer token `serve` requires on every route but unsubscribe.
+const TokenEnv = "STEPWISE_TOKEN"
+
+func init() {
+	register("serve", command{summary: "serve the HTTP API locally, with the scheduler; bearer token from STEPWISE_TOKEN",
+		usage: "serve [--addr 127.0.0.1:8080] [--home DIR] [--dir DIR] [--catalog FILE]", run: runServe})
+}
+
+func runServe(args []string, stdout, stderr io.Writer) int {
+	fs := newFlags("serve", stderr)
+	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
+	home := fs.String("home", ".stepwise", "local state folder (datasets, runs, outbox)")
+	dir := fs.String("dir", ".", "folder that template `file:` names resolve against")
+	catalog := fs.String("catalog", "", "catalog file (default: catalog.yaml in --dir)")
+	wait := fs.String("wait", "real", "wait states: real, skip, or scale=N")
+	interval := fs.Duration("trigger-interval", api.DefaultTriggerInterval, "least time between two triggers of a campaign (0: no limit)")
+	grace := fs.Duration("grace", scheduler.DefaultGrace, "how late a scheduled slot may still start; later it is recorded expired")
+	concurrency := fs.Int("concurrency", 4, "runs executing at once")
+	noScheduler := fs.Bool("no-scheduler", false, "do not fire schedules")
+	if _, err := parseInterspersed(fs, args); err != nil {
+		return 2
+	}
+	token := os.Getenv(TokenEnv)
+	if len(token) < 16 {
+		fmt.Fprintf(stderr, "stepwise serve: set %s to a secret of at least 16 characters (the API's bearer token)\n", TokenEnv)
+		return 2
+	}
+	wm, err := interp.ParseWaitMode(*wait)
+	if err != nil {
+		fmt.Fprintf(stderr, "stepwise serve: --wait: %v\n", err)
+		return 2
+	}
+	l, err := openHome(*home)
+	if err != nil {
+		fmt.Fprintf(stderr, "stepwise serve: %v\n", err)
+		return 1
+	}
+	defer l.Close()
+	secret, err := unsubscribe.LocalSecret(l.Home)
+	if err != nil {
+		fmt.Fprintf(stderr, "stepwise serve: unsubscribe secret: %v\n", err)
+		return 1
+	}
+	logger := slog.New(slog.NewJSONHandler(stderr, nil))
+	backend := &local.Backend{L: l, WaitMode: wm, Concurrency: *concurrency, Logger: logger}
+	defer backend.Close()
+	ti := *interval
+	if ti == 0 {
+		ti = -1
+	}
+	srv := api.NewServer(api.Options{Store: l.State, Sources: api.DirSources{Dir: *dir, CatalogFile: *catalog}, Bundles: l.Loader,
+		Executor: backend, Previewer: backend, Uploads: backend, Authorize: api.BearerToken(token), UnsubscribeSecret: secret,
+		TriggerInterval: ti, Logger: logger})
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", *addr)
+	if err != nil {
+		fmt.Fprintf(stderr, "stepwise serve: %v\n", err)
+		return 1
+	}
+	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	done := make(chan struct{})
+	if !*noScheduler {
+		sch := &scheduler.Scheduler{Store: l.State, Fire: srv.Fire, Grace: *grace, Logger: logger}
+		go func() { defer close(done); sch.Run(ctx) }()
+	} else {
+		close(done)
+	}
+	fmt.Fprintf(stdout, "stepwise serve: http://%s (home %s)\n", ln.Addr(), l.Home)
+	errc := make(chan error, 1)
+	go func() { errc <- hs.Serve(ln) }()
+	select {
+	case err := <-errc:
+		if !errors.Is(err, http.ErrServerClosed) {
+			fmt.Fprintf(stderr, "stepwise serve: %v\n", err)
+			return 1
+		}
+	case <-ctx.Done():
+	}
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	hs.Shutdown(sctx)
+	<-done
+	// Runs in flight are recorded stopped: a restarted server does not resume them.
+	backend.StopAll()
+	backend.Wait(sctx)
+	return 0
+}

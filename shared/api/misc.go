@@ -1,0 +1,132 @@
+package api
+
+import (
+	"errors"
+	"html/template"
+	"net/http"
+	"path/filepath"
+	"strings"
+
+	"github.com/stepwise-run/stepwise/shared/state"
+	"github.com/stepwise-run/stepwise/shared/unsubscribe"
+)
+
+func (s *Server) listAudiences(w http.ResponseWriter, r *http.Request) *Error {
+	as, err := s.o.Store.ListAudiences(r.Context())
+	if err != nil {
+		return storeError(err, "audiences")
+	}
+	if as == nil {
+		as = []state.Audience{}
+	}
+	writeJSON(w, http.StatusOK, AudienceList{Audiences: as})
+	return nil
+}
+
+// validFileName accepts plain file names: no folders, no dot files.
+func validFileName(n string) bool {
+	return n != "" && len(n) <= 200 && filepath.Base(n) == n && !strings.HasPrefix(n, ".") &&
+		strings.IndexFunc(n, func(r rune) bool {
+			return !(r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' || r == '-' || r == '_' || r == '.')
+		}) < 0
+}
+
+func (s *Server) newUpload(w http.ResponseWriter, r *http.Request) *Error {
+	var in UploadInput
+	if e := decodeJSON(r, &in, false); e != nil {
+		return e
+	}
+	if !validFileName(in.Name) {
+		return fail(http.StatusBadRequest, codeInvalid, "name must be a plain file name (letters, digits, - _ .)").at("$.name")
+	}
+	if s.o.Uploads == nil {
+		return fail(http.StatusNotImplemented, codeUnsupported, "uploads are not available here")
+	}
+	u, err := s.o.Uploads.NewUpload(r.Context(), in.Name)
+	if err != nil {
+		return storeError(err, "upload")
+	}
+	writeJSON(w, http.StatusCreated, u)
+	return nil
+}
+
+func (s *Server) receiveUpload(w http.ResponseWriter, r *http.Request) *Error {
+	rc, ok := s.o.Uploads.(Receiver)
+	if !ok {
+		return fail(http.StatusNotImplemented, codeUnsupported, "upload with the URL that POST /v1/uploads returns")
+	}
+	id, name := r.PathValue("id"), r.PathValue("name")
+	if !validRunID(id) || !validFileName(name) {
+		return fail(http.StatusBadRequest, codeInvalidID, "invalid upload id or file name")
+	}
+	u, err := rc.Receive(r.Context(), id, name, r.Body)
+	if err != nil {
+		var mbe *http.MaxBytesError
+		if errors.As(err, &mbe) {
+			return fail(http.StatusRequestEntityTooLarge, codeTooLarge, "the file is larger than %d bytes", mbe.Limit)
+		}
+		return storeError(err, "upload")
+	}
+	writeJSON(w, http.StatusCreated, u)
+	return nil
+}
+
+var unsubscribePage = template.Must(template.New("u").Parse(`<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width">
+<meta name="robots" content="noindex"><title>Unsubscribe</title></head>
+<body style="font-family:sans-serif;max-width:32em;margin:3em auto">
+{{if .Done}}<h1>You are unsubscribed</h1><p>You will receive no more {{.Channel}} messages from us at this address.</p>
+{{else if .Bad}}<h1>This link does not work</h1><p>It may be incomplete. Copy the whole link from the message, or reply to it to unsubscribe.</p>
+{{else}}<h1>Unsubscribe?</h1><p>Stop receiving {{.Channel}} messages from us at this address.</p>
+<form method="post"><input type="hidden" name="List-Unsubscribe" value="One-Click">
+<button type="submit">Unsubscribe</button></form>{{end}}
+</body></html>
+`))
+
+type pageData struct {
+	Done, Bad bool
+	Channel   string
+}
+
+func page(w http.ResponseWriter, status int, d pageData) {
+	w.Header().Set("Content-Type", "text/html; charset=utf-8")
+	w.Header().Set("Content-Security-Policy", "default-src 'none'; style-src 'unsafe-inline'; form-action 'self'")
+	w.Header().Set("Referrer-Policy", "no-referrer")
+	w.WriteHeader(status)
+	unsubscribePage.Execute(w, d)
+}
+
+// unsubscribeGet shows a confirmation page: it changes nothing, so that link scanners
+// that follow links unsubscribe nobody.
+func (s *Server) unsubscribeGet(w http.ResponseWriter, r *http.Request) *Error {
+	c, err := s.verify(r)
+	if err != nil {
+		page(w, http.StatusBadRequest, pageData{Bad: true})
+		return nil
+	}
+	page(w, http.StatusOK, pageData{Channel: c.Channel})
+	return nil
+}
+
+// unsubscribePost is RFC 8058 one-click unsubscribe: the POST itself unsubscribes.
+func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) *Error {
+	c, err := s.verify(r)
+	if err != nil {
+		page(w, http.StatusBadRequest, pageData{Bad: true})
+		return nil
+	}
+	_, err = s.o.Store.Suppress(r.Context(), state.Suppression{Channel: c.Channel, Address: c.Address, Reason: state.SuppressUnsubscribe,
+		At: s.o.Now(), Source: "unsubscribe:" + c.Campaign + "/" + c.Run + "/" + c.Activity})
+	if err != nil {
+		return storeError(err, "suppression")
+	}
+	page(w, http.StatusOK, pageData{Done: true, Channel: c.Channel})
+	return nil
+}
+
+func (s *Server) verify(r *http.Request) (unsubscribe.Claims, error) {
+	if len(s.o.UnsubscribeSecret) < unsubscribe.MinSecretLen {
+		return unsubscribe.Claims{}, unsubscribe.ErrInvalid
+	}
+	return unsubscribe.Verify(s.o.UnsubscribeSecret, r.PathValue("token"))
+}

@@ -1,0 +1,666 @@
+package api
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"math"
+	"net/http"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/runner"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// graph is what run views need of a campaign: activities, types and transitions.
+type graph struct {
+	c     *campaign.Campaign
+	order []string
+	types map[string]string
+	// to lists the activities fed by each activity.port.
+	to    map[string][]string
+	ports map[string][]string // declared order of ports seen in transitions
+	nodes map[string]*yaml.Node
+	fam   map[string]string
+}
+
+func newGraph(c *campaign.Campaign, reg *activity.Registry) *graph {
+	g := &graph{c: c, types: map[string]string{}, to: map[string][]string{}, ports: map[string][]string{}, nodes: map[string]*yaml.Node{}, fam: map[string]string{}}
+	for _, a := range c.Activities {
+		g.order = append(g.order, a.ID)
+		g.types[a.ID] = a.Type
+		g.nodes[a.ID] = a.Node
+		if spec, ok := reg.Lookup(a.Type); ok {
+			g.fam[a.ID] = spec.Family
+		}
+		for _, t := range a.From {
+			k := t.Activity + "." + t.PortOrOut()
+			if _, ok := g.to[k]; !ok {
+				g.ports[t.Activity] = append(g.ports[t.Activity], t.PortOrOut())
+			}
+			g.to[k] = append(g.to[k], a.ID)
+		}
+	}
+	return g
+}
+
+// graphOf returns the graph of the campaign version a run is pinned to (the current
+// draft for a test run).
+func (s *Server) graphOf(ctx context.Context, run state.Run) (*graph, error) {
+	key := fmt.Sprintf("%s@%d", run.CampaignID, run.Version)
+	if run.Version > 0 {
+		if g, ok := s.graphs.get(key); ok {
+			return g, nil
+		}
+	}
+	var doc []byte
+	if run.Version > 0 {
+		v, err := s.o.Store.GetVersion(ctx, run.CampaignID, run.Version)
+		if err != nil {
+			return nil, err
+		}
+		doc = v.Document
+	} else {
+		c, err := s.o.Store.GetCampaign(ctx, run.CampaignID)
+		if err != nil {
+			return nil, err
+		}
+		doc = c.Draft
+	}
+	c, _ := campaign.ParseCampaign(docName(run.CampaignID, doc), doc)
+	if c == nil {
+		return nil, fmt.Errorf("%w: campaign %s version %d does not parse", state.ErrNotFound, run.CampaignID, run.Version)
+	}
+	g := newGraph(c, s.registry)
+	if run.Version > 0 {
+		s.graphs.put(key, g)
+	}
+	return g, nil
+}
+
+func runView(r state.Run) RunView {
+	v := RunView{ID: r.ID, CampaignID: r.CampaignID, Version: r.Version, Test: r.Test, Status: string(r.Status), Reason: r.Reason,
+		Params: r.Params, StartedAt: r.StartedAt}
+	if !r.EndedAt.IsZero() {
+		t := r.EndedAt
+		v.EndedAt = &t
+	}
+	return v
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	return &t
+}
+
+// runDetail adds activities and transitions with their counts.
+func (s *Server) runDetail(ctx context.Context, run state.Run) (RunView, *Error) {
+	v := runView(run)
+	tasks, err := s.o.Store.ListTasks(ctx, run.ID)
+	if err != nil {
+		return v, storeError(err, "tasks")
+	}
+	byID := map[string]state.Task{}
+	for _, t := range tasks {
+		byID[t.Activity] = t
+	}
+	g, err := s.graphOf(ctx, run)
+	if err != nil {
+		g = &graph{types: map[string]string{}, to: map[string][]string{}, ports: map[string][]string{}}
+	}
+	seen := map[string]bool{}
+	add := func(id string) {
+		if seen[id] {
+			return
+		}
+		seen[id] = true
+		a := ActivityView{ID: id, Type: g.types[id], Status: "not_started"}
+		if t, ok := byID[id]; ok {
+			a.Status, a.Ports, a.Attempts, a.Error = string(t.Status), t.Ports, t.Attempts, t.Error
+			a.StartedAt, a.EndedAt = timePtr(t.StartedAt), timePtr(t.EndedAt)
+		}
+		v.Activities = append(v.Activities, a)
+	}
+	for _, id := range g.order {
+		add(id)
+	}
+	ids := make([]string, 0, len(byID))
+	for id := range byID {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		add(id)
+	}
+	v.Transitions = []Transition{}
+	for _, a := range v.Activities {
+		ports := append([]string(nil), g.ports[a.ID]...)
+		extra := []string{}
+		for p := range a.Ports {
+			if !contains(ports, p) {
+				extra = append(extra, p)
+			}
+		}
+		sort.Strings(extra)
+		for _, p := range append(ports, extra...) {
+			tr := Transition{From: a.ID, Port: p, To: g.to[a.ID+"."+p]}
+			if tr.To == nil {
+				tr.To = []string{}
+			}
+			if n, ok := a.Ports[p]; ok {
+				tr.Activated, tr.Count = true, &n
+			}
+			v.Transitions = append(v.Transitions, tr)
+		}
+	}
+	return v, nil
+}
+
+func contains(l []string, s string) bool {
+	for _, x := range l {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+// idempotencyKey reads and checks the Idempotency-Key header.
+func idempotencyKey(r *http.Request) (string, *Error) {
+	k := r.Header.Get("Idempotency-Key")
+	if k == "" {
+		return "", nil
+	}
+	if len(k) > 255 || strings.IndexFunc(k, func(c rune) bool { return c < 0x21 || c > 0x7e }) >= 0 {
+		return "", fail(http.StatusBadRequest, codeInvalid, "Idempotency-Key must be 1 to 255 printable ASCII characters without spaces")
+	}
+	return k, nil
+}
+
+// keyName is the state key that maps an idempotency key to its run.
+func keyName(campaignID, key string) string {
+	h := sha256.Sum256([]byte(key))
+	return "trigger-key/" + campaignID + "/" + hex.EncodeToString(h[:16])
+}
+
+// paramsError turns NormalizeParams problems into a 400 with their paths.
+func paramsError(err error) *Error {
+	msg := err.Error()
+	var ii *activity.InvalidInput
+	if errors.As(err, &ii) {
+		msg = ii.Msg
+	}
+	msg = strings.TrimPrefix(msg, "invalid parameters: ")
+	e := fail(http.StatusBadRequest, codeParams, "invalid parameters: %s", msg)
+	for _, p := range strings.Split(msg, "; ") {
+		path, text, ok := strings.Cut(p, ": ")
+		if !ok {
+			continue
+		}
+		path = "$." + path
+		if e.Path == "" {
+			e.Path = path
+		}
+		e.Details = append(e.Details, Detail{Path: path, Message: text})
+	}
+	return e
+}
+
+// trigger starts a run of the published campaign with parameters (a signal).
+func (s *Server) trigger(w http.ResponseWriter, r *http.Request) *Error {
+	id, e := campaignID(r)
+	if e != nil {
+		return e
+	}
+	key, e := idempotencyKey(r)
+	if e != nil {
+		return e
+	}
+	var in RunInput
+	if e := decodeJSON(r, &in, true); e != nil {
+		return e
+	}
+	ctx := r.Context()
+	now := s.o.Now()
+	c, err := s.o.Store.GetCampaign(ctx, id)
+	if err != nil {
+		return storeError(err, "campaign "+id)
+	}
+	// A replayed key answers the run it started, whatever the campaign's state now.
+	if key != "" {
+		if k, err := s.o.Store.GetKey(ctx, keyName(id, key), now); err == nil {
+			return s.replay(w, r, k.Value)
+		} else if !errors.Is(err, state.ErrNotFound) {
+			return storeError(err, "idempotency key")
+		}
+	}
+	if c.Status != state.CampaignLive && c.Status != state.CampaignScheduled {
+		why := "only a published (scheduled or live) campaign is triggered"
+		if c.Status == state.CampaignDraft {
+			why += "; publish it, or use test-run"
+		}
+		return refused(c, "trigger", why)
+	}
+	v, err := s.o.Store.GetVersion(ctx, id, c.PublishedVersion)
+	if err != nil {
+		return storeError(err, "version")
+	}
+	g, err := s.graphOf(ctx, state.Run{CampaignID: id, Version: v.Number})
+	if err != nil {
+		return storeError(err, "version")
+	}
+	params, err := runner.NormalizeParams(g.c, in.Params)
+	if err != nil {
+		return paramsError(err)
+	}
+	runID := state.NewRunID()
+	if s.o.TriggerInterval > 0 {
+		held, created, err := s.o.Store.PutKey(ctx, state.Key{Key: "trigger-interval/" + id, Value: runID, CreatedAt: now, ExpiresAt: now.Add(s.o.TriggerInterval)})
+		if err != nil {
+			return storeError(err, "trigger interval")
+		}
+		if !created {
+			if key != "" { // a concurrent request with the same key may have won
+				if k, err := s.o.Store.GetKey(ctx, keyName(id, key), now); err == nil {
+					return s.replay(w, r, k.Value)
+				}
+			}
+			wait := int(math.Ceil(held.ExpiresAt.Sub(now).Seconds()))
+			w.Header().Set("Retry-After", strconv.Itoa(max(wait, 1)))
+			return fail(http.StatusTooManyRequests, codeTooSoon, "campaign %s was triggered less than %s ago; retry in %d s", id, s.o.TriggerInterval, max(wait, 1))
+		}
+	}
+	runKey := "run/" + runID
+	if key != "" {
+		held, created, err := s.o.Store.PutKey(ctx, state.Key{Key: keyName(id, key), Value: runID, CreatedAt: now})
+		if err != nil {
+			return storeError(err, "idempotency key")
+		}
+		if !created {
+			return s.replay(w, r, held.Value)
+		}
+		runKey = key
+	}
+	run, existed, err := s.o.Store.StartRun(ctx, state.Run{ID: runID, CampaignID: id, Version: v.Number, Params: params, IdempotencyKey: runKey, StartedAt: now})
+	if err != nil {
+		return storeError(err, "run")
+	}
+	if existed {
+		return s.replay(w, r, run.ID)
+	}
+	if c.Status == state.CampaignScheduled {
+		s.o.Store.SetCampaignStatus(ctx, id, state.CampaignScheduled, state.CampaignLive, now)
+	}
+	if e := s.start(ctx, run, &v, nil); e != nil {
+		return e
+	}
+	return s.answerRun(w, r, run, http.StatusAccepted, false)
+}
+
+// start hands a recorded run to the executor; a refusal fails the run.
+func (s *Server) start(ctx context.Context, run state.Run, v *state.Version, p *compile.Program) *Error {
+	if err := s.o.Executor.Start(context.WithoutCancel(ctx), run, v, p); err != nil {
+		s.o.Store.SetRunStatus(context.WithoutCancel(ctx), run.ID, state.RunRunning, state.RunFailed, "not started: "+err.Error(), s.o.Now())
+		return &Error{status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the run could not be started; try again later", cause: err}
+	}
+	return nil
+}
+
+func (s *Server) replay(w http.ResponseWriter, r *http.Request, runID string) *Error {
+	run, err := s.o.Store.GetRun(r.Context(), runID)
+	if err != nil {
+		return storeError(err, "run "+runID)
+	}
+	return s.answerRun(w, r, run, http.StatusOK, true)
+}
+
+// answerRun writes a started run, after waiting for its end when ?wait= asks.
+func (s *Server) answerRun(w http.ResponseWriter, r *http.Request, run state.Run, status int, replayed bool) *Error {
+	if ws := r.URL.Query().Get("wait"); ws != "" {
+		d, err := time.ParseDuration(ws)
+		if err != nil || d < 0 {
+			return fail(http.StatusBadRequest, codeInvalid, "wait must be a duration such as 30s").at("query.wait")
+		}
+		run = s.waitRun(r.Context(), run, min(d, s.o.MaxWait))
+	}
+	v, e := s.runDetail(r.Context(), run)
+	if e != nil {
+		return e
+	}
+	v.Replayed = replayed
+	if status == http.StatusAccepted && run.Status.Terminal() {
+		status = http.StatusOK
+	}
+	w.Header().Set("Location", "/v1/runs/"+run.ID)
+	writeJSON(w, status, v)
+	return nil
+}
+
+func (s *Server) waitRun(ctx context.Context, run state.Run, d time.Duration) state.Run {
+	deadline := time.Now().Add(d)
+	for !run.Status.Terminal() && run.Status != state.RunSuspended && time.Now().Before(deadline) {
+		select {
+		case <-ctx.Done():
+			return run
+		case <-time.After(20 * time.Millisecond):
+		}
+		if r, err := s.o.Store.GetRun(ctx, run.ID); err == nil {
+			run = r
+		}
+	}
+	return run
+}
+
+// testRun runs the draft in test mode: every activity runs, nothing is saved or sent.
+func (s *Server) testRun(w http.ResponseWriter, r *http.Request) *Error {
+	id, e := campaignID(r)
+	if e != nil {
+		return e
+	}
+	key, e := idempotencyKey(r)
+	if e != nil {
+		return e
+	}
+	var in RunInput
+	if e := decodeJSON(r, &in, true); e != nil {
+		return e
+	}
+	ctx := r.Context()
+	c, err := s.o.Store.GetCampaign(ctx, id)
+	if err != nil {
+		return storeError(err, "campaign "+id)
+	}
+	if c.Status != state.CampaignDraft {
+		return refused(c, "test-run", "test runs are of drafts; trigger the published campaign, or duplicate it")
+	}
+	p, diags, e := s.compileDoc(ctx, id, c.Draft)
+	if e != nil {
+		return e
+	}
+	if p == nil {
+		return invalidCampaign(diags)
+	}
+	params, err := runner.NormalizeParams(p.Campaign, in.Params)
+	if err != nil {
+		return paramsError(err)
+	}
+	if err := s.o.Bundles.Publish(ctx, id, p.Bundle); err != nil {
+		return storeError(fmt.Errorf("store the bundle: %w", err), "bundle")
+	}
+	runID := state.NewRunID()
+	runKey := "run/" + runID
+	if key != "" {
+		runKey = "test/" + key
+	}
+	run, existed, err := s.o.Store.StartRun(ctx, state.Run{ID: runID, CampaignID: id, Params: params, Test: true, IdempotencyKey: runKey, StartedAt: s.o.Now()})
+	if err != nil {
+		return storeError(err, "run")
+	}
+	if existed {
+		return s.answerRun(w, r, run, http.StatusOK, true)
+	}
+	if e := s.start(ctx, run, nil, p); e != nil {
+		return e
+	}
+	return s.answerRun(w, r, run, http.StatusAccepted, false)
+}
+
+// Fire starts the run of a scheduled slot: the local scheduler's way in. The run id
+// is the firing's, and the slot is the idempotency key, so a retried firing is one run.
+func (s *Server) Fire(ctx context.Context, f state.Firing) error {
+	c, err := s.o.Store.GetCampaign(ctx, f.CampaignID)
+	if err != nil {
+		return err
+	}
+	if c.Status != state.CampaignScheduled && c.Status != state.CampaignLive {
+		return fmt.Errorf("campaign %s is %s: not fired", c.ID, c.Status)
+	}
+	v, err := s.o.Store.GetVersion(ctx, c.ID, c.PublishedVersion)
+	if err != nil {
+		return err
+	}
+	g, err := s.graphOf(ctx, state.Run{CampaignID: c.ID, Version: v.Number})
+	if err != nil {
+		return err
+	}
+	params, err := runner.NormalizeParams(g.c, nil)
+	if err != nil {
+		return err
+	}
+	run, existed, err := s.o.Store.StartRun(ctx, state.Run{ID: f.RunID, CampaignID: c.ID, Version: v.Number, Params: params,
+		IdempotencyKey: "schedule/" + f.Slot.UTC().Format(time.RFC3339), StartedAt: s.o.Now()})
+	if err != nil || existed {
+		return err
+	}
+	if c.Status == state.CampaignScheduled {
+		s.o.Store.SetCampaignStatus(ctx, c.ID, state.CampaignScheduled, state.CampaignLive, s.o.Now())
+	}
+	if e := s.start(ctx, run, &v, nil); e != nil {
+		return e.cause
+	}
+	return nil
+}
+
+func (s *Server) listRuns(w http.ResponseWriter, r *http.Request) *Error {
+	id, e := campaignID(r)
+	if e != nil {
+		return e
+	}
+	limit, e := queryInt(r, "limit", 20, 1, 200)
+	if e != nil {
+		return e
+	}
+	if _, err := s.o.Store.GetCampaign(r.Context(), id); err != nil {
+		return storeError(err, "campaign "+id)
+	}
+	after := r.URL.Query().Get("after")
+	if len(after) > 200 {
+		return fail(http.StatusBadRequest, codeInvalid, "after is not a cursor").at("query.after")
+	}
+	runs, next, err := s.o.Store.ListRuns(r.Context(), id, state.Page{Limit: limit, After: after})
+	if err != nil {
+		return storeError(err, "runs")
+	}
+	out := RunList{Runs: []RunView{}, Next: next}
+	for _, run := range runs {
+		out.Runs = append(out.Runs, runView(run))
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// loadRun reads the {run} path parameter and its run.
+func (s *Server) loadRun(r *http.Request) (state.Run, *Error) {
+	id := r.PathValue("run")
+	if !validRunID(id) {
+		return state.Run{}, fail(http.StatusBadRequest, codeInvalidID, "invalid run id")
+	}
+	run, err := s.o.Store.GetRun(r.Context(), id)
+	if err != nil {
+		return run, storeError(err, "run "+id)
+	}
+	return run, nil
+}
+
+func (s *Server) getRun(w http.ResponseWriter, r *http.Request) *Error {
+	run, e := s.loadRun(r)
+	if e != nil {
+		return e
+	}
+	v, e := s.runDetail(r.Context(), run)
+	if e != nil {
+		return e
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) preview(w http.ResponseWriter, r *http.Request) *Error {
+	run, e := s.loadRun(r)
+	if e != nil {
+		return e
+	}
+	limit, e := queryInt(r, "limit", 20, 0, 1000)
+	if e != nil {
+		return e
+	}
+	act, port := r.PathValue("activity"), r.PathValue("port")
+	if !campaign.ValidPortName(act) || !campaign.ValidPortName(port) {
+		return fail(http.StatusBadRequest, codeInvalidID, "invalid activity or port name")
+	}
+	t, err := s.o.Store.GetTask(r.Context(), run.ID, act)
+	if err != nil {
+		return storeError(err, "activity "+act+" of run "+run.ID)
+	}
+	n, ok := t.Ports[port]
+	if !ok {
+		return fail(http.StatusNotFound, codeNotActivated, "transition %s.%s of run %s was not activated", act, port, run.ID)
+	}
+	ref := t.Outputs[port]
+	if ref == "" { // an event without a population (a scheduler's out)
+		writeJSON(w, http.StatusOK, Preview{Columns: []PreviewColumn{}, Rows: [][]any{}, Total: n})
+		return nil
+	}
+	if s.o.Previewer == nil {
+		return fail(http.StatusNotImplemented, codeUnsupported, "previews are not available here")
+	}
+	p, err := s.o.Previewer.Preview(r.Context(), ref, limit)
+	if err != nil {
+		return storeError(err, "transition "+act+"."+port)
+	}
+	writeJSON(w, http.StatusOK, p)
+	return nil
+}
+
+func (s *Server) logs(w http.ResponseWriter, r *http.Request) *Error {
+	run, e := s.loadRun(r)
+	if e != nil {
+		return e
+	}
+	only := r.URL.Query().Get("activity")
+	tasks, err := s.o.Store.ListTasks(r.Context(), run.ID)
+	if err != nil {
+		return storeError(err, "tasks")
+	}
+	out := LogView{RunID: run.ID, Activities: []ActivityLog{}}
+	for _, t := range tasks {
+		if only != "" && t.Activity != only {
+			continue
+		}
+		lines := t.Log
+		if lines == nil {
+			lines = []string{}
+		}
+		out.Activities = append(out.Activities, ActivityLog{Activity: t.Activity, Status: string(t.Status), Lines: lines, Dropped: t.LogDropped})
+	}
+	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// ConfirmKey is the state key recording that a held send (confirm: true) may go. Its
+// value is the confirmation time, RFC 3339 UTC.
+func ConfirmKey(runID, activity string) string { return "confirm/" + runID + "/" + activity }
+
+func (s *Server) confirm(w http.ResponseWriter, r *http.Request) *Error {
+	run, e := s.loadRun(r)
+	if e != nil {
+		return e
+	}
+	if e := decodeJSON(r, &struct{}{}, true); e != nil {
+		return e
+	}
+	act := r.PathValue("activity")
+	if !campaign.ValidPortName(act) {
+		return fail(http.StatusBadRequest, codeInvalidID, "invalid activity id")
+	}
+	if run.Status.Terminal() {
+		return fail(http.StatusConflict, codeRunNotRunning, "run %s is %s: nothing is held", run.ID, run.Status)
+	}
+	if run.Test {
+		return fail(http.StatusConflict, codeRunNotRunning, "run %s is a test run: it sends nothing", run.ID)
+	}
+	g, err := s.graphOf(r.Context(), run)
+	if err != nil {
+		return storeError(err, "campaign version")
+	}
+	if _, ok := g.types[act]; !ok {
+		return fail(http.StatusNotFound, codeNotFound, "campaign %s has no activity %s", run.CampaignID, act)
+	}
+	if g.fam[act] != activity.Channel || !boolKey(g.nodes[act], "confirm") {
+		return fail(http.StatusConflict, codeConflict, "activity %s does not hold its sends (only a channel activity with confirm: true does)", act)
+	}
+	now := s.o.Now().UTC()
+	k, _, err := s.o.Store.PutKey(r.Context(), state.Key{Key: ConfirmKey(run.ID, act), Value: now.Format(time.RFC3339Nano), CreatedAt: now})
+	if err != nil {
+		return storeError(err, "confirmation")
+	}
+	at, _ := time.Parse(time.RFC3339Nano, k.Value)
+	writeJSON(w, http.StatusOK, Confirmation{RunID: run.ID, Activity: act, Key: k.Key, ConfirmedAt: at})
+	return nil
+}
+
+func boolKey(n *yaml.Node, key string) bool {
+	if n == nil || n.Kind != yaml.MappingNode {
+		return false
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		if n.Content[i].Value == key {
+			return n.Content[i+1].Value == "true"
+		}
+	}
+	return false
+}
+
+func (s *Server) resume(w http.ResponseWriter, r *http.Request) *Error {
+	run, e := s.loadRun(r)
+	if e != nil {
+		return e
+	}
+	if e := decodeJSON(r, &struct{}{}, true); e != nil {
+		return e
+	}
+	if run.Status != state.RunSuspended {
+		return fail(http.StatusConflict, codeRunNotRunning, "run %s is %s; only a suspended run is resumed", run.ID, run.Status)
+	}
+	run, err := s.o.Store.SetRunStatus(r.Context(), run.ID, state.RunSuspended, state.RunRunning, "resumed", s.o.Now())
+	if err != nil {
+		return storeError(err, "run")
+	}
+	v, e := s.runDetail(r.Context(), run)
+	if e != nil {
+		return e
+	}
+	writeJSON(w, http.StatusOK, v)
+	return nil
+}
+
+func (s *Server) stopOneRun(w http.ResponseWriter, r *http.Request) *Error {
+	run, e := s.loadRun(r)
+	if e != nil {
+		return e
+	}
+	if e := decodeJSON(r, &struct{}{}, true); e != nil {
+		return e
+	}
+	if run.Status.Terminal() {
+		return fail(http.StatusConflict, codeRunNotRunning, "run %s is already %s", run.ID, run.Status)
+	}
+	if e := s.stopRun(r.Context(), run, "stopped through the API"); e != nil {
+		return e
+	}
+	run, _ = s.o.Store.GetRun(r.Context(), run.ID)
+	writeJSON(w, http.StatusOK, runView(run))
+	return nil
+}

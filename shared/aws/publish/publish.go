@@ -1,0 +1,370 @@
+// Package publish deploys published campaigns on AWS: the compiled ASL becomes a
+// version of the campaign's Step Functions state machine behind an alias, and a
+// schedule becomes an EventBridge Scheduler schedule that starts executions. It also
+// starts and stops executions (api.Executor) and presigns uploads (api.Uploads). AWS
+// SDK types stay in this package.
+package publish
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"regexp"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	schedtypes "github.com/aws/aws-sdk-go-v2/service/scheduler/types"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	sfntypes "github.com/aws/aws-sdk-go-v2/service/sfn/types"
+
+	"github.com/stepwise-run/stepwise/shared/api"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/runner"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// Defaults.
+const (
+	DefaultPrefix = "stepwise-"
+	DefaultAlias  = "live"
+	DefaultGroup  = "default"
+	DefaultGrace  = 15 * time.Minute
+)
+
+// Publisher deploys campaigns to Step Functions and EventBridge Scheduler.
+type Publisher struct {
+	SFN       *sfn.Client
+	Scheduler *scheduler.Client
+	// RoleArn is the state machines' execution role (it invokes the Lambdas).
+	RoleArn string
+	// SchedulerRoleArn is the role EventBridge Scheduler assumes to call StartExecution.
+	SchedulerRoleArn string
+	// FunctionArn resolves a task function name (StartRun, BuildAudience, …) to its
+	// Lambda ARN, replacing the ${NameFunctionArn} placeholders of compiled ASL.
+	FunctionArn func(name string) string
+	// Prefix of state machine and schedule names (default "stepwise-"); Alias names the
+	// alias that points at the published version (default "live"); Group is the
+	// schedule group (default "default").
+	Prefix, Alias, Group string
+	// Grace is the late-start guard: an invocation EventBridge Scheduler could not
+	// deliver within it is dropped, not run late (default 15 m).
+	Grace time.Duration
+
+	mu   sync.Mutex
+	arns map[string]string // state machine name → ARN
+}
+
+var (
+	_ api.Deployer = (*Publisher)(nil)
+	_ api.Executor = (*Publisher)(nil)
+)
+
+func (p *Publisher) prefix() string { return or(p.Prefix, DefaultPrefix) }
+func (p *Publisher) alias() string  { return or(p.Alias, DefaultAlias) }
+func (p *Publisher) group() string  { return or(p.Group, DefaultGroup) }
+
+func or(s, def string) string {
+	if s == "" {
+		return def
+	}
+	return s
+}
+
+// StateMachineName is the name of a campaign's state machine (test: its draft's).
+func (p *Publisher) StateMachineName(campaignID string, test bool) string {
+	if test {
+		return p.prefix() + campaignID + "-test"
+	}
+	return p.prefix() + campaignID
+}
+
+// ScheduleName is the name of a campaign's schedule.
+func (p *Publisher) ScheduleName(campaignID string) string { return p.prefix() + campaignID }
+
+var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)
+
+// definition replaces the function placeholders of compiled ASL with ARNs.
+func (p *Publisher) definition(asl []byte) (string, error) {
+	if p.FunctionArn == nil {
+		return "", errors.New("publish: FunctionArn is not set")
+	}
+	var missing string
+	out := placeholder.ReplaceAllStringFunc(string(asl), func(m string) string {
+		name := placeholder.FindStringSubmatch(m)[1]
+		arn := p.FunctionArn(name)
+		if arn == "" {
+			missing = name
+		}
+		return arn
+	})
+	if missing != "" {
+		return "", fmt.Errorf("publish: no function ARN for %s", missing)
+	}
+	return out, nil
+}
+
+// Deploy implements api.Deployer: create or update the state machine with the version's
+// definition, publish a state machine version, point the alias at it, and create,
+// update or delete the schedule.
+func (p *Publisher) Deploy(ctx context.Context, d api.Deployment) (api.Deployed, error) {
+	def, err := p.definition(d.ASL)
+	if err != nil {
+		return api.Deployed{}, err
+	}
+	name := p.StateMachineName(d.CampaignID, false)
+	desc := fmt.Sprintf("%s version %d", d.CampaignID, d.Version)
+	smArn, versionArn, err := p.upsert(ctx, name, def, true, desc)
+	if err != nil {
+		return api.Deployed{}, err
+	}
+	aliasArn := smArn + ":" + p.alias()
+	routing := []sfntypes.RoutingConfigurationListItem{{StateMachineVersionArn: aws.String(versionArn), Weight: 100}}
+	if _, err := p.SFN.DescribeStateMachineAlias(ctx, &sfn.DescribeStateMachineAliasInput{StateMachineAliasArn: aws.String(aliasArn)}); err == nil {
+		_, err = p.SFN.UpdateStateMachineAlias(ctx, &sfn.UpdateStateMachineAliasInput{StateMachineAliasArn: aws.String(aliasArn),
+			RoutingConfiguration: routing, Description: aws.String(desc)})
+		if err != nil {
+			return api.Deployed{}, fmt.Errorf("publish: update alias %s: %w", aliasArn, err)
+		}
+	} else {
+		var nf *sfntypes.ResourceNotFound
+		if !errors.As(err, &nf) {
+			return api.Deployed{}, fmt.Errorf("publish: describe alias %s: %w", aliasArn, err)
+		}
+		out, err := p.SFN.CreateStateMachineAlias(ctx, &sfn.CreateStateMachineAliasInput{Name: aws.String(p.alias()),
+			RoutingConfiguration: routing, Description: aws.String(desc)})
+		if err != nil {
+			return api.Deployed{}, fmt.Errorf("publish: create alias of %s: %w", name, err)
+		}
+		aliasArn = aws.ToString(out.StateMachineAliasArn)
+	}
+	dep := api.Deployed{ASLRef: versionArn}
+	if d.Schedule == nil {
+		return dep, p.Unschedule(ctx, d.CampaignID)
+	}
+	dep.ScheduleRef, err = p.schedule(ctx, d, aliasArn)
+	return dep, err
+}
+
+// upsert creates or updates a state machine and returns its ARN and, when publishing,
+// the new version's ARN.
+func (p *Publisher) upsert(ctx context.Context, name, def string, publish bool, desc string) (string, string, error) {
+	arn, err := p.stateMachineArn(ctx, name)
+	if err != nil {
+		return "", "", err
+	}
+	if arn == "" {
+		in := &sfn.CreateStateMachineInput{Name: aws.String(name), Definition: aws.String(def), RoleArn: aws.String(p.RoleArn),
+			Type: sfntypes.StateMachineTypeStandard, Publish: publish}
+		if publish {
+			in.VersionDescription = aws.String(desc)
+		}
+		out, err := p.SFN.CreateStateMachine(ctx, in)
+		if err != nil {
+			return "", "", fmt.Errorf("publish: create state machine %s: %w", name, err)
+		}
+		p.remember(name, aws.ToString(out.StateMachineArn))
+		return aws.ToString(out.StateMachineArn), aws.ToString(out.StateMachineVersionArn), nil
+	}
+	in := &sfn.UpdateStateMachineInput{StateMachineArn: aws.String(arn), Definition: aws.String(def), RoleArn: aws.String(p.RoleArn), Publish: publish}
+	if publish {
+		in.VersionDescription = aws.String(desc)
+	}
+	out, err := p.SFN.UpdateStateMachine(ctx, in)
+	if err != nil {
+		return "", "", fmt.Errorf("publish: update state machine %s: %w", name, err)
+	}
+	return arn, aws.ToString(out.StateMachineVersionArn), nil
+}
+
+func (p *Publisher) remember(name, arn string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.arns == nil {
+		p.arns = map[string]string{}
+	}
+	p.arns[name] = arn
+}
+
+// stateMachineArn finds a state machine by name ("" when there is none).
+func (p *Publisher) stateMachineArn(ctx context.Context, name string) (string, error) {
+	p.mu.Lock()
+	arn := p.arns[name]
+	p.mu.Unlock()
+	if arn != "" {
+		return arn, nil
+	}
+	pg := sfn.NewListStateMachinesPaginator(p.SFN, &sfn.ListStateMachinesInput{})
+	for pg.HasMorePages() {
+		out, err := pg.NextPage(ctx)
+		if err != nil {
+			return "", fmt.Errorf("publish: list state machines: %w", err)
+		}
+		for _, sm := range out.StateMachines {
+			if aws.ToString(sm.Name) == name {
+				p.remember(name, aws.ToString(sm.StateMachineArn))
+				return aws.ToString(sm.StateMachineArn), nil
+			}
+		}
+	}
+	return "", nil
+}
+
+// scheduleInput is the execution input of scheduled runs: the scheduled time makes
+// the idempotency key, so a redelivered invocation is the same run.
+func scheduleInput(version int) string {
+	return fmt.Sprintf(`{"version":%d,"idempotencyKey":"schedule/<aws.scheduler.scheduled-time>"}`, version)
+}
+
+func (p *Publisher) schedule(ctx context.Context, d api.Deployment, targetArn string) (string, error) {
+	expr, err := Expression(*d.Schedule)
+	if err != nil {
+		return "", err
+	}
+	loc, err := campaign.LoadLocation(d.Schedule.Timezone)
+	if err != nil {
+		return "", err
+	}
+	start, end, err := window(*d.Schedule, loc)
+	if err != nil {
+		return "", err
+	}
+	grace := p.Grace
+	if grace <= 0 {
+		grace = DefaultGrace
+	}
+	name := p.ScheduleName(d.CampaignID)
+	tz := or(d.Schedule.Timezone, "UTC")
+	target := &schedtypes.Target{Arn: aws.String(targetArn), RoleArn: aws.String(p.SchedulerRoleArn), Input: aws.String(scheduleInput(d.Version)),
+		RetryPolicy: &schedtypes.RetryPolicy{MaximumEventAgeInSeconds: aws.Int32(int32(max(grace, time.Minute).Seconds())), MaximumRetryAttempts: aws.Int32(10)}}
+	flex := &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff}
+	desc := fmt.Sprintf("stepwise campaign %s version %d", d.CampaignID, d.Version)
+	_, err = p.Scheduler.GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String(name), GroupName: aws.String(p.group())})
+	var nf *schedtypes.ResourceNotFoundException
+	switch {
+	case err == nil:
+		out, err := p.Scheduler.UpdateSchedule(ctx, &scheduler.UpdateScheduleInput{Name: aws.String(name), GroupName: aws.String(p.group()),
+			ScheduleExpression: aws.String(expr), ScheduleExpressionTimezone: aws.String(tz), StartDate: start, EndDate: end,
+			FlexibleTimeWindow: flex, Target: target, Description: aws.String(desc), State: schedtypes.ScheduleStateEnabled})
+		if err != nil {
+			return "", fmt.Errorf("publish: update schedule %s: %w", name, err)
+		}
+		return aws.ToString(out.ScheduleArn), nil
+	case errors.As(err, &nf):
+		out, err := p.Scheduler.CreateSchedule(ctx, &scheduler.CreateScheduleInput{Name: aws.String(name), GroupName: aws.String(p.group()),
+			ScheduleExpression: aws.String(expr), ScheduleExpressionTimezone: aws.String(tz), StartDate: start, EndDate: end,
+			FlexibleTimeWindow: flex, Target: target, Description: aws.String(desc), State: schedtypes.ScheduleStateEnabled})
+		if err != nil {
+			return "", fmt.Errorf("publish: create schedule %s: %w", name, err)
+		}
+		return aws.ToString(out.ScheduleArn), nil
+	default:
+		return "", fmt.Errorf("publish: get schedule %s: %w", name, err)
+	}
+}
+
+// Unschedule implements api.Deployer: the campaign's schedule is deleted if present.
+func (p *Publisher) Unschedule(ctx context.Context, campaignID string) error {
+	_, err := p.Scheduler.DeleteSchedule(ctx, &scheduler.DeleteScheduleInput{Name: aws.String(p.ScheduleName(campaignID)), GroupName: aws.String(p.group())})
+	var nf *schedtypes.ResourceNotFoundException
+	if err != nil && !errors.As(err, &nf) {
+		return fmt.Errorf("publish: delete schedule of %s: %w", campaignID, err)
+	}
+	return nil
+}
+
+// Start implements api.Executor: StartExecution named by the run id, on the version
+// the run is pinned to; a test run executes the draft on the campaign's test state
+// machine (updated to the draft, never published).
+func (p *Publisher) Start(ctx context.Context, run state.Run, v *state.Version, prog *compile.Program) error {
+	target := ""
+	switch {
+	case v != nil:
+		target = v.ASLRef
+	case prog != nil:
+		def, err := p.definition(prog.JSON)
+		if err != nil {
+			return err
+		}
+		if target, _, err = p.upsert(ctx, p.StateMachineName(run.CampaignID, true), def, false, ""); err != nil {
+			return err
+		}
+	default:
+		return fmt.Errorf("publish: nothing to run for %s", run.ID)
+	}
+	input, _ := json.Marshal(runner.ExecutionInput{Params: run.Params, Test: run.Test, RunID: run.ID, IdempotencyKey: run.IdempotencyKey, Version: run.Version})
+	_, err := p.SFN.StartExecution(ctx, &sfn.StartExecutionInput{StateMachineArn: aws.String(target), Name: aws.String(run.ID), Input: aws.String(string(input))})
+	var exists *sfntypes.ExecutionAlreadyExists
+	if err != nil && !errors.As(err, &exists) {
+		return fmt.Errorf("publish: start execution %s: %w", run.ID, err)
+	}
+	return nil
+}
+
+// Stop implements api.Executor: StopExecution of the run's execution (named by the run
+// id; a scheduled run's execution is found by the run id in its input).
+func (p *Publisher) Stop(ctx context.Context, run state.Run) error {
+	smArn, err := p.stateMachineArn(ctx, p.StateMachineName(run.CampaignID, run.Test))
+	if err != nil || smArn == "" {
+		return err
+	}
+	cause := or(run.Reason, "stopped")
+	execArn := strings.Replace(smArn, ":stateMachine:", ":execution:", 1) + ":" + run.ID
+	_, err = p.SFN.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: aws.String(execArn), Cause: aws.String(cause)})
+	var nf *sfntypes.ExecutionDoesNotExist
+	if err == nil || !errors.As(err, &nf) {
+		return err
+	}
+	out, err := p.SFN.ListExecutions(ctx, &sfn.ListExecutionsInput{StateMachineArn: aws.String(smArn), StatusFilter: sfntypes.ExecutionStatusRunning, MaxResults: 100})
+	if err != nil {
+		return fmt.Errorf("publish: list executions of %s: %w", smArn, err)
+	}
+	for _, e := range out.Executions {
+		d, err := p.SFN.DescribeExecution(ctx, &sfn.DescribeExecutionInput{ExecutionArn: e.ExecutionArn})
+		if err != nil {
+			continue
+		}
+		var in runner.ExecutionInput
+		if json.Unmarshal([]byte(aws.ToString(d.Input)), &in) == nil && in.RunID == run.ID {
+			_, err := p.SFN.StopExecution(ctx, &sfn.StopExecutionInput{ExecutionArn: e.ExecutionArn, Cause: aws.String(cause)})
+			return err
+		}
+	}
+	return nil // not running: nothing to stop
+}
+
+// Uploads presigns S3 PUT URLs for load-file uploads (api.Uploads).
+type Uploads struct {
+	Presign *s3.PresignClient
+	Bucket  string
+	Prefix  string // default "uploads/"
+	Expires time.Duration
+}
+
+var _ api.Uploads = (*Uploads)(nil)
+
+// NewUpload implements api.Uploads.
+func (u *Uploads) NewUpload(ctx context.Context, name string) (api.Upload, error) {
+	exp := u.Expires
+	if exp <= 0 {
+		exp = 15 * time.Minute
+	}
+	key := or(u.Prefix, "uploads/") + state.NewRunID() + "/" + name
+	req, err := u.Presign.PresignPutObject(ctx, &s3.PutObjectInput{Bucket: aws.String(u.Bucket), Key: aws.String(key)}, s3.WithPresignExpires(exp))
+	if err != nil {
+		return api.Upload{}, fmt.Errorf("publish: presign upload: %w", err)
+	}
+	at := time.Now().Add(exp).UTC()
+	headers := map[string]string{}
+	for k, v := range req.SignedHeader {
+		if !strings.EqualFold(k, "host") && len(v) > 0 {
+			headers[k] = v[0]
+		}
+	}
+	return api.Upload{File: "s3://" + u.Bucket + "/" + key, URL: req.URL, Method: req.Method, Headers: headers, ExpiresAt: &at}, nil
+}

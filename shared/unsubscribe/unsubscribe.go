@@ -1,0 +1,158 @@
+// Package unsubscribe signs and verifies the one-click unsubscribe tokens that
+// channel activities put in List-Unsubscribe headers and {{ message.unsubscribeUrl }}.
+//
+// A token is base64url(payload) "." base64url(HMAC-SHA256(secret, payload)), both
+// without padding, where payload is the JSON of Claims. Tokens do not expire: an
+// unsubscribe link must keep working for as long as the message exists. IssuedAt is
+// kept so that a leaked secret's tokens can be cut off by date if ever needed. The
+// claims are signed, not encrypted: a token shows the address it unsubscribes to
+// whoever holds it, the recipient.
+package unsubscribe
+
+import (
+	"crypto/hmac"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"net/url"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+)
+
+// Version is the token format version carried in the claims.
+const Version = 1
+
+// MinSecretLen is the shortest secret Sign and Verify accept.
+const MinSecretLen = 16
+
+// MaxTokenLen bounds the tokens Verify looks at.
+const MaxTokenLen = 4096
+
+// Claims is what a token asserts: this recipient of this message asks not to be
+// messaged at Address on Channel again.
+type Claims struct {
+	Campaign  string `json:"c"`
+	Run       string `json:"r"`
+	Activity  string `json:"a"`
+	Recipient string `json:"k"`  // the recipient's key in the targeting dimension
+	Channel   string `json:"ch"` // email, sms, push
+	Address   string `json:"ad"`
+	// IssuedAt is set by Sign (Unix seconds) when zero.
+	IssuedAt int64 `json:"iat"`
+	V        int   `json:"v"`
+}
+
+// ErrInvalid is returned for a token that is malformed, altered or signed with another
+// secret.
+var ErrInvalid = errors.New("invalid unsubscribe token")
+
+var enc = base64.RawURLEncoding
+
+// Sign returns the token of c. It panics on a secret shorter than MinSecretLen, a
+// configuration error.
+func Sign(secret []byte, c Claims) string {
+	mustSecret(secret)
+	if c.IssuedAt == 0 {
+		c.IssuedAt = time.Now().Unix()
+	}
+	c.V = Version
+	payload, _ := json.Marshal(c)
+	return enc.EncodeToString(payload) + "." + enc.EncodeToString(mac(secret, payload))
+}
+
+// URL returns the unsubscribe link for a token: base (the public API URL, such as
+// https://api.example.com) + "/unsubscribe/" + token.
+func URL(base, token string) string {
+	return strings.TrimRight(base, "/") + "/unsubscribe/" + url.PathEscape(token)
+}
+
+// Verify checks the token's signature with secret and returns its claims.
+func Verify(secret []byte, token string) (Claims, error) {
+	mustSecret(secret)
+	if len(token) > MaxTokenLen {
+		return Claims{}, ErrInvalid
+	}
+	p, s, ok := strings.Cut(token, ".")
+	if !ok {
+		return Claims{}, ErrInvalid
+	}
+	payload, err := enc.DecodeString(p)
+	if err != nil {
+		return Claims{}, ErrInvalid
+	}
+	sig, err := enc.DecodeString(s)
+	if err != nil || !hmac.Equal(sig, mac(secret, payload)) {
+		return Claims{}, ErrInvalid
+	}
+	var c Claims
+	if err := json.Unmarshal(payload, &c); err != nil {
+		return Claims{}, ErrInvalid
+	}
+	if c.V != Version {
+		return Claims{}, fmt.Errorf("%w: version %d", ErrInvalid, c.V)
+	}
+	if c.Channel == "" || c.Address == "" {
+		return Claims{}, fmt.Errorf("%w: no channel or address", ErrInvalid)
+	}
+	return c, nil
+}
+
+func mac(secret, payload []byte) []byte {
+	h := hmac.New(sha256.New, secret)
+	h.Write([]byte("stepwise-unsubscribe\x00"))
+	h.Write(payload)
+	return h.Sum(nil)
+}
+
+func mustSecret(secret []byte) {
+	if len(secret) < MinSecretLen {
+		panic(fmt.Sprintf("unsubscribe: secret must be at least %d bytes", MinSecretLen))
+	}
+}
+
+// SecretEnv names the environment variable that holds the secret (hex or text, at
+// least MinSecretLen bytes), in every mode.
+const SecretEnv = "STEPWISE_UNSUBSCRIBE_SECRET"
+
+// SecretFile is the file under a local home that keeps the generated secret.
+const SecretFile = "unsubscribe.key"
+
+// LocalSecret returns the secret of a local home: SecretEnv when set, otherwise the
+// contents of home/unsubscribe.key, created with 32 random bytes on first use. Every
+// process of the home (serve, run) signs and verifies with it.
+func LocalSecret(home string) ([]byte, error) {
+	if s := os.Getenv(SecretEnv); s != "" {
+		if len(s) < MinSecretLen {
+			return nil, fmt.Errorf("%s must be at least %d bytes", SecretEnv, MinSecretLen)
+		}
+		return []byte(s), nil
+	}
+	path := filepath.Join(home, SecretFile)
+	if data, err := os.ReadFile(path); err == nil && len(data) >= MinSecretLen {
+		return data, nil
+	}
+	secret := make([]byte, 32)
+	if _, err := rand.Read(secret); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(home, 0o755); err != nil {
+		return nil, err
+	}
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if errors.Is(err, os.ErrExist) { // another process made it first
+		return os.ReadFile(path)
+	}
+	if err != nil {
+		return nil, err
+	}
+	if _, err := f.Write(secret); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return secret, f.Close()
+}
