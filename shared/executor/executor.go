@@ -215,6 +215,11 @@ func (t *tracker) event(ev interp.Event) {
 		return
 	}
 	typ := t.p.Specs[id].Type
+	for _, pe := range ev.Path {
+		if pe.Index >= 0 {
+			return // inside a Map iteration (a slice of a channel)
+		}
+	}
 	switch ev.Type {
 	case interp.StateEntered:
 		if !t.started[id] && !strings.HasSuffix(ev.State, "?") && !strings.HasSuffix(ev.State, ":skip") {

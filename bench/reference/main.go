@@ -1,0 +1,278 @@
+// Command reference benchmarks Stepwise on the reference campaign against the
+// "limit": the same data work as one hand-written DuckDB SQL script plus a
+// plain Go loop rendering the same template. Both run as child processes so
+// that wall time, CPU time and peak RSS are measured the same way.
+//
+//	go run ./bench/reference --sizes 100000,1000000 [--modes test,live] [--out bench/out]
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/template"
+)
+
+func main() {
+	if len(os.Args) > 1 && os.Args[1] == "limit" {
+		if err := limit(os.Args[2:]); err != nil {
+			fmt.Fprintln(os.Stderr, "limit:", err)
+			os.Exit(1)
+		}
+		return
+	}
+	sizes := flag.String("sizes", "100000,1000000", "customer counts, comma-separated")
+	modes := flag.String("modes", "test,live", "run modes: test renders and counts; live also writes the outbox")
+	out := flag.String("out", "bench/out", "work folder (data is generated once per size and reused)")
+	flag.Parse()
+	if err := run(*sizes, *modes, *out); err != nil {
+		fmt.Fprintln(os.Stderr, "bench:", err)
+		os.Exit(1)
+	}
+}
+
+// measured is one child process run.
+type measured struct {
+	Wall, CPU time.Duration
+	RSS       int64 // peak resident set, bytes
+	Messages  int64
+}
+
+func run(sizes, modes, out string) error {
+	if err := os.MkdirAll(out, 0o755); err != nil {
+		return err
+	}
+	self, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	bin := filepath.Join(out, "stepwise")
+	fmt.Fprintln(os.Stderr, "building stepwise …")
+	if b, err := exec.Command("go", "build", "-o", bin, "./cmd/stepwise").CombinedOutput(); err != nil {
+		return fmt.Errorf("build: %v\n%s", err, b)
+	}
+	fmt.Printf("%-9s %-5s | %9s %9s %8s | %9s %9s %8s | %6s %6s | %9s %s\n",
+		"customers", "mode", "sw wall", "sw cpu", "sw rss", "lim wall", "lim cpu", "lim rss", "wall×", "cpu×", "msgs/s", "messages")
+	for _, s := range strings.Split(sizes, ",") {
+		n, err := strconv.Atoi(strings.TrimSpace(s))
+		if err != nil {
+			return fmt.Errorf("size %q: %v", s, err)
+		}
+		dir, err := prepare(out, n)
+		if err != nil {
+			return err
+		}
+		for _, mode := range strings.Split(modes, ",") {
+			home := filepath.Join(dir, "home-"+mode)
+			os.RemoveAll(home)
+			args := []string{"run", filepath.Join(dir, "reference.yaml"), "--json", "--wait", "skip", "--home", home}
+			if mode == "test" {
+				args = append(args, "--test")
+			}
+			sw, stdout, err := measure(bin, args...)
+			if err != nil {
+				return fmt.Errorf("stepwise %s at %d: %v\n%s", mode, n, err, stdout)
+			}
+			sw.Messages, err = sentBySummary(stdout)
+			if err != nil {
+				return err
+			}
+			lim, lout, err := measure(self, "limit", "--dir", dir, "--mode", mode)
+			if err != nil {
+				return fmt.Errorf("limit %s at %d: %v\n%s", mode, n, err, lout)
+			}
+			lim.Messages, _ = strconv.ParseInt(strings.TrimSpace(lout), 10, 64)
+			note := ""
+			if lim.Messages != sw.Messages {
+				note = fmt.Sprintf("  MISMATCH: limit sent %d", lim.Messages)
+			}
+			fmt.Printf("%-9d %-5s | %9s %9s %8s | %9s %9s %8s | %6.2f %6.2f | %9.0f %d%s\n", n, mode,
+				round(sw.Wall), round(sw.CPU), mb(sw.RSS), round(lim.Wall), round(lim.CPU), mb(lim.RSS),
+				sw.Wall.Seconds()/lim.Wall.Seconds(), sw.CPU.Seconds()/lim.CPU.Seconds(),
+				float64(sw.Messages)/sw.Wall.Seconds(), sw.Messages, note)
+		}
+	}
+	return nil
+}
+
+// prepare generates the sample data of a size once and lays out the campaign.
+func prepare(out string, n int) (string, error) {
+	dir, err := filepath.Abs(filepath.Join(out, fmt.Sprintf("size-%d", n)))
+	if err != nil {
+		return "", err
+	}
+	data := filepath.Join(dir, "data")
+	if _, err := os.Stat(filepath.Join(data, "purchases.parquet")); err != nil {
+		fmt.Fprintf(os.Stderr, "generating %d customers …\n", n)
+		start := time.Now()
+		if err := dataset.GenerateSample(context.Background(), data, dataset.SampleOptions{Customers: n}); err != nil {
+			return "", err
+		}
+		fmt.Fprintf(os.Stderr, "  %s\n", round(time.Since(start)))
+	}
+	for _, f := range []string{"reference.yaml", "template.html", "catalog.yaml"} {
+		b, err := os.ReadFile(filepath.Join("bench/reference", f))
+		if err != nil {
+			return "", err
+		}
+		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
+			return "", err
+		}
+	}
+	return dir, nil
+}
+
+// measure runs a child process and reads its resource usage.
+func measure(bin string, args ...string) (measured, string, error) {
+	cmd := exec.Command(bin, args...)
+	cmd.Stderr = os.Stderr
+	start := time.Now()
+	out, err := cmd.Output()
+	m := measured{Wall: time.Since(start)}
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		m.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+		m.RSS = ru.Maxrss * 1024
+	}
+	return m, string(out), err
+}
+
+// sentBySummary adds the `out` counts of the email activities.
+func sentBySummary(stdout string) (int64, error) {
+	var s struct {
+		Status     string
+		Activities map[string]struct{ Ports map[string]int64 }
+	}
+	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
+		return 0, fmt.Errorf("summary: %v: %s", err, stdout)
+	}
+	if s.Status != "succeeded" {
+		return 0, fmt.Errorf("run %s", s.Status)
+	}
+	var n int64
+	for _, id := range []string{"mailVip", "mailActive", "mailRest"} {
+		n += s.Activities[id].Ports["out"]
+	}
+	return n, nil
+}
+
+func round(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
+func mb(b int64) string            { return fmt.Sprintf("%dMB", b>>20) }
+
+// limitSQL is the reference campaign's data work written by hand: one script.
+// $1 is now-30d, $2 now-365d; the %s are the parquet files.
+const limitSQL = `
+CREATE TABLE sel AS
+WITH spend AS (
+  SELECT customerId,
+         sum(amount) AS total,
+         count(*) FILTER (WHERE purchasedAt > $2) AS orders365,
+         sum(amount) FILTER (WHERE purchasedAt > $2) AS spend365
+  FROM read_parquet(%s) GROUP BY customerId),
+lapsed AS (
+  SELECT c.*, s.city, coalesce(p.orders365, 0) AS orders365, p.spend365
+  FROM read_parquet(%s) c
+  JOIN spend p ON p.customerId = c.customerId
+  LEFT JOIN read_parquet(%s) s ON s.storeId = c.storeId
+  WHERE c.lastPurchaseAt < $1 AND p.total >= 50),
+dedup AS (
+  SELECT * FROM lapsed
+  QUALIFY email IS NULL OR row_number() OVER (PARTITION BY email ORDER BY spend365 DESC NULLS LAST, customerId) = 1),
+vip AS (
+  SELECT customerId FROM dedup WHERE spend365 >= 1000
+  ORDER BY spend365 DESC NULLS LAST, customerId LIMIT 50000),
+active AS (
+  SELECT customerId FROM dedup WHERE orders365 >= 2 AND customerId NOT IN (SELECT customerId FROM vip)),
+remaining AS (
+  SELECT customerId FROM dedup WHERE customerId NOT IN (SELECT customerId FROM vip) AND customerId NOT IN (SELECT customerId FROM active)),
+rest AS (
+  SELECT customerId FROM remaining ORDER BY customerId LIMIT (SELECT floor(count(*) * 0.5) FROM remaining))
+SELECT d.* FROM dedup d WHERE d.customerId IN (SELECT customerId FROM vip UNION ALL SELECT customerId FROM active UNION ALL SELECT customerId FROM rest)
+  AND d.email IS NOT NULL AND d.emailOptIn`
+
+// limit runs the hand-written script and renders every message in a plain loop.
+func limit(args []string) error {
+	fs := flag.NewFlagSet("limit", flag.ExitOnError)
+	dir := fs.String("dir", "", "prepared size folder")
+	mode := fs.String("mode", "test", "test or live")
+	fs.Parse(args)
+	ctx := context.Background()
+	work, err := os.MkdirTemp("", "limit")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(work)
+	eng, err := dataset.New(dataset.Options{WorkDir: work})
+	if err != nil {
+		return err
+	}
+	defer eng.Close()
+	now := time.Now().UTC()
+	data := filepath.Join(*dir, "data")
+	q := fmt.Sprintf(limitSQL, dataset.QuoteLiteral(filepath.Join(data, "purchases.parquet")),
+		dataset.QuoteLiteral(filepath.Join(data, "customers.parquet")), dataset.QuoteLiteral(filepath.Join(data, "stores.parquet")))
+	if err := eng.Exec(ctx, q, now.AddDate(0, 0, -30), now.AddDate(0, 0, -365)); err != nil {
+		return err
+	}
+	src, err := os.ReadFile(filepath.Join(*dir, "template.html"))
+	if err != nil {
+		return err
+	}
+	html, err := template.Parse(string(src), template.Options{HTML: true})
+	if err != nil {
+		return err
+	}
+	subject := template.MustParse("{{ recipient.firstName | default: 'Hello' }}, {{ params.discount }}% off", template.Options{})
+	var w *bufio.Writer
+	if *mode == "live" {
+		f, err := os.Create(filepath.Join(work, "outbox.jsonl"))
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		w = bufio.NewWriterSize(f, 1<<20)
+		defer w.Flush()
+	}
+	params := map[string]any{"discount": int64(15)}
+	var n int64
+	err = eng.Query(ctx, 10000, func(b *dataset.Batch) error {
+		for _, row := range b.Rows {
+			rec := make(map[string]any, len(row))
+			for i, c := range b.Columns {
+				rec[c.Name] = row[i]
+			}
+			bind := template.Bindings{Recipient: rec, Params: params}
+			bind.Message.UnsubscribeURL = "https://shop.example/u/" + rec["customerId"].(string)
+			s, err := subject.Render(bind)
+			if err != nil {
+				return err
+			}
+			h, err := html.Render(bind)
+			if err != nil {
+				return err
+			}
+			if w != nil {
+				line, _ := json.Marshal(map[string]string{"to": rec["email"].(string), "subject": s, "html": h})
+				w.Write(line)
+				w.WriteByte('\n')
+			}
+			n++
+		}
+		return nil
+	}, "SELECT * FROM sel ORDER BY customerId")
+	if err != nil {
+		return err
+	}
+	fmt.Println(n)
+	return nil
+}
