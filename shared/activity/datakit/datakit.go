@@ -206,7 +206,7 @@ func (t *Task) Out(port string) dataset.Ref {
 func (t *Task) Write(res *activity.Result, port, dimension string, key []string, query string, args ...any) (*dataset.Manifest, error) {
 	m, err := t.Engine.Write(t.Ctx, dataset.Output{Ref: t.Out(port), Dimension: dimension, Key: key, CreatedAt: t.Now()}, query, args...)
 	if err != nil {
-		return nil, classify(err)
+		return nil, Classify(err)
 	}
 	res.Set(port, string(t.Out(port)), m.Rows)
 	return m, nil
@@ -279,11 +279,11 @@ func missing(err error, what string) error {
 	if errors.Is(err, dataset.ErrNotFound) {
 		return &activity.InvalidInput{Msg: fmt.Sprintf("%s: dataset not found (expired after 5 days, or never written): %v", what, err)}
 	}
-	return classify(err)
+	return Classify(err)
 }
 
-// classify marks I/O failures retryable and the rest as invalid input.
-func classify(err error) error {
+// Classify marks I/O failures retryable and the rest as invalid input.
+func Classify(err error) error {
 	var ii *activity.InvalidInput
 	var re *activity.Retryable
 	if errors.As(err, &ii) || errors.As(err, &re) {

@@ -423,10 +423,26 @@ var Reconciliation = &activity.Spec{
 		x := cfg.(*ReconciliationConfig)
 		out := tableOutput(c, x.Dimension, "out")
 		if len(in) > 0 {
+			out["out"] = reconciledSchema(out["out"], in[0])
 			out["unmatched"] = in[0].With(campaign.Column{Name: "reason", Type: campaign.TypeString})
 		}
 		return out
 	},
+}
+
+// reconciledSchema is the dimension's columns followed by the input's
+// columns that the dimension does not have.
+func reconciledSchema(dim, in campaign.Schema) campaign.Schema {
+	if len(dim.Columns) == 0 {
+		return dim // columns known only at run time
+	}
+	out := campaign.Schema{Dimension: dim.Dimension, Columns: append([]campaign.Column(nil), dim.Columns...)}
+	for _, c := range in.Columns {
+		if _, ok := dim.Column(c.Name); !ok {
+			out.Columns = append(out.Columns, c)
+		}
+	}
+	return out
 }
 
 // SaveAudienceConfig saves a population as a named audience.
@@ -589,7 +605,7 @@ func enrichmentColumns(c *activity.Check, x *EnrichmentConfig, in []campaign.Sch
 				}
 			}
 			if col, ok := other.Column(a.Field); ok {
-				cols = append(cols, campaign.Column{Name: a.Name, Type: col.Type})
+				cols = append(cols, campaign.Column{Name: a.Name, Type: col.Type, Scale: col.Scale})
 			} else if report {
 				c.RequireColumn(other, a.Field, campaign.JoinPath(ap, "field"))
 			}
@@ -599,7 +615,7 @@ func enrichmentColumns(c *activity.Check, x *EnrichmentConfig, in []campaign.Sch
 				errorf(campaign.JoinPath(ap, "field"), "%v", err)
 				continue
 			}
-			cols = append(cols, campaign.Column{Name: a.Name, Type: col.Type})
+			cols = append(cols, campaign.Column{Name: a.Name, Type: col.Type, Scale: col.Scale})
 		default:
 			if !hasDim {
 				errorf(campaign.JoinPath(ap, "link"), "links need a population of a catalog table")
@@ -621,7 +637,7 @@ func enrichmentColumns(c *activity.Check, x *EnrichmentConfig, in []campaign.Sch
 				if !c.OneOf(a.Aggregate, campaign.JoinPath(ap, "aggregate"), "aggregate", "count", "countDistinct", "sum", "avg", "min", "max") {
 					continue
 				}
-				typ := campaign.TypeInteger
+				typ, scale := campaign.TypeInteger, 0
 				if a.Aggregate != "count" {
 					if a.Field == "" {
 						errorf(campaign.JoinPath(ap, "field"), "aggregate %s needs field", a.Aggregate)
@@ -639,13 +655,13 @@ func enrichmentColumns(c *activity.Check, x *EnrichmentConfig, in []campaign.Sch
 						}
 						typ = campaign.TypeNumber
 						if a.Aggregate == "sum" && fc.Type != campaign.TypeNumber {
-							typ = fc.Type
+							typ, scale = fc.Type, fc.Scale
 						}
 					case "min", "max":
-						typ = fc.Type
+						typ, scale = fc.Type, fc.Scale
 					}
 				}
-				cols = append(cols, campaign.Column{Name: a.Name, Type: typ})
+				cols = append(cols, campaign.Column{Name: a.Name, Type: typ, Scale: scale})
 				continue
 			}
 			if len(a.Fields) == 0 {
@@ -660,7 +676,7 @@ func enrichmentColumns(c *activity.Check, x *EnrichmentConfig, in []campaign.Sch
 						}
 						continue
 					}
-					cols = append(cols, campaign.Column{Name: CollectColumn(a.Name, n, f), Type: fc.Type})
+					cols = append(cols, campaign.Column{Name: CollectColumn(a.Name, n, f), Type: fc.Type, Scale: fc.Scale})
 				}
 			}
 		}

@@ -1,0 +1,292 @@
+package targeting
+
+import (
+	"fmt"
+	"strings"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
+)
+
+// enrichment adds columns to the population; its rows stay the same.
+//   - field: a column, or link.column through cardinality-one links (null
+//     when nothing is linked);
+//   - link + aggregate: aggregates over the linked rows matching where
+//     (count and countDistinct 0 when none, the others null). The
+//     aggregates of one link share one GROUP BY over the linked table;
+//   - link + collect N: the first N linked rows matching where, in orderBy
+//     order (nulls last) then by the linked table's key, as columns
+//     <name><n><Field>; missing rows give nulls;
+//   - join + on + field: the field of the first row (in its key order) of
+//     another inbound population whose `on` columns equal this row's; null
+//     when none (null `on` values match nothing).
+func runEnrichment(t *task) (*activity.Result, error) {
+	x := t.Config.(*EnrichmentConfig)
+	ins, err := t.inputs()
+	if err != nil {
+		return nil, err
+	}
+	in := ins[0]
+	added, err := t.addedColumns(x, ins)
+	if err != nil {
+		return nil, err
+	}
+	scope := t.Scope("t", in.Schema())
+	var sel []string
+	joins := &sqlb{}
+	groups := map[string]*linkGroup{}
+	var groupOrder []*linkGroup
+	for i, a := range x.Add {
+		switch {
+		case a.Join != "":
+			idx := -1
+			for j := 1; j < len(ins); j++ {
+				if ins[j].From == a.Join {
+					idx = j
+					break
+				}
+			}
+			if idx < 0 {
+				return nil, invalid("add[%d]: join %q is not an inbound activity", i, a.Join)
+			}
+			alias := fmt.Sprintf("j%d", i)
+			expr, err := t.joinAddition(joins, alias, a, in, ins[idx])
+			if err != nil {
+				return nil, err
+			}
+			sel = append(sel, castAs(expr, added[a.Name]))
+		case a.Link == "":
+			expr, _, err := condition.FieldSQL(a.Field, scope)
+			if err != nil {
+				return nil, invalid("add[%d]: %v", i, err)
+			}
+			sel = append(sel, castAs(expr, added[a.Name]))
+		case a.Aggregate != "":
+			g := groups[a.Link]
+			if g == nil {
+				g = &linkGroup{link: a.Link, alias: fmt.Sprintf("g%d", len(groupOrder))}
+				groups[a.Link] = g
+				groupOrder = append(groupOrder, g)
+			}
+			expr := fmt.Sprintf("%s.a%d", q(g.alias), len(g.adds))
+			if a.Aggregate == "count" || a.Aggregate == "countDistinct" {
+				expr = "COALESCE(" + expr + ", 0)"
+			}
+			g.adds = append(g.adds, a)
+			sel = append(sel, castAs(expr, added[a.Name]))
+		default:
+			alias := fmt.Sprintf("c%d", i)
+			if err := t.collectAddition(joins, alias, a, in); err != nil {
+				return nil, err
+			}
+			for n := 1; n <= a.Collect; n++ {
+				for _, f := range a.Fields {
+					name := CollectColumn(a.Name, n, f)
+					sel = append(sel, castAs(col(alias, name), added[name]))
+				}
+			}
+		}
+	}
+	for _, g := range groupOrder {
+		if err := t.aggregateGroup(joins, g, in); err != nil {
+			return nil, err
+		}
+	}
+	query := "SELECT " + selectCols("t", in.Columns) + ", " + strings.Join(sel, ", ") + " FROM " + q(in.View) + " AS t" +
+		joins.String() + " ORDER BY " + order("t", in)
+	res := t.result()
+	_, err = t.write(res, "out", in, query, joins.args...)
+	return res, err
+}
+
+// addedColumns derives the added columns and their types as the compiler
+// does, from the run-time schemas.
+func (t *task) addedColumns(x *EnrichmentConfig, ins []pop) (map[string]campaign.Column, error) {
+	a, _ := t.Comp.Campaign.Activity(t.Req.Activity)
+	var diags campaign.Diagnostics
+	c := &activity.Check{Reporter: campaign.Reporter{Diags: &diags}, Catalog: t.Comp.Catalog, Campaign: t.Comp.Campaign, Activity: a,
+		Dimension: t.Comp.Campaign.Dimension}
+	schemas := make([]campaign.Schema, len(ins))
+	for i, in := range ins {
+		schemas[i] = in.Schema()
+	}
+	cols, _ := enrichmentColumns(c, x, schemas, true)
+	for _, d := range diags {
+		if d.Severity == campaign.Error {
+			return nil, invalid("%s: %s", d.Path, d.Message)
+		}
+	}
+	out := map[string]campaign.Column{}
+	for _, col := range cols {
+		out[col.Name] = col
+	}
+	return out, nil
+}
+
+// castAs casts an expression to a column's type and names it.
+func castAs(expr string, c campaign.Column) string {
+	typ, err := duckType(c)
+	if err != nil {
+		typ = "VARCHAR"
+	}
+	return "CAST(" + expr + " AS " + typ + ") AS " + q(c.Name)
+}
+
+// linkGroup is the aggregates over one link.
+type linkGroup struct {
+	link  string
+	alias string
+	adds  []Addition
+}
+
+// linked resolves a link of the population's dimension to its table and
+// join pairs (population column, linked column).
+func (t *task) linked(in pop, name string) (pop, [][2]string, error) {
+	dim, ok := t.Comp.Catalog.Table(in.Dimension)
+	if !ok {
+		return pop{}, nil, invalid("link %q: the population is not of a catalog table", name)
+	}
+	l, ok := dim.Link(name)
+	if !ok {
+		return pop{}, nil, invalid("unknown link %q of %q", name, dim.Name)
+	}
+	lt, err := t.table(l.Table)
+	if err != nil {
+		return pop{}, nil, err
+	}
+	return lt, l.OnPairs(), nil
+}
+
+// semiJoin keeps linked rows (alias l) linked from some population row.
+func semiJoin(in pop, pairs [][2]string) string {
+	on := make([]string, len(pairs))
+	for i, p := range pairs {
+		on[i] = col("s", p[0]) + " = " + col("l", p[1])
+	}
+	return "EXISTS (SELECT 1 FROM " + q(in.View) + " AS s WHERE " + strings.Join(on, " AND ") + ")"
+}
+
+// joinOn joins a subquery (alias) holding k0, k1... to the population.
+func joinOn(alias string, pairs [][2]string) string {
+	on := make([]string, len(pairs))
+	for i, p := range pairs {
+		on[i] = fmt.Sprintf("%s.k%d = %s", q(alias), i, col("t", p[0]))
+	}
+	return strings.Join(on, " AND ")
+}
+
+func linkKeys(pairs [][2]string) (sel, group string) {
+	s := make([]string, len(pairs))
+	g := make([]string, len(pairs))
+	for i, p := range pairs {
+		s[i] = fmt.Sprintf("%s AS k%d", col("l", p[1]), i)
+		g[i] = col("l", p[1])
+	}
+	return strings.Join(s, ", "), strings.Join(g, ", ")
+}
+
+// aggregateGroup joins one GROUP BY over a link computing its aggregates,
+// each with its own filter.
+func (t *task) aggregateGroup(joins *sqlb, g *linkGroup, in pop) error {
+	lt, pairs, err := t.linked(in, g.link)
+	if err != nil {
+		return err
+	}
+	keys, group := linkKeys(pairs)
+	joins.add(" LEFT JOIN (SELECT " + keys)
+	for i, a := range g.adds {
+		var arg string
+		if a.Field != "" {
+			if !lt.has(a.Field) {
+				return invalid("aggregate %s: unknown column %q of %s", a.Name, a.Field, lt.Dimension)
+			}
+			arg = col("l", a.Field)
+		}
+		var expr string
+		switch a.Aggregate {
+		case "count":
+			expr = "count(*)"
+			if arg != "" {
+				expr = "count(" + arg + ")"
+			}
+		case "countDistinct":
+			expr = "count(DISTINCT " + arg + ")"
+		case "sum", "avg", "min", "max":
+			expr = a.Aggregate + "(" + arg + ")"
+		default:
+			return invalid("unknown aggregate %q", a.Aggregate)
+		}
+		joins.add(", " + expr)
+		if a.Where != nil {
+			w, args, err := t.Where(a.Where, "l", lt.Schema())
+			if err != nil {
+				return err
+			}
+			joins.add(" FILTER (WHERE "+w+")", args...)
+		}
+		joins.add(fmt.Sprintf(" AS a%d", i))
+	}
+	joins.add(" FROM " + q(lt.View) + " AS l WHERE " + semiJoin(in, pairs) + " GROUP BY " + group + ") AS " + q(g.alias) +
+		" ON " + joinOn(g.alias, pairs))
+	return nil
+}
+
+// collectAddition joins the first N linked rows, pivoted to columns.
+func (t *task) collectAddition(joins *sqlb, alias string, a Addition, in pop) error {
+	lt, pairs, err := t.linked(in, a.Link)
+	if err != nil {
+		return err
+	}
+	keys, group := linkKeys(pairs)
+	where, wargs := "true", []any(nil)
+	if a.Where != nil {
+		if where, wargs, err = t.Where(a.Where, "l", lt.Schema()); err != nil {
+			return err
+		}
+	}
+	kcols := make([]string, len(pairs))
+	for i := range pairs {
+		kcols[i] = fmt.Sprintf("k%d", i)
+	}
+	joins.add(" LEFT JOIN (SELECT " + strings.Join(kcols, ", "))
+	for n := 1; n <= a.Collect; n++ {
+		for _, f := range a.Fields {
+			if !lt.has(f) {
+				return invalid("collect %s: unknown column %q of %s", a.Name, f, lt.Dimension)
+			}
+			joins.add(", max("+q(f)+") FILTER (WHERE "+q(rnCol)+" = ?) AS "+q(CollectColumn(a.Name, n, f)), n)
+		}
+	}
+	orderBy := append(sortKeys("l", a.OrderBy), order("l", lt))
+	joins.add(" FROM (SELECT "+keys+", "+selectCols("l", colsNamed(a.Fields))+", row_number() OVER (PARTITION BY "+group+
+		" ORDER BY "+strings.Join(orderBy, ", ")+") AS "+q(rnCol)+" FROM "+q(lt.View)+" AS l WHERE "+where, wargs...)
+	joins.add(" AND "+semiJoin(in, pairs)+") WHERE "+q(rnCol)+" <= ? GROUP BY "+strings.Join(kcols, ", ")+") AS "+q(alias)+
+		" ON "+joinOn(alias, pairs), a.Collect)
+	return nil
+}
+
+// joinAddition joins the value of another inbound population and returns
+// the expression of the added column.
+func (t *task) joinAddition(joins *sqlb, alias string, a Addition, in, other pop) (string, error) {
+	if !other.has(a.Field) {
+		return "", invalid("join %s: unknown column %q", a.Join, a.Field)
+	}
+	mine := campaign.SortedKeys(a.On)
+	sel := make([]string, len(mine))
+	part := make([]string, len(mine))
+	on := make([]string, len(mine))
+	for i, m := range mine {
+		theirs := a.On[m]
+		if !in.has(m) || !other.has(theirs) {
+			return "", invalid("join %s: unknown column in on: %s: %s", a.Join, m, theirs)
+		}
+		sel[i] = fmt.Sprintf("%s AS k%d", col("s", theirs), i)
+		part[i] = col("s", theirs)
+		on[i] = fmt.Sprintf("%s.k%d = %s", q(alias), i, col("t", m))
+	}
+	joins.add(" LEFT JOIN (SELECT " + strings.Join(sel, ", ") + ", " + col("s", a.Field) + " AS v FROM " + q(other.View) +
+		" AS s QUALIFY row_number() OVER (PARTITION BY " + strings.Join(part, ", ") + " ORDER BY " + order("s", other) + ") = 1) AS " +
+		q(alias) + " ON " + strings.Join(on, " AND "))
+	return q(alias) + ".v", nil
+}

@@ -1,0 +1,306 @@
+package targeting
+
+import (
+	"context"
+	"fmt"
+	"strings"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+)
+
+// Run-time semantics of the targeting types, where the spec leaves a choice
+// (each handler's comment has the details):
+//   - Determinism: every output is ordered by the population's key, then by
+//     a hash of the whole row; every random draw is hash(seed, row key) with
+//     a seed of run id, activity id and what is drawn. A retried task (same
+//     inputs, same run id) writes byte-identical datasets.
+//   - Nulls: a group or set key may be null, and null equals null there
+//     (deduplication groups, combine keys), as GROUP BY does and as Adobe
+//     treats an empty value; a join that identifies rows (reconciliation,
+//     change-dimension links, enrichment joins) never matches null. Sort keys
+//     put nulls last in both directions.
+//   - Empty outputs: ports are activated with 0 rows, except build-audience
+//     with emptyOutput: false, split segments with skipEmpty, and
+//     incremental-query, whose branch stops when nothing is new (Adobe).
+//   - Inactive inputs (a port not activated upstream) are empty populations
+//     with the compiled schema.
+//   - Test runs compute everything; only save-audience (no write) and
+//     incremental-query (state not advanced) behave differently.
+//
+// Values are bound parameters; identifiers come from the catalog or the
+// manifests and are quoted.
+func init() {
+	BuildAudience.Handler = handler(BuildAudience, runBuildAudience)
+	ReadAudience.Handler = handler(ReadAudience, runReadAudience)
+	IncrementalQuery.Handler = handler(IncrementalQuery, runIncrementalQuery)
+	ChangeDimension.Handler = handler(ChangeDimension, runChangeDimension)
+	Combine.Handler = handler(Combine, runCombine)
+	Deduplication.Handler = handler(Deduplication, runDeduplication)
+	Enrichment.Handler = handler(Enrichment, runEnrichment)
+	Split.Handler = handler(Split, runSplit)
+	Reconciliation.Handler = handler(Reconciliation, runReconciliation)
+	SaveAudience.Handler = handler(SaveAudience, runSaveAudience)
+}
+
+// Internal column names; inputs are not expected to use the __sw_ prefix.
+const (
+	ridCol = "__sw_rid" // dense row number in output order
+	rnCol  = "__sw_rn"  // rank inside a group
+)
+
+// task is a datakit task plus the scratch tables it creates.
+type task struct {
+	*datakit.Task
+	spec   *activity.Spec
+	tables []string
+}
+
+func handler(spec *activity.Spec, run func(t *task) (*activity.Result, error)) activity.Handler {
+	return activity.HandlerFunc(func(ctx context.Context, env *activity.Env, req *activity.Request) (*activity.Result, error) {
+		dt, err := datakit.Open(ctx, env, req)
+		if err != nil {
+			return nil, err
+		}
+		t := &task{Task: dt, spec: spec}
+		defer t.close()
+		return run(t)
+	})
+}
+
+func (t *task) close() {
+	ctx := context.WithoutCancel(t.Ctx)
+	for i := len(t.tables) - 1; i >= 0; i-- {
+		t.Engine.Exec(ctx, "DROP TABLE IF EXISTS "+q(t.tables[i]))
+	}
+	t.Task.Close()
+}
+
+// scratchTable returns a fresh table name, dropped when the task ends.
+func (t *task) scratchTable(name string) string {
+	n := t.View(name)
+	t.tables = append(t.tables, n)
+	return n
+}
+
+// exec runs a statement, classifying its failure.
+func (t *task) exec(query string, args ...any) error {
+	if err := t.Engine.Exec(t.Ctx, query, args...); err != nil {
+		return invalid("%v", err)
+	}
+	return nil
+}
+
+// result returns an empty result with the activity's declared ports.
+func (t *task) result() *activity.Result {
+	return activity.NewResult(t.spec.Ports(t.Config))
+}
+
+// write stores a query's rows as the dataset of a port and activates it.
+func (t *task) write(res *activity.Result, port string, p pop, query string, args ...any) (*dataset.Manifest, error) {
+	return t.Write(res, port, p.Dimension, p.Key, query, args...)
+}
+
+// pop is a population staged as a view: an inbound dataset, a catalog table
+// or a scratch table.
+type pop struct {
+	View      string
+	Dimension string
+	Key       []string // the row key, possibly empty (file rows)
+	Columns   []campaign.Column
+	Active    bool
+	From      string
+	Count     int64
+}
+
+// Schema is the population's schema.
+func (p pop) Schema() campaign.Schema {
+	return campaign.Schema{Dimension: p.Dimension, Columns: p.Columns}
+}
+
+func (p pop) has(col string) bool {
+	_, ok := p.Schema().Column(col)
+	return ok
+}
+
+// inputs stages the inbound populations in `from` order. An inactive one (a
+// port that was not activated) is an empty view with the schema the compiler
+// derived for it.
+func (t *task) inputs() ([]pop, error) {
+	staged, err := t.StageInputs()
+	if err != nil {
+		return nil, err
+	}
+	out := make([]pop, len(staged))
+	for i, in := range staged {
+		p := pop{From: in.From, Count: in.Count}
+		if in.View != "" {
+			p.View, p.Active, p.Count = in.View, true, in.Manifest.Rows
+			p.Dimension, p.Columns, p.Key = in.Manifest.Dimension, in.Manifest.Columns, in.Manifest.Key
+		} else {
+			s := t.Comp.Schemas[in.From][in.Port]
+			p.Dimension, p.Columns, p.Count = s.Dimension, s.Columns, 0
+			p.View = t.View(fmt.Sprintf("in%d_empty", i))
+			if err := t.emptyView(p.View, p.Columns); err != nil {
+				return nil, err
+			}
+		}
+		if len(p.Key) == 0 {
+			p.Key = t.tableKey(p.Dimension, p.Columns)
+		}
+		out[i] = p
+	}
+	return out, nil
+}
+
+// tableKey is the key of a catalog table when the columns hold it.
+func (t *task) tableKey(dim string, cols []campaign.Column) []string {
+	tbl, ok := t.Comp.Catalog.Table(dim)
+	if !ok {
+		return nil
+	}
+	s := campaign.Schema{Columns: cols}
+	for _, k := range tbl.Key {
+		if _, ok := s.Column(k); !ok {
+			return nil
+		}
+	}
+	return tbl.Key
+}
+
+func (t *task) emptyView(view string, cols []campaign.Column) error {
+	sel := make([]string, 0, len(cols))
+	for _, c := range cols {
+		typ, err := dataset.DuckDBType(c)
+		if err != nil {
+			return invalid("%v", err)
+		}
+		sel = append(sel, "CAST(NULL AS "+typ+") AS "+q(c.Name))
+	}
+	if len(sel) == 0 {
+		sel = append(sel, "CAST(NULL AS VARCHAR) AS "+q("__sw_empty"))
+	}
+	return t.exec("CREATE OR REPLACE VIEW " + q(view) + " AS SELECT " + strings.Join(sel, ", ") + " WHERE false")
+}
+
+// table stages a catalog table as a population.
+func (t *task) table(name string) (pop, error) {
+	tbl, ok := t.Comp.Catalog.Table(name)
+	if !ok {
+		return pop{}, invalid("unknown table %q", name)
+	}
+	view, err := t.Table(name)
+	if err != nil {
+		return pop{}, err
+	}
+	cols := tbl.Columns
+	if len(cols) == 0 {
+		// No declared columns: those of the source.
+		if cols, err = t.Engine.Columns(t.Ctx, "SELECT * FROM "+q(view)); err != nil {
+			return pop{}, invalid("table %s: %v", name, err)
+		}
+	}
+	return pop{View: view, Dimension: name, Key: tbl.Key, Columns: cols, Active: true}, nil
+}
+
+// dimension resolves a configured dimension (default: the campaign's).
+func (t *task) dimension(name string) string {
+	if name == "" {
+		return t.Comp.Campaign.Dimension
+	}
+	return name
+}
+
+// order is the deterministic row order of p's rows under alias: its key, then
+// a hash of every column (rows equal on the key are told apart by content;
+// fully equal rows are interchangeable).
+func order(alias string, p pop) string {
+	var parts []string
+	for _, k := range p.Key {
+		parts = append(parts, col(alias, k)+" ASC NULLS LAST")
+	}
+	return strings.Join(append(parts, rowHash(alias, p)), ", ")
+}
+
+// rowHash hashes every column of p's rows under alias.
+func rowHash(alias string, p pop) string {
+	cols := make([]string, len(p.Columns))
+	for i, c := range p.Columns {
+		cols[i] = col(alias, c.Name)
+	}
+	if len(cols) == 0 {
+		return "0"
+	}
+	return "hash(" + strings.Join(cols, ", ") + ")"
+}
+
+// randomOrder is a seeded pseudo-random order (the seed is the first
+// argument), then the deterministic row order for hash ties.
+func randomOrder(alias string, p pop) string {
+	return seededHash(alias, p) + ", " + order(alias, p)
+}
+
+// seed names a random draw of this run's activity.
+func (t *task) seed(what string) string {
+	return t.Req.Run.ID + "/" + t.Req.Activity + "/" + what
+}
+
+// sortKeys lowers orderBy keys; nulls sort last in both directions.
+func sortKeys(alias string, keys []activity.Order) []string {
+	out := make([]string, len(keys))
+	for i, o := range keys {
+		dir := " ASC"
+		if o.Desc {
+			dir = " DESC"
+		}
+		out[i] = col(alias, o.Field) + dir + " NULLS LAST"
+	}
+	return out
+}
+
+// selectCols lists p's columns under alias.
+func selectCols(alias string, cols []campaign.Column) string {
+	out := make([]string, len(cols))
+	for i, c := range cols {
+		out[i] = col(alias, c.Name)
+	}
+	return strings.Join(out, ", ")
+}
+
+func col(alias, name string) string {
+	if alias == "" {
+		return q(name)
+	}
+	return q(alias) + "." + q(name)
+}
+
+func q(name string) string { return dataset.QuoteIdent(name) }
+
+// sqlb builds a statement and its arguments in placeholder order.
+type sqlb struct {
+	b    strings.Builder
+	args []any
+}
+
+func (s *sqlb) add(text string, args ...any) *sqlb {
+	s.b.WriteString(text)
+	s.args = append(s.args, args...)
+	return s
+}
+
+func (s *sqlb) String() string { return s.b.String() }
+
+func invalid(format string, a ...any) error {
+	return &activity.InvalidInput{Msg: fmt.Sprintf(format, a...)}
+}
+
+// duckType is the DuckDB type of a column.
+func duckType(c campaign.Column) (string, error) {
+	typ, err := dataset.DuckDBType(c)
+	if err != nil {
+		return "", invalid("%v", err)
+	}
+	return typ, nil
+}

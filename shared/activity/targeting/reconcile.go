@@ -1,0 +1,195 @@
+package targeting
+
+import (
+	"strings"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
+)
+
+// Reconciliation reasons on the unmatched port.
+const (
+	ReasonNoMatch  = "no match"
+	ReasonSeveral  = "several matches"
+	inputColPrefix = "__in_"
+)
+
+// reconciliation identifies each input row as the dimension row it matches:
+// match pairs (input column = dimension column, all of them), or a where
+// condition on the dimension whose {field: x} values name input columns
+// (a subject names a dimension column, else an input column; a value names
+// an input column, else a dimension column; inside link sub-conditions
+// names are those of the linked table). Null never matches. An input row
+// matching exactly one dimension row gives one row on `out`: the dimension
+// row's columns, then the input's columns the dimension lacks. Rows matching
+// none or several go to `unmatched` with reason "no match" or "several
+// matches" (keepUnmatched), else are dropped: never a guess.
+//
+// Equalities between a dimension column and an input column at the top of
+// the condition (alone or under all) become hash-join keys; the rest is
+// evaluated on the joined pairs. A condition without such an equality
+// compares every input row with every dimension row.
+func runReconciliation(t *task) (*activity.Result, error) {
+	x := t.Config.(*ReconciliationConfig)
+	ins, err := t.inputs()
+	if err != nil {
+		return nil, err
+	}
+	in := ins[0]
+	dim, err := t.table(t.dimension(x.Dimension))
+	if err != nil {
+		return nil, err
+	}
+	input := t.scratchTable("input")
+	if err := t.exec("CREATE TABLE " + q(input) + " AS SELECT " + selectCols("t", in.Columns) + ", row_number() OVER (ORDER BY " +
+		order("t", in) + ") AS " + q(ridCol) + " FROM " + q(in.View) + " AS t"); err != nil {
+		return nil, err
+	}
+	var pairs [][2]string // input column, dimension column
+	for _, m := range x.Match {
+		if !in.has(m.Input) || !dim.has(m.Field) {
+			return nil, invalid("match: unknown column %s = %s", m.Input, m.Field)
+		}
+		pairs = append(pairs, [2]string{m.Input, m.Field})
+	}
+	var residual *condition.Condition
+	if x.Where != nil {
+		var more [][2]string
+		more, residual = splitMatch(x.Where, dim, in)
+		pairs = append(pairs, more...)
+	}
+	// matched: every (input row, dimension row) pair that matches, with the
+	// dimension's columns, the input's columns renamed, and the input row id.
+	merged := dim.Schema()
+	sel := []string{selectCols("d", dim.Columns)}
+	for _, c := range in.Columns {
+		merged.Columns = append(merged.Columns, campaign.Column{Name: inputColPrefix + c.Name, Type: c.Type, Scale: c.Scale})
+		sel = append(sel, col("i", c.Name)+" AS "+q(inputColPrefix+c.Name))
+	}
+	sel = append(sel, col("i", ridCol))
+	join := " CROSS JOIN " + q(dim.View) + " AS d"
+	if len(pairs) > 0 {
+		on := make([]string, len(pairs))
+		for i, p := range pairs {
+			on[i] = col("d", p[1]) + " = " + col("i", p[0])
+		}
+		join = " JOIN " + q(dim.View) + " AS d ON " + strings.Join(on, " AND ")
+	}
+	matched := &sqlb{}
+	matched.add("SELECT * FROM (SELECT " + strings.Join(sel, ", ") + " FROM " + q(input) + " AS i" + join + ") AS m")
+	if residual != nil {
+		w, args, err := t.Where(residual, "m", merged)
+		if err != nil {
+			return nil, err
+		}
+		matched.add(" WHERE "+w, args...)
+	}
+	counts := t.scratchTable("counts")
+	if err := t.exec("CREATE TABLE "+q(counts)+" AS SELECT "+q(ridCol)+", count(*) AS n FROM ("+matched.String()+") GROUP BY "+q(ridCol),
+		matched.args...); err != nil {
+		return nil, err
+	}
+
+	if row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n > 1) FROM "+q(counts)); err == nil {
+		one, several := row[0].(int64), row[1].(int64)
+		activity.Logf(t.Ctx, t.Env, t.Req, "%d rows matched one %s row, %d none, %d several", one, dim.Dimension, in.Count-one-several, several)
+	}
+	res := t.result()
+	outSchema := reconciledSchema(dim.Schema(), in.Schema())
+	out := pop{Dimension: dim.Dimension, Key: dim.Key, Columns: outSchema.Columns}
+	outSel := []string{selectCols("m", dim.Columns)}
+	for _, c := range outSchema.Columns[len(dim.Columns):] {
+		outSel = append(outSel, col("m", inputColPrefix+c.Name)+" AS "+q(c.Name))
+	}
+	var keyOrder []string
+	for _, k := range dim.Key {
+		keyOrder = append(keyOrder, col("m", k))
+	}
+	keyOrder = append(keyOrder, col("m", ridCol))
+	if _, err := t.write(res, "out", out, "SELECT "+strings.Join(outSel, ", ")+" FROM ("+matched.String()+") AS m JOIN "+q(counts)+
+		" AS c ON "+col("c", ridCol)+" = "+col("m", ridCol)+" AND c.n = 1 ORDER BY "+strings.Join(keyOrder, ", "), matched.args...); err != nil {
+		return nil, err
+	}
+	if x.KeepUnmatched {
+		var cols []campaign.Column
+		for _, c := range in.Columns {
+			if c.Name != "reason" {
+				cols = append(cols, c)
+			}
+		}
+		if _, err := t.write(res, "unmatched", in, "SELECT "+selectCols("i", cols)+", CAST(CASE WHEN c.n IS NULL THEN ? ELSE ? END AS VARCHAR) AS reason FROM "+
+			q(input)+" AS i LEFT JOIN "+q(counts)+" AS c ON "+col("c", ridCol)+" = "+col("i", ridCol)+" WHERE c.n IS NULL OR c.n > 1 ORDER BY "+
+			col("i", ridCol), ReasonNoMatch, ReasonSeveral); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// splitMatch takes the top-level equalities dimension column = input column
+// out of a match condition, as join pairs, and returns the rest rewritten
+// for the merged relation (input columns renamed), or nil.
+func splitMatch(c *condition.Condition, dim, in pop) ([][2]string, *condition.Condition) {
+	leaves := []condition.Condition{*c}
+	if len(c.All) > 0 {
+		leaves = c.All
+	}
+	var pairs [][2]string
+	var rest []condition.Condition
+	for _, l := range leaves {
+		if l.Field != "" && l.Op == "eq" && dim.has(l.Field) && l.Value != nil && !l.Value.IsList && l.Value.Field != "" && in.has(l.Value.Field) {
+			pairs = append(pairs, [2]string{l.Value.Field, l.Field})
+			continue
+		}
+		rest = append(rest, *renameInputs(&l, dim, in))
+	}
+	switch len(rest) {
+	case 0:
+		return pairs, nil
+	case 1:
+		return pairs, &rest[0]
+	}
+	return pairs, &condition.Condition{All: rest}
+}
+
+// renameInputs copies c with the names of input columns renamed as in the
+// merged relation (top level only: link sub-conditions see the linked table).
+func renameInputs(c *condition.Condition, dim, in pop) *condition.Condition {
+	out := *c
+	out.All, out.Any = nil, nil
+	for _, s := range c.All {
+		out.All = append(out.All, *renameInputs(&s, dim, in))
+	}
+	for _, s := range c.Any {
+		out.Any = append(out.Any, *renameInputs(&s, dim, in))
+	}
+	if c.Not != nil {
+		out.Not = renameInputs(c.Not, dim, in)
+	}
+	if c.Link != "" {
+		return &out
+	}
+	if c.Field != "" && !dim.has(c.Field) && !strings.Contains(c.Field, ".") && in.has(c.Field) {
+		out.Field = inputColPrefix + c.Field
+	}
+	out.Value = renameValue(c.Value, in)
+	return &out
+}
+
+func renameValue(v *condition.Value, in pop) *condition.Value {
+	if v == nil {
+		return nil
+	}
+	out := *v
+	if v.Field != "" && in.has(v.Field) {
+		out.Field = inputColPrefix + v.Field
+	}
+	if v.List != nil {
+		out.List = make([]*condition.Value, len(v.List))
+		for i, item := range v.List {
+			out.List[i] = renameValue(item, in)
+		}
+	}
+	return &out
+}

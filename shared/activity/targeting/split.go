@@ -1,0 +1,177 @@
+package targeting
+
+import (
+	"fmt"
+	"strconv"
+	"strings"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+)
+
+// split assigns rows to ordered segments.
+//
+// Without overlap a row goes to the first segment whose where it matches and
+// whose limit still has room: each segment sees the rows no earlier segment
+// took, and rows a limit cut stay available to later segments and others.
+// With overlap every segment is evaluated on all rows independently.
+//
+// A limit keeps the first rows of the segment's candidates (the rows that
+// reach it and match its where) in orderBy order (nulls last, then the row
+// key); without orderBy, or with random: true, in a pseudo-random order
+// seeded by the run id, the activity and the segment name. percent is a
+// percentage of those candidates, rounded down (exact decimal arithmetic).
+//
+// Ports: one per segment (skipEmpty: not activated when empty), others (rows
+// in no segment); or, with single, `out` with a segmentCode column (the
+// segment's code, default its name; with others, rows in no segment have a
+// null code; with overlap, a row is repeated for each segment it is in).
+func runSplit(t *task) (*activity.Result, error) {
+	x := t.Config.(*SplitConfig)
+	ins, err := t.inputs()
+	if err != nil {
+		return nil, err
+	}
+	in := ins[0]
+	base := t.scratchTable("base")
+	if err := t.exec("CREATE TABLE " + q(base) + " AS SELECT " + selectCols("t", in.Columns) + ", row_number() OVER (ORDER BY " +
+		order("t", in) + ") AS " + q(ridCol) + " FROM " + q(in.View) + " AS t"); err != nil {
+		return nil, err
+	}
+	assign := t.scratchTable("assign")
+	if err := t.exec("CREATE TABLE " + q(assign) + " (" + q(ridCol) + " BIGINT, seg INTEGER)"); err != nil {
+		return nil, err
+	}
+	rid := col("b", ridCol)
+	for i, seg := range x.Segments {
+		where, wargs, err := t.Where(seg.Where, "b", in.Schema())
+		if err != nil {
+			return nil, fmt.Errorf("segment %s: %w", seg.Name, err)
+		}
+		cand := " FROM " + q(base) + " AS b WHERE " + where
+		if !x.Overlap {
+			cand += " AND NOT EXISTS (SELECT 1 FROM " + q(assign) + " AS a WHERE " + col("a", ridCol) + " = " + rid + ")"
+		}
+		b := &sqlb{}
+		b.add("INSERT INTO "+q(assign)+" SELECT "+q(ridCol)+", CAST(? AS INTEGER)", i)
+		if seg.Limit == nil {
+			b.add(cand, wargs...)
+		} else {
+			b.add(" FROM (SELECT " + rid + ", row_number() OVER (ORDER BY ")
+			if len(seg.Limit.OrderBy) > 0 && !seg.Limit.Random {
+				b.add(strings.Join(append(sortKeys("b", seg.Limit.OrderBy), rid), ", "))
+			} else {
+				b.add(seededHash("b", in)+", "+rid, t.seed("split/"+seg.Name))
+			}
+			b.add(") AS "+q(rnCol)+", count(*) OVER () AS cnt"+cand, wargs...)
+			b.add(") WHERE " + q(rnCol) + " <= ")
+			switch l := seg.Limit; {
+			case l.Count != nil:
+				b.add("CAST(? AS BIGINT)", *l.Count)
+			case l.Percent != nil:
+				num, den, err := ratio(*l.Percent)
+				if err != nil {
+					return nil, invalid("segment %s: %v", seg.Name, err)
+				}
+				// floor(cnt * percent / 100) in integers.
+				b.add("(cnt * CAST(? AS HUGEINT)) // CAST(? AS HUGEINT)", num, den)
+			default:
+				return nil, invalid("segment %s: a limit needs count or percent", seg.Name)
+			}
+		}
+		if err := t.exec(b.String(), b.args...); err != nil {
+			return nil, err
+		}
+	}
+	counts := map[int64]int64{}
+	err = t.Engine.Query(t.Ctx, 0, func(bt *dataset.Batch) error {
+		for _, r := range bt.Rows {
+			counts[r[0].(int64)] = r[1].(int64)
+		}
+		return nil
+	}, "SELECT CAST(seg AS BIGINT), count(*) FROM "+q(assign)+" GROUP BY seg")
+	if err != nil {
+		return nil, invalid("%v", err)
+	}
+
+	res := t.result()
+	if x.Single {
+		var kept []campaign.Column
+		for _, c := range in.Columns {
+			if c.Name != "segmentCode" {
+				kept = append(kept, c)
+			}
+		}
+		b := &sqlb{}
+		b.add("SELECT " + selectCols("b", kept) + ", CAST(CASE a.seg")
+		for i, seg := range x.Segments {
+			code := seg.Code
+			if code == "" {
+				code = seg.Name
+			}
+			b.add(" WHEN ? THEN ?", i, code)
+		}
+		join := " JOIN "
+		if x.Others {
+			join = " LEFT JOIN "
+		}
+		b.add(" END AS VARCHAR) AS " + q("segmentCode") + " FROM " + q(base) + " AS b" + join + q(assign) + " AS a ON " +
+			col("a", ridCol) + " = " + rid + " ORDER BY " + rid + ", a.seg")
+		_, err := t.write(res, "out", in, b.String(), b.args...)
+		return res, err
+	}
+	sel := "SELECT " + selectCols("b", in.Columns) + " FROM " + q(base) + " AS b"
+	for i, seg := range x.Segments {
+		if counts[int64(i)] == 0 && seg.SkipEmpty {
+			continue
+		}
+		if _, err := t.write(res, seg.Name, in, sel+" JOIN "+q(assign)+" AS a ON "+col("a", ridCol)+" = "+rid+
+			" AND a.seg = ? ORDER BY "+rid, i); err != nil {
+			return nil, err
+		}
+	}
+	if x.Others {
+		if _, err := t.write(res, "others", in, sel+" WHERE NOT EXISTS (SELECT 1 FROM "+q(assign)+" AS a WHERE "+
+			col("a", ridCol)+" = "+rid+") ORDER BY "+rid); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// seededHash is hash(seed, row key) over p's rows under alias; the seed is
+// the first argument.
+func seededHash(alias string, p pop) string {
+	cols := []string{"CAST(? AS VARCHAR)"}
+	for _, k := range p.Key {
+		cols = append(cols, col(alias, k))
+	}
+	if len(p.Key) == 0 {
+		cols = append(cols, rowHash(alias, p))
+	}
+	return "hash(" + strings.Join(cols, ", ") + ")"
+}
+
+// ratio writes a percentage as num/den with percent/100 == num/den exactly
+// for its shortest decimal form (at most 12 decimals), as decimal strings.
+func ratio(percent float64) (num, den string, err error) {
+	if percent < 0 || percent > 100 {
+		return "", "", fmt.Errorf("percent %v is not between 0 and 100", percent)
+	}
+	s := strconv.FormatFloat(percent, 'f', -1, 64)
+	if i := strings.IndexByte(s, '.'); i >= 0 && len(s)-i-1 > 12 {
+		s = strings.TrimRight(strconv.FormatFloat(percent, 'f', 12, 64), "0")
+	}
+	s = strings.TrimSuffix(s, ".")
+	decimals := 0
+	if i := strings.IndexByte(s, '.'); i >= 0 {
+		decimals = len(s) - i - 1
+		s = s[:i] + s[i+1:]
+	}
+	s = strings.TrimLeft(s, "0")
+	if s == "" {
+		s = "0"
+	}
+	return s, "100" + strings.Repeat("0", decimals), nil
+}
