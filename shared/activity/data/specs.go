@@ -86,10 +86,13 @@ var LoadFile = &activity.Spec{
 			c.Errorf(c.Path("file"), "file is empty")
 		}
 		format := x.Format
-		if format == "" {
+		if format == "" && x.File.Param == "" {
 			format = FormatOf(x.File.Path)
 		}
-		c.OneOf(format, c.Path("format"), "format", "csv", "tsv", "jsonl", "parquet")
+		if format != "" {
+			c.OneOf(format, c.Path("format"), "format", "csv", "tsv", "jsonl", "parquet")
+		}
+		// A file passed as a parameter without a format is checked at run time.
 		if (format == "csv" || format == "tsv") && len(x.Columns) == 0 {
 			c.Errorf(c.Path("columns"), "a %s file needs typed columns", format)
 		}
@@ -117,6 +120,13 @@ var LoadFile = &activity.Spec{
 			}
 			if col.OnError == "default" && col.Default == nil {
 				c.Errorf(campaign.JoinPath(cp, "default"), "onError: default needs a default value")
+			}
+			if col.Format != "" {
+				if col.Type != campaign.TypeDate && col.Type != campaign.TypeTimestamp {
+					c.Errorf(campaign.JoinPath(cp, "format"), "format applies to date and timestamp columns only")
+				} else if _, _, _, err := strptimeLayout(col.Format); err != nil {
+					c.Errorf(campaign.JoinPath(cp, "format"), "%v", err)
+				}
 			}
 		}
 		if x.MaxErrors != nil && *x.MaxErrors < 0 {
@@ -232,6 +242,14 @@ func checkUpdateData(c *activity.Check, cfg any) {
 	if x.Operation == "delete" && len(x.Set) > 0 {
 		c.Errorf(c.Path("set"), "delete takes no set")
 	}
+	if x.Operation == "insert" || x.Operation == "upsert" {
+		for _, k := range t.Key {
+			if _, ok := x.Key[k]; !ok {
+				c.Errorf(c.Path("key"), "%s needs the key of %s: map %s", x.Operation, t.Name, strings.Join(t.Key, ", "))
+				break
+			}
+		}
+	}
 	for _, k := range campaign.SortedKeys(x.Set) {
 		v := x.Set[k]
 		sp := c.Path("set", k)
@@ -239,10 +257,18 @@ func checkUpdateData(c *activity.Check, cfg any) {
 		if !ok {
 			continue
 		}
+		if _, isKey := x.Key[k]; isKey || contains(t.Key, k) {
+			c.Errorf(sp, "set cannot change the key column %q", k)
+		}
+		if lit, ok := v.Literal.(string); ok && !v.IsRef() && v.Increment == nil && len(tc.Enum) > 0 && !contains(tc.Enum, lit) {
+			c.Errorf(sp, "%q is not one of %s", lit, strings.Join(tc.Enum, ", "))
+		}
 		switch {
 		case v.Increment != nil:
 			if tc.Type != campaign.TypeInteger && tc.Type != campaign.TypeNumber && tc.Type != campaign.TypeDecimal {
 				c.Errorf(sp, "increment needs a numeric column; %q is %s", k, tc.Type)
+			} else if tc.Type == campaign.TypeInteger && *v.Increment != float64(int64(*v.Increment)) {
+				c.Errorf(sp, "increment of the integer column %q must be a whole number", k)
 			}
 		case v.Now:
 			if tc.Type != campaign.TypeTimestamp && tc.Type != campaign.TypeDate {
@@ -274,3 +300,12 @@ func paramNames(c *campaign.Campaign) []string {
 }
 
 func sortStrings(s []string) { sort.Strings(s) }
+
+func contains(list []string, s string) bool {
+	for _, x := range list {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}

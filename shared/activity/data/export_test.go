@@ -1,0 +1,4 @@
+package data
+
+// StrptimeLayout exposes strptimeLayout to the external tests.
+var StrptimeLayout = strptimeLayout

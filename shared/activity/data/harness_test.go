@@ -1,0 +1,213 @@
+package data_test
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/data"
+	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/local/boltstate"
+	"github.com/stepwise-run/stepwise/shared/local/folderblob"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// registry holds the data-management types only: handler tests do not
+// depend on the other families.
+func registry() *activity.Registry {
+	r := activity.NewRegistry()
+	data.Register(r)
+	return r
+}
+
+// runNow is the reference instant of every test run.
+var runNow = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
+
+// home is a local Stepwise home for handler tests: a folder blob store, an
+// embedded state store and a loader, shared by the envs made from it.
+type home struct {
+	t      testing.TB
+	dir    string
+	blob   blob.Store
+	state  *boltstate.Store
+	loader *compile.Loader
+	env    *activity.Env
+}
+
+func newHome(t testing.TB) *home {
+	t.Helper()
+	dir := t.TempDir()
+	bs, err := folderblob.New(filepath.Join(dir, "blob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st, err := boltstate.Open(filepath.Join(dir, "state.db"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { st.Close() })
+	h := &home{t: t, dir: dir, blob: bs, state: st,
+		loader: &compile.Loader{Blob: bs, Registry: registry()}}
+	h.env = h.newEnv(nil, nil)
+	return h
+}
+
+// newEnv returns an Env (its own DuckDB engine, like one Lambda) over the
+// home's stores; blobs and states replace them when not nil.
+func (h *home) newEnv(blobs blob.Store, states any) *activity.Env {
+	if blobs == nil {
+		blobs = h.blob
+	}
+	if states == nil {
+		states = h.state
+	}
+	work := h.t.TempDir()
+	env := &activity.Env{WorkDir: work, Clock: func() time.Time { return runNow }, Services: map[string]any{
+		activity.ServiceBlob: blobs, activity.ServiceState: states, activity.ServiceLoader: h.loader}}
+	h.t.Cleanup(func() {
+		if e, err := datakit.Engine(env); err == nil {
+			e.Close()
+		}
+	})
+	return env
+}
+
+// compile writes files into a folder (campaign.yaml, catalog.yaml and any
+// data) and compiles the campaign.
+func (h *home) compile(files map[string]string) *compile.Program {
+	h.t.Helper()
+	dir := filepath.Join(h.dir, fmt.Sprintf("c%d", time.Now().UnixNano()))
+	for name, content := range files {
+		p := filepath.Join(dir, name)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			h.t.Fatal(err)
+		}
+		if err := os.WriteFile(p, []byte(content), 0o644); err != nil {
+			h.t.Fatal(err)
+		}
+	}
+	p, diags := compile.CompileFiles(filepath.Join(dir, "campaign.yaml"), "", registry(), compile.Checkers{})
+	if diags.HasErrors() {
+		h.t.Fatalf("compile: %v", diags)
+	}
+	h.loader.Remember(p)
+	return p
+}
+
+// request builds the task request of an activity.
+func request(p *compile.Program, id, runID string, test bool, params map[string]any, inputs ...activity.Input) *activity.Request {
+	return &activity.Request{Campaign: p.Campaign.ID, Bundle: p.Bundle.Hash, Activity: id, Inputs: inputs,
+		Run: activity.RunInfo{ID: runID, Test: test, Params: params, Now: runNow.Format(time.RFC3339Nano), Timezone: p.Campaign.Timezone}}
+}
+
+// run runs the handler of an activity.
+func (h *home) run(env *activity.Env, p *compile.Program, req *activity.Request) (*activity.Result, error) {
+	spec := p.Specs[req.Activity]
+	return spec.Handler.Run(context.Background(), env, req)
+}
+
+// engine is the home env's engine.
+func (h *home) engine() *dataset.Engine {
+	e, err := datakit.Engine(h.env)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return e
+}
+
+// input writes a dataset from a query and returns it as an inbound input.
+func (h *home) input(ref, dimension string, key []string, query string) activity.Input {
+	h.t.Helper()
+	m, err := h.engine().Write(context.Background(), dataset.Output{Ref: dataset.Ref(ref), Dimension: dimension, Key: key}, query)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return activity.Input{From: "src", Port: "out", Ref: &ref, Count: m.Rows}
+}
+
+// rows returns the rows of a dataset as strings, one per row: values joined
+// by "|", null as "∅", times in RFC 3339.
+func (h *home) rows(ref string) []string {
+	h.t.Helper()
+	return h.query(ref, "SELECT * FROM v")
+}
+
+// query runs a query over the dataset at ref staged as view v.
+func (h *home) query(ref, query string) []string {
+	h.t.Helper()
+	e := h.engine()
+	view := fmt.Sprintf("v_%d", time.Now().UnixNano())
+	if _, err := e.StageDataset(context.Background(), view, dataset.Ref(ref)); err != nil {
+		h.t.Fatal(err)
+	}
+	defer e.Exec(context.Background(), "DROP VIEW "+view)
+	return h.sql(strings.ReplaceAll(query, " v", " "+view))
+}
+
+// sql runs any query on the home engine and formats its rows.
+func (h *home) sql(query string, args ...any) []string {
+	h.t.Helper()
+	out := []string{}
+	err := h.engine().Query(context.Background(), 1000, func(b *dataset.Batch) error {
+		for _, r := range b.Rows {
+			out = append(out, formatRow(r))
+		}
+		return nil
+	}, query, args...)
+	if err != nil {
+		h.t.Fatalf("%s: %v", query, err)
+	}
+	return out
+}
+
+func formatRow(r []any) string {
+	cells := make([]string, len(r))
+	for i, v := range r {
+		switch x := v.(type) {
+		case nil:
+			cells[i] = "∅"
+		case time.Time:
+			cells[i] = x.UTC().Format(time.RFC3339)
+		default:
+			cells[i] = fmt.Sprint(x)
+		}
+	}
+	return strings.Join(cells, "|")
+}
+
+// tableRows returns the rows of a table's current version, sorted.
+func (h *home) tableRows(table, query string) []string {
+	h.t.Helper()
+	v, err := h.state.CurrentTable(context.Background(), table)
+	if err != nil {
+		h.t.Fatalf("table %s: %v", table, err)
+	}
+	rows := h.query(v.Ref, query)
+	sort.Strings(rows)
+	return rows
+}
+
+func (h *home) version(table string) state.TableVersion {
+	v, err := h.state.CurrentTable(context.Background(), table)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		h.t.Fatal(err)
+	}
+	return v
+}
+
+func equal(t *testing.T, what string, got, want []string) {
+	t.Helper()
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("%s:\ngot:\n  %s\nwant:\n  %s", what, strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+	}
+}

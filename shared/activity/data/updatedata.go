@@ -1,0 +1,656 @@
+package data
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"math/rand/v2"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+func init() {
+	UpdateData.Handler = activity.HandlerFunc(runUpdateData)
+}
+
+// TableStore is the part of the state store update-data uses.
+type TableStore interface {
+	CurrentTable(ctx context.Context, table string) (state.TableVersion, error)
+	CommitTable(ctx context.Context, table string, expected int64, ref string, at time.Time) (state.TableVersion, error)
+	TableHistory(ctx context.Context, table string) ([]state.TableVersion, error)
+}
+
+// MaxCommitAttempts bounds how often one update-data task recomputes on a
+// newer table version after losing a commit race before it fails with
+// activity.Conflict (which the state machine's Retry then retries).
+var MaxCommitAttempts = 8
+
+// runUpdateData applies the input rows to a catalog table and commits the
+// result as the table's next immutable version.
+//
+// Protocol: read the current version V (state store), compute the whole new
+// table with DuckDB (V's rows ⊕ the applicable input rows), write it as an
+// immutable dataset warehouse/<table>/v<V+1>-u<tag> (visible only once its
+// manifest is written), then CommitTable(expected V). A lost race
+// (ErrConflict) recomputes on the new version; a crash anywhere before the
+// commit leaves V current and intact. tag identifies (run, activity): a
+// retried task first looks for its tag in the table history and, if it
+// committed already, only rewrites its ports (computed against the version
+// it was applied to), so an update never applies twice.
+//
+// One task commits one version (all or nothing). batchSize is accepted for
+// compatibility and does not split the commit: partial commits would leave
+// the table half-updated when a later batch fails. The new version is a
+// full rewrite of the table, sorted by its key.
+//
+// In test mode the task computes out and rejects against the current
+// version and writes nothing to the table.
+func runUpdateData(ctx context.Context, env *activity.Env, req *activity.Request) (*activity.Result, error) {
+	t, err := datakit.Open(ctx, env, req)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	x := t.Config.(*UpdateDataConfig)
+	res := activity.NewResult([]string{"out", "rejects"})
+	ins, err := t.StageInputs()
+	if err != nil {
+		return nil, err
+	}
+	if len(ins) == 0 || ins[0].View == "" {
+		res.Status = activity.StatusSkipped
+		return res, nil
+	}
+	tbl, ok := t.Comp.Catalog.Table(x.Table)
+	if !ok {
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: unknown table %q", x.Table)}
+	}
+	u := &updater{t: t, x: x, tbl: tbl, in: ins[0], tag: applyTag(req.Run.ID, req.Activity)}
+	if !req.Run.Test {
+		if u.st, err = activity.Service[TableStore](env, activity.ServiceState); err != nil {
+			return nil, err
+		}
+	}
+	if x.BatchSize > 0 {
+		activity.Logf(ctx, env, req, "batchSize %d: the whole input commits as one table version", x.BatchSize)
+	}
+	return u.run(res)
+}
+
+// applyTag names the update of one activity of one run in version refs.
+func applyTag(runID, activityID string) string {
+	h := sha256.Sum256([]byte(runID + "\x00" + activityID))
+	return hex.EncodeToString(h[:8])
+}
+
+// versionRef is the ref of a table version written by the update tagged tag.
+func versionRef(table string, version int64, tag string) dataset.Ref {
+	return dataset.Ref(blob.Join(dataset.WarehousePrefix, table, fmt.Sprintf("v%06d-u%s", version, tag)))
+}
+
+type updater struct {
+	t   *datakit.Task
+	x   *UpdateDataConfig
+	tbl *campaign.Table
+	in  datakit.Input
+	st  TableStore
+	tag string
+}
+
+func (u *updater) run(res *activity.Result) (*activity.Result, error) {
+	t := u.t
+	// Both ports written: a retried task that had finished (committed, or
+	// found nothing to apply). Its decision stands.
+	if done, err := finished(t, res); err != nil || done {
+		return orNil(res, err), err
+	}
+	if u.st == nil { // test mode
+		cur, err := current(t)
+		if err != nil {
+			return nil, err
+		}
+		p, err := u.plan(cur)
+		if err != nil {
+			return nil, err
+		}
+		defer p.drop()
+		activity.Logf(t.Ctx, t.Env, t.Req, "test mode: would apply %d rows to %s (version %d), %d rejected; nothing written", p.applied, u.tbl.Name, cur.Version, p.rejected)
+		err = p.ports(res)
+		return orNil(res, err), err
+	}
+	if done, err := u.resume(res); err != nil || done {
+		return orNil(res, err), err
+	}
+	for attempt := 1; ; attempt++ {
+		cur, err := current(t)
+		if err != nil {
+			return nil, err
+		}
+		p, err := u.plan(cur)
+		if err != nil {
+			return nil, err
+		}
+		if p.applied == 0 {
+			// Nothing applies: no new version.
+			defer p.drop()
+			activity.Logf(t.Ctx, t.Env, t.Req, "%s: no row applies (%d rejected); version %d stays current", u.tbl.Name, p.rejected, cur.Version)
+			err = p.ports(res)
+			return orNil(res, err), err
+		}
+		ref := versionRef(u.tbl.Name, cur.Version+1, u.tag)
+		m, err := t.Warehouse().Write(t.Ctx, dataset.Output{Ref: ref, Dimension: u.tbl.Name, Key: u.tbl.Key, CreatedAt: t.Now()}, p.tableSQL())
+		if err != nil {
+			p.drop()
+			return nil, &activity.Retryable{Msg: fmt.Sprintf("update-data: write version %d of %s: %v", cur.Version+1, u.tbl.Name, err)}
+		}
+		v, err := u.st.CommitTable(t.Ctx, u.tbl.Name, cur.Version, string(ref), t.Env.Now())
+		if errors.Is(err, state.ErrConflict) {
+			p.drop()
+			if attempt >= MaxCommitAttempts {
+				return nil, &activity.Conflict{Msg: fmt.Sprintf("update-data: table %s changed under this task %d times in a row; nothing applied", u.tbl.Name, attempt)}
+			}
+			activity.Logf(t.Ctx, t.Env, t.Req, "%s moved past version %d while this task computed; recomputing (attempt %d)", u.tbl.Name, cur.Version, attempt+1)
+			if err := backoff(t.Ctx, attempt); err != nil {
+				return nil, err
+			}
+			continue
+		}
+		if err != nil {
+			// The commit's outcome is unknown: a retry finds it in the history.
+			p.drop()
+			return nil, &activity.Retryable{Msg: fmt.Sprintf("update-data: commit %s: %v", u.tbl.Name, err)}
+		}
+		defer p.drop()
+		activity.Logf(t.Ctx, t.Env, t.Req, "committed %s version %d (%d rows): %s; %d rejected", u.tbl.Name, v.Version, m.Rows, p.summary(), p.rejected)
+		err = p.ports(res)
+		return orNil(res, err), err
+	}
+}
+
+// resume handles a retried task whose update was committed already: its
+// ports are recomputed against the version it was applied to.
+func (u *updater) resume(res *activity.Result) (bool, error) {
+	t := u.t
+	hist, err := u.st.TableHistory(t.Ctx, u.tbl.Name)
+	if err != nil {
+		return false, &activity.Retryable{Msg: "update-data: table history: " + err.Error()}
+	}
+	suffix := "-u" + u.tag
+	for _, v := range hist {
+		if !strings.HasSuffix(v.Ref, suffix) {
+			continue
+		}
+		base := state.TableVersion{Table: u.tbl.Name, Version: v.Version - 1}
+		for _, w := range hist {
+			if w.Version == v.Version-1 {
+				base = w
+			}
+		}
+		p, err := u.plan(base)
+		if err != nil {
+			return false, err
+		}
+		defer p.drop()
+		activity.Logf(t.Ctx, t.Env, t.Req, "already committed as %s version %d: not applied again", u.tbl.Name, v.Version)
+		return true, p.ports(res)
+	}
+	return false, nil
+}
+
+// current returns the table's current version (Version 0, no Ref, before
+// its first commit).
+func current(t *datakit.Task) (state.TableVersion, error) {
+	cfg := t.Config.(*UpdateDataConfig)
+	st, ok := t.Env.Services[activity.ServiceState].(datakit.Tables)
+	if !ok {
+		return state.TableVersion{Table: cfg.Table}, nil
+	}
+	v, err := st.CurrentTable(t.Ctx, cfg.Table)
+	if errors.Is(err, state.ErrNotFound) {
+		return state.TableVersion{Table: cfg.Table}, nil
+	}
+	if err != nil {
+		return v, &activity.Retryable{Msg: "update-data: read table version: " + err.Error()}
+	}
+	return v, nil
+}
+
+func backoff(ctx context.Context, attempt int) error {
+	d := time.Duration(5+rand.IntN(20*attempt)) * time.Millisecond
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-time.After(d):
+		return nil
+	}
+}
+
+// plan is the update computed against one base version.
+type plan struct {
+	u        *updater
+	base     string // view of the base rows
+	cols     []campaign.Column
+	changes  string // table: input rows + __sw_ columns + __sw_reason
+	consts   string // table: one row of constant set values
+	inCols   []string
+	keys     [][2]string // (table column, input column), sorted
+	sets     []setPlan
+	applied  int64
+	rejected int64
+	counts   map[string]int64
+}
+
+type setPlan struct {
+	col   campaign.Column
+	duck  string
+	kind  string // const, field, increment
+	field string
+	alias string
+	null  bool     // a constant meant to be null
+	enum  []string // the catalog's allowed values of the column
+}
+
+func (p *plan) drop() {
+	t := p.u.t
+	for _, n := range []string{p.changes, p.consts} {
+		if n != "" {
+			t.Engine.Exec(context.WithoutCancel(t.Ctx), "DROP TABLE IF EXISTS "+datakit.Q(n))
+		}
+	}
+}
+
+// plan stages version v of the table and classifies every input row.
+func (u *updater) plan(v state.TableVersion) (*plan, error) {
+	t, x := u.t, u.x
+	p := &plan{u: u, counts: map[string]int64{}}
+	p.base = t.View(fmt.Sprintf("base_v%d", v.Version))
+	if err := u.stageBase(p.base, v); err != nil {
+		return nil, err
+	}
+	cols, err := t.Engine.Columns(t.Ctx, "SELECT * FROM "+datakit.Q(p.base))
+	if err != nil {
+		return nil, classify(err)
+	}
+	p.cols = cols
+	byName := map[string]campaign.Column{}
+	for _, c := range cols {
+		byName[c.Name] = c
+	}
+	p.inCols = u.in.Manifest.ColumnNames()
+	for _, k := range campaign.SortedKeys(x.Key) {
+		if _, ok := byName[k]; !ok {
+			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: table %s has no column %q", u.tbl.Name, k)}
+		}
+		if !slices.Contains(p.inCols, x.Key[k]) {
+			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: the input has no column %q (key %s)", x.Key[k], k)}
+		}
+		p.keys = append(p.keys, [2]string{k, x.Key[k]})
+	}
+	if len(p.keys) == 0 {
+		return nil, &activity.InvalidInput{Msg: "update-data: key is empty"}
+	}
+	if x.Operation == "insert" || x.Operation == "upsert" {
+		for _, k := range u.tbl.Key {
+			if _, ok := x.Key[k]; !ok {
+				return nil, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: %s needs the table key: map %s in key", x.Operation, strings.Join(u.tbl.Key, ", "))}
+			}
+		}
+	}
+	constSel, constArgs, err := u.sets(p, byName)
+	if err != nil {
+		return nil, err
+	}
+	n := t.View("chg")
+	p.consts, p.changes = n+"_k", n+"_c"
+	if err := t.Engine.Exec(t.Ctx, "CREATE OR REPLACE TABLE "+datakit.Q(p.consts)+" AS SELECT "+strings.Join(constSel, ", "), constArgs...); err != nil {
+		return nil, classify(err)
+	}
+	if err := u.checkConsts(p); err != nil {
+		p.drop()
+		return nil, err
+	}
+	if err := t.Engine.Exec(t.Ctx, p.changesSQL()); err != nil {
+		p.drop()
+		return nil, &activity.InvalidInput{Msg: "update-data: " + err.Error()}
+	}
+	err = t.Engine.Query(t.Ctx, 10, func(b *dataset.Batch) error {
+		for _, r := range b.Rows {
+			if r[0] == nil {
+				p.rejected = r[1].(int64)
+				continue
+			}
+			p.counts[r[0].(string)] = r[1].(int64)
+			p.applied += r[1].(int64)
+		}
+		return nil
+	}, "SELECT CASE WHEN __sw_reason IS NOT NULL THEN NULL WHEN __sw_n = 0 THEN 'inserted' WHEN ? = 'delete' THEN 'deleted' ELSE 'updated' END AS k, count(*) FROM "+
+		datakit.Q(p.changes)+" GROUP BY k", x.Operation)
+	if err != nil {
+		p.drop()
+		return nil, classify(err)
+	}
+	return p, nil
+}
+
+// stageBase stages version v: its dataset, or for version 0 the table's
+// catalog source (or an empty table of its declared columns).
+func (u *updater) stageBase(view string, v state.TableVersion) error {
+	t := u.t
+	switch {
+	case v.Ref != "":
+		if _, err := t.Warehouse().StageDataset(t.Ctx, view, dataset.Ref(v.Ref)); err != nil {
+			return &activity.Retryable{Msg: fmt.Sprintf("update-data: read %s version %d: %v", u.tbl.Name, v.Version, err)}
+		}
+	case u.tbl.Source != "":
+		if _, err := t.Engine.StageSource(t.Ctx, view, dataset.Source{Location: t.Comp.Catalog.Resolve(u.tbl.Source), Columns: u.tbl.Columns}); err != nil {
+			return &activity.InvalidInput{Msg: fmt.Sprintf("update-data: table %s: cannot read its source %s: %v", u.tbl.Name, u.tbl.Source, err)}
+		}
+	default:
+		var cols []string
+		for _, c := range u.tbl.Columns {
+			typ, err := dataset.DuckDBType(c)
+			if err != nil {
+				return &activity.InvalidInput{Msg: err.Error()}
+			}
+			cols = append(cols, "CAST(NULL AS "+typ+") AS "+datakit.Q(c.Name))
+		}
+		if len(cols) == 0 {
+			return &activity.InvalidInput{Msg: fmt.Sprintf("update-data: table %s has no data and no declared columns", u.tbl.Name)}
+		}
+		return t.Engine.Exec(t.Ctx, "CREATE OR REPLACE VIEW "+datakit.Q(view)+" AS SELECT "+strings.Join(cols, ", ")+" WHERE false")
+	}
+	return nil
+}
+
+// sets resolves the set values; constants (literals, params, variables,
+// now, increments) become one bound row.
+func (u *updater) sets(p *plan, byName map[string]campaign.Column) ([]string, []any, error) {
+	t, x := u.t, u.x
+	sel := []string{"1 AS __sw_one"}
+	var args []any
+	loc := t.Location()
+	for i, name := range campaign.SortedKeys(x.Set) {
+		v := x.Set[name]
+		col, ok := byName[name]
+		if !ok {
+			return nil, nil, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: table %s has no column %q", u.tbl.Name, name)}
+		}
+		duck, err := dataset.DuckDBType(col)
+		if err != nil {
+			return nil, nil, &activity.InvalidInput{Msg: err.Error()}
+		}
+		s := setPlan{col: col, duck: duck, alias: fmt.Sprintf("__sw_s%d", i)}
+		if decl, ok := u.tbl.Column(name); ok {
+			s.enum = decl.Enum
+		}
+		var val any
+		switch {
+		case v.Increment != nil:
+			s.kind = "increment"
+			val = *v.Increment
+			if col.Type == campaign.TypeInteger {
+				if *v.Increment != math.Trunc(*v.Increment) {
+					return nil, nil, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: set.%s: increment %v is not a whole number; %s is an integer column", name, *v.Increment, name)}
+				}
+				val = int64(*v.Increment)
+			}
+		case v.Field != "":
+			s.kind, s.field = "field", v.Field
+			if !slices.Contains(p.inCols, v.Field) {
+				return nil, nil, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: set.%s: the input has no column %q", name, v.Field)}
+			}
+		case v.Now:
+			s.kind, val = "const", t.Now()
+		case v.Param != "":
+			s.kind = "const"
+			pv, ok := t.Req.Run.Params[v.Param]
+			if !ok || pv == nil {
+				return nil, nil, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: set.%s: parameter %q has no value in this run", name, v.Param)}
+			}
+			val = pv
+		case v.Variable != "":
+			s.kind, val = "const", t.Comp.Campaign.Variables[v.Variable]
+		case v.Ago != "" || v.Ahead != "":
+			return nil, nil, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: set.%s: ago/ahead are not set values", name)}
+		default:
+			s.kind, val = "const", v.Literal
+		}
+		if s.kind != "field" {
+			s.null = val == nil
+			sel = append(sel, fmt.Sprintf("TRY_CAST(? AS %s) AS %s", duck, s.alias))
+			args = append(args, bindValue(val, col.Type, loc))
+		}
+		p.sets = append(p.sets, s)
+	}
+	return sel, args, nil
+}
+
+// bindValue prepares a constant for TRY_CAST to a column of type typ.
+func bindValue(v any, typ string, loc *time.Location) any {
+	switch x := v.(type) {
+	case nil:
+		return nil
+	case time.Time:
+		if typ == campaign.TypeDate {
+			return x.In(loc).Format(time.DateOnly)
+		}
+		return x.UTC().Format(time.RFC3339Nano)
+	case string:
+		if typ == campaign.TypeTimestamp || typ == campaign.TypeDate {
+			if tm, _, err := campaign.ParseTime(x, loc); err == nil {
+				if typ == campaign.TypeDate {
+					return tm.In(loc).Format(time.DateOnly)
+				}
+				return tm.UTC().Format(time.RFC3339Nano)
+			}
+		}
+		return x
+	case int:
+		return int64(x)
+	case int64, float64, bool:
+		return x
+	}
+	if b, err := json.Marshal(v); err == nil {
+		return string(b)
+	}
+	return fmt.Sprint(v)
+}
+
+// checkConsts fails on a constant that does not convert to its column.
+func (u *updater) checkConsts(p *plan) error {
+	row, err := u.t.Engine.QueryRow(u.t.Ctx, "SELECT * FROM "+datakit.Q(p.consts))
+	if err != nil {
+		return classify(err)
+	}
+	i := 1
+	for _, s := range p.sets {
+		if s.kind == "field" {
+			continue
+		}
+		if row[i] == nil && !s.null {
+			return &activity.InvalidInput{Msg: fmt.Sprintf("update-data: set.%s: the value is not a valid %s", s.col.Name, s.col.Type)}
+		}
+		if v, ok := row[i].(string); ok && len(s.enum) > 0 && s.kind == "const" && !slices.Contains(s.enum, v) {
+			return &activity.InvalidInput{Msg: fmt.Sprintf("update-data: set.%s: %q is not one of %s", s.col.Name, v, strings.Join(s.enum, ", "))}
+		}
+		i++
+	}
+	return nil
+}
+
+// changesSQL materializes the input rows with their converted keys and
+// field values, their match count in the base, and why they cannot apply.
+func (p *plan) changesSQL() string {
+	u := p.u
+	op := u.x.Operation
+	var sel, part, on, mk []string
+	for _, c := range p.inCols {
+		sel = append(sel, datakit.Q(c))
+	}
+	typeOf := map[string]campaign.Column{}
+	for _, c := range p.cols {
+		typeOf[c.Name] = c
+	}
+	var reasons []string
+	for i, k := range p.keys {
+		duck, _ := dataset.DuckDBType(typeOf[k[0]])
+		alias := fmt.Sprintf("__sw_k%d", i)
+		sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", datakit.Q(k[1]), duck, alias))
+		part = append(part, alias)
+		mk = append(mk, fmt.Sprintf("%s AS __sw_m%d", datakit.Q(k[0]), i))
+		on = append(on, fmt.Sprintf("d.%s = m.__sw_m%d", alias, i))
+		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NULL THEN %s", datakit.Q(k[1]),
+			dataset.QuoteLiteral(fmt.Sprintf("key %s (input column %s) is empty", k[0], k[1]))))
+		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NULL THEN %s || CAST(d.%s AS VARCHAR) || %s", alias,
+			dataset.QuoteLiteral(fmt.Sprintf("key %s: cannot convert \"", k[0])), datakit.Q(k[1]),
+			dataset.QuoteLiteral(fmt.Sprintf("\" to %s", typeOf[k[0]].Type))))
+	}
+	reasons = append(reasons, "WHEN d.__sw_dup > 1 THEN 'the key appears ' || d.__sw_dup || ' times in the input'")
+	table := u.tbl.Name
+	switch op {
+	case "insert":
+		reasons = append(reasons, "WHEN m.__sw_n > 0 THEN "+dataset.QuoteLiteral("the key is already in table "+table))
+	case "update", "delete":
+		reasons = append(reasons, "WHEN m.__sw_n IS NULL THEN "+dataset.QuoteLiteral("the key is not in table "+table))
+	}
+	reasons = append(reasons, "WHEN m.__sw_n > 1 THEN 'the key matches ' || m.__sw_n || "+dataset.QuoteLiteral(" rows of table "+table))
+	for _, s := range p.sets {
+		if s.kind != "field" {
+			continue
+		}
+		sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", datakit.Q(s.field), s.duck, s.alias))
+		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NOT NULL AND d.%s IS NULL THEN %s || CAST(d.%s AS VARCHAR) || %s",
+			datakit.Q(s.field), s.alias, dataset.QuoteLiteral(fmt.Sprintf("set %s: cannot convert \"", s.col.Name)), datakit.Q(s.field),
+			dataset.QuoteLiteral(fmt.Sprintf("\" (input column %s) to %s", s.field, s.col.Type))))
+		if len(s.enum) > 0 {
+			allowed := make([]string, len(s.enum))
+			for i, e := range s.enum {
+				allowed[i] = dataset.QuoteLiteral(e)
+			}
+			reasons = append(reasons, fmt.Sprintf("WHEN CAST(d.%s AS VARCHAR) NOT IN (%s) THEN %s || CAST(d.%s AS VARCHAR) || %s", s.alias, strings.Join(allowed, ", "),
+				dataset.QuoteLiteral(fmt.Sprintf("set %s: \"", s.col.Name)), s.alias, dataset.QuoteLiteral("\" is not one of "+strings.Join(s.enum, ", "))))
+		}
+	}
+	return "CREATE OR REPLACE TABLE " + datakit.Q(p.changes) + " AS " +
+		"WITH i AS (SELECT " + strings.Join(sel, ", ") + " FROM " + datakit.Q(u.in.View) + "), " +
+		"d AS (SELECT *, count(*) OVER (PARTITION BY " + strings.Join(part, ", ") + ") AS __sw_dup FROM i), " +
+		"m AS (SELECT " + strings.Join(mk, ", ") + ", count(*) AS __sw_n FROM " + datakit.Q(p.base) + " GROUP BY ALL) " +
+		"SELECT d.*, COALESCE(m.__sw_n, 0) AS __sw_n, CASE " + strings.Join(reasons, " ") + " END AS __sw_reason " +
+		"FROM d LEFT JOIN m ON " + strings.Join(on, " AND ")
+}
+
+// tableSQL is the new version: base rows (updated, or without the deleted
+// ones) and inserted rows, sorted by the table key.
+func (p *plan) tableSQL() string {
+	u := p.u
+	setOf := map[string]setPlan{}
+	for _, s := range p.sets {
+		setOf[s.col.Name] = s
+	}
+	keyOf := map[string]string{}
+	for i, k := range p.keys {
+		keyOf[k[0]] = fmt.Sprintf("c.__sw_k%d", i)
+	}
+	var upd, ins, on, order []string
+	for i, k := range p.keys {
+		on = append(on, fmt.Sprintf("b.%s = c.__sw_k%d", datakit.Q(k[0]), i))
+	}
+	for _, col := range p.cols {
+		duck, _ := dataset.DuckDBType(col)
+		q := datakit.Q(col.Name)
+		b := "b." + q
+		uexpr, iexpr := b, "NULL"
+		if k, ok := keyOf[col.Name]; ok {
+			iexpr = k
+		}
+		if s, ok := setOf[col.Name]; ok {
+			switch s.kind {
+			case "const":
+				uexpr, iexpr = "k."+s.alias, "k."+s.alias
+			case "field":
+				uexpr, iexpr = "c."+s.alias, "c."+s.alias
+			case "increment":
+				uexpr, iexpr = fmt.Sprintf("COALESCE(%s, 0) + k.%s", b, s.alias), "k."+s.alias
+			}
+			uexpr = fmt.Sprintf("CASE WHEN c.__sw_k0 IS NOT NULL THEN %s ELSE %s END", uexpr, b)
+		}
+		upd = append(upd, fmt.Sprintf("CAST(%s AS %s) AS %s", uexpr, duck, q))
+		ins = append(ins, fmt.Sprintf("CAST(%s AS %s) AS %s", iexpr, duck, q))
+	}
+	for _, k := range u.tbl.Key {
+		order = append(order, datakit.Q(k))
+	}
+	if len(order) == 0 {
+		order = append(order, "ALL")
+	}
+	applied := "(SELECT * FROM " + datakit.Q(p.changes) + " WHERE __sw_reason IS NULL)"
+	q := "SELECT " + strings.Join(upd, ", ") + " FROM " + datakit.Q(p.base) + " b LEFT JOIN " + applied + " c ON " + strings.Join(on, " AND ") +
+		" CROSS JOIN " + datakit.Q(p.consts) + " k"
+	if u.x.Operation == "delete" {
+		q += " WHERE c.__sw_k0 IS NULL"
+	}
+	if u.x.Operation == "insert" || u.x.Operation == "upsert" {
+		q += " UNION ALL SELECT " + strings.Join(ins, ", ") + " FROM " + applied + " c CROSS JOIN " + datakit.Q(p.consts) + " k WHERE c.__sw_n = 0"
+	}
+	return "SELECT * FROM (" + q + ") ORDER BY " + strings.Join(order, ", ")
+}
+
+// ports writes out (the input rows applied) and rejects (the others, with
+// a reason), both ordered by the key columns, then the other columns.
+func (p *plan) ports(res *activity.Result) error {
+	t := p.u.t
+	var order, sel, rej []string
+	for _, k := range p.keys {
+		order = append(order, datakit.Q(k[1]))
+	}
+	for _, c := range p.inCols {
+		sel = append(sel, datakit.Q(c))
+		if !slices.ContainsFunc(p.keys, func(k [2]string) bool { return k[1] == c }) {
+			order = append(order, datakit.Q(c))
+		}
+		if c != "reason" {
+			rej = append(rej, datakit.Q(c))
+		}
+	}
+	from := " FROM " + datakit.Q(p.changes)
+	m := p.u.in.Manifest
+	if _, err := t.Write(res, "out", m.Dimension, m.Key, "SELECT "+strings.Join(sel, ", ")+from+" WHERE __sw_reason IS NULL ORDER BY "+strings.Join(order, ", ")); err != nil {
+		return portErr("out", err)
+	}
+	_, err := t.Write(res, "rejects", m.Dimension, nil, "SELECT "+strings.Join(rej, ", ")+", __sw_reason AS reason"+from+" WHERE __sw_reason IS NOT NULL ORDER BY "+strings.Join(order, ", ")+", reason")
+	return portErr("rejects", err)
+}
+
+// portErr makes a failed port write retryable: the update itself may be
+// committed already, and the retry only rewrites the ports.
+func portErr(port string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &activity.Retryable{Msg: fmt.Sprintf("update-data: write port %s: %v", port, err)}
+}
+
+func (p *plan) summary() string {
+	var parts []string
+	for _, k := range []string{"updated", "inserted", "deleted"} {
+		if n := p.counts[k]; n > 0 {
+			parts = append(parts, fmt.Sprintf("%d %s", n, k))
+		}
+	}
+	if len(parts) == 0 {
+		return "no change"
+	}
+	return strings.Join(parts, ", ")
+}
