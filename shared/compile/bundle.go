@@ -27,7 +27,8 @@ type Bundle struct {
 	CatalogFile  string            `json:"catalogFile"`
 	Campaign     []byte            `json:"campaign"`
 	Catalog      []byte            `json:"catalog"`
-	CatalogDir   string            `json:"catalogDir"` // relative paths in the catalog resolve here
+	CatalogDir   string            `json:"catalogDir"`  // relative paths in the catalog resolve here
+	CampaignDir  string            `json:"campaignDir"` // relative paths in the campaign resolve here
 	Files        map[string][]byte `json:"files,omitempty"`
 }
 
@@ -42,7 +43,8 @@ func NewBundle(c *campaign.Campaign, cat *campaign.Catalog, files map[string][]b
 		return nil, err
 	}
 	dir, _ := filepath.Abs(cat.Dir())
-	b := &Bundle{CampaignFile: filepath.Base(c.File), CatalogFile: filepath.Base(cat.File), Campaign: cdata, Catalog: kdata, CatalogDir: dir, Files: files}
+	cdir, _ := filepath.Abs(c.Dir())
+	b := &Bundle{CampaignFile: filepath.Base(c.File), CatalogFile: filepath.Base(cat.File), Campaign: cdata, Catalog: kdata, CatalogDir: dir, CampaignDir: cdir, Files: files}
 	if b.CampaignFile == "." || b.CampaignFile == "" {
 		b.CampaignFile = "campaign.yaml"
 	}
@@ -93,7 +95,11 @@ func BundleKey(campaignID, hash string) string {
 
 // Decode re-validates the bundle and returns the program (without emitting).
 func (b *Bundle) Decode(reg *activity.Registry, chk Checkers) (*Program, error) {
-	c, diags := campaign.ParseCampaign(filepath.Join(b.CatalogDir, b.CampaignFile), b.Campaign)
+	cdir := b.CampaignDir
+	if cdir == "" {
+		cdir = b.CatalogDir
+	}
+	c, diags := campaign.ParseCampaign(filepath.Join(cdir, b.CampaignFile), b.Campaign)
 	cat, cd := campaign.ParseCatalog(filepath.Join(b.CatalogDir, b.CatalogFile), b.Catalog)
 	diags = append(diags, cd...)
 	if diags.HasErrors() {

@@ -17,6 +17,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -56,9 +57,10 @@ type Task struct {
 	Config any
 	Engine *dataset.Engine
 
-	prefix string
-	views  []string
-	tables map[string]string
+	prefix    string
+	views     []string
+	tables    map[string]string
+	warehouse *dataset.Engine
 }
 
 // Open loads the request's campaign and config and the engine.
@@ -71,10 +73,41 @@ func Open(ctx context.Context, env *activity.Env, req *activity.Request) (*Task,
 	if err != nil {
 		return nil, err
 	}
+	wh, err := warehouse(env, comp, eng)
+	if err != nil {
+		return nil, err
+	}
 	var b [4]byte
 	rand.Read(b[:])
-	return &Task{Ctx: ctx, Env: env, Req: req, Comp: comp, Config: cfg, Engine: eng,
+	return &Task{Ctx: ctx, Env: env, Req: req, Comp: comp, Config: cfg, Engine: eng, warehouse: wh,
 		prefix: "sw_" + sanitize(req.Activity) + "_" + hex.EncodeToString(b[:]) + "_", tables: map[string]string{}}, nil
+}
+
+// warehouse resolves where managed table versions live: the catalog's
+// `warehouse` folder, an Env "warehouse" store, or the run store.
+func warehouse(env *activity.Env, comp *activity.Compiled, eng *dataset.Engine) (*dataset.Engine, error) {
+	w := comp.Catalog.Warehouse
+	switch {
+	case w == "":
+		if s, ok := env.Services["warehouse"].(blob.Store); ok {
+			return eng.On(s), nil
+		}
+		return eng, nil
+	case blob.IsS3(w):
+		// On AWS the stack's bucket holds the warehouse under warehouse/;
+		// another bucket needs its own adapter, configured as the Env's
+		// "warehouse" service.
+		if s, ok := env.Services["warehouse"].(blob.Store); ok {
+			return eng.On(s), nil
+		}
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("catalog warehouse %s: no S3 warehouse store is configured here", w)}
+	}
+	dir := comp.Catalog.Resolve(w)
+	v, err := env.Shared("warehouse:"+dir, func() (any, error) { return folderblob.New(dir) })
+	if err != nil {
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("catalog warehouse %s: %v", w, err)}
+	}
+	return eng.On(v.(blob.Store)), nil
 }
 
 // Close drops the views the task created.
@@ -189,12 +222,7 @@ func (t *Task) CurrentVersion(name string) (string, error) {
 
 // Warehouse returns the engine bound to the warehouse store (the catalog's
 // warehouse, else the run store).
-func (t *Task) Warehouse() *dataset.Engine {
-	if w, ok := t.Env.Services["warehouse"].(blob.Store); ok {
-		return t.Engine.On(w)
-	}
-	return t.Engine
-}
+func (t *Task) Warehouse() *dataset.Engine { return t.warehouse }
 
 // Out returns the deterministic ref of an output port: a retried task writes
 // the same ref, and Write returns the dataset already there.
