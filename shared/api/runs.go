@@ -569,10 +569,6 @@ func (s *Server) logs(w http.ResponseWriter, r *http.Request) *Error {
 	return nil
 }
 
-// ConfirmKey is the state key recording that a held send (confirm: true) may go. Its
-// value is the confirmation time, RFC 3339 UTC.
-func ConfirmKey(runID, activity string) string { return "confirm/" + runID + "/" + activity }
-
 func (s *Server) confirm(w http.ResponseWriter, r *http.Request) *Error {
 	run, e := s.loadRun(r)
 	if e != nil {
@@ -602,7 +598,7 @@ func (s *Server) confirm(w http.ResponseWriter, r *http.Request) *Error {
 		return fail(http.StatusConflict, codeConflict, "activity %s does not hold its sends (only a channel activity with confirm: true does)", act)
 	}
 	now := s.o.Now().UTC()
-	k, _, err := s.o.Store.PutKey(r.Context(), state.Key{Key: ConfirmKey(run.ID, act), Value: now.Format(time.RFC3339Nano), CreatedAt: now})
+	k, _, err := s.o.Store.PutKey(r.Context(), state.Key{Key: state.ConfirmKey(run.ID, act), Value: now.Format(time.RFC3339Nano), CreatedAt: now})
 	if err != nil {
 		return storeError(err, "confirmation")
 	}

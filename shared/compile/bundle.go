@@ -6,6 +6,7 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"path/filepath"
@@ -15,6 +16,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 )
 
@@ -159,7 +161,10 @@ func (l *Loader) Load(ctx context.Context, campaignID, hash string) (*activity.C
 	l.mu.Unlock()
 	rc, err := l.Blob.Get(ctx, BundleKey(campaignID, hash))
 	if err != nil {
-		return nil, fmt.Errorf("load bundle %s of %s: %w", hash, campaignID, err)
+		if errors.Is(err, blob.ErrNotFound) {
+			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("bundle %s of %s is not stored: publish or run the campaign again", hash, campaignID)}
+		}
+		return nil, &activity.Retryable{Msg: fmt.Sprintf("load bundle %s of %s: %v", hash, campaignID, err)}
 	}
 	defer rc.Close()
 	var b Bundle

@@ -63,6 +63,10 @@ func Open(home string) (*Local, error) {
 	}}
 	l := &Local{Home: abs, Blob: bs, State: st, Loader: loader, Env: env, closer: st.Close,
 		Runner: &runner.Runner{Registry: reg, Env: env, Store: st, Loader: loader}}
+	if err := configureSender(l); err != nil {
+		st.Close()
+		return nil, err
+	}
 	return l, nil
 }
 

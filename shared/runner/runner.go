@@ -147,11 +147,16 @@ func outputs(res *activity.Result) map[string]string {
 	return out
 }
 
-// retryable marks a store failure as transient (the Task is retried).
+// retryable marks a store failure as transient (the Task is retried), except
+// a missing record: retrying cannot make it appear, so that is invalid input.
 func retryable(err error) error {
 	var re *activity.Retryable
-	if errors.As(err, &re) {
+	var ii *activity.InvalidInput
+	if errors.As(err, &re) || errors.As(err, &ii) {
 		return err
+	}
+	if errors.Is(err, state.ErrNotFound) {
+		return &activity.InvalidInput{Msg: err.Error()}
 	}
 	return &activity.Retryable{Msg: err.Error()}
 }

@@ -102,6 +102,10 @@ func AdvanceIncremental(cur Incremental, expectedRev int64, r IncrementalRun) (I
 	return cur, nil
 }
 
+// ConfirmKey is the key recording that the held send (confirm: true) of an
+// activity in a run may go; its value is the confirmation time.
+func ConfirmKey(runID, activityID string) string { return "confirm/" + runID + "/" + activityID }
+
 // Key is a generic idempotency key: the first writer stores Value, later writers get it
 // back until ExpiresAt.
 type Key struct {

@@ -107,6 +107,9 @@ func check(c *activity.Check, k *Kind, x *Config) {
 			}
 		}
 	}
+	if x.MaxErrors < 0 {
+		c.Errorf(c.Path("maxErrors"), "maxErrors must be positive")
+	}
 	if x.SliceSize < 0 || x.Concurrency < 0 || x.Concurrency > 40 {
 		c.Errorf(c.Path("concurrency"), "concurrency must be between 1 and 40 (inline Map limit)")
 	}

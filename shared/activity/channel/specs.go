@@ -86,6 +86,7 @@ type Config struct {
 	Capping     *Capping    `json:"capping,omitempty"`
 	QuietHours  *QuietHours `json:"quietHours,omitempty"`
 	Experiment  *Experiment `json:"experiment,omitempty"`
+	MaxErrors   int         `json:"maxErrors,omitempty" jsonschema:"description=failed sends in one slice after which the activity pauses (default 100)"`
 	SliceSize   int         `json:"sliceSize,omitempty" jsonschema:"description=recipients per Map iteration (default 50000)"`
 	Concurrency int         `json:"concurrency,omitempty" jsonschema:"description=slices sent at once (default 4)"`
 }
@@ -146,33 +147,73 @@ func newSpec(k *Kind) *activity.Spec {
 	}
 }
 
-// lower emits plan → Map(send) → finish. The plan task writes the slices it
-// will send; each Map iteration sends one slice; finish merges the parts.
+// ConfirmPollSeconds is the wait between two checks of a held send.
+const ConfirmPollSeconds = 60
+
+// lower emits plan → [confirm loop] → Map(send over slices) → finish. The
+// plan task writes the plan and returns its slices; each Map iteration
+// sends one slice; finish merges the parts into the ports.
+//
+// With confirm: true the plan reports extra.held (live runs) and a poll loop
+// (Choice → Wait 60 s → confirm task → Choice) holds the sends until the run
+// is confirmed. With quietHours the slices come in waves (extra.waves): an
+// outer Map, one wave at a time, waits until the wave's instant (the end of
+// its recipients' quiet hours) and then sends the wave's slices.
 func lower(l activity.Lowerer, cfg any) error {
 	x := cfg.(*Config)
 	conc := x.Concurrency
 	if conc <= 0 {
 		conc = DefaultConcurrency
 	}
-	plan := l.Task("plan", nil)
-	plan.Next = l.Name("send")
+	sendName := l.Name("send")
+	if x.QuietHours != nil {
+		sendName = l.Name("waves")
+	}
+	plan := l.Task(PhasePlan, nil)
+	plan.Next = sendName
 	l.Add(l.Name(""), plan)
+	if x.Confirm {
+		plan.Next = l.Name("held")
+		l.Add(l.Name("held"), &asl.State{Type: "Choice", Comment: "confirm: true holds live sends until the run is confirmed",
+			Choices: []asl.ChoiceRule{{Variable: l.ResultPath() + ".extra.held", BooleanEquals: asl.Bool(true), Next: l.Name("hold")}},
+			Default: sendName})
+		l.Add(l.Name("hold"), &asl.State{Type: "Wait", Seconds: asl.Int(ConfirmPollSeconds), Next: l.Name("confirm")})
+		confirm := l.Task(PhaseConfirm, nil)
+		confirm.Next = l.Name("held")
+		l.Add(l.Name("confirm"), confirm)
+	}
 
-	send := l.Task("send", map[string]any{"slice.$": "$$.Map.Item.Value"})
+	send := l.Task(PhaseSend, map[string]any{"slice.$": "$$.Map.Item.Value"})
 	send.ResultPath = ""
 	send.Catch = nil
 	send.End = true
-	item := asl.Branch{ProcessorConfig: &asl.ProcessorConfig{Mode: "INLINE"}, StartAt: l.Name("slice")}
-	item.States.Add(l.Name("slice"), send)
 	// Inside the Map, the item selector supplies the whole request.
-	itemSel := send.Parameters
+	itemSel := send.Parameters.(map[string]any)
 	send.Parameters = nil
 	send.InputPath = ""
-	l.Add(l.Name("send"), &asl.State{
-		Type: "Map", ItemsPath: l.ResultPath() + ".slices", ItemSelector: itemSel, ItemProcessor: &item,
-		MaxConcurrency: conc, ResultPath: asl.Path(l.ResultPath() + ".parts"), Catch: l.Catch(), Next: l.Name("finish"),
-	})
-	finish := l.Task("finish", map[string]any{"parts.$": l.ResultPath() + ".parts"})
+	item := asl.Branch{ProcessorConfig: &asl.ProcessorConfig{Mode: "INLINE"}, StartAt: l.Name("slice")}
+	item.States.Add(l.Name("slice"), send)
+	if x.QuietHours == nil {
+		l.Add(sendName, &asl.State{
+			Type: "Map", ItemsPath: l.ResultPath() + ".slices", ItemSelector: itemSel, ItemProcessor: &item,
+			MaxConcurrency: conc, ResultPath: asl.Path(l.ResultPath() + ".parts"), Catch: l.Catch(), Next: l.Name("finish"),
+		})
+	} else {
+		// The send phase reads the plan, not the inputs; inside a wave "$" is
+		// the wave item.
+		delete(itemSel, "inputs")
+		wave := asl.Branch{ProcessorConfig: &asl.ProcessorConfig{Mode: "INLINE"}, StartAt: l.Name("until")}
+		wave.States.Add(l.Name("until"), &asl.State{Type: "Wait", Comment: "the end of the quiet hours of this wave's recipients",
+			TimestampPath: "$.at", Next: l.Name("send")})
+		wave.States.Add(l.Name("send"), &asl.State{Type: "Map", ItemsPath: "$.slices", ItemSelector: itemSel, ItemProcessor: &item,
+			MaxConcurrency: conc, End: true})
+		l.Add(sendName, &asl.State{
+			Type: "Map", ItemsPath: l.ResultPath() + ".extra.waves", MaxConcurrency: 1,
+			ItemSelector:  map[string]any{"at.$": "$$.Map.Item.Value.at", "slices.$": "$$.Map.Item.Value.slices", "run.$": l.RunPath()},
+			ItemProcessor: &wave, ResultPath: asl.Path(l.ResultPath() + ".parts"), Catch: l.Catch(), Next: l.Name("finish"),
+		})
+	}
+	finish := l.Task(PhaseFinish, map[string]any{"parts.$": l.ResultPath() + ".parts"})
 	finish.Next = l.Next()
 	l.Add(l.Name("finish"), finish)
 	return nil

@@ -94,6 +94,16 @@ func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 	return s.db.Update(fn)
 }
 
+// batch is update for the send ledger's many small concurrent writes: bbolt
+// coalesces concurrent calls into one transaction and one fsync. fn may run
+// more than once, so it must reset whatever it reports.
+func (s *Store) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	return s.db.Batch(fn)
+}
+
 func key(parts ...string) []byte {
 	var b bytes.Buffer
 	for i, p := range parts {

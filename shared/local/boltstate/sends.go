@@ -20,7 +20,8 @@ func (s *Store) ClaimSend(ctx context.Context, k state.SendKey, token string, at
 	if err != nil {
 		return e, false, err
 	}
-	err = s.update(ctx, func(tx *bolt.Tx) error {
+	err = s.batch(ctx, func(tx *bolt.Tx) error {
+		claimed = false
 		b := tx.Bucket(bSends)
 		ok, err := get(b, sendKey(k), &e)
 		if err != nil || ok {
@@ -35,7 +36,7 @@ func (s *Store) ClaimSend(ctx context.Context, k state.SendKey, token string, at
 
 // modifySend stores fn's change of the stored entry held names.
 func (s *Store) modifySend(ctx context.Context, held state.LedgerEntry, fn func(cur state.LedgerEntry) (state.LedgerEntry, error)) (e state.LedgerEntry, err error) {
-	err = s.update(ctx, func(tx *bolt.Tx) error {
+	err = s.batch(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bSends)
 		var cur state.LedgerEntry
 		ok, err := get(b, sendKey(held.SendKey), &cur)

@@ -1,0 +1,35 @@
+// Command alert is the Alert Lambda: the alert activity (flow family). Alerts
+// go to the run log and, with ALERT_TOPIC_ARN set, to an SNS topic.
+package main
+
+import (
+	"context"
+	"log"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/flow"
+	"github.com/stepwise-run/stepwise/shared/lambdarun"
+)
+
+func main() {
+	cfg, err := lambdarun.FromEnv(os.Getenv)
+	if err != nil {
+		log.Fatal(err)
+	}
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	reg := activity.NewRegistry()
+	flow.Register(reg)
+	fn := lambdarun.NewStack(cfg, awsCfg).LiteFunction("Alert", reg)
+	if cfg.AlertTopic != "" {
+		fn.Services()[lambdarun.ServiceAlerter] = lambdarun.SNSAlerter{Client: sns.NewFromConfig(awsCfg), Topic: cfg.AlertTopic}
+	}
+	lambda.Start(fn.Invoke)
+}

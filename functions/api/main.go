@@ -1,0 +1,45 @@
+// Command api is the Api Lambda: the marketers' HTTP API (shared/api) behind
+// API Gateway, publishing campaigns to Step Functions and EventBridge
+// Scheduler (shared/aws/publish). The gateway authorizes callers (IAM or
+// JWT), so the handlers trust it.
+package main
+
+import (
+	"context"
+	"log"
+	"log/slog"
+	"os"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/scheduler"
+	"github.com/aws/aws-sdk-go-v2/service/sfn"
+
+	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/api"
+	"github.com/stepwise-run/stepwise/shared/aws/publish"
+	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/lambdarun"
+)
+
+func main() {
+	cfg, err := lambdarun.FromEnv(os.Getenv)
+	if err != nil {
+		log.Fatal(err)
+	}
+	awsCfg, err := config.LoadDefaultConfig(context.Background())
+	if err != nil {
+		log.Fatal(err)
+	}
+	st := lambdarun.NewStack(cfg, awsCfg)
+	pub := &publish.Publisher{SFN: sfn.NewFromConfig(awsCfg), Scheduler: scheduler.NewFromConfig(awsCfg),
+		RoleArn: cfg.StateMachineRole, SchedulerRoleArn: cfg.SchedulerRole, Prefix: cfg.NamePrefix, Group: cfg.ScheduleGroup,
+		FunctionArn: func(name string) string { return cfg.FunctionArnPrefix + name }}
+	h := api.New(api.Options{Store: st.State, Sources: lambdarun.BlobSources{Blob: st.Blob},
+		Bundles:  &compile.Loader{Blob: st.Blob, Registry: activities.Registry(), Checkers: activities.Checkers()},
+		Executor: pub, Deployer: pub, Previewer: &previewer{store: st.Blob, workDir: cfg.WorkDir},
+		Uploads:   &publish.Uploads{Presign: s3.NewPresignClient(st.S3), Bucket: cfg.Bucket, Prefix: cfg.Prefix + "uploads/"},
+		Authorize: api.TrustGateway, UnsubscribeSecret: []byte(cfg.UnsubscribeSecret), Logger: slog.Default()})
+	lambda.Start(lambdarun.HTTP(h))
+}

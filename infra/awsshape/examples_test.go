@@ -1,0 +1,200 @@
+package awsshape_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stepwise-run/stepwise/infra/lambdalocal"
+	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// sampleCustomers is the size of the generated data set: small enough for
+// CI, large enough for every branch of the examples to see rows.
+const sampleCustomers = 1500
+
+var sample struct {
+	once sync.Once
+	dir  string
+	err  error
+}
+
+// sampleData generates the demo data set once per test binary.
+func sampleData(t *testing.T) string {
+	t.Helper()
+	sample.once.Do(func() {
+		sample.dir, sample.err = os.MkdirTemp("", "stepwise-shape-data-")
+		if sample.err == nil {
+			sample.err = dataset.GenerateSample(context.Background(), sample.dir, dataset.SampleOptions{Customers: sampleCustomers})
+		}
+	})
+	if sample.err != nil {
+		t.Fatal(sample.err)
+	}
+	return sample.dir
+}
+
+// missingHandlers lists the functions among names whose activity type has
+// no handler yet.
+func missingHandlers(names []string) []string {
+	reg := activities.Registry()
+	var out []string
+	for _, n := range names {
+		if s, ok := reg.ByFunction(n); ok && s.Handler == nil {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// copyTree copies the files under src (recursively) into dst.
+func copyTree(t *testing.T, src, dst string) {
+	t.Helper()
+	err := filepath.WalkDir(src, func(p string, d os.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		rel, _ := filepath.Rel(src, p)
+		if d.IsDir() {
+			return os.MkdirAll(filepath.Join(dst, rel), 0o755)
+		}
+		data, err := os.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		return os.WriteFile(filepath.Join(dst, rel), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestExamples runs every example campaign AWS-style and locally on the same
+// generated data, and requires the same status and counts on every
+// activity and transition. On the AWS side the catalog tables and the
+// imported file are read from S3 (s3:// sources); locally from a folder.
+// An example whose activities still lack handlers is skipped by name.
+func TestExamples(t *testing.T) {
+	root := repoRoot(t)
+	examples := []struct {
+		file     string
+		local    map[string]any // parameters of the local run
+		aws      map[string]any // of the AWS-shaped run
+		uploaded []string       // files the AWS run reads from S3
+	}{
+		{file: "winback.yaml"},
+		{file: "newsletter.yaml"},
+		{file: "import.yaml", aws: map[string]any{"file": "s3://" + bucket + "/files/leads.csv"}, uploaded: []string{"files/leads.csv"}},
+	}
+	data := sampleData(t)
+	local, remote := t.TempDir(), t.TempDir()
+	copyTree(t, filepath.Join(root, "examples"), local)
+	copyTree(t, filepath.Join(root, "examples"), remote)
+	copyTree(t, data, filepath.Join(local, "data"))
+	os.Remove(filepath.Join(local, "data", "catalog.yaml"))
+	cat, err := os.ReadFile(filepath.Join(root, "examples", "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3cat := strings.ReplaceAll(string(cat), "source: data/", "source: s3://"+bucket+"/data/")
+	if err := os.WriteFile(filepath.Join(remote, "catalog.yaml"), []byte(s3cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	var runs, localRuns []run
+	need := map[string]bool{}
+	for _, ex := range examples {
+		lp := compileFile(t, filepath.Join(local, ex.file), filepath.Join(local, "catalog.yaml"))
+		rp := compileFile(t, filepath.Join(remote, ex.file), filepath.Join(remote, "catalog.yaml"))
+		fns := functionsOf(rp.JSON)
+		if miss := missingHandlers(fns); len(miss) > 0 {
+			t.Logf("%s: skipped until these functions have handlers: %s", ex.file, strings.Join(miss, ", "))
+			continue
+		}
+		for _, f := range fns {
+			need[f] = true
+		}
+		id := state.NewRunID()
+		runs = append(runs, run{name: ex.file, program: rp, params: ex.aws, runID: id})
+		localRuns = append(localRuns, run{name: ex.file, program: lp, params: ex.local, runID: id})
+	}
+	if len(runs) == 0 {
+		t.Skip("no example has all its handlers yet")
+	}
+	var names []string
+	for n := range need {
+		names = append(names, n)
+	}
+	sh := startShape(t, names...)
+	ctx := context.Background()
+	for _, name := range []string{"customers", "purchases", "stores"} {
+		f, err := os.Open(filepath.Join(data, name+".parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = sh.blob.Put(ctx, "data/"+name+".parquet", f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ex := range examples {
+		for _, u := range ex.uploaded {
+			f, err := os.Open(filepath.Join(local, u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sh.blob.Put(ctx, u, f); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+	}
+	// The first call of each of these fails after doing its work (its result
+	// is lost): Step Functions retries it, and the counts must not change.
+	faults := 0
+	for _, fn := range []string{"BuildAudience", "LoadFile"} {
+		if need[fn] {
+			sh.fns.Router.Inject(lambdalocal.Fault{Function: fn, After: true})
+			faults++
+		}
+	}
+	start := time.Now()
+	outs := sh.runAWS(t, runs)
+	t.Logf("%d examples AWS-style in %s", len(runs), time.Since(start).Round(time.Millisecond))
+	// Every sent message reached the fake provider, once.
+	var sent int64
+	for i, r := range runs {
+		var sum struct {
+			Activities map[string]struct {
+				Ports map[string]int64 `json:"ports"`
+			} `json:"activities"`
+		}
+		json.Unmarshal(outs[i].Output, &sum)
+		for id, a := range sum.Activities {
+			if spec, ok := r.program.Specs[id]; ok && (spec.Type == "email" || spec.Type == "push" || spec.Type == "sms") {
+				sent += a.Ports["out"]
+			}
+		}
+	}
+	if got := int64(len(sh.ses.Messages()) + len(sh.sns.Messages()) + len(sh.sms.Messages())); got != sent {
+		t.Errorf("providers received %d messages, the runs report %d sent", got, sent)
+	}
+	t.Logf("messages: %d email (SESv2), %d push (SNS), %d SMS", len(sh.ses.Messages()), len(sh.sns.Messages()), len(sh.sms.Messages()))
+	retries := 0
+	for i := range runs {
+		sh.checkAgainst(t, localRuns[i], runs[i], outs[i])
+		retries += len(outs[i].Retries())
+	}
+	if retries != faults {
+		t.Errorf("%d retries, want %d (the injected failures)", retries, faults)
+	}
+	sh.logInvocations(t)
+}

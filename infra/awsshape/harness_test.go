@@ -1,0 +1,342 @@
+// Package awsshape_test runs Stepwise the way AWS runs it, on this machine:
+// every Lambda bootstrap under the Runtime Interface Emulator behind a Lambda
+// API router, the compiled ASL in aws-local-stepfunctions, S3 on gofakes3,
+// DynamoDB on DynamoDB Local and email on a fake SESv2. Each campaign's
+// counts must equal those of the local executor on the same data.
+//
+// Prerequisites: infra/setup-rie.sh (RIE), infra/setup.sh (node tools,
+// DynamoDB Local). Missing ones skip the tests, unless CI is set.
+package awsshape_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net/http/httptest"
+	"os"
+	"regexp"
+	"sort"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/johannesboyne/gofakes3"
+	"github.com/johannesboyne/gofakes3/backend/s3mem"
+
+	"github.com/stepwise-run/stepwise/infra/lambdalocal"
+	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/asl/interp"
+	"github.com/stepwise-run/stepwise/shared/aws/dynamostate"
+	"github.com/stepwise-run/stepwise/shared/aws/s3blob"
+	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/executor"
+	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/runner"
+	"github.com/stepwise-run/stepwise/shared/testenv"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	if sample.dir != "" {
+		os.RemoveAll(sample.dir)
+	}
+	testenv.Stop()
+	os.Exit(code)
+}
+
+const (
+	module  = "github.com/stepwise-run/stepwise"
+	bucket  = "stepwise-shape"
+	arnBase = "arn:aws:lambda:us-east-1:123456789012:function:stepwise-shape-"
+)
+
+func repoRoot(t testing.TB) string {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
+}
+
+// require skips t (fails it under CI) when a prerequisite is missing.
+func require(t testing.TB, why string) {
+	t.Helper()
+	if why == "" {
+		return
+	}
+	if os.Getenv("CI") != "" {
+		t.Fatalf("AWS shape: %s", why)
+	}
+	t.Skipf("AWS shape: %s", why)
+}
+
+func rieBin(t testing.TB) string {
+	t.Helper()
+	p, err := lambdalocal.FindRIE(repoRoot(t))
+	if err != nil {
+		require(t, err.Error())
+	}
+	return p
+}
+
+// bootstraps builds (or takes from the cache) the bootstraps of the named
+// functions.
+func bootstraps(t testing.TB, names ...string) map[string]lambdalocal.Built {
+	t.Helper()
+	root := repoRoot(t)
+	dirs := map[string]string{}
+	for _, f := range lambdarun.Functions(activities.Registry()) {
+		dirs[f.Name] = f.Dir
+	}
+	var pkgs []string
+	for _, n := range names {
+		d, ok := dirs[n]
+		if !ok {
+			t.Fatalf("no function %q", n)
+		}
+		pkgs = append(pkgs, "./functions/"+d)
+	}
+	b := &lambdalocal.Builder{Root: root, CacheDir: lambdalocal.DefaultCacheDir(), Log: testWriter{t}}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Minute)
+	defer cancel()
+	built, err := b.Build(ctx, pkgs...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]lambdalocal.Built{}
+	for _, n := range names {
+		out[n] = built[module+"/functions/"+dirs[n]]
+	}
+	return out
+}
+
+type testWriter struct{ t testing.TB }
+
+func (w testWriter) Write(p []byte) (int, error) {
+	w.t.Logf("%s", bytes.TrimRight(p, "\n"))
+	return len(p), nil
+}
+
+// shape is one AWS-shaped stack: emulators plus the functions under RIE.
+type shape struct {
+	root   string
+	blob   *s3blob.Store
+	state  *dynamostate.Store
+	ses    *lambdalocal.SESv2
+	sns    *lambdalocal.SNS
+	sms    *lambdalocal.SMSVoice
+	fns    *lambdalocal.Functions
+	memory map[string]int
+	// Requests the functions made (and the test's own uploads).
+	s3Requests, dynamoRequests *counter
+	env                        map[string]string // the functions' environment
+	rie                        string
+}
+
+// startShape starts the emulators and the named functions.
+func startShape(t *testing.T, names ...string) *shape {
+	t.Helper()
+	root := repoRoot(t)
+	rie := rieBin(t)
+	require(t, lambdalocal.SFNAvailable(root))
+	ddbEndpoint := testenv.DynamoDB(t)
+	built := bootstraps(t, names...)
+
+	s3count, ddbCount := &counter{}, &counter{}
+	faker := gofakes3.New(s3mem.New(), gofakes3.WithAutoBucket(true))
+	s3srv := httptest.NewServer(countS3(faker.Server(), s3count))
+	t.Cleanup(s3srv.Close)
+	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3srv.URL), UsePathStyle: true, Credentials: aws.AnonymousCredentials{}})
+
+	table := testenv.TableName(t)
+	st := dynamostate.New(testenv.DynamoDBClient(t), table)
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	if err := st.CreateTable(ctx); err != nil {
+		t.Fatal(err)
+	}
+
+	ddbSrv := httptest.NewServer(countDynamoDB(ddbEndpoint, ddbCount))
+	t.Cleanup(ddbSrv.Close)
+
+	ses, sns, sms := &lambdalocal.SESv2{}, &lambdalocal.SNS{}, &lambdalocal.SMSVoice{}
+	sesSrv, snsSrv, smsSrv := httptest.NewServer(ses), httptest.NewServer(sns), httptest.NewServer(sms)
+	t.Cleanup(sesSrv.Close)
+	t.Cleanup(snsSrv.Close)
+	t.Cleanup(smsSrv.Close)
+
+	env := map[string]string{
+		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+		"AWS_EC2_METADATA_DISABLED": "true",
+		"AWS_ENDPOINT_URL_S3":       s3srv.URL, "AWS_ENDPOINT_URL_DYNAMODB": ddbSrv.URL, "AWS_ENDPOINT_URL_SESV2": sesSrv.URL,
+		"AWS_ENDPOINT_URL_SNS": snsSrv.URL, "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2": smsSrv.URL,
+		"TABLE_NAME": table, "BUCKET": bucket, "S3_PATH_STYLE": "true",
+		"SES_CONFIGURATION_SET": "stepwise-shape", "PUBLIC_URL": "https://api.shape.example",
+		"UNSUBSCRIBE_SECRET":            "shape-unsubscribe-secret-0123456789abcdef",
+		"PUSH_PLATFORM_APPLICATION_ARN": "arn:aws:sns:us-east-1:123456789012:app/GCM/stepwise-shape",
+	}
+	var fns []lambdalocal.Function
+	sh := &shape{root: root, blob: s3blob.New(s3c, bucket, ""), state: st, ses: ses, sns: sns, sms: sms, memory: templateMemory(t),
+		s3Requests: s3count, dynamoRequests: ddbCount, env: env, rie: rie}
+	for _, n := range names {
+		fns = append(fns, lambdalocal.Function{Name: n, Bootstrap: built[n].Path, MemoryMB: sh.memory[n], Timeout: 5 * time.Minute})
+	}
+	var logs io.Writer = io.Discard
+	if os.Getenv("STEPWISE_SHAPE_LOGS") != "" {
+		logs = os.Stderr
+	}
+	f, err := lambdalocal.StartFunctions(ctx, lambdalocal.FunctionsOptions{RIE: rie, Functions: fns, Env: env, WorkDir: t.TempDir(), Output: logs})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(f.Close)
+	sh.fns = f
+	return sh
+}
+
+var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)
+
+// functionsOf lists the functions a compiled definition invokes.
+func functionsOf(def []byte) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, m := range placeholder.FindAllSubmatch(def, -1) {
+		if n := string(m[1]); !seen[n] {
+			seen[n] = true
+			out = append(out, n)
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// deployable substitutes the function ARNs, as the template's
+// DefinitionSubstitutions (or the API at publish) do.
+func deployable(def []byte) []byte {
+	return placeholder.ReplaceAllFunc(def, func(m []byte) []byte {
+		return []byte(arnBase + string(placeholder.FindSubmatch(m)[1]))
+	})
+}
+
+func compileFile(t testing.TB, campaignFile, catalogFile string) *compile.Program {
+	t.Helper()
+	p, diags := compile.CompileFiles(campaignFile, catalogFile, activities.Registry(), activities.Checkers())
+	if diags.HasErrors() {
+		t.Fatalf("%s does not compile:\n%v", campaignFile, diags)
+	}
+	return p
+}
+
+// run is one campaign execution in both runtimes.
+type run struct {
+	name    string
+	program *compile.Program
+	params  map[string]any
+	runID   string
+}
+
+func (r run) input() json.RawMessage {
+	b, _ := json.Marshal(runner.ExecutionInput{Params: r.params, RunID: r.runID})
+	return b
+}
+
+// runAWS publishes the bundles to S3 and executes the definitions with
+// aws-local-stepfunctions through the router.
+func (sh *shape) runAWS(t *testing.T, runs []run) []lambdalocal.Outcome {
+	t.Helper()
+	ctx := context.Background()
+	loader := &compile.Loader{Blob: sh.blob}
+	var execs []lambdalocal.Execution
+	for _, r := range runs {
+		if err := loader.Publish(ctx, r.program.Campaign.ID, r.program.Bundle); err != nil {
+			t.Fatal(err)
+		}
+		execs = append(execs, lambdalocal.Execution{Definition: deployable(r.program.JSON), Input: r.input()})
+	}
+	out, err := lambdalocal.RunSFN(ctx, sh.root, sh.fns.URL, execs, lambdalocal.SFNOptions{WaitMs: 5, RetryMs: 5, Timeout: 3 * time.Minute})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+// runLocal runs the same program with the local executor (in-process
+// interpreter, folder blob store, bbolt).
+func runLocal(t *testing.T, r run) *runner.Summary {
+	t.Helper()
+	l, err := executor.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	s, err := l.Run(context.Background(), r.program, executor.Options{Params: r.params, RunID: r.runID, Wait: interp.WaitSkip})
+	if err != nil && s == nil {
+		t.Fatalf("local run of %s: %v", r.name, err)
+	}
+	return s
+}
+
+// storedSummary reads a run back from DynamoDB.
+func (sh *shape) storedSummary(t *testing.T, runID string) *runner.Summary {
+	t.Helper()
+	ctx := context.Background()
+	got, err := sh.state.GetRun(ctx, runID)
+	if err != nil {
+		t.Fatalf("run %s in DynamoDB: %v", runID, err)
+	}
+	s, err := (&runner.Runner{Store: sh.state}).Summarize(ctx, got)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// diffSummaries describes how got differs from want: run status, and per
+// activity its status and the count on every activated port.
+func diffSummaries(want, got *runner.Summary) string {
+	var d []string
+	if want.Status != got.Status {
+		d = append(d, fmt.Sprintf("run status %s, local %s", got.Status, want.Status))
+	}
+	ids := map[string]bool{}
+	for id := range want.Activities {
+		ids[id] = true
+	}
+	for id := range got.Activities {
+		ids[id] = true
+	}
+	var keys []string
+	for id := range ids {
+		keys = append(keys, id)
+	}
+	sort.Strings(keys)
+	for _, id := range keys {
+		w, wok := want.Activities[id]
+		g, gok := got.Activities[id]
+		switch {
+		case !wok:
+			d = append(d, fmt.Sprintf("%s: %s with %v, not run locally", id, g.Status, g.Ports))
+		case !gok:
+			d = append(d, fmt.Sprintf("%s: missing, local %s with %v", id, w.Status, w.Ports))
+		case w.Status != g.Status || fmt.Sprint(w.Ports) != fmt.Sprint(g.Ports):
+			d = append(d, fmt.Sprintf("%s: %s %v, local %s %v", id, g.Status, g.Ports, w.Status, w.Ports))
+		}
+	}
+	return strings.Join(d, "\n")
+}
+
+// templateMemory reads each function's MemorySize from template.yaml.
+func templateMemory(t testing.TB) map[string]int {
+	t.Helper()
+	tmpl := loadTemplate(t)
+	out := map[string]int{}
+	for id, r := range tmpl.functions() {
+		out[strings.TrimSuffix(id, "Function")] = r.memory(tmpl)
+	}
+	return out
+}

@@ -1,0 +1,439 @@
+package awsshape_test
+
+import (
+	"bytes"
+	"encoding/json"
+	"errors"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-lambda-go/events"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/stepwise-run/stepwise/infra/lambdalocal"
+	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/lambdarun"
+)
+
+// template is template.yaml as YAML nodes (CloudFormation short forms such
+// as !Ref keep their tag).
+type template struct {
+	root      *yaml.Node
+	resources map[string]*yaml.Node
+}
+
+func loadTemplate(t testing.TB) *template {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "template.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var doc yaml.Node
+	if err := yaml.Unmarshal(data, &doc); err != nil {
+		t.Fatalf("template.yaml: %v", err)
+	}
+	tm := &template{root: doc.Content[0], resources: map[string]*yaml.Node{}}
+	res := get(tm.root, "Resources")
+	for i := 0; res != nil && i+1 < len(res.Content); i += 2 {
+		tm.resources[res.Content[i].Value] = res.Content[i+1]
+	}
+	return tm
+}
+
+// get follows mapping keys from n; nil when absent.
+func get(n *yaml.Node, keys ...string) *yaml.Node {
+	for _, k := range keys {
+		if n == nil || n.Kind != yaml.MappingNode {
+			return nil
+		}
+		var next *yaml.Node
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			if n.Content[i].Value == k {
+				next = n.Content[i+1]
+			}
+		}
+		n = next
+	}
+	return n
+}
+
+func scalar(n *yaml.Node) string {
+	if n == nil {
+		return ""
+	}
+	return n.Value
+}
+
+// resource is one function resource.
+type resource struct{ n *yaml.Node }
+
+func (tm *template) ofType(typ string) map[string]resource {
+	out := map[string]resource{}
+	for id, r := range tm.resources {
+		if scalar(get(r, "Type")) == typ {
+			out[id] = resource{r}
+		}
+	}
+	return out
+}
+
+func (tm *template) functions() map[string]resource { return tm.ofType("AWS::Serverless::Function") }
+
+// memory is the function's MemorySize, or the Globals default.
+func (r resource) memory(tm *template) int {
+	v := scalar(get(r.n, "Properties", "MemorySize"))
+	if v == "" {
+		v = scalar(get(tm.root, "Globals", "Function", "MemorySize"))
+	}
+	n, _ := strconv.Atoi(v)
+	return n
+}
+
+// makeTargets parses Makefile.lambda: build target → (kind, functions/ dir).
+func makeTargets(t testing.TB) map[string][2]string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join(repoRoot(t), "Makefile.lambda"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	re := regexp.MustCompile(`(?m)^build-(\w+):\s*\n\t\$\(call lambda-(static|pure),([a-z0-9-]+)\)`)
+	out := map[string][2]string{}
+	for _, m := range re.FindAllStringSubmatch(string(data), -1) {
+		out[m[1]] = [2]string{m[2], m[3]}
+	}
+	if n := strings.Count(string(data), "\nbuild-"); n != len(out) {
+		t.Errorf("Makefile.lambda has %d build- targets, %d in the expected form", n, len(out))
+	}
+	return out
+}
+
+func dirNames(t testing.TB, dir, suffix string) map[string]bool {
+	t.Helper()
+	ents, err := os.ReadDir(filepath.Join(repoRoot(t), dir))
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := map[string]bool{}
+	for _, e := range ents {
+		if strings.HasSuffix(e.Name(), suffix) {
+			out[strings.TrimSuffix(e.Name(), suffix)] = true
+		}
+	}
+	return out
+}
+
+// TestFunctionsComplete: every function of the registry (activity types
+// with a Function, run-level functions, trigger, feedback) has its main,
+// its events/ fixture, its template resource and its make target, and
+// nothing else has any.
+func TestFunctionsComplete(t *testing.T) {
+	root := repoRoot(t)
+	tm := loadTemplate(t)
+	fns := lambdarun.Functions(activities.Registry())
+	folders, events := dirNames(t, "functions", ""), dirNames(t, "events", ".json")
+	resources, targets := tm.functions(), makeTargets(t)
+	want := map[string]bool{}
+	for _, f := range fns {
+		want[f.Dir] = true
+		if _, err := os.Stat(filepath.Join(root, "functions", f.Dir, "main.go")); err != nil {
+			t.Errorf("%s: no functions/%s/main.go", f.Name, f.Dir)
+		}
+		if !events[f.Dir] {
+			t.Errorf("%s: no events/%s.json", f.Name, f.Dir)
+		}
+		r, ok := resources[f.LogicalID()]
+		if !ok {
+			t.Errorf("%s: no %s resource in template.yaml", f.Name, f.LogicalID())
+		} else {
+			if got := scalar(get(r.n, "Metadata", "BuildMethod")); got != "makefile" {
+				t.Errorf("%s: Metadata.BuildMethod %q, want makefile", f.LogicalID(), got)
+			}
+			if got := get(r.n, "Properties", "FunctionName"); got == nil || got.Value != "${AWS::StackName}-"+f.Name {
+				t.Errorf("%s: FunctionName must be !Sub ${AWS::StackName}-%s (the router and the trigger rely on the suffix)", f.LogicalID(), f.Name)
+			}
+		}
+		if tg, ok := targets[f.LogicalID()]; !ok {
+			t.Errorf("%s: no build-%s target in Makefile.lambda", f.Name, f.LogicalID())
+		} else if tg[1] != f.Dir {
+			t.Errorf("build-%s builds functions/%s, want functions/%s", f.LogicalID(), tg[1], f.Dir)
+		}
+	}
+	known := map[string]bool{}
+	for _, f := range fns {
+		known[f.LogicalID()] = true
+	}
+	for d := range folders {
+		if !want[d] {
+			t.Errorf("functions/%s is no function of the registry", d)
+		}
+	}
+	for d := range events {
+		if !want[d] {
+			t.Errorf("events/%s.json is no function's fixture", d)
+		}
+	}
+	for id := range resources {
+		if !known[id] {
+			t.Errorf("template.yaml: %s is no function of the registry", id)
+		}
+	}
+	for id := range targets {
+		if !known[id] {
+			t.Errorf("Makefile.lambda: build-%s is no function of the registry", id)
+		}
+	}
+	if g := scalar(get(tm.root, "Globals", "Function", "Runtime")); g != "provided.al2023" {
+		t.Errorf("Globals.Function.Runtime %q, want provided.al2023", g)
+	}
+}
+
+// TestNoWildcardActions: no IAM statement of the template allows a
+// wildcard action (resources may be patterns).
+func TestNoWildcardActions(t *testing.T) {
+	tm := loadTemplate(t)
+	n := 0
+	var walk func(path string, node *yaml.Node)
+	walk = func(path string, node *yaml.Node) {
+		if node.Kind == yaml.MappingNode {
+			for i := 0; i+1 < len(node.Content); i += 2 {
+				k, v := node.Content[i].Value, node.Content[i+1]
+				if k == "Action" || k == "NotAction" {
+					acts := []*yaml.Node{v}
+					if v.Kind == yaml.SequenceNode {
+						acts = v.Content
+					}
+					for _, a := range acts {
+						n++
+						if k == "NotAction" || strings.Contains(a.Value, "*") || a.Kind != yaml.ScalarNode {
+							t.Errorf("%s: action %q", path, a.Value)
+						}
+					}
+				}
+				walk(path+"."+k, v)
+			}
+		}
+		if node.Kind == yaml.SequenceNode {
+			for i, c := range node.Content {
+				walk(path+"["+strconv.Itoa(i)+"]", c)
+			}
+		}
+	}
+	walk("Resources", get(tm.root, "Resources"))
+	if n < 20 {
+		t.Errorf("found only %d actions; is the walk broken?", n)
+	}
+	// SAM policy templates and managed policies named by ARN hide their
+	// actions; functions attach the template's own policies only.
+	for id, r := range tm.functions() {
+		for _, p := range seq(get(r.n, "Properties", "Policies")) {
+			if p.Tag != "!Ref" && get(p, "Statement") == nil {
+				t.Errorf("%s: policy %s is not one of the template's own", id, p.Value)
+			}
+		}
+	}
+}
+
+func seq(n *yaml.Node) []*yaml.Node {
+	if n == nil || n.Kind != yaml.SequenceNode {
+		return nil
+	}
+	return n.Content
+}
+
+// TestCGOSplit: flow, run-level and trigger functions are built CGO-free and link no cgo package (go list -deps); every function that
+// links cgo (DuckDB) is built fully static.
+func TestCGOSplit(t *testing.T) {
+	root := repoRoot(t)
+	targets := makeTargets(t)
+	fns := lambdarun.Functions(activities.Registry())
+	var pkgs []string
+	for _, f := range fns {
+		pkgs = append(pkgs, "./functions/"+f.Dir)
+	}
+	cmd := exec.Command("go", append([]string{"list", "-tags", lambdalocal.Tags, "-deps",
+		"-f", "{{.ImportPath}}|{{.Standard}}|{{len .CgoFiles}}|{{join .Deps \",\"}}"}, pkgs...)...)
+	cmd.Dir = root
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=1", "GOOS=linux", "GOARCH=amd64")
+	out, err := cmd.Output()
+	if err != nil {
+		var ee *exec.ExitError
+		if errors.As(err, &ee) {
+			t.Fatalf("go list: %v\n%s", err, ee.Stderr)
+		}
+		t.Fatal(err)
+	}
+	cgoPkgs, deps := map[string]bool{}, map[string][]string{}
+	for _, l := range strings.Split(strings.TrimSpace(string(out)), "\n") {
+		f := strings.SplitN(l, "|", 4)
+		if len(f) != 4 {
+			continue
+		}
+		if f[1] == "false" && f[2] != "0" {
+			cgoPkgs[f[0]] = true
+		}
+		deps[f[0]] = strings.Split(f[3], ",")
+	}
+	for _, f := range fns {
+		var cgo []string
+		for _, d := range deps[module+"/functions/"+f.Dir] {
+			if cgoPkgs[d] {
+				cgo = append(cgo, d)
+			}
+		}
+		kind := targets[f.LogicalID()][0]
+		mustPure := f.Family == activity.Flow || f.Family == lambdarun.FamilyRun || f.Family == lambdarun.FamilyTrigger
+		switch {
+		case mustPure && kind != "pure":
+			t.Errorf("%s (%s) must be built CGO-free (lambda-pure), not %s", f.Name, f.Family, kind)
+		case mustPure && len(cgo) > 0:
+			t.Errorf("%s (%s) must stay CGO-free but links %v", f.Name, f.Family, cgo)
+		case !mustPure && kind != "static":
+			t.Errorf("%s (%s, uses DuckDB) must be built with lambda-static", f.Name, f.Family)
+		}
+		if !mustPure {
+			t.Logf("%-16s %-9s links cgo now: %v", f.Name, f.Family, len(cgo) > 0)
+		}
+	}
+}
+
+// TestStateMachineSubstitutions: each state machine of the template exists
+// in statemachines/ and every ${XFunctionArn} in it is substituted by the
+// ARN of function X.
+func TestStateMachineSubstitutions(t *testing.T) {
+	root := repoRoot(t)
+	tm := loadTemplate(t)
+	fnRes := tm.functions()
+	sms := tm.ofType("AWS::Serverless::StateMachine")
+	if len(sms) == 0 {
+		t.Fatal("no state machine in template.yaml")
+	}
+	for id, r := range sms {
+		uri := scalar(get(r.n, "Properties", "DefinitionUri"))
+		def, err := os.ReadFile(filepath.Join(root, uri))
+		if err != nil {
+			t.Errorf("%s: %v", id, err)
+			continue
+		}
+		subs := get(r.n, "Properties", "DefinitionSubstitutions")
+		for _, name := range functionsOf(def) {
+			v := get(subs, name+"FunctionArn")
+			if v == nil {
+				t.Errorf("%s: %s uses ${%sFunctionArn}, not substituted", id, uri, name)
+				continue
+			}
+			if v.Tag != "!GetAtt" || v.Value != name+"Function.Arn" {
+				t.Errorf("%s: %sFunctionArn is %s %s, want !GetAtt %sFunction.Arn", id, name, v.Tag, v.Value, name)
+			}
+			if _, ok := fnRes[name+"Function"]; !ok {
+				t.Errorf("%s: no function resource %sFunction", id, name)
+			}
+		}
+	}
+}
+
+// TestCfnLint runs cfn-lint (Python, with the SAM translator) on the
+// template: no errors (exit bit 2). Skipped when cfn-lint is missing,
+// except under CI.
+func TestCfnLint(t *testing.T) {
+	bin, err := exec.LookPath("cfn-lint")
+	if err != nil {
+		require(t, "cfn-lint is not on PATH")
+	}
+	cmd := exec.Command(bin, "--format", "parseable", "template.yaml")
+	cmd.Dir = repoRoot(t)
+	var out bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &out
+	err = cmd.Run()
+	code := 0
+	var ee *exec.ExitError
+	if errors.As(err, &ee) {
+		code = ee.ExitCode()
+	} else if err != nil {
+		t.Fatal(err)
+	}
+	if code&2 != 0 || code&1 != 0 {
+		t.Fatalf("cfn-lint template.yaml: exit %d\n%s", code, out.String())
+	}
+	if out.Len() > 0 {
+		t.Logf("cfn-lint (exit %d):\n%s", code, out.String())
+	}
+}
+
+// TestEventsDecode: each events/ fixture is a valid input of its function.
+func TestEventsDecode(t *testing.T) {
+	root := repoRoot(t)
+	for _, f := range lambdarun.Functions(activities.Registry()) {
+		data, err := os.ReadFile(filepath.Join(root, "events", f.Dir+".json"))
+		if err != nil {
+			continue // reported by TestFunctionsComplete
+		}
+		strict := func(v any) error {
+			d := json.NewDecoder(bytes.NewReader(data))
+			d.DisallowUnknownFields()
+			return d.Decode(v)
+		}
+		switch f.Family {
+		case lambdarun.FamilyTrigger:
+			var ev lambdarun.TriggerEvent
+			if err := strict(&ev); err != nil || ev.Campaign == "" {
+				t.Errorf("events/%s.json: not a trigger event: %v", f.Dir, err)
+			}
+		case lambdarun.FamilyFeedback:
+			var ev lambdarun.FeedbackBatch
+			if err := json.Unmarshal(data, &ev); err != nil || len(ev.Records) == 0 || ev.Records[0].Body == "" {
+				t.Errorf("events/%s.json: not an SQS batch: %v", f.Dir, err)
+			}
+		case lambdarun.FamilyAPI:
+			var ev events.APIGatewayV2HTTPRequest
+			if err := strict(&ev); err != nil || ev.RawPath == "" || ev.RequestContext.HTTP.Method == "" {
+				t.Errorf("events/%s.json: not an HTTP API (2.0) event: %v", f.Dir, err)
+			}
+		case lambdarun.FamilyRun:
+			var m map[string]json.RawMessage
+			if err := json.Unmarshal(data, &m); err != nil || m["campaign"] == nil || m["bundle"] == nil {
+				t.Errorf("events/%s.json: a run-level input names a campaign and a bundle: %v", f.Dir, err)
+			}
+		default:
+			var req activity.Request
+			if err := strict(&req); err != nil || req.Activity == "" || req.Run.ID == "" {
+				t.Errorf("events/%s.json: not an activity request: %v", f.Dir, err)
+			}
+		}
+	}
+}
+
+// TestHttpAPIRoutes: every route of the HTTP API reaches the Api function;
+// only unsubscribe is public.
+func TestHttpAPIRoutes(t *testing.T) {
+	tm := loadTemplate(t)
+	paths := get(tm.resources["HttpApi"], "Properties", "DefinitionBody", "paths")
+	if paths == nil || len(paths.Content) == 0 {
+		t.Fatal("HttpApi has no paths")
+	}
+	n := 0
+	for i := 0; i+1 < len(paths.Content); i += 2 {
+		p, ops := paths.Content[i].Value, paths.Content[i+1]
+		for j := 0; j+1 < len(ops.Content); j += 2 {
+			method, op := ops.Content[j].Value, ops.Content[j+1]
+			n++
+			uri := get(op, "x-amazon-apigateway-integration", "uri")
+			if uri == nil || uri.Tag != "!GetAtt" || uri.Value != "ApiFunction.Arn" || scalar(get(op, "x-amazon-apigateway-integration", "payloadFormatVersion")) != "2.0" {
+				t.Errorf("%s %s does not reach ApiFunction (payload 2.0)", method, p)
+			}
+			sec := get(op, "security")
+			public := sec != nil && sec.Kind == yaml.SequenceNode && len(sec.Content) == 0
+			if public != strings.HasPrefix(p, "/unsubscribe/") {
+				t.Errorf("%s %s: public %v", method, p, public)
+			}
+		}
+	}
+	if n < 3 {
+		t.Errorf("%d operations", n)
+	}
+}

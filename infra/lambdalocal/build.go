@@ -1,0 +1,284 @@
+package lambdalocal
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"io"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Build flags, the same as Makefile.lambda's.
+const (
+	// Tags: no RPC mode (provided.al2023), the pure-Go resolver and user
+	// lookup (a static glibc cannot load NSS modules).
+	Tags = "lambda.norpc,netgo,osusergo"
+	// StaticLDFlags link cgo (DuckDB) functions fully static: the default
+	// build needs a libstdc++ newer than Amazon Linux 2023's.
+	StaticLDFlags = `-s -w -linkmode external -extldflags "-static"`
+	// PureLDFlags link CGO-free functions.
+	PureLDFlags = "-s -w"
+)
+
+// Built is one bootstrap.
+type Built struct {
+	Pkg    string // import path of the main package
+	Path   string // the bootstrap file
+	CGO    bool   // links cgo code (DuckDB): built fully static
+	Size   int64
+	Cached bool          // reused from the cache
+	Took   time.Duration // build time (0 when cached)
+}
+
+// Builder builds bootstraps for linux/amd64 with -trimpath and caches them
+// under CacheDir by a key over the sources they depend on, so unchanged
+// functions are not rebuilt (go build caches packages, not binaries).
+type Builder struct {
+	Root     string // module root
+	CacheDir string // e.g. $XDG_CACHE_HOME/stepwise/bootstraps
+	Jobs     int    // concurrent builds (default 2)
+	Log      io.Writer
+}
+
+// DefaultCacheDir is where bootstraps are cached between test runs.
+func DefaultCacheDir() string {
+	if d := os.Getenv("STEPWISE_BOOTSTRAP_CACHE"); d != "" {
+		return d
+	}
+	d, err := os.UserCacheDir()
+	if err != nil {
+		d = os.TempDir()
+	}
+	return filepath.Join(d, "stepwise", "bootstraps")
+}
+
+type listedPkg struct {
+	ImportPath string
+	Name       string
+	Dir        string
+	Standard   bool
+	Module     *struct {
+		Path    string
+		Version string
+		Main    bool
+		Replace *struct{ Path, Version string }
+	}
+	GoFiles, CgoFiles, CFiles, CXXFiles, HFiles, SFiles, SysoFiles, EmbedFiles []string
+	Deps                                                                       []string
+}
+
+// Build builds (or reuses) the bootstraps of the main packages pkgs
+// (import paths or ./relative dirs) and returns them by import path.
+func (b *Builder) Build(ctx context.Context, pkgs ...string) (map[string]Built, error) {
+	if len(pkgs) == 0 {
+		return map[string]Built{}, nil
+	}
+	listed, err := b.list(ctx, pkgs)
+	if err != nil {
+		return nil, err
+	}
+	goVersion, err := b.goVersion(ctx)
+	if err != nil {
+		return nil, err
+	}
+	var mains []*listedPkg
+	for _, p := range listed {
+		if p.Name == "main" && !p.Standard && p.Module != nil && p.Module.Main {
+			mains = append(mains, p)
+		}
+	}
+	sort.Slice(mains, func(i, j int) bool { return mains[i].ImportPath < mains[j].ImportPath })
+	jobs := b.Jobs
+	if jobs <= 0 {
+		jobs = 2
+	}
+	out := map[string]Built{}
+	var mu sync.Mutex
+	var firstErr error
+	sem := make(chan struct{}, jobs)
+	var wg sync.WaitGroup
+	fileHashes := &sync.Map{}
+	for _, m := range mains {
+		cgo := false
+		for _, d := range m.Deps {
+			if p := listed[d]; p != nil && !p.Standard && len(p.CgoFiles) > 0 {
+				cgo = true
+			}
+		}
+		key, err := b.key(goVersion, m, listed, cgo, fileHashes)
+		if err != nil {
+			return nil, err
+		}
+		dir := filepath.Join(b.CacheDir, filepath.Base(m.ImportPath)+"@"+key)
+		path := filepath.Join(dir, "bootstrap")
+		if fi, err := os.Stat(path); err == nil {
+			out[m.ImportPath] = Built{Pkg: m.ImportPath, Path: path, CGO: cgo, Size: fi.Size(), Cached: true}
+			continue
+		}
+		wg.Add(1)
+		go func(m *listedPkg, dir, path string, cgo bool) {
+			defer wg.Done()
+			sem <- struct{}{}
+			defer func() { <-sem }()
+			start := time.Now()
+			err := b.build(ctx, m.ImportPath, dir, cgo)
+			mu.Lock()
+			defer mu.Unlock()
+			if err != nil {
+				if firstErr == nil {
+					firstErr = err
+				}
+				return
+			}
+			fi, _ := os.Stat(path)
+			out[m.ImportPath] = Built{Pkg: m.ImportPath, Path: path, CGO: cgo, Size: fi.Size(), Took: time.Since(start)}
+			if b.Log != nil {
+				fmt.Fprintf(b.Log, "built %s (%.1f MB, cgo=%v) in %s\n", m.ImportPath, float64(fi.Size())/1e6, cgo, time.Since(start).Round(100*time.Millisecond))
+			}
+		}(m, dir, path, cgo)
+	}
+	wg.Wait()
+	if firstErr != nil {
+		return nil, firstErr
+	}
+	return out, nil
+}
+
+// build runs go build into dir/bootstrap (atomically: a temp name, then a rename
+// of the folder) and removes older cached builds of the same function.
+func (b *Builder) build(ctx context.Context, pkg, dir string, cgo bool) error {
+	tmp := dir + ".tmp" + fmt.Sprint(os.Getpid())
+	os.RemoveAll(tmp)
+	if err := os.MkdirAll(tmp, 0o755); err != nil {
+		return err
+	}
+	defer os.RemoveAll(tmp)
+	args := BuildArgs(cgo, filepath.Join(tmp, "bootstrap"), pkg)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = b.Root
+	cmd.Env = append(os.Environ(), BuildEnv(cgo)...)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	if err := cmd.Run(); err != nil {
+		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
+	}
+	// Older builds of this function are stale now.
+	if old, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), filepath.Base(pkg)+"@*")); len(old) > 0 {
+		for _, o := range old {
+			if !strings.Contains(filepath.Base(o), ".tmp") {
+				os.RemoveAll(o)
+			}
+		}
+	}
+	os.RemoveAll(dir)
+	return os.Rename(tmp, dir)
+}
+
+// BuildArgs are the go build arguments of a bootstrap.
+func BuildArgs(cgo bool, out, pkg string) []string {
+	ld := PureLDFlags
+	if cgo {
+		ld = StaticLDFlags
+	}
+	return []string{"build", "-trimpath", "-tags", Tags, "-ldflags", ld, "-o", out, pkg}
+}
+
+// BuildEnv is the environment of a bootstrap build.
+func BuildEnv(cgo bool) []string {
+	c := "0"
+	if cgo {
+		c = "1"
+	}
+	return []string{"GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=" + c}
+}
+
+func (b *Builder) list(ctx context.Context, pkgs []string) (map[string]*listedPkg, error) {
+	args := append([]string{"list", "-deps", "-tags", Tags, "-json=ImportPath,Name,Dir,Standard,Module,GoFiles,CgoFiles,CFiles,CXXFiles,HFiles,SFiles,SysoFiles,EmbedFiles,Deps"}, pkgs...)
+	cmd := exec.CommandContext(ctx, "go", args...)
+	cmd.Dir = b.Root
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=amd64", "CGO_ENABLED=1")
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	data, err := cmd.Output()
+	if err != nil {
+		return nil, fmt.Errorf("go list: %v\n%s", err, stderr.String())
+	}
+	out := map[string]*listedPkg{}
+	dec := json.NewDecoder(bytes.NewReader(data))
+	for dec.More() {
+		p := new(listedPkg)
+		if err := dec.Decode(p); err != nil {
+			return nil, err
+		}
+		out[p.ImportPath] = p
+	}
+	return out, nil
+}
+
+func (b *Builder) goVersion(ctx context.Context) (string, error) {
+	cmd := exec.CommandContext(ctx, "go", "env", "GOVERSION")
+	cmd.Dir = b.Root
+	out, err := cmd.Output()
+	return strings.TrimSpace(string(out)), err
+}
+
+// key hashes what a bootstrap is made of: the Go version, the flags, the
+// module versions of its dependencies and the files of its packages in
+// this module.
+func (b *Builder) key(goVersion string, m *listedPkg, listed map[string]*listedPkg, cgo bool, cache *sync.Map) (string, error) {
+	h := sha256.New()
+	fmt.Fprintf(h, "%s\x00%s\x00%q\x00", goVersion, runtime.GOOS, BuildArgs(cgo, "", ""))
+	for _, d := range append(append([]string(nil), m.Deps...), m.ImportPath) {
+		p := listed[d]
+		if p == nil || p.Standard {
+			continue
+		}
+		if p.Module == nil || !p.Module.Main {
+			mod := ""
+			if p.Module != nil {
+				mod = p.Module.Path + "@" + p.Module.Version
+				if r := p.Module.Replace; r != nil {
+					mod += "=>" + r.Path + "@" + r.Version
+				}
+			}
+			fmt.Fprintf(h, "%s %s\n", p.ImportPath, mod)
+			continue
+		}
+		files := [][]string{p.GoFiles, p.CgoFiles, p.CFiles, p.CXXFiles, p.HFiles, p.SFiles, p.SysoFiles, p.EmbedFiles}
+		for _, group := range files {
+			for _, f := range group {
+				path := filepath.Join(p.Dir, f)
+				sum, err := fileHash(path, cache)
+				if err != nil {
+					return "", err
+				}
+				fmt.Fprintf(h, "%s/%s %s\n", p.ImportPath, f, sum)
+			}
+		}
+	}
+	return hex.EncodeToString(h.Sum(nil))[:16], nil
+}
+
+func fileHash(path string, cache *sync.Map) (string, error) {
+	if v, ok := cache.Load(path); ok {
+		return v.(string), nil
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	s := sha256.Sum256(data)
+	sum := hex.EncodeToString(s[:])
+	cache.Store(path, sum)
+	return sum, nil
+}

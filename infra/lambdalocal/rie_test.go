@@ -1,0 +1,103 @@
+package lambdalocal_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stepwise-run/stepwise/infra/lambdalocal"
+	"github.com/stepwise-run/stepwise/shared/testenv"
+)
+
+// echoBootstrap builds testdata/echo (a tiny Go Lambda) with the Builder,
+// checking that a second build comes from the cache.
+func echoBootstrap(t *testing.T) (root, rie, bootstrap string) {
+	t.Helper()
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rie, err = lambdalocal.FindRIE(root)
+	if err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	b := &lambdalocal.Builder{Root: root, CacheDir: t.TempDir()}
+	ctx := context.Background()
+	pkg := "./infra/lambdalocal/testdata/echo"
+	built, err := b.Build(ctx, pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e := built["github.com/stepwise-run/stepwise/infra/lambdalocal/testdata/echo"]
+	if e.Path == "" || e.Cached || e.CGO || e.Size == 0 {
+		t.Fatalf("first build: %+v", e)
+	}
+	again, err := b.Build(ctx, pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a := again["github.com/stepwise-run/stepwise/infra/lambdalocal/testdata/echo"]; !a.Cached || a.Path != e.Path {
+		t.Fatalf("second build not from the cache: %+v", a)
+	}
+	return root, rie, e.Path
+}
+
+// TestFunctionsUnderRIE runs the echo Lambda under RIE behind the router:
+// results, named errors (RIE sends no X-Amz-Function-Error; the router adds
+// it), concurrent callers (serialized: RIE would crash) and the function's
+// environment.
+func TestFunctionsUnderRIE(t *testing.T) {
+	_, rie, boot := echoBootstrap(t)
+	ctx := context.Background()
+	fns, err := lambdalocal.StartFunctions(ctx, lambdalocal.FunctionsOptions{RIE: rie,
+		Functions: []lambdalocal.Function{{Name: "Echo", Bootstrap: boot, Env: map[string]string{"ECHO_ENV": "one"}}, {Name: "Other", Bootstrap: boot}},
+		Env:       map[string]string{"ECHO_ENV": "all"}, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fns.Close()
+	c := client(fns.URL)
+	out := invoke(t, c, "arn:aws:lambda:us-east-1:123456789012:function:stepwise-Echo", `{"x":1}`)
+	var got struct {
+		Function string          `json:"function"`
+		Input    json.RawMessage `json:"input"`
+		Env      string          `json:"env"`
+	}
+	if err := json.Unmarshal(out.Payload, &got); err != nil || got.Function != "Echo" || string(got.Input) != `{"x":1}` || got.Env != "one" {
+		t.Errorf("echo: %s (%v)", out.Payload, err)
+	}
+	if out := invoke(t, c, "Other", `{}`); !json.Valid(out.Payload) || string(out.Payload) == "" {
+		t.Errorf("other: %s", out.Payload)
+	}
+	out = invoke(t, c, "Echo", `{"fail":"yes"}`)
+	if out.FunctionError == nil || lambdalocal.ErrorTypeOf(out.Payload) != "Retryable" {
+		t.Errorf("named error: %v %s", out.FunctionError, out.Payload)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 8; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out := invoke(t, c, "Echo", `{"sleepMs":10}`); out.FunctionError != nil {
+				t.Errorf("concurrent call: %s", out.Payload)
+			}
+		}()
+	}
+	wg.Wait()
+	if d := fns.RIEs["Echo"].FirstInvoke(); d <= 0 || d > 10*time.Second {
+		t.Errorf("first invoke took %s", d)
+	}
+	if n := len(fns.Router.Invocations()); n != 11 {
+		t.Errorf("%d invocations, want 11", n)
+	}
+	if _, err := os.Stat(filepath.Join(filepath.Dir(boot), "bootstrap")); err != nil {
+		t.Error(err)
+	}
+}

@@ -1,0 +1,156 @@
+package channel_test
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/local/boltstate"
+	"github.com/stepwise-run/stepwise/shared/send/outbox"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// syntheticPopulation writes n customers with DuckDB (no Go rows).
+func (h *harness) syntheticPopulation(run string, n int) activity.Input {
+	h.t.Helper()
+	ref := dataset.PortRef(run, "everyone", "out")
+	q := "SELECT 'c' || lpad(CAST(i AS VARCHAR), 8, '0') AS customerId, 'Name' || i AS firstName, " +
+		"'user' || i || '@example.com' AS email, '+336' || lpad(CAST(i AS VARCHAR), 8, '0') AS phone, 'tok-' || i AS pushToken, " +
+		"CASE i % 3 WHEN 0 THEN 'gold' WHEN 1 THEN 'silver' ELSE 'bronze' END AS tier, true AS emailOptIn, true AS smsOptIn, " +
+		"CASE i % 4 WHEN 0 THEN 'Europe/Paris' WHEN 1 THEN 'America/New_York' WHEN 2 THEN 'Asia/Tokyo' ELSE NULL END AS timezone " +
+		"FROM range(?) t(i) ORDER BY i"
+	m, err := h.engine().Write(context.Background(), dataset.Output{Ref: ref, Dimension: "customers", Key: []string{"customerId"}}, q, n)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	s := string(ref)
+	return activity.Input{From: "everyone", Port: "out", Ref: &s, Count: m.Rows}
+}
+
+func benchN(t *testing.T, def int) int {
+	s := os.Getenv("STEPWISE_BENCH_N")
+	if s == "" {
+		t.Skip("set STEPWISE_BENCH_N (e.g. 1000000) to run the throughput benchmark")
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n <= 0 {
+		return def
+	}
+	return n
+}
+
+// Throughput of rendering + outbox: the `news` email (html file, subject
+// and text templates, an A/B experiment with holdout, signed one-click
+// unsubscribe links) to STEPWISE_BENCH_N recipients: in test mode (render
+// and count), live with a state store that remembers nothing (rendering +
+// outbox), and live with the in-memory ledger and caps.
+//
+//	STEPWISE_BENCH_N=1000000 go test -run TestThroughput -v -timeout 30m ./shared/activity/channel
+func TestThroughput(t *testing.T) {
+	n := benchN(t, 1000000)
+	for _, mode := range []string{"test", "live-nostate", "live"} {
+		t.Run(mode, func(t *testing.T) {
+			h := newHarness(t)
+			h.opts.Workers = 2 * runtime.GOMAXPROCS(0)
+			// The outbox on disk, as in a local home (the rest stays on tmpfs).
+			h.outbox = outbox.New(filepath.Join(t.TempDir(), "outbox"))
+			h.env.Services[activity.ServiceSender] = h.outbox
+			if mode == "live-nostate" {
+				h.env.Services[activity.ServiceState] = nullState{}
+			}
+			start := time.Now()
+			in := h.syntheticPopulation("bench", n)
+			t.Logf("population of %d written in %v", n, time.Since(start).Round(time.Millisecond))
+			test := mode == "test"
+			runtime.GC()
+			start = time.Now()
+			res := h.plan("news", "bench", test, in)
+			plan := time.Since(start)
+			sendStart := time.Now()
+			for _, sl := range slices(res) {
+				if _, err := h.send(context.Background(), "news", "bench", test, in, sl); err != nil {
+					t.Fatal(err)
+				}
+			}
+			send := time.Since(sendStart)
+			finStart := time.Now()
+			fin, err := h.finish("news", "bench", test, in)
+			if err != nil {
+				t.Fatal(err)
+			}
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			out := fin.Counts["out"]
+			t.Logf("%s: %d messages (%d skipped) in %v: plan %v, send %v (%.0f messages/s), finish %v; heap in use %d MiB",
+				mode, out, fin.Counts["skipped"], time.Since(start).Round(time.Millisecond), plan.Round(time.Millisecond),
+				send.Round(time.Millisecond), float64(out)/send.Seconds(), time.Since(finStart).Round(time.Millisecond), ms.HeapInuse>>20)
+			if st, _ := os.Stat(outbox.Path(h.outbox.Dir(), "bench", "news")); st != nil {
+				t.Logf("outbox: %d MiB", st.Size()>>20)
+			}
+		})
+	}
+}
+
+// nullState is a ledger, cap log and suppression list that remember
+// nothing: every claim and reservation is granted. It isolates rendering
+// and the outbox in the benchmark.
+type nullState struct{}
+
+func (nullState) ClaimSend(_ context.Context, k state.SendKey, token string, at time.Time, lease time.Duration) (state.LedgerEntry, bool, error) {
+	e, err := state.NewLedgerEntry(k, token, at, lease)
+	return e, true, err
+}
+func (nullState) ReclaimSend(_ context.Context, held state.LedgerEntry, _ time.Time, _ time.Duration) (state.LedgerEntry, error) {
+	return held, nil
+}
+func (nullState) CompleteSend(_ context.Context, held state.LedgerEntry, _, _ string, _ time.Time) (state.LedgerEntry, error) {
+	return held, nil
+}
+func (nullState) FailSend(_ context.Context, held state.LedgerEntry, _ string, _ time.Time) (state.LedgerEntry, error) {
+	return held, nil
+}
+func (nullState) GetSend(context.Context, state.SendKey) (state.LedgerEntry, error) {
+	return state.LedgerEntry{}, state.ErrNotFound
+}
+func (nullState) CountSends(context.Context, string, string, time.Time) (int, error) { return 0, nil }
+func (nullState) ReserveCap(context.Context, state.CapRequest) (bool, error)         { return true, nil }
+func (nullState) ReleaseCap(context.Context, string, string, string) error           { return nil }
+func (nullState) CheckSuppressed(context.Context, string, ...string) (map[string]state.Suppression, error) {
+	return nil, nil
+}
+
+// Live local sends against the embedded bbolt state store: every claim,
+// cap reservation and completion is a durable transaction (fsync).
+//
+//	STEPWISE_BENCH_N=2000 go test -run TestThroughputBolt -v ./shared/activity/channel
+func TestThroughputBolt(t *testing.T) {
+	n := min(benchN(t, 2000), 20000)
+	h := newHarness(t)
+	st, err := boltstate.Open(t.TempDir()) // on disk, as a local home is
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	h.env.Services[activity.ServiceState] = st
+	h.opts.Workers = 8
+	in := h.syntheticPopulation("bolt", n)
+	start := time.Now()
+	res := h.plan("news", "bolt", false, in)
+	for _, sl := range slices(res) {
+		if _, err := h.send(context.Background(), "news", "bolt", false, in, sl); err != nil {
+			t.Fatal(err)
+		}
+	}
+	fin, err := h.finish("news", "bolt", false, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := time.Since(start)
+	t.Logf("bbolt ledger: %d messages in %v: %.0f messages/s", fin.Counts["out"], d.Round(time.Millisecond), float64(fin.Counts["out"])/d.Seconds())
+}

@@ -1,0 +1,583 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math"
+	"net/mail"
+	"regexp"
+	"runtime/debug"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/send"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// Skip reasons on the skipped port.
+const (
+	ReasonNoAddress      = "no address"
+	ReasonInvalidAddress = "invalid address"
+	ReasonNoConsent      = "no consent"
+	ReasonSuppressed     = "suppressed"
+	ReasonCapped         = "frequency cap"
+	ReasonQuietHours     = "quiet hours"
+	ReasonHoldout        = "holdout"
+	ReasonWindow         = "window ended"
+	ReasonDuplicate      = "duplicate recipient"
+	ReasonUnknown        = "unknown outcome"
+	// Prefixes of reasons with details.
+	ReasonRender   = "render error: "
+	ReasonRejected = "rejected: "
+	// ReasonFailed only names transient failures in the task log.
+	ReasonFailed = "send failed: "
+)
+
+// Ledger reasons of failed entries: a transient one is sent again by the
+// next attempt; the others are final.
+const (
+	ledgerTransient = "transient: "
+	ledgerSkip      = "skip: "
+)
+
+// DefaultMaxErrors is the number of failed sends in one slice after which
+// the activity pauses.
+const DefaultMaxErrors = 100
+
+// recipient is one row of a slice on its way to a message.
+type recipient struct {
+	idx        int   // position in the slice
+	row        int64 // _sw_row of the plan
+	key        string
+	address    string
+	consent    bool
+	loc        *time.Location
+	wave       time.Time
+	values     map[string]any
+	suppressed bool
+	assign     assignment
+}
+
+// outcome is one row of a slice part.
+type outcome struct {
+	Row       int64      `json:"_sw_row"`
+	Status    string     `json:"status"`
+	MessageID string     `json:"messageId,omitempty"`
+	Variant   string     `json:"variant,omitempty"`
+	Reason    string     `json:"reason,omitempty"`
+	Recipient string     `json:"recipient"`
+	Address   string     `json:"address,omitempty"`
+	Token     string     `json:"token,omitempty"`
+	SentAt    *time.Time `json:"sentAt,omitempty"`
+}
+
+// Outcome statuses.
+const (
+	statusSent    = "sent"
+	statusSkipped = "skipped"
+)
+
+// deliverer sends the recipients of one slice: the checks at send time,
+// rendering, caps, the ledger protocol and the provider call.
+type deliverer struct {
+	kind      *Kind
+	x         *Config
+	opts      Options
+	test      bool
+	run, act  string
+	dimension string
+
+	ledger Ledger
+	caps   Caps
+	sender send.Sender
+	rn     *renderer
+	prep   *prepared
+	now    func() time.Time
+
+	windowEnd time.Time
+	quiet     *quiet
+	capMax    int
+	capPer    time.Duration
+	limiter   *rate.Limiter
+	// retry: this slice ran before, so a recipient skipped at send time may
+	// have been sent by an earlier attempt: the ledger is asked first.
+	retry      bool
+	maxErrors  int64
+	canFind    bool
+	idempotent bool
+
+	outcomes []outcome
+	errs     atomic.Int64
+	unsent   atomic.Int64 // failed transiently after every attempt
+	stopped  atomic.Bool
+
+	mu       sync.Mutex
+	stopErr  error
+	deferred []*deferredSend
+}
+
+type deferredSend struct {
+	r     *recipient
+	until time.Time
+}
+
+func (d *deliverer) stop(err error) {
+	d.mu.Lock()
+	if d.stopErr == nil {
+		d.stopErr = err
+	}
+	d.mu.Unlock()
+	d.stopped.Store(true)
+}
+
+func (d *deliverer) err() error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.stopErr
+}
+
+func (d *deliverer) key(r *recipient) state.SendKey {
+	return state.SendKey{RunID: d.run, Activity: d.act, Channel: d.kind.Type, Recipient: r.key}
+}
+
+func (d *deliverer) variant(r *recipient) string {
+	if r.assign.variant >= 0 && d.x.Experiment != nil && r.assign.variant < len(d.x.Experiment.Variants) {
+		return d.x.Experiment.Variants[r.assign.variant].Name
+	}
+	return ""
+}
+
+func (d *deliverer) sent(r *recipient, id, variant string, at time.Time) {
+	at = at.UTC()
+	d.outcomes[r.idx] = outcome{Row: r.row, Status: statusSent, MessageID: id, Variant: variant,
+		Recipient: r.key, Address: r.address, Token: d.key(r).Token(), SentAt: &at}
+}
+
+func (d *deliverer) skip(r *recipient, reason string) {
+	d.outcomes[r.idx] = outcome{Row: r.row, Status: statusSkipped, Reason: reason, Recipient: r.key, Address: r.address}
+}
+
+// failed skips r after a failed send and pauses past the error threshold.
+func (d *deliverer) failed(r *recipient, reason string) {
+	d.skip(r, reason)
+	d.countError(reason)
+}
+
+func (d *deliverer) countError(reason string) {
+	if n := d.errs.Add(1); n >= d.maxErrors {
+		d.stop(&activity.Paused{Msg: fmt.Sprintf("%s %s paused after %d failed sends in one slice (last: %s); resume the run to retry the failed ones",
+			d.kind.Type, d.act, n, reason)})
+	}
+}
+
+func (d *deliverer) defer_(r *recipient, until time.Time) {
+	d.mu.Lock()
+	d.deferred = append(d.deferred, &deferredSend{r, until})
+	d.mu.Unlock()
+}
+
+func (d *deliverer) fatal(what string, err error) {
+	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
+		d.stop(err)
+		return
+	}
+	d.stop(&activity.Retryable{Msg: what + ": " + err.Error()})
+}
+
+var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
+
+// static applies the checks that do not change between attempts, in order:
+// address, consent, holdout. "" means eligible.
+func (d *deliverer) static(r *recipient) string {
+	if strings.TrimSpace(r.address) == "" {
+		return ReasonNoAddress
+	}
+	switch d.kind.Type {
+	case send.Email:
+		if a, err := mail.ParseAddress(r.address); err != nil || a.Name != "" || !strings.Contains(a.Address, "@") {
+			return ReasonInvalidAddress
+		}
+	case send.SMS:
+		if !e164.MatchString(state.NormalizeAddress(send.SMS, r.address)) {
+			return ReasonInvalidAddress
+		}
+	}
+	if d.x.Marketing() && !r.consent {
+		return ReasonNoConsent
+	}
+	if r.assign.holdout {
+		return ReasonHoldout
+	}
+	return ""
+}
+
+// dynamic applies the checks that depend on the time of sending.
+func (d *deliverer) dynamic(r *recipient, now time.Time) string {
+	switch {
+	case r.suppressed:
+		return ReasonSuppressed
+	case !d.windowEnd.IsZero() && !now.Before(d.windowEnd):
+		return ReasonWindow
+	case d.quiet != nil && d.quiet.in(later(now, r.wave), r.loc):
+		// A wave sends when the recipient's quiet hours end; a send that
+		// drifts into the next quiet hours is skipped, not held again.
+		return ReasonQuietHours
+	}
+	return ""
+}
+
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
+}
+
+func (d *deliverer) capRecipient(r *recipient) string { return d.dimension + ":" + r.key }
+
+// one takes one eligible recipient through the send protocol.
+func (d *deliverer) one(ctx context.Context, r *recipient) {
+	now := d.now()
+	if reason := d.dynamic(r, now); reason != "" {
+		d.dynSkip(ctx, r, reason)
+		return
+	}
+	k := d.key(r)
+	token := k.Token()
+	msg, err := d.rn.render(d.prep.arm(r.assign.variant), r, token)
+	if err != nil {
+		d.skip(r, ReasonRender+err.Error())
+		return
+	}
+	if d.test {
+		if d.capMax > 0 {
+			n, err := d.caps.CountSends(ctx, d.capRecipient(r), d.kind.Type, now.Add(-d.capPer))
+			if err != nil {
+				d.fatal("read caps", err)
+				return
+			}
+			if n >= d.capMax {
+				d.skip(r, ReasonCapped)
+				return
+			}
+		}
+		d.sent(r, "", d.variant(r), now)
+		return
+	}
+	capRef := ""
+	if d.x.Marketing() && d.caps != nil {
+		// Every marketing send is counted; the reservation is idempotent by
+		// token, so a retried send is not counted twice.
+		max := math.MaxInt32
+		if d.capMax > 0 {
+			max = d.capMax
+		}
+		ok, err := d.caps.ReserveCap(ctx, state.CapRequest{Recipient: d.capRecipient(r), Channel: d.kind.Type, Max: max,
+			Since: now.Add(-d.capPer), At: now, Ref: token})
+		if err != nil {
+			d.fatal("reserve cap", err)
+			return
+		}
+		if !ok {
+			d.dynSkip(ctx, r, ReasonCapped)
+			return
+		}
+		capRef = token
+	}
+	e, claimed, err := d.ledger.ClaimSend(ctx, k, token, now, d.opts.Lease)
+	if err != nil {
+		d.fatal("claim send", err)
+		return
+	}
+	if !claimed {
+		d.existing(ctx, r, e, msg, "", capRef)
+		return
+	}
+	d.transmit(ctx, r, e, msg, capRef)
+}
+
+// dynSkip skips r for a reason found at send time, unless an earlier attempt
+// sent it.
+func (d *deliverer) dynSkip(ctx context.Context, r *recipient, reason string) {
+	if !d.test && d.retry {
+		e, err := d.ledger.GetSend(ctx, d.key(r))
+		if err == nil {
+			d.existing(ctx, r, e, nil, reason, "")
+			return
+		}
+		if !errors.Is(err, state.ErrNotFound) {
+			d.fatal("read send", err)
+			return
+		}
+	}
+	d.skip(r, reason)
+}
+
+// existing settles a recipient whose ledger entry an earlier attempt made.
+// skipReason is set when r may not be sent now; msg is nil then.
+func (d *deliverer) existing(ctx context.Context, r *recipient, e state.LedgerEntry, msg *send.Message, skipReason, capRef string) {
+	now := d.now()
+	switch e.Status {
+	case state.SendSent:
+		d.sent(r, e.MessageID, e.Variant, e.UpdatedAt)
+	case state.SendFailed:
+		if skipReason == "" && strings.HasPrefix(e.Reason, ledgerTransient) {
+			held, err := d.ledger.ReclaimSend(ctx, e, now, d.opts.Lease)
+			if errors.Is(err, state.ErrConflict) {
+				d.defer_(r, now.Add(d.opts.Lease))
+				return
+			}
+			if err != nil {
+				d.fatal("reclaim send", err)
+				return
+			}
+			d.transmit(ctx, r, held, msg, capRef)
+			return
+		}
+		d.release(ctx, r, capRef)
+		switch {
+		case skipReason != "":
+			d.skip(r, skipReason)
+		case strings.HasPrefix(e.Reason, ledgerSkip):
+			d.skip(r, strings.TrimPrefix(e.Reason, ledgerSkip))
+		default:
+			d.skip(r, e.Reason)
+		}
+	case state.SendPending:
+		if e.LeaseUntil.After(now) {
+			d.defer_(r, e.LeaseUntil)
+			return
+		}
+		held, err := d.ledger.ReclaimSend(ctx, e, now, d.opts.Lease)
+		if errors.Is(err, state.ErrConflict) {
+			d.defer_(r, now.Add(d.opts.Lease))
+			return
+		}
+		if err != nil {
+			d.fatal("reclaim send", err)
+			return
+		}
+		d.resolve(ctx, r, held, msg, skipReason, capRef)
+	default:
+		d.fatal("ledger", fmt.Errorf("unknown send status %q", e.Status))
+	}
+}
+
+// resolve settles a reclaimed entry whose earlier attempt stopped between
+// claiming and recording the provider's answer.
+func (d *deliverer) resolve(ctx context.Context, r *recipient, held state.LedgerEntry, msg *send.Message, skipReason, capRef string) {
+	if d.canFind {
+		id, found, err := send.FindSent(ctx, d.sender, d.kind.Type, held.Token)
+		if err != nil {
+			d.fatal("find sent message", err)
+			return
+		}
+		if found {
+			d.complete(ctx, r, held, id)
+			return
+		}
+	} else if !d.idempotent || skipReason != "" {
+		// The provider cannot tell: stay at most once.
+		d.failEntry(ctx, held, "unknown outcome: an earlier attempt stopped during the provider call")
+		d.release(ctx, r, capRef)
+		d.failed(r, ReasonUnknown)
+		return
+	}
+	if skipReason != "" {
+		d.failEntry(ctx, held, ledgerSkip+skipReason)
+		d.release(ctx, r, capRef)
+		d.skip(r, skipReason)
+		return
+	}
+	d.transmit(ctx, r, held, msg, capRef)
+}
+
+func (d *deliverer) failEntry(ctx context.Context, held state.LedgerEntry, reason string) {
+	if _, err := d.ledger.FailSend(context.WithoutCancel(ctx), held, reason, d.now()); err != nil {
+		d.fatal("record failed send", err)
+	}
+}
+
+func (d *deliverer) release(ctx context.Context, r *recipient, capRef string) {
+	if capRef != "" {
+		d.caps.ReleaseCap(context.WithoutCancel(ctx), d.capRecipient(r), d.kind.Type, capRef)
+	}
+}
+
+// transmit calls the provider for a held entry, with rate limiting and
+// retries on throttling and transient errors.
+func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.LedgerEntry, msg *send.Message, capRef string) {
+	for attempt := 1; ; attempt++ {
+		if d.stopped.Load() || ctx.Err() != nil {
+			// Not called: the next attempt sends it.
+			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
+			return
+		}
+		if d.limiter != nil {
+			if err := d.limiter.Wait(ctx); err != nil {
+				d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
+				return
+			}
+		}
+		if d.now().Add(d.opts.CallTimeout).After(held.LeaseUntil) {
+			// Calling now could outlive the lease; give the entry back.
+			d.failEntry(ctx, held, ledgerTransient+"lease ran out before the provider call")
+			d.defer_(r, d.now())
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, d.opts.CallTimeout)
+		id, err := d.sender.Send(cctx, msg)
+		cancel()
+		switch send.Kind(err) {
+		case send.KindNone:
+			d.complete(ctx, r, held, id)
+			return
+		case send.KindPermanent:
+			d.failEntry(ctx, held, ReasonRejected+strings.TrimPrefix(err.Error(), "rejected: "))
+			d.release(ctx, r, capRef)
+			d.failed(r, ReasonRejected+strings.TrimPrefix(err.Error(), "rejected: "))
+			return
+		case send.KindAccount:
+			d.failEntry(ctx, held, ledgerTransient+err.Error())
+			d.stop(&activity.Paused{Msg: fmt.Sprintf("%s %s paused: the provider refuses the sending account: %v; fix it and resume the run", d.kind.Type, d.act, err)})
+			return
+		case send.KindCanceled:
+			if ctx.Err() != nil {
+				// The slice is stopping mid-call: the outcome is unknown and the
+				// entry stays pending for the next attempt to settle.
+				return
+			}
+			err = &send.Transient{Msg: "provider call timed out"}
+			fallthrough
+		default: // throttled, transient
+			if d.canFind {
+				// The message may have left with its answer lost: look before resending.
+				if id, found, ferr := send.FindSent(ctx, d.sender, d.kind.Type, held.Token); ferr == nil && found {
+					d.complete(ctx, r, held, id)
+					return
+				}
+			}
+			if attempt >= d.opts.MaxAttempts {
+				// Not settled: the slice fails once the others are done and
+				// its retry sends this one again.
+				d.failEntry(ctx, held, ledgerTransient+err.Error())
+				d.release(ctx, r, capRef)
+				d.unsent.Add(1)
+				d.countError(ReasonFailed + err.Error())
+				return
+			}
+			wait := d.opts.Backoff << min(attempt-1, 6)
+			var th *send.Throttled
+			if errors.As(err, &th) && th.RetryAfter > wait {
+				wait = th.RetryAfter
+			}
+			if err := d.opts.Sleep(ctx, min(wait, 10*time.Second)); err != nil {
+				d.failEntry(ctx, held, ledgerTransient+"interrupted during backoff")
+				return
+			}
+		}
+	}
+}
+
+// complete records a sent message; the ledger write is retried a few times.
+func (d *deliverer) complete(ctx context.Context, r *recipient, held state.LedgerEntry, id string) {
+	variant := d.variant(r)
+	var err error
+	for i := 0; i < 3; i++ {
+		if _, err = d.ledger.CompleteSend(context.WithoutCancel(ctx), held, id, variant, d.now()); err == nil || errors.Is(err, state.ErrConflict) {
+			break
+		}
+		d.opts.Sleep(context.WithoutCancel(ctx), d.opts.Backoff<<i)
+	}
+	if err != nil {
+		// Sent, but not recorded: the next attempt settles the pending entry.
+		d.fatal("record sent message", err)
+		return
+	}
+	d.sent(r, id, variant, d.now())
+}
+
+// runAll sends the recipients from in with the configured workers, then
+// settles the deferred ones once their leases run out. Panics in a worker
+// become errors: a broken sender never takes the process down.
+func (d *deliverer) runAll(ctx context.Context, in <-chan *recipient) error {
+	workers := d.opts.Workers
+	if d.test {
+		workers = max(workers, 2)
+	}
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for r := range in {
+				if d.stopped.Load() || ctx.Err() != nil {
+					continue // drain: the producer never blocks
+				}
+				if err := d.safely(func() { d.one(ctx, r) }); err != nil {
+					d.stop(err)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	for round := 0; round < 3; round++ {
+		d.mu.Lock()
+		items := d.deferred
+		d.deferred = nil
+		d.mu.Unlock()
+		if len(items) == 0 || d.stopped.Load() {
+			break
+		}
+		until := d.now()
+		for _, it := range items {
+			until = later(until, it.until)
+		}
+		if err := d.opts.Sleep(ctx, until.Sub(d.now())+time.Millisecond); err != nil {
+			d.stop(err)
+			break
+		}
+		if err := d.safely(func() {
+			for _, it := range items {
+				if d.stopped.Load() {
+					return
+				}
+				d.one(ctx, it.r)
+			}
+		}); err != nil {
+			d.stop(err)
+		}
+	}
+	if err := d.err(); err != nil {
+		return err
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	if n := d.unsent.Load(); n > 0 {
+		return &activity.Retryable{Msg: fmt.Sprintf("%s %s: %d sends failed transiently; the slice is retried for them", d.kind.Type, d.act, n)}
+	}
+	d.mu.Lock()
+	left := len(d.deferred)
+	d.mu.Unlock()
+	if left > 0 {
+		return &activity.Retryable{Msg: fmt.Sprintf("%d recipients are held by another attempt of this slice", left)}
+	}
+	return nil
+}
+
+func (d *deliverer) safely(fn func()) (err error) {
+	defer func() {
+		if p := recover(); p != nil {
+			err = fmt.Errorf("%s %s: panic while sending: %v\n%s", d.kind.Type, d.act, p, debug.Stack())
+		}
+	}()
+	fn()
+	return nil
+}

@@ -1,0 +1,189 @@
+package channel_test
+
+import (
+	"context"
+	"encoding/json"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/channel"
+	"github.com/stepwise-run/stepwise/shared/asl"
+	"github.com/stepwise-run/stepwise/shared/asl/interp"
+	"github.com/stepwise-run/stepwise/shared/asl/sfnlocal"
+	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/executor"
+	"github.com/stepwise-run/stepwise/shared/runner"
+	"github.com/stepwise-run/stepwise/shared/send/outbox"
+)
+
+func compileE2E(t *testing.T) *compile.Program {
+	p, diags := activities.CompileFiles("testdata/e2e/campaign.yaml", "testdata/e2e/catalog.yaml")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return p
+}
+
+// The lowering of confirm: true and quietHours: the poll loop and the waves.
+func TestLowering(t *testing.T) {
+	p := compileE2E(t)
+	var sm asl.StateMachine
+	if err := json.Unmarshal(p.JSON, &sm); err != nil {
+		t.Fatal(err)
+	}
+	var all asl.States
+	var walk func(asl.States)
+	walk = func(s asl.States) {
+		for _, n := range s {
+			all = append(all, n)
+			for _, b := range n.State.Branches {
+				walk(b.States)
+			}
+			if n.State.ItemProcessor != nil {
+				walk(n.State.ItemProcessor.States)
+			}
+		}
+	}
+	walk(sm.States)
+	get := func(name string) *asl.State {
+		st := all.Get(name)
+		if st == nil {
+			t.Fatalf("no state %q", name)
+		}
+		return st
+	}
+	if c := get("mail:held"); c.Type != "Choice" || c.Choices[0].Variable != "$.r.mail.extra.held" || c.Choices[0].Next != "mail:hold" || c.Default != "mail:waves" {
+		t.Errorf("mail:held %+v", c)
+	}
+	if w := get("mail:hold"); w.Type != "Wait" || *w.Seconds != 60 || w.Next != "mail:confirm" {
+		t.Errorf("mail:hold %+v", w)
+	}
+	if c := get("mail:confirm"); c.Type != "Task" || c.Parameters.(map[string]any)["phase"] != "confirm" || c.Next != "mail:held" {
+		t.Errorf("mail:confirm %+v", c)
+	}
+	if m := get("mail:waves"); m.Type != "Map" || m.ItemsPath != "$.r.mail.extra.waves" || m.MaxConcurrency != 1 || m.Next != "mail:finish" {
+		t.Errorf("mail:waves %+v", m)
+	}
+	if w := get("mail:until"); w.Type != "Wait" || w.TimestampPath != "$.at" {
+		t.Errorf("mail:until %+v", w)
+	}
+	if m := get("mail:send"); m.Type != "Map" || m.ItemsPath != "$.slices" || m.MaxConcurrency != 2 {
+		t.Errorf("mail:send %+v", m)
+	}
+	if m := get("text:send"); m.Type != "Map" || m.ItemsPath != "$.r.text.slices" {
+		t.Errorf("text:send %+v", m)
+	}
+	if all.Get("text:held") != nil || all.Get("text:waves") != nil {
+		t.Error("text has a confirm loop or waves")
+	}
+}
+
+// confirmingInvoker confirms the held send when the poll loop asks, as a
+// person running `stepwise confirm` during the hold would.
+type confirmingInvoker struct {
+	r    *runner.Runner
+	home string
+}
+
+func (c confirmingInvoker) Invoke(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error) {
+	var req struct {
+		Phase    string `json:"phase"`
+		Activity string `json:"activity"`
+		Run      struct {
+			ID string `json:"id"`
+		} `json:"run"`
+	}
+	json.Unmarshal(input, &req)
+	if req.Phase == channel.PhaseConfirm {
+		executor.Send(c.home, req.Run.ID, channel.ConfirmSignal(req.Activity))
+	}
+	return c.r.Invoke(ctx, resource, input)
+}
+
+func openLocal(t *testing.T, p *compile.Program) *executor.Local {
+	l, err := executor.Open(tmpfsDir(t))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close() })
+	at := time.Date(2026, 6, 1, 19, 30, 0, 0, time.UTC) // 21:30 in Paris: quiet
+	l.Env.Clock = func() time.Time { return at }
+	l.Loader.Remember(p)
+	return l
+}
+
+// The same campaign, run by the Go interpreter and by aws-local-stepfunctions
+// with the real handlers: the same states, the same result, through the
+// confirm loop and the quiet-hours waves.
+func TestCrossCheckChannels(t *testing.T) {
+	p := compileE2E(t)
+	def := regexpARN(p.JSON)
+	input := json.RawMessage(`{"runId":"0193a5b0-0000-7000-8000-0000000000c1"}`)
+	goRes, nodeRes := sfnlocal.CrossCheck(t, def, input, func() interp.Invoker {
+		l := openLocal(t, p)
+		return confirmingInvoker{r: l.Runner, home: l.Home}
+	})
+	for _, r := range []sfnlocal.Result{goRes, nodeRes} {
+		if r.Error != "" {
+			t.Fatalf("execution failed: %s %s", r.Error, r.Cause)
+		}
+	}
+	entered := map[string]bool{}
+	for _, s := range goRes.Steps {
+		entered[s.State] = true
+	}
+	for _, s := range []string{"mail:held", "mail:hold", "mail:confirm", "mail:waves", "mail:until", "mail:slice", "mail:finish", "text:slice", "afterMail:finish"} {
+		if !entered[s] {
+			t.Errorf("state %s not entered", s)
+		}
+	}
+}
+
+// A live local run: counts on every port, one message per recipient in the
+// outbox, the transactional push fed by the email's out port.
+func TestLocalRun(t *testing.T) {
+	p := compileE2E(t)
+	l := openLocal(t, p)
+	runID := "0193a5b0-0000-7000-8000-0000000000c2"
+	executor.Send(l.Home, runID, channel.ConfirmSignal("mail"))
+	sum, err := l.Run(context.Background(), p, executor.Options{RunID: runID, Wait: interp.WaitSkip})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sum.Status != "succeeded" {
+		t.Fatalf("%+v", sum)
+	}
+	mail, text, push := sum.Activities["mail"].Ports, sum.Activities["text"].Ports, sum.Activities["afterMail"].Ports
+	// 40 customers: 4 without email, 5 without email consent (one overlaps).
+	if mail["out"]+mail["skipped"] != 40 || text["out"] != 40 || push["out"] != mail["out"] {
+		t.Errorf("mail %v, text %v, push %v", mail, text, push)
+	}
+	recs, err := outbox.Read(executor.OutboxDir(l.Home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	per := map[string]int{}
+	for _, r := range recs {
+		per[r.Channel+"/"+r.Tags["recipient"]]++
+		if r.Channel == "email" && !strings.Contains(r.HTML, `href="http://127.0.0.1:8080/unsubscribe/`) {
+			t.Errorf("unsubscribe link: %s", r.HTML)
+		}
+	}
+	for k, n := range per {
+		if n != 1 {
+			t.Errorf("%s: %d messages", k, n)
+		}
+	}
+	if int64(len(recs)) != mail["out"]+text["out"]+push["out"] {
+		t.Errorf("%d messages for %v %v %v", len(recs), mail, text, push)
+	}
+}
+
+func regexpARN(def []byte) []byte {
+	return []byte(arnRE.ReplaceAllString(string(def), "arn:aws:lambda:us-east-1:123456789012:function:stepwise-$1"))
+}
+
+var arnRE = regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)

@@ -1,0 +1,172 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strings"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/feedback"
+	"github.com/stepwise-run/stepwise/shared/send"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// runFinish merges the plan and the slice parts into the ports: out holds
+// the input rows sent (with messageId and variant), skipped the others
+// (with reason). Every planned row lands on exactly one port, or the
+// finish fails. Sent messages are appended to message_feedback when the
+// catalog declares it.
+func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, kind *Kind) (*activity.Result, error) {
+	t, err := datakit.Open(ctx, env, req)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	x := t.Config.(*Config)
+	plan := dataset.Ref(planRef(req.Run.ID, req.Activity))
+	pm, err := dataset.ReadManifest(ctx, t.Engine.Store(), plan)
+	if err != nil {
+		return nil, &activity.InvalidInput{Msg: "finish: the plan is missing: " + err.Error()}
+	}
+	pres, _, err := planResult(t, x, plan, pm)
+	if err != nil {
+		return nil, err
+	}
+	slices := pres.Slices
+	if ws, ok := pres.Extra["waves"].([]Wave); ok {
+		for _, w := range ws {
+			slices = append(slices, w.Slices...)
+		}
+	}
+	pv := t.View("plan")
+	if _, err := t.Engine.StageDataset(ctx, pv, plan); err != nil {
+		return nil, &activity.Retryable{Msg: err.Error()}
+	}
+	parts := "SELECT CAST(NULL AS BIGINT) AS _sw_row, CAST(NULL AS VARCHAR) AS status, CAST(NULL AS VARCHAR) AS messageId, " +
+		"CAST(NULL AS VARCHAR) AS variant, CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS recipient, " +
+		"CAST(NULL AS VARCHAR) AS address, CAST(NULL AS VARCHAR) AS token, CAST(NULL AS TIMESTAMPTZ) AS sentAt WHERE false"
+	for _, sl := range slices {
+		v := t.View(fmt.Sprintf("part%d", sl.Index))
+		if _, err := t.Engine.StageDataset(ctx, v, dataset.Ref(partRef(req.Run.ID, req.Activity, sl.Index))); err != nil {
+			if errors.Is(err, dataset.ErrNotFound) {
+				return nil, &activity.InvalidInput{Msg: fmt.Sprintf("finish: slice %d was not sent (no part)", sl.Index)}
+			}
+			return nil, &activity.Retryable{Msg: err.Error()}
+		}
+		parts += " UNION ALL SELECT _sw_row, status, messageId, variant, reason, recipient, address, token, sentAt FROM " + datakit.Q(v)
+	}
+	partsView := t.View("parts")
+	if err := t.Engine.Exec(ctx, "CREATE OR REPLACE VIEW "+datakit.Q(partsView)+" AS "+parts); err != nil {
+		return nil, &activity.Retryable{Msg: err.Error()}
+	}
+	in := recipientSchema(pm)
+	sel := func(drop ...string) string {
+		var cols []string
+		for _, c := range in.Columns {
+			skip := false
+			for _, d := range drop {
+				skip = skip || c.Name == d
+			}
+			if !skip {
+				cols = append(cols, "p."+datakit.Q(c.Name))
+			}
+		}
+		return strings.Join(cols, ", ")
+	}
+	join := " FROM " + datakit.Q(pv) + " AS p LEFT JOIN " + datakit.Q(partsView) + " AS s ON s._sw_row = p." + colRow
+	res := activity.NewResult([]string{"out", "skipped"})
+	outCols := sel("messageId", "variant")
+	if outCols != "" {
+		outCols += ", "
+	}
+	out, err := t.Write(res, "out", pm.Dimension, pm.Key, "SELECT "+outCols+"NULLIF(s.messageId, '') AS messageId, NULLIF(s.variant, '') AS variant"+
+		join+" WHERE p."+colSkip+" IS NULL AND s.status = 'sent' ORDER BY p."+colRow)
+	if err != nil {
+		return nil, err
+	}
+	skCols := sel("reason")
+	if skCols != "" {
+		skCols += ", "
+	}
+	skipped, err := t.Write(res, "skipped", pm.Dimension, pm.Key, "SELECT "+skCols+"coalesce(p."+colSkip+", s.reason) AS reason"+
+		join+" WHERE p."+colSkip+" IS NOT NULL OR s.status = 'skipped' ORDER BY p."+colRow)
+	if err != nil {
+		return nil, err
+	}
+	if out.Rows+skipped.Rows != pm.Rows {
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("finish: %d planned rows but %d sent and %d skipped", pm.Rows, out.Rows, skipped.Rows)}
+	}
+	if !req.Run.Test {
+		if err := recordSent(t, kind, partsView); err != nil {
+			return nil, err
+		}
+	}
+	logFinish(t, res)
+	return res, nil
+}
+
+// recordSent appends the slice parts' sent messages to message_feedback
+// when the catalog declares the table. Event ids are the ledger tokens: a
+// retried finish adds nothing twice.
+func recordSent(t *datakit.Task, kind *Kind, parts string) error {
+	if _, ok := t.Comp.Catalog.Table(feedback.Table); !ok {
+		return nil
+	}
+	tables, ok := t.Env.Services[activity.ServiceState].(feedback.Tables)
+	if !ok {
+		return nil
+	}
+	c, r := t.Comp.Campaign, t.Req
+	q := "SELECT 'sent:' || token AS eventId, 'sent' AS event, ? AS channel, ? AS campaign, ? AS activity, ? AS run, recipient, address, " +
+		"messageId, token, sentAt AS at, ? AS detail, false AS permanent, false AS machine FROM " + datakit.Q(parts) + " WHERE status = 'sent'"
+	_, err := feedback.AppendQuery(t.Ctx, t.Warehouse(), tables, t.Env.Now(), q, kind.Type, c.ID, r.Activity, r.Run.ID, providerOf(t))
+	if err != nil {
+		if errors.Is(err, state.ErrConflict) {
+			return &activity.Conflict{Msg: "message_feedback: " + err.Error()}
+		}
+		return &activity.Retryable{Msg: "message_feedback: " + err.Error()}
+	}
+	return nil
+}
+
+func providerOf(t *datakit.Task) string {
+	if l, ok := t.Env.Services[activity.ServiceSender].(*send.Limited); ok {
+		return l.Account
+	}
+	return ""
+}
+
+func logFinish(t *datakit.Task, res *activity.Result) {
+	reasons := map[string]int64{}
+	v := t.View("skipped")
+	if _, err := t.Engine.StageDataset(t.Ctx, v, dataset.Ref(*res.Ports["skipped"])); err == nil {
+		t.Engine.Query(t.Ctx, 100, func(b *dataset.Batch) error {
+			for _, r := range b.Rows {
+				s, _ := r[0].(string)
+				reasons[s] = toInt(r[1])
+			}
+			return nil
+		}, "SELECT CASE WHEN strpos(reason, ': ') > 0 THEN split_part(reason, ': ', 1) ELSE reason END, count(*) FROM "+datakit.Q(v)+" GROUP BY 1 ORDER BY 1")
+	}
+	var parts []string
+	for k, n := range reasons {
+		parts = append(parts, fmt.Sprintf("%s %d", k, n))
+	}
+	verb := "sent"
+	if t.Req.Run.Test {
+		verb = "would send"
+	}
+	activity.Logf(t.Ctx, t.Env, t.Req, "%s %d, skipped %d (%s)", verb, res.Counts["out"], res.Counts["skipped"], strings.Join(sortStrings(parts), ", "))
+}
+
+func sortStrings(s []string) []string {
+	for i := 1; i < len(s); i++ {
+		for j := i; j > 0 && s[j] < s[j-1]; j-- {
+			s[j], s[j-1] = s[j-1], s[j]
+		}
+	}
+	return s
+}

@@ -1,0 +1,155 @@
+package channel
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+func init() {
+	for _, s := range []*activity.Spec{Email, SMS, Push} {
+		s.Handler = handler{Kinds[s.Type]}
+	}
+}
+
+// Phases of a channel task (activity.Request.Phase).
+const (
+	PhasePlan    = "plan"
+	PhaseConfirm = "confirm"
+	PhaseSend    = "send"
+	PhaseFinish  = "finish"
+)
+
+// Service names in activity.Env.Services besides the state store and the sender.
+const (
+	// ServiceLinks holds a Links making one-click unsubscribe URLs.
+	ServiceLinks = "unsubscribe"
+	// ServiceOptions holds *Options (tests, tuning).
+	ServiceOptions = "channel.options"
+	// ServiceSignals holds out-of-band signals (local `stepwise confirm`).
+	ServiceSignals = "signals"
+)
+
+// Options tune sending; zero fields take the defaults.
+type Options struct {
+	// Lease is how long a claimed send is held before another attempt may
+	// settle it; well above CallTimeout. Default 2 minutes.
+	Lease time.Duration
+	// CallTimeout bounds one provider call. Default 30 s.
+	CallTimeout time.Duration
+	// Workers send concurrently within one slice. Default 8.
+	Workers int
+	// MaxAttempts per message for throttling and transient errors. Default 6.
+	MaxAttempts int
+	// Backoff is the first retry delay, doubled per attempt up to 10 s. Default 200 ms.
+	Backoff time.Duration
+	// Sleep waits (tests make it advance a fake clock). Default: a timer.
+	Sleep func(ctx context.Context, d time.Duration) error
+}
+
+func (o Options) withDefaults() Options {
+	if o.Lease <= 0 {
+		o.Lease = 2 * time.Minute
+	}
+	if o.CallTimeout <= 0 {
+		o.CallTimeout = 30 * time.Second
+	}
+	if o.Workers <= 0 {
+		o.Workers = 8
+	}
+	if o.MaxAttempts <= 0 {
+		o.MaxAttempts = 6
+	}
+	if o.Backoff <= 0 {
+		o.Backoff = 200 * time.Millisecond
+	}
+	if o.Sleep == nil {
+		o.Sleep = sleep
+	}
+	return o
+}
+
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
+	defer t.Stop()
+	select {
+	case <-ctx.Done():
+		return ctx.Err()
+	case <-t.C:
+		return nil
+	}
+}
+
+func options(env *activity.Env) Options {
+	if o, ok := env.Services[ServiceOptions].(*Options); ok && o != nil {
+		return o.withDefaults()
+	}
+	return Options{}.withDefaults()
+}
+
+// The state store, seen through the parts each phase uses.
+type (
+	// Ledger is the send ledger (see state.LedgerEntry for the protocol).
+	Ledger interface {
+		ClaimSend(ctx context.Context, k state.SendKey, token string, at time.Time, lease time.Duration) (state.LedgerEntry, bool, error)
+		ReclaimSend(ctx context.Context, held state.LedgerEntry, at time.Time, lease time.Duration) (state.LedgerEntry, error)
+		CompleteSend(ctx context.Context, held state.LedgerEntry, messageID, variant string, at time.Time) (state.LedgerEntry, error)
+		FailSend(ctx context.Context, held state.LedgerEntry, reason string, at time.Time) (state.LedgerEntry, error)
+		GetSend(ctx context.Context, k state.SendKey) (state.LedgerEntry, error)
+	}
+	// Suppressions tells which addresses must not be messaged.
+	Suppressions interface {
+		CheckSuppressed(ctx context.Context, channel string, addresses ...string) (map[string]state.Suppression, error)
+	}
+	// Caps counts sends per recipient and channel across campaigns.
+	Caps interface {
+		CountSends(ctx context.Context, recipient, channel string, since time.Time) (int, error)
+		ReserveCap(ctx context.Context, r state.CapRequest) (bool, error)
+		ReleaseCap(ctx context.Context, recipient, channel, ref string) error
+	}
+	// Keys holds slice markers and confirmations.
+	Keys interface {
+		PutKey(ctx context.Context, k state.Key) (state.Key, bool, error)
+		GetKey(ctx context.Context, key string, now time.Time) (state.Key, error)
+	}
+	// Signals delivers local out-of-band signals (see runner.Signals).
+	Signals interface {
+		Take(ctx context.Context, runID, name string) bool
+	}
+)
+
+// handler runs the phases of one channel type.
+type handler struct{ kind *Kind }
+
+// Run implements activity.Handler.
+func (h handler) Run(ctx context.Context, env *activity.Env, req *activity.Request) (*activity.Result, error) {
+	switch req.Phase {
+	case PhasePlan:
+		return runPlan(ctx, env, req, h.kind)
+	case PhaseConfirm:
+		return runConfirm(ctx, env, req, h.kind)
+	case PhaseSend:
+		return runSend(ctx, env, req, h.kind)
+	case PhaseFinish:
+		return runFinish(ctx, env, req, h.kind)
+	}
+	return nil, &activity.InvalidInput{Msg: fmt.Sprintf("%s: unknown phase %q", h.kind.Type, req.Phase)}
+}
+
+// ConfirmSignal is the local signal name that confirms a held send.
+func ConfirmSignal(activityID string) string { return "confirm." + activityID }
+
+// Refs of the datasets a channel activity writes besides its ports.
+func planRef(run, act string) string { return "runs/" + run + "/" + act + "/_plan" }
+func partRef(run, act string, index int) string {
+	return fmt.Sprintf("runs/%s/%s/_parts/%06d", run, act, index)
+}
+func sliceMarker(run, act string, index int) string {
+	return fmt.Sprintf("slice/%s/%s/%d", run, act, index)
+}

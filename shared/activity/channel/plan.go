@@ -1,0 +1,369 @@
+package channel
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// Columns the plan adds to the input rows.
+const (
+	colAddress = "_sw_address"
+	colConsent = "_sw_consent"
+	colTZ      = "_sw_tz"
+	colWave    = "_sw_wave"
+	colSkip    = "_sw_skip"
+	colRow     = "_sw_row"
+)
+
+var planColumns = []string{colAddress, colConsent, colTZ, colWave, colSkip, colRow}
+
+// Wave is the slices that may send from one instant on: the end of the
+// quiet hours of some recipients' time zones (Extra "waves" of the plan).
+type Wave struct {
+	At     string           `json:"at"` // RFC 3339
+	Slices []activity.Slice `json:"slices"`
+}
+
+// runPlan writes the plan dataset — the input rows with address, consent,
+// time zone, wave, plan-time skip reason and a row number, ordered so that
+// the rows to send come first, wave by wave — and returns its slices.
+//
+// The plan is written once per run: a retried or resumed plan finds it and
+// returns the same slices. Its manifest's creation time starts the window.
+func runPlan(ctx context.Context, env *activity.Env, req *activity.Request, kind *Kind) (*activity.Result, error) {
+	t, err := datakit.Open(ctx, env, req)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	x := t.Config.(*Config)
+	ref := dataset.Ref(planRef(req.Run.ID, req.Activity))
+	m, err := dataset.ReadManifest(ctx, t.Engine.Store(), ref)
+	if errors.Is(err, dataset.ErrNotFound) {
+		m, err = writePlan(t, kind, x, ref)
+	}
+	if err != nil {
+		return nil, err
+	}
+	res, eligible, err := planResult(t, x, ref, m)
+	if err != nil {
+		return nil, err
+	}
+	if x.Confirm {
+		held := !req.Run.Test
+		if held {
+			ok, err := confirmed(ctx, env, req)
+			if err != nil {
+				return nil, err
+			}
+			held = !ok
+		}
+		res.Extra["held"] = held
+		if held && req.Phase == PhasePlan {
+			activity.Logf(ctx, env, req, "holding %d recipients until confirmed: `stepwise confirm %s %s` (or the API's confirm)", eligible, req.Run.ID, req.Activity)
+		}
+	}
+	if req.Phase != PhasePlan {
+		return res, nil
+	}
+	activity.Logf(ctx, env, req, "plan: %d rows, %d to send in %d slices", m.Rows, eligible, len(res.Slices)+countWaveSlices(res))
+	return res, nil
+}
+
+func countWaveSlices(res *activity.Result) int {
+	n := 0
+	if ws, ok := res.Extra["waves"].([]Wave); ok {
+		for _, w := range ws {
+			n += len(w.Slices)
+		}
+	}
+	return n
+}
+
+// targetingExprs returns the SQL of address, consent and time zone over the
+// input (alias i) and, for columns the population lacks, the catalog table
+// (alias c), and whether the table is needed.
+func targetingExprs(in campaign.Schema, tbl *campaign.Table, kind *Kind) (addr, consent, tz string, join bool) {
+	col := func(name string) string {
+		if name == "" {
+			return ""
+		}
+		if _, ok := in.Column(name); ok {
+			return "i." + datakit.Q(name)
+		}
+		for _, c := range tbl.Columns {
+			if c.Name == name {
+				join = true
+				return "c." + datakit.Q(name)
+			}
+		}
+		return ""
+	}
+	addr, consent, tz = "NULL", "TRUE", "NULL"
+	if tbl.Targeting == nil {
+		return
+	}
+	if e := col(kind.Address(tbl.Targeting)); e != "" {
+		addr = "CAST(" + e + " AS VARCHAR)"
+	}
+	if name := tbl.Targeting.Consent[kind.Type]; name != "" {
+		// A declared consent column is required: null or missing is no consent.
+		consent = "FALSE"
+		if e := col(name); e != "" {
+			consent = "coalesce(TRY_CAST(" + e + " AS BOOLEAN), FALSE)"
+		}
+	}
+	if e := col(tbl.Targeting.Timezone); e != "" {
+		tz = "CAST(" + e + " AS VARCHAR)"
+	}
+	return
+}
+
+func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*dataset.Manifest, error) {
+	ctx, req := t.Ctx, t.Req
+	if len(req.Inputs) == 0 {
+		return nil, &activity.InvalidInput{Msg: "a channel activity needs an input population"}
+	}
+	ins, err := t.StageInputs()
+	if err != nil {
+		return nil, err
+	}
+	in := ins[0]
+	if in.View == "" {
+		return nil, &activity.InvalidInput{Msg: "the input population was not activated"}
+	}
+	tbl, ok := t.Comp.Catalog.Table(in.Manifest.Dimension)
+	if !ok {
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("%s needs rows of a targeting dimension, not %s", kind.Type, in.Manifest.Schema())}
+	}
+	key := in.Manifest.Key
+	if len(key) == 0 {
+		key = tbl.Key
+	}
+	if len(key) == 0 {
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("table %s has no key", tbl.Name)}
+	}
+	schema := in.Manifest.Schema()
+	addr, consent, tz, join := targetingExprs(schema, tbl, kind)
+	from := datakit.Q(in.View) + " AS i"
+	if join {
+		view, err := t.Table(tbl.Name)
+		if err != nil {
+			return nil, err
+		}
+		var on, keys []string
+		for _, k := range key {
+			on = append(on, "i."+datakit.Q(k)+" = c."+datakit.Q(k))
+			keys = append(keys, datakit.Q(k))
+		}
+		from += " LEFT JOIN (SELECT DISTINCT ON (" + strings.Join(keys, ", ") + ") * FROM " + datakit.Q(view) + ") AS c ON " + strings.Join(on, " AND ")
+	}
+	// The plan time: the window starts here, and waves are computed from it.
+	planAt := t.Env.Now().UTC().Truncate(time.Second)
+	var windowEnd time.Time
+	if x.Window != "" {
+		d, err := campaign.ParseDuration(x.Window)
+		if err != nil {
+			return nil, &activity.InvalidInput{Msg: "window: " + err.Error()}
+		}
+		windowEnd = planAt.Add(d)
+	}
+	// Waves: one per distinct opening instant of the recipients' zones.
+	zones := []string{}
+	q := newQuiet(x.QuietHours)
+	if q != nil {
+		err := t.Engine.Query(ctx, 1000, func(b *dataset.Batch) error {
+			for _, r := range b.Rows {
+				if s, ok := r[0].(string); ok {
+					zones = append(zones, s)
+				}
+			}
+			return nil
+		}, "SELECT DISTINCT "+tz+" FROM "+from+" WHERE "+tz+" IS NOT NULL")
+		if err != nil {
+			return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
+		}
+		sort.Strings(zones)
+	}
+	def := t.Location()
+	cache := map[string]*time.Location{}
+	mapping := []string{"(CAST(NULL AS VARCHAR), CAST(? AS TIMESTAMPTZ), CAST(? AS VARCHAR))"}
+	defWave, defSkip := waveOf(q, planAt, def, windowEnd)
+	args := []any{defWave, defSkip}
+	for _, z := range zones {
+		w, s := waveOf(q, planAt, location(z, def, cache), windowEnd)
+		mapping = append(mapping, "(CAST(? AS VARCHAR), CAST(? AS TIMESTAMPTZ), CAST(? AS VARCHAR))")
+		args = append(args, z, w, s)
+	}
+	var keyCols []string
+	for _, k := range key {
+		keyCols = append(keyCols, "src."+datakit.Q(k))
+	}
+	cols := make([]string, 0, len(schema.Columns))
+	for _, c := range schema.Columns {
+		cols = append(cols, "i."+datakit.Q(c.Name))
+	}
+	query := "WITH src AS (SELECT " + strings.Join(cols, ", ") + ", " + addr + " AS " + colAddress + ", " + consent + " AS " + colConsent + ", " +
+		tz + " AS " + colTZ + " FROM " + from + "), " +
+		"zones(tz, wave, skip) AS (VALUES " + strings.Join(mapping, ", ") + "), " +
+		"ranked AS (SELECT src.*, coalesce(z.wave, d.wave) AS " + colWave + ", " +
+		"CASE WHEN row_number() OVER (PARTITION BY " + strings.Join(keyCols, ", ") + " ORDER BY src." + colAddress + " NULLS LAST) > 1 THEN " + lit(ReasonDuplicate) +
+		" ELSE coalesce(z.skip, CASE WHEN z.tz IS NULL THEN d.skip END) END AS " + colSkip + " " +
+		"FROM src LEFT JOIN zones z ON z.tz = src." + colTZ + " CROSS JOIN (SELECT wave, skip FROM zones WHERE tz IS NULL) AS d) " +
+		"SELECT *, row_number() OVER (ORDER BY " + colSkip + " IS NOT NULL, " + colWave + ", " + strings.Join(quoted(key), ", ") + ", " + colSkip + ") - 1 AS " + colRow +
+		" FROM ranked ORDER BY " + colRow
+	m, err := t.Engine.Write(ctx, dataset.Output{Ref: ref, Dimension: in.Manifest.Dimension, Key: key, CreatedAt: planAt}, query, args...)
+	if err != nil {
+		return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
+	}
+	return m, nil
+}
+
+// waveOf returns when a recipient of loc may be sent, from at, and the skip
+// reason when that is after the window.
+func waveOf(q *quiet, at time.Time, loc *time.Location, windowEnd time.Time) (time.Time, any) {
+	w := at
+	if q != nil {
+		w = q.opens(at, loc)
+	}
+	if !windowEnd.IsZero() && !w.Before(windowEnd) {
+		return w, ReasonQuietHours
+	}
+	return w, nil
+}
+
+func lit(s string) string { return dataset.QuoteLiteral(s) }
+
+func quoted(names []string) []string {
+	out := make([]string, len(names))
+	for i, n := range names {
+		out[i] = datakit.Q(n)
+	}
+	return out
+}
+
+// planResult reads the slices of a written plan: per wave, the rows to send
+// are contiguous from the wave's first row number.
+func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest) (*activity.Result, int64, error) {
+	view := t.View("plan")
+	if _, err := t.Engine.StageDataset(t.Ctx, view, ref); err != nil {
+		return nil, 0, &activity.Retryable{Msg: "plan: " + err.Error()}
+	}
+	type wave struct {
+		at          time.Time
+		first, rows int64
+	}
+	var waves []wave
+	err := t.Engine.Query(t.Ctx, 1000, func(b *dataset.Batch) error {
+		for _, r := range b.Rows {
+			at, _ := r[0].(time.Time)
+			waves = append(waves, wave{at: at, first: toInt(r[1]), rows: toInt(r[2])})
+		}
+		return nil
+	}, "SELECT "+colWave+", min("+colRow+"), count(*) FROM "+datakit.Q(view)+" WHERE "+colSkip+" IS NULL GROUP BY 1 ORDER BY 1")
+	if err != nil {
+		return nil, 0, &activity.Retryable{Msg: "plan: " + err.Error()}
+	}
+	size := int64(sliceSize(x))
+	res := activity.NewResult([]string{"out", "skipped"})
+	res.Extra = map[string]any{}
+	var all []activity.Slice
+	var ws []Wave
+	var eligible int64
+	for _, w := range waves {
+		var sl []activity.Slice
+		for off := int64(0); off < w.rows; off += size {
+			sl = append(sl, activity.Slice{Ref: string(ref), Index: len(all) + len(sl), Offset: w.first + off, Count: min(size, w.rows-off)})
+		}
+		all = append(all, sl...)
+		at := w.at
+		if t.Req.Run.Test {
+			at = m.CreatedAt // test runs do not wait
+		}
+		ws = append(ws, Wave{At: at.UTC().Format(time.RFC3339), Slices: sl})
+		eligible += w.rows
+	}
+	if x.QuietHours != nil {
+		if ws == nil {
+			ws = []Wave{}
+		}
+		res.Extra["waves"] = ws
+	} else {
+		if all == nil {
+			all = []activity.Slice{}
+		}
+		res.Slices = all
+	}
+	return res, eligible, nil
+}
+
+// sliceSize keeps one slice within about ten minutes of sending at the
+// activity's rate share (a Lambda runs at most 15).
+func sliceSize(x *Config) int {
+	size := x.SliceSize
+	if size <= 0 {
+		size = DefaultSliceSize
+	}
+	if x.Rate > 0 {
+		conc := x.Concurrency
+		if conc <= 0 {
+			conc = DefaultConcurrency
+		}
+		size = min(size, max(100, int(x.Rate/float64(conc)*600)))
+	}
+	return size
+}
+
+func toInt(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int32:
+		return int64(n)
+	case int:
+		return int64(n)
+	case float64:
+		return int64(n)
+	}
+	return 0
+}
+
+// confirmed reports whether a held send was confirmed: the state key, or
+// locally a `stepwise confirm` signal (recorded as the key).
+func confirmed(ctx context.Context, env *activity.Env, req *activity.Request) (bool, error) {
+	keys, _ := env.Services[activity.ServiceState].(Keys)
+	name := state.ConfirmKey(req.Run.ID, req.Activity)
+	if keys != nil {
+		_, err := keys.GetKey(ctx, name, env.Now())
+		if err == nil {
+			return true, nil
+		}
+		if !errors.Is(err, state.ErrNotFound) {
+			return false, &activity.Retryable{Msg: "read confirmation: " + err.Error()}
+		}
+	}
+	if sig, ok := env.Services[ServiceSignals].(Signals); ok && sig.Take(ctx, req.Run.ID, ConfirmSignal(req.Activity)) {
+		if keys != nil {
+			if _, _, err := keys.PutKey(ctx, state.Key{Key: name, Value: "signal", CreatedAt: env.Now()}); err != nil {
+				return false, &activity.Retryable{Msg: "record confirmation: " + err.Error()}
+			}
+		}
+		return true, nil
+	}
+	return false, nil
+}
+
+// runConfirm polls a held send: the plan's result again, held or not.
+func runConfirm(ctx context.Context, env *activity.Env, req *activity.Request, kind *Kind) (*activity.Result, error) {
+	return runPlan(ctx, env, req, kind)
+}

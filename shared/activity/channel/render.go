@@ -1,0 +1,270 @@
+package channel
+
+import (
+	"fmt"
+	"net/url"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/send"
+	"github.com/stepwise-run/stepwise/shared/template"
+	"github.com/stepwise-run/stepwise/shared/unsubscribe"
+)
+
+// Links makes the unsubscribe links of a marketing message.
+type Links interface {
+	// Unsubscribe returns the one-click HTTPS URL and, optionally, a mailto URL.
+	Unsubscribe(c unsubscribe.Claims) (https, mailto string)
+}
+
+// SignedLinks signs unsubscribe tokens with the API's secret: the HTTPS link
+// is BaseURL/unsubscribe/<token> (the API acts on POST only, RFC 8058); the
+// mailto link, when Mailto is set, carries the token in its subject.
+type SignedLinks struct {
+	BaseURL string
+	Secret  []byte
+	Mailto  string
+}
+
+// Unsubscribe implements Links.
+func (s SignedLinks) Unsubscribe(c unsubscribe.Claims) (string, string) {
+	tok := unsubscribe.Sign(s.Secret, c)
+	mailto := ""
+	if s.Mailto != "" {
+		mailto = "mailto:" + s.Mailto + "?subject=" + url.PathEscape("unsubscribe "+tok)
+	}
+	return unsubscribe.URL(s.BaseURL, tok), mailto
+}
+
+// arm is the templates of the message or of one experiment variant.
+type arm struct {
+	name                             string
+	subject, html, text, title, body *template.Template
+	data                             map[string]*template.Template
+}
+
+// prepared is the parsed templates of an activity, shared by its slices.
+type prepared struct {
+	base *arm
+	arms []*arm // by variant index
+}
+
+// prepare parses an activity's templates once per Env (and bundle).
+func prepare(env *activity.Env, comp *activity.Compiled, id string, x *Config) (*prepared, error) {
+	v, err := env.Shared("channel.templates/"+comp.Hash+"/"+id, func() (any, error) {
+		return parseAll(comp, x)
+	})
+	if err != nil {
+		return nil, err
+	}
+	return v.(*prepared), nil
+}
+
+func parseAll(comp *activity.Compiled, x *Config) (*prepared, error) {
+	parse := func(field, src string, html bool) (*template.Template, error) {
+		if src == "" {
+			return nil, nil
+		}
+		t, err := template.Parse(src, template.Options{HTML: html, Name: field})
+		if err != nil {
+			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("message.%s: %v", field, err)}
+		}
+		return t, nil
+	}
+	content := func(field string, c *Content, html bool) (*template.Template, error) {
+		if c == nil {
+			return nil, nil
+		}
+		if c.File != "" {
+			data, ok := comp.Files[c.File]
+			if !ok {
+				return nil, &activity.InvalidInput{Msg: fmt.Sprintf("message.%s: template file %s is not in the bundle", field, c.File)}
+			}
+			return parse(c.File, string(data), html)
+		}
+		return parse(field, c.Inline, html)
+	}
+	m := x.Message
+	base := &arm{data: map[string]*template.Template{}}
+	var err error
+	set := func(dst **template.Template, t *template.Template, e error) {
+		if err == nil {
+			*dst, err = t, e
+		}
+	}
+	{
+		t, e := parse("subject", m.Subject, false)
+		set(&base.subject, t, e)
+		t, e = content("html", m.HTML, true)
+		set(&base.html, t, e)
+		t, e = content("text", m.Text, false)
+		set(&base.text, t, e)
+		t, e = parse("title", m.Title, false)
+		set(&base.title, t, e)
+		t, e = parse("body", m.Body, false)
+		set(&base.body, t, e)
+	}
+	for _, k := range campaign.SortedKeys(m.Data) {
+		t, e := parse("data."+k, m.Data[k], false)
+		if e != nil && err == nil {
+			err = e
+		}
+		base.data[k] = t
+	}
+	if err != nil {
+		return nil, err
+	}
+	p := &prepared{base: base}
+	if x.Experiment != nil {
+		for _, v := range x.Experiment.Variants {
+			a := *base
+			a.name = v.Name
+			if v.Subject != "" {
+				t, e := parse("variants."+v.Name+".subject", v.Subject, false)
+				set(&a.subject, t, e)
+			}
+			if v.HTML != nil {
+				t, e := content("variants."+v.Name+".html", v.HTML, true)
+				set(&a.html, t, e)
+			}
+			if v.Text != nil {
+				t, e := content("variants."+v.Name+".text", v.Text, false)
+				set(&a.text, t, e)
+			}
+			if v.Title != "" {
+				t, e := parse("variants."+v.Name+".title", v.Title, false)
+				set(&a.title, t, e)
+			}
+			if v.Body != "" {
+				t, e := parse("variants."+v.Name+".body", v.Body, false)
+				set(&a.body, t, e)
+			}
+			if err != nil {
+				return nil, err
+			}
+			p.arms = append(p.arms, &a)
+		}
+	}
+	return p, nil
+}
+
+func (p *prepared) arm(variant int) *arm {
+	if variant >= 0 && variant < len(p.arms) {
+		return p.arms[variant]
+	}
+	return p.base
+}
+
+// renderer builds the messages of one slice.
+type renderer struct {
+	kind      *Kind
+	x         *Config
+	comp      *activity.Compiled
+	run       string
+	act       string
+	builder   *template.Builder
+	links     Links
+	issuedAt  time.Time
+	marketing bool
+}
+
+func newRenderer(kind *Kind, x *Config, comp *activity.Compiled, req *activity.Request, recipient campaign.Schema, links Links, issuedAt time.Time) *renderer {
+	c := comp.Campaign
+	b := template.NewBuilder(templateScope(c, recipient), template.Shared{
+		Params: req.Run.Params, Variables: c.Variables,
+		Campaign: template.Campaign{ID: c.ID, Name: c.Name}, Run: template.Run{ID: req.Run.ID},
+	})
+	return &renderer{kind: kind, x: x, comp: comp, run: req.Run.ID, act: req.Activity, builder: b, links: links,
+		issuedAt: issuedAt, marketing: x.Marketing()}
+}
+
+// render builds the message of r with the templates of a.
+func (rn *renderer) render(a *arm, r *recipient, token string) (*send.Message, error) {
+	var unsubURL string
+	var headers []send.Header
+	if rn.marketing && rn.kind.Type == send.Email && rn.links != nil {
+		https, mailto := rn.links.Unsubscribe(unsubscribe.Claims{Campaign: rn.comp.Campaign.ID, Run: rn.run, Activity: rn.act,
+			Recipient: r.key, Channel: rn.kind.Type, Address: r.address, IssuedAt: rn.issuedAt.Unix()})
+		unsubURL = https
+		v := "<" + https + ">"
+		if mailto != "" {
+			v = "<" + mailto + ">, " + v
+		}
+		headers = []send.Header{{Name: "List-Unsubscribe", Value: v}, {Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"}}
+	}
+	b := rn.builder.Bindings(r.values, template.Message{UnsubscribeURL: unsubURL})
+	out := func(t *template.Template) (string, error) {
+		if t == nil {
+			return "", nil
+		}
+		return t.Render(b)
+	}
+	m := &send.Message{Channel: rn.kind.Type, To: r.address, Headers: headers, IdempotencyKey: token, Marketing: rn.marketing,
+		Tags: map[string]string{send.TagCampaign: rn.comp.Campaign.ID, send.TagActivity: rn.act, send.TagRun: rn.run,
+			send.TagRecipient: r.key, send.TagToken: token}}
+	var err error
+	pick := func(dst *string, t *template.Template) {
+		if err == nil {
+			*dst, err = out(t)
+		}
+	}
+	switch rn.kind.Type {
+	case send.Email:
+		m.From, m.ReplyTo = rn.x.Message.From, rn.x.Message.ReplyTo
+		pick(&m.Subject, a.subject)
+		pick(&m.HTML, a.html)
+		pick(&m.Text, a.text)
+		if err == nil && strings.TrimSpace(m.Subject) == "" {
+			err = fmt.Errorf("subject renders empty")
+		}
+		if err == nil && strings.TrimSpace(m.HTML) == "" && strings.TrimSpace(m.Text) == "" {
+			err = fmt.Errorf("body renders empty")
+		}
+	case send.SMS:
+		m.Sender = rn.x.Message.Sender
+		pick(&m.Text, a.text)
+		if err == nil && strings.TrimSpace(m.Text) == "" {
+			err = fmt.Errorf("text renders empty")
+		}
+	case send.Push:
+		pick(&m.Title, a.title)
+		pick(&m.Text, a.body)
+		if len(a.data) > 0 {
+			m.Data = map[string]string{}
+			keys := make([]string, 0, len(a.data))
+			for k := range a.data {
+				keys = append(keys, k)
+			}
+			sort.Strings(keys)
+			for _, k := range keys {
+				var v string
+				pick(&v, a.data[k])
+				m.Data[k] = v
+			}
+		}
+		if err == nil && strings.TrimSpace(m.Title) == "" && strings.TrimSpace(m.Text) == "" {
+			err = fmt.Errorf("title and body render empty")
+		}
+	}
+	if err != nil {
+		return nil, err
+	}
+	return m, nil
+}
+
+// templateScope is the scope the compiler checks templates against
+// (activities.TemplateScope, which this package cannot import).
+func templateScope(c *campaign.Campaign, recipient campaign.Schema) template.Scope {
+	var s template.Scope
+	for _, col := range recipient.Columns {
+		s.Recipient = append(s.Recipient, template.Field{Name: col.Name, Type: col.Type})
+	}
+	for _, name := range campaign.SortedKeys(c.Parameters) {
+		s.Params = append(s.Params, template.Field{Name: name, Type: c.Parameters[name].Type})
+	}
+	s.Variables = template.FieldsOf(c.Variables)
+	return s
+}

@@ -1,0 +1,395 @@
+package channel
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"math"
+	"os"
+	"sort"
+	"strconv"
+	"strings"
+	"time"
+
+	"golang.org/x/time/rate"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/send"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// runSend sends one slice of the plan and writes its part: one row per
+// planned row of the slice, sent (message id, variant) or skipped (reason).
+// A slice whose part exists is done; otherwise every attempt goes through
+// the ledger, so a retried slice sends nobody twice and settles everyone.
+func runSend(ctx context.Context, env *activity.Env, req *activity.Request, kind *Kind) (*activity.Result, error) {
+	if req.Slice == nil {
+		return nil, &activity.InvalidInput{Msg: "send phase without a slice"}
+	}
+	t, err := datakit.Open(ctx, env, req)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	x := t.Config.(*Config)
+	sl := *req.Slice
+	store := t.Engine.Store()
+	pref := dataset.Ref(partRef(req.Run.ID, req.Activity, sl.Index))
+	if _, err := dataset.ReadManifest(ctx, store, pref); err == nil {
+		return partResult(t, pref)
+	} else if !errors.Is(err, dataset.ErrNotFound) {
+		return nil, &activity.Retryable{Msg: err.Error()}
+	}
+	plan := dataset.Ref(planRef(req.Run.ID, req.Activity))
+	pm, err := dataset.ReadManifest(ctx, store, plan)
+	if err != nil {
+		return nil, &activity.Retryable{Msg: "read the plan: " + err.Error()}
+	}
+	d, err := newDeliverer(t, kind, x, pm)
+	if err != nil {
+		return nil, err
+	}
+	d.outcomes = make([]outcome, sl.Count)
+	if !d.test {
+		if err := d.markAttempt(ctx, t, sl.Index); err != nil {
+			return nil, err
+		}
+		if err := d.setLimiter(t, x, plan, sl); err != nil {
+			return nil, err
+		}
+	}
+	if err := d.sendSlice(ctx, t, plan, pm, sl); err != nil {
+		return nil, err
+	}
+	for i, o := range d.outcomes {
+		if o.Status == "" {
+			return nil, &activity.Retryable{Msg: fmt.Sprintf("slice %d: row %d was not settled", sl.Index, sl.Offset+int64(i))}
+		}
+	}
+	if _, err := writePart(t, pref, pm.CreatedAt, d.outcomes); err != nil {
+		return nil, err
+	}
+	sent := logSlice(ctx, t, sl, d.outcomes)
+	res := activity.NewResult([]string{"out", "skipped"})
+	res.Counts["out"], res.Counts["skipped"] = int64(sent), int64(len(d.outcomes)-sent)
+	return res, nil
+}
+
+func newDeliverer(t *datakit.Task, kind *Kind, x *Config, pm *dataset.Manifest) (*deliverer, error) {
+	env, req := t.Env, t.Req
+	d := &deliverer{kind: kind, x: x, opts: options(env), test: req.Run.Test, run: req.Run.ID, act: req.Activity,
+		dimension: pm.Dimension, now: env.Now, quiet: newQuiet(x.QuietHours), maxErrors: DefaultMaxErrors}
+	if x.MaxErrors > 0 {
+		d.maxErrors = int64(x.MaxErrors)
+	}
+	st := env.Services[activity.ServiceState]
+	d.caps, _ = st.(Caps)
+	if x.Window != "" {
+		w, err := campaign.ParseDuration(x.Window)
+		if err != nil {
+			return nil, &activity.InvalidInput{Msg: "window: " + err.Error()}
+		}
+		d.windowEnd = pm.CreatedAt.Add(w)
+	}
+	if c := x.Capping; c != nil && x.Marketing() {
+		per, err := campaign.ParseDuration(c.Per)
+		if err != nil {
+			return nil, &activity.InvalidInput{Msg: "capping: " + err.Error()}
+		}
+		d.capMax, d.capPer = c.Max, per
+	}
+	if !d.test {
+		var ok bool
+		if d.ledger, ok = st.(Ledger); !ok {
+			return nil, &activity.InvalidInput{Msg: "the state store has no send ledger"}
+		}
+		if x.Marketing() && d.caps == nil {
+			return nil, &activity.InvalidInput{Msg: "the state store does not count sends (caps)"}
+		}
+		s, err := activity.Service[send.Sender](env, activity.ServiceSender)
+		if err != nil {
+			return nil, err
+		}
+		d.sender = s
+		d.canFind = send.CanFind(s, kind.Type)
+		d.idempotent = send.IsIdempotent(s, kind.Type)
+	} else if d.capMax > 0 && d.caps == nil {
+		d.capMax = 0
+	}
+	prep, err := prepare(env, t.Comp, req.Activity, x)
+	if err != nil {
+		return nil, err
+	}
+	d.prep = prep
+	links, _ := env.Services[ServiceLinks].(Links)
+	if links == nil && x.Marketing() && kind.Type == send.Email {
+		if !d.test {
+			return nil, &activity.InvalidInput{Msg: "marketing email needs one-click unsubscribe links: configure the unsubscribe secret and public URL"}
+		}
+		links = SignedLinks{BaseURL: "https://unsubscribe.invalid", Secret: []byte("test-mode-placeholder-secret")}
+	}
+	d.rn = newRenderer(kind, x, t.Comp, req, recipientSchema(pm), links, pm.CreatedAt)
+	return d, nil
+}
+
+// markAttempt records that the slice ran; a second attempt is a retry.
+func (d *deliverer) markAttempt(ctx context.Context, t *datakit.Task, index int) error {
+	keys, ok := t.Env.Services[activity.ServiceState].(Keys)
+	if !ok {
+		d.retry = true
+		return nil
+	}
+	now := t.Env.Now()
+	_, created, err := keys.PutKey(ctx, state.Key{Key: sliceMarker(d.run, d.act, index), Value: "attempted",
+		CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)})
+	if err != nil {
+		return &activity.Retryable{Msg: "mark the slice: " + err.Error()}
+	}
+	d.retry = !created
+	return nil
+}
+
+// setLimiter gives the slice its share of the activity's rate: the slices
+// of one wave send at once, up to the activity's concurrency.
+func (d *deliverer) setLimiter(t *datakit.Task, x *Config, plan dataset.Ref, sl activity.Slice) error {
+	if x.Rate <= 0 {
+		return nil
+	}
+	view := t.View("plan")
+	if _, err := t.Engine.StageDataset(t.Ctx, view, plan); err != nil {
+		return &activity.Retryable{Msg: "read the plan: " + err.Error()}
+	}
+	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FROM "+datakit.Q(view)+" WHERE "+colSkip+" IS NULL AND "+colWave+
+		" = (SELECT "+colWave+" FROM "+datakit.Q(view)+" WHERE "+colRow+" = ?)", sl.Offset)
+	if err != nil {
+		return &activity.Retryable{Msg: "read the plan: " + err.Error()}
+	}
+	slices := int(math.Ceil(float64(toInt(row[0])) / float64(sliceSize(x))))
+	conc := x.Concurrency
+	if conc <= 0 {
+		conc = DefaultConcurrency
+	}
+	share := x.Rate / float64(max(1, min(conc, slices)))
+	lim, burst := send.Rate(share)
+	d.limiter = rate.NewLimiter(lim, burst)
+	return nil
+}
+
+// recipientSchema is the input's columns: the plan's without its own.
+func recipientSchema(pm *dataset.Manifest) campaign.Schema {
+	s := campaign.Schema{Dimension: pm.Dimension}
+	for _, c := range pm.Columns {
+		if !strings.HasPrefix(c.Name, "_sw_") {
+			s.Columns = append(s.Columns, c)
+		}
+	}
+	return s
+}
+
+var errStopped = errors.New("stopped")
+
+// sendSlice streams the slice's rows to the workers, applying the static
+// checks and the suppression list batch by batch.
+func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset.Ref, pm *dataset.Manifest, sl activity.Slice) error {
+	sup, _ := t.Env.Services[activity.ServiceState].(Suppressions)
+	def := t.Location()
+	zones := map[string]*time.Location{}
+	work := make(chan *recipient, d.opts.Workers*64)
+	done := make(chan error, 1)
+	go func() { done <- d.runAll(ctx, work) }()
+	keyCols := pm.Key
+	idx := 0
+	_, err := t.Engine.Stream(ctx, plan, dataset.StreamOptions{Offset: sl.Offset, Limit: sl.Count, BatchSize: 512}, func(b *dataset.Batch) error {
+		if d.stopped.Load() {
+			return errStopped
+		}
+		col := map[string]int{}
+		for i, c := range b.Columns {
+			col[c.Name] = i
+		}
+		var batch []*recipient
+		for _, row := range b.Rows {
+			r := &recipient{idx: idx, values: make(map[string]any, len(b.Columns))}
+			idx++
+			for i, c := range b.Columns {
+				if !strings.HasPrefix(c.Name, "_sw_") {
+					r.values[c.Name] = row[i]
+				}
+			}
+			r.row = toInt(row[col[colRow]])
+			r.address, _ = row[col[colAddress]].(string)
+			r.address = strings.TrimSpace(r.address)
+			r.consent, _ = row[col[colConsent]].(bool)
+			tz, _ := row[col[colTZ]].(string)
+			r.loc = location(tz, def, zones)
+			r.wave, _ = row[col[colWave]].(time.Time)
+			r.key = recipientKey(row, col, keyCols)
+			if s, _ := row[col[colSkip]].(string); s != "" {
+				d.skip(r, s) // not in slices; kept for safety
+				continue
+			}
+			if r.row != sl.Offset+int64(r.idx) {
+				return &activity.Retryable{Msg: fmt.Sprintf("slice %d: plan row %d at position %d: the plan is not in row order", sl.Index, r.row, r.idx)}
+			}
+			r.assign = assign(d.x.Experiment, d.run, r.key)
+			if reason := d.static(r); reason != "" {
+				d.skip(r, reason)
+				continue
+			}
+			batch = append(batch, r)
+		}
+		if sup != nil && len(batch) > 0 {
+			addrs := make([]string, len(batch))
+			for i, r := range batch {
+				addrs[i] = r.address
+			}
+			found, err := sup.CheckSuppressed(ctx, d.kind.Type, addrs...)
+			if err != nil {
+				return &activity.Retryable{Msg: "read the suppression list: " + err.Error()}
+			}
+			for _, r := range batch {
+				if s, ok := found[state.NormalizeAddress(d.kind.Type, r.address)]; ok && d.suppresses(s) {
+					r.suppressed = true
+				}
+			}
+		}
+		for _, r := range batch {
+			select {
+			case work <- r:
+			case <-ctx.Done():
+				return ctx.Err()
+			}
+		}
+		return nil
+	})
+	close(work)
+	werr := <-done
+	if werr != nil {
+		return werr
+	}
+	if err != nil && !errors.Is(err, errStopped) {
+		var re *activity.Retryable
+		if errors.As(err, &re) || errors.Is(err, context.Canceled) {
+			return err
+		}
+		return &activity.Retryable{Msg: "read the slice: " + err.Error()}
+	}
+	if idx != int(sl.Count) {
+		return &activity.Retryable{Msg: fmt.Sprintf("slice %d: read %d rows of %d", sl.Index, idx, sl.Count)}
+	}
+	return nil
+}
+
+// suppresses tells whether a suppression applies: every reason for
+// marketing; for transactional messages only hard bounces (an unsubscribe
+// or a complaint about newsletters does not stop a receipt).
+func (d *deliverer) suppresses(s state.Suppression) bool {
+	return d.x.Marketing() || s.Reason == state.SuppressHardBounce
+}
+
+// recipientKey formats the key columns of a row: one value as is, several
+// joined with "|".
+func recipientKey(row []any, col map[string]int, key []string) string {
+	parts := make([]string, len(key))
+	for i, k := range key {
+		j, ok := col[k]
+		if !ok {
+			continue
+		}
+		switch v := row[j].(type) {
+		case string:
+			parts[i] = v
+		case int64:
+			parts[i] = strconv.FormatInt(v, 10)
+		case time.Time:
+			parts[i] = v.UTC().Format(time.RFC3339Nano)
+		case nil:
+		default:
+			parts[i] = fmt.Sprint(v)
+		}
+	}
+	return strings.Join(parts, "|")
+}
+
+// writePart stores the outcomes of a slice as its part dataset.
+func writePart(t *datakit.Task, ref dataset.Ref, at time.Time, outs []outcome) (*dataset.Manifest, error) {
+	f, err := os.CreateTemp(t.Env.WorkDir, "part-*.jsonl")
+	if err != nil {
+		return nil, &activity.Retryable{Msg: err.Error()}
+	}
+	defer os.Remove(f.Name())
+	w := json.NewEncoder(f)
+	for _, o := range outs {
+		if err := w.Encode(o); err != nil {
+			f.Close()
+			return nil, &activity.Retryable{Msg: err.Error()}
+		}
+	}
+	if err := f.Close(); err != nil {
+		return nil, &activity.Retryable{Msg: err.Error()}
+	}
+	q := "SELECT * FROM read_json(" + dataset.QuoteLiteral(f.Name()) + ", format = 'newline_delimited', columns = {" +
+		partColumns + "}) ORDER BY _sw_row"
+	if len(outs) == 0 {
+		q = "SELECT CAST(NULL AS BIGINT) AS _sw_row, CAST(NULL AS VARCHAR) AS status, CAST(NULL AS VARCHAR) AS messageId, " +
+			"CAST(NULL AS VARCHAR) AS variant, CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS recipient, " +
+			"CAST(NULL AS VARCHAR) AS address, CAST(NULL AS VARCHAR) AS token, CAST(NULL AS TIMESTAMPTZ) AS sentAt WHERE false"
+	}
+	m, err := t.Engine.Write(t.Ctx, dataset.Output{Ref: ref, CreatedAt: at}, q)
+	if err != nil {
+		return nil, &activity.Retryable{Msg: "write the slice part: " + err.Error()}
+	}
+	return m, nil
+}
+
+// partColumns are the columns of a part, as read_json declares them.
+const partColumns = "'_sw_row': 'BIGINT', 'status': 'VARCHAR', 'messageId': 'VARCHAR', 'variant': 'VARCHAR', 'reason': 'VARCHAR', " +
+	"'recipient': 'VARCHAR', 'address': 'VARCHAR', 'token': 'VARCHAR', 'sentAt': 'TIMESTAMPTZ'"
+
+// partResult is a send phase's result: counts only (the part is found by
+// its deterministic ref).
+func partResult(t *datakit.Task, ref dataset.Ref) (*activity.Result, error) {
+	res := activity.NewResult([]string{"out", "skipped"})
+	view := t.View("part")
+	if _, err := t.Engine.StageDataset(t.Ctx, view, ref); err != nil {
+		return nil, &activity.Retryable{Msg: err.Error()}
+	}
+	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FILTER (WHERE status = 'skipped') FROM "+datakit.Q(view))
+	if err != nil {
+		return nil, &activity.Retryable{Msg: err.Error()}
+	}
+	res.Counts["out"], res.Counts["skipped"] = toInt(row[0]), toInt(row[1])
+	return res, nil
+}
+
+// logSlice logs a slice's counts by reason and returns the number sent.
+func logSlice(ctx context.Context, t *datakit.Task, sl activity.Slice, outs []outcome) int {
+	sent := 0
+	reasons := map[string]int{}
+	for _, o := range outs {
+		if o.Status == statusSent {
+			sent++
+		} else {
+			r := o.Reason
+			if i := strings.Index(r, ": "); i > 0 {
+				r = r[:i]
+			}
+			reasons[r]++
+		}
+	}
+	var parts []string
+	for _, r := range campaign.SortedKeys(reasons) {
+		parts = append(parts, fmt.Sprintf("%s %d", r, reasons[r]))
+	}
+	sort.Strings(parts)
+	verb := "sent"
+	if t.Req.Run.Test {
+		verb = "would send"
+	}
+	activity.Logf(ctx, t.Env, t.Req, "slice %d: %d rows, %s %d, skipped %d (%s)", sl.Index, len(outs), verb, sent, len(outs)-sent, strings.Join(parts, ", "))
+	return sent
+}

@@ -1,0 +1,86 @@
+package executor
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"strconv"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/channel"
+	"github.com/stepwise-run/stepwise/shared/send"
+	"github.com/stepwise-run/stepwise/shared/send/outbox"
+	"github.com/stepwise-run/stepwise/shared/send/smtpsend"
+	"github.com/stepwise-run/stepwise/shared/unsubscribe"
+)
+
+// Environment of the local sender.
+const (
+	// EnvSMTPAddr sends email over SMTP (mailpit: 127.0.0.1:1025) instead of
+	// the outbox; SMS and push still go to the outbox.
+	EnvSMTPAddr = "STEPWISE_SMTP_ADDR"
+	EnvSMTPUser = "STEPWISE_SMTP_USER"
+	EnvSMTPPass = "STEPWISE_SMTP_PASSWORD"
+	EnvSMTPTLS  = "STEPWISE_SMTP_TLS"  // "", starttls or tls
+	EnvSMTPRate = "STEPWISE_SMTP_RATE" // messages per second for the server, all runs
+	// EnvPublicURL is the API's public URL, the base of unsubscribe links
+	// (default http://127.0.0.1:8080, where `stepwise serve` listens).
+	EnvPublicURL = "STEPWISE_PUBLIC_URL"
+	// EnvUnsubscribeMailto adds a mailto: List-Unsubscribe address.
+	EnvUnsubscribeMailto = "STEPWISE_UNSUBSCRIBE_MAILTO"
+)
+
+// OutboxDir is where local runs leave their messages: <home>/outbox/<run>/<activity>.jsonl.
+func OutboxDir(home string) string { return filepath.Join(home, "outbox") }
+
+// UnsubscribeSecret returns the home's unsubscribe signing secret
+// (<home>/unsubscribe.key), creating it on first use; `stepwise serve`
+// verifies tokens with the same secret.
+func UnsubscribeSecret(home string) ([]byte, error) {
+	p := filepath.Join(home, "unsubscribe.key")
+	b, err := os.ReadFile(p)
+	if err == nil && len(b) >= unsubscribe.MinSecretLen {
+		return b, nil
+	}
+	if err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return nil, err
+	}
+	b = make([]byte, 32)
+	rand.Read(b)
+	if err := os.WriteFile(p, b, 0o600); err != nil {
+		return nil, fmt.Errorf("write the unsubscribe secret: %w", err)
+	}
+	return b, nil
+}
+
+// configureSender adds the local sender and the unsubscribe links to the
+// Env: the outbox, or SMTP for email when STEPWISE_SMTP_ADDR is set.
+func configureSender(l *Local) error {
+	ob := outbox.New(OutboxDir(l.Home))
+	var s send.Sender = ob
+	closers := []func() error{ob.Close}
+	if addr := os.Getenv(EnvSMTPAddr); addr != "" {
+		smtp := smtpsend.New(smtpsend.Options{Addr: addr, Username: os.Getenv(EnvSMTPUser), Password: os.Getenv(EnvSMTPPass), TLS: os.Getenv(EnvSMTPTLS)})
+		closers = append(closers, smtp.Close)
+		rate, _ := strconv.ParseFloat(os.Getenv(EnvSMTPRate), 64)
+		s = send.Router{send.Email: send.Limit(smtp, smtp.Account(), rate), send.SMS: ob, send.Push: ob}
+	}
+	secret, err := UnsubscribeSecret(l.Home)
+	if err != nil {
+		return err
+	}
+	base := os.Getenv(EnvPublicURL)
+	if base == "" {
+		base = "http://127.0.0.1:8080"
+	}
+	if cl, ok := l.Env.Services["closers"].([]func() error); ok {
+		closers = append(cl, closers...)
+	}
+	l.Env.Services[activity.ServiceSender] = s
+	l.Env.Services[channel.ServiceLinks] = channel.SignedLinks{BaseURL: base, Secret: secret, Mailto: os.Getenv(EnvUnsubscribeMailto)}
+	l.Env.Services["closers"] = closers
+	return nil
+}

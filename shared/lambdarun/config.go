@@ -1,0 +1,139 @@
+// Package lambdarun is the Lambda glue of Stepwise: typed configuration from
+// the environment, the AWS adapters (S3 blob store, DynamoDB state store, the
+// bundle loaders, Step Functions, SNS) and a handler that feeds every
+// invocation to runner.Handle, so a function behaves in a Lambda exactly as
+// in the local interpreter. Handler errors keep their Go type: aws-lambda-go
+// reports it as errorType, which the emitted Retry and Catch lists name.
+//
+// A main is a few lines:
+//
+//	cfg, err := lambdarun.FromEnv(os.Getenv)      // typed config
+//	awsCfg, err := config.LoadDefaultConfig(ctx)  // honours AWS_ENDPOINT_URL_*
+//	st := lambdarun.NewStack(cfg, awsCfg)         // adapters
+//	fn := st.Function("BuildAudience", activities.Registry(), activities.Checkers())
+//	lambda.Start(fn.Invoke)
+//
+// Run-level and flow functions use LiteFunction, which parses bundles
+// instead of compiling them, so that they link neither DuckDB nor the other
+// activity families. This package must stay free of cgo: every function
+// imports it.
+package lambdarun
+
+import (
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+)
+
+// Config is a function's configuration, read from its environment (the SAM
+// template sets these variables through Globals).
+type Config struct {
+	Table   string // TABLE_NAME: the DynamoDB table (required)
+	Bucket  string // BUCKET: the S3 bucket of datasets and bundles (required)
+	Prefix  string // PREFIX: key prefix inside the bucket (optional)
+	WorkDir string // WORK_DIR: scratch space, default /tmp
+
+	// S3PathStyle (S3_PATH_STYLE=true) addresses buckets by path, for S3
+	// emulators on a host name (an IP-literal endpoint needs no flag).
+	S3PathStyle bool
+
+	// StateMachinePrefix (STATE_MACHINE_PREFIX) is the ARN prefix of the
+	// campaigns' state machines, e.g.
+	// arn:aws:states:eu-west-1:123456789012:stateMachine:stepwise-prod- ;
+	// the trigger appends the campaign id when a version records no ARN.
+	StateMachinePrefix string
+	// TriggerGrace (TRIGGER_GRACE, a Go duration, default 1h): a scheduled
+	// firing found later than this after its slot is recorded as expired.
+	TriggerGrace time.Duration
+
+	// AlertTopic (ALERT_TOPIC_ARN) is the SNS topic alert activities
+	// publish to; empty keeps alerts in the run log only.
+	AlertTopic string
+
+	// The API function publishes campaigns: state machines and schedules
+	// named NamePrefix + campaign id (NAME_PREFIX, e.g. stepwise-prod-) in
+	// ScheduleGroup (SCHEDULE_GROUP), assuming StateMachineRole
+	// (STATE_MACHINE_ROLE_ARN) and SchedulerRole (SCHEDULER_ROLE_ARN); a
+	// task's Lambda is FunctionArnPrefix + its name (FUNCTION_ARN_PREFIX).
+	NamePrefix, ScheduleGroup       string
+	StateMachineRole, SchedulerRole string
+	FunctionArnPrefix               string
+	// UnsubscribeSecret (UNSUBSCRIBE_SECRET) signs unsubscribe links, which
+	// point at PublicURL (PUBLIC_URL), the API's base URL.
+	UnsubscribeSecret, PublicURL string
+
+	// Channel providers: SendRate (SEND_RATE) caps the messages per second
+	// of one channel function (0: no cap); SMSOrigination
+	// (SMS_ORIGINATION_IDENTITY) is the SMS sender (phone number, pool or
+	// sender id); PushApplication (PUSH_PLATFORM_APPLICATION_ARN) registers
+	// device tokens for push.
+	SendRate                        float64
+	SMSOrigination, PushApplication string
+
+	// ConfigurationSet (SES_CONFIGURATION_SET) is attached to every email,
+	// so that SES publishes delivery events to the feedback topic.
+	ConfigurationSet string
+}
+
+// Getenv is os.Getenv or a test's map lookup.
+type Getenv func(string) string
+
+// FromEnv reads the configuration; it names every missing or bad variable.
+func FromEnv(getenv Getenv) (Config, error) {
+	c := Config{
+		Table:              getenv("TABLE_NAME"),
+		Bucket:             getenv("BUCKET"),
+		Prefix:             getenv("PREFIX"),
+		WorkDir:            getenv("WORK_DIR"),
+		StateMachinePrefix: getenv("STATE_MACHINE_PREFIX"),
+		ConfigurationSet:   getenv("SES_CONFIGURATION_SET"),
+		AlertTopic:         getenv("ALERT_TOPIC_ARN"),
+		NamePrefix:         getenv("NAME_PREFIX"),
+		ScheduleGroup:      getenv("SCHEDULE_GROUP"),
+		StateMachineRole:   getenv("STATE_MACHINE_ROLE_ARN"),
+		SchedulerRole:      getenv("SCHEDULER_ROLE_ARN"),
+		FunctionArnPrefix:  getenv("FUNCTION_ARN_PREFIX"),
+		UnsubscribeSecret:  getenv("UNSUBSCRIBE_SECRET"),
+		PublicURL:          getenv("PUBLIC_URL"),
+		SMSOrigination:     getenv("SMS_ORIGINATION_IDENTITY"),
+		PushApplication:    getenv("PUSH_PLATFORM_APPLICATION_ARN"),
+		TriggerGrace:       time.Hour,
+	}
+	var problems []string
+	if c.Table == "" {
+		problems = append(problems, "TABLE_NAME is not set")
+	}
+	if c.Bucket == "" {
+		problems = append(problems, "BUCKET is not set")
+	}
+	if c.WorkDir == "" {
+		c.WorkDir = "/tmp"
+	}
+	if v := getenv("S3_PATH_STYLE"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("S3_PATH_STYLE=%q is not a boolean", v))
+		}
+		c.S3PathStyle = b
+	}
+	if v := getenv("SEND_RATE"); v != "" {
+		r, err := strconv.ParseFloat(v, 64)
+		if err != nil || r < 0 {
+			problems = append(problems, fmt.Sprintf("SEND_RATE=%q is not a rate (messages per second)", v))
+		}
+		c.SendRate = r
+	}
+	if v := getenv("TRIGGER_GRACE"); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d <= 0 {
+			problems = append(problems, fmt.Sprintf("TRIGGER_GRACE=%q is not a positive duration", v))
+		}
+		c.TriggerGrace = d
+	}
+	if len(problems) > 0 {
+		return c, errors.New("lambdarun: " + strings.Join(problems, "; "))
+	}
+	return c, nil
+}

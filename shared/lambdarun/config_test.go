@@ -1,0 +1,37 @@
+package lambdarun_test
+
+import (
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/lambdarun"
+)
+
+func env(m map[string]string) lambdarun.Getenv { return func(k string) string { return m[k] } }
+
+func TestFromEnv(t *testing.T) {
+	c, err := lambdarun.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "PREFIX": "p/", "S3_PATH_STYLE": "true", "TRIGGER_GRACE": "90m"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if c.Table != "t" || c.Bucket != "b" || c.Prefix != "p/" || !c.S3PathStyle || c.WorkDir != "/tmp" || c.TriggerGrace != 90*time.Minute {
+		t.Errorf("config %+v", c)
+	}
+	c, err = lambdarun.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b"}))
+	if err != nil || c.TriggerGrace != time.Hour || c.S3PathStyle {
+		t.Errorf("defaults: %+v, %v", c, err)
+	}
+}
+
+func TestFromEnvNamesEveryProblem(t *testing.T) {
+	_, err := lambdarun.FromEnv(env(map[string]string{"S3_PATH_STYLE": "maybe", "TRIGGER_GRACE": "-1s"}))
+	if err == nil {
+		t.Fatal("no error")
+	}
+	for _, want := range []string{"TABLE_NAME", "BUCKET", "S3_PATH_STYLE", "TRIGGER_GRACE"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("error %q does not name %s", err, want)
+		}
+	}
+}

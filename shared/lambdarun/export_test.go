@@ -1,0 +1,4 @@
+package lambdarun
+
+// AsciiSubjectForTest exposes asciiSubject.
+var AsciiSubjectForTest = asciiSubject

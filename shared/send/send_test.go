@@ -1,0 +1,87 @@
+package send_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"mime"
+	"net/mail"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/send"
+)
+
+func TestKind(t *testing.T) {
+	for err, want := range map[error]int{
+		nil:                                   send.KindNone,
+		&send.Throttled{}:                     send.KindThrottled,
+		&send.Permanent{}:                     send.KindPermanent,
+		&send.Permanent{Account: true}:        send.KindAccount,
+		errors.New("boom"):                    send.KindTransient,
+		fmt.Errorf("x: %w", context.Canceled): send.KindCanceled,
+	} {
+		if got := send.Kind(err); got != want {
+			t.Errorf("%v: %d, want %d", err, got, want)
+		}
+	}
+}
+
+func TestMIME(t *testing.T) {
+	m := &send.Message{From: "Shöp <news@shop.example>", To: "ann@example.com", Subject: "Hello Ann\r\nBcc: evil@example.com, 15% off",
+		HTML: "<p>Hi</p>", Text: "Hi é", IdempotencyKey: "sw-abc",
+		Headers: []send.Header{{Name: "List-Unsubscribe", Value: "<https://x/u/t>"}, {Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"}},
+		Tags:    map[string]string{send.TagRun: "r1", send.TagRecipient: "c01"}}
+	raw, err := send.MIME(m, time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC))
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, err := mail.ReadMessage(bytes.NewReader(raw))
+	if err != nil {
+		t.Fatal(err)
+	}
+	subj, _ := new(mime.WordDecoder).DecodeHeader(msg.Header.Get("Subject"))
+	if subj != "Hello Ann Bcc: evil@example.com, 15% off" || msg.Header.Get("Bcc") != "" {
+		t.Errorf("subject %q (header injection?)", subj)
+	}
+	if msg.Header.Get("Message-Id") != "<sw-abc@shop.example>" || msg.Header.Get("List-Unsubscribe-Post") != "List-Unsubscribe=One-Click" ||
+		msg.Header.Get("X-Stepwise-Recipient") != "c01" {
+		t.Errorf("headers %v", msg.Header)
+	}
+	body, _ := io.ReadAll(msg.Body)
+	if !strings.Contains(string(body), "text/html") || !strings.Contains(string(body), "Hi =C3=A9") {
+		t.Errorf("body %s", body)
+	}
+	if _, err := send.MIME(&send.Message{From: "x", To: "y@example.com"}, time.Now()); err == nil {
+		t.Error("invalid From accepted")
+	}
+}
+
+type okSender struct{ n int }
+
+func (s *okSender) Send(context.Context, *send.Message) (string, error) { s.n++; return "id", nil }
+
+func TestRouterAndCeiling(t *testing.T) {
+	email := &okSender{}
+	r := send.Router{send.Email: email}
+	if _, err := r.Send(context.Background(), &send.Message{Channel: send.SMS}); send.Kind(err) != send.KindAccount {
+		t.Errorf("no sms sender: %v", err)
+	}
+	l := send.Limit(r, "acct-test", 50)
+	start := time.Now()
+	for range 26 {
+		if _, err := l.Send(context.Background(), &send.Message{Channel: send.Email}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// 50/s with a burst of 2: 26 messages take about half a second.
+	if d := time.Since(start); d < 400*time.Millisecond || d > 700*time.Millisecond || email.n != 26 {
+		t.Errorf("26 messages at 50/s took %v", d)
+	}
+	if send.Ceiling("acct-test", 50) != send.Ceiling("acct-test", 50) {
+		t.Error("ceilings are not shared")
+	}
+}
