@@ -221,9 +221,11 @@ func limit(args []string) error {
 	data := filepath.Join(*dir, "data")
 	q := fmt.Sprintf(limitSQL, dataset.QuoteLiteral(filepath.Join(data, "purchases.parquet")),
 		dataset.QuoteLiteral(filepath.Join(data, "customers.parquet")), dataset.QuoteLiteral(filepath.Join(data, "stores.parquet")))
+	start := time.Now()
 	if err := eng.Exec(ctx, q, now.AddDate(0, 0, -30), now.AddDate(0, 0, -365)); err != nil {
 		return err
 	}
+	sqlTime := time.Since(start)
 	src, err := os.ReadFile(filepath.Join(*dir, "template.html"))
 	if err != nil {
 		return err
@@ -273,6 +275,7 @@ func limit(args []string) error {
 	if err != nil {
 		return err
 	}
+	fmt.Fprintf(os.Stderr, "  limit: sql %s, render %s\n", round(sqlTime), round(time.Since(start)-sqlTime))
 	fmt.Println(n)
 	return nil
 }

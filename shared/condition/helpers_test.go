@@ -178,7 +178,7 @@ var (
 		"VARCHAR": true, "BIGINT": true, "DOUBLE": true, "BOOLEAN": true, "DATE": true, "TIMESTAMPTZ": true,
 		"IS": true, "NULL": true, "false": true, "max": true, "min": true, "sum": true, "avg": true,
 		"count": true, "DISTINCT": true, "starts_with": true, "contains": true, "length": true,
-		"JOIN": true, "ON": true,
+		"JOIN": true, "ON": true, "GROUP": true, "BY": true, "HAVING": true,
 	}
 	generated = regexp.MustCompile(`^l[0-9]+$`)
 )

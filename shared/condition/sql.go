@@ -299,6 +299,8 @@ func (l *lowerer) cond(c *Condition, s lscope) (frag, error) {
 		switch {
 		case c.Exists != nil, c.NotExists != nil:
 			return l.exists(s, c)
+		case groupable(c):
+			return l.groupedAggregate(s, c)
 		default:
 			lhs, typ, err := l.aggregate(s, c)
 			if err != nil {
@@ -399,39 +401,112 @@ func (l *lowerer) exists(s lscope, c *Condition) (frag, error) {
 	return out, nil
 }
 
+// groupable tells whether a link aggregate comparison may be lowered as
+// membership in the grouped link table: the aggregate is NULL over no rows
+// (sum, min, max, avg), the comparison rejects NULL (every operator but
+// isEmpty/isNotEmpty), and its value does not name a population field.
+func groupable(c *Condition) bool {
+	switch c.Aggregate {
+	case "sum", "min", "max", "avg":
+	default:
+		return false
+	}
+	if c.Op == "isEmpty" || c.Op == "isNotEmpty" || c.Field == "" {
+		return false
+	}
+	var refersField func(v *Value) bool
+	refersField = func(v *Value) bool {
+		if v == nil {
+			return false
+		}
+		if v.Field != "" {
+			return true
+		}
+		for _, x := range v.List {
+			if refersField(x) {
+				return true
+			}
+		}
+		return false
+	}
+	return !refersField(c.Value)
+}
+
+// groupedAggregate lowers a groupable link aggregate comparison as
+// (key) IN (SELECT fk FROM linked [WHERE ...] GROUP BY fk HAVING cmp): one
+// hash aggregate over the linked table instead of a correlated subquery.
+// A row without linked rows has a NULL aggregate, which the comparison
+// rejects, so both forms select the same rows.
+func (l *lowerer) groupedAggregate(s lscope, c *Condition) (frag, error) {
+	if s.table == nil {
+		return frag{}, fmt.Errorf("condition: %s have no links", s.desc)
+	}
+	link, ok := s.table.Link(c.Link)
+	if !ok {
+		return frag{}, fmt.Errorf("condition: unknown link %q of %s", c.Link, s.table.Name)
+	}
+	target, ok := lookupTable(l.sc.Catalog, link.Table)
+	if !ok {
+		return frag{}, fmt.Errorf("condition: link %q names unknown table %q", c.Link, link.Table)
+	}
+	a := l.alias()
+	rel, err := l.relation(target.Name)
+	if err != nil {
+		return frag{}, err
+	}
+	inner := lscope{scope: linkedScope(link, target), alias: a}
+	var outer, fks []string
+	for _, p := range link.OnPairs() {
+		fk, err := l.col(a, p[1])
+		if err != nil {
+			return frag{}, err
+		}
+		k, err := l.col(s.alias, p[0])
+		if err != nil {
+			return frag{}, err
+		}
+		fks, outer = append(fks, fk), append(outer, k)
+	}
+	if len(fks) == 0 {
+		return frag{}, fmt.Errorf("condition: link %q has no columns", link.Name)
+	}
+	expr, typ, err := l.aggregateExpr(inner, c)
+	if err != nil {
+		return frag{}, err
+	}
+	// NULL keys link to nothing; COALESCE keeps NOT (...) two-valued.
+	where := make([]string, len(fks))
+	for i, fk := range fks {
+		where[i] = fk + " IS NOT NULL"
+	}
+	out := frag{}
+	if c.Where != nil {
+		w, err := l.cond(c.Where, inner)
+		if err != nil {
+			return frag{}, err
+		}
+		where = append(where, w.sql)
+		out.args = w.args
+	}
+	cmp, err := l.compare(frag{sql: expr}, typ, c.Op, c.Value, s)
+	if err != nil {
+		return frag{}, err
+	}
+	out.sql = "COALESCE((" + strings.Join(outer, ", ") + ") IN (SELECT " + strings.Join(fks, ", ") + " FROM " + rel + " AS " + a +
+		" WHERE " + strings.Join(where, " AND ") + " GROUP BY " + strings.Join(fks, ", ") + " HAVING " + cmp.sql + "), false)"
+	out.args = append(out.args, cmp.args...)
+	return out, nil
+}
+
 // aggregate lowers the aggregate of a link condition and returns its type.
 func (l *lowerer) aggregate(s lscope, c *Condition) (frag, string, error) {
 	inner, from, err := l.linked(s, c.Link)
 	if err != nil {
 		return frag{}, "", err
 	}
-	var expr, typ string
-	if c.Field == "" {
-		if c.Aggregate != "count" {
-			return frag{}, "", fmt.Errorf("condition: aggregate %s needs a field", c.Aggregate)
-		}
-		expr, typ = "count(*)", campaign.TypeInteger
-	} else {
-		col, ok := inner.schema.Column(c.Field)
-		if !ok {
-			return frag{}, "", fmt.Errorf("condition: unknown column %q in %s", c.Field, inner.desc)
-		}
-		ref, err := l.col(inner.alias, col.Name)
-		if err != nil {
-			return frag{}, "", err
-		}
-		switch c.Aggregate {
-		case "count":
-			expr, typ = "count("+ref+")", campaign.TypeInteger
-		case "countDistinct":
-			expr, typ = "count(DISTINCT "+ref+")", campaign.TypeInteger
-		case "sum", "min", "max":
-			expr, typ = c.Aggregate+"("+ref+")", col.Type
-		case "avg":
-			expr, typ = "avg("+ref+")", campaign.TypeNumber
-		default:
-			return frag{}, "", fmt.Errorf("condition: unknown aggregate %q", c.Aggregate)
-		}
+	expr, typ, err := l.aggregateExpr(inner, c)
+	if err != nil {
+		return frag{}, "", err
 	}
 	out := frag{sql: "(SELECT " + expr + " " + from}
 	if c.Where != nil {
@@ -447,6 +522,35 @@ func (l *lowerer) aggregate(s lscope, c *Condition) (frag, string, error) {
 		out.sql = "COALESCE(" + out.sql + ", 0)"
 	}
 	return out, typ, nil
+}
+
+// aggregateExpr is the SQL aggregate of c over the linked rows at inner.
+func (l *lowerer) aggregateExpr(inner lscope, c *Condition) (expr, typ string, err error) {
+	if c.Field == "" {
+		if c.Aggregate != "count" {
+			return "", "", fmt.Errorf("condition: aggregate %s needs a field", c.Aggregate)
+		}
+		return "count(*)", campaign.TypeInteger, nil
+	}
+	col, ok := inner.schema.Column(c.Field)
+	if !ok {
+		return "", "", fmt.Errorf("condition: unknown column %q in %s", c.Field, inner.desc)
+	}
+	ref, err := l.col(inner.alias, col.Name)
+	if err != nil {
+		return "", "", err
+	}
+	switch c.Aggregate {
+	case "count":
+		return "count(" + ref + ")", campaign.TypeInteger, nil
+	case "countDistinct":
+		return "count(DISTINCT " + ref + ")", campaign.TypeInteger, nil
+	case "sum", "min", "max":
+		return c.Aggregate + "(" + ref + ")", col.Type, nil
+	case "avg":
+		return "avg(" + ref + ")", campaign.TypeNumber, nil
+	}
+	return "", "", fmt.Errorf("condition: unknown aggregate %q", c.Aggregate)
 }
 
 func (l *lowerer) inAudience(s lscope, name string) (frag, error) {

@@ -11,8 +11,10 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/duckdb/duckdb-go/v2"
 
@@ -135,8 +137,24 @@ func (c *core) scratch(kind string) string {
 
 // Exec runs statements that return no rows, with ? parameters bound to args.
 func (e *Engine) Exec(ctx context.Context, query string, args ...any) error {
+	defer traceSQL(time.Now(), query)
 	_, err := e.db.ExecContext(ctx, query, args...)
 	return err
+}
+
+// traceSQL prints a statement's duration to stderr when STEPWISE_TRACE_SQL
+// is set: the first tool to reach for when a step is slow.
+var traceOn = os.Getenv("STEPWISE_TRACE_SQL") != ""
+
+func traceSQL(start time.Time, query string) {
+	if !traceOn {
+		return
+	}
+	q := strings.Join(strings.Fields(query), " ")
+	if len(q) > 160 && os.Getenv("STEPWISE_TRACE_SQL") != "full" {
+		q = q[:160] + "…"
+	}
+	fmt.Fprintf(os.Stderr, "sql %8s  %s\n", time.Since(start).Round(time.Millisecond), q)
 }
 
 // Batch is a run of result rows. Rows[i][j] is the value of Columns[j],
@@ -157,6 +175,7 @@ func (e *Engine) Query(ctx context.Context, size int, fn func(*Batch) error, que
 	if size <= 0 {
 		size = 1000
 	}
+	defer traceSQL(time.Now(), query)
 	rows, err := e.db.QueryContext(ctx, query, args...)
 	if err != nil {
 		return err

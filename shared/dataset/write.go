@@ -62,11 +62,13 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 
 	local := e.scratch("out") + ".parquet"
 	defer os.Remove(local)
+	copyStart := time.Now()
 	res, err := e.db.ExecContext(ctx, "COPY (SELECT "+sel+" FROM ("+query+"\n) AS q) TO "+QuoteLiteral(local)+
-		" (FORMAT parquet, COMPRESSION zstd)", args...)
+		" (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)", args...)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
 	}
+	traceSQL(copyStart, "COPY "+query)
 	rows, err := res.RowsAffected()
 	if err != nil {
 		return nil, err

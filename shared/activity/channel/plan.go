@@ -213,12 +213,25 @@ func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*datase
 	for _, c := range schema.Columns {
 		cols = append(cols, "i."+datakit.Q(c.Name))
 	}
+	// A recipient found twice is sent once: the later rows are skipped. The
+	// window that finds them is only paid for when the key repeats.
+	dup := "NULL"
+	var inKey []string
+	for _, k := range key {
+		inKey = append(inKey, "i."+datakit.Q(k))
+	}
+	row, err := t.Engine.QueryRow(ctx, "SELECT count(*) = count(DISTINCT ("+strings.Join(inKey, ", ")+")) FROM "+datakit.Q(in.View)+" AS i")
+	if err != nil {
+		return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
+	}
+	if unique, _ := row[0].(bool); !unique {
+		dup = "CASE WHEN row_number() OVER (PARTITION BY " + strings.Join(keyCols, ", ") + " ORDER BY src." + colAddress + " NULLS LAST) > 1 THEN " + lit(ReasonDuplicate) + " END"
+	}
 	query := "WITH src AS (SELECT " + strings.Join(cols, ", ") + ", " + addr + " AS " + colAddress + ", " + consent + " AS " + colConsent + ", " +
 		tz + " AS " + colTZ + " FROM " + from + "), " +
 		"zones(tz, wave, skip) AS (VALUES " + strings.Join(mapping, ", ") + "), " +
 		"ranked AS (SELECT src.*, coalesce(z.wave, d.wave) AS " + colWave + ", " +
-		"CASE WHEN row_number() OVER (PARTITION BY " + strings.Join(keyCols, ", ") + " ORDER BY src." + colAddress + " NULLS LAST) > 1 THEN " + lit(ReasonDuplicate) +
-		" ELSE coalesce(z.skip, CASE WHEN z.tz IS NULL THEN d.skip END) END AS " + colSkip + " " +
+		"coalesce(" + dup + ", z.skip, CASE WHEN z.tz IS NULL THEN d.skip END) AS " + colSkip + " " +
 		"FROM src LEFT JOIN zones z ON z.tz = src." + colTZ + " CROSS JOIN (SELECT wave, skip FROM zones WHERE tz IS NULL) AS d) " +
 		"SELECT *, row_number() OVER (ORDER BY " + colSkip + " IS NOT NULL, " + colWave + ", " + strings.Join(quoted(key), ", ") + ", " + colSkip + ") - 1 AS " + colRow +
 		" FROM ranked ORDER BY " + colRow

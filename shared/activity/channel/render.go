@@ -151,6 +151,39 @@ func parseAll(comp *activity.Compiled, x *Config) (*prepared, error) {
 	return p, nil
 }
 
+// recipientColumns returns the recipient columns the templates read, or
+// all=true when one reads the recipient as a whole or by a computed name.
+func (p *prepared) recipientColumns() (cols []string, all bool) {
+	seen := map[string]bool{}
+	visit := func(t *template.Template) {
+		if t == nil {
+			return
+		}
+		for _, r := range t.Names() {
+			if len(r.Path) == 0 || r.Path[0] != "recipient" {
+				continue
+			}
+			if len(r.Path) < 2 || (r.Dynamic && len(r.Path) == 1) {
+				all = true
+				continue
+			}
+			if !seen[r.Path[1]] {
+				seen[r.Path[1]] = true
+				cols = append(cols, r.Path[1])
+			}
+		}
+	}
+	for _, a := range append([]*arm{p.base}, p.arms...) {
+		for _, t := range []*template.Template{a.subject, a.html, a.text, a.title, a.body} {
+			visit(t)
+		}
+		for _, k := range campaign.SortedKeys(a.data) {
+			visit(a.data[k])
+		}
+	}
+	return cols, all
+}
+
 func (p *prepared) arm(variant int) *arm {
 	if variant >= 0 && variant < len(p.arms) {
 		return p.arms[variant]

@@ -1,12 +1,11 @@
 package channel
 
 import (
+	"database/sql/driver"
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -192,6 +191,27 @@ func recipientSchema(pm *dataset.Manifest) campaign.Schema {
 
 var errStopped = errors.New("stopped")
 
+// readColumns is what a slice reads of the plan: the key, the plan's columns
+// and the recipient columns the templates use (nil: all of them). Reading
+// only those keeps wide populations cheap to stream.
+func (d *deliverer) readColumns(pm *dataset.Manifest) []string {
+	used, all := d.prep.recipientColumns()
+	if all {
+		return nil
+	}
+	want := map[string]bool{}
+	for _, c := range append(append(used, pm.Key...), planColumns...) {
+		want[c] = true
+	}
+	var cols []string
+	for _, c := range pm.Columns {
+		if want[c.Name] {
+			cols = append(cols, c.Name)
+		}
+	}
+	return cols
+}
+
 // sendSlice streams the slice's rows to the workers, applying the static
 // checks and the suppression list batch by batch.
 func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset.Ref, pm *dataset.Manifest, sl activity.Slice) error {
@@ -203,7 +223,7 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset
 	go func() { done <- d.runAll(ctx, work) }()
 	keyCols := pm.Key
 	idx := 0
-	_, err := t.Engine.Stream(ctx, plan, dataset.StreamOptions{Offset: sl.Offset, Limit: sl.Count, BatchSize: 512}, func(b *dataset.Batch) error {
+	_, err := t.Engine.Stream(ctx, plan, dataset.StreamOptions{Columns: d.readColumns(pm), Offset: sl.Offset, Limit: sl.Count, BatchSize: 512}, func(b *dataset.Batch) error {
 		if d.stopped.Load() {
 			return errStopped
 		}
@@ -317,38 +337,34 @@ func recipientKey(row []any, col map[string]int, key []string) string {
 
 // writePart stores the outcomes of a slice as its part dataset.
 func writePart(t *datakit.Task, ref dataset.Ref, at time.Time, outs []outcome) (*dataset.Manifest, error) {
-	f, err := os.CreateTemp(t.Env.WorkDir, "part-*.jsonl")
-	if err != nil {
-		return nil, &activity.Retryable{Msg: err.Error()}
-	}
-	defer os.Remove(f.Name())
-	w := json.NewEncoder(f)
-	for _, o := range outs {
-		if err := w.Encode(o); err != nil {
-			f.Close()
-			return nil, &activity.Retryable{Msg: err.Error()}
+	str := func(s string) driver.Value {
+		if s == "" {
+			return nil
 		}
+		return s
 	}
-	if err := f.Close(); err != nil {
-		return nil, &activity.Retryable{Msg: err.Error()}
-	}
-	q := "SELECT * FROM read_json(" + dataset.QuoteLiteral(f.Name()) + ", format = 'newline_delimited', columns = {" +
-		partColumns + "}) ORDER BY _sw_row"
-	if len(outs) == 0 {
-		q = "SELECT CAST(NULL AS BIGINT) AS _sw_row, CAST(NULL AS VARCHAR) AS status, CAST(NULL AS VARCHAR) AS messageId, " +
-			"CAST(NULL AS VARCHAR) AS variant, CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS recipient, " +
-			"CAST(NULL AS VARCHAR) AS address, CAST(NULL AS VARCHAR) AS token, CAST(NULL AS TIMESTAMPTZ) AS sentAt WHERE false"
-	}
-	m, err := t.Engine.Write(t.Ctx, dataset.Output{Ref: ref, CreatedAt: at}, q)
+	m, err := t.Engine.WriteRows(t.Ctx, dataset.Output{Ref: ref, CreatedAt: at}, partColumns, len(outs), func(i int, dst []driver.Value) {
+		o := &outs[i]
+		dst[0], dst[1], dst[2], dst[3], dst[4] = o.Row, o.Status, str(o.MessageID), str(o.Variant), str(o.Reason)
+		dst[5], dst[6], dst[7] = o.Recipient, str(o.Address), str(o.Token)
+		if o.SentAt != nil {
+			dst[8] = o.SentAt.UTC()
+		}
+	}, "_sw_row")
 	if err != nil {
 		return nil, &activity.Retryable{Msg: "write the slice part: " + err.Error()}
 	}
 	return m, nil
 }
 
-// partColumns are the columns of a part, as read_json declares them.
-const partColumns = "'_sw_row': 'BIGINT', 'status': 'VARCHAR', 'messageId': 'VARCHAR', 'variant': 'VARCHAR', 'reason': 'VARCHAR', " +
-	"'recipient': 'VARCHAR', 'address': 'VARCHAR', 'token': 'VARCHAR', 'sentAt': 'TIMESTAMPTZ'"
+// partColumns are the columns of a part.
+var partColumns = []dataset.Column{
+	{Name: "_sw_row", Type: campaign.TypeInteger}, {Name: "status", Type: campaign.TypeString},
+	{Name: "messageId", Type: campaign.TypeString}, {Name: "variant", Type: campaign.TypeString},
+	{Name: "reason", Type: campaign.TypeString}, {Name: "recipient", Type: campaign.TypeString},
+	{Name: "address", Type: campaign.TypeString}, {Name: "token", Type: campaign.TypeString},
+	{Name: "sentAt", Type: campaign.TypeTimestamp},
+}
 
 // partResult is a send phase's result: counts only (the part is found by
 // its deterministic ref).

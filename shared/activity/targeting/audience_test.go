@@ -21,6 +21,8 @@ func TestBuildAudience(t *testing.T) {
   - { id: none, type: build-audience, where: { field: country, op: eq, value: XX } }
   - { id: noneOff, type: build-audience, where: { field: country, op: eq, value: XX }, emptyOutput: false }
   - { id: notA, type: build-audience, where: { not: { field: email, op: eq, value: a@x.com } } }
+  - { id: notSpenders, type: build-audience, where: { not: { link: purchases, aggregate: sum, field: amount, op: gte, value: 20 } } }
+  - { id: minSku, type: build-audience, where: { any: [ { field: country, op: eq, value: XX }, { link: purchases, aggregate: max, field: amount, op: lt, value: 20 } ] } }
   - { id: buyers, type: build-audience, dimension: purchases, where: { field: store.city, op: eq, value: Berlin } }
 `)
 	fr := e.must(p, "fr", opts{})
@@ -39,6 +41,11 @@ func TestBuildAudience(t *testing.T) {
 	// sum(amount) per customer: C01 35.75, C02 100, C03 14, C07 300, C09 null.
 	sp := e.must(p, "spenders", opts{})
 	eq(t, "spenders", e.ids(sp, "out"), list("C01 C02 C07"))
+
+	// The complement: no purchases, or a null sum (C09), is not >= 20.
+	eq(t, "not spenders", e.ids(e.must(p, "notSpenders", opts{}), "out"), list("C03 C04 C05 C06 C08 C09 C10"))
+	eq(t, "max < 20 inside any", e.ids(e.must(p, "minSku", opts{}), "out"), e.strs(
+		"SELECT DISTINCT customerId FROM ("+purchasesSQL+") GROUP BY customerId HAVING max(amount) < 20 ORDER BY 1"))
 
 	none := e.must(p, "none", opts{})
 	if !active(none, "out") || none.Counts["out"] != 0 {
