@@ -1,8 +1,8 @@
 package channel
 
 import (
-	"database/sql/driver"
 	"context"
+	"database/sql/driver"
 	"errors"
 	"fmt"
 	"math"
