@@ -16,12 +16,27 @@ const memoryShare = 0.6
 // 0: GOMAXPROCS, which follows the CPU quota of the cgroup.
 func DefaultThreads() int { return runtime.GOMAXPROCS(0) }
 
+// EnvMemoryLimit names the environment variable that sets DuckDB's memory
+// limit outright, in MiB (for example 2048), above every default.
+const EnvMemoryLimit = "STEPWISE_MEMORY_MB"
+
+func envMemoryLimit() (int64, bool) {
+	mb, err := strconv.ParseInt(strings.TrimSpace(os.Getenv(EnvMemoryLimit)), 10, 64)
+	if err != nil || mb <= 0 {
+		return 0, false
+	}
+	return mb << 20, true
+}
+
 // DefaultMemoryLimit is the DuckDB memory limit used when
 // Options.MemoryLimit is 0: a share of the smallest of the machine's memory,
 // the cgroup limit and the Lambda function's memory size
 // (AWS_LAMBDA_FUNCTION_MEMORY_SIZE, MB). 0 when none is known (DuckDB then
 // uses its own default).
 func DefaultMemoryLimit() int64 {
+	if n, ok := envMemoryLimit(); ok {
+		return n
+	}
 	avail := int64(0)
 	consider := func(n int64) {
 		if n > 0 && (avail == 0 || n < avail) {

@@ -15,9 +15,11 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 	"github.com/stepwise-run/stepwise/shared/runner"
@@ -60,6 +62,7 @@ func Open(home string) (*Local, error) {
 	env := &activity.Env{WorkDir: filepath.Join(abs, "work"), Services: map[string]any{
 		activity.ServiceBlob: bs, activity.ServiceState: st, activity.ServiceLoader: loader,
 		"home": abs, runner.ServiceSignals: signalDir(abs),
+		datakit.ServiceMemoryLimit: localMemoryLimit(),
 	}}
 	l := &Local{Home: abs, Blob: bs, State: st, Loader: loader, Env: env, closer: st.Close,
 		Runner: &runner.Runner{Registry: reg, Env: env, Store: st, Loader: loader}}
@@ -68,6 +71,19 @@ func Open(home string) (*Local, error) {
 		return nil, err
 	}
 	return l, nil
+}
+
+// localMemoryLimit caps DuckDB on a workstation: one engine serves the whole
+// run and spills to the home's work folder beyond the cap, so that a
+// campaign over millions of customers stays within a laptop's memory.
+// STEPWISE_MEMORY_MB overrides it.
+func localMemoryLimit() int64 {
+	const ceiling = 2 << 30
+	n := dataset.DefaultMemoryLimit()
+	if os.Getenv(dataset.EnvMemoryLimit) == "" && (n == 0 || n > ceiling) {
+		n = ceiling
+	}
+	return n
 }
 
 // Close releases the state store.

@@ -80,6 +80,9 @@ func configureSender(l *Local) error {
 		closers = append(cl, closers...)
 	}
 	l.Env.Services[activity.ServiceSender] = s
+	// The embedded ledger commits concurrent writes in groups (one fsync
+	// each): more workers per slice share each commit.
+	l.Env.Services[channel.ServiceOptions] = &channel.Options{Workers: 256}
 	l.Env.Services[channel.ServiceLinks] = channel.SignedLinks{BaseURL: base, Secret: secret, Mailto: os.Getenv(EnvUnsubscribeMailto)}
 	l.Env.Services["closers"] = closers
 	return nil

@@ -25,6 +25,10 @@ import (
 // created from the blob store when absent).
 const ServiceEngine = "dataset.engine"
 
+// ServiceMemoryLimit names the Env service holding DuckDB's memory limit in
+// bytes (int64; optional, default dataset.DefaultMemoryLimit).
+const ServiceMemoryLimit = "dataset.memory"
+
 // Engine returns the Env's DuckDB engine, created once per Env.
 func Engine(env *activity.Env) (*dataset.Engine, error) {
 	v, err := env.Shared(ServiceEngine, func() (any, error) {
@@ -36,6 +40,9 @@ func Engine(env *activity.Env) (*dataset.Engine, error) {
 			return nil, err
 		}
 		opts := dataset.Options{Store: store, WorkDir: env.WorkDir}
+		if n, ok := env.Services[ServiceMemoryLimit].(int64); ok {
+			opts.MemoryLimit = n
+		}
 		if b, ok := env.Services["buckets"].(func(string) (blob.Store, error)); ok {
 			opts.Buckets = b
 		}

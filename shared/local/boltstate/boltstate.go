@@ -62,6 +62,9 @@ func Open(home string) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boltstate: open %s: %w", path, err)
 	}
+	// Group commits of the send ledger (batch) wait at most this long for
+	// company: short enough for a lone writer, long enough for a slice's workers.
+	db.MaxBatchDelay = 2 * time.Millisecond
 	err = db.Update(func(tx *bolt.Tx) error {
 		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {

@@ -157,7 +157,7 @@ func (s *Store) modifyCaps(ctx context.Context, recipient, channel string, fn fu
 	if err := state.CheckCapRequest(state.CapRequest{Recipient: recipient, Channel: channel}); err != nil {
 		return err
 	}
-	return s.update(ctx, func(tx *bolt.Tx) error {
+	return s.batch(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bCaps)
 		k := key(channel, recipient)
 		var l state.CapLog
