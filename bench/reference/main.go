@@ -21,6 +21,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/template"
 )
 
@@ -35,11 +36,31 @@ func main() {
 	sizes := flag.String("sizes", "100000,1000000", "customer counts, comma-separated")
 	modes := flag.String("modes", "test,live", "run modes: test renders and counts; live also writes the outbox")
 	out := flag.String("out", "bench/out", "work folder (data is generated once per size and reused)")
+	flag.IntVar(&repeat, "repeat", 1, "measure each side this many times and keep the fastest (shared machines are noisy)")
 	flag.Parse()
 	if err := run(*sizes, *modes, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
+}
+
+// repeat is how many times each side is measured; the fastest run counts.
+var repeat = 1
+
+// best measures a side repeat times and keeps the fastest run.
+func best(bin string, args ...string) (measured, string, error) {
+	var b measured
+	var out string
+	for i := 0; i < max(repeat, 1); i++ {
+		m, o, err := measure(bin, args...)
+		if err != nil {
+			return m, o, err
+		}
+		if i == 0 || m.Wall < b.Wall {
+			b, out = m, o
+		}
+	}
+	return b, out, nil
 }
 
 // measured is one child process run.
@@ -80,15 +101,33 @@ func run(sizes, modes, out string) error {
 			if mode == "test" {
 				args = append(args, "--test")
 			}
-			sw, stdout, err := measure(bin, args...)
+			var sw measured
+			var stdout string
+			for i := 0; i < max(repeat, 1) && err == nil; i++ {
+				os.RemoveAll(home) // each run starts from an empty home
+				var m measured
+				var o string
+				if m, o, err = measure(bin, args...); err == nil && (i == 0 || m.Wall < sw.Wall) {
+					sw, stdout = m, o
+				} else if err != nil {
+					stdout = o
+				}
+			}
 			if err != nil {
 				return fmt.Errorf("stepwise %s at %d: %v\n%s", mode, n, err, stdout)
 			}
-			sw.Messages, err = sentBySummary(stdout)
+			var runID string
+			sw.Messages, runID, err = sentBySummary(stdout)
 			if err != nil {
 				return err
 			}
-			lim, lout, err := measure(self, "limit", "--dir", dir, "--mode", mode)
+			// The limit uses the run's reference instant, so that relative
+			// dates (30 days ago) cut at the same point.
+			now, err := runStart(home, runID)
+			if err != nil {
+				return err
+			}
+			lim, lout, err := best(self, "limit", "--dir", dir, "--mode", mode, "--now", now.Format(time.RFC3339Nano))
 			if err != nil {
 				return fmt.Errorf("limit %s at %d: %v\n%s", mode, n, err, lout)
 			}
@@ -148,22 +187,37 @@ func measure(bin string, args ...string) (measured, string, error) {
 }
 
 // sentBySummary adds the `out` counts of the email activities.
-func sentBySummary(stdout string) (int64, error) {
+func sentBySummary(stdout string) (int64, string, error) {
 	var s struct {
+		RunID      string
 		Status     string
 		Activities map[string]struct{ Ports map[string]int64 }
 	}
 	if err := json.Unmarshal([]byte(stdout), &s); err != nil {
-		return 0, fmt.Errorf("summary: %v: %s", err, stdout)
+		return 0, "", fmt.Errorf("summary: %v: %s", err, stdout)
 	}
 	if s.Status != "succeeded" {
-		return 0, fmt.Errorf("run %s", s.Status)
+		return 0, "", fmt.Errorf("run %s", s.Status)
 	}
 	var n int64
 	for _, id := range []string{"mailVip", "mailActive", "mailRest"} {
 		n += s.Activities[id].Ports["out"]
 	}
-	return n, nil
+	return n, s.RunID, nil
+}
+
+// runStart reads the run's start, its reference instant, from the home's store.
+func runStart(home, runID string) (time.Time, error) {
+	st, err := boltstate.Open(filepath.Join(home, "state.db"))
+	if err != nil {
+		return time.Time{}, err
+	}
+	defer st.Close()
+	r, err := st.GetRun(context.Background(), runID)
+	if err != nil {
+		return time.Time{}, err
+	}
+	return r.StartedAt.UTC(), nil
 }
 
 func round(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
@@ -187,7 +241,7 @@ lapsed AS (
   WHERE c.lastPurchaseAt < $1 AND p.total >= 50),
 dedup AS (
   SELECT * FROM lapsed
-  QUALIFY email IS NULL OR row_number() OVER (PARTITION BY email ORDER BY spend365 DESC NULLS LAST, customerId) = 1),
+  QUALIFY row_number() OVER (PARTITION BY email ORDER BY spend365 DESC NULLS LAST, customerId) = 1),
 vip AS (
   SELECT customerId FROM dedup WHERE spend365 >= 1000
   ORDER BY spend365 DESC NULLS LAST, customerId LIMIT 50000),
@@ -198,13 +252,14 @@ remaining AS (
 rest AS (
   SELECT customerId FROM remaining ORDER BY customerId LIMIT (SELECT floor(count(*) * 0.5) FROM remaining))
 SELECT d.* FROM dedup d WHERE d.customerId IN (SELECT customerId FROM vip UNION ALL SELECT customerId FROM active UNION ALL SELECT customerId FROM rest)
-  AND d.email IS NOT NULL AND d.emailOptIn`
+  AND trim(coalesce(d.email, '')) <> '' AND d.emailOptIn`
 
 // limit runs the hand-written script and renders every message in a plain loop.
 func limit(args []string) error {
 	fs := flag.NewFlagSet("limit", flag.ExitOnError)
 	dir := fs.String("dir", "", "prepared size folder")
 	mode := fs.String("mode", "test", "test or live")
+	nowFlag := fs.String("now", "", "reference instant, RFC 3339 (default: now)")
 	fs.Parse(args)
 	ctx := context.Background()
 	work, err := os.MkdirTemp("", "limit")
@@ -218,6 +273,11 @@ func limit(args []string) error {
 	}
 	defer eng.Close()
 	now := time.Now().UTC()
+	if *nowFlag != "" {
+		if now, err = time.Parse(time.RFC3339Nano, *nowFlag); err != nil {
+			return err
+		}
+	}
 	data := filepath.Join(*dir, "data")
 	q := fmt.Sprintf(limitSQL, dataset.QuoteLiteral(filepath.Join(data, "purchases.parquet")),
 		dataset.QuoteLiteral(filepath.Join(data, "customers.parquet")), dataset.QuoteLiteral(filepath.Join(data, "stores.parquet")))
