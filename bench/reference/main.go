@@ -160,9 +160,13 @@ func prepare(out string, n int) (string, error) {
 		}
 		fmt.Fprintf(os.Stderr, "  %s\n", round(time.Since(start)))
 	}
-	for _, f := range []string{"reference.yaml", "template.html", "catalog.yaml"} {
-		b, err := os.ReadFile(filepath.Join("bench/reference", f))
+	// The campaign, its template and the catalog come from examples/.
+	for _, f := range []string{"reference.yaml", "catalog.yaml", "templates/reference.html"} {
+		b, err := os.ReadFile(filepath.Join("examples", f))
 		if err != nil {
+			return "", err
+		}
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
 			return "", err
 		}
 		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
@@ -286,7 +290,7 @@ func limit(args []string) error {
 		return err
 	}
 	sqlTime := time.Since(start)
-	src, err := os.ReadFile(filepath.Join(*dir, "template.html"))
+	src, err := os.ReadFile(filepath.Join(*dir, "templates", "reference.html"))
 	if err != nil {
 		return err
 	}

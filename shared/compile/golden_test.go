@@ -17,7 +17,7 @@ import (
 var update = flag.Bool("update", false, "rewrite statemachines/ from the examples")
 
 // Examples are the example campaigns whose ASL is committed under statemachines/.
-var Examples = []string{"winback", "import", "newsletter"}
+var Examples = []string{"winback", "import", "newsletter", "reference"}
 
 // The committed state machines are the golden files: a test fails if they are
 // stale, and `make statemachines` (go test -update) rewrites them.
