@@ -17,6 +17,7 @@ import (
 	"path/filepath"
 	"strconv"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -176,18 +177,59 @@ func prepare(out string, n int) (string, error) {
 	return dir, nil
 }
 
-// measure runs a child process and reads its resource usage.
+// measure runs a child process and reads its resource usage. Peak RSS is the
+// child's own high-water mark (VmHWM), polled while it runs: the rusage of a
+// waited child can carry its parent's children's maximum on Linux.
 func measure(bin string, args ...string) (measured, string, error) {
 	cmd := exec.Command(bin, args...)
 	cmd.Stderr = os.Stderr
+	var stdout strings.Builder
+	cmd.Stdout = &stdout
 	start := time.Now()
-	out, err := cmd.Output()
-	m := measured{Wall: time.Since(start)}
+	if err := cmd.Start(); err != nil {
+		return measured{}, "", err
+	}
+	var peak atomic.Int64
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(20 * time.Millisecond)
+		defer t.Stop()
+		for {
+			if hwm := vmHWM(cmd.Process.Pid); hwm > peak.Load() {
+				peak.Store(hwm)
+			}
+			select {
+			case <-done:
+				return
+			case <-t.C:
+			}
+		}
+	}()
+	err := cmd.Wait()
+	close(done)
+	m := measured{Wall: time.Since(start), RSS: peak.Load()}
 	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
 		m.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		m.RSS = ru.Maxrss * 1024
+		if m.RSS == 0 {
+			m.RSS = ru.Maxrss * 1024
+		}
 	}
-	return m, string(out), err
+	return m, stdout.String(), err
+}
+
+// vmHWM reads a process's peak resident set from /proc (0 when unknown).
+func vmHWM(pid int) int64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
+			return kb * 1024
+		}
+	}
+	return 0
 }
 
 // sentBySummary adds the `out` counts of the email activities.
