@@ -3,7 +3,7 @@
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: demo test test-short setup build statemachines schema generate bench fuzz clean
+.PHONY: demo test test-short setup build statemachines schema generate bench bench-reference fuzz clean
 
 ## demo: generate sample data and run the win-back campaign end to end
 demo: build
@@ -41,9 +41,14 @@ fuzz:
 	$(GO) test ./shared/condition -run '^$$' -fuzz '^FuzzChoice$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/template -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 
-## bench: the compiler and interpreter benchmarks
+## bench: the compiler, interpreter and template benchmarks (see docs/benchmarks.md)
 bench:
-	$(GO) test ./shared/compile -run '^$$' -bench . -benchmem
+	$(GO) test ./shared/compile ./shared/asl/interp ./shared/template -run '^$$' -bench . -benchmem
+
+SIZES ?= 100000,1000000
+## bench-reference: the reference campaign against the hand-written limit (SIZES=...)
+bench-reference:
+	$(GO) run ./bench/reference --sizes $(SIZES) --modes test,live --repeat 2
 
 clean:
 	rm -rf bin .stepwise

@@ -140,6 +140,58 @@ func TestWinback(t *testing.T) {
 	}
 }
 
+// The benchmark's reference campaign (bench/reference runs it at 1M and 10M):
+// every transition equals independent SQL, in test and live mode.
+func TestReference(t *testing.T) {
+	dir := workspace(t)
+	sel := `WITH spend AS (
+		SELECT customerId, sum(amount) AS total,
+		       count(*) FILTER (WHERE purchasedAt > $2) AS orders365,
+		       sum(amount) FILTER (WHERE purchasedAt > $2) AS spend365
+		FROM purchases GROUP BY customerId),
+	lapsed AS (SELECT c.*, coalesce(p.orders365, 0) AS orders365, p.spend365 FROM customers c JOIN spend p USING (customerId)
+		WHERE c.lastPurchaseAt < $1 AND p.total >= 50),
+	dedup AS (SELECT * FROM lapsed QUALIFY row_number() OVER (PARTITION BY email ORDER BY spend365 DESC NULLS LAST, customerId) = 1),
+	vip AS (SELECT * FROM dedup WHERE spend365 >= 1000 ORDER BY spend365 DESC NULLS LAST, customerId LIMIT 50000),
+	active AS (SELECT * FROM dedup WHERE orders365 >= 2 AND customerId NOT IN (SELECT customerId FROM vip)),
+	remaining AS (SELECT * FROM dedup WHERE customerId NOT IN (SELECT customerId FROM vip UNION ALL SELECT customerId FROM active)),
+	rest AS (SELECT * FROM remaining ORDER BY customerId LIMIT (SELECT floor(count(*) * 0.5) FROM remaining)),
+	sendable AS (SELECT * FROM dedup WHERE trim(coalesce(email, '')) <> '' AND emailOptIn)
+	`
+	count := func(q string) int64 {
+		return sql(t, dir, sel+q, now.AddDate(0, 0, -30), now.AddDate(0, 0, -365))
+	}
+	want := map[string]int64{
+		"lapsed.out":       count("SELECT count(*) FROM lapsed"),
+		"enriched.out":     count("SELECT count(*) FROM lapsed"),
+		"onePerEmail.out":  count("SELECT count(*) FROM dedup"),
+		"bySpend.vip":      count("SELECT count(*) FROM vip"),
+		"bySpend.active":   count("SELECT count(*) FROM active"),
+		"bySpend.rest":     count("SELECT count(*) FROM rest"),
+		"bySpend.others":   count("SELECT count(*) FROM remaining WHERE customerId NOT IN (SELECT customerId FROM rest)"),
+		"mailVip.out":      count("SELECT count(*) FROM vip JOIN sendable USING (customerId)"),
+		"mailActive.out":   count("SELECT count(*) FROM active JOIN sendable USING (customerId)"),
+		"mailRest.out":     count("SELECT count(*) FROM rest JOIN sendable USING (customerId)"),
+		"mailVip.skipped":  count("SELECT count(*) FROM vip WHERE customerId NOT IN (SELECT customerId FROM sendable)"),
+		"mailRest.skipped": count("SELECT count(*) FROM rest WHERE customerId NOT IN (SELECT customerId FROM sendable)"),
+	}
+	if want["bySpend.vip"] == 0 || want["mailActive.out"] == 0 {
+		t.Fatalf("the sample data should reach every segment: %v", want)
+	}
+	for _, test := range []bool{true, false} {
+		_, s := run(t, dir, "reference", test)
+		if s.Status != "succeeded" {
+			t.Fatalf("test=%v: %+v", test, s)
+		}
+		for k, w := range want {
+			act, p := k[:len(k)-len(filepath.Ext(k))], filepath.Ext(k)[1:]
+			if got := port(s, act, p); got != w {
+				t.Errorf("test=%v %s = %d, want %d", test, k, got, w)
+			}
+		}
+	}
+}
+
 // The newsletter example: test, fork, two channels, and-join, wait, end.
 func TestNewsletter(t *testing.T) {
 	dir := workspace(t)
@@ -196,7 +248,7 @@ func TestImport(t *testing.T) {
 func TestCrossCheckExamples(t *testing.T) {
 	dir := workspace(t)
 	arn := regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)
-	for _, name := range []string{"winback", "import", "newsletter"} {
+	for _, name := range []string{"winback", "import", "newsletter", "reference"} {
 		p, diags := activities.CompileFiles(filepath.Join(dir, name+".yaml"), "")
 		if diags.HasErrors() {
 			t.Fatal(diags)

@@ -103,30 +103,26 @@ func run(sizes, modes, out string) error {
 				args = append(args, "--test")
 			}
 			var sw measured
-			var stdout string
-			for i := 0; i < max(repeat, 1) && err == nil; i++ {
+			var now time.Time
+			for i := 0; i < max(repeat, 1); i++ {
 				os.RemoveAll(home) // each run starts from an empty home
-				var m measured
-				var o string
-				if m, o, err = measure(bin, args...); err == nil && (i == 0 || m.Wall < sw.Wall) {
-					sw, stdout = m, o
-				} else if err != nil {
-					stdout = o
+				m, out, err := measure(bin, args...)
+				if err != nil {
+					return fmt.Errorf("stepwise %s at %d: %v\n%s", mode, n, err, out)
 				}
-			}
-			if err != nil {
-				return fmt.Errorf("stepwise %s at %d: %v\n%s", mode, n, err, stdout)
-			}
-			var runID string
-			sw.Messages, runID, err = sentBySummary(stdout)
-			if err != nil {
-				return err
-			}
-			// The limit uses the run's reference instant, so that relative
-			// dates (30 days ago) cut at the same point.
-			now, err := runStart(home, runID)
-			if err != nil {
-				return err
+				var runID string
+				if m.Messages, runID, err = sentBySummary(out); err != nil {
+					return err
+				}
+				// The limit uses the run's reference instant, so that
+				// relative dates (30 days ago) cut at the same point.
+				at, err := runStart(home, runID)
+				if err != nil {
+					return err
+				}
+				if i == 0 || m.Wall < sw.Wall {
+					sw, now = m, at
+				}
 			}
 			lim, lout, err := best(self, "limit", "--dir", dir, "--mode", mode, "--now", now.Format(time.RFC3339Nano))
 			if err != nil {

@@ -3,12 +3,7 @@
 package main
 
 import (
-	"context"
-	"log"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
@@ -17,19 +12,13 @@ import (
 )
 
 func main() {
-	cfg, err := lambdarun.FromEnv(os.Getenv)
-	if err != nil {
-		log.Fatal(err)
-	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	reg := activity.NewRegistry()
-	flow.Register(reg)
-	fn := lambdarun.NewStack(cfg, awsCfg).LiteFunction("Alert", reg)
-	if cfg.AlertTopic != "" {
-		fn.Services()[lambdarun.ServiceAlerter] = lambdarun.SNSAlerter{Client: sns.NewFromConfig(awsCfg), Topic: cfg.AlertTopic}
-	}
-	lambda.Start(fn.Invoke)
+	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+		reg := activity.NewRegistry()
+		flow.Register(reg)
+		fn := lambdarun.NewStack(cfg, awsCfg).LiteFunction("Alert", reg)
+		if cfg.AlertTopic != "" {
+			fn.Services()[lambdarun.ServiceAlerter] = lambdarun.SNSAlerter{Client: sns.NewFromConfig(awsCfg), Topic: cfg.AlertTopic}
+		}
+		return fn.Invoke
+	})
 }

@@ -5,13 +5,9 @@
 package main
 
 import (
-	"context"
-	"log"
 	"log/slog"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
@@ -24,22 +20,16 @@ import (
 )
 
 func main() {
-	cfg, err := lambdarun.FromEnv(os.Getenv)
-	if err != nil {
-		log.Fatal(err)
-	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	st := lambdarun.NewStack(cfg, awsCfg)
-	pub := &publish.Publisher{SFN: sfn.NewFromConfig(awsCfg), Scheduler: scheduler.NewFromConfig(awsCfg),
-		RoleArn: cfg.StateMachineRole, SchedulerRoleArn: cfg.SchedulerRole, Prefix: cfg.NamePrefix, Group: cfg.ScheduleGroup,
-		FunctionArn: func(name string) string { return cfg.FunctionArnPrefix + name }}
-	h := api.New(api.Options{Store: st.State, Sources: lambdarun.BlobSources{Blob: st.Blob},
-		Bundles:  &compile.Loader{Blob: st.Blob, Registry: activities.Registry(), Checkers: activities.Checkers()},
-		Executor: pub, Deployer: pub, Previewer: &previewer{store: st.Blob, workDir: cfg.WorkDir},
-		Uploads:   &publish.Uploads{Presign: s3.NewPresignClient(st.S3), Bucket: cfg.Bucket, Prefix: cfg.Prefix + "uploads/"},
-		Authorize: api.TrustGateway, UnsubscribeSecret: []byte(cfg.UnsubscribeSecret), Logger: slog.Default()})
-	lambda.Start(lambdarun.HTTP(h))
+	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+		st := lambdarun.NewStack(cfg, awsCfg)
+		pub := &publish.Publisher{SFN: sfn.NewFromConfig(awsCfg), Scheduler: scheduler.NewFromConfig(awsCfg),
+			RoleArn: cfg.StateMachineRole, SchedulerRoleArn: cfg.SchedulerRole, Prefix: cfg.NamePrefix, Group: cfg.ScheduleGroup,
+			FunctionArn: func(name string) string { return cfg.FunctionArnPrefix + name }}
+		h := api.New(api.Options{Store: st.State, Sources: lambdarun.BlobSources{Blob: st.Blob},
+			Bundles:  &compile.Loader{Blob: st.Blob, Registry: activities.Registry(), Checkers: activities.Checkers()},
+			Executor: pub, Deployer: pub, Previewer: &previewer{store: st.Blob, workDir: cfg.WorkDir},
+			Uploads:   &publish.Uploads{Presign: s3.NewPresignClient(st.S3), Bucket: cfg.Bucket, Prefix: cfg.Prefix + "uploads/"},
+			Authorize: api.TrustGateway, UnsubscribeSecret: []byte(cfg.UnsubscribeSecret), Logger: slog.Default()})
+		return lambdarun.HTTP(h)
+	})
 }

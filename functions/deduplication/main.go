@@ -3,26 +3,15 @@
 package main
 
 import (
-	"context"
-	"log"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
 )
 
 func main() {
-	cfg, err := lambdarun.FromEnv(os.Getenv)
-	if err != nil {
-		log.Fatal(err)
-	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	fn := lambdarun.NewStack(cfg, awsCfg).Function("Deduplication", activities.Registry(), activities.Checkers())
-	lambda.Start(fn.Invoke)
+	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+		fn := lambdarun.NewStack(cfg, awsCfg).Function("Deduplication", activities.Registry(), activities.Checkers())
+		return fn.Invoke
+	})
 }

@@ -3,12 +3,7 @@
 package main
 
 import (
-	"context"
-	"log"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
@@ -17,18 +12,12 @@ import (
 )
 
 func main() {
-	cfg, err := lambdarun.FromEnv(os.Getenv)
-	if err != nil {
-		log.Fatal(err)
-	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	st := lambdarun.NewStack(cfg, awsCfg)
-	reg := activity.NewRegistry()
-	flow.Register(reg)
-	fn := st.LiteFunction("End", reg)
-	fn.Services()[activity.ServiceTrigger] = st.NewTrigger(lambdarun.SFN{Client: sfn.NewFromConfig(awsCfg)})
-	lambda.Start(fn.Invoke)
+	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+		st := lambdarun.NewStack(cfg, awsCfg)
+		reg := activity.NewRegistry()
+		flow.Register(reg)
+		fn := st.LiteFunction("End", reg)
+		fn.Services()[activity.ServiceTrigger] = st.NewTrigger(lambdarun.SFN{Client: sfn.NewFromConfig(awsCfg)})
+		return fn.Invoke
+	})
 }

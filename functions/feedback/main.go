@@ -5,26 +5,15 @@
 package main
 
 import (
-	"context"
-	"log"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
 )
 
 func main() {
-	cfg, err := lambdarun.FromEnv(os.Getenv)
-	if err != nil {
-		log.Fatal(err)
-	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	st := lambdarun.NewStack(cfg, awsCfg)
-	h := &handler{state: st.State, store: st.Blob, buckets: st.Buckets, workDir: cfg.WorkDir}
-	lambda.Start(h.Handle)
+	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+		st := lambdarun.NewStack(cfg, awsCfg)
+		h := &handler{state: st.State, store: st.Blob, buckets: st.Buckets, workDir: cfg.WorkDir}
+		return h.Handle
+	})
 }

@@ -4,12 +4,7 @@
 package main
 
 import (
-	"context"
-	"log"
-	"os"
-
-	"github.com/aws/aws-lambda-go/lambda"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
@@ -21,17 +16,11 @@ import (
 )
 
 func main() {
-	cfg, err := lambdarun.FromEnv(os.Getenv)
-	if err != nil {
-		log.Fatal(err)
-	}
-	awsCfg, err := config.LoadDefaultConfig(context.Background())
-	if err != nil {
-		log.Fatal(err)
-	}
-	fn := lambdarun.NewStack(cfg, awsCfg).Function("Push", activities.Registry(), activities.Checkers())
-	push := &smssend.SNS{Client: sns.NewFromConfig(awsCfg), PlatformApplicationArn: cfg.PushApplication}
-	fn.Services()[activity.ServiceSender] = send.Limit(push, "sns", cfg.SendRate)
-	fn.Services()[channel.ServiceLinks] = channel.SignedLinks{BaseURL: cfg.PublicURL, Secret: []byte(cfg.UnsubscribeSecret)}
-	lambda.Start(fn.Invoke)
+	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+		fn := lambdarun.NewStack(cfg, awsCfg).Function("Push", activities.Registry(), activities.Checkers())
+		push := &smssend.SNS{Client: sns.NewFromConfig(awsCfg), PlatformApplicationArn: cfg.PushApplication}
+		fn.Services()[activity.ServiceSender] = send.Limit(push, "sns", cfg.SendRate)
+		fn.Services()[channel.ServiceLinks] = channel.SignedLinks{BaseURL: cfg.PublicURL, Secret: []byte(cfg.UnsubscribeSecret)}
+		return fn.Invoke
+	})
 }

@@ -10,8 +10,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
-	"strings"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/asl/sfnlocal"
 )
 
 // SFNDir is infra/sfn-local under root: the aws-local-stepfunctions runner.
@@ -93,17 +94,9 @@ func RunSFN(ctx context.Context, root, endpoint string, execs []Execution, o SFN
 	if o.Timeout == 0 {
 		o.Timeout = 3 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(ctx, o.Timeout)
-	defer cancel()
-	cmd := exec.CommandContext(ctx, "node", "--require", filepath.Join(dir, "withresolvers.cjs"), filepath.Join(dir, "run.mjs"), "--jobs")
-	cmd.Dir = dir
-	cmd.Env = nodeEnv()
-	cmd.Stdin = &stdin
-	var stderr bytes.Buffer
-	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
+	stdout, err := sfnlocal.Node(ctx, dir, stdin.Bytes(), o.Timeout)
 	if err != nil {
-		return nil, fmt.Errorf("aws-local-stepfunctions: %v\n%s", err, stderr.String())
+		return nil, err
 	}
 	out := make([]Outcome, len(execs))
 	done := make([]bool, len(execs))
@@ -147,18 +140,4 @@ func RunSFN(ctx context.Context, root, endpoint string, execs []Execution, o SFN
 		}
 	}
 	return out, sc.Err()
-}
-
-// nodeEnv is the environment without AWS settings, plus dummy credentials
-// (each job names its Lambda endpoint).
-func nodeEnv() []string {
-	var env []string
-	for _, kv := range os.Environ() {
-		if strings.HasPrefix(kv, "AWS_") || strings.HasPrefix(kv, "NODE_OPTIONS=") {
-			continue
-		}
-		env = append(env, kv)
-	}
-	return append(env, "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
-		"AWS_REGION=us-east-1", "AWS_DEFAULT_REGION=us-east-1", "AWS_EC2_METADATA_DISABLED=true")
 }

@@ -87,20 +87,7 @@ func checkTemplate(r campaign.Reporter, path, source string, recipient campaign.
 	if len(recipient.Columns) == 0 {
 		return // unknown schema: reported upstream
 	}
-	for _, e := range template.Check(t, TemplateScope(p.Campaign, recipient)) {
+	for _, e := range template.Check(t, template.CampaignScope(p.Campaign, recipient)) {
 		r.Errorf(path, "%sline %d: %s", where, e.Line, e.Msg)
 	}
-}
-
-// TemplateScope lists the names a message template may read.
-func TemplateScope(c *campaign.Campaign, recipient campaign.Schema) template.Scope {
-	var s template.Scope
-	for _, col := range recipient.Columns {
-		s.Recipient = append(s.Recipient, template.Field{Name: col.Name, Type: col.Type})
-	}
-	for _, name := range campaign.SortedKeys(c.Parameters) {
-		s.Params = append(s.Params, template.Field{Name: name, Type: c.Parameters[name].Type})
-	}
-	s.Variables = template.FieldsOf(c.Variables)
-	return s
 }

@@ -155,3 +155,17 @@ func suggestRoot(name string, scope Scope) string {
 	}
 	return ""
 }
+
+// CampaignScope is the scope of a campaign's message templates: the columns
+// of the recipient population, the declared parameters and the variables.
+func CampaignScope(c *campaign.Campaign, recipient campaign.Schema) Scope {
+	var s Scope
+	for _, col := range recipient.Columns {
+		s.Recipient = append(s.Recipient, Field{Name: col.Name, Type: col.Type})
+	}
+	for _, name := range campaign.SortedKeys(c.Parameters) {
+		s.Params = append(s.Params, Field{Name: name, Type: c.Parameters[name].Type})
+	}
+	s.Variables = FieldsOf(c.Variables)
+	return s
+}

@@ -206,7 +206,7 @@ type renderer struct {
 
 func newRenderer(kind *Kind, x *Config, comp *activity.Compiled, req *activity.Request, recipient campaign.Schema, links Links, issuedAt time.Time) *renderer {
 	c := comp.Campaign
-	b := template.NewBuilder(templateScope(c, recipient), template.Shared{
+	b := template.NewBuilder(template.CampaignScope(c, recipient), template.Shared{
 		Params: req.Run.Params, Variables: c.Variables,
 		Campaign: template.Campaign{ID: c.ID, Name: c.Name}, Run: template.Run{ID: req.Run.ID},
 	})
@@ -286,18 +286,4 @@ func (rn *renderer) render(a *arm, r *recipient, token string) (*send.Message, e
 		return nil, err
 	}
 	return m, nil
-}
-
-// templateScope is the scope the compiler checks templates against
-// (activities.TemplateScope, which this package cannot import).
-func templateScope(c *campaign.Campaign, recipient campaign.Schema) template.Scope {
-	var s template.Scope
-	for _, col := range recipient.Columns {
-		s.Recipient = append(s.Recipient, template.Field{Name: col.Name, Type: col.Type})
-	}
-	for _, name := range campaign.SortedKeys(c.Parameters) {
-		s.Params = append(s.Params, template.Field{Name: name, Type: c.Parameters[name].Type})
-	}
-	s.Variables = template.FieldsOf(c.Variables)
-	return s
 }

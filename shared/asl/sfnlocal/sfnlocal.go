@@ -176,19 +176,30 @@ func RunJobs(t testing.TB, jobs []Job, opts Options) []JobResult {
 	if opts.Timeout == 0 {
 		opts.Timeout = 2 * time.Minute
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), opts.Timeout)
+	stdout, err := Node(context.Background(), dir, stdin.Bytes(), opts.Timeout)
+	if err != nil {
+		t.Fatalf("sfnlocal: %v", err)
+	}
+	return parseRunnerOutput(t, stdout, scopes)
+}
+
+// Node runs the aws-local-stepfunctions runner installed in dir (run.mjs
+// --jobs) with jobs on stdin, one JSON line each, in an environment without
+// the caller's AWS settings, and returns what it prints.
+func Node(ctx context.Context, dir string, jobs []byte, timeout time.Duration) ([]byte, error) {
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	cmd := exec.CommandContext(ctx, "node", "--require", filepath.Join(dir, "withresolvers.cjs"), filepath.Join(dir, "run.mjs"), "--jobs")
 	cmd.Dir = dir
 	cmd.Env = nodeEnv()
-	cmd.Stdin = &stdin
+	cmd.Stdin = bytes.NewReader(jobs)
 	var stderr bytes.Buffer
 	cmd.Stderr = &stderr
-	stdout, err := cmd.Output()
+	out, err := cmd.Output()
 	if err != nil {
-		t.Fatalf("sfnlocal: node runner: %v\n%s", err, stderr.String())
+		return nil, fmt.Errorf("aws-local-stepfunctions: %v\n%s", err, stderr.String())
 	}
-	return parseRunnerOutput(t, stdout, scopes)
+	return out, nil
 }
 
 // nodeEnv is the environment without AWS settings, plus dummy
