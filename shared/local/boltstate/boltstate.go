@@ -58,7 +58,7 @@ func Open(home string) (*Store, error) {
 		return nil, err
 	}
 	path := filepath.Join(home, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
 	if err != nil {
 		return nil, fmt.Errorf("boltstate: open %s: %w", path, err)
 	}
@@ -105,6 +105,54 @@ func (s *Store) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
 		return err
 	}
 	return s.db.Batch(fn)
+}
+
+// casUpdate changes the JSON value at k with fn and keeps the JSON work out
+// of bbolt's group commit, which runs its functions one after another: it
+// reads and decodes the value in a read transaction, applies fn, encodes the
+// result, and commits it only if the stored bytes are still those it read,
+// starting over otherwise. fn gets the zero value and found=false for a
+// missing key; write=false leaves the store as it is and returns fn's value.
+func casUpdate[T any](ctx context.Context, s *Store, bucket, k []byte, fn func(cur T, found bool) (next T, write bool, err error)) (T, error) {
+	for {
+		var raw []byte
+		err := s.view(ctx, func(tx *bolt.Tx) error {
+			if v := tx.Bucket(bucket).Get(k); v != nil {
+				raw = bytes.Clone(v)
+			}
+			return nil
+		})
+		var cur T
+		if err == nil && raw != nil {
+			err = json.Unmarshal(raw, &cur)
+		}
+		if err != nil {
+			return cur, err
+		}
+		next, write, err := fn(cur, raw != nil)
+		if err != nil || !write {
+			return next, err
+		}
+		data, err := json.Marshal(next)
+		if err != nil {
+			return next, err
+		}
+		changed := false
+		err = s.batch(ctx, func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucket)
+			if changed = !bytes.Equal(b.Get(k), raw); changed {
+				return nil
+			}
+			return b.Put(k, data)
+		})
+		if err != nil {
+			return next, err
+		}
+		if !changed {
+			var out T // as a later read decodes it
+			return out, json.Unmarshal(data, &out)
+		}
+	}
 }
 
 func key(parts ...string) []byte {

@@ -20,39 +20,25 @@ func (s *Store) ClaimSend(ctx context.Context, k state.SendKey, token string, at
 	if err != nil {
 		return e, false, err
 	}
-	err = s.batch(ctx, func(tx *bolt.Tx) error {
-		claimed = false
-		b := tx.Bucket(bSends)
-		ok, err := get(b, sendKey(k), &e)
-		if err != nil || ok {
-			return err
+	e, err = casUpdate(ctx, s, bSends, sendKey(k), func(cur state.LedgerEntry, found bool) (state.LedgerEntry, bool, error) {
+		claimed = !found
+		if found {
+			return cur, false, nil
 		}
-		claimed = true
-		e, err = put(b, sendKey(k), next)
-		return err
+		return next, true, nil
 	})
 	return e, claimed, err
 }
 
 // modifySend stores fn's change of the stored entry held names.
-func (s *Store) modifySend(ctx context.Context, held state.LedgerEntry, fn func(cur state.LedgerEntry) (state.LedgerEntry, error)) (e state.LedgerEntry, err error) {
-	err = s.batch(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bSends)
-		var cur state.LedgerEntry
-		ok, err := get(b, sendKey(held.SendKey), &cur)
-		if err != nil {
-			return err
+func (s *Store) modifySend(ctx context.Context, held state.LedgerEntry, fn func(cur state.LedgerEntry) (state.LedgerEntry, error)) (state.LedgerEntry, error) {
+	return casUpdate(ctx, s, bSends, sendKey(held.SendKey), func(cur state.LedgerEntry, found bool) (state.LedgerEntry, bool, error) {
+		if !found {
+			return cur, false, notFound("send", held.SendKey)
 		}
-		if !ok {
-			return notFound("send", held.SendKey)
-		}
-		if e, err = fn(cur); err != nil {
-			return err
-		}
-		e, err = put(b, sendKey(held.SendKey), e)
-		return err
+		next, err := fn(cur)
+		return next, err == nil, err
 	})
-	return e, err
 }
 
 // ReclaimSend implements state.Ledger.
@@ -157,16 +143,10 @@ func (s *Store) modifyCaps(ctx context.Context, recipient, channel string, fn fu
 	if err := state.CheckCapRequest(state.CapRequest{Recipient: recipient, Channel: channel}); err != nil {
 		return err
 	}
-	return s.batch(ctx, func(tx *bolt.Tx) error {
-		b := tx.Bucket(bCaps)
-		k := key(channel, recipient)
-		var l state.CapLog
-		if _, err := get(b, k, &l); err != nil {
-			return err
-		}
-		_, err := put(b, k, fn(l))
-		return err
+	_, err := casUpdate(ctx, s, bCaps, key(channel, recipient), func(l state.CapLog, _ bool) (state.CapLog, bool, error) {
+		return fn(l), true, nil
 	})
+	return err
 }
 
 // RecordSend implements state.Caps.
