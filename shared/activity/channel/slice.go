@@ -350,7 +350,7 @@ func writePart(t *datakit.Task, ref dataset.Ref, at time.Time, outs []outcome) (
 		if o.SentAt != nil {
 			dst[8] = o.SentAt.UTC()
 		}
-	}, "_sw_row")
+	}, "") // outs are in row order, and the appender keeps it
 	if err != nil {
 		return nil, &activity.Retryable{Msg: "write the slice part: " + err.Error()}
 	}
