@@ -127,8 +127,32 @@ type Loader struct {
 	Registry *activity.Registry
 	Checkers Checkers
 
-	mu    sync.Mutex
-	cache map[string]*activity.Compiled
+	cache CompiledCache
+}
+
+// CompiledCache remembers compiled campaigns by campaign id and bundle hash
+// (a bundle never changes). The zero value is ready; safe for concurrent use.
+type CompiledCache struct {
+	mu sync.Mutex
+	m  map[string]*activity.Compiled
+}
+
+// Get returns the campaign compiled from a bundle, if remembered.
+func (c *CompiledCache) Get(campaignID, hash string) (*activity.Compiled, bool) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v, ok := c.m[campaignID+"/"+hash]
+	return v, ok
+}
+
+// Put remembers v as the campaign compiled from a bundle.
+func (c *CompiledCache) Put(campaignID, hash string, v *activity.Compiled) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.m == nil {
+		c.m = map[string]*activity.Compiled{}
+	}
+	c.m[campaignID+"/"+hash] = v
 }
 
 // Publish stores a bundle (idempotent: same hash, same content).
@@ -142,23 +166,14 @@ func (l *Loader) Publish(ctx context.Context, campaignID string, b *Bundle) erro
 
 // Remember caches an already compiled program (local runs skip the round trip).
 func (l *Loader) Remember(p *Program) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if l.cache == nil {
-		l.cache = map[string]*activity.Compiled{}
-	}
-	l.cache[p.Campaign.ID+"/"+p.Bundle.Hash] = p.Compiled()
+	l.cache.Put(p.Campaign.ID, p.Bundle.Hash, p.Compiled())
 }
 
 // Load implements activity.Loader.
 func (l *Loader) Load(ctx context.Context, campaignID, hash string) (*activity.Compiled, error) {
-	key := campaignID + "/" + hash
-	l.mu.Lock()
-	if c, ok := l.cache[key]; ok {
-		l.mu.Unlock()
+	if c, ok := l.cache.Get(campaignID, hash); ok {
 		return c, nil
 	}
-	l.mu.Unlock()
 	rc, err := l.Blob.Get(ctx, BundleKey(campaignID, hash))
 	if err != nil {
 		if errors.Is(err, blob.ErrNotFound) {
@@ -177,12 +192,7 @@ func (l *Loader) Load(ctx context.Context, campaignID, hash string) (*activity.C
 	}
 	p.Bundle = &b
 	c := p.Compiled()
-	l.mu.Lock()
-	if l.cache == nil {
-		l.cache = map[string]*activity.Compiled{}
-	}
-	l.cache[key] = c
-	l.mu.Unlock()
+	l.cache.Put(campaignID, hash, c)
 	return c, nil
 }
 

@@ -6,7 +6,6 @@ import (
 	"errors"
 	"fmt"
 	"path/filepath"
-	"sync"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/blob"
@@ -24,17 +23,12 @@ type ParseLoader struct {
 	Blob     compile.BlobStore
 	Registry *activity.Registry // may be empty
 
-	mu    sync.Mutex
-	cache map[string]*activity.Compiled
+	cache compile.CompiledCache
 }
 
 // Load implements activity.Loader.
 func (l *ParseLoader) Load(ctx context.Context, campaignID, hash string) (*activity.Compiled, error) {
-	key := campaignID + "/" + hash
-	l.mu.Lock()
-	c, ok := l.cache[key]
-	l.mu.Unlock()
-	if ok {
+	if c, ok := l.cache.Get(campaignID, hash); ok {
 		return c, nil
 	}
 	rc, err := l.Blob.Get(ctx, compile.BundleKey(campaignID, hash))
@@ -65,13 +59,8 @@ func (l *ParseLoader) Load(ctx context.Context, campaignID, hash string) (*activ
 	if diags.HasErrors() {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("bundle %s of %s does not parse: %v", hash, campaignID, diags)}
 	}
-	c = &activity.Compiled{Campaign: camp, Catalog: cat, Files: b.Files, Hash: b.Hash}
-	l.mu.Lock()
-	if l.cache == nil {
-		l.cache = map[string]*activity.Compiled{}
-	}
-	l.cache[key] = c
-	l.mu.Unlock()
+	c := &activity.Compiled{Campaign: camp, Catalog: cat, Files: b.Files, Hash: b.Hash}
+	l.cache.Put(campaignID, hash, c)
 	return c, nil
 }
 

@@ -328,16 +328,9 @@ func (d *deliverer) existing(ctx context.Context, r *recipient, e state.LedgerEn
 		d.sent(r, e.MessageID, e.Variant, e.UpdatedAt)
 	case state.SendFailed:
 		if skipReason == "" && strings.HasPrefix(e.Reason, ledgerTransient) {
-			held, err := d.ledger.ReclaimSend(ctx, e, now, d.opts.Lease)
-			if errors.Is(err, state.ErrConflict) {
-				d.defer_(r, now.Add(d.opts.Lease))
-				return
+			if held, ok := d.reclaim(ctx, r, e, now); ok {
+				d.transmit(ctx, r, held, msg, capRef)
 			}
-			if err != nil {
-				d.fatal("reclaim send", err)
-				return
-			}
-			d.transmit(ctx, r, held, msg, capRef)
 			return
 		}
 		d.release(ctx, r, capRef)
@@ -354,19 +347,27 @@ func (d *deliverer) existing(ctx context.Context, r *recipient, e state.LedgerEn
 			d.defer_(r, e.LeaseUntil)
 			return
 		}
-		held, err := d.ledger.ReclaimSend(ctx, e, now, d.opts.Lease)
-		if errors.Is(err, state.ErrConflict) {
-			d.defer_(r, now.Add(d.opts.Lease))
-			return
+		if held, ok := d.reclaim(ctx, r, e, now); ok {
+			d.resolve(ctx, r, held, msg, skipReason, capRef)
 		}
-		if err != nil {
-			d.fatal("reclaim send", err)
-			return
-		}
-		d.resolve(ctx, r, held, msg, skipReason, capRef)
 	default:
 		d.fatal("ledger", fmt.Errorf("unknown send status %q", e.Status))
 	}
+}
+
+// reclaim takes e over from an attempt that stopped; false when another
+// attempt got it first (r is deferred) or the store failed (the slice stops).
+func (d *deliverer) reclaim(ctx context.Context, r *recipient, e state.LedgerEntry, now time.Time) (state.LedgerEntry, bool) {
+	held, err := d.ledger.ReclaimSend(ctx, e, now, d.opts.Lease)
+	if errors.Is(err, state.ErrConflict) {
+		d.defer_(r, now.Add(d.opts.Lease))
+		return held, false
+	}
+	if err != nil {
+		d.fatal("reclaim send", err)
+		return held, false
+	}
+	return held, true
 }
 
 // resolve settles a reclaimed entry whose earlier attempt stopped between
