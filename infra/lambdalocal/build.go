@@ -16,6 +16,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Build flags, the same as Makefile.lambda's.
@@ -104,9 +106,8 @@ func (b *Builder) Build(ctx context.Context, pkgs ...string) (map[string]Built, 
 	}
 	out := map[string]Built{}
 	var mu sync.Mutex
-	var firstErr error
-	sem := make(chan struct{}, jobs)
-	var wg sync.WaitGroup
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(jobs)
 	fileHashes := &sync.Map{}
 	for _, m := range mains {
 		cgo := false
@@ -125,31 +126,26 @@ func (b *Builder) Build(ctx context.Context, pkgs ...string) (map[string]Built, 
 			out[m.ImportPath] = Built{Pkg: m.ImportPath, Path: path, CGO: cgo, Size: fi.Size(), Cached: true}
 			continue
 		}
-		wg.Add(1)
-		go func(m *listedPkg, dir, path string, cgo bool) {
-			defer wg.Done()
-			sem <- struct{}{}
-			defer func() { <-sem }()
+		g.Go(func() error {
 			start := time.Now()
-			err := b.build(ctx, m.ImportPath, dir, cgo)
+			if err := b.build(gctx, m.ImportPath, dir, cgo); err != nil {
+				return err
+			}
+			fi, err := os.Stat(path)
+			if err != nil {
+				return err
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
-			}
-			fi, _ := os.Stat(path)
 			out[m.ImportPath] = Built{Pkg: m.ImportPath, Path: path, CGO: cgo, Size: fi.Size(), Took: time.Since(start)}
 			if b.Log != nil {
 				fmt.Fprintf(b.Log, "built %s (%.1f MB, cgo=%v) in %s\n", m.ImportPath, float64(fi.Size())/1e6, cgo, time.Since(start).Round(100*time.Millisecond))
 			}
-		}(m, dir, path, cgo)
+			return nil
+		})
 	}
-	wg.Wait()
-	if firstErr != nil {
-		return nil, firstErr
+	if err := g.Wait(); err != nil {
+		return nil, err
 	}
 	return out, nil
 }

@@ -11,6 +11,8 @@ import (
 	"sort"
 	"sync"
 	"time"
+
+	"golang.org/x/sync/errgroup"
 )
 
 // Function is one function to run under RIE.
@@ -48,12 +50,9 @@ type Functions struct {
 func StartFunctions(ctx context.Context, o FunctionsOptions) (*Functions, error) {
 	f := &Functions{Router: NewRouter(), RIEs: map[string]*RIE{}}
 	var mu sync.Mutex
-	var firstErr error
-	var wg sync.WaitGroup
+	var g errgroup.Group
 	for _, fn := range o.Functions {
-		wg.Add(1)
-		go func(fn Function) {
-			defer wg.Done()
+		g.Go(func() error {
 			env := map[string]string{}
 			for k, v := range o.Env {
 				env[k] = v
@@ -68,22 +67,19 @@ func StartFunctions(ctx context.Context, o FunctionsOptions) (*Functions, error)
 			}
 			r, err := StartRIE(ctx, RIEOptions{Bin: o.RIE, Bootstrap: fn.Bootstrap, Name: fn.Name, MemoryMB: fn.MemoryMB,
 				Timeout: fn.Timeout, Env: env, Output: o.Output})
+			if err != nil {
+				return err
+			}
 			mu.Lock()
 			defer mu.Unlock()
-			if err != nil {
-				if firstErr == nil {
-					firstErr = err
-				}
-				return
-			}
 			f.RIEs[fn.Name] = r
 			f.Router.Add(fn.Name, r)
-		}(fn)
+			return nil
+		})
 	}
-	wg.Wait()
-	if firstErr != nil {
+	if err := g.Wait(); err != nil {
 		f.Close()
-		return nil, firstErr
+		return nil, err
 	}
 	addr := o.Addr
 	if addr == "" {
