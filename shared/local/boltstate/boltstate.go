@@ -149,8 +149,7 @@ func casUpdate[T any](ctx context.Context, s *Store, bucket, k []byte, fn func(c
 			return next, err
 		}
 		if !changed {
-			var out T // as a later read decodes it
-			return out, json.Unmarshal(data, &out)
+			return next, nil
 		}
 	}
 }
