@@ -14,8 +14,10 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/api"
+	"github.com/stepwise-run/stepwise/shared/api/preview"
 	"github.com/stepwise-run/stepwise/shared/aws/publish"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
 )
 
@@ -27,7 +29,7 @@ func main() {
 			FunctionArn: func(name string) string { return cfg.FunctionArnPrefix + name }}
 		h := api.New(api.Options{Store: st.State, Sources: lambdarun.BlobSources{Blob: st.Blob},
 			Bundles:  &compile.Loader{Blob: st.Blob, Registry: activities.Registry(), Checkers: activities.Checkers()},
-			Executor: pub, Deployer: pub, Previewer: &previewer{store: st.Blob, workDir: cfg.WorkDir},
+			Executor: pub, Deployer: pub, Previewer: &preview.Previewer{Options: dataset.Options{Store: st.Blob, WorkDir: cfg.WorkDir}},
 			Uploads:   &publish.Uploads{Presign: s3.NewPresignClient(st.S3), Bucket: cfg.Bucket, Prefix: cfg.Prefix + "uploads/"},
 			Authorize: api.TrustGateway, UnsubscribeSecret: []byte(cfg.UnsubscribeSecret), Logger: slog.Default()})
 		return lambdarun.HTTP(h)

@@ -84,7 +84,7 @@ func TestCostProfile(t *testing.T) {
 	p := compileFile(t, filepath.Join(remote, "campaign.yaml"), filepath.Join(remote, "catalog.yaml"))
 	fns := functionsOf(p.JSON)
 	if miss := missingHandlers(fns); len(miss) > 0 {
-		t.Skipf("functions without handlers: %v", miss)
+		t.Fatalf("functions without handlers: %v", miss)
 	}
 	sh := startShape(t, fns...)
 	ctx := context.Background()

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/api"
+	"github.com/stepwise-run/stepwise/shared/api/preview"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -44,8 +45,8 @@ type Backend struct {
 	wg       sync.WaitGroup
 	progMu   sync.Mutex
 	programs map[string]*compile.Program
-	engMu    sync.Mutex
-	engine   *dataset.Engine
+	prevOnce sync.Once
+	preview  *preview.Previewer
 }
 
 var (
@@ -182,39 +183,19 @@ func (b *Backend) program(ctx context.Context, v *state.Version) (*compile.Progr
 
 // Preview implements api.Previewer.
 func (b *Backend) Preview(ctx context.Context, ref string, limit int) (*api.Preview, error) {
-	b.engMu.Lock()
-	if b.engine == nil {
-		e, err := dataset.New(dataset.Options{Store: b.L.Blob, WorkDir: filepath.Join(b.L.Home, "work"), Threads: 1})
-		if err != nil {
-			b.engMu.Unlock()
-			return nil, err
-		}
-		b.engine = e
-	}
-	e := b.engine
-	b.engMu.Unlock()
-	page, err := e.Preview(ctx, dataset.Ref(ref), limit)
-	if err != nil {
-		if errors.Is(err, dataset.ErrNotFound) {
-			return nil, fmt.Errorf("%w: dataset %s", state.ErrNotFound, ref)
-		}
-		return nil, err
-	}
-	out := &api.Preview{Columns: []api.PreviewColumn{}, Rows: page.Rows, Total: page.Total}
-	for _, c := range page.Columns {
-		out.Columns = append(out.Columns, api.PreviewColumn{Name: c.Name, Type: string(c.Type)})
-	}
-	return out, nil
+	b.prevOnce.Do(func() {
+		b.preview = &preview.Previewer{Options: dataset.Options{Store: b.L.Blob, WorkDir: filepath.Join(b.L.Home, "work"), Threads: 1}}
+	})
+	return b.preview.Preview(ctx, ref, limit)
 }
 
 // Close releases the preview engine.
 func (b *Backend) Close() error {
-	b.engMu.Lock()
-	defer b.engMu.Unlock()
-	if b.engine != nil {
-		return b.engine.Close()
+	b.prevOnce.Do(func() {})
+	if b.preview == nil {
+		return nil
 	}
-	return nil
+	return b.preview.Close()
 }
 
 // NewUpload implements api.Uploads: the file goes to PUT /v1/uploads/{id}/{name} and
