@@ -12,6 +12,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
 	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
@@ -175,7 +176,7 @@ func TestExamples(t *testing.T) {
 		}
 		json.Unmarshal(outs[i].Output, &sum)
 		for id, a := range sum.Activities {
-			if spec, ok := r.program.Specs[id]; ok && (spec.Type == "email" || spec.Type == "push" || spec.Type == "sms") {
+			if spec, ok := r.program.Specs[id]; ok && spec.Family == activity.Channel {
 				sent += a.Ports["out"]
 			}
 		}
