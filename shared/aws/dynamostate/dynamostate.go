@@ -11,6 +11,10 @@
 // Every item holds the record as JSON in data (S) and its revision in rev (N); writes
 // are conditional on rev (optimistic concurrency, retried from a fresh read) or on
 // attribute_not_exists(pk), and TransactWriteItems when two items change together.
+// Each write also adds a random token to wtok (S, the last 8 writes' tokens): when the
+// SDK retries a write whose first attempt landed but whose answer was lost (a 500, a
+// dropped connection), the retry fails its condition, and the tokens tell "my write is
+// there", even under later writes, apart from "another writer won".
 //
 //	item                pk                          sk                   gsi1pk / gsi1sk
 //	campaign            CAMPAIGN#<id>               CAMPAIGN             CAMPAIGNS / <id>
@@ -45,10 +49,13 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -251,25 +258,78 @@ func (s *Store) create(ctx context.Context, r rec) (item, error) {
 	if err != nil {
 		return nil, err
 	}
-	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
-		TableName: &s.table, Item: it,
-		ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
-		ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
-	})
-	var failed *types.ConditionalCheckFailedException
-	if errors.As(err, &failed) {
-		old := failed.Item
-		if len(old) == 0 { // an emulator that does not return it
+	tok := stamp(it, nil)
+	for attempt := 0; ; attempt++ {
+		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
+			TableName: &s.table, Item: it,
+			ConditionExpression:                 aws.String("attribute_not_exists(pk)"),
+			ReturnValuesOnConditionCheckFailure: types.ReturnValuesOnConditionCheckFailureAllOld,
+		}, noRetry)
+		var failed *types.ConditionalCheckFailedException
+		var old item
+		switch {
+		case err == nil:
+			return it, nil
+		case errors.As(err, &failed):
+			old = failed.Item
+		case !unknownOutcome(err) || attempt == maxUnknown:
+			return nil, fmt.Errorf("dynamostate: put %s/%s: %w", r.pk, r.sk, err)
+		}
+		if len(old) == 0 { // the outcome is unknown, or an emulator did not return the item
 			if old, err = s.get(ctx, r.pk, r.sk); err != nil {
 				return nil, err
 			}
 		}
-		return old, fmt.Errorf("%w: %s/%s", state.ErrExists, r.pk, r.sk)
+		switch {
+		case ours(old, tok):
+			return it, nil
+		case old != nil:
+			return old, fmt.Errorf("%w: %s/%s", state.ErrExists, r.pk, r.sk)
+		}
+		if err := backoff(ctx, attempt); err != nil {
+			return nil, err
+		}
 	}
-	if err != nil {
-		return nil, fmt.Errorf("dynamostate: put %s/%s: %w", r.pk, r.sk, err)
+}
+
+// noRetry turns the SDK's retries off for a conditional write: a retry of an attempt
+// that landed unanswered would fail its condition and read as a lost race. The store
+// resolves such unknown outcomes itself, from a fresh read and the write tokens.
+func noRetry(o *dynamodb.Options) { o.RetryMaxAttempts = 1 }
+
+// maxUnknown bounds how often one write is tried again after an unknown outcome.
+const maxUnknown = 5
+
+// unknownOutcome reports whether err leaves open whether a write landed: the errors the
+// SDK would have retried (server errors, throttling, dropped connections, timeouts).
+func unknownOutcome(err error) bool {
+	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
+}
+
+// keptTokens is how many writes' tokens an item keeps in wtok.
+const keptTokens = 8
+
+// stamp gives it a fresh write token after the last ones of prev, and returns it.
+func stamp(it, prev item) string {
+	tok := strconv.FormatUint(rand.Uint64(), 36)
+	toks := strings.Fields(getStr(prev, "wtok"))
+	toks = append(toks[max(0, len(toks)-keptTokens+1):], tok)
+	it["wtok"] = str(strings.Join(toks, " "))
+	return tok
+}
+
+// lastToken is the token of the write that made it.
+func lastToken(it item) string {
+	toks := strings.Fields(getStr(it, "wtok"))
+	if len(toks) == 0 {
+		return ""
 	}
-	return it, nil
+	return toks[len(toks)-1]
+}
+
+// ours reports whether the write with token tok is among the last ones of stored.
+func ours(stored item, tok string) bool {
+	return tok != "" && slices.Contains(strings.Fields(getStr(stored, "wtok")), tok)
 }
 
 // change is what a modify writes: the head record, conditional on the revision read,
@@ -280,21 +340,31 @@ type change struct {
 	creates []rec
 }
 
-// errRace says another writer changed the item between read and write.
+// errRace says the item changed between read and write.
 var errRace = errors.New("dynamostate: lost a race")
 
 // maxRetries bounds the read-decide-write rounds of a modify under contention.
 const maxRetries = 100
 
 // modify reads the item pk/sk (nil when absent), lets decide choose the change and writes
-// it conditionally, starting again from a fresh read when another writer got there first.
-// It returns the head item as written (or as read when nothing was written). Errors from
-// decide end it unchanged.
+// it conditionally, starting again from a fresh read when another writer got there first
+// or the outcome of the write is unknown. It returns the head item as written (or as read
+// when nothing was written). Errors from decide end it unchanged.
 func (s *Store) modify(ctx context.Context, pk, sk string, decide func(cur item) (change, error)) (item, error) {
+	tried := map[string]item{} // heads written without success seen, by token
+	deleted, unknown := false, 0
 	for attempt := 0; ; attempt++ {
 		cur, err := s.get(ctx, pk, sk)
 		if err != nil {
 			return nil, err
+		}
+		for _, tok := range strings.Fields(getStr(cur, "wtok")) {
+			if it, ok := tried[tok]; ok {
+				return it, nil // an earlier attempt landed after all
+			}
+		}
+		if deleted && cur == nil {
+			return nil, nil // deleted, by us or by a concurrent delete: the same outcome
 		}
 		c, err := decide(cur)
 		if err != nil {
@@ -304,9 +374,19 @@ func (s *Store) modify(ctx context.Context, pk, sk string, decide func(cur item)
 			return cur, nil
 		}
 		written, err := s.write(ctx, pk, sk, cur, c)
-		if !errors.Is(err, errRace) {
-			return written, err
+		switch {
+		case err == nil:
+			return written, nil
+		case errors.Is(err, errRace):
+		case unknownOutcome(err) && unknown < maxUnknown:
+			unknown++
+		default:
+			return nil, err
 		}
+		if written != nil {
+			tried[lastToken(written)] = written
+		}
+		deleted = deleted || c.del
 		if attempt == maxRetries {
 			return nil, fmt.Errorf("%w: %s/%s: too much contention", state.ErrConflict, pk, sk)
 		}
@@ -326,8 +406,9 @@ func backoff(ctx context.Context, attempt int) error {
 	}
 }
 
-// write performs a modify's change over cur. It returns errRace when cur changed, and
-// ErrExists when a record to create exists.
+// write performs a modify's change over cur and returns the head written. It returns
+// errRace when cur changed, ErrExists when a record to create exists, and the head with
+// the SDK's error when the outcome is unknown.
 func (s *Store) write(ctx context.Context, pk, sk string, cur item, c change) (item, error) {
 	cond, vals := "attribute_not_exists(pk)", item(nil)
 	rev := int64(0)
@@ -345,6 +426,7 @@ func (s *Store) write(ctx context.Context, pk, sk string, cur item, c change) (i
 		if head, err = c.head.item(rev + 1); err != nil {
 			return nil, err
 		}
+		stamp(head, cur)
 		items = append(items, types.TransactWriteItem{Put: &types.Put{TableName: &s.table, Item: head,
 			ConditionExpression: aws.String(cond), ExpressionAttributeValues: vals}})
 	}
@@ -361,13 +443,13 @@ func (s *Store) write(ctx context.Context, pk, sk string, cur item, c change) (i
 	if len(items) == 1 && c.del {
 		d := items[0].Delete
 		_, err = s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: d.Key,
-			ConditionExpression: d.ConditionExpression, ExpressionAttributeValues: d.ExpressionAttributeValues})
+			ConditionExpression: d.ConditionExpression, ExpressionAttributeValues: d.ExpressionAttributeValues}, noRetry)
 	} else if len(items) == 1 {
 		p := items[0].Put
 		_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: p.Item,
-			ConditionExpression: p.ConditionExpression, ExpressionAttributeValues: p.ExpressionAttributeValues})
+			ConditionExpression: p.ConditionExpression, ExpressionAttributeValues: p.ExpressionAttributeValues}, noRetry)
 	} else {
-		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items})
+		_, err = s.db.TransactWriteItems(ctx, &dynamodb.TransactWriteItemsInput{TransactItems: items}, noRetry)
 	}
 	var failed *types.ConditionalCheckFailedException
 	var canceled *types.TransactionCanceledException
@@ -376,7 +458,7 @@ func (s *Store) write(ctx context.Context, pk, sk string, cur item, c change) (i
 	case err == nil:
 		return head, nil
 	case errors.As(err, &failed), errors.As(err, &conflict):
-		return nil, errRace
+		return head, errRace
 	case errors.As(err, &canceled):
 		reasons := canceled.CancellationReasons
 		if len(reasons) == len(items) && aws.ToString(reasons[0].Code) != "ConditionalCheckFailed" {
@@ -386,9 +468,9 @@ func (s *Store) write(ctx context.Context, pk, sk string, cur item, c change) (i
 				}
 			}
 		}
-		return nil, errRace // the head changed, or a transaction conflict
+		return head, errRace // the head changed, or a transaction conflict
 	}
-	return nil, fmt.Errorf("dynamostate: write %s/%s: %w", pk, sk, err)
+	return head, fmt.Errorf("dynamostate: write %s/%s: %w", pk, sk, err)
 }
 
 // query returns the items of in, at most limit (all when limit <= 0), and whether more

@@ -117,13 +117,17 @@ func (s *Store) Suppress(ctx context.Context, sup state.Suppression) (state.Supp
 // Unsuppress implements state.Suppressions.
 func (s *Store) Unsuppress(ctx context.Context, channel, address string) error {
 	address = state.NormalizeAddress(channel, address)
-	_, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table,
-		Key: keyOf(suppressPK(channel, address), suppressSK), ConditionExpression: aws.String("attribute_exists(pk)")})
-	var failed *types.ConditionalCheckFailedException
-	if errors.As(err, &failed) {
-		return fmt.Errorf("%w: suppression %s %s", state.ErrNotFound, channel, address)
+	// Read, then delete unconditionally: a conditional delete retried by the SDK after
+	// its first attempt landed would report the suppression missing.
+	pk := suppressPK(channel, address)
+	it, err := s.get(ctx, pk, suppressSK)
+	if err == nil && it == nil {
+		err = fmt.Errorf("%w: suppression %s %s", state.ErrNotFound, channel, address)
 	}
 	if err != nil {
+		return err
+	}
+	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: keyOf(pk, suppressSK)}); err != nil {
 		return fmt.Errorf("dynamostate: unsuppress: %w", err)
 	}
 	return nil
