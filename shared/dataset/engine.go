@@ -144,7 +144,11 @@ func (e *Engine) Exec(ctx context.Context, query string, args ...any) error {
 
 // traceSQL prints a statement's duration to stderr when STEPWISE_TRACE_SQL
 // is set: the first tool to reach for when a step is slow.
+// Each line shows when the statement ended (seconds since the process started),
+// how long it took, and the statement.
 var traceOn = os.Getenv("STEPWISE_TRACE_SQL") != ""
+
+var traceEpoch = time.Now()
 
 func traceSQL(start time.Time, query string) {
 	if !traceOn {
@@ -154,7 +158,7 @@ func traceSQL(start time.Time, query string) {
 	if len(q) > 160 && os.Getenv("STEPWISE_TRACE_SQL") != "full" {
 		q = q[:160] + "…"
 	}
-	fmt.Fprintf(os.Stderr, "sql %8s  %s\n", time.Since(start).Round(time.Millisecond), q)
+	fmt.Fprintf(os.Stderr, "sql @%7.3fs %8s  %s\n", time.Since(traceEpoch).Seconds(), time.Since(start).Round(time.Millisecond), q)
 }
 
 // Batch is a run of result rows. Rows[i][j] is the value of Columns[j],

@@ -51,6 +51,7 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 		return nil, err
 	}
 	query = trimQuery(query)
+	defer traceSQL(time.Now(), "WRITE "+string(out.Ref))
 	names, types, err := e.probe(ctx, query, args...)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)

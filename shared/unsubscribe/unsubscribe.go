@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -64,8 +65,50 @@ func Sign(secret []byte, c Claims) string {
 		c.IssuedAt = time.Now().Unix()
 	}
 	c.V = Version
-	payload, _ := json.Marshal(c)
-	return enc.EncodeToString(payload) + "." + enc.EncodeToString(mac(secret, payload))
+	n := 96 + sha256.Size + len(c.Campaign) + len(c.Run) + len(c.Activity) + len(c.Recipient) + len(c.Channel) + len(c.Address)
+	payload := appendClaims(make([]byte, 0, n), c)
+	sig := macTo(payload, secret, payload)[len(payload):] // in payload's spare capacity
+	tok := make([]byte, 0, enc.EncodedLen(len(payload))+1+enc.EncodedLen(len(sig)))
+	tok = enc.AppendEncode(tok, payload)
+	tok = append(tok, '.')
+	return string(enc.AppendEncode(tok, sig))
+}
+
+// appendClaims appends the JSON of c, byte for byte what encoding/json writes (a
+// channel signs one token per message; reflection was a third of the cost).
+func appendClaims(b []byte, c Claims) []byte {
+	for i, f := range [...]struct{ name, v string }{
+		{"c", c.Campaign}, {"r", c.Run}, {"a", c.Activity}, {"k", c.Recipient}, {"ch", c.Channel}, {"ad", c.Address},
+	} {
+		if i == 0 {
+			b = append(b, '{')
+		} else {
+			b = append(b, ',')
+		}
+		b = append(b, '"')
+		b = append(b, f.name...)
+		b = append(b, `":`...)
+		b = appendJSONString(b, f.v)
+	}
+	b = append(b, `,"iat":`...)
+	b = strconv.AppendInt(b, c.IssuedAt, 10)
+	b = append(b, `,"v":`...)
+	b = strconv.AppendInt(b, int64(c.V), 10)
+	return append(b, '}')
+}
+
+// appendJSONString appends s as encoding/json quotes it: plain printable ASCII as is,
+// anything else through encoding/json.
+func appendJSONString(b []byte, s string) []byte {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			q, _ := json.Marshal(s)
+			return append(b, q...)
+		}
+	}
+	b = append(b, '"')
+	b = append(b, s...)
+	return append(b, '"')
 }
 
 // URL returns the unsubscribe link for a token: base (the public API URL, such as
@@ -105,14 +148,17 @@ func Verify(secret []byte, token string) (Claims, error) {
 	return c, nil
 }
 
-func mac(secret, payload []byte) []byte {
+func mac(secret, payload []byte) []byte { return macTo(nil, secret, payload) }
+
+// macTo appends the signature of payload to b.
+func macTo(b, secret, payload []byte) []byte {
 	h := macs(secret)
 	m := h.Get().(hash.Hash)
 	defer h.Put(m)
 	m.Reset()
 	m.Write([]byte("stepwise-unsubscribe\x00"))
 	m.Write(payload)
-	return m.Sum(nil)
+	return m.Sum(b)
 }
 
 // macPools keeps HMAC states per secret: a campaign signs a token per message,

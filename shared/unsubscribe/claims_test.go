@@ -1,0 +1,43 @@
+package unsubscribe
+
+import (
+	"bytes"
+	"encoding/json"
+	"testing"
+)
+
+// appendClaims must write exactly what encoding/json writes: tokens issued before it
+// and tokens verified by json.Unmarshal depend on the same payload bytes.
+func TestAppendClaimsIsJSON(t *testing.T) {
+	for _, s := range []string{"", "plain", "ané@example.com", `quo"te`, `back\slash`, "<b>&amp;</b>",
+		"tab\there", "nl\n", "\x00\x1f\x7f", "\u2028\u2029", "bad \xff utf8", "emoji 😀", "c000123"} {
+		c := Claims{Campaign: s, Run: "run-" + s, Activity: s, Recipient: s, Channel: "email", Address: s,
+			IssuedAt: -1 << 40, V: Version}
+		want, _ := json.Marshal(c)
+		if got := appendClaims(nil, c); !bytes.Equal(got, want) {
+			t.Errorf("%q:\n got %s\nwant %s", s, got, want)
+		}
+	}
+}
+
+func FuzzAppendClaims(f *testing.F) {
+	f.Add("c", "k", "a@b.example", int64(1))
+	f.Fuzz(func(t *testing.T, campaign, key, addr string, iat int64) {
+		c := Claims{Campaign: campaign, Recipient: key, Address: addr, Channel: "sms", IssuedAt: iat, V: Version}
+		want, _ := json.Marshal(c)
+		if got := appendClaims(nil, c); !bytes.Equal(got, want) {
+			t.Fatalf("got %s\nwant %s", got, want)
+		}
+	})
+}
+
+// go test ./shared/unsubscribe -run '^$' -bench Sign -benchmem
+func BenchmarkSign(b *testing.B) {
+	secret := []byte("0123456789abcdef0123456789abcdef")
+	c := Claims{Campaign: "reference", Run: "01a2270d-6efd-74e3-b715-d4c55543c030", Activity: "mailActive",
+		Recipient: "c0001234", Channel: "email", Address: "jane.doe@example.com", IssuedAt: 1795000000}
+	b.ReportAllocs()
+	for b.Loop() {
+		Sign(secret, c)
+	}
+}
