@@ -6,10 +6,7 @@ import (
 	"io"
 	"os"
 	"sort"
-	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
-	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/feedback"
 )
 
@@ -55,15 +52,7 @@ func runFeedback(args []string, stdout, stderr io.Writer) int {
 	}
 	var added int64
 	if !*noTable {
-		eng, err := datakit.Engine(l.Env)
-		if err != nil {
-			fmt.Fprintf(stderr, "stepwise feedback import: %v\n", err)
-			return 1
-		}
-		if w, ok := l.Env.Services["warehouse"].(blob.Store); ok {
-			eng = eng.On(w)
-		}
-		if added, err = feedback.Append(ctx, eng, l.State, l.Env.WorkDir, recs, time.Now()); err != nil {
+		if added, err = l.AppendFeedback(ctx, recs); err != nil {
 			fmt.Fprintf(stderr, "stepwise feedback import: %s: %v\n", feedback.Table, err)
 			return 1
 		}

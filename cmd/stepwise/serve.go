@@ -71,7 +71,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		ti = -1
 	}
 	srv := api.NewServer(api.Options{Store: l.State, Sources: api.DirSources{Dir: *dir, CatalogFile: *catalog}, Bundles: l.Loader,
-		Executor: backend, Previewer: backend, Uploads: backend, Authorize: api.BearerToken(token), UnsubscribeSecret: secret,
+		Executor: backend, Previewer: backend, Uploads: backend, Feedback: backend, Authorize: api.BearerToken(token), UnsubscribeSecret: secret,
 		TriggerInterval: ti, Logger: logger})
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -11,10 +11,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/preview"
+	"github.com/stepwise-run/stepwise/shared/aws/feedbackq"
 	"github.com/stepwise-run/stepwise/shared/aws/publish"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -27,7 +29,11 @@ func main() {
 		pub := &publish.Publisher{SFN: sfn.NewFromConfig(awsCfg), Scheduler: scheduler.NewFromConfig(awsCfg),
 			RoleArn: cfg.StateMachineRole, SchedulerRoleArn: cfg.SchedulerRole, Prefix: cfg.NamePrefix, Group: cfg.ScheduleGroup,
 			FunctionArn: func(name string) string { return cfg.FunctionArnPrefix + name }}
-		h := api.New(api.Options{Store: st.State, Sources: lambdarun.BlobSources{Blob: st.Blob},
+		var fb api.FeedbackRecorder
+		if cfg.FeedbackQueue != "" {
+			fb = &feedbackq.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.FeedbackQueue}
+		}
+		h := api.New(api.Options{Store: st.State, Sources: lambdarun.BlobSources{Blob: st.Blob}, Feedback: fb,
 			Bundles:  &compile.Loader{Blob: st.Blob, Registry: activities.Registry(), Checkers: activities.Checkers()},
 			Executor: pub, Deployer: pub, Previewer: &preview.Previewer{Options: dataset.Options{Store: st.Blob, WorkDir: cfg.WorkDir}},
 			Uploads:   &publish.Uploads{Presign: s3.NewPresignClient(st.S3), Bucket: cfg.Bucket, Prefix: cfg.Prefix + "uploads/"},

@@ -22,6 +22,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/feedback"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -90,6 +91,13 @@ type Previewer interface {
 	Preview(ctx context.Context, ref string, limit int) (*Preview, error)
 }
 
+// FeedbackRecorder keeps message feedback records: on AWS it hands them to the
+// feedback queue (the Feedback function appends them in batches), locally it appends
+// them to message_feedback.
+type FeedbackRecorder interface {
+	RecordFeedback(ctx context.Context, recs ...feedback.Record) error
+}
+
 // Uploads tells clients where to upload files for load-file.
 type Uploads interface {
 	NewUpload(ctx context.Context, name string) (Upload, error)
@@ -116,6 +124,9 @@ type Options struct {
 	Authorize func(*http.Request) bool
 	// UnsubscribeSecret verifies unsubscribe tokens (see package unsubscribe).
 	UnsubscribeSecret []byte
+	// Feedback keeps the message_feedback record of each one-click unsubscribe; nil
+	// keeps none (the address is suppressed either way).
+	Feedback FeedbackRecorder
 	// TriggerInterval is the least time between two triggers of one campaign (429 with
 	// Retry-After otherwise). Zero: DefaultTriggerInterval; negative: no limit.
 	TriggerInterval time.Duration

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -14,10 +15,13 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/local"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
+	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/executor"
+	"github.com/stepwise-run/stepwise/shared/feedback"
 	"github.com/stepwise-run/stepwise/shared/state"
 	"github.com/stepwise-run/stepwise/shared/unsubscribe"
 )
@@ -42,7 +46,7 @@ func newEnv(t *testing.T, interval time.Duration) *env {
 	}
 	b := &local.Backend{L: l, WaitMode: interp.WaitSkip, Concurrency: 2}
 	h := api.New(api.Options{
-		Store: l.State, Sources: api.DirSources{Dir: "testdata"}, Bundles: l.Loader, Executor: b, Previewer: b, Uploads: b,
+		Store: l.State, Sources: api.DirSources{Dir: "testdata"}, Bundles: l.Loader, Executor: b, Previewer: b, Uploads: b, Feedback: b,
 		Authorize: api.BearerToken(token), UnsubscribeSecret: secret, TriggerInterval: interval, MaxBody: 64 << 10,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	})
@@ -401,6 +405,30 @@ func TestUnsubscribe(t *testing.T) {
 		if s.Reason != state.SuppressUnsubscribe {
 			t.Fatalf("reason %s", s.Reason)
 		}
+	}
+	// The unsubscribe is in message_feedback, once however often the link is used.
+	res, err = http.Post(u, "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	res.Body.Close()
+	cur, err := e.l.State.CurrentTable(context.Background(), feedback.Table)
+	if err != nil {
+		t.Fatalf("message_feedback: %v", err)
+	}
+	eng, err := datakit.Engine(e.l.Env)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := eng.StageDataset(context.Background(), "fb", dataset.Ref(cur.Ref)); err != nil {
+		t.Fatal(err)
+	}
+	row, err := eng.QueryRow(context.Background(), `SELECT count(*), min(event), min(recipient), min(address), min(run) FROM fb`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fmt.Sprint(row) != "[1 unsubscribed C1 Ann@Example.com r]" {
+		t.Fatalf("message_feedback after two clicks: %v", row)
 	}
 	// A forged token is refused.
 	res, _ = http.Post(e.srv.URL+"/unsubscribe/"+tok[:len(tok)-3]+"AAA", "application/x-www-form-urlencoded", nil)

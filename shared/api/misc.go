@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 
+	"github.com/stepwise-run/stepwise/shared/feedback"
 	"github.com/stepwise-run/stepwise/shared/state"
 	"github.com/stepwise-run/stepwise/shared/unsubscribe"
 )
@@ -119,6 +120,15 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) *Error 
 		At: s.o.Now(), Source: "unsubscribe:" + c.Campaign + "/" + c.Run + "/" + c.Activity})
 	if err != nil {
 		return storeError(err, "suppression")
+	}
+	if s.o.Feedback != nil {
+		// The suppression is what the recipient asked for and it holds; a lost report
+		// row is logged with what is needed to add it again (stepwise feedback import).
+		rec := feedback.FromUnsubscribe(c, s.o.Now())
+		if err := s.o.Feedback.RecordFeedback(r.Context(), rec); err != nil {
+			s.o.Logger.Error("unsubscribe: feedback record not kept", "error", err.Error(), "eventId", rec.ID,
+				"campaign", c.Campaign, "run", c.Run, "activity", c.Activity, "recipient", c.Recipient, "channel", c.Channel)
+		}
 	}
 	page(w, http.StatusOK, pageData{Done: true, Channel: c.Channel})
 	return nil

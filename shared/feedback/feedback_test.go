@@ -2,6 +2,7 @@ package feedback_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -138,5 +139,20 @@ func TestAppendIdempotent(t *testing.T) {
 		if !cols[c.Name] {
 			t.Errorf("column %s missing", c.Name)
 		}
+	}
+}
+
+// A Stepwise record sent as a queue message (the API's one-click unsubscribes) is read
+// back as itself: its string detail is not an EventBridge envelope.
+func TestParseOwnRecord(t *testing.T) {
+	r := feedback.FromUnsubscribe(unsubscribe.Claims{Campaign: "c", Run: "r", Activity: "a", Recipient: "k",
+		Channel: "email", Address: "x@example.com"}, time.Date(2026, 12, 1, 0, 0, 0, 0, time.UTC))
+	body, err := json.Marshal(r)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got, err := feedback.ParseEvent(body)
+	if err != nil || len(got) != 1 || got[0].ID != r.ID || got[0].Detail != "one-click" || got[0].Event != feedback.Unsubscribed {
+		t.Fatalf("%v %+v", err, got)
 	}
 }

@@ -82,7 +82,8 @@ func ParseEvent(data []byte) ([]Record, error) {
 		return ParseEvent([]byte(probe.Message))
 	case probe.Type == "SubscriptionConfirmation":
 		return nil, nil // the SNS subscription handshake, not an event
-	case len(probe.Detail) > 0 && string(probe.Detail) != "null":
+	case len(probe.Detail) > 0 && probe.Detail[0] == '{':
+		// An EventBridge envelope; a Stepwise record's detail is a string.
 		return ParseEvent(probe.Detail)
 	case probe.DestinationPhone != "" || strings.HasPrefix(probe.EventType, "TEXT_"):
 		return ParseSMSEvent(data)

@@ -75,6 +75,10 @@ type Config struct {
 	// ConfigurationSet (SES_CONFIGURATION_SET) is attached to every email,
 	// so that SES publishes delivery events to the feedback topic.
 	ConfigurationSet string
+
+	// FeedbackQueue (FEEDBACK_QUEUE_URL) is where the API sends the
+	// message_feedback records of one-click unsubscribes; empty keeps none.
+	FeedbackQueue string
 }
 
 // Getenv is os.Getenv or a test's map lookup.
@@ -99,6 +103,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		PublicURL:          getenv("PUBLIC_URL"),
 		SMSOrigination:     getenv("SMS_ORIGINATION_IDENTITY"),
 		PushApplication:    getenv("PUSH_PLATFORM_APPLICATION_ARN"),
+		FeedbackQueue:      getenv("FEEDBACK_QUEUE_URL"),
 		TriggerGrace:       time.Hour,
 	}
 	var problems []string

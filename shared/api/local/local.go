@@ -21,6 +21,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/executor"
+	"github.com/stepwise-run/stepwise/shared/feedback"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -196,6 +197,13 @@ func (b *Backend) Close() error {
 		return nil
 	}
 	return b.preview.Close()
+}
+
+// RecordFeedback implements api.FeedbackRecorder: the records go to the home's
+// message_feedback table.
+func (b *Backend) RecordFeedback(ctx context.Context, recs ...feedback.Record) error {
+	_, err := b.L.AppendFeedback(ctx, recs)
+	return err
 }
 
 // NewUpload implements api.Uploads: the file goes to PUT /v1/uploads/{id}/{name} and
