@@ -142,8 +142,16 @@ func (e *Engine) WriteTable(ctx context.Context, table string, version int64, ke
 	return ref, m, err
 }
 
-// putFile uploads a local file.
+// fileMover is a store that can take a local file without copying it (folderblob).
+type fileMover interface {
+	MoveFile(ctx context.Context, key, path string) error
+}
+
+// putFile uploads a local file; a store that can take it moves it instead.
 func (e *Engine) putFile(ctx context.Context, key, local string) error {
+	if m, ok := e.store.(fileMover); ok {
+		return m.MoveFile(ctx, key, local)
+	}
 	f, err := os.Open(local)
 	if err != nil {
 		return err

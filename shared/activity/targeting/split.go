@@ -34,9 +34,27 @@ func runSplit(t *task) (*activity.Result, error) {
 		return nil, err
 	}
 	in := ins[0]
+	// base numbers the rows in output order (rid). src yields a row's rid as b.rid and
+	// its columns under the alias r: with a unique key, base holds only the key and rid
+	// (key order is the output order) and the rows are joined back from the input;
+	// otherwise base is a numbered copy of the whole input.
 	base := t.scratchTable("base")
-	if err := t.exec("CREATE TABLE " + q(base) + " AS SELECT " + selectCols("t", in.Columns) + ", row_number() OVER (ORDER BY " +
-		order("t", in) + ") AS " + q(ridCol) + " FROM " + q(in.View) + " AS t"); err != nil {
+	unique, err := t.uniqueKey(in)
+	if err != nil {
+		return nil, err
+	}
+	unique = unique && splitByKey
+	var src, r string
+	if unique {
+		src, r = q(base)+" AS b JOIN "+q(in.View)+" AS t ON "+keyJoin("b", "t", in.Key), "t"
+		err = t.exec("CREATE TABLE " + q(base) + " AS SELECT " + keyCols("t", in.Key) + ", row_number() OVER (ORDER BY " +
+			keyOrder("t", in.Key) + ") AS " + q(ridCol) + " FROM " + q(in.View) + " AS t")
+	} else {
+		src, r = q(base)+" AS b", "b"
+		err = t.exec("CREATE TABLE " + q(base) + " AS SELECT " + selectCols("t", in.Columns) + ", row_number() OVER (ORDER BY " +
+			order("t", in) + ") AS " + q(ridCol) + " FROM " + q(in.View) + " AS t")
+	}
+	if err != nil {
 		return nil, err
 	}
 	assign := t.scratchTable("assign")
@@ -45,11 +63,11 @@ func runSplit(t *task) (*activity.Result, error) {
 	}
 	rid := col("b", ridCol)
 	for i, seg := range x.Segments {
-		where, wargs, err := t.Where(seg.Where, "b", in.Schema())
+		where, wargs, err := t.Where(seg.Where, r, in.Schema())
 		if err != nil {
 			return nil, fmt.Errorf("segment %s: %w", seg.Name, err)
 		}
-		cand := " FROM " + q(base) + " AS b WHERE " + where
+		cand := " FROM " + src + " WHERE " + where
 		if !x.Overlap {
 			cand += " AND NOT EXISTS (SELECT 1 FROM " + q(assign) + " AS a WHERE " + col("a", ridCol) + " = " + rid + ")"
 		}
@@ -60,9 +78,9 @@ func runSplit(t *task) (*activity.Result, error) {
 		} else {
 			b.add(" FROM (SELECT " + rid + ", row_number() OVER (ORDER BY ")
 			if len(seg.Limit.OrderBy) > 0 && !seg.Limit.Random {
-				b.add(strings.Join(append(sortKeys("b", seg.Limit.OrderBy), rid), ", "))
+				b.add(strings.Join(append(sortKeys(r, seg.Limit.OrderBy), rid), ", "))
 			} else {
-				b.add(seededHash("b", in)+", "+rid, t.seed("split/"+seg.Name))
+				b.add(seededHash(r, in)+", "+rid, t.seed("split/"+seg.Name))
 			}
 			b.add(") AS "+q(rnCol)+", count(*) OVER () AS cnt"+cand, wargs...)
 			b.add(") WHERE " + q(rnCol) + " <= ")
@@ -104,7 +122,7 @@ func runSplit(t *task) (*activity.Result, error) {
 			}
 		}
 		b := &sqlb{}
-		b.add("SELECT " + selectCols("b", kept) + ", CAST(CASE a.seg")
+		b.add("SELECT " + selectCols(r, kept) + ", CAST(CASE a.seg")
 		for i, seg := range x.Segments {
 			code := seg.Code
 			if code == "" {
@@ -116,12 +134,12 @@ func runSplit(t *task) (*activity.Result, error) {
 		if x.Others {
 			join = " LEFT JOIN "
 		}
-		b.add(" END AS VARCHAR) AS " + q("segmentCode") + " FROM " + q(base) + " AS b" + join + q(assign) + " AS a ON " +
+		b.add(" END AS VARCHAR) AS " + q("segmentCode") + " FROM " + src + join + q(assign) + " AS a ON " +
 			col("a", ridCol) + " = " + rid + " ORDER BY " + rid + ", a.seg")
 		_, err := t.write(res, "out", in, b.String(), b.args...)
 		return res, err
 	}
-	sel := "SELECT " + selectCols("b", in.Columns) + " FROM " + q(base) + " AS b"
+	sel := "SELECT " + selectCols(r, in.Columns) + " FROM " + src
 	for i, seg := range x.Segments {
 		if counts[int64(i)] == 0 && seg.SkipEmpty {
 			continue
@@ -138,6 +156,54 @@ func runSplit(t *task) (*activity.Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// splitByKey lets tests take the copying path on keyed inputs, to compare the two.
+var splitByKey = true
+
+// keyJoin equates the key columns under two aliases.
+func keyJoin(a, b string, key []string) string {
+	eq := make([]string, len(key))
+	for i, k := range key {
+		eq[i] = col(a, k) + " = " + col(b, k)
+	}
+	return strings.Join(eq, " AND ")
+}
+
+// keyCols lists the key columns under alias.
+func keyCols(alias string, key []string) string {
+	out := make([]string, len(key))
+	for i, k := range key {
+		out[i] = col(alias, k)
+	}
+	return strings.Join(out, ", ")
+}
+
+// keyOrder is the output order of rows with a unique key.
+func keyOrder(alias string, key []string) string {
+	out := make([]string, len(key))
+	for i, k := range key {
+		out[i] = col(alias, k) + " ASC NULLS LAST"
+	}
+	return strings.Join(out, ", ")
+}
+
+// uniqueKey reports whether p's key identifies its rows: present, never null, never
+// repeated. Then the key alone orders them as order() does.
+func (t *task) uniqueKey(p pop) (bool, error) {
+	if len(p.Key) == 0 {
+		return false, nil
+	}
+	nonNull := make([]string, len(p.Key))
+	for i, k := range p.Key {
+		nonNull[i] = col("t", k) + " IS NOT NULL"
+	}
+	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) = count(DISTINCT ("+keyCols("t", p.Key)+")) AND bool_and("+
+		strings.Join(nonNull, " AND ")+") IS NOT false FROM "+q(p.View)+" AS t")
+	if err != nil {
+		return false, invalid("%v", err)
+	}
+	return row[0] == true, nil
 }
 
 // seededHash is hash(seed, row key) over p's rows under alias; the seed is

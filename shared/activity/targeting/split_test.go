@@ -2,6 +2,9 @@ package targeting_test
 
 import (
 	"testing"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 )
 
 func TestSplit(t *testing.T) {
@@ -127,4 +130,47 @@ func TestSplit(t *testing.T) {
 	}
 	eq(t, "percent of the rows matching", e.ids(l, "frHalf"), list("C05"))
 	eq(t, "limits others", e.ids(l, "others"), list("C04 C07 C08 C09 C10"))
+}
+
+// With a unique key, split numbers only the keys and joins the rows back; without, it
+// numbers a copy of the rows. Both write the same bytes (part files are named by
+// their content).
+func TestSplitPathsAgree(t *testing.T) {
+	e := fixtureEnv(t)
+	p := e.compile(campaignHead + allCustomers + `
+  - id: split
+    type: split
+    from: all
+    segments:
+      - { name: vip, where: { field: tier, op: eq, value: gold }, limit: { count: 2, orderBy: [{ field: points, desc: true }] } }
+      - { name: fr, where: { field: country, op: eq, value: FR } }
+      - { name: third, limit: { percent: 33.3, orderBy: [{ field: customerId }] } }
+      - { name: sample, limit: { percent: 50 } }
+    others: true
+  - id: single
+    type: split
+    from: all
+    single: true
+    others: true
+    segments:
+      - { name: vip, code: VIP, where: { field: tier, op: eq, value: gold }, limit: { count: 2, orderBy: [{ field: points, desc: true }] } }
+      - { name: fr, where: { field: country, op: eq, value: FR } }
+`)
+	in := out("all", e.must(p, "all", opts{}))
+	keyed := map[string]*activity.Result{"split": e.must(p, "split", opts{run: "keyed"}, in), "single": e.must(p, "single", opts{run: "keyed"}, in)}
+	*targeting.SplitByKey = false
+	defer func() { *targeting.SplitByKey = true }()
+	for id, k := range keyed {
+		w := e.must(p, id, opts{run: "keyed-copy"}, in)
+		for port := range k.Ports {
+			if port == "sample" || port == "others" {
+				continue // drawn with the run id as seed
+			}
+			km, wm := e.manifest(k, port), e.manifest(w, port)
+			if km.Rows == 0 && port != "others" {
+				t.Errorf("%s.%s: no rows, a weak comparison", id, port)
+			}
+			eq(t, id+"."+port+" files", km.Files, wm.Files)
+		}
+	}
 }

@@ -127,6 +127,47 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 	return nil
 }
 
+// MoveFile stores the local file at path under key by renaming it into the store (a
+// copy when path is on another file system); the file is gone from path afterwards.
+// Writers of large files (Parquet parts) save a copy this way.
+func (s *Store) MoveFile(ctx context.Context, key, path string) error {
+	dst, err := s.path(key)
+	if err != nil {
+		return err
+	}
+	f, err := os.Open(path)
+	if err != nil {
+		return fmt.Errorf("folderblob: put %s: %w", key, err)
+	}
+	err = f.Sync()
+	f.Close()
+	if err != nil {
+		return fmt.Errorf("folderblob: put %s: %w", key, err)
+	}
+	for attempt := 0; ; attempt++ {
+		if err = os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+			return fmt.Errorf("folderblob: put %s: %w", key, err)
+		}
+		err = os.Rename(path, dst)
+		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
+			break
+		}
+	}
+	if errors.Is(err, syscall.EXDEV) {
+		f, err := os.Open(path)
+		if err != nil {
+			return fmt.Errorf("folderblob: put %s: %w", key, err)
+		}
+		defer os.Remove(path)
+		defer f.Close()
+		return s.put(ctx, key, f, false)
+	}
+	if err != nil {
+		return fmt.Errorf("folderblob: put %s: %w", key, err)
+	}
+	return nil
+}
+
 // Get implements blob.Store.
 func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	p, err := s.path(key)

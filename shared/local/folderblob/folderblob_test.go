@@ -73,3 +73,33 @@ func TestDeletePrunesFoldersAndReservedKeys(t *testing.T) {
 		t.Fatal("Put under the reserved .tmp folder succeeded")
 	}
 }
+
+// MoveFile takes a local file into the store: readable under its key, gone from its path.
+func TestMoveFile(t *testing.T) {
+	s := newStore(t)
+	src := filepath.Join(t.TempDir(), "part.parquet")
+	if err := os.WriteFile(src, []byte("PAR1 data"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.MoveFile(ctx, "runs/r/a/out/part.parquet", src); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := os.Stat(src); !errors.Is(err, os.ErrNotExist) {
+		t.Fatalf("source still there: %v", err)
+	}
+	r, err := s.Get(ctx, "runs/r/a/out/part.parquet")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	if b, _ := io.ReadAll(r); string(b) != "PAR1 data" {
+		t.Fatalf("content %q", b)
+	}
+	if err := s.MoveFile(ctx, "../escape", src); err == nil {
+		t.Fatal("a bad key was accepted")
+	}
+	if err := s.MoveFile(ctx, "runs/r/missing", filepath.Join(t.TempDir(), "none")); err == nil {
+		t.Fatal("a missing file was accepted")
+	}
+}

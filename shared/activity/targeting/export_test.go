@@ -1,0 +1,4 @@
+package targeting
+
+// SplitByKey switches split's keyed path (see runSplit).
+var SplitByKey = &splitByKey
