@@ -86,6 +86,13 @@ func run(sizes, modes, out string) error {
 	}
 	fmt.Printf("%-9s %-5s | %9s %9s %8s | %9s %9s %8s | %6s %6s | %9s %s\n",
 		"customers", "mode", "sw wall", "sw cpu", "sw rss", "lim wall", "lim cpu", "lim rss", "wall×", "cpu×", "msgs/s", "messages")
+	// growth keeps each mode's figures by size, for the time ratio between sizes.
+	type point struct {
+		n    int
+		wall time.Duration
+		msgs int64
+	}
+	growth := map[string][]point{}
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
@@ -137,6 +144,16 @@ func run(sizes, modes, out string) error {
 				round(sw.Wall), round(sw.CPU), mb(sw.RSS), round(lim.Wall), round(lim.CPU), mb(lim.RSS),
 				sw.Wall.Seconds()/lim.Wall.Seconds(), sw.CPU.Seconds()/lim.CPU.Seconds(),
 				float64(sw.Messages)/sw.Wall.Seconds(), sw.Messages, note)
+			growth[mode] = append(growth[mode], point{n, sw.Wall, sw.Messages})
+		}
+	}
+	// The growth between consecutive sizes, measured in this same invocation.
+	for _, mode := range strings.Split(modes, ",") {
+		ps := growth[mode]
+		for i := 1; i < len(ps); i++ {
+			a, b := ps[i-1], ps[i]
+			fmt.Printf("growth %s %d → %d: time ×%.1f for customers ×%.0f (messages ×%.1f)\n", mode, a.n, b.n,
+				b.wall.Seconds()/a.wall.Seconds(), float64(b.n)/float64(a.n), float64(b.msgs)/float64(max(a.msgs, 1)))
 		}
 	}
 	return nil

@@ -11,10 +11,11 @@
 // Every item holds the record as JSON in data (S) and its revision in rev (N); writes
 // are conditional on rev (optimistic concurrency, retried from a fresh read) or on
 // attribute_not_exists(pk), and TransactWriteItems when two items change together.
-// Each write also adds a random token to wtok (S, the last 8 writes' tokens): when the
-// SDK retries a write whose first attempt landed but whose answer was lost (a 500, a
-// dropped connection), the retry fails its condition, and the tokens tell "my write is
-// there", even under later writes, apart from "another writer won".
+// Each write also adds a random token to wtok (S, the last 8 writes' tokens). A write
+// can land and still lose its answer (a 500, a dropped connection); retried blindly, it
+// would fail its own condition and read as a lost race. So conditional writes are single
+// attempts, and after an unknown outcome the store reads the item back: its token there
+// means the write landed, even under later writes.
 //
 //	item                pk                          sk                   gsi1pk / gsi1sk
 //	campaign            CAMPAIGN#<id>               CAMPAIGN             CAMPAIGNS / <id>
