@@ -7,9 +7,8 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 )
 
-func TestSplit(t *testing.T) {
-	e := fixtureEnv(t)
-	p := e.compile(campaignHead + allCustomers + `
+// splits exercises split: ordered segments with limits, overlap, single, limits.
+const splits = `
   - id: ordered
     type: split
     from: all
@@ -62,7 +61,11 @@ func TestSplit(t *testing.T) {
       # FR among the rows left with 50%: C05 C09 → 1 row.
       - { name: frHalf, where: { field: country, op: eq, value: FR }, limit: { percent: 50, orderBy: [{ field: points }] } }
     others: true
-`)
+`
+
+func TestSplit(t *testing.T) {
+	e := fixtureEnv(t)
+	p := e.compile(campaignHead + allCustomers + splits)
 	all := e.must(p, "all", opts{})
 	in := out("all", all)
 
@@ -137,40 +140,36 @@ func TestSplit(t *testing.T) {
 // their content).
 func TestSplitPathsAgree(t *testing.T) {
 	e := fixtureEnv(t)
-	p := e.compile(campaignHead + allCustomers + `
-  - id: split
-    type: split
-    from: all
-    segments:
-      - { name: vip, where: { field: tier, op: eq, value: gold }, limit: { count: 2, orderBy: [{ field: points, desc: true }] } }
-      - { name: fr, where: { field: country, op: eq, value: FR } }
-      - { name: third, limit: { percent: 33.3, orderBy: [{ field: customerId }] } }
-      - { name: sample, limit: { percent: 50 } }
-    others: true
-  - id: single
-    type: split
-    from: all
-    single: true
-    others: true
-    segments:
-      - { name: vip, code: VIP, where: { field: tier, op: eq, value: gold }, limit: { count: 2, orderBy: [{ field: points, desc: true }] } }
-      - { name: fr, where: { field: country, op: eq, value: FR } }
-`)
+	p := e.compile(campaignHead + allCustomers + splits)
 	in := out("all", e.must(p, "all", opts{}))
-	keyed := map[string]*activity.Result{"split": e.must(p, "split", opts{run: "keyed"}, in), "single": e.must(p, "single", opts{run: "keyed"}, in)}
+	ids := []string{"ordered", "overlap", "single", "singleOverlap", "limits"}
+	keyed := map[string]*activity.Result{}
+	for _, id := range ids {
+		keyed[id] = e.must(p, id, opts{run: "keyed"}, in)
+	}
 	*targeting.SplitByKey = false
 	defer func() { *targeting.SplitByKey = true }()
-	for id, k := range keyed {
-		w := e.must(p, id, opts{run: "keyed-copy"}, in)
+	compared := 0
+	for _, id := range ids {
+		k, w := keyed[id], e.must(p, id, opts{run: "keyed-copy"}, in)
 		for port := range k.Ports {
-			if port == "sample" || port == "others" {
+			if port == "sample" || port == "others" || port == "tenth" {
 				continue // drawn with the run id as seed
 			}
-			km, wm := e.manifest(k, port), e.manifest(w, port)
-			if km.Rows == 0 && port != "others" {
-				t.Errorf("%s.%s: no rows, a weak comparison", id, port)
+			if k.Ports[port] == nil || w.Ports[port] == nil {
+				if k.Ports[port] != w.Ports[port] {
+					t.Errorf("%s.%s: activated on one path only", id, port)
+				}
+				continue
 			}
+			km, wm := e.manifest(k, port), e.manifest(w, port)
 			eq(t, id+"."+port+" files", km.Files, wm.Files)
+			if km.Rows > 0 {
+				compared++
+			}
 		}
+	}
+	if compared < 8 {
+		t.Fatalf("only %d non-empty outputs compared", compared)
 	}
 }
