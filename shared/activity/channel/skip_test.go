@@ -10,6 +10,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
+	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/send"
 	"github.com/stepwise-run/stepwise/shared/send/outbox"
 	"github.com/stepwise-run/stepwise/shared/state"
@@ -363,5 +364,40 @@ func TestPanickingSender(t *testing.T) {
 	}
 	if got := h.sentTo("ps", "receipt"); len(got) != 20 {
 		t.Errorf("sent %d", len(got))
+	}
+}
+
+// With a unique key the plan numbers the send order over the keys and sorts the rows
+// once; otherwise it sorts them twice. Both write the same bytes (part files are named
+// by their content), waves and skips included.
+func TestPlanPathsAgree(t *testing.T) {
+	h := newHarness(t)
+	h.clock.Set(time.Date(2026, 6, 1, 20, 30, 0, 0, time.UTC))
+	pop := []cust{
+		{ID: "q1", Name: "Paris", Phone: "+33612345671", SMSOK: yes, TZ: "Europe/Paris"},
+		{ID: "q2", Name: "NewYork", Phone: "+12125550102", SMSOK: yes, TZ: "America/New_York"},
+		{ID: "q3", Name: "Tokyo", Phone: "+81312345673", SMSOK: yes, TZ: "Asia/Tokyo"},
+		{ID: "q4", Name: "NoZone", Phone: "+33612345674", SMSOK: yes},
+		{ID: "q5", Name: "LA", Phone: "+13105550105", SMSOK: yes, TZ: "America/Los_Angeles"},
+		{ID: "q6", Name: "NoConsent", Phone: "+33612345676", SMSOK: no, TZ: "Europe/Paris"},
+		{ID: "q7", Name: "NoPhone", SMSOK: yes, TZ: "Asia/Kolkata"},
+		{ID: "q8", Name: "Kolkata", Phone: "+919812345677", SMSOK: yes, TZ: "Asia/Kolkata"},
+	}
+	planFiles := func(run string) []string {
+		h.plan("quiet", run, false, h.population(run, pop))
+		m, err := dataset.ReadManifest(context.Background(), h.engine().Store(), dataset.Ref("runs/"+run+"/quiet/_plan"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Rows != int64(len(pop)) {
+			t.Fatalf("plan of %s: %d rows", run, m.Rows)
+		}
+		return m.Files
+	}
+	keyed := planFiles("keyed")
+	*channel.PlanByKey = false
+	defer func() { *channel.PlanByKey = true }()
+	if copied := planFiles("sorted-twice"); strings.Join(keyed, ",") != strings.Join(copied, ",") {
+		t.Fatalf("the plans differ: %v and %v", keyed, copied)
 	}
 }

@@ -1,0 +1,4 @@
+package channel
+
+// PlanByKey switches the plan's keyed path (see writePlan).
+var PlanByKey = &planByKey
