@@ -7,20 +7,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
-	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/aws/sessend"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
-	"github.com/stepwise-run/stepwise/shared/send"
+	"github.com/stepwise-run/stepwise/shared/lambdarun/channelfn"
 )
 
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		fn := lambdarun.NewStack(cfg, awsCfg).Function("Email", activities.Registry(), activities.Checkers())
 		ses := &sessend.Sender{Client: sesv2.NewFromConfig(awsCfg), ConfigurationSet: cfg.ConfigurationSet}
-		fn.Services()[activity.ServiceSender] = send.Limit(ses, "ses", cfg.SendRate)
-		fn.Services()[channel.ServiceLinks] = channel.SignedLinks{BaseURL: cfg.PublicURL, Secret: []byte(cfg.UnsubscribeSecret)}
-		return fn.Invoke
+		return channelfn.Function(lambdarun.NewStack(cfg, awsCfg), "Email", "ses", ses).Invoke
 	})
 }

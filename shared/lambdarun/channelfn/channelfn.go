@@ -1,0 +1,22 @@
+// Package channelfn builds the Lambdas of the channel activities (email, sms, push).
+// It is apart from lambdarun so that the flow and run-level functions, which link
+// lambdarun, stay free of the channel family and of DuckDB.
+package channelfn
+
+import (
+	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/channel"
+	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/send"
+)
+
+// Function returns the Lambda named name: it sends through sender, capped at
+// SEND_RATE under the provider's shared ceiling, and signs one-click unsubscribe links
+// with UNSUBSCRIBE_SECRET for PUBLIC_URL.
+func Function(st *lambdarun.Stack, name, provider string, sender send.Sender) *lambdarun.Function {
+	fn := st.Function(name, activities.Registry(), activities.Checkers())
+	fn.Services()[activity.ServiceSender] = send.Limit(sender, provider, st.Config.SendRate)
+	fn.Services()[channel.ServiceLinks] = channel.SignedLinks{BaseURL: st.Config.PublicURL, Secret: []byte(st.Config.UnsubscribeSecret)}
+	return fn
+}
