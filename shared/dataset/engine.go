@@ -57,6 +57,7 @@ type core struct {
 	dir     string
 	buckets func(string) (blob.Store, error)
 	seq     atomic.Int64 // unique scratch names
+	unique  sync.Map     // Ref → bool: KeyIsUnique's answers
 	close   sync.Once
 }
 

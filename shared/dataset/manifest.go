@@ -67,6 +67,12 @@ type Manifest struct {
 	// Files are Parquet files relative to the ref, in row order.
 	Files     []string  `json:"files"`
 	CreatedAt time.Time `json:"createdAt"`
+	// Base, when set, makes the dataset narrow: the files hold the columns
+	// not listed in Base.Columns, read from the base by key (see Base).
+	Base *Base `json:"base,omitempty"`
+	// Source, when set, makes the dataset a source snapshot: the files are a
+	// source's own (see Snapshot).
+	Source *SourceFormat `json:"source,omitempty"`
 }
 
 // Schema returns the dataset's dimension and columns.
@@ -95,6 +101,16 @@ func (m *Manifest) check() error {
 	for _, c := range m.Columns {
 		if _, err := DuckDBType(c); err != nil {
 			return err
+		}
+	}
+	if m.Base != nil {
+		if err := m.Base.Ref.Check(); err != nil {
+			return fmt.Errorf("base: %w", err)
+		}
+		for _, n := range m.Base.Columns {
+			if _, ok := m.Schema().Column(n); !ok {
+				return fmt.Errorf("base column %q is not a column", n)
+			}
 		}
 	}
 	return nil

@@ -90,15 +90,45 @@ func (e *Engine) open(ctx context.Context, ref Ref) (*Manifest, string, error) {
 		}
 		return m, "(SELECT " + strings.Join(sel, ", ") + " WHERE false) AS empty", nil
 	}
+	paths, err := e.localPaths(ctx, ref, m)
+	if err != nil {
+		return nil, "", err
+	}
+	quoted := quoteAll(paths)
+	switch {
+	case m.Source != nil:
+		from, err := e.sourceFrom(ctx, m, string(ref), paths)
+		return m, from, err
+	case m.Base != nil:
+		from, err := e.narrowFrom(ctx, m, quoted)
+		if err != nil {
+			return nil, "", fmt.Errorf("dataset %s: %w", ref, err)
+		}
+		return m, from, nil
+	}
+	return m, "read_parquet([" + strings.Join(quoted, ", ") + "])", nil
+}
+
+// localPaths makes the files of a dataset local and returns their paths.
+func (e *Engine) localPaths(ctx context.Context, ref Ref, m *Manifest) ([]string, error) {
 	paths := make([]string, len(m.Files))
 	for i, f := range m.Files {
 		p, err := localFile(ctx, e.store, ref.Key(f), e.cache)
 		if err != nil {
-			return nil, "", fmt.Errorf("dataset %s: %w", ref, err)
+			return nil, fmt.Errorf("dataset %s: %w", ref, err)
 		}
-		paths[i] = QuoteLiteral(p)
+		paths[i] = p
 	}
-	return m, "read_parquet([" + strings.Join(paths, ", ") + "])", nil
+	return paths, nil
+}
+
+// quoteAll quotes each string as an SQL literal.
+func quoteAll(xs []string) []string {
+	out := make([]string, len(xs))
+	for i, x := range xs {
+		out[i] = QuoteLiteral(x)
+	}
+	return out
 }
 
 // StageSource makes a source queryable as the view named view and returns

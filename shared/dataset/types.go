@@ -117,6 +117,12 @@ func canonical(name, duckType string) (Column, string) {
 // projection returns the select list that casts cols (with their DuckDB
 // types) to canonical types, and the resulting Stepwise columns.
 func projection(names, duckTypes []string) (string, []Column) {
+	sel, cols := projectionItems(names, duckTypes)
+	return strings.Join(sel, ", "), cols
+}
+
+// projectionItems is projection's select list, one item per column.
+func projectionItems(names, duckTypes []string) ([]string, []Column) {
 	sel := make([]string, len(names))
 	cols := make([]Column, len(names))
 	for i, n := range names {
@@ -128,7 +134,7 @@ func projection(names, duckTypes []string) (string, []Column) {
 			sel[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", QuoteIdent(n), cast, QuoteIdent(n))
 		}
 	}
-	return strings.Join(sel, ", "), cols
+	return sel, cols
 }
 
 // QuoteIdent quotes a SQL identifier (table, view or column name).

@@ -28,6 +28,11 @@ type Output struct {
 	// CreatedAt is recorded in the manifest; default now. Pass the run's
 	// reference time to make retried writes byte-identical.
 	CreatedAt time.Time
+	// Base, when set, writes the dataset narrow over that base (see Base):
+	// the caller asserts that every result column named and typed as a base
+	// column holds the base's value for the row's key. A base that cannot
+	// serve (absent, key not unique or not in the result) writes it wide.
+	Base Ref
 }
 
 // Write runs query (a SELECT, with ? parameters bound to args) and stores its
@@ -59,7 +64,25 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 	if err := checkColumns(names, out.Key); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
 	}
-	sel, cols := projection(names, types)
+	items, cols := projectionItems(names, types)
+	sel := strings.Join(items, ", ")
+	var base *Base
+	if out.Base != "" {
+		from, ok, err := e.narrowColumns(ctx, out.Base, cols)
+		if err != nil {
+			return nil, fmt.Errorf("dataset %s: base: %w", out.Ref, err)
+		}
+		if ok && len(from) > 0 {
+			base = &Base{Ref: out.Base, Columns: from}
+			var kept []string
+			for i, n := range names {
+				if !slices.Contains(from, n) {
+					kept = append(kept, items[i])
+				}
+			}
+			sel = strings.Join(kept, ", ")
+		}
+	}
 
 	local := e.scratch("out") + ".parquet"
 	defer os.Remove(local)
@@ -90,6 +113,7 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 		Rows:      rows,
 		Files:     []string{name},
 		CreatedAt: created.UTC(),
+		Base:      base,
 	}
 	if err := e.putFile(ctx, out.Ref.Key(name), local); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)

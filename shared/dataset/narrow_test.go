@@ -1,0 +1,193 @@
+package dataset_test
+
+import (
+	"fmt"
+	"os"
+	"path/filepath"
+	"reflect"
+	"testing"
+
+	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+)
+
+// people is a keyed base of n rows.
+func people(n int) string {
+	return fmt.Sprintf(`SELECT 'c' || lpad(CAST(i AS VARCHAR), 5, '0') AS id, 'name ' || i AS name, i %% 7 AS score,
+		DATE '2000-01-01' + CAST(i AS INTEGER) AS born FROM range(%d) AS r(i) ORDER BY id`, n)
+}
+
+// rows reads a whole dataset through Stream (dataset order).
+func rows(t *testing.T, e *dataset.Engine, ref dataset.Ref, cols ...string) [][]any {
+	t.Helper()
+	var out [][]any
+	_, err := e.Stream(ctx, ref, dataset.StreamOptions{Columns: cols, BatchSize: 7}, func(b *dataset.Batch) error {
+		out = append(out, b.Rows...)
+		return nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return out
+}
+
+func TestNarrowReadsLikeWide(t *testing.T) {
+	e := engine(t, folder(t))
+	base := dataset.Ref("warehouse/people/v1")
+	if _, err := e.Write(ctx, dataset.Output{Ref: base, Dimension: "people", Key: []string{"id"}, CreatedAt: created}, people(500)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.StageDataset(ctx, "people", base); err != nil {
+		t.Fatal(err)
+	}
+	// Rows in a non-key order with an added column and a base column recomputed
+	// under another type (kept in the files, not taken from the base).
+	query := `SELECT id, name, CAST(score AS VARCHAR) AS score, born, score * 10 AS points FROM people
+		WHERE score <> 3 ORDER BY points DESC, id DESC`
+	wide, err := e.Write(ctx, dataset.Output{Ref: "runs/r/wide/out", Dimension: "people", Key: []string{"id"}, CreatedAt: created}, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	narrow, err := e.Write(ctx, dataset.Output{Ref: "runs/r/narrow/out", Dimension: "people", Key: []string{"id"}, CreatedAt: created, Base: base}, query)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if narrow.Base == nil || !reflect.DeepEqual(narrow.Base.Columns, []string{"name", "born"}) {
+		t.Fatalf("base = %+v, want name and born from the base", narrow.Base)
+	}
+	if !reflect.DeepEqual(narrow.Columns, wide.Columns) || narrow.Rows != wide.Rows {
+		t.Fatalf("narrow schema %v (%d rows), wide %v (%d rows)", narrow.Columns, narrow.Rows, wide.Columns, wide.Rows)
+	}
+	// Stream keeps dataset order, whole or windowed, any columns.
+	if got, want := rows(t, e, "runs/r/narrow/out"), rows(t, e, "runs/r/wide/out"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("narrow rows differ from wide:\n%v\n%v", got[:3], want[:3])
+	}
+	if got, want := rows(t, e, "runs/r/narrow/out", "points", "id"), rows(t, e, "runs/r/wide/out", "points", "id"); !reflect.DeepEqual(got, want) {
+		t.Fatal("narrow key-only stream differs")
+	}
+	win := func(ref dataset.Ref) [][]any {
+		var out [][]any
+		e.Stream(ctx, ref, dataset.StreamOptions{Offset: 101, Limit: 37, Columns: []string{"born", "id"}}, func(b *dataset.Batch) error {
+			out = append(out, b.Rows...)
+			return nil
+		})
+		return out
+	}
+	if got, want := win("runs/r/narrow/out"), win("runs/r/wide/out"); len(got) != 37 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("window: %d rows, differ from wide: %v", len(got), !reflect.DeepEqual(got, want))
+	}
+	// A staged view has the same rows (in no particular order).
+	for _, r := range []dataset.Ref{"runs/r/narrow/out", "runs/r/wide/out"} {
+		if _, err := e.StageDataset(ctx, "v_"+filepath.Base(filepath.Dir(string(r))), r); err != nil {
+			t.Fatal(err)
+		}
+	}
+	row, err := e.QueryRow(ctx, `SELECT (SELECT count(*) FROM (SELECT * FROM v_narrow EXCEPT ALL SELECT * FROM v_wide)),
+		(SELECT count(*) FROM (SELECT * FROM v_wide EXCEPT ALL SELECT * FROM v_narrow))`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if row[0] != int64(0) || row[1] != int64(0) {
+		t.Fatalf("staged narrow and wide differ: %v", row)
+	}
+}
+
+func TestNarrowNeedsAUniqueKey(t *testing.T) {
+	e := engine(t, folder(t))
+	base := dataset.Ref("warehouse/dups/v1")
+	// Two rows share a key: a join would multiply rows, so the write stays wide.
+	if _, err := e.Write(ctx, dataset.Output{Ref: base, Dimension: "people", Key: []string{"id"}},
+		"SELECT * FROM (VALUES ('a', 1), ('a', 2), ('b', 3)) AS t(id, v)"); err != nil {
+		t.Fatal(err)
+	}
+	m, err := e.Write(ctx, dataset.Output{Ref: "runs/r/x/out", Key: []string{"id"}, Base: base}, "SELECT 'a' AS id, 1 AS v")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Base != nil {
+		t.Fatalf("narrow over a base whose key repeats: %+v", m.Base)
+	}
+	// Null keys never join: wide too.
+	nulls := dataset.Ref("warehouse/nulls/v1")
+	e.Write(ctx, dataset.Output{Ref: nulls, Key: []string{"id"}}, "SELECT * FROM (VALUES ('a', 1), (NULL, 2)) AS t(id, v)")
+	if m, _ := e.Write(ctx, dataset.Output{Ref: "runs/r/y/out", Key: []string{"id"}, Base: nulls}, "SELECT 'a' AS id, 1 AS v"); m.Base != nil {
+		t.Fatal("narrow over a base with a null key")
+	}
+	// Without its key in the result, the base cannot serve.
+	if m, _ := e.Write(ctx, dataset.Output{Ref: "runs/r/z/out", Base: "warehouse/nulls/v1"}, "SELECT 1 AS v"); m.Base != nil {
+		t.Fatal("narrow without the base key")
+	}
+}
+
+func TestSnapshotKeepsTheSourceAsItWas(t *testing.T) {
+	store := folder(t)
+	e := engine(t, store)
+	dir := t.TempDir()
+	src := filepath.Join(dir, "people.csv")
+	write := func(body string) {
+		if err := os.WriteFile(src, []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("id;name;score\n00001;Ann;3\n00002;Bob;\n")
+	cols := []dataset.Column{{Name: "id", Type: "string"}, {Name: "name", Type: "string"}, {Name: "score", Type: "integer"}}
+	s := dataset.Source{Location: src, CSV: dataset.CSVOptions{Delimiter: ";"}, Columns: cols}
+	ref := dataset.Ref("runs/r/_tables/people")
+	m, err := e.Snapshot(ctx, ref, s, "people", []string{"id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Rows != 2 || !reflect.DeepEqual(m.Columns, cols) {
+		t.Fatalf("snapshot: %d rows, columns %v", m.Rows, m.Columns)
+	}
+	write("id;name;score\n00001;Changed;9\n")
+	again, err := e.Snapshot(ctx, ref, s, "people", []string{"id"})
+	if err != nil || again.Rows != 2 {
+		t.Fatalf("second snapshot: %v, %+v", err, again)
+	}
+	got := rows(t, e, ref)
+	want := [][]any{{"00001", "Ann", int64(3)}, {"00002", "Bob", nil}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("snapshot rows %v, want %v (leading zeros kept, the source's later change unseen)", got, want)
+	}
+	if ok, err := e.KeyIsUnique(ctx, ref); err != nil || !ok {
+		t.Fatalf("unique key: %v %v", ok, err)
+	}
+	// A narrow dataset over the snapshot.
+	n, err := e.Write(ctx, dataset.Output{Ref: "runs/r/a/out", Key: []string{"id"}, Base: ref},
+		"SELECT *, score + 1 AS next FROM "+mustStage(t, e, ref)+" ORDER BY id DESC")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n.Base == nil {
+		t.Fatal("not narrow over a snapshot")
+	}
+	if got := rows(t, e, "runs/r/a/out"); !reflect.DeepEqual(got, [][]any{{"00002", "Bob", nil, nil}, {"00001", "Ann", int64(3), int64(4)}}) {
+		t.Fatalf("narrow over snapshot: %v", got)
+	}
+	// Folder sources: every matching file, in name order.
+	sub := filepath.Join(dir, "parts")
+	os.MkdirAll(filepath.Join(sub, "x"), 0o755)
+	os.WriteFile(filepath.Join(sub, "b.csv"), []byte("id,name,score\n2,B,2\n"), 0o644)
+	os.WriteFile(filepath.Join(sub, "x", "a.csv"), []byte("id,name,score\n1,A,1\n"), 0o644)
+	os.WriteFile(filepath.Join(sub, "notes.txt"), []byte("ignored"), 0o644)
+	fm, err := e.Snapshot(ctx, "runs/r/_tables/parts", dataset.Source{Location: sub, Columns: cols}, "people", []string{"id"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if fm.Rows != 2 || len(fm.Files) != 2 {
+		t.Fatalf("folder snapshot: %d rows, files %v", fm.Rows, fm.Files)
+	}
+	if _, err := store.Stat(ctx, blob.Join("runs/r/_tables/parts", fm.Files[0])); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func mustStage(t *testing.T, e *dataset.Engine, ref dataset.Ref) string {
+	t.Helper()
+	view := "staged_" + filepath.Base(string(ref))
+	if _, err := e.StageDataset(ctx, view, ref); err != nil {
+		t.Fatal(err)
+	}
+	return view
+}
