@@ -45,12 +45,12 @@ type SourceFormat struct {
 	CSV    *CSVOptions `json:"csv,omitempty"`
 }
 
-// narrowColumns returns the base's columns a write can leave out: result
-// columns (other than the key) named and typed as a base column. ok is
-// false when the base cannot serve: absent, itself narrow, or with a key that
-// is not unique or not among the result columns.
-func (e *Engine) narrowColumns(ctx context.Context, base Ref, cols []Column) (from []string, ok bool, err error) {
-	m, err := ReadManifest(ctx, e.store, base)
+// narrowColumns returns the columns of base.Columns a write can leave out:
+// result columns (other than the key) named and typed as a base column. ok
+// is false when the base cannot serve: absent, itself narrow, or with a key
+// that is not unique or not among the result columns.
+func (e *Engine) narrowColumns(ctx context.Context, base *Base, cols []Column) (from []string, ok bool, err error) {
+	m, err := ReadManifest(ctx, e.store, base.Ref)
 	if errors.Is(err, ErrNotFound) {
 		return nil, false, nil
 	}
@@ -67,11 +67,12 @@ func (e *Engine) narrowColumns(ctx context.Context, base Ref, cols []Column) (fr
 			return nil, false, nil
 		}
 	}
-	if unique, err := e.KeyIsUnique(ctx, base); err != nil || !unique {
+	if unique, err := e.KeyIsUnique(ctx, base.Ref); err != nil || !unique {
 		return nil, false, err
 	}
 	for _, bc := range m.Columns {
-		if c, ok := have[bc.Name]; ok && c.Type == bc.Type && c.Scale == bc.Scale && !slices.Contains(m.Key, bc.Name) {
+		if c, ok := have[bc.Name]; ok && c.Type == bc.Type && c.Scale == bc.Scale && !slices.Contains(m.Key, bc.Name) &&
+			slices.Contains(base.Columns, bc.Name) {
 			from = append(from, bc.Name)
 		}
 	}
@@ -79,17 +80,26 @@ func (e *Engine) narrowColumns(ctx context.Context, base Ref, cols []Column) (fr
 }
 
 // KeyIsUnique reports whether the key of the dataset at ref is unique and
-// never null (checked once per engine and dataset: datasets are immutable).
+// never null (checked once per engine and dataset: datasets are immutable;
+// true for an empty one).
 func (e *Engine) KeyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 	if v, ok := e.unique.Load(ref); ok {
 		return v.(bool), nil
 	}
-	m, from, err := e.open(ctx, ref)
+	m, from, err := e.open(ctx, ref, false)
 	if err != nil {
 		return false, err
 	}
 	if len(m.Key) == 0 {
 		return false, nil
+	}
+	if m.Base != nil && len(m.Files) > 0 {
+		// The key is in the files: no need for the base.
+		paths, err := e.localPaths(ctx, ref, m)
+		if err != nil {
+			return false, err
+		}
+		from = "read_parquet([" + strings.Join(quoteAll(paths), ", ") + "])"
 	}
 	keys := make([]string, len(m.Key))
 	notNull := make([]string, len(m.Key))
@@ -108,9 +118,9 @@ func (e *Engine) KeyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 }
 
 // narrowFrom returns the FROM item of a narrow dataset whose files are the
-// quoted local paths: the files joined to the base on its key. Row order is
-// not kept; Stream reads narrow datasets in order.
-func (e *Engine) narrowFrom(ctx context.Context, m *Manifest, paths []string) (string, error) {
+// quoted local paths: the files joined to the base on its key, in dataset
+// order when ordered.
+func (e *Engine) narrowFrom(ctx context.Context, m *Manifest, paths []string, ordered bool) (string, error) {
 	bm, base, err := e.baseOf(ctx, m)
 	if err != nil {
 		return "", err
@@ -119,13 +129,25 @@ func (e *Engine) narrowFrom(ctx context.Context, m *Manifest, paths []string) (s
 	for i, c := range m.Columns {
 		sel[i] = narrowCol(m, c.Name)
 	}
-	return "(SELECT " + strings.Join(sel, ", ") + " FROM read_parquet([" + strings.Join(paths, ", ") + "]) AS n JOIN " +
-		base + " AS b ON " + keyJoin(bm.Key) + ")", nil
+	list := "[" + strings.Join(paths, ", ") + "]"
+	if !ordered {
+		return "(SELECT " + strings.Join(sel, ", ") + " FROM read_parquet(" + list + ") AS n JOIN " +
+			base + " AS b ON " + keyJoin(bm.Key) + ")", nil
+	}
+	return "(SELECT " + strings.Join(sel, ", ") + " FROM " + positioned(list) + " AS n JOIN " + base + " AS b ON " + keyJoin(bm.Key) +
+		" ORDER BY n.__sw_file, n.__sw_pos)", nil
+}
+
+// positioned reads Parquet files with each row's position: file (index in
+// list) and row number in the file.
+func positioned(list string) string {
+	return "(SELECT *, list_position(" + list + ", filename) AS __sw_file, file_row_number AS __sw_pos FROM read_parquet(" + list +
+		", filename = true, file_row_number = true))"
 }
 
 // baseOf opens the base of a narrow dataset.
 func (e *Engine) baseOf(ctx context.Context, m *Manifest) (*Manifest, string, error) {
-	bm, from, err := e.open(ctx, m.Base.Ref)
+	bm, from, err := e.open(ctx, m.Base.Ref, false)
 	if err != nil {
 		return nil, "", fmt.Errorf("base %s: %w", m.Base.Ref, err)
 	}
@@ -158,8 +180,7 @@ func keyJoin(key []string) string {
 // when no column comes from it.
 func (e *Engine) narrowWindow(ctx context.Context, m *Manifest, paths []string, sel []string) (string, error) {
 	list := "[" + strings.Join(paths, ", ") + "]"
-	window := "(SELECT *, list_position(" + list + ", filename) AS __sw_file, file_row_number AS __sw_pos FROM read_parquet(" + list +
-		", filename = true, file_row_number = true) LIMIT ? OFFSET ?) AS n"
+	window := "(SELECT * FROM " + positioned(list) + " LIMIT ? OFFSET ?) AS n"
 	cols := make([]string, len(sel))
 	join := false
 	for i, c := range sel {

@@ -48,7 +48,7 @@ func TestNarrowReadsLikeWide(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	narrow, err := e.Write(ctx, dataset.Output{Ref: "runs/r/narrow/out", Dimension: "people", Key: []string{"id"}, CreatedAt: created, Base: base}, query)
+	narrow, err := e.Write(ctx, dataset.Output{Ref: "runs/r/narrow/out", Dimension: "people", Key: []string{"id"}, CreatedAt: created, Base: &dataset.Base{Ref: base, Columns: []string{"name", "score", "born"}}}, query)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -76,11 +76,21 @@ func TestNarrowReadsLikeWide(t *testing.T) {
 	if got, want := win("runs/r/narrow/out"), win("runs/r/wide/out"); len(got) != 37 || !reflect.DeepEqual(got, want) {
 		t.Fatalf("window: %d rows, differ from wide: %v", len(got), !reflect.DeepEqual(got, want))
 	}
-	// A staged view has the same rows (in no particular order).
+	// A staged view has the same rows, in the same order.
 	for _, r := range []dataset.Ref{"runs/r/narrow/out", "runs/r/wide/out"} {
 		if _, err := e.StageDataset(ctx, "v_"+filepath.Base(filepath.Dir(string(r))), r); err != nil {
 			t.Fatal(err)
 		}
+	}
+	var staged [][]any
+	e.Query(ctx, 100, func(b *dataset.Batch) error { staged = append(staged, b.Rows...); return nil }, "SELECT * FROM v_narrow")
+	if !reflect.DeepEqual(staged, rows(t, e, "runs/r/wide/out")) {
+		t.Fatal("a staged narrow dataset does not keep the dataset order")
+	}
+	// Only the columns the writer vouches for come from the base.
+	part, err := e.Write(ctx, dataset.Output{Ref: "runs/r/part/out", Key: []string{"id"}, Base: &dataset.Base{Ref: base, Columns: []string{"name"}}}, query)
+	if err != nil || part.Base == nil || !reflect.DeepEqual(part.Base.Columns, []string{"name"}) {
+		t.Fatalf("vouched columns: %v, %+v", err, part.Base)
 	}
 	row, err := e.QueryRow(ctx, `SELECT (SELECT count(*) FROM (SELECT * FROM v_narrow EXCEPT ALL SELECT * FROM v_wide)),
 		(SELECT count(*) FROM (SELECT * FROM v_wide EXCEPT ALL SELECT * FROM v_narrow))`)
@@ -100,7 +110,7 @@ func TestNarrowNeedsAUniqueKey(t *testing.T) {
 		"SELECT * FROM (VALUES ('a', 1), ('a', 2), ('b', 3)) AS t(id, v)"); err != nil {
 		t.Fatal(err)
 	}
-	m, err := e.Write(ctx, dataset.Output{Ref: "runs/r/x/out", Key: []string{"id"}, Base: base}, "SELECT 'a' AS id, 1 AS v")
+	m, err := e.Write(ctx, dataset.Output{Ref: "runs/r/x/out", Key: []string{"id"}, Base: &dataset.Base{Ref: base, Columns: []string{"v"}}}, "SELECT 'a' AS id, 1 AS v")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,11 +120,11 @@ func TestNarrowNeedsAUniqueKey(t *testing.T) {
 	// Null keys never join: wide too.
 	nulls := dataset.Ref("warehouse/nulls/v1")
 	e.Write(ctx, dataset.Output{Ref: nulls, Key: []string{"id"}}, "SELECT * FROM (VALUES ('a', 1), (NULL, 2)) AS t(id, v)")
-	if m, _ := e.Write(ctx, dataset.Output{Ref: "runs/r/y/out", Key: []string{"id"}, Base: nulls}, "SELECT 'a' AS id, 1 AS v"); m.Base != nil {
+	if m, _ := e.Write(ctx, dataset.Output{Ref: "runs/r/y/out", Key: []string{"id"}, Base: &dataset.Base{Ref: nulls, Columns: []string{"v"}}}, "SELECT 'a' AS id, 1 AS v"); m.Base != nil {
 		t.Fatal("narrow over a base with a null key")
 	}
 	// Without its key in the result, the base cannot serve.
-	if m, _ := e.Write(ctx, dataset.Output{Ref: "runs/r/z/out", Base: "warehouse/nulls/v1"}, "SELECT 1 AS v"); m.Base != nil {
+	if m, _ := e.Write(ctx, dataset.Output{Ref: "runs/r/z/out", Base: &dataset.Base{Ref: "warehouse/nulls/v1", Columns: []string{"v"}}}, "SELECT 1 AS v"); m.Base != nil {
 		t.Fatal("narrow without the base key")
 	}
 }
@@ -154,7 +164,7 @@ func TestSnapshotKeepsTheSourceAsItWas(t *testing.T) {
 		t.Fatalf("unique key: %v %v", ok, err)
 	}
 	// A narrow dataset over the snapshot.
-	n, err := e.Write(ctx, dataset.Output{Ref: "runs/r/a/out", Key: []string{"id"}, Base: ref},
+	n, err := e.Write(ctx, dataset.Output{Ref: "runs/r/a/out", Key: []string{"id"}, Base: &dataset.Base{Ref: ref, Columns: []string{"name", "score"}}},
 		"SELECT *, score + 1 AS next FROM "+mustStage(t, e, ref)+" ORDER BY id DESC")
 	if err != nil {
 		t.Fatal(err)

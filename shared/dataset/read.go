@@ -56,7 +56,7 @@ var streamWindow int64 = 100_000
 // never all at once. Values are normalized as by Query. Stream stops at the
 // first error fn returns.
 func (e *Engine) Stream(ctx context.Context, ref Ref, opts StreamOptions, fn func(*Batch) error) (*Manifest, error) {
-	m, from, err := e.open(ctx, ref)
+	m, from, err := e.open(ctx, ref, false)
 	if err != nil {
 		return nil, err
 	}

@@ -28,11 +28,13 @@ type Output struct {
 	// CreatedAt is recorded in the manifest; default now. Pass the run's
 	// reference time to make retried writes byte-identical.
 	CreatedAt time.Time
-	// Base, when set, writes the dataset narrow over that base (see Base):
-	// the caller asserts that every result column named and typed as a base
-	// column holds the base's value for the row's key. A base that cannot
-	// serve (absent, key not unique or not in the result) writes it wide.
-	Base Ref
+	// Base, when set, writes the dataset narrow over Base.Ref (see Base),
+	// leaving out of the files the result columns listed in Base.Columns
+	// that the base has with the same type: the caller vouches that they
+	// hold the base's values for the row's key (rows passed through). A base
+	// that cannot serve (absent, key not unique or not in the result) writes
+	// the dataset wide.
+	Base *Base
 }
 
 // Write runs query (a SELECT, with ? parameters bound to args) and stores its
@@ -67,13 +69,13 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 	items, cols := projectionItems(names, types)
 	sel := strings.Join(items, ", ")
 	var base *Base
-	if out.Base != "" {
+	if out.Base != nil {
 		from, ok, err := e.narrowColumns(ctx, out.Base, cols)
 		if err != nil {
 			return nil, fmt.Errorf("dataset %s: base: %w", out.Ref, err)
 		}
 		if ok && len(from) > 0 {
-			base = &Base{Ref: out.Base, Columns: from}
+			base = &Base{Ref: out.Base.Ref, Columns: from}
 			var kept []string
 			for i, n := range names {
 				if !slices.Contains(from, n) {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
@@ -42,7 +43,7 @@ func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, ki
 		}
 	}
 	pv := t.View("plan")
-	if _, err := t.Engine.StageDataset(ctx, pv, plan); err != nil {
+	if _, err := t.Engine.StageInput(ctx, pv, plan); err != nil {
 		return nil, &activity.Retryable{Msg: err.Error()}
 	}
 	parts := "SELECT CAST(NULL AS BIGINT) AS _sw_row, CAST(NULL AS VARCHAR) AS status, CAST(NULL AS VARCHAR) AS messageId, " +
@@ -82,7 +83,13 @@ func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, ki
 	if outCols != "" {
 		outCols += ", "
 	}
-	out, err := t.Write(res, "out", pm.Dimension, pm.Key, "SELECT "+outCols+"NULLIF(s.messageId, '') AS messageId, NULLIF(s.variant, '') AS variant"+
+	var inBase *dataset.Base // the plan passes the input's rows through
+	if len(req.Inputs) > 0 && req.Inputs[0].Ref != nil {
+		if im, err := dataset.ReadManifest(ctx, t.Engine.Store(), dataset.Ref(*req.Inputs[0].Ref)); err == nil {
+			inBase = im.Base
+		}
+	}
+	out, err := t.WriteOver(res, "out", pm.Dimension, pm.Key, passed(inBase, "messageId", "variant"), "SELECT "+outCols+"NULLIF(s.messageId, '') AS messageId, NULLIF(s.variant, '') AS variant"+
 		join+" WHERE p."+colSkip+" IS NULL AND s.status = 'sent' ORDER BY p."+colRow)
 	if err != nil {
 		return nil, err
@@ -91,7 +98,7 @@ func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, ki
 	if skCols != "" {
 		skCols += ", "
 	}
-	skipped, err := t.Write(res, "skipped", pm.Dimension, pm.Key, "SELECT "+skCols+"coalesce(p."+colSkip+", s.reason) AS reason"+
+	skipped, err := t.WriteOver(res, "skipped", pm.Dimension, pm.Key, passed(inBase, "reason"), "SELECT "+skCols+"coalesce(p."+colSkip+", s.reason) AS reason"+
 		join+" WHERE p."+colSkip+" IS NOT NULL OR s.status = 'skipped' ORDER BY p."+colRow)
 	if err != nil {
 		return nil, err
@@ -142,7 +149,7 @@ func providerOf(t *datakit.Task) string {
 func logFinish(t *datakit.Task, res *activity.Result) {
 	reasons := map[string]int64{}
 	v := t.View("skipped")
-	if _, err := t.Engine.StageDataset(t.Ctx, v, dataset.Ref(*res.Ports["skipped"])); err == nil {
+	if _, err := t.Engine.StageInput(t.Ctx, v, dataset.Ref(*res.Ports["skipped"])); err == nil {
 		t.Engine.Query(t.Ctx, 100, func(b *dataset.Batch) error {
 			for _, r := range b.Rows {
 				s, _ := r[0].(string)
@@ -169,4 +176,19 @@ func sortStrings(s []string) []string {
 		}
 	}
 	return s
+}
+
+// passed is the input's base without the columns an output replaces: the
+// others are passed through from the input by the plan.
+func passed(base *dataset.Base, replaced ...string) *dataset.Base {
+	if base == nil {
+		return nil
+	}
+	b := &dataset.Base{Ref: base.Ref}
+	for _, c := range base.Columns {
+		if !slices.Contains(replaced, c) {
+			b.Columns = append(b.Columns, c)
+		}
+	}
+	return b
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -220,11 +221,19 @@ func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*datase
 	for _, k := range key {
 		inKey = append(inKey, "i."+datakit.Q(k))
 	}
-	row, err := t.Engine.QueryRow(ctx, "SELECT count(*) = count(DISTINCT ("+strings.Join(inKey, ", ")+")) FROM "+datakit.Q(in.View)+" AS i")
+	unique := false
+	if slices.Equal(key, in.Manifest.Key) {
+		unique, err = t.Engine.KeyIsUnique(ctx, dataset.Ref(*in.Ref))
+	} else {
+		var row []any
+		row, err = t.Engine.QueryRow(ctx, "SELECT count(*) = count(DISTINCT ("+strings.Join(inKey, ", ")+")) FROM "+datakit.Q(in.View)+" AS i")
+		if err == nil {
+			unique, _ = row[0].(bool)
+		}
+	}
 	if err != nil {
 		return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
 	}
-	unique, _ := row[0].(bool)
 	if !unique {
 		dup = "CASE WHEN row_number() OVER (PARTITION BY " + strings.Join(keyCols, ", ") + " ORDER BY src." + colAddress + " NULLS LAST) > 1 THEN " + lit(ReasonDuplicate) + " END"
 	}
@@ -252,11 +261,41 @@ func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*datase
 		query = with + "SELECT ranked.*, o." + colRow + " FROM ranked JOIN " + datakit.Q(order) + " AS o ON " + strings.Join(on, " AND ") +
 			" ORDER BY o." + colRow
 	}
-	m, err := t.Engine.Write(ctx, dataset.Output{Ref: ref, Dimension: in.Manifest.Dimension, Key: key, CreatedAt: planAt}, query, args...)
+	base, err := planBase(t, x, in.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	m, err := t.Engine.Write(ctx, dataset.Output{Ref: ref, Dimension: in.Manifest.Dimension, Key: key, CreatedAt: planAt, Base: base},
+		query, args...)
 	if err != nil {
 		return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
 	}
 	return m, nil
+}
+
+// planBase is what the plan, which passes the input's rows through, takes
+// from the input's base: all but the columns the templates use, which the
+// slices then read from the plan's own files without a join. Nil (a wide
+// plan) for a wide input or templates that use every column.
+func planBase(t *datakit.Task, x *Config, in *dataset.Manifest) (*dataset.Base, error) {
+	if in.Base == nil {
+		return nil, nil
+	}
+	prep, err := prepare(t.Env, t.Comp, t.Req.Activity, x)
+	if err != nil {
+		return nil, err
+	}
+	used, all := prep.recipientColumns()
+	if all {
+		return nil, nil
+	}
+	b := &dataset.Base{Ref: in.Base.Ref}
+	for _, c := range in.Base.Columns {
+		if !slices.Contains(used, c) {
+			b.Columns = append(b.Columns, c)
+		}
+	}
+	return b, nil
 }
 
 // planByKey lets tests take the two-sort path on unique keys, to compare the two.
@@ -289,7 +328,7 @@ func quoted(names []string) []string {
 // are contiguous from the wave's first row number.
 func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest) (*activity.Result, int64, error) {
 	view := t.View("plan")
-	if _, err := t.Engine.StageDataset(t.Ctx, view, ref); err != nil {
+	if _, err := t.Engine.StageInput(t.Ctx, view, ref); err != nil {
 		return nil, 0, &activity.Retryable{Msg: "plan: " + err.Error()}
 	}
 	type wave struct {

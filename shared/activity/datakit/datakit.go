@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -67,6 +68,7 @@ type Task struct {
 	prefix    string
 	views     []string
 	tables    map[string]string
+	bases     map[string]dataset.Ref
 	warehouse *dataset.Engine
 }
 
@@ -87,7 +89,7 @@ func Open(ctx context.Context, env *activity.Env, req *activity.Request) (*Task,
 	var b [4]byte
 	rand.Read(b[:])
 	return &Task{Ctx: ctx, Env: env, Req: req, Comp: comp, Config: cfg, Engine: eng, warehouse: wh,
-		prefix: "sw_" + sanitize(req.Activity) + "_" + hex.EncodeToString(b[:]) + "_", tables: map[string]string{}}, nil
+		prefix: "sw_" + sanitize(req.Activity) + "_" + hex.EncodeToString(b[:]) + "_", tables: map[string]string{}, bases: map[string]dataset.Ref{}}, nil
 }
 
 // warehouse resolves where managed table versions live: the catalog's
@@ -139,7 +141,8 @@ type Input struct {
 }
 
 // StageInputs stages the activated inbound populations, in `from` order;
-// inactive inputs have an empty View.
+// inactive inputs have an empty View. A view's row order is unspecified:
+// queries order their results themselves.
 func (t *Task) StageInputs() ([]Input, error) {
 	out := make([]Input, len(t.Req.Inputs))
 	for i, in := range t.Req.Inputs {
@@ -148,7 +151,7 @@ func (t *Task) StageInputs() ([]Input, error) {
 			continue
 		}
 		view := t.View(fmt.Sprintf("in%d", i))
-		m, err := t.Engine.StageDataset(t.Ctx, view, dataset.Ref(*in.Ref))
+		m, err := t.Engine.StageInput(t.Ctx, view, dataset.Ref(*in.Ref))
 		if err != nil {
 			return nil, missing(err, "input from "+in.From)
 		}
@@ -177,10 +180,20 @@ func (t *Task) Table(name string) (string, error) {
 		if _, err := t.Warehouse().StageDataset(t.Ctx, view, dataset.Ref(ref)); err != nil {
 			return "", missing(err, "table "+name)
 		}
+		if t.Warehouse() == t.Engine {
+			t.bases[name] = dataset.Ref(ref)
+		}
 	case tbl.Source != "":
-		if _, err := t.Engine.StageSource(t.Ctx, view, dataset.Source{Location: t.Comp.Catalog.Resolve(tbl.Source), Columns: tbl.Columns}); err != nil {
+		// The run reads the source as it was when the run first read it.
+		snap := TableSnapshot(t.Req.Run.ID, name)
+		src := dataset.Source{Location: t.Comp.Catalog.Resolve(tbl.Source), Columns: tbl.Columns}
+		if _, err := t.Engine.Snapshot(t.Ctx, snap, src, name, tbl.Key); err != nil {
 			return "", &activity.InvalidInput{Msg: fmt.Sprintf("table %s: cannot read its source %s: %v", name, tbl.Source, err)}
 		}
+		if _, err := t.Engine.StageDataset(t.Ctx, view, snap); err != nil {
+			return "", missing(err, "table "+name)
+		}
+		t.bases[name] = snap
 	default:
 		// No data yet: an empty table with the declared columns.
 		if err := t.emptyTable(view, tbl); err != nil {
@@ -204,6 +217,35 @@ func (t *Task) emptyTable(view string, tbl *campaign.Table) error {
 		return &activity.InvalidInput{Msg: fmt.Sprintf("table %s has no data and no declared columns", tbl.Name)}
 	}
 	return t.Engine.Exec(t.Ctx, "CREATE OR REPLACE VIEW "+dataset.QuoteIdent(view)+" AS SELECT "+strings.Join(cols, ", ")+" WHERE false")
+}
+
+// TableSnapshot is the ref of a run's snapshot of a table's source.
+func TableSnapshot(run, table string) dataset.Ref {
+	return dataset.Ref(blob.Join("runs", run, "-tables", table)) // "-": never an activity id
+}
+
+// Base returns the dataset that narrow outputs of the table's rows can be
+// written over (see dataset.Base): the table as this task staged it, when
+// it lives in the run store; nil otherwise or before Table(name). Its
+// Columns are the table's, but the key. (Whether its key is unique, which a
+// narrow write needs, is checked when writing.)
+func (t *Task) Base(name string) (*dataset.Base, error) {
+	ref := t.bases[name]
+	tbl, ok := t.Comp.Catalog.Table(name)
+	if ref == "" || !ok {
+		return nil, nil
+	}
+	m, err := dataset.ReadManifest(t.Ctx, t.Engine.Store(), ref)
+	if err != nil {
+		return nil, Classify(err)
+	}
+	b := &dataset.Base{Ref: ref}
+	for _, c := range m.Columns {
+		if !slices.Contains(tbl.Key, c.Name) {
+			b.Columns = append(b.Columns, c.Name)
+		}
+	}
+	return b, nil
 }
 
 // Tables is the part of the state store that records table versions.
@@ -239,7 +281,12 @@ func (t *Task) Out(port string) dataset.Ref {
 
 // Write stores a query's rows as the dataset of a port and sets it on res.
 func (t *Task) Write(res *activity.Result, port, dimension string, key []string, query string, args ...any) (*dataset.Manifest, error) {
-	m, err := t.Engine.Write(t.Ctx, dataset.Output{Ref: t.Out(port), Dimension: dimension, Key: key, CreatedAt: t.Now()}, query, args...)
+	return t.WriteOver(res, port, dimension, key, nil, query, args...)
+}
+
+// WriteOver is Write, narrow over base when base is set (see dataset.Output.Base).
+func (t *Task) WriteOver(res *activity.Result, port, dimension string, key []string, base *dataset.Base, query string, args ...any) (*dataset.Manifest, error) {
+	m, err := t.Engine.Write(t.Ctx, dataset.Output{Ref: t.Out(port), Dimension: dimension, Key: key, CreatedAt: t.Now(), Base: base}, query, args...)
 	if err != nil {
 		return nil, Classify(err)
 	}

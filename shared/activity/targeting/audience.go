@@ -17,7 +17,7 @@ import (
 // matches.
 func runBuildAudience(t *task) (*activity.Result, error) {
 	x := t.Config.(*BuildAudienceConfig)
-	p, err := t.table(t.dimension(x.Dimension))
+	p, err := t.keyedTable(t.dimension(x.Dimension))
 	if err != nil {
 		return nil, err
 	}
@@ -96,7 +96,7 @@ func (t *task) existing(port string) (string, *dataset.Manifest, bool) {
 // result leaves the port off (the branch stops, as in Adobe).
 func runIncrementalQuery(t *task) (*activity.Result, error) {
 	x := t.Config.(*IncrementalQueryConfig)
-	p, err := t.table(t.dimension(x.Dimension))
+	p, err := t.keyedTable(t.dimension(x.Dimension))
 	if err != nil {
 		return nil, err
 	}

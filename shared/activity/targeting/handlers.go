@@ -3,6 +3,7 @@ package targeting
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
@@ -100,7 +101,7 @@ func (t *task) result() *activity.Result {
 
 // write stores a query's rows as the dataset of a port and activates it.
 func (t *task) write(res *activity.Result, port string, p pop, query string, args ...any) (*dataset.Manifest, error) {
-	return t.Write(res, port, p.Dimension, p.Key, query, args...)
+	return t.WriteOver(res, port, p.Dimension, p.Key, p.Base, query, args...)
 }
 
 // pop is a population staged as a view: an inbound dataset, a catalog table
@@ -113,6 +114,14 @@ type pop struct {
 	Active    bool
 	From      string
 	Count     int64
+	// Base, when set, is the dataset the population's Base.Columns come
+	// from, by key: outputs that pass the rows through are written narrow
+	// over it. With uniqueBase (the base's key is known unique), rows equal
+	// on the key are equal on those columns.
+	Base       *dataset.Base
+	uniqueBase bool
+	// ref is the dataset of an input whose manifest gives Key.
+	ref dataset.Ref
 }
 
 // Schema is the population's schema.
@@ -139,6 +148,10 @@ func (t *task) inputs() ([]pop, error) {
 		if in.View != "" {
 			p.View, p.Active, p.Count = in.View, true, in.Manifest.Rows
 			p.Dimension, p.Columns, p.Key = in.Manifest.Dimension, in.Manifest.Columns, in.Manifest.Key
+			p.Base, p.uniqueBase = in.Manifest.Base, in.Manifest.Base != nil
+			if len(p.Key) > 0 {
+				p.ref = dataset.Ref(*in.Ref)
+			}
 		} else {
 			s := t.Comp.Schemas[in.From][in.Port]
 			p.Dimension, p.Columns, p.Count = s.Dimension, s.Columns, 0
@@ -202,7 +215,24 @@ func (t *task) table(name string) (pop, error) {
 			return pop{}, invalid("table %s: %v", name, err)
 		}
 	}
-	return pop{View: view, Dimension: name, Key: tbl.Key, Columns: cols, Active: true}, nil
+	base, err := t.Base(name)
+	if err != nil {
+		return pop{}, err
+	}
+	return pop{View: view, Dimension: name, Key: tbl.Key, Columns: cols, Active: true, Base: base}, nil
+}
+
+// keyedTable is table, with the base's key checked unique: rows then sort
+// by key without hashing the table's other columns.
+func (t *task) keyedTable(name string) (pop, error) {
+	p, err := t.table(name)
+	if err != nil || p.Base == nil {
+		return p, err
+	}
+	if p.uniqueBase, err = t.Engine.KeyIsUnique(t.Ctx, p.Base.Ref); err != nil {
+		return pop{}, datakit.Classify(err)
+	}
+	return p, nil
 }
 
 // dimension resolves a configured dimension (default: the campaign's).
@@ -224,11 +254,14 @@ func order(alias string, p pop) string {
 	return strings.Join(append(parts, rowHash(alias, p)), ", ")
 }
 
-// rowHash hashes every column of p's rows under alias.
+// rowHash hashes every column of p's rows under alias, but those taken from
+// a base: rows equal on the key are equal there.
 func rowHash(alias string, p pop) string {
-	cols := make([]string, len(p.Columns))
-	for i, c := range p.Columns {
-		cols[i] = col(alias, c.Name)
+	cols := make([]string, 0, len(p.Columns))
+	for _, c := range p.Columns {
+		if !p.uniqueBase || !slices.Contains(p.Base.Columns, c.Name) {
+			cols = append(cols, col(alias, c.Name))
+		}
 	}
 	if len(cols) == 0 {
 		return "0"

@@ -29,6 +29,12 @@ func runCombine(t *task) (*activity.Result, error) {
 		return nil, err
 	}
 	first := ins[0]
+	for _, in := range ins[1:] {
+		if in.Base == nil || first.Base == nil || in.Base.Ref != first.Base.Ref || !covers(in.Base.Columns, first.Base.Columns) {
+			// Rows of other bases flow into the union: written wide.
+			first.Base, first.uniqueBase = nil, false
+		}
+	}
 	key := x.Key
 	if len(key) == 0 {
 		key = first.Key
@@ -271,7 +277,7 @@ func runChangeDimension(t *task) (*activity.Result, error) {
 	if !ok {
 		return nil, invalid("unknown link %q of %q", x.Via, from.Name)
 	}
-	to, err := t.table(link.Table)
+	to, err := t.keyedTable(link.Table)
 	if err != nil {
 		return nil, err
 	}

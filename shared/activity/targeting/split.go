@@ -194,6 +194,13 @@ func (t *task) uniqueKey(p pop) (bool, error) {
 	if len(p.Key) == 0 {
 		return false, nil
 	}
+	if p.ref != "" {
+		ok, err := t.Engine.KeyIsUnique(t.Ctx, p.ref)
+		if err != nil {
+			return false, invalid("%v", err)
+		}
+		return ok, nil
+	}
 	nonNull := make([]string, len(p.Key))
 	for i, k := range p.Key {
 		nonNull[i] = col("t", k) + " IS NOT NULL"
