@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"testing"
 	"time"
 
@@ -37,6 +38,11 @@ func TestBuildAudience(t *testing.T) {
 		t.Errorf("manifest %+v", m)
 	}
 	eq(t, "row", e.strs("SELECT * FROM "+e.view(fr, "out")+" WHERE customerId = 'C05'"), []string{"C05|∅|FR|bronze|10|∅|2026-01-05"})
+	// Written narrow: the key in the files, the rest read from the run's
+	// snapshot of the table.
+	if m.Base == nil || len(m.Base.Columns) != 6 || !strings.HasSuffix(string(m.Base.Ref), "/-tables/customers") {
+		t.Errorf("base %+v, want the snapshot of customers with its 6 non-key columns", m.Base)
+	}
 
 	// sum(amount) per customer: C01 35.75, C02 100, C03 14, C07 300, C09 null.
 	sp := e.must(p, "spenders", opts{})
