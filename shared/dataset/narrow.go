@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"os"
 	"path/filepath"
 	"slices"
 	"sort"
@@ -188,7 +187,8 @@ func (e *Engine) narrowWindow(ctx context.Context, m *Manifest, paths []string, 
 		join = join || strings.HasPrefix(cols[i], "b.")
 	}
 	if !join {
-		return "SELECT " + strings.Join(cols, ", ") + " FROM " + window + " ORDER BY n.__sw_file, n.__sw_pos", nil
+		// The files alone, read in order as a wide dataset's are.
+		return "SELECT " + strings.Join(cols, ", ") + " FROM read_parquet(" + list + ") AS n LIMIT ? OFFSET ?", nil
 	}
 	bm, base, err := e.baseOf(ctx, m)
 	if err != nil {
@@ -268,13 +268,9 @@ func (e *Engine) Snapshot(ctx context.Context, ref Ref, src Source, dimension st
 		paths[i] = p
 	}
 	// The columns: declared, else those of the files, as StageSource sees them.
-	read, err := readFunction(paths, format, src)
+	_, have, types, err := e.readSource(ctx, paths, format, src)
 	if err != nil {
 		return nil, err
-	}
-	have, types, err := e.probe(ctx, "SELECT * FROM "+read)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src.Location, err)
 	}
 	if len(src.Columns) > 0 {
 		if _, m.Columns, err = declaredProjection(src, have); err != nil {
@@ -311,12 +307,7 @@ func (e *Engine) copyIn(ctx context.Context, key, file string, copy bool) error 
 	if !copy {
 		return e.putFile(ctx, key, file)
 	}
-	f, err := os.Open(file)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	return e.store.Put(ctx, key, f)
+	return upload(ctx, e.store, key, file)
 }
 
 // expandLocal turns sourceFiles' local patterns (a file, a glob, or a

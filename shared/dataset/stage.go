@@ -149,13 +149,9 @@ func (e *Engine) StageSource(ctx context.Context, view string, src Source) ([]Co
 	if err != nil {
 		return nil, err
 	}
-	from, err := readFunction(files, format, src)
+	from, names, types, err := e.readSource(ctx, files, format, src)
 	if err != nil {
 		return nil, err
-	}
-	names, types, err := e.probe(ctx, "SELECT * FROM "+from)
-	if err != nil {
-		return nil, fmt.Errorf("source %s: %w", src.Location, err)
 	}
 	var sel string
 	var cols []Column
@@ -179,6 +175,18 @@ func (e *Engine) StageSource(ctx context.Context, view string, src Source) ([]Co
 		return nil, fmt.Errorf("source %s: %w", src.Location, err)
 	}
 	return cols, nil
+}
+
+// readSource returns the table function reading a source's files, and the
+// names and DuckDB types of what it reads.
+func (e *Engine) readSource(ctx context.Context, files []string, format string, src Source) (from string, names, types []string, err error) {
+	if from, err = readFunction(files, format, src); err != nil {
+		return "", nil, nil, err
+	}
+	if names, types, err = e.probe(ctx, "SELECT * FROM "+from); err != nil {
+		return "", nil, nil, fmt.Errorf("source %s: %w", src.Location, err)
+	}
+	return from, names, types, nil
 }
 
 // declaredProjection selects the declared columns, cast to their types.

@@ -178,12 +178,17 @@ func (e *Engine) putFile(ctx context.Context, key, local string) error {
 	if m, ok := e.store.(fileMover); ok {
 		return m.MoveFile(ctx, key, local)
 	}
-	f, err := os.Open(local)
+	return upload(ctx, e.store, key, local)
+}
+
+// upload copies a local file into store.
+func upload(ctx context.Context, store blob.Store, key, file string) error {
+	f, err := os.Open(file)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
-	return e.store.Put(ctx, key, f)
+	return store.Put(ctx, key, f)
 }
 
 // contentName names a part file by the hash of its content.
