@@ -188,7 +188,8 @@ func (t *Task) Table(name string) (string, error) {
 		snap := TableSnapshot(t.Req.Run.ID, name)
 		src := dataset.Source{Location: t.Comp.Catalog.Resolve(tbl.Source), Columns: tbl.Columns}
 		if _, err := t.Engine.Snapshot(t.Ctx, snap, src, name, tbl.Key); err != nil {
-			return "", &activity.InvalidInput{Msg: fmt.Sprintf("table %s: cannot read its source %s: %v", name, tbl.Source, err)}
+			// A transient store failure (copying the files) is retried.
+			return "", Classify(fmt.Errorf("table %s: cannot read its source %s: %w", name, tbl.Source, err))
 		}
 		if _, err := t.Engine.StageDataset(t.Ctx, view, snap); err != nil {
 			return "", missing(err, "table "+name)
