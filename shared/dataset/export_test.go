@@ -6,3 +6,10 @@ func SetStreamWindow(n int64) (restore func()) {
 	streamWindow = n
 	return func() { streamWindow = old }
 }
+
+// SetGoRows chooses the WriteRows path, for tests.
+func SetGoRows(on bool) (restore func()) {
+	old := goRows
+	goRows = on
+	return func() { goRows = old }
+}

@@ -117,7 +117,12 @@ func (e *Engine) open(ctx context.Context, ref Ref, ordered bool) (*Manifest, st
 		}
 		return m, from, nil
 	}
-	return m, "read_parquet([" + strings.Join(quoted, ", ") + "])", nil
+	// The manifest's column order (a file written from Go orders its columns by name).
+	cols := make([]string, len(m.Columns))
+	for i, c := range m.Columns {
+		cols[i] = QuoteIdent(c.Name)
+	}
+	return m, "(SELECT " + strings.Join(cols, ", ") + " FROM read_parquet([" + strings.Join(quoted, ", ") + "]))", nil
 }
 
 // localPaths makes the files of a dataset local and returns their paths.

@@ -99,6 +99,13 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 	if err != nil {
 		return nil, err
 	}
+	return e.commit(ctx, out, local, &Manifest{Columns: cols, Rows: rows, Base: base})
+}
+
+// commit stores the local Parquet file as the dataset out.Ref, described by m
+// (its columns, rows and base; the rest is filled in), unless a concurrent
+// writer finished first: then theirs is the dataset.
+func (e *Engine) commit(ctx context.Context, out Output, local string, m *Manifest) (*Manifest, error) {
 	name, err := contentName(local)
 	if err != nil {
 		return nil, err
@@ -107,16 +114,8 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 	if created.IsZero() {
 		created = time.Now()
 	}
-	m := &Manifest{
-		Version:   FormatVersion,
-		Dimension: out.Dimension,
-		Key:       slices.Clone(out.Key),
-		Columns:   cols,
-		Rows:      rows,
-		Files:     []string{name},
-		CreatedAt: created.UTC(),
-		Base:      base,
-	}
+	m.Version, m.Dimension, m.Key = FormatVersion, out.Dimension, slices.Clone(out.Key)
+	m.Files, m.CreatedAt = []string{name}, created.UTC()
 	if err := e.putFile(ctx, out.Ref.Key(name), local); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
 	}

@@ -1,0 +1,73 @@
+package dataset_test
+
+import (
+	"database/sql/driver"
+	"reflect"
+	"testing"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+)
+
+// Both WriteRows paths (Parquet from Go, DuckDB's appender) store the same
+// rows with the same columns, in order, nulls included.
+func TestWriteRowsPathsAgree(t *testing.T) {
+	cols := []dataset.Column{
+		{Name: "row", Type: campaign.TypeInteger}, {Name: "status", Type: campaign.TypeString},
+		{Name: "score", Type: campaign.TypeNumber}, {Name: "ok", Type: campaign.TypeBoolean},
+		{Name: "day", Type: campaign.TypeDate}, {Name: "at", Type: campaign.TypeTimestamp},
+		{Name: "Zeta", Type: campaign.TypeString},
+	}
+	at := time.Date(2026, 12, 1, 9, 30, 15, 123456000, time.UTC)
+	row := func(i int, dst []driver.Value) {
+		dst[0], dst[1] = int64(i), []string{"sent", "skipped", "é – ok"}[i%3]
+		if i%4 != 0 {
+			dst[2], dst[3], dst[4], dst[5] = float64(i)/4, i%2 == 0, at.AddDate(0, 0, -i), at.Add(time.Duration(i)*time.Second)
+		}
+		if i%5 == 0 {
+			dst[6] = "z"
+		}
+	}
+	e := engine(t, folder(t))
+	read := func(ref dataset.Ref) ([]dataset.Column, [][]any) {
+		var out [][]any
+		m, err := e.Stream(ctx, ref, dataset.StreamOptions{}, func(b *dataset.Batch) error {
+			out = append(out, b.Rows...)
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return m.Columns, out
+	}
+	goCols, goRows := func() ([]dataset.Column, [][]any) {
+		if _, err := e.WriteRows(ctx, dataset.Output{Ref: "runs/r/go/p"}, cols, 2500, row, ""); err != nil {
+			t.Fatal(err)
+		}
+		return read("runs/r/go/p")
+	}()
+	restore := dataset.SetGoRows(false)
+	defer restore()
+	if _, err := e.WriteRows(ctx, dataset.Output{Ref: "runs/r/duck/p"}, cols, 2500, row, ""); err != nil {
+		t.Fatal(err)
+	}
+	duckCols, duckRows := read("runs/r/duck/p")
+	if !reflect.DeepEqual(goCols, duckCols) {
+		t.Fatalf("columns: go %v, appender %v", goCols, duckCols)
+	}
+	if len(goRows) != 2500 || !reflect.DeepEqual(goRows, duckRows) {
+		t.Fatalf("rows differ: go %v…, appender %v…", goRows[:2], duckRows[:2])
+	}
+	// A staged view has the manifest's column order, not the file's.
+	if _, err := e.StageDataset(ctx, "go_rows", "runs/r/go/p"); err != nil {
+		t.Fatal(err)
+	}
+	got, err := e.Columns(ctx, "SELECT * FROM go_rows")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got[0].Name != "row" || got[6].Name != "Zeta" {
+		t.Fatalf("staged column order %v", got)
+	}
+}
