@@ -87,10 +87,40 @@ func TestNarrowReadsLikeWide(t *testing.T) {
 	if !reflect.DeepEqual(staged, rows(t, e, "runs/r/wide/out")) {
 		t.Fatal("a staged narrow dataset does not keep the dataset order")
 	}
+	// StageOwn: the files' columns alone, no join.
+	if _, err := e.StageDataset(ctx, "v_own_all", "runs/r/narrow/out"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := e.StageOwn(ctx, "v_own", "runs/r/narrow/out"); err != nil {
+		t.Fatal(err)
+	}
+	if cols, _ := e.Columns(ctx, "SELECT * FROM v_own"); len(cols) != 3 || cols[0].Name != "id" || cols[2].Name != "points" {
+		t.Fatalf("own columns %v, want id, score, points", cols)
+	}
+	if r, err := e.QueryRow(ctx, "SELECT count(*) FROM (SELECT id, score, points FROM v_own EXCEPT ALL SELECT id, score, points FROM v_own_all)"); err != nil || r[0] != int64(0) {
+		t.Fatalf("own rows differ: %v %v", r, err)
+	}
 	// Only the columns the writer vouches for come from the base.
 	part, err := e.Write(ctx, dataset.Output{Ref: "runs/r/part/out", Key: []string{"id"}, Base: &dataset.Base{Ref: base, Columns: []string{"name"}}}, query)
 	if err != nil || part.Base == nil || !reflect.DeepEqual(part.Base.Columns, []string{"name"}) {
 		t.Fatalf("vouched columns: %v, %+v", err, part.Base)
+	}
+	// A small population of the base (here 1/20 of it) is written wide: every
+	// read of a narrow one would scan the whole base.
+	small := `SELECT id, name, born, score * 10 AS points FROM people WHERE score = 0 AND id < 'c00140' ORDER BY id DESC`
+	sw, err := e.Write(ctx, dataset.Output{Ref: "runs/r/small/out", Key: []string{"id"}, Base: &dataset.Base{Ref: base, Columns: []string{"name", "born"}}}, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	sn, err := e.Write(ctx, dataset.Output{Ref: "runs/r/smallwide/out", Key: []string{"id"}}, small)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if sw.Base != nil || sw.Rows != 20 || !reflect.DeepEqual(sw.Columns, sn.Columns) {
+		t.Fatalf("small output: base %+v, %d rows, columns %v", sw.Base, sw.Rows, sw.Columns)
+	}
+	if got, want := rows(t, e, "runs/r/small/out"), rows(t, e, "runs/r/smallwide/out"); !reflect.DeepEqual(got, want) {
+		t.Fatalf("widened rows differ:\n%v\n%v", got, want)
 	}
 	row, err := e.QueryRow(ctx, `SELECT (SELECT count(*) FROM (SELECT * FROM v_narrow EXCEPT ALL SELECT * FROM v_wide)),
 		(SELECT count(*) FROM (SELECT * FROM v_wide EXCEPT ALL SELECT * FROM v_narrow))`)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path"
 	"path/filepath"
+	"slices"
 	"sort"
 	"strings"
 
@@ -69,15 +70,47 @@ func (e *Engine) StageInput(ctx context.Context, view string, ref Ref) (*Manifes
 	return e.stage(ctx, view, ref, false)
 }
 
+// StageOwn is StageInput with only the columns the dataset's files hold: for
+// a narrow dataset its key and computed columns, without the base's (no
+// join); all columns of a wide one. For queries that need no base column.
+func (e *Engine) StageOwn(ctx context.Context, view string, ref Ref) (*Manifest, error) {
+	if e.store == nil {
+		return nil, errors.New("dataset: engine has no store")
+	}
+	m, err := ReadManifest(ctx, e.store, ref)
+	if err != nil {
+		return nil, err
+	}
+	if m.Base == nil || len(m.Files) == 0 {
+		return e.stage(ctx, view, ref, false)
+	}
+	paths, err := e.localPaths(ctx, ref, m)
+	if err != nil {
+		return nil, err
+	}
+	var cols []string
+	for _, c := range m.Columns {
+		if !slices.Contains(m.Base.Columns, c.Name) {
+			cols = append(cols, QuoteIdent(c.Name))
+		}
+	}
+	from := "(SELECT " + strings.Join(cols, ", ") + " FROM read_parquet([" + strings.Join(quoteAll(paths), ", ") + "]))"
+	return m, e.createView(ctx, view, ref, from)
+}
+
 func (e *Engine) stage(ctx context.Context, view string, ref Ref, ordered bool) (*Manifest, error) {
 	m, from, err := e.open(ctx, ref, ordered)
 	if err != nil {
 		return nil, err
 	}
+	return m, e.createView(ctx, view, ref, from)
+}
+
+func (e *Engine) createView(ctx context.Context, view string, ref Ref, from string) error {
 	if err := e.Exec(ctx, "CREATE OR REPLACE VIEW "+QuoteIdent(view)+" AS SELECT * FROM "+from); err != nil {
-		return nil, fmt.Errorf("dataset %s: stage: %w", ref, err)
+		return fmt.Errorf("dataset %s: stage: %w", ref, err)
 	}
-	return m, nil
+	return nil
 }
 
 // open reads the manifest of ref, makes its files local, and returns a FROM

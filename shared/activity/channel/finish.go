@@ -149,7 +149,7 @@ func providerOf(t *datakit.Task) string {
 func logFinish(t *datakit.Task, res *activity.Result) {
 	reasons := map[string]int64{}
 	v := t.View("skipped")
-	if _, err := t.Engine.StageInput(t.Ctx, v, dataset.Ref(*res.Ports["skipped"])); err == nil {
+	if _, err := t.Engine.StageOwn(t.Ctx, v, dataset.Ref(*res.Ports["skipped"])); err == nil {
 		t.Engine.Query(t.Ctx, 100, func(b *dataset.Batch) error {
 			for _, r := range b.Rows {
 				s, _ := r[0].(string)

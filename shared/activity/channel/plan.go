@@ -328,7 +328,7 @@ func quoted(names []string) []string {
 // are contiguous from the wave's first row number.
 func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest) (*activity.Result, int64, error) {
 	view := t.View("plan")
-	if _, err := t.Engine.StageInput(t.Ctx, view, ref); err != nil {
+	if _, err := t.Engine.StageOwn(t.Ctx, view, ref); err != nil {
 		return nil, 0, &activity.Retryable{Msg: "plan: " + err.Error()}
 	}
 	type wave struct {

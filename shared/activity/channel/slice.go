@@ -159,7 +159,7 @@ func (d *deliverer) setLimiter(t *datakit.Task, x *Config, plan dataset.Ref, sl 
 		return nil
 	}
 	view := t.View("plan")
-	if _, err := t.Engine.StageInput(t.Ctx, view, plan); err != nil {
+	if _, err := t.Engine.StageOwn(t.Ctx, view, plan); err != nil {
 		return &activity.Retryable{Msg: "read the plan: " + err.Error()}
 	}
 	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FROM "+datakit.Q(view)+" WHERE "+colSkip+" IS NULL AND "+colWave+
