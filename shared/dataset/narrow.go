@@ -48,13 +48,13 @@ type SourceFormat struct {
 // result columns (other than the key) named and typed as a base column. ok
 // is false when the base cannot serve: absent, itself narrow, or with a key
 // that is not unique or not among the result columns.
-func (e *Engine) narrowColumns(ctx context.Context, base *Base, cols []Column) (m *Manifest, from []string, ok bool, err error) {
-	m, err = ReadManifest(ctx, e.store, base.Ref)
+func (e *Engine) narrowColumns(ctx context.Context, base *Base, cols []Column) (from []string, ok bool, err error) {
+	m, err := ReadManifest(ctx, e.store, base.Ref)
 	if errors.Is(err, ErrNotFound) {
-		return nil, nil, false, nil
+		return nil, false, nil
 	}
 	if err != nil || m.Base != nil || len(m.Key) == 0 {
-		return nil, nil, false, err
+		return nil, false, err
 	}
 	have := map[string]Column{}
 	for _, c := range cols {
@@ -63,11 +63,11 @@ func (e *Engine) narrowColumns(ctx context.Context, base *Base, cols []Column) (
 	for _, k := range m.Key {
 		bc, _ := m.Schema().Column(k)
 		if c, ok := have[k]; !ok || c.Type != bc.Type || c.Scale != bc.Scale {
-			return nil, nil, false, nil
+			return nil, false, nil
 		}
 	}
 	if unique, err := e.KeyIsUnique(ctx, base.Ref); err != nil || !unique {
-		return nil, nil, false, err
+		return nil, false, err
 	}
 	for _, bc := range m.Columns {
 		if c, ok := have[bc.Name]; ok && c.Type == bc.Type && c.Scale == bc.Scale && !slices.Contains(m.Key, bc.Name) &&
@@ -75,24 +75,7 @@ func (e *Engine) narrowColumns(ctx context.Context, base *Base, cols []Column) (
 			from = append(from, bc.Name)
 		}
 	}
-	return m, from, true, nil
-}
-
-// smallNarrow: a narrow dataset with fewer rows than its base's / smallNarrow
-// is widened when written. Every read of a narrow dataset scans its base, so
-// a small population of a large table (a VIP segment) is cheaper wide.
-const smallNarrow = 16
-
-// widen rewrites the narrow file local (described by m) at full width, in
-// order, and returns the new file.
-func (e *Engine) widen(ctx context.Context, m *Manifest, local string) (string, error) {
-	from, err := e.narrowFrom(ctx, m, []string{QuoteLiteral(local)}, true)
-	if err != nil {
-		return "", err
-	}
-	wide := e.scratch("wide") + ".parquet"
-	err = e.Exec(ctx, "COPY (SELECT * FROM "+from+") TO "+QuoteLiteral(wide)+" (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)")
-	return wide, err
+	return from, true, nil
 }
 
 // KeyIsUnique reports whether the key of the dataset at ref is unique and

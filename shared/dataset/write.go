@@ -69,14 +69,13 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 	items, cols := projectionItems(names, types)
 	sel := strings.Join(items, ", ")
 	var base *Base
-	var baseRows int64
 	if out.Base != nil {
-		bm, from, ok, err := e.narrowColumns(ctx, out.Base, cols)
+		from, ok, err := e.narrowColumns(ctx, out.Base, cols)
 		if err != nil {
 			return nil, fmt.Errorf("dataset %s: base: %w", out.Ref, err)
 		}
 		if ok && len(from) > 0 {
-			base, baseRows = &Base{Ref: out.Base.Ref, Columns: from}, bm.Rows
+			base = &Base{Ref: out.Base.Ref, Columns: from}
 			var kept []string
 			for i, n := range names {
 				if !slices.Contains(from, n) {
@@ -100,16 +99,7 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 	if err != nil {
 		return nil, err
 	}
-	m := &Manifest{Columns: cols, Rows: rows, Base: base}
-	if base != nil && rows*smallNarrow < baseRows {
-		wide, err := e.widen(ctx, m, local)
-		if err != nil {
-			return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
-		}
-		defer os.Remove(wide)
-		local, m.Base = wide, nil
-	}
-	return e.commit(ctx, out, local, m)
+	return e.commit(ctx, out, local, &Manifest{Columns: cols, Rows: rows, Base: base})
 }
 
 // commit stores the local Parquet file as the dataset out.Ref, described by m
