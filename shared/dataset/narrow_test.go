@@ -100,6 +100,33 @@ func TestNarrowReadsLikeWide(t *testing.T) {
 	if r, err := e.QueryRow(ctx, "SELECT count(*) FROM (SELECT id, score, points FROM v_own EXCEPT ALL SELECT id, score, points FROM v_own_all)"); err != nil || r[0] != int64(0) {
 		t.Fatalf("own rows differ: %v %v", r, err)
 	}
+	// A pass-through write over the placeholder view stores the same dataset
+	// as over the joined view, without joining.
+	if _, err := e.StagePassThrough(ctx, "v_thru", "runs/r/narrow/out"); err != nil {
+		t.Fatal(err)
+	}
+	thru := `SELECT * FROM v_thru WHERE points >= 30 ORDER BY id`
+	vouched := &dataset.Base{Ref: base, Columns: []string{"name", "born"}}
+	pt, err := e.Write(ctx, dataset.Output{Ref: "runs/r/thru/out", Key: []string{"id"}, Base: vouched, PassThrough: true}, thru)
+	if err != nil {
+		t.Fatal(err)
+	}
+	jn, err := e.Write(ctx, dataset.Output{Ref: "runs/r/joined/out", Key: []string{"id"}, Base: vouched},
+		`SELECT * FROM v_own_all WHERE points >= 30 ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, want := rows(t, e, "runs/r/thru/out"), rows(t, e, "runs/r/joined/out"); pt.Rows == 0 || !reflect.DeepEqual(got, want) {
+		t.Fatalf("pass-through write differs (%d rows)", pt.Rows)
+	}
+	if !reflect.DeepEqual(pt.Base, jn.Base) {
+		t.Fatalf("pass-through base %+v, joined %+v", pt.Base, jn.Base)
+	}
+	// A placeholder it cannot take from the base fails the write.
+	if _, err := e.Write(ctx, dataset.Output{Ref: "runs/r/thru2/out", Key: []string{"id"}, PassThrough: true,
+		Base: &dataset.Base{Ref: "warehouse/absent/v1", Columns: []string{"name", "born"}}}, thru); err == nil {
+		t.Fatal("a pass-through write over a missing base wrote its NULL placeholders")
+	}
 	// Only the columns the writer vouches for come from the base.
 	part, err := e.Write(ctx, dataset.Output{Ref: "runs/r/part/out", Key: []string{"id"}, Base: &dataset.Base{Ref: base, Columns: []string{"name"}}}, query)
 	if err != nil || part.Base == nil || !reflect.DeepEqual(part.Base.Columns, []string{"name"}) {

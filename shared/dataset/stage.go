@@ -74,6 +74,21 @@ func (e *Engine) StageInput(ctx context.Context, view string, ref Ref) (*Manifes
 // a narrow dataset its key and computed columns, without the base's (no
 // join); all columns of a wide one. For queries that need no base column.
 func (e *Engine) StageOwn(ctx context.Context, view string, ref Ref) (*Manifest, error) {
+	return e.stageFiles(ctx, view, ref, false)
+}
+
+// StagePassThrough is StageInput for queries that pass rows through into a
+// narrow write over the dataset's base (Output.PassThrough): they filter, join
+// and sort on the dataset's own columns only. The base's columns are there,
+// typed, but NULL, and the write takes them from the base; no join is made.
+// A wide dataset is staged as StageInput does.
+func (e *Engine) StagePassThrough(ctx context.Context, view string, ref Ref) (*Manifest, error) {
+	return e.stageFiles(ctx, view, ref, true)
+}
+
+// stageFiles stages the files of a narrow dataset alone, with its base's
+// columns as NULL placeholders or left out.
+func (e *Engine) stageFiles(ctx context.Context, view string, ref Ref, placeholders bool) (*Manifest, error) {
 	if e.store == nil {
 		return nil, errors.New("dataset: engine has no store")
 	}
@@ -90,8 +105,12 @@ func (e *Engine) StageOwn(ctx context.Context, view string, ref Ref) (*Manifest,
 	}
 	var cols []string
 	for _, c := range m.Columns {
-		if !slices.Contains(m.Base.Columns, c.Name) {
+		switch {
+		case !slices.Contains(m.Base.Columns, c.Name):
 			cols = append(cols, QuoteIdent(c.Name))
+		case placeholders:
+			t, _ := DuckDBType(c) // checked by ReadManifest
+			cols = append(cols, "CAST(NULL AS "+t+") AS "+QuoteIdent(c.Name))
 		}
 	}
 	from := "(SELECT " + strings.Join(cols, ", ") + " FROM read_parquet([" + strings.Join(quoteAll(paths), ", ") + "]))"

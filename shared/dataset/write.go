@@ -35,6 +35,10 @@ type Output struct {
 	// that cannot serve (absent, key not unique or not in the result) writes
 	// the dataset wide.
 	Base *Base
+	// PassThrough: the query reads a StagePassThrough view, whose base
+	// columns are NULL placeholders. The write fails rather than store them:
+	// every column of Base.Columns in the result must come from the base.
+	PassThrough bool
 }
 
 // Write runs query (a SELECT, with ? parameters bound to args) and stores its
@@ -69,10 +73,20 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 	items, cols := projectionItems(names, types)
 	sel := strings.Join(items, ", ")
 	var base *Base
+	if out.PassThrough && out.Base == nil {
+		return nil, fmt.Errorf("dataset %s: a pass-through write needs a base", out.Ref)
+	}
 	if out.Base != nil {
 		from, ok, err := e.narrowColumns(ctx, out.Base, cols)
 		if err != nil {
 			return nil, fmt.Errorf("dataset %s: base: %w", out.Ref, err)
+		}
+		if out.PassThrough {
+			for _, n := range names {
+				if slices.Contains(out.Base.Columns, n) && !slices.Contains(from, n) {
+					return nil, fmt.Errorf("dataset %s: pass-through column %q cannot be read from base %s", out.Ref, n, out.Base.Ref)
+				}
+			}
 		}
 		if ok && len(from) > 0 {
 			base = &Base{Ref: out.Base.Ref, Columns: from}

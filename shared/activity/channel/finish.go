@@ -42,8 +42,19 @@ func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, ki
 			slices = append(slices, w.Slices...)
 		}
 	}
-	pv := t.View("plan")
-	if _, err := t.Engine.StageInput(ctx, pv, plan); err != nil {
+	var inBase *dataset.Base // the plan passes the input's rows through
+	if len(req.Inputs) > 0 && req.Inputs[0].Ref != nil {
+		if im, err := dataset.ReadManifest(ctx, t.Engine.Store(), dataset.Ref(*req.Inputs[0].Ref)); err == nil {
+			inBase = im.Base
+		}
+	}
+	// Over a narrow plan of the same base, out and skipped pass its rows
+	// through without joining the base (see dataset.StagePassThrough).
+	pv, stage, write := t.View("plan"), t.Engine.StageInput, t.WriteOver
+	if inBase != nil && pm.Base != nil && pm.Base.Ref == inBase.Ref {
+		stage, write = t.Engine.StagePassThrough, t.WriteThrough
+	}
+	if _, err := stage(ctx, pv, plan); err != nil {
 		return nil, &activity.Retryable{Msg: err.Error()}
 	}
 	parts := "SELECT CAST(NULL AS BIGINT) AS _sw_row, CAST(NULL AS VARCHAR) AS status, CAST(NULL AS VARCHAR) AS messageId, " +
@@ -83,13 +94,7 @@ func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, ki
 	if outCols != "" {
 		outCols += ", "
 	}
-	var inBase *dataset.Base // the plan passes the input's rows through
-	if len(req.Inputs) > 0 && req.Inputs[0].Ref != nil {
-		if im, err := dataset.ReadManifest(ctx, t.Engine.Store(), dataset.Ref(*req.Inputs[0].Ref)); err == nil {
-			inBase = im.Base
-		}
-	}
-	out, err := t.WriteOver(res, "out", pm.Dimension, pm.Key, passed(inBase, "messageId", "variant"), "SELECT "+outCols+"NULLIF(s.messageId, '') AS messageId, NULLIF(s.variant, '') AS variant"+
+	out, err := write(res, "out", pm.Dimension, pm.Key, passed(inBase, "messageId", "variant"), "SELECT "+outCols+"NULLIF(s.messageId, '') AS messageId, NULLIF(s.variant, '') AS variant"+
 		join+" WHERE p."+colSkip+" IS NULL AND s.status = 'sent' ORDER BY p."+colRow)
 	if err != nil {
 		return nil, err
@@ -98,7 +103,7 @@ func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, ki
 	if skCols != "" {
 		skCols += ", "
 	}
-	skipped, err := t.WriteOver(res, "skipped", pm.Dimension, pm.Key, passed(inBase, "reason"), "SELECT "+skCols+"coalesce(p."+colSkip+", s.reason) AS reason"+
+	skipped, err := write(res, "skipped", pm.Dimension, pm.Key, passed(inBase, "reason"), "SELECT "+skCols+"coalesce(p."+colSkip+", s.reason) AS reason"+
 		join+" WHERE p."+colSkip+" IS NOT NULL OR s.status = 'skipped' ORDER BY p."+colRow)
 	if err != nil {
 		return nil, err

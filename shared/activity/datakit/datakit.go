@@ -287,7 +287,18 @@ func (t *Task) Write(res *activity.Result, port, dimension string, key []string,
 
 // WriteOver is Write, narrow over base when base is set (see dataset.Output.Base).
 func (t *Task) WriteOver(res *activity.Result, port, dimension string, key []string, base *dataset.Base, query string, args ...any) (*dataset.Manifest, error) {
-	m, err := t.Engine.Write(t.Ctx, dataset.Output{Ref: t.Out(port), Dimension: dimension, Key: key, CreatedAt: t.Now(), Base: base}, query, args...)
+	return t.write(res, dataset.Output{Ref: t.Out(port), Dimension: dimension, Key: key, Base: base}, port, query, args...)
+}
+
+// WriteThrough is WriteOver for a query over StagePassThrough views (see
+// dataset.Output.PassThrough).
+func (t *Task) WriteThrough(res *activity.Result, port, dimension string, key []string, base *dataset.Base, query string, args ...any) (*dataset.Manifest, error) {
+	return t.write(res, dataset.Output{Ref: t.Out(port), Dimension: dimension, Key: key, Base: base, PassThrough: true}, port, query, args...)
+}
+
+func (t *Task) write(res *activity.Result, out dataset.Output, port, query string, args ...any) (*dataset.Manifest, error) {
+	out.CreatedAt = t.Now()
+	m, err := t.Engine.Write(t.Ctx, out, query, args...)
 	if err != nil {
 		return nil, Classify(err)
 	}

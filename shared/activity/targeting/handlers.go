@@ -104,6 +104,11 @@ func (t *task) write(res *activity.Result, port string, p pop, query string, arg
 	return t.WriteOver(res, port, p.Dimension, p.Key, p.Base, query, args...)
 }
 
+// writeThrough is write for a query over StagePassThrough views of p.
+func (t *task) writeThrough(res *activity.Result, port string, p pop, query string, args ...any) (*dataset.Manifest, error) {
+	return t.WriteThrough(res, port, p.Dimension, p.Key, p.Base, query, args...)
+}
+
 // pop is a population staged as a view: an inbound dataset, a catalog table
 // or a scratch table.
 type pop struct {

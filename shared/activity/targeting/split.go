@@ -6,6 +6,7 @@ import (
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
@@ -45,10 +46,20 @@ func runSplit(t *task) (*activity.Result, error) {
 	}
 	unique = unique && splitByKey
 	var src, r string
+	// thru is what outputs and key numbering read: for a narrow input, its own
+	// files with the base's columns as placeholders (the writes take them
+	// from the base), so that only segment conditions join the base.
+	thru, passThrough := in.View, false
+	if unique && in.Base != nil && in.ref != "" {
+		thru, passThrough = t.View("thru"), true
+		if _, err := t.Engine.StagePassThrough(t.Ctx, thru, in.ref); err != nil {
+			return nil, datakit.Classify(err)
+		}
+	}
 	if unique {
 		src, r = q(base)+" AS b JOIN "+q(in.View)+" AS t ON "+keyJoin("b", "t", in.Key), "t"
 		err = t.exec("CREATE TABLE " + q(base) + " AS SELECT " + keyCols("t", in.Key) + ", row_number() OVER (ORDER BY " +
-			keyOrder("t", in.Key) + ") AS " + q(ridCol) + " FROM " + q(in.View) + " AS t")
+			keyOrder("t", in.Key) + ") AS " + q(ridCol) + " FROM " + q(thru) + " AS t")
 	} else {
 		src, r = q(base)+" AS b", "b"
 		err = t.exec("CREATE TABLE " + q(base) + " AS SELECT " + selectCols("t", in.Columns) + ", row_number() OVER (ORDER BY " +
@@ -139,18 +150,23 @@ func runSplit(t *task) (*activity.Result, error) {
 		_, err := t.write(res, "out", in, b.String(), b.args...)
 		return res, err
 	}
+	write := t.write
+	if passThrough {
+		src = q(base) + " AS b JOIN " + q(thru) + " AS t ON " + keyJoin("b", "t", in.Key)
+		write = t.writeThrough
+	}
 	sel := "SELECT " + selectCols(r, in.Columns) + " FROM " + src
 	for i, seg := range x.Segments {
 		if counts[int64(i)] == 0 && seg.SkipEmpty {
 			continue
 		}
-		if _, err := t.write(res, seg.Name, in, sel+" JOIN "+q(assign)+" AS a ON "+col("a", ridCol)+" = "+rid+
+		if _, err := write(res, seg.Name, in, sel+" JOIN "+q(assign)+" AS a ON "+col("a", ridCol)+" = "+rid+
 			" AND a.seg = ? ORDER BY "+rid, i); err != nil {
 			return nil, err
 		}
 	}
 	if x.Others {
-		if _, err := t.write(res, "others", in, sel+" WHERE NOT EXISTS (SELECT 1 FROM "+q(assign)+" AS a WHERE "+
+		if _, err := write(res, "others", in, sel+" WHERE NOT EXISTS (SELECT 1 FROM "+q(assign)+" AS a WHERE "+
 			col("a", ridCol)+" = "+rid+") ORDER BY "+rid); err != nil {
 			return nil, err
 		}
