@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"time"
+	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/compress/zstd"
@@ -65,6 +66,9 @@ func writeGoRows(file string, schema *parquet.Schema, index []int, cols []Column
 	vals := make([]driver.Value, len(cols))
 	const batch = 1024
 	rows := make([]parquet.Row, 0, batch)
+	// One slab of values per batch, reused: the writer copies the values
+	// (and the bytes they point to) into its pages.
+	slab := make([]parquet.Value, batch*len(cols))
 	flush := func() error {
 		_, err := w.WriteRows(rows)
 		rows = rows[:0]
@@ -73,7 +77,8 @@ func writeGoRows(file string, schema *parquet.Schema, index []int, cols []Column
 	for i := range n {
 		clear(vals)
 		row(i, vals)
-		r := make(parquet.Row, len(cols))
+		k := len(rows) * len(cols)
+		r := parquet.Row(slab[k : k+len(cols) : k+len(cols)])
 		for j, v := range vals {
 			pv, err := parquetValue(cols[j], v)
 			if err != nil {
@@ -108,7 +113,8 @@ func parquetValue(c Column, v driver.Value) (parquet.Value, error) {
 	switch c.Type {
 	case campaign.TypeString:
 		if s, ok := v.(string); ok {
-			return parquet.ByteArrayValue([]byte(s)), nil
+			// The string's own bytes, not a copy: the writer copies them.
+			return parquet.ByteArrayValue(unsafe.Slice(unsafe.StringData(s), len(s))), nil
 		}
 	case campaign.TypeInteger:
 		if x, ok := v.(int64); ok {
