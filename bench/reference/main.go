@@ -48,22 +48,6 @@ func main() {
 // repeat is how many times each side is measured; the fastest run counts.
 var repeat = 1
 
-// best measures a side repeat times and keeps the fastest run.
-func best(bin string, args ...string) (measured, string, error) {
-	var b measured
-	var out string
-	for i := 0; i < max(repeat, 1); i++ {
-		m, o, err := measure(bin, args...)
-		if err != nil {
-			return m, o, err
-		}
-		if i == 0 || m.Wall < b.Wall {
-			b, out = m, o
-		}
-	}
-	return b, out, nil
-}
-
 // measured is one child process run.
 type measured struct {
 	Wall, CPU time.Duration
@@ -109,8 +93,12 @@ func run(sizes, modes, out string) error {
 			if mode == "test" {
 				args = append(args, "--test")
 			}
-			var sw measured
-			var now time.Time
+			// The two sides alternate (Stepwise, limit, Stepwise, …) so that both
+			// see the same moments of a shared machine; the fastest of each counts,
+			// and each pair's ratio is printed too.
+			var sw, lim measured
+			var lout string
+			var pairs []string
 			for i := 0; i < max(repeat, 1); i++ {
 				os.RemoveAll(home) // each run starts from an empty home
 				m, out, err := measure(bin, args...)
@@ -127,13 +115,20 @@ func run(sizes, modes, out string) error {
 				if err != nil {
 					return err
 				}
-				if i == 0 || m.Wall < sw.Wall {
-					sw, now = m, at
+				l, lo, err := measure(self, "limit", "--dir", dir, "--mode", mode, "--now", at.Format(time.RFC3339Nano))
+				if err != nil {
+					return fmt.Errorf("limit %s at %d: %v\n%s", mode, n, err, lo)
 				}
+				if i == 0 || m.Wall < sw.Wall {
+					sw = m
+				}
+				if i == 0 || l.Wall < lim.Wall {
+					lim, lout = l, lo
+				}
+				pairs = append(pairs, fmt.Sprintf("%.2f", m.Wall.Seconds()/l.Wall.Seconds()))
 			}
-			lim, lout, err := best(self, "limit", "--dir", dir, "--mode", mode, "--now", now.Format(time.RFC3339Nano))
-			if err != nil {
-				return fmt.Errorf("limit %s at %d: %v\n%s", mode, n, err, lout)
+			if len(pairs) > 1 {
+				fmt.Printf("  pairs (Stepwise / limit, run by run): %s\n", strings.Join(pairs, " "))
 			}
 			lim.Messages, _ = strconv.ParseInt(strings.TrimSpace(lout), 10, 64)
 			note := ""
