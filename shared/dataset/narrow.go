@@ -184,7 +184,7 @@ func (e *Engine) narrowWindow(ctx context.Context, m *Manifest, paths []string, 
 	join := false
 	for i, c := range sel {
 		cols[i] = narrowCol(m, c) + " AS " + QuoteIdent(c)
-		join = join || strings.HasPrefix(cols[i], "b.")
+		join = join || slices.Contains(m.Base.Columns, c)
 	}
 	if !join {
 		// The files alone, read in order as a wide dataset's are.
