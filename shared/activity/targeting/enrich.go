@@ -158,13 +158,31 @@ func (t *task) linked(in pop, name string) (pop, [][2]string, error) {
 	return lt, l.OnPairs(), nil
 }
 
-// semiJoin keeps linked rows (alias l) linked from some population row.
-func semiJoin(in pop, pairs [][2]string) string {
+// semiJoin keeps linked rows (alias l) linked from some population row,
+// reading a narrow population's own files when they hold the link's columns.
+func (t *task) semiJoin(in pop, pairs [][2]string) (string, error) {
 	on := make([]string, len(pairs))
 	for i, p := range pairs {
 		on[i] = col("s", p[0]) + " = " + col("l", p[1])
 	}
-	return "EXISTS (SELECT 1 FROM " + q(in.View) + " AS s WHERE " + strings.Join(on, " AND ") + ")"
+	view := in.View
+	own, ok, err := t.own(in)
+	if err != nil {
+		return "", err
+	}
+	if ok && ownCols(own, colsOf(pairs, 0)...) {
+		view = own.View
+	}
+	return "EXISTS (SELECT 1 FROM " + q(view) + " AS s WHERE " + strings.Join(on, " AND ") + ")", nil
+}
+
+// colsOf lists side i (0: population, 1: linked) of join pairs.
+func colsOf(pairs [][2]string, i int) []string {
+	out := make([]string, len(pairs))
+	for j, p := range pairs {
+		out[j] = p[i]
+	}
+	return out
 }
 
 // joinOn joins a subquery (alias) holding k0, k1... to the population.
@@ -227,7 +245,11 @@ func (t *task) aggregateGroup(joins *sqlb, g *linkGroup, in pop) error {
 		}
 		joins.add(fmt.Sprintf(" AS a%d", i))
 	}
-	joins.add(" FROM " + q(lt.View) + " AS l WHERE " + semiJoin(in, pairs) + " GROUP BY " + group + ") AS " + q(g.alias) +
+	semi, err := t.semiJoin(in, pairs)
+	if err != nil {
+		return err
+	}
+	joins.add(" FROM " + q(lt.View) + " AS l WHERE " + semi + " GROUP BY " + group + ") AS " + q(g.alias) +
 		" ON " + joinOn(g.alias, pairs))
 	return nil
 }
@@ -261,7 +283,11 @@ func (t *task) collectAddition(joins *sqlb, alias string, a Addition, in pop) er
 	orderBy := append(sortKeys("l", a.OrderBy), order("l", lt))
 	joins.add(" FROM (SELECT "+keys+", "+selectCols("l", colsNamed(a.Fields))+", row_number() OVER (PARTITION BY "+group+
 		" ORDER BY "+strings.Join(orderBy, ", ")+") AS "+q(rnCol)+" FROM "+q(lt.View)+" AS l WHERE "+where, wargs...)
-	joins.add(" AND "+semiJoin(in, pairs)+") WHERE "+q(rnCol)+" <= ? GROUP BY "+strings.Join(kcols, ", ")+") AS "+q(alias)+
+	semi, err := t.semiJoin(in, pairs)
+	if err != nil {
+		return err
+	}
+	joins.add(" AND "+semi+") WHERE "+q(rnCol)+" <= ? GROUP BY "+strings.Join(kcols, ", ")+") AS "+q(alias)+
 		" ON "+joinOn(alias, pairs), a.Collect)
 	return nil
 }

@@ -5,10 +5,12 @@ import (
 	"fmt"
 	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
 
@@ -57,6 +59,7 @@ type task struct {
 	*datakit.Task
 	spec   *activity.Spec
 	tables []string
+	owns   map[dataset.Ref]string // StageOwn views by input
 }
 
 func handler(spec *activity.Spec, run func(t *task) (*activity.Result, error)) activity.Handler {
@@ -107,6 +110,65 @@ func (t *task) write(res *activity.Result, port string, p pop, query string, arg
 // writeThrough is write for a query over StagePassThrough views of p.
 func (t *task) writeThrough(res *activity.Result, port string, p pop, query string, args ...any) (*dataset.Manifest, error) {
 	return t.WriteThrough(res, port, p.Dimension, p.Key, p.Base, query, args...)
+}
+
+// own returns p restricted to its own columns, staged without the join to
+// its base: for a narrow input, its files' key and computed columns; ok is
+// false for any other population. A query that reads only those columns
+// (ownCols, ownWhere) reads the same values from own.View, without scanning
+// the base.
+func (t *task) own(p pop) (own pop, ok bool, err error) {
+	if p.Base == nil || p.ref == "" || !ownReads {
+		return pop{}, false, nil
+	}
+	own = p
+	own.Columns = nil
+	for _, c := range p.Columns {
+		if !slices.Contains(p.Base.Columns, c.Name) {
+			own.Columns = append(own.Columns, c)
+		}
+	}
+	if !ownCols(own, p.Key...) {
+		return pop{}, false, nil
+	}
+	if v, ok := t.owns[p.ref]; ok {
+		own.View = v
+		return own, true, nil
+	}
+	own.View = t.View(fmt.Sprintf("own%d", len(t.owns)))
+	if _, err := t.Engine.StageOwn(t.Ctx, own.View, p.ref); err != nil {
+		return pop{}, false, datakit.Classify(err)
+	}
+	if t.owns == nil {
+		t.owns = map[dataset.Ref]string{}
+	}
+	t.owns[p.ref] = own.View
+	ownViews.Add(1)
+	return own, true, nil
+}
+
+// ownReads lets tests read narrow inputs through their joins only, to
+// compare; ownViews counts the views own staged.
+var (
+	ownReads = true
+	ownViews atomic.Int64
+)
+
+// ownCols reports whether p has every named column.
+func ownCols(p pop, names ...string) bool {
+	for _, n := range names {
+		if !p.has(n) {
+			return false
+		}
+	}
+	return true
+}
+
+// ownWhere is t.Where for a population's own columns: ok when c reads none
+// of the base's columns (directly or through a link's join columns).
+func (t *task) ownWhere(own pop, c *condition.Condition, alias string) (string, []any, bool) {
+	where, args, err := t.Where(c, alias, own.Schema())
+	return where, args, err == nil
 }
 
 // pop is a population staged as a view: an inbound dataset, a catalog table
@@ -294,6 +356,15 @@ func sortKeys(alias string, keys []activity.Order) []string {
 			dir = " DESC"
 		}
 		out[i] = col(alias, o.Field) + dir + " NULLS LAST"
+	}
+	return out
+}
+
+// orderFields lists the fields of sort keys.
+func orderFields(keys []activity.Order) []string {
+	out := make([]string, len(keys))
+	for i, o := range keys {
+		out[i] = o.Field
 	}
 	return out
 }

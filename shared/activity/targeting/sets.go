@@ -287,18 +287,25 @@ func runChangeDimension(t *task) (*activity.Result, error) {
 		on = append(on, col("d", p[1])+" = "+col("i", p[0]))
 		targetCols = append(targetCols, p[1])
 	}
+	// The population is read for the link's columns only.
+	popView := in.View
+	if own, ok, err := t.own(in); err != nil {
+		return nil, err
+	} else if ok && ownCols(own, colsOf(link.OnPairs(), 0)...) {
+		popView = own.View
+	}
 	res := t.result()
 	sel := "SELECT " + selectCols("d", to.Columns)
 	var query string
 	if x.Keep == "first" {
-		query = sel + " FROM " + q(to.View) + " AS d WHERE EXISTS (SELECT 1 FROM " + q(in.View) + " AS i WHERE " + strings.Join(on, " AND ") + ")"
+		query = sel + " FROM " + q(to.View) + " AS d WHERE EXISTS (SELECT 1 FROM " + q(popView) + " AS i WHERE " + strings.Join(on, " AND ") + ")"
 	} else {
 		targets := q(to.View)
 		if link.Cardinality == "one" && !covers(targetCols, to.Key) {
 			targets = "(SELECT * FROM " + q(to.View) + " AS d QUALIFY row_number() OVER (PARTITION BY " +
 				selectCols("d", colsNamed(targetCols)) + " ORDER BY " + order("d", to) + ") = 1)"
 		}
-		query = sel + " FROM " + q(in.View) + " AS i JOIN " + targets + " AS d ON " + strings.Join(on, " AND ")
+		query = sel + " FROM " + q(popView) + " AS i JOIN " + targets + " AS d ON " + strings.Join(on, " AND ")
 	}
 	_, err = t.write(res, "out", to, query+" ORDER BY "+order("d", to))
 	return res, err

@@ -73,12 +73,32 @@ func runSplit(t *task) (*activity.Result, error) {
 		return nil, err
 	}
 	rid := col("b", ridCol)
-	for i, seg := range x.Segments {
-		where, wargs, err := t.Where(seg.Where, r, in.Schema())
+	// A segment whose condition and order read only a narrow input's own
+	// columns takes its candidates from the input's files, not its join.
+	var own pop
+	var ownSrc string
+	if unique {
+		o, ok, err := t.own(in)
 		if err != nil {
-			return nil, fmt.Errorf("segment %s: %w", seg.Name, err)
+			return nil, err
 		}
-		cand := " FROM " + src + " WHERE " + where
+		if ok {
+			own, ownSrc = o, q(base)+" AS b JOIN "+q(o.View)+" AS t ON "+keyJoin("b", "t", in.Key)
+		}
+	}
+	for i, seg := range x.Segments {
+		segSrc, where, wargs, ok := src, "", []any(nil), false
+		if ownSrc != "" && (seg.Limit == nil || seg.Limit.Random || ownCols(own, orderFields(seg.Limit.OrderBy)...)) {
+			if where, wargs, ok = t.ownWhere(own, seg.Where, r); ok {
+				segSrc = ownSrc
+			}
+		}
+		if !ok {
+			if where, wargs, err = t.Where(seg.Where, r, in.Schema()); err != nil {
+				return nil, fmt.Errorf("segment %s: %w", seg.Name, err)
+			}
+		}
+		cand := " FROM " + segSrc + " WHERE " + where
 		if !x.Overlap {
 			cand += " AND NOT EXISTS (SELECT 1 FROM " + q(assign) + " AS a WHERE " + col("a", ridCol) + " = " + rid + ")"
 		}

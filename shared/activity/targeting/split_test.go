@@ -173,3 +173,75 @@ func TestSplitPathsAgree(t *testing.T) {
 		t.Fatalf("only %d non-empty outputs compared", compared)
 	}
 }
+
+// Segments, aggregates and links that read only a narrow input's own columns
+// read its files without the join to the customers; the outputs are the same
+// bytes as when every read joins.
+func TestOwnReadsAgree(t *testing.T) {
+	e := fixtureEnv(t)
+	p := e.compile(campaignHead + allCustomers + `  - id: enriched
+    type: enrichment
+    from: all
+    add:
+      - { name: spent, link: purchases, aggregate: sum, field: amount }
+      - { name: orders, link: purchases, aggregate: count }
+      - { name: firstSku, link: purchases, collect: 1, fields: [sku], orderBy: [{ field: purchasedAt }] }
+  - id: bySpend
+    type: split
+    from: enriched
+    segments:
+      - { name: big, where: { field: spent, op: gte, value: 20 }, limit: { count: 2, orderBy: [{ field: spent, desc: true }] } }
+      - { name: gold, where: { field: tier, op: eq, value: gold } }
+      - { name: buyers, where: { field: orders, op: gte, value: 1 }, limit: { count: 1, orderBy: [{ field: points }] } }
+      - { name: half, limit: { percent: 50, orderBy: [{ field: customerId, desc: true }] } }
+    others: true
+  - id: stores
+    type: change-dimension
+    from: enriched
+    to: purchases
+    via: purchases
+`)
+	chain := func(run string) map[string]*activity.Result {
+		all := e.must(p, "all", opts{run: run})
+		enriched := e.must(p, "enriched", opts{run: run}, out("all", all))
+		return map[string]*activity.Result{"enriched": enriched,
+			"bySpend": e.must(p, "bySpend", opts{run: run}, out("enriched", enriched)),
+			"stores":  e.must(p, "stores", opts{run: run}, out("enriched", enriched))}
+	}
+	before := targeting.OwnViews()
+	own := chain("own")
+	if targeting.OwnViews() == before {
+		t.Fatal("no read took the input's own files")
+	}
+	*targeting.OwnReads = false
+	defer func() { *targeting.OwnReads = true }()
+	joined := chain("joined")
+	compared := 0
+	for id, res := range own {
+		if e.manifest(res, firstPort(res)).Base == nil && id != "stores" {
+			t.Errorf("%s: output is not narrow, the test reads no own files", id)
+		}
+		for port, ref := range res.Ports {
+			if ref == nil || joined[id].Ports[port] == nil {
+				if (ref == nil) != (joined[id].Ports[port] == nil) {
+					t.Errorf("%s.%s: activated on one path only", id, port)
+				}
+				continue
+			}
+			eq(t, id+"."+port+" files", e.manifest(res, port).Files, e.manifest(joined[id], port).Files)
+			compared++
+		}
+	}
+	if compared < 6 {
+		t.Fatalf("only %d outputs compared", compared)
+	}
+}
+
+func firstPort(res *activity.Result) string {
+	for port, ref := range res.Ports {
+		if ref != nil {
+			return port
+		}
+	}
+	return ""
+}
