@@ -13,3 +13,13 @@ func SetGoRows(on bool) (restore func()) {
 	goRows = on
 	return func() { goRows = old }
 }
+
+// SetGoStream chooses Stream's reader of plain Parquet columns, for tests.
+func SetGoStream(on bool) (restore func()) {
+	old := goStreamOn
+	goStreamOn = on
+	return func() { goStreamOn = old }
+}
+
+// GoStreams counts the streams read in Go so far.
+func GoStreams() int64 { return goStreams.Load() }

@@ -3,7 +3,9 @@ package dataset
 import (
 	"context"
 	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 )
 
 // Page is the first rows of a dataset.
@@ -45,6 +47,40 @@ type StreamOptions struct {
 	// BatchSize is the number of rows per callback; default 1000.
 	BatchSize int
 }
+
+// streamGo reads rows [off, end) of m's files in Go when the columns are
+// stored in them (a narrow dataset's own columns) in plain types; done is
+// false, with nothing read, otherwise.
+func (e *Engine) streamGo(ctx context.Context, ref Ref, m *Manifest, names []string, off, end int64, size int, flush func(*Batch) error) (done bool, err error) {
+	if m.Source != nil || len(m.Files) == 0 || off >= end {
+		return false, nil
+	}
+	if len(names) == 0 {
+		names = m.ColumnNames()
+	}
+	cols := make([]Column, len(names))
+	for i, n := range names {
+		j := slices.IndexFunc(m.Columns, func(c Column) bool { return c.Name == n })
+		if j < 0 || m.Base != nil && slices.Contains(m.Base.Columns, n) {
+			return false, nil
+		}
+		cols[i] = m.Columns[j]
+	}
+	paths, err := e.localPaths(ctx, ref, m)
+	if err != nil {
+		return false, err
+	}
+	files, conv, ok, err := openGo(paths, cols)
+	if !ok || err != nil {
+		return false, err
+	}
+	defer closeGo(files)
+	goStreams.Add(1)
+	return true, goStream(files, conv, off, end, size, flush)
+}
+
+// goStreams counts the streams read in Go (tests check the path is taken).
+var goStreams atomic.Int64
 
 // streamWindow is the number of rows Stream asks DuckDB for at a time; it
 // bounds the memory a stream holds whatever the dataset size.
@@ -103,6 +139,17 @@ func (e *Engine) Stream(ctx context.Context, ref Ref, opts StreamOptions, fn fun
 			}
 		}
 		return nil
+	}
+	if done, err := e.streamGo(ctx, ref, m, opts.Columns, max(opts.Offset, 0), end, size, flush); done || err != nil {
+		if err != nil {
+			return nil, fmt.Errorf("dataset %s: %w", ref, err)
+		}
+		if pending != nil && len(pending.Rows) > 0 {
+			if err := fn(pending); err != nil {
+				return nil, err
+			}
+		}
+		return m, nil
 	}
 	query := "SELECT " + sel + " FROM " + from + " LIMIT ? OFFSET ?"
 	if m.Base != nil && len(m.Files) > 0 {
