@@ -39,6 +39,10 @@ type Output struct {
 	// columns are NULL placeholders. The write fails rather than store them:
 	// every column of Base.Columns in the result must come from the base.
 	PassThrough bool
+	// RowGroupRows, when set, bounds the rows of a Parquet row group (default
+	// DuckDB's 122,880): readers of windows (a channel's slices) then skip
+	// whole groups instead of decoding the rows before their window.
+	RowGroupRows int
 }
 
 // Write runs query (a SELECT, with ? parameters bound to args) and stores its
@@ -103,8 +107,12 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 	local := e.scratch("out") + ".parquet"
 	defer os.Remove(local)
 	copyStart := time.Now()
+	opts := ""
+	if out.RowGroupRows > 0 {
+		opts = fmt.Sprintf(", ROW_GROUP_SIZE %d", out.RowGroupRows)
+	}
 	res, err := e.db.ExecContext(ctx, "COPY (SELECT "+sel+" FROM ("+query+"\n) AS q) TO "+QuoteLiteral(local)+
-		" (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1)", args...)
+		" (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"+opts+")", args...)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
 	}

@@ -268,8 +268,8 @@ func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*datase
 	if err != nil {
 		return nil, err
 	}
-	m, err := t.Engine.Write(ctx, dataset.Output{Ref: ref, Dimension: in.Manifest.Dimension, Key: key, CreatedAt: planAt, Base: base},
-		query, args...)
+	m, err := t.Engine.Write(ctx, dataset.Output{Ref: ref, Dimension: in.Manifest.Dimension, Key: key, CreatedAt: planAt, Base: base,
+		RowGroupRows: planRowGroup}, query, args...)
 	if err != nil {
 		return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
 	}
@@ -300,6 +300,10 @@ func planBase(t *datakit.Task, x *Config, in *dataset.Manifest) (*dataset.Base, 
 	}
 	return b, nil
 }
+
+// planRowGroup is the plan's Parquet row group: a slice reads its window
+// from the group it starts in, decoding at most this many rows before it.
+const planRowGroup = 16_384
 
 // planByKey lets tests take the two-sort path on unique keys, to compare the two.
 var planByKey = true
