@@ -62,6 +62,7 @@ type recipient struct {
 	values     map[string]any
 	suppressed bool
 	assign     assignment
+	token      string // the ledger token, once computed
 }
 
 // outcome is one row of a slice part.
@@ -156,7 +157,15 @@ func (d *deliverer) variant(r *recipient) string {
 func (d *deliverer) sent(r *recipient, id, variant string, at time.Time) {
 	at = at.UTC()
 	d.outcomes[r.idx] = outcome{Row: r.row, Status: statusSent, MessageID: id, Variant: variant,
-		Recipient: r.key, Address: r.address, Token: d.key(r).Token(), SentAt: &at}
+		Recipient: r.key, Address: r.address, Token: d.token(r), SentAt: &at}
+}
+
+// token is r's ledger token, computed once.
+func (d *deliverer) token(r *recipient) string {
+	if r.token == "" {
+		r.token = d.key(r).Token()
+	}
+	return r.token
 }
 
 func (d *deliverer) skip(r *recipient, reason string) {
@@ -190,6 +199,38 @@ func (d *deliverer) fatal(what string, err error) {
 	d.stop(&activity.Retryable{Msg: what + ": " + err.Error()})
 }
 
+// plainAddress reports whether s is local@domain in the common shape that
+// net/mail accepts as is (dot-separated runs of letters, digits and
+// "_%+-" before the @, of letters, digits and "-" after): such addresses skip
+// the full parser, every other goes through it.
+func plainAddress(s string) bool {
+	at := strings.IndexByte(s, '@')
+	if at <= 0 || at == len(s)-1 {
+		return false
+	}
+	return dotRuns(s[:at], "_%+-") && dotRuns(s[at+1:], "-")
+}
+
+// dotRuns reports whether s is non-empty runs of ASCII letters, digits and
+// extra, separated by single dots.
+func dotRuns(s, extra string) bool {
+	run := 0
+	for i := 0; i < len(s); i++ {
+		switch c := s[i]; {
+		case c == '.':
+			if run == 0 {
+				return false
+			}
+			run = 0
+		case 'a' <= c && c <= 'z', 'A' <= c && c <= 'Z', '0' <= c && c <= '9', strings.IndexByte(extra, c) >= 0:
+			run++
+		default:
+			return false
+		}
+	}
+	return run > 0
+}
+
 var e164 = regexp.MustCompile(`^\+[1-9][0-9]{6,14}$`)
 
 // static applies the checks that do not change between attempts, in order:
@@ -200,8 +241,10 @@ func (d *deliverer) static(r *recipient) string {
 	}
 	switch d.kind.Type {
 	case send.Email:
-		if a, err := mail.ParseAddress(r.address); err != nil || a.Name != "" || !strings.Contains(a.Address, "@") {
-			return ReasonInvalidAddress
+		if !plainAddress(r.address) {
+			if a, err := mail.ParseAddress(r.address); err != nil || a.Name != "" || !strings.Contains(a.Address, "@") {
+				return ReasonInvalidAddress
+			}
 		}
 	case send.SMS:
 		if !e164.MatchString(state.NormalizeAddress(send.SMS, r.address)) {
@@ -249,7 +292,7 @@ func (d *deliverer) one(ctx context.Context, r *recipient) {
 		return
 	}
 	k := d.key(r)
-	token := k.Token()
+	token := d.token(r)
 	msg, err := d.rn.render(d.prep.arm(r.assign.variant), r, token)
 	if err != nil {
 		d.skip(r, ReasonRender+err.Error())

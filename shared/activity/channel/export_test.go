@@ -2,3 +2,6 @@ package channel
 
 // PlanByKey switches the plan's keyed path (see writePlan).
 var PlanByKey = &planByKey
+
+// PlainAddress is the address shape that skips net/mail.
+var PlainAddress = plainAddress

@@ -218,7 +218,9 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset
 	sup, _ := t.Env.Services[activity.ServiceState].(Suppressions)
 	def := t.Location()
 	zones := map[string]*time.Location{}
-	work := make(chan *recipient, d.opts.Workers*64)
+	// Room for a few batches ahead of the workers: each queued recipient holds
+	// its row, so a deeper queue only grows the heap.
+	work := make(chan *recipient, 2*d.opts.Workers+1024)
 	done := make(chan error, 1)
 	go func() { done <- d.runAll(ctx, work) }()
 	keyCols := pm.Key
