@@ -5,3 +5,6 @@ var PlanByKey = &planByKey
 
 // PlainAddress is the address shape that skips net/mail.
 var PlainAddress = plainAddress
+
+// PlanConstWaves switches the plan's path without zones (see writePlan).
+var PlanConstWaves = &planConstWaves

@@ -401,3 +401,36 @@ func TestPlanPathsAgree(t *testing.T) {
 		t.Fatalf("the plans differ: %v and %v", keyed, copied)
 	}
 }
+
+// A plan without quiet hours (every row in the default wave, or skipped past
+// its window) is the same bytes whether or not it joins the zones.
+func TestPlanConstantWavesAgree(t *testing.T) {
+	h := newHarness(t)
+	h.clock.Set(time.Date(2026, 6, 1, 20, 30, 0, 0, time.UTC))
+	pop := []cust{
+		{ID: "w1", Name: "Paris", Phone: "+33612345671", SMSOK: yes, TZ: "Europe/Paris"},
+		{ID: "w2", Name: "NoZone", Phone: "+33612345674", SMSOK: yes},
+		{ID: "w3", Name: "NoConsent", Phone: "+33612345676", SMSOK: no, TZ: "Asia/Tokyo"},
+		{ID: "w4", Name: "NoPhone", SMSOK: yes, TZ: "Asia/Kolkata"},
+	}
+	for _, act := range []string{"windowed", "receipt"} {
+		planFiles := func(run string) []string {
+			h.plan(act, run, false, h.population(run, pop))
+			m, err := dataset.ReadManifest(context.Background(), h.engine().Store(), dataset.Ref("runs/"+run+"/"+act+"/_plan"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Rows != int64(len(pop)) {
+				t.Fatalf("plan of %s: %d rows", run, m.Rows)
+			}
+			return m.Files
+		}
+		constant := planFiles("const-" + act)
+		*channel.PlanConstWaves = false
+		joined := planFiles("zones-" + act)
+		*channel.PlanConstWaves = true
+		if strings.Join(constant, ",") != strings.Join(joined, ",") {
+			t.Fatalf("%s: the plans differ: %v and %v", act, constant, joined)
+		}
+	}
+}
