@@ -8,7 +8,7 @@ import (
 	"unsafe"
 
 	"github.com/parquet-go/parquet-go"
-	"github.com/parquet-go/parquet-go/compress/zstd"
+	"github.com/parquet-go/parquet-go/compress/snappy"
 
 	"github.com/stepwise-run/stepwise/shared/campaign"
 )
@@ -62,7 +62,7 @@ func writeGoRows(file string, schema *parquet.Schema, index []int, cols []Column
 		return err
 	}
 	defer f.Close()
-	w := parquet.NewWriter(f, schema, parquet.Compression(&zstd.Codec{Level: zstd.SpeedFastest}), parquet.CreatedBy("stepwise", "", ""))
+	w := parquet.NewWriter(f, schema, parquet.Compression(&snappy.Codec{}), parquet.CreatedBy("stepwise", "", ""))
 	vals := make([]driver.Value, len(cols))
 	const batch = 1024
 	rows := make([]parquet.Row, 0, batch)

@@ -235,13 +235,8 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset
 		}
 		var batch []*recipient
 		for _, row := range b.Rows {
-			r := &recipient{idx: idx, values: make(map[string]any, len(b.Columns))}
+			r := &recipient{idx: idx}
 			idx++
-			for i, c := range b.Columns {
-				if !strings.HasPrefix(c.Name, "_sw_") {
-					r.values[c.Name] = row[i]
-				}
-			}
 			r.row = toInt(row[col[colRow]])
 			r.address, _ = row[col[colAddress]].(string)
 			r.address = strings.TrimSpace(r.address)
@@ -261,6 +256,12 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset
 			if reason := d.static(r); reason != "" {
 				d.skip(r, reason)
 				continue
+			}
+			r.values = make(map[string]any, len(b.Columns))
+			for i, c := range b.Columns {
+				if !strings.HasPrefix(c.Name, "_sw_") {
+					r.values[c.Name] = row[i]
+				}
 			}
 			batch = append(batch, r)
 		}
