@@ -142,16 +142,11 @@ func convertValue(v any, typ string) (any, bool) {
 // modified; it is copied only when a date or json column needs converting.
 func (b *Builder) Bindings(row map[string]any, msg Message) Bindings {
 	rec := row
-	if len(b.dates)+len(b.jsons) > 0 {
-		var copied bool
-		for k, v := range row {
-			var typ string
-			switch {
-			case b.dates[k]:
-				typ = campaign.TypeDate
-			case b.jsons[k]:
-				typ = campaign.TypeJSON
-			default:
+	copied := false
+	convert := func(names map[string]bool, typ string) {
+		for k := range names {
+			v, ok := row[k]
+			if !ok {
 				continue
 			}
 			c, changed := convertValue(v, typ)
@@ -168,6 +163,9 @@ func (b *Builder) Bindings(row map[string]any, msg Message) Bindings {
 			rec[k] = c
 		}
 	}
+	// The scope's date and json columns are few; the row may be wide.
+	convert(b.dates, campaign.TypeDate)
+	convert(b.jsons, campaign.TypeJSON)
 	return Bindings{
 		Recipient: rec,
 		Params:    b.s.Params,
