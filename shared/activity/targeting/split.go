@@ -2,6 +2,7 @@ package targeting
 
 import (
 	"fmt"
+	"slices"
 	"strconv"
 	"strings"
 
@@ -56,11 +57,25 @@ func runSplit(t *task) (*activity.Result, error) {
 			return nil, datakit.Classify(err)
 		}
 	}
-	if unique {
+	switch {
+	case passThrough:
+		// The input's own columns are few: base holds them all (and the
+		// placeholders), so that segments on own columns and the outputs read
+		// base alone.
+		src, r = q(base)+" AS b JOIN "+q(in.View)+" AS t ON "+keyJoin("b", "t", in.Key), "t"
+		var ownSel []string
+		for _, c := range in.Columns {
+			if !slices.Contains(in.Base.Columns, c.Name) {
+				ownSel = append(ownSel, col("t", c.Name))
+			}
+		}
+		err = t.exec("CREATE TABLE " + q(base) + " AS SELECT " + strings.Join(ownSel, ", ") + ", row_number() OVER (ORDER BY " +
+			keyOrder("t", in.Key) + ") AS " + q(ridCol) + " FROM " + q(thru) + " AS t")
+	case unique:
 		src, r = q(base)+" AS b JOIN "+q(in.View)+" AS t ON "+keyJoin("b", "t", in.Key), "t"
 		err = t.exec("CREATE TABLE " + q(base) + " AS SELECT " + keyCols("t", in.Key) + ", row_number() OVER (ORDER BY " +
 			keyOrder("t", in.Key) + ") AS " + q(ridCol) + " FROM " + q(thru) + " AS t")
-	} else {
+	default:
 		src, r = q(base)+" AS b", "b"
 		err = t.exec("CREATE TABLE " + q(base) + " AS SELECT " + selectCols("t", in.Columns) + ", row_number() OVER (ORDER BY " +
 			order("t", in) + ") AS " + q(ridCol) + " FROM " + q(in.View) + " AS t")
@@ -74,23 +89,19 @@ func runSplit(t *task) (*activity.Result, error) {
 	}
 	rid := col("b", ridCol)
 	// A segment whose condition and order read only a narrow input's own
-	// columns takes its candidates from the input's files, not its join.
+	// columns takes its candidates from base alone, not the input's join.
 	var own pop
-	var ownSrc string
-	if unique {
-		o, ok, err := t.own(in)
-		if err != nil {
+	ownOK := false
+	if passThrough {
+		if own, ownOK, err = t.own(in); err != nil {
 			return nil, err
-		}
-		if ok {
-			own, ownSrc = o, q(base)+" AS b JOIN "+q(o.View)+" AS t ON "+keyJoin("b", "t", in.Key)
 		}
 	}
 	for i, seg := range x.Segments {
-		segSrc, where, wargs, ok := src, "", []any(nil), false
-		if ownSrc != "" && (seg.Limit == nil || seg.Limit.Random || ownCols(own, orderFields(seg.Limit.OrderBy)...)) {
-			if where, wargs, ok = t.ownWhere(own, seg.Where, r); ok {
-				segSrc = ownSrc
+		segSrc, sr, where, wargs, ok := src, r, "", []any(nil), false
+		if ownOK && (seg.Limit == nil || seg.Limit.Random || ownCols(own, orderFields(seg.Limit.OrderBy)...)) {
+			if where, wargs, ok = t.ownWhere(own, seg.Where, "b"); ok {
+				segSrc, sr = q(base)+" AS b", "b"
 			}
 		}
 		if !ok {
@@ -108,10 +119,13 @@ func runSplit(t *task) (*activity.Result, error) {
 			b.add(cand, wargs...)
 		} else {
 			b.add(" FROM (SELECT " + rid + ", row_number() OVER (ORDER BY ")
-			if len(seg.Limit.OrderBy) > 0 && !seg.Limit.Random {
-				b.add(strings.Join(append(sortKeys(r, seg.Limit.OrderBy), rid), ", "))
-			} else {
-				b.add(seededHash(r, in)+", "+rid, t.seed("split/"+seg.Name))
+			switch {
+			case unique && !seg.Limit.Random && keyFirst(seg.Limit.OrderBy, in.Key):
+				b.add(rid) // rid is the key order
+			case len(seg.Limit.OrderBy) > 0 && !seg.Limit.Random:
+				b.add(strings.Join(append(sortKeys(sr, seg.Limit.OrderBy), rid), ", "))
+			default:
+				b.add(seededHash(sr, in)+", "+rid, t.seed("split/"+seg.Name))
 			}
 			b.add(") AS "+q(rnCol)+", count(*) OVER () AS cnt"+cand, wargs...)
 			b.add(") WHERE " + q(rnCol) + " <= ")
@@ -172,10 +186,24 @@ func runSplit(t *task) (*activity.Result, error) {
 	}
 	write := t.write
 	if passThrough {
-		src = q(base) + " AS b JOIN " + q(thru) + " AS t ON " + keyJoin("b", "t", in.Key)
-		write = t.writeThrough
+		src, r, write = q(base)+" AS b", "b", t.writeThrough
 	}
 	sel := "SELECT " + selectCols(r, in.Columns) + " FROM " + src
+	if passThrough {
+		// The base's columns as the placeholders the pass-through write expects.
+		items := make([]string, len(in.Columns))
+		for i, c := range in.Columns {
+			items[i] = col("b", c.Name)
+			if slices.Contains(in.Base.Columns, c.Name) {
+				typ, err := duckType(c)
+				if err != nil {
+					return nil, invalid("%v", err)
+				}
+				items[i] = "CAST(NULL AS " + typ + ") AS " + q(c.Name)
+			}
+		}
+		sel = "SELECT " + strings.Join(items, ", ") + " FROM " + src
+	}
 	for i, seg := range x.Segments {
 		if counts[int64(i)] == 0 && seg.SkipEmpty {
 			continue
@@ -192,6 +220,20 @@ func runSplit(t *task) (*activity.Result, error) {
 		}
 	}
 	return res, nil
+}
+
+// keyFirst reports whether an order starts with the key, ascending: over
+// rows with a unique key, the order of the key alone.
+func keyFirst(order []activity.Order, key []string) bool {
+	if len(key) == 0 || len(order) < len(key) {
+		return false
+	}
+	for i, k := range key {
+		if order[i].Field != k || order[i].Desc {
+			return false
+		}
+	}
+	return true
 }
 
 // splitByKey lets tests take the copying path on keyed inputs, to compare the two.
