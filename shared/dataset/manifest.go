@@ -73,6 +73,9 @@ type Manifest struct {
 	// Source, when set, makes the dataset a source snapshot: the files are a
 	// source's own (see Snapshot).
 	Source *SourceFormat `json:"source,omitempty"`
+	// UniqueKey records that the writer vouched for the key being unique and
+	// never null (see Output.UniqueKey): KeyIsUnique need not look.
+	UniqueKey bool `json:"uniqueKey,omitempty"`
 }
 
 // Schema returns the dataset's dimension and columns.

@@ -92,6 +92,10 @@ func (e *Engine) KeyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 	if len(m.Key) == 0 {
 		return false, nil
 	}
+	if m.UniqueKey {
+		e.unique.Store(ref, true)
+		return true, nil
+	}
 	if m.Base != nil && len(m.Files) > 0 {
 		// The key is in the files: no need for the base.
 		paths, err := e.localPaths(ctx, ref, m)

@@ -241,3 +241,26 @@ func mustStage(t *testing.T, e *dataset.Engine, ref dataset.Ref) string {
 	}
 	return view
 }
+
+// A write whose key the caller vouches for records it; KeyIsUnique then
+// answers from the manifest, without reading the rows.
+func TestUniqueKeyVouchedManifest(t *testing.T) {
+	e := engine(t, folder(t))
+	dup := `SELECT * FROM (VALUES ('a', 1), ('a', 2)) AS t(id, n)`
+	m, err := e.Write(ctx, dataset.Output{Ref: "runs/r/vouched/out", Key: []string{"id"}, UniqueKey: true, CreatedAt: created}, dup)
+	if err != nil || !m.UniqueKey {
+		t.Fatalf("manifest %+v, %v: want uniqueKey", m, err)
+	}
+	if ok, err := e.KeyIsUnique(ctx, "runs/r/vouched/out"); err != nil || !ok {
+		t.Fatalf("KeyIsUnique = %v, %v: want the vouched answer", ok, err)
+	}
+	if _, err := e.Write(ctx, dataset.Output{Ref: "runs/r/probed/out", Key: []string{"id"}, CreatedAt: created}, dup); err != nil {
+		t.Fatal(err)
+	}
+	if ok, err := e.KeyIsUnique(ctx, "runs/r/probed/out"); err != nil || ok {
+		t.Fatalf("KeyIsUnique = %v, %v: want the probe's false", ok, err)
+	}
+	if m, _ := e.Write(ctx, dataset.Output{Ref: "runs/r/keyless/out", UniqueKey: true, CreatedAt: created}, dup); m == nil || m.UniqueKey {
+		t.Fatal("a keyless dataset is vouched unique")
+	}
+}

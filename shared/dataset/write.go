@@ -43,6 +43,10 @@ type Output struct {
 	// DuckDB's 122,880): readers of windows (a channel's slices) then skip
 	// whole groups instead of decoding the rows before their window.
 	RowGroupRows int
+	// UniqueKey: the caller vouches that Key is unique and never null over
+	// the result (its rows are a subset of a population whose key is), so
+	// that readers skip the check (KeyIsUnique). Only with a Key.
+	UniqueKey bool
 }
 
 // Write runs query (a SELECT, with ? parameters bound to args) and stores its
@@ -137,6 +141,7 @@ func (e *Engine) commit(ctx context.Context, out Output, local string, m *Manife
 		created = time.Now()
 	}
 	m.Version, m.Dimension, m.Key = FormatVersion, out.Dimension, slices.Clone(out.Key)
+	m.UniqueKey = out.UniqueKey && len(out.Key) > 0
 	m.Files, m.CreatedAt = []string{name}, created.UTC()
 	if err := e.putFile(ctx, out.Ref.Key(name), local); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)

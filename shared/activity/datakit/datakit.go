@@ -296,6 +296,12 @@ func (t *Task) WriteThrough(res *activity.Result, port, dimension string, key []
 	return t.write(res, dataset.Output{Ref: t.Out(port), Dimension: dimension, Key: key, Base: base, PassThrough: true}, port, query, args...)
 }
 
+// WriteOutput is WriteOver with every option of out (its Ref is the port's).
+func (t *Task) WriteOutput(res *activity.Result, port string, out dataset.Output, query string, args ...any) (*dataset.Manifest, error) {
+	out.Ref = t.Out(port)
+	return t.write(res, out, port, query, args...)
+}
+
 func (t *Task) write(res *activity.Result, out dataset.Output, port, query string, args ...any) (*dataset.Manifest, error) {
 	out.CreatedAt = t.Now()
 	m, err := t.Engine.Write(t.Ctx, out, query, args...)

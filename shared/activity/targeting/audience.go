@@ -26,7 +26,7 @@ func runBuildAudience(t *task) (*activity.Result, error) {
 		return nil, err
 	}
 	res := t.result()
-	m, err := t.write(res, "out", p, "SELECT "+selectCols("t", p.Columns)+" FROM "+q(p.View)+" AS t WHERE "+where+
+	m, err := t.writeRows(res, "out", p, false, "SELECT "+selectCols("t", p.Columns)+" FROM "+q(p.View)+" AS t WHERE "+where+
 		" ORDER BY "+order("t", p), args...)
 	if err != nil {
 		return nil, err

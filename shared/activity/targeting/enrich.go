@@ -96,7 +96,8 @@ func runEnrichment(t *task) (*activity.Result, error) {
 	query := "SELECT " + selectCols("t", in.Columns) + ", " + strings.Join(sel, ", ") + " FROM " + q(in.View) + " AS t" +
 		joins.String() + " ORDER BY " + order("t", in)
 	res := t.result()
-	_, err = t.write(res, "out", in, query, joins.args...)
+	// One row per input row: every join matches at most one row.
+	_, err = t.writeRows(res, "out", in, false, query, joins.args...)
 	return res, err
 }
 

@@ -107,10 +107,14 @@ func (t *task) write(res *activity.Result, port string, p pop, query string, arg
 	return t.WriteOver(res, port, p.Dimension, p.Key, p.Base, query, args...)
 }
 
-// writeThrough is write for a query over StagePassThrough views of p.
-func (t *task) writeThrough(res *activity.Result, port string, p pop, query string, args ...any) (*dataset.Manifest, error) {
-	return t.WriteThrough(res, port, p.Dimension, p.Key, p.Base, query, args...)
+// writeRows is write for a query whose rows are p's, filtered or reordered,
+// each at most once and none added (passThrough: over StagePassThrough
+// views): the output's key is vouched unique when p's is known to be.
+func (t *task) writeRows(res *activity.Result, port string, p pop, passThrough bool, query string, args ...any) (*dataset.Manifest, error) {
+	return t.WriteOutput(res, port, dataset.Output{Dimension: p.Dimension, Key: p.Key, Base: p.Base, PassThrough: passThrough,
+		UniqueKey: p.unique}, query, args...)
 }
+
 
 // own returns p restricted to its own columns, staged without the join to
 // its base: for a narrow input, its files' key and computed columns; ok is
@@ -187,6 +191,9 @@ type pop struct {
 	// on the key are equal on those columns.
 	Base       *dataset.Base
 	uniqueBase bool
+	// unique: the key is known unique and never null over these rows (the
+	// manifest says so, or they are a table's whose key is).
+	unique bool
 	// ref is the dataset of an input whose manifest gives Key.
 	ref dataset.Ref
 }
@@ -216,6 +223,7 @@ func (t *task) inputs() ([]pop, error) {
 			p.View, p.Active, p.Count = in.View, true, in.Manifest.Rows
 			p.Dimension, p.Columns, p.Key = in.Manifest.Dimension, in.Manifest.Columns, in.Manifest.Key
 			p.Base, p.uniqueBase = in.Manifest.Base, in.Manifest.Base != nil
+			p.unique = in.Manifest.UniqueKey
 			if len(p.Key) > 0 {
 				p.ref = dataset.Ref(*in.Ref)
 			}
@@ -299,6 +307,7 @@ func (t *task) keyedTable(name string) (pop, error) {
 	if p.uniqueBase, err = t.Engine.KeyIsUnique(t.Ctx, p.Base.Ref); err != nil {
 		return pop{}, datakit.Classify(err)
 	}
+	p.unique = p.uniqueBase // the table's own rows
 	return p, nil
 }
 

@@ -163,11 +163,11 @@ func runDeduplication(t *task) (*activity.Result, error) {
 	}
 	sel := "SELECT " + selectCols("t", in.Columns) + " FROM " + q(in.View) + " AS t"
 	if keep == 0 || len(x.By) == 0 {
-		if _, err := t.write(res, "out", in, sel+" ORDER BY "+order("t", in)); err != nil {
+		if _, err := t.writeRows(res, "out", in, false, sel+" ORDER BY "+order("t", in)); err != nil {
 			return nil, err
 		}
 		if x.Complement {
-			_, err = t.write(res, "duplicates", in, sel+" WHERE false")
+			_, err = t.writeRows(res, "duplicates", in, false, sel+" WHERE false")
 		}
 		return res, err
 	}
@@ -220,7 +220,7 @@ func runDeduplication(t *task) (*activity.Result, error) {
 	if !x.Complement {
 		b := &sqlb{}
 		b.add(sel+" QUALIFY "+rank.String()+" <= ?", append(rank.args, keep)...)
-		_, err := t.write(res, "out", in, "SELECT * FROM ("+b.String()+") AS t ORDER BY "+order("t", in), b.args...)
+		_, err := t.writeRows(res, "out", in, false, "SELECT * FROM ("+b.String()+") AS t ORDER BY "+order("t", in), b.args...)
 		return res, err
 	}
 	ranked := t.scratchTable("ranked")
@@ -229,10 +229,10 @@ func runDeduplication(t *task) (*activity.Result, error) {
 		return nil, err
 	}
 	from := "SELECT " + selectCols("t", in.Columns) + " FROM " + q(ranked) + " AS t WHERE " + col("t", rnCol)
-	if _, err := t.write(res, "out", in, from+" <= ? ORDER BY "+order("t", in), keep); err != nil {
+	if _, err := t.writeRows(res, "out", in, false, from+" <= ? ORDER BY "+order("t", in), keep); err != nil {
 		return nil, err
 	}
-	_, err = t.write(res, "duplicates", in, from+" > ? ORDER BY "+order("t", in), keep)
+	_, err = t.writeRows(res, "duplicates", in, false, from+" > ? ORDER BY "+order("t", in), keep)
 	return res, err
 }
 

@@ -46,6 +46,7 @@ func runSplit(t *task) (*activity.Result, error) {
 		return nil, err
 	}
 	unique = unique && splitByKey
+	in.unique = unique // each output holds each input row at most once
 	var src, r string
 	// thru is what outputs and key numbering read: for a narrow input, its own
 	// files with the base's columns as placeholders (the writes take them
@@ -181,12 +182,15 @@ func runSplit(t *task) (*activity.Result, error) {
 		}
 		b.add(" END AS VARCHAR) AS " + q("segmentCode") + " FROM " + src + join + q(assign) + " AS a ON " +
 			col("a", ridCol) + " = " + rid + " ORDER BY " + rid + ", a.seg")
-		_, err := t.write(res, "out", in, b.String(), b.args...)
+		if x.Overlap { // a row is repeated for each of its segments
+			_, err := t.write(res, "out", in, b.String(), b.args...)
+			return res, err
+		}
+		_, err := t.writeRows(res, "out", in, false, b.String(), b.args...)
 		return res, err
 	}
-	write := t.write
 	if passThrough {
-		src, r, write = q(base)+" AS b", "b", t.writeThrough
+		src, r = q(base)+" AS b", "b"
 	}
 	sel := "SELECT " + selectCols(r, in.Columns) + " FROM " + src
 	if passThrough {
@@ -208,13 +212,13 @@ func runSplit(t *task) (*activity.Result, error) {
 		if counts[int64(i)] == 0 && seg.SkipEmpty {
 			continue
 		}
-		if _, err := write(res, seg.Name, in, sel+" JOIN "+q(assign)+" AS a ON "+col("a", ridCol)+" = "+rid+
+		if _, err := t.writeRows(res, seg.Name, in, passThrough, sel+" JOIN "+q(assign)+" AS a ON "+col("a", ridCol)+" = "+rid+
 			" AND a.seg = ? ORDER BY "+rid, i); err != nil {
 			return nil, err
 		}
 	}
 	if x.Others {
-		if _, err := write(res, "others", in, sel+" WHERE NOT EXISTS (SELECT 1 FROM "+q(assign)+" AS a WHERE "+
+		if _, err := t.writeRows(res, "others", in, passThrough, sel+" WHERE NOT EXISTS (SELECT 1 FROM "+q(assign)+" AS a WHERE "+
 			col("a", ridCol)+" = "+rid+") ORDER BY "+rid); err != nil {
 			return nil, err
 		}
@@ -271,6 +275,9 @@ func keyOrder(alias string, key []string) string {
 func (t *task) uniqueKey(p pop) (bool, error) {
 	if len(p.Key) == 0 {
 		return false, nil
+	}
+	if p.unique {
+		return true, nil
 	}
 	if p.ref != "" {
 		ok, err := t.Engine.KeyIsUnique(t.Ctx, p.ref)

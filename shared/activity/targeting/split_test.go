@@ -245,3 +245,66 @@ func firstPort(res *activity.Result) string {
 	}
 	return ""
 }
+
+// Outputs that pass a unique population's rows through, each at most once,
+// say so in their manifest (readers then skip the check), and it is true;
+// an output that can repeat a key (a union) does not.
+func TestUniqueKeyVouched(t *testing.T) {
+	e := fixtureEnv(t)
+	p := e.compile(campaignHead + allCustomers + `  - id: enriched
+    type: enrichment
+    from: all
+    add:
+      - { name: spent, link: purchases, aggregate: sum, field: amount }
+  - id: onePerEmail
+    type: deduplication
+    from: enriched
+    by: [email]
+    keep: 1
+    method: first
+    orderBy: [{ field: spent, desc: true }]
+  - id: bySpend
+    type: split
+    from: onePerEmail
+    segments:
+      - { name: big, where: { field: spent, op: gte, value: 20 } }
+      - { name: fr, where: { field: country, op: eq, value: FR } }
+    others: true
+  - id: both
+    type: combine
+    operation: union
+    from: [bySpend.big, all]
+`)
+	all := e.must(p, "all", opts{})
+	enriched := e.must(p, "enriched", opts{}, out("all", all))
+	dedup := e.must(p, "onePerEmail", opts{}, out("enriched", enriched))
+	split := e.must(p, "bySpend", opts{}, out("onePerEmail", dedup))
+	both := e.must(p, "both", opts{}, from("bySpend", split, "big"), out("all", all))
+	vouched := 0
+	check := func(name string, res *activity.Result, port string) {
+		m := e.manifest(res, port)
+		if !m.UniqueKey {
+			return
+		}
+		vouched++
+		seen := map[string]bool{}
+		for _, id := range e.ids(res, port) {
+			if id == "" || seen[id] {
+				t.Errorf("%s.%s: vouched unique, but key %q is null or repeated", name, port, id)
+			}
+			seen[id] = true
+		}
+	}
+	check("all", all, "out")
+	check("enriched", enriched, "out")
+	check("onePerEmail", dedup, "out")
+	for _, port := range []string{"big", "fr", "others"} {
+		check("bySpend", split, port)
+	}
+	if vouched != 6 {
+		t.Errorf("%d outputs vouched unique, want 6", vouched)
+	}
+	if e.manifest(both, "out").UniqueKey {
+		t.Error("a union is vouched unique")
+	}
+}
