@@ -115,7 +115,6 @@ func (t *task) writeRows(res *activity.Result, port string, p pop, passThrough b
 		UniqueKey: p.unique}, query, args...)
 }
 
-
 // own returns p restricted to its own columns, staged without the join to
 // its base: for a narrow input, its files' key and computed columns; ok is
 // false for any other population. A query that reads only those columns
