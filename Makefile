@@ -44,6 +44,7 @@ fuzz:
 	$(GO) test ./shared/condition -run '^$$' -fuzz '^FuzzChoice$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/template -run '^$$' -fuzz '^FuzzParse$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/unsubscribe -run '^$$' -fuzz '^FuzzAppendClaims$$' -fuzztime $(FUZZTIME)
+	$(GO) test ./shared/unsubscribe -run '^$$' -fuzz '^FuzzSigner$$' -fuzztime $(FUZZTIME)
 	$(GO) test ./shared/activity/channel -run '^$$' -fuzz '^FuzzPlainAddress$$' -fuzztime $(FUZZTIME)
 
 ## bench: the compiler, interpreter and template benchmarks (see docs/benchmarks.md)

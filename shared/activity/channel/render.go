@@ -31,12 +31,28 @@ type SignedLinks struct {
 
 // Unsubscribe implements Links.
 func (s SignedLinks) Unsubscribe(c unsubscribe.Claims) (string, string) {
-	tok := unsubscribe.Sign(s.Secret, c)
+	return s.links(unsubscribe.Sign(s.Secret, c))
+}
+
+func (s SignedLinks) links(tok string) (string, string) {
 	mailto := ""
 	if s.Mailto != "" {
 		mailto = "mailto:" + s.Mailto + "?subject=" + url.PathEscape("unsubscribe "+tok)
 	}
 	return unsubscribe.URL(s.BaseURL, tok), mailto
+}
+
+// For implements sharedLinks: the claims every message of a slice shares
+// are encoded once (unsubscribe.Signer).
+func (s SignedLinks) For(shared unsubscribe.Claims) func(recipient, address string) (string, string) {
+	sg := unsubscribe.NewSigner(s.Secret, shared)
+	return func(recipient, address string) (string, string) { return s.links(sg.Sign(recipient, address)) }
+}
+
+// sharedLinks is Links that prepares the links of messages sharing all
+// claims but recipient and address.
+type sharedLinks interface {
+	For(shared unsubscribe.Claims) func(recipient, address string) (https, mailto string)
 }
 
 // arm is the templates of the message or of one experiment variant.
@@ -199,9 +215,10 @@ type renderer struct {
 	run       string
 	act       string
 	builder   *template.Builder
-	links     Links
 	issuedAt  time.Time
 	marketing bool
+	// unsub makes a recipient's unsubscribe links (nil: no links).
+	unsub func(recipient, address string) (https, mailto string)
 }
 
 func newRenderer(kind *Kind, x *Config, comp *activity.Compiled, req *activity.Request, recipient campaign.Schema, links Links, issuedAt time.Time) *renderer {
@@ -210,17 +227,29 @@ func newRenderer(kind *Kind, x *Config, comp *activity.Compiled, req *activity.R
 		Params: req.Run.Params, Variables: c.Variables,
 		Campaign: template.Campaign{ID: c.ID, Name: c.Name}, Run: template.Run{ID: req.Run.ID},
 	})
-	return &renderer{kind: kind, x: x, comp: comp, run: req.Run.ID, act: req.Activity, builder: b, links: links,
+	rn := &renderer{kind: kind, x: x, comp: comp, run: req.Run.ID, act: req.Activity, builder: b,
 		issuedAt: issuedAt, marketing: x.Marketing()}
+	if rn.marketing && kind.Type == send.Email && links != nil {
+		shared := unsubscribe.Claims{Campaign: c.ID, Run: rn.run, Activity: rn.act, Channel: kind.Type, IssuedAt: issuedAt.Unix()}
+		if sl, ok := links.(sharedLinks); ok {
+			rn.unsub = sl.For(shared)
+		} else {
+			rn.unsub = func(recipient, address string) (string, string) {
+				c := shared
+				c.Recipient, c.Address = recipient, address
+				return links.Unsubscribe(c)
+			}
+		}
+	}
+	return rn
 }
 
 // render builds the message of r with the templates of a.
 func (rn *renderer) render(a *arm, r *recipient, token string) (*send.Message, error) {
 	var unsubURL string
 	var headers []send.Header
-	if rn.marketing && rn.kind.Type == send.Email && rn.links != nil {
-		https, mailto := rn.links.Unsubscribe(unsubscribe.Claims{Campaign: rn.comp.Campaign.ID, Run: rn.run, Activity: rn.act,
-			Recipient: r.key, Channel: rn.kind.Type, Address: r.address, IssuedAt: rn.issuedAt.Unix()})
+	if rn.unsub != nil {
+		https, mailto := rn.unsub(r.key, r.address)
 		unsubURL = https
 		v := "<" + https + ">"
 		if mailto != "" {
