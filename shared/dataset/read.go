@@ -140,37 +140,31 @@ func (e *Engine) Stream(ctx context.Context, ref Ref, opts StreamOptions, fn fun
 		}
 		return nil
 	}
-	if done, err := e.streamGo(ctx, ref, m, opts.Columns, max(opts.Offset, 0), end, size, flush); done || err != nil {
-		if err != nil {
-			return nil, fmt.Errorf("dataset %s: %w", ref, err)
-		}
-		if pending != nil && len(pending.Rows) > 0 {
-			if err := fn(pending); err != nil {
+	done, err := e.streamGo(ctx, ref, m, opts.Columns, max(opts.Offset, 0), end, size, flush)
+	if err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", ref, err)
+	}
+	if !done {
+		query := "SELECT " + sel + " FROM " + from + " LIMIT ? OFFSET ?"
+		if m.Base != nil && len(m.Files) > 0 {
+			// A narrow dataset: the window's rows are read in order, then joined.
+			paths, err := e.localPaths(ctx, ref, m)
+			if err != nil {
 				return nil, err
 			}
+			names := opts.Columns
+			if len(names) == 0 {
+				names = m.ColumnNames()
+			}
+			if query, err = e.narrowWindow(ctx, m, quoteAll(paths), names); err != nil {
+				return nil, fmt.Errorf("dataset %s: %w", ref, err)
+			}
 		}
-		return m, nil
-	}
-	query := "SELECT " + sel + " FROM " + from + " LIMIT ? OFFSET ?"
-	if m.Base != nil && len(m.Files) > 0 {
-		// A narrow dataset: the window's rows are read in order, then joined.
-		paths, err := e.localPaths(ctx, ref, m)
-		if err != nil {
-			return nil, err
-		}
-		names := opts.Columns
-		if len(names) == 0 {
-			names = m.ColumnNames()
-		}
-		if query, err = e.narrowWindow(ctx, m, quoteAll(paths), names); err != nil {
-			return nil, fmt.Errorf("dataset %s: %w", ref, err)
-		}
-	}
-	for off := max(opts.Offset, 0); off < end; off += window {
-		n := min(window, end-off)
-		err := e.Query(ctx, size, flush, query, n, off)
-		if err != nil {
-			return nil, fmt.Errorf("dataset %s: %w", ref, err)
+		for off := max(opts.Offset, 0); off < end; off += window {
+			n := min(window, end-off)
+			if err := e.Query(ctx, size, flush, query, n, off); err != nil {
+				return nil, fmt.Errorf("dataset %s: %w", ref, err)
+			}
 		}
 	}
 	if pending != nil && len(pending.Rows) > 0 {

@@ -174,17 +174,20 @@ func TestSplitPathsAgree(t *testing.T) {
 	}
 }
 
+// spentEnrichment adds each customer's total spend to all (more additions may follow).
+const spentEnrichment = `  - id: enriched
+    type: enrichment
+    from: all
+    add:
+      - { name: spent, link: purchases, aggregate: sum, field: amount }
+`
+
 // Segments, aggregates and links that read only a narrow input's own columns
 // read its files without the join to the customers; the outputs are the same
 // bytes as when every read joins.
 func TestOwnReadsAgree(t *testing.T) {
 	e := fixtureEnv(t)
-	p := e.compile(campaignHead + allCustomers + `  - id: enriched
-    type: enrichment
-    from: all
-    add:
-      - { name: spent, link: purchases, aggregate: sum, field: amount }
-      - { name: orders, link: purchases, aggregate: count }
+	p := e.compile(campaignHead + allCustomers + spentEnrichment + `      - { name: orders, link: purchases, aggregate: count }
       - { name: firstSku, link: purchases, collect: 1, fields: [sku], orderBy: [{ field: purchasedAt }] }
   - id: bySpend
     type: split
@@ -251,25 +254,10 @@ func firstPort(res *activity.Result) string {
 // an output that can repeat a key (a union) does not.
 func TestUniqueKeyVouched(t *testing.T) {
 	e := fixtureEnv(t)
-	p := e.compile(campaignHead + allCustomers + `  - id: enriched
-    type: enrichment
-    from: all
-    add:
-      - { name: spent, link: purchases, aggregate: sum, field: amount }
-  - id: onePerEmail
-    type: deduplication
-    from: enriched
-    by: [email]
-    keep: 1
-    method: first
-    orderBy: [{ field: spent, desc: true }]
-  - id: bySpend
-    type: split
-    from: onePerEmail
-    segments:
-      - { name: big, where: { field: spent, op: gte, value: 20 } }
-      - { name: fr, where: { field: country, op: eq, value: FR } }
-    others: true
+	p := e.compile(campaignHead + allCustomers + spentEnrichment + `  - { id: onePerEmail, type: deduplication, from: enriched, by: [email], keep: 1, method: first, orderBy: [{ field: spent, desc: true }] }
+  - { id: bySpend, type: split, from: onePerEmail, others: true, segments: [
+      { name: big, where: { field: spent, op: gte, value: 20 } },
+      { name: fr, where: { field: country, op: eq, value: FR } } ] }
   - id: both
     type: combine
     operation: union
