@@ -42,6 +42,7 @@ func TestWriteRowsPathsAgree(t *testing.T) {
 		}
 		return m.Columns, out
 	}
+	streamed := dataset.GoStreams()
 	goCols, goRows := func() ([]dataset.Column, [][]any) {
 		if _, err := e.WriteRows(ctx, dataset.Output{Ref: "runs/r/go/p"}, cols, 2500, row, ""); err != nil {
 			t.Fatal(err)
@@ -54,12 +55,23 @@ func TestWriteRowsPathsAgree(t *testing.T) {
 		t.Fatal(err)
 	}
 	duckCols, duckRows := read("runs/r/duck/p")
+	if n := dataset.GoStreams() - streamed; n != 2 {
+		t.Fatalf("%d of the 2 reads took Stream's Go reader", n)
+	}
 	if !reflect.DeepEqual(goCols, duckCols) {
 		t.Fatalf("columns: go %v, appender %v", goCols, duckCols)
 	}
 	if len(goRows) != 2500 || !reflect.DeepEqual(goRows, duckRows) {
 		t.Fatalf("rows differ: go %v…, appender %v…", goRows[:2], duckRows[:2])
 	}
+	// Both files read the same through DuckDB as through Stream's Go reader.
+	restoreStream := dataset.SetGoStream(false)
+	for _, ref := range []dataset.Ref{"runs/r/go/p", "runs/r/duck/p"} {
+		if _, rows := read(ref); !reflect.DeepEqual(rows, goRows) {
+			t.Fatalf("%s read by DuckDB differs: %v…", ref, rows[:2])
+		}
+	}
+	restoreStream()
 	// A staged view has the manifest's column order, not the file's.
 	if _, err := e.StageDataset(ctx, "go_rows", "runs/r/go/p"); err != nil {
 		t.Fatal(err)
