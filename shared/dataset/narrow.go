@@ -85,7 +85,10 @@ func (e *Engine) KeyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 	if v, ok := e.unique.Load(ref); ok {
 		return v.(bool), nil
 	}
-	m, from, err := e.open(ctx, ref, false)
+	if e.store == nil {
+		return false, errors.New("dataset: engine has no store")
+	}
+	m, err := ReadManifest(ctx, e.store, ref)
 	if err != nil {
 		return false, err
 	}
@@ -95,6 +98,10 @@ func (e *Engine) KeyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 	if m.UniqueKey {
 		e.unique.Store(ref, true)
 		return true, nil
+	}
+	m, from, err := e.open(ctx, ref, false)
+	if err != nil {
+		return false, err
 	}
 	if m.Base != nil && len(m.Files) > 0 {
 		// The key is in the files: no need for the base.

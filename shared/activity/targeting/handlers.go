@@ -121,17 +121,7 @@ func (t *task) writeRows(res *activity.Result, port string, p pop, passThrough b
 // (ownCols, ownWhere) reads the same values from own.View, without scanning
 // the base.
 func (t *task) own(p pop) (own pop, ok bool, err error) {
-	if p.Base == nil || p.ref == "" || !ownReads {
-		return pop{}, false, nil
-	}
-	own = p
-	own.Columns = nil
-	for _, c := range p.Columns {
-		if !slices.Contains(p.Base.Columns, c.Name) {
-			own.Columns = append(own.Columns, c)
-		}
-	}
-	if !ownCols(own, p.Key...) {
+	if own, ok = ownPop(p); !ok {
 		return pop{}, false, nil
 	}
 	if v, ok := t.owns[p.ref]; ok {
@@ -148,6 +138,21 @@ func (t *task) own(p pop) (own pop, ok bool, err error) {
 	t.owns[p.ref] = own.View
 	ownViews.Add(1)
 	return own, true, nil
+}
+
+// ownPop is p restricted to its own columns, not staged (own.View is p's).
+func ownPop(p pop) (own pop, ok bool) {
+	if p.Base == nil || p.ref == "" || !ownReads {
+		return pop{}, false
+	}
+	own = p
+	own.Columns = nil
+	for _, c := range p.Columns {
+		if !slices.Contains(p.Base.Columns, c.Name) {
+			own.Columns = append(own.Columns, c)
+		}
+	}
+	return own, ownCols(own, p.Key...)
 }
 
 // ownReads lets tests read narrow inputs through their joins only, to

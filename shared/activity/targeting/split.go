@@ -60,9 +60,8 @@ func runSplit(t *task) (*activity.Result, error) {
 	}
 	switch {
 	case passThrough:
-		// The input's own columns are few: base holds them all (and the
-		// placeholders), so that segments on own columns and the outputs read
-		// base alone.
+		// The input's own columns are few: base holds them all, so that
+		// segments on own columns and the outputs read base alone.
 		src, r = q(base)+" AS b JOIN "+q(in.View)+" AS t ON "+keyJoin("b", "t", in.Key), "t"
 		var ownSel []string
 		for _, c := range in.Columns {
@@ -94,9 +93,7 @@ func runSplit(t *task) (*activity.Result, error) {
 	var own pop
 	ownOK := false
 	if passThrough {
-		if own, ownOK, err = t.own(in); err != nil {
-			return nil, err
-		}
+		own, ownOK = ownPop(in) // base holds its columns: nothing to stage
 	}
 	for i, seg := range x.Segments {
 		segSrc, sr, where, wargs, ok := src, r, "", []any(nil), false
