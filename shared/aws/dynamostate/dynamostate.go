@@ -11,11 +11,11 @@
 // Every item holds the record as JSON in data (S) and its revision in rev (N); writes
 // are conditional on rev (optimistic concurrency, retried from a fresh read) or on
 // attribute_not_exists(pk), and TransactWriteItems when two items change together.
-// Each write also adds a random token to wtok (S, the last 8 writes' tokens). A write
+// Each write also adds a random token to wtok (S, the last 32 writes' tokens). A write
 // can land and still lose its answer (a 500, a dropped connection); retried blindly, it
 // would fail its own condition and read as a lost race. So conditional writes are single
-// attempts, and after an unknown outcome the store reads the item back: its token there
-// means the write landed, even under later writes.
+// attempts, and after an unknown outcome the store reads the item back at once: its token
+// there means the write landed, even under up to 31 later writes by others.
 //
 //	item                pk                          sk                   gsi1pk / gsi1sk
 //	campaign            CAMPAIGN#<id>               CAMPAIGN             CAMPAIGNS / <id>
@@ -307,8 +307,11 @@ func unknownOutcome(err error) bool {
 	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
 }
 
-// keptTokens is how many writes' tokens an item keeps in wtok.
-const keptTokens = 8
+// keptTokens is how many writes' tokens an item keeps in wtok: a write whose answer was
+// lost is recognized as long as fewer other writes land before the read that follows it
+// (8 was too few: concurrent writers to one task log scrolled a token out within a
+// backoff, and the line was appended twice).
+const keptTokens = 32
 
 // stamp gives it a fresh write token after the last ones of prev, and returns it.
 func stamp(it, prev item) string {
@@ -375,12 +378,13 @@ func (s *Store) modify(ctx context.Context, pk, sk string, decide func(cur item)
 			return cur, nil
 		}
 		written, err := s.write(ctx, pk, sk, cur, c)
+		lost := false
 		switch {
 		case err == nil:
 			return written, nil
 		case errors.Is(err, errRace):
 		case unknownOutcome(err) && unknown < maxUnknown:
-			unknown++
+			unknown, lost = unknown+1, true
 		default:
 			return nil, err
 		}
@@ -390,6 +394,13 @@ func (s *Store) modify(ctx context.Context, pk, sk string, decide func(cur item)
 		deleted = deleted || c.del
 		if attempt == maxRetries {
 			return nil, fmt.Errorf("%w: %s/%s: too much contention", state.ErrConflict, pk, sk)
+		}
+		if lost && written != nil {
+			// Read back at once, before later writes push our token out; back off
+			// only before writing again.
+			if now, err := s.get(ctx, pk, sk); err == nil && ours(now, lastToken(written)) {
+				return written, nil
+			}
 		}
 		if err := backoff(ctx, attempt); err != nil {
 			return nil, err
