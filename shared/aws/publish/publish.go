@@ -243,6 +243,9 @@ func (p *Publisher) current(ctx context.Context, name string) (published, error)
 // machine's definition is the previous one again. The schedule step is the last, so
 // the schedule is as it was.
 func (p *Publisher) rollback(ctx context.Context, prev published, done deployed, cause error) error {
+	// The undoing runs even when the failure was the caller giving up.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
 	errs := []error{cause}
 	if prev.smArn == "" {
 		if _, err := p.SFN.DeleteStateMachine(ctx, &sfn.DeleteStateMachineInput{StateMachineArn: aws.String(done.smArn)}); err != nil {

@@ -21,17 +21,26 @@ import (
 
 var errInjected = errors.New("injected fault")
 
-// faultySchedules is the Scheduler API with its writes failing while broken is set.
+// faultySchedules is the Scheduler API with its writes failing while broken is set
+// (and cancelling the caller's context first, when cancel is set).
 type faultySchedules struct {
 	publish.Scheduler
 	broken bool
+	cancel context.CancelFunc
 	writes int
+}
+
+func (f *faultySchedules) fail() error {
+	if f.cancel != nil {
+		f.cancel()
+	}
+	return errInjected
 }
 
 func (f *faultySchedules) CreateSchedule(ctx context.Context, in *scheduler.CreateScheduleInput, o ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error) {
 	f.writes++
 	if f.broken {
-		return nil, errInjected
+		return nil, f.fail()
 	}
 	return f.Scheduler.CreateSchedule(ctx, in, o...)
 }
@@ -39,7 +48,7 @@ func (f *faultySchedules) CreateSchedule(ctx context.Context, in *scheduler.Crea
 func (f *faultySchedules) UpdateSchedule(ctx context.Context, in *scheduler.UpdateScheduleInput, o ...func(*scheduler.Options)) (*scheduler.UpdateScheduleOutput, error) {
 	f.writes++
 	if f.broken {
-		return nil, errInjected
+		return nil, f.fail()
 	}
 	return f.Scheduler.UpdateSchedule(ctx, in, o...)
 }
@@ -47,7 +56,7 @@ func (f *faultySchedules) UpdateSchedule(ctx context.Context, in *scheduler.Upda
 func (f *faultySchedules) DeleteSchedule(ctx context.Context, in *scheduler.DeleteScheduleInput, o ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error) {
 	f.writes++
 	if f.broken {
-		return nil, errInjected
+		return nil, f.fail()
 	}
 	return f.Scheduler.DeleteSchedule(ctx, in, o...)
 }
@@ -162,22 +171,35 @@ func TestFailedPublishRollsBackOnMoto(t *testing.T) {
 	// Version 2 (another definition, another schedule) fails at the schedule step.
 	asl2 := strings.Replace(asl, "EmailFunctionArn", "SmsFunctionArn", 1)
 	sched.broken = true
-	for _, s := range []*state.Schedule{{Every: "6h", Timezone: "UTC"}, nil} { // update the schedule; remove it
+	for i, c := range []struct {
+		s      *state.Schedule
+		cancel bool
+	}{
+		{&state.Schedule{Every: "6h", Timezone: "UTC"}, false}, // the schedule update fails
+		{nil, false}, // the schedule removal fails
+		{&state.Schedule{Every: "6h", Timezone: "UTC"}, true}, // the caller gives up as it fails
+	} {
 		spy.calls = nil
-		_, err = p.Deploy(ctx, api.Deployment{CampaignID: "news", Version: 2, ASL: []byte(asl2), Schedule: s})
+		dctx, cancel := context.WithCancel(ctx)
+		if c.cancel {
+			sched.cancel = cancel
+		}
+		_, err = p.Deploy(dctx, api.Deployment{CampaignID: "news", Version: 2, ASL: []byte(asl2), Schedule: c.s})
+		sched.cancel = nil
+		cancel()
 		if !errors.Is(err, errInjected) {
-			t.Fatalf("schedule %+v: want the injected fault, got %v", s, err)
+			t.Fatalf("case %d: want the injected fault, got %v", i, err)
 		}
 		t.Logf("failed publish: %v", err)
 		after, _ := liveOf(t, sf, sc, "news")
 		if after != before {
-			t.Fatalf("schedule %+v: after a failed publish\n%+v\nwant as before\n%+v", s, after, before)
+			t.Fatalf("case %d: after a failed publish\n%+v\nwant as before\n%+v", i, after, before)
 		}
 		// The version this attempt published is deleted (moto 5.2.1 has no
 		// DeleteStateMachineVersion, so the call is what can be seen).
-		v2 := strings.TrimSuffix(d1.ASLRef, ":1") + ":" + map[bool]string{true: "2", false: "3"}[s != nil]
-		if w := strings.Join(spy.writes(), "; "); !strings.Contains(w, "DeleteStateMachineVersion "+v2) {
-			t.Fatalf("schedule %+v: the new version %s was not deleted: %s", s, v2, w)
+		v := fmt.Sprintf("%s:%d", strings.TrimSuffix(d1.ASLRef, ":1"), i+2)
+		if w := strings.Join(spy.writes(), "; "); !strings.Contains(w, "DeleteStateMachineVersion "+v) {
+			t.Fatalf("case %d: the new version %s was not deleted: %s", i, v, w)
 		}
 	}
 
