@@ -217,6 +217,11 @@ func (p *Publisher) current(ctx context.Context, name string) (published, error)
 		return prev, err
 	}
 	sm, err := p.SFN.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
+	var gone *sfntypes.StateMachineDoesNotExist
+	if errors.As(err, &gone) { // remembered, then deleted (by another publisher's rollback)
+		p.forget(name)
+		return prev, nil
+	}
 	if err != nil {
 		return prev, fmt.Errorf("publish: describe state machine %s: %w", name, err)
 	}

@@ -216,6 +216,15 @@ func TestFailedPublishRollsBackOnMoto(t *testing.T) {
 	if d, err := p.Deploy(ctx, api.Deployment{CampaignID: "fresh", Version: 1, ASL: []byte(asl), Schedule: daily}); err != nil || !strings.HasSuffix(d.ASLRef, "stepwise-fresh:1") {
 		t.Fatalf("fresh after the fault: %+v %v", d, err)
 	}
+	// A state machine deleted behind the publisher's back (by an operator, or another
+	// publisher's rollback) is created anew.
+	fresh, _ := p.Deploy(ctx, api.Deployment{CampaignID: "fresh", Version: 2, ASL: []byte(asl), Schedule: daily})
+	if _, err := sf.DeleteStateMachine(ctx, &sfn.DeleteStateMachineInput{StateMachineArn: aws.String(strings.TrimSuffix(fresh.ASLRef, ":2"))}); err != nil {
+		t.Fatal(err)
+	}
+	if d, err := p.Deploy(ctx, api.Deployment{CampaignID: "fresh", Version: 3, ASL: []byte(asl), Schedule: daily}); err != nil || !strings.HasSuffix(d.ASLRef, "stepwise-fresh:1") {
+		t.Fatalf("fresh after its deletion: %+v %v", d, err)
+	}
 	d2, err := p.Deploy(ctx, api.Deployment{CampaignID: "news", Version: 2, ASL: []byte(asl2), Schedule: &state.Schedule{Every: "6h", Timezone: "UTC"}})
 	if err != nil {
 		t.Fatal(err)
