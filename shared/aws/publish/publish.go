@@ -164,7 +164,12 @@ func (p *Publisher) Deploy(ctx context.Context, d api.Deployment) (api.Deployed,
 	if err != nil {
 		return api.Deployed{}, err
 	}
-	done := deployed{name: name, smArn: smArn, versionArn: versionArn}
+	done := deployed{name: name, smArn: smArn}
+	if def != prev.definition || p.RoleArn != prev.roleArn {
+		// Otherwise the revision is unchanged, and Step Functions may have answered
+		// with a version published before (the live one): never delete that.
+		done.versionArn = versionArn
+	}
 	routing := []sfntypes.RoutingConfigurationListItem{{StateMachineVersionArn: aws.String(versionArn), Weight: 100}}
 	aliasArn := smArn + ":" + p.alias()
 	if prev.routing != nil {
@@ -205,8 +210,9 @@ type published struct {
 
 // deployed is what a deploy has changed so far.
 type deployed struct {
-	name, smArn, versionArn string
-	aliasArn                string // set when the deploy created the alias
+	name, smArn string
+	versionArn  string // set when the deploy published a new revision
+	aliasArn    string // set when the deploy created the alias
 }
 
 // current reads the campaign's state machine and alias before a deploy changes them.

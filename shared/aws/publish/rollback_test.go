@@ -203,6 +203,16 @@ func TestFailedPublishRollsBackOnMoto(t *testing.T) {
 		}
 	}
 
+	// The same definition again: Step Functions may answer with the version already
+	// live (moto publishes another), which the rollback must not delete.
+	spy.calls = nil
+	if _, err := p.Deploy(ctx, api.Deployment{CampaignID: "news", Version: 2, ASL: []byte(asl), Schedule: daily}); !errors.Is(err, errInjected) {
+		t.Fatalf("want the injected fault, got %v", err)
+	}
+	if after, _ := liveOf(t, sf, sc, "news"); after != before || strings.Contains(strings.Join(spy.writes(), "; "), "DeleteStateMachineVersion") {
+		t.Fatalf("an unchanged definition: %+v after %v", after, spy.writes())
+	}
+
 	// A first publish that fails: no state machine, no schedule.
 	if _, err := p.Deploy(ctx, api.Deployment{CampaignID: "fresh", Version: 1, ASL: []byte(asl), Schedule: daily}); !errors.Is(err, errInjected) {
 		t.Fatalf("want the injected fault, got %v", err)
