@@ -40,16 +40,26 @@ type env struct {
 // newEnv serves the API over a fresh local home with the real executor and bbolt.
 func newEnv(t *testing.T, interval time.Duration) *env {
 	t.Helper()
+	return newEnvWith(t, interval, nil)
+}
+
+// newEnvWith is newEnv with options changed by set.
+func newEnvWith(t *testing.T, interval time.Duration, set func(*api.Options)) *env {
+	t.Helper()
 	l, err := executor.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &local.Backend{L: l, WaitMode: interp.WaitSkip, Concurrency: 2}
-	h := api.New(api.Options{
+	o := api.Options{
 		Store: l.State, Sources: api.DirSources{Dir: "testdata"}, Bundles: l.Loader, Executor: b, Previewer: b, Uploads: b, Feedback: b,
 		Authorize: api.BearerToken(token), UnsubscribeSecret: secret, TriggerInterval: interval, MaxBody: 64 << 10,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
+	}
+	if set != nil {
+		set(&o)
+	}
+	h := api.New(o)
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {
 		srv.Close()

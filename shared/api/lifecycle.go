@@ -8,8 +8,11 @@ import (
 	"fmt"
 	"net/http"
 	"strings"
+	"time"
 
+	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/scheduler"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -122,10 +125,13 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) *Error {
 	if p == nil {
 		return invalidCampaign(diags)
 	}
+	sched := scheduleOf(p)
+	if e := expired(p, sched, s.o.Now()); e != nil {
+		return e
+	}
 	if err := s.o.Bundles.Publish(ctx, id, p.Bundle); err != nil {
 		return storeError(fmt.Errorf("store the bundle: %w", err), "bundle")
 	}
-	sched := scheduleOf(p)
 	to := state.CampaignLive
 	if sched != nil {
 		to = state.CampaignScheduled
@@ -134,6 +140,7 @@ func (s *Server) publish(w http.ResponseWriter, r *http.Request) *Error {
 	sum := sha256.Sum256(p.JSON)
 	v := state.Version{CampaignID: id, Number: number, Document: cur.Draft, ASLHash: "sha256:" + hex.EncodeToString(sum[:]),
 		ASLRef: compile.BundleKey(id, p.Bundle.Hash), CreatedAt: s.o.Now()}
+	// The deployer changes nothing when it fails, so neither does the store.
 	if s.o.Deployer != nil {
 		d, err := s.o.Deployer.Deploy(ctx, Deployment{CampaignID: id, Version: number, ASL: p.JSON, Schedule: sched})
 		if err != nil {
@@ -171,6 +178,31 @@ func scheduleOf(p *compile.Program) *state.Schedule {
 		tz = "UTC"
 	}
 	return &state.Schedule{Cron: cs.Cron, Every: cs.Every, At: cs.At, From: cs.From, Until: cs.Until, Timezone: tz}
+}
+
+// expired refuses (422) a schedule with no slot left when published at now, naming
+// where the campaign writes it (its schedule, or its scheduler activity).
+func expired(p *compile.Program, sched *state.Schedule, now time.Time) *Error {
+	if sched == nil {
+		return nil
+	}
+	err := scheduler.CheckNotExpired(*sched, now)
+	if err == nil {
+		return nil
+	}
+	d := campaign.Diagnostic{Path: "schedule", Message: err.Error(), Severity: campaign.Error}
+	var ee *scheduler.ExpiredError
+	if errors.As(err, &ee) {
+		d.Path, d.Message = ee.Path, ee.Message
+	}
+	for _, a := range p.Campaign.Activities {
+		if a.Type == "scheduler" { // lifted into the campaign schedule by the compiler
+			d.Path = strings.Replace(d.Path, "schedule", a.Path(), 1)
+			break
+		}
+	}
+	d.Pos = p.Campaign.Src.PosOf(d.Path)
+	return invalidCampaign(campaign.Diagnostics{d})
 }
 
 func (s *Server) unschedule(ctx context.Context, id string) *Error {

@@ -232,26 +232,18 @@ type Plan struct {
 	from, until time.Time // until is exclusive
 }
 
-// NewPlan reads a schedule; anchor is where `every` periods start without `from`.
+// NewPlan reads a schedule published at anchor. Slots before anchor are never this
+// version's (the scheduler starts there), so a `from` already past means from anchor:
+// `every` periods start at from, or at anchor when from is absent or past, as on AWS,
+// where a past start date is moved to the publish time.
 func NewPlan(s state.Schedule, anchor time.Time) (*Plan, error) {
 	loc, err := campaign.LoadLocation(s.Timezone)
 	if err != nil {
 		return nil, fmt.Errorf("schedule time zone: %w", err)
 	}
 	p := &Plan{loc: loc}
-	if s.From != "" {
-		if p.from, _, err = campaign.ParseTime(s.From, loc); err != nil {
-			return nil, fmt.Errorf("schedule from: %w", err)
-		}
-	}
-	if s.Until != "" {
-		var dateOnly bool
-		if p.until, dateOnly, err = campaign.ParseTime(s.Until, loc); err != nil {
-			return nil, fmt.Errorf("schedule until: %w", err)
-		}
-		if dateOnly { // the whole last day
-			p.until = p.until.AddDate(0, 0, 1)
-		}
+	if p.from, p.until, err = Window(s, loc); err != nil {
+		return nil, err
 	}
 	switch {
 	case s.Cron != "":
@@ -263,7 +255,7 @@ func NewPlan(s state.Schedule, anchor time.Time) (*Plan, error) {
 			return nil, fmt.Errorf("schedule every %q", s.Every)
 		}
 		p.base = anchor
-		if !p.from.IsZero() {
+		if p.from.After(anchor) {
 			p.base = p.from
 		}
 	case s.At != "":
@@ -301,4 +293,53 @@ func (p *Plan) Next(after time.Time) time.Time {
 		return time.Time{}
 	}
 	return t.UTC()
+}
+
+// Window reads a schedule's validity window in loc: from (zero when absent) and until,
+// exclusive (zero when absent; a date-only until covers its whole day).
+func Window(s state.Schedule, loc *time.Location) (from, until time.Time, err error) {
+	if s.From != "" {
+		if from, _, err = campaign.ParseTime(s.From, loc); err != nil {
+			return from, until, fmt.Errorf("schedule from: %w", err)
+		}
+	}
+	if s.Until != "" {
+		var dateOnly bool
+		if until, dateOnly, err = campaign.ParseTime(s.Until, loc); err != nil {
+			return from, until, fmt.Errorf("schedule until: %w", err)
+		}
+		if dateOnly {
+			until = until.AddDate(0, 0, 1)
+		}
+	}
+	return from, until, nil
+}
+
+// ExpiredError tells that a schedule published at Now would never fire: Path is the
+// campaign field that has passed (schedule.until or schedule.at).
+type ExpiredError struct {
+	Path    string
+	Message string
+}
+
+func (e *ExpiredError) Error() string { return e.Path + ": " + e.Message }
+
+// CheckNotExpired returns an *ExpiredError when a schedule published at now has no
+// slot left: its until or its at has passed, or no slot falls between now and until.
+func CheckNotExpired(s state.Schedule, now time.Time) error {
+	p, err := NewPlan(s, now)
+	if err != nil {
+		return err
+	}
+	if !p.Next(now.Add(-time.Nanosecond)).IsZero() {
+		return nil
+	}
+	when := now.In(p.loc).Format(time.RFC3339)
+	switch {
+	case s.At != "" && p.at.Before(now):
+		return &ExpiredError{Path: "schedule.at", Message: fmt.Sprintf("the schedule's time %s has passed (it is now %s): set a later at, or remove the schedule", s.At, when)}
+	case s.Until != "" && !p.until.After(now):
+		return &ExpiredError{Path: "schedule.until", Message: fmt.Sprintf("the schedule ended with %s (it is now %s): set a later until, or remove it", s.Until, when)}
+	}
+	return &ExpiredError{Path: "schedule", Message: fmt.Sprintf("no slot of the schedule falls within its window after now (%s): widen from/until", when)}
 }

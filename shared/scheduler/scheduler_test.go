@@ -8,6 +8,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	_ "time/tzdata" // Europe/Paris without system zoneinfo
 
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/scheduler"
@@ -213,6 +214,8 @@ func TestPlans(t *testing.T) {
 			[]time.Time{pub, pub.Add(6 * time.Hour), pub.Add(12 * time.Hour)}},
 		{"every from the window", state.Schedule{Every: "12h", From: "2026-03-02", Timezone: "Europe/Paris"}, pub,
 			[]time.Time{at("2026-03-02 00:00").UTC(), at("2026-03-02 12:00").UTC()}},
+		{"every with a past from starts at the publish time", state.Schedule{Every: "12h", From: "2026-02-01", Timezone: "Europe/Paris"}, pub.Add(-time.Nanosecond),
+			[]time.Time{pub, pub.Add(12 * time.Hour)}},
 		{"at, once", state.Schedule{At: "2026-03-05T09:00:00", Timezone: "Europe/Paris"}, pub,
 			[]time.Time{at("2026-03-05 09:00").UTC(), {}}},
 		{"until is inclusive of its day", state.Schedule{Cron: "0 23 * * *", Until: "2026-03-02", Timezone: "Europe/Paris"}, pub,
@@ -232,5 +235,65 @@ func TestPlans(t *testing.T) {
 			}
 			after = got
 		}
+	}
+}
+
+// A `from` already past when the campaign is published means from the publish time:
+// the first `every` slot is the publish time itself, and no slot before it fires.
+func TestPastFromStartsAtPublish(t *testing.T) {
+	ctx := context.Background()
+	st, err := boltstate.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	f := &firer{st: st, runs: map[time.Time]int{}}
+	pub := at("2026-03-01 10:17")
+	from := pub.AddDate(0, 0, -40).Format("2006-01-02")
+	publish(t, st, "periodic", state.Schedule{Every: "6h", From: from, Timezone: "Europe/Paris"}, pub)
+	s := newScheduler(st, f)
+	next, err := s.Tick(ctx, pub)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if f.runs[pub.UTC()] != 1 || len(f.runs) != 1 || !next.Equal(pub.Add(6*time.Hour)) {
+		t.Fatalf("runs %v, next %v; want one run at the publish time %v, next 6h later", f.runs, next, pub.UTC())
+	}
+}
+
+func TestCheckNotExpired(t *testing.T) {
+	now := at("2026-03-01 10:17")
+	day := func(d int) string { return now.AddDate(0, 0, d).Format("2006-01-02") }
+	stamp := func(d time.Duration) string { return now.Add(d).Format(time.RFC3339) }
+	for _, c := range []struct {
+		name string
+		s    state.Schedule
+		path string // "" when the schedule can still fire
+	}{
+		{"no window", state.Schedule{Cron: "0 9 * * *"}, ""},
+		{"past from, future until", state.Schedule{Cron: "0 9 * * *", From: day(-30), Until: day(30), Timezone: "Europe/Paris"}, ""},
+		{"until today covers the whole day", state.Schedule{Cron: "0 23 * * *", Until: day(0), Timezone: "Europe/Paris"}, ""},
+		{"until passed", state.Schedule{Cron: "0 9 * * *", From: day(-30), Until: day(-1), Timezone: "Europe/Paris"}, "schedule.until"},
+		{"until passed, every", state.Schedule{Every: "6h", Until: stamp(-time.Minute)}, "schedule.until"},
+		{"no slot before until", state.Schedule{Cron: "0 9 * * *", Until: stamp(time.Hour), Timezone: "Europe/Paris"}, "schedule"},
+		{"at to come", state.Schedule{At: stamp(time.Hour)}, ""},
+		{"at passed", state.Schedule{At: stamp(-time.Hour)}, "schedule.at"},
+	} {
+		err := scheduler.CheckNotExpired(c.s, now)
+		var ee *scheduler.ExpiredError
+		switch {
+		case c.path == "" && err != nil:
+			t.Errorf("%s: %v", c.name, err)
+		case c.path != "" && (!errors.As(err, &ee) || ee.Path != c.path):
+			t.Errorf("%s: got %v, want an expiry at %s", c.name, err, c.path)
+		}
+	}
+	// The same schedules, seen from ten years on: every dated window has passed.
+	later := now.AddDate(10, 0, 0)
+	if err := scheduler.CheckNotExpired(state.Schedule{Cron: "0 9 * * *", Until: day(30)}, later); err == nil {
+		t.Error("a window ended ten years ago is expired")
+	}
+	if err := scheduler.CheckNotExpired(state.Schedule{Cron: "0 9 * * *", From: day(30)}, later); err != nil {
+		t.Errorf("an open-ended window never expires: %v", err)
 	}
 }

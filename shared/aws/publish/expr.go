@@ -115,26 +115,3 @@ func rate(d time.Duration) (string, error) {
 	}
 	return unit(int64(d/time.Minute), "minute", "minutes"), nil
 }
-
-// window returns the schedule's start and end dates (end exclusive: a date-only
-// until covers its whole day).
-func window(s state.Schedule, loc *time.Location) (start, end *time.Time, err error) {
-	if s.From != "" {
-		t, _, err := campaign.ParseTime(s.From, loc)
-		if err != nil {
-			return nil, nil, err
-		}
-		start = &t
-	}
-	if s.Until != "" {
-		t, dateOnly, err := campaign.ParseTime(s.Until, loc)
-		if err != nil {
-			return nil, nil, err
-		}
-		if dateOnly {
-			t = t.AddDate(0, 0, 1)
-		}
-		end = &t
-	}
-	return start, end, nil
-}

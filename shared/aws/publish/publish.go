@@ -26,6 +26,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/runner"
+	swsched "github.com/stepwise-run/stepwise/shared/scheduler"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -37,10 +38,37 @@ const (
 	DefaultGrace  = 15 * time.Minute
 )
 
+// SFN is the part of the Step Functions API the publisher calls (*sfn.Client).
+type SFN interface {
+	sfn.ListStateMachinesAPIClient
+	CreateStateMachine(context.Context, *sfn.CreateStateMachineInput, ...func(*sfn.Options)) (*sfn.CreateStateMachineOutput, error)
+	UpdateStateMachine(context.Context, *sfn.UpdateStateMachineInput, ...func(*sfn.Options)) (*sfn.UpdateStateMachineOutput, error)
+	DescribeStateMachine(context.Context, *sfn.DescribeStateMachineInput, ...func(*sfn.Options)) (*sfn.DescribeStateMachineOutput, error)
+	DeleteStateMachine(context.Context, *sfn.DeleteStateMachineInput, ...func(*sfn.Options)) (*sfn.DeleteStateMachineOutput, error)
+	DeleteStateMachineVersion(context.Context, *sfn.DeleteStateMachineVersionInput, ...func(*sfn.Options)) (*sfn.DeleteStateMachineVersionOutput, error)
+	DescribeStateMachineAlias(context.Context, *sfn.DescribeStateMachineAliasInput, ...func(*sfn.Options)) (*sfn.DescribeStateMachineAliasOutput, error)
+	CreateStateMachineAlias(context.Context, *sfn.CreateStateMachineAliasInput, ...func(*sfn.Options)) (*sfn.CreateStateMachineAliasOutput, error)
+	UpdateStateMachineAlias(context.Context, *sfn.UpdateStateMachineAliasInput, ...func(*sfn.Options)) (*sfn.UpdateStateMachineAliasOutput, error)
+	DeleteStateMachineAlias(context.Context, *sfn.DeleteStateMachineAliasInput, ...func(*sfn.Options)) (*sfn.DeleteStateMachineAliasOutput, error)
+	StartExecution(context.Context, *sfn.StartExecutionInput, ...func(*sfn.Options)) (*sfn.StartExecutionOutput, error)
+	StopExecution(context.Context, *sfn.StopExecutionInput, ...func(*sfn.Options)) (*sfn.StopExecutionOutput, error)
+	ListExecutions(context.Context, *sfn.ListExecutionsInput, ...func(*sfn.Options)) (*sfn.ListExecutionsOutput, error)
+	DescribeExecution(context.Context, *sfn.DescribeExecutionInput, ...func(*sfn.Options)) (*sfn.DescribeExecutionOutput, error)
+}
+
+// Scheduler is the part of the EventBridge Scheduler API the publisher calls
+// (*scheduler.Client).
+type Scheduler interface {
+	GetSchedule(context.Context, *scheduler.GetScheduleInput, ...func(*scheduler.Options)) (*scheduler.GetScheduleOutput, error)
+	CreateSchedule(context.Context, *scheduler.CreateScheduleInput, ...func(*scheduler.Options)) (*scheduler.CreateScheduleOutput, error)
+	UpdateSchedule(context.Context, *scheduler.UpdateScheduleInput, ...func(*scheduler.Options)) (*scheduler.UpdateScheduleOutput, error)
+	DeleteSchedule(context.Context, *scheduler.DeleteScheduleInput, ...func(*scheduler.Options)) (*scheduler.DeleteScheduleOutput, error)
+}
+
 // Publisher deploys campaigns to Step Functions and EventBridge Scheduler.
 type Publisher struct {
-	SFN       *sfn.Client
-	Scheduler *scheduler.Client
+	SFN       SFN
+	Scheduler Scheduler
 	// RoleArn is the state machines' execution role (it invokes the Lambdas).
 	RoleArn string
 	// SchedulerRoleArn is the role EventBridge Scheduler assumes to call StartExecution.
@@ -55,6 +83,8 @@ type Publisher struct {
 	// Grace is the late-start guard: an invocation EventBridge Scheduler could not
 	// deliver within it is dropped, not run late (default 15 m).
 	Grace time.Duration
+	// Now is the clock schedule windows are read against (default time.Now).
+	Now func() time.Time
 
 	mu   sync.Mutex
 	arns map[string]string // state machine name → ARN
@@ -111,53 +141,157 @@ func (p *Publisher) definition(asl []byte) (string, error) {
 
 // Deploy implements api.Deployer: create or update the state machine with the version's
 // definition, publish a state machine version, point the alias at it, and create,
-// update or delete the schedule.
+// update or delete the schedule. All or nothing: the schedule is checked before any
+// change, and a failed step undoes the earlier ones (see rollback).
 func (p *Publisher) Deploy(ctx context.Context, d api.Deployment) (api.Deployed, error) {
 	def, err := p.definition(d.ASL)
 	if err != nil {
 		return api.Deployed{}, err
 	}
+	var sched *scheduleSpec
+	if d.Schedule != nil {
+		if sched, err = p.scheduleSpec(*d.Schedule); err != nil {
+			return api.Deployed{}, err
+		}
+	}
 	name := p.StateMachineName(d.CampaignID, false)
-	desc := fmt.Sprintf("%s version %d", d.CampaignID, d.Version)
-	smArn, versionArn, err := p.upsert(ctx, name, def, true, desc)
+	prev, err := p.current(ctx, name)
 	if err != nil {
 		return api.Deployed{}, err
 	}
-	aliasArn := smArn + ":" + p.alias()
+	desc := fmt.Sprintf("%s version %d", d.CampaignID, d.Version)
+	smArn, versionArn, err := p.upsert(ctx, name, prev.smArn, def, true, desc)
+	if err != nil {
+		return api.Deployed{}, err
+	}
+	done := deployed{name: name, smArn: smArn}
+	if def != prev.definition || p.RoleArn != prev.roleArn {
+		// Otherwise the revision is unchanged, and Step Functions may have answered
+		// with a version published before (the live one): never delete that.
+		done.versionArn = versionArn
+	}
 	routing := []sfntypes.RoutingConfigurationListItem{{StateMachineVersionArn: aws.String(versionArn), Weight: 100}}
-	if _, err := p.SFN.DescribeStateMachineAlias(ctx, &sfn.DescribeStateMachineAliasInput{StateMachineAliasArn: aws.String(aliasArn)}); err == nil {
+	aliasArn := smArn + ":" + p.alias()
+	if prev.routing != nil {
 		_, err = p.SFN.UpdateStateMachineAlias(ctx, &sfn.UpdateStateMachineAliasInput{StateMachineAliasArn: aws.String(aliasArn),
 			RoutingConfiguration: routing, Description: aws.String(desc)})
 		if err != nil {
-			return api.Deployed{}, fmt.Errorf("publish: update alias %s: %w", aliasArn, err)
+			return api.Deployed{}, p.rollback(ctx, prev, done, fmt.Errorf("publish: update alias %s: %w", aliasArn, err))
 		}
 	} else {
-		var nf *sfntypes.ResourceNotFound
-		if !errors.As(err, &nf) {
-			return api.Deployed{}, fmt.Errorf("publish: describe alias %s: %w", aliasArn, err)
-		}
 		out, err := p.SFN.CreateStateMachineAlias(ctx, &sfn.CreateStateMachineAliasInput{Name: aws.String(p.alias()),
 			RoutingConfiguration: routing, Description: aws.String(desc)})
 		if err != nil {
-			return api.Deployed{}, fmt.Errorf("publish: create alias of %s: %w", name, err)
+			return api.Deployed{}, p.rollback(ctx, prev, done, fmt.Errorf("publish: create alias of %s: %w", name, err))
 		}
 		aliasArn = aws.ToString(out.StateMachineAliasArn)
+		done.aliasArn = aliasArn
 	}
 	dep := api.Deployed{ASLRef: versionArn}
-	if d.Schedule == nil {
-		return dep, p.Unschedule(ctx, d.CampaignID)
+	if sched == nil {
+		err = p.Unschedule(ctx, d.CampaignID)
+	} else {
+		dep.ScheduleRef, err = p.schedule(ctx, d, sched, aliasArn)
 	}
-	dep.ScheduleRef, err = p.schedule(ctx, d, aliasArn)
-	return dep, err
+	if err != nil {
+		return api.Deployed{}, p.rollback(ctx, prev, done, err)
+	}
+	return dep, nil
 }
 
-// upsert creates or updates a state machine and returns its ARN and, when publishing,
-// the new version's ARN.
-func (p *Publisher) upsert(ctx context.Context, name, def string, publish bool, desc string) (string, string, error) {
+// published is a campaign's state machine as found before a deploy.
+type published struct {
+	smArn               string // "" when there is none
+	definition, roleArn string
+	// routing is the alias's, nil when there is no alias.
+	routing   []sfntypes.RoutingConfigurationListItem
+	aliasDesc *string
+}
+
+// deployed is what a deploy has changed so far.
+type deployed struct {
+	name, smArn string
+	versionArn  string // set when the deploy published a new revision
+	aliasArn    string // set when the deploy created the alias
+}
+
+// current reads the campaign's state machine and alias before a deploy changes them.
+func (p *Publisher) current(ctx context.Context, name string) (published, error) {
+	var prev published
 	arn, err := p.stateMachineArn(ctx, name)
-	if err != nil {
-		return "", "", err
+	if err != nil || arn == "" {
+		return prev, err
 	}
+	sm, err := p.SFN.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(arn)})
+	var gone *sfntypes.StateMachineDoesNotExist
+	if errors.As(err, &gone) { // remembered, then deleted (by another publisher's rollback)
+		p.forget(name)
+		return prev, nil
+	}
+	if err != nil {
+		return prev, fmt.Errorf("publish: describe state machine %s: %w", name, err)
+	}
+	prev.smArn, prev.definition, prev.roleArn = arn, aws.ToString(sm.Definition), aws.ToString(sm.RoleArn)
+	aliasArn := arn + ":" + p.alias()
+	alias, err := p.SFN.DescribeStateMachineAlias(ctx, &sfn.DescribeStateMachineAliasInput{StateMachineAliasArn: aws.String(aliasArn)})
+	var nf *sfntypes.ResourceNotFound
+	switch {
+	case err == nil:
+		prev.routing, prev.aliasDesc = alias.RoutingConfiguration, alias.Description
+		if prev.routing == nil {
+			prev.routing = []sfntypes.RoutingConfigurationListItem{}
+		}
+	case !errors.As(err, &nf):
+		return prev, fmt.Errorf("publish: describe alias %s: %w", aliasArn, err)
+	}
+	return prev, nil
+}
+
+// rollback undoes a failed deploy and returns its cause, joined with any step of the
+// undoing that failed: a state machine the deploy created is deleted (with its
+// version and alias); otherwise the alias routes back to the previous version (or is
+// deleted if the deploy created it), the new version is deleted, and the state
+// machine's definition is the previous one again. The schedule step is the last, so
+// the schedule is as it was.
+func (p *Publisher) rollback(ctx context.Context, prev published, done deployed, cause error) error {
+	// The undoing runs even when the failure was the caller giving up.
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), time.Minute)
+	defer cancel()
+	errs := []error{cause}
+	if prev.smArn == "" {
+		if _, err := p.SFN.DeleteStateMachine(ctx, &sfn.DeleteStateMachineInput{StateMachineArn: aws.String(done.smArn)}); err != nil {
+			errs = append(errs, fmt.Errorf("publish: rollback: delete state machine %s: %w", done.name, err))
+		}
+		p.forget(done.name)
+		return errors.Join(errs...)
+	}
+	aliasArn := done.smArn + ":" + p.alias()
+	switch {
+	case prev.routing != nil:
+		if _, err := p.SFN.UpdateStateMachineAlias(ctx, &sfn.UpdateStateMachineAliasInput{StateMachineAliasArn: aws.String(aliasArn),
+			RoutingConfiguration: prev.routing, Description: prev.aliasDesc}); err != nil {
+			errs = append(errs, fmt.Errorf("publish: rollback: route alias %s back: %w", aliasArn, err))
+		}
+	case done.aliasArn != "":
+		if _, err := p.SFN.DeleteStateMachineAlias(ctx, &sfn.DeleteStateMachineAliasInput{StateMachineAliasArn: aws.String(done.aliasArn)}); err != nil {
+			errs = append(errs, fmt.Errorf("publish: rollback: delete alias %s: %w", done.aliasArn, err))
+		}
+	}
+	if len(errs) == 1 && done.versionArn != "" { // a version still behind the alias cannot be deleted
+		if _, err := p.SFN.DeleteStateMachineVersion(ctx, &sfn.DeleteStateMachineVersionInput{StateMachineVersionArn: aws.String(done.versionArn)}); err != nil {
+			errs = append(errs, fmt.Errorf("publish: rollback: delete version %s: %w", done.versionArn, err))
+		}
+	}
+	if _, err := p.SFN.UpdateStateMachine(ctx, &sfn.UpdateStateMachineInput{StateMachineArn: aws.String(done.smArn),
+		Definition: aws.String(prev.definition), RoleArn: aws.String(prev.roleArn)}); err != nil {
+		errs = append(errs, fmt.Errorf("publish: rollback: restore the definition of %s: %w", done.name, err))
+	}
+	return errors.Join(errs...)
+}
+
+// upsert creates (arn "") or updates a state machine and returns its ARN and, when
+// publishing, the new version's ARN.
+func (p *Publisher) upsert(ctx context.Context, name, arn, def string, publish bool, desc string) (string, string, error) {
 	if arn == "" {
 		in := &sfn.CreateStateMachineInput{Name: aws.String(name), Definition: aws.String(def), RoleArn: aws.String(p.RoleArn),
 			Type: sfntypes.StateMachineTypeStandard, Publish: publish}
@@ -180,6 +314,12 @@ func (p *Publisher) upsert(ctx context.Context, name, def string, publish bool, 
 		return "", "", fmt.Errorf("publish: update state machine %s: %w", name, err)
 	}
 	return arn, aws.ToString(out.StateMachineVersionArn), nil
+}
+
+func (p *Publisher) forget(name string) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	delete(p.arns, name)
 }
 
 func (p *Publisher) remember(name, arn string) {
@@ -221,35 +361,64 @@ func scheduleInput(version int) string {
 	return fmt.Sprintf(`{"version":%d,"idempotencyKey":"schedule/<aws.scheduler.scheduled-time>"}`, version)
 }
 
-func (p *Publisher) schedule(ctx context.Context, d api.Deployment, targetArn string) (string, error) {
-	expr, err := Expression(*d.Schedule)
+// scheduleSpec is a schedule as EventBridge Scheduler takes it.
+type scheduleSpec struct {
+	expr, tz   string
+	start, end *time.Time
+}
+
+// scheduleSpec checks a schedule against the clock, before any change: one whose
+// until (or at) has passed is an error; a start already past is moved to now, as
+// EventBridge Scheduler refuses a StartDate more than 5 minutes past.
+func (p *Publisher) scheduleSpec(s state.Schedule) (*scheduleSpec, error) {
+	expr, err := Expression(s)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	loc, err := campaign.LoadLocation(d.Schedule.Timezone)
+	loc, err := campaign.LoadLocation(s.Timezone)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
-	start, end, err := window(*d.Schedule, loc)
+	from, until, err := swsched.Window(s, loc)
 	if err != nil {
-		return "", err
+		return nil, err
 	}
+	now := time.Now()
+	if p.Now != nil {
+		now = p.Now()
+	}
+	if err := swsched.CheckNotExpired(s, now); err != nil {
+		return nil, fmt.Errorf("publish: %w", err)
+	}
+	spec := &scheduleSpec{expr: expr, tz: or(s.Timezone, "UTC")}
+	if !from.IsZero() {
+		spec.start = &from
+		if from.Before(now) {
+			spec.start = &now
+		}
+	}
+	if !until.IsZero() {
+		spec.end = &until
+	}
+	return spec, nil
+}
+
+func (p *Publisher) schedule(ctx context.Context, d api.Deployment, spec *scheduleSpec, targetArn string) (string, error) {
 	grace := p.Grace
 	if grace <= 0 {
 		grace = DefaultGrace
 	}
 	name := p.ScheduleName(d.CampaignID)
-	tz := or(d.Schedule.Timezone, "UTC")
 	target := &schedtypes.Target{Arn: aws.String(targetArn), RoleArn: aws.String(p.SchedulerRoleArn), Input: aws.String(scheduleInput(d.Version)),
 		RetryPolicy: &schedtypes.RetryPolicy{MaximumEventAgeInSeconds: aws.Int32(int32(max(grace, time.Minute).Seconds())), MaximumRetryAttempts: aws.Int32(10)}}
 	flex := &schedtypes.FlexibleTimeWindow{Mode: schedtypes.FlexibleTimeWindowModeOff}
 	desc := fmt.Sprintf("stepwise campaign %s version %d", d.CampaignID, d.Version)
-	_, err = p.Scheduler.GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String(name), GroupName: aws.String(p.group())})
+	_, err := p.Scheduler.GetSchedule(ctx, &scheduler.GetScheduleInput{Name: aws.String(name), GroupName: aws.String(p.group())})
 	var nf *schedtypes.ResourceNotFoundException
 	switch {
 	case err == nil:
 		out, err := p.Scheduler.UpdateSchedule(ctx, &scheduler.UpdateScheduleInput{Name: aws.String(name), GroupName: aws.String(p.group()),
-			ScheduleExpression: aws.String(expr), ScheduleExpressionTimezone: aws.String(tz), StartDate: start, EndDate: end,
+			ScheduleExpression: aws.String(spec.expr), ScheduleExpressionTimezone: aws.String(spec.tz), StartDate: spec.start, EndDate: spec.end,
 			FlexibleTimeWindow: flex, Target: target, Description: aws.String(desc), State: schedtypes.ScheduleStateEnabled})
 		if err != nil {
 			return "", fmt.Errorf("publish: update schedule %s: %w", name, err)
@@ -257,7 +426,7 @@ func (p *Publisher) schedule(ctx context.Context, d api.Deployment, targetArn st
 		return aws.ToString(out.ScheduleArn), nil
 	case errors.As(err, &nf):
 		out, err := p.Scheduler.CreateSchedule(ctx, &scheduler.CreateScheduleInput{Name: aws.String(name), GroupName: aws.String(p.group()),
-			ScheduleExpression: aws.String(expr), ScheduleExpressionTimezone: aws.String(tz), StartDate: start, EndDate: end,
+			ScheduleExpression: aws.String(spec.expr), ScheduleExpressionTimezone: aws.String(spec.tz), StartDate: spec.start, EndDate: spec.end,
 			FlexibleTimeWindow: flex, Target: target, Description: aws.String(desc), State: schedtypes.ScheduleStateEnabled})
 		if err != nil {
 			return "", fmt.Errorf("publish: create schedule %s: %w", name, err)
@@ -291,7 +460,12 @@ func (p *Publisher) Start(ctx context.Context, run state.Run, v *state.Version, 
 		if err != nil {
 			return err
 		}
-		if target, _, err = p.upsert(ctx, p.StateMachineName(run.CampaignID, true), def, false, ""); err != nil {
+		name := p.StateMachineName(run.CampaignID, true)
+		arn, err := p.stateMachineArn(ctx, name)
+		if err != nil {
+			return err
+		}
+		if target, _, err = p.upsert(ctx, name, arn, def, false, ""); err != nil {
 			return err
 		}
 	default:

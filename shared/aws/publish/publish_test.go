@@ -11,6 +11,7 @@ import (
 	"strings"
 	"testing"
 	"time"
+	_ "time/tzdata" // Europe/Paris without system zoneinfo
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -76,15 +77,34 @@ func newPublisher(sf *sfn.Client, sc *scheduler.Client) *publish.Publisher {
 		FunctionArn:      func(n string) string { return "arn:aws:lambda:us-east-1:123456789012:function:stepwise-" + n }}
 }
 
+// day is the date d days after t in loc, as a campaign writes it.
+func day(t time.Time, loc *time.Location, d int) string {
+	return t.In(loc).AddDate(0, 0, d).Format("2006-01-02")
+}
+
+// midnight is the start of a date in loc.
+func midnight(date string, loc *time.Location) time.Time {
+	t, err := time.ParseInLocation("2006-01-02", date, loc)
+	if err != nil {
+		panic(err)
+	}
+	return t
+}
+
 // Publish, republish, schedule and stop against moto_server, read back with
-// DescribeStateMachine, DescribeStateMachineAlias and GetSchedule.
+// DescribeStateMachine, DescribeStateMachineAlias and GetSchedule. The schedule window
+// is relative to the clock: moto, like EventBridge Scheduler, refuses a start date
+// more than 5 minutes past.
 func TestPublishOnMoto(t *testing.T) {
 	ctx := context.Background()
 	sf, sc, _ := clients(motoServer(t))
 	p := newPublisher(sf, sc)
+	paris, _ := time.LoadLocation("Europe/Paris")
+	now := time.Now()
+	from, until := day(now, paris, 10), day(now, paris, 70)
 
 	d1, err := p.Deploy(ctx, api.Deployment{CampaignID: "winback-q4", Version: 1, ASL: []byte(asl),
-		Schedule: &state.Schedule{Cron: "0 9 * * 1-5", From: "2026-12-01", Until: "2027-01-31", Timezone: "Europe/Paris"}})
+		Schedule: &state.Schedule{Cron: "0 9 * * 1-5", From: from, Until: until, Timezone: "Europe/Paris"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -110,9 +130,8 @@ func TestPublishOnMoto(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	paris, _ := time.LoadLocation("Europe/Paris")
 	if aws.ToString(s.ScheduleExpression) != "cron(0 9 ? * MON-FRI *)" || aws.ToString(s.ScheduleExpressionTimezone) != "Europe/Paris" ||
-		!s.StartDate.Equal(time.Date(2026, 12, 1, 0, 0, 0, 0, paris)) || !s.EndDate.Equal(time.Date(2027, 2, 1, 0, 0, 0, 0, paris)) {
+		!s.StartDate.Equal(midnight(from, paris)) || !s.EndDate.Equal(midnight(until, paris).AddDate(0, 0, 1)) {
 		t.Fatalf("schedule: %s %s %v %v", aws.ToString(s.ScheduleExpression), aws.ToString(s.ScheduleExpressionTimezone), s.StartDate, s.EndDate)
 	}
 	if aws.ToString(s.Target.Arn) != aws.ToString(sm.StateMachineArn)+":live" || !strings.Contains(aws.ToString(s.Target.Input), `"version":1`) ||
