@@ -40,17 +40,26 @@ type env struct {
 // newEnv serves the API over a fresh local home with the real executor and bbolt.
 func newEnv(t *testing.T, interval time.Duration) *env {
 	t.Helper()
+	return newEnvWith(t, interval, nil)
+}
+
+// newEnvWith is newEnv with options changed by edit (a store wrapper, missing sources).
+func newEnvWith(t *testing.T, interval time.Duration, edit func(*api.Options)) *env {
+	t.Helper()
 	l, err := executor.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
 	b := &local.Backend{L: l, WaitMode: interp.WaitSkip, Concurrency: 2}
-	h := api.New(api.Options{
+	o := api.Options{
 		Store: l.State, Sources: api.DirSources{Dir: "testdata"}, Bundles: l.Loader, Executor: b, Previewer: b, Uploads: b, Feedback: b,
 		Authorize: api.BearerToken(token), UnsubscribeSecret: secret, TriggerInterval: interval, MaxBody: 64 << 10,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	})
-	srv := httptest.NewServer(h)
+	}
+	if edit != nil {
+		edit(&o)
+	}
+	srv := httptest.NewServer(api.New(o))
 	t.Cleanup(func() {
 		srv.Close()
 		b.StopAll()
@@ -277,7 +286,8 @@ func TestEndToEnd(t *testing.T) {
 	e.expect(e.do("POST", "/v1/campaigns/flow-only/archive", nil), 200, "archive")
 	e.refused(e.do("POST", "/v1/campaigns/flow-only/archive", nil), "archive twice")
 	// The replayed key still answers its run.
-	rp := e.expect(e.do("POST", "/v1/campaigns/flow-only/trigger", map[string]any{}, "Idempotency-Key", "order-42"), 200, "replay after archive")
+	rp := e.expect(e.do("POST", "/v1/campaigns/flow-only/trigger", map[string]any{"params": map[string]any{"limit": 5, "region": "DE"}},
+		"Idempotency-Key", "order-42"), 200, "replay after archive")
 	if rp.str("id") != runID || rp.body["replayed"] != true {
 		t.Fatalf("replay: %s", rp.raw)
 	}

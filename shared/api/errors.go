@@ -48,6 +48,7 @@ const (
 	codeNotActivated  = "transition_not_activated"
 	codeBadToken      = "invalid_token"
 	codeRunNotRunning = "run_not_running"
+	codeKeyReused     = "idempotency_key_reused"
 )
 
 // storeError maps a state store error to a response; anything unexpected is an

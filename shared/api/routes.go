@@ -28,7 +28,7 @@ var (
 	pLimit = param{"limit", "integer", "page size"}
 	pAfter = param{"after", "string", "cursor from the previous page's next"}
 	pWait  = param{"wait", "string", "wait up to this long (such as 30s, at most 60s) for the run to end before answering"}
-	hIdem  = param{"Idempotency-Key", "string", "a retried request with the same key answers the same run (200, replayed: true)"}
+	hIdem  = param{"Idempotency-Key", "string", "a retried request with the same key answers the same run (200, replayed: true); the same key with another body is 422"}
 )
 
 const (
@@ -75,7 +75,7 @@ func (s *Server) routes() []route {
 		{method: get, path: "/v1/campaigns/{id}/versions", op: "listVersions", summary: "List published versions", tag: tagCampaigns,
 			h: s.listVersions, out: VersionList{}, errs: []int{400, 404}},
 		{method: post, path: "/v1/campaigns/{id}/trigger", op: "triggerCampaign", summary: "Start a run of the published campaign with parameters (a signal)", tag: tagRuns,
-			h: s.trigger, in: RunInput{}, out: RunView{}, status: 202, query: []param{pWait}, headers: []param{hIdem}, errs: []int{400, 404, 409, 413, 429, 503}},
+			h: s.trigger, in: RunInput{}, out: RunView{}, status: 202, query: []param{pWait}, headers: []param{hIdem}, errs: []int{400, 404, 409, 413, 422, 429, 503}},
 		{method: get, path: "/v1/campaigns/{id}/runs", op: "listRuns", summary: "List a campaign's runs, newest first", tag: tagRuns,
 			h: s.listRuns, out: RunList{}, query: []param{pLimit, pAfter}, errs: []int{400, 404}},
 		{method: get, path: "/v1/runs/{run}", op: "getRun", summary: "Get a run: status, activities, counts on every transition", tag: tagRuns,
