@@ -70,7 +70,11 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if ti == 0 {
 		ti = -1
 	}
-	srv := api.NewServer(api.Options{Store: l.State, Sources: api.DirSources{Dir: *dir, CatalogFile: *catalog}, Bundles: l.Loader,
+	sources := api.DirSources{Dir: *dir, CatalogFile: *catalog}
+	if path, _, err := sources.Catalog(context.Background()); err != nil {
+		fmt.Fprintf(stderr, "stepwise serve: warning: no catalog (%s): campaigns cannot be saved, validated, published or test-run until it exists; use --catalog FILE\n", path)
+	}
+	srv := api.NewServer(api.Options{Store: l.State, Sources: sources, Bundles: l.Loader,
 		Executor: backend, Previewer: backend, Uploads: backend, Feedback: backend, Authorize: api.BearerToken(token), UnsubscribeSecret: secret,
 		TriggerInterval: ti, Logger: logger})
 

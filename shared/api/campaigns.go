@@ -6,6 +6,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"path/filepath"
 	"strings"
@@ -110,7 +111,7 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compil
 	}
 	catPath, catData, err := s.o.Sources.Catalog(ctx)
 	if err != nil {
-		return nil, nil, &Error{status: http.StatusInternalServerError, Code: codeInternal, cause: fmt.Errorf("read the catalog: %w", err)}
+		return nil, nil, catalogError(err)
 	}
 	cat, cd := campaign.ParseCatalog(catPath, catData)
 	for i := range cd {
@@ -147,6 +148,15 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compil
 		return nil, diags, nil
 	}
 	return p, diags, nil
+}
+
+// catalogError answers a catalog that cannot be read: 503, naming what is missing.
+func catalogError(err error) *Error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Error{status: http.StatusServiceUnavailable, Code: codeNotConfigured, cause: err,
+			Message: "the server has no catalog to validate campaigns against: start serve with --catalog FILE or put catalog.yaml in its --dir (on AWS, upload the catalog to the bucket)"}
+	}
+	return &Error{status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the catalog cannot be read; try again later", cause: fmt.Errorf("read the catalog: %w", err)}
 }
 
 type fileRef struct{ name, path string }
@@ -216,17 +226,21 @@ func view(c state.Campaign, withSource bool) CampaignView {
 	return v
 }
 
-func (s *Server) withDiagnostics(ctx context.Context, v CampaignView, id string, doc []byte) (CampaignView, *Error) {
+// diagnose validates a document for a campaign view; run it before saving, so that a
+// failure (no catalog) saves nothing.
+func (s *Server) diagnose(ctx context.Context, id string, doc []byte) (func(CampaignView) CampaignView, *Error) {
 	_, diags, herr := s.compileDoc(ctx, id, doc)
 	if herr != nil {
-		return v, herr
+		return nil, herr
 	}
-	valid := !diags.HasErrors()
-	v.Valid = &valid
-	for _, d := range diags {
-		v.Diagnostics = append(v.Diagnostics, diagnostic(d))
-	}
-	return v, nil
+	return func(v CampaignView) CampaignView {
+		valid := !diags.HasErrors()
+		v.Valid = &valid
+		for _, d := range diags {
+			v.Diagnostics = append(v.Diagnostics, diagnostic(d))
+		}
+		return v
+	}, nil
 }
 
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) *Error {
@@ -245,16 +259,16 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) *Error {
 	if c == nil || diags.HasErrors() {
 		return invalidCampaign(diags)
 	}
+	withDiags, e := s.diagnose(r.Context(), c.ID, doc)
+	if e != nil {
+		return e
+	}
 	rec, err := s.o.Store.CreateCampaign(r.Context(), state.Campaign{ID: c.ID, Name: c.Name, Draft: doc, CreatedAt: s.o.Now()})
 	if err != nil {
 		return storeError(err, "campaign "+c.ID)
 	}
-	v, e := s.withDiagnostics(r.Context(), view(rec, true), rec.ID, doc)
-	if e != nil {
-		return e
-	}
 	w.Header().Set("Location", "/v1/campaigns/"+rec.ID)
-	writeJSON(w, http.StatusCreated, v)
+	writeJSON(w, http.StatusCreated, withDiags(view(rec, true)))
 	return nil
 }
 
@@ -320,16 +334,16 @@ func (s *Server) updateCampaign(w http.ResponseWriter, r *http.Request) *Error {
 	if c.ID != id {
 		return fail(http.StatusUnprocessableEntity, codeCampaign, "the document's id %q is not the campaign's id %q; duplicate to change an id", c.ID, id).at("$.id")
 	}
+	withDiags, e := s.diagnose(r.Context(), id, doc)
+	if e != nil {
+		return e
+	}
 	cur.Name, cur.Draft, cur.UpdatedAt = c.Name, doc, s.o.Now()
 	rec, err := s.o.Store.UpdateCampaign(r.Context(), cur)
 	if err != nil {
 		return storeError(err, "campaign "+id)
 	}
-	v, e := s.withDiagnostics(r.Context(), view(rec, true), id, doc)
-	if e != nil {
-		return e
-	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, withDiags(view(rec, true)))
 	return nil
 }
 

@@ -49,6 +49,7 @@ const (
 	codeBadToken      = "invalid_token"
 	codeRunNotRunning = "run_not_running"
 	codeKeyReused     = "idempotency_key_reused"
+	codeNotConfigured = "not_configured"
 )
 
 // storeError maps a state store error to a response; anything unexpected is an
