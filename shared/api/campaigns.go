@@ -9,6 +9,7 @@ import (
 	"io/fs"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -195,22 +196,10 @@ func validateResult(diags campaign.Diagnostics) ValidateResult {
 	return res
 }
 
-// actions lists the lifecycle actions a campaign's status allows.
+// actions lists the lifecycle actions a campaign allows now: those of its status
+// (state.Lifecycle), close only when it is recurring.
 func actions(c state.Campaign) []string {
-	switch c.Status {
-	case state.CampaignDraft:
-		return []string{"update", "delete", "validate", "test-run", "publish", "duplicate"}
-	case state.CampaignScheduled:
-		return []string{"trigger", "stop", "back-to-draft", "archive", "duplicate"}
-	case state.CampaignLive:
-		if recurring(c) {
-			return []string{"trigger", "stop", "close", "back-to-draft", "archive", "duplicate"}
-		}
-		return []string{"trigger", "stop", "back-to-draft", "archive", "duplicate"}
-	case state.CampaignArchived:
-		return []string{"duplicate"}
-	}
-	return []string{"archive", "duplicate"}
+	return slices.DeleteFunc(state.Actions(c.Status), func(a string) bool { return a == "close" && !recurring(c) })
 }
 
 // recurring: runs on a cron or every schedule, or on demand (no schedule); a one-shot
