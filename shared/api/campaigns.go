@@ -16,6 +16,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -46,8 +47,17 @@ func docName(id string, doc []byte) string {
 	return id + ".yaml"
 }
 
-// readDocument takes the document out of a CampaignInput.
+// readDocument takes the document out of a CampaignInput, at most MaxCampaignBytes.
 func readDocument(in CampaignInput) ([]byte, *Error) {
+	doc, e := documentOf(in)
+	if e == nil && len(doc) > MaxCampaignBytes {
+		return nil, fail(http.StatusRequestEntityTooLarge, codeTooLarge, "the campaign document is %d bytes; a campaign is at most %s (%d bytes)",
+			len(doc), sizeText(MaxCampaignBytes), MaxCampaignBytes).at("$.source")
+	}
+	return doc, e
+}
+
+func documentOf(in CampaignInput) ([]byte, *Error) {
 	hasObj := len(bytes.TrimSpace(in.Campaign)) > 0 && string(bytes.TrimSpace(in.Campaign)) != "null"
 	switch {
 	case in.Source != "" && hasObj:
@@ -105,13 +115,29 @@ func jsonPath(p string) string {
 }
 
 // compileDoc validates and compiles a document against the catalog and template files.
-func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compile.Program, campaign.Diagnostics, *Error) {
+// It stops between stages, and between the checks of activities and templates, once ctx
+// is done (the request's deadline, or the client gone).
+func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (p *compile.Program, diags campaign.Diagnostics, herr *Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r != errCancelled {
+				panic(r)
+			}
+			p, diags, herr = nil, nil, cancelled(ctx)
+		}
+	}()
 	c, diags := campaign.ParseCampaign(docName(id, doc), doc)
 	if c == nil || diags.HasErrors() {
 		return nil, diags, nil
 	}
+	if ctx.Err() != nil {
+		return nil, nil, cancelled(ctx)
+	}
 	catPath, catData, err := s.o.Sources.Catalog(ctx)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil, nil, cancelled(ctx)
+		}
 		return nil, nil, catalogError(err)
 	}
 	cat, cd := campaign.ParseCatalog(catPath, catData)
@@ -130,6 +156,9 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compil
 				continue
 			}
 			data, err := s.o.Sources.File(ctx, ref.name)
+			if ctx.Err() != nil {
+				return nil, nil, cancelled(ctx)
+			}
 			if err != nil {
 				diags = append(diags, campaign.Diagnostic{Pos: c.Src.PosOf(ref.path), Path: ref.path, Severity: campaign.Error,
 					Message: fmt.Sprintf("cannot read template file %q: %v", ref.name, err)})
@@ -142,13 +171,55 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compil
 		diags.Sort()
 		return nil, diags, nil
 	}
-	p, pd := compile.Compile(c, cat, s.registry, files, s.checkers)
+	if ctx.Err() != nil {
+		return nil, nil, cancelled(ctx)
+	}
+	p, pd := compile.Compile(c, cat, s.registry, files, checkersWith(ctx, s.checkers))
 	diags = append(diags, pd...)
 	diags.Sort()
 	if diags.HasErrors() || p.JSON == nil {
 		return nil, diags, nil
 	}
 	return p, diags, nil
+}
+
+// errCancelled unwinds a compile whose request is over (see checkersWith).
+var errCancelled = errors.New("request cancelled")
+
+// checkersWith makes each check first look at ctx: the compiler takes no context, and
+// the checks (conditions, templates) are where its time goes.
+func checkersWith(ctx context.Context, c compile.Checkers) compile.Checkers {
+	stop := func() {
+		if ctx.Err() != nil {
+			panic(errCancelled)
+		}
+	}
+	out := c
+	if f := c.Condition; f != nil {
+		out.Condition = func(r campaign.Reporter, path string, cond *condition.Condition, sc campaign.Schema, p *compile.Program) {
+			stop()
+			f(r, path, cond, sc, p)
+		}
+	}
+	if f := c.TestCondition; f != nil {
+		out.TestCondition = func(r campaign.Reporter, path string, cond *condition.Condition, p *compile.Program) {
+			stop()
+			f(r, path, cond, p)
+		}
+	}
+	if f := c.Template; f != nil {
+		out.Template = func(r campaign.Reporter, path, source string, recipient campaign.Schema, p *compile.Program) {
+			stop()
+			f(r, path, source, recipient, p)
+		}
+	}
+	return out
+}
+
+// cancelled answers a request whose context ended before its work did.
+func cancelled(ctx context.Context) *Error {
+	return &Error{status: http.StatusServiceUnavailable, Code: codeDeadline, Message: "the request was cancelled before it was done (its deadline passed); retry later, or send less",
+		cause: context.Cause(ctx)}
 }
 
 // catalogError answers a catalog that cannot be read: 503, naming what is missing.

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 )
 
@@ -105,6 +106,9 @@ func (s *Server) routes() []route {
 		rs[i].pattern = rs[i].method + " " + rs[i].path
 		if rs[i].status == 0 {
 			rs[i].status = http.StatusOK
+		}
+		if !rs[i].upload && !slices.Contains(rs[i].errs, 503) { // the request deadline
+			rs[i].errs = append(rs[i].errs, 503)
 		}
 		rs[i].errs = append([]int{401}, rs[i].errs...)
 		if rs[i].public {
