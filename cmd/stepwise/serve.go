@@ -78,6 +78,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	srv := api.NewServer(api.Options{Store: l.State, Sources: sources, Bundles: l.Loader,
 		Executor: backend, Previewer: backend, Uploads: backend, Feedback: backend, Authorize: api.BearerToken(token), UnsubscribeSecret: secret,
 		TriggerInterval: ti, RequestTimeout: *timeout, Logger: logger})
+	backend.SetTriggerer(srv) // an end activity's trigger: starts the other campaign's run
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -35,6 +35,7 @@ type env struct {
 	srv *httptest.Server
 	l   *executor.Local
 	b   *local.Backend
+	api *api.Server
 }
 
 // newEnv serves the API over a fresh local home with the real executor and bbolt.
@@ -59,7 +60,9 @@ func newEnvWith(t *testing.T, interval time.Duration, edit func(*api.Options)) *
 	if edit != nil {
 		edit(&o)
 	}
-	srv := httptest.NewServer(api.New(o))
+	as := api.NewServer(o)
+	b.SetTriggerer(as) // as serve does
+	srv := httptest.NewServer(as)
 	t.Cleanup(func() {
 		srv.Close()
 		b.StopAll()
@@ -69,7 +72,7 @@ func newEnvWith(t *testing.T, interval time.Duration, edit func(*api.Options)) *
 		b.Close()
 		l.Close()
 	})
-	return &env{t: t, srv: srv, l: l, b: b}
+	return &env{t: t, srv: srv, l: l, b: b, api: as}
 }
 
 type resp struct {

@@ -195,9 +195,10 @@ func idempotencyKey(r *http.Request) (string, *Error) {
 // by its key with one read, and the key is never stored apart from its run.
 var keyedRunNS = uuid.MustParse("4f3c1d2e-8a59-4b7e-9c0d-6e2a71b5f8a3")
 
-// keyedRunID is the id of the run a trigger with an Idempotency-Key starts.
-func keyedRunID(campaignID, key string) string {
-	return uuid.NewSHA1(keyedRunNS, []byte("trigger\x00"+campaignID+"\x00"+key)).String()
+// keyedRunID is the id of the run a trigger from source ("trigger": the API; "end":
+// an end activity) with an idempotency key starts.
+func keyedRunID(source, campaignID, key string) string {
+	return uuid.NewSHA1(keyedRunNS, []byte(source+"\x00"+campaignID+"\x00"+key)).String()
 }
 
 // fingerprint identifies a run request by its canonical body (parameters re-encoded
@@ -208,12 +209,20 @@ func fingerprint(in RunInput) string {
 	return "sha256:" + hex.EncodeToString(h[:])
 }
 
-// replayOf answers the run an Idempotency-Key started, or 422 when the key came with
-// another request (runs recorded without a fingerprint are answered).
-func (s *Server) replayOf(w http.ResponseWriter, r *http.Request, run state.Run, fp string) *Error {
+// sameRequest refuses (422) a replayed key that came with another request than the
+// run it started; runs recorded without a fingerprint are answered.
+func sameRequest(run state.Run, fp string) *Error {
 	if run.Fingerprint != "" && run.Fingerprint != fp {
 		return fail(http.StatusUnprocessableEntity, codeKeyReused,
 			"this Idempotency-Key was used for run %s with another request body; retry with the same body, or use a new key", run.ID)
+	}
+	return nil
+}
+
+// replayOf answers the run an Idempotency-Key started (see sameRequest).
+func (s *Server) replayOf(w http.ResponseWriter, r *http.Request, run state.Run, fp string) *Error {
+	if e := sameRequest(run, fp); e != nil {
+		return e
 	}
 	return s.answerRun(w, r, run, http.StatusOK, true)
 }
@@ -255,21 +264,51 @@ func (s *Server) trigger(w http.ResponseWriter, r *http.Request) *Error {
 	if e := decodeJSON(r, &in, true); e != nil {
 		return e
 	}
-	ctx := r.Context()
+	run, replayed, e := s.triggerRun(r.Context(), id, in, key, "trigger")
+	if e != nil {
+		if e.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+		}
+		return e
+	}
+	if replayed {
+		return s.answerRun(w, r, run, http.StatusOK, true)
+	}
+	return s.answerRun(w, r, run, http.StatusAccepted, false)
+}
+
+// Trigger starts a run of a published campaign with parameters, once per idempotency
+// key: the end activity's trigger service (flow.Triggerer) in local mode. It is not
+// held back by the trigger interval, which bounds clients.
+func (s *Server) Trigger(ctx context.Context, campaignID string, params map[string]any, idempotencyKey string) (string, error) {
+	run, _, e := s.triggerRun(ctx, campaignID, RunInput{Params: params}, idempotencyKey, "end")
+	if e != nil {
+		if e.status < 500 { // the campaign, its status or the parameters: a retry cannot help
+			return "", &activity.InvalidInput{Msg: "trigger campaign " + campaignID + ": " + e.Message}
+		}
+		return "", fmt.Errorf("trigger campaign %s: %s: %w", campaignID, e.Message, e.cause)
+	}
+	return run.ID, nil
+}
+
+// triggerRun records and starts a run of campaign id's published version; source
+// ("trigger" for the API, "end" for the end activity) scopes the key, and only API
+// triggers count against the interval. replayed: the key had started the run.
+func (s *Server) triggerRun(ctx context.Context, id string, in RunInput, key, source string) (run state.Run, replayed bool, e *Error) {
 	now := s.o.Now()
 	c, err := s.o.Store.GetCampaign(ctx, id)
 	if err != nil {
-		return storeError(err, "campaign "+id)
+		return run, false, storeError(err, "campaign "+id)
 	}
 	fp := fingerprint(in)
 	runID, runKey := state.NewRunID(), ""
 	if key != "" {
 		// A replayed key answers the run it started, whatever the campaign's state now.
-		runID, runKey = keyedRunID(id, key), "trigger/"+key
+		runID, runKey = keyedRunID(source, id, key), source+"/"+key
 		if run, err := s.o.Store.GetRun(ctx, runID); err == nil {
-			return s.replayOf(w, r, run, fp)
+			return run, true, sameRequest(run, fp)
 		} else if !errors.Is(err, state.ErrNotFound) {
-			return storeError(err, "run")
+			return run, false, storeError(err, "run")
 		}
 	}
 	if c.Status != state.CampaignLive && c.Status != state.CampaignScheduled {
@@ -277,31 +316,32 @@ func (s *Server) trigger(w http.ResponseWriter, r *http.Request) *Error {
 		if c.Status == state.CampaignDraft {
 			why += "; publish it, or use test-run"
 		}
-		return refused(c, "trigger", why)
+		return run, false, refused(c, "trigger", why)
 	}
 	v, err := s.o.Store.GetVersion(ctx, id, c.PublishedVersion)
 	if err != nil {
-		return storeError(err, "version")
+		return run, false, storeError(err, "version")
 	}
 	g, err := s.graphOf(ctx, state.Run{CampaignID: id, Version: v.Number})
 	if err != nil {
-		return storeError(err, "version")
+		return run, false, storeError(err, "version")
 	}
 	params, err := runner.NormalizeParams(g.c, in.Params)
 	if err != nil {
-		return paramsError(err)
+		return run, false, paramsError(err)
 	}
-	if s.o.TriggerInterval > 0 {
+	if s.o.TriggerInterval > 0 && source == "trigger" {
 		// A claim holding our own run id is a request with the same key (in flight, or
 		// failed before recording the run): it does not hold us back.
 		held, created, err := s.o.Store.PutKey(ctx, state.Key{Key: "trigger-interval/" + id, Value: runID, CreatedAt: now, ExpiresAt: now.Add(s.o.TriggerInterval)})
 		if err != nil {
-			return storeError(err, "trigger interval")
+			return run, false, storeError(err, "trigger interval")
 		}
 		if !created && held.Value != runID {
-			wait := int(math.Ceil(held.ExpiresAt.Sub(now).Seconds()))
-			w.Header().Set("Retry-After", strconv.Itoa(max(wait, 1)))
-			return fail(http.StatusTooManyRequests, codeTooSoon, "campaign %s was triggered less than %s ago; retry in %d s", id, s.o.TriggerInterval, max(wait, 1))
+			wait := max(int(math.Ceil(held.ExpiresAt.Sub(now).Seconds())), 1)
+			e := fail(http.StatusTooManyRequests, codeTooSoon, "campaign %s was triggered less than %s ago; retry in %d s", id, s.o.TriggerInterval, wait)
+			e.retryAfter = wait
+			return run, false, e
 		}
 	}
 	if runKey == "" {
@@ -311,18 +351,18 @@ func (s *Server) trigger(w http.ResponseWriter, r *http.Request) *Error {
 	run, existed, err := s.o.Store.StartRun(ctx, state.Run{ID: runID, CampaignID: id, Version: v.Number, Params: params,
 		IdempotencyKey: runKey, Fingerprint: fp, StartedAt: now})
 	if err != nil {
-		return storeError(err, "run")
+		return run, false, storeError(err, "run")
 	}
 	if existed {
-		return s.replayOf(w, r, run, fp)
+		return run, true, sameRequest(run, fp)
 	}
 	if c.Status == state.CampaignScheduled {
 		s.o.Store.SetCampaignStatus(ctx, id, state.CampaignScheduled, state.CampaignLive, now)
 	}
 	if e := s.start(ctx, run, &v, nil); e != nil {
-		return e
+		return run, false, e
 	}
-	return s.answerRun(w, r, run, http.StatusAccepted, false)
+	return run, false, nil
 }
 
 // start hands a recorded run to the executor; a refusal fails the run.
