@@ -35,7 +35,8 @@ func (s CampaignStatus) Valid() bool {
 // or an event the system makes, the statuses it is allowed from and those it leads to.
 type Move struct {
 	Action string
-	// Event: the system makes it (a run starts, the schedule ends), not a caller.
+	// Event: not an API action; the system makes it (a run starts, the schedule ends),
+	// or only the state store offers it.
 	Event bool
 	// From lists the statuses it is allowed from; nil: every status.
 	From []CampaignStatus
@@ -59,6 +60,8 @@ var Lifecycle = []Move{
 	{Action: "test-run", From: []CampaignStatus{CampaignDraft}},
 	{Action: "publish", From: []CampaignStatus{CampaignDraft}, To: published, Publishes: true,
 		When: "scheduled when the campaign has a schedule, else live"},
+	{Action: "republish", Event: true, From: published, To: published, Publishes: true,
+		When: "a new version of a published campaign: the state store offers it, the API does not (published versions are immutable; it publishes drafts)"},
 	{Action: "trigger", From: published, To: []CampaignStatus{CampaignLive}, When: "a run starts; a scheduled campaign becomes live"},
 	{Action: "first scheduled run", Event: true, From: []CampaignStatus{CampaignScheduled}, To: []CampaignStatus{CampaignLive}},
 	{Action: "stop", From: published, To: []CampaignStatus{CampaignStopped}, When: "its runs are stopped"},
@@ -106,9 +109,10 @@ func CanTransition(from, to CampaignStatus) bool {
 // CanPublish reports whether publishing a version may move a campaign from one status
 // to another: a draft is published first, a scheduled or live campaign republished.
 func CanPublish(from, to CampaignStatus) bool {
-	switch from {
-	case CampaignDraft, CampaignScheduled, CampaignLive:
-		return to == CampaignScheduled || to == CampaignLive
+	for _, m := range Lifecycle {
+		if m.Publishes && m.Allows(from) && slices.Contains(m.To, to) {
+			return true
+		}
 	}
 	return false
 }
