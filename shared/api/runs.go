@@ -286,6 +286,9 @@ func (s *Server) Trigger(ctx context.Context, campaignID string, params map[stri
 		if e.status < 500 { // the campaign, its status or the parameters: a retry cannot help
 			return "", &activity.InvalidInput{Msg: "trigger campaign " + campaignID + ": " + e.Message}
 		}
+		if e.cause == nil {
+			return "", fmt.Errorf("trigger campaign %s: %s", campaignID, e.Message)
+		}
 		return "", fmt.Errorf("trigger campaign %s: %s: %w", campaignID, e.Message, e.cause)
 	}
 	return run.ID, nil
