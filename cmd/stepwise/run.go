@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"os/signal"
 	"sort"
@@ -15,6 +16,8 @@ import (
 
 	"github.com/mattn/go-isatty"
 
+	"github.com/stepwise-run/stepwise/shared/api"
+	"github.com/stepwise-run/stepwise/shared/api/local"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/executor"
@@ -66,9 +69,18 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	defer l.Close()
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
+	// An end activity's trigger: starts the other campaign's published version in this
+	// home (published with serve), through the API's trigger path; those runs end
+	// before the command does (Ctrl-C stops them).
+	triggered := &local.Backend{L: l, WaitMode: wm, Logger: slog.New(slog.NewTextHandler(stderr, nil))}
+	defer triggered.Close()
+	triggered.SetTriggerer(api.NewServer(api.Options{Store: l.State, Bundles: l.Loader, Executor: triggered, TriggerInterval: -1,
+		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	prog := newProgress(stderr, p, !*asJSON)
 	sum, err := l.Run(ctx, p, executor.Options{Params: map[string]any(params), Test: *test, IdempotencyKey: *key, Wait: wm, Progress: prog.update})
 	prog.close()
+	go func() { <-ctx.Done(); triggered.StopAll() }()
+	triggered.Wait(context.Background())
 	if sum != nil {
 		if *asJSON {
 			enc := json.NewEncoder(stdout)

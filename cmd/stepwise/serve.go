@@ -25,7 +25,7 @@ const TokenEnv = "STEPWISE_TOKEN"
 
 func init() {
 	register("serve", command{summary: "serve the HTTP API locally, with the scheduler; bearer token from STEPWISE_TOKEN",
-		usage: "serve [--addr 127.0.0.1:8080] [--home DIR] [--dir DIR] [--catalog FILE]", run: runServe})
+		usage: "serve [--addr 127.0.0.1:8080] [--home DIR] [--dir DIR] [--catalog FILE] [--request-timeout 90s]", run: runServe})
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -38,6 +38,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	interval := fs.Duration("trigger-interval", api.DefaultTriggerInterval, "least time between two triggers of a campaign (0: no limit)")
 	grace := fs.Duration("grace", scheduler.DefaultGrace, "how late a scheduled slot may still start; later it is recorded expired")
 	concurrency := fs.Int("concurrency", 4, "runs executing at once")
+	timeout := fs.Duration("request-timeout", api.DefaultMaxWait+30*time.Second, "a request computing longer is cancelled and answered 503 (uploads excepted)")
 	noScheduler := fs.Bool("no-scheduler", false, "do not fire schedules")
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
@@ -70,9 +71,14 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if ti == 0 {
 		ti = -1
 	}
-	srv := api.NewServer(api.Options{Store: l.State, Sources: api.DirSources{Dir: *dir, CatalogFile: *catalog}, Bundles: l.Loader,
+	sources := api.DirSources{Dir: *dir, CatalogFile: *catalog}
+	if path, _, err := sources.Catalog(context.Background()); err != nil {
+		fmt.Fprintf(stderr, "stepwise serve: warning: no catalog (%s): campaigns cannot be saved, validated, published or test-run until it exists; use --catalog FILE\n", path)
+	}
+	srv := api.NewServer(api.Options{Store: l.State, Sources: sources, Bundles: l.Loader,
 		Executor: backend, Previewer: backend, Uploads: backend, Feedback: backend, Authorize: api.BearerToken(token), UnsubscribeSecret: secret,
-		TriggerInterval: ti, Logger: logger})
+		TriggerInterval: ti, RequestTimeout: *timeout, Logger: logger})
+	backend.SetTriggerer(srv) // an end activity's trigger: starts the other campaign's run
 
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()

@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -130,22 +131,29 @@ type Options struct {
 	// TriggerInterval is the least time between two triggers of one campaign (429 with
 	// Retry-After otherwise). Zero: DefaultTriggerInterval; negative: no limit.
 	TriggerInterval time.Duration
-	// MaxBody caps JSON request bodies (413 beyond); default 1 MiB.
+	// MaxBody caps JSON request bodies (413 beyond); default 2 MiB, room for a campaign
+	// document of MaxCampaignBytes escaped in JSON.
 	MaxBody int64
 	// MaxUpload caps uploads received locally; default 50 MiB.
 	MaxUpload int64
 	// MaxWait caps ?wait= on trigger and test-run; default 60 s.
 	MaxWait time.Duration
-	Logger  *slog.Logger
-	Now     func() time.Time
+	// RequestTimeout bounds each request but uploads: its context is cancelled and the
+	// client answered 503 deadline_exceeded then; default MaxWait + 30 s (keep it above
+	// MaxWait, or ?wait= answers the timeout).
+	RequestTimeout time.Duration
+	Logger         *slog.Logger
+	Now            func() time.Time
 }
 
 // Defaults.
 const (
 	DefaultTriggerInterval = time.Minute
-	DefaultMaxBody         = 1 << 20
+	DefaultMaxBody         = 2 << 20
 	DefaultMaxUpload       = 50 << 20
 	DefaultMaxWait         = 60 * time.Second
+	// MaxCampaignBytes bounds a campaign document (413 beyond).
+	MaxCampaignBytes = 1 << 20
 )
 
 // Server serves the API.
@@ -173,6 +181,9 @@ func NewServer(o Options) *Server {
 	}
 	if o.MaxWait <= 0 {
 		o.MaxWait = DefaultMaxWait
+	}
+	if o.RequestTimeout <= 0 {
+		o.RequestTimeout = o.MaxWait + 30*time.Second
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.NewJSONHandler(os.Stderr, nil))
@@ -251,22 +262,26 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-// wrap adds to a route: authorization, the body cap, panic recovery, JSON errors and
-// an access log line naming the route pattern, never the URL (unsubscribe tokens hold
-// addresses) nor bodies.
+// wrap adds to a route: authorization, the body cap, the deadline, panic recovery,
+// JSON errors and an access log line naming the route pattern, never the URL
+// (unsubscribe tokens hold addresses) nor bodies.
 func (s *Server) wrap(rt route) http.Handler {
+	// serve runs the handler and writes its error; it may run on the deadline's goroutine.
+	serve := func(w http.ResponseWriter, r *http.Request) {
+		if e := rt.h(w, r); e != nil {
+			if e.cause != nil {
+				s.o.Logger.Error("request failed", "route", rt.pattern, "error", e.cause.Error())
+			}
+			writeError(w, e)
+		}
+	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
 		sw := &statusWriter{ResponseWriter: w}
-		var herr *Error
 		defer func() {
 			if p := recover(); p != nil {
 				s.o.Logger.Error("panic", "route", rt.pattern, "panic", fmt.Sprint(p), "stack", string(debug.Stack()))
-				herr = fail(http.StatusInternalServerError, codeInternal, "internal error")
-				writeError(sw, herr)
-			}
-			if herr != nil && herr.cause != nil {
-				s.o.Logger.Error("request failed", "route", rt.pattern, "error", herr.cause.Error())
+				writeError(sw, fail(http.StatusInternalServerError, codeInternal, "internal error"))
 			}
 			s.o.Logger.Info("request", "route", rt.pattern, "status", sw.status, "ms", float64(time.Since(start).Microseconds())/1000)
 		}()
@@ -274,19 +289,25 @@ func (s *Server) wrap(rt route) http.Handler {
 		sw.Header().Set("X-Content-Type-Options", "nosniff")
 		if !rt.public && !s.o.Authorize(r) {
 			sw.Header().Set("WWW-Authenticate", `Bearer realm="stepwise"`)
-			herr = fail(http.StatusUnauthorized, codeUnauthorized, "missing or invalid bearer token")
-			writeError(sw, herr)
+			writeError(sw, fail(http.StatusUnauthorized, codeUnauthorized, "missing or invalid bearer token"))
 			return
 		}
-		limit := s.o.MaxBody
-		if rt.upload {
-			limit = s.o.MaxUpload
+		if rt.upload { // bounded by size; a slow link is no computation
+			r.Body = http.MaxBytesReader(sw, r.Body, s.o.MaxUpload)
+			serve(sw, r)
+			return
 		}
-		r.Body = http.MaxBytesReader(sw, r.Body, limit)
-		if herr = rt.h(sw, r); herr != nil {
-			writeError(sw, herr)
-		}
+		r.Body = http.MaxBytesReader(sw, r.Body, s.o.MaxBody)
+		sw.Header().Set("Content-Type", "application/json") // the timeout's answer; handlers set their own
+		http.TimeoutHandler(http.HandlerFunc(serve), s.o.RequestTimeout, s.timeoutBody()).ServeHTTP(sw, r)
 	})
+}
+
+// timeoutBody is the JSON answer to a request cancelled at its deadline.
+func (s *Server) timeoutBody() string {
+	data, _ := json.Marshal(ErrorBody{Error: Error{Code: codeDeadline,
+		Message: fmt.Sprintf("the request took longer than %s and was cancelled; retry later, or send less", s.o.RequestTimeout)}})
+	return string(data)
 }
 
 // BearerToken admits requests carrying `Authorization: Bearer <token>`, compared in

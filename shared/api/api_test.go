@@ -35,6 +35,7 @@ type env struct {
 	srv *httptest.Server
 	l   *executor.Local
 	b   *local.Backend
+	api *api.Server
 }
 
 // newEnv serves the API over a fresh local home with the real executor and bbolt.
@@ -43,8 +44,8 @@ func newEnv(t *testing.T, interval time.Duration) *env {
 	return newEnvWith(t, interval, nil)
 }
 
-// newEnvWith is newEnv with options changed by set.
-func newEnvWith(t *testing.T, interval time.Duration, set func(*api.Options)) *env {
+// newEnvWith is newEnv with options changed by edit (a store wrapper, missing sources).
+func newEnvWith(t *testing.T, interval time.Duration, edit func(*api.Options)) *env {
 	t.Helper()
 	l, err := executor.Open(t.TempDir())
 	if err != nil {
@@ -56,11 +57,12 @@ func newEnvWith(t *testing.T, interval time.Duration, set func(*api.Options)) *e
 		Authorize: api.BearerToken(token), UnsubscribeSecret: secret, TriggerInterval: interval, MaxBody: 64 << 10,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
-	if set != nil {
-		set(&o)
+	if edit != nil {
+		edit(&o)
 	}
-	h := api.New(o)
-	srv := httptest.NewServer(h)
+	as := api.NewServer(o)
+	b.SetTriggerer(as) // as serve does
+	srv := httptest.NewServer(as)
 	t.Cleanup(func() {
 		srv.Close()
 		b.StopAll()
@@ -70,7 +72,7 @@ func newEnvWith(t *testing.T, interval time.Duration, set func(*api.Options)) *e
 		b.Close()
 		l.Close()
 	})
-	return &env{t: t, srv: srv, l: l, b: b}
+	return &env{t: t, srv: srv, l: l, b: b, api: as}
 }
 
 type resp struct {
@@ -287,7 +289,8 @@ func TestEndToEnd(t *testing.T) {
 	e.expect(e.do("POST", "/v1/campaigns/flow-only/archive", nil), 200, "archive")
 	e.refused(e.do("POST", "/v1/campaigns/flow-only/archive", nil), "archive twice")
 	// The replayed key still answers its run.
-	rp := e.expect(e.do("POST", "/v1/campaigns/flow-only/trigger", map[string]any{}, "Idempotency-Key", "order-42"), 200, "replay after archive")
+	rp := e.expect(e.do("POST", "/v1/campaigns/flow-only/trigger", map[string]any{"params": map[string]any{"limit": 5, "region": "DE"}},
+		"Idempotency-Key", "order-42"), 200, "replay after archive")
 	if rp.str("id") != runID || rp.body["replayed"] != true {
 		t.Fatalf("replay: %s", rp.raw)
 	}

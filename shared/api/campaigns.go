@@ -6,14 +6,17 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http"
 	"path/filepath"
+	"slices"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -44,8 +47,17 @@ func docName(id string, doc []byte) string {
 	return id + ".yaml"
 }
 
-// readDocument takes the document out of a CampaignInput.
+// readDocument takes the document out of a CampaignInput, at most MaxCampaignBytes.
 func readDocument(in CampaignInput) ([]byte, *Error) {
+	doc, e := documentOf(in)
+	if e == nil && len(doc) > MaxCampaignBytes {
+		return nil, fail(http.StatusRequestEntityTooLarge, codeTooLarge, "the campaign document is %d bytes; a campaign is at most %s (%d bytes)",
+			len(doc), sizeText(MaxCampaignBytes), MaxCampaignBytes).at("$.source")
+	}
+	return doc, e
+}
+
+func documentOf(in CampaignInput) ([]byte, *Error) {
 	hasObj := len(bytes.TrimSpace(in.Campaign)) > 0 && string(bytes.TrimSpace(in.Campaign)) != "null"
 	switch {
 	case in.Source != "" && hasObj:
@@ -103,14 +115,30 @@ func jsonPath(p string) string {
 }
 
 // compileDoc validates and compiles a document against the catalog and template files.
-func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compile.Program, campaign.Diagnostics, *Error) {
+// It stops between stages, and between the checks of activities and templates, once ctx
+// is done (the request's deadline, or the client gone).
+func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (p *compile.Program, diags campaign.Diagnostics, herr *Error) {
+	defer func() {
+		if r := recover(); r != nil {
+			if r != errCancelled {
+				panic(r)
+			}
+			p, diags, herr = nil, nil, cancelled(ctx)
+		}
+	}()
 	c, diags := campaign.ParseCampaign(docName(id, doc), doc)
 	if c == nil || diags.HasErrors() {
 		return nil, diags, nil
 	}
+	if ctx.Err() != nil {
+		return nil, nil, cancelled(ctx)
+	}
 	catPath, catData, err := s.o.Sources.Catalog(ctx)
 	if err != nil {
-		return nil, nil, &Error{status: http.StatusInternalServerError, Code: codeInternal, cause: fmt.Errorf("read the catalog: %w", err)}
+		if ctx.Err() != nil {
+			return nil, nil, cancelled(ctx)
+		}
+		return nil, nil, catalogError(err)
 	}
 	cat, cd := campaign.ParseCatalog(catPath, catData)
 	for i := range cd {
@@ -128,6 +156,9 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compil
 				continue
 			}
 			data, err := s.o.Sources.File(ctx, ref.name)
+			if ctx.Err() != nil {
+				return nil, nil, cancelled(ctx)
+			}
 			if err != nil {
 				diags = append(diags, campaign.Diagnostic{Pos: c.Src.PosOf(ref.path), Path: ref.path, Severity: campaign.Error,
 					Message: fmt.Sprintf("cannot read template file %q: %v", ref.name, err)})
@@ -140,13 +171,64 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compil
 		diags.Sort()
 		return nil, diags, nil
 	}
-	p, pd := compile.Compile(c, cat, s.registry, files, s.checkers)
+	if ctx.Err() != nil {
+		return nil, nil, cancelled(ctx)
+	}
+	p, pd := compile.Compile(c, cat, s.registry, files, checkersWith(ctx, s.checkers))
 	diags = append(diags, pd...)
 	diags.Sort()
 	if diags.HasErrors() || p.JSON == nil {
 		return nil, diags, nil
 	}
 	return p, diags, nil
+}
+
+// errCancelled unwinds a compile whose request is over (see checkersWith).
+var errCancelled = errors.New("request cancelled")
+
+// checkersWith makes each check first look at ctx: the compiler takes no context, and
+// the checks (conditions, templates) are where its time goes.
+func checkersWith(ctx context.Context, c compile.Checkers) compile.Checkers {
+	stop := func() {
+		if ctx.Err() != nil {
+			panic(errCancelled)
+		}
+	}
+	out := c
+	if f := c.Condition; f != nil {
+		out.Condition = func(r campaign.Reporter, path string, cond *condition.Condition, sc campaign.Schema, p *compile.Program) {
+			stop()
+			f(r, path, cond, sc, p)
+		}
+	}
+	if f := c.TestCondition; f != nil {
+		out.TestCondition = func(r campaign.Reporter, path string, cond *condition.Condition, p *compile.Program) {
+			stop()
+			f(r, path, cond, p)
+		}
+	}
+	if f := c.Template; f != nil {
+		out.Template = func(r campaign.Reporter, path, source string, recipient campaign.Schema, p *compile.Program) {
+			stop()
+			f(r, path, source, recipient, p)
+		}
+	}
+	return out
+}
+
+// cancelled answers a request whose context ended before its work did.
+func cancelled(ctx context.Context) *Error {
+	return &Error{status: http.StatusServiceUnavailable, Code: codeDeadline, Message: "the request was cancelled before it was done (its deadline passed); retry later, or send less",
+		cause: context.Cause(ctx)}
+}
+
+// catalogError answers a catalog that cannot be read: 503, naming what is missing.
+func catalogError(err error) *Error {
+	if errors.Is(err, fs.ErrNotExist) {
+		return &Error{status: http.StatusServiceUnavailable, Code: codeNotConfigured, cause: err,
+			Message: "the server has no catalog to validate campaigns against: start serve with --catalog FILE or put catalog.yaml in its --dir (on AWS, upload the catalog to the bucket)"}
+	}
+	return &Error{status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the catalog cannot be read; try again later", cause: fmt.Errorf("read the catalog: %w", err)}
 }
 
 type fileRef struct{ name, path string }
@@ -185,22 +267,10 @@ func validateResult(diags campaign.Diagnostics) ValidateResult {
 	return res
 }
 
-// actions lists the lifecycle actions a campaign's status allows.
+// actions lists the lifecycle actions a campaign allows now: those of its status
+// (state.Lifecycle), close only when it is recurring.
 func actions(c state.Campaign) []string {
-	switch c.Status {
-	case state.CampaignDraft:
-		return []string{"update", "delete", "validate", "test-run", "publish", "duplicate"}
-	case state.CampaignScheduled:
-		return []string{"trigger", "stop", "back-to-draft", "archive", "duplicate"}
-	case state.CampaignLive:
-		if recurring(c) {
-			return []string{"trigger", "stop", "close", "back-to-draft", "archive", "duplicate"}
-		}
-		return []string{"trigger", "stop", "back-to-draft", "archive", "duplicate"}
-	case state.CampaignArchived:
-		return []string{"duplicate"}
-	}
-	return []string{"archive", "duplicate"}
+	return slices.DeleteFunc(state.Actions(c.Status), func(a string) bool { return a == "close" && !recurring(c) })
 }
 
 // recurring: runs on a cron or every schedule, or on demand (no schedule); a one-shot
@@ -216,17 +286,21 @@ func view(c state.Campaign, withSource bool) CampaignView {
 	return v
 }
 
-func (s *Server) withDiagnostics(ctx context.Context, v CampaignView, id string, doc []byte) (CampaignView, *Error) {
+// diagnose validates a document for a campaign view; run it before saving, so that a
+// failure (no catalog) saves nothing.
+func (s *Server) diagnose(ctx context.Context, id string, doc []byte) (func(CampaignView) CampaignView, *Error) {
 	_, diags, herr := s.compileDoc(ctx, id, doc)
 	if herr != nil {
-		return v, herr
+		return nil, herr
 	}
-	valid := !diags.HasErrors()
-	v.Valid = &valid
-	for _, d := range diags {
-		v.Diagnostics = append(v.Diagnostics, diagnostic(d))
-	}
-	return v, nil
+	return func(v CampaignView) CampaignView {
+		valid := !diags.HasErrors()
+		v.Valid = &valid
+		for _, d := range diags {
+			v.Diagnostics = append(v.Diagnostics, diagnostic(d))
+		}
+		return v
+	}, nil
 }
 
 func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) *Error {
@@ -245,16 +319,16 @@ func (s *Server) createCampaign(w http.ResponseWriter, r *http.Request) *Error {
 	if c == nil || diags.HasErrors() {
 		return invalidCampaign(diags)
 	}
+	withDiags, e := s.diagnose(r.Context(), c.ID, doc)
+	if e != nil {
+		return e
+	}
 	rec, err := s.o.Store.CreateCampaign(r.Context(), state.Campaign{ID: c.ID, Name: c.Name, Draft: doc, CreatedAt: s.o.Now()})
 	if err != nil {
 		return storeError(err, "campaign "+c.ID)
 	}
-	v, e := s.withDiagnostics(r.Context(), view(rec, true), rec.ID, doc)
-	if e != nil {
-		return e
-	}
 	w.Header().Set("Location", "/v1/campaigns/"+rec.ID)
-	writeJSON(w, http.StatusCreated, v)
+	writeJSON(w, http.StatusCreated, withDiags(view(rec, true)))
 	return nil
 }
 
@@ -320,16 +394,16 @@ func (s *Server) updateCampaign(w http.ResponseWriter, r *http.Request) *Error {
 	if c.ID != id {
 		return fail(http.StatusUnprocessableEntity, codeCampaign, "the document's id %q is not the campaign's id %q; duplicate to change an id", c.ID, id).at("$.id")
 	}
+	withDiags, e := s.diagnose(r.Context(), id, doc)
+	if e != nil {
+		return e
+	}
 	cur.Name, cur.Draft, cur.UpdatedAt = c.Name, doc, s.o.Now()
 	rec, err := s.o.Store.UpdateCampaign(r.Context(), cur)
 	if err != nil {
 		return storeError(err, "campaign "+id)
 	}
-	v, e := s.withDiagnostics(r.Context(), view(rec, true), id, doc)
-	if e != nil {
-		return e
-	}
-	writeJSON(w, http.StatusOK, v)
+	writeJSON(w, http.StatusOK, withDiags(view(rec, true)))
 	return nil
 }
 

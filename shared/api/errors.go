@@ -48,6 +48,9 @@ const (
 	codeNotActivated  = "transition_not_activated"
 	codeBadToken      = "invalid_token"
 	codeRunNotRunning = "run_not_running"
+	codeKeyReused     = "idempotency_key_reused"
+	codeNotConfigured = "not_configured"
+	codeDeadline      = "deadline_exceeded"
 )
 
 // storeError maps a state store error to a response; anything unexpected is an
@@ -77,7 +80,7 @@ func decodeJSON(r *http.Request, v any, allowEmpty bool) *Error {
 	if err != nil {
 		var mbe *http.MaxBytesError
 		if errors.As(err, &mbe) {
-			return fail(http.StatusRequestEntityTooLarge, codeTooLarge, "the request body is larger than %d bytes", mbe.Limit)
+			return fail(http.StatusRequestEntityTooLarge, codeTooLarge, "the request body is larger than %s (%d bytes)", sizeText(mbe.Limit), mbe.Limit)
 		}
 		return fail(http.StatusBadRequest, codeMalformed, "cannot read the request body")
 	}
@@ -96,6 +99,17 @@ func decodeJSON(r *http.Request, v any, allowEmpty bool) *Error {
 		return fail(http.StatusBadRequest, codeMalformed, "unexpected data after the JSON value").at("$")
 	}
 	return nil
+}
+
+// sizeText writes a byte count in MiB or KiB when it is a whole number of them.
+func sizeText(n int64) string {
+	switch {
+	case n >= 1<<20 && n%(1<<20) == 0:
+		return fmt.Sprintf("%d MiB", n>>20)
+	case n >= 1<<10 && n%(1<<10) == 0:
+		return fmt.Sprintf("%d KiB", n>>10)
+	}
+	return fmt.Sprintf("%d bytes", n)
 }
 
 func jsonError(err error, data []byte, t reflect.Type) *Error {

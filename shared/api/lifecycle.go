@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
@@ -16,10 +17,16 @@ import (
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
-// refused is the 409 answer to an action the campaign's status does not allow.
+// refused is the 409 answer to a lifecycle action (a state.Lifecycle name) the campaign
+// does not allow now; details list the actions that it does, the refused one aside.
 func refused(c state.Campaign, action, why string) *Error {
-	e := fail(http.StatusConflict, codeLifecycle, "cannot %s campaign %s: it is %s; %s", action, c.ID, c.Status, why)
-	e.Details = []Detail{{Message: "allowed now: " + strings.Join(actions(c), ", ")}}
+	verb := action
+	if action == "back-to-draft" {
+		verb = "take back to draft"
+	}
+	e := fail(http.StatusConflict, codeLifecycle, "cannot %s campaign %s: it is %s; %s", verb, c.ID, c.Status, why)
+	allowed := slices.DeleteFunc(actions(c), func(a string) bool { return a == action })
+	e.Details = []Detail{{Message: "allowed now: " + strings.Join(allowed, ", ")}}
 	return e
 }
 
@@ -298,7 +305,7 @@ func (s *Server) backToDraft(w http.ResponseWriter, r *http.Request) *Error {
 		return storeError(err, "campaign "+id)
 	}
 	if cur.Status != state.CampaignScheduled && cur.Status != state.CampaignLive {
-		return refused(cur, "take back to draft", "only a scheduled campaign before its first run, or a live one whose runs all failed, goes back to draft; duplicate it instead")
+		return refused(cur, "back-to-draft", "only a scheduled campaign before its first run, or a live one whose runs all failed, goes back to draft; duplicate it instead")
 	}
 	runs, _, err := s.o.Store.ListRuns(ctx, id, state.Page{Limit: 200})
 	if err != nil {
@@ -312,14 +319,14 @@ func (s *Server) backToDraft(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	switch {
 	case cur.Status == state.CampaignScheduled && len(live) > 0:
-		return refused(cur, "take back to draft", "it has already run; duplicate it instead")
+		return refused(cur, "back-to-draft", "it has already run; duplicate it instead")
 	case cur.Status == state.CampaignLive:
 		if len(live) == 0 {
-			return refused(cur, "take back to draft", "it is live and may run at any time; stop it, or duplicate it")
+			return refused(cur, "back-to-draft", "it is live and may run at any time; stop it, or duplicate it")
 		}
 		for _, run := range live {
 			if run.Status == state.RunSucceeded || run.Status == state.RunRunning {
-				return refused(cur, "take back to draft", "a run of it has completed or is running; duplicate it instead")
+				return refused(cur, "back-to-draft", "a run of it has completed or is running; duplicate it instead")
 			}
 		}
 	}
@@ -329,7 +336,7 @@ func (s *Server) backToDraft(w http.ResponseWriter, r *http.Request) *Error {
 	c, err := s.o.Store.SetCampaignStatus(ctx, id, cur.Status, state.CampaignDraft, s.o.Now())
 	if err != nil {
 		if errors.Is(err, state.ErrInvalid) {
-			return refused(cur, "take back to draft", "the state store's lifecycle has no way back to draft")
+			return refused(cur, "back-to-draft", "the state store's lifecycle has no way back to draft")
 		}
 		return storeError(err, "campaign "+id)
 	}

@@ -2,6 +2,7 @@ package api
 
 import (
 	"net/http"
+	"slices"
 	"sync"
 )
 
@@ -28,7 +29,7 @@ var (
 	pLimit = param{"limit", "integer", "page size"}
 	pAfter = param{"after", "string", "cursor from the previous page's next"}
 	pWait  = param{"wait", "string", "wait up to this long (such as 30s, at most 60s) for the run to end before answering"}
-	hIdem  = param{"Idempotency-Key", "string", "a retried request with the same key answers the same run (200, replayed: true)"}
+	hIdem  = param{"Idempotency-Key", "string", "a retried request with the same key answers the same run (200, replayed: true); the same key with another body is 422"}
 )
 
 const (
@@ -45,25 +46,25 @@ func (s *Server) routes() []route {
 		{method: get, path: "/openapi.json", op: "getOpenAPI", summary: "This OpenAPI 3.1 document", tag: tagPublic, h: s.openapi, out: map[string]any{}},
 
 		{method: post, path: "/v1/campaigns", op: "createCampaign", summary: "Create a draft campaign from its document", tag: tagCampaigns,
-			h: s.createCampaign, in: CampaignInput{}, out: CampaignView{}, status: 201, errs: []int{400, 409, 413, 415, 422}},
+			h: s.createCampaign, in: CampaignInput{}, out: CampaignView{}, status: 201, errs: []int{400, 409, 413, 415, 422, 503}},
 		{method: get, path: "/v1/campaigns", op: "listCampaigns", summary: "List campaigns", tag: tagCampaigns, h: s.listCampaigns,
 			out: CampaignList{}, query: []param{{"status", "string", "only campaigns in this status"}}, errs: []int{400}},
 		{method: get, path: "/v1/campaigns/{id}", op: "getCampaign", summary: "Get a campaign and its draft", tag: tagCampaigns,
 			h: s.getCampaign, out: CampaignView{}, errs: []int{400, 404}},
 		{method: put, path: "/v1/campaigns/{id}", op: "updateCampaign", summary: "Replace the document of a draft", tag: tagCampaigns,
-			h: s.updateCampaign, in: CampaignInput{}, out: CampaignView{}, errs: []int{400, 404, 409, 413, 415, 422}},
+			h: s.updateCampaign, in: CampaignInput{}, out: CampaignView{}, errs: []int{400, 404, 409, 413, 415, 422, 503}},
 		{method: del, path: "/v1/campaigns/{id}", op: "deleteCampaign", summary: "Delete a draft", tag: tagCampaigns,
 			h: s.deleteCampaign, status: 204, errs: life},
 		{method: post, path: "/v1/campaigns/{id}/duplicate", op: "duplicateCampaign", summary: "Copy a campaign (any status) into a new draft", tag: tagCampaigns,
 			h: s.duplicateCampaign, in: DuplicateInput{}, out: CampaignView{}, status: 201, errs: life},
 		{method: post, path: "/v1/campaigns/{id}/validate", op: "validateCampaign", summary: "Validate the draft: every diagnostic, as the CLI prints it", tag: tagCampaigns,
-			h: s.validateCampaign, out: ValidateResult{}, errs: []int{400, 404}},
+			h: s.validateCampaign, out: ValidateResult{}, errs: []int{400, 404, 503}},
 		{method: post, path: "/v1/validate", op: "validateDocument", summary: "Validate a campaign document without storing it", tag: tagCampaigns,
-			h: s.validateDocument, in: CampaignInput{}, out: ValidateResult{}, errs: []int{400, 413, 415}},
+			h: s.validateDocument, in: CampaignInput{}, out: ValidateResult{}, errs: []int{400, 413, 415, 503}},
 		{method: post, path: "/v1/campaigns/{id}/test-run", op: "testRun", summary: "Run the draft in test mode (nothing saved or sent); counts on every transition", tag: tagRuns,
 			h: s.testRun, in: RunInput{}, out: RunView{}, status: 202, query: []param{pWait}, headers: []param{hIdem}, errs: []int{400, 404, 409, 422, 503}},
 		{method: post, path: "/v1/campaigns/{id}/publish", op: "publishCampaign", summary: "Publish the draft as the next immutable version: scheduled (with a schedule) or live", tag: tagCampaigns,
-			h: s.publish, out: CampaignView{}, errs: []int{400, 404, 409, 422, 502}},
+			h: s.publish, out: CampaignView{}, errs: []int{400, 404, 409, 422, 502, 503}},
 		{method: post, path: "/v1/campaigns/{id}/stop", op: "stopCampaign", summary: "Stop a scheduled or live campaign and its runs", tag: tagCampaigns,
 			h: s.lifecycle("stopped", "stop"), out: CampaignView{}, errs: append(life, 502)},
 		{method: post, path: "/v1/campaigns/{id}/close", op: "closeCampaign", summary: "Close a live recurring campaign: no new runs, runs in flight finish", tag: tagCampaigns,
@@ -75,7 +76,7 @@ func (s *Server) routes() []route {
 		{method: get, path: "/v1/campaigns/{id}/versions", op: "listVersions", summary: "List published versions", tag: tagCampaigns,
 			h: s.listVersions, out: VersionList{}, errs: []int{400, 404}},
 		{method: post, path: "/v1/campaigns/{id}/trigger", op: "triggerCampaign", summary: "Start a run of the published campaign with parameters (a signal)", tag: tagRuns,
-			h: s.trigger, in: RunInput{}, out: RunView{}, status: 202, query: []param{pWait}, headers: []param{hIdem}, errs: []int{400, 404, 409, 413, 429, 503}},
+			h: s.trigger, in: RunInput{}, out: RunView{}, status: 202, query: []param{pWait}, headers: []param{hIdem}, errs: []int{400, 404, 409, 413, 422, 429, 503}},
 		{method: get, path: "/v1/campaigns/{id}/runs", op: "listRuns", summary: "List a campaign's runs, newest first", tag: tagRuns,
 			h: s.listRuns, out: RunList{}, query: []param{pLimit, pAfter}, errs: []int{400, 404}},
 		{method: get, path: "/v1/runs/{run}", op: "getRun", summary: "Get a run: status, activities, counts on every transition", tag: tagRuns,
@@ -105,6 +106,9 @@ func (s *Server) routes() []route {
 		rs[i].pattern = rs[i].method + " " + rs[i].path
 		if rs[i].status == 0 {
 			rs[i].status = http.StatusOK
+		}
+		if !rs[i].upload && !slices.Contains(rs[i].errs, 503) { // the request deadline
+			rs[i].errs = append(rs[i].errs, 503)
 		}
 		rs[i].errs = append([]int{401}, rs[i].errs...)
 		if rs[i].public {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"math"
@@ -13,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/google/uuid"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
@@ -189,10 +191,40 @@ func idempotencyKey(r *http.Request) (string, *Error) {
 	return k, nil
 }
 
-// keyName is the state key that maps an idempotency key to its run.
-func keyName(campaignID, key string) string {
-	h := sha256.Sum256([]byte(key))
-	return "trigger-key/" + campaignID + "/" + hex.EncodeToString(h[:16])
+// keyedRunNS derives the run id of a keyed trigger (UUID v5), so that the run is found
+// by its key with one read, and the key is never stored apart from its run.
+var keyedRunNS = uuid.MustParse("4f3c1d2e-8a59-4b7e-9c0d-6e2a71b5f8a3")
+
+// keyedRunID is the id of the run a trigger from source ("trigger": the API; "end":
+// an end activity) with an idempotency key starts.
+func keyedRunID(source, campaignID, key string) string {
+	return uuid.NewSHA1(keyedRunNS, []byte(source+"\x00"+campaignID+"\x00"+key)).String()
+}
+
+// fingerprint identifies a run request by its canonical body (parameters re-encoded
+// with sorted keys), to tell a retry from a reused key.
+func fingerprint(in RunInput) string {
+	data, _ := json.Marshal(in)
+	h := sha256.Sum256(data)
+	return "sha256:" + hex.EncodeToString(h[:])
+}
+
+// sameRequest refuses (422) a replayed key that came with another request than the
+// run it started; runs recorded without a fingerprint are answered.
+func sameRequest(run state.Run, fp string) *Error {
+	if run.Fingerprint != "" && run.Fingerprint != fp {
+		return fail(http.StatusUnprocessableEntity, codeKeyReused,
+			"this Idempotency-Key was used for run %s with another request body; retry with the same body, or use a new key", run.ID)
+	}
+	return nil
+}
+
+// replayOf answers the run an Idempotency-Key started (see sameRequest).
+func (s *Server) replayOf(w http.ResponseWriter, r *http.Request, run state.Run, fp string) *Error {
+	if e := sameRequest(run, fp); e != nil {
+		return e
+	}
+	return s.answerRun(w, r, run, http.StatusOK, true)
 }
 
 // paramsError turns NormalizeParams problems into a 400 with their paths.
@@ -232,18 +264,54 @@ func (s *Server) trigger(w http.ResponseWriter, r *http.Request) *Error {
 	if e := decodeJSON(r, &in, true); e != nil {
 		return e
 	}
-	ctx := r.Context()
+	run, replayed, e := s.triggerRun(r.Context(), id, in, key, "trigger")
+	if e != nil {
+		if e.retryAfter > 0 {
+			w.Header().Set("Retry-After", strconv.Itoa(e.retryAfter))
+		}
+		return e
+	}
+	if replayed {
+		return s.answerRun(w, r, run, http.StatusOK, true)
+	}
+	return s.answerRun(w, r, run, http.StatusAccepted, false)
+}
+
+// Trigger starts a run of a published campaign with parameters, once per idempotency
+// key: the end activity's trigger service (flow.Triggerer) in local mode. It is not
+// held back by the trigger interval, which bounds clients.
+func (s *Server) Trigger(ctx context.Context, campaignID string, params map[string]any, idempotencyKey string) (string, error) {
+	run, _, e := s.triggerRun(ctx, campaignID, RunInput{Params: params}, idempotencyKey, "end")
+	if e != nil {
+		if e.status < 500 { // the campaign, its status or the parameters: a retry cannot help
+			return "", &activity.InvalidInput{Msg: "trigger campaign " + campaignID + ": " + e.Message}
+		}
+		if e.cause == nil {
+			return "", fmt.Errorf("trigger campaign %s: %s", campaignID, e.Message)
+		}
+		return "", fmt.Errorf("trigger campaign %s: %s: %w", campaignID, e.Message, e.cause)
+	}
+	return run.ID, nil
+}
+
+// triggerRun records and starts a run of campaign id's published version; source
+// ("trigger" for the API, "end" for the end activity) scopes the key, and only API
+// triggers count against the interval. replayed: the key had started the run.
+func (s *Server) triggerRun(ctx context.Context, id string, in RunInput, key, source string) (run state.Run, replayed bool, e *Error) {
 	now := s.o.Now()
 	c, err := s.o.Store.GetCampaign(ctx, id)
 	if err != nil {
-		return storeError(err, "campaign "+id)
+		return run, false, storeError(err, "campaign "+id)
 	}
-	// A replayed key answers the run it started, whatever the campaign's state now.
+	fp := fingerprint(in)
+	runID, runKey := state.NewRunID(), ""
 	if key != "" {
-		if k, err := s.o.Store.GetKey(ctx, keyName(id, key), now); err == nil {
-			return s.replay(w, r, k.Value)
+		// A replayed key answers the run it started, whatever the campaign's state now.
+		runID, runKey = keyedRunID(source, id, key), source+"/"+key
+		if run, err := s.o.Store.GetRun(ctx, runID); err == nil {
+			return run, true, sameRequest(run, fp)
 		} else if !errors.Is(err, state.ErrNotFound) {
-			return storeError(err, "idempotency key")
+			return run, false, storeError(err, "run")
 		}
 	}
 	if c.Status != state.CampaignLive && c.Status != state.CampaignScheduled {
@@ -251,62 +319,53 @@ func (s *Server) trigger(w http.ResponseWriter, r *http.Request) *Error {
 		if c.Status == state.CampaignDraft {
 			why += "; publish it, or use test-run"
 		}
-		return refused(c, "trigger", why)
+		return run, false, refused(c, "trigger", why)
 	}
 	v, err := s.o.Store.GetVersion(ctx, id, c.PublishedVersion)
 	if err != nil {
-		return storeError(err, "version")
+		return run, false, storeError(err, "version")
 	}
 	g, err := s.graphOf(ctx, state.Run{CampaignID: id, Version: v.Number})
 	if err != nil {
-		return storeError(err, "version")
+		return run, false, storeError(err, "version")
 	}
 	params, err := runner.NormalizeParams(g.c, in.Params)
 	if err != nil {
-		return paramsError(err)
+		return run, false, paramsError(err)
 	}
-	runID := state.NewRunID()
-	if s.o.TriggerInterval > 0 {
+	if s.o.TriggerInterval > 0 && source == "trigger" {
+		// A claim holding our own run id is a request with the same key (in flight, or
+		// failed before recording the run): it does not hold us back.
 		held, created, err := s.o.Store.PutKey(ctx, state.Key{Key: "trigger-interval/" + id, Value: runID, CreatedAt: now, ExpiresAt: now.Add(s.o.TriggerInterval)})
 		if err != nil {
-			return storeError(err, "trigger interval")
+			return run, false, storeError(err, "trigger interval")
 		}
-		if !created {
-			if key != "" { // a concurrent request with the same key may have won
-				if k, err := s.o.Store.GetKey(ctx, keyName(id, key), now); err == nil {
-					return s.replay(w, r, k.Value)
-				}
-			}
-			wait := int(math.Ceil(held.ExpiresAt.Sub(now).Seconds()))
-			w.Header().Set("Retry-After", strconv.Itoa(max(wait, 1)))
-			return fail(http.StatusTooManyRequests, codeTooSoon, "campaign %s was triggered less than %s ago; retry in %d s", id, s.o.TriggerInterval, max(wait, 1))
+		if !created && held.Value != runID {
+			wait := max(int(math.Ceil(held.ExpiresAt.Sub(now).Seconds())), 1)
+			e := fail(http.StatusTooManyRequests, codeTooSoon, "campaign %s was triggered less than %s ago; retry in %d s", id, s.o.TriggerInterval, wait)
+			e.retryAfter = wait
+			return run, false, e
 		}
 	}
-	runKey := "run/" + runID
-	if key != "" {
-		held, created, err := s.o.Store.PutKey(ctx, state.Key{Key: keyName(id, key), Value: runID, CreatedAt: now})
-		if err != nil {
-			return storeError(err, "idempotency key")
-		}
-		if !created {
-			return s.replay(w, r, held.Value)
-		}
-		runKey = key
+	if runKey == "" {
+		runKey = "run/" + runID
 	}
-	run, existed, err := s.o.Store.StartRun(ctx, state.Run{ID: runID, CampaignID: id, Version: v.Number, Params: params, IdempotencyKey: runKey, StartedAt: now})
+	// The key, the run and the request's fingerprint are one write.
+	run, existed, err := s.o.Store.StartRun(ctx, state.Run{ID: runID, CampaignID: id, Version: v.Number, Params: params,
+		IdempotencyKey: runKey, Fingerprint: fp, StartedAt: now})
 	if err != nil {
-		return storeError(err, "run")
+		return run, false, storeError(err, "run")
 	}
 	if existed {
-		return s.replay(w, r, run.ID)
+		return run, true, sameRequest(run, fp)
 	}
 	if c.Status == state.CampaignScheduled {
 		s.o.Store.SetCampaignStatus(ctx, id, state.CampaignScheduled, state.CampaignLive, now)
 	}
 	if e := s.start(ctx, run, &v, nil); e != nil {
-		return e
+		return run, false, e
 	}
-	return s.answerRun(w, r, run, http.StatusAccepted, false)
+	return run, false, nil
 }
 
 // start hands a recorded run to the executor; a refusal fails the run.
@@ -316,14 +375,6 @@ func (s *Server) start(ctx context.Context, run state.Run, v *state.Version, p *
 		return &Error{status: http.StatusServiceUnavailable, Code: codeUnavailable, Message: "the run could not be started; try again later", cause: err}
 	}
 	return nil
-}
-
-func (s *Server) replay(w http.ResponseWriter, r *http.Request, runID string) *Error {
-	run, err := s.o.Store.GetRun(r.Context(), runID)
-	if err != nil {
-		return storeError(err, "run "+runID)
-	}
-	return s.answerRun(w, r, run, http.StatusOK, true)
 }
 
 // answerRun writes a started run, after waiting for its end when ?wait= asks.
@@ -404,12 +455,14 @@ func (s *Server) testRun(w http.ResponseWriter, r *http.Request) *Error {
 	if key != "" {
 		runKey = "test/" + key
 	}
-	run, existed, err := s.o.Store.StartRun(ctx, state.Run{ID: runID, CampaignID: id, Params: params, Test: true, IdempotencyKey: runKey, StartedAt: s.o.Now()})
+	fp := fingerprint(in)
+	run, existed, err := s.o.Store.StartRun(ctx, state.Run{ID: runID, CampaignID: id, Params: params, Test: true, IdempotencyKey: runKey,
+		Fingerprint: fp, StartedAt: s.o.Now()})
 	if err != nil {
 		return storeError(err, "run")
 	}
 	if existed {
-		return s.answerRun(w, r, run, http.StatusOK, true)
+		return s.replayOf(w, r, run, fp)
 	}
 	if e := s.start(ctx, run, nil, p); e != nil {
 		return e

@@ -23,6 +23,8 @@ type Error struct {
 	Details []Detail `json:"details,omitempty"`
 	status  int
 	cause   error // logged, never sent
+	// retryAfter, in seconds, is sent as Retry-After when positive.
+	retryAfter int
 }
 
 // Detail is one problem of a request.

@@ -2,6 +2,7 @@ package state
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -30,19 +31,77 @@ func (s CampaignStatus) Valid() bool {
 	return false
 }
 
-// CanTransition reports whether the lifecycle lets a campaign move from one status to
-// another outside publishing (see CanPublish).
-func CanTransition(from, to CampaignStatus) bool {
-	if to == CampaignArchived {
-		return from.Valid() && from != CampaignDraft && from != CampaignArchived
+// Move is one row of the campaign lifecycle: an action callers take (an API operation)
+// or an event the system makes, the statuses it is allowed from and those it leads to.
+type Move struct {
+	Action string
+	// Event: not an API action; the system makes it (a run starts, the schedule ends),
+	// or only the state store offers it.
+	Event bool
+	// From lists the statuses it is allowed from; nil: every status.
+	From []CampaignStatus
+	// To lists the statuses it may lead to; nil: the status does not change.
+	To []CampaignStatus
+	// Publishes: the move is made by PublishVersion (CanPublish), not SetCampaignStatus.
+	Publishes bool
+	// When is the condition checked besides the status, if any.
+	When string
+}
+
+var published = []CampaignStatus{CampaignScheduled, CampaignLive}
+
+// Lifecycle is the campaign lifecycle, the one table that CanTransition, the API's
+// allowed actions and refusals, and the table in docs/api.md derive from. Actions come
+// in the order the API lists them.
+var Lifecycle = []Move{
+	{Action: "update", From: []CampaignStatus{CampaignDraft}},
+	{Action: "delete", From: []CampaignStatus{CampaignDraft}, When: "the campaign is deleted"},
+	{Action: "validate", From: []CampaignStatus{CampaignDraft}},
+	{Action: "test-run", From: []CampaignStatus{CampaignDraft}},
+	{Action: "publish", From: []CampaignStatus{CampaignDraft}, To: published, Publishes: true,
+		When: "scheduled when the campaign has a schedule, else live"},
+	{Action: "republish", Event: true, From: published, To: published, Publishes: true,
+		When: "a new version of a published campaign: the state store offers it, the API does not (published versions are immutable; it publishes drafts)"},
+	{Action: "trigger", From: published, To: []CampaignStatus{CampaignLive}, When: "a run starts; a scheduled campaign becomes live"},
+	{Action: "first scheduled run", Event: true, From: []CampaignStatus{CampaignScheduled}, To: []CampaignStatus{CampaignLive}},
+	{Action: "stop", From: published, To: []CampaignStatus{CampaignStopped}, When: "its runs are stopped"},
+	{Action: "close", From: []CampaignStatus{CampaignLive}, To: []CampaignStatus{CampaignClosed},
+		When: "recurring (a cron or every schedule, or none: triggered on demand); runs in flight finish"},
+	{Action: "back-to-draft", From: published, To: []CampaignStatus{CampaignDraft},
+		When: "scheduled: before its first run; live: it has runs and none succeeded or is running"},
+	{Action: "schedule ends", Event: true, From: published, To: []CampaignStatus{CampaignCompleted},
+		When: "the schedule has no slot left and no run is going"},
+	{Action: "archive", From: []CampaignStatus{CampaignScheduled, CampaignLive, CampaignCompleted, CampaignStopped, CampaignClosed},
+		To: []CampaignStatus{CampaignArchived}},
+	{Action: "duplicate", When: "a new draft; the campaign is unchanged"},
+}
+
+// Allows reports whether m is allowed from status s.
+func (m Move) Allows(s CampaignStatus) bool {
+	if m.From == nil {
+		return s.Valid()
 	}
-	// Back to draft (Adobe): a scheduled campaign before its first run, or a
-	// live one whose runs all failed; callers check those conditions.
-	switch from {
-	case CampaignScheduled:
-		return to == CampaignLive || to == CampaignCompleted || to == CampaignStopped || to == CampaignDraft
-	case CampaignLive:
-		return to == CampaignCompleted || to == CampaignStopped || to == CampaignClosed || to == CampaignDraft
+	return slices.Contains(m.From, s)
+}
+
+// Actions lists the actions (not events) the lifecycle allows from status s.
+func Actions(s CampaignStatus) []string {
+	var out []string
+	for _, m := range Lifecycle {
+		if !m.Event && m.Allows(s) {
+			out = append(out, m.Action)
+		}
+	}
+	return out
+}
+
+// CanTransition reports whether the lifecycle lets a campaign move from one status to
+// another outside publishing (see CanPublish). Callers check the moves' conditions.
+func CanTransition(from, to CampaignStatus) bool {
+	for _, m := range Lifecycle {
+		if !m.Publishes && from != to && m.Allows(from) && slices.Contains(m.To, to) {
+			return true
+		}
 	}
 	return false
 }
@@ -50,9 +109,10 @@ func CanTransition(from, to CampaignStatus) bool {
 // CanPublish reports whether publishing a version may move a campaign from one status
 // to another: a draft is published first, a scheduled or live campaign republished.
 func CanPublish(from, to CampaignStatus) bool {
-	switch from {
-	case CampaignDraft, CampaignScheduled, CampaignLive:
-		return to == CampaignScheduled || to == CampaignLive
+	for _, m := range Lifecycle {
+		if m.Publishes && m.Allows(from) && slices.Contains(m.To, to) {
+			return true
+		}
 	}
 	return false
 }

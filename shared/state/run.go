@@ -54,9 +54,13 @@ type Run struct {
 	Reason  string         `json:"reason,omitempty"`
 	// IdempotencyKey, when set, makes StartRun return the run already started with the
 	// same key for the same campaign instead of starting another.
-	IdempotencyKey string    `json:"idempotencyKey,omitempty"`
-	StartedAt      time.Time `json:"startedAt"`
-	EndedAt        time.Time `json:"endedAt,omitzero"`
+	IdempotencyKey string `json:"idempotencyKey,omitempty"`
+	// Fingerprint identifies the request that started the run (a hash of its canonical
+	// body): it is written with the run and its key, in the same write, so that a reused
+	// key is told from a retry.
+	Fingerprint string    `json:"fingerprint,omitempty"`
+	StartedAt   time.Time `json:"startedAt"`
+	EndedAt     time.Time `json:"endedAt,omitzero"`
 }
 
 // NewRunID returns a fresh run id: a UUIDv7, so ids sort by creation time.

@@ -1,6 +1,7 @@
 package state
 
 import (
+	"slices"
 	"testing"
 	"time"
 )
@@ -24,8 +25,14 @@ func TestCanTransition(t *testing.T) {
 			}
 		}
 	}
-	if CanPublish(CampaignCompleted, CampaignLive) || !CanPublish(CampaignDraft, CampaignScheduled) || !CanPublish(CampaignLive, CampaignLive) {
-		t.Error("CanPublish")
+	publishable := []CampaignStatus{CampaignDraft, CampaignScheduled, CampaignLive}
+	for _, from := range all {
+		for _, to := range all {
+			want := slices.Contains(publishable, from) && (to == CampaignScheduled || to == CampaignLive)
+			if got := CanPublish(from, to); got != want {
+				t.Errorf("CanPublish(%s, %s) = %v, want %v", from, to, got, want)
+			}
+		}
 	}
 }
 

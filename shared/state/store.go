@@ -56,8 +56,9 @@ type Campaigns interface {
 type Runs interface {
 	// StartRun stores a new run (id generated when empty, status running unless set).
 	// With an IdempotencyKey it is atomic per campaign and key: if a run was started with
-	// them, that run comes back with existed true and nothing is written. Without a key,
-	// an id in use gives ErrExists.
+	// them, that run comes back with existed true and nothing is written; the key and the
+	// run are one write, so that no reader sees one without the other. Without a key, an
+	// id in use gives ErrExists.
 	StartRun(ctx context.Context, r Run) (run Run, existed bool, err error)
 	GetRun(ctx context.Context, id string) (Run, error)
 	// ListRuns returns a campaign's runs, newest first.

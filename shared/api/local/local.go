@@ -15,6 +15,8 @@ import (
 	"sync"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/flow"
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/preview"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
@@ -118,6 +120,12 @@ func (b *Backend) Start(ctx context.Context, run state.Run, v *state.Version, p 
 		}
 	}()
 	return nil
+}
+
+// SetTriggerer makes t (the API server, under serve) the service that an end
+// activity's trigger: calls to start the other campaign's run.
+func (b *Backend) SetTriggerer(t flow.Triggerer) {
+	b.L.Env.Services[activity.ServiceTrigger] = t
 }
 
 // Stop implements api.Executor: the run's context is cancelled.

@@ -62,11 +62,23 @@ func startRun(t *testing.T, s state.Store, r state.Run) (state.Run, bool) {
 }
 
 func testRunIdempotency(t *testing.T, s state.Store) {
-	first, existed := startRun(t, s, state.Run{CampaignID: "c1", IdempotencyKey: "k1", StartedAt: t0, Params: map[string]any{"n": "1"}})
+	first, existed := startRun(t, s, state.Run{CampaignID: "c1", IdempotencyKey: "k1", Fingerprint: "sha256:first", StartedAt: t0, Params: map[string]any{"n": "1"}})
 	equal(t, "existed", existed, false)
-	again, existed := startRun(t, s, state.Run{CampaignID: "c1", IdempotencyKey: "k1", StartedAt: at(time.Minute), Params: map[string]any{"n": "2"}})
+	equal(t, "fingerprint", first.Fingerprint, "sha256:first")
+	// The fingerprint is the first request's, stored with the key: the caller compares.
+	again, existed := startRun(t, s, state.Run{CampaignID: "c1", IdempotencyKey: "k1", Fingerprint: "sha256:other", StartedAt: at(time.Minute), Params: map[string]any{"n": "2"}})
 	equal(t, "existed", existed, true)
 	same(t, "same run", again, first)
+	same(t, "get", must(s.GetRun(context.Background(), first.ID)), first)
+	// A new key whose run cannot be written (its id is taken) is not kept: the key and
+	// the run are one write, and a retry with a fresh id starts the run.
+	_, _, err := s.StartRun(context.Background(), state.Run{ID: first.ID, CampaignID: "c1", IdempotencyKey: "k-stranded", StartedAt: t0})
+	wantErr(t, err, state.ErrExists)
+	retry, existed := startRun(t, s, state.Run{CampaignID: "c1", IdempotencyKey: "k-stranded", StartedAt: t0})
+	equal(t, "existed after a failed write", existed, false)
+	if retry.ID == first.ID {
+		t.Fatal("the failed write's key was kept, pointing at another run")
+	}
 	other, existed := startRun(t, s, state.Run{CampaignID: "c2", IdempotencyKey: "k1", StartedAt: t0})
 	equal(t, "existed in other campaign", existed, false)
 	if other.ID == first.ID {
@@ -74,7 +86,7 @@ func testRunIdempotency(t *testing.T, s state.Store) {
 	}
 	runs, _, err := s.ListRuns(context.Background(), "c1", state.Page{})
 	ok(t, err)
-	equal(t, "runs of c1", len(runs), 1)
+	equal(t, "runs of c1", len(runs), 2)
 }
 
 func testRunIdempotencyRace(t *testing.T, s state.Store) {
