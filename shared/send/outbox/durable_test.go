@@ -22,6 +22,15 @@ import (
 type fullDisk struct {
 	*os.File
 	budget *int
+	// noTruncate makes Truncate fail too (the disk is gone for a moment).
+	noTruncate *bool
+}
+
+func (f fullDisk) Truncate(size int64) error {
+	if f.noTruncate != nil && *f.noTruncate {
+		return syscall.EIO
+	}
+	return f.File.Truncate(size)
 }
 
 func (f fullDisk) Write(p []byte) (int, error) {
@@ -67,13 +76,13 @@ func key(i int) string { return fmt.Sprintf("sw-%04d", i) }
 func TestFullDiskLeavesWholeLines(t *testing.T) {
 	dir := t.TempDir()
 	o := outbox.New(dir)
-	budget := 0
+	budget, noTruncate := 0, false
 	outbox.SetOpen(o, func(p string) (outbox.File, error) {
 		f, err := outbox.OpenFile(p)
 		if err != nil {
 			return nil, err
 		}
-		return fullDisk{f.(*os.File), &budget}, nil
+		return fullDisk{f.(*os.File), &budget, &noTruncate}, nil
 	})
 	ctx := context.Background()
 	one, _ := json.Marshal(outbox.Record{ID: "x", Message: *msg(0, key(0))})
@@ -102,8 +111,18 @@ func TestFullDiskLeavesWholeLines(t *testing.T) {
 	if _, err := o.Send(ctx, msg(sent, key(sent))); err != nil {
 		t.Fatal(err)
 	}
+	// A write that fails and cannot be cut back either: the next send
+	// reopens the file, which cuts the partial line.
+	budget, noTruncate = len(one)/2, true
+	if _, err := o.Send(ctx, msg(sent+1, key(sent+1))); err == nil || !strings.Contains(err.Error(), "cutting the partial line back failed") {
+		t.Fatalf("a write on a failing disk: %v", err)
+	}
+	budget, noTruncate = 1<<20, false
+	if _, err := o.Send(ctx, msg(sent+2, key(sent+2))); err != nil {
+		t.Fatal(err)
+	}
 	o.Close()
-	if got := wholeLines(t, path); len(got) != sent+1 || got[sent] != key(sent) {
+	if got := wholeLines(t, path); len(got) != sent+2 || got[sent] != key(sent) || got[sent+1] != key(sent+2) {
 		t.Errorf("after space came back: %v", got)
 	}
 }

@@ -117,6 +117,9 @@ func (o *Outbox) Send(ctx context.Context, m *send.Message) (string, error) {
 		return "", &send.Transient{Msg: "outbox: " + err.Error()}
 	}
 	if err := a.append(line); err != nil {
+		// Reopening repairs the file should cutting the line back have failed.
+		a.f.Close()
+		delete(o.files, name)
 		return "", &send.Transient{Msg: err.Error()}
 	}
 	if o.index != nil {
