@@ -190,3 +190,26 @@ func TestKill9ServeResumesRuns(t *testing.T) {
 	onceEach(t, home, run, "first", 30)
 	onceEach(t, home, run, "second", 28)
 }
+
+// While another process holds the home, `stepwise resume` cannot run the run
+// itself: it leaves the signal that process's poll loop takes.
+func TestResumeWhileHomeBusyLeavesSignal(t *testing.T) {
+	home := t.TempDir()
+	cmd := exec.Command(binary, "run", "testdata/longwait.yaml", "--home", home, "--wait", "real")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "pause") {
+	}
+	go io.Copy(io.Discard, stderr)
+	out, errOut, code := stepwise(t, "resume", "--home", home, "some-run")
+	if code != 0 || !strings.Contains(out, "another stepwise process holds") {
+		t.Fatalf("resume on a busy home: %d %s %s", code, out, errOut)
+	}
+	if _, err := os.Stat(filepath.Join(home, "signals", "some-run.resume")); err != nil {
+		t.Errorf("no signal left: %v", err)
+	}
+}

@@ -125,7 +125,7 @@ func runResume(args []string, stdout, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "stepwise resume: %v\n", err)
 			return 1
 		}
-		fmt.Fprintf(stdout, "resume sent to run %s: the stepwise process running it retries the failed activity.\n", pos[0])
+		fmt.Fprintf(stdout, "another stepwise process holds %s: resume signal left for run %s; if that process runs it suspended, it retries the failed activity.\n", *home, pos[0])
 		return 0
 	}
 	if err != nil {
