@@ -22,6 +22,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/executor"
 	"github.com/stepwise-run/stepwise/shared/runner"
+	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 func init() {
@@ -81,21 +82,30 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	prog.close()
 	go func() { <-ctx.Done(); triggered.StopAll() }()
 	triggered.Wait(context.Background())
+	return report("run", stdout, stderr, p, sum, err, *asJSON, l.Home)
+}
+
+// report prints the end of a run (a summary table or JSON, and the error)
+// and returns the exit code.
+func report(cmd string, stdout, stderr io.Writer, p *compile.Program, sum *runner.Summary, err error, asJSON bool, home string) int {
 	if sum != nil {
-		if *asJSON {
+		if asJSON {
 			enc := json.NewEncoder(stdout)
 			enc.SetIndent("", "  ")
 			enc.Encode(sum)
 		} else {
-			printSummary(stdout, p, sum, l.Home)
+			printSummary(stdout, p, sum, home)
 		}
 	}
 	if err != nil {
 		if errors.Is(err, executor.ErrStopped) {
-			fmt.Fprintln(stderr, "stepwise run: stopped; the run is recorded as stopped")
+			fmt.Fprintf(stderr, "stepwise %s: stopped; the run is recorded as stopped\n", cmd)
 			return 130
 		}
-		fmt.Fprintf(stderr, "stepwise run: %v\n", err)
+		fmt.Fprintf(stderr, "stepwise %s: %v\n", cmd, err)
+		if sum != nil && runner.Resumable(state.Run{ID: sum.RunID, Status: state.RunStatus(sum.Status), Reason: sum.Reason}) == nil {
+			fmt.Fprintf(stderr, "the failure is transient: `stepwise resume --home %s %s` continues the run; nobody already sent to is sent again\n", home, sum.RunID)
+		}
 		return 1
 	}
 	if sum.Status != "succeeded" {

@@ -67,6 +67,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	logger := slog.New(slog.NewJSONHandler(stderr, nil))
 	backend := &local.Backend{L: l, WaitMode: wm, Concurrency: *concurrency, Logger: logger}
 	defer backend.Close()
+	if _, _, err := backend.Recover(context.Background()); err != nil {
+		fmt.Fprintf(stderr, "stepwise serve: %v\n", err)
+		return 1
+	}
 	ti := *interval
 	if ti == 0 {
 		ti = -1

@@ -24,6 +24,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/state"
+	bolterrors "go.etcd.io/bbolt/errors"
 )
 
 // Local is a local Stepwise home: blob folder, state store, work dir.
@@ -54,6 +55,9 @@ func Open(home string) (*Local, error) {
 		return nil, err
 	}
 	st, err := boltstate.Open(filepath.Join(abs, "state.db"))
+	if errors.Is(err, bolterrors.ErrTimeout) {
+		return nil, fmt.Errorf("%w (%s): wait for it to end", ErrHomeBusy, abs)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("open the state store under %s: %w", abs, err)
 	}
@@ -104,6 +108,8 @@ type Options struct {
 	IdempotencyKey string
 	Version        int
 	Wait           interp.WaitMode
+	// Resume continues the recorded run RunID (see Local.Resume).
+	Resume bool
 	// Progress receives activity events as they happen.
 	Progress func(Progress)
 }
@@ -133,8 +139,21 @@ func (l *Local) Run(ctx context.Context, p *compile.Program, o Options) (*runner
 	if o.RunID == "" && o.IdempotencyKey == "" {
 		o.RunID = state.NewRunID()
 	}
-	input, _ := json.Marshal(runner.ExecutionInput{Params: o.Params, Test: o.Test, RunID: o.RunID, IdempotencyKey: o.IdempotencyKey, Version: o.Version})
+	input, _ := json.Marshal(runner.ExecutionInput{Params: o.Params, Test: o.Test, RunID: o.RunID, IdempotencyKey: o.IdempotencyKey, Version: o.Version, Resume: o.Resume})
+	// Record the run's bundle before it starts: a killed run can be resumed.
+	if o.RunID != "" {
+		if err := l.remember(ctx, o.RunID, p); err != nil {
+			return nil, fmt.Errorf("record run %s: %w", o.RunID, err)
+		}
+	}
 	tracker := newTracker(p, o.Progress)
+	tracker.started = func(runID string) {
+		if runID != o.RunID {
+			// A run found by its idempotency key. Without the record it can
+			// still be resumed by starting it again with the key.
+			l.remember(ctx, runID, p)
+		}
+	}
 	out, err := interp.Run(ctx, p.JSON, input, interp.Options{Invoker: l.Runner, Wait: o.Wait, Listener: tracker.event,
 		ExecutionName: o.RunID})
 	runID := tracker.runID
@@ -196,11 +215,13 @@ type tracker struct {
 	emit    func(Progress)
 	runID   string
 	lastErr string // the last error caught or raised, with its cause
-	started map[string]bool
+	running map[string]bool
+	// started is called once the run has its id.
+	started func(runID string)
 }
 
 func newTracker(p *compile.Program, emit func(Progress)) *tracker {
-	return &tracker{p: p, emit: emit, started: map[string]bool{}}
+	return &tracker{p: p, emit: emit, running: map[string]bool{}}
 }
 
 // activityOf maps a state name to its activity: "id", "id?", "id:suffix".
@@ -225,6 +246,9 @@ func (t *tracker) event(ev interp.Event) {
 		}
 		if json.Unmarshal(ev.Output, &st) == nil {
 			t.runID = st.Run.ID
+			if t.started != nil {
+				t.started(t.runID)
+			}
 		}
 	}
 	if t.emit == nil {
@@ -242,8 +266,8 @@ func (t *tracker) event(ev interp.Event) {
 	}
 	switch ev.Type {
 	case interp.StateEntered:
-		if !t.started[id] && !strings.HasSuffix(ev.State, "?") && !strings.HasSuffix(ev.State, ":skip") {
-			t.started[id] = true
+		if !t.running[id] && !strings.HasSuffix(ev.State, "?") && !strings.HasSuffix(ev.State, ":skip") {
+			t.running[id] = true
 			t.emit(Progress{Activity: id, Type: typ, Status: "running", Time: ev.Time})
 		}
 	case interp.StateExited:

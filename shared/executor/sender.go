@@ -8,6 +8,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
@@ -31,6 +32,11 @@ const (
 	EnvPublicURL = "STEPWISE_PUBLIC_URL"
 	// EnvUnsubscribeMailto adds a mailto: List-Unsubscribe address.
 	EnvUnsubscribeMailto = "STEPWISE_UNSUBSCRIBE_MAILTO"
+	// EnvSendLease is how long a send in flight is held (default 2m): a run
+	// resumed after its process was killed waits this long before settling
+	// the sends that process had under way. Provider calls are bounded by a
+	// third of it (at most 30 s).
+	EnvSendLease = "STEPWISE_SEND_LEASE"
 )
 
 // OutboxDir is where local runs leave their messages: <home>/outbox/<run>/<activity>.jsonl.
@@ -82,7 +88,15 @@ func configureSender(l *Local) error {
 	l.Env.Services[activity.ServiceSender] = s
 	// The embedded ledger commits concurrent writes in groups (one fsync
 	// each): more workers per slice share each commit.
-	l.Env.Services[channel.ServiceOptions] = &channel.Options{Workers: 256}
+	opts := &channel.Options{Workers: 256}
+	if v := os.Getenv(EnvSendLease); v != "" {
+		d, err := time.ParseDuration(v)
+		if err != nil || d < 3*time.Second {
+			return fmt.Errorf("%s=%q: want a duration of at least 3s, such as 2m", EnvSendLease, v)
+		}
+		opts.Lease, opts.CallTimeout = d, min(d/3, 30*time.Second)
+	}
+	l.Env.Services[channel.ServiceOptions] = opts
 	l.Env.Services[channel.ServiceLinks] = channel.SignedLinks{BaseURL: base, Secret: secret, Mailto: os.Getenv(EnvUnsubscribeMailto)}
 	l.Env.Services["closers"] = closers
 	return nil

@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"sort"
+	"strings"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
@@ -20,6 +21,10 @@ type ExecutionInput struct {
 	RunID          string         `json:"runId,omitempty"`
 	IdempotencyKey string         `json:"idempotencyKey,omitempty"`
 	Version        int            `json:"version,omitempty"`
+	// Resume continues the recorded run RunID: one a dead process left
+	// running, a suspended one, or one that failed for a transient reason
+	// (see Resumable). The send ledger keeps it from sending anyone twice.
+	Resume bool `json:"resume,omitempty"`
 }
 
 type runRef struct {
@@ -50,8 +55,19 @@ func startRun(ctx context.Context, r *Runner, input json.RawMessage) (any, error
 	}
 	run, _, err := r.Store.StartRun(ctx, state.Run{ID: in.Input.RunID, CampaignID: in.Campaign, Version: in.Input.Version,
 		Params: params, Test: in.Input.Test, IdempotencyKey: in.Input.IdempotencyKey, StartedAt: r.Env.Now()})
+	if errors.Is(err, state.ErrExists) && in.Input.Resume {
+		run, err = r.Store.GetRun(ctx, in.Input.RunID)
+	}
 	if err != nil {
 		return nil, retryable(err)
+	}
+	if in.Input.Resume && run.Status == state.RunFailed {
+		if err := Resumable(run); err != nil {
+			return nil, &activity.InvalidInput{Msg: err.Error()}
+		}
+		if run, err = r.Store.SetRunStatus(ctx, run.ID, state.RunFailed, state.RunRunning, "resumed after: "+run.Reason, r.Env.Now()); err != nil {
+			return nil, retryable(err)
+		}
 	}
 	switch run.Status {
 	case state.RunRunning:
@@ -65,6 +81,29 @@ func startRun(ctx context.Context, r *Runner, input json.RawMessage) (any, error
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("run %s already %s: %s", run.ID, run.Status, run.Reason)}
 	}
 	return RunInfo(comp.Campaign, run)
+}
+
+// TransientErrors are the error names of failures that may pass: a run that
+// failed with one can be resumed. Paused is a channel that stopped itself.
+var TransientErrors = append([]string{"Paused", "States.Timeout"}, activity.RetryableErrors...)
+
+// Resumable reports why a recorded run cannot be resumed, or nil: a running
+// run (its process died: the caller holds the store or knows), a suspended
+// one, or one that failed with a transient error (the reason FailRun records
+// starts with the error name).
+func Resumable(run state.Run) error {
+	switch run.Status {
+	case state.RunRunning, state.RunSuspended:
+		return nil
+	case state.RunFailed:
+		for _, name := range TransientErrors {
+			if strings.HasPrefix(run.Reason, name+": ") {
+				return nil
+			}
+		}
+		return fmt.Errorf("run %s failed for a reason that resuming would not change (%s); start a new run", run.ID, run.Reason)
+	}
+	return fmt.Errorf("run %s is %s: there is nothing to resume", run.ID, run.Status)
 }
 
 // RunInfo computes the run facts from the stored run: the reference instant is

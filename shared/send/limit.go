@@ -57,10 +57,31 @@ func Limit(s Sender, account string, perSecond float64) *Limited {
 	return &Limited{Sender: s, Account: account, limiter: Ceiling(account, perSecond)}
 }
 
-// Send implements Sender.
+// Send implements Sender. After the wait, the caller's StillDue check (see
+// WithStillDue) decides whether the message may still leave.
 func (l *Limited) Send(ctx context.Context, m *Message) (string, error) {
 	if err := l.limiter.Wait(ctx); err != nil {
 		return "", err
 	}
+	if due, ok := ctx.Value(stillDueKey{}).(func() string); ok {
+		if reason := due(); reason != "" {
+			return "", &NotDue{Reason: reason}
+		}
+	}
 	return l.Sender.Send(ctx, m)
 }
+
+type stillDueKey struct{}
+
+// WithStillDue gives a send a check to run after any pacing wait, at the
+// last moment before the provider call: it returns why the message may no
+// longer leave (its window closed while it waited), or "".
+func WithStillDue(ctx context.Context, due func() string) context.Context {
+	return context.WithValue(ctx, stillDueKey{}, due)
+}
+
+// NotDue is a message not sent because its StillDue check failed after a
+// wait; the provider was not called.
+type NotDue struct{ Reason string }
+
+func (e *NotDue) Error() string { return "not sent: " + e.Reason }

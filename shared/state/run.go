@@ -37,9 +37,12 @@ func (s RunStatus) Terminal() bool {
 }
 
 // CanRunTransition reports whether a run may move between the statuses: a running or
-// suspended run may move to any other status; a terminal run never moves.
+// suspended run may move to any other status; a failed run may be resumed (running:
+// its caller checks that the failure was transient); a terminal run never moves
+// otherwise.
 func CanRunTransition(from, to RunStatus) bool {
-	return (from == RunRunning || from == RunSuspended) && to.Valid() && to != from
+	return (from == RunRunning || from == RunSuspended) && to.Valid() && to != from ||
+		from == RunFailed && to == RunRunning
 }
 
 // Run is one execution of a published campaign version, or of a draft in test mode.
@@ -100,6 +103,7 @@ func MoveRun(cur Run, from, to RunStatus, reason string, at time.Time) (Run, err
 	}
 	cur.Status = to
 	cur.Reason = reason
+	cur.EndedAt = time.Time{}
 	if to.Terminal() {
 		cur.EndedAt = Stamp(at)
 	}

@@ -80,3 +80,24 @@ func TestCleanLine(t *testing.T) {
 		t.Fatalf("cleanLine = %q", got)
 	}
 }
+
+func TestRunTransitions(t *testing.T) {
+	all := []RunStatus{RunRunning, RunSucceeded, RunFailed, RunStopped, RunSuspended}
+	for _, from := range all {
+		for _, to := range all {
+			want := (from == RunRunning || from == RunSuspended) && from != to || from == RunFailed && to == RunRunning
+			if got := CanRunTransition(from, to); got != want {
+				t.Errorf("CanRunTransition(%s, %s) = %v, want %v", from, to, got, want)
+			}
+		}
+	}
+	at := time.Unix(1000, 0)
+	failed, err := MoveRun(Run{ID: "r", Status: RunRunning}, RunRunning, RunFailed, "Retryable: disk full", at)
+	if err != nil || failed.EndedAt.IsZero() {
+		t.Fatalf("%+v %v", failed, err)
+	}
+	resumed, err := MoveRun(failed, RunFailed, RunRunning, "resumed", at)
+	if err != nil || !resumed.EndedAt.IsZero() || resumed.Status != RunRunning {
+		t.Errorf("a resumed run: %+v %v", resumed, err)
+	}
+}

@@ -121,6 +121,8 @@ type deliverer struct {
 	mu       sync.Mutex
 	stopErr  error
 	deferred []*deferredSend
+	// unsentCause is the last cause of a send that failed transiently.
+	unsentCause string
 }
 
 type deferredSend struct {
@@ -464,11 +466,15 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
 			return
 		}
-		if d.limiter != nil {
-			if err := d.limiter.Wait(ctx); err != nil {
-				d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
-				return
-			}
+		if err := d.pace(ctx); err != nil {
+			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
+			return
+		}
+		// The wait (rate, backoff) may have outlasted the window or run into
+		// quiet hours: check again, as late as possible.
+		if reason := d.dynamic(r, d.now()); reason != "" {
+			d.notDue(ctx, r, held, capRef, reason)
+			return
 		}
 		if d.now().Add(d.opts.CallTimeout).After(held.LeaseUntil) {
 			// Calling now could outlive the lease; give the entry back.
@@ -477,8 +483,15 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 			return
 		}
 		cctx, cancel := context.WithTimeout(ctx, d.opts.CallTimeout)
+		// A provider ceiling (send.Limited) waits too: it checks again after.
+		cctx = send.WithStillDue(cctx, func() string { return d.dynamic(r, d.now()) })
 		id, err := d.sender.Send(cctx, msg)
 		cancel()
+		var nd *send.NotDue
+		if errors.As(err, &nd) {
+			d.notDue(ctx, r, held, capRef, nd.Reason)
+			return
+		}
 		switch send.Kind(err) {
 		case send.KindNone:
 			d.complete(ctx, r, held, id)
@@ -514,6 +527,9 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 				d.failEntry(ctx, held, ledgerTransient+err.Error())
 				d.release(ctx, r, capRef)
 				d.unsent.Add(1)
+				d.mu.Lock()
+				d.unsentCause = withoutAddress(err.Error(), msg.To)
+				d.mu.Unlock()
 				d.countError(ReasonFailed + err.Error())
 				return
 			}
@@ -528,6 +544,32 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 			}
 		}
 	}
+}
+
+// pace waits for the slice's share of the activity's rate, on the
+// deliverer's clock (tests inject one).
+func (d *deliverer) pace(ctx context.Context) error {
+	if d.limiter == nil {
+		return nil
+	}
+	now := d.now()
+	res := d.limiter.ReserveN(now, 1)
+	if !res.OK() {
+		return fmt.Errorf("rate: cannot send one message at %v", d.limiter.Limit())
+	}
+	if err := d.opts.Sleep(ctx, res.DelayFrom(now)); err != nil {
+		res.CancelAt(d.now())
+		return err
+	}
+	return nil
+}
+
+// notDue skips a held recipient that may no longer be sent (window, quiet
+// hours) after a wait; the provider was not called.
+func (d *deliverer) notDue(ctx context.Context, r *recipient, held state.LedgerEntry, capRef, reason string) {
+	d.failEntry(ctx, held, ledgerSkip+reason)
+	d.release(ctx, r, capRef)
+	d.skip(r, reason)
 }
 
 // complete records a sent message; the ledger write is retried a few times.
@@ -606,7 +648,12 @@ func (d *deliverer) runAll(ctx context.Context, in <-chan *recipient) error {
 		return ctx.Err()
 	}
 	if n := d.unsent.Load(); n > 0 {
-		return &activity.Retryable{Msg: fmt.Sprintf("%s %s: %d sends failed transiently; the slice is retried for them", d.kind.Type, d.act, n)}
+		d.mu.Lock()
+		cause := d.unsentCause
+		d.mu.Unlock()
+		return &activity.Retryable{Msg: fmt.Sprintf("%s %s: %d sends failed transiently after %d attempts each (last: %s); "+
+			"the slice is retried for them with backoff, and should that keep failing the run fails and resuming it sends them, nobody twice",
+			d.kind.Type, d.act, n, d.opts.MaxAttempts, cause)}
 	}
 	d.mu.Lock()
 	left := len(d.deferred)
@@ -615,6 +662,17 @@ func (d *deliverer) runAll(ctx context.Context, in <-chan *recipient) error {
 		return &activity.Retryable{Msg: fmt.Sprintf("%d recipients are held by another attempt of this slice", left)}
 	}
 	return nil
+}
+
+// withoutAddress keeps a recipient's address out of an error that reaches
+// the run's reason and logs (an SMTP reply may quote it).
+func withoutAddress(msg, to string) string {
+	for _, a := range []string{to, send.AddressOnly(to)} {
+		if a != "" {
+			msg = strings.ReplaceAll(msg, a, "<recipient>")
+		}
+	}
+	return msg
 }
 
 func (d *deliverer) safely(fn func()) (err error) {

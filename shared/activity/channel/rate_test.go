@@ -2,12 +2,15 @@ package channel_test
 
 import (
 	"context"
+	"errors"
 	"os"
+	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/send"
 )
 
@@ -64,6 +67,8 @@ func TestRateLimit(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			h := newHarness(t)
 			h.opts.Workers = 16
+			// Real time: the pacing waits on the run's clock.
+			h.env.Clock, h.opts.Sleep = nil, nil
 			stamp := &stampSender{inner: h.outbox}
 			var s send.Sender = stamp
 			if c.ceiling > 0 {
@@ -83,5 +88,105 @@ func TestRateLimit(t *testing.T) {
 				t.Errorf("rate %.1f/s, want %.0f ±5%%", got, c.want)
 			}
 		})
+	}
+}
+
+// clockSender records the injected clock's time of each provider call.
+type clockSender struct {
+	inner send.Sender
+	now   func() time.Time
+	mu    sync.Mutex
+	at    []time.Time
+}
+
+func (s *clockSender) Send(ctx context.Context, m *send.Message) (string, error) {
+	s.mu.Lock()
+	s.at = append(s.at, s.now())
+	s.mu.Unlock()
+	return s.inner.Send(ctx, m)
+}
+
+// slowCeiling makes every call wait d on the clock before the limited sender.
+type slowCeiling struct {
+	inner send.Sender
+	clock *clock
+	d     time.Duration
+}
+
+func (s *slowCeiling) Send(ctx context.Context, m *send.Message) (string, error) {
+	s.clock.Add(s.d)
+	return s.inner.Send(ctx, m)
+}
+
+// The window is checked after the rate's wait, on the run's clock: at 10
+// messages a second and a 5 s window, at most 50 of 100 recipients are sent
+// (fewer when the provider's ceiling waits too), all
+// before the window ends, and the rest are skipped "window ended" — none
+// sent late because it passed the check before waiting its turn.
+func TestWindowCheckedAfterRateWait(t *testing.T) {
+	for _, c := range []struct {
+		name    string
+		ceiling bool // pace by the provider ceiling (send.Limit) too
+	}{{"activity rate", false}, {"provider ceiling", true}} {
+		t.Run(c.name, func(t *testing.T) {
+			h := newHarness(t)
+			h.opts.Workers = 1
+			cs := &clockSender{inner: h.outbox, now: h.clock.Now}
+			var s send.Sender = cs
+			if c.ceiling {
+				// The provider's ceiling waits 100 ms before each call (on
+				// the clock) and then runs the still-due check.
+				s = &slowCeiling{send.Limit(cs, "window-test", 0), h.clock, 100 * time.Millisecond}
+			}
+			h.env.Services[activity.ServiceSender] = s
+			start := h.clock.Now()
+			in := h.syntheticPopulation("win", 100)
+			res := h.run("pacedWindow", "win", false, in)
+			end := start.Add(5 * time.Second)
+			for _, at := range cs.at {
+				if !at.Before(end) {
+					t.Errorf("a message left at +%v, after the 5 s window", at.Sub(start))
+				}
+			}
+			if res.Counts["out"] != int64(len(cs.at)) || res.Counts["out"]+res.Counts["skipped"] != 100 || res.Counts["out"] == 0 || res.Counts["out"] > 50 {
+				t.Errorf("out %d, skipped %d, %d provider calls", res.Counts["out"], res.Counts["skipped"], len(cs.at))
+			}
+			for id, reason := range byID(h.rows(res, "skipped"), "reason") {
+				if reason != channel.ReasonWindow {
+					t.Errorf("%s skipped for %q, want %q", id, reason, channel.ReasonWindow)
+				}
+			}
+		})
+	}
+}
+
+// quoting fails every send transiently with a reply quoting the address, as
+// an SMTP server's 4xx may.
+type quoting struct{}
+
+func (quoting) Send(ctx context.Context, m *send.Message) (string, error) {
+	return "", &send.Transient{Msg: "451 4.7.1 <" + m.To + ">: greylisted, try again later"}
+}
+
+// The slice's error names the cause of the transient failures and what
+// happens next, without any recipient's address.
+func TestTransientErrorNamesCauseNotAddress(t *testing.T) {
+	h := newHarness(t)
+	h.opts.MaxAttempts = 2
+	h.env.Services[activity.ServiceSender] = quoting{}
+	in := h.syntheticPopulation("q", 3)
+	res := h.plan("paced", "q", false, in)
+	_, err := h.send(context.Background(), "paced", "q", false, in, slices(res)[0])
+	var re *activity.Retryable
+	if !errors.As(err, &re) {
+		t.Fatalf("want a retryable error, got %v", err)
+	}
+	for _, want := range []string{"3 sends failed transiently after 2 attempts each", "greylisted", "retried", "resuming"} {
+		if !strings.Contains(err.Error(), want) {
+			t.Errorf("the error does not say %q: %v", want, err)
+		}
+	}
+	if strings.Contains(err.Error(), "@example.com") || strings.Contains(err.Error(), "+336") {
+		t.Errorf("the error holds an address: %v", err)
 	}
 }

@@ -128,6 +128,37 @@ func (b *Backend) SetTriggerer(t flow.Triggerer) {
 	b.L.Env.Services[activity.ServiceTrigger] = t
 }
 
+// Recover restarts the runs a previous server left running (it was killed or
+// crashed): call it at start-up, before serving, while no run executes. A
+// run whose program is still known resumes (its activities re-execute; the
+// send ledger keeps anyone from being sent to twice); the others are
+// recorded failed with the reason. It returns how many of each.
+func (b *Backend) Recover(ctx context.Context) (resumed, failed int, err error) {
+	b.init()
+	runs, err := b.L.Orphans(ctx)
+	if err != nil {
+		return 0, 0, fmt.Errorf("list the runs left running: %w", err)
+	}
+	for _, run := range runs {
+		_, p, perr := b.L.Resumable(ctx, run.ID)
+		if perr == nil {
+			perr = b.Start(ctx, run, nil, p)
+		}
+		if perr != nil {
+			reason := "the server stopped while the run was executing, and it cannot resume: " + perr.Error()
+			if err := b.L.Fail(ctx, run.ID, reason); err != nil {
+				return resumed, failed, fmt.Errorf("record run %s failed: %w", run.ID, err)
+			}
+			b.Logger.Warn("run left running by a stopped server recorded failed", "run", run.ID, "campaign", run.CampaignID, "reason", reason)
+			failed++
+			continue
+		}
+		b.Logger.Info("run left running by a stopped server resumed", "run", run.ID, "campaign", run.CampaignID)
+		resumed++
+	}
+	return resumed, failed, nil
+}
+
 // Stop implements api.Executor: the run's context is cancelled.
 func (b *Backend) Stop(ctx context.Context, run state.Run) error {
 	b.init()

@@ -3,10 +3,15 @@
 //
 // An append is one write(2) of a whole line on a file opened with O_APPEND:
 // once Send returns, the line is in the kernel and survives the process
-// (not a power cut: the outbox is for local runs). A reader skips a torn
-// last line. The message id is derived from the idempotency key, and Find
-// looks a key up, so a send interrupted between the outbox and the ledger is
-// settled exactly once.
+// (not a power cut: the outbox is for local runs). An append is whole or
+// nothing: a short or failed write (a full disk) is cut back to the last
+// complete line, and opening a file cut by a crash mid-write drops its torn
+// tail. A reader skips a torn line. The message id is derived from the
+// idempotency key, and Find looks a key up, so a send interrupted between
+// the outbox and the ledger is settled exactly once.
+//
+// The files hold personal data (addresses, rendered messages): they are
+// created 0600 in folders 0700, whatever the umask.
 package outbox
 
 import (
@@ -16,6 +21,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"os"
 	"path/filepath"
@@ -39,10 +45,34 @@ type Outbox struct {
 	dir   string
 	clock func() time.Time
 
+	// open opens a file for appending (os.OpenFile; tests inject a full disk).
+	open func(path string) (File, error)
+
 	mu    sync.Mutex
-	files map[string]*os.File
+	files map[string]*appender
 	index map[string]string // idempotency key → id; nil until Find needs it
 }
+
+// File is what the outbox needs of an open file.
+type File interface {
+	Write(p []byte) (int, error)
+	ReadAt(p []byte, off int64) (int, error)
+	Truncate(size int64) error
+	Stat() (os.FileInfo, error)
+	Close() error
+}
+
+// appender is an open outbox file and the size of its complete lines.
+type appender struct {
+	f    File
+	path string
+	size int64
+}
+
+const (
+	fileMode = 0o600
+	dirMode  = 0o700
+)
 
 var (
 	_ send.Sender = (*Outbox)(nil)
@@ -51,7 +81,7 @@ var (
 
 // New returns an outbox writing under dir (created on first send).
 func New(dir string) *Outbox {
-	return &Outbox{dir: dir, clock: time.Now, files: map[string]*os.File{}}
+	return &Outbox{dir: dir, clock: time.Now, files: map[string]*appender{}, open: openFile}
 }
 
 // Dir is the outbox folder.
@@ -82,11 +112,14 @@ func (o *Outbox) Send(ctx context.Context, m *send.Message) (string, error) {
 	name := fileName(m.Tags)
 	o.mu.Lock()
 	defer o.mu.Unlock()
-	f, err := o.file(name)
+	a, err := o.file(name)
 	if err != nil {
-		return "", &send.Transient{Msg: err.Error()}
+		return "", &send.Transient{Msg: "outbox: " + err.Error()}
 	}
-	if _, err := f.Write(line); err != nil {
+	if err := a.append(line); err != nil {
+		// Reopening repairs the file should cutting the line back have failed.
+		a.f.Close()
+		delete(o.files, name)
 		return "", &send.Transient{Msg: err.Error()}
 	}
 	if o.index != nil {
@@ -118,38 +151,115 @@ func (o *Outbox) Close() error {
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	var errs []error
-	for k, f := range o.files {
-		errs = append(errs, f.Close())
+	for k, a := range o.files {
+		errs = append(errs, a.f.Close())
 		delete(o.files, k)
 	}
 	return errors.Join(errs...)
 }
 
-func (o *Outbox) file(name string) (*os.File, error) {
-	if f, ok := o.files[name]; ok {
-		return f, nil
+func (o *Outbox) file(name string) (*appender, error) {
+	if a, ok := o.files[name]; ok {
+		return a, nil
 	}
 	p := filepath.Join(o.dir, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := mkdirs(o.dir, filepath.Dir(p)); err != nil {
 		return nil, err
 	}
-	f, err := os.OpenFile(p, os.O_CREATE|os.O_RDWR|os.O_APPEND, 0o644)
+	f, err := o.open(p)
 	if err != nil {
 		return nil, err
 	}
-	// A crash mid-write leaves a torn last line: end it, so that the next
-	// record starts on a line of its own.
-	if st, err := f.Stat(); err == nil && st.Size() > 0 {
-		last := make([]byte, 1)
-		if _, err := f.ReadAt(last, st.Size()-1); err == nil && last[0] != '\n' {
-			if _, err := f.Write([]byte{'\n'}); err != nil {
-				f.Close()
-				return nil, err
-			}
+	// A crash mid-write leaves a torn last line: cut it, so that the next
+	// record starts on a line of its own and no garbage stays.
+	size, err := completeSize(f)
+	if err == nil {
+		err = f.Truncate(size)
+	}
+	if err != nil {
+		f.Close()
+		return nil, fmt.Errorf("repair %s: %w", p, err)
+	}
+	a := &appender{f: f, path: p, size: size}
+	o.files[name] = a
+	return a, nil
+}
+
+// append writes one whole line, or nothing: a short or failed write is cut
+// back to the last complete line.
+func (a *appender) append(line []byte) error {
+	n, err := a.f.Write(line)
+	if err == nil && n == len(line) {
+		a.size += int64(n)
+		return nil
+	}
+	if err == nil {
+		err = io.ErrShortWrite
+	}
+	if terr := a.f.Truncate(a.size); terr != nil {
+		return fmt.Errorf("outbox %s: write: %w; cutting the partial line back failed too: %v", a.path, err, terr)
+	}
+	return fmt.Errorf("outbox %s: write: %w (the message was not recorded)", a.path, err)
+}
+
+// completeSize is the size of f up to its last newline.
+func completeSize(f File) (int64, error) {
+	st, err := f.Stat()
+	if err != nil {
+		return 0, err
+	}
+	end := st.Size()
+	buf := make([]byte, 64<<10)
+	for end > 0 {
+		n := min(int64(len(buf)), end)
+		if _, err := f.ReadAt(buf[:n], end-n); err != nil {
+			return 0, err
+		}
+		if i := bytes.LastIndexByte(buf[:n], '\n'); i >= 0 {
+			return end - n + int64(i) + 1, nil
+		}
+		end -= n
+	}
+	return 0, nil
+}
+
+// openFile opens path for appending, created 0600; an older, wider file is
+// narrowed.
+func openFile(path string) (File, error) {
+	f, err := os.OpenFile(path, os.O_CREATE|os.O_RDWR|os.O_APPEND, fileMode)
+	if err != nil {
+		return nil, err
+	}
+	if err := narrow(f, fileMode); err != nil {
+		f.Close()
+		return nil, err
+	}
+	return f, nil
+}
+
+// mkdirs creates the folders of an outbox file 0700: the outbox's and the
+// run's (MkdirAll leaves an older, wider folder as it is: narrowed here).
+func mkdirs(dirs ...string) error {
+	for _, d := range dirs {
+		if err := os.MkdirAll(d, dirMode); err != nil {
+			return err
+		}
+		if err := os.Chmod(d, dirMode); err != nil {
+			return err
 		}
 	}
-	o.files[name] = f
-	return f, nil
+	return nil
+}
+
+func narrow(f *os.File, mode os.FileMode) error {
+	st, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if st.Mode().Perm()&^mode != 0 {
+		return f.Chmod(mode)
+	}
+	return nil
 }
 
 // fileName is <run>/<activity>.jsonl, from the message tags.
