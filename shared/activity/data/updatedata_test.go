@@ -389,7 +389,7 @@ func TestUpdateDataCrashes(t *testing.T) {
 	v1 := h.version("customers")
 	in := h.rowsInput("in/crash", [4]string{"C1", "", "", ""})
 	cases := []struct {
-		name  string
+		name         string
 		blobs, after func(key string) error
 		// committed: the crash happens after the commit.
 		committed bool
