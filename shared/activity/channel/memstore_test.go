@@ -13,14 +13,14 @@ import (
 // memStore is an in-memory send ledger, suppression list, cap log, key and
 // table store with the state package's semantics, for fast tests.
 type memStore struct {
-	mu      sync.Mutex
-	sends   map[state.SendKey]state.LedgerEntry
-	sup     map[string]state.Suppression
-	caps    map[string]state.CapLog
-	keys    map[string]state.Key
-	logs    []string
-	claims  int
-	failOn  sync.Map // run id → func(op string) error
+	mu     sync.Mutex
+	sends  map[state.SendKey]state.LedgerEntry
+	sup    map[string]state.Suppression
+	caps   map[string]state.CapLog
+	keys   map[string]state.Key
+	logs   []string
+	claims int
+	failOn sync.Map // run id → func(op string) error
 }
 
 func newMemStore() *memStore {
