@@ -17,6 +17,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/data"
 	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/aws/s3blob"
 	"github.com/stepwise-run/stepwise/shared/blob"
@@ -191,4 +192,36 @@ func (r *warehouseReader) read(t *testing.T) int64 {
 		t.Errorf("version %d has %d rows, want 5", v.Version, row[0])
 	}
 	return row[1].(int64)
+}
+
+// A home whose table head an older release kept in its state store: the
+// next update builds on that version, the history moves to the warehouse,
+// and a task that committed under the older release is not applied again
+// when it is retried.
+func TestUpdateDataMigratesLegacyHead(t *testing.T) {
+	h, p := udSetup(t)
+	ctx := context.Background()
+	// Version 1, committed the old way by run r-old: C1 at 100 points.
+	ref := data.VersionRef("customers", 1, "r-old", "u_count")
+	if _, err := h.engine().Write(ctx, dataset.Output{Ref: dataset.Ref(ref), Dimension: "customers", Key: []string{"customerId"}},
+		"SELECT 'C1' AS customerId, 'a@x.com' AS email, 'bronze' AS tier, 100 AS points, 1.5 AS score, true AS optIn, "+
+			"CAST(NULL AS TIMESTAMP) AS lastContactAt, CAST(NULL AS DATE) AS lastContactOn, CAST(NULL AS VARCHAR) AS note"); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.state.CommitTable(ctx, "customers", 0, ref, runNow); err != nil {
+		t.Fatal(err)
+	}
+	in := h.rowsInput("in/m", [4]string{"C1", "", "", ""})
+	// The retried old task finds its commit in the state store's history.
+	if _, err := h.run(h.env, p, request(p, "u_count", "r-old", false, nil, in)); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := h.run(h.env, p, request(p, "u_count", "r-new", false, nil, in)); err != nil {
+		t.Fatal(err)
+	}
+	equal(t, "C1", h.tableRows("customers", "SELECT points FROM v"), []string{"101"})
+	hist, err := h.tables().TableHistory(ctx, "customers")
+	if err != nil || len(hist) != 2 || hist[1].Ref != ref || hist[0].Version != 2 {
+		t.Fatalf("warehouse history %+v, %v", hist, err)
+	}
 }
