@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/data"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
 )
@@ -391,8 +392,9 @@ func TestUpdateDataCrashes(t *testing.T) {
 	cases := []struct {
 		name         string
 		blobs, after func(key string) error
-		// committed: the crash happens after the commit.
-		committed bool
+		// committed: the crash happens after the commit; written: after
+		// the version's data was written in full.
+		committed, written bool
 	}{
 		{name: "part file", blobs: func(k string) error {
 			if strings.HasPrefix(k, "warehouse/") && strings.HasSuffix(k, ".parquet") {
@@ -406,7 +408,7 @@ func TestUpdateDataCrashes(t *testing.T) {
 			}
 			return nil
 		}},
-		{name: "commit lost", blobs: func(k string) error {
+		{name: "commit lost", written: true, blobs: func(k string) error {
 			if isCommit(k) {
 				return errCrash
 			}
@@ -438,6 +440,10 @@ func TestUpdateDataCrashes(t *testing.T) {
 				t.Errorf("a crash should be retryable, got %T", err)
 			}
 			cur := h.version("customers")
+			next := data.VersionRef("customers", v1.Version+1, runID, "u_count")
+			if _, err := h.blob.Stat(context.Background(), next+"/manifest.json"); c.written && err != nil {
+				t.Errorf("the uncommitted version's data is not there: %v", err)
+			}
 			if !c.committed {
 				// The previous version is current, readable and intact.
 				if cur != v1 {
