@@ -86,9 +86,10 @@ func (l *Log) Version(ctx context.Context, table string, n int64) (state.TableVe
 
 // CurrentTable returns the table's current version: state.ErrNotFound and
 // Version 0 before its first commit. A table committed only in the legacy
-// store is migrated first: its versions are copied, oldest first, as commit
-// markers (a marker another home wrote first stops the copy; its history
-// is the table's).
+// store is migrated first: its versions are copied as commit markers,
+// newest first, so that a reader during the copy already finds the legacy
+// head (a marker another home wrote first stops the copy; its history is
+// the table's).
 func (l *Log) CurrentTable(ctx context.Context, table string) (state.TableVersion, error) {
 	if err := checkTable(table); err != nil {
 		return state.TableVersion{Table: table}, err
@@ -186,14 +187,15 @@ func markerVersion(key string) (int64, bool) {
 	return n, err == nil && n > 0
 }
 
-// migrate copies the legacy history of table into commit markers.
+// migrate copies the legacy history of table (newest first) into commit
+// markers, newest first: the head is right from the first marker on. A copy
+// cut short leaves older versions out of TableHistory, never a wrong head.
 func (l *Log) migrate(ctx context.Context, table string) error {
 	hist, err := l.legacy.TableHistory(ctx, table)
 	if err != nil {
 		return fmt.Errorf("tablelog: read the legacy history of %s: %w", table, err)
 	}
-	for i := len(hist) - 1; i >= 0; i-- { // newest first: copy oldest first
-		v := hist[i]
+	for i, v := range hist {
 		if v.Version != int64(len(hist)-i) || v.Ref == "" {
 			return fmt.Errorf("tablelog: the legacy history of %s has version %d at position %d: cannot migrate", table, v.Version, len(hist)-i)
 		}

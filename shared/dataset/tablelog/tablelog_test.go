@@ -272,8 +272,8 @@ func TestConcurrentMigration(t *testing.T) {
 		ctx := context.Background()
 		hist := history("t", "r1", "r2", "r3", "r4")
 		var wg sync.WaitGroup
-		got := make([]state.TableVersion, 4)
-		errs := make([]error, 4)
+		got := make([]state.TableVersion, 8)
+		errs := make([]error, 8)
 		for i := range got {
 			wg.Add(1)
 			go func() {
