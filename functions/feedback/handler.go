@@ -9,6 +9,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/feedback"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
 )
@@ -16,7 +17,7 @@ import (
 // store is the part of the state store the handler uses.
 type store interface {
 	feedback.Suppressor
-	feedback.Tables
+	tablelog.Legacy // table heads of older releases, migrated on first read
 }
 
 // handler records one batch of delivery events.
@@ -70,7 +71,7 @@ func (h *handler) Handle(ctx context.Context, b lambdarun.FeedbackBatch) (result
 	if h.err != nil {
 		return res, h.err
 	}
-	added, err := feedback.Append(ctx, h.engine, h.state, h.workDir, recs, time.Now().UTC())
+	added, err := feedback.Append(ctx, h.engine, tablelog.New(h.engine.Store(), h.state), h.workDir, recs, time.Now().UTC())
 	res.Added = added
 	if err != nil {
 		return res, &activity.Retryable{Msg: "feedback: " + err.Error()}

@@ -20,6 +20,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/api/local"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/executor"
 	"github.com/stepwise-run/stepwise/shared/feedback"
 	"github.com/stepwise-run/stepwise/shared/state"
@@ -425,13 +426,13 @@ func TestUnsubscribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	cur, err := e.l.State.CurrentTable(context.Background(), feedback.Table)
-	if err != nil {
-		t.Fatalf("message_feedback: %v", err)
-	}
 	eng, err := datakit.Engine(e.l.Env)
 	if err != nil {
 		t.Fatal(err)
+	}
+	cur, err := tablelog.New(eng.Store(), nil).CurrentTable(context.Background(), feedback.Table)
+	if err != nil {
+		t.Fatalf("message_feedback: %v", err)
 	}
 	if _, err := eng.StageDataset(context.Background(), "fb", dataset.Ref(cur.Ref)); err != nil {
 		t.Fatal(err)

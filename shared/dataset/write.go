@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 )
 
 // Output describes a dataset to write.
@@ -173,12 +174,12 @@ func (e *Engine) commit(ctx context.Context, out Output, local string, m *Manife
 }
 
 // WarehousePrefix is the key prefix of managed table versions.
-const WarehousePrefix = "warehouse"
+const WarehousePrefix = tablelog.Prefix
 
 // NewTableVersion names a new immutable version of a managed table:
 // warehouse/<table>/v<version>-<random id>. The random part keeps two
-// writers racing for the same version apart; the state store's commit
-// pointer decides which version is current.
+// writers racing for the same version apart; the commit marker (see
+// tablelog) decides which version is current.
 func NewTableVersion(table string, version int64) Ref {
 	var b [8]byte
 	rand.Read(b[:])

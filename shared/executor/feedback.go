@@ -6,6 +6,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/feedback"
 )
 
@@ -19,5 +20,6 @@ func (l *Local) AppendFeedback(ctx context.Context, recs []feedback.Record) (int
 	if w, ok := l.Env.Services["warehouse"].(blob.Store); ok {
 		eng = eng.On(w)
 	}
-	return feedback.Append(ctx, eng, l.State, l.Env.WorkDir, recs, time.Now())
+	// The table's versions are committed in the warehouse, with its data.
+	return feedback.Append(ctx, eng, tablelog.New(eng.Store(), l.State), l.Env.WorkDir, recs, time.Now())
 }

@@ -76,7 +76,9 @@ type Runs interface {
 	ListTasks(ctx context.Context, runID string) ([]Task, error)
 }
 
-// Tables holds the version history of managed warehouse tables.
+// Tables holds the version history of managed warehouse tables as releases
+// before dataset/tablelog kept it; table heads now live in the warehouse, and
+// these records are only read to migrate them (TableHistory).
 type Tables interface {
 	// CurrentTable returns a table's current version; ErrNotFound (and Version 0) before
 	// its first commit.

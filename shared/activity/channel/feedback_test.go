@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/feedback"
 )
 
@@ -17,7 +18,10 @@ func TestRetargetOnFeedback(t *testing.T) {
 	ctx := context.Background()
 	in := h.population("fb1", basePopulation())
 	// The population is also the customers table's current version.
-	h.store.CommitTable(ctx, "customers", 0, *in.Ref, h.clock.Now())
+	tables := tablelog.New(h.engine().Store(), nil)
+	if _, err := tables.CommitTable(ctx, "customers", 0, *in.Ref, h.clock.Now()); err != nil {
+		t.Fatal(err)
+	}
 	res := h.run("news", "fb1", false, in)
 	sent := keys(byID(h.rows(res, "out"), "messageId"))
 	if len(sent) < 3 {
@@ -26,7 +30,7 @@ func TestRetargetOnFeedback(t *testing.T) {
 	opener := sent[0]
 	open := feedback.Record{ID: "open-1", Event: feedback.Opened, Channel: "email", Campaign: "channel-test", Activity: "news",
 		Run: "fb1", Recipient: opener, At: h.clock.Now()}
-	if _, err := feedback.Append(ctx, h.engine(), h.store, h.env.WorkDir, []feedback.Record{open}, h.clock.Now()); err != nil {
+	if _, err := feedback.Append(ctx, h.engine(), tables, h.env.WorkDir, []feedback.Record{open}, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
 	req := &activity.Request{Campaign: h.p.Campaign.ID, Bundle: h.p.Bundle.Hash, Activity: "retarget",

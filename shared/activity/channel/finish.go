@@ -127,14 +127,10 @@ func recordSent(t *datakit.Task, kind *Kind, parts string) error {
 	if _, ok := t.Comp.Catalog.Table(feedback.Table); !ok {
 		return nil
 	}
-	tables, ok := t.Env.Services[activity.ServiceState].(feedback.Tables)
-	if !ok {
-		return nil
-	}
 	c, r := t.Comp.Campaign, t.Req
 	q := "SELECT 'sent:' || token AS eventId, 'sent' AS event, ? AS channel, ? AS campaign, ? AS activity, ? AS run, recipient, address, " +
 		"messageId, token, sentAt AS at, ? AS detail, false AS permanent, false AS machine FROM " + datakit.Q(parts) + " WHERE status = 'sent'"
-	_, err := feedback.AppendQuery(t.Ctx, t.Warehouse(), tables, t.Env.Now(), q, kind.Type, c.ID, r.Activity, r.Run.ID, providerOf(t))
+	_, err := feedback.AppendQuery(t.Ctx, t.Warehouse(), t.Tables(), t.Env.Now(), q, kind.Type, c.ID, r.Activity, r.Run.ID, providerOf(t))
 	if err != nil {
 		if errors.Is(err, state.ErrConflict) {
 			return &activity.Conflict{Msg: "message_feedback: " + err.Error()}

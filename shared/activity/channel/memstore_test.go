@@ -3,7 +3,6 @@ package channel_test
 import (
 	"context"
 	"errors"
-	"fmt"
 	"sort"
 	"sync"
 	"time"
@@ -14,21 +13,19 @@ import (
 // memStore is an in-memory send ledger, suppression list, cap log, key and
 // table store with the state package's semantics, for fast tests.
 type memStore struct {
-	mu      sync.Mutex
-	sends   map[state.SendKey]state.LedgerEntry
-	sup     map[string]state.Suppression
-	caps    map[string]state.CapLog
-	keys    map[string]state.Key
-	tables  map[string]state.TableVersion
-	logs    []string
-	claims  int
-	failOn  sync.Map // run id → func(op string) error
-	history []state.TableVersion
+	mu     sync.Mutex
+	sends  map[state.SendKey]state.LedgerEntry
+	sup    map[string]state.Suppression
+	caps   map[string]state.CapLog
+	keys   map[string]state.Key
+	logs   []string
+	claims int
+	failOn sync.Map // run id → func(op string) error
 }
 
 func newMemStore() *memStore {
 	return &memStore{sends: map[state.SendKey]state.LedgerEntry{}, sup: map[string]state.Suppression{},
-		caps: map[string]state.CapLog{}, keys: map[string]state.Key{}, tables: map[string]state.TableVersion{}}
+		caps: map[string]state.CapLog{}, keys: map[string]state.Key{}}
 }
 
 func (m *memStore) fail(run, op string) error {
@@ -194,29 +191,6 @@ func (m *memStore) GetKey(ctx context.Context, key string, now time.Time) (state
 		return k, state.ErrNotFound
 	}
 	return k, nil
-}
-
-func (m *memStore) CurrentTable(ctx context.Context, table string) (state.TableVersion, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	v, ok := m.tables[table]
-	if !ok {
-		return v, state.ErrNotFound
-	}
-	return v, nil
-}
-
-func (m *memStore) CommitTable(ctx context.Context, table string, expected int64, ref string, at time.Time) (state.TableVersion, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
-	cur := m.tables[table]
-	if cur.Version != expected {
-		return cur, fmt.Errorf("%w: table %s is at %d", state.ErrConflict, table, cur.Version)
-	}
-	v := state.TableVersion{Table: table, Version: expected + 1, Ref: ref, CommittedAt: at}
-	m.tables[table] = v
-	m.history = append(m.history, v)
-	return v, nil
 }
 
 func (m *memStore) AppendTaskLog(ctx context.Context, runID, activity string, at time.Time, lines ...string) error {

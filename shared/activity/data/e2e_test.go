@@ -9,6 +9,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/executor"
 )
 
@@ -93,7 +94,7 @@ func TestImportExampleEndToEnd(t *testing.T) {
 		check("known.unmatched", a["known"].Ports["unmatched"], want["kept"]-want["matched"])
 		check("upgrade.out", a["upgrade"].Ports["out"], want["matched"])
 		check("upgrade.rejects", a["upgrade"].Ports["rejects"], 0)
-		v, err := l.State.CurrentTable(ctx, "customers")
+		v, err := tablelog.New(l.Blob, nil).CurrentTable(ctx, "customers")
 		if test {
 			if err == nil {
 				t.Errorf("test mode committed %+v", v)

@@ -17,6 +17,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 	"github.com/stepwise-run/stepwise/shared/state"
@@ -185,10 +186,14 @@ func formatRow(r []any) string {
 	return strings.Join(cells, "|")
 }
 
+// tables is the version log of the managed tables (in the warehouse,
+// which is the home's blob store when the catalog sets none).
+func (h *home) tables() *tablelog.Log { return tablelog.New(h.blob, nil) }
+
 // tableRows returns the rows of a table's current version, sorted.
 func (h *home) tableRows(table, query string) []string {
 	h.t.Helper()
-	v, err := h.state.CurrentTable(context.Background(), table)
+	v, err := h.tables().CurrentTable(context.Background(), table)
 	if err != nil {
 		h.t.Fatalf("table %s: %v", table, err)
 	}
@@ -198,7 +203,7 @@ func (h *home) tableRows(table, query string) []string {
 }
 
 func (h *home) version(table string) state.TableVersion {
-	v, err := h.state.CurrentTable(context.Background(), table)
+	v, err := h.tables().CurrentTable(context.Background(), table)
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
 		h.t.Fatal(err)
 	}

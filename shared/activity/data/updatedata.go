@@ -1,6 +1,7 @@
 package data
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -18,6 +19,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -25,11 +27,12 @@ func init() {
 	UpdateData.Handler = activity.HandlerFunc(runUpdateData)
 }
 
-// TableStore is the part of the state store update-data uses.
+// TableStore is the version log of managed tables update-data commits to
+// (datakit.Task.Tables).
 type TableStore interface {
 	CurrentTable(ctx context.Context, table string) (state.TableVersion, error)
+	Version(ctx context.Context, table string, n int64) (state.TableVersion, error)
 	CommitTable(ctx context.Context, table string, expected int64, ref string, at time.Time) (state.TableVersion, error)
-	TableHistory(ctx context.Context, table string) ([]state.TableVersion, error)
 }
 
 // MaxCommitAttempts bounds how often one update-data task recomputes on a
@@ -40,15 +43,16 @@ var MaxCommitAttempts = 8
 // runUpdateData applies the input rows to a catalog table and commits the
 // result as the table's next immutable version.
 //
-// Protocol: read the current version V (state store), compute the whole new
-// table with DuckDB (V's rows ⊕ the applicable input rows), write it as an
-// immutable dataset warehouse/<table>/v<V+1>-u<tag> (visible only once its
-// manifest is written), then CommitTable(expected V). A lost race
-// (ErrConflict) recomputes on the new version; a crash anywhere before the
-// commit leaves V current and intact. tag identifies (run, activity): a
-// retried task first looks for its tag in the table history and, if it
-// committed already, only rewrites its ports (computed against the version
-// it was applied to), so an update never applies twice.
+// Protocol: read the current version V (the table's log in the warehouse,
+// see tablelog), compute the whole new table with DuckDB (V's rows ⊕ the
+// applicable input rows), write it as an immutable dataset
+// warehouse/<table>/v<V+1>-u<tag>, record the attempt in the task's folder
+// of the run store, then commit V+1 (the conditional create of its marker
+// in the warehouse). A lost race (ErrConflict) recomputes on the new version;
+// a crash anywhere before the commit leaves V current and intact. tag
+// identifies (run, activity): a retried task first checks its last recorded
+// attempt and, if it committed, only rewrites its ports (computed against
+// the version it was applied to), so an update never applies twice.
 //
 // One task commits one version (all or nothing). batchSize is accepted for
 // compatibility and does not split the commit: partial commits would leave
@@ -79,9 +83,7 @@ func runUpdateData(ctx context.Context, env *activity.Env, req *activity.Request
 	}
 	u := &updater{t: t, x: x, tbl: tbl, in: ins[0], tag: applyTag(req.Run.ID, req.Activity)}
 	if !req.Run.Test {
-		if u.st, err = activity.Service[TableStore](env, activity.ServiceState); err != nil {
-			return nil, err
-		}
+		u.st = t.Tables()
 	}
 	if x.BatchSize > 0 {
 		activity.Logf(ctx, env, req, "batchSize %d: the whole input commits as one table version", x.BatchSize)
@@ -116,7 +118,7 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 	if done, err := finished(t, res); err != nil || done {
 		return orNil(res, err), err
 	}
-	if u.st == nil { // test mode
+	if t.Req.Run.Test {
 		cur, err := current(t)
 		if err != nil {
 			return nil, err
@@ -133,7 +135,7 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 	if done, err := u.resume(res); err != nil || done {
 		return orNil(res, err), err
 	}
-	for attempt := 1; ; attempt++ {
+	for try := 1; ; try++ {
 		cur, err := current(t)
 		if err != nil {
 			return nil, err
@@ -151,6 +153,9 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 		}
 		ref := versionRef(u.tbl.Name, cur.Version+1, u.tag)
 		m, err := t.Warehouse().Write(t.Ctx, dataset.Output{Ref: ref, Dimension: u.tbl.Name, Key: u.tbl.Key, CreatedAt: t.Now()}, p.tableSQL())
+		if err == nil {
+			err = u.record(attempt{Version: cur.Version + 1, Ref: string(ref)})
+		}
 		if err != nil {
 			p.drop()
 			return nil, &activity.Retryable{Msg: fmt.Sprintf("update-data: write version %d of %s: %v", cur.Version+1, u.tbl.Name, err)}
@@ -158,11 +163,11 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 		v, err := u.st.CommitTable(t.Ctx, u.tbl.Name, cur.Version, string(ref), t.Env.Now())
 		if errors.Is(err, state.ErrConflict) {
 			p.drop()
-			if attempt >= MaxCommitAttempts {
-				return nil, &activity.Conflict{Msg: fmt.Sprintf("update-data: table %s changed under this task %d times in a row; nothing applied", u.tbl.Name, attempt)}
+			if try >= MaxCommitAttempts {
+				return nil, &activity.Conflict{Msg: fmt.Sprintf("update-data: table %s changed under this task %d times in a row; nothing applied", u.tbl.Name, try)}
 			}
-			activity.Logf(t.Ctx, t.Env, t.Req, "%s moved past version %d while this task computed; recomputing (attempt %d)", u.tbl.Name, cur.Version, attempt+1)
-			if err := backoff(t.Ctx, attempt); err != nil {
+			activity.Logf(t.Ctx, t.Env, t.Req, "%s moved past version %d while this task computed; recomputing (attempt %d)", u.tbl.Name, cur.Version, try+1)
+			if err := backoff(t.Ctx, try); err != nil {
 				return nil, err
 			}
 			continue
@@ -179,11 +184,65 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 	}
 }
 
+// attempt is the version a task last tried to commit, recorded in the run
+// store before the commit: a retried task checks whether it landed.
+type attempt struct {
+	Version int64  `json:"version"`
+	Ref     string `json:"ref"`
+}
+
+// attemptKey is the run-store key of the task's last commit attempt ("-":
+// never a port name).
+func (u *updater) attemptKey() string { return string(u.t.Out("-commit")) + ".json" }
+
+func (u *updater) record(a attempt) error {
+	b, err := json.Marshal(a)
+	if err != nil {
+		return err
+	}
+	return u.t.Engine.Store().Put(u.t.Ctx, u.attemptKey(), bytes.NewReader(b))
+}
+
 // resume handles a retried task whose update was committed already: its
 // ports are recomputed against the version it was applied to.
 func (u *updater) resume(res *activity.Result) (bool, error) {
 	t := u.t
-	hist, err := u.st.TableHistory(t.Ctx, u.tbl.Name)
+	b, err := blob.ReadAll(t.Ctx, t.Engine.Store(), u.attemptKey())
+	if errors.Is(err, blob.ErrNotFound) {
+		return u.resumeLegacy(res)
+	}
+	var a attempt
+	if err == nil {
+		err = json.Unmarshal(b, &a)
+	}
+	if err != nil {
+		return false, &activity.Retryable{Msg: "update-data: read the last commit attempt: " + err.Error()}
+	}
+	v, err := u.st.Version(t.Ctx, u.tbl.Name, a.Version)
+	if errors.Is(err, state.ErrNotFound) || err == nil && v.Ref != a.Ref {
+		return false, nil // the attempt did not commit
+	}
+	if err != nil {
+		return false, &activity.Retryable{Msg: "update-data: table version: " + err.Error()}
+	}
+	base := state.TableVersion{Table: u.tbl.Name}
+	if a.Version > 1 {
+		if base, err = u.st.Version(t.Ctx, u.tbl.Name, a.Version-1); err != nil {
+			return false, &activity.Retryable{Msg: "update-data: table version: " + err.Error()}
+		}
+	}
+	return true, u.replay(res, base, v)
+}
+
+// resumeLegacy finds an update committed by an older release, which kept
+// table heads in the state store, in that store's history.
+func (u *updater) resumeLegacy(res *activity.Result) (bool, error) {
+	t := u.t
+	legacy, ok := t.Env.Services[activity.ServiceState].(tablelog.Legacy)
+	if !ok {
+		return false, nil
+	}
+	hist, err := legacy.TableHistory(t.Ctx, u.tbl.Name)
 	if err != nil {
 		return false, &activity.Retryable{Msg: "update-data: table history: " + err.Error()}
 	}
@@ -198,26 +257,27 @@ func (u *updater) resume(res *activity.Result) (bool, error) {
 				base = w
 			}
 		}
-		p, err := u.plan(base)
-		if err != nil {
-			return false, err
-		}
-		defer p.drop()
-		activity.Logf(t.Ctx, t.Env, t.Req, "already committed as %s version %d: not applied again", u.tbl.Name, v.Version)
-		return true, p.ports(res)
+		return true, u.replay(res, base, v)
 	}
 	return false, nil
+}
+
+// replay writes the ports of an update committed as v over base.
+func (u *updater) replay(res *activity.Result, base, v state.TableVersion) error {
+	p, err := u.plan(base)
+	if err != nil {
+		return err
+	}
+	defer p.drop()
+	activity.Logf(u.t.Ctx, u.t.Env, u.t.Req, "already committed as %s version %d: not applied again", u.tbl.Name, v.Version)
+	return p.ports(res)
 }
 
 // current returns the table's current version (Version 0, no Ref, before
 // its first commit).
 func current(t *datakit.Task) (state.TableVersion, error) {
 	cfg := t.Config.(*UpdateDataConfig)
-	st, ok := t.Env.Services[activity.ServiceState].(datakit.Tables)
-	if !ok {
-		return state.TableVersion{Table: cfg.Table}, nil
-	}
-	v, err := st.CurrentTable(t.Ctx, cfg.Table)
+	v, err := t.Tables().CurrentTable(t.Ctx, cfg.Table)
 	if errors.Is(err, state.ErrNotFound) {
 		return state.TableVersion{Table: cfg.Table}, nil
 	}

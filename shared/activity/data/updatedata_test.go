@@ -9,14 +9,13 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
-	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/data"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
-	"github.com/stepwise-run/stepwise/shared/local/boltstate"
-	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 const udCatalog = `version: 1
@@ -235,7 +234,7 @@ func TestUpdateDataInsertUpsertDelete(t *testing.T) {
 		"C8|∅|∅|2|1|∅|∅|∅|∅",
 	})
 	// Every version is kept, immutable: version 1 still has C1..C7 and C3.
-	hist, err := h.state.TableHistory(context.Background(), "customers")
+	hist, err := h.tables().TableHistory(context.Background(), "customers")
 	if err != nil || len(hist) != 4 {
 		t.Fatalf("history %v %v", hist, err)
 	}
@@ -283,17 +282,10 @@ func TestUpdateDataConcurrentWriters(t *testing.T) {
 		inputs[i] = h.rowsInput(fmt.Sprintf("in/c%d", i), [4]string{"C1", "", "", ""}, [4]string{fmt.Sprintf("N%d", i), "", "", ""})
 	}
 	// Count the lost commit races: the test must exercise them.
-	var races sync.Map
-	counting := &faultState{stateStore: &stateStore{h.state}, commit: func(ctx context.Context, table string, expected int64, ref string, at time.Time) (state.TableVersion, error) {
-		v, err := h.state.CommitTable(ctx, table, expected, ref, at)
-		if errors.Is(err, state.ErrConflict) {
-			races.Store(ref, true)
-		}
-		return v, err
-	}}
+	counting := &faultBlob{Store: h.blob}
 	envs := make([]*activity.Env, writers)
 	for i := range envs {
-		envs[i] = h.newEnv(nil, counting)
+		envs[i] = h.newEnv(counting, nil)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, writers)
@@ -326,59 +318,64 @@ func TestUpdateDataConcurrentWriters(t *testing.T) {
 	if v := h.version("customers"); v.Version != writers {
 		t.Errorf("version %d, want %d", v.Version, writers)
 	}
-	n := 0
-	races.Range(func(any, any) bool { n++; return true })
+	n := counting.lostCommits.Load()
 	if n == 0 {
 		t.Error("no commit race happened: the test proves nothing")
 	}
 	t.Logf("lost commit races: %d; conflicts surfaced to the retry loop: %v", n, conflicts)
 }
 
-// faultBlob fails writes of keys for which fail returns an error.
+// faultBlob fails writes of keys for which fail returns an error (before
+// writing) or failAfter does (after writing: the answer is lost), and counts
+// commits that lost a race.
 type faultBlob struct {
 	blob.Store
-	mu   sync.Mutex
-	fail func(key string) error
+	mu          sync.Mutex
+	fail        func(key string) error
+	failAfter   func(key string) error
+	lostCommits atomic.Int64
 }
 
-func (f *faultBlob) check(key string) error {
+func (f *faultBlob) check(key string, check func(string) error) error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if f.fail != nil {
-		return f.fail(key)
+	if check != nil {
+		return check(key)
 	}
 	return nil
 }
 
 func (f *faultBlob) Put(ctx context.Context, key string, r io.Reader) error {
-	if err := f.check(key); err != nil {
+	if err := f.check(key, f.fail); err != nil {
 		return err
 	}
-	return f.Store.Put(ctx, key, r)
+	if err := f.Store.Put(ctx, key, r); err != nil {
+		return err
+	}
+	return f.check(key, f.failAfter)
 }
 
 func (f *faultBlob) PutIfAbsent(ctx context.Context, key string, r io.Reader) error {
-	if err := f.check(key); err != nil {
+	if err := f.check(key, f.fail); err != nil {
 		return err
 	}
-	return f.Store.PutIfAbsent(ctx, key, r)
+	err := f.Store.PutIfAbsent(ctx, key, r)
+	if errors.Is(err, blob.ErrExists) && isCommit(key) {
+		f.lostCommits.Add(1)
+	}
+	if err != nil {
+		return err
+	}
+	return f.check(key, f.failAfter)
 }
 
 func (f *faultBlob) FilePath(key string) (string, error) {
 	return f.Store.(blob.FileStore).FilePath(key)
 }
 
-// stateStore is the part of the state store handlers use.
-type stateStore struct{ *boltstate.Store }
-
-// faultState wraps the state store's commit.
-type faultState struct {
-	*stateStore
-	commit func(ctx context.Context, table string, expected int64, ref string, at time.Time) (state.TableVersion, error)
-}
-
-func (f *faultState) CommitTable(ctx context.Context, table string, expected int64, ref string, at time.Time) (state.TableVersion, error) {
-	return f.commit(ctx, table, expected, ref, at)
+// isCommit tells a table version's commit marker.
+func isCommit(key string) bool {
+	return strings.HasPrefix(key, "warehouse/") && strings.Contains(key, "/commits/")
 }
 
 var errCrash = errors.New("injected crash")
@@ -393,11 +390,11 @@ func TestUpdateDataCrashes(t *testing.T) {
 	v1 := h.version("customers")
 	in := h.rowsInput("in/crash", [4]string{"C1", "", "", ""})
 	cases := []struct {
-		name  string
-		blobs func(key string) error
-		state func(s *stateStore) func(context.Context, string, int64, string, time.Time) (state.TableVersion, error)
-		// committed: the crash happens after the commit.
-		committed bool
+		name         string
+		blobs, after func(key string) error
+		// committed: the crash happens after the commit; written: after
+		// the version's data was written in full.
+		committed, written bool
 	}{
 		{name: "part file", blobs: func(k string) error {
 			if strings.HasPrefix(k, "warehouse/") && strings.HasSuffix(k, ".parquet") {
@@ -411,18 +408,17 @@ func TestUpdateDataCrashes(t *testing.T) {
 			}
 			return nil
 		}},
-		{name: "commit lost", state: func(s *stateStore) func(context.Context, string, int64, string, time.Time) (state.TableVersion, error) {
-			return func(context.Context, string, int64, string, time.Time) (state.TableVersion, error) {
-				return state.TableVersion{}, errCrash
+		{name: "commit lost", written: true, blobs: func(k string) error {
+			if isCommit(k) {
+				return errCrash
 			}
+			return nil
 		}},
-		{name: "commit done, answer lost", committed: true, state: func(s *stateStore) func(context.Context, string, int64, string, time.Time) (state.TableVersion, error) {
-			return func(ctx context.Context, table string, expected int64, ref string, at time.Time) (state.TableVersion, error) {
-				if _, err := s.CommitTable(ctx, table, expected, ref, at); err != nil {
-					return state.TableVersion{}, err
-				}
-				return state.TableVersion{}, errCrash
+		{name: "commit done, answer lost", committed: true, after: func(k string) error {
+			if isCommit(k) {
+				return errCrash
 			}
+			return nil
 		}},
 		{name: "out port after commit", committed: true, blobs: func(k string) error {
 			if strings.HasPrefix(k, "runs/") && strings.HasSuffix(k, "/out/manifest.json") {
@@ -433,13 +429,9 @@ func TestUpdateDataCrashes(t *testing.T) {
 	}
 	for i, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			fb := &faultBlob{Store: h.blob, fail: c.blobs}
-			var st any = h.state
-			if c.state != nil {
-				st = &faultState{stateStore: &stateStore{h.state}, commit: c.state(&stateStore{h.state})}
-			}
+			fb := &faultBlob{Store: h.blob, fail: c.blobs, failAfter: c.after}
 			runID := fmt.Sprintf("r-crash%d", i)
-			_, err := h.run(h.newEnv(fb, st), p, request(p, "u_count", runID, false, nil, in))
+			_, err := h.run(h.newEnv(fb, nil), p, request(p, "u_count", runID, false, nil, in))
 			if !errors.Is(err, errCrash) && (err == nil || !strings.Contains(err.Error(), errCrash.Error())) {
 				t.Fatalf("expected the injected crash, got %v", err)
 			}
@@ -448,6 +440,10 @@ func TestUpdateDataCrashes(t *testing.T) {
 				t.Errorf("a crash should be retryable, got %T", err)
 			}
 			cur := h.version("customers")
+			next := data.VersionRef("customers", v1.Version+1, runID, "u_count")
+			if _, err := h.blob.Stat(context.Background(), next+"/manifest.json"); c.written && err != nil {
+				t.Errorf("the uncommitted version's data is not there: %v", err)
+			}
 			if !c.committed {
 				// The previous version is current, readable and intact.
 				if cur != v1 {

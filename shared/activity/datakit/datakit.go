@@ -18,6 +18,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
@@ -249,18 +250,17 @@ func (t *Task) Base(name string) (*dataset.Base, error) {
 	return b, nil
 }
 
-// Tables is the part of the state store that records table versions.
-type Tables interface {
-	CurrentTable(ctx context.Context, table string) (state.TableVersion, error)
+// Tables returns the version log of the catalog's managed tables, kept in
+// the warehouse with their data. Heads that an older release kept in the
+// home's state store migrate there on first read.
+func (t *Task) Tables() *tablelog.Log {
+	legacy, _ := t.Env.Services[activity.ServiceState].(tablelog.Legacy)
+	return tablelog.New(t.Warehouse().Store(), legacy)
 }
 
 // CurrentVersion returns the ref of a table's current managed version, or "".
 func (t *Task) CurrentVersion(name string) (string, error) {
-	st, ok := t.Env.Services[activity.ServiceState].(Tables)
-	if !ok {
-		return "", nil
-	}
-	v, err := st.CurrentTable(t.Ctx, name)
+	v, err := t.Tables().CurrentTable(t.Ctx, name)
 	if errors.Is(err, state.ErrNotFound) {
 		return "", nil
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -79,7 +80,7 @@ func (e *env) newVersion(version int64, extra string) {
 	if _, err := e.eng.Write(ctx, dataset.Output{Ref: ref, Dimension: "customers", Key: []string{"customerId"}}, q); err != nil {
 		e.t.Fatal(err)
 	}
-	if _, err := e.state.CommitTable(ctx, "customers", version-1, string(ref), time.Now()); err != nil {
+	if _, err := tablelog.New(e.blob, nil).CommitTable(ctx, "customers", version-1, string(ref), time.Now()); err != nil {
 		e.t.Fatal(err)
 	}
 }
