@@ -238,10 +238,11 @@ type run struct {
 	program *compile.Program
 	params  map[string]any
 	runID   string
+	test    bool
 }
 
 func (r run) input() json.RawMessage {
-	b, _ := json.Marshal(runner.ExecutionInput{Params: r.params, RunID: r.runID})
+	b, _ := json.Marshal(runner.ExecutionInput{Params: r.params, RunID: r.runID, Test: r.test})
 	return b
 }
 
@@ -274,7 +275,7 @@ func runLocal(t *testing.T, r run) *runner.Summary {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	s, err := l.Run(context.Background(), r.program, executor.Options{Params: r.params, RunID: r.runID, Wait: interp.WaitSkip})
+	s, err := l.Run(context.Background(), r.program, executor.Options{Params: r.params, RunID: r.runID, Test: r.test, Wait: interp.WaitSkip})
 	if err != nil && s == nil {
 		t.Fatalf("local run of %s: %v", r.name, err)
 	}
