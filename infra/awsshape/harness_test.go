@@ -75,6 +75,14 @@ func require(t testing.TB, why string) {
 	t.Skipf("AWS shape: %s", why)
 }
 
+// strictWhy says why functions cannot run as strictly as on Lambda here.
+func strictWhy() string {
+	if err := lambdalocal.SandboxAvailable(); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 func rieBin(t testing.TB) string {
 	t.Helper()
 	p, err := lambdalocal.FindRIE(repoRoot(t))
@@ -190,7 +198,8 @@ func startShape(t *testing.T, names ...string) *shape {
 	if os.Getenv("STEPWISE_SHAPE_LOGS") != "" {
 		logs = os.Stderr
 	}
-	f, err := lambdalocal.StartFunctions(ctx, lambdalocal.FunctionsOptions{RIE: rie, Functions: fns, Env: env, WorkDir: t.TempDir(), Output: logs})
+	require(t, strictWhy())
+	f, err := lambdalocal.StartFunctions(ctx, lambdalocal.FunctionsOptions{RIE: rie, Functions: fns, Env: env, WorkDir: t.TempDir(), Output: logs, Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
