@@ -45,7 +45,7 @@ func TestBootstraps(t *testing.T) {
 		outcome := ""
 		for round := 0; round < coldStartRounds && !t.Failed(); round++ {
 			r, err := lambdalocal.StartRIE(ctx, lambdalocal.RIEOptions{Bin: sh.rie, Bootstrap: built[f.Name].Path, Name: f.Name,
-				MemoryMB: sh.memory[f.Name], Env: withWorkDir(sh.env, t.TempDir())})
+				MemoryMB: sh.memory[f.Name], Env: withWorkDir(sh.env, t.TempDir()), Strict: true})
 			if err != nil {
 				t.Fatal(err)
 			}

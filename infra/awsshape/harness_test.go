@@ -75,6 +75,14 @@ func require(t testing.TB, why string) {
 	t.Skipf("AWS shape: %s", why)
 }
 
+// strictWhy says why functions cannot run as strictly as on Lambda here.
+func strictWhy() string {
+	if err := lambdalocal.SandboxAvailable(); err != nil {
+		return err.Error()
+	}
+	return ""
+}
+
 func rieBin(t testing.TB) string {
 	t.Helper()
 	p, err := lambdalocal.FindRIE(repoRoot(t))
@@ -190,7 +198,8 @@ func startShape(t *testing.T, names ...string) *shape {
 	if os.Getenv("STEPWISE_SHAPE_LOGS") != "" {
 		logs = os.Stderr
 	}
-	f, err := lambdalocal.StartFunctions(ctx, lambdalocal.FunctionsOptions{RIE: rie, Functions: fns, Env: env, WorkDir: t.TempDir(), Output: logs})
+	require(t, strictWhy())
+	f, err := lambdalocal.StartFunctions(ctx, lambdalocal.FunctionsOptions{RIE: rie, Functions: fns, Env: env, WorkDir: t.TempDir(), Output: logs, Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -238,10 +247,11 @@ type run struct {
 	program *compile.Program
 	params  map[string]any
 	runID   string
+	test    bool
 }
 
 func (r run) input() json.RawMessage {
-	b, _ := json.Marshal(runner.ExecutionInput{Params: r.params, RunID: r.runID})
+	b, _ := json.Marshal(runner.ExecutionInput{Params: r.params, RunID: r.runID, Test: r.test})
 	return b
 }
 
@@ -274,7 +284,7 @@ func runLocal(t *testing.T, r run) *runner.Summary {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	s, err := l.Run(context.Background(), r.program, executor.Options{Params: r.params, RunID: r.runID, Wait: interp.WaitSkip})
+	s, err := l.Run(context.Background(), r.program, executor.Options{Params: r.params, RunID: r.runID, Test: r.test, Wait: interp.WaitSkip})
 	if err != nil && s == nil {
 		t.Fatalf("local run of %s: %v", r.name, err)
 	}

@@ -48,6 +48,9 @@ type RIEOptions struct {
 	// PATH and the AWS_LAMBDA_* variables are added.
 	Env    map[string]string
 	Output io.Writer // the emulator's and the function's logs (default discarded)
+	// Strict runs the function as Lambda's provided.al2023 would: with no
+	// time zone database on disk (see SandboxAvailable).
+	Strict bool
 }
 
 // RIE is one function running under aws-lambda-rie. RIE serves only
@@ -103,10 +106,17 @@ func startRIE(ctx context.Context, o RIEOptions) (*RIE, error) {
 	for k, v := range o.Env {
 		env = append(env, k+"="+v)
 	}
-	cmd := exec.Command(o.Bin, "--log-level", "error",
+	argv := []string{o.Bin, "--log-level", "error",
 		"--runtime-interface-emulator-address", emu,
-		"--runtime-api-address", "127.0.0.1:"+strconv.Itoa(ports[1]),
-		o.Bootstrap)
+		"--runtime-api-address", "127.0.0.1:" + strconv.Itoa(ports[1]),
+		o.Bootstrap}
+	if o.Strict {
+		if err := SandboxAvailable(); err != nil {
+			return nil, fmt.Errorf("strict sandbox for %s: %w", o.Name, err)
+		}
+		argv = sandboxed(argv)
+	}
+	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
 	cmd.Dir = filepath.Dir(o.Bootstrap)
 	cmd.SysProcAttr = sysProcAttr()

@@ -101,3 +101,32 @@ func TestFunctionsUnderRIE(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// TestStrictHidesZoneinfo: under Strict a function sees no time zone
+// database on disk, as on provided.al2023, so a bootstrap that embeds none
+// cannot load Europe/Paris; without Strict it can (the host has the files).
+func TestStrictHidesZoneinfo(t *testing.T) {
+	_, rie, boot := echoBootstrap(t)
+	if err := lambdalocal.SandboxAvailable(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	for _, strict := range []bool{false, true} {
+		r, err := lambdalocal.StartRIE(ctx, lambdalocal.RIEOptions{Bin: rie, Bootstrap: boot, Name: "Echo", Strict: strict})
+		if err != nil {
+			t.Fatal(err)
+		}
+		res, err := r.Invoke(ctx, []byte(`{"zone":"Europe/Paris"}`))
+		r.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+		failed := lambdalocal.ErrorTypeOf(res.Payload) != ""
+		if failed != strict {
+			t.Errorf("strict=%v: %s", strict, res.Payload)
+		}
+	}
+}

@@ -36,6 +36,7 @@ type FunctionsOptions struct {
 	// Addr is the router's address (default a free port of 127.0.0.1).
 	Addr   string
 	Output io.Writer // emulator and function logs
+	Strict bool      // see RIEOptions.Strict
 }
 
 // Functions is a running set of functions.
@@ -66,7 +67,7 @@ func StartFunctions(ctx context.Context, o FunctionsOptions) (*Functions, error)
 				env["WORK_DIR"] = wd
 			}
 			r, err := StartRIE(ctx, RIEOptions{Bin: o.RIE, Bootstrap: fn.Bootstrap, Name: fn.Name, MemoryMB: fn.MemoryMB,
-				Timeout: fn.Timeout, Env: env, Output: o.Output})
+				Timeout: fn.Timeout, Env: env, Output: o.Output, Strict: o.Strict})
 			if err != nil {
 				return err
 			}

@@ -68,7 +68,7 @@ type Result struct {
 	Status string             `json:"status"`
 	Ports  map[string]*string `json:"ports"`
 	Counts map[string]int64   `json:"counts"`
-	Slices []Slice            `json:"slices,omitempty"`
+	Slices []Slice            `json:"slices,omitzero"` // a channel plan's, [] when it has none
 	// Extra carries small type-specific facts (e.g. a channel's hold state).
 	Extra map[string]any `json:"extra,omitempty"`
 }

@@ -8,6 +8,10 @@ import (
 	"time"
 
 	"github.com/robfig/cron/v3"
+
+	// Every binary that resolves a zone embeds the zone database: Lambda's
+	// provided.al2023, slim containers and some laptops have none on disk.
+	_ "time/tzdata"
 )
 
 // MinSchedulePeriod is the shortest period between two scheduled runs.

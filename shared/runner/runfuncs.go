@@ -255,7 +255,14 @@ func (r *Runner) Summarize(ctx context.Context, run state.Run) (*Summary, error)
 		if ports == nil {
 			ports = map[string]int64{}
 		}
-		s.Activities[t.Activity] = ActivitySummary{Status: string(t.Status), Ports: ports, Error: t.Error}
+		a := ActivitySummary{Status: string(t.Status), Ports: ports, Error: t.Error}
+		if t.Status == state.TaskRunning && (run.Status == state.RunFailed || run.Status == state.RunStopped) {
+			// The run ended while the activity ran (an error no Catch can
+			// handle, a stop): it will not finish.
+			a.Status = string(run.Status)
+			a.Error = "interrupted: the run " + string(run.Status)
+		}
+		s.Activities[t.Activity] = a
 	}
 	return s, nil
 }

@@ -61,7 +61,8 @@ func runPlan(ctx context.Context, env *activity.Env, req *activity.Request, kind
 		return nil, err
 	}
 	if x.Confirm {
-		held := !req.Run.Test
+		// Nothing to send is nothing to confirm: an empty send is not held.
+		held := !req.Run.Test && eligible > 0
 		if held {
 			ok, err := confirmed(ctx, env, req)
 			if err != nil {

@@ -5,6 +5,8 @@ import (
 	"math"
 	"strings"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/campaign"
 )
 
 // quiet is a daily window of minutes after midnight [start, end) in a
@@ -62,7 +64,7 @@ func location(name string, def *time.Location, cache map[string]*time.Location) 
 	if l, ok := cache[name]; ok {
 		return l
 	}
-	l, err := time.LoadLocation(name)
+	l, err := campaign.LoadLocation(name)
 	if err != nil {
 		l = def
 	}

@@ -1,6 +1,7 @@
 // Command echo is a test Lambda: it echoes its input with the function's
 // name, fails with a named error on {"fail":"Retryable"} and sleeps on
-// {"sleepMs":N}.
+// {"sleepMs":N} and loads a time zone on {"zone":"Europe/Paris"} (it embeds
+// no time zone data: under a strict sandbox that fails).
 package main
 
 import (
@@ -22,10 +23,16 @@ func main() {
 		var req struct {
 			Fail    string `json:"fail"`
 			SleepMs int    `json:"sleepMs"`
+			Zone    string `json:"zone"`
 		}
 		json.Unmarshal(in, &req)
 		if req.SleepMs > 0 {
 			time.Sleep(time.Duration(req.SleepMs) * time.Millisecond)
+		}
+		if req.Zone != "" {
+			if _, err := time.LoadLocation(req.Zone); err != nil {
+				return nil, &Retryable{Msg: err.Error()}
+			}
 		}
 		if req.Fail != "" {
 			return nil, &Retryable{Msg: "asked to fail"}
