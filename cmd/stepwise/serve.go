@@ -70,7 +70,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if ti == 0 {
 		ti = -1
 	}
-	srv := api.NewServer(api.Options{Store: l.State, Sources: api.DirSources{Dir: *dir, CatalogFile: *catalog}, Bundles: l.Loader,
+	srv := api.NewServer(api.Options{Store: l.State, Sources: api.DirSources{Dir: *dir, CatalogFile: *catalog}, Schemas: l.Loader.Schemas, Bundles: l.Loader,
 		Executor: backend, Previewer: backend, Uploads: backend, Feedback: backend, Authorize: api.BearerToken(token), UnsubscribeSecret: secret,
 		TriggerInterval: ti, Logger: logger})
 

@@ -112,7 +112,7 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compil
 	if err != nil {
 		return nil, nil, &Error{status: http.StatusInternalServerError, Code: codeInternal, cause: fmt.Errorf("read the catalog: %w", err)}
 	}
-	cat, cd := campaign.ParseCatalog(catPath, catData)
+	cat, cd := campaign.ParseCatalogSchemas(ctx, catPath, catData, s.o.Schemas)
 	for i := range cd {
 		cd[i].Pos.File = filepath.Base(cd[i].Pos.File)
 	}

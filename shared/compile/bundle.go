@@ -95,14 +95,16 @@ func BundleKey(campaignID, hash string) string {
 	return "campaigns/" + campaignID + "/bundles/" + hash + ".json"
 }
 
-// Decode re-validates the bundle and returns the program (without emitting).
-func (b *Bundle) Decode(reg *activity.Registry, chk Checkers) (*Program, error) {
+// Decode re-validates the bundle, reading the columns of table sources
+// through schemas (nil: only declared columns), and returns the program
+// (without emitting).
+func (b *Bundle) Decode(ctx context.Context, reg *activity.Registry, chk Checkers, schemas campaign.SchemaReader) (*Program, error) {
 	cdir := b.CampaignDir
 	if cdir == "" {
 		cdir = b.CatalogDir
 	}
 	c, diags := campaign.ParseCampaign(filepath.Join(cdir, b.CampaignFile), b.Campaign)
-	cat, cd := campaign.ParseCatalog(filepath.Join(b.CatalogDir, b.CatalogFile), b.Catalog)
+	cat, cd := campaign.ParseCatalogSchemas(ctx, filepath.Join(b.CatalogDir, b.CatalogFile), b.Catalog, schemas)
 	diags = append(diags, cd...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -126,6 +128,9 @@ type Loader struct {
 	Blob     BlobStore
 	Registry *activity.Registry
 	Checkers Checkers
+	// Schemas reads the columns of catalog table sources that declare none
+	// (nil: only declared columns).
+	Schemas campaign.SchemaReader
 
 	cache CompiledCache
 }
@@ -186,7 +191,7 @@ func (l *Loader) Load(ctx context.Context, campaignID, hash string) (*activity.C
 	if err := json.NewDecoder(rc).Decode(&b); err != nil {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("bundle %s of %s is corrupt: %v", hash, campaignID, err)}
 	}
-	p, err := b.Decode(l.Registry, l.Checkers)
+	p, err := b.Decode(ctx, l.Registry, l.Checkers, l.Schemas)
 	if err != nil {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("bundle %s of %s does not validate: %v", hash, campaignID, err)}
 	}
