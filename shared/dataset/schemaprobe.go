@@ -7,6 +7,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -84,7 +85,10 @@ func (p *SchemaProbe) SourceColumns(ctx context.Context, location string) ([]Col
 	} else {
 		files, format, err = p.localFiles(location, loc.Path, format)
 	}
-	if err != nil {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return nil, pe.Err // the caller names the source
+	} else if err != nil {
 		return nil, err
 	}
 	if format == FormatJSONL {
@@ -95,8 +99,10 @@ func (p *SchemaProbe) SourceColumns(ctx context.Context, location string) ([]Col
 	first := map[string]string{}
 	for _, f := range files {
 		cols, err := p.columns(ctx, f, format)
-		if err != nil {
+		if err != nil && len(files) > 1 {
 			return nil, fmt.Errorf("%s: %w", f.name, err)
+		} else if err != nil {
+			return nil, err
 		}
 		for _, c := range cols {
 			i, seen := at[c.Name]
@@ -131,7 +137,7 @@ func (p *SchemaProbe) localFiles(location, path, format string) ([]probeFile, st
 		return nil, "", err
 	}
 	if len(paths) == 0 {
-		return nil, "", fmt.Errorf("no %s file matches %s", format, location)
+		return nil, "", fmt.Errorf("no %s file matches", format)
 	}
 	open := p.Open
 	if open == nil {
