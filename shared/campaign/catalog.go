@@ -41,10 +41,6 @@ type Table struct {
 	Columns   []Column   `json:"columns,omitempty"`
 	Targeting *Targeting `json:"targeting,omitempty"`
 	Links     []Link     `json:"links,omitempty"`
-
-	// ColumnsFromSource: the catalog declares no columns; Columns were
-	// read from the source (see ParseCatalogSchemas).
-	ColumnsFromSource bool `json:"-"`
 }
 
 // Column is a typed column.

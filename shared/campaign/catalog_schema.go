@@ -76,7 +76,6 @@ func (c *Catalog) readSchemas(ctx context.Context, r Reporter, schemas SchemaRea
 			r.Warnf(JoinPath(p, "source"), "table %q: cannot read source %q: %v", t.Name, t.Source, err)
 		case len(t.Columns) == 0:
 			t.Columns = append([]Column(nil), have...)
-			t.ColumnsFromSource = true
 		default:
 			checkDeclared(r, p, t, have)
 		}

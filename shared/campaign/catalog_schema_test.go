@@ -73,7 +73,7 @@ tables:
 		t.Fatalf("diagnostics:\n%s\nwant:\n%s", strings.Join(diags, "\n"), strings.Join(want, "\n"))
 	}
 	tbl, _ := cat.Table("customers")
-	if !tbl.ColumnsFromSource || !reflect.DeepEqual(tbl.Columns, customersCols) {
+	if !reflect.DeepEqual(tbl.Columns, customersCols) {
 		t.Fatalf("customers columns: %+v", tbl.Columns)
 	}
 }
@@ -104,7 +104,7 @@ tables:
 	if strings.Join(diags, "\n") != strings.Join(want, "\n") {
 		t.Fatalf("diagnostics:\n%s\nwant:\n%s", strings.Join(diags, "\n"), strings.Join(want, "\n"))
 	}
-	if tbl, _ := cat.Table("customers"); tbl.ColumnsFromSource || len(tbl.Columns) != 7 {
+	if tbl, _ := cat.Table("customers"); len(tbl.Columns) != 7 || tbl.Columns[1].Name != "emial" || tbl.Columns[3].Type != "boolean" {
 		t.Fatalf("declared columns replaced: %+v", tbl.Columns)
 	}
 }

@@ -2,6 +2,7 @@ package executor_test
 
 import (
 	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -182,5 +183,78 @@ func TestSourceSchemasCachedAcrossValidations(t *testing.T) {
 	defer l.Close()
 	if l.Loader.Schemas != activities.Schemas() {
 		t.Fatal("the executor's loader does not share the process's schema probe")
+	}
+}
+
+// A typed CSV header is a schema: a table read from one needs no declared
+// columns, and a run reads its cells as their types; a CSV without types
+// needs them, reported at its source: line.
+func TestColumnsFromTypedCSV(t *testing.T) {
+	dir := sampleWithSourceSchemas(t)
+	e, err := dataset.New(dataset.Options{WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
+	stores := dataset.QuoteLiteral(filepath.Join(dir, "stores.parquet"))
+	for file, query := range map[string]string{
+		"stores.csv": `SELECT storeId AS "storeId:string", name AS "name:string", city AS "city:string", country AS "country:string",
+			timezone AS "timezone:string", format AS "format:string", openedOn AS "openedOn:date" FROM read_parquet(` + stores + `)`,
+		"plain.csv": `SELECT storeId, city FROM read_parquet(` + stores + `)`,
+	} {
+		if err := e.Exec(context.Background(), "COPY ("+query+") TO "+dataset.QuoteLiteral(filepath.Join(dir, file))+" (HEADER)"); err != nil {
+			t.Fatal(err)
+		}
+	}
+	src, err := os.ReadFile(filepath.Join(dir, "source.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	noCols := regexp.MustCompile(`(?s)source: stores\.parquet\n    columns:\n.*?(\n    links:)`)
+	csvCatalog := noCols.ReplaceAllString(string(src), "source: stores.csv$1")
+	if strings.Contains(csvCatalog, "columns:") {
+		t.Fatalf("expected no declared columns left:\n%s", csvCatalog)
+	}
+	os.WriteFile(filepath.Join(dir, "csv.yaml"), []byte(csvCatalog), 0o644)
+	os.WriteFile(filepath.Join(dir, "plain.yaml"), []byte(csvCatalog+"  - { name: plain, key: [storeId], source: plain.csv }\n"), 0o644)
+	camp := filepath.Join(dir, "fr.yaml")
+	os.WriteFile(camp, []byte(`version: 1
+id: schema-csv
+dimension: customers
+activities:
+  - id: french
+    type: build-audience
+    where:
+      all:
+        - { field: store.country, op: eq, value: FR }
+        - { field: store.openedOn, op: lt, value: { ahead: 1d } }   # a date column: a string would not compare
+`), 0o644)
+
+	_, diags := activities.CompileFiles(camp, filepath.Join(dir, "plain.yaml"))
+	line := strings.Count(csvCatalog, "\n") + 1
+	want := fmt.Sprintf(`plain.yaml:%d:44 tables[3].source: table "plain": the source carries no column types (the CSV header names no types; type it as name:type); declare its columns`, line)
+	if len(diags) != 1 || strings.TrimPrefix(diags[0].String(), dir+"/") != want {
+		t.Fatalf("untyped csv: %v\nwant %s", diags, want)
+	}
+
+	counts := map[string]int64{}
+	for _, catalog := range []string{"source.yaml", "csv.yaml"} {
+		p, diags := activities.CompileFiles(camp, filepath.Join(dir, catalog))
+		if len(diags) > 0 {
+			t.Fatalf("%s: %v", catalog, diags)
+		}
+		l, err := executor.Open(t.TempDir())
+		if err != nil {
+			t.Fatal(err)
+		}
+		sum, err := l.Run(context.Background(), p, executor.Options{Test: true, Wait: interp.WaitSkip})
+		l.Close()
+		if err != nil || sum.Status != "succeeded" {
+			t.Fatalf("%s: %v %+v", catalog, err, sum)
+		}
+		counts[catalog] = sum.Activities["french"].Ports["out"]
+	}
+	if counts["source.yaml"] == 0 || counts["csv.yaml"] != counts["source.yaml"] {
+		t.Fatalf("french customers: %v", counts)
 	}
 }
