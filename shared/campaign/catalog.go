@@ -37,8 +37,8 @@ type Catalog struct {
 type Table struct {
 	Name      string     `json:"name" jsonschema:"required"`
 	Key       []string   `json:"key" jsonschema:"required"`
-	Source    string     `json:"source,omitempty" jsonschema:"description=initial data: file, glob, folder or s3:// URI (parquet, csv, jsonl)"`
-	Columns   []Column   `json:"columns,omitempty"`
+	Source    string     `json:"source,omitempty" jsonschema:"description=initial data: file\\, glob\\, folder or s3:// URI (parquet\\, csv\\, tsv\\, jsonl)"`
+	Columns   []Column   `json:"columns,omitempty" jsonschema:"description=optional when the source has a schema (Parquet; CSV or TSV with a typed header of name:type cells); required otherwise"`
 	Targeting *Targeting `json:"targeting,omitempty"`
 	Links     []Link     `json:"links,omitempty"`
 }
