@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -191,14 +192,47 @@ func (l *Loader) Load(ctx context.Context, campaignID, hash string) (*activity.C
 	if err := json.NewDecoder(rc).Decode(&b); err != nil {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("bundle %s of %s is corrupt: %v", hash, campaignID, err)}
 	}
-	p, err := b.Decode(ctx, l.Registry, l.Checkers, l.Schemas)
-	if err != nil {
+	var schemas campaign.SchemaReader
+	rec := &readFailures{r: l.Schemas}
+	if l.Schemas != nil {
+		schemas = rec
+	}
+	p, err := b.Decode(ctx, l.Registry, l.Checkers, schemas)
+	if err != nil && rec.failed() {
+		// A source's schema could not be read (S3 unavailable): the bundle
+		// may well be valid, so the task is retried, not failed.
+		return nil, &activity.Retryable{Msg: fmt.Sprintf("bundle %s of %s: %v", hash, campaignID, err)}
+	} else if err != nil {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("bundle %s of %s does not validate: %v", hash, campaignID, err)}
 	}
 	p.Bundle = &b
 	c := p.Compiled()
 	l.cache.Put(campaignID, hash, c)
 	return c, nil
+}
+
+// readFailures passes schema reads through and records whether one failed
+// for a reason other than the source itself (absent, or without types).
+type readFailures struct {
+	r  campaign.SchemaReader
+	mu sync.Mutex
+	n  int
+}
+
+func (f *readFailures) SourceColumns(ctx context.Context, location string) ([]campaign.Column, error) {
+	cols, err := f.r.SourceColumns(ctx, location)
+	if err != nil && !errors.Is(err, campaign.ErrNoSchema) && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, blob.ErrNotFound) {
+		f.mu.Lock()
+		f.n++
+		f.mu.Unlock()
+	}
+	return cols, err
+}
+
+func (f *readFailures) failed() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.n > 0
 }
 
 type fileRef struct{ name, path string }
