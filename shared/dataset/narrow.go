@@ -253,7 +253,7 @@ func (e *Engine) Snapshot(ctx context.Context, ref Ref, src Source, dimension st
 		return nil, fmt.Errorf("source %s: %w", src.Location, err)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("source %s: no file found", src.Location)
+		return nil, fmt.Errorf("source %s: %w", src.Location, errNoFile)
 	}
 	var id [6]byte
 	rand.Read(id[:])

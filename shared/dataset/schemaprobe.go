@@ -137,7 +137,7 @@ func (p *SchemaProbe) localFiles(location, path, format string) ([]probeFile, st
 		return nil, "", err
 	}
 	if len(paths) == 0 {
-		return nil, "", fmt.Errorf("no %s file matches", format)
+		return nil, "", errNoFile
 	}
 	open := p.Open
 	if open == nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"iter"
 	"net/http"
 	"net/http/httptest"
@@ -214,8 +215,14 @@ func TestSchemaProbeTextFiles(t *testing.T) {
 			t.Errorf("%s: errors.Is(ErrNoSchema) = %v", c.name, noSchema)
 		}
 	}
-	if _, err := probe.SourceColumns(ctx, filepath.Join(dir, "missing.parquet")); err == nil || !strings.Contains(err.Error(), "no such file") {
-		t.Errorf("missing file: %v", err)
+	// An absent source is fs.ErrNotExist (a failed store is not).
+	for _, loc := range []string{"missing.parquet", "nothing-*.parquet", "folder"} {
+		if loc == "folder" {
+			os.Mkdir(filepath.Join(dir, "folder"), 0o755)
+		}
+		if _, err := probe.SourceColumns(ctx, filepath.Join(dir, loc)); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s: %v, want fs.ErrNotExist", loc, err)
+		}
 	}
 }
 

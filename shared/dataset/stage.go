@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -370,7 +371,7 @@ func localFiles(src Source, p, format string) ([]string, string, error) {
 	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 		if format == "" {
 			if format = formatOfDir(p); format == "" {
-				return nil, "", fmt.Errorf("source %s: no parquet, csv, tsv or jsonl file in the folder", src.Location)
+				return nil, "", fmt.Errorf("source %s: %w", src.Location, noFileError{"no parquet, csv, tsv or jsonl file in the folder"})
 			}
 		}
 		// DuckDB expands ** (any depth) itself.
@@ -451,7 +452,7 @@ func s3Objects(ctx context.Context, store blob.Store, loc blob.URI, format strin
 		}
 	}
 	if len(objs) == 0 {
-		return nil, "", fmt.Errorf("source %s: no file found", loc)
+		return nil, "", fmt.Errorf("source %s: %w", loc, errNoFile)
 	}
 	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	if format == "" {
@@ -461,6 +462,17 @@ func s3Objects(ctx context.Context, store blob.Store, loc blob.URI, format strin
 	}
 	return objs, format, nil
 }
+
+// errNoFile: a source's location matches no file. It is fs.ErrNotExist and
+// blob.ErrNotFound, so that callers tell an absent source from a store that
+// failed.
+var errNoFile = noFileError{"no file found"}
+
+type noFileError struct{ msg string }
+
+func (e noFileError) Error() string { return e.msg }
+
+func (noFileError) Is(target error) bool { return target == fs.ErrNotExist || target == blob.ErrNotFound }
 
 var extensions = map[string][]string{
 	FormatParquet: {".parquet"},
