@@ -472,7 +472,9 @@ type noFileError struct{ msg string }
 
 func (e noFileError) Error() string { return e.msg }
 
-func (noFileError) Is(target error) bool { return target == fs.ErrNotExist || target == blob.ErrNotFound }
+func (noFileError) Is(target error) bool {
+	return target == fs.ErrNotExist || target == blob.ErrNotFound
+}
 
 var extensions = map[string][]string{
 	FormatParquet: {".parquet"},
