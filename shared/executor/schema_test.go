@@ -26,7 +26,7 @@ activities:
     type: build-audience
     where:
       all:
-        - { field: emailOptIn, op: eq, value: true }
+        - { field: emailOptIn, op: eq, value: OPTIN_VALUE }
         - { field: EMAIL_FIELD, op: isNotEmpty }
         - { link: purchases, aggregate: count, op: gte, value: 3 }
         - { link: purchases, aggregate: sum, field: amount, op: gte, value: 100 }
@@ -68,9 +68,9 @@ func sampleWithSourceSchemas(t *testing.T) string {
 	return dir
 }
 
-func writeCampaign(t *testing.T, dir, name, emailField, nameField string) string {
+func writeCampaign(t *testing.T, dir, name, emailField, nameField, optIn string) string {
 	t.Helper()
-	text := strings.NewReplacer("EMAIL_FIELD", emailField, "NAME_FIELD", nameField).Replace(schemaCampaign)
+	text := strings.NewReplacer("EMAIL_FIELD", emailField, "NAME_FIELD", nameField, "OPTIN_VALUE", optIn).Replace(schemaCampaign)
 	f := filepath.Join(dir, name)
 	if err := os.WriteFile(f, []byte(text), 0o644); err != nil {
 		t.Fatal(err)
@@ -80,11 +80,12 @@ func writeCampaign(t *testing.T, dir, name, emailField, nameField string) string
 
 // A catalog that declares no columns for customers and purchases reads them
 // from the Parquet footers: validate reports a misspelled column and a
-// misspelled template name at their lines, as with declared columns, and
+// misspelled template name and a value of the wrong type at their lines,
+// as with declared columns, and
 // the correct campaign runs with the same counts as with declared columns.
 func TestColumnsFromParquetSources(t *testing.T) {
 	dir := sampleWithSourceSchemas(t)
-	bad := writeCampaign(t, dir, "bad.yaml", "emial", "fristName")
+	bad := writeCampaign(t, dir, "bad.yaml", "emial", "fristName", "maybe")
 	for _, catalog := range []string{"catalog.yaml", "source.yaml"} {
 		_, diags := activities.CompileFiles(bad, filepath.Join(dir, catalog))
 		var got []string
@@ -92,6 +93,7 @@ func TestColumnsFromParquetSources(t *testing.T) {
 			got = append(got, strings.TrimPrefix(d.String(), dir+"/"))
 		}
 		want := []string{
+			`bad.yaml:9:47 activities[0].where.all[0].value: boolean column "emailOptIn" needs true or false, got "maybe"`,
 			`bad.yaml:10:20 activities[0].where.all[1].field: unknown column "emial" in customers rows (did you mean "email"?)`,
 			`bad.yaml:19:16 activities[1].message.subject: line 1: unknown name "recipient.fristName" (did you mean "recipient.firstName"?)`,
 		}
@@ -100,7 +102,7 @@ func TestColumnsFromParquetSources(t *testing.T) {
 		}
 	}
 
-	good := writeCampaign(t, dir, "good.yaml", "email", "firstName")
+	good := writeCampaign(t, dir, "good.yaml", "email", "firstName", "true")
 	counts := map[string]map[string]int64{}
 	for _, catalog := range []string{"catalog.yaml", "source.yaml"} {
 		p, diags := activities.CompileFiles(good, filepath.Join(dir, catalog))
@@ -141,7 +143,7 @@ func TestColumnsFromParquetSources(t *testing.T) {
 // again. The executor's loader shares the validator's probe.
 func TestSourceSchemasCachedAcrossValidations(t *testing.T) {
 	dir := sampleWithSourceSchemas(t)
-	good := writeCampaign(t, dir, "good.yaml", "email", "firstName")
+	good := writeCampaign(t, dir, "good.yaml", "email", "firstName", "true")
 	var opens atomic.Int64
 	probe := &dataset.SchemaProbe{Open: func(path string) (dataset.ReadAtCloser, error) {
 		opens.Add(1)
