@@ -198,7 +198,7 @@ func (l *Loader) Load(ctx context.Context, campaignID, hash string) (*activity.C
 		schemas = rec
 	}
 	p, err := b.Decode(ctx, l.Registry, l.Checkers, schemas)
-	if err != nil && rec.failed() {
+	if err != nil && rec.failed {
 		// A source's schema could not be read (S3 unavailable): the bundle
 		// may well be valid, so the task is retried, not failed.
 		return nil, &activity.Retryable{Msg: fmt.Sprintf("bundle %s of %s: %v", hash, campaignID, err)}
@@ -214,25 +214,16 @@ func (l *Loader) Load(ctx context.Context, campaignID, hash string) (*activity.C
 // readFailures passes schema reads through and records whether one failed
 // for a reason other than the source itself (absent, or without types).
 type readFailures struct {
-	r  campaign.SchemaReader
-	mu sync.Mutex
-	n  int
+	r      campaign.SchemaReader
+	failed bool
 }
 
 func (f *readFailures) SourceColumns(ctx context.Context, location string) ([]campaign.Column, error) {
 	cols, err := f.r.SourceColumns(ctx, location)
 	if err != nil && !errors.Is(err, campaign.ErrNoSchema) && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, blob.ErrNotFound) {
-		f.mu.Lock()
-		f.n++
-		f.mu.Unlock()
+		f.failed = true
 	}
 	return cols, err
-}
-
-func (f *readFailures) failed() bool {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.n > 0
 }
 
 type fileRef struct{ name, path string }
