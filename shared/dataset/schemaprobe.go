@@ -17,6 +17,7 @@ import (
 
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/format"
+	"golang.org/x/sync/errgroup"
 
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -69,6 +70,9 @@ type fileVersion struct {
 // maxProbeCache bounds the cache; beyond it the cache starts afresh.
 const maxProbeCache = 4096
 
+// probeParallelism bounds the files of one source read at once.
+const probeParallelism = 8
+
 var _ campaign.SchemaReader = (*SchemaProbe)(nil)
 
 // SourceColumns implements campaign.SchemaReader: the columns of the files
@@ -94,17 +98,28 @@ func (p *SchemaProbe) SourceColumns(ctx context.Context, location string) ([]Col
 	if format == FormatJSONL {
 		return nil, fmt.Errorf("%w (JSON lines: types would be guessed from a sample of rows)", campaign.ErrNoSchema)
 	}
+	// Files are read concurrently (on S3 each is a round trip), merged in order.
+	perFile := make([][]Column, len(files))
+	g, gctx := errgroup.WithContext(ctx)
+	g.SetLimit(probeParallelism)
+	for i, f := range files {
+		g.Go(func() error {
+			cols, err := p.columns(gctx, f, format)
+			if err != nil && len(files) > 1 {
+				return fmt.Errorf("%s: %w", f.name, err)
+			}
+			perFile[i] = cols
+			return err
+		})
+	}
+	if err := g.Wait(); err != nil {
+		return nil, err
+	}
 	var out []Column
 	at := map[string]int{}
 	first := map[string]string{}
-	for _, f := range files {
-		cols, err := p.columns(ctx, f, format)
-		if err != nil && len(files) > 1 {
-			return nil, fmt.Errorf("%s: %w", f.name, err)
-		} else if err != nil {
-			return nil, err
-		}
-		for _, c := range cols {
+	for i, f := range files {
+		for _, c := range perFile[i] {
 			i, seen := at[c.Name]
 			if !seen {
 				at[c.Name], first[c.Name] = len(out), f.name
@@ -277,7 +292,11 @@ func (p *SchemaProbe) columns(ctx context.Context, f probeFile, format string) (
 // parquetColumns reads the top-level columns of a Parquet file from its
 // footer.
 func parquetColumns(r io.ReaderAt, size int64) ([]Column, error) {
-	pf, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true))
+	// The end of the file in one read holds most footers: one ranged GET
+	// on S3. The footer's own magic bytes are checked; the head's need no
+	// read.
+	pf, err := parquet.OpenFile(r, size, parquet.SkipPageIndex(true), parquet.SkipBloomFilters(true),
+		parquet.SkipMagicBytes(true), parquet.OptimisticRead(true), parquet.ReadBufferSize(16<<10))
 	if err != nil {
 		return nil, fmt.Errorf("not a readable Parquet file: %w", err)
 	}
