@@ -33,8 +33,9 @@ func main() {
 		if cfg.FeedbackQueue != "" {
 			fb = &feedbackq.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.FeedbackQueue}
 		}
-		h := api.New(api.Options{Store: st.State, Sources: lambdarun.BlobSources{Blob: st.Blob}, Feedback: fb,
-			Bundles:  &compile.Loader{Blob: st.Blob, Registry: activities.Registry(), Checkers: activities.Checkers()},
+		schemas := &dataset.SchemaProbe{Buckets: st.Buckets, WorkDir: cfg.WorkDir}
+		h := api.New(api.Options{Store: st.State, Sources: lambdarun.BlobSources{Blob: st.Blob}, Feedback: fb, Schemas: schemas,
+			Bundles:  &compile.Loader{Blob: st.Blob, Registry: activities.Registry(), Checkers: activities.Checkers(), Schemas: schemas},
 			Executor: pub, Deployer: pub, Previewer: &preview.Previewer{Options: dataset.Options{Store: st.Blob, WorkDir: cfg.WorkDir}},
 			Uploads:   &publish.Uploads{Presign: s3.NewPresignClient(st.S3), Bucket: cfg.Bucket, Prefix: cfg.Prefix + "uploads/"},
 			Authorize: api.TrustGateway, UnsubscribeSecret: []byte(cfg.UnsubscribeSecret), Logger: slog.Default()})

@@ -6,12 +6,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
 )
 
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		fn := lambdarun.NewStack(cfg, awsCfg).Function("ChangeDimension", activities.Registry(), activities.Checkers())
+		st := lambdarun.NewStack(cfg, awsCfg)
+		fn := st.Function("ChangeDimension", activities.Registry(), activities.Checkers(), &dataset.SchemaProbe{Buckets: st.Buckets, WorkDir: cfg.WorkDir})
 		return fn.Invoke
 	})
 }

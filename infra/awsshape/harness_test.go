@@ -234,7 +234,7 @@ func deployable(def []byte) []byte {
 
 func compileFile(t testing.TB, campaignFile, catalogFile string) *compile.Program {
 	t.Helper()
-	p, diags := compile.CompileFiles(campaignFile, catalogFile, activities.Registry(), activities.Checkers())
+	p, diags := compile.CompileFiles(context.Background(), campaignFile, catalogFile, activities.Registry(), activities.Checkers(), activities.Schemas())
 	if diags.HasErrors() {
 		t.Fatalf("%s does not compile:\n%v", campaignFile, diags)
 	}

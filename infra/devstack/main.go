@@ -317,7 +317,7 @@ func runCampaign(args []string) error {
 	if *catalog == "" {
 		*catalog = filepath.Join(filepath.Dir(file), "catalog.yaml")
 	}
-	p, diags := compile.CompileFiles(file, *catalog, activities.Registry(), activities.Checkers())
+	p, diags := compile.CompileFiles(context.Background(), file, *catalog, activities.Registry(), activities.Checkers(), activities.Schemas())
 	if diags.HasErrors() {
 		return fmt.Errorf("%s:\n%v", file, diags)
 	}

@@ -3,6 +3,8 @@
 package activities
 
 import (
+	"context"
+
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/activity/data"
@@ -10,6 +12,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/dataset"
 )
 
 // Registry returns a registry holding every activity type.
@@ -22,7 +25,16 @@ func Registry() *activity.Registry {
 	return r
 }
 
-// CompileFiles compiles a campaign file with every activity type and checker.
+// CompileFiles compiles a campaign file with every activity type and checker,
+// reading the columns of local table sources through Schemas().
 func CompileFiles(campaignFile, catalogFile string) (*compile.Program, campaign.Diagnostics) {
-	return compile.CompileFiles(campaignFile, catalogFile, Registry(), Checkers())
+	return compile.CompileFiles(context.Background(), campaignFile, catalogFile, Registry(), Checkers(), Schemas())
 }
+
+var schemas = &dataset.SchemaProbe{}
+
+// Schemas returns the process's schema probe for local table sources: the
+// validator and the local executor share it, so each file version's footer
+// is read once per process. (Lambdas, which read S3 sources, make their own
+// with a bucket opener: lambdarun.Stack.)
+func Schemas() *dataset.SchemaProbe { return schemas }

@@ -22,6 +22,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/feedback"
 	"github.com/stepwise-run/stepwise/shared/state"
@@ -112,8 +113,11 @@ type Receiver interface {
 
 // Options configure the API.
 type Options struct {
-	Store    Store
-	Sources  Sources
+	Store   Store
+	Sources Sources
+	// Schemas reads the columns of catalog table sources that declare none
+	// (nil: only declared columns).
+	Schemas  campaign.SchemaReader
 	Bundles  Bundles
 	Executor Executor
 	// Deployer is nil locally.

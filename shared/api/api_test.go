@@ -54,7 +54,7 @@ func newEnvWith(t *testing.T, interval time.Duration, edit func(*api.Options)) *
 	}
 	b := &local.Backend{L: l, WaitMode: interp.WaitSkip, Concurrency: 2}
 	o := api.Options{
-		Store: l.State, Sources: api.DirSources{Dir: "testdata"}, Bundles: l.Loader, Executor: b, Previewer: b, Uploads: b, Feedback: b,
+		Store: l.State, Sources: api.DirSources{Dir: "testdata"}, Schemas: l.Loader.Schemas, Bundles: l.Loader, Executor: b, Previewer: b, Uploads: b, Feedback: b,
 		Authorize: api.BearerToken(token), UnsubscribeSecret: secret, TriggerInterval: interval, MaxBody: 64 << 10,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -369,7 +369,12 @@ func TestValidateAsCLI(t *testing.T) {
 	if v.body["valid"] != false || out != cli.String() || !strings.Contains(out, "fan.c") {
 		t.Fatalf("validate output:\n%s\nCLI:\n%s", out, cli.String())
 	}
-	d := v.body["diagnostics"].([]any)[0].(map[string]any)
+	// The catalog's sources are absent here: a warning each, first in file order.
+	all := v.body["diagnostics"].([]any)
+	if w := all[0].(map[string]any); w["file"] != "catalog.yaml" || w["severity"] != "warning" || w["path"] != "tables[0].source" {
+		t.Fatalf("source warning: %v", w)
+	}
+	d := all[3].(map[string]any)
 	if d["file"] != "flow-only.yaml" || d["line"].(float64) == 0 || d["path"] == "" || !strings.HasPrefix(d["text"].(string), "flow-only.yaml:") {
 		t.Fatalf("structured diagnostic: %v", d)
 	}

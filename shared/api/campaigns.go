@@ -140,7 +140,7 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (p *comp
 		}
 		return nil, nil, catalogError(err)
 	}
-	cat, cd := campaign.ParseCatalog(catPath, catData)
+	cat, cd := campaign.ParseCatalogSchemas(ctx, catPath, catData, s.o.Schemas)
 	for i := range cd {
 		cd[i].Pos.File = filepath.Base(cd[i].Pos.File)
 	}

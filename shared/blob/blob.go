@@ -27,6 +27,7 @@ type Info struct {
 	Key     string
 	Size    int64
 	ModTime time.Time
+	ETag    string // the object's entity tag where the store has one (S3), else ""
 }
 
 // Store holds objects by key. Keys are relative slash-separated paths (see

@@ -1,8 +1,8 @@
 package campaign
 
 import (
+	"context"
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -37,8 +37,8 @@ type Catalog struct {
 type Table struct {
 	Name      string     `json:"name" jsonschema:"required"`
 	Key       []string   `json:"key" jsonschema:"required"`
-	Source    string     `json:"source,omitempty" jsonschema:"description=initial data: file, glob, folder or s3:// URI (parquet, csv, jsonl)"`
-	Columns   []Column   `json:"columns,omitempty"`
+	Source    string     `json:"source,omitempty" jsonschema:"description=initial data: file\\, glob\\, folder or s3:// URI (parquet\\, csv\\, tsv\\, jsonl)"`
+	Columns   []Column   `json:"columns,omitempty" jsonschema:"description=optional when the source has a schema (Parquet; CSV or TSV with a typed header of name:type cells); required otherwise"`
 	Targeting *Targeting `json:"targeting,omitempty"`
 	Links     []Link     `json:"links,omitempty"`
 }
@@ -146,27 +146,16 @@ func (t *Table) Schema() Schema {
 	return Schema{Dimension: t.Name, Columns: append([]Column(nil), t.Columns...)}
 }
 
-// LoadCatalog reads, decodes and checks a catalog file.
+// LoadCatalog reads, decodes and checks a catalog file without reading the
+// sources (LoadCatalogSchemas does).
 func LoadCatalog(file string) (*Catalog, Diagnostics) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, Diagnostics{{Pos: Pos{File: file}, Message: err.Error(), Severity: Error}}
-	}
-	return ParseCatalog(file, data)
+	return LoadCatalogSchemas(context.Background(), file, nil)
 }
 
-// ParseCatalog decodes and checks catalog bytes.
+// ParseCatalog decodes and checks catalog bytes without reading the
+// sources: tables that declare no columns have none.
 func ParseCatalog(file string, data []byte) (*Catalog, Diagnostics) {
-	src, diags := Parse(file, data)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	c := &Catalog{File: file, Src: src}
-	d := NewDecoder(src, &diags)
-	d.Decode(src.Root, "", c)
-	c.check(d.Reporter)
-	diags.Sort()
-	return c, diags
+	return ParseCatalogSchemas(context.Background(), file, data, nil)
 }
 
 // Dir is the folder relative paths in the catalog are resolved against.

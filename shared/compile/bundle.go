@@ -9,6 +9,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"path/filepath"
 	"sort"
 	"sync"
@@ -95,14 +96,16 @@ func BundleKey(campaignID, hash string) string {
 	return "campaigns/" + campaignID + "/bundles/" + hash + ".json"
 }
 
-// Decode re-validates the bundle and returns the program (without emitting).
-func (b *Bundle) Decode(reg *activity.Registry, chk Checkers) (*Program, error) {
+// Decode re-validates the bundle, reading the columns of table sources
+// through schemas (nil: only declared columns), and returns the program
+// (without emitting).
+func (b *Bundle) Decode(ctx context.Context, reg *activity.Registry, chk Checkers, schemas campaign.SchemaReader) (*Program, error) {
 	cdir := b.CampaignDir
 	if cdir == "" {
 		cdir = b.CatalogDir
 	}
 	c, diags := campaign.ParseCampaign(filepath.Join(cdir, b.CampaignFile), b.Campaign)
-	cat, cd := campaign.ParseCatalog(filepath.Join(b.CatalogDir, b.CatalogFile), b.Catalog)
+	cat, cd := campaign.ParseCatalogSchemas(ctx, filepath.Join(b.CatalogDir, b.CatalogFile), b.Catalog, schemas)
 	diags = append(diags, cd...)
 	if diags.HasErrors() {
 		return nil, diags
@@ -126,6 +129,9 @@ type Loader struct {
 	Blob     BlobStore
 	Registry *activity.Registry
 	Checkers Checkers
+	// Schemas reads the columns of catalog table sources that declare none
+	// (nil: only declared columns).
+	Schemas campaign.SchemaReader
 
 	cache CompiledCache
 }
@@ -186,14 +192,38 @@ func (l *Loader) Load(ctx context.Context, campaignID, hash string) (*activity.C
 	if err := json.NewDecoder(rc).Decode(&b); err != nil {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("bundle %s of %s is corrupt: %v", hash, campaignID, err)}
 	}
-	p, err := b.Decode(l.Registry, l.Checkers)
-	if err != nil {
+	var schemas campaign.SchemaReader
+	rec := &readFailures{r: l.Schemas}
+	if l.Schemas != nil {
+		schemas = rec
+	}
+	p, err := b.Decode(ctx, l.Registry, l.Checkers, schemas)
+	if err != nil && rec.failed {
+		// A source's schema could not be read (S3 unavailable): the bundle
+		// may well be valid, so the task is retried, not failed.
+		return nil, &activity.Retryable{Msg: fmt.Sprintf("bundle %s of %s: %v", hash, campaignID, err)}
+	} else if err != nil {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("bundle %s of %s does not validate: %v", hash, campaignID, err)}
 	}
 	p.Bundle = &b
 	c := p.Compiled()
 	l.cache.Put(campaignID, hash, c)
 	return c, nil
+}
+
+// readFailures passes schema reads through and records whether one failed
+// for a reason other than the source itself (absent, or without types).
+type readFailures struct {
+	r      campaign.SchemaReader
+	failed bool
+}
+
+func (f *readFailures) SourceColumns(ctx context.Context, location string) ([]campaign.Column, error) {
+	cols, err := f.r.SourceColumns(ctx, location)
+	if err != nil && !errors.Is(err, campaign.ErrNoSchema) && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, blob.ErrNotFound) {
+		f.failed = true
+	}
+	return cols, err
 }
 
 type fileRef struct{ name, path string }

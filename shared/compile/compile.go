@@ -4,6 +4,7 @@
 package compile
 
 import (
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -88,13 +89,14 @@ func Compile(c *campaign.Campaign, cat *campaign.Catalog, reg *activity.Registry
 }
 
 // CompileFiles loads a campaign and its catalog (default: catalog.yaml beside
-// the campaign), reads the template files it names, and compiles.
-func CompileFiles(campaignFile, catalogFile string, reg *activity.Registry, chk Checkers) (*Program, campaign.Diagnostics) {
+// the campaign), reading the columns of table sources through schemas (nil:
+// only declared columns), reads the template files it names, and compiles.
+func CompileFiles(ctx context.Context, campaignFile, catalogFile string, reg *activity.Registry, chk Checkers, schemas campaign.SchemaReader) (*Program, campaign.Diagnostics) {
 	c, diags := campaign.LoadCampaign(campaignFile)
 	if catalogFile == "" {
 		catalogFile = filepath.Join(filepath.Dir(campaignFile), "catalog.yaml")
 	}
-	cat, cd := campaign.LoadCatalog(catalogFile)
+	cat, cd := campaign.LoadCatalogSchemas(ctx, catalogFile, schemas)
 	diags = append(diags, cd...)
 	if c == nil || cat == nil || diags.HasErrors() {
 		diags.Sort()

@@ -224,7 +224,7 @@ func (e *Engine) sourceFrom(ctx context.Context, m *Manifest, name string, files
 	if err != nil {
 		return "", err
 	}
-	sel, _, err := declaredProjection(src, names)
+	sel, _, err := declaredProjection(src, m.Source.Format, names)
 	if err != nil {
 		return "", fmt.Errorf("source %s: %w", name, err)
 	}
@@ -253,7 +253,7 @@ func (e *Engine) Snapshot(ctx context.Context, ref Ref, src Source, dimension st
 		return nil, fmt.Errorf("source %s: %w", src.Location, err)
 	}
 	if len(files) == 0 {
-		return nil, fmt.Errorf("source %s: no file found", src.Location)
+		return nil, fmt.Errorf("source %s: %w", src.Location, errNoFile)
 	}
 	var id [6]byte
 	rand.Read(id[:])
@@ -284,7 +284,7 @@ func (e *Engine) Snapshot(ctx context.Context, ref Ref, src Source, dimension st
 		return nil, err
 	}
 	if len(src.Columns) > 0 {
-		if _, m.Columns, err = declaredProjection(src, have); err != nil {
+		if _, m.Columns, err = declaredProjection(src, format, have); err != nil {
 			return nil, err
 		}
 	} else {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"os"
 	"path"
 	"path/filepath"
@@ -214,7 +215,7 @@ func (e *Engine) StageSource(ctx context.Context, view string, src Source) ([]Co
 	var cols []Column
 	switch {
 	case len(src.Columns) > 0:
-		sel, cols, err = declaredProjection(src, names)
+		sel, cols, err = declaredProjection(src, format, names)
 		if err != nil {
 			return nil, err
 		}
@@ -246,16 +247,28 @@ func (e *Engine) readSource(ctx context.Context, files []string, format string, 
 	return from, names, types, nil
 }
 
-// declaredProjection selects the declared columns, cast to their types.
-func declaredProjection(src Source, have []string) (string, []Column, error) {
-	present := map[string]bool{}
+// declaredProjection selects the declared columns, cast to their types. In
+// a CSV or TSV file with a typed header, the column of a header cell
+// name:type is name.
+func declaredProjection(src Source, format string, have []string) (string, []Column, error) {
+	present := map[string]string{}
 	for _, n := range have {
-		present[n] = true
+		present[n] = n
+	}
+	if format == FormatCSV || format == FormatTSV {
+		for _, n := range have {
+			if c, err := typedHeaderCell(n); err == nil {
+				if _, clash := present[c.Name]; !clash {
+					present[c.Name] = n
+				}
+			}
+		}
 	}
 	sel := make([]string, len(src.Columns))
 	cols := make([]Column, len(src.Columns))
 	for i, c := range src.Columns {
-		if !present[c.Name] {
+		stored, ok := present[c.Name]
+		if !ok {
 			return "", nil, fmt.Errorf("source %s has no column %q%s (columns: %s)", src.Location, c.Name,
 				campaign.DidYouMean(c.Name, have), strings.Join(have, ", "))
 		}
@@ -266,7 +279,7 @@ func declaredProjection(src Source, have []string) (string, []Column, error) {
 		if err != nil {
 			return "", nil, err
 		}
-		sel[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", QuoteIdent(c.Name), t, QuoteIdent(c.Name))
+		sel[i] = fmt.Sprintf("CAST(%s AS %s) AS %s", QuoteIdent(stored), t, QuoteIdent(c.Name))
 		cols[i] = Column{Name: c.Name, Type: c.Type, Scale: c.Scale}
 	}
 	return strings.Join(sel, ", "), cols, nil
@@ -327,22 +340,38 @@ func readFunction(files []string, format string, src Source) (string, error) {
 
 // sourceFiles resolves a source location to local files and its format.
 func (e *Engine) sourceFiles(ctx context.Context, src Source) ([]string, string, error) {
-	loc, err := blob.ParseURI(src.Location)
+	loc, format, err := sourceLocation(src)
 	if err != nil {
 		return nil, "", err
-	}
-	format := strings.ToLower(src.Format)
-	if _, ok := extensions[format]; format != "" && !ok {
-		return nil, "", fmt.Errorf("source %s: unknown format %q; valid: parquet, csv, tsv, jsonl", src.Location, src.Format)
 	}
 	if loc.Scheme == "s3" {
 		return e.s3Files(ctx, loc, format)
 	}
-	p := loc.Path
+	return localFiles(src, loc.Path, format)
+}
+
+// sourceLocation parses a source's location and checks its format ("" when
+// the file names tell it).
+func sourceLocation(src Source) (blob.URI, string, error) {
+	loc, err := blob.ParseURI(src.Location)
+	if err != nil {
+		return blob.URI{}, "", err
+	}
+	format := strings.ToLower(src.Format)
+	if _, ok := extensions[format]; format != "" && !ok {
+		return blob.URI{}, "", fmt.Errorf("source %s: unknown format %q; valid: parquet, csv, tsv, jsonl", src.Location, src.Format)
+	}
+	return loc, format, nil
+}
+
+// localFiles resolves the local path p of a source to the file, folder
+// pattern (dir/**/*.ext, which DuckDB and expandLocal expand) or glob, and
+// its format.
+func localFiles(src Source, p, format string) ([]string, string, error) {
 	if fi, err := os.Stat(p); err == nil && fi.IsDir() {
 		if format == "" {
 			if format = formatOfDir(p); format == "" {
-				return nil, "", fmt.Errorf("source %s: no parquet, csv, tsv or jsonl file in the folder", src.Location)
+				return nil, "", fmt.Errorf("source %s: %w", src.Location, noFileError{"no parquet, csv, tsv or jsonl file in the folder"})
 			}
 		}
 		// DuckDB expands ** (any depth) itself.
@@ -367,7 +396,25 @@ func (e *Engine) s3Files(ctx context.Context, loc blob.URI, format string) ([]st
 	if err != nil {
 		return nil, "", fmt.Errorf("source %s: %w", loc, err)
 	}
-	var keys []string
+	objs, format, err := s3Objects(ctx, store, loc, format)
+	if err != nil {
+		return nil, "", err
+	}
+	dir := e.scratch("source")
+	files := make([]string, len(objs))
+	for i, o := range objs {
+		files[i] = filepath.Join(dir, filepath.FromSlash(o.Key))
+		if err := download(ctx, store, o.Key, files[i]); err != nil {
+			return nil, "", fmt.Errorf("source %s: %w", loc, err)
+		}
+	}
+	return files, format, nil
+}
+
+// s3Objects lists the objects of an s3:// object, folder or glob, in key
+// order, and their format.
+func s3Objects(ctx context.Context, store blob.Store, loc blob.URI, format string) ([]blob.Info, string, error) {
+	var objs []blob.Info
 	switch {
 	case hasGlob(loc.Path):
 		prefix := loc.Path[:strings.IndexAny(loc.Path, "*?[")]
@@ -376,10 +423,19 @@ func (e *Engine) s3Files(ctx context.Context, loc blob.URI, format string) ([]st
 				return nil, "", err
 			}
 			if ok, _ := path.Match(loc.Path, info.Key); ok {
-				keys = append(keys, info.Key)
+				objs = append(objs, info)
 			}
 		}
-	case loc.Path == "" || strings.HasSuffix(loc.Path, "/") || !exists(ctx, store, loc.Path):
+	default:
+		if loc.Path != "" && !strings.HasSuffix(loc.Path, "/") {
+			info, err := store.Stat(ctx, loc.Path)
+			if err == nil {
+				objs = []blob.Info{info}
+				break
+			} else if !errors.Is(err, blob.ErrNotFound) {
+				return nil, "", fmt.Errorf("source %s: %w", loc, err)
+			}
+		}
 		folder := loc.Path
 		if folder != "" && !strings.HasSuffix(folder, "/") {
 			folder += "/"
@@ -391,30 +447,33 @@ func (e *Engine) s3Files(ctx context.Context, loc blob.URI, format string) ([]st
 			f := formatOf(info.Key)
 			if f != "" && (format == "" || f == format) {
 				format = f
-				keys = append(keys, info.Key)
+				objs = append(objs, info)
 			}
 		}
-	default:
-		keys = []string{loc.Path}
 	}
-	if len(keys) == 0 {
-		return nil, "", fmt.Errorf("source %s: no file found", loc)
+	if len(objs) == 0 {
+		return nil, "", fmt.Errorf("source %s: %w", loc, errNoFile)
 	}
-	sort.Strings(keys)
+	sort.Slice(objs, func(i, j int) bool { return objs[i].Key < objs[j].Key })
 	if format == "" {
-		if format = formatOf(keys[0]); format == "" {
+		if format = formatOf(objs[0].Key); format == "" {
 			return nil, "", fmt.Errorf("source %s: cannot tell the format from the extension; set it (parquet, csv, tsv, jsonl)", loc)
 		}
 	}
-	dir := e.scratch("source")
-	files := make([]string, len(keys))
-	for i, k := range keys {
-		files[i] = filepath.Join(dir, filepath.FromSlash(k))
-		if err := download(ctx, store, k, files[i]); err != nil {
-			return nil, "", fmt.Errorf("source %s: %w", loc, err)
-		}
-	}
-	return files, format, nil
+	return objs, format, nil
+}
+
+// errNoFile: a source's location matches no file. It is fs.ErrNotExist and
+// blob.ErrNotFound, so that callers tell an absent source from a store that
+// failed.
+var errNoFile = noFileError{"no file found"}
+
+type noFileError struct{ msg string }
+
+func (e noFileError) Error() string { return e.msg }
+
+func (noFileError) Is(target error) bool {
+	return target == fs.ErrNotExist || target == blob.ErrNotFound
 }
 
 var extensions = map[string][]string{
@@ -448,12 +507,6 @@ func formatOfDir(dir string) string {
 		return nil
 	})
 	return found
-}
-
-// exists reports whether key is an object (not a folder) of store.
-func exists(ctx context.Context, store blob.Store, key string) bool {
-	_, err := store.Stat(ctx, key)
-	return !errors.Is(err, blob.ErrNotFound)
 }
 
 func hasGlob(p string) bool { return strings.ContainsAny(p, "*?[") }

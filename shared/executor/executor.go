@@ -62,7 +62,7 @@ func Open(home string) (*Local, error) {
 		return nil, fmt.Errorf("open the state store under %s: %w", abs, err)
 	}
 	reg := activities.Registry()
-	loader := &compile.Loader{Blob: bs, Registry: reg, Checkers: activities.Checkers()}
+	loader := &compile.Loader{Blob: bs, Registry: reg, Checkers: activities.Checkers(), Schemas: activities.Schemas()}
 	env := &activity.Env{WorkDir: filepath.Join(abs, "work"), Services: map[string]any{
 		activity.ServiceBlob: bs, activity.ServiceState: st, activity.ServiceLoader: loader,
 		"home": abs, runner.ServiceSignals: signalDir(abs),

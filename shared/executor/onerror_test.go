@@ -57,7 +57,7 @@ func runFlaky(t *testing.T, policy string, f *flaky, ctx context.Context, wait i
 	os.WriteFile(file, []byte(src), 0o644)
 	reg := activities.Registry()
 	reg.Register(f.spec())
-	p, diags := compile.CompileFiles(file, "testdata/catalog.yaml", reg, activities.Checkers())
+	p, diags := compile.CompileFiles(context.Background(), file, "testdata/catalog.yaml", reg, activities.Checkers(), activities.Schemas())
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -158,7 +158,7 @@ func TestSuspendThenResume(t *testing.T) {
 	dir := t.TempDir()
 	file := filepath.Join(dir, "c.yaml")
 	os.WriteFile(file, []byte(strings.Replace(flakyCampaign, "%s", "suspend", 1)), 0o644)
-	p, diags := compile.CompileFiles(file, "testdata/catalog.yaml", reg, activities.Checkers())
+	p, diags := compile.CompileFiles(context.Background(), file, "testdata/catalog.yaml", reg, activities.Checkers(), activities.Schemas())
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

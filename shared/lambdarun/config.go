@@ -10,7 +10,7 @@
 //	cfg, err := lambdarun.FromEnv(os.Getenv)      // typed config
 //	awsCfg, err := config.LoadDefaultConfig(ctx)  // honours AWS_ENDPOINT_URL_*
 //	st := lambdarun.NewStack(cfg, awsCfg)         // adapters
-//	fn := st.Function("BuildAudience", activities.Registry(), activities.Checkers())
+//	fn := st.Function("BuildAudience", activities.Registry(), activities.Checkers(), &dataset.SchemaProbe{Buckets: st.Buckets, WorkDir: cfg.WorkDir})
 //	lambda.Start(fn.Invoke)
 //
 // Run-level and flow functions use LiteFunction, which parses bundles

@@ -18,7 +18,8 @@ import (
 // only. Run-level and flow functions use it so that they link neither the
 // other activity families nor DuckDB; the bundle was validated in full when
 // it was published, and the activity functions re-validate it with
-// compile.Loader.
+// compile.Loader. It reads no table source: these functions use no table
+// columns, and a schema probe would link DuckDB.
 type ParseLoader struct {
 	Blob     compile.BlobStore
 	Registry *activity.Registry // may be empty

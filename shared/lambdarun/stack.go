@@ -14,6 +14,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/aws/dynamostate"
 	"github.com/stepwise-run/stepwise/shared/aws/s3blob"
 	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/runner"
 )
@@ -63,9 +64,11 @@ type Function struct {
 // Function returns the Lambda of an activity type that needs the whole
 // program: the loader re-validates bundles with reg and chk, which must be
 // those the campaigns were compiled with (activities.Registry and
-// activities.Checkers).
-func (s *Stack) Function(name string, reg *activity.Registry, chk compile.Checkers) *Function {
-	return s.function(name, reg, &compile.Loader{Blob: s.Blob, Registry: reg, Checkers: chk})
+// activities.Checkers), reading the columns of table sources that declare
+// none through schemas (a dataset.SchemaProbe on s.Buckets; lambdarun stays
+// free of DuckDB, so the main makes it).
+func (s *Stack) Function(name string, reg *activity.Registry, chk compile.Checkers, schemas campaign.SchemaReader) *Function {
+	return s.function(name, reg, &compile.Loader{Blob: s.Blob, Registry: reg, Checkers: chk, Schemas: schemas})
 }
 
 // LiteFunction returns the Lambda of a run-level function (reg empty) or of

@@ -97,7 +97,7 @@ func (h *home) compile(files map[string]string) *compile.Program {
 			h.t.Fatal(err)
 		}
 	}
-	p, diags := compile.CompileFiles(filepath.Join(dir, "campaign.yaml"), "", registry(), compile.Checkers{})
+	p, diags := compile.CompileFiles(context.Background(), filepath.Join(dir, "campaign.yaml"), "", registry(), compile.Checkers{}, nil)
 	if diags.HasErrors() {
 		h.t.Fatalf("compile: %v", diags)
 	}

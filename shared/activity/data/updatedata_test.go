@@ -519,7 +519,7 @@ func TestDataChecks(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		_, diags := compile.CompileFiles(filepath.Join(dir, "campaign.yaml"), "", registry(), compile.Checkers{})
+		_, diags := compile.CompileFiles(context.Background(), filepath.Join(dir, "campaign.yaml"), "", registry(), compile.Checkers{}, nil)
 		if !strings.Contains(diags.Error(), c.want) {
 			t.Errorf("%s:\n got %v\nwant %s", c.activity, diags, c.want)
 		}

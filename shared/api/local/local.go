@@ -210,7 +210,7 @@ func (b *Backend) program(ctx context.Context, v *state.Version) (*compile.Progr
 	if err := json.NewDecoder(rc).Decode(&bundle); err != nil {
 		return nil, fmt.Errorf("bundle of %s version %d: %w", v.CampaignID, v.Number, err)
 	}
-	p, err := bundle.Decode(b.L.Loader.Registry, b.L.Loader.Checkers)
+	p, err := bundle.Decode(ctx, b.L.Loader.Registry, b.L.Loader.Checkers, b.L.Loader.Schemas)
 	if err != nil {
 		return nil, fmt.Errorf("bundle of %s version %d does not compile: %w", v.CampaignID, v.Number, err)
 	}

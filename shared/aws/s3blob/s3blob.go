@@ -205,6 +205,24 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	return out.Body, nil
 }
 
+// GetRange opens n bytes of the object from offset off (a ranged GET), for
+// readers of file metadata such as Parquet footers (dataset.RangeReader).
+func (s *Store) GetRange(ctx context.Context, key string, off, n int64) (io.ReadCloser, error) {
+	k, err := s.key(key)
+	if err != nil {
+		return nil, err
+	}
+	if off < 0 || n <= 0 {
+		return nil, fmt.Errorf("s3blob: get %s: bad range %d+%d", key, off, n)
+	}
+	rng := fmt.Sprintf("bytes=%d-%d", off, off+n-1)
+	out, err := s.client.GetObject(ctx, &s3.GetObjectInput{Bucket: &s.bucket, Key: k, Range: &rng})
+	if err != nil {
+		return nil, s.wrap("get", key, err)
+	}
+	return out.Body, nil
+}
+
 // Stat implements blob.Store.
 func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 	k, err := s.key(key)
@@ -215,7 +233,7 @@ func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 	if err != nil {
 		return blob.Info{}, s.wrap("stat", key, err)
 	}
-	return blob.Info{Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified).UTC()}, nil
+	return blob.Info{Key: key, Size: aws.ToInt64(out.ContentLength), ModTime: aws.ToTime(out.LastModified).UTC(), ETag: aws.ToString(out.ETag)}, nil
 }
 
 // List implements blob.Store, following ListObjectsV2 pagination.
@@ -235,6 +253,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[blob.Info, er
 					Key:     strings.TrimPrefix(aws.ToString(o.Key), s.prefix),
 					Size:    aws.ToInt64(o.Size),
 					ModTime: aws.ToTime(o.LastModified).UTC(),
+					ETag:    aws.ToString(o.ETag),
 				}
 				if !yield(info, nil) {
 					return

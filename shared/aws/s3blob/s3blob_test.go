@@ -2,7 +2,9 @@ package s3blob_test
 
 import (
 	"context"
+	"errors"
 	"fmt"
+	"io"
 	"net/http"
 	"net/http/httptest"
 	"strings"
@@ -67,5 +69,43 @@ func TestLargePutIsMultipart(t *testing.T) {
 	}
 	if got := s.URI("big"); got != "s3://bucket/big" {
 		t.Fatalf("URI = %q", got)
+	}
+}
+
+// GetRange reads part of an object (Parquet footers); Stat and List report
+// the object's ETag, which changes with its bytes.
+func TestGetRangeAndETag(t *testing.T) {
+	ctx := context.Background()
+	client, _ := fake(t)
+	s := s3blob.New(client, "bucket", "p/")
+	if err := s.Put(ctx, "k", strings.NewReader("0123456789")); err != nil {
+		t.Fatal(err)
+	}
+	rc, err := s.GetRange(ctx, "k", 6, 4)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(rc)
+	rc.Close()
+	if string(b) != "6789" {
+		t.Fatalf("range 6+4: %q", b)
+	}
+	if _, err := s.GetRange(ctx, "absent", 0, 1); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("absent: %v", err)
+	}
+	info, err := s.Stat(ctx, "k")
+	if err != nil || info.ETag == "" {
+		t.Fatalf("stat: %+v, %v", info, err)
+	}
+	for listed, err := range s.List(ctx, "k") {
+		if err != nil || listed.ETag != info.ETag {
+			t.Fatalf("list: %+v, %v; stat ETag %s", listed, err, info.ETag)
+		}
+	}
+	if err := s.Put(ctx, "k", strings.NewReader("9876543210")); err != nil {
+		t.Fatal(err)
+	}
+	if again, err := s.Stat(ctx, "k"); err != nil || again.ETag == info.ETag || again.Size != info.Size {
+		t.Fatalf("rewritten: %+v, %v (was %+v)", again, err, info)
 	}
 }

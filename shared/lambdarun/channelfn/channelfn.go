@@ -7,6 +7,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
+	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
 	"github.com/stepwise-run/stepwise/shared/send"
 )
@@ -15,7 +16,7 @@ import (
 // SEND_RATE under the provider's shared ceiling, and signs one-click unsubscribe links
 // with UNSUBSCRIBE_SECRET for PUBLIC_URL.
 func Function(st *lambdarun.Stack, name, provider string, sender send.Sender) *lambdarun.Function {
-	fn := st.Function(name, activities.Registry(), activities.Checkers())
+	fn := st.Function(name, activities.Registry(), activities.Checkers(), &dataset.SchemaProbe{Buckets: st.Buckets, WorkDir: st.Config.WorkDir})
 	fn.Services()[activity.ServiceSender] = send.Limit(sender, provider, st.Config.SendRate)
 	fn.Services()[channel.ServiceLinks] = channel.SignedLinks{BaseURL: st.Config.PublicURL, Secret: []byte(st.Config.UnsubscribeSecret)}
 	return fn
