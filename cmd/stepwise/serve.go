@@ -25,7 +25,7 @@ const TokenEnv = "STEPWISE_TOKEN"
 
 func init() {
 	register("serve", command{summary: "serve the HTTP API locally, with the scheduler; bearer token from STEPWISE_TOKEN",
-		usage: "serve [--addr 127.0.0.1:8080] [--home DIR] [--dir DIR] [--catalog FILE]", run: runServe})
+		usage: "serve [--addr 127.0.0.1:8080] [--home DIR] [--dir DIR] [--catalog FILE] [--file-root DIR|s3://B/P]...", run: runServe})
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -39,6 +39,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	grace := fs.Duration("grace", scheduler.DefaultGrace, "how late a scheduled slot may still start; later it is recorded expired")
 	concurrency := fs.Int("concurrency", 4, "runs executing at once")
 	noScheduler := fs.Bool("no-scheduler", false, "do not fire schedules")
+	var roots listFlag
+	fs.Var(&roots, "file-root", fileRootUsage)
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
@@ -58,6 +60,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer l.Close()
+	if err := l.AllowFiles(roots...); err != nil {
+		fmt.Fprintf(stderr, "stepwise serve: --file-root: %v\n", err)
+		return 2
+	}
 	secret, err := unsubscribe.LocalSecret(l.Home)
 	if err != nil {
 		fmt.Fprintf(stderr, "stepwise serve: unsubscribe secret: %v\n", err)

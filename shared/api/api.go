@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"crypto/subtle"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -23,6 +24,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/feedback"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -334,7 +336,12 @@ func (d DirSources) File(ctx context.Context, name string) ([]byte, error) {
 	if !filepath.IsLocal(filepath.FromSlash(name)) {
 		return nil, fmt.Errorf("%q is not a relative path inside the campaign folder", name)
 	}
-	data, err := os.ReadFile(filepath.Join(d.Dir, filepath.FromSlash(name)))
+	// Confined: no symlink out of Dir, nothing in a Stepwise home.
+	data, err := fileroot.Roots{}.With(d.Dir).ReadFile(d.Dir, filepath.FromSlash(name))
+	var outside *fileroot.OutsideError
+	if errors.As(err, &outside) {
+		return nil, fmt.Errorf("%q is not a file inside the campaign folder", name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("no template file %q", name)
 	}

@@ -15,6 +15,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/aws/s3blob"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/runner"
 )
 
@@ -82,6 +83,7 @@ func (s *Stack) function(name string, reg *activity.Registry, loader activity.Lo
 		activity.ServiceState:  s.State,
 		activity.ServiceLoader: loader,
 		ServiceBuckets:         s.Buckets,
+		fileroot.Service:       s.Config.FileRoots,
 	}}
 	return &Function{Name: name, Runner: &runner.Runner{Registry: reg, Env: env, Store: s.State, Loader: loader}}
 }

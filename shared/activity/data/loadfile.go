@@ -16,6 +16,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 )
 
 func init() {
@@ -104,22 +105,27 @@ type source struct {
 }
 
 // fileSource resolves the configured file: an s3:// URI, an absolute path,
-// or a path relative to the campaign file. A relative file that is not on
-// this machine (a Lambda) is read from the campaign bundle when the
-// compiler embedded it there.
+// or a path relative to the campaign file, confined to the roots (see
+// fileRoots). A relative file that is not on this machine (a Lambda) is read
+// from the campaign bundle when the compiler embedded it there.
 func fileSource(t *datakit.Task, x *LoadFileConfig) (*source, error) {
-	name := x.File.Path
+	name, field := x.File.Path, "file"
 	if x.File.Param != "" {
+		field = fmt.Sprintf("file (parameter %q)", x.File.Param)
 		v, ok := t.Req.Run.Params[x.File.Param].(string)
 		if !ok || v == "" {
 			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: parameter %q names no file", x.File.Param)}
 		}
 		name = v
 	}
+	roots, dir := fileRoots(t)
 	if blob.IsS3(name) {
 		u, err := blob.ParseURI(name)
 		if err != nil || u.Path == "" {
-			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %q is not an s3://bucket/key URI", name)}
+			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %q is not an s3://bucket/key URI", field, name)}
+		}
+		if err := roots.CheckS3(name); err != nil {
+			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", field, err)}
 		}
 		buckets, ok := t.Env.Services[ServiceBuckets].(func(string) (blob.Store, error))
 		if !ok {
@@ -137,19 +143,34 @@ func fileSource(t *datakit.Task, x *LoadFileConfig) (*source, error) {
 			return rc, err
 		}}, nil
 	}
-	p := strings.TrimPrefix(name, "file://")
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(t.Comp.Campaign.Dir(), p)
-	}
-	if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-		return &source{name: name, local: p, open: func(context.Context) (io.ReadCloser, error) { return os.Open(p) }}, nil
+	p, err := roots.Resolve(dir, name)
+	var outside *fileroot.OutsideError
+	switch {
+	case errors.As(err, &outside):
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", field, err)}
+	case err == nil:
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return &source{name: name, local: p, open: func(context.Context) (io.ReadCloser, error) { return roots.Open(dir, name) }}, nil
+		}
 	}
 	if data, ok := t.Comp.Files[name]; ok {
 		return &source{name: name, open: func(context.Context) (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader(data)), nil
 		}}, nil
 	}
-	return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: file %s not found (looked for %s)", name, p)}
+	return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %s not found (relative paths are read in the campaign folder)", field, name)}
+}
+
+// fileRoots are the roots load-file reads from: the campaign folder and the
+// Env's fileroot.Service (a home's uploads, --file-root folders, s3://
+// prefixes); dir is the campaign folder.
+func fileRoots(t *datakit.Task) (fileroot.Roots, string) {
+	dir, err := filepath.Abs(t.Comp.Campaign.Dir())
+	if err != nil {
+		dir = t.Comp.Campaign.Dir()
+	}
+	roots, _ := t.Env.Services[fileroot.Service].(fileroot.Roots)
+	return roots.With(dir), dir
 }
 
 // loader is one load-file task.

@@ -14,6 +14,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 )
 
@@ -395,6 +396,7 @@ func TestLoadFileGzipAndS3(t *testing.T) {
 	if err := bucket.Put(context.Background(), "in/leads.csv", strings.NewReader("email\nC@x.com\n")); err != nil {
 		t.Fatal(err)
 	}
+	h.env.Services[fileroot.Service] = fileroot.Roots{S3: []string{"s3://partner/in/"}}
 	h.env.Services["buckets"] = func(name string) (blob.Store, error) {
 		if name != "partner" {
 			return nil, fmt.Errorf("no bucket %s", name)
@@ -410,6 +412,15 @@ func TestLoadFileGzipAndS3(t *testing.T) {
 	r = h.runLoad(p, "s3://partner/in/missing.csv", "run-s3-missing")
 	if r.err == nil || r.err.Error() != "load-file: s3://partner/in/missing.csv not found" {
 		t.Errorf("missing object: %v", r.err)
+	}
+	// Objects outside the configured prefixes are refused before any read.
+	if err := bucket.Put(context.Background(), "private/leads.csv", strings.NewReader("email\nD@x.com\n")); err != nil {
+		t.Fatal(err)
+	}
+	r = h.runLoad(p, "s3://partner/private/leads.csv", "run-s3-outside")
+	if r.err == nil || !strings.Contains(r.err.Error(), `load-file: file (parameter "file"): "s3://partner/private/leads.csv" is outside`) ||
+		!strings.Contains(r.err.Error(), "s3://partner/in/") {
+		t.Errorf("object outside the prefixes: %v", r.err)
 	}
 }
 
@@ -500,5 +511,64 @@ func TestLoadFileDimension(t *testing.T) {
 		if err != nil || m.Dimension != c.dim || fmt.Sprint(m.Key) != c.key {
 			t.Errorf("%q: manifest %+v %v", c.cfg, m, err)
 		}
+	}
+}
+
+// load-file reads the campaign folder and the configured roots only: an
+// absolute path elsewhere, a `..` that climbs out, a symlink pointing out
+// and the Stepwise home (but its uploads) are refused, whether the path is
+// in the campaign or passed as a run parameter.
+func TestLoadFileConfined(t *testing.T) {
+	h := newHome(t)
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret.csv")
+	if err := os.WriteFile(secret, []byte("email\nsecret-row@x.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cols := "    columns:\n      - { name: email }\n"
+	p := h.compile(map[string]string{"campaign.yaml": lfCampaign(cols), "catalog.yaml": lfCatalog, "in.csv": "email\nok@x.com\n"})
+	dir := p.Campaign.Dir()
+	// A Stepwise home inside the campaign folder (the default .stepwise),
+	// with an upload and its unsubscribe key.
+	homeDir := filepath.Join(dir, ".stepwise")
+	for name, data := range map[string]string{"unsubscribe.key": "email\nKEY-0123456789abcdef\n", "uploads/u1/up.csv": "email\nup@x.com\n"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(homeDir, name)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(homeDir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fileroot.MarkHome(homeDir); err != nil {
+		t.Fatal(err)
+	}
+	h.env.Services[fileroot.Service] = fileroot.Roots{Dirs: []string{filepath.Join(homeDir, fileroot.UploadsDir)}}
+	for _, link := range [][2]string{{secret, "evil.csv"}, {filepath.Join(homeDir, "unsubscribe.key"), "key.csv"}, {outside, "evildir"}} {
+		if err := os.Symlink(link[0], filepath.Join(dir, link[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, file := range []string{"in.csv", filepath.Join(dir, "in.csv"), filepath.Join(homeDir, "uploads", "u1", "up.csv"), ".stepwise/uploads/u1/up.csv"} {
+		r := h.runLoad(p, file, fmt.Sprintf("run-ok-%d", i))
+		if r.err != nil || len(r.out) != 1 {
+			t.Errorf("%s: %v %v", file, r.out, r.err)
+		}
+	}
+	for i, file := range []string{secret, "/etc/passwd", "../" + filepath.Base(outside) + "/secret.csv", "evil.csv", "evildir/secret.csv",
+		".stepwise/unsubscribe.key", filepath.Join(homeDir, "unsubscribe.key"), "key.csv", "file://" + secret} {
+		r := h.runLoad(p, file, fmt.Sprintf("run-out-%d", i))
+		if r.err == nil {
+			t.Errorf("%s: read %v", file, r.out)
+			continue
+		}
+		msg := r.err.Error()
+		if !strings.HasPrefix(msg, `load-file: file (parameter "file"): `) || !strings.Contains(msg, dir) || strings.Contains(msg, "secret-row") || strings.Contains(msg, "KEY-0123") {
+			t.Errorf("%s: %s", file, msg)
+		}
+	}
+	// The same, written in the campaign.
+	p = h.compile(map[string]string{"campaign.yaml": strings.Replace(lfCampaign(cols), "{ param: file }", secret, 1), "catalog.yaml": lfCatalog})
+	if _, err := h.run(h.env, p, request(p, "f", "run-path", false, nil)); err == nil || !strings.HasPrefix(err.Error(), "load-file: file: ") {
+		t.Errorf("absolute path in the campaign: %v", err)
 	}
 }
