@@ -68,7 +68,7 @@ func New(opts Options) (*Engine, error) {
 	if work == "" {
 		work = os.TempDir()
 	}
-	if err := os.MkdirAll(work, 0o755); err != nil {
+	if err := os.MkdirAll(work, 0o700); err != nil {
 		return nil, fmt.Errorf("dataset: work dir: %w", err)
 	}
 	dir, err := os.MkdirTemp(work, "stepwise-duckdb-")
@@ -303,7 +303,7 @@ func download(ctx context.Context, store blob.Store, key, dst string) error {
 		return err
 	}
 	defer rc.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".download-*")

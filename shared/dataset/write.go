@@ -143,6 +143,10 @@ func (e *Engine) commit(ctx context.Context, out Output, local string, m *Manife
 	m.Version, m.Dimension, m.Key = FormatVersion, out.Dimension, slices.Clone(out.Key)
 	m.UniqueKey = out.UniqueKey && len(out.Key) > 0
 	m.Files, m.CreatedAt = []string{name}, created.UTC()
+	// DuckDB creates files by the umask; a dataset holds personal data.
+	if err := os.Chmod(local, 0o600); err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
+	}
 	if err := e.putFile(ctx, out.Ref.Key(name), local); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
 	}
@@ -165,7 +169,7 @@ func (e *Engine) commit(ctx context.Context, out Output, local string, m *Manife
 	// this engine.
 	if _, ok := e.store.(blob.FileStore); !ok {
 		dst := filepath.Join(e.cache, filepath.FromSlash(out.Ref.Key(name)))
-		if os.MkdirAll(filepath.Dir(dst), 0o755) == nil {
+		if os.MkdirAll(filepath.Dir(dst), 0o700) == nil {
 			os.Rename(local, dst)
 		}
 	}

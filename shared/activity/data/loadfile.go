@@ -91,7 +91,7 @@ func finished(t *datakit.Task, res *activity.Result) (bool, error) {
 
 func workDir(env *activity.Env) string {
 	if env.WorkDir != "" {
-		os.MkdirAll(env.WorkDir, 0o755)
+		os.MkdirAll(env.WorkDir, 0o700)
 		return env.WorkDir
 	}
 	return os.TempDir()
@@ -196,7 +196,7 @@ func (l *loader) localFile() (string, error) {
 	}
 	defer rc.Close()
 	p := filepath.Join(l.work, "source"+filepath.Ext(l.src.name))
-	f, err := os.Create(p)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return "", &activity.Retryable{Msg: err.Error()}
 	}
@@ -317,7 +317,7 @@ func (l *loader) stageText() error {
 		r = gz
 	}
 	norm := filepath.Join(l.work, "normalized.csv")
-	f, err := os.Create(norm)
+	f, err := os.OpenFile(norm, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return &activity.Retryable{Msg: err.Error()}
 	}

@@ -23,7 +23,8 @@ import (
 // the same file system as the objects, so rename and link are atomic.
 const tmpDir = ".tmp"
 
-// Store keeps objects as files under Root.
+// Store keeps objects as files under Root: files 0600 in folders 0700, as
+// they hold personal data.
 type Store struct {
 	root string
 }
@@ -36,7 +37,7 @@ func New(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(abs, tmpDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(abs, tmpDir), 0o700); err != nil {
 		return nil, fmt.Errorf("folderblob: %w", err)
 	}
 	return &Store{root: abs}, nil
@@ -106,7 +107,7 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 	// A concurrent Delete may prune the parent folder between MkdirAll and
 	// the link or rename; try again once in that case.
 	for attempt := 0; ; attempt++ {
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 			return fmt.Errorf("folderblob: put %s: %w", key, err)
 		}
 		if exclusive {
@@ -140,12 +141,15 @@ func (s *Store) MoveFile(ctx context.Context, key, path string) error {
 		return fmt.Errorf("folderblob: put %s: %w", key, err)
 	}
 	err = f.Sync()
+	if err == nil {
+		err = f.Chmod(0o600) // a writer's umask may have made it readable by others
+	}
 	f.Close()
 	if err != nil {
 		return fmt.Errorf("folderblob: put %s: %w", key, err)
 	}
 	for attempt := 0; ; attempt++ {
-		if err = os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+		if err = os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 			return fmt.Errorf("folderblob: put %s: %w", key, err)
 		}
 		err = os.Rename(path, dst)
