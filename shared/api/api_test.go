@@ -40,15 +40,26 @@ type env struct {
 // newEnv serves the API over a fresh local home with the real executor and bbolt.
 func newEnv(t *testing.T, interval time.Duration) *env {
 	t.Helper()
+	return newEnvWith(t, interval, slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+// newEnvLogger is newEnv logging to logger (runs and the server).
+func newEnvLogger(t *testing.T, logger *slog.Logger) *env {
+	t.Helper()
+	return newEnvWith(t, time.Hour, logger)
+}
+
+func newEnvWith(t *testing.T, interval time.Duration, logger *slog.Logger) *env {
+	t.Helper()
 	l, err := executor.Open(t.TempDir())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b := &local.Backend{L: l, WaitMode: interp.WaitSkip, Concurrency: 2}
+	b := &local.Backend{L: l, WaitMode: interp.WaitSkip, Concurrency: 2, Logger: logger}
 	h := api.New(api.Options{
 		Store: l.State, Sources: api.DirSources{Dir: "testdata"}, Bundles: l.Loader, Executor: b, Previewer: b, Uploads: b, Feedback: b,
 		Authorize: api.BearerToken(token), UnsubscribeSecret: secret, TriggerInterval: interval, MaxBody: 64 << 10,
-		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Logger: logger,
 	})
 	srv := httptest.NewServer(h)
 	t.Cleanup(func() {

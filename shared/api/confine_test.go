@@ -1,6 +1,8 @@
 package api_test
 
 import (
+	"bytes"
+	"log/slog"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -43,5 +45,43 @@ func TestLoadFileParamConfined(t *testing.T) {
 		if strings.Contains(r.raw2(), "root:") || strings.Contains(r.raw2(), string(key)) {
 			t.Errorf("%s: the answer holds the file: %s", file, r.raw)
 		}
+	}
+}
+
+// A distinctive customer value that fails each path of load-file (a
+// conversion beyond maxErrors, a headerless file read with a header, a
+// broken JSON line) shows in no API answer, run record, run log or server
+// log line: errors name the line and the column.
+func TestFailuresCarryNoValues(t *testing.T) {
+	const value = "bob.private@corp.example"
+	var logs bytes.Buffer
+	e := newEnvLogger(t, slog.New(slog.NewTextHandler(&logs, &slog.HandlerOptions{Level: slog.LevelInfo})))
+	src := strings.Replace(loadCampaign, "columns: [{ name: email }] }", "columns: [{ name: email }, { name: points, type: integer }], maxErrors: 0 }", 1)
+	e.expect(e.do("POST", "/v1/campaigns", map[string]any{"source": src}), 201, "create")
+	for name, data := range map[string]string{
+		"points.csv":   "email,points\nann@x.com,3\nann2@x.com," + value + "\n",
+		"headless.csv": value + ",7\n",
+		"broken.jsonl": `{"email": "ann@x.com", "points": 1}` + "\n" + `{"email": ` + value + `}` + "\n",
+	} {
+		u := e.expect(e.do("POST", "/v1/uploads", map[string]any{"name": name}), 201, "new upload")
+		e.expect(e.do("PUT", u.str("url"), data, "Content-Type", "application/octet-stream"), 201, "put")
+		r := e.expect(e.do("POST", "/v1/campaigns/load-param/test-run?wait=30s", map[string]any{"params": map[string]any{"file": u.str("file")}}), 200, name)
+		if r.str("status") != "failed" || !strings.Contains(r.str("reason"), "line ") && !strings.Contains(r.str("reason"), ".csv:1:") {
+			t.Errorf("%s: want a failure naming the line: %s", name, r.raw)
+		}
+		if strings.Contains(r.str("reason"), e.l.Home) {
+			t.Errorf("%s: the reason names the home's folder: %s", name, r.str("reason"))
+		}
+		answers := [][]byte{r.raw,
+			e.expect(e.do("GET", "/v1/runs/"+r.str("id"), nil), 200, "run").raw,
+			e.expect(e.do("GET", "/v1/runs/"+r.str("id")+"/logs", nil), 200, "logs").raw}
+		for _, a := range answers {
+			if strings.Contains(string(a), value) {
+				t.Errorf("%s: an answer holds the value: %s", name, a)
+			}
+		}
+	}
+	if strings.Contains(logs.String(), value) {
+		t.Errorf("the server log holds the value:\n%s", logs.String())
 	}
 }

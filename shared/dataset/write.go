@@ -118,7 +118,7 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 	res, err := e.db.ExecContext(ctx, "COPY (SELECT "+sel+" FROM ("+query+"\n) AS q) TO "+QuoteLiteral(local)+
 		" (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"+opts+")", args...)
 	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
+		return nil, fmt.Errorf("dataset %s: %w", out.Ref, engineErr(ctx, "write", err))
 	}
 	traceSQL(copyStart, "COPY "+query)
 	rows, err := res.RowsAffected()

@@ -152,6 +152,21 @@ func (r Roots) Open(base, name string) (*os.File, error) {
 	return f, nil
 }
 
+// Display names a file Resolve returned without the machine's folders: its
+// path in base, else in its root prefixed by the root's own name
+// (uploads/u1/leads.csv).
+func (r Roots) Display(base, real string) string {
+	if rel, err := filepath.Rel(resolved(base), real); err == nil && filepath.IsLocal(rel) {
+		return filepath.ToSlash(rel)
+	}
+	if dir, ok := r.within(real); ok {
+		if rel, err := filepath.Rel(dir, real); err == nil {
+			return filepath.ToSlash(filepath.Join(filepath.Base(dir), rel))
+		}
+	}
+	return filepath.Base(real)
+}
+
 // ReadFile reads a file Open admits.
 func (r Roots) ReadFile(base, name string) ([]byte, error) {
 	f, err := r.Open(base, name)

@@ -161,3 +161,28 @@ func TestRootsAdd(t *testing.T) {
 		t.Errorf("roots %+v", r)
 	}
 }
+
+func TestDisplay(t *testing.T) {
+	camp, home, _ := layout(t)
+	r := fileroot.Roots{Dirs: []string{camp, filepath.Join(home, "uploads")}}
+	for name, want := range map[string]string{
+		"sub/in.csv": "sub/in.csv",
+		filepath.Join(home, "uploads", "u1", "up.csv"): ".stepwise/uploads/u1/up.csv",
+	} {
+		real, err := r.Resolve(camp, name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := r.Display(camp, real); got != want {
+			t.Errorf("%s: %s, want %s", name, got, want)
+		}
+	}
+	up := fileroot.Roots{Dirs: []string{filepath.Join(home, "uploads")}}
+	real, err := up.Resolve(t.TempDir(), filepath.Join(home, "uploads", "u1", "up.csv"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := up.Display(t.TempDir(), real); got != "uploads/u1/up.csv" {
+		t.Errorf("upload outside the campaign folder: %s", got)
+	}
+}

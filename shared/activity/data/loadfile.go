@@ -99,7 +99,7 @@ func workDir(env *activity.Env) string {
 
 // source is the file a load-file reads.
 type source struct {
-	name  string // as configured (or passed as a parameter), for messages
+	name  string // for messages: an s3 URI, or the path in its root (never the machine's folders)
 	local string // the local file, when there is one
 	open  func(ctx context.Context) (io.ReadCloser, error)
 }
@@ -150,7 +150,7 @@ func fileSource(t *datakit.Task, x *LoadFileConfig) (*source, error) {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", field, err)}
 	case err == nil:
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-			return &source{name: name, local: p, open: func(context.Context) (io.ReadCloser, error) { return roots.Open(dir, name) }}, nil
+			return &source{name: roots.Display(dir, p), local: p, open: func(context.Context) (io.ReadCloser, error) { return roots.Open(dir, name) }}, nil
 		}
 	}
 	if data, ok := t.Comp.Files[name]; ok {
@@ -205,15 +205,31 @@ func (l *loader) localFile() (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		return "", &activity.Retryable{Msg: fmt.Sprintf("load-file: download %s: %v", l.src.name, err)}
+		return "", sourceErr(l.src.name, err)
 	}
 	return p, nil
 }
 
+// readErr is the engine failing to read the file: its kind, without the
+// local path or DuckDB's message (which may quote the file).
+func (l *loader) readErr(err error) error {
+	msg := "cannot read it as " + l.format
+	var ee *dataset.EngineError
+	if errors.As(err, &ee) {
+		msg += ": " + ee.Error()
+	}
+	return &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %s", l.src.name, msg)}
+}
+
+// sourceErr is a failure to read the source, without local paths.
 func sourceErr(name string, err error) error {
 	var ii *activity.InvalidInput
 	if errors.As(err, &ii) {
 		return err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		return &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", name, err)}
@@ -233,7 +249,7 @@ func (l *loader) untyped(res *activity.Result) (*activity.Result, error) {
 	}
 	view := l.t.View("file")
 	if _, err := l.t.Engine.StageSource(l.t.Ctx, view, dataset.Source{Location: p, Format: l.format}); err != nil {
-		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", l.src.name, err)}
+		return nil, l.readErr(err)
 	}
 	if _, err := l.t.Write(res, "out", l.x.Dimension, l.key(), "SELECT * FROM "+datakit.Q(view)); err != nil {
 		return nil, err
@@ -356,7 +372,7 @@ func (l *loader) stageParquet() error {
 	from := "read_parquet(" + dataset.QuoteLiteral(p) + ", file_row_number = true)"
 	have, err := l.t.Engine.Columns(l.t.Ctx, "SELECT * FROM "+from)
 	if err != nil {
-		return &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", l.src.name, err)}
+		return l.readErr(err)
 	}
 	types := map[string]string{}
 	var names []string
@@ -426,7 +442,7 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 			def := fmt.Sprint(c.Default)
 			row, err := t.Engine.QueryRow(t.Ctx, "SELECT "+col.convert(dataset.QuoteLiteral(def)))
 			if err != nil {
-				return nil, classify(err)
+				return nil, datakit.Classify(err)
 			}
 			if row[0] == nil {
 				return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: columns[%d] (%s): default %q is not %s", i, c.Name, def, col.what)}
@@ -443,7 +459,9 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 			reason += fmt.Sprintf(" WHEN %s THEN NULL", missing)
 		}
 		if c.OnError == "" || c.OnError == "reject" || (c.Required && c.OnError == "null") {
-			reason += fmt.Sprintf(" WHEN %s IS NULL THEN %s || '\"' || left(%s, 60) || '\" is not %s'", vi, label, ti, strings.ReplaceAll(col.what, "'", "''"))
+			// Reasons never quote the value (they reach errors and logs);
+			// the rejects' raw column holds the line.
+			reason += fmt.Sprintf(" WHEN %s IS NULL THEN %s || 'the value is not %s'", vi, label, strings.ReplaceAll(col.what, "'", "''"))
 		}
 		reasons = append(reasons, reason+" END")
 	}
@@ -461,7 +479,7 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 	}
 	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*), count(__reason) FROM "+datakit.Q(tbl))
 	if err != nil {
-		return nil, classify(err)
+		return nil, datakit.Classify(err)
 	}
 	total, rejected := row[0].(int64), row[1].(int64)
 	maxErrors := DefaultMaxErrors
@@ -495,7 +513,7 @@ func (l *loader) tooMany(tbl string, rejected int64, maxErrors int) error {
 		return nil
 	}, "SELECT __line, __reason FROM "+datakit.Q(tbl)+" WHERE __reason IS NOT NULL ORDER BY __line LIMIT 5")
 	if err != nil {
-		return classify(err)
+		return datakit.Classify(err)
 	}
 	more := ""
 	if rejected > int64(len(first)) {
@@ -606,22 +624,6 @@ func (col *columnSQL) times(c FileColumn, typ, tz string) error {
 		return fmt.Sprintf("timezone(%s, %s)", zone, parsed)
 	}
 	return nil
-}
-
-// classify marks engine failures: I/O is retryable, the rest invalid input.
-func classify(err error) error {
-	var ii *activity.InvalidInput
-	var re *activity.Retryable
-	if errors.As(err, &ii) || errors.As(err, &re) {
-		return err
-	}
-	msg := err.Error()
-	for _, transient := range []string{"connection", "timeout", "throttl", "SlowDown", "503", "500", "No space left"} {
-		if strings.Contains(msg, transient) {
-			return &activity.Retryable{Msg: msg}
-		}
-	}
-	return &activity.InvalidInput{Msg: msg}
 }
 
 // orNil returns res, or nil with an error.

@@ -106,7 +106,7 @@ func TestLoadFileCSVEdges(t *testing.T) {
 		"e@x.com|8|trailing",
 	})
 	equal(t, "rejects", r.rejects, []string{
-		`4|points: "abc" is not an integer|b@x.com,abc,plain`,
+		`4|points: the value is not an integer|b@x.com,abc,plain`,
 		"10|the line has 4 fields, expected 3|f@x.com,9,x,extra",
 		"11|the line has 2 fields, expected 3|g@x.com,10",
 		"12|email: required value is missing|,11,no email",
@@ -146,7 +146,7 @@ func TestLoadFileOnError(t *testing.T) {
 		"4|9|9|9|2025-12-01T00:00:00Z|2026-01-31T08:00:00Z|false|∅",
 	})
 	equal(t, "rejects", r.rejects, []string{
-		`3|n_reject: "x" is not an integer|2;x;x;x;31/02/2026;2026-07-01 10:00;no;1e3`,
+		`3|n_reject: the value is not an integer|2;x;x;x;31/02/2026;2026-07-01 10:00;no;1e3`,
 	})
 }
 
@@ -162,7 +162,7 @@ func TestLoadFileRejectReasonsAllColumns(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	equal(t, "rejects", r.rejects, []string{
-		`2|a: required value is missing; b: "x" is not an integer; c: "2026-13-01" is not a date (YYYY-MM-DD)|,x,2026-13-01`,
+		`2|a: required value is missing; b: the value is not an integer; c: the value is not a date (YYYY-MM-DD)|,x,2026-13-01`,
 	})
 }
 
@@ -234,7 +234,7 @@ func TestLoadFileMaxErrors(t *testing.T) {
 	if r.err == nil {
 		t.Fatal("maxErrors 2: expected a failure")
 	}
-	want := `load-file: in.csv: 3 lines rejected, more than maxErrors (2): line 4: n: "bad3" is not an integer; line 7: n: "bad6" is not an integer; line 10: n: "bad9" is not an integer`
+	want := `load-file: in.csv: 3 lines rejected, more than maxErrors (2): line 4: n: the value is not an integer; line 7: n: the value is not an integer; line 10: n: the value is not an integer`
 	if r.err.Error() != want {
 		t.Errorf("error:\n got %s\nwant %s", r.err, want)
 	}
@@ -246,7 +246,7 @@ func TestLoadFileMaxErrors(t *testing.T) {
 func TestLoadFileMaxErrorsNothingWritten(t *testing.T) {
 	h := newHome(t)
 	r := loadFile(t, h, "    maxErrors: 0\n    columns:\n      - { name: n, type: integer }\n", "in.csv", []byte("n\n1\nx\n"))
-	if r.err == nil || !strings.Contains(r.err.Error(), "1 lines rejected, more than maxErrors (0): line 3: n: \"x\" is not an integer") {
+	if r.err == nil || !strings.Contains(r.err.Error(), "1 lines rejected, more than maxErrors (0): line 3: n: the value is not an integer") {
 		t.Fatalf("err %v", r.err)
 	}
 	keys, err := blob.Keys(context.Background(), h.blob, "runs/")
@@ -263,7 +263,7 @@ func TestLoadFileBrokenFiles(t *testing.T) {
 	cols := "    columns:\n      - { name: email }\n      - { name: n, type: integer }\n"
 	for _, c := range []struct{ name, data, want string }{
 		{"unbalanced", "email,n\na,1\nb,\"2\nc,3\n", "load-file: in.csv:3: a quoted field is never closed (unbalanced quote)"},
-		{"header", "mail,n\na,1\n", `load-file: in.csv:1: the header has no column "email" (columns: mail, n); set ` + "`source`" + ` to the header name`},
+		{"header", "mail,n\na,1\n", `load-file: in.csv:1: the header has no column "email" (it has 2 columns); set ` + "`source`" + ` to the header name, or ` + "`csv.header: false`"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := loadFile(t, h, cols, "in.csv", []byte(c.data))
@@ -294,7 +294,7 @@ func TestLoadFileLongRecord(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if len(r.out) != 1 || len(r.out[0]) != len(long)+2 || len(r.rejects) != 1 || !strings.HasPrefix(r.rejects[0], `3|n: "x" is not an integer|xxx`) {
+	if len(r.out) != 1 || len(r.out[0]) != len(long)+2 || len(r.rejects) != 1 || !strings.HasPrefix(r.rejects[0], `3|n: the value is not an integer|xxx`) {
 		t.Errorf("out %d rows, rejects %d", len(r.out), len(r.rejects))
 	}
 	if raw := r.rejects[0][strings.LastIndex(r.rejects[0], "|")+1:]; !strings.HasSuffix(raw, "…") || len(raw) != 4096+len("…") {
@@ -337,7 +337,7 @@ func TestLoadFileJSONL(t *testing.T) {
 		"c@x.com|-7|∅|∅",
 	})
 	if len(r.rejects) != 3 || !strings.HasPrefix(r.rejects[0], "4|invalid JSON") || r.rejects[1] != "5|not a JSON object|[1,2]" ||
-		r.rejects[2] != `6|n: "3.5" is not an integer|{"email":null,"n":3.5}` {
+		r.rejects[2] != `6|n: the value is not an integer|{"email":null,"n":3.5}` {
 		t.Errorf("rejects: %q", r.rejects)
 	}
 }
@@ -365,7 +365,7 @@ func TestLoadFileParquet(t *testing.T) {
 	}
 	equal(t, "out", r.out, []string{"1|a@x.com|2026-01-02T00:00:00Z|10"})
 	equal(t, "rejects", r.rejects, []string{
-		`2|n: "x" is not an integer|{"id":2,"email":"b@x.com","day":null,"n":"x"}`,
+		`2|n: the value is not an integer|{"id":2,"email":"b@x.com","day":null,"n":"x"}`,
 		`3|email: required value is missing|{"id":3,"email":null,"day":"2026-01-03","n":"7"}`,
 	})
 	// Without columns, parquet keeps its own types.
@@ -468,7 +468,7 @@ func TestLoadFileLargeLineNumbers(t *testing.T) {
 		switch {
 		case i%50000 == 0:
 			fmt.Fprintf(&b, "x%d,bad\n", i)
-			wantRejects = append(wantRejects, fmt.Sprintf(`%d|id: "x%d" is not an integer|x%d,bad`, line, i, i))
+			wantRejects = append(wantRejects, fmt.Sprintf(`%d|id: the value is not an integer|x%d,bad`, line, i))
 			line++
 		case i%1000 == 0:
 			fmt.Fprintf(&b, "%d,\"two\nlines\"\n", i)
