@@ -2,12 +2,16 @@ package api_test
 
 import (
 	"bytes"
+	"context"
 	"log/slog"
+	"os"
 	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/api"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/unsubscribe"
 )
 
@@ -83,5 +87,40 @@ func TestFailuresCarryNoValues(t *testing.T) {
 	}
 	if strings.Contains(logs.String(), value) {
 		t.Errorf("the server log holds the value:\n%s", logs.String())
+	}
+}
+
+// Template files of API campaigns are read inside --dir: a symlink out of it
+// and a Stepwise home inside it are refused.
+func TestDirSourcesConfined(t *testing.T) {
+	base := t.TempDir()
+	dir, out := filepath.Join(base, "dir"), filepath.Join(base, "out")
+	home := filepath.Join(dir, ".stepwise")
+	for _, d := range []string{dir, out, home} {
+		if err := os.MkdirAll(d, 0o700); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for name, data := range map[string]string{filepath.Join(dir, "ok.html"): "<p>ok</p>", filepath.Join(out, "secret.html"): "TOPSECRET",
+		filepath.Join(home, "unsubscribe.key"): "KEYKEYKEY"} {
+		if err := os.WriteFile(name, []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fileroot.MarkHome(home); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Symlink(filepath.Join(out, "secret.html"), filepath.Join(dir, "evil.html")); err != nil {
+		t.Fatal(err)
+	}
+	src := api.DirSources{Dir: dir}
+	if data, err := src.File(context.Background(), "ok.html"); err != nil || string(data) != "<p>ok</p>" {
+		t.Fatalf("ok.html: %q %v", data, err)
+	}
+	for _, name := range []string{"evil.html", ".stepwise/unsubscribe.key", "../out/secret.html"} {
+		data, err := src.File(context.Background(), name)
+		if err == nil || strings.Contains(err.Error(), "TOPSECRET") || strings.Contains(err.Error(), "KEYKEY") {
+			t.Errorf("%s: read %q, %v", name, data, err)
+		}
 	}
 }
