@@ -321,6 +321,10 @@ type DirSources struct {
 	CatalogFile string
 }
 
+// Folder is where API campaigns live on this machine: a load-file path
+// resolves, and is confined, here.
+func (d DirSources) Folder() string { return d.Dir }
+
 // Catalog implements Sources.
 func (d DirSources) Catalog(ctx context.Context) (string, []byte, error) {
 	f := d.CatalogFile

@@ -108,6 +108,11 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compil
 	if c == nil || diags.HasErrors() {
 		return nil, diags, nil
 	}
+	// The campaign's folder (load-file's root) is the Sources' folder, not
+	// the server's working folder.
+	if f, ok := s.o.Sources.(interface{ Folder() string }); ok {
+		c.File = filepath.Join(f.Folder(), c.File)
+	}
 	catPath, catData, err := s.o.Sources.Catalog(ctx)
 	if err != nil {
 		return nil, nil, &Error{status: http.StatusInternalServerError, Code: codeInternal, cause: fmt.Errorf("read the catalog: %w", err)}

@@ -41,7 +41,13 @@ func TestLoadFileParamConfined(t *testing.T) {
 	if ok.str("status") != "succeeded" {
 		t.Fatalf("an upload: %s", ok.raw)
 	}
-	for _, file := range []string{"/etc/passwd", filepath.Join(e.l.Home, unsubscribe.SecretFile), filepath.Join(e.l.Home, "uploads", "..", unsubscribe.SecretFile)} {
+	// The campaign folder is the sources' folder (testdata), not the
+	// server's working folder.
+	self, err := filepath.Abs("confine_test.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, file := range []string{"/etc/passwd", filepath.Join(e.l.Home, unsubscribe.SecretFile), filepath.Join(e.l.Home, "uploads", "..", unsubscribe.SecretFile), self, "../confine_test.go"} {
 		r := e.expect(e.do("POST", "/v1/campaigns/load-param/test-run?wait=30s", map[string]any{"params": map[string]any{"file": file}}), 200, file)
 		if r.str("status") != "failed" || !strings.Contains(r.raw2(), `file (parameter \"file\")`) || !strings.Contains(r.raw2(), "uploads") {
 			t.Errorf("%s: %s", file, r.raw)

@@ -31,11 +31,14 @@ const UploadsDir = "uploads"
 type Roots struct {
 	Dirs []string // local folders
 	S3   []string // s3://bucket/prefix/ prefixes
+	// NoCampaignFolder: the campaign's folder is not a root (on AWS it is
+	// the publishing machine's, not a folder of this one).
+	NoCampaignFolder bool
 }
 
 // With returns r with more local folders (empty ones skipped).
 func (r Roots) With(dirs ...string) Roots {
-	out := Roots{Dirs: append([]string(nil), r.Dirs...), S3: append([]string(nil), r.S3...)}
+	out := Roots{Dirs: append([]string(nil), r.Dirs...), S3: append([]string(nil), r.S3...), NoCampaignFolder: r.NoCampaignFolder}
 	for _, d := range dirs {
 		if d != "" {
 			out.Dirs = append(out.Dirs, d)

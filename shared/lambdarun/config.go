@@ -84,7 +84,8 @@ type Config struct {
 
 	// FileRoots are the s3:// prefixes load-file may read: the API's
 	// uploads (s3://BUCKET/PREFIXuploads/) and those in LOAD_FILE_S3_PREFIXES
-	// (comma-separated s3://bucket/prefix/).
+	// (comma-separated s3://bucket/prefix/); no local folder (files beside
+	// a campaign come from its bundle).
 	FileRoots fileroot.Roots
 }
 
@@ -144,6 +145,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		}
 		c.TriggerGrace = d
 	}
+	c.FileRoots.NoCampaignFolder = true
 	c.FileRoots.S3 = []string{"s3://" + c.Bucket + "/" + c.Prefix + fileroot.UploadsDir + "/"}
 	for _, v := range strings.Split(getenv("LOAD_FILE_S3_PREFIXES"), ",") {
 		if v = strings.TrimSpace(v); v == "" {

@@ -161,15 +161,18 @@ func fileSource(t *datakit.Task, x *LoadFileConfig) (*source, error) {
 	return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %s not found (relative paths are read in the campaign folder)", field, name)}
 }
 
-// fileRoots are the roots load-file reads from: the campaign folder and the
-// Env's fileroot.Service (a home's uploads, --file-root folders, s3://
-// prefixes); dir is the campaign folder.
+// fileRoots are the roots load-file reads from: the campaign folder (unless
+// NoCampaignFolder) and the Env's fileroot.Service (a home's uploads,
+// --file-root folders, s3:// prefixes); dir is the campaign folder.
 func fileRoots(t *datakit.Task) (fileroot.Roots, string) {
 	dir, err := filepath.Abs(t.Comp.Campaign.Dir())
 	if err != nil {
 		dir = t.Comp.Campaign.Dir()
 	}
 	roots, _ := t.Env.Services[fileroot.Service].(fileroot.Roots)
+	if roots.NoCampaignFolder {
+		return roots, dir
+	}
 	return roots.With(dir), dir
 }
 

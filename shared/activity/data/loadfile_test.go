@@ -566,6 +566,13 @@ func TestLoadFileConfined(t *testing.T) {
 			t.Errorf("%s: %s", file, msg)
 		}
 	}
+	// Without the campaign folder as a root (AWS), a file beside the
+	// campaign is not read from the disk.
+	h.env.Services[fileroot.Service] = fileroot.Roots{NoCampaignFolder: true}
+	if r := h.runLoad(p, "in.csv", "run-no-folder"); r.err == nil || !strings.Contains(r.err.Error(), "is outside") {
+		t.Errorf("no campaign folder: %v %v", r.out, r.err)
+	}
+	h.env.Services[fileroot.Service] = fileroot.Roots{}
 	// The same, written in the campaign.
 	p = h.compile(map[string]string{"campaign.yaml": strings.Replace(lfCampaign(cols), "{ param: file }", secret, 1), "catalog.yaml": lfCatalog})
 	if _, err := h.run(h.env, p, request(p, "f", "run-path", false, nil)); err == nil || !strings.HasPrefix(err.Error(), "load-file: file: ") {
