@@ -91,7 +91,7 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.root, tmpDir), "put-*")
 	if err != nil {
-		return fmt.Errorf("folderblob: %w", err)
+		return fmt.Errorf("folderblob: %w", bare(err))
 	}
 	defer os.Remove(tmp.Name())
 	_, err = io.Copy(tmp, readerWithContext(ctx, r))
@@ -102,13 +102,13 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("folderblob: put %s: %w", key, err)
+		return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 	}
 	// A concurrent Delete may prune the parent folder between MkdirAll and
 	// the link or rename; try again once in that case.
 	for attempt := 0; ; attempt++ {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			return fmt.Errorf("folderblob: put %s: %w", key, err)
+			return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 		}
 		if exclusive {
 			err = os.Link(tmp.Name(), dst)
@@ -123,7 +123,7 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("folderblob: put %s: %w", key, err)
+		return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 	}
 	return nil
 }
@@ -138,7 +138,7 @@ func (s *Store) MoveFile(ctx context.Context, key, path string) error {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("folderblob: put %s: %w", key, err)
+		return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 	}
 	err = f.Sync()
 	if err == nil {
@@ -146,11 +146,11 @@ func (s *Store) MoveFile(ctx context.Context, key, path string) error {
 	}
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("folderblob: put %s: %w", key, err)
+		return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 	}
 	for attempt := 0; ; attempt++ {
 		if err = os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-			return fmt.Errorf("folderblob: put %s: %w", key, err)
+			return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 		}
 		err = os.Rename(path, dst)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
@@ -160,14 +160,14 @@ func (s *Store) MoveFile(ctx context.Context, key, path string) error {
 	if errors.Is(err, syscall.EXDEV) {
 		f, err := os.Open(path)
 		if err != nil {
-			return fmt.Errorf("folderblob: put %s: %w", key, err)
+			return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 		}
 		defer os.Remove(path)
 		defer f.Close()
 		return s.put(ctx, key, f, false)
 	}
 	if err != nil {
-		return fmt.Errorf("folderblob: put %s: %w", key, err)
+		return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 	}
 	return nil
 }
@@ -227,7 +227,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[blob.Info, er
 				return true
 			}
 			if err != nil {
-				return yield(blob.Info{}, fmt.Errorf("folderblob: list %q: %w", prefix, err))
+				return yield(blob.Info{}, fmt.Errorf("folderblob: list %q: %w", prefix, bare(err)))
 			}
 			// Keys order by bytes with "/" between segments; a folder "a"
 			// sorts as "a/", so compare names with that suffix.
@@ -279,7 +279,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("folderblob: delete %s: %w", key, err)
+		return fmt.Errorf("folderblob: delete %s: %w", key, bare(err))
 	}
 	for d := filepath.Dir(p); d != s.root && strings.HasPrefix(d, s.root); d = filepath.Dir(d) {
 		if os.Remove(d) != nil { // not empty, or gone
@@ -293,7 +293,21 @@ func mapErr(key string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) || isNotDir(err) {
 		return fmt.Errorf("%s: %w", key, blob.ErrNotFound)
 	}
-	return fmt.Errorf("folderblob: %s: %w", key, err)
+	return fmt.Errorf("folderblob: %s: %w", key, bare(err))
+}
+
+// bare drops the file paths of an OS error (the key names the object; the
+// store's folder is not for callers' messages).
+func bare(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
 }
 
 // isNotDir reports ENOTDIR: a key below an object ("a/b" when "a" is a file).
