@@ -144,19 +144,20 @@ func fileSource(t *datakit.Task, x *LoadFileConfig) (*source, error) {
 		}}, nil
 	}
 	p, err := roots.Resolve(dir, name)
-	var outside *fileroot.OutsideError
-	switch {
-	case errors.As(err, &outside):
-		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", field, err)}
-	case err == nil:
+	if err == nil {
 		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
 			return &source{name: roots.Display(dir, p), local: p, open: func(context.Context) (io.ReadCloser, error) { return roots.Open(dir, name) }}, nil
 		}
 	}
-	if data, ok := t.Comp.Files[name]; ok {
+	// The bundle's files were read, confined, from the campaign folder.
+	if data, ok := t.Comp.Files[name]; ok && filepath.IsLocal(name) {
 		return &source{name: name, open: func(context.Context) (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader(data)), nil
 		}}, nil
+	}
+	var outside *fileroot.OutsideError
+	if errors.As(err, &outside) {
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", field, err)}
 	}
 	return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %s not found (relative paths are read in the campaign folder)", field, name)}
 }

@@ -572,6 +572,12 @@ func TestLoadFileConfined(t *testing.T) {
 	if r := h.runLoad(p, "in.csv", "run-no-folder"); r.err == nil || !strings.Contains(r.err.Error(), "is outside") {
 		t.Errorf("no campaign folder: %v %v", r.out, r.err)
 	}
+	// ... but from the bundle, whose files the compiler read confined.
+	p.Bundle.Files = map[string][]byte{"bundled.csv": []byte("email\nbundled@x.com\n")}
+	h.loader.Remember(p)
+	if r := h.runLoad(p, "bundled.csv", "run-bundle"); r.err != nil || len(r.out) != 1 {
+		t.Errorf("a bundled file: %v %v", r.out, r.err)
+	}
 	h.env.Services[fileroot.Service] = fileroot.Roots{}
 	// The same, written in the campaign.
 	p = h.compile(map[string]string{"campaign.yaml": strings.Replace(lfCampaign(cols), "{ param: file }", secret, 1), "catalog.yaml": lfCatalog})
