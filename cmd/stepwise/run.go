@@ -27,7 +27,7 @@ import (
 
 func init() {
 	register("run", command{summary: "run a campaign locally, end to end, with counts on every transition",
-		usage: "run [--catalog FILE] CAMPAIGN [--test] [--param N=V]... [--json] [--wait real|skip|scale=N] [--home DIR]", run: runRun})
+		usage: "run [--catalog FILE] CAMPAIGN [--test] [--param N=V]... [--json] [--wait real|skip|scale=N] [--home DIR] [--file-root DIR|s3://B/P]...", run: runRun})
 }
 
 // paramFlags collects repeated --param NAME=VALUE.
@@ -53,6 +53,8 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	key := fs.String("idempotency-key", "", "a run started twice with the same key is one run")
 	params := paramFlags{}
 	fs.Var(params, "param", "run parameter NAME=VALUE (repeatable)")
+	var roots listFlag
+	fs.Var(&roots, "file-root", fileRootUsage)
 	p, rc := load(fs, args, catalog, stderr)
 	if rc != 0 {
 		return rc
@@ -68,6 +70,10 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer l.Close()
+	if err := l.AllowFiles(roots...); err != nil {
+		fmt.Fprintf(stderr, "stepwise run: --file-root: %v\n", err)
+		return 2
+	}
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 	// An end activity's trigger: starts the other campaign's published version in this
@@ -113,6 +119,14 @@ func report(cmd string, stdout, stderr io.Writer, p *compile.Program, sum *runne
 	}
 	return 0
 }
+
+// listFlag collects a repeated flag.
+type listFlag []string
+
+func (l *listFlag) String() string     { return strings.Join(*l, ",") }
+func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
+
+const fileRootUsage = "a folder or s3://bucket/prefix/ load-file may read besides the campaign folder and the home's uploads (repeatable)"
 
 // openHome opens the local home (stores, outbox).
 func openHome(home string) (*executor.Local, error) { return executor.Open(home) }

@@ -25,7 +25,7 @@ const TokenEnv = "STEPWISE_TOKEN"
 
 func init() {
 	register("serve", command{summary: "serve the HTTP API locally, with the scheduler; bearer token from STEPWISE_TOKEN",
-		usage: "serve [--addr 127.0.0.1:8080] [--home DIR] [--dir DIR] [--catalog FILE] [--request-timeout 90s]", run: runServe})
+		usage: "serve [--addr 127.0.0.1:8080] [--home DIR] [--dir DIR] [--catalog FILE] [--request-timeout 90s] [--file-root DIR|s3://B/P]...", run: runServe})
 }
 
 func runServe(args []string, stdout, stderr io.Writer) int {
@@ -40,6 +40,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	concurrency := fs.Int("concurrency", 4, "runs executing at once")
 	timeout := fs.Duration("request-timeout", api.DefaultMaxWait+30*time.Second, "a request computing longer is cancelled and answered 503 (uploads excepted)")
 	noScheduler := fs.Bool("no-scheduler", false, "do not fire schedules")
+	var roots listFlag
+	fs.Var(&roots, "file-root", fileRootUsage)
 	if _, err := parseInterspersed(fs, args); err != nil {
 		return 2
 	}
@@ -59,6 +61,10 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer l.Close()
+	if err := l.AllowFiles(roots...); err != nil {
+		fmt.Fprintf(stderr, "stepwise serve: --file-root: %v\n", err)
+		return 2
+	}
 	secret, err := unsubscribe.LocalSecret(l.Home)
 	if err != nil {
 		fmt.Fprintf(stderr, "stepwise serve: unsubscribe secret: %v\n", err)

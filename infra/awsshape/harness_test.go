@@ -184,6 +184,8 @@ func startShape(t *testing.T, names ...string) *shape {
 		"AWS_ENDPOINT_URL_S3":       s3srv.URL, "AWS_ENDPOINT_URL_DYNAMODB": ddbSrv.URL, "AWS_ENDPOINT_URL_SESV2": sesSrv.URL,
 		"AWS_ENDPOINT_URL_SNS": snsSrv.URL, "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2": smsSrv.URL,
 		"TABLE_NAME": table, "BUCKET": bucket, "S3_PATH_STYLE": "true",
+		// load-file reads the imported file from files/, besides the uploads.
+		"LOAD_FILE_S3_PREFIXES": "s3://" + bucket + "/files/",
 		"SES_CONFIGURATION_SET": "stepwise-shape", "PUBLIC_URL": "https://api.shape.example",
 		"UNSUBSCRIBE_SECRET":            "shape-unsubscribe-secret-0123456789abcdef",
 		"PUSH_PLATFORM_APPLICATION_ARN": "arn:aws:sns:us-east-1:123456789012:app/GCM/stepwise-shape",

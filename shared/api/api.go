@@ -9,6 +9,7 @@ import (
 	"crypto/sha256"
 	"crypto/subtle"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,6 +26,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/feedback"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -344,6 +346,10 @@ type DirSources struct {
 	CatalogFile string
 }
 
+// Folder is where API campaigns live on this machine: a load-file path
+// resolves, and is confined, here.
+func (d DirSources) Folder() string { return d.Dir }
+
 // Catalog implements Sources.
 func (d DirSources) Catalog(ctx context.Context) (string, []byte, error) {
 	f := d.CatalogFile
@@ -359,7 +365,12 @@ func (d DirSources) File(ctx context.Context, name string) ([]byte, error) {
 	if !filepath.IsLocal(filepath.FromSlash(name)) {
 		return nil, fmt.Errorf("%q is not a relative path inside the campaign folder", name)
 	}
-	data, err := os.ReadFile(filepath.Join(d.Dir, filepath.FromSlash(name)))
+	// Confined: no symlink out of Dir, nothing in a Stepwise home.
+	data, err := fileroot.Roots{}.With(d.Dir).ReadFile(d.Dir, filepath.FromSlash(name))
+	var outside *fileroot.OutsideError
+	if errors.As(err, &outside) {
+		return nil, fmt.Errorf("%q is not a file inside the campaign folder", name)
+	}
 	if err != nil {
 		return nil, fmt.Errorf("no template file %q", name)
 	}

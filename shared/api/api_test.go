@@ -45,7 +45,13 @@ func newEnv(t *testing.T, interval time.Duration) *env {
 	return newEnvWith(t, interval, nil)
 }
 
-// newEnvWith is newEnv with options changed by edit (a store wrapper, missing sources).
+// newEnvLogger is newEnv logging to logger (runs and the server).
+func newEnvLogger(t *testing.T, logger *slog.Logger) *env {
+	t.Helper()
+	return newEnvWith(t, time.Hour, func(o *api.Options) { o.Logger = logger })
+}
+
+// newEnvWith is newEnv with options changed by edit (a store wrapper, missing sources, a logger).
 func newEnvWith(t *testing.T, interval time.Duration, edit func(*api.Options)) *env {
 	t.Helper()
 	l, err := executor.Open(t.TempDir())
@@ -61,6 +67,7 @@ func newEnvWith(t *testing.T, interval time.Duration, edit func(*api.Options)) *
 	if edit != nil {
 		edit(&o)
 	}
+	b.Logger = o.Logger
 	as := api.NewServer(o)
 	b.SetTriggerer(as) // as serve does
 	srv := httptest.NewServer(as)

@@ -133,6 +133,11 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (p *comp
 	if ctx.Err() != nil {
 		return nil, nil, cancelled(ctx)
 	}
+	// The campaign's folder (load-file's root) is the Sources' folder, not
+	// the server's working folder.
+	if f, ok := s.o.Sources.(interface{ Folder() string }); ok {
+		c.File = filepath.Join(f.Folder(), c.File)
+	}
 	catPath, catData, err := s.o.Sources.Catalog(ctx)
 	if err != nil {
 		if ctx.Err() != nil {

@@ -5,6 +5,7 @@ package compile
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -12,6 +13,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 )
 
 // Program is a compiled campaign.
@@ -111,19 +113,21 @@ func CompileFiles(ctx context.Context, campaignFile, catalogFile string, reg *ac
 }
 
 // readFiles reads the template files referenced by `file:` keys anywhere in
-// the activities, relative to the campaign.
+// the activities, relative to the campaign and confined to its folder (no
+// `..` or symlink out of it, nothing in a Stepwise home).
 func readFiles(c *campaign.Campaign) (map[string][]byte, campaign.Diagnostics) {
 	var diags campaign.Diagnostics
 	files := map[string][]byte{}
+	roots := fileroot.Roots{}.With(c.Dir())
 	for _, a := range c.Activities {
 		for _, ref := range fileRefs(a.Node, a.Path()) {
 			if _, done := files[ref.name]; done {
 				continue
 			}
-			data, err := os.ReadFile(filepath.Join(c.Dir(), ref.name))
+			data, err := roots.ReadFile(c.Dir(), ref.name)
 			if err != nil {
 				diags = append(diags, campaign.Diagnostic{Pos: c.Src.PosOf(ref.path), Path: ref.path, Severity: campaign.Error,
-					Message: fmt.Sprintf("cannot read template file %q: %v", ref.name, unwrapPathErr(err))})
+					Message: fileErr(ref.name, err)})
 				continue
 			}
 			files[ref.name] = data
@@ -132,9 +136,15 @@ func readFiles(c *campaign.Campaign) (map[string][]byte, campaign.Diagnostics) {
 	return files, diags
 }
 
-func unwrapPathErr(err error) error {
-	if pe, ok := err.(*os.PathError); ok {
-		return pe.Err
+// fileErr explains why a template file cannot be read, without the
+// absolute paths of the machine (but those of the allowed folder).
+func fileErr(name string, err error) string {
+	var outside *fileroot.OutsideError
+	if errors.As(err, &outside) {
+		return "template file " + err.Error()
 	}
-	return err
+	if pe, ok := err.(*os.PathError); ok {
+		err = pe.Err
+	}
+	return fmt.Sprintf("cannot read template file %q: %v", name, err)
 }

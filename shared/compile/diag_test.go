@@ -118,8 +118,11 @@ func compileSrcDir(t testing.TB, src []byte, dir string) (*compile.Program, camp
 	if err := os.WriteFile(f, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	// Template files resolve beside the campaign: link the example templates.
-	os.Symlink(mustAbs(t, filepath.Join(dir, "templates")), filepath.Join(filepath.Dir(f), "templates"))
+	// Template files resolve beside the campaign, inside its folder: copy
+	// the example templates (a symlink out of the folder is refused).
+	if err := os.CopyFS(filepath.Join(filepath.Dir(f), "templates"), os.DirFS(filepath.Join(dir, "templates"))); err != nil {
+		t.Fatal(err)
+	}
 	return activities.CompileFiles(f, filepath.Join(dir, "catalog.yaml"))
 }
 

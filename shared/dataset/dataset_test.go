@@ -606,3 +606,33 @@ func TestTypeMapping(t *testing.T) {
 		t.Fatal("unknown type accepted")
 	}
 }
+
+// DuckDB's messages quote values, SQL and paths: the engine's errors show
+// the kind only and keep the message as Detail (for a debug log).
+func TestEngineErrorsRedacted(t *testing.T) {
+	const value = "bob.private@corp.example"
+	e := engine(t, folder(t))
+	check := func(what string, err error) {
+		t.Helper()
+		var ee *dataset.EngineError
+		if !errors.As(err, &ee) {
+			t.Fatalf("%s: %T %v, want an EngineError", what, err, err)
+		}
+		if msg := err.Error(); strings.Contains(msg, value) || strings.Contains(msg, "SELECT") || strings.Contains(msg, "CAST") || strings.Contains(msg, os.TempDir()) {
+			t.Errorf("%s: %q shows DuckDB's message", what, msg)
+		}
+		if !strings.Contains(ee.Detail(), value) || ee.Transient() {
+			t.Errorf("%s: detail %q, transient %v", what, ee.Detail(), ee.Transient())
+		}
+	}
+	_, err := e.QueryRow(ctx, "SELECT CAST(? AS INTEGER)", value)
+	check("query", err)
+	check("query literal", e.Exec(ctx, "SELECT CAST('"+value+"' AS INTEGER)"))
+	_, err = e.Columns(ctx, "SELECT '"+value+"' + no_such_column")
+	check("probe", err)
+	_, err = e.Write(ctx, dataset.Output{Ref: "runs/r/x/out"}, "SELECT CAST('"+value+"' AS INTEGER) AS n")
+	check("write", err)
+	if err == nil || !strings.HasPrefix(err.Error(), "dataset runs/r/x/out: dataset engine: Conversion Error during write") {
+		t.Errorf("write: %v", err)
+	}
+}

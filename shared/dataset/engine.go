@@ -68,7 +68,7 @@ func New(opts Options) (*Engine, error) {
 	if work == "" {
 		work = os.TempDir()
 	}
-	if err := os.MkdirAll(work, 0o755); err != nil {
+	if err := os.MkdirAll(work, 0o700); err != nil {
 		return nil, fmt.Errorf("dataset: work dir: %w", err)
 	}
 	dir, err := os.MkdirTemp(work, "stepwise-duckdb-")
@@ -140,7 +140,7 @@ func (c *core) scratch(kind string) string {
 func (e *Engine) Exec(ctx context.Context, query string, args ...any) error {
 	defer traceSQL(time.Now(), query)
 	_, err := e.db.ExecContext(ctx, query, args...)
-	return err
+	return engineErr(ctx, "query", err)
 }
 
 // traceSQL prints a statement's duration to stderr when STEPWISE_TRACE_SQL
@@ -183,12 +183,12 @@ func (e *Engine) Query(ctx context.Context, size int, fn func(*Batch) error, que
 	defer traceSQL(time.Now(), query)
 	rows, err := e.db.QueryContext(ctx, query, args...)
 	if err != nil {
-		return err
+		return engineErr(ctx, "query", err)
 	}
 	defer rows.Close()
 	cols, norm, err := resultColumns(rows)
 	if err != nil {
-		return err
+		return engineErr(ctx, "query", err)
 	}
 	batch := &Batch{Columns: cols}
 	scan := make([]any, len(cols))
@@ -198,7 +198,7 @@ func (e *Engine) Query(ctx context.Context, size int, fn func(*Batch) error, que
 	}
 	for rows.Next() {
 		if err := rows.Scan(ptrs...); err != nil {
-			return err
+			return engineErr(ctx, "query", err)
 		}
 		row := make([]any, len(cols))
 		for i, v := range scan {
@@ -213,7 +213,7 @@ func (e *Engine) Query(ctx context.Context, size int, fn func(*Batch) error, que
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return err
+		return engineErr(ctx, "query", err)
 	}
 	if len(batch.Rows) > 0 {
 		return fn(batch)
@@ -252,18 +252,18 @@ func (e *Engine) Columns(ctx context.Context, query string, args ...any) ([]Colu
 func (e *Engine) probe(ctx context.Context, query string, args ...any) (names, types []string, err error) {
 	rows, err := e.db.QueryContext(ctx, "SELECT * FROM ("+trimQuery(query)+"\n) AS q LIMIT 0", args...)
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, engineErr(ctx, "probe", err)
 	}
 	defer rows.Close()
 	cts, err := rows.ColumnTypes()
 	if err != nil {
-		return nil, nil, err
+		return nil, nil, engineErr(ctx, "probe", err)
 	}
 	for _, ct := range cts {
 		names = append(names, ct.Name())
 		types = append(types, ct.DatabaseTypeName())
 	}
-	return names, types, rows.Err()
+	return names, types, engineErr(ctx, "probe", rows.Err())
 }
 
 func resultColumns(rows *sql.Rows) ([]Column, []func(any) any, error) {
@@ -303,7 +303,7 @@ func download(ctx context.Context, store blob.Store, key, dst string) error {
 		return err
 	}
 	defer rc.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return err
 	}
 	tmp, err := os.CreateTemp(filepath.Dir(dst), ".download-*")

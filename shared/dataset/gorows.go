@@ -57,7 +57,7 @@ func goSchema(cols []Column) (*parquet.Schema, []int, bool) {
 // writeGoRows writes the n rows made by row to a local Parquet file, in
 // order, without DuckDB: the values go straight into Parquet pages.
 func writeGoRows(file string, schema *parquet.Schema, index []int, cols []Column, n int, row func(i int, dst []driver.Value)) error {
-	f, err := os.Create(file)
+	f, err := os.OpenFile(file, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return err
 	}

@@ -57,12 +57,12 @@ func (e *Engine) WriteRows(ctx context.Context, out Output, cols []Column, n int
 	defer e.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+table)
 	conn, err := e.db.Conn(ctx)
 	if err != nil {
-		return nil, err
+		return nil, engineErr(ctx, "append", err)
 	}
 	err = conn.Raw(func(dc any) error {
 		a, err := duckdb.NewAppenderFromConn(dc.(driver.Conn), "", strings.Trim(table, `"`))
 		if err != nil {
-			return err
+			return engineErr(ctx, "append", err)
 		}
 		vals := make([]driver.Value, len(cols))
 		for i := range n {
@@ -70,10 +70,10 @@ func (e *Engine) WriteRows(ctx context.Context, out Output, cols []Column, n int
 			row(i, vals)
 			if err := a.AppendRow(vals...); err != nil {
 				a.Close()
-				return fmt.Errorf("row %d: %w", i, err)
+				return fmt.Errorf("row %d: %w", i, engineErr(ctx, "append", err))
 			}
 		}
-		return a.Close()
+		return engineErr(ctx, "append", a.Close())
 	})
 	conn.Close()
 	if err != nil {

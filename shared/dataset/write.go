@@ -119,7 +119,7 @@ func (e *Engine) Write(ctx context.Context, out Output, query string, args ...an
 	res, err := e.db.ExecContext(ctx, "COPY (SELECT "+sel+" FROM ("+query+"\n) AS q) TO "+QuoteLiteral(local)+
 		" (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1"+opts+")", args...)
 	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
+		return nil, fmt.Errorf("dataset %s: %w", out.Ref, engineErr(ctx, "write", err))
 	}
 	traceSQL(copyStart, "COPY "+query)
 	rows, err := res.RowsAffected()
@@ -144,6 +144,10 @@ func (e *Engine) commit(ctx context.Context, out Output, local string, m *Manife
 	m.Version, m.Dimension, m.Key = FormatVersion, out.Dimension, slices.Clone(out.Key)
 	m.UniqueKey = out.UniqueKey && len(out.Key) > 0
 	m.Files, m.CreatedAt = []string{name}, created.UTC()
+	// DuckDB creates files by the umask; a dataset holds personal data.
+	if err := os.Chmod(local, 0o600); err != nil {
+		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
+	}
 	if err := e.putFile(ctx, out.Ref.Key(name), local); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
 	}
@@ -166,7 +170,7 @@ func (e *Engine) commit(ctx context.Context, out Output, local string, m *Manife
 	// this engine.
 	if _, ok := e.store.(blob.FileStore); !ok {
 		dst := filepath.Join(e.cache, filepath.FromSlash(out.Ref.Key(name)))
-		if os.MkdirAll(filepath.Dir(dst), 0o755) == nil {
+		if os.MkdirAll(filepath.Dir(dst), 0o700) == nil {
 			os.Rename(local, dst)
 		}
 	}

@@ -20,6 +20,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 	"github.com/stepwise-run/stepwise/shared/runner"
@@ -45,10 +46,17 @@ func Open(home string) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
-	for _, d := range []string{"blob", "work"} {
-		if err := os.MkdirAll(filepath.Join(abs, d), 0o755); err != nil {
+	// The home holds personal data: owner-only, whatever the umask.
+	for _, d := range []string{"", "blob", "work"} {
+		if err := os.MkdirAll(filepath.Join(abs, d), 0o700); err != nil {
 			return nil, err
 		}
+	}
+	if err := os.Chmod(abs, 0o700); err != nil {
+		return nil, err
+	}
+	if err := fileroot.MarkHome(abs); err != nil {
+		return nil, err
 	}
 	bs, err := folderblob.New(filepath.Join(abs, "blob"))
 	if err != nil {
@@ -67,6 +75,7 @@ func Open(home string) (*Local, error) {
 		activity.ServiceBlob: bs, activity.ServiceState: st, activity.ServiceLoader: loader,
 		"home": abs, runner.ServiceSignals: signalDir(abs),
 		datakit.ServiceMemoryLimit: localMemoryLimit(),
+		fileroot.Service:           fileroot.Roots{Dirs: []string{filepath.Join(abs, fileroot.UploadsDir)}},
 	}}
 	l := &Local{Home: abs, Blob: bs, State: st, Loader: loader, Env: env, closer: st.Close,
 		Runner: &runner.Runner{Registry: reg, Env: env, Store: st, Loader: loader}}
@@ -88,6 +97,19 @@ func localMemoryLimit() int64 {
 		n = ceiling
 	}
 	return n
+}
+
+// AllowFiles adds roots load-file may read besides the campaign folder and
+// the home's uploads: local folders or s3:// prefixes (--file-root).
+func (l *Local) AllowFiles(roots ...string) error {
+	r, _ := l.Env.Services[fileroot.Service].(fileroot.Roots)
+	for _, root := range roots {
+		if err := r.Add(root); err != nil {
+			return fmt.Errorf("file root %q: %w", root, err)
+		}
+	}
+	l.Env.Services[fileroot.Service] = r
+	return nil
 }
 
 // Close releases the state store.

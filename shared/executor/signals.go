@@ -19,10 +19,10 @@ func SignalPath(home, runID, name string) string {
 // Send leaves a signal for a run (used by `stepwise resume`).
 func Send(home, runID, name string) error {
 	p := SignalPath(home, runID, name)
-	if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(p), 0o700); err != nil {
 		return err
 	}
-	return os.WriteFile(p, nil, 0o644)
+	return os.WriteFile(p, nil, 0o600)
 }
 
 // Take waits up to pollWait for the signal and consumes it.

@@ -25,6 +25,8 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 )
 
 // Config is a function's configuration, read from its environment (the SAM
@@ -79,6 +81,12 @@ type Config struct {
 	// FeedbackQueue (FEEDBACK_QUEUE_URL) is where the API sends the
 	// message_feedback records of one-click unsubscribes; empty keeps none.
 	FeedbackQueue string
+
+	// FileRoots are the s3:// prefixes load-file may read: the API's
+	// uploads (s3://BUCKET/PREFIXuploads/) and those in LOAD_FILE_S3_PREFIXES
+	// (comma-separated s3://bucket/prefix/); no local folder (files beside
+	// a campaign come from its bundle).
+	FileRoots fileroot.Roots
 }
 
 // Getenv is os.Getenv or a test's map lookup.
@@ -136,6 +144,16 @@ func FromEnv(getenv Getenv) (Config, error) {
 			problems = append(problems, fmt.Sprintf("TRIGGER_GRACE=%q is not a positive duration", v))
 		}
 		c.TriggerGrace = d
+	}
+	c.FileRoots.NoCampaignFolder = true
+	c.FileRoots.S3 = []string{"s3://" + c.Bucket + "/" + c.Prefix + fileroot.UploadsDir + "/"}
+	for _, v := range strings.Split(getenv("LOAD_FILE_S3_PREFIXES"), ",") {
+		if v = strings.TrimSpace(v); v == "" {
+			continue
+		}
+		if !strings.HasPrefix(v, "s3://") || c.FileRoots.Add(v) != nil {
+			problems = append(problems, fmt.Sprintf("LOAD_FILE_S3_PREFIXES: %q is not an s3://bucket/prefix/", v))
+		}
 	}
 	if len(problems) > 0 {
 		return c, errors.New("lambdarun: " + strings.Join(problems, "; "))

@@ -22,6 +22,27 @@ func TestFromEnv(t *testing.T) {
 	if err != nil || c.TriggerGrace != time.Hour || c.S3PathStyle {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
+	if got := strings.Join(c.FileRoots.S3, " "); got != "s3://b/uploads/" || len(c.FileRoots.Dirs) != 0 {
+		t.Errorf("default file roots %+v", c.FileRoots)
+	}
+}
+
+func TestFromEnvFileRoots(t *testing.T) {
+	c, err := lambdarun.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "PREFIX": "p/", "LOAD_FILE_S3_PREFIXES": " s3://partner/in/ ,s3://crm/exports/"}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := strings.Join(c.FileRoots.S3, " "); got != "s3://b/p/uploads/ s3://partner/in/ s3://crm/exports/" {
+		t.Errorf("file roots %s", got)
+	}
+	if err := c.FileRoots.CheckS3("s3://b/p/datasets/x.parquet"); err == nil {
+		t.Error("the datasets prefix is readable")
+	}
+	for _, bad := range []string{"/tmp", "s3:///x"} {
+		if _, err := lambdarun.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "LOAD_FILE_S3_PREFIXES": bad})); err == nil || !strings.Contains(err.Error(), "LOAD_FILE_S3_PREFIXES") {
+			t.Errorf("%s: %v", bad, err)
+		}
+	}
 }
 
 func TestFromEnvNamesEveryProblem(t *testing.T) {

@@ -16,6 +16,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/runner"
 )
 
@@ -85,6 +86,7 @@ func (s *Stack) function(name string, reg *activity.Registry, loader activity.Lo
 		activity.ServiceState:  s.State,
 		activity.ServiceLoader: loader,
 		ServiceBuckets:         s.Buckets,
+		fileroot.Service:       s.Config.FileRoots,
 	}}
 	return &Function{Name: name, Runner: &runner.Runner{Registry: reg, Env: env, Store: s.State, Loader: loader}}
 }

@@ -16,6 +16,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 )
 
 func init() {
@@ -90,7 +91,7 @@ func finished(t *datakit.Task, res *activity.Result) (bool, error) {
 
 func workDir(env *activity.Env) string {
 	if env.WorkDir != "" {
-		os.MkdirAll(env.WorkDir, 0o755)
+		os.MkdirAll(env.WorkDir, 0o700)
 		return env.WorkDir
 	}
 	return os.TempDir()
@@ -98,28 +99,33 @@ func workDir(env *activity.Env) string {
 
 // source is the file a load-file reads.
 type source struct {
-	name  string // as configured (or passed as a parameter), for messages
+	name  string // for messages: an s3 URI, or the path in its root (never the machine's folders)
 	local string // the local file, when there is one
 	open  func(ctx context.Context) (io.ReadCloser, error)
 }
 
 // fileSource resolves the configured file: an s3:// URI, an absolute path,
-// or a path relative to the campaign file. A relative file that is not on
-// this machine (a Lambda) is read from the campaign bundle when the
-// compiler embedded it there.
+// or a path relative to the campaign file, confined to the roots (see
+// fileRoots). A relative file that is not on this machine (a Lambda) is read
+// from the campaign bundle when the compiler embedded it there.
 func fileSource(t *datakit.Task, x *LoadFileConfig) (*source, error) {
-	name := x.File.Path
+	name, field := x.File.Path, "file"
 	if x.File.Param != "" {
+		field = fmt.Sprintf("file (parameter %q)", x.File.Param)
 		v, ok := t.Req.Run.Params[x.File.Param].(string)
 		if !ok || v == "" {
 			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: parameter %q names no file", x.File.Param)}
 		}
 		name = v
 	}
+	roots, dir := fileRoots(t)
 	if blob.IsS3(name) {
 		u, err := blob.ParseURI(name)
 		if err != nil || u.Path == "" {
-			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %q is not an s3://bucket/key URI", name)}
+			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %q is not an s3://bucket/key URI", field, name)}
+		}
+		if err := roots.CheckS3(name); err != nil {
+			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", field, err)}
 		}
 		buckets, ok := t.Env.Services[ServiceBuckets].(func(string) (blob.Store, error))
 		if !ok {
@@ -137,19 +143,38 @@ func fileSource(t *datakit.Task, x *LoadFileConfig) (*source, error) {
 			return rc, err
 		}}, nil
 	}
-	p := strings.TrimPrefix(name, "file://")
-	if !filepath.IsAbs(p) {
-		p = filepath.Join(t.Comp.Campaign.Dir(), p)
+	p, err := roots.Resolve(dir, name)
+	if err == nil {
+		if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
+			return &source{name: roots.Display(dir, p), local: p, open: func(context.Context) (io.ReadCloser, error) { return roots.Open(dir, name) }}, nil
+		}
 	}
-	if fi, err := os.Stat(p); err == nil && !fi.IsDir() {
-		return &source{name: name, local: p, open: func(context.Context) (io.ReadCloser, error) { return os.Open(p) }}, nil
-	}
-	if data, ok := t.Comp.Files[name]; ok {
+	// The bundle's files were read, confined, from the campaign folder.
+	if data, ok := t.Comp.Files[name]; ok && filepath.IsLocal(name) {
 		return &source{name: name, open: func(context.Context) (io.ReadCloser, error) {
 			return io.NopCloser(bytes.NewReader(data)), nil
 		}}, nil
 	}
-	return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: file %s not found (looked for %s)", name, p)}
+	var outside *fileroot.OutsideError
+	if errors.As(err, &outside) {
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", field, err)}
+	}
+	return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %s not found (relative paths are read in the campaign folder)", field, name)}
+}
+
+// fileRoots are the roots load-file reads from: the campaign folder (unless
+// NoCampaignFolder) and the Env's fileroot.Service (a home's uploads,
+// --file-root folders, s3:// prefixes); dir is the campaign folder.
+func fileRoots(t *datakit.Task) (fileroot.Roots, string) {
+	dir, err := filepath.Abs(t.Comp.Campaign.Dir())
+	if err != nil {
+		dir = t.Comp.Campaign.Dir()
+	}
+	roots, _ := t.Env.Services[fileroot.Service].(fileroot.Roots)
+	if roots.NoCampaignFolder {
+		return roots, dir
+	}
+	return roots.With(dir), dir
 }
 
 // loader is one load-file task.
@@ -175,7 +200,7 @@ func (l *loader) localFile() (string, error) {
 	}
 	defer rc.Close()
 	p := filepath.Join(l.work, "source"+filepath.Ext(l.src.name))
-	f, err := os.Create(p)
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return "", &activity.Retryable{Msg: err.Error()}
 	}
@@ -184,15 +209,31 @@ func (l *loader) localFile() (string, error) {
 		err = cerr
 	}
 	if err != nil {
-		return "", &activity.Retryable{Msg: fmt.Sprintf("load-file: download %s: %v", l.src.name, err)}
+		return "", sourceErr(l.src.name, err)
 	}
 	return p, nil
 }
 
+// readErr is the engine failing to read the file: its kind, without the
+// local path or DuckDB's message (which may quote the file).
+func (l *loader) readErr(err error) error {
+	msg := "cannot read it as " + l.format
+	var ee *dataset.EngineError
+	if errors.As(err, &ee) {
+		msg += ": " + ee.Error()
+	}
+	return &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %s", l.src.name, msg)}
+}
+
+// sourceErr is a failure to read the source, without local paths.
 func sourceErr(name string, err error) error {
 	var ii *activity.InvalidInput
 	if errors.As(err, &ii) {
 		return err
+	}
+	var pe *os.PathError
+	if errors.As(err, &pe) {
+		err = pe.Err
 	}
 	if errors.Is(err, os.ErrNotExist) {
 		return &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", name, err)}
@@ -212,7 +253,7 @@ func (l *loader) untyped(res *activity.Result) (*activity.Result, error) {
 	}
 	view := l.t.View("file")
 	if _, err := l.t.Engine.StageSource(l.t.Ctx, view, dataset.Source{Location: p, Format: l.format}); err != nil {
-		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", l.src.name, err)}
+		return nil, l.readErr(err)
 	}
 	if _, err := l.t.Write(res, "out", l.x.Dimension, l.key(), "SELECT * FROM "+datakit.Q(view)); err != nil {
 		return nil, err
@@ -296,7 +337,7 @@ func (l *loader) stageText() error {
 		r = gz
 	}
 	norm := filepath.Join(l.work, "normalized.csv")
-	f, err := os.Create(norm)
+	f, err := os.OpenFile(norm, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
 		return &activity.Retryable{Msg: err.Error()}
 	}
@@ -335,7 +376,7 @@ func (l *loader) stageParquet() error {
 	from := "read_parquet(" + dataset.QuoteLiteral(p) + ", file_row_number = true)"
 	have, err := l.t.Engine.Columns(l.t.Ctx, "SELECT * FROM "+from)
 	if err != nil {
-		return &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", l.src.name, err)}
+		return l.readErr(err)
 	}
 	types := map[string]string{}
 	var names []string
@@ -405,7 +446,7 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 			def := fmt.Sprint(c.Default)
 			row, err := t.Engine.QueryRow(t.Ctx, "SELECT "+col.convert(dataset.QuoteLiteral(def)))
 			if err != nil {
-				return nil, classify(err)
+				return nil, datakit.Classify(err)
 			}
 			if row[0] == nil {
 				return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: columns[%d] (%s): default %q is not %s", i, c.Name, def, col.what)}
@@ -422,7 +463,9 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 			reason += fmt.Sprintf(" WHEN %s THEN NULL", missing)
 		}
 		if c.OnError == "" || c.OnError == "reject" || (c.Required && c.OnError == "null") {
-			reason += fmt.Sprintf(" WHEN %s IS NULL THEN %s || '\"' || left(%s, 60) || '\" is not %s'", vi, label, ti, strings.ReplaceAll(col.what, "'", "''"))
+			// Reasons never quote the value (they reach errors and logs);
+			// the rejects' raw column holds the line.
+			reason += fmt.Sprintf(" WHEN %s IS NULL THEN %s || 'the value is not %s'", vi, label, strings.ReplaceAll(col.what, "'", "''"))
 		}
 		reasons = append(reasons, reason+" END")
 	}
@@ -440,7 +483,7 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 	}
 	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*), count(__reason) FROM "+datakit.Q(tbl))
 	if err != nil {
-		return nil, classify(err)
+		return nil, datakit.Classify(err)
 	}
 	total, rejected := row[0].(int64), row[1].(int64)
 	maxErrors := DefaultMaxErrors
@@ -474,7 +517,7 @@ func (l *loader) tooMany(tbl string, rejected int64, maxErrors int) error {
 		return nil
 	}, "SELECT __line, __reason FROM "+datakit.Q(tbl)+" WHERE __reason IS NOT NULL ORDER BY __line LIMIT 5")
 	if err != nil {
-		return classify(err)
+		return datakit.Classify(err)
 	}
 	more := ""
 	if rejected > int64(len(first)) {
@@ -585,22 +628,6 @@ func (col *columnSQL) times(c FileColumn, typ, tz string) error {
 		return fmt.Sprintf("timezone(%s, %s)", zone, parsed)
 	}
 	return nil
-}
-
-// classify marks engine failures: I/O is retryable, the rest invalid input.
-func classify(err error) error {
-	var ii *activity.InvalidInput
-	var re *activity.Retryable
-	if errors.As(err, &ii) || errors.As(err, &re) {
-		return err
-	}
-	msg := err.Error()
-	for _, transient := range []string{"connection", "timeout", "throttl", "SlowDown", "503", "500", "No space left"} {
-		if strings.Contains(msg, transient) {
-			return &activity.Retryable{Msg: msg}
-		}
-	}
-	return &activity.InvalidInput{Msg: msg}
 }
 
 // orNil returns res, or nil with an error.

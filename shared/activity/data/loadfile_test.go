@@ -14,6 +14,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 )
 
@@ -105,7 +106,7 @@ func TestLoadFileCSVEdges(t *testing.T) {
 		"e@x.com|8|trailing",
 	})
 	equal(t, "rejects", r.rejects, []string{
-		`4|points: "abc" is not an integer|b@x.com,abc,plain`,
+		`4|points: the value is not an integer|b@x.com,abc,plain`,
 		"10|the line has 4 fields, expected 3|f@x.com,9,x,extra",
 		"11|the line has 2 fields, expected 3|g@x.com,10",
 		"12|email: required value is missing|,11,no email",
@@ -145,7 +146,7 @@ func TestLoadFileOnError(t *testing.T) {
 		"4|9|9|9|2025-12-01T00:00:00Z|2026-01-31T08:00:00Z|false|∅",
 	})
 	equal(t, "rejects", r.rejects, []string{
-		`3|n_reject: "x" is not an integer|2;x;x;x;31/02/2026;2026-07-01 10:00;no;1e3`,
+		`3|n_reject: the value is not an integer|2;x;x;x;31/02/2026;2026-07-01 10:00;no;1e3`,
 	})
 }
 
@@ -161,7 +162,7 @@ func TestLoadFileRejectReasonsAllColumns(t *testing.T) {
 		t.Fatal(r.err)
 	}
 	equal(t, "rejects", r.rejects, []string{
-		`2|a: required value is missing; b: "x" is not an integer; c: "2026-13-01" is not a date (YYYY-MM-DD)|,x,2026-13-01`,
+		`2|a: required value is missing; b: the value is not an integer; c: the value is not a date (YYYY-MM-DD)|,x,2026-13-01`,
 	})
 }
 
@@ -233,7 +234,7 @@ func TestLoadFileMaxErrors(t *testing.T) {
 	if r.err == nil {
 		t.Fatal("maxErrors 2: expected a failure")
 	}
-	want := `load-file: in.csv: 3 lines rejected, more than maxErrors (2): line 4: n: "bad3" is not an integer; line 7: n: "bad6" is not an integer; line 10: n: "bad9" is not an integer`
+	want := `load-file: in.csv: 3 lines rejected, more than maxErrors (2): line 4: n: the value is not an integer; line 7: n: the value is not an integer; line 10: n: the value is not an integer`
 	if r.err.Error() != want {
 		t.Errorf("error:\n got %s\nwant %s", r.err, want)
 	}
@@ -245,7 +246,7 @@ func TestLoadFileMaxErrors(t *testing.T) {
 func TestLoadFileMaxErrorsNothingWritten(t *testing.T) {
 	h := newHome(t)
 	r := loadFile(t, h, "    maxErrors: 0\n    columns:\n      - { name: n, type: integer }\n", "in.csv", []byte("n\n1\nx\n"))
-	if r.err == nil || !strings.Contains(r.err.Error(), "1 lines rejected, more than maxErrors (0): line 3: n: \"x\" is not an integer") {
+	if r.err == nil || !strings.Contains(r.err.Error(), "1 lines rejected, more than maxErrors (0): line 3: n: the value is not an integer") {
 		t.Fatalf("err %v", r.err)
 	}
 	keys, err := blob.Keys(context.Background(), h.blob, "runs/")
@@ -262,7 +263,7 @@ func TestLoadFileBrokenFiles(t *testing.T) {
 	cols := "    columns:\n      - { name: email }\n      - { name: n, type: integer }\n"
 	for _, c := range []struct{ name, data, want string }{
 		{"unbalanced", "email,n\na,1\nb,\"2\nc,3\n", "load-file: in.csv:3: a quoted field is never closed (unbalanced quote)"},
-		{"header", "mail,n\na,1\n", `load-file: in.csv:1: the header has no column "email" (columns: mail, n); set ` + "`source`" + ` to the header name`},
+		{"header", "mail,n\na,1\n", `load-file: in.csv:1: the header has no column "email" (it has 2 columns); set ` + "`source`" + ` to the header name, or ` + "`csv.header: false`"},
 	} {
 		t.Run(c.name, func(t *testing.T) {
 			r := loadFile(t, h, cols, "in.csv", []byte(c.data))
@@ -293,7 +294,7 @@ func TestLoadFileLongRecord(t *testing.T) {
 	if r.err != nil {
 		t.Fatal(r.err)
 	}
-	if len(r.out) != 1 || len(r.out[0]) != len(long)+2 || len(r.rejects) != 1 || !strings.HasPrefix(r.rejects[0], `3|n: "x" is not an integer|xxx`) {
+	if len(r.out) != 1 || len(r.out[0]) != len(long)+2 || len(r.rejects) != 1 || !strings.HasPrefix(r.rejects[0], `3|n: the value is not an integer|xxx`) {
 		t.Errorf("out %d rows, rejects %d", len(r.out), len(r.rejects))
 	}
 	if raw := r.rejects[0][strings.LastIndex(r.rejects[0], "|")+1:]; !strings.HasSuffix(raw, "…") || len(raw) != 4096+len("…") {
@@ -336,7 +337,7 @@ func TestLoadFileJSONL(t *testing.T) {
 		"c@x.com|-7|∅|∅",
 	})
 	if len(r.rejects) != 3 || !strings.HasPrefix(r.rejects[0], "4|invalid JSON") || r.rejects[1] != "5|not a JSON object|[1,2]" ||
-		r.rejects[2] != `6|n: "3.5" is not an integer|{"email":null,"n":3.5}` {
+		r.rejects[2] != `6|n: the value is not an integer|{"email":null,"n":3.5}` {
 		t.Errorf("rejects: %q", r.rejects)
 	}
 }
@@ -364,7 +365,7 @@ func TestLoadFileParquet(t *testing.T) {
 	}
 	equal(t, "out", r.out, []string{"1|a@x.com|2026-01-02T00:00:00Z|10"})
 	equal(t, "rejects", r.rejects, []string{
-		`2|n: "x" is not an integer|{"id":2,"email":"b@x.com","day":null,"n":"x"}`,
+		`2|n: the value is not an integer|{"id":2,"email":"b@x.com","day":null,"n":"x"}`,
 		`3|email: required value is missing|{"id":3,"email":null,"day":"2026-01-03","n":"7"}`,
 	})
 	// Without columns, parquet keeps its own types.
@@ -395,6 +396,7 @@ func TestLoadFileGzipAndS3(t *testing.T) {
 	if err := bucket.Put(context.Background(), "in/leads.csv", strings.NewReader("email\nC@x.com\n")); err != nil {
 		t.Fatal(err)
 	}
+	h.env.Services[fileroot.Service] = fileroot.Roots{S3: []string{"s3://partner/in/"}}
 	h.env.Services["buckets"] = func(name string) (blob.Store, error) {
 		if name != "partner" {
 			return nil, fmt.Errorf("no bucket %s", name)
@@ -410,6 +412,15 @@ func TestLoadFileGzipAndS3(t *testing.T) {
 	r = h.runLoad(p, "s3://partner/in/missing.csv", "run-s3-missing")
 	if r.err == nil || r.err.Error() != "load-file: s3://partner/in/missing.csv not found" {
 		t.Errorf("missing object: %v", r.err)
+	}
+	// Objects outside the configured prefixes are refused before any read.
+	if err := bucket.Put(context.Background(), "private/leads.csv", strings.NewReader("email\nD@x.com\n")); err != nil {
+		t.Fatal(err)
+	}
+	r = h.runLoad(p, "s3://partner/private/leads.csv", "run-s3-outside")
+	if r.err == nil || !strings.Contains(r.err.Error(), `load-file: file (parameter "file"): "s3://partner/private/leads.csv" is outside`) ||
+		!strings.Contains(r.err.Error(), "s3://partner/in/") {
+		t.Errorf("object outside the prefixes: %v", r.err)
 	}
 }
 
@@ -457,7 +468,7 @@ func TestLoadFileLargeLineNumbers(t *testing.T) {
 		switch {
 		case i%50000 == 0:
 			fmt.Fprintf(&b, "x%d,bad\n", i)
-			wantRejects = append(wantRejects, fmt.Sprintf(`%d|id: "x%d" is not an integer|x%d,bad`, line, i, i))
+			wantRejects = append(wantRejects, fmt.Sprintf(`%d|id: the value is not an integer|x%d,bad`, line, i))
 			line++
 		case i%1000 == 0:
 			fmt.Fprintf(&b, "%d,\"two\nlines\"\n", i)
@@ -500,5 +511,77 @@ func TestLoadFileDimension(t *testing.T) {
 		if err != nil || m.Dimension != c.dim || fmt.Sprint(m.Key) != c.key {
 			t.Errorf("%q: manifest %+v %v", c.cfg, m, err)
 		}
+	}
+}
+
+// load-file reads the campaign folder and the configured roots only: an
+// absolute path elsewhere, a `..` that climbs out, a symlink pointing out
+// and the Stepwise home (but its uploads) are refused, whether the path is
+// in the campaign or passed as a run parameter.
+func TestLoadFileConfined(t *testing.T) {
+	h := newHome(t)
+	outside := t.TempDir()
+	secret := filepath.Join(outside, "secret.csv")
+	if err := os.WriteFile(secret, []byte("email\nsecret-row@x.com\n"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	cols := "    columns:\n      - { name: email }\n"
+	p := h.compile(map[string]string{"campaign.yaml": lfCampaign(cols), "catalog.yaml": lfCatalog, "in.csv": "email\nok@x.com\n"})
+	dir := p.Campaign.Dir()
+	// A Stepwise home inside the campaign folder (the default .stepwise),
+	// with an upload and its unsubscribe key.
+	homeDir := filepath.Join(dir, ".stepwise")
+	for name, data := range map[string]string{"unsubscribe.key": "email\nKEY-0123456789abcdef\n", "uploads/u1/up.csv": "email\nup@x.com\n"} {
+		if err := os.MkdirAll(filepath.Dir(filepath.Join(homeDir, name)), 0o700); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(homeDir, name), []byte(data), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := fileroot.MarkHome(homeDir); err != nil {
+		t.Fatal(err)
+	}
+	h.env.Services[fileroot.Service] = fileroot.Roots{Dirs: []string{filepath.Join(homeDir, fileroot.UploadsDir)}}
+	for _, link := range [][2]string{{secret, "evil.csv"}, {filepath.Join(homeDir, "unsubscribe.key"), "key.csv"}, {outside, "evildir"}} {
+		if err := os.Symlink(link[0], filepath.Join(dir, link[1])); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i, file := range []string{"in.csv", filepath.Join(dir, "in.csv"), filepath.Join(homeDir, "uploads", "u1", "up.csv"), ".stepwise/uploads/u1/up.csv"} {
+		r := h.runLoad(p, file, fmt.Sprintf("run-ok-%d", i))
+		if r.err != nil || len(r.out) != 1 {
+			t.Errorf("%s: %v %v", file, r.out, r.err)
+		}
+	}
+	for i, file := range []string{secret, "/etc/passwd", "../" + filepath.Base(outside) + "/secret.csv", "evil.csv", "evildir/secret.csv",
+		".stepwise/unsubscribe.key", filepath.Join(homeDir, "unsubscribe.key"), "key.csv", "file://" + secret} {
+		r := h.runLoad(p, file, fmt.Sprintf("run-out-%d", i))
+		if r.err == nil {
+			t.Errorf("%s: read %v", file, r.out)
+			continue
+		}
+		msg := r.err.Error()
+		if !strings.HasPrefix(msg, `load-file: file (parameter "file"): `) || !strings.Contains(msg, dir) || strings.Contains(msg, "secret-row") || strings.Contains(msg, "KEY-0123") {
+			t.Errorf("%s: %s", file, msg)
+		}
+	}
+	// Without the campaign folder as a root (AWS), a file beside the
+	// campaign is not read from the disk.
+	h.env.Services[fileroot.Service] = fileroot.Roots{NoCampaignFolder: true}
+	if r := h.runLoad(p, "in.csv", "run-no-folder"); r.err == nil || !strings.Contains(r.err.Error(), "is outside") {
+		t.Errorf("no campaign folder: %v %v", r.out, r.err)
+	}
+	// ... but from the bundle, whose files the compiler read confined.
+	p.Bundle.Files = map[string][]byte{"bundled.csv": []byte("email\nbundled@x.com\n")}
+	h.loader.Remember(p)
+	if r := h.runLoad(p, "bundled.csv", "run-bundle"); r.err != nil || len(r.out) != 1 {
+		t.Errorf("a bundled file: %v %v", r.out, r.err)
+	}
+	h.env.Services[fileroot.Service] = fileroot.Roots{}
+	// The same, written in the campaign.
+	p = h.compile(map[string]string{"campaign.yaml": strings.Replace(lfCampaign(cols), "{ param: file }", secret, 1), "catalog.yaml": lfCatalog})
+	if _, err := h.run(h.env, p, request(p, "f", "run-path", false, nil)); err == nil || !strings.HasPrefix(err.Error(), "load-file: file: ") {
+		t.Errorf("absolute path in the campaign: %v", err)
 	}
 }

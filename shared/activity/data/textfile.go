@@ -344,7 +344,9 @@ func headerPositions(header, cols []string) ([]int, error) {
 			}
 		}
 		if pos[i] < 0 {
-			return nil, fmt.Errorf("the header has no column %q (columns: %s); set `source` to the header name", c, strings.Join(header, ", "))
+			// The header's names are not listed: a file without one would
+			// show its first record.
+			return nil, fmt.Errorf("the header has no column %q (it has %d columns); set `source` to the header name, or `csv.header: false`", c, len(header))
 		}
 	}
 	return pos, nil
@@ -370,10 +372,12 @@ func normalizeJSONL(lr *lineReader, out *normWriter, o textOptions, st *textStat
 		if !utf8.Valid(raw) {
 			problem = "the line is not valid UTF-8 text"
 		} else if !json.Valid(raw) {
+			// Not json's message: it quotes a character of the line.
 			problem = "invalid JSON"
 			var x any
-			if err := json.Unmarshal(raw, &x); err != nil {
-				problem += ": " + err.Error()
+			var se *json.SyntaxError
+			if err := json.Unmarshal(raw, &x); errors.As(err, &se) {
+				problem += fmt.Sprintf(" at character %d", se.Offset)
 			}
 		} else if json.Unmarshal(raw, &obj) != nil || obj == nil {
 			problem = "not a JSON object"

@@ -341,7 +341,7 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 	}
 	cols, err := t.Engine.Columns(t.Ctx, "SELECT * FROM "+datakit.Q(p.base))
 	if err != nil {
-		return nil, classify(err)
+		return nil, datakit.Classify(err)
 	}
 	p.cols = cols
 	byName := map[string]campaign.Column{}
@@ -375,7 +375,7 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 	n := t.View("chg")
 	p.consts, p.changes = n+"_k", n+"_c"
 	if err := t.Engine.Exec(t.Ctx, "CREATE OR REPLACE TABLE "+datakit.Q(p.consts)+" AS SELECT "+strings.Join(constSel, ", "), constArgs...); err != nil {
-		return nil, classify(err)
+		return nil, datakit.Classify(err)
 	}
 	if err := u.checkConsts(p); err != nil {
 		p.drop()
@@ -399,7 +399,7 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 		datakit.Q(p.changes)+" GROUP BY k", x.Operation)
 	if err != nil {
 		p.drop()
-		return nil, classify(err)
+		return nil, datakit.Classify(err)
 	}
 	return p, nil
 }
@@ -532,7 +532,7 @@ func bindValue(v any, typ string, loc *time.Location) any {
 func (u *updater) checkConsts(p *plan) error {
 	row, err := u.t.Engine.QueryRow(u.t.Ctx, "SELECT * FROM "+datakit.Q(p.consts))
 	if err != nil {
-		return classify(err)
+		return datakit.Classify(err)
 	}
 	i := 1
 	for _, s := range p.sets {
@@ -573,9 +573,9 @@ func (p *plan) changesSQL() string {
 		on = append(on, fmt.Sprintf("d.%s = m.__sw_m%d", alias, i))
 		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NULL THEN %s", datakit.Q(k[1]),
 			dataset.QuoteLiteral(fmt.Sprintf("key %s (input column %s) is empty", k[0], k[1]))))
-		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NULL THEN %s || CAST(d.%s AS VARCHAR) || %s", alias,
-			dataset.QuoteLiteral(fmt.Sprintf("key %s: cannot convert \"", k[0])), datakit.Q(k[1]),
-			dataset.QuoteLiteral(fmt.Sprintf("\" to %s", typeOf[k[0]].Type))))
+		// Reasons never quote values (the rejected row holds them).
+		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NULL THEN %s", alias,
+			dataset.QuoteLiteral(fmt.Sprintf("key %s: the value of input column %s is not a valid %s", k[0], k[1], typeOf[k[0]].Type))))
 	}
 	reasons = append(reasons, "WHEN d.__sw_dup > 1 THEN 'the key appears ' || d.__sw_dup || ' times in the input'")
 	table := u.tbl.Name
@@ -591,16 +591,15 @@ func (p *plan) changesSQL() string {
 			continue
 		}
 		sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", datakit.Q(s.field), s.duck, s.alias))
-		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NOT NULL AND d.%s IS NULL THEN %s || CAST(d.%s AS VARCHAR) || %s",
-			datakit.Q(s.field), s.alias, dataset.QuoteLiteral(fmt.Sprintf("set %s: cannot convert \"", s.col.Name)), datakit.Q(s.field),
-			dataset.QuoteLiteral(fmt.Sprintf("\" (input column %s) to %s", s.field, s.col.Type))))
+		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NOT NULL AND d.%s IS NULL THEN %s",
+			datakit.Q(s.field), s.alias, dataset.QuoteLiteral(fmt.Sprintf("set %s: the value of input column %s is not a valid %s", s.col.Name, s.field, s.col.Type))))
 		if len(s.enum) > 0 {
 			allowed := make([]string, len(s.enum))
 			for i, e := range s.enum {
 				allowed[i] = dataset.QuoteLiteral(e)
 			}
-			reasons = append(reasons, fmt.Sprintf("WHEN CAST(d.%s AS VARCHAR) NOT IN (%s) THEN %s || CAST(d.%s AS VARCHAR) || %s", s.alias, strings.Join(allowed, ", "),
-				dataset.QuoteLiteral(fmt.Sprintf("set %s: \"", s.col.Name)), s.alias, dataset.QuoteLiteral("\" is not one of "+strings.Join(s.enum, ", "))))
+			reasons = append(reasons, fmt.Sprintf("WHEN CAST(d.%s AS VARCHAR) NOT IN (%s) THEN %s", s.alias, strings.Join(allowed, ", "),
+				dataset.QuoteLiteral(fmt.Sprintf("set %s: the value of input column %s is not one of %s", s.col.Name, s.field, strings.Join(s.enum, ", ")))))
 		}
 	}
 	return "CREATE OR REPLACE TABLE " + datakit.Q(p.changes) + " AS " +

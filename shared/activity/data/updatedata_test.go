@@ -162,7 +162,7 @@ func TestUpdateDataUpdate(t *testing.T) {
 	equal(t, "rejects", h.rows(*res.Ports["rejects"]), []string{
 		"C2|∅|bronze|∅|the key appears 2 times in the input",
 		"C2|∅|gold|∅|the key appears 2 times in the input",
-		`C5|∅|platinum|∅|set tier: "platinum" is not one of bronze, silver, gold`,
+		`C5|∅|platinum|∅|set tier: the value of input column tier is not one of bronze, silver, gold`,
 		"C9|∅|gold|∅|the key is not in table customers",
 		"∅|∅|gold|∅|key customerId (input column id) is empty",
 	})
@@ -202,7 +202,7 @@ func TestUpdateDataInsertUpsertDelete(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	equal(t, "upsert rejects", h.rows(*res.Ports["rejects"]), []string{`C9|∅|∅|x|set score: cannot convert "x" (input column score) to number`})
+	equal(t, "upsert rejects", h.rows(*res.Ports["rejects"]), []string{`C9|∅|∅|x|set score: the value of input column score is not a valid number`})
 	// delete: C3 goes, C404 is not there.
 	in = h.rowsInput("in/del", [4]string{"C3", "", "", ""}, [4]string{"C404", "", "", ""})
 	res, err = h.run(h.env, p, request(p, "u_delete", "r-del", false, nil, in))

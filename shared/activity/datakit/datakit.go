@@ -382,7 +382,8 @@ func missing(err error, what string) error {
 	return Classify(err)
 }
 
-// Classify marks I/O failures retryable and the rest as invalid input.
+// Classify marks I/O failures retryable and the rest as invalid input. An
+// engine failure is judged by its kind and detail, and shows neither.
 func Classify(err error) error {
 	var ii *activity.InvalidInput
 	var re *activity.Retryable
@@ -390,6 +391,13 @@ func Classify(err error) error {
 		return err
 	}
 	msg := err.Error()
+	var ee *dataset.EngineError
+	if errors.As(err, &ee) {
+		if ee.Transient() {
+			return &activity.Retryable{Msg: msg}
+		}
+		return &activity.InvalidInput{Msg: msg}
+	}
 	for _, transient := range []string{"connection", "timeout", "throttl", "SlowDown", "503", "500"} {
 		if strings.Contains(msg, transient) {
 			return &activity.Retryable{Msg: msg}

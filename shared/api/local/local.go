@@ -24,6 +24,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/executor"
 	"github.com/stepwise-run/stepwise/shared/feedback"
+	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -255,13 +256,13 @@ func (b *Backend) NewUpload(ctx context.Context, name string) (api.Upload, error
 }
 
 func (b *Backend) uploadPath(id, name string) string {
-	return filepath.Join(b.L.Home, "uploads", id, name)
+	return filepath.Join(b.L.Home, fileroot.UploadsDir, id, name)
 }
 
 // Receive implements api.Receiver: the file is written whole, then renamed in place.
 func (b *Backend) Receive(ctx context.Context, id, name string, body io.Reader) (api.Upload, error) {
 	dst := b.uploadPath(id, name)
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 		return api.Upload{}, err
 	}
 	f, err := os.CreateTemp(filepath.Dir(dst), ".upload-*")

@@ -54,7 +54,7 @@ var _ state.Store = (*Store)(nil)
 // Open opens (creating it if needed) the store in home/state.db. It waits up to 5 s for
 // another process holding the file to let go.
 func Open(home string) (*Store, error) {
-	if err := os.MkdirAll(home, 0o755); err != nil {
+	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(home, FileName)

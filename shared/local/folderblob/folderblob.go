@@ -23,7 +23,8 @@ import (
 // the same file system as the objects, so rename and link are atomic.
 const tmpDir = ".tmp"
 
-// Store keeps objects as files under Root.
+// Store keeps objects as files under Root: files 0600 in folders 0700, as
+// they hold personal data.
 type Store struct {
 	root string
 }
@@ -36,7 +37,7 @@ func New(dir string) (*Store, error) {
 	if err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(filepath.Join(abs, tmpDir), 0o755); err != nil {
+	if err := os.MkdirAll(filepath.Join(abs, tmpDir), 0o700); err != nil {
 		return nil, fmt.Errorf("folderblob: %w", err)
 	}
 	return &Store{root: abs}, nil
@@ -90,7 +91,7 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 	}
 	tmp, err := os.CreateTemp(filepath.Join(s.root, tmpDir), "put-*")
 	if err != nil {
-		return fmt.Errorf("folderblob: %w", err)
+		return fmt.Errorf("folderblob: %w", bare(err))
 	}
 	defer os.Remove(tmp.Name())
 	_, err = io.Copy(tmp, readerWithContext(ctx, r))
@@ -101,13 +102,13 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("folderblob: put %s: %w", key, err)
+		return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 	}
 	// A concurrent Delete may prune the parent folder between MkdirAll and
 	// the link or rename; try again once in that case.
 	for attempt := 0; ; attempt++ {
-		if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return fmt.Errorf("folderblob: put %s: %w", key, err)
+		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 		}
 		if exclusive {
 			err = os.Link(tmp.Name(), dst)
@@ -122,7 +123,7 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 		}
 	}
 	if err != nil {
-		return fmt.Errorf("folderblob: put %s: %w", key, err)
+		return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 	}
 	return nil
 }
@@ -137,16 +138,19 @@ func (s *Store) MoveFile(ctx context.Context, key, path string) error {
 	}
 	f, err := os.Open(path)
 	if err != nil {
-		return fmt.Errorf("folderblob: put %s: %w", key, err)
+		return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 	}
 	err = f.Sync()
+	if err == nil {
+		err = f.Chmod(0o600) // a writer's umask may have made it readable by others
+	}
 	f.Close()
 	if err != nil {
-		return fmt.Errorf("folderblob: put %s: %w", key, err)
+		return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 	}
 	for attempt := 0; ; attempt++ {
-		if err = os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-			return fmt.Errorf("folderblob: put %s: %w", key, err)
+		if err = os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+			return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 		}
 		err = os.Rename(path, dst)
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
@@ -156,14 +160,14 @@ func (s *Store) MoveFile(ctx context.Context, key, path string) error {
 	if errors.Is(err, syscall.EXDEV) {
 		f, err := os.Open(path)
 		if err != nil {
-			return fmt.Errorf("folderblob: put %s: %w", key, err)
+			return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 		}
 		defer os.Remove(path)
 		defer f.Close()
 		return s.put(ctx, key, f, false)
 	}
 	if err != nil {
-		return fmt.Errorf("folderblob: put %s: %w", key, err)
+		return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 	}
 	return nil
 }
@@ -223,7 +227,7 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[blob.Info, er
 				return true
 			}
 			if err != nil {
-				return yield(blob.Info{}, fmt.Errorf("folderblob: list %q: %w", prefix, err))
+				return yield(blob.Info{}, fmt.Errorf("folderblob: list %q: %w", prefix, bare(err)))
 			}
 			// Keys order by bytes with "/" between segments; a folder "a"
 			// sorts as "a/", so compare names with that suffix.
@@ -275,7 +279,7 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 		return err
 	}
 	if err := os.Remove(p); err != nil && !errors.Is(err, fs.ErrNotExist) {
-		return fmt.Errorf("folderblob: delete %s: %w", key, err)
+		return fmt.Errorf("folderblob: delete %s: %w", key, bare(err))
 	}
 	for d := filepath.Dir(p); d != s.root && strings.HasPrefix(d, s.root); d = filepath.Dir(d) {
 		if os.Remove(d) != nil { // not empty, or gone
@@ -289,7 +293,21 @@ func mapErr(key string, err error) error {
 	if errors.Is(err, fs.ErrNotExist) || errors.Is(err, fs.ErrInvalid) || isNotDir(err) {
 		return fmt.Errorf("%s: %w", key, blob.ErrNotFound)
 	}
-	return fmt.Errorf("folderblob: %s: %w", key, err)
+	return fmt.Errorf("folderblob: %s: %w", key, bare(err))
+}
+
+// bare drops the file paths of an OS error (the key names the object; the
+// store's folder is not for callers' messages).
+func bare(err error) error {
+	var pe *fs.PathError
+	var le *os.LinkError
+	switch {
+	case errors.As(err, &pe):
+		return pe.Err
+	case errors.As(err, &le):
+		return le.Err
+	}
+	return err
 }
 
 // isNotDir reports ENOTDIR: a key below an object ("a/b" when "a" is a file).

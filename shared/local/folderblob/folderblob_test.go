@@ -103,3 +103,24 @@ func TestMoveFile(t *testing.T) {
 		t.Fatal("a missing file was accepted")
 	}
 }
+
+// Errors name the key, never the store's folder.
+func TestErrorsNameNoFolder(t *testing.T) {
+	s, err := folderblob.New(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := s.Put(ctx, "a", strings.NewReader("x")); err != nil {
+		t.Fatal(err)
+	}
+	err = s.Put(ctx, "a/b", strings.NewReader("y")) // a is an object, not a folder
+	if err == nil || strings.Contains(err.Error(), s.Root()) || !strings.Contains(err.Error(), "a/b") {
+		t.Errorf("put below an object: %v", err)
+	}
+	local := filepath.Join(t.TempDir(), "gone.parquet")
+	err = s.MoveFile(ctx, "c", local)
+	if err == nil || strings.Contains(err.Error(), filepath.Dir(local)) {
+		t.Errorf("move a missing file: %v", err)
+	}
+}
