@@ -2,7 +2,6 @@ package campaign
 
 import (
 	"fmt"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
@@ -148,15 +147,18 @@ func (t *Table) Schema() Schema {
 
 // LoadCatalog reads, decodes and checks a catalog file.
 func LoadCatalog(file string) (*Catalog, Diagnostics) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, Diagnostics{{Pos: Pos{File: file}, Message: err.Error(), Severity: Error}}
+	data, diags := readFile(file, "catalog", MaxCatalogBytes)
+	if diags != nil {
+		return nil, diags
 	}
 	return ParseCatalog(file, data)
 }
 
 // ParseCatalog decodes and checks catalog bytes.
 func ParseCatalog(file string, data []byte) (*Catalog, Diagnostics) {
+	if d := checkSize(file, "catalog", data, MaxCatalogBytes); d != nil {
+		return nil, d
+	}
 	src, diags := Parse(file, data)
 	if diags.HasErrors() {
 		return nil, diags
