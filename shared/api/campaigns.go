@@ -105,7 +105,7 @@ func jsonPath(p string) string {
 // compileDoc validates and compiles a document against the catalog and template files.
 func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compile.Program, campaign.Diagnostics, *Error) {
 	c, diags := campaign.ParseCampaign(docName(id, doc), doc)
-	if c == nil || diags.HasErrors() {
+	if c == nil {
 		return nil, diags, nil
 	}
 	catPath, catData, err := s.o.Sources.Catalog(ctx)
@@ -136,13 +136,15 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (*compil
 			files[ref.name] = data
 		}
 	}
+	// As compile.CompileFiles: earlier errors hide none of the passes' own.
+	run := compile.Compile
 	if diags.HasErrors() {
-		diags.Sort()
-		return nil, diags, nil
+		run = compile.Check
 	}
-	p, pd := compile.Compile(c, cat, s.registry, files, s.checkers)
+	p, pd := run(c, cat, s.registry, files, s.checkers)
 	diags = append(diags, pd...)
 	diags.Sort()
+	diags = diags.Unique()
 	if diags.HasErrors() || p.JSON == nil {
 		return nil, diags, nil
 	}

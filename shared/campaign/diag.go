@@ -83,6 +83,18 @@ func (ds Diagnostics) Sort() {
 	})
 }
 
+// Unique drops repeats of the diagnostic before it (sort first), as when
+// several activities inherit one wrong campaign-level setting.
+func (ds Diagnostics) Unique() Diagnostics {
+	out := ds[:0]
+	for i, d := range ds {
+		if i == 0 || d != ds[i-1] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 func (ds Diagnostics) Error() string {
 	lines := make([]string, len(ds))
 	for i, d := range ds {
