@@ -131,3 +131,19 @@ func TestPositions(t *testing.T) {
 		}
 	}
 }
+
+// A file with more problems than MaxDiagnostics reports that many and a note.
+func TestDiagnosticsCap(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("version: 1\nid: x\nactivities: []\n")
+	for i := 0; i < 3*campaign.MaxDiagnostics; i++ {
+		fmt.Fprintf(&b, "k%d: 1\n", i)
+	}
+	_, diags := campaign.ParseCampaign("c.yaml", []byte(b.String()))
+	if len(diags) != campaign.MaxDiagnostics+1 {
+		t.Fatalf("%d diagnostics, want %d", len(diags), campaign.MaxDiagnostics+1)
+	}
+	if got := diags[0].String(); got != "c.yaml:1:1: more than 1000 problems: the rest are not reported; fix these first" {
+		t.Errorf("first (sorted) diagnostic: %s", got)
+	}
+}
