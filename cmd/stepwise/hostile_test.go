@@ -46,6 +46,7 @@ type hostileCase struct {
 	expect  string            // invalid, runs or bounded
 	text    string            // invalid: a diagnostic text; runs: port counts such as a.out=0
 	catalog string            // a catalog file for the CLI ("" is the sample data set's)
+	params  []string          // run parameters NAME=VALUE for run --test
 	apiOnly bool              // too large for a CLI file argument to matter; API only
 	extra   map[string][]byte // more files beside the campaign
 }
@@ -81,7 +82,11 @@ func TestHostileCorpus(t *testing.T) {
 			out := boundedRun(t, "validate", "--catalog", catalog, file)
 			checkOutcome(t, "validate", tc, out, "")
 			home := filepath.Join(dir, "home-"+tc.name)
-			out = boundedRun(t, "run", "--test", "--json", "--wait", "skip", "--home", home, "--catalog", catalog, file)
+			args := []string{"run", "--test", "--json", "--wait", "skip", "--home", home, "--catalog", catalog, file}
+			for _, p := range tc.params {
+				args = append(args, "--param", p)
+			}
+			out = boundedRun(t, args...)
 			checkOutcome(t, "run --test", tc, out, home)
 		})
 	}
@@ -194,6 +199,9 @@ func corpusFiles(t *testing.T) []hostileCase {
 			}
 			if v, ok := strings.CutPrefix(line, "# catalog: "); ok {
 				tc.catalog = v
+			}
+			if v, ok := strings.CutPrefix(line, "# param: "); ok {
+				tc.params = append(tc.params, v)
 			}
 		}
 		if tc.expect == "" {
