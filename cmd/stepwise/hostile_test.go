@@ -260,6 +260,13 @@ func generatedCases() []hostileCase {
 		{name: "gen-all-60", doc: where(nest("{ all: [", leaf, "] }", 60)), expect: "invalid", text: "nested more than 64 levels deep"},
 		{name: "gen-deepest-not", doc: where(nest("{ not: ", leaf, " }", campaign.MaxDepth-4)), expect: "runs"},
 		{name: "gen-deepest-link-chain", doc: where(chain), expect: "runs"},
+		// A test activity's condition becomes an ASL Choice rule: the deepest one runs too.
+		{name: "gen-deepest-test-condition", doc: []byte(hostileHeader + "activities:\n  - { id: a, type: build-audience }\n" +
+			"  - id: t\n    type: test\n    from: a\n    else: true\n    conditions:\n      - name: big\n        when: " +
+			nest("{ not: ", "{ count: a, op: gt, value: 0 }", " }", campaign.MaxDepth-6) + "\n"), expect: "runs"},
+		{name: "gen-test-condition-too-deep", doc: []byte(hostileHeader + "activities:\n  - { id: a, type: build-audience }\n" +
+			"  - id: t\n    type: test\n    from: a\n    else: true\n    conditions:\n      - name: big\n        when: " +
+			nest("{ not: ", "{ count: a, op: gt, value: 0 }", " }", campaign.MaxDepth-5) + "\n"), expect: "invalid", text: "nested more than 64 levels deep"},
 		{name: "gen-block-maps-1000", doc: []byte(blockMaps.String()), expect: "invalid", text: "nested more than 64 levels deep"},
 		{name: "gen-flow-lists-9000", doc: []byte(hostileHeader + "activities: []\nvariables: { v: " + nest("[", "", "]", 9000) + " }\n"), expect: "invalid", text: "nested more than 64 levels deep"},
 		{name: "gen-flow-maps-20000", doc: []byte(hostileHeader + "activities: []\nvariables: " + nest("{a: ", "0", "}", 20000) + "\n"), expect: "invalid", text: "exceeded max depth"},
