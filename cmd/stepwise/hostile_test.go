@@ -22,6 +22,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/api/local"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/executor"
 )
 
@@ -60,6 +61,9 @@ func TestHostileCorpus(t *testing.T) {
 		t.Fatalf("sample-data: %s", errOut)
 	}
 	cases := append(corpusFiles(t), generatedCases()...)
+	for i := range cases { // one campaign id a case, so that each is created
+		cases[i].doc = bytes.Replace(cases[i].doc, []byte("\nid: huge\n"), []byte("\nid: "+cases[i].name+"\n"), 1)
+	}
 	// The CLI cases run first: Go starts a child with vfork, and Linux counts
 	// the parent's peak RSS into the child's when it execs, so the test
 	// process must still be small (the API cases below grow it).
@@ -217,7 +221,7 @@ const hostileHeader = "version: 1\nid: huge\ndimension: customers\n"
 // generatedCases are the cases too large to keep as files.
 func generatedCases() []hostileCase {
 	pad := func(n int) []byte { // a valid campaign of exactly n bytes
-		head := hostileHeader + "activities: [{ id: a, type: build-audience }]\n#"
+		head := "version: 1\nid: gen-largest\ndimension: customers\nactivities: [{ id: a, type: build-audience }]\n#"
 		return []byte(head + strings.Repeat("x", n-len(head)))
 	}
 	nest := func(open, leaf, close string, n int) string {
@@ -227,15 +231,24 @@ func generatedCases() []hostileCase {
 		return []byte(hostileHeader + "activities:\n  - id: a\n    type: build-audience\n    where: " + cond + "\n")
 	}
 	leaf := "{ field: country, op: eq, value: FR }"
-	// The deepest valid link chain, customers → purchases → customer → …:
-	// one mapping a link, the innermost condition on the table it reaches.
-	links := campaign.MaxDepth - 4
-	chain := leaf
-	if links%2 == 1 {
-		chain = "{ field: sku, op: eq, value: FR }"
+	// Nested link aggregates, customers → purchases → customer → …: the
+	// planner's cost grows exponentially with their depth.
+	aggregates := func(n int) string {
+		chain := leaf
+		if n%2 == 1 {
+			chain = "{ field: amount, op: gt, value: 1 }"
+		}
+		for i := n - 1; i >= 0; i-- {
+			chain = "{ link: " + []string{"purchases", "customer"}[i%2] + ", aggregate: count, op: gt, value: 0, where: " + chain + " }"
+		}
+		return chain
 	}
-	for i := links - 1; i >= 0; i-- {
-		chain = "{ link: " + []string{"purchases", "customer"}[i%2] + ", exists: " + chain + " }"
+	wide := func(n int) string {
+		items := make([]string, n)
+		for i := range items {
+			items[i] = fmt.Sprintf("{ link: purchases, aggregate: sum, field: amount, op: gt, value: %d, where: { field: amount, op: gt, value: %d } }", i, i)
+		}
+		return "{ any: [" + strings.Join(items, ", ") + "] }"
 	}
 	var blockMaps strings.Builder
 	blockMaps.WriteString(hostileHeader + "activities: []\nvariables:\n")
@@ -259,7 +272,10 @@ func generatedCases() []hostileCase {
 		{name: "gen-not-9900", doc: where(nest("{ not: ", leaf, " }", 9900)), expect: "invalid", text: "nested more than 64 levels deep"},
 		{name: "gen-all-60", doc: where(nest("{ all: [", leaf, "] }", 60)), expect: "invalid", text: "nested more than 64 levels deep"},
 		{name: "gen-deepest-not", doc: where(nest("{ not: ", leaf, " }", campaign.MaxDepth-4)), expect: "runs"},
-		{name: "gen-deepest-link-chain", doc: where(chain), expect: "runs"},
+		{name: "gen-deepest-link-aggregates", doc: where(aggregates(condition.MaxLinkDepth)), expect: "runs"},
+		{name: "gen-link-aggregates-21", doc: where(aggregates(21)), expect: "invalid", text: "links nest at most 8 deep"},
+		{name: "gen-widest-link-aggregates", doc: where(wide(condition.MaxLinks)), expect: "runs"},
+		{name: "gen-link-aggregates-400", doc: where(wide(400)), expect: "invalid", text: "a condition follows at most 64 links"},
 		// A test activity's condition becomes an ASL Choice rule: the deepest one runs too.
 		{name: "gen-deepest-test-condition", doc: []byte(hostileHeader + "activities:\n  - { id: a, type: build-audience }\n" +
 			"  - id: t\n    type: test\n    from: a\n    else: true\n    conditions:\n      - name: big\n        when: " +
@@ -270,7 +286,7 @@ func generatedCases() []hostileCase {
 		{name: "gen-block-maps-1000", doc: []byte(blockMaps.String()), expect: "invalid", text: "nested more than 64 levels deep"},
 		{name: "gen-flow-lists-9000", doc: []byte(hostileHeader + "activities: []\nvariables: { v: " + nest("[", "", "]", 9000) + " }\n"), expect: "invalid", text: "nested more than 64 levels deep"},
 		{name: "gen-flow-maps-20000", doc: []byte(hostileHeader + "activities: []\nvariables: " + nest("{a: ", "0", "}", 20000) + "\n"), expect: "invalid", text: "exceeded max depth"},
-		{name: "gen-crlf", doc: bytes.ReplaceAll(mustRead("testdata/hostile/sql-values.yaml"), []byte("\n"), []byte("\r\n")), expect: "runs"},
+		{name: "gen-crlf", doc: bytes.ReplaceAll(bytes.Replace(mustRead("testdata/hostile/sql-values.yaml"), []byte("id: sql-values"), []byte("id: gen-crlf"), 1), []byte("\n"), []byte("\r\n")), expect: "runs"},
 		{name: "gen-nul-byte", doc: []byte(hostileHeader + "name: a\x00b\nactivities: [{ id: a, type: build-audience }]\n"), expect: "invalid", text: "control characters are not allowed"},
 		{name: "gen-json-deep", doc: []byte(deepJSON), expect: "invalid", text: "nested more than 64 levels deep", apiOnly: true},
 	}
@@ -340,9 +356,19 @@ func checkAPI(t *testing.T, srv *httptest.Server, tc hostileCase) {
 			}
 		}
 	}
+	// A draft whose structure decodes is saved, with its diagnostics.
 	status, res = apiCall(t, srv, "/v1/campaigns", body)
-	if status >= 500 || (tc.expect == "invalid" && status == http.StatusCreated) {
+	var created api.CampaignView
+	json.Unmarshal(res, &created)
+	switch {
+	case status >= 500 || status == http.StatusConflict:
 		t.Errorf("POST /v1/campaigns: %d %.2000s", status, res)
+	case status == http.StatusCreated && created.Valid == nil:
+		t.Errorf("POST /v1/campaigns: created without a validity: %.2000s", res)
+	case status == http.StatusCreated && *created.Valid != (tc.expect == "runs") && tc.expect != "bounded":
+		t.Errorf("POST /v1/campaigns: created with valid=%v, want %s: %.2000s", *created.Valid, tc.expect, res)
+	case status != http.StatusCreated && tc.expect == "runs" && status != http.StatusRequestEntityTooLarge:
+		t.Errorf("POST /v1/campaigns: %d, want 201: %.2000s", status, res)
 	}
 	if m := unclean.Find(res); m != nil {
 		t.Errorf("POST /v1/campaigns: answer has %q", m)
