@@ -47,6 +47,7 @@ type hostileCase struct {
 	expect  string            // invalid, runs or bounded
 	text    string            // invalid: a diagnostic text; runs: port counts such as a.out=0
 	catalog string            // a catalog file for the CLI ("" is the sample data set's)
+	also    []string          // invalid: more diagnostic texts, each required
 	params  []string          // run parameters NAME=VALUE for run --test
 	apiOnly bool              // too large for a CLI file argument to matter; API only
 	extra   map[string][]byte // more files beside the campaign
@@ -147,8 +148,10 @@ func checkOutcome(t *testing.T, what string, tc hostileCase, r cliResult, home s
 	}
 	switch tc.expect {
 	case "invalid":
-		if r.code != 1 || !strings.Contains(r.stderr, tc.text) {
-			t.Errorf("%s: want exit 1 and %q; got exit %d:\n%.3000s", what, tc.text, r.code, all)
+		for _, text := range append([]string{tc.text}, tc.also...) {
+			if r.code != 1 || !strings.Contains(r.stderr, text) {
+				t.Errorf("%s: want exit 1 and %q; got exit %d:\n%.3000s", what, text, r.code, all)
+			}
 		}
 	case "runs":
 		if r.code != 0 {
@@ -203,6 +206,9 @@ func corpusFiles(t *testing.T) []hostileCase {
 			}
 			if v, ok := strings.CutPrefix(line, "# catalog: "); ok {
 				tc.catalog = v
+			}
+			if v, ok := strings.CutPrefix(line, "# also: "); ok {
+				tc.also = append(tc.also, v)
 			}
 			if v, ok := strings.CutPrefix(line, "# param: "); ok {
 				tc.params = append(tc.params, v)
@@ -347,8 +353,10 @@ func checkAPI(t *testing.T, srv *httptest.Server, tc hostileCase) {
 		}
 		switch tc.expect {
 		case "invalid":
-			if v.Valid || !strings.Contains(v.Output, tc.text) {
-				t.Errorf("POST /v1/validate: want invalid with %q; got valid=%v:\n%.3000s", tc.text, v.Valid, v.Output)
+			for _, text := range append([]string{tc.text}, tc.also...) {
+				if v.Valid || !strings.Contains(v.Output, text) {
+					t.Errorf("POST /v1/validate: want invalid with %q; got valid=%v:\n%.3000s", text, v.Valid, v.Output)
+				}
 			}
 		case "runs":
 			if !v.Valid {

@@ -266,9 +266,17 @@ func (c *Campaign) checkHeader(r Reporter) {
 	if _, err := LoadLocation(c.Timezone); err != nil {
 		r.Errorf("timezone", "unknown time zone %q: use an IANA name such as Europe/Paris", c.Timezone)
 	}
+	for _, name := range SortedKeys(c.Variables) {
+		if !activityIDRe.MatchString(name) {
+			r.Errorf(JoinPath("variables", name), "variable name %q must match [a-zA-Z0-9_]{1,64}: templates and run state name it", name)
+		}
+	}
 	for _, name := range SortedKeys(c.Parameters) {
 		p := c.Parameters[name]
 		pp := JoinPath("parameters", name)
+		if !activityIDRe.MatchString(name) {
+			r.Errorf(pp, "parameter name %q must match [a-zA-Z0-9_]{1,64}: templates and run state name it", name)
+		}
 		if !contains(ParameterTypes, p.Type) {
 			r.Errorf(JoinPath(pp, "type"), "unknown parameter type %q%s; valid: %s", p.Type, DidYouMean(p.Type, ParameterTypes), strings.Join(ParameterTypes, ", "))
 			continue

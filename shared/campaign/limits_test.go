@@ -147,3 +147,14 @@ func TestDiagnosticsCap(t *testing.T) {
 		t.Errorf("first (sorted) diagnostic: %s", got)
 	}
 }
+
+// Parameter and variable names are named in run-state paths ($.run.params.NAME)
+// and templates: "a.b" validated and then read params.a.b at run time.
+func TestParameterAndVariableNames(t *testing.T) {
+	_, diags := campaign.ParseCampaign("c.yaml", []byte("version: 1\nid: x\nparameters:\n  a.b: { type: integer }\n  ok_1: { type: integer }\nvariables: { \"x'; --\": 1, fine: 2 }\nactivities: []\n"))
+	want := "c.yaml:4:8 parameters.a.b: parameter name \"a.b\" must match [a-zA-Z0-9_]{1,64}: templates and run state name it\n" +
+		"c.yaml:6:24 variables.x'; --: variable name \"x'; --\" must match [a-zA-Z0-9_]{1,64}: templates and run state name it"
+	if got := diags.Error(); got != want {
+		t.Errorf("got:\n%s\nwant:\n%s", got, want)
+	}
+}
