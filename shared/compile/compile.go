@@ -27,15 +27,16 @@ type Program struct {
 	// inAudience see them at compile time).
 	Audiences map[string]campaign.Schema
 	Levels    [][]string // activities that may run concurrently
+	Bundle    *Bundle
+	Files     map[string][]byte // template files by path relative to the campaign
+	Machine   *asl.StateMachine
+	JSON      []byte // the emitted ASL (deterministic)
+	// Checkers used by validation; nil ones skip that check.
+	Checkers Checkers
+
 	// checkOrder is the order types are checked in: topological, with the
 	// activities of a cycle in search order (Order is nil then).
 	checkOrder []string
-	Bundle     *Bundle
-	Files      map[string][]byte // template files by path relative to the campaign
-	Machine    *asl.StateMachine
-	JSON       []byte // the emitted ASL (deterministic)
-	// Checkers used by validation; nil ones skip that check.
-	Checkers Checkers
 }
 
 // Compiled returns what handlers see of the program.
