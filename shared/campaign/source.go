@@ -69,6 +69,8 @@ type shape struct {
 	extents map[*yaml.Node]extent // anchored nodes measured so far
 	open    map[*yaml.Node]bool   // anchored nodes being measured
 	path    []any                 // keys and indexes down to the node being measured
+	own     int                   // nodes as written
+	extra   int                   // nodes the aliases measured so far add
 	bad     *Diagnostic
 }
 
@@ -77,17 +79,9 @@ type extent struct{ nodes, height int }
 // checkShape returns the first violation of MaxDepth, a recursive alias, or
 // an alias expansion beyond the document's own size plus AliasSlack.
 func checkShape(file string, root *yaml.Node) *Diagnostic {
-	s := &shape{file: file, extents: map[*yaml.Node]extent{}, open: map[*yaml.Node]bool{}}
-	e := s.measure(root, 1)
-	if s.bad != nil {
-		return s.bad
-	}
-	own := countNodes(root)
-	if allowed := own + max(own, AliasSlack); e.nodes > allowed {
-		return &Diagnostic{Pos: Pos{File: file, Line: 1, Col: 1}, Severity: Error,
-			Message: fmt.Sprintf("aliases expand this document of %d nodes to more than %d; at most %d are allowed (remove the repeated aliases)", own, allowed, allowed)}
-	}
-	return nil
+	s := &shape{file: file, extents: map[*yaml.Node]extent{}, open: map[*yaml.Node]bool{}, own: countNodes(root)}
+	s.measure(root, 1)
+	return s.bad
 }
 
 const saturated = 1 << 40 // node counts stop growing here (no overflow)
@@ -111,6 +105,12 @@ func (s *shape) measure(n *yaml.Node, depth int) extent {
 		}
 		if isCollection(t) && depth+e.height-1 > MaxDepth {
 			s.fail(n, fmt.Sprintf("the alias *%s nests %d levels deep here; a document nests at most %d levels of mappings and lists", n.Value, depth+e.height-1, MaxDepth))
+		}
+		// Each alias as written adds its target's expanded size: their sum
+		// is what decoding the whole document expands.
+		s.extra = min(s.extra+e.nodes-1, saturated)
+		if allowed := max(s.own, AliasSlack); s.extra > allowed {
+			s.fail(n, fmt.Sprintf("aliases expand this document of %d nodes by more than %d nodes (here, *%s adds %d); remove repeated aliases", s.own, allowed, n.Value, e.nodes-1))
 		}
 		return e
 	}
