@@ -54,8 +54,8 @@ func (c *Check) RequireOrder(s campaign.Schema, order []Order, path string) {
 // DimensionTable resolves a dimension name (default: the campaign's) to a
 // catalog table, reporting unknown names.
 func (c *Check) DimensionTable(name, path string) (*campaign.Table, bool) {
-	if name == "" {
-		name = c.Dimension
+	if name == "" && c.Dimension != "" { // inherited: a wrong one is the campaign's, reported at its key
+		name, path = c.Dimension, "dimension"
 	}
 	if name == "" {
 		c.Errorf(path, "no dimension: set `dimension` here or on the campaign")

@@ -68,6 +68,11 @@ func documentOf(in CampaignInput) ([]byte, *Error) {
 		if bytes.TrimSpace(in.Campaign)[0] != '{' {
 			return nil, fail(http.StatusBadRequest, codeInvalidType, "$.campaign must be an object").at("$.campaign")
 		}
+		if indentedSize(in.Campaign) > campaign.MaxCampaignBytes {
+			// Indenting would cost more than a campaign may be (a deep object
+			// indents quadratically): parse it as sent, where the limits apply.
+			return in.Campaign, nil
+		}
 		var buf bytes.Buffer
 		if err := json.Indent(&buf, in.Campaign, "", "  "); err != nil {
 			return nil, fail(http.StatusBadRequest, codeMalformed, "malformed JSON in campaign").at("$.campaign")
@@ -78,16 +83,46 @@ func documentOf(in CampaignInput) ([]byte, *Error) {
 	return nil, fail(http.StatusBadRequest, codeInvalid, "the campaign document is missing: send source (YAML or JSON text) or campaign (an object)").at("$.source")
 }
 
-// parseDoc decodes a document's structure; errors make it unsavable.
-func parseDoc(id string, doc []byte) (*campaign.Campaign, campaign.Diagnostics) {
-	if id == "" {
-		c, diags := campaign.ParseCampaign(docName("", doc), doc)
-		if c == nil || !campaign.ValidCampaignID(c.ID) {
-			return c, diags
+// indentedSize bounds the size of JSON once indented by two spaces a level:
+// each value or closing bracket may start a line indented to the depth.
+func indentedSize(raw []byte) int {
+	size, depth, maxDepth, lines := len(raw), 0, 0, 0
+	inString, escaped := false, false
+	for _, b := range raw {
+		switch {
+		case escaped:
+			escaped = false
+		case inString:
+			escaped = b == '\\'
+			inString = b != '"'
+		case b == '"':
+			inString = true
+		case b == '{' || b == '[':
+			depth++
+			maxDepth = max(maxDepth, depth)
+			lines++
+		case b == '}' || b == ']':
+			depth--
+			lines++
+		case b == ',':
+			lines++
 		}
-		id = c.ID
 	}
-	return campaign.ParseCampaign(docName(id, doc), doc)
+	return size + lines*(1+2*maxDepth)
+}
+
+// parseDoc decodes a document's structure; errors make it unsavable. Without
+// an id, the file name diagnostics show is the document's own id's, once read.
+func parseDoc(id string, doc []byte) (*campaign.Campaign, campaign.Diagnostics) {
+	c, diags := campaign.ParseCampaign(docName(id, doc), doc)
+	if id == "" && c != nil && campaign.ValidCampaignID(c.ID) {
+		name := docName(c.ID, doc)
+		for i := range diags {
+			diags[i].Pos.File = name
+		}
+		c.File, c.Src.File = name, name
+	}
+	return c, diags
 }
 
 // invalidCampaign is the 422 answer carrying every diagnostic.
@@ -127,7 +162,12 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (p *comp
 		}
 	}()
 	c, diags := campaign.ParseCampaign(docName(id, doc), doc)
-	if c == nil || diags.HasErrors() {
+	return s.compileParsed(ctx, c, diags)
+}
+
+// compileParsed goes on from a parsed document (each parse of a large one costs).
+func (s *Server) compileParsed(ctx context.Context, c *campaign.Campaign, diags campaign.Diagnostics) (*compile.Program, campaign.Diagnostics, *Error) {
+	if c == nil {
 		return nil, diags, nil
 	}
 	if ctx.Err() != nil {
@@ -172,16 +212,18 @@ func (s *Server) compileDoc(ctx context.Context, id string, doc []byte) (p *comp
 			files[ref.name] = data
 		}
 	}
+	// As compile.CompileFiles: earlier errors hide none of the passes' own.
+	run := compile.Compile
 	if diags.HasErrors() {
-		diags.Sort()
-		return nil, diags, nil
+		run = compile.Check
 	}
 	if ctx.Err() != nil {
 		return nil, nil, cancelled(ctx)
 	}
-	p, pd := compile.Compile(c, cat, s.registry, files, checkersWith(ctx, s.checkers))
+	p, pd := run(c, cat, s.registry, files, checkersWith(ctx, s.checkers))
 	diags = append(diags, pd...)
 	diags.Sort()
+	diags = diags.Unique()
 	if diags.HasErrors() || p.JSON == nil {
 		return nil, diags, nil
 	}

@@ -94,12 +94,8 @@ func (s *Server) validateDocument(w http.ResponseWriter, r *http.Request) *Error
 	if e != nil {
 		return e
 	}
-	c, _ := parseDoc("", doc)
-	id := ""
-	if c != nil {
-		id = c.ID
-	}
-	_, diags, e := s.compileDoc(r.Context(), id, doc)
+	c, diags := parseDoc("", doc)
+	_, diags, e = s.compileParsed(r.Context(), c, diags)
 	if e != nil {
 		return e
 	}

@@ -1,6 +1,7 @@
 package campaign
 
 import (
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -63,6 +64,9 @@ type Activity struct {
 	Node   *yaml.Node `json:"-"` // the whole activity mapping
 	Config any        `json:"-"` // decoded by the registry
 }
+
+// HasKey reports whether the activity's mapping sets key (even to a zero value).
+func (a *Activity) HasKey(key string) bool { return mapValue(a.Node, key) != nil }
 
 // Path is the diagnostic path of the activity.
 func (a *Activity) Path() string { return JoinPath("activities", a.Index) }
@@ -159,15 +163,37 @@ func ValidCampaignID(id string) bool { return campaignIDRe.MatchString(id) }
 // LoadCampaign reads and decodes a campaign file (structure only; the
 // compiler validates activities, the graph and conditions).
 func LoadCampaign(file string) (*Campaign, Diagnostics) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, Diagnostics{{Pos: Pos{File: file}, Message: err.Error(), Severity: Error}}
+	data, diags := readFile(file, "campaign", MaxCampaignBytes)
+	if diags != nil {
+		return nil, diags
 	}
 	return ParseCampaign(file, data)
 }
 
+// readFile reads at most max+1 bytes of file: enough to tell it is too large.
+func readFile(file, what string, max int) ([]byte, Diagnostics) {
+	f, err := os.Open(file)
+	if err != nil {
+		return nil, Diagnostics{{Pos: Pos{File: file}, Message: err.Error(), Severity: Error}}
+	}
+	defer f.Close()
+	data, err := io.ReadAll(io.LimitReader(f, int64(max)+1))
+	if err != nil {
+		return nil, Diagnostics{{Pos: Pos{File: file}, Message: err.Error(), Severity: Error}}
+	}
+	if d := checkSize(file, what, data, max); d != nil {
+		return nil, d
+	}
+	return data, nil
+}
+
 // ParseCampaign decodes campaign bytes. Activity configs stay undecoded.
+// It returns a nil campaign only when the bytes are not a document within
+// the limits; otherwise the campaign comes with every diagnostic found.
 func ParseCampaign(file string, data []byte) (*Campaign, Diagnostics) {
+	if d := checkSize(file, "campaign", data, MaxCampaignBytes); d != nil {
+		return nil, d
+	}
 	src, diags := Parse(file, data)
 	if diags.HasErrors() {
 		return nil, diags
@@ -240,9 +266,17 @@ func (c *Campaign) checkHeader(r Reporter) {
 	if _, err := LoadLocation(c.Timezone); err != nil {
 		r.Errorf("timezone", "unknown time zone %q: use an IANA name such as Europe/Paris", c.Timezone)
 	}
+	for _, name := range SortedKeys(c.Variables) {
+		if !activityIDRe.MatchString(name) {
+			r.Errorf(JoinPath("variables", name), "variable name %q must match [a-zA-Z0-9_]{1,64}: templates and run state name it", name)
+		}
+	}
 	for _, name := range SortedKeys(c.Parameters) {
 		p := c.Parameters[name]
 		pp := JoinPath("parameters", name)
+		if !activityIDRe.MatchString(name) {
+			r.Errorf(pp, "parameter name %q must match [a-zA-Z0-9_]{1,64}: templates and run state name it", name)
+		}
 		if !contains(ParameterTypes, p.Type) {
 			r.Errorf(JoinPath(pp, "type"), "unknown parameter type %q%s; valid: %s", p.Type, DidYouMean(p.Type, ParameterTypes), strings.Join(ParameterTypes, ", "))
 			continue

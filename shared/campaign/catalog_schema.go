@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"os"
 	"strings"
 )
 
@@ -26,9 +25,9 @@ var ErrNoSchema = errors.New("the source carries no column types")
 // LoadCatalogSchemas is LoadCatalog with the columns of table sources read
 // through schemas (see ParseCatalogSchemas).
 func LoadCatalogSchemas(ctx context.Context, file string, schemas SchemaReader) (*Catalog, Diagnostics) {
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return nil, Diagnostics{{Pos: Pos{File: file}, Message: err.Error(), Severity: Error}}
+	data, diags := readFile(file, "catalog", MaxCatalogBytes)
+	if diags != nil {
+		return nil, diags
 	}
 	return ParseCatalogSchemas(ctx, file, data, schemas)
 }
@@ -39,6 +38,9 @@ func LoadCatalogSchemas(ctx context.Context, file string, schemas SchemaReader) 
 // against the source's. Source columns are then checked like declared ones
 // (keys, targeting, links), and conditions and templates see them.
 func ParseCatalogSchemas(ctx context.Context, file string, data []byte, schemas SchemaReader) (*Catalog, Diagnostics) {
+	if d := checkSize(file, "catalog", data, MaxCatalogBytes); d != nil {
+		return nil, d
+	}
 	src, diags := Parse(file, data)
 	if diags.HasErrors() {
 		return nil, diags

@@ -83,6 +83,18 @@ func (ds Diagnostics) Sort() {
 	})
 }
 
+// Unique drops repeats of the diagnostic before it (sort first), as when
+// several activities inherit one wrong campaign-level setting.
+func (ds Diagnostics) Unique() Diagnostics {
+	out := ds[:0]
+	for i, d := range ds {
+		if i == 0 || d != ds[i-1] {
+			out = append(out, d)
+		}
+	}
+	return out
+}
+
 func (ds Diagnostics) Error() string {
 	lines := make([]string, len(ds))
 	for i, d := range ds {
@@ -115,7 +127,20 @@ func (r Reporter) Warnf(path, format string, args ...any) {
 	r.add(Warning, path, format, args...)
 }
 
+// MaxDiagnostics is the most diagnostics one reporter keeps: a hostile file
+// (a hundred thousand unknown keys) must not cost as many lines, nor the
+// time to sort them. The next one is replaced by a note that some are left out.
+const MaxDiagnostics = 1000
+
 func (r Reporter) add(sev Severity, path, format string, args ...any) {
+	switch n := len(*r.Diags); {
+	case n > MaxDiagnostics:
+		return
+	case n == MaxDiagnostics:
+		*r.Diags = append(*r.Diags, Diagnostic{Pos: r.Src.PosOf(""), Severity: Error,
+			Message: fmt.Sprintf("more than %d problems: the rest are not reported; fix these first", MaxDiagnostics)})
+		return
+	}
 	*r.Diags = append(*r.Diags, Diagnostic{Pos: r.Src.PosOf(path), Path: path, Message: fmt.Sprintf(format, args...), Severity: sev})
 }
 

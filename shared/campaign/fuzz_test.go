@@ -14,6 +14,10 @@ func FuzzParseCampaign(f *testing.F) {
 		"version: 1\nschedule: { cron: '0 9 * * 1', from: 2026-01-01 }\nparameters: { p: { type: date, default: 2026-01-01 } }\nactivities: []\n",
 		"activities:\n  - &a { id: x }\n  - *a\n",
 		"- [",
+		// Hostile shapes: a recursive alias, a billion laughs, deep nesting.
+		"version: 1\nid: x\nvariables:\n  v: &a [*a]\nactivities: []\n",
+		laughs(9),
+		nested(200),
 	} {
 		f.Add([]byte(s))
 	}

@@ -36,6 +36,10 @@ type Program struct {
 	JSON      []byte // the emitted ASL (deterministic)
 	// Checkers used by validation; nil ones skip that check.
 	Checkers Checkers
+
+	// checkOrder is the order types are checked in: topological, with the
+	// activities of a cycle in search order (Order is nil then).
+	checkOrder []string
 }
 
 // Compiled returns what handlers see of the program.
@@ -51,6 +55,7 @@ type pass struct {
 }
 
 var passes = []pass{
+	{"dimension", "the campaign's default dimension is checked at its own key, whether or not an activity inherits it", checkDimension},
 	{"decode", "configs are decoded by their registered spec before anything reads them", decodeConfigs},
 	{"schedule", "a scheduler activity is the campaign schedule drawn on the canvas; lift it before the graph is checked", liftScheduler},
 	{"graph", "references, input counts, cycles and reachability are checked once, before types look at inputs", checkGraph},
@@ -61,20 +66,11 @@ var passes = []pass{
 // Compile validates and compiles c against cat. It returns every diagnostic
 // found; Program.Machine is set only when there are no errors.
 func Compile(c *campaign.Campaign, cat *campaign.Catalog, reg *activity.Registry, files map[string][]byte, chk Checkers) (*Program, campaign.Diagnostics) {
-	var diags campaign.Diagnostics
-	p := &Program{Campaign: c, Catalog: cat, Registry: reg, Checkers: chk, Files: files,
-		Specs: map[string]*activity.Spec{}, Ports: map[string][]string{}, Schemas: map[string]map[string]campaign.Schema{}}
-	r := campaign.Reporter{Src: c.Src, Diags: &diags}
-	for _, ps := range passes {
-		ps.run(p, r)
-		if ps.name == "graph" && diags.HasErrors() && p.Order == nil {
-			break // no usable order: type checks would only add noise
-		}
-	}
+	p, diags := Check(c, cat, reg, files, chk)
 	if diags.HasErrors() {
-		diags.Sort()
 		return p, diags
 	}
+	r := campaign.Reporter{Src: c.Src, Diags: &diags}
 	b, err := NewBundle(c, cat, files)
 	if err != nil {
 		r.Errorf("", "%v", err)
@@ -83,11 +79,24 @@ func Compile(c *campaign.Campaign, cat *campaign.Catalog, reg *activity.Registry
 	p.Bundle = b
 	if err := emit(p); err != nil {
 		r.Errorf("", "cannot emit the state machine: %v", err)
-		diags.Sort()
-		return p, diags
 	}
 	diags.Sort()
 	return p, diags
+}
+
+// Check runs every validation pass over c and returns every diagnostic, sorted
+// and without repeats; it emits nothing. Callers whose campaign already has
+// errors (its header, a missing template file) check it to report the rest.
+func Check(c *campaign.Campaign, cat *campaign.Catalog, reg *activity.Registry, files map[string][]byte, chk Checkers) (*Program, campaign.Diagnostics) {
+	var diags campaign.Diagnostics
+	p := &Program{Campaign: c, Catalog: cat, Registry: reg, Checkers: chk, Files: files,
+		Specs: map[string]*activity.Spec{}, Ports: map[string][]string{}, Schemas: map[string]map[string]campaign.Schema{}}
+	r := campaign.Reporter{Src: c.Src, Diags: &diags}
+	for _, ps := range passes {
+		ps.run(p, r)
+	}
+	diags.Sort()
+	return p, diags.Unique()
 }
 
 // CompileFiles loads a campaign and its catalog (default: catalog.yaml beside
@@ -100,16 +109,22 @@ func CompileFiles(ctx context.Context, campaignFile, catalogFile string, reg *ac
 	}
 	cat, cd := campaign.LoadCatalogSchemas(ctx, catalogFile, schemas)
 	diags = append(diags, cd...)
-	if c == nil || cat == nil || diags.HasErrors() {
+	if c == nil || cat == nil || cd.HasErrors() {
 		diags.Sort()
 		return nil, diags
 	}
+	// Errors so far (the header, template files) depend on nothing the
+	// passes check: report those too, but emit only a valid campaign.
 	files, fd := readFiles(c)
 	diags = append(diags, fd...)
-	p, pd := Compile(c, cat, reg, files, chk)
+	run := Compile
+	if diags.HasErrors() {
+		run = Check
+	}
+	p, pd := run(c, cat, reg, files, chk)
 	diags = append(diags, pd...)
 	diags.Sort()
-	return p, diags
+	return p, diags.Unique()
 }
 
 // readFiles reads the template files referenced by `file:` keys anywhere in

@@ -1,6 +1,7 @@
 package compile
 
 import (
+	"slices"
 	"sort"
 	"strings"
 
@@ -39,6 +40,14 @@ func decodeConfigs(p *Program, r campaign.Reporter) {
 		a.Config = cfg
 		p.Specs[a.ID] = spec
 		p.Ports[a.ID] = spec.Ports(cfg)
+	}
+}
+
+// checkDimension checks the campaign's default dimension once, at its own
+// key; activities that inherit a wrong one report it there too (deduplicated).
+func checkDimension(p *Program, r campaign.Reporter) {
+	if d := p.Campaign.Dimension; d != "" {
+		(&activity.Check{Reporter: r, Catalog: p.Catalog, Campaign: p.Campaign}).DimensionTable(d, "dimension")
 	}
 }
 
@@ -168,6 +177,9 @@ func checkGraph(p *Program, r campaign.Reporter) {
 			r.Errorf(a.Path(), "activity %q is unreachable: an activity it depends on is in a cycle or invalid", a.ID)
 		}
 	}
+	// Types are checked even around a cycle: an activity whose input is in
+	// the cycle sees an unknown schema, which checks leniently.
+	p.checkOrder = order
 	if len(cycles) == 0 {
 		p.Order = order
 	}
@@ -219,8 +231,11 @@ func topoSort(c *campaign.Campaign) (order []string, cycles [][]string) {
 				for stack[i] != t.Activity {
 					i--
 				}
+				// The stack runs against the edges (each activity, then one of
+				// its inputs): reverse it so the cycle reads as data flows.
 				cyc := append([]string(nil), stack[i:]...)
-				// Written in the direction data flows: t.Activity → ... → id.
+				slices.Reverse(cyc)
+				cyc = rotateToFirst(cyc, index)
 				key := canonicalCycle(cyc)
 				if !seen[key] {
 					seen[key] = true
@@ -240,6 +255,18 @@ func topoSort(c *campaign.Campaign) (order []string, cycles [][]string) {
 	return order, cycles
 }
 
+// rotateToFirst starts a cycle at its activity first in file order, so the
+// same cycle reads the same whichever activity the search entered it by.
+func rotateToFirst(cyc []string, index map[string]int) []string {
+	first := 0
+	for i, id := range cyc {
+		if index[id] < index[cyc[first]] {
+			first = i
+		}
+	}
+	return append(cyc[first:], cyc[:first]...)
+}
+
 func canonicalCycle(cyc []string) string {
 	s := append([]string(nil), cyc...)
 	sort.Strings(s)
@@ -252,47 +279,60 @@ func checkTypes(p *Program, r campaign.Reporter) {
 	c := p.Campaign
 	audiences := map[string]campaign.Schema{}
 	p.Audiences = audiences
-	for _, id := range p.Order {
-		a, _ := c.Activity(id)
-		spec := p.Specs[id]
-		if spec == nil || a.Config == nil {
-			continue
+	byID := map[string][]*campaign.Activity{} // several when an id is duplicated
+	for i := range c.Activities {
+		a := &c.Activities[i]
+		byID[a.ID] = append(byID[a.ID], a)
+	}
+	for _, id := range append(p.checkOrder, "") { // "": activities missing their id
+		for _, a := range byID[id] {
+			checkActivity(p, r, a, audiences)
 		}
-		var inputs []campaign.Schema
-		for _, t := range a.From {
-			inputs = append(inputs, p.Schemas[t.Activity][t.PortOrOut()])
+	}
+}
+
+// checkActivity runs an activity's Check with the schemas of its inputs and
+// records the schemas of its ports.
+func checkActivity(p *Program, r campaign.Reporter, a *campaign.Activity, audiences map[string]campaign.Schema) {
+	c := p.Campaign
+	spec, _ := p.Registry.Lookup(a.Type)
+	if spec == nil || a.Config == nil {
+		return
+	}
+	var inputs []campaign.Schema
+	for _, t := range a.From {
+		inputs = append(inputs, p.Schemas[t.Activity][t.PortOrOut()])
+	}
+	chk := &activity.Check{Reporter: r, Catalog: p.Catalog, Campaign: c, Activity: a, Inputs: inputs, Dimension: c.Dimension, Audiences: audiences}
+	if p.Checkers.Condition != nil {
+		chk.Condition = func(path string, cond *condition.Condition, s campaign.Schema) {
+			p.Checkers.Condition(r, path, cond, s, p)
 		}
-		chk := &activity.Check{Reporter: r, Catalog: p.Catalog, Campaign: c, Activity: a, Inputs: inputs, Dimension: c.Dimension, Audiences: audiences}
-		if p.Checkers.Condition != nil {
-			chk.Condition = func(path string, cond *condition.Condition, s campaign.Schema) {
-				p.Checkers.Condition(r, path, cond, s, p)
+	}
+	if p.Checkers.TestCondition != nil {
+		chk.TestCondition = func(path string, cond *condition.Condition) { p.Checkers.TestCondition(r, path, cond, p) }
+	}
+	if p.Checkers.Template != nil {
+		chk.Template = func(path, src string, s campaign.Schema) { p.Checkers.Template(r, path, src, s, p) }
+	}
+	if spec.Inputs.SameDimension && len(inputs) > 1 {
+		for j := 1; j < len(inputs); j++ {
+			if inputs[j].Dimension != inputs[0].Dimension {
+				r.Errorf(campaign.JoinPath(campaign.JoinPath(a.Path(), "from"), j), "inputs of %s must share one dimension: %s is %s, %s is %s",
+					a.Type, a.From[0], inputs[0], a.From[j], inputs[j])
 			}
 		}
-		if p.Checkers.TestCondition != nil {
-			chk.TestCondition = func(path string, cond *condition.Condition) { p.Checkers.TestCondition(r, path, cond, p) }
-		}
-		if p.Checkers.Template != nil {
-			chk.Template = func(path, src string, s campaign.Schema) { p.Checkers.Template(r, path, src, s, p) }
-		}
-		if spec.Inputs.SameDimension && len(inputs) > 1 {
-			for j := 1; j < len(inputs); j++ {
-				if inputs[j].Dimension != inputs[0].Dimension {
-					r.Errorf(campaign.JoinPath(campaign.JoinPath(a.Path(), "from"), j), "inputs of %s must share one dimension: %s is %s, %s is %s",
-						a.Type, a.From[0], inputs[0], a.From[j], inputs[j])
-				}
-			}
-		}
-		if spec.Check != nil {
-			spec.Check(chk, a.Config)
-		}
-		out := map[string]campaign.Schema{}
-		if spec.Output != nil {
-			out = spec.Output(chk, a.Config, inputs)
-		}
-		p.Schemas[id] = out
-		if aud, ok := a.Config.(interface{ AudienceName() string }); ok {
-			audiences[aud.AudienceName()] = out["out"]
-		}
+	}
+	if spec.Check != nil {
+		spec.Check(chk, a.Config)
+	}
+	out := map[string]campaign.Schema{}
+	if spec.Output != nil {
+		out = spec.Output(chk, a.Config, inputs)
+	}
+	p.Schemas[a.ID] = out
+	if aud, ok := a.Config.(interface{ AudienceName() string }); ok {
+		audiences[aud.AudienceName()] = out["out"]
 	}
 }
 

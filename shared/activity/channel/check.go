@@ -9,6 +9,13 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 )
 
+// Limits of the format: a channel's rate and its sending window.
+const (
+	MinRate   = 1
+	MaxRate   = 2000
+	MaxWindow = 12 * time.Hour
+)
+
 func check(c *activity.Check, k *Kind, x *Config) {
 	typ := k.Type
 	if x.Purpose != "" {
@@ -44,12 +51,14 @@ func check(c *activity.Check, k *Kind, x *Config) {
 		tmpl(field, ct.Inline)
 	}
 	k.CheckMessage(c, &m, tmpl, content)
-	if x.Rate < 0 {
-		c.Errorf(c.Path("rate"), "rate must be positive (messages per second)")
+	if c.Activity.HasKey("rate") && (x.Rate < MinRate || x.Rate > MaxRate) {
+		c.Errorf(c.Path("rate"), "rate %v is out of range: a channel sends %d to %d messages per second", x.Rate, MinRate, MaxRate)
 	}
 	if x.Window != "" {
-		if _, err := campaign.ParseDuration(x.Window); err != nil {
+		if d, err := campaign.ParseDuration(x.Window); err != nil {
 			c.Errorf(c.Path("window"), "%v", err)
+		} else if d <= 0 || d > MaxWindow {
+			c.Errorf(c.Path("window"), "window %s is out of range: more than 0 and at most 12h (recipients not sent by then are skipped)", x.Window)
 		}
 	}
 	if cp := x.Capping; cp != nil {
