@@ -38,7 +38,8 @@ const (
 )
 
 // Output that would mean a value reached DuckDB as SQL text, or a crash.
-var unclean = regexp.MustCompile(`Parser Error|Binder Error|Catalog Error|syntax error at or near|panic:|goroutine \d+ \[|SIGSEGV|fatal error:`)
+var unclean = regexp.MustCompile(`Parser Error|Binder Error|Catalog Error|syntax error at or near|panic:|goroutine \d+ \[|SIGSEGV|fatal error:|` +
+	`root:x:0:0|/bin/(ba)?sh\b`) // the last two: /etc/passwd's content, which the traversal cases aim at
 
 // hostileCase is one document and what it must do.
 type hostileCase struct {
@@ -159,6 +160,14 @@ func checkOutcome(t *testing.T, what string, tc hostileCase, r cliResult, home s
 		}
 		if home != "" && tc.text != "" {
 			checkCounts(t, tc.text, r.stdout)
+		}
+	case "refused":
+		// Valid, but the run refuses the file (its path is known only then: a parameter, a root flag).
+		if what == "validate" && r.code != 0 {
+			t.Errorf("%s: want valid; got exit %d:\n%.3000s", what, r.code, all)
+		}
+		if what != "validate" && (r.code == 0 || !strings.Contains(all, tc.text)) {
+			t.Errorf("%s: want a failed run with %q; got exit %d:\n%.3000s", what, tc.text, r.code, all)
 		}
 	case "bounded":
 		if r.code != 0 && r.code != 1 {
@@ -358,7 +367,7 @@ func checkAPI(t *testing.T, srv *httptest.Server, tc hostileCase) {
 					t.Errorf("POST /v1/validate: want invalid with %q; got valid=%v:\n%.3000s", text, v.Valid, v.Output)
 				}
 			}
-		case "runs":
+		case "runs", "refused":
 			if !v.Valid {
 				t.Errorf("POST /v1/validate: want valid; got:\n%.3000s", v.Output)
 			}
@@ -373,7 +382,7 @@ func checkAPI(t *testing.T, srv *httptest.Server, tc hostileCase) {
 		t.Errorf("POST /v1/campaigns: %d %.2000s", status, res)
 	case status == http.StatusCreated && created.Valid == nil:
 		t.Errorf("POST /v1/campaigns: created without a validity: %.2000s", res)
-	case status == http.StatusCreated && *created.Valid != (tc.expect == "runs") && tc.expect != "bounded":
+	case status == http.StatusCreated && *created.Valid != (tc.expect == "runs" || tc.expect == "refused") && tc.expect != "bounded":
 		t.Errorf("POST /v1/campaigns: created with valid=%v, want %s: %.2000s", *created.Valid, tc.expect, res)
 	case status != http.StatusCreated && tc.expect == "runs" && status != http.StatusRequestEntityTooLarge:
 		t.Errorf("POST /v1/campaigns: %d, want 201: %.2000s", status, res)

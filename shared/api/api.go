@@ -363,13 +363,13 @@ func (d DirSources) Catalog(ctx context.Context) (string, []byte, error) {
 // File implements Sources.
 func (d DirSources) File(ctx context.Context, name string) ([]byte, error) {
 	if !filepath.IsLocal(filepath.FromSlash(name)) {
-		return nil, fmt.Errorf("%q is not a relative path inside the campaign folder", name)
+		return nil, fmt.Errorf("%q is outside the folders files may be read from: the campaign folder", name)
 	}
 	// Confined: no symlink out of Dir, nothing in a Stepwise home.
 	data, err := fileroot.Roots{}.With(d.Dir).ReadFile(d.Dir, filepath.FromSlash(name))
 	var outside *fileroot.OutsideError
 	if errors.As(err, &outside) {
-		return nil, fmt.Errorf("%q is not a file inside the campaign folder", name)
+		return nil, fmt.Errorf("%q is outside the folders files may be read from: the campaign folder", name)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("no template file %q", name)

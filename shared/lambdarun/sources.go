@@ -39,7 +39,7 @@ func (s BlobSources) Catalog(ctx context.Context) (string, []byte, error) {
 func (s BlobSources) File(ctx context.Context, name string) ([]byte, error) {
 	key := s.prefix() + path.Clean(name)
 	if err := blob.CheckKey(key); err != nil || !filepath.IsLocal(filepath.FromSlash(name)) {
-		return nil, fmt.Errorf("%q is not a relative path inside the campaign folder", name)
+		return nil, fmt.Errorf("%q is outside the folders files may be read from: the campaign folder", name)
 	}
 	data, err := blob.ReadAll(ctx, s.Blob, key)
 	if errors.Is(err, blob.ErrNotFound) {
