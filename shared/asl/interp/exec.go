@@ -96,12 +96,27 @@ func (ev *evalEnv) resolve(p *path, input any) (any, error) {
 	return v, nil
 }
 
+// snippet describes a value in an error by its shape, never its content: a
+// run's reason is shown to API callers, and state data holds parameters
+// (customer data, sometimes) and dataset paths.
 func snippet(v any) string {
-	b := encodeJSON(v)
-	if len(b) > 200 {
-		return string(b[:200]) + "..."
+	switch x := v.(type) {
+	case *object:
+		if len(x.keys) > 20 {
+			return fmt.Sprintf("(an object with keys %s, ...)", strings.Join(x.keys[:20], ", "))
+		}
+		return fmt.Sprintf("(an object with keys %s)", strings.Join(x.keys, ", "))
+	case []any:
+		return fmt.Sprintf("(an array of %d)", len(x))
+	case string:
+		return "(a string)"
+	case nil:
+		return "(null)"
+	case bool:
+		return "(a boolean)"
+	default:
+		return "(a number)"
 	}
-	return string(b)
 }
 
 // Run executes the machine; see the package-level Run.

@@ -444,3 +444,25 @@ func TestParseWaitMode(t *testing.T) {
 		}
 	}
 }
+
+// TestRuntimeErrorsHoldNoData: a States.Runtime cause describes the data by
+// its shape, never its values (a run's reason reaches API callers, and state
+// data holds parameters).
+func TestRuntimeErrorsHoldNoData(t *testing.T) {
+	const secret = "bob.private@corp.example"
+	in := `{"params":{"email":"` + secret + `"},"at":"` + secret + `","n":"` + secret + `"}`
+	for _, def := range []string{
+		passMachine(`"Parameters":{"x.$":"$.nope"}`),
+		`{"StartAt":"W","States":{"W":{"Type":"Wait","TimestampPath":"$.at","End":true}}}`,
+		`{"StartAt":"W","States":{"W":{"Type":"Wait","SecondsPath":"$.n","End":true}}}`,
+	} {
+		_, err := Run(context.Background(), []byte(def), json.RawMessage(in), Options{})
+		var f *Failure
+		if !errors.As(err, &f) || f.Name != ErrRuntime {
+			t.Fatalf("%s: %v, want %s", def, err, ErrRuntime)
+		}
+		if strings.Contains(f.Cause, secret) || strings.Contains(f.Cause, "bob") {
+			t.Errorf("the cause holds the data: %s", f.Cause)
+		}
+	}
+}
