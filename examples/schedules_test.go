@@ -7,7 +7,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	_ "time/tzdata" // Europe/Paris without system zoneinfo
 
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/scheduler"
@@ -18,8 +17,8 @@ import (
 // scheduler activity (which the compiler lifts into it). ok is false for a file that
 // is not a valid campaign (catalogs, fixtures of invalid campaigns).
 func scheduleIn(file string, data []byte) (s *state.Schedule, ok bool, err error) {
-	c, _ := campaign.ParseCampaign(file, data)
-	if c == nil || len(c.Activities) == 0 {
+	c, diags := campaign.ParseCampaign(file, data)
+	if c == nil || diags.HasErrors() || len(c.Activities) == 0 {
 		return nil, false, nil
 	}
 	cs := c.Schedule

@@ -7,7 +7,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	_ "time/tzdata" // Europe/Paris without system zoneinfo
 
 	"go.yaml.in/yaml/v3"
 

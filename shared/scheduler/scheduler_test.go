@@ -8,7 +8,6 @@ import (
 	"sync"
 	"testing"
 	"time"
-	_ "time/tzdata" // Europe/Paris without system zoneinfo
 
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/scheduler"

@@ -11,7 +11,6 @@ import (
 	"strings"
 	"testing"
 	"time"
-	_ "time/tzdata" // Europe/Paris without system zoneinfo
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
