@@ -36,16 +36,23 @@ func (sh *shape) checkAgainst(t *testing.T, lr, r run, o lambdalocal.Outcome) {
 		return
 	}
 	want := runLocal(t, lr)
-	if d := diffSummaries(want, &got); d != "" {
+	sh.compare(t, r, want, &got)
+	if got.Status != string(state.RunSucceeded) {
+		t.Errorf("%s: run %s: %s", r.name, got.Status, got.Reason)
+	}
+	t.Logf("%s: %s, %d activities, counts %s", r.name, got.Status, len(got.Activities), countsLine(&got))
+}
+
+// compare requires the execution's summary (got) and the run recorded in
+// DynamoDB to equal the local run's summary (want).
+func (sh *shape) compare(t *testing.T, r run, want, got *runner.Summary) {
+	t.Helper()
+	if d := diffSummaries(want, got); d != "" {
 		t.Errorf("%s: the AWS-shaped run differs from the local run:\n%s", r.name, d)
 	}
 	if d := diffSummaries(want, sh.storedSummary(t, r.runID)); d != "" {
 		t.Errorf("%s: the run recorded in DynamoDB differs from the local run:\n%s", r.name, d)
 	}
-	if got.Status != string(state.RunSucceeded) {
-		t.Errorf("%s: run %s: %s", r.name, got.Status, got.Reason)
-	}
-	t.Logf("%s: %s, %d activities, counts %s", r.name, got.Status, len(got.Activities), countsLine(&got))
 }
 
 func countsLine(s *runner.Summary) string {

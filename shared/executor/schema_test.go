@@ -16,6 +16,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/executor"
+	"github.com/stepwise-run/stepwise/shared/runner"
 )
 
 const schemaCampaign = `version: 1
@@ -105,22 +106,7 @@ func TestColumnsFromParquetSources(t *testing.T) {
 	good := writeCampaign(t, dir, "good.yaml", "email", "firstName", "true")
 	counts := map[string]map[string]int64{}
 	for _, catalog := range []string{"catalog.yaml", "source.yaml"} {
-		p, diags := activities.CompileFiles(good, filepath.Join(dir, catalog))
-		if len(diags) > 0 {
-			t.Fatalf("%s: %v", catalog, diags)
-		}
-		l, err := executor.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum, err := l.Run(context.Background(), p, executor.Options{Test: true, Wait: interp.WaitSkip})
-		l.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if sum.Status != "succeeded" {
-			t.Fatalf("%s: status %s: %+v", catalog, sum.Status, sum.Activities)
-		}
+		sum := testRun(t, good, filepath.Join(dir, catalog))
 		counts[catalog] = map[string]int64{}
 		for id, a := range sum.Activities {
 			for port, n := range a.Ports {
@@ -241,22 +227,30 @@ activities:
 
 	counts := map[string]int64{}
 	for _, catalog := range []string{"source.yaml", "csv.yaml"} {
-		p, diags := activities.CompileFiles(camp, filepath.Join(dir, catalog))
-		if len(diags) > 0 {
-			t.Fatalf("%s: %v", catalog, diags)
-		}
-		l, err := executor.Open(t.TempDir())
-		if err != nil {
-			t.Fatal(err)
-		}
-		sum, err := l.Run(context.Background(), p, executor.Options{Test: true, Wait: interp.WaitSkip})
-		l.Close()
-		if err != nil || sum.Status != "succeeded" {
-			t.Fatalf("%s: %v %+v", catalog, err, sum)
-		}
+		sum := testRun(t, camp, filepath.Join(dir, catalog))
 		counts[catalog] = sum.Activities["french"].Ports["out"]
 	}
 	if counts["source.yaml"] == 0 || counts["csv.yaml"] != counts["source.yaml"] {
 		t.Fatalf("french customers: %v", counts)
 	}
+}
+
+// testRun compiles a campaign against a catalog, without diagnostics, and runs
+// it in test mode on a fresh home; the run must succeed.
+func testRun(t *testing.T, campaignFile, catalog string) *runner.Summary {
+	t.Helper()
+	p, diags := activities.CompileFiles(campaignFile, catalog)
+	if len(diags) > 0 {
+		t.Fatalf("%s: %v", catalog, diags)
+	}
+	l, err := executor.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sum, err := l.Run(context.Background(), p, executor.Options{Test: true, Wait: interp.WaitSkip})
+	if err != nil || sum.Status != "succeeded" {
+		t.Fatalf("%s: %v %+v", catalog, err, sum)
+	}
+	return sum
 }
