@@ -63,6 +63,14 @@ type Executor interface {
 	Stop(ctx context.Context, run state.Run) error
 }
 
+// Restarter continues a run that no execution carries any more: its process
+// was killed, or it failed for a transient reason (the local backend). A run
+// with a live execution is left to it. Step Functions cannot start an
+// execution again under a run's name, so the AWS executor has none.
+type Restarter interface {
+	Restart(ctx context.Context, run state.Run) error
+}
+
 // Deployer makes a published version runnable and keeps its schedule (AWS: a state
 // machine version behind an alias, and an EventBridge Scheduler schedule). Local mode
 // has none: the bundle is the program and the local scheduler reads the store.

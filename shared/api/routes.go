@@ -83,7 +83,7 @@ func (s *Server) routes() []route {
 			h: s.getRun, out: RunView{}, errs: []int{400, 404}},
 		{method: post, path: "/v1/runs/{run}/stop", op: "stopRun", summary: "Stop a running or suspended run", tag: tagRuns,
 			h: s.stopOneRun, out: RunView{}, errs: []int{400, 404, 409, 502}},
-		{method: post, path: "/v1/runs/{run}/resume", op: "resumeRun", summary: "Resume a suspended run (suspended → running); it retries the failed activity", tag: tagRuns,
+		{method: post, path: "/v1/runs/{run}/resume", op: "resumeRun", summary: "Resume a suspended run, or one that failed for a transient reason or whose server was killed (→ running); it retries the failed activity, and nobody is sent to twice", tag: tagRuns,
 			h: s.resume, out: RunView{}, errs: []int{400, 404, 409}},
 		{method: get, path: "/v1/runs/{run}/logs", op: "getRunLogs", summary: "The log lines of a run's activities", tag: tagRuns,
 			h: s.logs, out: LogView{}, query: []param{{"activity", "string", "only this activity"}}, errs: []int{400, 404}},

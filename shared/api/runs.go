@@ -680,12 +680,32 @@ func (s *Server) resume(w http.ResponseWriter, r *http.Request) *Error {
 	if e := decodeJSON(r, &struct{}{}, true); e != nil {
 		return e
 	}
-	if run.Status != state.RunSuspended {
-		return fail(http.StatusConflict, codeRunNotRunning, "run %s is %s; only a suspended run is resumed", run.ID, run.Status)
+	// A suspended run's execution polls its status and goes on once it is
+	// running. A run no execution carries any more (its server was killed, or
+	// it failed for a transient reason) continues only where the executor can
+	// restart it.
+	rs, restarts := s.o.Executor.(Restarter)
+	switch {
+	case run.Status == state.RunSuspended:
+	case run.Status == state.RunFailed && restarts:
+		if err := runner.Resumable(run); err != nil {
+			return fail(http.StatusConflict, codeRunNotRunning, "%v", err)
+		}
+	case run.Status == state.RunFailed:
+		return fail(http.StatusConflict, codeRunNotRunning, "run %s is failed; this deployment resumes only suspended runs: start a new run", run.ID)
+	default:
+		return fail(http.StatusConflict, codeRunNotRunning, "run %s is %s; only a suspended run, or one that failed for a transient reason, is resumed", run.ID, run.Status)
 	}
-	run, err := s.o.Store.SetRunStatus(r.Context(), run.ID, state.RunSuspended, state.RunRunning, "resumed", s.o.Now())
+	from, reason := run.Status, run.Reason
+	run, err := s.o.Store.SetRunStatus(r.Context(), run.ID, from, state.RunRunning, "resumed", s.o.Now())
 	if err != nil {
 		return storeError(err, "run")
+	}
+	if restarts {
+		if err := rs.Restart(r.Context(), run); err != nil {
+			s.o.Store.SetRunStatus(context.WithoutCancel(r.Context()), run.ID, state.RunRunning, from, reason, s.o.Now())
+			return fail(http.StatusConflict, codeRunNotRunning, "run %s cannot be resumed: %v", run.ID, err)
+		}
 	}
 	v, e := s.runDetail(r.Context(), run)
 	if e != nil {

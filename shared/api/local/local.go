@@ -58,6 +58,7 @@ var (
 	_ api.Previewer = (*Backend)(nil)
 	_ api.Uploads   = (*Backend)(nil)
 	_ api.Receiver  = (*Backend)(nil)
+	_ api.Restarter = (*Backend)(nil)
 )
 
 func (b *Backend) init() {
@@ -89,6 +90,36 @@ func (b *Backend) Start(ctx context.Context, run state.Run, v *state.Version, p 
 			return err
 		}
 	}
+	return b.start(run, p, false)
+}
+
+// Restart implements api.Restarter: a run this server does not execute
+// continues in the background from its recorded program (activities
+// re-execute; the send ledger keeps anyone reached from being sent to again).
+func (b *Backend) Restart(ctx context.Context, run state.Run) error {
+	b.init()
+	b.mu.Lock()
+	_, live := b.cancel[run.ID]
+	b.mu.Unlock()
+	if live {
+		return nil // its execution polls the status and goes on
+	}
+	p, err := b.L.Program(ctx, run)
+	if err != nil && run.Version > 0 {
+		// A run of a published version: its bundle is the version's.
+		v, verr := b.L.State.GetVersion(ctx, run.CampaignID, run.Version)
+		if verr != nil {
+			return fmt.Errorf("version %d of %s: %w", run.Version, run.CampaignID, verr)
+		}
+		p, err = b.program(ctx, &v)
+	}
+	if err != nil {
+		return err
+	}
+	return b.start(run, p, true)
+}
+
+func (b *Backend) start(run state.Run, p *compile.Program, resume bool) error {
 	b.mu.Lock()
 	if b.queued >= b.MaxQueued {
 		b.mu.Unlock()
@@ -115,7 +146,7 @@ func (b *Backend) Start(ctx context.Context, run state.Run, v *state.Version, p 
 		}
 		defer func() { <-b.sem }()
 		_, err := b.L.Run(rctx, p, executor.Options{RunID: run.ID, IdempotencyKey: run.IdempotencyKey, Params: run.Params,
-			Test: run.Test, Version: run.Version, Wait: b.WaitMode})
+			Test: run.Test, Version: run.Version, Wait: b.WaitMode, Resume: resume})
 		if err != nil && !errors.Is(err, executor.ErrStopped) {
 			b.Logger.Info("run ended with an error", "run", run.ID, "campaign", run.CampaignID)
 		}
@@ -143,7 +174,7 @@ func (b *Backend) Recover(ctx context.Context) (resumed, failed int, err error) 
 	for _, run := range runs {
 		_, p, perr := b.L.Resumable(ctx, run.ID)
 		if perr == nil {
-			perr = b.Start(ctx, run, nil, p)
+			perr = b.start(run, p, true)
 		}
 		if perr != nil {
 			reason := "the server stopped while the run was executing, and it cannot resume: " + perr.Error()
