@@ -12,6 +12,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
@@ -63,41 +64,11 @@ func TestCostProfile(t *testing.T) {
 		t.Skip("set STEPWISE_COST_CUSTOMERS (e.g. 1000000) to measure the cost profile")
 	}
 	root := repoRoot(t)
-	data := filepath.Join(os.TempDir(), fmt.Sprintf("stepwise-cost-%d", n))
-	if _, err := os.Stat(filepath.Join(data, "purchases.parquet")); err != nil {
-		start := time.Now()
-		if err := dataset.GenerateSample(context.Background(), data, dataset.SampleOptions{Customers: n, Seed: 7}); err != nil {
-			t.Fatal(err)
-		}
-		t.Logf("generated %d customers in %s (kept in %s)", n, time.Since(start).Round(time.Millisecond), data)
-	}
-	campaignFile, name := filepath.Join(root, "examples", "winback.yaml"), "winback"
-	if miss := missingHandlers([]string{"Email"}); len(miss) > 0 {
-		campaignFile, name = filepath.Join(root, "infra", "awsshape", "testdata", "reference.yaml"), "winback without its email activities (no Email handler yet)"
-	}
-	remote := t.TempDir()
-	copyTree(t, filepath.Join(root, "examples", "templates"), filepath.Join(remote, "templates"))
-	cat, _ := os.ReadFile(filepath.Join(root, "examples", "catalog.yaml"))
-	os.WriteFile(filepath.Join(remote, "catalog.yaml"), []byte(strings.ReplaceAll(string(cat), "source: data/", "source: s3://"+bucket+"/data/")), 0o644)
-	camp, _ := os.ReadFile(campaignFile)
-	os.WriteFile(filepath.Join(remote, "campaign.yaml"), camp, 0o644)
-	p := compileFile(t, filepath.Join(remote, "campaign.yaml"), filepath.Join(remote, "catalog.yaml"))
-	fns := functionsOf(p.JSON)
-	if miss := missingHandlers(fns); len(miss) > 0 {
-		t.Fatalf("functions without handlers: %v", miss)
-	}
-	sh := startShape(t, fns...)
-	ctx := context.Background()
-	for _, tbl := range []string{"customers", "purchases", "stores"} {
-		f, err := os.Open(filepath.Join(data, tbl+".parquet"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := sh.blob.Put(ctx, "data/"+tbl+".parquet", f); err != nil {
-			t.Fatal(err)
-		}
-		f.Close()
-	}
+	data := generatedData(t, n)
+	name := "winback"
+	_, p := exampleCampaign(t, filepath.Join(root, "examples", "winback.yaml"), data)
+	sh := startShape(t, functionsOf(p.JSON)...)
+	sh.uploadTables(t, data)
 	sh.s3Requests.reset()
 	sh.dynamoRequests.reset()
 	r := run{name: name, program: p, runID: state.NewRunID()}
@@ -211,4 +182,66 @@ func templateEphemeral(t testing.TB) map[string]int {
 		out[strings.TrimSuffix(id, "Function")] = n
 	}
 	return out
+}
+
+// generatedData generates the sample data set of n customers once per
+// machine (kept under the temporary folder, keyed by n) and returns its folder.
+func generatedData(t *testing.T, n int) string {
+	t.Helper()
+	data := filepath.Join(os.TempDir(), fmt.Sprintf("stepwise-shape-%d", n))
+	if _, err := os.Stat(filepath.Join(data, "purchases.parquet")); err != nil {
+		start := time.Now()
+		if err := dataset.GenerateSample(context.Background(), data, dataset.SampleOptions{Customers: n, Seed: 7}); err != nil {
+			t.Fatal(err)
+		}
+		t.Logf("generated %d customers in %s (kept in %s)", n, time.Since(start).Round(time.Millisecond), data)
+	}
+	return data
+}
+
+// exampleCampaign compiles an example campaign twice: against the local data
+// folder (for the local executor) and against the same tables in S3 (for the
+// AWS shape).
+func exampleCampaign(t *testing.T, file, data string) (local, remote *compile.Program) {
+	t.Helper()
+	root := repoRoot(t)
+	cat, err := os.ReadFile(filepath.Join(root, "examples", "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	camp, err := os.ReadFile(file)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var progs [2]*compile.Program
+	for i, src := range []string{"source: " + data + "/", "source: s3://" + bucket + "/data/"} {
+		dir := t.TempDir()
+		copyTree(t, filepath.Join(root, "examples", "templates"), filepath.Join(dir, "templates"))
+		for name, body := range map[string][]byte{"catalog.yaml": []byte(strings.ReplaceAll(string(cat), "source: data/", src)), "campaign.yaml": camp} {
+			if err := os.WriteFile(filepath.Join(dir, name), body, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		progs[i] = compileFile(t, filepath.Join(dir, "campaign.yaml"), filepath.Join(dir, "catalog.yaml"))
+	}
+	if miss := missingHandlers(functionsOf(progs[1].JSON)); len(miss) > 0 {
+		t.Fatalf("functions without handlers: %v", miss)
+	}
+	return progs[0], progs[1]
+}
+
+// uploadTables puts the data set's tables where the S3 catalog reads them.
+func (sh *shape) uploadTables(t *testing.T, data string) {
+	t.Helper()
+	for _, tbl := range []string{"customers", "purchases", "stores"} {
+		f, err := os.Open(filepath.Join(data, tbl+".parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = sh.blob.Put(context.Background(), "data/"+tbl+".parquet", f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
 }
