@@ -191,7 +191,7 @@ func TestDeployDocs(t *testing.T) {
 	}
 
 	// The blocks, with the AWS CLI v2 first on PATH and no AWS settings
-	// but the ones the doc makes.
+	// but the ones the doc makes (a HOME of its own: no ~/.aws profile).
 	bin := t.TempDir()
 	if err := os.Symlink("/usr/bin/aws", filepath.Join(bin, "aws")); err != nil {
 		t.Fatal(err)
@@ -328,4 +328,25 @@ func tail(s string, lines int) string {
 		l = l[len(l)-lines:]
 	}
 	return strings.Join(l, "\n")
+}
+
+// TestShellBlocks: a marker belongs to the next shell block only, and only
+// when nothing but blank lines stands between them; other languages' blocks
+// are skipped whole.
+func TestShellBlocks(t *testing.T) {
+	md := "intro\n\n<!-- not runnable here: needs an account -->\n\n```sh\nsam deploy\n```\n\n```sh\nmake dev\n```\n" +
+		"<!-- a note -->\nprose\n```sh\necho hi\n```\n```yaml\n```sh\nnot: a block\n```\n" +
+		"<!-- started by the test: x -->\n```bash\nmake dev\n```\n"
+	got, err := shellBlocks([]byte(md))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := []docBlock{{5, "not runnable here: needs an account", "sam deploy\n"}, {9, "", "make dev\n"}, {14, "", "echo hi\n"},
+		{22, "started by the test: x", "make dev\n"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("blocks:\n got %v\nwant %v", got, want)
+	}
+	if _, err := shellBlocks([]byte("```sh\nopen\n")); err == nil {
+		t.Error("an unterminated block is no error")
+	}
 }
