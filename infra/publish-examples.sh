@@ -4,8 +4,9 @@
 # API) and the bundle it names (s3://BUCKET/campaigns/<id>/bundles/, stored
 # by the API) come from the same compile. See docs/deploy.md.
 #
-#   STACK   the stack name (the functions are STACK-Name)
-#   BUCKET  the stack's bucket
+#   STACK     the stack name (the functions are STACK-Name)
+#   BUCKET    the stack's bucket
+#   EXAMPLES  which examples/*.yaml (default: winback newsletter import reference)
 #
 # Uploads examples/catalog.yaml to s3://BUCKET/sources/ with its tables as
 # s3://BUCKET/data/ locations, the templates beside it, and the sample data
@@ -41,7 +42,8 @@ api() {
   jq -r '"\(.statusCode) \(.body)"' "$work/out.json"
 }
 
-for file in winback newsletter import reference; do
+for file in ${EXAMPLES:-winback newsletter import reference}; do
+  [ -f "$root/examples/$file.yaml" ] || { echo "no examples/$file.yaml" >&2; exit 1; }
   jq -n --rawfile s "$root/examples/$file.yaml" '{source: $s}' >"$work/source.json"
   id=$(sed -nE 's/^id:[[:space:]]*([A-Za-z0-9_-]+).*/\1/p' "$root/examples/$file.yaml" | head -1)
   read -r code body < <(api POST /v1/campaigns "$work/source.json")
@@ -58,4 +60,7 @@ for file in winback newsletter import reference; do
   read -r code body < <(api POST "/v1/campaigns/$id/publish")
   case "$code" in 2??) ;; *) echo "$id: publish: HTTP $code: $body" >&2; exit 1 ;; esac
   echo "$id: published $(jq -r '"version \(.publishedVersion) (\(.status))"' <<<"$body") -> state machine $STACK-$id"
+  if [ "$(jq -r .status <<<"$body")" = scheduled ]; then
+    echo "$id: its schedule starts runs from now on; POST /v1/campaigns/$id/stop stops it"
+  fi
 done
