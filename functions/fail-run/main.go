@@ -1,7 +1,11 @@
-// Command fail-run is the FailRun Lambda: it records the run's failure.
+// Command fail-run is the FailRun Lambda: it records the run's failure,
+// called by the state machine's Catch, or by the EventBridge rule on
+// executions that ended where no Catch could handle it (EndedRuns).
 package main
 
 import (
+	"time"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
@@ -10,7 +14,9 @@ import (
 
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		fn := lambdarun.NewStack(cfg, awsCfg).LiteFunction("FailRun", activity.NewRegistry())
-		return fn.Invoke
+		st := lambdarun.NewStack(cfg, awsCfg)
+		fn := st.LiteFunction("FailRun", activity.NewRegistry())
+		ended := &lambdarun.EndedRuns{Store: st.State, StateMachinePrefix: cfg.StateMachinePrefix, Now: time.Now}
+		return ended.Or(fn.Invoke)
 	})
 }

@@ -4,10 +4,12 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strconv"
 	"strings"
 	"testing"
@@ -174,7 +176,9 @@ func TestFunctionsComplete(t *testing.T) {
 		}
 	}
 	for d := range events {
-		if !want[d] {
+		// events/<dir>.<variant>.json: a further event the function takes
+		// (fail-run.execution-failed: the EventBridge rule's).
+		if fn, _, _ := strings.Cut(d, "."); !want[fn] {
 			t.Errorf("events/%s.json is no function's fixture", d)
 		}
 	}
@@ -302,37 +306,100 @@ func TestCGOSplit(t *testing.T) {
 	}
 }
 
-// TestStateMachineSubstitutions: each state machine of the template exists
-// in statemachines/ and every ${XFunctionArn} in it is substituted by the
-// ARN of function X.
-func TestStateMachineSubstitutions(t *testing.T) {
-	root := repoRoot(t)
-	tm := loadTemplate(t)
-	fnRes := tm.functions()
-	sms := tm.ofType("AWS::Serverless::StateMachine")
-	if len(sms) == 0 {
-		t.Fatal("no state machine in template.yaml")
+// stateMachineProblems lists what is wrong with the state machines a
+// template deploys itself. Campaign state machines belong to the API: it
+// names them NAME_PREFIX + campaign id and stores each definition's bundle
+// under campaigns/<id>/bundles/ when it publishes. A template machine under
+// that prefix would be the same machine as a published campaign's (drift:
+// CloudFormation and the API updating it in turn), and one whose definition
+// names a bundle needs a bundle that no deploy uploads.
+func stateMachineProblems(tm *template, root string) []string {
+	var out []string
+	prefix := get(tm.resources["ApiFunction"], "Properties", "Environment", "Variables", "NAME_PREFIX")
+	if prefix == nil || prefix.Value == "" {
+		return []string{"ApiFunction has no NAME_PREFIX: the publisher's names are unknown"}
 	}
-	for id, r := range sms {
-		uri := scalar(get(r.n, "Properties", "DefinitionUri"))
-		def, err := os.ReadFile(filepath.Join(root, uri))
-		if err != nil {
-			t.Errorf("%s: %v", id, err)
-			continue
-		}
-		subs := get(r.n, "Properties", "DefinitionSubstitutions")
-		for _, name := range functionsOf(def) {
-			v := get(subs, name+"FunctionArn")
-			if v == nil {
-				t.Errorf("%s: %s uses ${%sFunctionArn}, not substituted", id, uri, name)
+	fnRes := tm.functions()
+	for _, typ := range []string{"AWS::Serverless::StateMachine", "AWS::StepFunctions::StateMachine"} {
+		for id, r := range tm.ofType(typ) {
+			name := get(r.n, "Properties", "Name")
+			if name == nil {
+				name = get(r.n, "Properties", "StateMachineName")
+			}
+			switch {
+			case name == nil:
+				out = append(out, id+": no explicit name (it must be told apart from the published campaigns')")
+			case strings.HasPrefix(name.Value, prefix.Value):
+				out = append(out, fmt.Sprintf("%s: name %q is in the publisher's namespace %q (NAME_PREFIX + campaign id)", id, name.Value, prefix.Value))
+			}
+			uri := scalar(get(r.n, "Properties", "DefinitionUri"))
+			if uri == "" {
 				continue
 			}
-			if v.Tag != "!GetAtt" || v.Value != name+"Function.Arn" {
-				t.Errorf("%s: %sFunctionArn is %s %s, want !GetAtt %sFunction.Arn", id, name, v.Tag, v.Value, name)
+			def, err := os.ReadFile(filepath.Join(root, uri))
+			if err != nil {
+				out = append(out, fmt.Sprintf("%s: %v", id, err))
+				continue
 			}
-			if _, ok := fnRes[name+"Function"]; !ok {
-				t.Errorf("%s: no function resource %sFunction", id, name)
+			if regexp.MustCompile(`"bundle"\s*:`).Match(def) {
+				out = append(out, fmt.Sprintf("%s: %s names a campaign bundle, which no deploy uploads (publish the campaign through the API)", id, uri))
 			}
+			subs := get(r.n, "Properties", "DefinitionSubstitutions")
+			for _, fn := range functionsOf(def) {
+				v := get(subs, fn+"FunctionArn")
+				if v == nil || v.Tag != "!GetAtt" || v.Value != fn+"Function.Arn" {
+					out = append(out, fmt.Sprintf("%s: ${%sFunctionArn} must be substituted by !GetAtt %sFunction.Arn", id, fn, fn))
+				} else if _, ok := fnRes[fn+"Function"]; !ok {
+					out = append(out, fmt.Sprintf("%s: no function resource %sFunction", id, fn))
+				}
+			}
+		}
+	}
+	sort.Strings(out)
+	return out
+}
+
+// TestTemplateStateMachines: the template deploys no state machine the
+// publisher could name, and none that needs a campaign bundle (the example
+// campaigns are published through the API: make publish-examples). The
+// state machines DeployExamples used to create fail the same check.
+func TestTemplateStateMachines(t *testing.T) {
+	root := repoRoot(t)
+	tm := loadTemplate(t)
+	if p := stateMachineProblems(tm, root); len(p) > 0 {
+		t.Errorf("template.yaml:\n%s", strings.Join(p, "\n"))
+	}
+	// The former example section: same name as the published campaign's
+	// machine, and a definition whose bundle was never uploaded.
+	old := `
+Resources:
+  ApiFunction:
+    Type: AWS::Serverless::Function
+    Properties:
+      Environment: {Variables: {NAME_PREFIX: !Sub "${AWS::StackName}-"}}
+  StartRunFunction:
+    Type: AWS::Serverless::Function
+  WinbackStateMachine:
+    Type: AWS::Serverless::StateMachine
+    Properties:
+      Name: !Sub ${AWS::StackName}-winback-q4
+      DefinitionUri: statemachines/winback-q4.asl.json
+      DefinitionSubstitutions:
+        StartRunFunctionArn: !GetAtt StartRunFunction.Arn
+`
+	var doc yaml.Node
+	if err := yaml.Unmarshal([]byte(old), &doc); err != nil {
+		t.Fatal(err)
+	}
+	bad := &template{root: doc.Content[0], resources: map[string]*yaml.Node{}}
+	res := get(bad.root, "Resources")
+	for i := 0; i+1 < len(res.Content); i += 2 {
+		bad.resources[res.Content[i].Value] = res.Content[i+1]
+	}
+	got := strings.Join(stateMachineProblems(bad, root), "\n")
+	for _, want := range []string{"in the publisher's namespace", "names a campaign bundle", "${BuildAudienceFunctionArn} must be substituted"} {
+		if !strings.Contains(got, want) {
+			t.Errorf("the former example section: want a problem %q, got:\n%s", want, got)
 		}
 	}
 }

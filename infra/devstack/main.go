@@ -6,10 +6,15 @@
 // and CLI at it.
 //
 //	go run ./infra/devstack                      start the stack (Ctrl-C stops it)
+//	eval "$(go run ./infra/devstack env)"        point the AWS CLI and SDKs at it
 //	go run ./infra/devstack run [-param k=v]... CAMPAIGN
 //	                                             publish a campaign's bundle to the
 //	                                             stack's S3 and execute its ASL with
 //	                                             aws-local-stepfunctions
+//
+// The state folder is .dev, or $STEPWISE_DEV_DIR. Step Functions and
+// EventBridge Scheduler, which the Api function publishes to, are
+// moto_server's (when it is installed).
 //
 // Prerequisites: infra/setup.sh (node tools, DynamoDB Local) and
 // infra/setup-rie.sh (RIE, gofakes3).
@@ -61,15 +66,37 @@ type stack struct {
 	SNS      string `json:"sns"`
 	SMS      string `json:"sms"`
 	Mailpit  string `json:"mailpit,omitempty"`
-	Table    string `json:"table"`
-	Bucket   string `json:"bucket"`
+	// Moto serves Step Functions and EventBridge Scheduler (publishing).
+	Moto   string `json:"moto,omitempty"`
+	Table  string `json:"table"`
+	Bucket string `json:"bucket"`
+	// Stack names the functions (Stack-Name) and the published state
+	// machines (Stack-campaign), as the deployed stack's name does.
+	Stack string `json:"stack"`
 }
+
+// devDir is the default state folder: $STEPWISE_DEV_DIR or .dev.
+func devDir() string {
+	if d := os.Getenv("STEPWISE_DEV_DIR"); d != "" {
+		return d
+	}
+	return ".dev"
+}
+
+// devStackName names the functions and state machines as a stack would.
+const devStackName = "stepwise-dev"
 
 func main() {
 	log.SetFlags(0)
 	log.SetPrefix("devstack: ")
 	if len(os.Args) > 1 && os.Args[1] == "run" {
 		if err := runCampaign(os.Args[2:]); err != nil {
+			log.Fatal(err)
+		}
+		return
+	}
+	if len(os.Args) > 1 && os.Args[1] == "env" {
+		if err := printStackEnv(os.Args[2:]); err != nil {
 			log.Fatal(err)
 		}
 		return
@@ -81,13 +108,14 @@ func main() {
 
 func serve(args []string) error {
 	fs := flag.NewFlagSet("devstack", flag.ExitOnError)
-	dir := fs.String("dir", ".dev", "state folder (S3 files, DynamoDB data, logs)")
+	dir := fs.String("dir", devDir(), "state folder (S3 files, DynamoDB data, logs)")
 	routerAddr := fs.String("router", "127.0.0.1:9400", "Lambda API router address")
 	s3Port := fs.Int("s3", 9500, "gofakes3 port")
 	ddbPort := fs.Int("dynamodb", 8000, "DynamoDB Local port")
 	sesAddr := fs.String("ses", "127.0.0.1:9600", "fake SESv2 address")
 	snsAddr := fs.String("sns", "127.0.0.1:9601", "fake SNS address (push)")
 	smsAddr := fs.String("sms", "127.0.0.1:9602", "fake End User Messaging SMS address")
+	motoPort := fs.Int("moto", 9700, "moto_server port (Step Functions, EventBridge Scheduler)")
 	only := fs.String("functions", "", "comma-separated function names (default: all)")
 	table := fs.String("table", "stepwise", "DynamoDB table")
 	bucket := fs.String("bucket", "stepwise", "S3 bucket")
@@ -127,7 +155,7 @@ func serve(args []string) error {
 		return err
 	}
 	closers = append(closers, ddb.Close)
-	st := stack{DynamoDB: "http://" + ddb.Addr, Table: *table, Bucket: *bucket, Router: "http://" + *routerAddr}
+	st := stack{DynamoDB: "http://" + ddb.Addr, Table: *table, Bucket: *bucket, Router: "http://" + *routerAddr, Stack: devStackName}
 	s3addr := "127.0.0.1:" + strconv.Itoa(*s3Port)
 	bin := lambdalocal.FindTool(root, "gofakes3")
 	if bin == "" {
@@ -161,6 +189,17 @@ func serve(args []string) error {
 		closers = append(closers, srv.Close)
 	}
 	st.SESv2, st.SNS, st.SMS = "http://"+*sesAddr, "http://"+*snsAddr, "http://"+*smsAddr
+	if moto, err := exec.LookPath("moto_server"); err == nil {
+		addr := "127.0.0.1:" + strconv.Itoa(*motoPort)
+		m, err := lambdalocal.StartProcess(ctx, "moto_server", addr, exec.Command(moto, "-H", "127.0.0.1", "-p", strconv.Itoa(*motoPort)), logf, 60*time.Second)
+		if err != nil {
+			return err
+		}
+		closers = append(closers, m.Close)
+		st.Moto = "http://" + addr
+	} else {
+		log.Printf("moto_server not found: the Api function cannot publish (pip install 'moto[server]')")
+	}
 
 	// Table and bucket.
 	cfg := awsConfig()
@@ -207,6 +246,16 @@ func serve(args []string) error {
 		"SES_CONFIGURATION_SET": "stepwise-dev", "PUBLIC_URL": "http://127.0.0.1:8080",
 		"UNSUBSCRIBE_SECRET":            secret,
 		"PUSH_PLATFORM_APPLICATION_ARN": "arn:aws:sns:us-east-1:000000000000:app/GCM/stepwise-dev",
+		// What the template gives the functions and the Api (publishing).
+		"STATE_MACHINE_PREFIX":   "arn:aws:states:us-east-1:" + motoAccount + ":stateMachine:" + devStackName + "-",
+		"NAME_PREFIX":            devStackName + "-",
+		"SCHEDULE_GROUP":         "default",
+		"STATE_MACHINE_ROLE_ARN": "arn:aws:iam::" + motoAccount + ":role/" + devStackName + "-StateMachineRole",
+		"SCHEDULER_ROLE_ARN":     "arn:aws:iam::" + motoAccount + ":role/" + devStackName + "-SchedulerRole",
+		"FUNCTION_ARN_PREFIX":    "arn:aws:lambda:us-east-1:" + motoAccount + ":function:" + devStackName + "-",
+	}
+	if st.Moto != "" {
+		env["AWS_ENDPOINT_URL_SFN"], env["AWS_ENDPOINT_URL_SCHEDULER"] = st.Moto, st.Moto
 	}
 	var specs []lambdalocal.Function
 	for _, f := range fns {
@@ -247,21 +296,63 @@ func printEnv(w io.Writer, st stack, n int, dir string) {
 	if st.Mailpit != "" {
 		fmt.Fprintf(w, "mailpit: %s\n", st.Mailpit)
 	}
+	fmt.Fprintf(w, "\n# Point the AWS SDKs and CLI at the stack (or: eval \"$(go run ./infra/devstack env)\"):\n")
+	writeExports(w, st)
 	fmt.Fprintf(w, `
-# Point the AWS SDKs and CLI at the stack:
-export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_PAGER=""
-export AWS_ENDPOINT_URL_LAMBDA=%s
-export AWS_ENDPOINT_URL_S3=%s
-export AWS_ENDPOINT_URL_DYNAMODB=%s
-export AWS_ENDPOINT_URL_SESV2=%s
-export TABLE_NAME=%s BUCKET=%s
-
+# Publish the examples through the Api function (bundle to S3, state machine on moto):
+make publish-examples
 # Run a campaign AWS-style (bundle to S3, ASL on aws-local-stepfunctions):
-go run ./infra/devstack run examples/import.yaml
-# Invoke one function (AWS CLI v2: add --cli-binary-format raw-in-base64-out):
-aws lambda invoke --function-name StartRun --payload file://events/start-run.json out.json
+aws s3 cp examples/files/leads.csv s3://%s/uploads/leads.csv
+go run ./infra/devstack run -param file=s3://%s/uploads/leads.csv examples/import.yaml
+`, st.Bucket, st.Bucket)
+}
 
-`, st.Router, st.S3, st.DynamoDB, st.SESv2, st.Table, st.Bucket)
+// writeExports writes the shell exports that point the AWS CLI (v2) and
+// SDKs at st, and name its stack, bucket and table as docs/deploy.md uses.
+func writeExports(w io.Writer, st stack) {
+	fmt.Fprintf(w, "export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1 AWS_ACCESS_KEY_ID=local AWS_SECRET_ACCESS_KEY=local AWS_PAGER=\"\"\n")
+	fmt.Fprintf(w, "export AWS_ENDPOINT_URL_LAMBDA=%s AWS_ENDPOINT_URL_S3=%s AWS_ENDPOINT_URL_DYNAMODB=%s AWS_ENDPOINT_URL_SESV2=%s\n",
+		st.Router, st.S3, st.DynamoDB, st.SESv2)
+	if st.Moto != "" {
+		fmt.Fprintf(w, "export AWS_ENDPOINT_URL_SFN=%s AWS_ENDPOINT_URL_SCHEDULER=%s\n", st.Moto, st.Moto)
+	}
+	fmt.Fprintf(w, "export STACK=%s TABLE_NAME=%s BUCKET=%s\n", st.Stack, st.Table, st.Bucket)
+	// The AWS CLI before 2.13 ignores AWS_ENDPOINT_URL_*: a function passes them.
+	if root, err := os.Getwd(); err == nil {
+		fmt.Fprintf(w, ". %s\n", shellQuote(filepath.Join(root, "infra", "aws-endpoints.sh")))
+	}
+}
+
+// shellQuote quotes s for a POSIX shell.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// printStackEnv prints the exports of the running stack (devstack env).
+func printStackEnv(args []string) error {
+	fs := flag.NewFlagSet("devstack env", flag.ExitOnError)
+	dir := fs.String("dir", devDir(), "state folder of the running stack")
+	fs.Parse(args)
+	st, err := readStack(*dir)
+	if err != nil {
+		return err
+	}
+	writeExports(os.Stdout, st)
+	return nil
+}
+
+// readStack reads the running stack's addresses (dir/stack.json).
+func readStack(dir string) (stack, error) {
+	var st stack
+	data, err := os.ReadFile(filepath.Join(dir, "stack.json"))
+	if err != nil {
+		return st, fmt.Errorf("no running stack (%v); start it with make dev", err)
+	}
+	if err := json.Unmarshal(data, &st); err != nil {
+		return st, fmt.Errorf("%s: %v", filepath.Join(dir, "stack.json"), err)
+	}
+	if st.Stack == "" {
+		st.Stack = devStackName
+	}
+	return st, nil
 }
 
 // devSecret is the stack's unsubscribe signing secret, made on first use.
@@ -274,6 +365,9 @@ func devSecret(file string) (string, error) {
 	s := hex.EncodeToString(b)
 	return s, os.WriteFile(file, []byte(s), 0o600)
 }
+
+// motoAccount is the account moto_server answers for.
+const motoAccount = "123456789012"
 
 func awsConfig() aws.Config {
 	return aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")}
@@ -296,7 +390,7 @@ var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)
 
 func runCampaign(args []string) error {
 	fs := flag.NewFlagSet("devstack run", flag.ExitOnError)
-	dir := fs.String("dir", ".dev", "state folder of the running stack")
+	dir := fs.String("dir", devDir(), "state folder of the running stack")
 	catalog := fs.String("catalog", "", "catalog file (default catalog.yaml beside the campaign)")
 	waitMs := fs.Int("wait-ms", 100, "how long every Wait state lasts, in ms")
 	ps := params{}
@@ -305,12 +399,8 @@ func runCampaign(args []string) error {
 	if fs.NArg() != 1 {
 		return errors.New("usage: devstack run [-param NAME=VALUE]... CAMPAIGN")
 	}
-	data, err := os.ReadFile(filepath.Join(*dir, "stack.json"))
+	st, err := readStack(*dir)
 	if err != nil {
-		return fmt.Errorf("no running stack (%v); start it with make dev", err)
-	}
-	var st stack
-	if err := json.Unmarshal(data, &st); err != nil {
 		return err
 	}
 	file := fs.Arg(0)
@@ -326,7 +416,7 @@ func runCampaign(args []string) error {
 	if err := (&compile.Loader{Blob: s3blob.New(s3c, st.Bucket, "")}).Publish(ctx, p.Campaign.ID, p.Bundle); err != nil {
 		return fmt.Errorf("publish the bundle: %w", err)
 	}
-	def := placeholder.ReplaceAll(p.JSON, []byte("arn:aws:lambda:us-east-1:000000000000:function:stepwise-dev-$1"))
+	def := placeholder.ReplaceAll(p.JSON, []byte("arn:aws:lambda:us-east-1:000000000000:function:"+st.Stack+"-$1"))
 	runID := state.NewRunID()
 	input, _ := json.Marshal(runner.ExecutionInput{Params: ps, RunID: runID})
 	root, _ := os.Getwd()
