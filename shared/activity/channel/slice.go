@@ -70,7 +70,9 @@ func runSend(ctx context.Context, env *activity.Env, req *activity.Request, kind
 			return nil, err
 		}
 	}
-	err = d.sendSlice(ctx, t, plan, pm, sl, from)
+	if from < sl.Offset+sl.Count { // else the pieces hold every row (Limit 0 would read on)
+		err = d.sendSlice(ctx, t, plan, pm, sl, from)
+	}
 	if errors.Is(err, errOutOfTime) {
 		res, herr := d.handOn(ctx, t, pm, sl, from)
 		if res != nil || herr != nil {
@@ -229,9 +231,9 @@ func (d *deliverer) readColumns(pm *dataset.Manifest) []string {
 	return cols
 }
 
-// sendSlice streams the slice's rows to the workers, applying the static
-// checks and the suppression list batch by batch.
-// Rows before from were settled by an earlier invocation.
+// sendSlice streams the slice's rows from from on (those before were
+// settled by earlier invocations) to the workers, applying the static checks
+// and the suppression list batch by batch.
 func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset.Ref, pm *dataset.Manifest, sl activity.Slice, from int64) error {
 	sup, _ := t.Env.Services[activity.ServiceState].(Suppressions)
 	def := t.Location()
