@@ -162,10 +162,7 @@ const ConfirmPollSeconds = 60
 // its recipients' quiet hours) and then sends the wave's slices.
 func lower(l activity.Lowerer, cfg any) error {
 	x := cfg.(*Config)
-	conc := x.Concurrency
-	if conc <= 0 {
-		conc = DefaultConcurrency
-	}
+	conc := concurrency(x)
 	sendName := l.Name("send")
 	if x.QuietHours != nil {
 		sendName = l.Name("waves")
