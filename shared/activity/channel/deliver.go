@@ -120,7 +120,7 @@ type deliverer struct {
 	errs     atomic.Int64
 	unsent   atomic.Int64 // failed transiently after every attempt
 	stopped  atomic.Bool
-	held     atomic.Bool // a recipient was held by another attempt's lease
+	held     atomic.Bool // a recipient is held by a lease (another attempt's, or a call cut here)
 
 	mu       sync.Mutex
 	stopErr  error
@@ -525,6 +525,7 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 				// outcome is unknown and the entry stays pending for the next
 				// attempt to settle.
 				if bounded {
+					d.held.Store(true) // by this attempt's lease: not a slice without progress
 					d.stop(errOutOfTime)
 				}
 				return

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -162,4 +163,61 @@ func TestSliceHandsOnItsRemainder(t *testing.T) {
 			t.Logf("%d recipients sent once in %d invocations", len(eligible), invocations)
 		})
 	}
+}
+
+// hangingSender's first call hangs until the invocation's bound for calls
+// cuts it (it moves the harness clock there and fails as the cut call
+// would); the others take a second each.
+type hangingSender struct {
+	tickingSender
+	hung *atomic.Bool
+}
+
+func (s hangingSender) Send(ctx context.Context, m *send.Message) (string, error) {
+	if s.hung.CompareAndSwap(false, true) {
+		s.c.Add(18 * time.Second)
+		return "", fmt.Errorf("send: %w", context.DeadlineExceeded)
+	}
+	return s.tickingSender.Send(ctx, m)
+}
+
+// A provider call cut by the invocation's deadline leaves its claim pending
+// (the outcome is unknown): the next invocations hold that recipient until
+// the lease ends, send the others, and then settle it by looking the
+// message up. Nobody is sent twice or lost, and the slice never fails for
+// want of progress meanwhile.
+func TestSliceCallCutByDeadline(t *testing.T) {
+	h := newHarness(t)
+	h.opts.Workers = 1
+	// Everyone eligible: the first invocation settles nobody.
+	var rows []cust
+	eligible := map[string]bool{}
+	for i := range 30 {
+		c := cust{ID: fmt.Sprintf("c%04d", i), Name: "N", Email: fmt.Sprintf("c%d@example.com", i), EmailOK: yes}
+		rows, eligible[c.ID] = append(rows, c), true
+	}
+	in := h.population("cut", rows)
+	h.env.Services[activity.ServiceSender] = hangingSender{tickingSender{h.outbox, h.clock}, &atomic.Bool{}}
+	h.opts.Deadline = func(context.Context) (time.Time, bool) { return h.clock.Now().Add(20 * time.Second), true }
+	plan := slices(h.plan("long", "cut", false, in))
+	invocations := 0
+	for {
+		invocations++
+		if invocations > 50 {
+			t.Fatal("the slice does not end")
+		}
+		res, err := h.send(context.Background(), "long", "cut", false, in, plan[0])
+		if err != nil {
+			t.Fatalf("invocation %d: %v", invocations, err)
+		}
+		if _, ok := res.Extra["remainder"]; !ok {
+			break
+		}
+	}
+	fin, err := h.finish("long", "cut", false, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	checkExactlyOnceAct(t, h, "cut", "long", fin, eligible, map[string]string{})
+	t.Logf("%d recipients sent once in %d invocations", len(eligible), invocations)
 }
