@@ -56,6 +56,7 @@ func TestEmailSlicesOutlastInvocations(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	defer sh.logInvocations(t)
 	id := state.NewRunID()
 	r := run{name: "slices", program: rp, runID: id}
 	start := time.Now()
@@ -101,5 +102,4 @@ func TestEmailSlicesOutlastInvocations(t *testing.T) {
 		t.Errorf("%d Email invocations for %d slices: no slice was handed on", calls, slices)
 	}
 	t.Logf("%d recipients, %d Email invocations", sent, calls)
-	sh.logInvocations(t)
 }
