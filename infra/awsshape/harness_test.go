@@ -149,6 +149,13 @@ type shape struct {
 // startShape starts the emulators and the named functions.
 func startShape(t *testing.T, names ...string) *shape {
 	t.Helper()
+	return startShapeWith(t, nil, names...)
+}
+
+// startShapeWith is startShape with some functions' timeout and environment
+// overridden (Timeout > 0; Env on top of the common one).
+func startShapeWith(t *testing.T, over map[string]lambdalocal.Function, names ...string) *shape {
+	t.Helper()
 	root := repoRoot(t)
 	rie := rieBin(t)
 	require(t, lambdalocal.SFNAvailable(root))
@@ -194,7 +201,14 @@ func startShape(t *testing.T, names ...string) *shape {
 	sh := &shape{root: root, blob: s3blob.New(s3c, bucket, ""), state: st, ses: ses, sns: sns, sms: sms, memory: templateMemory(t),
 		s3Requests: s3count, dynamoRequests: ddbCount, env: env, rie: rie}
 	for _, n := range names {
-		fns = append(fns, lambdalocal.Function{Name: n, Bootstrap: built[n].Path, MemoryMB: sh.memory[n], Timeout: 5 * time.Minute})
+		fn := lambdalocal.Function{Name: n, Bootstrap: built[n].Path, MemoryMB: sh.memory[n], Timeout: 5 * time.Minute}
+		if o, ok := over[n]; ok {
+			fn.Env = o.Env
+			if o.Timeout > 0 {
+				fn.Timeout = o.Timeout
+			}
+		}
+		fns = append(fns, fn)
 	}
 	var logs io.Writer = io.Discard
 	if os.Getenv("STEPWISE_SHAPE_LOGS") != "" {

@@ -85,3 +85,23 @@ func WithStillDue(ctx context.Context, due func() string) context.Context {
 type NotDue struct{ Reason string }
 
 func (e *NotDue) Error() string { return "not sent: " + e.Reason }
+
+// CeilingOf is the messages per second the provider ceiling of s (or of
+// the sender it routes or wraps for channel) allows one process; 0 when
+// nothing limits it.
+func CeilingOf(s Sender, channel string) float64 {
+	switch x := s.(type) {
+	case Router:
+		return CeilingOf(x[channel], channel)
+	case *Limited:
+		own := 0.0
+		if l := x.limiter.Limit(); l != rate.Inf && l > 0 {
+			own = float64(l)
+		}
+		if in := CeilingOf(x.Sender, channel); in > 0 && (own == 0 || in < own) {
+			return in
+		}
+		return own
+	}
+	return 0
+}

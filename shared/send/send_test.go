@@ -85,3 +85,19 @@ func TestRouterAndCeiling(t *testing.T) {
 		t.Error("ceilings are not shared")
 	}
 }
+
+// CeilingOf finds the provider ceiling through a Router and nested Limited
+// senders: the lowest one a message passes.
+func TestCeilingOf(t *testing.T) {
+	var plain send.Sender = send.Router{}
+	email := send.Limit(send.Limit(plain, "test:ceiling-outer", 50), "test:ceiling-inner", 14)
+	r := send.Router{send.Email: email, send.SMS: send.Limit(plain, "test:ceiling-none", 0), send.Push: plain}
+	for ch, want := range map[string]float64{send.Email: 14, send.SMS: 0, send.Push: 0, "other": 0} {
+		if got := send.CeilingOf(r, ch); got != want {
+			t.Errorf("%s: %v, want %v", ch, got, want)
+		}
+	}
+	if got := send.CeilingOf(send.Limit(send.Limit(plain, "test:ceiling-a", 3), "test:ceiling-b", 9), send.Email); got != 3 {
+		t.Errorf("nested: %v, want the inner 3", got)
+	}
+}

@@ -207,8 +207,13 @@ func TestCrashInjection(t *testing.T) {
 
 func checkExactlyOnce(t *testing.T, h *harness, runID string, fin *activity.Result, eligible map[string]bool, wantSkipped map[string]string) {
 	t.Helper()
+	checkExactlyOnceAct(t, h, runID, "crash", fin, eligible, wantSkipped)
+}
+
+func checkExactlyOnceAct(t *testing.T, h *harness, runID, act string, fin *activity.Result, eligible map[string]bool, wantSkipped map[string]string) {
+	t.Helper()
 	got := map[string]int{}
-	for _, r := range h.sentTo(runID, "crash") {
+	for _, r := range h.sentTo(runID, act) {
 		got[r]++
 	}
 	for id, n := range got {

@@ -112,11 +112,15 @@ type deliverer struct {
 	maxErrors  int64
 	canFind    bool
 	idempotent bool
+	// stopAt: take no recipient from then on; callsUntil: no provider call
+	// may last past it (zero: no deadline). See sliceStops.
+	stopAt, callsUntil time.Time
 
 	outcomes []outcome
 	errs     atomic.Int64
 	unsent   atomic.Int64 // failed transiently after every attempt
 	stopped  atomic.Bool
+	held     atomic.Bool // a recipient is held by a lease (another attempt's, or a call cut here)
 
 	mu       sync.Mutex
 	stopErr  error
@@ -189,6 +193,7 @@ func (d *deliverer) countError(reason string) {
 }
 
 func (d *deliverer) defer_(r *recipient, until time.Time) {
+	d.held.Store(true)
 	d.mu.Lock()
 	d.deferred = append(d.deferred, &deferredSend{r, until})
 	d.mu.Unlock()
@@ -289,6 +294,9 @@ func (d *deliverer) capRecipient(r *recipient) string { return d.dimension + ":"
 
 // one takes one eligible recipient through the send protocol.
 func (d *deliverer) one(ctx context.Context, r *recipient) {
+	if d.timeUp() {
+		return // the next invocation takes it
+	}
 	now := d.now()
 	if reason := d.dynamic(r, now); reason != "" {
 		d.dynSkip(ctx, r, reason)
@@ -466,7 +474,7 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
 			return
 		}
-		if err := d.pace(ctx); err != nil {
+		if err := d.pace(ctx); err != nil || d.timeUp() {
 			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
 			return
 		}
@@ -482,7 +490,13 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 			d.defer_(r, d.now())
 			return
 		}
-		cctx, cancel := context.WithTimeout(ctx, d.opts.CallTimeout)
+		timeout, bounded := d.callTimeout()
+		if timeout <= 0 {
+			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
+			d.stop(errOutOfTime)
+			return
+		}
+		cctx, cancel := context.WithTimeout(ctx, timeout)
 		// A provider ceiling (send.Limited) waits too: it checks again after.
 		cctx = send.WithStillDue(cctx, func() string { return d.dynamic(r, d.now()) })
 		id, err := d.sender.Send(cctx, msg)
@@ -506,9 +520,14 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 			d.stop(&activity.Paused{Msg: fmt.Sprintf("%s %s paused: the provider refuses the sending account: %v; fix it and resume the run", d.kind.Type, d.act, err)})
 			return
 		case send.KindCanceled:
-			if ctx.Err() != nil {
-				// The slice is stopping mid-call: the outcome is unknown and the
-				// entry stays pending for the next attempt to settle.
+			if ctx.Err() != nil || bounded {
+				// The slice is stopping mid-call (canceled, or out of time): the
+				// outcome is unknown and the entry stays pending for the next
+				// attempt to settle.
+				if bounded {
+					d.held.Store(true) // by this attempt's lease: not a slice without progress
+					d.stop(errOutOfTime)
+				}
 				return
 			}
 			err = &send.Transient{Msg: "provider call timed out"}
@@ -625,6 +644,11 @@ func (d *deliverer) runAll(ctx context.Context, in <-chan *recipient) error {
 		until := d.now()
 		for _, it := range items {
 			until = later(until, it.until)
+		}
+		if !d.stopAt.IsZero() && until.After(d.stopAt) {
+			// Held past this invocation: the next one settles them.
+			d.stop(errOutOfTime)
+			break
 		}
 		if err := d.opts.Sleep(ctx, until.Sub(d.now())+time.Millisecond); err != nil {
 			d.stop(err)

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
@@ -16,6 +17,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/executor"
 	"github.com/stepwise-run/stepwise/shared/runner"
+	"github.com/stepwise-run/stepwise/shared/send"
 	"github.com/stepwise-run/stepwise/shared/send/outbox"
 )
 
@@ -187,3 +189,58 @@ func regexpARN(def []byte) []byte {
 }
 
 var arnRE = regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)
+
+// Slices that outlast their invocations loop through the Map iterator's
+// Choice in both interpreters alike: every invocation has 8 s of a clock
+// that advances a second per message (one worker, one slice at a time, so
+// both runs stop at the same messages), and each recipient gets one message.
+func TestCrossCheckRemainders(t *testing.T) {
+	p, diags := activities.CompileFiles("testdata/e2e/remainder.yaml", "testdata/e2e/catalog.yaml")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	var homes []*executor.Local
+	goRes, nodeRes := sfnlocal.CrossCheck(t, regexpARN(p.JSON), json.RawMessage(`{"runId":"0193a5b0-0000-7000-8000-0000000000c3"}`), func() interp.Invoker {
+		l := openLocal(t, p)
+		c := &clock{t: l.Env.Now()}
+		l.Env.Clock = c.Now
+		l.Env.Services[activity.ServiceSender] = tickingSender{l.Env.Services[activity.ServiceSender].(send.Sender), c}
+		opts := l.Env.Services[channel.ServiceOptions].(*channel.Options)
+		opts.Workers = 1
+		opts.Deadline = func(context.Context) (time.Time, bool) { return c.Now().Add(8 * time.Second), true }
+		homes = append(homes, l)
+		return l.Runner
+	})
+	for _, r := range []sfnlocal.Result{goRes, nodeRes} {
+		if r.Error != "" {
+			t.Fatalf("execution failed: %s %s", r.Error, r.Cause)
+		}
+	}
+	steps := map[string]int{}
+	for _, s := range goRes.Steps {
+		steps[s.State]++
+	}
+	t.Logf("states entered: %v", steps)
+	// 40 customers in slices of 10: 4 slices, each handed on at least once.
+	if steps["mail:slice"] < 8 || steps["mail:more"] != steps["mail:slice"] || steps["mail:sent"] != 4 {
+		t.Errorf("states entered %v: the slices were not handed on", steps)
+	}
+	for _, l := range homes {
+		recs, err := outbox.Read(executor.OutboxDir(l.Home))
+		if err != nil {
+			t.Fatal(err)
+		}
+		per := map[string]int{}
+		for _, r := range recs {
+			per[r.Tags["recipient"]]++
+		}
+		for k, n := range per {
+			if n != 1 {
+				t.Errorf("%s: %d messages", k, n)
+			}
+		}
+		if len(per) != 36 {
+			t.Errorf("%d recipients received a message, want 36 (4 have no address)", len(per))
+		}
+	}
+}

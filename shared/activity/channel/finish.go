@@ -32,7 +32,11 @@ func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, ki
 	if err != nil {
 		return nil, &activity.InvalidInput{Msg: "finish: the plan is missing: " + err.Error()}
 	}
-	pres, _, err := planResult(t, x, plan, pm)
+	sz, err := readSizing(ctx, t.Engine.Store(), req.Run.ID, req.Activity, x)
+	if err != nil {
+		return nil, err
+	}
+	pres, _, err := planResult(t, plan, pm, sz.SliceSize)
 	if err != nil {
 		return nil, err
 	}

@@ -48,6 +48,10 @@ type Options struct {
 	Backoff time.Duration
 	// Sleep waits (tests make it advance a fake clock). Default: a timer.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// Deadline is when the invocation must have returned, on the Env's
+	// clock. Default: the context's deadline (aws-lambda-go sets the
+	// function's; the interpreter the Task's TimeoutSeconds).
+	Deadline func(ctx context.Context) (time.Time, bool)
 }
 
 func (o Options) withDefaults() Options {
@@ -68,6 +72,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Sleep == nil {
 		o.Sleep = sleep
+	}
+	if o.Deadline == nil {
+		o.Deadline = func(ctx context.Context) (time.Time, bool) { return ctx.Deadline() }
 	}
 	return o
 }

@@ -42,6 +42,8 @@ type Wave struct {
 // The plan is written once per run: a retried or resumed plan finds it and
 // returns the same slices. Its manifest's creation time starts the window.
 func runPlan(ctx context.Context, env *activity.Env, req *activity.Request, kind *Kind) (*activity.Result, error) {
+	// Measured first: the time left now is the function's timeout.
+	timeout := functionTimeout(ctx, env)
 	t, err := datakit.Open(ctx, env, req)
 	if err != nil {
 		return nil, err
@@ -49,14 +51,22 @@ func runPlan(ctx context.Context, env *activity.Env, req *activity.Request, kind
 	defer t.Close()
 	x := t.Config.(*Config)
 	ref := dataset.Ref(planRef(req.Run.ID, req.Activity))
-	m, err := dataset.ReadManifest(ctx, t.Engine.Store(), ref)
+	store := t.Engine.Store()
+	m, err := dataset.ReadManifest(ctx, store, ref)
+	var sz Sizing
 	if errors.Is(err, dataset.ErrNotFound) {
-		m, err = writePlan(t, kind, x, ref)
+		// The sizing first: a plan found has its sizing beside it.
+		sz = planSizing(env, x, kind, timeout)
+		if err = putSizing(ctx, store, req.Run.ID, req.Activity, sz); err == nil {
+			m, err = writePlan(t, kind, x, ref)
+		}
+	} else if err == nil {
+		sz, err = readSizing(ctx, store, req.Run.ID, req.Activity, x)
 	}
 	if err != nil {
 		return nil, err
 	}
-	res, eligible, err := planResult(t, x, ref, m)
+	res, eligible, err := planResult(t, ref, m, sz.SliceSize)
 	if err != nil {
 		return nil, err
 	}
@@ -78,7 +88,7 @@ func runPlan(ctx context.Context, env *activity.Env, req *activity.Request, kind
 	if req.Phase != PhasePlan {
 		return res, nil
 	}
-	activity.Logf(ctx, env, req, "plan: %d rows, %d to send in %d slices", m.Rows, eligible, len(res.Slices)+countWaveSlices(res))
+	activity.Logf(ctx, env, req, "plan: %d rows, %d to send in %d slices of up to %d", m.Rows, eligible, len(res.Slices)+countWaveSlices(res), sz.SliceSize)
 	return res, nil
 }
 
@@ -343,7 +353,8 @@ func quoted(names []string) []string {
 
 // planResult reads the slices of a written plan: per wave, the rows to send
 // are contiguous from the wave's first row number.
-func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest) (*activity.Result, int64, error) {
+func planResult(t *datakit.Task, ref dataset.Ref, m *dataset.Manifest, sliceSize int) (*activity.Result, int64, error) {
+	x := t.Config.(*Config)
 	view := t.View("plan")
 	if _, err := t.Engine.StageOwn(t.Ctx, view, ref); err != nil {
 		return nil, 0, &activity.Retryable{Msg: "plan: " + err.Error()}
@@ -363,7 +374,7 @@ func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest
 	if err != nil {
 		return nil, 0, &activity.Retryable{Msg: "plan: " + err.Error()}
 	}
-	size := int64(sliceSize(x))
+	size := int64(sliceSize)
 	res := activity.NewResult([]string{"out", "skipped"})
 	res.Extra = map[string]any{}
 	var all []activity.Slice
@@ -394,23 +405,6 @@ func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest
 		res.Slices = all
 	}
 	return res, eligible, nil
-}
-
-// sliceSize keeps one slice within about ten minutes of sending at the
-// activity's rate share (a Lambda runs at most 15).
-func sliceSize(x *Config) int {
-	size := x.SliceSize
-	if size <= 0 {
-		size = DefaultSliceSize
-	}
-	if x.Rate > 0 {
-		conc := x.Concurrency
-		if conc <= 0 {
-			conc = DefaultConcurrency
-		}
-		size = min(size, max(100, int(x.Rate/float64(conc)*600)))
-	}
-	return size
 }
 
 func toInt(v any) int64 {

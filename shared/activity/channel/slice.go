@@ -29,6 +29,9 @@ func runSend(ctx context.Context, env *activity.Env, req *activity.Request, kind
 	if req.Slice == nil {
 		return nil, &activity.InvalidInput{Msg: "send phase without a slice"}
 	}
+	// Measured first: the invocation's deadline, less a margin, is when the
+	// slice stops sending and hands its remainder on.
+	stopAt, callsUntil := sliceStops(ctx, env)
 	t, err := datakit.Open(ctx, env, req)
 	if err != nil {
 		return nil, err
@@ -52,7 +55,13 @@ func runSend(ctx context.Context, env *activity.Env, req *activity.Request, kind
 	if err != nil {
 		return nil, err
 	}
+	d.stopAt, d.callsUntil = stopAt, callsUntil
 	d.outcomes = make([]outcome, sl.Count)
+	// The rows earlier invocations settled before their time ran out.
+	from, err := readPieces(t, sl, d.outcomes)
+	if err != nil {
+		return nil, err
+	}
 	if !d.test {
 		if err := d.markAttempt(ctx, t, sl.Index); err != nil {
 			return nil, err
@@ -61,7 +70,17 @@ func runSend(ctx context.Context, env *activity.Env, req *activity.Request, kind
 			return nil, err
 		}
 	}
-	if err := d.sendSlice(ctx, t, plan, pm, sl); err != nil {
+	if from < sl.Offset+sl.Count { // else the pieces hold every row (Limit 0 would read on)
+		err = d.sendSlice(ctx, t, plan, pm, sl, from)
+	}
+	if errors.Is(err, errOutOfTime) {
+		res, herr := d.handOn(ctx, t, pm, sl, from)
+		if res != nil || herr != nil {
+			return res, herr
+		}
+		err = nil // every row settled just in time
+	}
+	if err != nil {
 		return nil, err
 	}
 	for i, o := range d.outcomes {
@@ -158,6 +177,10 @@ func (d *deliverer) setLimiter(t *datakit.Task, x *Config, plan dataset.Ref, sl 
 	if x.Rate <= 0 {
 		return nil
 	}
+	sz, err := readSizing(t.Ctx, t.Engine.Store(), t.Req.Run.ID, t.Req.Activity, x)
+	if err != nil {
+		return err
+	}
 	view := t.View("plan")
 	if _, err := t.Engine.StageOwn(t.Ctx, view, plan); err != nil {
 		return &activity.Retryable{Msg: "read the plan: " + err.Error()}
@@ -167,12 +190,8 @@ func (d *deliverer) setLimiter(t *datakit.Task, x *Config, plan dataset.Ref, sl 
 	if err != nil {
 		return &activity.Retryable{Msg: "read the plan: " + err.Error()}
 	}
-	slices := int(math.Ceil(float64(toInt(row[0])) / float64(sliceSize(x))))
-	conc := x.Concurrency
-	if conc <= 0 {
-		conc = DefaultConcurrency
-	}
-	share := x.Rate / float64(max(1, min(conc, slices)))
+	slices := int(math.Ceil(float64(toInt(row[0])) / float64(sz.SliceSize)))
+	share := x.Rate / float64(max(1, min(concurrency(x), slices)))
 	lim, burst := send.Rate(share)
 	d.limiter = rate.NewLimiter(lim, burst)
 	return nil
@@ -212,9 +231,10 @@ func (d *deliverer) readColumns(pm *dataset.Manifest) []string {
 	return cols
 }
 
-// sendSlice streams the slice's rows to the workers, applying the static
-// checks and the suppression list batch by batch.
-func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset.Ref, pm *dataset.Manifest, sl activity.Slice) error {
+// sendSlice streams the slice's rows from from on (those before were
+// settled by earlier invocations) to the workers, applying the static checks
+// and the suppression list batch by batch.
+func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset.Ref, pm *dataset.Manifest, sl activity.Slice, from int64) error {
 	sup, _ := t.Env.Services[activity.ServiceState].(Suppressions)
 	def := t.Location()
 	zones := map[string]*time.Location{}
@@ -224,9 +244,9 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset
 	done := make(chan error, 1)
 	go func() { done <- d.runAll(ctx, work) }()
 	keyCols := pm.Key
-	idx := 0
-	_, err := t.Engine.Stream(ctx, plan, dataset.StreamOptions{Columns: d.readColumns(pm), Offset: sl.Offset, Limit: sl.Count, BatchSize: 512}, func(b *dataset.Batch) error {
-		if d.stopped.Load() {
+	idx := int(from - sl.Offset)
+	_, err := t.Engine.Stream(ctx, plan, dataset.StreamOptions{Columns: d.readColumns(pm), Offset: from, Limit: sl.Offset + sl.Count - from, BatchSize: 512}, func(b *dataset.Batch) error {
+		if d.stopped.Load() || d.timeUp() {
 			return errStopped
 		}
 		col := map[string]int{}

@@ -152,7 +152,8 @@ const ConfirmPollSeconds = 60
 
 // lower emits plan → [confirm loop] → Map(send over slices) → finish. The
 // plan task writes the plan and returns its slices; each Map iteration
-// sends one slice; finish merges the parts into the ports.
+// sends one slice, invoking the send task again while it returns a
+// remainder; finish merges the parts into the ports.
 //
 // With confirm: true the plan reports extra.held (live runs) and a poll loop
 // (Choice → Wait 60 s → confirm task → Choice) holds the sends until the run
@@ -161,10 +162,7 @@ const ConfirmPollSeconds = 60
 // its recipients' quiet hours) and then sends the wave's slices.
 func lower(l activity.Lowerer, cfg any) error {
 	x := cfg.(*Config)
-	conc := x.Concurrency
-	if conc <= 0 {
-		conc = DefaultConcurrency
-	}
+	conc := concurrency(x)
 	sendName := l.Name("send")
 	if x.QuietHours != nil {
 		sendName = l.Name("waves")
@@ -184,15 +182,21 @@ func lower(l activity.Lowerer, cfg any) error {
 	}
 
 	send := l.Task(PhaseSend, map[string]any{"slice.$": "$$.Map.Item.Value"})
-	send.ResultPath = ""
+	send.ResultPath = "$.sent"
 	send.Catch = nil
-	send.End = true
+	send.Next = l.Name("more")
 	// Inside the Map, the item selector supplies the whole request.
 	itemSel := send.Parameters.(map[string]any)
 	send.Parameters = nil
 	send.InputPath = ""
 	item := asl.Branch{ProcessorConfig: &asl.ProcessorConfig{Mode: "INLINE"}, StartAt: l.Name("slice")}
 	item.States.Add(l.Name("slice"), send)
+	// A slice that ran out of time hands its remainder on: the same request
+	// again continues after the rows it settled (see runSend).
+	item.States.Add(l.Name("more"), &asl.State{Type: "Choice", Comment: "a slice out of time leaves a remainder for its next invocation",
+		Choices: []asl.ChoiceRule{{Variable: "$.sent.extra.remainder", IsPresent: asl.Bool(true), Next: l.Name("slice")}},
+		Default: l.Name("sent")})
+	item.States.Add(l.Name("sent"), &asl.State{Type: "Pass", OutputPath: "$.sent", End: true})
 	if x.QuietHours == nil {
 		l.Add(sendName, &asl.State{
 			Type: "Map", ItemsPath: l.ResultPath() + ".slices", ItemSelector: itemSel, ItemProcessor: &item,
