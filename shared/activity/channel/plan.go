@@ -56,7 +56,7 @@ func runPlan(ctx context.Context, env *activity.Env, req *activity.Request, kind
 	var sz Sizing
 	if errors.Is(err, dataset.ErrNotFound) {
 		// The sizing first: a plan found has its sizing beside it.
-		sz = planSizing(env, x, kind, timeout)
+		sz = planSizing(env, x, kind, timeout, req.Run.Test)
 		if err = putSizing(ctx, store, req.Run.ID, req.Activity, sz); err == nil {
 			m, err = writePlan(t, kind, x, ref)
 		}

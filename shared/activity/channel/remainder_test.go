@@ -69,21 +69,27 @@ func TestPlanSlicesByProviderRate(t *testing.T) {
 	in := h.population("sized", rows)
 	h.env.Services[activity.ServiceSender] = send.Limit(h.outbox, "test:"+t.Name(), 14)
 	h.opts.Deadline = func(context.Context) (time.Time, bool) { return h.clock.Now().Add(900 * time.Second), true }
-	res := h.plan("long", "sized", true, in)
+	res := h.plan("long", "sized", false, in)
 	sl := slices(res)
 	if len(sl) != 3 || sl[0].Count != 2100 || sl[2].Count != 800 {
 		t.Fatalf("slices %+v, want 2100, 2100, 800", sl)
 	}
 	h.env.Services[activity.ServiceSender] = send.Limit(h.outbox, "test:"+t.Name()+":fast", 1000)
-	if again := slices(h.plan("long", "sized", true, in)); len(again) != 3 || again[0] != sl[0] {
+	if again := slices(h.plan("long", "sized", false, in)); len(again) != 3 || again[0] != sl[0] {
 		t.Fatalf("the retried plan cut %+v", again)
 	}
-	for _, s := range sl {
-		if _, err := h.send(context.Background(), "long", "sized", true, in, s); err != nil {
+	// A test run renders without pacing: no rate sizes its slices.
+	h.env.Services[activity.ServiceSender] = send.Limit(h.outbox, "test:"+t.Name()+":test", 14)
+	test := slices(h.plan("long", "sized-test", true, in))
+	if len(test) != 1 || test[0].Count != 5000 {
+		t.Fatalf("test-run slices %+v, want one of 5000", test)
+	}
+	for _, s := range test {
+		if _, err := h.send(context.Background(), "long", "sized-test", true, in, s); err != nil {
 			t.Fatal(err)
 		}
 	}
-	fin, err := h.finish("long", "sized", true, in)
+	fin, err := h.finish("long", "sized-test", true, in)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -103,8 +103,14 @@ func functionTimeout(ctx context.Context, env *activity.Env) time.Duration {
 }
 
 // planSizing sizes a new plan in this function: its provider ceiling for
-// the channel and its timeout (the slices run in the same function).
-func planSizing(env *activity.Env, x *Config, kind *Kind, timeout time.Duration) Sizing {
+// the channel and its timeout (the slices run in the same function). A test
+// run renders without pacing (nothing is sent), so no rate sizes its slices.
+func planSizing(env *activity.Env, x *Config, kind *Kind, timeout time.Duration, test bool) Sizing {
+	if test {
+		unpaced := *x
+		unpaced.Rate = 0
+		return NewSizing(&unpaced, 0, timeout)
+	}
 	s, _ := env.Services[activity.ServiceSender].(send.Sender)
 	return NewSizing(x, send.CeilingOf(s, kind.Type), timeout)
 }
