@@ -83,17 +83,36 @@ func copyTree(t *testing.T, src, dst string) {
 // imported file are read from S3 (s3:// sources); locally from a folder.
 // An example whose activities still lack handlers is skipped by name.
 func TestExamples(t *testing.T) {
-	root := repoRoot(t)
-	examples := []struct {
-		file     string
-		local    map[string]any // parameters of the local run
-		aws      map[string]any // of the AWS-shaped run
-		uploaded []string       // files the AWS run reads from S3
-	}{
-		{file: "winback.yaml"},
-		{file: "newsletter.yaml"},
-		{file: "import.yaml", aws: map[string]any{"file": "s3://" + bucket + "/files/leads.csv"}, uploaded: []string{"files/leads.csv"}},
+	runExamples(t, shapeOptions{}, examples)
+}
+
+// TestExamplesIAM runs the examples with IAM enforced (moto): each
+// function has exactly its template policies, and no call may be denied.
+func TestExamplesIAM(t *testing.T) {
+	sh := runExamples(t, shapeOptions{IAM: true}, examples)
+	if d := sh.moto.denials(); len(d) > 0 {
+		t.Errorf("IAM denied %d calls (template.yaml misses these permissions):\n%s", len(d), strings.Join(d, "\n"))
 	}
+}
+
+type example struct {
+	file     string
+	local    map[string]any // parameters of the local run
+	aws      map[string]any // of the AWS-shaped run
+	uploaded []string       // files the AWS run reads from S3
+}
+
+var examples = []example{
+	{file: "winback.yaml"},
+	{file: "newsletter.yaml"},
+	{file: "import.yaml", aws: map[string]any{"file": "s3://" + bucket + "/files/leads.csv"}, uploaded: []string{"files/leads.csv"}},
+}
+
+// runExamples runs examples in a shape started with o and locally, and
+// compares them.
+func runExamples(t *testing.T, o shapeOptions, examples []example) *shape {
+	t.Helper()
+	root := repoRoot(t)
 	data := sampleData(t)
 	local, remote := t.TempDir(), t.TempDir()
 	copyTree(t, filepath.Join(root, "examples"), local)
@@ -129,7 +148,7 @@ func TestExamples(t *testing.T) {
 	for n := range need {
 		names = append(names, n)
 	}
-	sh := startShape(t, names...)
+	sh := startShapeWith(t, o, names...)
 	ctx := context.Background()
 	for _, name := range []string{"customers", "purchases", "stores"} {
 		f, err := os.Open(filepath.Join(data, name+".parquet"))
@@ -181,10 +200,11 @@ func TestExamples(t *testing.T) {
 			}
 		}
 	}
-	if got := int64(len(sh.ses.Messages()) + len(sh.sns.Messages()) + len(sh.sms.Messages())); got != sent {
+	email, push, sms := sh.sent()
+	if got := int64(email + push + sms); got != sent {
 		t.Errorf("providers received %d messages, the runs report %d sent", got, sent)
 	}
-	t.Logf("messages: %d email (SESv2), %d push (SNS), %d SMS", len(sh.ses.Messages()), len(sh.sns.Messages()), len(sh.sms.Messages()))
+	t.Logf("messages: %d email (SESv2), %d push (SNS), %d SMS", email, push, sms)
 	retries := 0
 	for i := range runs {
 		sh.checkAgainst(t, localRuns[i], runs[i], outs[i])
@@ -194,4 +214,5 @@ func TestExamples(t *testing.T) {
 		t.Errorf("%d retries, want %d (the injected failures)", retries, faults)
 	}
 	sh.logInvocations(t)
+	return sh
 }
