@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -112,67 +113,7 @@ var examples = []example{
 // compares them.
 func runExamples(t *testing.T, o shapeOptions, examples []example) *shape {
 	t.Helper()
-	root := repoRoot(t)
-	data := sampleData(t)
-	local, remote := t.TempDir(), t.TempDir()
-	copyTree(t, filepath.Join(root, "examples"), local)
-	copyTree(t, filepath.Join(root, "examples"), remote)
-	copyTree(t, data, filepath.Join(local, "data"))
-	os.Remove(filepath.Join(local, "data", "catalog.yaml"))
-	cat, err := os.ReadFile(filepath.Join(root, "examples", "catalog.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s3cat := strings.ReplaceAll(string(cat), "source: data/", "source: s3://"+bucket+"/data/")
-	if err := os.WriteFile(filepath.Join(remote, "catalog.yaml"), []byte(s3cat), 0o644); err != nil {
-		t.Fatal(err)
-	}
-
-	var runs, localRuns []run
-	need := map[string]bool{}
-	for _, ex := range examples {
-		lp := compileFile(t, filepath.Join(local, ex.file), filepath.Join(local, "catalog.yaml"))
-		rp := compileFile(t, filepath.Join(remote, ex.file), filepath.Join(remote, "catalog.yaml"))
-		fns := functionsOf(rp.JSON)
-		if miss := missingHandlers(fns); len(miss) > 0 {
-			t.Fatalf("%s: functions without handlers: %s", ex.file, strings.Join(miss, ", "))
-		}
-		for _, f := range fns {
-			need[f] = true
-		}
-		id := state.NewRunID()
-		runs = append(runs, run{name: ex.file, program: rp, params: ex.aws, runID: id})
-		localRuns = append(localRuns, run{name: ex.file, program: lp, params: ex.local, runID: id})
-	}
-	var names []string
-	for n := range need {
-		names = append(names, n)
-	}
-	sh := startShapeWith(t, o, names...)
-	ctx := context.Background()
-	for _, name := range []string{"customers", "purchases", "stores"} {
-		f, err := os.Open(filepath.Join(data, name+".parquet"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = sh.blob.Put(ctx, "data/"+name+".parquet", f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, ex := range examples {
-		for _, u := range ex.uploaded {
-			f, err := os.Open(filepath.Join(local, u))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := sh.blob.Put(ctx, u, f); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-		}
-	}
+	sh, runs, localRuns, need := prepareExamples(t, o, examples)
 	// The first call of each of these fails after doing its work (its result
 	// is lost): Step Functions retries it, and the counts must not change.
 	faults := 0
@@ -215,4 +156,72 @@ func runExamples(t *testing.T, o shapeOptions, examples []example) *shape {
 	}
 	sh.logInvocations(t)
 	return sh
+}
+
+// prepareExamples starts a shape for examples (with o) holding their data
+// and uploads, and compiles each for both runtimes.
+func prepareExamples(t *testing.T, o shapeOptions, examples []example) (sh *shape, runs, localRuns []run, need map[string]bool) {
+	t.Helper()
+	root := repoRoot(t)
+	data := sampleData(t)
+	local, remote := t.TempDir(), t.TempDir()
+	copyTree(t, filepath.Join(root, "examples"), local)
+	copyTree(t, filepath.Join(root, "examples"), remote)
+	copyTree(t, data, filepath.Join(local, "data"))
+	os.Remove(filepath.Join(local, "data", "catalog.yaml"))
+	cat, err := os.ReadFile(filepath.Join(root, "examples", "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3cat := strings.ReplaceAll(string(cat), "source: data/", "source: s3://"+bucket+"/data/")
+	if err := os.WriteFile(filepath.Join(remote, "catalog.yaml"), []byte(s3cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	need = map[string]bool{}
+	for _, ex := range examples {
+		lp := compileFile(t, filepath.Join(local, ex.file), filepath.Join(local, "catalog.yaml"))
+		rp := compileFile(t, filepath.Join(remote, ex.file), filepath.Join(remote, "catalog.yaml"))
+		fns := functionsOf(rp.JSON)
+		if miss := missingHandlers(fns); len(miss) > 0 {
+			t.Fatalf("%s: functions without handlers: %s", ex.file, strings.Join(miss, ", "))
+		}
+		for _, f := range fns {
+			need[f] = true
+		}
+		id := state.NewRunID()
+		runs = append(runs, run{name: ex.file, program: rp, params: ex.aws, runID: id})
+		localRuns = append(localRuns, run{name: ex.file, program: lp, params: ex.local, runID: id})
+	}
+	var names []string
+	for n := range need {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	sh = startShapeWith(t, o, names...)
+	ctx := context.Background()
+	for _, name := range []string{"customers", "purchases", "stores"} {
+		f, err := os.Open(filepath.Join(data, name+".parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = sh.blob.Put(ctx, "data/"+name+".parquet", f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ex := range examples {
+		for _, u := range ex.uploaded {
+			f, err := os.Open(filepath.Join(local, u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sh.blob.Put(ctx, u, f); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+	}
+	return sh, runs, localRuns, need
 }

@@ -184,6 +184,7 @@ func startShapeWith(t *testing.T, o shapeOptions, names ...string) *shape {
 	var testCreds aws.CredentialsProvider = aws.AnonymousCredentials{}
 	var st *dynamostate.Store
 	var m *moto
+	var stateMachine []policy // IAM mode: the state machines' role
 	fnEnv := map[string]map[string]string{}
 	if o.IAM {
 		m = startMoto(t)
@@ -199,8 +200,13 @@ func startShapeWith(t *testing.T, o shapeOptions, names ...string) *shape {
 		testCreds = credentials.StaticCredentialsProvider{Value: admin}
 		st = dynamostate.New(dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(m.url), Credentials: testCreds}), table)
 		m.bootstrap(t, ctx, testCreds)
-		pols := loadSAM(t, map[string]string{"PushPlatformApplicationArn": pushApp},
-			map[string]string{"Table": table, "Bucket": bucket}).mustFunctionPolicies(t)
+		sam := loadSAM(t, map[string]string{"PushPlatformApplicationArn": pushApp}, map[string]string{"Table": table, "Bucket": bucket})
+		pols := sam.mustFunctionPolicies(t)
+		sm, err := sam.rolePolicies("StateMachineRole")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stateMachine = dropActions(t, "StateMachineRole", sm, o.Drop["StateMachineRole"])
 		for _, n := range names {
 			ps, ok := pols[n]
 			if !ok {
@@ -271,6 +277,21 @@ func startShapeWith(t *testing.T, o shapeOptions, names ...string) *shape {
 	}
 	t.Cleanup(f.Close)
 	sh.fns = f
+	if m != nil {
+		// aws-local-stepfunctions invokes without credentials: the router
+		// checks the state machine role's lambda:InvokeFunction.
+		f.Router.Authorize(func(fn string) error {
+			arn := fn
+			if !strings.HasPrefix(arn, "arn:") {
+				arn = "arn:aws:lambda:" + region + ":" + account + ":function:" + fn
+			}
+			if allowed(stateMachine, access{"lambda:InvokeFunction", arn}) {
+				return nil
+			}
+			m.deny(denial{Function: "StateMachineRole", Action: "lambda:InvokeFunction", Resource: arn})
+			return fmt.Errorf("StateMachineRole is not authorized to perform: lambda:InvokeFunction on resource: %s", arn)
+		})
+	}
 	return sh
 }
 

@@ -44,11 +44,12 @@ import (
 // does not know).
 type moto struct {
 	url    string
-	admin  aws.Credentials // the test's own calls, allowed everything
 	mu     sync.Mutex
 	denied []denial
 	calls  counter           // successful calls by IAM action, all callers
-	users  map[string]string // access key id → function
+	users  map[string]string // access key id → user
+	// The users' policies as the template has them (the gate's), by user.
+	policies map[string][]policy
 }
 
 // denial is a call moto refused.
@@ -95,7 +96,7 @@ func startMoto(t testing.TB) *moto {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
 		cmd.Wait()
 	})
-	m := &moto{url: fmt.Sprintf("http://127.0.0.1:%d", port), users: map[string]string{}}
+	m := &moto{url: fmt.Sprintf("http://127.0.0.1:%d", port), users: map[string]string{}, policies: map[string][]policy{}}
 	deadline := time.Now().Add(30 * time.Second)
 	for {
 		resp, err := http.Get(m.url + "/moto-api/")
@@ -155,6 +156,7 @@ func (m *moto) user(t testing.TB, name string, policies []policy) aws.Credential
 	}
 	m.mu.Lock()
 	m.users[key.ID] = name
+	m.policies[name] = policies
 	m.mu.Unlock()
 	return aws.Credentials{AccessKeyID: key.ID, SecretAccessKey: key.Secret}
 }
@@ -241,6 +243,28 @@ func (m *moto) handler(service string) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		body, _ := io.ReadAll(r.Body)
 		r.Body = io.NopCloser(bytes.NewReader(body))
+		user := ""
+		if mm := credential.FindStringSubmatch(r.Header.Get("Authorization")); mm != nil {
+			m.mu.Lock()
+			user = m.users[mm[1]]
+			if user == "" {
+				user = "unknown key " + mm[1]
+			}
+			m.mu.Unlock()
+		}
+		// The gate checks resources for every user the harness made (the
+		// test's own may do anything).
+		m.mu.Lock()
+		ps, gated := m.policies[user]
+		m.mu.Unlock()
+		for _, a := range needs(service, r, body) {
+			if gated && !allowed(ps, a) {
+				msg := "User: arn:aws:iam::" + account + ":user/" + user + " is not authorized to perform: " + a.action + " on resource: " + a.resource
+				m.deny(denial{Function: user, Action: a.action, Resource: a.resource, Message: msg, Request: r.Method + " " + r.URL.RequestURI()})
+				refuse(w, service, msg)
+				return
+			}
+		}
 		rec := &recorder{ResponseWriter: w, status: http.StatusOK}
 		proxy.ServeHTTP(rec, r)
 		action, resource := iamAction(service, r, body)
@@ -251,22 +275,18 @@ func (m *moto) handler(service string) http.Handler {
 		if rec.status != http.StatusForbidden {
 			return
 		}
-		d := denial{Action: action, Resource: resource, Message: rec.body.String(), Request: r.Method + " " + r.URL.RequestURI()}
+		d := denial{Function: user, Action: action, Resource: resource, Message: rec.body.String(), Request: r.Method + " " + r.URL.RequestURI()}
 		if mm := notAllowed.FindStringSubmatch(d.Message); mm != nil {
 			d.Action = mm[1] // moto's own name for it
 		}
-		if mm := credential.FindStringSubmatch(r.Header.Get("Authorization")); mm != nil {
-			m.mu.Lock()
-			d.Function = m.users[mm[1]]
-			m.mu.Unlock()
-			if d.Function == "" {
-				d.Function = "unknown key " + mm[1]
-			}
-		}
-		m.mu.Lock()
-		m.denied = append(m.denied, d)
-		m.mu.Unlock()
+		m.deny(d)
 	})
+}
+
+func (m *moto) deny(d denial) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	m.denied = append(m.denied, d)
 }
 
 // denials returns the refused calls so far, sorted and deduplicated.
