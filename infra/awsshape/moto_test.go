@@ -39,9 +39,9 @@ import (
 // ARN; every other service is checked against the resource "*", which a
 // resource-scoped statement never matches. The harness therefore gives
 // moto, for non-S3 actions, a copy of each statement with Resource "*":
-// there moto checks the action, not the resource. Conditions are dropped
-// from moto's copy (moto would deny a statement whose condition keys it
-// does not know).
+// there moto checks the action, not the resource; the gate (gate_test.go)
+// checks those resources. Conditions are dropped from moto's copy (moto
+// would deny a statement whose condition keys it does not know).
 type moto struct {
 	url    string
 	mu     sync.Mutex
@@ -52,10 +52,10 @@ type moto struct {
 	policies map[string][]policy
 }
 
-// denial is a call moto refused.
+// denial is a call moto, the gate or the Lambda router refused; Function
+// is the IAM user (stepwise-shape-<function>) or the role.
 type denial struct {
 	Function, Action, Resource, Message string
-	Request                             string // method and path
 }
 
 func (d denial) String() string {
@@ -260,7 +260,7 @@ func (m *moto) handler(service string) http.Handler {
 		for _, a := range needs(service, r, body) {
 			if gated && !allowed(ps, a) {
 				msg := "User: arn:aws:iam::" + account + ":user/" + user + " is not authorized to perform: " + a.action + " on resource: " + a.resource
-				m.deny(denial{Function: user, Action: a.action, Resource: a.resource, Message: msg, Request: r.Method + " " + r.URL.RequestURI()})
+				m.deny(denial{Function: user, Action: a.action, Resource: a.resource, Message: msg})
 				refuse(w, service, msg)
 				return
 			}
@@ -275,7 +275,7 @@ func (m *moto) handler(service string) http.Handler {
 		if rec.status != http.StatusForbidden {
 			return
 		}
-		d := denial{Function: user, Action: action, Resource: resource, Message: rec.body.String(), Request: r.Method + " " + r.URL.RequestURI()}
+		d := denial{Function: user, Action: action, Resource: resource, Message: rec.body.String()}
 		if mm := notAllowed.FindStringSubmatch(d.Message); mm != nil {
 			d.Action = mm[1] // moto's own name for it
 		}
@@ -336,10 +336,12 @@ func iamAction(service string, r *http.Request, body []byte) (string, string) {
 				return "s3:ListBucket", "arn:aws:s3:::" + bucket
 			case http.MethodPut:
 				return "s3:CreateBucket", "arn:aws:s3:::" + bucket
+			case http.MethodHead:
+				return "s3:ListBucket", "arn:aws:s3:::" + bucket // HeadBucket
 			case http.MethodPost:
 				return "s3:DeleteObject", "arn:aws:s3:::" + bucket + "/*" // DeleteObjects
 			}
-			return "s3:" + r.Method + "Bucket", "arn:aws:s3:::" + bucket
+			return "s3:DeleteBucket", "arn:aws:s3:::" + bucket
 		}
 		res := "arn:aws:s3:::" + bucket + "/" + key
 		switch {

@@ -74,46 +74,45 @@ type samTemplate struct {
 	names  map[string]string // physical names of the table, bucket...
 }
 
-var (
-	transformed   []byte
-	transformErr  error
-	transformDone bool
-)
+var transformed = map[string][]byte{} // by template path, per test binary
 
-// transformTemplate runs the SAM transform once per test binary.
-func transformTemplate(t testing.TB) []byte {
+// transformFile runs the SAM transform on a template (once per path).
+func transformFile(t testing.TB, path string) []byte {
 	t.Helper()
-	if !transformDone {
-		transformDone = true
-		root := repoRoot(t)
-		py, err := exec.LookPath("python3")
-		if err != nil {
-			require(t, "python3 is not on PATH (the SAM transform needs cfn-lint's Python)")
-		}
-		cmd := exec.Command(py, filepath.Join(root, "infra", "samtransform", "transform.py"), filepath.Join(root, "template.yaml"), region)
-		var stderr bytes.Buffer
-		cmd.Stderr = &stderr
-		transformed, transformErr = cmd.Output()
-		if transformErr != nil {
-			if strings.Contains(stderr.String(), "No module named") {
-				require(t, "the SAM transform needs cfn-lint (Python): "+strings.TrimSpace(stderr.String()))
-			}
-			transformErr = fmt.Errorf("infra/samtransform/transform.py template.yaml: %v\n%s", transformErr, stderr.String())
-		}
+	if out, ok := transformed[path]; ok {
+		return out
 	}
-	if transformErr != nil {
-		t.Fatal(transformErr)
+	py, err := exec.LookPath("python3")
+	if err != nil {
+		require(t, "python3 is not on PATH (the SAM transform needs cfn-lint's Python)")
 	}
-	return transformed
+	cmd := exec.Command(py, filepath.Join(repoRoot(t), "infra", "samtransform", "transform.py"), path, region)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		if strings.Contains(stderr.String(), "No module named") {
+			require(t, "the SAM transform needs cfn-lint (Python): "+strings.TrimSpace(stderr.String()))
+		}
+		t.Fatalf("infra/samtransform/transform.py %s: %v\n%s", path, err, stderr.String())
+	}
+	transformed[path] = out
+	return out
 }
 
 // loadSAM transforms template.yaml; params override parameter defaults,
 // names give the physical names of resources (Table, Bucket...).
 func loadSAM(t testing.TB, params, names map[string]string) *samTemplate {
 	t.Helper()
+	return loadSAMFile(t, filepath.Join(repoRoot(t), "template.yaml"), params, names)
+}
+
+// loadSAMFile is loadSAM for the template at path.
+func loadSAMFile(t testing.TB, path string, params, names map[string]string) *samTemplate {
+	t.Helper()
 	var st samTemplate
-	if err := json.Unmarshal(transformTemplate(t), &st); err != nil {
-		t.Fatalf("transformed template: %v", err)
+	if err := json.Unmarshal(transformFile(t, path), &st); err != nil {
+		t.Fatalf("%s transformed: %v", path, err)
 	}
 	st.params = map[string]string{}
 	for k, p := range st.Parameters {
@@ -604,4 +603,36 @@ func dropActions(t testing.TB, fn string, ps []policy, drop []string) []policy {
 		}
 	}
 	return out
+}
+
+// TestPoliciesAsSAMMakesThem: testdata/sam-policies.yaml gives a function
+// a SAM policy template, an inline statement and a managed policy of its
+// own with intrinsics; each reaches the function's effective policies
+// resolved, and SAM's basic execution role is there too.
+func TestPoliciesAsSAMMakesThem(t *testing.T) {
+	st := loadSAMFile(t, filepath.Join(repoRoot(t), "infra", "awsshape", "testdata", "sam-policies.yaml"),
+		map[string]string{"Sender": "shop.example"}, map[string]string{"Table": "runs", "Bucket": "data"})
+	pols := st.mustFunctionPolicies(t)
+	var got []string
+	for _, p := range pols["Worker"] {
+		for _, s := range p.Statement {
+			for _, a := range s.Action {
+				for _, r := range s.Resource {
+					got = append(got, a+" "+r)
+				}
+			}
+		}
+	}
+	for _, want := range []string{
+		"logs:PutLogEvents *",
+		"s3:GetObject arn:aws:s3:::data/runs/*",
+		"dynamodb:GetItem arn:aws:dynamodb:us-east-1:123456789012:table/runs",
+		"dynamodb:Query arn:aws:dynamodb:us-east-1:123456789012:table/runs/index/*",
+		"sns:Publish arn:aws:sns:us-east-1:123456789012:stepwise-shape-alerts",
+		"ses:SendEmail arn:aws:ses:us-east-1:123456789012:identity/shop.example",
+	} {
+		if !contains(got, want) {
+			t.Errorf("Worker lacks %q; has:\n%s", want, strings.Join(got, "\n"))
+		}
+	}
 }
