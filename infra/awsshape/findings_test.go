@@ -2,6 +2,7 @@ package awsshape_test
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -74,7 +75,7 @@ func findings(st *samTemplate) ([]finding, error) {
 				if s.Effect != "Allow" {
 					continue
 				}
-				star := contains(s.Resource, "*") || len(s.NotResource) > 0
+				star := slices.Contains(s.Resource, "*") || len(s.NotResource) > 0
 				for _, a := range s.NotAction {
 					out = append(out, finding{role, p.Name, "NotAction " + a, strings.Join(s.Resource, ",")})
 				}

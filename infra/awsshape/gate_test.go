@@ -9,6 +9,7 @@ import (
 	"net/url"
 	"regexp"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -69,8 +70,14 @@ func glob(pattern, s string, fold bool) bool {
 	if fold {
 		re = "(?i)" + re
 	}
-	return regexp.MustCompile(re).MatchString(s)
+	c, ok := globs.Load(re)
+	if !ok {
+		c, _ = globs.LoadOrStore(re, regexp.MustCompile(re))
+	}
+	return c.(*regexp.Regexp).MatchString(s)
 }
+
+var globs sync.Map // compiled patterns
 
 // needs lists the accesses a request to service needs (nil for services
 // and operations the gate leaves to moto).

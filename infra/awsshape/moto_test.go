@@ -16,6 +16,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"sync"
@@ -206,7 +207,7 @@ func motoPolicy(p policy) policy {
 		if len(other) > 0 {
 			for op, items := range transactional {
 				for _, a := range other {
-					if contains(items, a) {
+					if slices.Contains(items, a) {
 						other = append(other, op)
 						break
 					}
@@ -218,15 +219,6 @@ func motoPolicy(p policy) policy {
 		}
 	}
 	return out
-}
-
-func contains(list []string, s string) bool {
-	for _, e := range list {
-		if e == s {
-			return true
-		}
-	}
-	return false
 }
 
 var (

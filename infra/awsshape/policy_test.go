@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -584,7 +585,7 @@ func dropActions(t testing.TB, fn string, ps []policy, drop []string) []policy {
 		for _, s := range p.Statement {
 			var keep []string
 			for _, a := range s.Action {
-				if contains(drop, a) {
+				if slices.Contains(drop, a) {
 					found[a] = true
 					continue
 				}
@@ -631,7 +632,7 @@ func TestPoliciesAsSAMMakesThem(t *testing.T) {
 		"sns:Publish arn:aws:sns:us-east-1:123456789012:stepwise-shape-alerts",
 		"ses:SendEmail arn:aws:ses:us-east-1:123456789012:identity/shop.example",
 	} {
-		if !contains(got, want) {
+		if !slices.Contains(got, want) {
 			t.Errorf("Worker lacks %q; has:\n%s", want, strings.Join(got, "\n"))
 		}
 	}
