@@ -214,4 +214,16 @@ func TestGateEvaluates(t *testing.T) {
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Errorf("transaction needs %v, want %v", got, want)
 	}
+	r, _ = http.NewRequest(http.MethodPost, "/v2/email/outbound-emails", nil)
+	got = needs("ses", r, []byte(`{"FromEmailAddress":"Shop <news@shop.example>","ConfigurationSetName":"cs"}`))
+	want = []access{{"ses:SendEmail", "arn:aws:ses:us-east-1:123456789012:identity/shop.example"}, {"ses:SendEmail", "arn:aws:ses:us-east-1:123456789012:configuration-set/cs"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("SendEmail needs %v, want %v", got, want)
+	}
+	r, _ = http.NewRequest(http.MethodPost, "/", nil)
+	got = needs("sns", r, []byte(`Action=CreatePlatformEndpoint&PlatformApplicationArn=arn%3Aaws%3Asns%3Aus-east-1%3A1%3Aapp%2FGCM%2Fa&Token=t`))
+	want = []access{{"sns:CreatePlatformEndpoint", "arn:aws:sns:us-east-1:1:app/GCM/a"}}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("CreatePlatformEndpoint needs %v, want %v", got, want)
+	}
 }

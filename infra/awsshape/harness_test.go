@@ -4,8 +4,14 @@
 // DynamoDB on DynamoDB Local and email on a fake SESv2. Each campaign's
 // counts must equal those of the local executor on the same data.
 //
+// In IAM mode (startShapeWith, shapeOptions.IAM) S3, DynamoDB, SESv2 and
+// SNS run on moto_server with authorization on, each function signing as
+// its own IAM user with exactly its template policies (moto_test.go,
+// policy_test.go, gate_test.go).
+//
 // Prerequisites: infra/setup-rie.sh (RIE), infra/setup.sh (node tools,
-// DynamoDB Local). Missing ones skip the tests, unless CI is set.
+// DynamoDB Local); for IAM mode moto_server and cfn-lint (Python). Missing
+// ones skip the tests, unless CI is set.
 package awsshape_test
 
 import (
