@@ -8,7 +8,8 @@ it, where percent-escapes in the query are already decoded (prefix=a%2Fb
 arrives as prefix=a/b), and botocore uses that query verbatim as the
 canonical query string. SigV4 canonicalizes each name and value
 URI-encoded (RFC 3986 unreserved characters kept), as the SDKs sign: so a
-ListObjectsV2 with a prefix holding '/' fails with SignatureDoesNotMatch.
+ListObjectsV2 with a prefix holding '/' fails with SignatureDoesNotMatch
+(known upstream: getmoto/moto issue 5948, fix proposed in 5949, open).
 This re-encodes the query before moto signs; nothing else changes.
 """
 
