@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"sort"
 	"strings"
 	"sync"
 	"testing"
@@ -83,77 +84,36 @@ func copyTree(t *testing.T, src, dst string) {
 // imported file are read from S3 (s3:// sources); locally from a folder.
 // An example whose activities still lack handlers is skipped by name.
 func TestExamples(t *testing.T) {
-	root := repoRoot(t)
-	examples := []struct {
-		file     string
-		local    map[string]any // parameters of the local run
-		aws      map[string]any // of the AWS-shaped run
-		uploaded []string       // files the AWS run reads from S3
-	}{
-		{file: "winback.yaml"},
-		{file: "newsletter.yaml"},
-		{file: "import.yaml", aws: map[string]any{"file": "s3://" + bucket + "/files/leads.csv"}, uploaded: []string{"files/leads.csv"}},
-	}
-	data := sampleData(t)
-	local, remote := t.TempDir(), t.TempDir()
-	copyTree(t, filepath.Join(root, "examples"), local)
-	copyTree(t, filepath.Join(root, "examples"), remote)
-	copyTree(t, data, filepath.Join(local, "data"))
-	os.Remove(filepath.Join(local, "data", "catalog.yaml"))
-	cat, err := os.ReadFile(filepath.Join(root, "examples", "catalog.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s3cat := strings.ReplaceAll(string(cat), "source: data/", "source: s3://"+bucket+"/data/")
-	if err := os.WriteFile(filepath.Join(remote, "catalog.yaml"), []byte(s3cat), 0o644); err != nil {
-		t.Fatal(err)
-	}
+	runExamples(t, shapeOptions{}, examples)
+}
 
-	var runs, localRuns []run
-	need := map[string]bool{}
-	for _, ex := range examples {
-		lp := compileFile(t, filepath.Join(local, ex.file), filepath.Join(local, "catalog.yaml"))
-		rp := compileFile(t, filepath.Join(remote, ex.file), filepath.Join(remote, "catalog.yaml"))
-		fns := functionsOf(rp.JSON)
-		if miss := missingHandlers(fns); len(miss) > 0 {
-			t.Fatalf("%s: functions without handlers: %s", ex.file, strings.Join(miss, ", "))
-		}
-		for _, f := range fns {
-			need[f] = true
-		}
-		id := state.NewRunID()
-		runs = append(runs, run{name: ex.file, program: rp, params: ex.aws, runID: id})
-		localRuns = append(localRuns, run{name: ex.file, program: lp, params: ex.local, runID: id})
+// TestExamplesIAM runs the examples with IAM enforced (moto): each
+// function has exactly its template policies, and no call may be denied.
+func TestExamplesIAM(t *testing.T) {
+	sh := runExamples(t, shapeOptions{IAM: true}, examples)
+	if d := sh.moto.denials(); len(d) > 0 {
+		t.Errorf("IAM denied %d calls (template.yaml misses these permissions):\n%s", len(d), strings.Join(d, "\n"))
 	}
-	var names []string
-	for n := range need {
-		names = append(names, n)
-	}
-	sh := startShape(t, names...)
-	ctx := context.Background()
-	for _, name := range []string{"customers", "purchases", "stores"} {
-		f, err := os.Open(filepath.Join(data, name+".parquet"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = sh.blob.Put(ctx, "data/"+name+".parquet", f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
-	for _, ex := range examples {
-		for _, u := range ex.uploaded {
-			f, err := os.Open(filepath.Join(local, u))
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := sh.blob.Put(ctx, u, f); err != nil {
-				t.Fatal(err)
-			}
-			f.Close()
-		}
-	}
+}
+
+type example struct {
+	file     string
+	local    map[string]any // parameters of the local run
+	aws      map[string]any // of the AWS-shaped run
+	uploaded []string       // files the AWS run reads from S3
+}
+
+var examples = []example{
+	{file: "winback.yaml"},
+	{file: "newsletter.yaml"},
+	{file: "import.yaml", aws: map[string]any{"file": "s3://" + bucket + "/files/leads.csv"}, uploaded: []string{"files/leads.csv"}},
+}
+
+// runExamples runs examples in a shape started with o and locally, and
+// compares them.
+func runExamples(t *testing.T, o shapeOptions, examples []example) *shape {
+	t.Helper()
+	sh, runs, localRuns, need := prepareExamples(t, o, examples)
 	// The first call of each of these fails after doing its work (its result
 	// is lost): Step Functions retries it, and the counts must not change.
 	faults := 0
@@ -181,10 +141,11 @@ func TestExamples(t *testing.T) {
 			}
 		}
 	}
-	if got := int64(len(sh.ses.Messages()) + len(sh.sns.Messages()) + len(sh.sms.Messages())); got != sent {
+	email, push, sms := sh.sent()
+	if got := int64(email + push + sms); got != sent {
 		t.Errorf("providers received %d messages, the runs report %d sent", got, sent)
 	}
-	t.Logf("messages: %d email (SESv2), %d push (SNS), %d SMS", len(sh.ses.Messages()), len(sh.sns.Messages()), len(sh.sms.Messages()))
+	t.Logf("messages: %d email (SESv2), %d push (SNS), %d SMS", email, push, sms)
 	retries := 0
 	for i := range runs {
 		sh.checkAgainst(t, localRuns[i], runs[i], outs[i])
@@ -194,4 +155,73 @@ func TestExamples(t *testing.T) {
 		t.Errorf("%d retries, want %d (the injected failures)", retries, faults)
 	}
 	sh.logInvocations(t)
+	return sh
+}
+
+// prepareExamples starts a shape for examples (with o) holding their data
+// and uploads, and compiles each for both runtimes.
+func prepareExamples(t *testing.T, o shapeOptions, examples []example) (sh *shape, runs, localRuns []run, need map[string]bool) {
+	t.Helper()
+	root := repoRoot(t)
+	data := sampleData(t)
+	local, remote := t.TempDir(), t.TempDir()
+	copyTree(t, filepath.Join(root, "examples"), local)
+	copyTree(t, filepath.Join(root, "examples"), remote)
+	copyTree(t, data, filepath.Join(local, "data"))
+	os.Remove(filepath.Join(local, "data", "catalog.yaml"))
+	cat, err := os.ReadFile(filepath.Join(root, "examples", "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3cat := strings.ReplaceAll(string(cat), "source: data/", "source: s3://"+bucket+"/data/")
+	if err := os.WriteFile(filepath.Join(remote, "catalog.yaml"), []byte(s3cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+
+	need = map[string]bool{}
+	for _, ex := range examples {
+		lp := compileFile(t, filepath.Join(local, ex.file), filepath.Join(local, "catalog.yaml"))
+		rp := compileFile(t, filepath.Join(remote, ex.file), filepath.Join(remote, "catalog.yaml"))
+		fns := functionsOf(rp.JSON)
+		if miss := missingHandlers(fns); len(miss) > 0 {
+			t.Fatalf("%s: functions without handlers: %s", ex.file, strings.Join(miss, ", "))
+		}
+		for _, f := range fns {
+			need[f] = true
+		}
+		id := state.NewRunID()
+		runs = append(runs, run{name: ex.file, program: rp, params: ex.aws, runID: id})
+		localRuns = append(localRuns, run{name: ex.file, program: lp, params: ex.local, runID: id})
+	}
+	var names []string
+	for n := range need {
+		names = append(names, n)
+	}
+	sort.Strings(names)
+	sh = startShapeWith(t, o, names...)
+	ctx := context.Background()
+	for _, name := range []string{"customers", "purchases", "stores"} {
+		f, err := os.Open(filepath.Join(data, name+".parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = sh.blob.Put(ctx, "data/"+name+".parquet", f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, ex := range examples {
+		for _, u := range ex.uploaded {
+			f, err := os.Open(filepath.Join(local, u))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := sh.blob.Put(ctx, u, f); err != nil {
+				t.Fatal(err)
+			}
+			f.Close()
+		}
+	}
+	return sh, runs, localRuns, need
 }

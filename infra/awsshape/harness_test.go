@@ -4,8 +4,14 @@
 // DynamoDB on DynamoDB Local and email on a fake SESv2. Each campaign's
 // counts must equal those of the local executor on the same data.
 //
+// In IAM mode (startShapeWith, shapeOptions.IAM) S3, DynamoDB, SESv2 and
+// SNS run on moto_server with authorization on, each function signing as
+// its own IAM user with exactly its template policies (moto_test.go,
+// policy_test.go, gate_test.go).
+//
 // Prerequisites: infra/setup-rie.sh (RIE), infra/setup.sh (node tools,
-// DynamoDB Local). Missing ones skip the tests, unless CI is set.
+// DynamoDB Local); for IAM mode moto_server and cfn-lint (Python). Missing
+// ones skip the tests, unless CI is set.
 package awsshape_test
 
 import (
@@ -14,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net/http"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -23,6 +30,8 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
@@ -138,6 +147,7 @@ type shape struct {
 	ses    *lambdalocal.SESv2
 	sns    *lambdalocal.SNS
 	sms    *lambdalocal.SMSVoice
+	moto   *moto // IAM mode: S3, DynamoDB, SES and SNS are moto's
 	fns    *lambdalocal.Functions
 	memory map[string]int
 	// Requests the functions made (and the test's own uploads).
@@ -146,66 +156,130 @@ type shape struct {
 	rie                        string
 }
 
+// shapeOptions choose how strict a shape is.
+type shapeOptions struct {
+	// IAM runs S3, DynamoDB, SESv2 and SNS on moto_server with IAM
+	// enforced (moto_test.go): each function signs with the keys of its own
+	// IAM user, which carries exactly the policies template.yaml gives its
+	// role after the SAM transform (policy_test.go).
+	IAM bool
+	// Drop removes actions from functions' policies before the users are
+	// made (function → actions): the negative tests.
+	Drop map[string][]string
+	// Over overrides some functions' timeout (when > 0) and environment
+	// (on top of the common one).
+	Over map[string]lambdalocal.Function
+}
+
 // startShape starts the emulators and the named functions.
 func startShape(t *testing.T, names ...string) *shape {
 	t.Helper()
-	return startShapeWith(t, nil, names...)
+	return startShapeWith(t, shapeOptions{}, names...)
 }
 
-// startShapeWith is startShape with some functions' timeout and environment
-// overridden (Timeout > 0; Env on top of the common one).
-func startShapeWith(t *testing.T, over map[string]lambdalocal.Function, names ...string) *shape {
+// startShapeWith starts a shape as o says.
+func startShapeWith(t *testing.T, o shapeOptions, names ...string) *shape {
 	t.Helper()
 	root := repoRoot(t)
 	rie := rieBin(t)
 	require(t, lambdalocal.SFNAvailable(root))
-	ddbEndpoint := testenv.DynamoDB(t)
 	built := bootstraps(t, names...)
-
-	s3count, ddbCount := &counter{}, &counter{}
-	faker := gofakes3.New(s3mem.New(), gofakes3.WithAutoBucket(true))
-	s3srv := httptest.NewServer(countS3(faker.Server(), s3count))
-	t.Cleanup(s3srv.Close)
-	s3c := s3.New(s3.Options{Region: "us-east-1", BaseEndpoint: aws.String(s3srv.URL), UsePathStyle: true, Credentials: aws.AnonymousCredentials{}})
-
-	table := testenv.TableName(t)
-	st := dynamostate.New(testenv.DynamoDBClient(t), table)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
+
+	s3count, ddbCount := &counter{}, &counter{}
+	table := testenv.TableName(t)
+	var s3srv, ddbSrv, sesSrv, snsSrv *httptest.Server
+	var testCreds aws.CredentialsProvider = aws.AnonymousCredentials{}
+	var st *dynamostate.Store
+	var m *moto
+	var stateMachine []policy // IAM mode: the state machines' role
+	fnEnv := map[string]map[string]string{}
+	if o.IAM {
+		m = startMoto(t)
+		serve := func(h http.Handler) *httptest.Server {
+			s := httptest.NewServer(h)
+			t.Cleanup(s.Close)
+			return s
+		}
+		s3srv = serve(countS3(m.handler("s3"), s3count))
+		ddbSrv = serve(countDynamoDB(serve(m.handler("dynamodb")).URL, ddbCount))
+		sesSrv, snsSrv = serve(m.handler("ses")), serve(m.handler("sns"))
+		admin := m.user(t, stack+"-test", []policy{{Name: "test", Statement: []statement{{Effect: "Allow", Action: []string{"*"}, Resource: []string{"*"}}}}})
+		testCreds = credentials.StaticCredentialsProvider{Value: admin}
+		st = dynamostate.New(dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(m.url), Credentials: testCreds}), table)
+		m.bootstrap(t, ctx, testCreds)
+		sam := loadSAM(t, map[string]string{"PushPlatformApplicationArn": pushApp}, map[string]string{"Table": table, "Bucket": bucket})
+		pols := sam.mustFunctionPolicies(t)
+		sm, err := sam.rolePolicies("StateMachineRole")
+		if err != nil {
+			t.Fatal(err)
+		}
+		stateMachine = dropActions(t, "StateMachineRole", sm, o.Drop["StateMachineRole"])
+		for _, n := range names {
+			ps, ok := pols[n]
+			if !ok {
+				t.Fatalf("template.yaml: no function %s after the SAM transform", n)
+			}
+			c := m.user(t, stack+"-"+n, dropActions(t, n, ps, o.Drop[n]))
+			fnEnv[n] = map[string]string{"AWS_ACCESS_KEY_ID": c.AccessKeyID, "AWS_SECRET_ACCESS_KEY": c.SecretAccessKey}
+		}
+	} else {
+		ddbEndpoint := testenv.DynamoDB(t)
+		faker := gofakes3.New(s3mem.New(), gofakes3.WithAutoBucket(true))
+		s3srv = httptest.NewServer(countS3(faker.Server(), s3count))
+		t.Cleanup(s3srv.Close)
+		st = dynamostate.New(testenv.DynamoDBClient(t), table)
+		ddbSrv = httptest.NewServer(countDynamoDB(ddbEndpoint, ddbCount))
+		t.Cleanup(ddbSrv.Close)
+	}
+	s3c := s3.New(s3.Options{Region: region, BaseEndpoint: aws.String(s3srv.URL), UsePathStyle: true, Credentials: testCreds})
+	if o.IAM {
+		if _, err := s3c.CreateBucket(ctx, &s3.CreateBucketInput{Bucket: aws.String(bucket)}); err != nil {
+			t.Fatal(err)
+		}
+	}
 	if err := st.CreateTable(ctx); err != nil {
 		t.Fatal(err)
 	}
 
-	ddbSrv := httptest.NewServer(countDynamoDB(ddbEndpoint, ddbCount))
-	t.Cleanup(ddbSrv.Close)
-
 	ses, sns, sms := &lambdalocal.SESv2{}, &lambdalocal.SNS{}, &lambdalocal.SMSVoice{}
-	sesSrv, snsSrv, smsSrv := httptest.NewServer(ses), httptest.NewServer(sns), httptest.NewServer(sms)
-	t.Cleanup(sesSrv.Close)
-	t.Cleanup(snsSrv.Close)
+	if sesSrv == nil {
+		sesSrv, snsSrv = httptest.NewServer(ses), httptest.NewServer(sns)
+		t.Cleanup(sesSrv.Close)
+		t.Cleanup(snsSrv.Close)
+	}
+	// moto has no End User Messaging SMS (pinpoint-sms-voice-v2): the fake
+	// serves it in both modes, unauthorized.
+	smsSrv := httptest.NewServer(sms)
 	t.Cleanup(smsSrv.Close)
 
 	env := map[string]string{
-		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
+		"AWS_REGION": region, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_ENDPOINT_URL_S3":       s3srv.URL, "AWS_ENDPOINT_URL_DYNAMODB": ddbSrv.URL, "AWS_ENDPOINT_URL_SESV2": sesSrv.URL,
 		"AWS_ENDPOINT_URL_SNS": snsSrv.URL, "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2": smsSrv.URL,
 		"TABLE_NAME": table, "BUCKET": bucket, "S3_PATH_STYLE": "true",
 		// load-file reads the imported file from files/, besides the uploads.
 		"LOAD_FILE_S3_PREFIXES": "s3://" + bucket + "/files/",
-		"SES_CONFIGURATION_SET": "stepwise-shape", "PUBLIC_URL": "https://api.shape.example",
+		"SES_CONFIGURATION_SET": stack, "PUBLIC_URL": "https://api.shape.example",
 		"UNSUBSCRIBE_SECRET":            "shape-unsubscribe-secret-0123456789abcdef",
-		"PUSH_PLATFORM_APPLICATION_ARN": "arn:aws:sns:us-east-1:123456789012:app/GCM/stepwise-shape",
+		"PUSH_PLATFORM_APPLICATION_ARN": pushApp,
 	}
 	var fns []lambdalocal.Function
-	sh := &shape{root: root, blob: s3blob.New(s3c, bucket, ""), state: st, ses: ses, sns: sns, sms: sms, memory: templateMemory(t),
+	sh := &shape{root: root, blob: s3blob.New(s3c, bucket, ""), state: st, ses: ses, sns: sns, sms: sms, moto: m, memory: templateMemory(t),
 		s3Requests: s3count, dynamoRequests: ddbCount, env: env, rie: rie}
 	for _, n := range names {
-		fn := lambdalocal.Function{Name: n, Bootstrap: built[n].Path, MemoryMB: sh.memory[n], Timeout: 5 * time.Minute}
-		if o, ok := over[n]; ok {
-			fn.Env = o.Env
-			if o.Timeout > 0 {
-				fn.Timeout = o.Timeout
+		fn := lambdalocal.Function{Name: n, Bootstrap: built[n].Path, MemoryMB: sh.memory[n], Timeout: 5 * time.Minute, Env: map[string]string{}}
+		for k, v := range fnEnv[n] {
+			fn.Env[k] = v
+		}
+		if over, ok := o.Over[n]; ok {
+			for k, v := range over.Env {
+				fn.Env[k] = v
+			}
+			if over.Timeout > 0 {
+				fn.Timeout = over.Timeout
 			}
 		}
 		fns = append(fns, fn)
@@ -215,13 +289,44 @@ func startShapeWith(t *testing.T, over map[string]lambdalocal.Function, names ..
 		logs = os.Stderr
 	}
 	require(t, strictWhy())
+	if m != nil {
+		m.enforce(t)
+	}
 	f, err := lambdalocal.StartFunctions(ctx, lambdalocal.FunctionsOptions{RIE: rie, Functions: fns, Env: env, WorkDir: t.TempDir(), Output: logs, Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(f.Close)
 	sh.fns = f
+	if m != nil {
+		// aws-local-stepfunctions invokes without credentials: the router
+		// checks the state machine role's lambda:InvokeFunction.
+		f.Router.Authorize(func(fn string) error {
+			arn := fn
+			if !strings.HasPrefix(arn, "arn:") {
+				arn = "arn:aws:lambda:" + region + ":" + account + ":function:" + fn
+			}
+			if allowed(stateMachine, access{"lambda:InvokeFunction", arn}) {
+				return nil
+			}
+			m.deny(denial{Function: "StateMachineRole", Action: "lambda:InvokeFunction", Resource: arn})
+			return fmt.Errorf("StateMachineRole is not authorized to perform: lambda:InvokeFunction on resource: %s", arn)
+		})
+	}
 	return sh
+}
+
+// pushApp is the SNS platform application push registers tokens with.
+const pushApp = "arn:aws:sns:" + region + ":" + account + ":app/GCM/" + stack
+
+// sent counts the messages the providers accepted, by channel.
+func (sh *shape) sent() (email, push, sms int) {
+	sms = len(sh.sms.Messages())
+	if sh.moto != nil {
+		c := sh.moto.calls.snapshot()
+		return c["ses:SendEmail"], c["sns:Publish"], sms
+	}
+	return len(sh.ses.Messages()), len(sh.sns.Messages()), sms
 }
 
 var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)

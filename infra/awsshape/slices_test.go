@@ -46,7 +46,7 @@ func TestEmailSlicesOutlastInvocations(t *testing.T) {
 	rp := compileFile(t, filepath.Join(remote, "slices.yaml"), filepath.Join(remote, "catalog.yaml"))
 
 	const timeout = 8 * time.Second
-	sh := startShapeWith(t, map[string]lambdalocal.Function{"Email": {Timeout: timeout, Env: map[string]string{"SEND_RATE": "5"}}}, functionsOf(rp.JSON)...)
+	sh := startShapeWith(t, shapeOptions{Over: map[string]lambdalocal.Function{"Email": {Timeout: timeout, Env: map[string]string{"SEND_RATE": "5"}}}}, functionsOf(rp.JSON)...)
 	f, err := os.Open(filepath.Join(data, "customers.parquet"))
 	if err != nil {
 		t.Fatal(err)

@@ -117,6 +117,17 @@ type Router struct {
 	faults []Fault
 	calls  map[string]int
 	log    []Invocation
+	auth   func(function string) error
+}
+
+// Authorize makes the router refuse an invocation, with the Lambda API's
+// AccessDeniedException (403), when check returns an error for the name or
+// ARN the caller sent (as the caller's lambda:InvokeFunction permission
+// would on AWS).
+func (rt *Router) Authorize(check func(function string) error) {
+	rt.mu.Lock()
+	defer rt.mu.Unlock()
+	rt.auth = check
 }
 
 type route struct {
@@ -220,6 +231,16 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	if err != nil {
 		apiError(w, http.StatusBadRequest, "InvalidParameterValueException", "bad function name")
 		return
+	}
+	rt.mu.Lock()
+	auth := rt.auth
+	rt.mu.Unlock()
+	if auth != nil {
+		if err := auth(raw); err != nil {
+			rt.record(Invocation{Function: FunctionName(raw), Start: time.Now(), ErrorType: "AccessDeniedException"})
+			apiError(w, http.StatusForbidden, "AccessDeniedException", err.Error())
+			return
+		}
 	}
 	fn, name := rt.lookup(FunctionName(raw))
 	if fn == nil {

@@ -167,3 +167,37 @@ func TestIsErrorPayload(t *testing.T) {
 		}
 	}
 }
+
+// TestRouterAuthorize: an invocation the check refuses fails with the
+// Lambda API's AccessDeniedException, naming why, and never reaches the
+// function; others go through.
+func TestRouterAuthorize(t *testing.T) {
+	rt := lambdalocal.NewRouter()
+	var calls atomic.Int32
+	rt.Add("Echo", lambdalocal.BackendFunc(func(_ context.Context, in json.RawMessage) (json.RawMessage, error) {
+		calls.Add(1)
+		return in, nil
+	}))
+	rt.Authorize(func(fn string) error {
+		if strings.HasSuffix(fn, ":function:stack-Echo") {
+			return nil
+		}
+		return errors.New("not authorized to perform: lambda:InvokeFunction on resource: " + fn)
+	})
+	srv := httptest.NewServer(rt)
+	defer srv.Close()
+	c := client(srv.URL)
+	invoke(t, c, "arn:aws:lambda:us-east-1:123456789012:function:stack-Echo", `{}`)
+	_, err := c.Invoke(context.Background(), &lambda.InvokeInput{FunctionName: aws.String("arn:aws:lambda:us-east-1:123456789012:function:other-Echo"), Payload: []byte(`{}`)})
+	var denied interface{ ErrorCode() string }
+	if !errors.As(err, &denied) || denied.ErrorCode() != "AccessDeniedException" || !strings.Contains(err.Error(), "lambda:InvokeFunction") {
+		t.Fatalf("refused invocation: %v, want AccessDeniedException naming lambda:InvokeFunction", err)
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the function ran %d times, want 1 (the refused call must not reach it)", n)
+	}
+	inv := rt.Invocations()
+	if len(inv) != 2 || inv[1].ErrorType != "AccessDeniedException" {
+		t.Errorf("invocations %+v, want the refusal logged", inv)
+	}
+}
