@@ -87,9 +87,9 @@ type sdkCall struct {
 // fileFacts is what scanFile learns of one file.
 type fileFacts struct {
 	calls []sdkCall
-	made  map[string]bool // types it builds with a composite literal
+	made  map[string]bool   // types it builds with a composite literal
 	ctors map[string]string // its constructors: function → type it returns
-	uses  map[string]bool // package-level functions it calls
+	uses  map[string]bool   // package-level functions it calls
 	src   string
 }
 

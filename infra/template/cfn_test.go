@@ -596,4 +596,3 @@ func glob(pattern, s string) bool {
 	}
 	return s != "" && s[0] == pattern[0] && glob(pattern[1:], s[1:])
 }
-

@@ -177,9 +177,9 @@ func TestSendersScoped(t *testing.T) {
 			map[string]bool{"shop.example": true, "other.example": false, "*": false},
 			map[string]bool{"CreatePlatformEndpoint " + pushApp: true,
 				"CreatePlatformEndpoint " + arn("sns", "app/GCM/other"): false,
-				"Publish " + arn("sns", "endpoint/GCM/stepwise/0f1e"): true,
-				"Publish " + arn("sns", "endpoint/GCM/other/0f1e"): false,
-				"Publish " + arn("sns", "stepwise-test-alerts"): false}},
+				"Publish " + arn("sns", "endpoint/GCM/stepwise/0f1e"):   true,
+				"Publish " + arn("sns", "endpoint/GCM/other/0f1e"):      false,
+				"Publish " + arn("sns", "stepwise-test-alerts"):         false}},
 		{nil,
 			map[string]bool{"shop.example": false, "*": false},
 			map[string]bool{"CreatePlatformEndpoint " + pushApp: false,
@@ -203,4 +203,3 @@ func TestSendersScoped(t *testing.T) {
 		}
 	}
 }
-

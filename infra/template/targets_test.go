@@ -10,7 +10,7 @@ import (
 
 // s3Access is what a function may do under one key prefix of the bucket.
 type s3Access struct {
-	prefix            string
+	prefix           string
 	read, write, del bool
 }
 
