@@ -210,7 +210,7 @@ func (s *stack) value(t testing.TB, v any) any {
 	t.Helper()
 	switch x := v.(type) {
 	case []any:
-		var out []any
+		out := []any{}
 		for _, e := range x {
 			if r := s.value(t, e); r != (noValue{}) {
 				out = append(out, r)
