@@ -107,14 +107,20 @@ type stack struct {
 // parameters' defaults overridden by overrides.
 func deployed(t testing.TB, overrides map[string]string) *stack {
 	t.Helper()
+	return deployedAs(t, stackName, overrides)
+}
+
+// deployedAs is deployed for a stack named name.
+func deployedAs(t testing.TB, name string, overrides map[string]string) *stack {
+	t.Helper()
 	doc, err := transform(t, templateSource(t))
 	if err != nil {
 		t.Fatalf("SAM transform of template.yaml: %v", err)
 	}
-	return resolve(t, doc, overrides)
+	return resolve(t, doc, name, overrides)
 }
 
-func resolve(t testing.TB, doc map[string]any, overrides map[string]string) *stack {
+func resolve(t testing.TB, doc map[string]any, name string, overrides map[string]string) *stack {
 	t.Helper()
 	s := &stack{doc: doc, resources: map[string]map[string]any{}, params: map[string]string{}, conds: map[string]bool{}}
 	for id, r := range obj(doc["Resources"]) {
@@ -131,7 +137,7 @@ func resolve(t testing.TB, doc map[string]any, overrides map[string]string) *sta
 		}
 		s.params[k] = v
 	}
-	s.params["AWS::StackName"] = stackName
+	s.params["AWS::StackName"] = name
 	s.params["AWS::Region"] = region
 	s.params["AWS::AccountId"] = account
 	s.params["AWS::Partition"] = partition
@@ -318,7 +324,7 @@ func (s *stack) physical(t testing.TB, id string) string {
 			return s.str(t, v)
 		}
 	}
-	return stackName + "-" + id + "-GENERATED"
+	return s.params["AWS::StackName"] + "-" + id + "-GENERATED"
 }
 
 func (s *stack) ref(t testing.TB, name string) any {
