@@ -5,6 +5,7 @@
 package main
 
 import (
+	"log"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -29,6 +30,12 @@ func main() {
 		pub := &publish.Publisher{SFN: sfn.NewFromConfig(awsCfg), Scheduler: scheduler.NewFromConfig(awsCfg),
 			RoleArn: cfg.StateMachineRole, SchedulerRoleArn: cfg.SchedulerRole, Prefix: cfg.NamePrefix, Group: cfg.ScheduleGroup,
 			FunctionArn: func(name string) string { return cfg.FunctionArnPrefix + name }}
+		if cfg.StateMachineLogLevel != "" {
+			pub.Logging = &publish.Logging{LogGroupArn: cfg.StateMachineLogGroup, Level: cfg.StateMachineLogLevel, ExecutionData: cfg.StateMachineLogData}
+			if err := pub.Logging.Validate(); err != nil {
+				log.Fatalf("STATE_MACHINE_LOG_LEVEL, STATE_MACHINE_LOG_GROUP_ARN: %v", err)
+			}
+		}
 		var fb api.FeedbackRecorder
 		if cfg.FeedbackQueue != "" {
 			fb = &feedbackq.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.FeedbackQueue}

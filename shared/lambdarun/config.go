@@ -62,6 +62,13 @@ type Config struct {
 	NamePrefix, ScheduleGroup       string
 	StateMachineRole, SchedulerRole string
 	FunctionArnPrefix               string
+	// The published state machines log to StateMachineLogGroup
+	// (STATE_MACHINE_LOG_GROUP_ARN, ending in :*) at StateMachineLogLevel
+	// (STATE_MACHINE_LOG_LEVEL: OFF, ERROR, FATAL or ALL; empty, no
+	// logging configuration), with states' input and output when
+	// StateMachineLogData (STATE_MACHINE_LOG_EXECUTION_DATA=true).
+	StateMachineLogGroup, StateMachineLogLevel string
+	StateMachineLogData                        bool
 	// UnsubscribeSecret (UNSUBSCRIBE_SECRET) signs unsubscribe links, which
 	// point at PublicURL (PUBLIC_URL), the API's base URL.
 	UnsubscribeSecret, PublicURL string
@@ -95,24 +102,26 @@ type Getenv func(string) string
 // FromEnv reads the configuration; it names every missing or bad variable.
 func FromEnv(getenv Getenv) (Config, error) {
 	c := Config{
-		Table:              getenv("TABLE_NAME"),
-		Bucket:             getenv("BUCKET"),
-		Prefix:             getenv("PREFIX"),
-		WorkDir:            getenv("WORK_DIR"),
-		StateMachinePrefix: getenv("STATE_MACHINE_PREFIX"),
-		ConfigurationSet:   getenv("SES_CONFIGURATION_SET"),
-		AlertTopic:         getenv("ALERT_TOPIC_ARN"),
-		NamePrefix:         getenv("NAME_PREFIX"),
-		ScheduleGroup:      getenv("SCHEDULE_GROUP"),
-		StateMachineRole:   getenv("STATE_MACHINE_ROLE_ARN"),
-		SchedulerRole:      getenv("SCHEDULER_ROLE_ARN"),
-		FunctionArnPrefix:  getenv("FUNCTION_ARN_PREFIX"),
-		UnsubscribeSecret:  getenv("UNSUBSCRIBE_SECRET"),
-		PublicURL:          getenv("PUBLIC_URL"),
-		SMSOrigination:     getenv("SMS_ORIGINATION_IDENTITY"),
-		PushApplication:    getenv("PUSH_PLATFORM_APPLICATION_ARN"),
-		FeedbackQueue:      getenv("FEEDBACK_QUEUE_URL"),
-		TriggerGrace:       time.Hour,
+		Table:                getenv("TABLE_NAME"),
+		Bucket:               getenv("BUCKET"),
+		Prefix:               getenv("PREFIX"),
+		WorkDir:              getenv("WORK_DIR"),
+		StateMachinePrefix:   getenv("STATE_MACHINE_PREFIX"),
+		ConfigurationSet:     getenv("SES_CONFIGURATION_SET"),
+		AlertTopic:           getenv("ALERT_TOPIC_ARN"),
+		NamePrefix:           getenv("NAME_PREFIX"),
+		ScheduleGroup:        getenv("SCHEDULE_GROUP"),
+		StateMachineRole:     getenv("STATE_MACHINE_ROLE_ARN"),
+		SchedulerRole:        getenv("SCHEDULER_ROLE_ARN"),
+		FunctionArnPrefix:    getenv("FUNCTION_ARN_PREFIX"),
+		StateMachineLogGroup: getenv("STATE_MACHINE_LOG_GROUP_ARN"),
+		StateMachineLogLevel: getenv("STATE_MACHINE_LOG_LEVEL"),
+		UnsubscribeSecret:    getenv("UNSUBSCRIBE_SECRET"),
+		PublicURL:            getenv("PUBLIC_URL"),
+		SMSOrigination:       getenv("SMS_ORIGINATION_IDENTITY"),
+		PushApplication:      getenv("PUSH_PLATFORM_APPLICATION_ARN"),
+		FeedbackQueue:        getenv("FEEDBACK_QUEUE_URL"),
+		TriggerGrace:         time.Hour,
 	}
 	var problems []string
 	if c.Table == "" {
@@ -130,6 +139,13 @@ func FromEnv(getenv Getenv) (Config, error) {
 			problems = append(problems, fmt.Sprintf("S3_PATH_STYLE=%q is not a boolean", v))
 		}
 		c.S3PathStyle = b
+	}
+	if v := getenv("STATE_MACHINE_LOG_EXECUTION_DATA"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("STATE_MACHINE_LOG_EXECUTION_DATA=%q is not a boolean", v))
+		}
+		c.StateMachineLogData = b
 	}
 	if v := getenv("SEND_RATE"); v != "" {
 		r, err := strconv.ParseFloat(v, 64)

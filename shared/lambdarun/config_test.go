@@ -18,8 +18,13 @@ func TestFromEnv(t *testing.T) {
 	if c.Table != "t" || c.Bucket != "b" || c.Prefix != "p/" || !c.S3PathStyle || c.WorkDir != "/tmp" || c.TriggerGrace != 90*time.Minute {
 		t.Errorf("config %+v", c)
 	}
+	c, err = lambdarun.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "STATE_MACHINE_LOG_GROUP_ARN": "arn:g:*",
+		"STATE_MACHINE_LOG_LEVEL": "ALL", "STATE_MACHINE_LOG_EXECUTION_DATA": "true"}))
+	if err != nil || c.StateMachineLogGroup != "arn:g:*" || c.StateMachineLogLevel != "ALL" || !c.StateMachineLogData {
+		t.Errorf("state machine logging: %+v, %v", c, err)
+	}
 	c, err = lambdarun.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b"}))
-	if err != nil || c.TriggerGrace != time.Hour || c.S3PathStyle {
+	if err != nil || c.TriggerGrace != time.Hour || c.S3PathStyle || c.StateMachineLogLevel != "" || c.StateMachineLogData {
 		t.Errorf("defaults: %+v, %v", c, err)
 	}
 	if got := strings.Join(c.FileRoots.S3, " "); got != "s3://b/uploads/" || len(c.FileRoots.Dirs) != 0 {
@@ -46,11 +51,11 @@ func TestFromEnvFileRoots(t *testing.T) {
 }
 
 func TestFromEnvNamesEveryProblem(t *testing.T) {
-	_, err := lambdarun.FromEnv(env(map[string]string{"S3_PATH_STYLE": "maybe", "TRIGGER_GRACE": "-1s"}))
+	_, err := lambdarun.FromEnv(env(map[string]string{"S3_PATH_STYLE": "maybe", "TRIGGER_GRACE": "-1s", "STATE_MACHINE_LOG_EXECUTION_DATA": "sometimes"}))
 	if err == nil {
 		t.Fatal("no error")
 	}
-	for _, want := range []string{"TABLE_NAME", "BUCKET", "S3_PATH_STYLE", "TRIGGER_GRACE"} {
+	for _, want := range []string{"TABLE_NAME", "BUCKET", "S3_PATH_STYLE", "TRIGGER_GRACE", "STATE_MACHINE_LOG_EXECUTION_DATA"} {
 		if !strings.Contains(err.Error(), want) {
 			t.Errorf("error %q does not name %s", err, want)
 		}

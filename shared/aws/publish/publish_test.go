@@ -235,3 +235,49 @@ func TestPresignedUpload(t *testing.T) {
 		t.Fatalf("upload: %+v", up)
 	}
 }
+
+// Deploy sends the publisher's logging configuration to CreateStateMachine
+// and UpdateStateMachine (read back with DescribeStateMachine on moto).
+func TestPublishSendsLogging(t *testing.T) {
+	ctx := context.Background()
+	sf, sc, _ := clients(motoServer(t))
+	p := newPublisher(sf, sc)
+	const group = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/stepwise:*"
+	for v, l := range []publish.Logging{
+		{LogGroupArn: group, Level: "ERROR"},                    // creates the state machine
+		{LogGroupArn: group, Level: "ALL", ExecutionData: true}, // updates it
+	} {
+		p.Logging = &l
+		d, err := p.Deploy(ctx, api.Deployment{CampaignID: "winback-q4", Version: v + 1, ASL: []byte(strings.Replace(asl, "Start", fmt.Sprint("Start", v), -1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sm, err := sf.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(d.ASLRef[:strings.LastIndex(d.ASLRef, ":")])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lc := sm.LoggingConfiguration
+		if lc == nil || string(lc.Level) != l.Level || lc.IncludeExecutionData != l.ExecutionData || len(lc.Destinations) != 1 ||
+			aws.ToString(lc.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn) != group {
+			t.Fatalf("version %d: logging %+v, want %+v", v+1, lc, l)
+		}
+	}
+}
+
+func TestLoggingValidate(t *testing.T) {
+	group := "arn:aws:logs:us-east-1:123456789012:log-group:g:*"
+	for _, tc := range []struct {
+		l    publish.Logging
+		want string // "" valid, else part of the error
+	}{
+		{publish.Logging{LogGroupArn: group, Level: "ERROR"}, ""},
+		{publish.Logging{Level: "OFF"}, ""},
+		{publish.Logging{LogGroupArn: group, Level: "error"}, `log level "error": want one of OFF, ERROR, FATAL, ALL`},
+		{publish.Logging{LogGroupArn: "arn:aws:logs:us-east-1:123456789012:log-group:g", Level: "ALL"}, `ending in ":*"`},
+	} {
+		err := tc.l.Validate()
+		if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.l, err, tc.want)
+		}
+	}
+}
