@@ -5,6 +5,7 @@
 package main
 
 import (
+	"context"
 	"log"
 	"log/slog"
 
@@ -19,6 +20,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/api/preview"
 	"github.com/stepwise-run/stepwise/shared/aws/feedbackq"
 	"github.com/stepwise-run/stepwise/shared/aws/publish"
+	"github.com/stepwise-run/stepwise/shared/aws/secrets"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
@@ -26,6 +28,9 @@ import (
 
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+		if err := cfg.ReadUnsubscribeSecret(context.Background(), secrets.Reader(awsCfg)); err != nil {
+			log.Fatal(err)
+		}
 		st := lambdarun.NewStack(cfg, awsCfg)
 		pub := &publish.Publisher{SFN: sfn.NewFromConfig(awsCfg), Scheduler: scheduler.NewFromConfig(awsCfg),
 			RoleArn: cfg.StateMachineRole, SchedulerRoleArn: cfg.SchedulerRole, Prefix: cfg.NamePrefix, Group: cfg.ScheduleGroup,

@@ -20,6 +20,7 @@
 package lambdarun
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/fileroot"
+	"github.com/stepwise-run/stepwise/shared/unsubscribe"
 )
 
 // Config is a function's configuration, read from its environment (the SAM
@@ -69,9 +71,13 @@ type Config struct {
 	// StateMachineLogData (STATE_MACHINE_LOG_EXECUTION_DATA=true).
 	StateMachineLogGroup, StateMachineLogLevel string
 	StateMachineLogData                        bool
-	// UnsubscribeSecret (UNSUBSCRIBE_SECRET) signs unsubscribe links, which
-	// point at PublicURL (PUBLIC_URL), the API's base URL.
+	// UnsubscribeSecret signs unsubscribe links, which point at PublicURL
+	// (PUBLIC_URL), the API's base URL. On AWS it is the Secrets Manager
+	// secret UnsubscribeSecretArn (UNSUBSCRIBE_SECRET_ARN), read once per
+	// container (ReadUnsubscribeSecret); local stand-ins set the value
+	// itself (UNSUBSCRIBE_SECRET).
 	UnsubscribeSecret, PublicURL string
+	UnsubscribeSecretArn         string
 
 	// Channel providers: SendRate (SEND_RATE) caps the messages per second
 	// of one channel function (0: no cap); SMSOrigination
@@ -117,6 +123,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		StateMachineLogGroup: getenv("STATE_MACHINE_LOG_GROUP_ARN"),
 		StateMachineLogLevel: getenv("STATE_MACHINE_LOG_LEVEL"),
 		UnsubscribeSecret:    getenv("UNSUBSCRIBE_SECRET"),
+		UnsubscribeSecretArn: getenv("UNSUBSCRIBE_SECRET_ARN"),
 		PublicURL:            getenv("PUBLIC_URL"),
 		SMSOrigination:       getenv("SMS_ORIGINATION_IDENTITY"),
 		PushApplication:      getenv("PUSH_PLATFORM_APPLICATION_ARN"),
@@ -129,6 +136,9 @@ func FromEnv(getenv Getenv) (Config, error) {
 	}
 	if c.Bucket == "" {
 		problems = append(problems, "BUCKET is not set")
+	}
+	if c.UnsubscribeSecret != "" && c.UnsubscribeSecretArn != "" {
+		problems = append(problems, "UNSUBSCRIBE_SECRET and UNSUBSCRIBE_SECRET_ARN are both set; set one")
 	}
 	if c.WorkDir == "" {
 		c.WorkDir = "/tmp"
@@ -175,4 +185,22 @@ func FromEnv(getenv Getenv) (Config, error) {
 		return c, errors.New("lambdarun: " + strings.Join(problems, "; "))
 	}
 	return c, nil
+}
+
+// ReadUnsubscribeSecret sets UnsubscribeSecret to the value of the secret
+// UnsubscribeSecretArn, when set, with read (secrets.Reader on AWS). A
+// function calls it once, at init: an error is an init error.
+func (c *Config) ReadUnsubscribeSecret(ctx context.Context, read func(context.Context, string) ([]byte, error)) error {
+	if c.UnsubscribeSecretArn == "" {
+		return nil
+	}
+	v, err := read(ctx, c.UnsubscribeSecretArn)
+	if err != nil {
+		return fmt.Errorf("lambdarun: UNSUBSCRIBE_SECRET_ARN: %w", err)
+	}
+	if len(v) < unsubscribe.MinSecretLen {
+		return fmt.Errorf("lambdarun: UNSUBSCRIBE_SECRET_ARN: the secret has %d bytes, at least %d are needed", len(v), unsubscribe.MinSecretLen)
+	}
+	c.UnsubscribeSecret = string(v)
+	return nil
 }
