@@ -97,7 +97,9 @@ type fileFacts struct {
 // can request: the AWS SDK XxxInput types referenced in the packages of
 // its import graph (go list -deps with the Lambda build tags), by
 // package-level functions or by methods of types the graph builds (a
-// composite literal or a constructor call), less notInLambdas.
+// composite literal or a constructor call), less notInLambdas. The
+// adapters name the input type of every call they make (a nil input would
+// go unseen; TestScanFindsCalls pins the forms recognized).
 func functionActions(t *testing.T) map[string][]sdkCall {
 	t.Helper()
 	root := repoRoot(t)
@@ -450,5 +452,30 @@ func TestFunctionActionsAllowed(t *testing.T) {
 	}
 	if len(acts["Push"]) == 0 || len(acts["Api"]) == 0 {
 		t.Fatalf("the scan found no call of Push or Api: is it broken? %v", acts)
+	}
+}
+
+// TestNoUnusedGrants: a function's role allows no action its code cannot
+// request (the AWS managed Lambda execution policies aside), so that a
+// grant outlives no call.
+func TestNoUnusedGrants(t *testing.T) {
+	s := deployed(t, testParams)
+	acts := functionActions(t)
+	for _, f := range lambdarun.Functions(activities.Registry()) {
+		used := map[string]bool{}
+		for _, c := range acts[f.Name] {
+			used[strings.ToLower(c.action)] = true
+		}
+		stmts, _ := s.roleStatements(t, s.functionRole(t, f.LogicalID()))
+		for _, st := range stmts {
+			if st.Effect != "Allow" {
+				continue
+			}
+			for _, a := range st.Action {
+				if !used[strings.ToLower(a)] {
+					t.Errorf("%s: %s allows %s, which its code never requests", f.Name, st.from, a)
+				}
+			}
+		}
 	}
 }
