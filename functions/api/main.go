@@ -5,6 +5,8 @@
 package main
 
 import (
+	"context"
+	"log"
 	"log/slog"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
@@ -18,6 +20,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/api/preview"
 	"github.com/stepwise-run/stepwise/shared/aws/feedbackq"
 	"github.com/stepwise-run/stepwise/shared/aws/publish"
+	"github.com/stepwise-run/stepwise/shared/aws/secrets"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
@@ -25,10 +28,19 @@ import (
 
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+		if err := cfg.ReadUnsubscribeSecret(context.Background(), secrets.Reader(awsCfg)); err != nil {
+			log.Fatal(err)
+		}
 		st := lambdarun.NewStack(cfg, awsCfg)
 		pub := &publish.Publisher{SFN: sfn.NewFromConfig(awsCfg), Scheduler: scheduler.NewFromConfig(awsCfg),
 			RoleArn: cfg.StateMachineRole, SchedulerRoleArn: cfg.SchedulerRole, Prefix: cfg.NamePrefix, Group: cfg.ScheduleGroup,
 			FunctionArn: func(name string) string { return cfg.FunctionArnPrefix + name }}
+		if cfg.StateMachineLogLevel != "" {
+			pub.Logging = &publish.Logging{LogGroupArn: cfg.StateMachineLogGroup, Level: cfg.StateMachineLogLevel, ExecutionData: cfg.StateMachineLogData}
+			if err := pub.Logging.Validate(); err != nil {
+				log.Fatalf("STATE_MACHINE_LOG_LEVEL, STATE_MACHINE_LOG_GROUP_ARN: %v", err)
+			}
+		}
 		var fb api.FeedbackRecorder
 		if cfg.FeedbackQueue != "" {
 			fb = &feedbackq.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.FeedbackQueue}

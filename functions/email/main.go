@@ -4,6 +4,9 @@
 package main
 
 import (
+	"context"
+	"log"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
@@ -15,6 +18,10 @@ import (
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
 		ses := &sessend.Sender{Client: sesv2.NewFromConfig(awsCfg), ConfigurationSet: cfg.ConfigurationSet}
-		return channelfn.Function(lambdarun.NewStack(cfg, awsCfg), "Email", "ses", ses).Invoke
+		fn, err := channelfn.Function(context.Background(), lambdarun.NewStack(cfg, awsCfg), "Email", "ses", ses)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return fn.Invoke
 	})
 }

@@ -4,6 +4,9 @@
 package main
 
 import (
+	"context"
+	"log"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
@@ -15,6 +18,10 @@ import (
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
 		push := &smssend.SNS{Client: sns.NewFromConfig(awsCfg), PlatformApplicationArn: cfg.PushApplication}
-		return channelfn.Function(lambdarun.NewStack(cfg, awsCfg), "Push", "sns", push).Invoke
+		fn, err := channelfn.Function(context.Background(), lambdarun.NewStack(cfg, awsCfg), "Push", "sns", push)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return fn.Invoke
 	})
 }

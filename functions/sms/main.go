@@ -3,6 +3,9 @@
 package main
 
 import (
+	"context"
+	"log"
+
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/pinpointsmsvoicev2"
 
@@ -14,6 +17,10 @@ import (
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
 		sms := &smssend.SMS{Client: pinpointsmsvoicev2.NewFromConfig(awsCfg), OriginationIdentity: cfg.SMSOrigination}
-		return channelfn.Function(lambdarun.NewStack(cfg, awsCfg), "SMS", "sms-voice", sms).Invoke
+		fn, err := channelfn.Function(context.Background(), lambdarun.NewStack(cfg, awsCfg), "SMS", "sms-voice", sms)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return fn.Invoke
 	})
 }

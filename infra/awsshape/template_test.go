@@ -236,8 +236,14 @@ func TestNoWildcardActions(t *testing.T) {
 	// actions; functions attach the template's own policies only.
 	for id, r := range tm.functions() {
 		for _, p := range seq(get(r.n, "Properties", "Policies")) {
-			if p.Tag != "!Ref" && get(p, "Statement") == nil {
-				t.Errorf("%s: policy %s is not one of the template's own", id, p.Value)
+			alts := []*yaml.Node{p}
+			if p.Tag == "!If" && len(p.Content) == 3 { // [condition, policy, policy or AWS::NoValue]
+				alts = p.Content[1:]
+			}
+			for _, a := range alts {
+				if a.Tag != "!Ref" && get(a, "Statement") == nil {
+					t.Errorf("%s: policy %s %s is not one of the template's own", id, a.Tag, a.Value)
+				}
 			}
 		}
 	}

@@ -20,6 +20,7 @@
 package lambdarun
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"strconv"
@@ -27,6 +28,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/fileroot"
+	"github.com/stepwise-run/stepwise/shared/unsubscribe"
 )
 
 // Config is a function's configuration, read from its environment (the SAM
@@ -62,9 +64,20 @@ type Config struct {
 	NamePrefix, ScheduleGroup       string
 	StateMachineRole, SchedulerRole string
 	FunctionArnPrefix               string
-	// UnsubscribeSecret (UNSUBSCRIBE_SECRET) signs unsubscribe links, which
-	// point at PublicURL (PUBLIC_URL), the API's base URL.
+	// The published state machines log to StateMachineLogGroup
+	// (STATE_MACHINE_LOG_GROUP_ARN, ending in :*) at StateMachineLogLevel
+	// (STATE_MACHINE_LOG_LEVEL: OFF, ERROR, FATAL or ALL; empty, no
+	// logging configuration), with states' input and output when
+	// StateMachineLogData (STATE_MACHINE_LOG_EXECUTION_DATA=true).
+	StateMachineLogGroup, StateMachineLogLevel string
+	StateMachineLogData                        bool
+	// UnsubscribeSecret signs unsubscribe links, which point at PublicURL
+	// (PUBLIC_URL), the API's base URL. On AWS it is the Secrets Manager
+	// secret UnsubscribeSecretArn (UNSUBSCRIBE_SECRET_ARN), read once per
+	// container (ReadUnsubscribeSecret); local stand-ins set the value
+	// itself (UNSUBSCRIBE_SECRET).
 	UnsubscribeSecret, PublicURL string
+	UnsubscribeSecretArn         string
 
 	// Channel providers: SendRate (SEND_RATE) caps the messages per second
 	// of one channel function (0: no cap); SMSOrigination
@@ -95,24 +108,27 @@ type Getenv func(string) string
 // FromEnv reads the configuration; it names every missing or bad variable.
 func FromEnv(getenv Getenv) (Config, error) {
 	c := Config{
-		Table:              getenv("TABLE_NAME"),
-		Bucket:             getenv("BUCKET"),
-		Prefix:             getenv("PREFIX"),
-		WorkDir:            getenv("WORK_DIR"),
-		StateMachinePrefix: getenv("STATE_MACHINE_PREFIX"),
-		ConfigurationSet:   getenv("SES_CONFIGURATION_SET"),
-		AlertTopic:         getenv("ALERT_TOPIC_ARN"),
-		NamePrefix:         getenv("NAME_PREFIX"),
-		ScheduleGroup:      getenv("SCHEDULE_GROUP"),
-		StateMachineRole:   getenv("STATE_MACHINE_ROLE_ARN"),
-		SchedulerRole:      getenv("SCHEDULER_ROLE_ARN"),
-		FunctionArnPrefix:  getenv("FUNCTION_ARN_PREFIX"),
-		UnsubscribeSecret:  getenv("UNSUBSCRIBE_SECRET"),
-		PublicURL:          getenv("PUBLIC_URL"),
-		SMSOrigination:     getenv("SMS_ORIGINATION_IDENTITY"),
-		PushApplication:    getenv("PUSH_PLATFORM_APPLICATION_ARN"),
-		FeedbackQueue:      getenv("FEEDBACK_QUEUE_URL"),
-		TriggerGrace:       time.Hour,
+		Table:                getenv("TABLE_NAME"),
+		Bucket:               getenv("BUCKET"),
+		Prefix:               getenv("PREFIX"),
+		WorkDir:              getenv("WORK_DIR"),
+		StateMachinePrefix:   getenv("STATE_MACHINE_PREFIX"),
+		ConfigurationSet:     getenv("SES_CONFIGURATION_SET"),
+		AlertTopic:           getenv("ALERT_TOPIC_ARN"),
+		NamePrefix:           getenv("NAME_PREFIX"),
+		ScheduleGroup:        getenv("SCHEDULE_GROUP"),
+		StateMachineRole:     getenv("STATE_MACHINE_ROLE_ARN"),
+		SchedulerRole:        getenv("SCHEDULER_ROLE_ARN"),
+		FunctionArnPrefix:    getenv("FUNCTION_ARN_PREFIX"),
+		StateMachineLogGroup: getenv("STATE_MACHINE_LOG_GROUP_ARN"),
+		StateMachineLogLevel: getenv("STATE_MACHINE_LOG_LEVEL"),
+		UnsubscribeSecret:    getenv("UNSUBSCRIBE_SECRET"),
+		UnsubscribeSecretArn: getenv("UNSUBSCRIBE_SECRET_ARN"),
+		PublicURL:            getenv("PUBLIC_URL"),
+		SMSOrigination:       getenv("SMS_ORIGINATION_IDENTITY"),
+		PushApplication:      getenv("PUSH_PLATFORM_APPLICATION_ARN"),
+		FeedbackQueue:        getenv("FEEDBACK_QUEUE_URL"),
+		TriggerGrace:         time.Hour,
 	}
 	var problems []string
 	if c.Table == "" {
@@ -120,6 +136,9 @@ func FromEnv(getenv Getenv) (Config, error) {
 	}
 	if c.Bucket == "" {
 		problems = append(problems, "BUCKET is not set")
+	}
+	if c.UnsubscribeSecret != "" && c.UnsubscribeSecretArn != "" {
+		problems = append(problems, "UNSUBSCRIBE_SECRET and UNSUBSCRIBE_SECRET_ARN are both set; set one")
 	}
 	if c.WorkDir == "" {
 		c.WorkDir = "/tmp"
@@ -130,6 +149,13 @@ func FromEnv(getenv Getenv) (Config, error) {
 			problems = append(problems, fmt.Sprintf("S3_PATH_STYLE=%q is not a boolean", v))
 		}
 		c.S3PathStyle = b
+	}
+	if v := getenv("STATE_MACHINE_LOG_EXECUTION_DATA"); v != "" {
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			problems = append(problems, fmt.Sprintf("STATE_MACHINE_LOG_EXECUTION_DATA=%q is not a boolean", v))
+		}
+		c.StateMachineLogData = b
 	}
 	if v := getenv("SEND_RATE"); v != "" {
 		r, err := strconv.ParseFloat(v, 64)
@@ -159,4 +185,22 @@ func FromEnv(getenv Getenv) (Config, error) {
 		return c, errors.New("lambdarun: " + strings.Join(problems, "; "))
 	}
 	return c, nil
+}
+
+// ReadUnsubscribeSecret sets UnsubscribeSecret to the value of the secret
+// UnsubscribeSecretArn, when set, with read (secrets.Reader on AWS). A
+// function calls it once, at init: an error is an init error.
+func (c *Config) ReadUnsubscribeSecret(ctx context.Context, read func(context.Context, string) ([]byte, error)) error {
+	if c.UnsubscribeSecretArn == "" {
+		return nil
+	}
+	v, err := read(ctx, c.UnsubscribeSecretArn)
+	if err != nil {
+		return fmt.Errorf("lambdarun: UNSUBSCRIBE_SECRET_ARN: %w", err)
+	}
+	if len(v) < unsubscribe.MinSecretLen {
+		return fmt.Errorf("lambdarun: UNSUBSCRIBE_SECRET_ARN: the secret has %d bytes, at least %d are needed", len(v), unsubscribe.MinSecretLen)
+	}
+	c.UnsubscribeSecret = string(v)
+	return nil
 }

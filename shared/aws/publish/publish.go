@@ -11,6 +11,7 @@ import (
 	"errors"
 	"fmt"
 	"regexp"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -85,6 +86,9 @@ type Publisher struct {
 	Grace time.Duration
 	// Now is the clock schedule windows are read against (default time.Now).
 	Now func() time.Time
+	// Logging is the state machines' CloudWatch Logs configuration; nil
+	// leaves Step Functions' default (no logging).
+	Logging *Logging
 
 	mu   sync.Mutex
 	arns map[string]string // state machine name → ARN
@@ -104,6 +108,43 @@ func or(s, def string) string {
 		return def
 	}
 	return s
+}
+
+// Logging sends a state machine's execution history to a CloudWatch Logs
+// group (the template's StateMachineLogs).
+type Logging struct {
+	// LogGroupArn ends in ":*", as Step Functions requires.
+	LogGroupArn string
+	// Level is OFF, ERROR, FATAL or ALL (LogLevels).
+	Level string
+	// ExecutionData also logs states' input and output (customer data).
+	ExecutionData bool
+}
+
+// LogLevels are the levels Step Functions accepts.
+var LogLevels = []string{"OFF", "ERROR", "FATAL", "ALL"}
+
+// Validate says whether Step Functions would accept l.
+func (l *Logging) Validate() error {
+	if !slices.Contains(LogLevels, l.Level) {
+		return fmt.Errorf("log level %q: want one of %s", l.Level, strings.Join(LogLevels, ", "))
+	}
+	if l.Level != "OFF" && !strings.HasSuffix(l.LogGroupArn, ":*") {
+		return fmt.Errorf("log level %s needs a log group ARN ending in \":*\", not %q", l.Level, l.LogGroupArn)
+	}
+	return nil
+}
+
+// configuration is l as the Step Functions API takes it.
+func (l *Logging) configuration() *sfntypes.LoggingConfiguration {
+	if l == nil {
+		return nil
+	}
+	c := &sfntypes.LoggingConfiguration{Level: sfntypes.LogLevel(l.Level), IncludeExecutionData: l.ExecutionData}
+	if l.LogGroupArn != "" {
+		c.Destinations = []sfntypes.LogDestination{{CloudWatchLogsLogGroup: &sfntypes.CloudWatchLogsLogGroup{LogGroupArn: aws.String(l.LogGroupArn)}}}
+	}
+	return c
 }
 
 // StateMachineName is the name of a campaign's state machine (test: its draft's).
@@ -294,7 +335,7 @@ func (p *Publisher) rollback(ctx context.Context, prev published, done deployed,
 func (p *Publisher) upsert(ctx context.Context, name, arn, def string, publish bool, desc string) (string, string, error) {
 	if arn == "" {
 		in := &sfn.CreateStateMachineInput{Name: aws.String(name), Definition: aws.String(def), RoleArn: aws.String(p.RoleArn),
-			Type: sfntypes.StateMachineTypeStandard, Publish: publish}
+			Type: sfntypes.StateMachineTypeStandard, Publish: publish, LoggingConfiguration: p.Logging.configuration()}
 		if publish {
 			in.VersionDescription = aws.String(desc)
 		}
@@ -305,7 +346,8 @@ func (p *Publisher) upsert(ctx context.Context, name, arn, def string, publish b
 		p.remember(name, aws.ToString(out.StateMachineArn))
 		return aws.ToString(out.StateMachineArn), aws.ToString(out.StateMachineVersionArn), nil
 	}
-	in := &sfn.UpdateStateMachineInput{StateMachineArn: aws.String(arn), Definition: aws.String(def), RoleArn: aws.String(p.RoleArn), Publish: publish}
+	in := &sfn.UpdateStateMachineInput{StateMachineArn: aws.String(arn), Definition: aws.String(def), RoleArn: aws.String(p.RoleArn), Publish: publish,
+		LoggingConfiguration: p.Logging.configuration()}
 	if publish {
 		in.VersionDescription = aws.String(desc)
 	}

@@ -4,10 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
-	"net/http"
-	"os"
-	"os/exec"
 	"strings"
 	"testing"
 	"time"
@@ -22,43 +18,11 @@ import (
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/aws/publish"
 	"github.com/stepwise-run/stepwise/shared/state"
+	"github.com/stepwise-run/stepwise/shared/testenv"
 )
 
-// motoServer starts moto_server on a free loopback port for this test. Without it the
-// test skips, unless CI is set: then it fails.
-func motoServer(t *testing.T) string {
-	t.Helper()
-	bin, err := exec.LookPath("moto_server")
-	if err != nil {
-		if os.Getenv("CI") != "" {
-			t.Fatal("moto_server is not installed")
-		}
-		t.Skip("moto_server is not installed")
-	}
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := ln.Addr().(*net.TCPAddr).Port
-	ln.Close()
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
-	for i := 0; ; i++ {
-		res, err := http.Get(url + "/moto-api/")
-		if err == nil {
-			res.Body.Close()
-			return url
-		}
-		if i > 150 {
-			t.Fatalf("moto_server did not start: %v", err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-}
+// motoServer starts moto_server for this test (testenv.Moto).
+func motoServer(t *testing.T) string { return testenv.Moto(t) }
 
 func clients(url string) (*sfn.Client, *scheduler.Client, *s3.Client) {
 	cfg := aws.Config{Region: "us-east-1", Credentials: credentials.NewStaticCredentialsProvider("test", "test", "")}
@@ -233,5 +197,51 @@ func TestPresignedUpload(t *testing.T) {
 	if up.Method != "PUT" || !strings.HasPrefix(up.File, "s3://stepwise-data/uploads/") || !strings.HasSuffix(up.File, "/leads.csv") ||
 		!strings.Contains(up.URL, "X-Amz-Signature=") || up.ExpiresAt == nil {
 		t.Fatalf("upload: %+v", up)
+	}
+}
+
+// Deploy sends the publisher's logging configuration to CreateStateMachine
+// and UpdateStateMachine (read back with DescribeStateMachine on moto).
+func TestPublishSendsLogging(t *testing.T) {
+	ctx := context.Background()
+	sf, sc, _ := clients(motoServer(t))
+	p := newPublisher(sf, sc)
+	const group = "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/stepwise:*"
+	for v, l := range []publish.Logging{
+		{LogGroupArn: group, Level: "ERROR"},                    // creates the state machine
+		{LogGroupArn: group, Level: "ALL", ExecutionData: true}, // updates it
+	} {
+		p.Logging = &l
+		d, err := p.Deploy(ctx, api.Deployment{CampaignID: "winback-q4", Version: v + 1, ASL: []byte(strings.Replace(asl, "Start", fmt.Sprint("Start", v), -1))})
+		if err != nil {
+			t.Fatal(err)
+		}
+		sm, err := sf.DescribeStateMachine(ctx, &sfn.DescribeStateMachineInput{StateMachineArn: aws.String(d.ASLRef[:strings.LastIndex(d.ASLRef, ":")])})
+		if err != nil {
+			t.Fatal(err)
+		}
+		lc := sm.LoggingConfiguration
+		if lc == nil || string(lc.Level) != l.Level || lc.IncludeExecutionData != l.ExecutionData || len(lc.Destinations) != 1 ||
+			aws.ToString(lc.Destinations[0].CloudWatchLogsLogGroup.LogGroupArn) != group {
+			t.Fatalf("version %d: logging %+v, want %+v", v+1, lc, l)
+		}
+	}
+}
+
+func TestLoggingValidate(t *testing.T) {
+	group := "arn:aws:logs:us-east-1:123456789012:log-group:g:*"
+	for _, tc := range []struct {
+		l    publish.Logging
+		want string // "" valid, else part of the error
+	}{
+		{publish.Logging{LogGroupArn: group, Level: "ERROR"}, ""},
+		{publish.Logging{Level: "OFF"}, ""},
+		{publish.Logging{LogGroupArn: group, Level: "error"}, `log level "error": want one of OFF, ERROR, FATAL, ALL`},
+		{publish.Logging{LogGroupArn: "arn:aws:logs:us-east-1:123456789012:log-group:g", Level: "ALL"}, `ending in ":*"`},
+	} {
+		err := tc.l.Validate()
+		if (err == nil) != (tc.want == "") || err != nil && !strings.Contains(err.Error(), tc.want) {
+			t.Errorf("%+v: %v, want %q", tc.l, err, tc.want)
+		}
 	}
 }

@@ -4,9 +4,12 @@
 package channelfn
 
 import (
+	"context"
+
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
+	"github.com/stepwise-run/stepwise/shared/aws/secrets"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
 	"github.com/stepwise-run/stepwise/shared/send"
@@ -14,10 +17,14 @@ import (
 
 // Function returns the Lambda named name: it sends through sender, capped at
 // SEND_RATE under the provider's shared ceiling, and signs one-click unsubscribe links
-// with UNSUBSCRIBE_SECRET for PUBLIC_URL.
-func Function(st *lambdarun.Stack, name, provider string, sender send.Sender) *lambdarun.Function {
+// for PUBLIC_URL with the secret UNSUBSCRIBE_SECRET_ARN (read here, once per
+// container) or UNSUBSCRIBE_SECRET.
+func Function(ctx context.Context, st *lambdarun.Stack, name, provider string, sender send.Sender) (*lambdarun.Function, error) {
+	if err := st.Config.ReadUnsubscribeSecret(ctx, secrets.Reader(st.AWS)); err != nil {
+		return nil, err
+	}
 	fn := st.Function(name, activities.Registry(), activities.Checkers(), &dataset.SchemaProbe{Buckets: st.Buckets, WorkDir: st.Config.WorkDir})
 	fn.Services()[activity.ServiceSender] = send.Limit(sender, provider, st.Config.SendRate)
 	fn.Services()[channel.ServiceLinks] = channel.SignedLinks{BaseURL: st.Config.PublicURL, Secret: []byte(st.Config.UnsubscribeSecret)}
-	return fn
+	return fn, nil
 }

@@ -1,0 +1,205 @@
+package template_test
+
+import (
+	"sort"
+	"strings"
+	"testing"
+
+	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/lambdarun"
+)
+
+var s3ObjectActions = []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
+
+// TestS3Scope: each function may use exactly its s3Scope of the bucket:
+// every object action is allowed under the prefixes its scope grants it
+// and denied under every other prefix, and no statement grants object
+// actions on the whole bucket.
+func TestS3Scope(t *testing.T) {
+	s := deployed(t, testParams)
+	bucket := s.getAtt(t, "Bucket", "Arn").(string)
+	for _, f := range lambdarun.Functions(activities.Registry()) {
+		stmts, _ := s.roleStatements(t, s.functionRole(t, f.LogicalID()))
+		scope := map[string]s3Access{}
+		for _, a := range s3Scope(f) {
+			scope[a.prefix] = a
+		}
+		for _, p := range s3Prefixes {
+			for _, act := range s3ObjectActions {
+				r := request{Action: act, Resource: bucket + "/" + p + "x/part-0.parquet"}
+				if want := scope[p].grants(act); allowed(stmts, r) != want {
+					t.Errorf("%s: %s allowed %v, want %v (s3Scope)", f.Name, r, !want, want)
+				}
+			}
+		}
+		for _, st := range stmts {
+			for _, res := range st.Resource {
+				if res == bucket+"/*" || res == "*" {
+					for _, a := range st.Action {
+						if strings.HasPrefix(a, "s3:") {
+							t.Errorf("%s: %s grants %s on %s", f.Name, st.from, a, res)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestScopeIsDeployedPrefixes: the data prefix of s3Scope is the
+// template's CatalogDataPrefix default, so the scope test probes what a
+// default deployment grants.
+func TestScopeIsDeployedPrefixes(t *testing.T) {
+	s := deployed(t, nil)
+	if got := s.params["CatalogDataPrefix"]; got != dataPrefix {
+		t.Errorf("CatalogDataPrefix defaults to %q, the tests assume %q", got, dataPrefix)
+	}
+	// Another data prefix moves the grant.
+	s = deployed(t, map[string]string{"CatalogDataPrefix": "lake/"})
+	bucket := s.getAtt(t, "Bucket", "Arn").(string)
+	stmts, _ := s.roleStatements(t, s.functionRole(t, "BuildAudienceFunction"))
+	if !allowed(stmts, request{Action: "s3:GetObject", Resource: bucket + "/lake/customers.parquet"}) ||
+		allowed(stmts, request{Action: "s3:GetObject", Resource: bucket + "/data/customers.parquet"}) {
+		t.Error("CatalogDataPrefix lake/ does not scope the dataset functions' reads to lake/")
+	}
+}
+
+// invokedByStateMachines: the functions a compiled campaign's tasks name,
+// the activity and run-level ones; not the API, the trigger (a schedule's
+// target) or the SES feedback consumer.
+func invokedByStateMachines(f lambdarun.Fn) bool {
+	switch f.Family {
+	case lambdarun.FamilyAPI, lambdarun.FamilyTrigger, lambdarun.FamilyFeedback:
+		return false
+	}
+	return true
+}
+
+// TestStateMachineRoleInvokes: the campaigns' role may invoke exactly the
+// activity and run-level functions.
+func TestStateMachineRoleInvokes(t *testing.T) {
+	s := deployed(t, testParams)
+	stmts, _ := s.roleStatements(t, "StateMachineRole")
+	fnArn := func(name string) string {
+		return "arn:" + partition + ":lambda:" + region + ":" + account + ":function:" + stackName + "-" + name
+	}
+	n := 0
+	for _, f := range lambdarun.Functions(activities.Registry()) {
+		want := invokedByStateMachines(f)
+		if want {
+			n++
+		}
+		if got := allowed(stmts, request{Action: "lambda:InvokeFunction", Resource: fnArn(f.Name)}); got != want {
+			t.Errorf("StateMachineRole may invoke %s: %v, want %v", f.Name, got, want)
+		}
+	}
+	if n < 20 {
+		t.Errorf("only %d functions are invoked by state machines: is the registry empty?", n)
+	}
+	for _, other := range []string{"Other", "Api:live"} {
+		if allowed(stmts, request{Action: "lambda:InvokeFunction", Resource: fnArn(other)}) {
+			t.Errorf("StateMachineRole may invoke %s", other)
+		}
+	}
+}
+
+// starOnly are the actions that accept only Resource "*", with where AWS
+// says so.
+var starOnly = map[string]string{
+	"states:ListStateMachines":      "Step Functions: ListStateMachines has no resource type",
+	"logs:CreateLogDelivery":        "CloudWatch Logs vended-log delivery actions have no resource type (Step Functions logging guide)",
+	"logs:GetLogDelivery":           "idem",
+	"logs:UpdateLogDelivery":        "idem",
+	"logs:DeleteLogDelivery":        "idem",
+	"logs:ListLogDeliveries":        "idem",
+	"logs:PutResourcePolicy":        "idem",
+	"logs:DescribeResourcePolicies": "idem",
+	"logs:DescribeLogGroups":        "idem",
+}
+
+// TestNoResourceStar: no identity policy of the transformed template
+// (roles, managed policies) grants an action that supports resource
+// scoping on Resource "*"; AWS managed policies attached are the Lambda
+// basic execution (and SQS poller) roles only.
+func TestNoResourceStar(t *testing.T) {
+	for _, params := range []map[string]string{nil, testParams} {
+		s := deployed(t, params)
+		var ids []string
+		for id := range s.resources {
+			ids = append(ids, id)
+		}
+		sort.Strings(ids)
+		for _, id := range ids {
+			r := s.resources[id]
+			var stmts []statement
+			switch r["Type"] {
+			case "AWS::IAM::Role":
+				var managed []string
+				stmts, managed = s.roleStatements(t, id)
+				for _, m := range managed {
+					if m != "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole" &&
+						m != "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole" {
+						t.Errorf("%s: attaches AWS managed policy %s", id, m)
+					}
+				}
+			default:
+				continue
+			}
+			for _, st := range stmts {
+				for _, res := range st.Resource {
+					if res != "*" {
+						continue
+					}
+					for _, a := range st.Action {
+						if _, ok := starOnly[a]; !ok {
+							t.Errorf("%s (%s): %s on Resource \"*\"", id, st.from, a)
+						}
+					}
+				}
+			}
+		}
+	}
+}
+
+// TestSendersScoped: email may send from the configured identity only,
+// and from none when SenderIdentity is empty; push may register tokens
+// with the configured application only and publish to its endpoints.
+func TestSendersScoped(t *testing.T) {
+	arn := func(service, res string) string {
+		return "arn:" + partition + ":" + service + ":" + region + ":" + account + ":" + res
+	}
+	for _, tc := range []struct {
+		params map[string]string
+		email  map[string]bool // identity → may send
+		push   map[string]bool
+	}{
+		{testParams,
+			map[string]bool{"shop.example": true, "other.example": false, "*": false},
+			map[string]bool{"CreatePlatformEndpoint " + pushApp: true,
+				"CreatePlatformEndpoint " + arn("sns", "app/GCM/other"): false,
+				"Publish " + arn("sns", "endpoint/GCM/stepwise/0f1e"):   true,
+				"Publish " + arn("sns", "endpoint/GCM/other/0f1e"):      false,
+				"Publish " + arn("sns", "stepwise-test-alerts"):         false}},
+		{nil,
+			map[string]bool{"shop.example": false, "*": false},
+			map[string]bool{"CreatePlatformEndpoint " + pushApp: false,
+				"Publish " + arn("sns", "endpoint/GCM/stepwise/0f1e"): false}},
+	} {
+		s := deployed(t, tc.params)
+		email, _ := s.roleStatements(t, s.functionRole(t, "EmailFunction"))
+		for id, want := range tc.email {
+			r := request{Action: "ses:SendEmail", Resource: arn("ses", "identity/"+id)}
+			if got := allowed(email, r) && allowed(email, request{Action: "ses:SendEmail", Resource: arn("ses", "configuration-set/"+stackName)}); got != want {
+				t.Errorf("SenderIdentity %q: Email %s: %v, want %v", tc.params["SenderIdentity"], r, got, want)
+			}
+		}
+		push, _ := s.roleStatements(t, s.functionRole(t, "PushFunction"))
+		for k, want := range tc.push {
+			op, res, _ := strings.Cut(k, " ")
+			r := request{Action: "sns:" + op, Resource: res}
+			if got := allowed(push, r); got != want {
+				t.Errorf("PushPlatformApplicationArn %q: Push %s: %v, want %v", tc.params["PushPlatformApplicationArn"], r, got, want)
+			}
+		}
+	}
+}
