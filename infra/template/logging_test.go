@@ -35,23 +35,6 @@ func TestStateMachineLogging(t *testing.T) {
 		if l.LogGroupArn != group || l.Level != level || l.ExecutionData != wantData {
 			t.Errorf("%v: Api publishes with logging %+v, want %s level %s data %v", p, l, group, level, wantData)
 		}
-		s2 := deployed(t, merge(p, map[string]string{"DeployExamples": "true"}))
-		n := 0
-		for id, r := range s2.resources {
-			if r["Type"] != "AWS::StepFunctions::StateMachine" {
-				continue
-			}
-			n++
-			lc := obj(s2.value(t, obj(r["Properties"])["LoggingConfiguration"]))
-			dest := list(lc["Destinations"])
-			if fmt.Sprint(lc["Level"]) != level || lc["IncludeExecutionData"] != wantData || len(dest) != 1 ||
-				obj(obj(dest[0])["CloudWatchLogsLogGroup"])["LogGroupArn"] != group {
-				t.Errorf("%v: %s logging %v", p, id, lc)
-			}
-		}
-		if n == 0 {
-			t.Error("DeployExamples creates no state machine")
-		}
 		for _, role := range []string{s.functionRole(t, "ApiFunction"), "StateMachineRole"} {
 			stmts, _ := s.roleStatements(t, role)
 			for _, a := range logDeliveryActions {

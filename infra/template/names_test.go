@@ -45,7 +45,7 @@ func maxStackName(t *testing.T) int {
 // tooLong lists the names of a stack named name that exceed their limit.
 func tooLong(t *testing.T, name string) []string {
 	t.Helper()
-	s := deployedAs(t, name, map[string]string{"DeployExamples": "true"})
+	s := deployedAs(t, name, nil)
 	var out []string
 	n := 0
 	for id, r := range s.resources {
