@@ -45,14 +45,3 @@ func TestStateMachineLogging(t *testing.T) {
 		}
 	}
 }
-
-func merge(a, b map[string]string) map[string]string {
-	out := map[string]string{}
-	for k, v := range a {
-		out[k] = v
-	}
-	for k, v := range b {
-		out[k] = v
-	}
-	return out
-}
