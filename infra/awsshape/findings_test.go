@@ -53,6 +53,16 @@ var accepted = map[[2]string]string{
 	{"StateMachineRole/execution-logs", "logs:PutResourcePolicy"}:        "accepts only Resource *",
 	{"StateMachineRole/execution-logs", "logs:DescribeResourcePolicies"}: "accepts only Resource *",
 	{"StateMachineRole/execution-logs", "logs:DescribeLogGroups"}:        "accepts only Resource *",
+	// The Api creates state machines with logging on: the caller needs the
+	// same vended-delivery actions (same guide).
+	{"ApiPolicy", "logs:CreateLogDelivery"}:        "accepts only Resource *",
+	{"ApiPolicy", "logs:GetLogDelivery"}:           "accepts only Resource *",
+	{"ApiPolicy", "logs:UpdateLogDelivery"}:        "accepts only Resource *",
+	{"ApiPolicy", "logs:DeleteLogDelivery"}:        "accepts only Resource *",
+	{"ApiPolicy", "logs:ListLogDeliveries"}:        "accepts only Resource *",
+	{"ApiPolicy", "logs:PutResourcePolicy"}:        "accepts only Resource *",
+	{"ApiPolicy", "logs:DescribeResourcePolicies"}: "accepts only Resource *",
+	{"ApiPolicy", "logs:DescribeLogGroups"}:        "accepts only Resource *",
 }
 
 // findings lists the findings of every role in the transformed template.
