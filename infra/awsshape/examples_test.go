@@ -100,13 +100,13 @@ type example struct {
 	file     string
 	local    map[string]any // parameters of the local run
 	aws      map[string]any // of the AWS-shaped run
-	uploaded []string       // files the AWS run reads from S3
+	uploaded []string       // files the AWS run reads from S3, under uploads/ (where load-file may read)
 }
 
 var examples = []example{
 	{file: "winback.yaml"},
 	{file: "newsletter.yaml"},
-	{file: "import.yaml", aws: map[string]any{"file": "s3://" + bucket + "/files/leads.csv"}, uploaded: []string{"files/leads.csv"}},
+	{file: "import.yaml", aws: map[string]any{"file": "s3://" + bucket + "/uploads/files/leads.csv"}, uploaded: []string{"files/leads.csv"}},
 }
 
 // runExamples runs examples in a shape started with o and locally, and
@@ -217,7 +217,7 @@ func prepareExamples(t *testing.T, o shapeOptions, examples []example) (sh *shap
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := sh.blob.Put(ctx, u, f); err != nil {
+			if err := sh.blob.Put(ctx, "uploads/"+u, f); err != nil {
 				t.Fatal(err)
 			}
 			f.Close()

@@ -209,7 +209,7 @@ func startShapeWith(t *testing.T, o shapeOptions, names ...string) *shape {
 		testCreds = credentials.StaticCredentialsProvider{Value: admin}
 		st = dynamostate.New(dynamodb.New(dynamodb.Options{Region: region, BaseEndpoint: aws.String(m.url), Credentials: testCreds}), table)
 		m.bootstrap(t, ctx, testCreds)
-		sam := loadSAM(t, map[string]string{"PushPlatformApplicationArn": pushApp}, map[string]string{"Table": table, "Bucket": bucket})
+		sam := loadSAM(t, map[string]string{"PushPlatformApplicationArn": pushApp, "SenderIdentity": senderIdentity}, map[string]string{"Table": table, "Bucket": bucket})
 		pols := sam.mustFunctionPolicies(t)
 		sm, err := sam.rolePolicies("StateMachineRole")
 		if err != nil {
@@ -260,8 +260,6 @@ func startShapeWith(t *testing.T, o shapeOptions, names ...string) *shape {
 		"AWS_ENDPOINT_URL_S3":       s3srv.URL, "AWS_ENDPOINT_URL_DYNAMODB": ddbSrv.URL, "AWS_ENDPOINT_URL_SESV2": sesSrv.URL,
 		"AWS_ENDPOINT_URL_SNS": snsSrv.URL, "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2": smsSrv.URL,
 		"TABLE_NAME": table, "BUCKET": bucket, "S3_PATH_STYLE": "true",
-		// load-file reads the imported file from files/, besides the uploads.
-		"LOAD_FILE_S3_PREFIXES": "s3://" + bucket + "/files/",
 		"SES_CONFIGURATION_SET": stack, "PUBLIC_URL": "https://api.shape.example",
 		"UNSUBSCRIBE_SECRET":            "shape-unsubscribe-secret-0123456789abcdef",
 		"PUSH_PLATFORM_APPLICATION_ARN": pushApp,
@@ -315,6 +313,9 @@ func startShapeWith(t *testing.T, o shapeOptions, names ...string) *shape {
 	}
 	return sh
 }
+
+// senderIdentity is the SES identity the examples send from (shop.example).
+const senderIdentity = "shop.example"
 
 // pushApp is the SNS platform application push registers tokens with.
 const pushApp = "arn:aws:sns:" + region + ":" + account + ":app/GCM/" + stack

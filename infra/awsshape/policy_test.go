@@ -10,6 +10,7 @@ import (
 	"regexp"
 	"slices"
 	"sort"
+	"strconv"
 	"strings"
 	"testing"
 )
@@ -264,6 +265,23 @@ func (st *samTemplate) str(v any) (string, error) {
 					return "", err
 				}
 				return strings.Join(items, fmt.Sprint(a[0])), nil
+			case "Fn::Select":
+				a, _ := arg.([]any)
+				if len(a) != 2 {
+					return "", fmt.Errorf("Fn::Select %v: want [index, list]", arg)
+				}
+				i, err := strconv.Atoi(fmt.Sprint(a[0]))
+				if err != nil {
+					return "", fmt.Errorf("Fn::Select %v: index: %w", arg, err)
+				}
+				items, err := st.strs(a[1])
+				if err != nil {
+					return "", err
+				}
+				if i < 0 || i >= len(items) {
+					return "", fmt.Errorf("Fn::Select %v: index %d of %d items", arg, i, len(items))
+				}
+				return items[i], nil
 			}
 		}
 	}
@@ -390,6 +408,16 @@ func (st *samTemplate) strs(v any) ([]string, error) {
 		}
 		if m["Ref"] == "AWS::NoValue" {
 			return nil, nil
+		}
+		if arg, ok := m["Fn::Split"].([]any); ok && len(m) == 1 {
+			if len(arg) != 2 {
+				return nil, fmt.Errorf("Fn::Split %v: want [separator, string]", arg)
+			}
+			whole, err := st.str(arg[1])
+			if err != nil {
+				return nil, err
+			}
+			return strings.Split(whole, fmt.Sprint(arg[0])), nil
 		}
 	}
 	list, ok := v.([]any)

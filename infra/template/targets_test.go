@@ -19,18 +19,20 @@ const dataPrefix = "data/"
 
 // s3Prefixes are every prefix of the bucket layout (docs/deploy.md), and
 // one no code uses.
-var s3Prefixes = []string{"campaigns/", "sources/", "uploads/", "runs/", "warehouse/", dataPrefix, "elsewhere/"}
+var s3Prefixes = []string{"campaigns/", "sources/", "uploads/", "runs/", "warehouse/", "audiences/", dataPrefix, "elsewhere/"}
 
 // s3Scope is each function's share of the bucket, from the keys its code
 // builds: compile.BundleKey (campaigns/), lambdarun.BlobSources
-// (sources/), publish.Uploads and fileroot.UploadsDir (uploads/), dataset
+// (sources/), publish.Uploads and fileroot.UploadsDir (uploads/), saved
+// audiences (audiences/: read by read-audience and inAudience, written by
+// save-audience), dataset
 // refs and datakit.TableSnapshot (runs/), tablelog (warehouse/; reading a
 // managed table may migrate its head, a write), catalog tables
 // (CatalogDataPrefix). The dataset families run the same datakit task
 // code, so their functions share a scope.
 func s3Scope(f lambdarun.Fn) []s3Access {
 	bundles := s3Access{prefix: "campaigns/", read: true}
-	datasets := []s3Access{bundles, {prefix: dataPrefix, read: true},
+	datasets := []s3Access{bundles, {prefix: dataPrefix, read: true}, {prefix: "audiences/", read: true},
 		{prefix: "runs/", read: true, write: true, del: true}, {prefix: "warehouse/", read: true, write: true, del: true}}
 	switch {
 	case f.Family == lambdarun.FamilyRun || f.Family == lambdarun.FamilyTrigger || f.Family == activity.Flow:
@@ -43,6 +45,9 @@ func s3Scope(f lambdarun.Fn) []s3Access {
 			{prefix: "warehouse/", read: true}, {prefix: dataPrefix, read: true}}
 	case f.Name == "LoadFile":
 		return append(datasets, s3Access{prefix: "uploads/", read: true})
+	case f.Name == "SaveAudience": // audiences/<name>/<run>-<activity>
+		datasets[2].write = true
+		return datasets
 	}
 	return datasets
 }
