@@ -42,6 +42,40 @@ func sampleData(t *testing.T) string {
 	return sample.dir
 }
 
+// s3Examples copies examples/ into a folder whose catalog reads the tables
+// from s3://bucket/data/ (see uploadSample) and returns the folder.
+func s3Examples(t *testing.T) string {
+	t.Helper()
+	root, dir := repoRoot(t), t.TempDir()
+	copyTree(t, filepath.Join(root, "examples"), dir)
+	cat, err := os.ReadFile(filepath.Join(root, "examples", "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3cat := strings.ReplaceAll(string(cat), "source: data/", "source: s3://"+bucket+"/data/")
+	if err := os.WriteFile(filepath.Join(dir, "catalog.yaml"), []byte(s3cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// uploadSample puts the sample tables in the bucket, under data/.
+func (sh *shape) uploadSample(t *testing.T) {
+	t.Helper()
+	data := sampleData(t)
+	for _, name := range []string{"customers", "purchases", "stores"} {
+		f, err := os.Open(filepath.Join(data, name+".parquet"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = sh.blob.Put(context.Background(), "data/"+name+".parquet", f)
+		f.Close()
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
 // missingHandlers lists the functions among names whose activity type has
 // no handler yet.
 func missingHandlers(names []string) []string {
@@ -95,19 +129,10 @@ func TestExamples(t *testing.T) {
 		{file: "import.yaml", aws: map[string]any{"file": "s3://" + bucket + "/files/leads.csv"}, uploaded: []string{"files/leads.csv"}},
 	}
 	data := sampleData(t)
-	local, remote := t.TempDir(), t.TempDir()
+	local, remote := t.TempDir(), s3Examples(t)
 	copyTree(t, filepath.Join(root, "examples"), local)
-	copyTree(t, filepath.Join(root, "examples"), remote)
 	copyTree(t, data, filepath.Join(local, "data"))
 	os.Remove(filepath.Join(local, "data", "catalog.yaml"))
-	cat, err := os.ReadFile(filepath.Join(root, "examples", "catalog.yaml"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s3cat := strings.ReplaceAll(string(cat), "source: data/", "source: s3://"+bucket+"/data/")
-	if err := os.WriteFile(filepath.Join(remote, "catalog.yaml"), []byte(s3cat), 0o644); err != nil {
-		t.Fatal(err)
-	}
 
 	var runs, localRuns []run
 	need := map[string]bool{}
@@ -131,17 +156,7 @@ func TestExamples(t *testing.T) {
 	}
 	sh := startShape(t, names...)
 	ctx := context.Background()
-	for _, name := range []string{"customers", "purchases", "stores"} {
-		f, err := os.Open(filepath.Join(data, name+".parquet"))
-		if err != nil {
-			t.Fatal(err)
-		}
-		err = sh.blob.Put(ctx, "data/"+name+".parquet", f)
-		f.Close()
-		if err != nil {
-			t.Fatal(err)
-		}
-	}
+	sh.uploadSample(t)
 	for _, ex := range examples {
 		for _, u := range ex.uploaded {
 			f, err := os.Open(filepath.Join(local, u))

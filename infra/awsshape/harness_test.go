@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http/httptest"
 	"os"
 	"regexp"
@@ -142,12 +143,54 @@ type shape struct {
 	memory map[string]int
 	// Requests the functions made (and the test's own uploads).
 	s3Requests, dynamoRequests *counter
-	env                        map[string]string // the functions' environment
+	env                        map[string]string // the emulators' wiring, in every function's environment
 	rie                        string
+	table                      string
+	tmpSize                    map[string]int64 // a test's /tmp size in bytes by function, instead of the template's
+}
+
+// shapeRefs are what the template's !Ref, !GetAtt and !Sub name, here;
+// the parameters not listed take their Default.
+func (sh *shape) shapeRefs() map[string]string {
+	return map[string]string{
+		"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+		"AWS::StackName": "stepwise-shape", "AWS::URLSuffix": "amazonaws.com",
+		"Table": sh.table, "Bucket": bucket, "ConfigurationSet": "stepwise-shape", "HttpApi": "shape",
+		"UnsubscribeSecret": "stepwise-shape-unsubscribe",
+		"AlertTopic":        "arn:aws:sns:us-east-1:123456789012:stepwise-shape-alerts",
+		// A deployer who sends push sets the platform application.
+		"PushPlatformApplicationArn": "arn:aws:sns:us-east-1:123456789012:app/GCM/stepwise-shape",
+	}
+}
+
+// templateFunction is function name as template.yaml deploys it: its
+// memory, timeout, /tmp size and environment (the template's variables
+// over the emulators' wiring).
+func (sh *shape) templateFunction(t testing.TB, name, bootstrap string) lambdalocal.Function {
+	t.Helper()
+	set, err := loadTemplate(t).settings(name+"Function", sh.shapeRefs(),
+		map[string]string{"stepwise-shape-unsubscribe": "shape-unsubscribe-secret-0123456789abcdef"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := maps.Clone(sh.env)
+	maps.Copy(env, set.Env)
+	tmp := int64(set.TmpMB) << 20
+	if n, ok := sh.tmpSize[name]; ok {
+		tmp = n
+	}
+	return lambdalocal.Function{Name: name, Bootstrap: bootstrap, MemoryMB: set.Memory, Timeout: set.Timeout, TmpSize: tmp, Env: env}
 }
 
 // startShape starts the emulators and the named functions.
 func startShape(t *testing.T, names ...string) *shape {
+	t.Helper()
+	return startShapeTmp(t, nil, names...)
+}
+
+// startShapeTmp is startShape with the /tmp of some functions sized in
+// bytes instead of by the template.
+func startShapeTmp(t *testing.T, tmpSize map[string]int64, names ...string) *shape {
 	t.Helper()
 	root := repoRoot(t)
 	rie := rieBin(t)
@@ -178,23 +221,21 @@ func startShape(t *testing.T, names ...string) *shape {
 	t.Cleanup(snsSrv.Close)
 	t.Cleanup(smsSrv.Close)
 
+	// The emulators' wiring; the template sets the rest (templateFunction).
 	env := map[string]string{
 		"AWS_REGION": "us-east-1", "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_ENDPOINT_URL_S3":       s3srv.URL, "AWS_ENDPOINT_URL_DYNAMODB": ddbSrv.URL, "AWS_ENDPOINT_URL_SESV2": sesSrv.URL,
 		"AWS_ENDPOINT_URL_SNS": snsSrv.URL, "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2": smsSrv.URL,
-		"TABLE_NAME": table, "BUCKET": bucket, "S3_PATH_STYLE": "true",
+		"S3_PATH_STYLE": "true",
 		// load-file reads the imported file from files/, besides the uploads.
 		"LOAD_FILE_S3_PREFIXES": "s3://" + bucket + "/files/",
-		"SES_CONFIGURATION_SET": "stepwise-shape", "PUBLIC_URL": "https://api.shape.example",
-		"UNSUBSCRIBE_SECRET":            "shape-unsubscribe-secret-0123456789abcdef",
-		"PUSH_PLATFORM_APPLICATION_ARN": "arn:aws:sns:us-east-1:123456789012:app/GCM/stepwise-shape",
 	}
 	var fns []lambdalocal.Function
 	sh := &shape{root: root, blob: s3blob.New(s3c, bucket, ""), state: st, ses: ses, sns: sns, sms: sms, memory: templateMemory(t),
-		s3Requests: s3count, dynamoRequests: ddbCount, env: env, rie: rie}
+		s3Requests: s3count, dynamoRequests: ddbCount, env: env, rie: rie, table: table, tmpSize: tmpSize}
 	for _, n := range names {
-		fns = append(fns, lambdalocal.Function{Name: n, Bootstrap: built[n].Path, MemoryMB: sh.memory[n], Timeout: 5 * time.Minute})
+		fns = append(fns, sh.templateFunction(t, n, built[n].Path))
 	}
 	var logs io.Writer = io.Discard
 	if os.Getenv("STEPWISE_SHAPE_LOGS") != "" {

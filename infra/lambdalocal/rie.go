@@ -52,9 +52,9 @@ type RIEOptions struct {
 	Output io.Writer // the emulator's and the function's logs (default discarded)
 	// Strict runs the function as Lambda's provided.al2023 would: with no
 	// time zone database on disk (see SandboxAvailable) and a /tmp of
-	// TmpMB of its own (see RIE.Tmp).
-	Strict bool
-	TmpMB  int // the template's EphemeralStorage Size (default DefaultTmpMB)
+	// TmpSize of its own (see RIE.Tmp).
+	Strict  bool
+	TmpSize int64 // bytes: the template's EphemeralStorage Size (default DefaultTmpSize)
 }
 
 // RIE is one function running under aws-lambda-rie. RIE serves only
@@ -119,9 +119,9 @@ func startRIE(ctx context.Context, o RIEOptions) (*RIE, error) {
 		if err := SandboxAvailable(); err != nil {
 			return nil, fmt.Errorf("strict sandbox for %s: %w", o.Name, err)
 		}
-		tmp := o.TmpMB
+		tmp := o.TmpSize
 		if tmp == 0 {
-			tmp = DefaultTmpMB
+			tmp = DefaultTmpSize
 		}
 		argv = sandboxed(argv, tmp)
 	}

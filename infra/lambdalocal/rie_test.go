@@ -133,7 +133,7 @@ func TestStrictHidesZoneinfo(t *testing.T) {
 	}
 }
 
-// TestStrictTmp: under Strict each function has a /tmp of its TmpMB, kept
+// TestStrictTmp: under Strict each function has a /tmp of its TmpSize, kept
 // across its warm invocations, private to it, and full at its size (the
 // write fails with ENOSPC, as on Lambda).
 func TestStrictTmp(t *testing.T) {
@@ -146,7 +146,7 @@ func TestStrictTmp(t *testing.T) {
 	}
 	ctx := context.Background()
 	fns, err := lambdalocal.StartFunctions(ctx, lambdalocal.FunctionsOptions{RIE: rie, Strict: true, WorkDir: t.TempDir(),
-		Functions: []lambdalocal.Function{{Name: "Echo", Bootstrap: boot, TmpMB: 1}, {Name: "Other", Bootstrap: boot, TmpMB: 2}}})
+		Functions: []lambdalocal.Function{{Name: "Echo", Bootstrap: boot, TmpSize: 1 << 20}, {Name: "Other", Bootstrap: boot, TmpSize: 2 << 20}}})
 	if err != nil {
 		t.Fatal(err)
 	}

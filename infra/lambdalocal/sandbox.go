@@ -56,22 +56,22 @@ func SandboxAvailable() error {
 	return sandbox.err
 }
 
-// DefaultTmpMB is the size of a function's /tmp when the template sets no
-// EphemeralStorage (Lambda's default, 512 MB).
-const DefaultTmpMB = 512
+// DefaultTmpSize is the size in bytes of a function's /tmp when the
+// template sets no EphemeralStorage (Lambda's default, 512 MB).
+const DefaultTmpSize = 512 << 20
 
 // sandboxed wraps argv so that it runs in a private mount namespace where the
 // time zone folders are empty, as on Lambda's OS-only runtime, and /tmp is a
-// tmpfs of tmpMB MB of its own: it lasts as long as the emulator (across the
+// tmpfs of tmpSize bytes (rounded up to pages) of its own: it lasts as long as the emulator (across the
 // warm function's invocations, as Lambda keeps /tmp for an execution
 // environment's life) and a write beyond its size fails with ENOSPC.
 // The last of argv is the bootstrap: it is run through a descriptor of its
 // folder opened before the mounts, as a bootstrap built under /tmp is hidden
 // after them; the function starts in /.
-func sandboxed(argv []string, tmpMB int) []string {
+func sandboxed(argv []string, tmpSize int64) []string {
 	boot := argv[len(argv)-1]
 	argv = append(slices.Clone(argv[:len(argv)-1]), "/proc/self/fd/3/"+filepath.Base(boot))
-	script := "exec 3<" + shellQuote(filepath.Dir(boot)) + " && mount -t tmpfs -o size=" + strconv.Itoa(tmpMB) + "m,mode=1777 none /tmp && "
+	script := "exec 3<" + shellQuote(filepath.Dir(boot)) + " && mount -t tmpfs -o size=" + strconv.FormatInt(tmpSize, 10) + ",mode=1777 none /tmp && "
 	for _, d := range zoneinfoDirs() {
 		script += "mount -t tmpfs -o size=4k,mode=0755 none " + shellQuote(d) + " && "
 	}

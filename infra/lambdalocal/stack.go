@@ -21,7 +21,7 @@ type Function struct {
 	Bootstrap string
 	MemoryMB  int
 	Timeout   time.Duration
-	TmpMB     int               // its /tmp under Strict (EphemeralStorage Size)
+	TmpSize   int64             // bytes of its /tmp under Strict (EphemeralStorage Size)
 	Env       map[string]string // on top of FunctionsOptions.Env
 }
 
@@ -69,7 +69,7 @@ func StartFunctions(ctx context.Context, o FunctionsOptions) (*Functions, error)
 				env["WORK_DIR"] = wd
 			}
 			r, err := StartRIE(ctx, RIEOptions{Bin: o.RIE, Bootstrap: fn.Bootstrap, Name: fn.Name, MemoryMB: fn.MemoryMB,
-				Timeout: fn.Timeout, Env: env, Output: o.Output, Strict: o.Strict, TmpMB: fn.TmpMB})
+				Timeout: fn.Timeout, Env: env, Output: o.Output, Strict: o.Strict, TmpSize: fn.TmpSize})
 			if err != nil {
 				return err
 			}
