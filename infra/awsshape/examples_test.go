@@ -122,11 +122,11 @@ func TestExamples(t *testing.T) {
 		file     string
 		local    map[string]any // parameters of the local run
 		aws      map[string]any // of the AWS-shaped run
-		uploaded []string       // files the AWS run reads from S3
+		uploaded []string       // files the AWS run reads from S3, uploaded under uploads/ as through the API
 	}{
 		{file: "winback.yaml"},
 		{file: "newsletter.yaml"},
-		{file: "import.yaml", aws: map[string]any{"file": "s3://" + bucket + "/files/leads.csv"}, uploaded: []string{"files/leads.csv"}},
+		{file: "import.yaml", aws: map[string]any{"file": "s3://" + bucket + "/uploads/files/leads.csv"}, uploaded: []string{"files/leads.csv"}},
 	}
 	data := sampleData(t)
 	local, remote := t.TempDir(), s3Examples(t)
@@ -163,7 +163,7 @@ func TestExamples(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if err := sh.blob.Put(ctx, u, f); err != nil {
+			if err := sh.blob.Put(ctx, "uploads/"+u, f); err != nil {
 				t.Fatal(err)
 			}
 			f.Close()
@@ -196,10 +196,19 @@ func TestExamples(t *testing.T) {
 			}
 		}
 	}
-	if got := int64(len(sh.ses.Messages()) + len(sh.sns.Messages()) + len(sh.sms.Messages())); got != sent {
+	// SNS also has the alerts, published to the template's ALERT_TOPIC_ARN.
+	var push, alerts int
+	for _, m := range sh.sns.Messages() {
+		if m.TopicArn != "" {
+			alerts++
+		} else {
+			push++
+		}
+	}
+	if got := int64(len(sh.ses.Messages()) + push + len(sh.sms.Messages())); got != sent {
 		t.Errorf("providers received %d messages, the runs report %d sent", got, sent)
 	}
-	t.Logf("messages: %d email (SESv2), %d push (SNS), %d SMS", len(sh.ses.Messages()), len(sh.sns.Messages()), len(sh.sms.Messages()))
+	t.Logf("messages: %d email (SESv2), %d push (SNS), %d SMS; %d alerts (SNS topic)", len(sh.ses.Messages()), push, len(sh.sms.Messages()), alerts)
 	retries := 0
 	for i := range runs {
 		sh.checkAgainst(t, localRuns[i], runs[i], outs[i])

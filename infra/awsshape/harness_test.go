@@ -228,8 +228,6 @@ func startShapeTmp(t *testing.T, tmpSize map[string]int64, names ...string) *sha
 		"AWS_ENDPOINT_URL_S3":       s3srv.URL, "AWS_ENDPOINT_URL_DYNAMODB": ddbSrv.URL, "AWS_ENDPOINT_URL_SESV2": sesSrv.URL,
 		"AWS_ENDPOINT_URL_SNS": snsSrv.URL, "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2": smsSrv.URL,
 		"S3_PATH_STYLE": "true",
-		// load-file reads the imported file from files/, besides the uploads.
-		"LOAD_FILE_S3_PREFIXES": "s3://" + bucket + "/files/",
 	}
 	var fns []lambdalocal.Function
 	sh := &shape{root: root, blob: s3blob.New(s3c, bucket, ""), state: st, ses: ses, sns: sns, sms: sms, memory: templateMemory(t),
