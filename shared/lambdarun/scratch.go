@@ -17,7 +17,9 @@ const ScratchFolder = "stepwise-scratch"
 // still taking room on the next warm invocation. Each invocation gets a
 // folder of its own, removed when it ends, whether it succeeded, failed or
 // panicked; the first invocation of a process removes what a process that
-// died mid-invocation (a timeout, out of memory) left.
+// died mid-invocation (a timeout, out of memory) left. The work dir must be
+// the function's own, as /tmp is on Lambda: a process sharing it would have
+// its folders swept.
 type Scratch struct {
 	root  string
 	mu    sync.Mutex
