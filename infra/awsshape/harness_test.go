@@ -156,8 +156,12 @@ func (sh *shape) shapeRefs() map[string]string {
 		"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
 		"AWS::StackName": "stepwise-shape", "AWS::URLSuffix": "amazonaws.com",
 		"Table": sh.table, "Bucket": bucket, "ConfigurationSet": "stepwise-shape", "HttpApi": "shape",
-		"UnsubscribeSecret": "stepwise-shape-unsubscribe",
-		"AlertTopic":        "arn:aws:sns:us-east-1:123456789012:stepwise-shape-alerts",
+		"UnsubscribeSecret":    "stepwise-shape-unsubscribe",
+		"ScheduleGroup":        "stepwise-shape",
+		"FeedbackQueue":        "https://sqs.us-east-1.amazonaws.com/123456789012/stepwise-shape-feedback",
+		"StateMachineRole.Arn": "arn:aws:iam::123456789012:role/stepwise-shape-states",
+		"SchedulerRole.Arn":    "arn:aws:iam::123456789012:role/stepwise-shape-scheduler",
+		"AlertTopic":           "arn:aws:sns:us-east-1:123456789012:stepwise-shape-alerts",
 		// A deployer who sends push sets the platform application.
 		"PushPlatformApplicationArn": "arn:aws:sns:us-east-1:123456789012:app/GCM/stepwise-shape",
 	}
