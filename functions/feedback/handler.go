@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"log"
-	"sync"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
@@ -25,11 +24,9 @@ type handler struct {
 	state   store
 	store   blob.Store
 	buckets func(string) (blob.Store, error)
-	workDir string
-
-	once   sync.Once
-	engine *dataset.Engine
-	err    error
+	// scratch gives each batch a folder of the work dir, removed with the
+	// batch's engine when the batch ends.
+	scratch *lambdarun.Scratch
 }
 
 // result counts what a batch did.
@@ -65,14 +62,15 @@ func (h *handler) Handle(ctx context.Context, b lambdarun.FeedbackBatch) (result
 	if err != nil {
 		return res, &activity.Retryable{Msg: "feedback: " + err.Error()}
 	}
-	h.once.Do(func() {
-		h.engine, h.err = dataset.New(dataset.Options{Store: h.store, WorkDir: h.workDir, Buckets: h.buckets})
+	err = h.scratch.Do(func(dir string) error {
+		eng, err := dataset.New(dataset.Options{Store: h.store, WorkDir: dir, Buckets: h.buckets})
+		if err != nil {
+			return err
+		}
+		defer eng.Close()
+		res.Added, err = feedback.Append(ctx, eng, tablelog.New(eng.Store(), h.state), dir, recs, time.Now().UTC())
+		return err
 	})
-	if h.err != nil {
-		return res, h.err
-	}
-	added, err := feedback.Append(ctx, h.engine, tablelog.New(h.engine.Store(), h.state), h.workDir, recs, time.Now().UTC())
-	res.Added = added
 	if err != nil {
 		return res, &activity.Retryable{Msg: "feedback: " + err.Error()}
 	}

@@ -13,7 +13,7 @@ import (
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
 		st := lambdarun.NewStack(cfg, awsCfg)
-		h := &handler{state: st.State, store: st.Blob, buckets: st.Buckets, workDir: cfg.WorkDir}
+		h := &handler{state: st.State, store: st.Blob, buckets: st.Buckets, scratch: lambdarun.NewScratch(cfg.WorkDir)}
 		return h.Handle
 	})
 }

@@ -44,8 +44,9 @@ func TestBootstraps(t *testing.T) {
 		var cold, warm []time.Duration
 		outcome := ""
 		for round := 0; round < coldStartRounds && !t.Failed(); round++ {
-			r, err := lambdalocal.StartRIE(ctx, lambdalocal.RIEOptions{Bin: sh.rie, Bootstrap: built[f.Name].Path, Name: f.Name,
-				MemoryMB: sh.memory[f.Name], Env: withWorkDir(sh.env, t.TempDir()), Strict: true})
+			fn := sh.templateFunction(t, f.Name, built[f.Name].Path)
+			r, err := lambdalocal.StartRIE(ctx, lambdalocal.RIEOptions{Bin: sh.rie, Bootstrap: fn.Bootstrap, Name: f.Name,
+				MemoryMB: fn.MemoryMB, Timeout: fn.Timeout, TmpSize: fn.TmpSize, Env: fn.Env, Strict: true})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -87,14 +88,6 @@ func TestBootstraps(t *testing.T) {
 			median(cold).Round(100*time.Microsecond), median(warm).Round(100*time.Microsecond), outcome)
 	}
 	t.Logf("%d bootstraps, %.0f MB in all", len(fns), float64(total)/1e6)
-}
-
-func withWorkDir(env map[string]string, dir string) map[string]string {
-	out := map[string]string{"WORK_DIR": dir}
-	for k, v := range env {
-		out[k] = v
-	}
-	return out
 }
 
 func median(ds []time.Duration) time.Duration {

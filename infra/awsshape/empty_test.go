@@ -47,7 +47,7 @@ func TestEmptyPopulations(t *testing.T) {
 	if err := os.WriteFile(filepath.Join(remote, "catalog.yaml"), []byte(s3cat), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	fileParam := map[string]any{"file": "s3://" + bucket + "/uploads/header-only.csv"}
+	fileParam := map[string]any{"file": "s3://" + bucket + "/uploads/files/header-only.csv"}
 
 	var live, test, localLive, localTest []run
 	need := map[string]bool{}
@@ -73,7 +73,7 @@ func TestEmptyPopulations(t *testing.T) {
 	}
 	sh := startShape(t, names...)
 	ctx := context.Background()
-	uploads := map[string]string{"uploads/header-only.csv": filepath.Join(local, "header-only.csv")}
+	uploads := map[string]string{"uploads/files/header-only.csv": filepath.Join(local, "header-only.csv")}
 	for _, name := range []string{"customers", "purchases", "stores"} {
 		uploads["data/"+name+".parquet"] = filepath.Join(data, name+".parquet")
 	}

@@ -91,10 +91,10 @@ func TestExecutionEndedUnderRIE(t *testing.T) {
 	if _, _, err := sh.state.StartRun(ctx, state.Run{ID: ev.Detail.Name, CampaignID: "winback-q4", StartedAt: started}); err != nil {
 		t.Fatal(err)
 	}
-	env := withWorkDir(sh.env, t.TempDir())
-	env["STATE_MACHINE_PREFIX"] = ev.Detail.StateMachineArn[:strings.LastIndex(ev.Detail.StateMachineArn, "-winback-q4")+1]
-	r, err := lambdalocal.StartRIE(ctx, lambdalocal.RIEOptions{Bin: sh.rie, Bootstrap: built["FailRun"].Path, Name: "FailRun",
-		MemoryMB: sh.memory["FailRun"], Env: env, Strict: true})
+	fn := sh.templateFunction(t, "FailRun", built["FailRun"].Path)
+	fn.Env["STATE_MACHINE_PREFIX"] = ev.Detail.StateMachineArn[:strings.LastIndex(ev.Detail.StateMachineArn, "-winback-q4")+1]
+	r, err := lambdalocal.StartRIE(ctx, lambdalocal.RIEOptions{Bin: sh.rie, Bootstrap: fn.Bootstrap, Name: "FailRun",
+		MemoryMB: fn.MemoryMB, Timeout: fn.Timeout, TmpSize: fn.TmpSize, Env: fn.Env, Strict: true})
 	if err != nil {
 		t.Fatal(err)
 	}

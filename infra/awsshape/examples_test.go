@@ -43,6 +43,29 @@ func sampleData(t *testing.T) string {
 	return sample.dir
 }
 
+// s3Examples copies examples/ into a folder whose catalog reads the tables
+// from s3://bucket/data/ (see uploadSample) and returns the folder.
+func s3Examples(t *testing.T) string {
+	t.Helper()
+	root, dir := repoRoot(t), t.TempDir()
+	copyTree(t, filepath.Join(root, "examples"), dir)
+	cat, err := os.ReadFile(filepath.Join(root, "examples", "catalog.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	s3cat := strings.ReplaceAll(string(cat), "source: data/", "source: s3://"+bucket+"/data/")
+	if err := os.WriteFile(filepath.Join(dir, "catalog.yaml"), []byte(s3cat), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+// uploadSample puts the sample tables in the bucket, under data/.
+func (sh *shape) uploadSample(t *testing.T) {
+	t.Helper()
+	sh.uploadTables(t, sampleData(t))
+}
+
 // missingHandlers lists the functions among names whose activity type has
 // no handler yet.
 func missingHandlers(names []string) []string {

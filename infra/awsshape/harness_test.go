@@ -20,6 +20,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -33,6 +34,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 	"github.com/johannesboyne/gofakes3"
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
@@ -152,8 +154,47 @@ type shape struct {
 	memory map[string]int
 	// Requests the functions made (and the test's own uploads).
 	s3Requests, dynamoRequests *counter
-	env                        map[string]string // the functions' environment
+	env                        map[string]string // the emulators' wiring, in every function's environment
 	rie                        string
+	table                      string
+	tmpSize                    map[string]int64 // a test's /tmp size in bytes by function, instead of the template's
+}
+
+// shapeRefs are what the template's !Ref, !GetAtt and !Sub name, here;
+// the parameters not listed take their Default.
+func (sh *shape) shapeRefs() map[string]string {
+	return map[string]string{
+		"AWS::Partition": "aws", "AWS::Region": "us-east-1", "AWS::AccountId": "123456789012",
+		"AWS::StackName": "stepwise-shape", "AWS::URLSuffix": "amazonaws.com",
+		"Table": sh.table, "Bucket": bucket, "ConfigurationSet": "stepwise-shape", "HttpApi": "shape",
+		"UnsubscribeSecret":    unsubscribeSecretName,
+		"ScheduleGroup":        "stepwise-shape",
+		"FeedbackQueue":        "https://sqs.us-east-1.amazonaws.com/123456789012/stepwise-shape-feedback",
+		"StateMachineRole.Arn": "arn:aws:iam::123456789012:role/stepwise-shape-states",
+		"SchedulerRole.Arn":    "arn:aws:iam::123456789012:role/stepwise-shape-scheduler",
+		"AlertTopic":           "arn:aws:sns:us-east-1:123456789012:stepwise-shape-alerts",
+		// A deployer who sends push sets the platform application.
+		"PushPlatformApplicationArn": "arn:aws:sns:us-east-1:123456789012:app/GCM/stepwise-shape",
+	}
+}
+
+// templateFunction is function name as template.yaml deploys it: its
+// memory, timeout, /tmp size and environment (the template's variables
+// over the emulators' wiring).
+func (sh *shape) templateFunction(t testing.TB, name, bootstrap string) lambdalocal.Function {
+	t.Helper()
+	set, err := loadTemplate(t).settings(name+"Function", sh.shapeRefs(),
+		map[string]string{unsubscribeSecretName: unsubscribeSecret})
+	if err != nil {
+		t.Fatal(err)
+	}
+	env := maps.Clone(sh.env)
+	maps.Copy(env, set.Env)
+	tmp := int64(set.TmpMB) << 20
+	if n, ok := sh.tmpSize[name]; ok {
+		tmp = n
+	}
+	return lambdalocal.Function{Name: name, Bootstrap: bootstrap, MemoryMB: set.Memory, Timeout: set.Timeout, TmpSize: tmp, Env: env}
 }
 
 // shapeOptions choose how strict a shape is.
@@ -167,14 +208,23 @@ type shapeOptions struct {
 	// made (function → actions): the negative tests.
 	Drop map[string][]string
 	// Over overrides some functions' timeout (when > 0) and environment
-	// (on top of the common one).
+	// (on top of the template's).
 	Over map[string]lambdalocal.Function
+	// TmpSize sizes some functions' /tmp in bytes instead of by the template.
+	TmpSize map[string]int64
 }
 
 // startShape starts the emulators and the named functions.
 func startShape(t *testing.T, names ...string) *shape {
 	t.Helper()
 	return startShapeWith(t, shapeOptions{}, names...)
+}
+
+// startShapeTmp is startShape with the /tmp of some functions sized in
+// bytes instead of by the template.
+func startShapeTmp(t *testing.T, tmpSize map[string]int64, names ...string) *shape {
+	t.Helper()
+	return startShapeWith(t, shapeOptions{TmpSize: tmpSize}, names...)
 }
 
 // startShapeWith starts a shape as o says.
@@ -254,28 +304,41 @@ func startShapeWith(t *testing.T, o shapeOptions, names ...string) *shape {
 	smsSrv := httptest.NewServer(sms)
 	t.Cleanup(smsSrv.Close)
 
+	// The unsubscribe secret the template's functions read by ARN
+	// (UNSUBSCRIBE_SECRET_ARN): in moto's Secrets Manager.
+	secretsURL := ""
+	if m != nil {
+		secretsURL = m.url
+	} else {
+		secretsURL = testenv.Moto(t)
+	}
+	sm := secretsmanager.New(secretsmanager.Options{Region: region, BaseEndpoint: aws.String(secretsURL), Credentials: testCreds})
+	if m == nil {
+		sm = secretsmanager.New(secretsmanager.Options{Region: region, BaseEndpoint: aws.String(secretsURL),
+			Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
+	}
+	if _, err := sm.CreateSecret(ctx, &secretsmanager.CreateSecretInput{Name: aws.String(unsubscribeSecretName),
+		SecretString: aws.String(unsubscribeSecret)}); err != nil {
+		t.Fatalf("create the unsubscribe secret: %v", err)
+	}
+
+	// The emulators' wiring; the template sets the rest (templateFunction).
 	env := map[string]string{
 		"AWS_REGION": region, "AWS_ACCESS_KEY_ID": "local", "AWS_SECRET_ACCESS_KEY": "local",
 		"AWS_EC2_METADATA_DISABLED": "true",
 		"AWS_ENDPOINT_URL_S3":       s3srv.URL, "AWS_ENDPOINT_URL_DYNAMODB": ddbSrv.URL, "AWS_ENDPOINT_URL_SESV2": sesSrv.URL,
 		"AWS_ENDPOINT_URL_SNS": snsSrv.URL, "AWS_ENDPOINT_URL_PINPOINT_SMS_VOICE_V2": smsSrv.URL,
-		"TABLE_NAME": table, "BUCKET": bucket, "S3_PATH_STYLE": "true",
-		"SES_CONFIGURATION_SET": stack, "PUBLIC_URL": "https://api.shape.example",
-		"UNSUBSCRIBE_SECRET":            "shape-unsubscribe-secret-0123456789abcdef",
-		"PUSH_PLATFORM_APPLICATION_ARN": pushApp,
+		"AWS_ENDPOINT_URL_SECRETS_MANAGER": secretsURL,
+		"S3_PATH_STYLE":                    "true",
 	}
 	var fns []lambdalocal.Function
 	sh := &shape{root: root, blob: s3blob.New(s3c, bucket, ""), state: st, ses: ses, sns: sns, sms: sms, moto: m, memory: templateMemory(t),
-		s3Requests: s3count, dynamoRequests: ddbCount, env: env, rie: rie}
+		s3Requests: s3count, dynamoRequests: ddbCount, env: env, rie: rie, table: table, tmpSize: o.TmpSize}
 	for _, n := range names {
-		fn := lambdalocal.Function{Name: n, Bootstrap: built[n].Path, MemoryMB: sh.memory[n], Timeout: 5 * time.Minute, Env: map[string]string{}}
-		for k, v := range fnEnv[n] {
-			fn.Env[k] = v
-		}
+		fn := sh.templateFunction(t, n, built[n].Path)
+		maps.Copy(fn.Env, fnEnv[n])
 		if over, ok := o.Over[n]; ok {
-			for k, v := range over.Env {
-				fn.Env[k] = v
-			}
+			maps.Copy(fn.Env, over.Env)
 			if over.Timeout > 0 {
 				fn.Timeout = over.Timeout
 			}
@@ -314,6 +377,12 @@ func startShapeWith(t *testing.T, o shapeOptions, names ...string) *shape {
 	return sh
 }
 
+// The unsubscribe signing secret, by name (the template's !Ref) and value.
+const (
+	unsubscribeSecretName = "stepwise-shape-unsubscribe"
+	unsubscribeSecret     = "shape-unsubscribe-secret-0123456789abcdef"
+)
+
 // senderIdentity is the SES identity the examples send from (shop.example).
 const senderIdentity = "shop.example"
 
@@ -325,9 +394,15 @@ func (sh *shape) sent() (email, push, sms int) {
 	sms = len(sh.sms.Messages())
 	if sh.moto != nil {
 		c := sh.moto.calls.snapshot()
-		return c["ses:SendEmail"], c["sns:Publish"], sms
+		return c["ses:SendEmail"], c["sns:Publish"] - sh.moto.topicPublishes(), sms
 	}
-	return len(sh.ses.Messages()), len(sh.sns.Messages()), sms
+	// SNS also has the alerts, published to the template's ALERT_TOPIC_ARN.
+	for _, m := range sh.sns.Messages() {
+		if m.TopicArn == "" {
+			push++
+		}
+	}
+	return len(sh.ses.Messages()), push, sms
 }
 
 var placeholder = regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)

@@ -262,6 +262,9 @@ func (m *moto) handler(service string) http.Handler {
 		action, resource := iamAction(service, r, body)
 		if rec.status == http.StatusOK || rec.status == http.StatusNoContent || rec.status == http.StatusPartialContent {
 			m.calls.add(action, 1)
+			if form, _ := url.ParseQuery(string(body)); service == "sns" && form.Get("Action") == "Publish" && form.Get("TopicArn") != "" {
+				m.calls.add(topicPublish, 1) // an alert, not a push
+			}
 			return
 		}
 		if rec.status != http.StatusForbidden {
@@ -274,6 +277,12 @@ func (m *moto) handler(service string) http.Handler {
 		m.deny(d)
 	})
 }
+
+// topicPublish counts the sns:Publish calls to a topic (alerts).
+const topicPublish = "sns:Publish to a topic"
+
+// topicPublishes is how many sns:Publish calls went to a topic.
+func (m *moto) topicPublishes() int { return m.calls.snapshot()[topicPublish] }
 
 func (m *moto) deny(d denial) {
 	m.mu.Lock()

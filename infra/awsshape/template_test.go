@@ -13,6 +13,7 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 	"go.yaml.in/yaml/v3"
@@ -509,4 +510,92 @@ func TestHttpAPIRoutes(t *testing.T) {
 	if n < 3 {
 		t.Errorf("%d operations", n)
 	}
+}
+
+// fnSettings is what template.yaml gives one function.
+type fnSettings struct {
+	Memory, TmpMB int // MB
+	Timeout       time.Duration
+	Env           map[string]string
+}
+
+// secretRef is a dynamic reference to a Secrets Manager string (subVar, in
+// policy_test.go, is a !Sub variable).
+var secretRef = regexp.MustCompile(`^\{\{resolve:secretsmanager:([^:}]+):SecretString\}\}$`)
+
+// settings reads the MemorySize, Timeout, EphemeralStorage Size and
+// Environment Variables of function resource id, its own over the Globals.
+// !Ref, !GetAtt and ${} of !Sub resolve through refs (resources, pseudo
+// parameters, attributes as X.Y), then to a parameter's Default; a
+// Secrets Manager dynamic reference resolves through secrets.
+func (tm *template) settings(id string, refs, secrets map[string]string) (fnSettings, error) {
+	r, ok := tm.functions()[id]
+	if !ok {
+		return fnSettings{}, fmt.Errorf("template.yaml: no function %s", id)
+	}
+	prop := func(keys ...string) *yaml.Node {
+		if n := get(r.n, append([]string{"Properties"}, keys...)...); n != nil {
+			return n
+		}
+		return get(tm.root, append([]string{"Globals", "Function"}, keys...)...)
+	}
+	s := fnSettings{Memory: r.memory(tm), TmpMB: lambdalocal.DefaultTmpSize >> 20, Env: map[string]string{}}
+	if v := scalar(prop("EphemeralStorage", "Size")); v != "" {
+		n, err := strconv.Atoi(v)
+		if err != nil {
+			return s, fmt.Errorf("template.yaml: %s EphemeralStorage.Size %q is no number of MB", id, v)
+		}
+		s.TmpMB = n
+	}
+	sec, err := strconv.Atoi(scalar(prop("Timeout")))
+	if err != nil {
+		return s, fmt.Errorf("template.yaml: %s Timeout %q is no number of seconds", id, scalar(prop("Timeout")))
+	}
+	s.Timeout = time.Duration(sec) * time.Second
+	lookup := func(name string) (string, error) {
+		if v, ok := refs[name]; ok {
+			return v, nil
+		}
+		if p := get(tm.root, "Parameters", name); p != nil {
+			if d := get(p, "Default"); d != nil {
+				return d.Value, nil
+			}
+		}
+		return "", fmt.Errorf("%s is neither a parameter with a default nor given by the test", name)
+	}
+	for _, vars := range []*yaml.Node{get(tm.root, "Globals", "Function", "Environment", "Variables"), get(r.n, "Properties", "Environment", "Variables")} {
+		for i := 0; vars != nil && i+1 < len(vars.Content); i += 2 {
+			name, n := vars.Content[i].Value, vars.Content[i+1]
+			var v string
+			var err error
+			switch n.Tag {
+			case "!Ref", "!GetAtt":
+				v, err = lookup(n.Value)
+			case "!Sub":
+				v = subVar.ReplaceAllStringFunc(n.Value, func(m string) string {
+					got, lerr := lookup(m[2 : len(m)-1])
+					if err == nil {
+						err = lerr
+					}
+					return got
+				})
+			default:
+				if n.Kind != yaml.ScalarNode {
+					err = fmt.Errorf("a %s value is not resolved here", n.Tag)
+				}
+				v = n.Value
+			}
+			if m := secretRef.FindStringSubmatch(v); err == nil && m != nil {
+				var ok bool
+				if v, ok = secrets[m[1]]; !ok {
+					err = fmt.Errorf("secret %s is not given by the test", m[1])
+				}
+			}
+			if err != nil {
+				return s, fmt.Errorf("template.yaml: %s Environment.Variables.%s (line %d): %v", id, name, n.Line, err)
+			}
+			s.Env[name] = v
+		}
+	}
+	return s, nil
 }

@@ -123,6 +123,8 @@ func (b *Builder) Build(ctx context.Context, pkgs ...string) (map[string]Built, 
 		dir := filepath.Join(b.CacheDir, filepath.Base(m.ImportPath)+"@"+key)
 		path := filepath.Join(dir, "bootstrap")
 		if fi, err := os.Stat(path); err == nil {
+			now := time.Now()
+			os.Chtimes(dir, now, now) // in use: see pruneStale
 			out[m.ImportPath] = Built{Pkg: m.ImportPath, Path: path, CGO: cgo, Size: fi.Size(), Cached: true}
 			continue
 		}
@@ -168,16 +170,26 @@ func (b *Builder) build(ctx context.Context, pkg, dir string, cgo bool) error {
 	if err := cmd.Run(); err != nil {
 		return fmt.Errorf("go %s: %v\n%s", strings.Join(args, " "), err, stderr.String())
 	}
-	// Older builds of this function are stale now.
-	if old, _ := filepath.Glob(filepath.Join(filepath.Dir(dir), filepath.Base(pkg)+"@*")); len(old) > 0 {
-		for _, o := range old {
-			if !strings.Contains(filepath.Base(o), ".tmp") {
-				os.RemoveAll(o)
-			}
-		}
-	}
+	pruneStale(filepath.Dir(dir), filepath.Base(pkg), time.Now())
 	os.RemoveAll(dir)
 	return os.Rename(tmp, dir)
+}
+
+// staleBuild is how long a cached build nobody built or reused is kept.
+const staleBuild = time.Hour
+
+// pruneStale removes the cached builds of function name that were last built
+// or reused more than staleBuild before now. A build another checkout of the
+// repository (a worktree) built or reused lately may be running under RIE
+// right now: removing it would fail that test's next start of the function.
+func pruneStale(cacheDir, name string, now time.Time) {
+	old, _ := filepath.Glob(filepath.Join(cacheDir, name+"@*"))
+	for _, o := range old {
+		fi, err := os.Stat(o)
+		if err == nil && !strings.Contains(filepath.Base(o), ".tmp") && now.Sub(fi.ModTime()) > staleBuild {
+			os.RemoveAll(o)
+		}
+	}
 }
 
 // BuildArgs are the go build arguments of a bootstrap.

@@ -12,6 +12,7 @@ import (
 type Published struct {
 	MessageID   string
 	TargetArn   string // SNS mobile push endpoint
+	TopicArn    string // SNS topic (the alert activity's)
 	PhoneNumber string // SMS
 	Message     string
 }
@@ -43,7 +44,7 @@ func (s *SNS) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		s.mu.Lock()
 		s.seq++
 		m := Published{MessageID: fmt.Sprintf("sns-%06d", s.seq), TargetArn: r.PostForm.Get("TargetArn"),
-			PhoneNumber: r.PostForm.Get("PhoneNumber"), Message: r.PostForm.Get("Message")}
+			TopicArn: r.PostForm.Get("TopicArn"), PhoneNumber: r.PostForm.Get("PhoneNumber"), Message: r.PostForm.Get("Message")}
 		s.msgs = append(s.msgs, m)
 		s.mu.Unlock()
 		fmt.Fprintf(w, `<PublishResponse %s><PublishResult><MessageId>%s</MessageId></PublishResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></PublishResponse>`, ns, m.MessageID)

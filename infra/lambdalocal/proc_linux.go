@@ -88,3 +88,12 @@ func treeCPU(pid int) time.Duration {
 
 // clockTicks is USER_HZ, 100 on Linux.
 const clockTicks = 100
+
+// fsUsage returns the bytes used and the size of the file system of dir.
+func fsUsage(dir string) (used, size int64, err error) {
+	var st syscall.Statfs_t
+	if err := syscall.Statfs(dir, &st); err != nil {
+		return 0, 0, err
+	}
+	return int64(st.Blocks-st.Bfree) * st.Bsize, int64(st.Blocks) * st.Bsize, nil
+}

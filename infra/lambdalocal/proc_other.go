@@ -3,6 +3,7 @@
 package lambdalocal
 
 import (
+	"errors"
 	"os"
 	"syscall"
 	"time"
@@ -17,3 +18,7 @@ func killGroup(pid int) {
 }
 
 func treeCPU(int) time.Duration { return 0 }
+
+func fsUsage(string) (int64, int64, error) {
+	return 0, 0, errors.New("lambdalocal: file system usage needs Linux")
+}

@@ -3,6 +3,7 @@ package lambdalocal
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"sync"
@@ -49,8 +51,10 @@ type RIEOptions struct {
 	Env    map[string]string
 	Output io.Writer // the emulator's and the function's logs (default discarded)
 	// Strict runs the function as Lambda's provided.al2023 would: with no
-	// time zone database on disk (see SandboxAvailable).
-	Strict bool
+	// time zone database on disk (see SandboxAvailable) and a /tmp of
+	// TmpSize of its own (see RIE.Tmp).
+	Strict  bool
+	TmpSize int64 // bytes: the template's EphemeralStorage Size (default DefaultTmpSize)
 }
 
 // RIE is one function running under aws-lambda-rie. RIE serves only
@@ -67,6 +71,7 @@ type RIE struct {
 	client   *http.Client
 	invokes  int
 	firstDur time.Duration
+	strict   bool
 }
 
 // StartRIE starts the emulator on two free ports of 127.0.0.1 and waits
@@ -114,7 +119,11 @@ func startRIE(ctx context.Context, o RIEOptions) (*RIE, error) {
 		if err := SandboxAvailable(); err != nil {
 			return nil, fmt.Errorf("strict sandbox for %s: %w", o.Name, err)
 		}
-		argv = sandboxed(argv)
+		tmp := o.TmpSize
+		if tmp == 0 {
+			tmp = DefaultTmpSize
+		}
+		argv = sandboxed(argv, tmp)
 	}
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Env = env
@@ -129,7 +138,7 @@ func startRIE(ctx context.Context, o RIEOptions) (*RIE, error) {
 		return nil, fmt.Errorf("start aws-lambda-rie for %s: %w", o.Name, err)
 	}
 	r := &RIE{Name: o.Name, URL: "http://" + emu, Started: time.Now(), cmd: cmd, exited: make(chan struct{}),
-		client: &http.Client{Timeout: timeout + 30*time.Second}}
+		client: &http.Client{Timeout: timeout + 30*time.Second}, strict: o.Strict}
 	go func() { cmd.Wait(); close(r.exited) }()
 	deadline := time.Now().Add(10 * time.Second)
 	for {
@@ -175,6 +184,12 @@ func (r *RIE) Invoke(ctx context.Context, payload []byte) (Response, error) {
 	if resp.StatusCode != http.StatusOK {
 		return Response{}, fmt.Errorf("invoke %s: emulator answered %s: %s", r.Name, resp.Status, strings.TrimSpace(string(body)))
 	}
+	if m := timedOut.FindSubmatch(body); m != nil {
+		// RIE ends the invocation at AWS_LAMBDA_FUNCTION_TIMEOUT with a text
+		// body; the Lambda API reports it as a function error.
+		body, _ = json.Marshal(map[string]string{"errorType": "Sandbox.Timedout", "errorMessage": "Task timed out after " + string(m[1]) + " seconds"})
+		resp.Header.Set("X-Amz-Function-Error", "Unhandled")
+	}
 	res := Response{Payload: body, FunctionError: resp.Header.Get("X-Amz-Function-Error")}
 	if res.FunctionError == "" && IsErrorPayload(body) {
 		res.FunctionError = "Unhandled"
@@ -185,6 +200,9 @@ func (r *RIE) Invoke(ctx context.Context, payload []byte) (Response, error) {
 	}
 	return res, nil
 }
+
+// timedOut is RIE's answer to an invocation that ran past its timeout.
+var timedOut = regexp.MustCompile(`^Task timed out after ([0-9.]+) seconds$`)
 
 // FirstInvoke is how long the first invocation took: the function's cold
 // start (process start, init) plus its handler; zero before it.

@@ -3,8 +3,10 @@ package lambdalocal_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -128,5 +130,69 @@ func TestStrictHidesZoneinfo(t *testing.T) {
 		if failed != strict {
 			t.Errorf("strict=%v: %s", strict, res.Payload)
 		}
+	}
+}
+
+// TestStrictTmp: under Strict each function has a /tmp of its TmpSize, kept
+// across its warm invocations, private to it, and full at its size (the
+// write fails with ENOSPC, as on Lambda).
+func TestStrictTmp(t *testing.T) {
+	_, rie, boot := echoBootstrap(t)
+	if err := lambdalocal.SandboxAvailable(); err != nil {
+		if os.Getenv("CI") != "" {
+			t.Fatal(err)
+		}
+		t.Skip(err)
+	}
+	ctx := context.Background()
+	fns, err := lambdalocal.StartFunctions(ctx, lambdalocal.FunctionsOptions{RIE: rie, Strict: true, WorkDir: t.TempDir(),
+		Functions: []lambdalocal.Function{{Name: "Echo", Bootstrap: boot, TmpSize: 1 << 20}, {Name: "Other", Bootstrap: boot, TmpSize: 2 << 20}}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer fns.Close()
+	c := client(fns.URL)
+	if out := invoke(t, c, "Echo", `{"writeKB":256,"file":"a"}`); out.FunctionError != nil {
+		t.Fatalf("write 256 KiB: %s", out.Payload)
+	}
+	if out := invoke(t, c, "Echo", `{"writeKB":512,"file":"b"}`); out.FunctionError != nil {
+		t.Fatalf("write 512 KiB more: %s", out.Payload)
+	}
+	u, err := fns.RIEs["Echo"].Tmp()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if u.Size != 1<<20 || u.Used < 768<<10 || fmt.Sprint(u.Files) != "[/tmp/a /tmp/b]" {
+		t.Errorf("Echo's /tmp after two warm invocations: %+v", u)
+	}
+	if o, err := fns.RIEs["Other"].Tmp(); err != nil || o.Size != 2<<20 || len(o.Files) != 0 {
+		t.Errorf("Other's /tmp: %+v, %v; want its own, empty, of 2 MiB", o, err)
+	}
+	out := invoke(t, c, "Echo", `{"writeKB":512,"file":"c"}`)
+	if out.FunctionError == nil || !strings.Contains(string(out.Payload), "no space left on device") {
+		t.Errorf("a write past the 1 MiB /tmp: %v %s, want ENOSPC", out.FunctionError, out.Payload)
+	}
+}
+
+// TestTimeoutEndsInvocation: RIE ends an invocation at
+// AWS_LAMBDA_FUNCTION_TIMEOUT and the function answers again after it; the
+// Lambda API's answer is a Sandbox.Timedout function error.
+func TestTimeoutEndsInvocation(t *testing.T) {
+	_, rie, boot := echoBootstrap(t)
+	ctx := context.Background()
+	r, err := lambdalocal.StartRIE(ctx, lambdalocal.RIEOptions{Bin: rie, Bootstrap: boot, Name: "Echo", Timeout: time.Second})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	res, err := r.Invoke(ctx, []byte(`{"sleepMs":600000}`))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res.FunctionError != "Unhandled" || lambdalocal.ErrorTypeOf(res.Payload) != "Sandbox.Timedout" {
+		t.Errorf("past the timeout: %q %s", res.FunctionError, res.Payload)
+	}
+	if res, err = r.Invoke(ctx, []byte(`{}`)); err != nil || res.FunctionError != "" {
+		t.Errorf("after a timeout: %v %+v", err, res)
 	}
 }

@@ -2,9 +2,14 @@ package lambdalocal
 
 import (
 	"errors"
+	"io/fs"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"runtime"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"sync"
 )
@@ -51,12 +56,59 @@ func SandboxAvailable() error {
 	return sandbox.err
 }
 
+// DefaultTmpSize is the size in bytes of a function's /tmp when the
+// template sets no EphemeralStorage (Lambda's default, 512 MB).
+const DefaultTmpSize = 512 << 20
+
 // sandboxed wraps argv so that it runs in a private mount namespace where the
-// time zone folders are empty, as on Lambda's OS-only runtime.
-func sandboxed(argv []string) []string {
-	script := ""
+// time zone folders are empty, as on Lambda's OS-only runtime, and /tmp is a
+// tmpfs of tmpSize bytes (rounded up to pages) of its own: it lasts as long as the emulator (across the
+// warm function's invocations, as Lambda keeps /tmp for an execution
+// environment's life) and a write beyond its size fails with ENOSPC.
+// The last of argv is the bootstrap: it is run through a descriptor of its
+// folder opened before the mounts, as a bootstrap built under /tmp is hidden
+// after them; the function starts in /.
+func sandboxed(argv []string, tmpSize int64) []string {
+	boot := argv[len(argv)-1]
+	argv = append(slices.Clone(argv[:len(argv)-1]), "/proc/self/fd/3/"+filepath.Base(boot))
+	script := "exec 3<" + shellQuote(filepath.Dir(boot)) + " && mount -t tmpfs -o size=" + strconv.FormatInt(tmpSize, 10) + ",mode=1777 none /tmp && "
 	for _, d := range zoneinfoDirs() {
-		script += "mount -t tmpfs -o size=4k,mode=0755 none '" + d + "' && "
+		script += "mount -t tmpfs -o size=4k,mode=0755 none " + shellQuote(d) + " && "
 	}
-	return append([]string{"unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script + `exec "$0" "$@"`}, argv...)
+	return append([]string{"unshare", "--mount", "--propagation", "private", "--", "/bin/sh", "-c", script + `cd / && exec "$0" "$@"`}, argv...)
+}
+
+// shellQuote quotes s for sh.
+func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }
+
+// TmpUsage is what a strict function's /tmp holds.
+type TmpUsage struct {
+	Used, Size int64    // bytes
+	Files      []string // paths under /tmp, sorted
+}
+
+// Tmp reads the function's /tmp (Strict only) through /proc/<pid>/root,
+// which shows the emulator's mount namespace: a test's look from outside,
+// with nothing added to the function.
+func (r *RIE) Tmp() (TmpUsage, error) {
+	if !r.strict || r.cmd.Process == nil {
+		return TmpUsage{}, errors.New("lambdalocal: " + r.Name + " has no /tmp of its own (not Strict)")
+	}
+	dir := "/proc/" + strconv.Itoa(r.cmd.Process.Pid) + "/root/tmp"
+	used, size, err := fsUsage(dir)
+	if err != nil {
+		return TmpUsage{}, err
+	}
+	u := TmpUsage{Used: used, Size: size}
+	err = filepath.WalkDir(dir, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if p != dir {
+			u.Files = append(u.Files, "/tmp/"+filepath.ToSlash(strings.TrimPrefix(p, dir+"/")))
+		}
+		return nil
+	})
+	sort.Strings(u.Files)
+	return u, err
 }

@@ -21,6 +21,7 @@ type Function struct {
 	Bootstrap string
 	MemoryMB  int
 	Timeout   time.Duration
+	TmpSize   int64             // bytes of its /tmp under Strict (EphemeralStorage Size)
 	Env       map[string]string // on top of FunctionsOptions.Env
 }
 
@@ -31,7 +32,8 @@ type FunctionsOptions struct {
 	// Env is every function's environment: the emulators' endpoints
 	// (AWS_ENDPOINT_URL_*), dummy credentials, TABLE_NAME, BUCKET...
 	Env map[string]string
-	// WorkDir gets one scratch folder per function (its WORK_DIR).
+	// WorkDir gets one scratch folder per function (its WORK_DIR), unless
+	// Strict: then each function has its own /tmp, as on Lambda.
 	WorkDir string
 	// Addr is the router's address (default a free port of 127.0.0.1).
 	Addr   string
@@ -61,13 +63,13 @@ func StartFunctions(ctx context.Context, o FunctionsOptions) (*Functions, error)
 			for k, v := range fn.Env {
 				env[k] = v
 			}
-			if o.WorkDir != "" {
+			if o.WorkDir != "" && !o.Strict {
 				wd := filepath.Join(o.WorkDir, fn.Name)
 				os.MkdirAll(wd, 0o755)
 				env["WORK_DIR"] = wd
 			}
 			r, err := StartRIE(ctx, RIEOptions{Bin: o.RIE, Bootstrap: fn.Bootstrap, Name: fn.Name, MemoryMB: fn.MemoryMB,
-				Timeout: fn.Timeout, Env: env, Output: o.Output, Strict: o.Strict})
+				Timeout: fn.Timeout, Env: env, Output: o.Output, Strict: o.Strict, TmpSize: fn.TmpSize})
 			if err != nil {
 				return err
 			}

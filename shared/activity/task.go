@@ -3,7 +3,9 @@ package activity
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
 	"sync"
 	"time"
 )
@@ -140,6 +142,22 @@ func (e *Env) Shared(key string, create func() (any, error)) (any, error) {
 	}
 	e.shared[key] = v
 	return v, nil
+}
+
+// Close closes the values Shared created that are io.Closers (a DuckDB
+// engine, which removes its scratch folder) and forgets them all: an Env
+// that lives for one Lambda invocation leaves nothing behind.
+func (e *Env) Close() error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	var errs []error
+	for _, v := range e.shared {
+		if c, ok := v.(io.Closer); ok {
+			errs = append(errs, c.Close())
+		}
+	}
+	e.shared = nil
+	return errors.Join(errs...)
 }
 
 // Service returns a named service of type T.

@@ -60,6 +60,8 @@ func (s *Stack) Buckets(bucket string) (blob.Store, error) {
 type Function struct {
 	Name   string
 	Runner *runner.Runner
+
+	scratch *Scratch
 }
 
 // Function returns the Lambda of an activity type that needs the whole
@@ -88,7 +90,8 @@ func (s *Stack) function(name string, reg *activity.Registry, loader activity.Lo
 		ServiceBuckets:         s.Buckets,
 		fileroot.Service:       s.Config.FileRoots,
 	}}
-	return &Function{Name: name, Runner: &runner.Runner{Registry: reg, Env: env, Store: s.State, Loader: loader}}
+	return &Function{Name: name, Runner: &runner.Runner{Registry: reg, Env: env, Store: s.State, Loader: loader},
+		scratch: NewScratch(s.Config.WorkDir)}
 }
 
 // Services are the Env services, for mains that add one (a sender, a trigger).
@@ -96,8 +99,20 @@ func (f *Function) Services() map[string]any { return f.Runner.Env.Services }
 
 // Invoke is the Lambda handler. The error is returned as is: its Go type
 // name becomes the errorType Step Functions matches in Retry and Catch.
+// Each invocation runs against an Env of its own, whose WorkDir is a
+// scratch folder removed when it ends (with its DuckDB engine, closed).
 func (f *Function) Invoke(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
-	out, err := f.Runner.Handle(ctx, f.Name, in)
+	var out json.RawMessage
+	err := f.scratch.Do(func(dir string) error {
+		base := f.Runner.Env
+		env := &activity.Env{Services: base.Services, WorkDir: dir, Clock: base.Clock}
+		defer env.Close()
+		r := *f.Runner
+		r.Env = env
+		var err error
+		out, err = r.Handle(ctx, f.Name, in)
+		return err
+	})
 	if err != nil {
 		log.Printf("%s failed: %s: %v", f.Name, ErrorType(err), err)
 		return nil, err

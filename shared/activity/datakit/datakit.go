@@ -31,12 +31,14 @@ const ServiceEngine = "dataset.engine"
 // bytes (int64; optional, default dataset.DefaultMemoryLimit).
 const ServiceMemoryLimit = "dataset.memory"
 
-// Engine returns the Env's DuckDB engine, created once per Env.
+// Engine returns the Env's DuckDB engine: the ServiceEngine service, else
+// one created once per Env in its WorkDir, which Env.Close closes (a Lambda
+// invocation's Env: see lambdarun.Scratch).
 func Engine(env *activity.Env) (*dataset.Engine, error) {
+	if e, ok := env.Services[ServiceEngine].(*dataset.Engine); ok {
+		return e, nil
+	}
 	v, err := env.Shared(ServiceEngine, func() (any, error) {
-		if e, ok := env.Services[ServiceEngine].(*dataset.Engine); ok {
-			return e, nil
-		}
 		store, err := activity.Service[blob.Store](env, activity.ServiceBlob)
 		if err != nil {
 			return nil, err

@@ -1,7 +1,8 @@
 // Command echo is a test Lambda: it echoes its input with the function's
 // name, fails with a named error on {"fail":"Retryable"} and sleeps on
-// {"sleepMs":N} and loads a time zone on {"zone":"Europe/Paris"} (it embeds
-// no time zone data: under a strict sandbox that fails).
+// {"sleepMs":N}, loads a time zone on {"zone":"Europe/Paris"} (it embeds
+// no time zone data: under a strict sandbox that fails) and writes
+// {"writeKB":N} KiB to /tmp/{"file":name}.
 package main
 
 import (
@@ -24,6 +25,8 @@ func main() {
 			Fail    string `json:"fail"`
 			SleepMs int    `json:"sleepMs"`
 			Zone    string `json:"zone"`
+			WriteKB int    `json:"writeKB"`
+			File    string `json:"file"`
 		}
 		json.Unmarshal(in, &req)
 		if req.SleepMs > 0 {
@@ -31,6 +34,11 @@ func main() {
 		}
 		if req.Zone != "" {
 			if _, err := time.LoadLocation(req.Zone); err != nil {
+				return nil, &Retryable{Msg: err.Error()}
+			}
+		}
+		if req.WriteKB > 0 {
+			if err := os.WriteFile("/tmp/"+req.File, make([]byte, req.WriteKB<<10), 0o600); err != nil {
 				return nil, &Retryable{Msg: err.Error()}
 			}
 		}

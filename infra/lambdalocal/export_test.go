@@ -1,0 +1,4 @@
+package lambdalocal
+
+// PruneStaleForTest exposes pruneStale.
+var PruneStaleForTest = pruneStale
