@@ -172,7 +172,8 @@ func (sh *shape) shapeRefs() map[string]string {
 		"FeedbackQueue":        "https://sqs.us-east-1.amazonaws.com/123456789012/stepwise-shape-feedback",
 		"StateMachineRole.Arn": "arn:aws:iam::123456789012:role/stepwise-shape-states",
 		"SchedulerRole.Arn":    "arn:aws:iam::123456789012:role/stepwise-shape-scheduler",
-		"AlertTopic":           "arn:aws:sns:us-east-1:123456789012:stepwise-shape-alerts",
+		"AlertTopic":           alertTopic,
+		"StateMachineLogs.Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/stepwise-shape:*", // as !GetAtt gives it
 		// A deployer who sends push sets the platform application.
 		"PushPlatformApplicationArn": "arn:aws:sns:us-east-1:123456789012:app/GCM/stepwise-shape",
 	}
@@ -385,6 +386,9 @@ const (
 
 // senderIdentity is the SES identity the examples send from (shop.example).
 const senderIdentity = "shop.example"
+
+// alertTopic is the template's AlertTopic, which alert activities publish to.
+const alertTopic = "arn:aws:sns:" + region + ":" + account + ":" + stack + "-alerts"
 
 // pushApp is the SNS platform application push registers tokens with.
 const pushApp = "arn:aws:sns:" + region + ":" + account + ":app/GCM/" + stack

@@ -389,4 +389,12 @@ func (m *moto) bootstrap(t testing.TB, ctx context.Context, creds aws.Credential
 	if got := aws.ToString(out.PlatformApplicationArn); got != pushApp {
 		t.Fatalf("platform application %s, want %s", got, pushApp)
 	}
+	// The template's AlertTopic: alert activities publish to it.
+	topic, err := sn.CreateTopic(ctx, &sns.CreateTopicInput{Name: aws.String(stack + "-alerts")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := aws.ToString(topic.TopicArn); got != alertTopic {
+		t.Fatalf("alert topic %s, want %s", got, alertTopic)
+	}
 }
