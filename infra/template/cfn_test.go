@@ -1,5 +1,5 @@
 // Package template_test checks template.yaml as AWS deploys it: the SAM
-// transform's CloudFormation (transform.py, the aws-sam-translator that
+// transform's CloudFormation (infra/samtransform/transform.py, the aws-sam-translator that
 // cfn-lint runs), with parameters and conditions resolved for a concrete
 // stack, and the IAM policies of each function evaluated against the
 // requests its code makes.
@@ -73,7 +73,7 @@ func transform(t testing.TB, src []byte) (map[string]any, error) {
 	if err := os.WriteFile(path, src, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(py, filepath.Join(repoRoot(t), "infra", "template", "transform.py"), path, region)
+	cmd := exec.Command(py, filepath.Join(repoRoot(t), "infra", "samtransform", "transform.py"), path, region)
 	var out, stderr bytes.Buffer
 	cmd.Stdout, cmd.Stderr = &out, &stderr
 	r := transformResult{}
