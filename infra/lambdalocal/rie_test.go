@@ -115,6 +115,16 @@ func TestStrictHidesZoneinfo(t *testing.T) {
 		}
 		t.Skip(err)
 	}
+	// The emulator itself under /tmp too (a checkout there): the strict /tmp
+	// mount must not hide it.
+	rieData, err := os.ReadFile(rie)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rie = filepath.Join(t.TempDir(), "aws-lambda-rie")
+	if err := os.WriteFile(rie, rieData, 0o755); err != nil {
+		t.Fatal(err)
+	}
 	ctx := context.Background()
 	for _, strict := range []bool{false, true} {
 		r, err := lambdalocal.StartRIE(ctx, lambdalocal.RIEOptions{Bin: rie, Bootstrap: boot, Name: "Echo", Strict: strict})

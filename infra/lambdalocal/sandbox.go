@@ -7,7 +7,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"runtime"
-	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -65,13 +64,15 @@ const DefaultTmpSize = 512 << 20
 // tmpfs of tmpSize bytes (rounded up to pages) of its own: it lasts as long as the emulator (across the
 // warm function's invocations, as Lambda keeps /tmp for an execution
 // environment's life) and a write beyond its size fails with ENOSPC.
-// The last of argv is the bootstrap: it is run through a descriptor of its
-// folder opened before the mounts, as a bootstrap built under /tmp is hidden
-// after them; the function starts in /.
+// The first of argv (the emulator) and the last (the bootstrap) are run
+// through descriptors of their folders opened before the mounts, as a binary
+// under /tmp (a checkout there, a build cache) is hidden after them; the
+// function starts in /.
 func sandboxed(argv []string, tmpSize int64) []string {
-	boot := argv[len(argv)-1]
-	argv = append(slices.Clone(argv[:len(argv)-1]), "/proc/self/fd/3/"+filepath.Base(boot))
-	script := "exec 3<" + shellQuote(filepath.Dir(boot)) + " && mount -t tmpfs -o size=" + strconv.FormatInt(tmpSize, 10) + ",mode=1777 none /tmp && "
+	rie, boot := argv[0], argv[len(argv)-1]
+	argv = append(append([]string{"/proc/self/fd/4/" + filepath.Base(rie)}, argv[1:len(argv)-1]...), "/proc/self/fd/3/"+filepath.Base(boot))
+	script := "exec 3<" + shellQuote(filepath.Dir(boot)) + " 4<" + shellQuote(filepath.Dir(rie)) +
+		" && mount -t tmpfs -o size=" + strconv.FormatInt(tmpSize, 10) + ",mode=1777 none /tmp && "
 	for _, d := range zoneinfoDirs() {
 		script += "mount -t tmpfs -o size=4k,mode=0755 none " + shellQuote(d) + " && "
 	}
