@@ -120,6 +120,11 @@ func (sh *shape) checkEmpty(t *testing.T, r run, o lambdalocal.Outcome, want *ru
 	}
 	if o.Error != "" {
 		t.Errorf("%s: execution failed: %s: %s", r.name, o.Error, o.Cause)
+		for id, a := range sh.storedSummary(t, r.runID).Activities {
+			if a.Error != "" {
+				t.Logf("%s: activity %s %s: %s", r.name, id, a.Status, a.Error)
+			}
+		}
 		return
 	}
 	var got runner.Summary
