@@ -37,32 +37,15 @@ type FactPaths struct {
 	Run string
 }
 
-// ToChoice lowers a test-activity condition to an ASL Choice rule (without
-// Next). It checks c first (as Check would, in TestMode) and returns an
-// error for anything invalid.
-//
-// Semantics match ToSQL: a comparison with an absent or null fact is false
-// (every comparison is guarded by IsPresent, and for parameters by
-// Not IsNull), ne/notIn/notStartsWith/... included; not negates that result;
-// isEmpty is true for an absent or null parameter (or ""), and for the count
-// of a port that was not activated. Variables are constants: a comparison
-// on a variable is decided at compile time and lowered to a rule that is
-// always true ({Variable: <run>.id, IsPresent: true}) or its Not. like is
-// lowered to StringMatches (% only; _ has no equivalent and is refused by
-// the check).
+// ToChoice checks a test-activity condition once (as Check does in
+// TestMode, against facts) and lowers the checked tree (Checked.ToChoice).
+// An invalid condition gives an *InvalidError naming the first problem and
+// its path.
 func ToChoice(c *Condition, facts FactPaths) (asl.ChoiceRule, error) {
 	if c == nil {
 		return asl.ChoiceRule{}, errors.New("condition: no condition")
 	}
-	ch := &chooser{facts: facts, loc: facts.Location, run: facts.Run}
-	if ch.loc == nil {
-		ch.loc = time.UTC
-	}
-	if ch.run == "" {
-		ch.run = DefaultRunPath
-	}
-	var diags campaign.Diagnostics
-	Check(campaign.Reporter{Diags: &diags}, "", c, CheckEnv{
+	ch, err := checkOnce("", c, CheckEnv{
 		Params:    facts.ParamTypes,
 		Variables: facts.Variables,
 		Mode:      TestMode,
@@ -74,16 +57,36 @@ func ToChoice(c *Condition, facts FactPaths) (asl.ChoiceRule, error) {
 			return err
 		},
 	})
-	var msgs []string
-	for _, d := range diags {
-		if d.Severity == campaign.Error {
-			msgs = append(msgs, strings.TrimPrefix(d.Path+": ", ": ")+d.Message)
-		}
+	if err != nil {
+		return asl.ChoiceRule{}, err
 	}
-	if len(msgs) > 0 {
-		return asl.ChoiceRule{}, fmt.Errorf("condition: invalid: %s", strings.Join(msgs, "; "))
+	return ch.ToChoice(facts)
+}
+
+// ToChoice lowers a checked test-activity condition to an ASL Choice rule
+// (without Next). Of facts it reads Count, Location and Run.
+//
+// Semantics match ToSQL: a comparison with an absent or null fact is false
+// (every comparison is guarded by IsPresent, and for parameters by
+// Not IsNull), ne/notIn/notStartsWith/... included; not negates that result;
+// isEmpty is true for an absent or null parameter (or ""), and for the count
+// of a port that was not activated. Variables are constants: a comparison
+// on a variable is decided at compile time and lowered to a rule that is
+// always true ({Variable: <run>.id, IsPresent: true}) or its Not. like is
+// lowered to StringMatches (% only; _ has no equivalent and is refused by
+// the check).
+func (c *Checked) ToChoice(facts FactPaths) (asl.ChoiceRule, error) {
+	if err := c.complete(TestMode); err != nil {
+		return asl.ChoiceRule{}, err
 	}
-	return ch.cond(c)
+	ch := &chooser{facts: facts, loc: facts.Location, run: facts.Run}
+	if ch.loc == nil {
+		ch.loc = time.UTC
+	}
+	if ch.run == "" {
+		ch.run = DefaultRunPath
+	}
+	return ch.node(c.Root)
 }
 
 type chooser struct {
@@ -147,154 +150,117 @@ func (ch *chooser) paramPath(name string) (string, error) {
 	return ch.run + ".params['" + name + "']", nil
 }
 
-func (ch *chooser) cond(c *Condition) (asl.ChoiceRule, error) {
-	forms := c.forms()
-	if len(forms) != 1 {
-		return asl.ChoiceRule{}, fmt.Errorf("condition: a node has %d forms", len(forms))
-	}
-	switch forms[0] {
-	case "all", "any":
-		list := c.All
-		if forms[0] == "any" {
-			list = c.Any
+func (ch *chooser) node(n Node) (asl.ChoiceRule, error) {
+	switch n := n.(type) {
+	case *Junction:
+		if len(n.Items) == 0 {
+			return asl.ChoiceRule{}, errors.New("condition: empty all or any")
 		}
-		if len(list) == 0 {
-			return asl.ChoiceRule{}, fmt.Errorf("condition: empty %s", forms[0])
-		}
-		rules := make([]asl.ChoiceRule, len(list))
-		for i := range list {
-			r, err := ch.cond(&list[i])
+		rules := make([]asl.ChoiceRule, len(n.Items))
+		for i, item := range n.Items {
+			r, err := ch.node(item)
 			if err != nil {
 				return asl.ChoiceRule{}, err
 			}
 			rules[i] = r
 		}
-		if forms[0] == "all" {
-			return and(rules...), nil
+		if n.Any {
+			return or(rules...), nil
 		}
-		return or(rules...), nil
-	case "not":
-		r, err := ch.cond(c.Not)
+		return and(rules...), nil
+	case *Negation:
+		r, err := ch.node(n.Item)
 		if err != nil {
 			return asl.ChoiceRule{}, err
 		}
 		return not(r), nil
-	case "count":
-		act, port, _ := strings.Cut(c.Count, ".")
+	case *Weekday:
+		rules := make([]asl.ChoiceRule, len(n.Days))
+		for i, d := range n.Days {
+			rules[i] = asl.ChoiceRule{Variable: ch.run + ".weekday", StringEquals: asl.Str(d)}
+		}
+		return or(rules...), nil
+	case *Compare:
+		return ch.fact(n)
+	}
+	return asl.ChoiceRule{}, errors.New("condition: population conditions need a population; a test activity compares run facts")
+}
+
+// fact lowers a comparison of a run fact.
+func (ch *chooser) fact(n *Compare) (asl.ChoiceRule, error) {
+	switch s := n.Subject.(type) {
+	case *CountFact:
 		if ch.facts.Count == nil {
 			return asl.ChoiceRule{}, errors.New("condition: FactPaths.Count is nil")
 		}
-		path, err := ch.facts.Count(campaign.Transition{Activity: act, Port: port})
+		path, err := ch.facts.Count(s.Port)
 		if err != nil {
-			return asl.ChoiceRule{}, fmt.Errorf("condition: count %s: %w", c.Count, err)
+			name := s.Port.Activity
+			if s.Port.Port != "" {
+				name += "." + s.Port.Port
+			}
+			return asl.ChoiceRule{}, fmt.Errorf("condition: count %s: %w", name, err)
 		}
-		if c.Op == "isEmpty" || c.Op == "isNotEmpty" {
+		if n.Op == "isEmpty" || n.Op == "isNotEmpty" {
 			r := not(present(path))
-			if c.Op == "isNotEmpty" {
+			if n.Op == "isNotEmpty" {
 				r = present(path)
 			}
 			return r, nil
 		}
-		return ch.compare(path, campaign.TypeInteger, c.Op, c.Value, []asl.ChoiceRule{present(path)})
-	case "param":
-		typ, ok := ch.facts.ParamTypes[c.Param]
-		if !ok {
-			return asl.ChoiceRule{}, fmt.Errorf("condition: unknown parameter %q", c.Param)
-		}
-		path, err := ch.paramPath(c.Param)
+		return ch.compare(path, n, []asl.ChoiceRule{present(path)})
+	case *ParamFact:
+		path, err := ch.paramPath(s.Name)
 		if err != nil {
 			return asl.ChoiceRule{}, err
 		}
-		if c.Op == "isEmpty" || c.Op == "isNotEmpty" {
+		if n.Op == "isEmpty" || n.Op == "isNotEmpty" {
 			empty := []asl.ChoiceRule{not(present(path)), isNull(path)}
-			if typ == campaign.TypeString {
+			if s.Type == campaign.TypeString {
 				empty = append(empty, asl.ChoiceRule{Variable: path, StringEquals: asl.Str("")})
 			}
 			r := or(empty...)
-			if c.Op == "isNotEmpty" {
+			if n.Op == "isNotEmpty" {
 				r = not(r)
 			}
 			return r, nil
 		}
-		return ch.compare(path, typ, c.Op, c.Value, []asl.ChoiceRule{present(path), not(isNull(path))})
-	case "variable":
-		x, err := ch.variable(c.Variable)
+		return ch.compare(path, n, []asl.ChoiceRule{present(path), not(isNull(path))})
+	case *VariableFact:
+		vals, err := constants(n.Values)
 		if err != nil {
 			return asl.ChoiceRule{}, err
 		}
-		vals, err := ch.values(c.Value)
-		if err != nil {
-			return asl.ChoiceRule{}, err
-		}
-		b, err := evalConst(x, c.Op, vals)
+		b, err := evalConst(s.Value, n.Op, vals)
 		if err != nil {
 			return asl.ChoiceRule{}, err
 		}
 		return ch.always(b), nil
-	case "weekday":
-		rules := make([]asl.ChoiceRule, len(c.Weekday))
-		for i, d := range c.Weekday {
-			rules[i] = asl.ChoiceRule{Variable: ch.run + ".weekday", StringEquals: asl.Str(d)}
-		}
-		return or(rules...), nil
-	case "hour":
-		return ch.compare(ch.run+".hour", campaign.TypeInteger, c.Hour.Op, c.Hour.Value, nil)
+	case *HourFact:
+		return ch.compare(ch.run+".hour", n, nil)
 	}
-	return asl.ChoiceRule{}, fmt.Errorf("condition: %s conditions need a population; a test activity compares run facts", forms[0])
+	return asl.ChoiceRule{}, errors.New("condition: field and link conditions need a population; a test activity compares run facts")
 }
 
-func (ch *chooser) variable(name string) (any, error) {
-	raw, ok := ch.facts.Variables[name]
-	if !ok {
-		return nil, fmt.Errorf("condition: unknown variable %q", name)
-	}
-	x, err := constant(raw)
-	if err != nil {
-		return nil, fmt.Errorf("condition: variable %q: %w", name, err)
-	}
-	return x, nil
-}
-
-// values returns the constants of a value: literals and variables, a
-// list's items in order.
-func (ch *chooser) values(v *Value) ([]any, error) {
-	if v == nil {
-		return nil, nil
-	}
-	one := func(v *Value) (any, error) {
-		switch {
-		case v.Variable != "":
-			return ch.variable(v.Variable)
-		case v.IsRef():
+// constants returns the values of a comparison, which in a test activity
+// are constants.
+func constants(vals []Operand) ([]any, error) {
+	out := make([]any, len(vals))
+	for i, v := range vals {
+		c, ok := v.(Const)
+		if !ok {
 			return nil, errors.New("condition: a test activity compares with literals and variables only")
 		}
-		return constant(v.Literal)
+		out[i] = c.Value
 	}
-	if v.IsList {
-		out := make([]any, len(v.List))
-		for i, item := range v.List {
-			x, err := one(item)
-			if err != nil {
-				return nil, err
-			}
-			out[i] = x
-		}
-		return out, nil
-	}
-	x, err := one(v)
-	if err != nil {
-		return nil, err
-	}
-	if list, ok := x.([]any); ok {
-		return list, nil
-	}
-	return []any{x}, nil
+	return out, nil
 }
 
-// compare lowers `fact op value` for a fact of type typ at path; guard
+// compare lowers the comparison n of the fact at path; guard
 // rules (presence, non-null) must all hold for any comparison to be true.
-func (ch *chooser) compare(path, typ, op string, v *Value, guard []asl.ChoiceRule) (asl.ChoiceRule, error) {
-	vals, err := ch.values(v)
+func (ch *chooser) compare(path string, n *Compare, guard []asl.ChoiceRule) (asl.ChoiceRule, error) {
+	typ, op := n.Type, n.Op
+	vals, err := constants(n.Values)
 	if err != nil {
 		return asl.ChoiceRule{}, err
 	}
