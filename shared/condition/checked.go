@@ -2,7 +2,6 @@ package condition
 
 import (
 	"fmt"
-	"strings"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -190,86 +189,4 @@ func (c *Checked) complete(m Mode) error {
 		return fmt.Errorf("condition: a test-activity condition compares run facts, only valid in a test activity")
 	}
 	return nil
-}
-
-// describe is a short form of a tree, for tests and debugging.
-func describe(n Node) string {
-	switch n := n.(type) {
-	case *Junction:
-		parts := make([]string, len(n.Items))
-		for i, x := range n.Items {
-			parts[i] = describe(x)
-		}
-		op := "all"
-		if n.Any {
-			op = "any"
-		}
-		return op + "(" + strings.Join(parts, ", ") + ")"
-	case *Negation:
-		return "not(" + describe(n.Item) + ")"
-	case *Compare:
-		vals := make([]string, len(n.Values))
-		for i, v := range n.Values {
-			vals[i] = describeOperand(v)
-		}
-		return fmt.Sprintf("%s:%s %s [%s]", describeSubject(n.Subject), n.Type, n.Op, strings.Join(vals, ", "))
-	case *LinkExists:
-		s := "exists"
-		if n.Negated {
-			s = "notExists"
-		}
-		if n.Where == nil {
-			return fmt.Sprintf("%s %s->%s", s, n.Link.Name, n.Table.Name)
-		}
-		return fmt.Sprintf("%s %s->%s(%s)", s, n.Link.Name, n.Table.Name, describe(n.Where))
-	case *InAudience:
-		return fmt.Sprintf("inAudience %s of %s", n.Name, n.Table.Name)
-	case *Weekday:
-		return "weekday " + strings.Join(n.Days, ",")
-	}
-	return fmt.Sprintf("%T", n)
-}
-
-func describeSubject(s Subject) string {
-	switch s := s.(type) {
-	case *FieldRef:
-		return describeOperand(s)
-	case *AggregateRef:
-		col := "*"
-		if s.Column != nil {
-			col = s.Column.Name
-		}
-		where := ""
-		if s.Where != nil {
-			where = " where " + describe(s.Where)
-		}
-		return fmt.Sprintf("%s(%s->%s.%s%s)", s.Func, s.Link.Name, s.Table.Name, col, where)
-	case *CountFact:
-		return "count " + s.Port.Activity + "." + s.Port.PortOrOut()
-	case *ParamFact:
-		return "param " + s.Name
-	case *VariableFact:
-		return fmt.Sprintf("variable %s=%s", s.Name, show(s.Value))
-	case *HourFact:
-		return "hour"
-	}
-	return fmt.Sprintf("%T", s)
-}
-
-func describeOperand(o Operand) string {
-	switch o := o.(type) {
-	case Const:
-		return show(o.Value)
-	case *ParamRef:
-		return "param " + o.Name + ":" + o.Type
-	case *FieldRef:
-		var b strings.Builder
-		for _, h := range o.Hops {
-			b.WriteString(h.Link.Name + "->" + h.Table.Name + ".")
-		}
-		return b.String() + o.Column.Name + ":" + o.Column.Type
-	case *RelTime:
-		return fmt.Sprintf("now-%v+%v", o.Ago, o.Ahead)
-	}
-	return fmt.Sprintf("%T", o)
 }

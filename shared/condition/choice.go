@@ -457,78 +457,11 @@ func evalConst(x any, op string, vals []any) (bool, error) {
 	if x == nil {
 		return false, nil
 	}
-	cmp := func(y any) (int, error) {
-		if y == nil {
-			return 0, errNull
-		}
-		switch a := x.(type) {
-		case string:
-			if b, ok := y.(string); ok {
-				return strings.Compare(a, b), nil
-			}
-		case int64, float64:
-			fa, _ := toFloat(a)
-			if fb, ok := toFloat(y); ok {
-				switch {
-				case fa < fb:
-					return -1, nil
-				case fa > fb:
-					return 1, nil
-				}
-				return 0, nil
-			}
-		case bool:
-			if b, ok := y.(bool); ok {
-				if a == b {
-					return 0, nil
-				}
-				return 1, nil
-			}
-		}
-		return 0, fmt.Errorf("condition: cannot compare %s with %s", show(x), show(y))
-	}
-	test := func(op string, y any) (bool, error) {
-		if y == nil {
-			return false, errNull
-		}
-		switch op {
-		case "startsWith", "contains", "like":
-			a, ok1 := x.(string)
-			b, ok2 := y.(string)
-			if !ok1 || !ok2 {
-				return false, fmt.Errorf("condition: %s needs strings", op)
-			}
-			switch op {
-			case "startsWith":
-				return strings.HasPrefix(a, b), nil
-			case "contains":
-				return strings.Contains(a, b), nil
-			}
-			return likeMatch(a, b), nil
-		}
-		n, err := cmp(y)
-		if err != nil {
-			return false, err
-		}
-		switch op {
-		case "eq":
-			return n == 0, nil
-		case "gt":
-			return n > 0, nil
-		case "gte":
-			return n >= 0, nil
-		case "lt":
-			return n < 0, nil
-		case "lte":
-			return n <= 0, nil
-		}
-		return false, fmt.Errorf("condition: unknown operator %q", op)
-	}
 	switch op {
 	case "in", "notIn":
 		found, null := false, false
 		for _, y := range vals {
-			ok, err := test("eq", y)
+			ok, err := constTest(x, "eq", y)
 			if errors.Is(err, errNull) {
 				null = true // as in SQL: x NOT IN (..., NULL) is not true
 				continue
@@ -546,8 +479,8 @@ func evalConst(x any, op string, vals []any) (bool, error) {
 		if len(vals) != 2 {
 			return false, errors.New("condition: between takes two values")
 		}
-		lo, err1 := test("gte", vals[0])
-		hi, err2 := test("lte", vals[1])
+		lo, err1 := constTest(x, "gte", vals[0])
+		hi, err2 := constTest(x, "lte", vals[1])
 		if errors.Is(err1, errNull) || errors.Is(err2, errNull) {
 			return false, nil
 		}
@@ -566,7 +499,7 @@ func evalConst(x any, op string, vals []any) (bool, error) {
 	case "notStartsWith", "notContains", "notLike":
 		base, negate = strings.ToLower(op[3:4])+op[4:], true
 	}
-	ok, err := test(base, vals[0])
+	ok, err := constTest(x, base, vals[0])
 	if errors.Is(err, errNull) {
 		return false, nil // a comparison with null is false, negated or not
 	}
@@ -574,6 +507,76 @@ func evalConst(x any, op string, vals []any) (bool, error) {
 		return false, err
 	}
 	return ok != negate, nil
+}
+
+// constTest decides one positive comparison `x op y` of non-null x: eq gt
+// gte lt lte startsWith contains like. A null y gives errNull.
+func constTest(x any, op string, y any) (bool, error) {
+	if y == nil {
+		return false, errNull
+	}
+	switch op {
+	case "startsWith", "contains", "like":
+		a, ok1 := x.(string)
+		b, ok2 := y.(string)
+		if !ok1 || !ok2 {
+			return false, fmt.Errorf("condition: %s needs strings", op)
+		}
+		switch op {
+		case "startsWith":
+			return strings.HasPrefix(a, b), nil
+		case "contains":
+			return strings.Contains(a, b), nil
+		}
+		return likeMatch(a, b), nil
+	}
+	n, err := constCompare(x, y)
+	if err != nil {
+		return false, err
+	}
+	switch op {
+	case "eq":
+		return n == 0, nil
+	case "gt":
+		return n > 0, nil
+	case "gte":
+		return n >= 0, nil
+	case "lt":
+		return n < 0, nil
+	case "lte":
+		return n <= 0, nil
+	}
+	return false, fmt.Errorf("condition: unknown operator %q", op)
+}
+
+// constCompare orders two non-null constants of one kind: -1, 0 or 1
+// (booleans: 0 when equal, else 1).
+func constCompare(x, y any) (int, error) {
+	switch a := x.(type) {
+	case string:
+		if b, ok := y.(string); ok {
+			return strings.Compare(a, b), nil
+		}
+	case int64, float64:
+		fa, _ := toFloat(a)
+		if fb, ok := toFloat(y); ok {
+			switch {
+			case fa < fb:
+				return -1, nil
+			case fa > fb:
+				return 1, nil
+			}
+			return 0, nil
+		}
+	case bool:
+		if b, ok := y.(bool); ok {
+			if a == b {
+				return 0, nil
+			}
+			return 1, nil
+		}
+	}
+	return 0, fmt.Errorf("condition: cannot compare %s with %s", show(x), show(y))
 }
 
 var errNull = errors.New("condition: comparison with null")

@@ -161,7 +161,7 @@ func TestToChoiceErrors(t *testing.T) {
 		{"like underscore", `where: { param: region, op: like, value: F_ }`, testFacts(), "supports % only"},
 		{"param ref", `where: { param: discount, op: gt, value: { param: discount } }`, testFacts(), "compares with constants"},
 		{"unknown param", `where: { param: nope, op: isEmpty }`, testFacts(), `param: unknown parameter "nope"`},
-		{"many errors", `where: { all: [ { weekday: [funday] }, { hour: { op: gt, value: 99 } } ] }`, testFacts(), `all[0].weekday[0]: unknown weekday "funday"; valid: mon, tue, wed, thu, fri, sat, sun; all[1].hour.value: 99 is out of range`},
+		{"many errors: the first", `where: { all: [ { weekday: [funday] }, { hour: { op: gt, value: 99 } } ] }`, testFacts(), `condition: invalid: all[0].weekday[0]: unknown weekday "funday"; valid: mon, tue, wed, thu, fri, sat, sun`},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

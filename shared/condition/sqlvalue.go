@@ -212,4 +212,3 @@ func (l *lowerer) bindTime(typ string, t time.Time) (frag, error) {
 	}
 	return frag{}, fmt.Errorf("condition: a time does not compare with a %s", typ)
 }
-
