@@ -1,7 +1,7 @@
 package condition
 
 import (
-	"fmt"
+	"errors"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -180,13 +180,13 @@ func checkOnce(path string, c *Condition, env CheckEnv) (*Checked, error) {
 func (c *Checked) complete(m Mode) error {
 	switch {
 	case c == nil || c.Root == nil:
-		return fmt.Errorf("condition: no condition")
+		return errors.New("condition: no condition")
 	case c.gap != "":
-		return fmt.Errorf("condition: %s", c.gap)
+		return errors.New("condition: " + c.gap)
 	case c.Mode != m && m == TestMode:
-		return fmt.Errorf("condition: a population condition does not lower to a Choice rule; a test activity compares run facts")
+		return errors.New("condition: a population condition does not lower to a Choice rule; a test activity compares run facts")
 	case c.Mode != m:
-		return fmt.Errorf("condition: a test-activity condition compares run facts, only valid in a test activity")
+		return errors.New("condition: a test-activity condition compares run facts, only valid in a test activity")
 	}
 	return nil
 }

@@ -1,7 +1,9 @@
 // Package condition holds the rule-builder condition language: its AST and
-// decoding, type checking against the catalog (Check), lowering to a DuckDB
-// boolean expression with bound parameters (ToSQL) and, for test activities,
-// to an ASL Choice rule (ToChoice).
+// decoding, type checking against the catalog (Check, which returns a
+// Checked tree with every name resolved), and lowering of that tree to a
+// DuckDB boolean expression with bound parameters (Checked.ToSQL) and, for
+// test activities, to an ASL Choice rule (Checked.ToChoice). ToSQL and
+// ToChoice check a raw condition once and lower it.
 //
 // One semantics everywhere: a comparison with null (a missing value, no
 // linked row, an absent parameter or fact) is false, whatever the operator;
