@@ -262,7 +262,9 @@ func TestCrossCheckExamples(t *testing.T) {
 			}
 			t.Cleanup(func() { l.Close() })
 			l.Env.Clock = func() time.Time { return now }
-			l.Loader.Remember(p)
+			if err := l.Bundles.Publish(context.Background(), p.Campaign.ID, p.Bundle); err != nil {
+				t.Fatal(err)
+			}
 			return l.Runner
 		})
 		if goRes.Error != "" || nodeRes.Error != "" {

@@ -19,11 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/data"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
-	"github.com/stepwise-run/stepwise/shared/activity/flow"
-	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/condition"
@@ -256,22 +253,16 @@ func runActivities(dataDir, work string, o options) ([]measure, error) {
 		return nil, err
 	}
 	defer st.Close()
-	reg := activity.NewRegistry()
-	targeting.Register(reg)
-	data.Register(reg)
-	flow.Register(reg)
 	chk := compile.Checkers{Condition: func(r campaign.Reporter, path string, cond *condition.Condition, s campaign.Schema, p *compile.Program) {
 		condition.Check(r, path, cond, condition.CheckEnv{Catalog: p.Catalog, Schema: s, Mode: condition.PopulationMode})
 	}}
-	loader := &compile.Loader{Blob: bs, Registry: reg, Checkers: chk}
 	eng, err := dataset.New(dataset.Options{Store: bs, WorkDir: filepath.Join(work, "work"), Threads: o.threads, MemoryLimit: o.mem})
 	if err != nil {
 		return nil, err
 	}
 	defer eng.Close()
-	env := &activity.Env{WorkDir: filepath.Join(work, "work"), Services: map[string]any{
-		activity.ServiceBlob: bs, activity.ServiceState: st, activity.ServiceLoader: loader, datakit.ServiceEngine: eng,
-	}}
+	reg := activities.Bind(activities.NewFamilies(activities.Host{Blob: bs, State: st, Engine: eng}))
+	env := &activity.Env{WorkDir: filepath.Join(work, "work")}
 	catData, err := os.ReadFile(filepath.Join(dataDir, "catalog.yaml"))
 	if err != nil {
 		return nil, err
@@ -286,7 +277,7 @@ func runActivities(dataDir, work string, o options) ([]measure, error) {
 	if pd.HasErrors() {
 		return nil, pd
 	}
-	loader.Remember(p)
+	comp := p.Compiled()
 
 	results := map[string]*activity.Result{}
 	ms := make([]measure, len(steps))
@@ -296,12 +287,13 @@ func runActivities(dataDir, work string, o options) ([]measure, error) {
 			r := results[s.from]
 			inputs = []activity.Input{{From: s.from, Port: "out", Ref: r.Ports["out"], Count: r.Counts["out"]}}
 		}
-		req := &activity.Request{Campaign: p.Campaign.ID, Bundle: p.Bundle.Hash, Activity: s.activity, Inputs: inputs,
+		req := &activity.Request{Campaign: p.Campaign.ID, Plan: p.Bundle.Digest, Activity: s.activity, Inputs: inputs,
 			Run: activity.RunInfo{ID: "bench", Now: now.Format(time.RFC3339Nano)}}
 		var res *activity.Result
 		m, err := measured(func() error {
 			var err error
-			res, err = p.Specs[s.activity].Handler.Run(ctx, env, req)
+			a, cfg, _ := comp.Config(s.activity)
+			res, err = p.Specs[s.activity].Run(ctx, &activity.Call{Env: env, Req: req, Plan: comp, Activity: a, Log: st}, cfg)
 			return err
 		})
 		if err != nil {

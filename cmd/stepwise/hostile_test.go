@@ -324,7 +324,7 @@ func hostileServer(t *testing.T, dir string) *httptest.Server {
 	}
 	b := &local.Backend{L: l, WaitMode: interp.WaitSkip, Concurrency: 1}
 	srv := httptest.NewServer(api.New(api.Options{
-		Store: l.State, Sources: api.DirSources{Dir: dir, CatalogFile: filepath.Join(dir, "data", "catalog.yaml")}, Bundles: l.Loader,
+		Store: l.State, Sources: api.DirSources{Dir: dir, CatalogFile: filepath.Join(dir, "data", "catalog.yaml")}, Bundles: l.Bundles,
 		Executor: b, Previewer: b, Uploads: b, Feedback: b, Authorize: api.BearerToken(hostileToken), UnsubscribeSecret: []byte("hostile-secret"),
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}))

@@ -8,7 +8,6 @@ import (
 	"text/tabwriter"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
 
@@ -47,7 +46,7 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stepwise preview: %s.%s was not activated in run %s (status %s)\n", act, port, pos[0], task.Status)
 		return 1
 	}
-	eng, err := datakit.Engine(l.Env)
+	eng, err := l.Engine()
 	if err != nil {
 		fmt.Fprintf(stderr, "stepwise preview: %v\n", err)
 		return 1

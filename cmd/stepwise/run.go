@@ -81,7 +81,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	// before the command does (Ctrl-C stops them).
 	triggered := &local.Backend{L: l, WaitMode: wm, Logger: slog.New(slog.NewTextHandler(stderr, nil))}
 	defer triggered.Close()
-	triggered.SetTriggerer(api.NewServer(api.Options{Store: l.State, Bundles: l.Loader, Executor: triggered, TriggerInterval: -1,
+	triggered.SetTriggerer(api.NewServer(api.Options{Store: l.State, Bundles: l.Bundles, Executor: triggered, TriggerInterval: -1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	prog := newProgress(stderr, p, !*asJSON)
 	sum, err := l.Run(ctx, p, executor.Options{Params: map[string]any(params), Test: *test, IdempotencyKey: *key, Wait: wm, Progress: prog.update})

@@ -85,7 +85,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	if path, _, err := sources.Catalog(context.Background()); err != nil {
 		fmt.Fprintf(stderr, "stepwise serve: warning: no catalog (%s): campaigns cannot be saved, validated, published or test-run until it exists; use --catalog FILE\n", path)
 	}
-	srv := api.NewServer(api.Options{Store: l.State, Sources: sources, Schemas: l.Loader.Schemas, Bundles: l.Loader,
+	srv := api.NewServer(api.Options{Store: l.State, Sources: sources, Schemas: l.Compiler.Schemas, Bundles: l.Bundles,
 		Executor: backend, Previewer: backend, Uploads: backend, Feedback: backend, Authorize: api.BearerToken(token), UnsubscribeSecret: secret,
 		TriggerInterval: ti, RequestTimeout: *timeout, Logger: logger})
 	backend.SetTriggerer(srv) // an end activity's trigger: starts the other campaign's run

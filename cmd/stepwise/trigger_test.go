@@ -50,7 +50,7 @@ func publishInHome(t *testing.T, home, doc string) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	srv := api.NewServer(api.Options{Store: l.State, Sources: api.DirSources{Dir: "testdata"}, Bundles: l.Loader,
+	srv := api.NewServer(api.Options{Store: l.State, Sources: api.DirSources{Dir: "testdata"}, Bundles: l.Bundles,
 		Executor: &local.Backend{L: l}, Authorize: func(*http.Request) bool { return true }, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	for _, path := range []string{"/v1/campaigns", "/v1/campaigns/trig-target/publish"} {
 		body, _ := json.Marshal(map[string]any{"source": doc})

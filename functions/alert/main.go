@@ -13,12 +13,12 @@ import (
 
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		reg := activity.NewRegistry()
-		flow.Register(reg)
-		fn := lambdarun.NewStack(cfg, awsCfg).LiteFunction("Alert", reg)
+		var d flow.Deps
 		if cfg.AlertTopic != "" {
-			fn.Services()[lambdarun.ServiceAlerter] = lambdarun.SNSAlerter{Client: sns.NewFromConfig(awsCfg), Topic: cfg.AlertTopic}
+			d.Alerter = lambdarun.SNSAlerter{Client: sns.NewFromConfig(awsCfg), Topic: cfg.AlertTopic}
 		}
-		return fn.Invoke
+		reg := activity.NewRegistry()
+		flow.Register(reg, &d)
+		return lambdarun.NewStack(cfg, awsCfg).Function("Alert", reg).Invoke
 	})
 }

@@ -5,15 +5,14 @@ package main
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
-	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/lambdarun/datafn"
 )
 
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
 		st := lambdarun.NewStack(cfg, awsCfg)
-		fn := st.Function("ChangeDimension", activities.Registry(), activities.Checkers(), &dataset.SchemaProbe{Buckets: st.Buckets, WorkDir: cfg.WorkDir})
+		fn := datafn.Function(st, "ChangeDimension")
 		return fn.Invoke
 	})
 }

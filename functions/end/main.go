@@ -15,9 +15,7 @@ func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
 		st := lambdarun.NewStack(cfg, awsCfg)
 		reg := activity.NewRegistry()
-		flow.Register(reg)
-		fn := st.LiteFunction("End", reg)
-		fn.Services()[activity.ServiceTrigger] = st.NewTrigger(lambdarun.SFN{Client: sfn.NewFromConfig(awsCfg)})
-		return fn.Invoke
+		flow.Register(reg, &flow.Deps{Trigger: st.NewTrigger(lambdarun.SFN{Client: sfn.NewFromConfig(awsCfg)})})
+		return st.Function("End", reg).Invoke
 	})
 }

@@ -15,7 +15,7 @@ import (
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
 		st := lambdarun.NewStack(cfg, awsCfg)
-		fn := st.LiteFunction("FailRun", activity.NewRegistry())
+		fn := st.Function("FailRun", activity.NewRegistry())
 		ended := &lambdarun.EndedRuns{Store: st.State, StateMachinePrefix: cfg.StateMachinePrefix, Now: time.Now}
 		return ended.Or(fn.Invoke)
 	})

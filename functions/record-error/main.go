@@ -11,7 +11,7 @@ import (
 
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		fn := lambdarun.NewStack(cfg, awsCfg).LiteFunction("RecordError", activity.NewRegistry())
+		fn := lambdarun.NewStack(cfg, awsCfg).Function("RecordError", activity.NewRegistry())
 		return fn.Invoke
 	})
 }

@@ -11,7 +11,7 @@ import (
 
 func main() {
 	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		fn := lambdarun.NewStack(cfg, awsCfg).LiteFunction("StartRun", activity.NewRegistry())
+		fn := lambdarun.NewStack(cfg, awsCfg).Function("StartRun", activity.NewRegistry())
 		return fn.Invoke
 	})
 }

@@ -72,7 +72,7 @@ func missingHandlers(names []string) []string {
 	reg := activities.Registry()
 	var out []string
 	for _, n := range names {
-		if s, ok := reg.ByFunction(n); ok && s.Handler == nil {
+		if s, ok := reg.ByFunction(n); ok && !s.Runs() {
 			out = append(out, n)
 		}
 	}

@@ -461,7 +461,7 @@ func (r run) input() json.RawMessage {
 func (sh *shape) runAWS(t *testing.T, runs []run) []lambdalocal.Outcome {
 	t.Helper()
 	ctx := context.Background()
-	loader := &compile.Loader{Blob: sh.blob}
+	loader := &compile.Publisher{Blob: sh.blob}
 	var execs []lambdalocal.Execution
 	for _, r := range runs {
 		if err := loader.Publish(ctx, r.program.Campaign.ID, r.program.Bundle); err != nil {

@@ -413,7 +413,7 @@ func runCampaign(args []string) error {
 	}
 	ctx := context.Background()
 	s3c := s3.NewFromConfig(awsConfig(), func(o *s3.Options) { o.BaseEndpoint, o.UsePathStyle = aws.String(st.S3), true })
-	if err := (&compile.Loader{Blob: s3blob.New(s3c, st.Bucket, "")}).Publish(ctx, p.Campaign.ID, p.Bundle); err != nil {
+	if err := (&compile.Publisher{Blob: s3blob.New(s3c, st.Bucket, "")}).Publish(ctx, p.Campaign.ID, p.Bundle); err != nil {
 		return fmt.Errorf("publish the bundle: %w", err)
 	}
 	def := placeholder.ReplaceAll(p.JSON, []byte("arn:aws:lambda:us-east-1:000000000000:function:"+st.Stack+"-$1"))

@@ -6,24 +6,14 @@ import (
 	"context"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/channel"
-	"github.com/stepwise-run/stepwise/shared/activity/data"
-	"github.com/stepwise-run/stepwise/shared/activity/flow"
-	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
 
-// Registry returns a registry holding every activity type.
-func Registry() *activity.Registry {
-	r := activity.NewRegistry()
-	targeting.Register(r)
-	data.Register(r)
-	flow.Register(r)
-	channel.Register(r)
-	return r
-}
+// Registry returns a registry holding every activity type, for compiling:
+// its tasks have no dependencies (see Bind for running them).
+func Registry() *activity.Registry { return Bind(NewFamilies(Host{})) }
 
 // CompileFiles compiles a campaign file with every activity type and checker,
 // reading the columns of local table sources through Schemas().

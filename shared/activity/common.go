@@ -12,12 +12,9 @@ type Order struct {
 	Desc  bool   `json:"desc,omitempty"`
 }
 
-// Out is the Ports function of single-output types.
-func Out(any) []string { return []string{"out"} }
-
 // Fixed returns a Ports function for a fixed port list.
-func Fixed(ports ...string) func(any) []string {
-	return func(any) []string { return ports }
+func Fixed[C any](ports ...string) func(*C) []string {
+	return func(*C) []string { return ports }
 }
 
 // Input returns the i-th inbound schema, or a zero schema.
@@ -90,8 +87,8 @@ func didYouMeanOrList(name string, valid []string) string {
 }
 
 // SameInput passes the first inbound schema through to every port.
-func SameInput(ports ...string) func(*Check, any, []campaign.Schema) map[string]campaign.Schema {
-	return func(_ *Check, cfg any, in []campaign.Schema) map[string]campaign.Schema {
+func SameInput[C any](ports ...string) func(*Check, *C, []campaign.Schema) map[string]campaign.Schema {
+	return func(_ *Check, _ *C, in []campaign.Schema) map[string]campaign.Schema {
 		out := map[string]campaign.Schema{}
 		var s campaign.Schema
 		if len(in) > 0 {

@@ -8,13 +8,15 @@ import (
 	"io"
 	"sync"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/campaign"
 )
 
 // Request is the payload of every activity Task state: references and counts,
 // never rows (Step Functions caps payloads at 256 KiB).
 type Request struct {
 	Campaign string  `json:"campaign"`
-	Bundle   string  `json:"bundle"` // content hash of the compiled campaign bundle
+	Plan     string  `json:"plan"` // digest of the campaign's runtime plan
 	Activity string  `json:"activity"`
 	Run      RunInfo `json:"run"`
 	Inputs   []Input `json:"inputs,omitempty"`
@@ -98,25 +100,34 @@ func (r *Result) Set(port, ref string, count int64) {
 	r.Counts[port] = count
 }
 
-// Handler runs one activity task.
-type Handler interface {
-	Run(ctx context.Context, env *Env, req *Request) (*Result, error)
+// Call is one invocation of an activity's task.
+type Call struct {
+	Env *Env
+	Req *Request
+	// Plan is the campaign's runtime plan, loaded and checked.
+	Plan *Compiled
+	// Activity is the activity the request names, its config decoded.
+	Activity *campaign.Activity
+	// Log receives the task's log lines (nil: none).
+	Log TaskLogger
 }
 
-// HandlerFunc adapts a function to Handler.
-type HandlerFunc func(ctx context.Context, env *Env, req *Request) (*Result, error)
-
-// Run implements Handler.
-func (f HandlerFunc) Run(ctx context.Context, env *Env, req *Request) (*Result, error) {
-	return f(ctx, env, req)
+// TaskLogger appends lines to a run's task log (the state store).
+type TaskLogger interface {
+	AppendTaskLog(ctx context.Context, runID, activity string, at time.Time, lines ...string) error
 }
 
-// Env is what handlers run against: ports and shared services, the same in a
-// Lambda and in-process. Fields are interfaces or plain values so that this
-// package stays free of AWS and DuckDB.
+// Logf appends a line to the task's log; logging never fails a task.
+func (c *Call) Logf(ctx context.Context, format string, args ...any) {
+	if c.Log != nil {
+		c.Log.AppendTaskLog(ctx, c.Req.Run.ID, c.Req.Activity, c.Env.Now(), fmt.Sprintf(format, args...))
+	}
+}
+
+// Env is the scope of one invocation: a scratch folder, a clock, and values
+// created once per invocation (a DuckDB engine). The dependencies a handler
+// uses are typed and bound when its family is registered.
 type Env struct {
-	// Services holds the adapters by role (blob store, state store, sender...).
-	Services map[string]any
 	// WorkDir is a scratch folder (Lambda: /tmp).
 	WorkDir string
 	// Clock returns the current time.
@@ -125,6 +136,10 @@ type Env struct {
 	mu     sync.Mutex
 	shared map[string]any
 }
+
+// Scope returns an Env for one invocation with its own scratch folder and
+// values, sharing e's clock.
+func (e *Env) Scope(workDir string) *Env { return &Env{WorkDir: workDir, Clock: e.Clock} }
 
 // Shared returns a lazily created per-Env singleton (e.g. a DuckDB engine).
 func (e *Env) Shared(key string, create func() (any, error)) (any, error) {
@@ -158,20 +173,6 @@ func (e *Env) Close() error {
 	}
 	e.shared = nil
 	return errors.Join(errs...)
-}
-
-// Service returns a named service of type T.
-func Service[T any](e *Env, name string) (T, error) {
-	var zero T
-	v, ok := e.Services[name]
-	if !ok {
-		return zero, &InvalidInput{Msg: fmt.Sprintf("service %q is not configured", name)}
-	}
-	t, ok := v.(T)
-	if !ok {
-		return zero, &InvalidInput{Msg: fmt.Sprintf("service %q has type %T", name, v)}
-	}
-	return t, nil
 }
 
 // Now returns the env clock's time.

@@ -49,7 +49,7 @@ type Sources interface {
 	File(ctx context.Context, name string) ([]byte, error)
 }
 
-// Bundles stores compiled bundles where task handlers load them (compile.Loader).
+// Bundles stores compiled bundles and their plans where task handlers load them (compile.Publisher).
 type Bundles interface {
 	Publish(ctx context.Context, campaignID string, b *compile.Bundle) error
 }

@@ -15,7 +15,6 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/local"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
@@ -60,7 +59,7 @@ func newEnvWith(t *testing.T, interval time.Duration, edit func(*api.Options)) *
 	}
 	b := &local.Backend{L: l, WaitMode: interp.WaitSkip, Concurrency: 2}
 	o := api.Options{
-		Store: l.State, Sources: api.DirSources{Dir: "testdata"}, Schemas: l.Loader.Schemas, Bundles: l.Loader, Executor: b, Previewer: b, Uploads: b, Feedback: b,
+		Store: l.State, Sources: api.DirSources{Dir: "testdata"}, Schemas: l.Compiler.Schemas, Bundles: l.Bundles, Executor: b, Previewer: b, Uploads: b, Feedback: b,
 		Authorize: api.BearerToken(token), UnsubscribeSecret: secret, TriggerInterval: interval, MaxBody: 64 << 10,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
@@ -438,7 +437,7 @@ func TestUnsubscribe(t *testing.T) {
 		t.Fatal(err)
 	}
 	res.Body.Close()
-	eng, err := datakit.Engine(e.l.Env)
+	eng, err := e.l.Engine()
 	if err != nil {
 		t.Fatal(err)
 	}

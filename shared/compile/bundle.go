@@ -6,24 +6,21 @@ import (
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
-	"io/fs"
 	"path/filepath"
 	"sort"
-	"sync"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/plan"
 )
 
-// Bundle is everything a handler needs to know about a campaign: the campaign
-// and catalog sources and the template files, identified by a content hash.
-// Handlers re-decode it with the same code that validated it.
+// Bundle is a campaign's sources: the campaign and catalog files and the
+// template files, identified by a content hash, with the runtime plan they
+// compile to (what handlers read).
 type Bundle struct {
 	Hash         string            `json:"hash"`
 	CampaignFile string            `json:"campaignFile"`
@@ -33,6 +30,11 @@ type Bundle struct {
 	CatalogDir   string            `json:"catalogDir"`  // relative paths in the catalog resolve here
 	CampaignDir  string            `json:"campaignDir"` // relative paths in the campaign resolve here
 	Files        map[string][]byte `json:"files,omitempty"`
+	// Digest identifies the runtime plan compiled from the bundle.
+	Digest string `json:"plan"`
+
+	planData []byte // the plan's canonical bytes
+	plan     []byte // its stored form
 }
 
 // NewBundle builds the bundle of a decoded campaign.
@@ -96,10 +98,10 @@ func BundleKey(campaignID, hash string) string {
 	return "campaigns/" + campaignID + "/bundles/" + hash + ".json"
 }
 
-// Decode re-validates the bundle, reading the columns of table sources
-// through schemas (nil: only declared columns), and returns the program
-// (without emitting).
-func (b *Bundle) Decode(ctx context.Context, reg *activity.Registry, chk Checkers, schemas campaign.SchemaReader) (*Program, error) {
+// Compile compiles the bundle's sources again (a host resuming a run it
+// recorded), reading the columns of table sources through schemas (nil:
+// only declared columns).
+func (b *Bundle) Compile(ctx context.Context, reg *activity.Registry, chk Checkers, schemas campaign.SchemaReader) (*Program, error) {
 	cdir := b.CampaignDir
 	if cdir == "" {
 		cdir = b.CatalogDir
@@ -117,113 +119,54 @@ func (b *Bundle) Decode(ctx context.Context, reg *activity.Registry, chk Checker
 	return p, nil
 }
 
-// BlobStore is the part of the blob store the loader needs.
+// BlobStore is the part of the blob store publishing needs.
 type BlobStore interface {
 	Put(ctx context.Context, key string, r io.Reader) error
-	Get(ctx context.Context, key string) (io.ReadCloser, error)
 }
 
-// Loader loads bundles from a blob store and caches decoded programs; it
-// implements activity.Loader.
-type Loader struct {
-	Blob     BlobStore
-	Registry *activity.Registry
-	Checkers Checkers
-	// Schemas reads the columns of catalog table sources that declare none
-	// (nil: only declared columns).
-	Schemas campaign.SchemaReader
-
-	cache CompiledCache
+// Publisher stores bundles and their runtime plans where task handlers load
+// them.
+type Publisher struct {
+	Blob BlobStore
 }
 
-// CompiledCache remembers compiled campaigns by campaign id and bundle hash
-// (a bundle never changes). The zero value is ready; safe for concurrent use.
-type CompiledCache struct {
-	mu sync.Mutex
-	m  map[string]*activity.Compiled
-}
-
-// Get returns the campaign compiled from a bundle, if remembered.
-func (c *CompiledCache) Get(campaignID, hash string) (*activity.Compiled, bool) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	v, ok := c.m[campaignID+"/"+hash]
-	return v, ok
-}
-
-// Put remembers v as the campaign compiled from a bundle.
-func (c *CompiledCache) Put(campaignID, hash string, v *activity.Compiled) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	if c.m == nil {
-		c.m = map[string]*activity.Compiled{}
+// Publish stores a bundle's runtime plan, then the bundle (idempotent: same
+// digest, same content).
+func (pb *Publisher) Publish(ctx context.Context, campaignID string, b *Bundle) error {
+	if b.plan == nil {
+		return fmt.Errorf("bundle %s has no plan", b.Hash)
 	}
-	c.m[campaignID+"/"+hash] = v
-}
-
-// Publish stores a bundle (idempotent: same hash, same content).
-func (l *Loader) Publish(ctx context.Context, campaignID string, b *Bundle) error {
+	if err := pb.Blob.Put(ctx, plan.Key(campaignID, b.Digest), bytes.NewReader(b.plan)); err != nil {
+		return err
+	}
 	data, err := json.Marshal(b)
 	if err != nil {
 		return err
 	}
-	return l.Blob.Put(ctx, BundleKey(campaignID, b.Hash), bytes.NewReader(data))
+	return pb.Blob.Put(ctx, BundleKey(campaignID, b.Hash), bytes.NewReader(data))
 }
 
-// Remember caches an already compiled program (local runs skip the round trip).
-func (l *Loader) Remember(p *Program) {
-	l.cache.Put(p.Campaign.ID, p.Bundle.Hash, p.Compiled())
-}
-
-// Load implements activity.Loader.
-func (l *Loader) Load(ctx context.Context, campaignID, hash string) (*activity.Compiled, error) {
-	if c, ok := l.cache.Get(campaignID, hash); ok {
-		return c, nil
+// setPlan makes the runtime plan of a checked program and its digest.
+func (b *Bundle) setPlan(p *Program) error {
+	acts := make([]plan.Activity, 0, len(p.Campaign.Activities))
+	for _, a := range p.Campaign.Activities {
+		acts = append(acts, plan.Activity{ID: a.ID, Type: a.Type, Function: p.Specs[a.ID].Function, Ports: p.Ports[a.ID], Schemas: p.Schemas[a.ID]})
 	}
-	rc, err := l.Blob.Get(ctx, BundleKey(campaignID, hash))
+	pl := &plan.Plan{Version: plan.Version, CampaignFile: b.CampaignFile, Campaign: b.Campaign, Catalog: p.Catalog,
+		Activities: acts, Files: b.Files}
+	data, digest, err := pl.Encode()
 	if err != nil {
-		if errors.Is(err, blob.ErrNotFound) {
-			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("bundle %s of %s is not stored: publish or run the campaign again", hash, campaignID)}
-		}
-		return nil, &activity.Retryable{Msg: fmt.Sprintf("load bundle %s of %s: %v", hash, campaignID, err)}
+		return err
 	}
-	defer rc.Close()
-	var b Bundle
-	if err := json.NewDecoder(rc).Decode(&b); err != nil {
-		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("bundle %s of %s is corrupt: %v", hash, campaignID, err)}
-	}
-	var schemas campaign.SchemaReader
-	rec := &readFailures{r: l.Schemas}
-	if l.Schemas != nil {
-		schemas = rec
-	}
-	p, err := b.Decode(ctx, l.Registry, l.Checkers, schemas)
-	if err != nil && rec.failed {
-		// A source's schema could not be read (S3 unavailable): the bundle
-		// may well be valid, so the task is retried, not failed.
-		return nil, &activity.Retryable{Msg: fmt.Sprintf("bundle %s of %s: %v", hash, campaignID, err)}
-	} else if err != nil {
-		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("bundle %s of %s does not validate: %v", hash, campaignID, err)}
-	}
-	p.Bundle = &b
-	c := p.Compiled()
-	l.cache.Put(campaignID, hash, c)
-	return c, nil
+	b.Digest, b.planData = digest, data
+	return nil
 }
 
-// readFailures passes schema reads through and records whether one failed
-// for a reason other than the source itself (absent, or without types).
-type readFailures struct {
-	r      campaign.SchemaReader
-	failed bool
-}
-
-func (f *readFailures) SourceColumns(ctx context.Context, location string) ([]campaign.Column, error) {
-	cols, err := f.r.SourceColumns(ctx, location)
-	if err != nil && !errors.Is(err, campaign.ErrNoSchema) && !errors.Is(err, fs.ErrNotExist) && !errors.Is(err, blob.ErrNotFound) {
-		f.failed = true
-	}
-	return cols, err
+// storePlan makes the stored form of the plan once the states are known.
+func (b *Bundle) storePlan(states plan.States) error {
+	data, err := plan.Marshal(b.planData, b.Digest, plan.Where{CampaignDir: b.CampaignDir, CatalogDir: b.CatalogDir}, states)
+	b.plan = data
+	return err
 }
 
 type fileRef struct{ name, path string }
@@ -251,5 +194,3 @@ func fileRefs(n *yaml.Node, path string) []fileRef {
 }
 
 func isURI(s string) bool { return bytes.Contains([]byte(s), []byte("://")) }
-
-var _ activity.Loader = (*Loader)(nil)

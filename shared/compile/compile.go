@@ -14,6 +14,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/fileroot"
+	"github.com/stepwise-run/stepwise/shared/plan"
 )
 
 // Program is a compiled campaign.
@@ -32,7 +33,9 @@ type Program struct {
 	Levels    [][]string // activities that may run concurrently
 	Bundle    *Bundle
 	Files     map[string][]byte // template files by path relative to the campaign
-	Machine   *asl.StateMachine
+	// States maps the emitted state names to their activities.
+	States  plan.States
+	Machine *asl.StateMachine
 	JSON      []byte // the emitted ASL (deterministic)
 	// Checkers used by validation; nil ones skip that check.
 	Checkers Checkers
@@ -44,7 +47,8 @@ type Program struct {
 
 // Compiled returns what handlers see of the program.
 func (p *Program) Compiled() *activity.Compiled {
-	return &activity.Compiled{Campaign: p.Campaign, Catalog: p.Catalog, Files: p.Bundle.Files, Schemas: p.Schemas, Hash: p.Bundle.Hash}
+	return &activity.Compiled{Campaign: p.Campaign, Catalog: p.Catalog, Files: p.Bundle.Files, Ports: p.Ports, Schemas: p.Schemas,
+		Digest: p.Bundle.Digest, States: p.States}
 }
 
 // pass is one compiler step and why it sits where it does.
@@ -60,7 +64,7 @@ var passes = []pass{
 	{"schedule", "a scheduler activity is the campaign schedule drawn on the canvas; lift it before the graph is checked", liftScheduler},
 	{"graph", "references, input counts, cycles and reachability are checked once, before types look at inputs", checkGraph},
 	{"types", "each activity checks its config against the schemas of its inputs, in topological order", checkTypes},
-	{"plan", "independent activities are grouped into levels that run concurrently", plan},
+	{"plan", "independent activities are grouped into levels that run concurrently", planLevels},
 }
 
 // Compile validates and compiles c against cat. It returns every diagnostic
@@ -77,8 +81,14 @@ func Compile(c *campaign.Campaign, cat *campaign.Catalog, reg *activity.Registry
 		return p, diags
 	}
 	p.Bundle = b
+	if err := b.setPlan(p); err != nil {
+		r.Errorf("", "%v", err)
+		return p, diags
+	}
 	if err := emit(p); err != nil {
 		r.Errorf("", "cannot emit the state machine: %v", err)
+	} else if err := b.storePlan(p.States); err != nil {
+		r.Errorf("", "%v", err)
 	}
 	diags.Sort()
 	return p, diags

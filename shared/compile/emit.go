@@ -7,24 +7,8 @@ import (
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
+	"github.com/stepwise-run/stepwise/shared/plan"
 )
-
-// Run-level functions: the state machine calls them around the activities.
-const (
-	FnStartRun    = "StartRun"    // validates parameters, records the run, computes run facts
-	FnFinishRun   = "FinishRun"   // records every activity result and the run's success
-	FnFailRun     = "FailRun"     // records the run's failure
-	FnRecordError = "RecordError" // onError ignore: records a failed activity, enforces maxConsecutiveErrors
-	FnSuspend     = "Suspend"     // onError suspend: marks the run suspended
-	FnCheckResume = "CheckResume" // onError suspend: polled until the run is resumed
-)
-
-// RunFunctions lists the run-level functions.
-var RunFunctions = []string{FnStartRun, FnFinishRun, FnFailRun, FnRecordError, FnSuspend, FnCheckResume}
-
-// FunctionPlaceholder is the Resource of a Task: a Lambda ARN placeholder
-// filled by SAM DefinitionSubstitutions or at publish time.
-func FunctionPlaceholder(name string) string { return "${" + name + "FunctionArn}" }
 
 // Task tuning shared by every activity Task.
 const (
@@ -43,7 +27,8 @@ type emitter struct {
 
 func emit(p *Program) error {
 	e := &emitter{p: p, results: map[string]string{}}
-	sm := &asl.StateMachine{Comment: fmt.Sprintf("Stepwise campaign %s, bundle %s. Generated: do not edit.", p.Campaign.ID, p.Bundle.Hash), StartAt: "Init run"}
+	p.States = plan.States{Start: "Start run", Activities: map[string]plan.State{}}
+	sm := &asl.StateMachine{Comment: fmt.Sprintf("Stepwise campaign %s, plan %s. Generated: do not edit.", p.Campaign.ID, p.Bundle.Digest), StartAt: "Init run"}
 	top := &sm.States
 	heads := make([]string, len(p.Levels)+1)
 	for k, lv := range p.Levels {
@@ -57,7 +42,7 @@ func emit(p *Program) error {
 
 	top.Add("Init run", &asl.State{Type: "Pass", Comment: "keep the execution input and make room for results",
 		Parameters: map[string]any{"input.$": "$", "r": map[string]any{}}, Next: "Start run"})
-	top.Add("Start run", &asl.State{Type: "Task", Resource: FunctionPlaceholder(FnStartRun), Parameters: e.base(map[string]any{"input.$": "$.input"}),
+	top.Add("Start run", &asl.State{Type: "Task", Resource: plan.Placeholder(plan.FnStartRun), Parameters: e.base(map[string]any{"input.$": "$.input"}),
 		ResultPath: "$.run", TimeoutSeconds: 60, Retry: retriers(), Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: "Run failed"}}, Next: heads[0]})
 
 	for k, lv := range p.Levels {
@@ -78,6 +63,7 @@ func emit(p *Program) error {
 				return err
 			}
 			b.States.Add(id+":out", &asl.State{Type: "Pass", OutputPath: asl.Path("$.r." + id), End: true})
+			e.role(id+":out", id, plan.RoleWork)
 			par.Branches = append(par.Branches, b)
 			sel[id+".$"] = fmt.Sprintf("$[%d]", i)
 		}
@@ -92,10 +78,10 @@ func emit(p *Program) error {
 	for _, id := range p.Order {
 		results[id+".$"] = e.results[id]
 	}
-	top.Add("Finish run", &asl.State{Type: "Task", Resource: FunctionPlaceholder(FnFinishRun),
+	top.Add("Finish run", &asl.State{Type: "Task", Resource: plan.Placeholder(plan.FnFinishRun),
 		Parameters: e.base(map[string]any{"run.$": "$.run", "results": results}), TimeoutSeconds: 60, Retry: retriers(),
 		Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: "Record failure"}}, End: true})
-	top.Add("Record failure", &asl.State{Type: "Task", Resource: FunctionPlaceholder(FnFailRun),
+	top.Add("Record failure", &asl.State{Type: "Task", Resource: plan.Placeholder(plan.FnFailRun),
 		Parameters: e.base(map[string]any{"run.$": "$.run", "error.$": "$.error"}), TimeoutSeconds: 60, Retry: retriers(), ResultPath: asl.Null, Next: "Run failed"})
 	top.Add("Run failed", &asl.State{Type: "Fail", Error: "CampaignFailed", Cause: "An activity failed; see the run's log."})
 
@@ -107,9 +93,14 @@ func emit(p *Program) error {
 	return nil
 }
 
+// role records which activity a state belongs to, and as what.
+func (e *emitter) role(state, id string, r plan.Role) {
+	e.p.States.Activities[state] = plan.State{Activity: id, Role: r}
+}
+
 // base returns the Parameters every run-level task gets.
 func (e *emitter) base(extra map[string]any) map[string]any {
-	m := map[string]any{"campaign": e.p.Campaign.ID, "bundle": e.p.Bundle.Hash}
+	m := map[string]any{"campaign": e.p.Campaign.ID, "plan": e.p.Bundle.Digest}
 	for k, v := range extra {
 		m[k] = v
 	}
@@ -142,12 +133,11 @@ func (e *emitter) fragment(states *asl.States, id, next string, inBranch bool) e
 			check.Choices = []asl.ChoiceRule{{Or: rules, Next: id}}
 		}
 		states.Add(id+"?", check)
+		e.role(id+"?", id, plan.RoleGuard)
 	}
-	if spec.Lower != nil {
-		if err := spec.Lower(l, a.Config); err != nil {
-			return fmt.Errorf("activity %s: %w", id, err)
-		}
-	} else {
+	if lowered, err := spec.Lower(l, a.Config); err != nil {
+		return fmt.Errorf("activity %s: %w", id, err)
+	} else if !lowered {
 		st := l.Task("", nil)
 		st.Next = next
 		l.Add(l.Name(""), st)
@@ -156,6 +146,7 @@ func (e *emitter) fragment(states *asl.States, id, next string, inBranch bool) e
 		skipped := activity.NewResult(e.p.Ports[id])
 		skipped.Status = activity.StatusSkipped
 		states.Add(id+":skip", &asl.State{Type: "Pass", Result: resultJSON(skipped), ResultPath: asl.Path(l.ResultPath()), Next: next})
+		e.role(id+":skip", id, plan.RoleSkip)
 	}
 	l.addErrorPath()
 	return nil
@@ -201,8 +192,11 @@ func (l *lowerer) Next() string                   { return l.next }
 func (l *lowerer) RunPath() string                { return "$.run" }
 func (l *lowerer) Campaign() *campaign.Campaign   { return l.e.p.Campaign }
 func (l *lowerer) Catalog() *campaign.Catalog     { return l.e.p.Catalog }
-func (l *lowerer) Function(name string) string    { return FunctionPlaceholder(name) }
-func (l *lowerer) Add(name string, st *asl.State) { l.states.Add(name, st) }
+func (l *lowerer) Function(name string) string    { return plan.Placeholder(name) }
+func (l *lowerer) Add(name string, st *asl.State) {
+	l.states.Add(name, st)
+	l.e.role(name, l.a.ID, plan.RoleWork)
+}
 
 func (l *lowerer) Name(suffix string) string {
 	if suffix == "" {
@@ -222,7 +216,7 @@ func (l *lowerer) InputPaths() []activity.PortPaths {
 func (l *lowerer) PortPaths(t campaign.Transition) activity.PortPaths { return l.e.portPaths(t) }
 
 func (l *lowerer) Task(phase string, extra map[string]any) *asl.State {
-	params := map[string]any{"campaign": l.e.p.Campaign.ID, "bundle": l.e.p.Bundle.Hash, "activity": l.a.ID, "run.$": "$.run"}
+	params := map[string]any{"campaign": l.e.p.Campaign.ID, "plan": l.e.p.Bundle.Digest, "activity": l.a.ID, "run.$": "$.run"}
 	if len(l.a.From) > 0 {
 		var inputs []any
 		for i, in := range l.InputPaths() {
@@ -237,7 +231,7 @@ func (l *lowerer) Task(phase string, extra map[string]any) *asl.State {
 	for k, v := range extra {
 		params[k] = v
 	}
-	return &asl.State{Type: "Task", Resource: FunctionPlaceholder(l.spec.Function), Parameters: params,
+	return &asl.State{Type: "Task", Resource: plan.Placeholder(l.spec.Function), Parameters: params,
 		ResultPath: asl.Path(l.ResultPath()), TimeoutSeconds: taskTimeoutSeconds, Retry: retriers(), Catch: l.Catch()}
 }
 
@@ -266,7 +260,7 @@ func (l *lowerer) addErrorPath() {
 		return
 	}
 	id := l.a.ID
-	base := map[string]any{"campaign": l.e.p.Campaign.ID, "bundle": l.e.p.Bundle.Hash, "activity": id, "run.$": "$.run", "error.$": "$.error"}
+	base := map[string]any{"campaign": l.e.p.Campaign.ID, "plan": l.e.p.Bundle.Digest, "activity": id, "run.$": "$.run", "error.$": "$.error"}
 	switch l.e.p.Campaign.OnError {
 	case "ignore":
 		failed := activity.NewResult(l.e.p.Ports[id])
@@ -274,14 +268,14 @@ func (l *lowerer) addErrorPath() {
 		res := resultJSON(failed)
 		res["error.$"] = "$.error.Cause"
 		l.Add(l.Name("error"), &asl.State{Type: "Task", Comment: "onError ignore: record, then continue without this activity's output",
-			Resource: FunctionPlaceholder(FnRecordError), Parameters: base, ResultPath: asl.Null, TimeoutSeconds: 60, Retry: retriers(), Catch: l.abortCatch(), Next: l.Name("ignored")})
+			Resource: plan.Placeholder(plan.FnRecordError), Parameters: base, ResultPath: asl.Null, TimeoutSeconds: 60, Retry: retriers(), Catch: l.abortCatch(), Next: l.Name("ignored")})
 		l.Add(l.Name("ignored"), &asl.State{Type: "Pass", Parameters: res, ResultPath: asl.Path(l.ResultPath()), Next: l.next})
 	case "suspend":
 		l.Add(l.Name("suspend"), &asl.State{Type: "Task", Comment: "onError suspend: the run waits until it is resumed, then retries the activity",
-			Resource: FunctionPlaceholder(FnSuspend), Parameters: base, ResultPath: asl.Null, TimeoutSeconds: 60, Retry: retriers(), Catch: l.abortCatch(), Next: l.Name("wait")})
+			Resource: plan.Placeholder(plan.FnSuspend), Parameters: base, ResultPath: asl.Null, TimeoutSeconds: 60, Retry: retriers(), Catch: l.abortCatch(), Next: l.Name("wait")})
 		l.Add(l.Name("wait"), &asl.State{Type: "Wait", Seconds: asl.Int(suspendPollSeconds), Next: l.Name("poll")})
-		poll := map[string]any{"campaign": l.e.p.Campaign.ID, "bundle": l.e.p.Bundle.Hash, "activity": id, "run.$": "$.run"}
-		l.Add(l.Name("poll"), &asl.State{Type: "Task", Resource: FunctionPlaceholder(FnCheckResume), Parameters: poll, ResultPath: "$.resume",
+		poll := map[string]any{"campaign": l.e.p.Campaign.ID, "plan": l.e.p.Bundle.Digest, "activity": id, "run.$": "$.run"}
+		l.Add(l.Name("poll"), &asl.State{Type: "Task", Resource: plan.Placeholder(plan.FnCheckResume), Parameters: poll, ResultPath: "$.resume",
 			TimeoutSeconds: 60, Retry: retriers(), Catch: l.abortCatch(), Next: l.Name("resumed")})
 		l.Add(l.Name("resumed"), &asl.State{Type: "Choice", Choices: []asl.ChoiceRule{
 			{Variable: "$.resume.stopped", BooleanEquals: asl.Bool(true), Next: l.Name("stopped")},

@@ -11,7 +11,6 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
-	"github.com/stepwise-run/stepwise/shared/compile"
 )
 
 var update = flag.Bool("update", false, "rewrite statemachines/ from the examples")
@@ -102,5 +101,3 @@ func Substitute(data []byte) []byte {
 	re := regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)
 	return re.ReplaceAll(data, []byte("arn:aws:lambda:us-east-1:123456789012:function:stepwise-$1"))
 }
-
-var _ = compile.FunctionPlaceholder

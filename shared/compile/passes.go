@@ -323,12 +323,10 @@ func checkActivity(p *Program, r campaign.Reporter, a *campaign.Activity, audien
 			}
 		}
 	}
-	if spec.Check != nil {
-		spec.Check(chk, a.Config)
-	}
-	out := map[string]campaign.Schema{}
-	if spec.Output != nil {
-		out = spec.Output(chk, a.Config, inputs)
+	spec.Check(chk, a.Config)
+	out, ok := spec.Output(chk, a.Config, inputs)
+	if !ok {
+		out = map[string]campaign.Schema{}
 	}
 	p.Schemas[a.ID] = out
 	if aud, ok := a.Config.(interface{ AudienceName() string }); ok {
@@ -336,9 +334,9 @@ func checkActivity(p *Program, r campaign.Reporter, a *campaign.Activity, audien
 	}
 }
 
-// plan groups activities into levels: an activity's level is one more than
+// planLevels groups activities into levels: an activity's level is one more than
 // the highest level among its inputs.
-func plan(p *Program, r campaign.Reporter) {
+func planLevels(p *Program, r campaign.Reporter) {
 	if p.Order == nil {
 		return
 	}

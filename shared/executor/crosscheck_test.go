@@ -1,6 +1,7 @@
 package executor_test
 
 import (
+	"context"
 	"encoding/json"
 	"regexp"
 	"testing"
@@ -25,7 +26,9 @@ func newInvoker(t *testing.T, p *compile.Program) func() interp.Invoker {
 			t.Fatal(err)
 		}
 		t.Cleanup(func() { l.Close() })
-		l.Loader.Remember(p)
+		if err := l.Bundles.Publish(context.Background(), p.Campaign.ID, p.Bundle); err != nil {
+			t.Fatal(err)
+		}
 		return l.Runner
 	}
 }

@@ -10,12 +10,10 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -23,6 +21,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
+	"github.com/stepwise-run/stepwise/shared/plan"
 	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/state"
 	bolterrors "go.etcd.io/bbolt/errors"
@@ -30,17 +29,32 @@ import (
 
 // Local is a local Stepwise home: blob folder, state store, work dir.
 type Local struct {
-	Home   string
-	Blob   blob.Store
-	State  state.Store
-	Loader *compile.Loader
-	Env    *activity.Env
-	Runner *runner.Runner
-	closer func() error
+	Home  string
+	Blob  blob.Store
+	State state.Store
+	// Bundles stores compiled bundles and their plans; Plans loads plans.
+	Bundles *compile.Publisher
+	Plans   *runner.Plans
+	// Families are the activity families' dependencies (a trigger may be
+	// set once an API is up).
+	Families *activities.Families
+	// Compiler is what validates and compiles campaigns here.
+	Compiler Compiler
+	Env      *activity.Env
+	Runner   *runner.Runner
+	roots    *fileroot.Roots
+	closers  []func() error
 }
 
-// Open opens (creating) the home folder. Extra services (a sender) may be
-// added to Env.Services before running.
+// Compiler is the registry and checkers campaigns are compiled with, and
+// where the columns of table sources are read.
+type Compiler struct {
+	Registry *activity.Registry
+	Checkers compile.Checkers
+	Schemas  *dataset.SchemaProbe
+}
+
+// Open opens (creating) the home folder.
 func Open(home string) (*Local, error) {
 	abs, err := filepath.Abs(home)
 	if err != nil {
@@ -69,20 +83,19 @@ func Open(home string) (*Local, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open the state store under %s: %w", abs, err)
 	}
-	reg := activities.Registry()
-	loader := &compile.Loader{Blob: bs, Registry: reg, Checkers: activities.Checkers(), Schemas: activities.Schemas()}
-	env := &activity.Env{WorkDir: filepath.Join(abs, "work"), Services: map[string]any{
-		activity.ServiceBlob: bs, activity.ServiceState: st, activity.ServiceLoader: loader,
-		"home": abs, runner.ServiceSignals: signalDir(abs),
-		datakit.ServiceMemoryLimit: localMemoryLimit(),
-		fileroot.Service:           fileroot.Roots{Dirs: []string{filepath.Join(abs, fileroot.UploadsDir)}},
-	}}
-	l := &Local{Home: abs, Blob: bs, State: st, Loader: loader, Env: env, closer: st.Close,
-		Runner: &runner.Runner{Registry: reg, Env: env, Store: st, Loader: loader}}
-	if err := configureSender(l); err != nil {
-		st.Close()
+	l := &Local{Home: abs, Blob: bs, State: st, Bundles: &compile.Publisher{Blob: bs}, closers: []func() error{st.Close},
+		Compiler: Compiler{Registry: activities.Registry(), Checkers: activities.Checkers(), Schemas: activities.Schemas()},
+		Env:      &activity.Env{WorkDir: filepath.Join(abs, "work")},
+		roots:    &fileroot.Roots{Dirs: []string{filepath.Join(abs, fileroot.UploadsDir)}}}
+	host := activities.Host{Blob: bs, State: st, MemoryLimit: localMemoryLimit(), Roots: l.roots, Signals: signalDir(abs)}
+	if err := configureSender(l, &host); err != nil {
+		l.Close()
 		return nil, err
 	}
+	l.Families = activities.NewFamilies(host)
+	reg := activities.Bind(l.Families)
+	l.Plans = &runner.Plans{Blob: bs, Registry: reg}
+	l.Runner = &runner.Runner{Registry: reg, Env: l.Env, Store: st, Plans: l.Plans, Signals: signalDir(abs)}
 	return l, nil
 }
 
@@ -102,24 +115,21 @@ func localMemoryLimit() int64 {
 // AllowFiles adds roots load-file may read besides the campaign folder and
 // the home's uploads: local folders or s3:// prefixes (--file-root).
 func (l *Local) AllowFiles(roots ...string) error {
-	r, _ := l.Env.Services[fileroot.Service].(fileroot.Roots)
 	for _, root := range roots {
-		if err := r.Add(root); err != nil {
+		if err := l.roots.Add(root); err != nil {
 			return fmt.Errorf("file root %q: %w", root, err)
 		}
 	}
-	l.Env.Services[fileroot.Service] = r
 	return nil
 }
 
-// Close releases the state store.
+// Close releases the sender and the state store.
 func (l *Local) Close() error {
-	if cl, ok := l.Env.Services["closers"].([]func() error); ok {
-		for _, c := range cl {
-			c()
-		}
+	var err error
+	for i := len(l.closers) - 1; i >= 0; i-- {
+		err = l.closers[i]()
 	}
-	return l.closer()
+	return err
 }
 
 // Options of one run.
@@ -150,10 +160,10 @@ var ErrStopped = errors.New("run stopped")
 
 // Run executes a compiled program and returns the run's summary.
 func (l *Local) Run(ctx context.Context, p *compile.Program, o Options) (*runner.Summary, error) {
-	if err := l.Loader.Publish(ctx, p.Campaign.ID, p.Bundle); err != nil {
+	if err := l.Bundles.Publish(ctx, p.Campaign.ID, p.Bundle); err != nil {
 		return nil, fmt.Errorf("publish the bundle: %w", err)
 	}
-	l.Loader.Remember(p)
+	l.Plans.Remember(p.Campaign.ID, p.Compiled())
 	// Local runs of a file: keep a draft record so `stepwise runs` lists them.
 	if _, err := l.State.CreateCampaign(ctx, state.Campaign{ID: p.Campaign.ID, Name: p.Campaign.Name, Draft: p.Bundle.Campaign}); err != nil && !errors.Is(err, state.ErrExists) {
 		return nil, fmt.Errorf("record the campaign: %w", err)
@@ -246,23 +256,20 @@ func newTracker(p *compile.Program, emit func(Progress)) *tracker {
 	return &tracker{p: p, emit: emit, running: map[string]bool{}}
 }
 
-// activityOf maps a state name to its activity: "id", "id?", "id:suffix".
-func (t *tracker) activityOf(state string) string {
-	id := strings.TrimSuffix(state, "?")
-	if i := strings.IndexByte(id, ':'); i >= 0 {
-		id = id[:i]
+// activityOf maps a state name to its activity and the state's role there.
+func (t *tracker) activityOf(state string) (string, plan.Role) {
+	s, ok := t.p.States.Activities[state]
+	if !ok {
+		return "", ""
 	}
-	if _, ok := t.p.Specs[id]; ok {
-		return id
-	}
-	return ""
+	return s.Activity, s.Role
 }
 
 func (t *tracker) event(ev interp.Event) {
 	if ev.Error != "" && (ev.Type == interp.StateCaught || ev.Type == interp.StateFailed && t.lastErr == "") {
 		t.lastErr = ev.Error + ": " + causeMessage(ev.Cause)
 	}
-	if ev.Type == interp.StateExited && ev.State == "Start run" {
+	if ev.Type == interp.StateExited && ev.State == t.p.States.Start {
 		var st struct {
 			Run activity.RunInfo `json:"run"`
 		}
@@ -276,7 +283,7 @@ func (t *tracker) event(ev interp.Event) {
 	if t.emit == nil {
 		return
 	}
-	id := t.activityOf(ev.State)
+	id, role := t.activityOf(ev.State)
 	if id == "" {
 		return
 	}
@@ -288,12 +295,12 @@ func (t *tracker) event(ev interp.Event) {
 	}
 	switch ev.Type {
 	case interp.StateEntered:
-		if !t.running[id] && !strings.HasSuffix(ev.State, "?") && !strings.HasSuffix(ev.State, ":skip") {
+		if !t.running[id] && role == plan.RoleWork {
 			t.running[id] = true
 			t.emit(Progress{Activity: id, Type: typ, Status: "running", Time: ev.Time})
 		}
 	case interp.StateExited:
-		if ev.Next != "" && t.activityOf(ev.Next) == id {
+		if next, _ := t.activityOf(ev.Next); ev.Next != "" && next == id {
 			return
 		}
 		res, ok := resultIn(ev.Output, id)

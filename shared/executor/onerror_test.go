@@ -25,17 +25,18 @@ type flaky struct {
 }
 
 func (f *flaky) spec() *activity.Spec {
-	return &activity.Spec{Type: "flaky", Family: activity.Flow, Function: "Flaky",
-		NewConfig: func() any { return &struct{}{} }, Inputs: activity.Inputs{Min: 1, Max: 1}, Ports: activity.Out,
-		Output: activity.SameInput("out"),
-		Handler: activity.HandlerFunc(func(ctx context.Context, env *activity.Env, req *activity.Request) (*activity.Result, error) {
+	return activity.Define(activity.Def[struct{}]{Type: "flaky", Family: activity.Flow, Function: "Flaky",
+		Inputs: activity.Inputs{Min: 1, Max: 1},
+		Output: activity.SameInput[struct{}]("out"),
+		Run: func(ctx context.Context, call *activity.Call, _ *struct{}) (*activity.Result, error) {
 			if err := f.fail(f.calls.Add(1)); err != nil {
 				return nil, err
 			}
+			req := call.Req
 			res := activity.NewResult([]string{"out"})
 			res.Set("out", *req.Inputs[0].Ref, req.Inputs[0].Count)
 			return res, nil
-		})}
+		}})
 }
 
 const flakyCampaign = `version: 1
@@ -55,19 +56,19 @@ func runFlaky(t *testing.T, policy string, f *flaky, ctx context.Context, wait i
 	src := strings.Replace(flakyCampaign, "%s", policy, 1) + extra
 	file := filepath.Join(dir, "c.yaml")
 	os.WriteFile(file, []byte(src), 0o644)
-	reg := activities.Registry()
-	reg.Register(f.spec())
-	p, diags := compile.CompileFiles(context.Background(), file, "testdata/catalog.yaml", reg, activities.Checkers(), activities.Schemas())
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
 	l, err := executor.Open(filepath.Join(dir, "home"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
+	reg := activities.Bind(l.Families)
+	reg.Register(f.spec())
+	p, diags := compile.CompileFiles(context.Background(), file, "testdata/catalog.yaml", reg, activities.Checkers(), activities.Schemas())
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
 	l.Runner.Registry = reg
-	l.Loader.Registry = reg
+	l.Plans.Registry = reg
 	sum, err := l.Run(ctx, p, executor.Options{Wait: wait, RunID: state.NewRunID()})
 	var s *statusSummary
 	if sum != nil {
@@ -153,21 +154,21 @@ func TestSuspendThenResume(t *testing.T) {
 		}
 		return nil
 	}}
-	reg := activities.Registry()
-	reg.Register(f.spec())
 	dir := t.TempDir()
+	l, err := executor.Open(filepath.Join(dir, "home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	reg := activities.Bind(l.Families)
+	reg.Register(f.spec())
 	file := filepath.Join(dir, "c.yaml")
 	os.WriteFile(file, []byte(strings.Replace(flakyCampaign, "%s", "suspend", 1)), 0o644)
 	p, diags := compile.CompileFiles(context.Background(), file, "testdata/catalog.yaml", reg, activities.Checkers(), activities.Schemas())
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	l, err := executor.Open(filepath.Join(dir, "home"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	l.Runner.Registry, l.Loader.Registry = reg, reg
+	l.Runner.Registry, l.Plans.Registry = reg, reg
 	runID := state.NewRunID()
 	go func() {
 		for i := 0; i < 100; i++ {

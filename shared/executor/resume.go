@@ -56,7 +56,7 @@ func (l *Local) Program(ctx context.Context, run state.Run) (*compile.Program, e
 	if err := json.NewDecoder(rc).Decode(&bundle); err != nil {
 		return nil, fmt.Errorf("bundle %s of run %s: %w", rec.Bundle, run.ID, err)
 	}
-	p, err := bundle.Decode(ctx, l.Loader.Registry, l.Loader.Checkers, l.Loader.Schemas)
+	p, err := bundle.Compile(ctx, l.Compiler.Registry, l.Compiler.Checkers, l.Compiler.Schemas)
 	if err != nil {
 		return nil, fmt.Errorf("bundle %s of run %s does not compile: %w", rec.Bundle, run.ID, err)
 	}

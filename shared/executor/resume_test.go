@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
-	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -75,8 +74,8 @@ func TestTransientFailureResumes(t *testing.T) {
 	ob := outbox.New(executor.OutboxDir(home))
 	full := &diskFills{Outbox: ob}
 	full.room.Store(7)
-	l.Env.Services[activity.ServiceSender] = full
-	l.Env.Services[channel.ServiceOptions] = &channel.Options{Workers: 2, MaxAttempts: 2, Backoff: time.Millisecond}
+	l.Families.Channel.Sender = full
+	l.Families.Channel.Options = &channel.Options{Workers: 2, MaxAttempts: 2, Backoff: time.Millisecond}
 	ctx := context.Background()
 	sum, err := l.Run(ctx, p, executor.Options{Wait: interp.WaitSkip})
 	if err == nil || sum == nil || sum.Status != "failed" {

@@ -169,8 +169,8 @@ func TestSourceSchemasCachedAcrossValidations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if l.Loader.Schemas != activities.Schemas() {
-		t.Fatal("the executor's loader does not share the process's schema probe")
+	if l.Compiler.Schemas != activities.Schemas() {
+		t.Fatal("the executor does not share the process's schema probe")
 	}
 }
 

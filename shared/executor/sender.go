@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/send"
 	"github.com/stepwise-run/stepwise/shared/send/outbox"
@@ -64,13 +64,13 @@ func UnsubscribeSecret(home string) ([]byte, error) {
 
 // configureSender adds the local sender and the unsubscribe links to the
 // Env: the outbox, or SMTP for email when STEPWISE_SMTP_ADDR is set.
-func configureSender(l *Local) error {
+func configureSender(l *Local, h *activities.Host) error {
 	ob := outbox.New(OutboxDir(l.Home))
 	var s send.Sender = ob
-	closers := []func() error{ob.Close}
+	l.closers = append(l.closers, ob.Close)
 	if addr := os.Getenv(EnvSMTPAddr); addr != "" {
 		smtp := smtpsend.New(smtpsend.Options{Addr: addr, Username: os.Getenv(EnvSMTPUser), Password: os.Getenv(EnvSMTPPass), TLS: os.Getenv(EnvSMTPTLS)})
-		closers = append(closers, smtp.Close)
+		l.closers = append(l.closers, smtp.Close)
 		rate, _ := strconv.ParseFloat(os.Getenv(EnvSMTPRate), 64)
 		s = send.Router{send.Email: send.Limit(smtp, smtp.Account(), rate), send.SMS: ob, send.Push: ob}
 	}
@@ -82,10 +82,7 @@ func configureSender(l *Local) error {
 	if base == "" {
 		base = "http://127.0.0.1:8080"
 	}
-	if cl, ok := l.Env.Services["closers"].([]func() error); ok {
-		closers = append(cl, closers...)
-	}
-	l.Env.Services[activity.ServiceSender] = s
+	h.Sender = s
 	// The embedded ledger commits concurrent writes in groups (one fsync
 	// each): more workers per slice share each commit.
 	opts := &channel.Options{Workers: 256}
@@ -96,8 +93,7 @@ func configureSender(l *Local) error {
 		}
 		opts.Lease, opts.CallTimeout = d, min(d/3, 30*time.Second)
 	}
-	l.Env.Services[channel.ServiceOptions] = opts
-	l.Env.Services[channel.ServiceLinks] = channel.SignedLinks{BaseURL: base, Secret: secret, Mailto: os.Getenv(EnvUnsubscribeMailto)}
-	l.Env.Services["closers"] = closers
+	h.Channel = opts
+	h.Links = channel.SignedLinks{BaseURL: base, Secret: secret, Mailto: os.Getenv(EnvUnsubscribeMailto)}
 	return nil
 }

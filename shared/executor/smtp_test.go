@@ -11,7 +11,6 @@ import (
 
 	gosmtp "github.com/emersion/go-smtp"
 
-	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/executor"
@@ -107,7 +106,7 @@ func TestSMTPUnreachableFailsWithCauseAndRetries(t *testing.T) {
 	p, l, _ := mailRun(t)
 	var mu sync.Mutex
 	sleeps := map[time.Duration]int{}
-	l.Env.Services[channel.ServiceOptions] = &channel.Options{Workers: 2, MaxAttempts: 3, Backoff: time.Millisecond,
+	l.Families.Channel.Options = &channel.Options{Workers: 2, MaxAttempts: 3, Backoff: time.Millisecond,
 		Sleep: func(ctx context.Context, d time.Duration) error {
 			mu.Lock()
 			sleeps[d]++
@@ -129,7 +128,7 @@ func TestSMTPUnreachableFailsWithCauseAndRetries(t *testing.T) {
 		t.Fatalf("not resumable: %v", err)
 	}
 	srv, up := startSMTP(t, 0)
-	l.Env.Services[activity.ServiceSender] = smtpsend.New(smtpsend.Options{Addr: up})
+	l.Families.Channel.Sender = smtpsend.New(smtpsend.Options{Addr: up})
 	sum, err = l.Resume(ctx, run, rp, executor.Options{Wait: interp.WaitSkip})
 	if err != nil || sum.Status != "succeeded" {
 		t.Fatalf("resumed: %v %+v", err, sum)
@@ -154,7 +153,7 @@ func TestSMTPRefusesThenAccepts(t *testing.T) {
 	p, l, _ := mailRun(t)
 	// One attempt per message within a slice: the refused one is left to
 	// the slice's retry.
-	l.Env.Services[channel.ServiceOptions] = &channel.Options{Workers: 1, MaxAttempts: 1}
+	l.Families.Channel.Options = &channel.Options{Workers: 1, MaxAttempts: 1}
 	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip})
 	if err != nil || sum.Status != "succeeded" {
 		t.Fatalf("%v %+v", err, sum)

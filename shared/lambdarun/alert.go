@@ -7,10 +7,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 )
 
-// ServiceAlerter is the Env service the alert activity notifies operators
-// through (flow.Alerter).
-const ServiceAlerter = "alerter"
-
 // SNSAlerter publishes alerts to an SNS topic operators subscribe to.
 type SNSAlerter struct {
 	Client *sns.Client

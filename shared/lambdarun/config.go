@@ -10,12 +10,13 @@
 //	cfg, err := lambdarun.FromEnv(os.Getenv)      // typed config
 //	awsCfg, err := config.LoadDefaultConfig(ctx)  // honours AWS_ENDPOINT_URL_*
 //	st := lambdarun.NewStack(cfg, awsCfg)         // adapters
-//	fn := st.Function("BuildAudience", activities.Registry(), activities.Checkers(), &dataset.SchemaProbe{Buckets: st.Buckets, WorkDir: cfg.WorkDir})
+//	fn := datafn.Function(st, "BuildAudience")     // its family, bound to the stack
 //	lambda.Start(fn.Invoke)
 //
-// Run-level and flow functions use LiteFunction, which parses bundles
-// instead of compiling them, so that they link neither DuckDB nor the other
-// activity families. This package must stay free of cgo: every function
+// A function links its own family only (datafn: targeting and data;
+// channelfn: channels; flow and run-level functions: neither DuckDB nor
+// cgo), and no function links the compiler: handlers read the runtime plan
+// the compiler emitted. This package must stay free of cgo: every function
 // imports it.
 package lambdarun
 

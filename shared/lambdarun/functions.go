@@ -6,7 +6,7 @@ import (
 	"unicode"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/plan"
 )
 
 // Fn is one Lambda of the deployment.
@@ -44,7 +44,7 @@ func Functions(reg *activity.Registry) []Fn {
 		seen[s.Function] = true
 		out = append(out, Fn{Name: s.Function, Dir: s.Type, Family: s.Family})
 	}
-	for _, n := range compile.RunFunctions {
+	for _, n := range plan.RunFunctions {
 		out = append(out, Fn{Name: n, Dir: Kebab(n), Family: FamilyRun})
 	}
 	out = append(out, Fn{Name: "Trigger", Dir: "trigger", Family: FamilyTrigger},

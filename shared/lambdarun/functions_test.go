@@ -21,7 +21,7 @@ func TestKebab(t *testing.T) {
 
 func TestFunctions(t *testing.T) {
 	reg := activity.NewRegistry()
-	flow.Register(reg)
+	flow.Register(reg, &flow.Deps{})
 	got := map[string]lambdarun.Fn{}
 	for _, f := range lambdarun.Functions(reg) {
 		got[f.Name] = f

@@ -14,15 +14,8 @@ import (
 	"github.com/stepwise-run/stepwise/shared/aws/dynamostate"
 	"github.com/stepwise-run/stepwise/shared/aws/s3blob"
 	"github.com/stepwise-run/stepwise/shared/blob"
-	"github.com/stepwise-run/stepwise/shared/campaign"
-	"github.com/stepwise-run/stepwise/shared/compile"
-	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/runner"
 )
-
-// ServiceBuckets is the Env service that opens other S3 buckets, for
-// s3:// catalog sources and files: a func(bucket string) (blob.Store, error).
-const ServiceBuckets = "buckets"
 
 // Stack holds the SDK clients and the adapters every function shares.
 type Stack struct {
@@ -48,7 +41,7 @@ func NewStack(cfg Config, awsCfg aws.Config) *Stack {
 		Blob: s3blob.New(s3c, cfg.Bucket, cfg.Prefix), State: dynamostate.New(ddb, cfg.Table)}
 }
 
-// Buckets opens a bucket at its root (the Env's ServiceBuckets).
+// Buckets opens a bucket at its root, for s3:// catalog sources and files.
 func (s *Stack) Buckets(bucket string) (blob.Store, error) {
 	if bucket == s.Config.Bucket && s.Config.Prefix == "" {
 		return s.Blob, nil
@@ -64,38 +57,15 @@ type Function struct {
 	scratch *Scratch
 }
 
-// Function returns the Lambda of an activity type that needs the whole
-// program: the loader re-validates bundles with reg and chk, which must be
-// those the campaigns were compiled with (activities.Registry and
-// activities.Checkers), reading the columns of table sources that declare
-// none through schemas (a dataset.SchemaProbe on s.Buckets; lambdarun stays
-// free of DuckDB, so the main makes it).
-func (s *Stack) Function(name string, reg *activity.Registry, chk compile.Checkers, schemas campaign.SchemaReader) *Function {
-	return s.function(name, reg, &compile.Loader{Blob: s.Blob, Registry: reg, Checkers: chk, Schemas: schemas})
-}
-
-// LiteFunction returns the Lambda of a run-level function (reg empty) or of
-// a flow activity (reg holding the flow types): bundles are parsed, not
-// compiled (ParseLoader), so the binary stays free of the other families and
-// of cgo.
-func (s *Stack) LiteFunction(name string, reg *activity.Registry) *Function {
-	return s.function(name, reg, &ParseLoader{Blob: s.Blob, Registry: reg})
-}
-
-func (s *Stack) function(name string, reg *activity.Registry, loader activity.Loader) *Function {
-	env := &activity.Env{WorkDir: s.Config.WorkDir, Services: map[string]any{
-		activity.ServiceBlob:   s.Blob,
-		activity.ServiceState:  s.State,
-		activity.ServiceLoader: loader,
-		ServiceBuckets:         s.Buckets,
-		fileroot.Service:       s.Config.FileRoots,
-	}}
-	return &Function{Name: name, Runner: &runner.Runner{Registry: reg, Env: env, Store: s.State, Loader: loader},
+// Function returns the Lambda serving the function name: a run-level
+// function (reg may be empty) or an activity type of reg, whose tasks are
+// bound to their dependencies. Handlers load the runtime plan a request
+// names, checked against its digest.
+func (s *Stack) Function(name string, reg *activity.Registry) *Function {
+	env := &activity.Env{WorkDir: s.Config.WorkDir}
+	return &Function{Name: name, Runner: &runner.Runner{Registry: reg, Env: env, Store: s.State, Plans: &runner.Plans{Blob: s.Blob, Registry: reg}},
 		scratch: NewScratch(s.Config.WorkDir)}
 }
-
-// Services are the Env services, for mains that add one (a sender, a trigger).
-func (f *Function) Services() map[string]any { return f.Runner.Env.Services }
 
 // Invoke is the Lambda handler. The error is returned as is: its Go type
 // name becomes the errorType Step Functions matches in Retry and Catch.
@@ -104,8 +74,7 @@ func (f *Function) Services() map[string]any { return f.Runner.Env.Services }
 func (f *Function) Invoke(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
 	var out json.RawMessage
 	err := f.scratch.Do(func(dir string) error {
-		base := f.Runner.Env
-		env := &activity.Env{Services: base.Services, WorkDir: dir, Clock: base.Clock}
+		env := f.Runner.Env.Scope(dir)
 		defer env.Close()
 		r := *f.Runner
 		r.Env = env

@@ -29,7 +29,7 @@ type ExecutionInput struct {
 
 type runRef struct {
 	Campaign string           `json:"campaign"`
-	Bundle   string           `json:"bundle"`
+	Plan     string           `json:"plan"`
 	Activity string           `json:"activity,omitempty"`
 	Run      activity.RunInfo `json:"run"`
 }
@@ -39,13 +39,13 @@ type runRef struct {
 func startRun(ctx context.Context, r *Runner, input json.RawMessage) (any, error) {
 	var in struct {
 		Campaign string         `json:"campaign"`
-		Bundle   string         `json:"bundle"`
+		Plan     string         `json:"plan"`
 		Input    ExecutionInput `json:"input"`
 	}
 	if err := json.Unmarshal(input, &in); err != nil {
 		return nil, &activity.InvalidInput{Msg: "bad start input: " + err.Error()}
 	}
-	comp, err := r.Loader.Load(ctx, in.Campaign, in.Bundle)
+	comp, err := r.Plans.Load(ctx, in.Campaign, in.Plan)
 	if err != nil {
 		return nil, err
 	}
@@ -320,7 +320,7 @@ func recordError(ctx context.Context, r *Runner, input json.RawMessage) (any, er
 	if _, err := r.Store.UpdateTask(ctx, in.Run.ID, in.Activity, state.TaskUpdate{Status: state.TaskFailed, At: r.Env.Now(), Error: in.message()}); err != nil {
 		return nil, retryable(err)
 	}
-	comp, err := r.Loader.Load(ctx, in.Campaign, in.Bundle)
+	comp, err := r.Plans.Load(ctx, in.Campaign, in.Plan)
 	if err != nil {
 		return nil, err
 	}
@@ -376,16 +376,13 @@ func checkResume(ctx context.Context, r *Runner, input json.RawMessage) (any, er
 	}
 	// Locally another process cannot open the store while the run holds it:
 	// `stepwise resume` leaves a signal instead, taken here.
-	if sig, ok := r.Env.Services[ServiceSignals].(Signals); ok && run.Status == state.RunSuspended && sig.Take(ctx, in.Run.ID, "resume") {
+	if r.Signals != nil && run.Status == state.RunSuspended && r.Signals.Take(ctx, in.Run.ID, "resume") {
 		if run, err = r.Store.SetRunStatus(ctx, in.Run.ID, state.RunSuspended, state.RunRunning, "resumed", r.Env.Now()); err != nil {
 			return nil, retryable(err)
 		}
 	}
 	return map[string]bool{"resumed": run.Status == state.RunRunning, "stopped": run.Status.Terminal()}, nil
 }
-
-// ServiceSignals names the optional Env service carrying out-of-band signals.
-const ServiceSignals = "signals"
 
 // Signals delivers out-of-band signals to a run (local mode).
 type Signals interface {

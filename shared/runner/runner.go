@@ -8,10 +8,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"regexp"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/plan"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -20,53 +20,47 @@ type Store interface {
 	state.Runs
 }
 
+// PlanLoader loads the runtime plan a request names, checked against its digest.
+type PlanLoader interface {
+	Load(ctx context.Context, campaignID, digest string) (*activity.Compiled, error)
+}
+
 // Runner serves every function of a compiled campaign.
 type Runner struct {
 	Registry *activity.Registry
-	Env      *activity.Env
-	Store    Store
-	Loader   activity.Loader
+	// Env is the scope invocations run in (Lambda: one per invocation).
+	Env   *activity.Env
+	Store Store
+	Plans PlanLoader
+	// Signals carries out-of-band signals (local `stepwise resume`); may be nil.
+	Signals Signals
 }
 
 // Func is a run-level function.
 type Func func(ctx context.Context, r *Runner, input json.RawMessage) (any, error)
 
-// runFuncs are the run-level functions by name (see compile.RunFunctions).
+// runFuncs are the run-level functions by name.
 var runFuncs = map[string]Func{
-	"StartRun":    startRun,
-	"FinishRun":   finishRun,
-	"FailRun":     failRun,
-	"RecordError": recordError,
-	"Suspend":     suspend,
-	"CheckResume": checkResume,
+	plan.FnStartRun:    startRun,
+	plan.FnFinishRun:   finishRun,
+	plan.FnFailRun:     failRun,
+	plan.FnRecordError: recordError,
+	plan.FnSuspend:     suspend,
+	plan.FnCheckResume: checkResume,
 }
 
-// RunFunctions lists the run-level function names.
-func RunFunctions() []string {
-	return []string{"StartRun", "FinishRun", "FailRun", "RecordError", "Suspend", "CheckResume"}
-}
-
-var arnName = regexp.MustCompile(`^(?:\$\{([A-Za-z0-9]+)FunctionArn\}|arn:aws[a-z-]*:lambda:[^:]*:[^:]*:function:(?:stepwise-)?([A-Za-z0-9]+)(?::[^:]+)?)$`)
-
-// FunctionName extracts the function name from a Task Resource: a
-// placeholder `${NameFunctionArn}`, a Lambda ARN ending in `stepwise-Name`,
-// or a bare name.
-func FunctionName(resource string) string {
-	if m := arnName.FindStringSubmatch(resource); m != nil {
-		if m[1] != "" {
-			return m[1]
-		}
-		return m[2]
-	}
-	return resource
-}
-
-// Invoke implements the interpreter's invoker: resource → function → handler.
+// Invoke implements the interpreter's invoker: the Resource is the
+// placeholder of a function (the interpreter runs the ASL as compiled).
 func (r *Runner) Invoke(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error) {
-	return r.Handle(ctx, FunctionName(resource), input)
+	name, ok := plan.PlaceholderFunction(resource)
+	if !ok {
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("resource %q is not a function placeholder", resource)}
+	}
+	return r.Handle(ctx, name, input)
 }
 
-// Handle runs one function by name on a JSON input.
+// Handle runs one function by name on a JSON input. A failure is returned
+// classified: its type names it for the state machine's Retry and Catch.
 func (r *Runner) Handle(ctx context.Context, fn string, input json.RawMessage) (json.RawMessage, error) {
 	var out any
 	var err error
@@ -89,8 +83,13 @@ func (r *Runner) activity(ctx context.Context, spec *activity.Spec, input json.R
 	if err := json.Unmarshal(input, &req); err != nil {
 		return nil, &activity.InvalidInput{Msg: "bad request: " + err.Error()}
 	}
-	if spec.Handler == nil {
-		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("activity type %s has no handler", spec.Type)}
+	comp, err := r.Plans.Load(ctx, req.Campaign, req.Plan)
+	if err != nil {
+		return nil, err
+	}
+	a, cfg, ok := comp.Config(req.Activity)
+	if !ok || a.Type != spec.Type {
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("plan %s of %s has no %s activity %q", req.Plan, req.Campaign, spec.Type, req.Activity)}
 	}
 	// The send phase of a fanned-out type is one slice of the task; only the
 	// first phase starts the task and the last one ends it.
@@ -100,7 +99,8 @@ func (r *Runner) activity(ctx context.Context, spec *activity.Spec, input json.R
 			return nil, retryable(err)
 		}
 	}
-	res, err := spec.Handler.Run(ctx, r.Env, &req)
+	call := &activity.Call{Env: r.Env, Req: &req, Plan: comp, Activity: a, Log: r.Store}
+	res, err := spec.Run(ctx, call, cfg)
 	if err != nil {
 		r.Store.UpdateTask(context.WithoutCancel(ctx), req.Run.ID, req.Activity, state.TaskUpdate{Status: state.TaskFailed, At: r.Env.Now(), Error: err.Error()})
 		r.Store.AppendTaskLog(context.WithoutCancel(ctx), req.Run.ID, req.Activity, r.Env.Now(), "error: "+err.Error())
@@ -159,12 +159,6 @@ func retryable(err error) error {
 		return &activity.InvalidInput{Msg: err.Error()}
 	}
 	return &activity.Retryable{Msg: err.Error()}
-}
-
-// ParseRunTime parses a RunInfo time.
-func ParseRunTime(s string) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, s)
-	return t
 }
 
 var weekdays = [...]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}

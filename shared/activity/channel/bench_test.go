@@ -60,9 +60,9 @@ func TestThroughput(t *testing.T) {
 			h.opts.Workers = 2 * runtime.GOMAXPROCS(0)
 			// The outbox on disk, as in a local home (the rest stays on tmpfs).
 			h.outbox = outbox.New(filepath.Join(t.TempDir(), "outbox"))
-			h.env.Services[activity.ServiceSender] = h.outbox
+			h.deps.Sender = h.outbox
 			if mode == "live-nostate" {
-				h.env.Services[activity.ServiceState] = nullState{}
+				h.setState(nullState{})
 			}
 			start := time.Now()
 			in := h.syntheticPopulation("bench", n)
@@ -137,7 +137,7 @@ func TestThroughputBolt(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer st.Close()
-	h.env.Services[activity.ServiceState] = st
+	h.setState(st)
 	h.opts.Workers = 8
 	in := h.syntheticPopulation("bolt", n)
 	start := time.Now()

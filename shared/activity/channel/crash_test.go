@@ -144,7 +144,7 @@ func TestCrashInjection(t *testing.T) {
 	rows, eligible, wantSkipped := crashPopulation(h, 120)
 	in := h.population("pop", rows)
 	rs := &runSenders{def: h.outbox}
-	h.env.Services[activity.ServiceSender] = rs
+	h.deps.Sender = rs
 	var done atomic.Int64
 	var mu sync.Mutex
 	modeCount := make([]int, numModes)
@@ -265,11 +265,11 @@ func TestCrashWithoutFinder(t *testing.T) {
 		for _, sl := range slices(res) {
 			ctx, cancel := context.WithCancel(context.Background())
 			cs := &crashSender{inner: h.outbox, after: int64(rng.IntN(int(sl.Count) + 1)), mode: panicAfter, cancel: cancel}
-			h.env.Services[activity.ServiceSender] = cs // not a Finder
+			h.deps.Sender = cs // not a Finder
 			cs.store = h.store
 			h.send(ctx, "crash", runID, false, in, sl)
 			cancel()
-			h.env.Services[activity.ServiceSender] = plainSender{h.outbox}
+			h.deps.Sender = plainSender{h.outbox}
 			if _, err := h.send(context.Background(), "crash", runID, false, in, sl); err != nil {
 				t.Fatalf("retry: %v", err)
 			}

@@ -96,6 +96,8 @@ type deliverer struct {
 
 	ledger Ledger
 	caps   Caps
+	keys   Keys
+	sup    Suppressions
 	sender send.Sender
 	rn     *renderer
 	prep   *prepared

@@ -9,7 +9,6 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
-	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
@@ -17,7 +16,6 @@ import (
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/executor"
 	"github.com/stepwise-run/stepwise/shared/runner"
-	"github.com/stepwise-run/stepwise/shared/send"
 	"github.com/stepwise-run/stepwise/shared/send/outbox"
 )
 
@@ -113,7 +111,9 @@ func openLocal(t *testing.T, p *compile.Program) *executor.Local {
 	t.Cleanup(func() { l.Close() })
 	at := time.Date(2026, 6, 1, 19, 30, 0, 0, time.UTC) // 21:30 in Paris: quiet
 	l.Env.Clock = func() time.Time { return at }
-	l.Loader.Remember(p)
+	if err := l.Bundles.Publish(context.Background(), p.Campaign.ID, p.Bundle); err != nil {
+		t.Fatal(err)
+	}
 	return l
 }
 
@@ -204,8 +204,8 @@ func TestCrossCheckRemainders(t *testing.T) {
 		l := openLocal(t, p)
 		c := &clock{t: l.Env.Now()}
 		l.Env.Clock = c.Now
-		l.Env.Services[activity.ServiceSender] = tickingSender{l.Env.Services[activity.ServiceSender].(send.Sender), c}
-		opts := l.Env.Services[channel.ServiceOptions].(*channel.Options)
+		l.Families.Channel.Sender = tickingSender{l.Families.Channel.Sender, c}
+		opts := l.Families.Channel.Options
 		opts.Workers = 1
 		opts.Deadline = func(context.Context) (time.Time, bool) { return c.Now().Add(8 * time.Second), true }
 		homes = append(homes, l)

@@ -33,9 +33,9 @@ func TestRetargetOnFeedback(t *testing.T) {
 	if _, err := feedback.Append(ctx, h.engine(), tables, h.env.WorkDir, []feedback.Record{open}, h.clock.Now()); err != nil {
 		t.Fatal(err)
 	}
-	req := &activity.Request{Campaign: h.p.Campaign.ID, Bundle: h.p.Bundle.Hash, Activity: "retarget",
+	req := &activity.Request{Campaign: h.p.Campaign.ID, Plan: h.p.Bundle.Digest, Activity: "retarget",
 		Run: activity.RunInfo{ID: "fb1", Now: h.clock.Now().Format("2006-01-02T15:04:05Z")}, Inputs: []activity.Input{{From: "news", Port: "out", Ref: res.Ports["out"], Count: res.Counts["out"]}}}
-	r, err := h.p.Specs["retarget"].Handler.Run(ctx, h.env, req)
+	r, err := h.do(ctx, req)
 	if err != nil {
 		t.Fatal(err)
 	}

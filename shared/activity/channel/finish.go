@@ -20,13 +20,13 @@ import (
 // (with reason). Every planned row lands on exactly one port, or the
 // finish fails. Sent messages are appended to message_feedback when the
 // catalog declares it.
-func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, kind *Kind) (*activity.Result, error) {
-	t, err := datakit.Open(ctx, env, req)
+func runFinish(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *Config) (*activity.Result, error) {
+	req := call.Req
+	t, err := datakit.Open(ctx, &d.Data, call)
 	if err != nil {
 		return nil, err
 	}
 	defer t.Close()
-	x := t.Config.(*Config)
 	plan := dataset.Ref(planRef(req.Run.ID, req.Activity))
 	pm, err := dataset.ReadManifest(ctx, t.Engine.Store(), plan)
 	if err != nil {
@@ -36,7 +36,7 @@ func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, ki
 	if err != nil {
 		return nil, err
 	}
-	pres, _, err := planResult(t, plan, pm, sz.SliceSize)
+	pres, _, err := planResult(t, x, plan, pm, sz.SliceSize)
 	if err != nil {
 		return nil, err
 	}
@@ -116,7 +116,7 @@ func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, ki
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("finish: %d planned rows but %d sent and %d skipped", pm.Rows, out.Rows, skipped.Rows)}
 	}
 	if !req.Run.Test {
-		if err := recordSent(t, kind, partsView); err != nil {
+		if err := recordSent(t, kind, partsView, d.Sender); err != nil {
 			return nil, err
 		}
 	}
@@ -127,14 +127,14 @@ func runFinish(ctx context.Context, env *activity.Env, req *activity.Request, ki
 // recordSent appends the slice parts' sent messages to message_feedback
 // when the catalog declares the table. Event ids are the ledger tokens: a
 // retried finish adds nothing twice.
-func recordSent(t *datakit.Task, kind *Kind, parts string) error {
+func recordSent(t *datakit.Task, kind *Kind, parts string, sender send.Sender) error {
 	if _, ok := t.Comp.Catalog.Table(feedback.Table); !ok {
 		return nil
 	}
 	c, r := t.Comp.Campaign, t.Req
 	q := "SELECT 'sent:' || token AS eventId, 'sent' AS event, ? AS channel, ? AS campaign, ? AS activity, ? AS run, recipient, address, " +
 		"messageId, token, sentAt AS at, ? AS detail, false AS permanent, false AS machine FROM " + datakit.Q(parts) + " WHERE status = 'sent'"
-	_, err := feedback.AppendQuery(t.Ctx, t.Warehouse(), t.Tables(), t.Env.Now(), q, kind.Type, c.ID, r.Activity, r.Run.ID, providerOf(t))
+	_, err := feedback.AppendQuery(t.Ctx, t.Warehouse(), t.Tables(), t.Env.Now(), q, kind.Type, c.ID, r.Activity, r.Run.ID, providerOf(sender))
 	if err != nil {
 		if errors.Is(err, state.ErrConflict) {
 			return &activity.Conflict{Msg: "message_feedback: " + err.Error()}
@@ -144,8 +144,8 @@ func recordSent(t *datakit.Task, kind *Kind, parts string) error {
 	return nil
 }
 
-func providerOf(t *datakit.Task) string {
-	if l, ok := t.Env.Services[activity.ServiceSender].(*send.Limited); ok {
+func providerOf(s send.Sender) string {
+	if l, ok := s.(*send.Limited); ok {
 		return l.Account
 	}
 	return ""
@@ -171,7 +171,7 @@ func logFinish(t *datakit.Task, res *activity.Result) {
 	if t.Req.Run.Test {
 		verb = "would send"
 	}
-	activity.Logf(t.Ctx, t.Env, t.Req, "%s %d, skipped %d (%s)", verb, res.Counts["out"], res.Counts["skipped"], strings.Join(sortStrings(parts), ", "))
+	t.Logf("%s %d, skipped %d (%s)", verb, res.Counts["out"], res.Counts["skipped"], strings.Join(sortStrings(parts), ", "))
 }
 
 func sortStrings(s []string) []string {

@@ -6,14 +6,10 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/send"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
-
-func init() {
-	for _, s := range []*activity.Spec{Email, SMS, Push} {
-		s.Handler = handler{Kinds[s.Type]}
-	}
-}
 
 // Phases of a channel task (activity.Request.Phase).
 const (
@@ -23,15 +19,23 @@ const (
 	PhaseFinish  = "finish"
 )
 
-// Service names in activity.Env.Services besides the state store and the sender.
-const (
-	// ServiceLinks holds a Links making one-click unsubscribe URLs.
-	ServiceLinks = "unsubscribe"
-	// ServiceOptions holds *Options (tests, tuning).
-	ServiceOptions = "channel.options"
-	// ServiceSignals holds out-of-band signals (local `stepwise confirm`).
-	ServiceSignals = "signals"
-)
+// Deps are what the channel types need from their host. The state store
+// parts are optional: a store without them cannot send live.
+type Deps struct {
+	Data         datakit.Deps
+	Ledger       Ledger
+	Caps         Caps
+	Keys         Keys
+	Suppressions Suppressions
+	// Sender delivers messages (nil: live runs fail; test runs render only).
+	Sender send.Sender
+	// Links makes one-click unsubscribe URLs (nil: marketing email fails live).
+	Links Links
+	// Options tune sending (nil: the defaults).
+	Options *Options
+	// Signals delivers local out-of-band signals (`stepwise confirm`).
+	Signals Signals
+}
 
 // Options tune sending; zero fields take the defaults.
 type Options struct {
@@ -93,9 +97,9 @@ func sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-func options(env *activity.Env) Options {
-	if o, ok := env.Services[ServiceOptions].(*Options); ok && o != nil {
-		return o.withDefaults()
+func (d *Deps) options() Options {
+	if d.Options != nil {
+		return d.Options.withDefaults()
 	}
 	return Options{}.withDefaults()
 }
@@ -131,22 +135,18 @@ type (
 	}
 )
 
-// handler runs the phases of one channel type.
-type handler struct{ kind *Kind }
-
-// Run implements activity.Handler.
-func (h handler) Run(ctx context.Context, env *activity.Env, req *activity.Request) (*activity.Result, error) {
-	switch req.Phase {
-	case PhasePlan:
-		return runPlan(ctx, env, req, h.kind)
-	case PhaseConfirm:
-		return runConfirm(ctx, env, req, h.kind)
+// run runs the phase a request names.
+func run(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *Config) (*activity.Result, error) {
+	switch call.Req.Phase {
+	case PhasePlan, PhaseConfirm:
+		// confirm polls a held send: the plan's result again, held or not.
+		return runPlan(ctx, d, call, kind, x)
 	case PhaseSend:
-		return runSend(ctx, env, req, h.kind)
+		return runSend(ctx, d, call, kind, x)
 	case PhaseFinish:
-		return runFinish(ctx, env, req, h.kind)
+		return runFinish(ctx, d, call, kind, x)
 	}
-	return nil, &activity.InvalidInput{Msg: fmt.Sprintf("%s: unknown phase %q", h.kind.Type, req.Phase)}
+	return nil, &activity.InvalidInput{Msg: fmt.Sprintf("%s: unknown phase %q", kind.Type, call.Req.Phase)}
 }
 
 // ConfirmSignal is the local signal name that confirms a held send.

@@ -14,10 +14,10 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
+	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/send/outbox"
 )
 
@@ -53,16 +53,15 @@ func (c *clock) Sleep(ctx context.Context, d time.Duration) error {
 	return ctx.Err()
 }
 
-type loader struct{ c *activity.Compiled }
-
-func (l loader) Load(context.Context, string, string) (*activity.Compiled, error) { return l.c, nil }
-
 // harness runs channel phases in-process against a memory state store, a
 // folder blob store and an outbox.
 type harness struct {
 	t      testing.TB
 	p      *compile.Program
 	env    *activity.Env
+	deps   *channel.Deps
+	reg    *activity.Registry
+	plans  *runner.Plans
 	store  *memStore
 	outbox *outbox.Outbox
 	clock  *clock
@@ -96,23 +95,50 @@ func newHarnessFor(t testing.TB, p *compile.Program) *harness {
 		outbox: outbox.New(filepath.Join(dir, "outbox")),
 		clock:  &clock{t: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}}
 	h.opts = &channel.Options{Lease: time.Minute, Sleep: h.clock.Sleep, Workers: 4}
-	h.env = &activity.Env{WorkDir: filepath.Join(dir, "work"), Clock: h.clock.Now, Services: map[string]any{
-		activity.ServiceBlob: bs, activity.ServiceState: h.store, activity.ServiceLoader: loader{p.Compiled()},
-		activity.ServiceSender: h.outbox, channel.ServiceOptions: h.opts,
-		channel.ServiceLinks: channel.SignedLinks{BaseURL: "https://api.shop.example", Secret: testSecret, Mailto: "unsubscribe@shop.example"},
-	}}
+	h.env = &activity.Env{WorkDir: filepath.Join(dir, "work"), Clock: h.clock.Now}
+	fam := activities.NewFamilies(activities.Host{Blob: bs, Sender: h.outbox, Channel: h.opts,
+		Links: channel.SignedLinks{BaseURL: "https://api.shop.example", Secret: testSecret, Mailto: "unsubscribe@shop.example"}})
+	h.deps = &fam.Channel
+	h.setState(h.store)
+	h.reg = activities.Bind(fam)
+	h.plans = &runner.Plans{Blob: bs, Registry: h.reg}
+	if err := (&compile.Publisher{Blob: bs}).Publish(context.Background(), p.Campaign.ID, p.Bundle); err != nil {
+		t.Fatal(err)
+	}
 	os.MkdirAll(h.env.WorkDir, 0o755)
 	t.Cleanup(func() {
 		h.outbox.Close()
-		if e, err := datakit.Engine(h.env); err == nil {
-			e.Close()
-		}
+		h.env.Close()
 	})
 	return h
 }
 
+// setState makes st the state store of the channel tasks, with the parts
+// it has.
+func (h *harness) setState(st any) {
+	h.deps.Ledger, _ = st.(channel.Ledger)
+	h.deps.Caps, _ = st.(channel.Caps)
+	h.deps.Keys, _ = st.(channel.Keys)
+	h.deps.Suppressions, _ = st.(channel.Suppressions)
+}
+
+// do runs a request's task as the runner does: the plan loaded from the
+// blob store and checked.
+func (h *harness) do(ctx context.Context, req *activity.Request) (*activity.Result, error) {
+	comp, err := h.plans.Load(ctx, req.Campaign, req.Plan)
+	if err != nil {
+		return nil, err
+	}
+	a, cfg, ok := comp.Config(req.Activity)
+	if !ok {
+		return nil, fmt.Errorf("no activity %s", req.Activity)
+	}
+	spec, _ := h.reg.Lookup(a.Type)
+	return spec.Run(ctx, &activity.Call{Env: h.env, Req: req, Plan: comp, Activity: a}, cfg)
+}
+
 func (h *harness) engine() *dataset.Engine {
-	e, err := datakit.Engine(h.env)
+	e, err := h.deps.Data.EngineOf(h.env)
 	if err != nil {
 		h.t.Fatal(err)
 	}
@@ -155,17 +181,15 @@ func nullable(s string) any {
 }
 
 func (h *harness) request(act, run string, test bool, in activity.Input, phase string) *activity.Request {
-	return &activity.Request{Campaign: h.p.Campaign.ID, Bundle: h.p.Bundle.Hash, Activity: act, Phase: phase,
+	return &activity.Request{Campaign: h.p.Campaign.ID, Plan: h.p.Bundle.Digest, Activity: act, Phase: phase,
 		Run:    activity.RunInfo{ID: run, Test: test, Params: map[string]any{"discount": int64(15)}, Now: h.clock.Now().Format(time.RFC3339Nano)},
 		Inputs: []activity.Input{in}}
 }
 
-func (h *harness) handler(act string) activity.Handler { return h.p.Specs[act].Handler }
-
 // plan runs the plan phase.
 func (h *harness) plan(act, run string, test bool, in activity.Input) *activity.Result {
 	h.t.Helper()
-	res, err := h.handler(act).Run(context.Background(), h.env, h.request(act, run, test, in, channel.PhasePlan))
+	res, err := h.do(context.Background(), h.request(act, run, test, in, channel.PhasePlan))
 	if err != nil {
 		h.t.Fatalf("plan %s: %v", act, err)
 	}
@@ -189,11 +213,11 @@ func slices(res *activity.Result) []activity.Slice {
 func (h *harness) send(ctx context.Context, act, run string, test bool, in activity.Input, sl activity.Slice) (*activity.Result, error) {
 	req := h.request(act, run, test, in, channel.PhaseSend)
 	req.Slice = &sl
-	return h.handler(act).Run(ctx, h.env, req)
+	return h.do(ctx, req)
 }
 
 func (h *harness) finish(act, run string, test bool, in activity.Input) (*activity.Result, error) {
-	return h.handler(act).Run(context.Background(), h.env, h.request(act, run, test, in, channel.PhaseFinish))
+	return h.do(context.Background(), h.request(act, run, test, in, channel.PhaseFinish))
 }
 
 // run runs plan, every slice and finish.

@@ -41,22 +41,22 @@ type Wave struct {
 //
 // The plan is written once per run: a retried or resumed plan finds it and
 // returns the same slices. Its manifest's creation time starts the window.
-func runPlan(ctx context.Context, env *activity.Env, req *activity.Request, kind *Kind) (*activity.Result, error) {
+func runPlan(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *Config) (*activity.Result, error) {
+	env, req := call.Env, call.Req
 	// Measured first: the time left now is the function's timeout.
-	timeout := functionTimeout(ctx, env)
-	t, err := datakit.Open(ctx, env, req)
+	timeout := functionTimeout(ctx, env, d.options())
+	t, err := datakit.Open(ctx, &d.Data, call)
 	if err != nil {
 		return nil, err
 	}
 	defer t.Close()
-	x := t.Config.(*Config)
 	ref := dataset.Ref(planRef(req.Run.ID, req.Activity))
 	store := t.Engine.Store()
 	m, err := dataset.ReadManifest(ctx, store, ref)
 	var sz Sizing
 	if errors.Is(err, dataset.ErrNotFound) {
 		// The sizing first: a plan found has its sizing beside it.
-		sz = planSizing(env, x, kind, timeout, req.Run.Test)
+		sz = planSizing(d.Sender, x, kind, timeout, req.Run.Test)
 		if err = putSizing(ctx, store, req.Run.ID, req.Activity, sz); err == nil {
 			m, err = writePlan(t, kind, x, ref)
 		}
@@ -66,7 +66,7 @@ func runPlan(ctx context.Context, env *activity.Env, req *activity.Request, kind
 	if err != nil {
 		return nil, err
 	}
-	res, eligible, err := planResult(t, ref, m, sz.SliceSize)
+	res, eligible, err := planResult(t, x, ref, m, sz.SliceSize)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +74,7 @@ func runPlan(ctx context.Context, env *activity.Env, req *activity.Request, kind
 		// Nothing to send is nothing to confirm: an empty send is not held.
 		held := !req.Run.Test && eligible > 0
 		if held {
-			ok, err := confirmed(ctx, env, req)
+			ok, err := confirmed(ctx, d, env, req)
 			if err != nil {
 				return nil, err
 			}
@@ -82,13 +82,13 @@ func runPlan(ctx context.Context, env *activity.Env, req *activity.Request, kind
 		}
 		res.Extra["held"] = held
 		if held && req.Phase == PhasePlan {
-			activity.Logf(ctx, env, req, "holding %d recipients until confirmed: `stepwise confirm %s %s` (or the API's confirm)", eligible, req.Run.ID, req.Activity)
+			t.Logf("holding %d recipients until confirmed: `stepwise confirm %s %s` (or the API's confirm)", eligible, req.Run.ID, req.Activity)
 		}
 	}
 	if req.Phase != PhasePlan {
 		return res, nil
 	}
-	activity.Logf(ctx, env, req, "plan: %d rows, %d to send in %d slices of up to %d", m.Rows, eligible, len(res.Slices)+countWaveSlices(res), sz.SliceSize)
+	t.Logf("plan: %d rows, %d to send in %d slices of up to %d", m.Rows, eligible, len(res.Slices)+countWaveSlices(res), sz.SliceSize)
 	return res, nil
 }
 
@@ -353,8 +353,7 @@ func quoted(names []string) []string {
 
 // planResult reads the slices of a written plan: per wave, the rows to send
 // are contiguous from the wave's first row number.
-func planResult(t *datakit.Task, ref dataset.Ref, m *dataset.Manifest, sliceSize int) (*activity.Result, int64, error) {
-	x := t.Config.(*Config)
+func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest, sliceSize int) (*activity.Result, int64, error) {
 	view := t.View("plan")
 	if _, err := t.Engine.StageOwn(t.Ctx, view, ref); err != nil {
 		return nil, 0, &activity.Retryable{Msg: "plan: " + err.Error()}
@@ -423,8 +422,8 @@ func toInt(v any) int64 {
 
 // confirmed reports whether a held send was confirmed: the state key, or
 // locally a `stepwise confirm` signal (recorded as the key).
-func confirmed(ctx context.Context, env *activity.Env, req *activity.Request) (bool, error) {
-	keys, _ := env.Services[activity.ServiceState].(Keys)
+func confirmed(ctx context.Context, d *Deps, env *activity.Env, req *activity.Request) (bool, error) {
+	keys := d.Keys
 	name := state.ConfirmKey(req.Run.ID, req.Activity)
 	if keys != nil {
 		_, err := keys.GetKey(ctx, name, env.Now())
@@ -435,7 +434,7 @@ func confirmed(ctx context.Context, env *activity.Env, req *activity.Request) (b
 			return false, &activity.Retryable{Msg: "read confirmation: " + err.Error()}
 		}
 	}
-	if sig, ok := env.Services[ServiceSignals].(Signals); ok && sig.Take(ctx, req.Run.ID, ConfirmSignal(req.Activity)) {
+	if d.Signals != nil && d.Signals.Take(ctx, req.Run.ID, ConfirmSignal(req.Activity)) {
 		if keys != nil {
 			if _, _, err := keys.PutKey(ctx, state.Key{Key: name, Value: "signal", CreatedAt: env.Now()}); err != nil {
 				return false, &activity.Retryable{Msg: "record confirmation: " + err.Error()}
@@ -444,9 +443,4 @@ func confirmed(ctx context.Context, env *activity.Env, req *activity.Request) (b
 		return true, nil
 	}
 	return false, nil
-}
-
-// runConfirm polls a held send: the plan's result again, held or not.
-func runConfirm(ctx context.Context, env *activity.Env, req *activity.Request, kind *Kind) (*activity.Result, error) {
-	return runPlan(ctx, env, req, kind)
 }

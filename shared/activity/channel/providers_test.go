@@ -23,7 +23,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	gosmtp "github.com/emersion/go-smtp"
 
-	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/aws/sessend"
 	"github.com/stepwise-run/stepwise/shared/send/smtpsend"
 	"github.com/stepwise-run/stepwise/shared/state"
@@ -93,7 +92,7 @@ func TestEmailSMTPSink(t *testing.T) {
 	h := newHarness(t)
 	s := smtpsend.New(smtpsend.Options{Addr: addr, MaxConns: 2})
 	defer s.Close()
-	h.env.Services[activity.ServiceSender] = s
+	h.deps.Sender = s
 	pop := basePopulation()
 	pop = append(pop, cust{ID: "c11", Name: "Kim", Email: "bounce@example.com", EmailOK: yes})
 	h.store.Suppress(context.Background(), state.Suppression{Channel: "email", Address: "gus@example.com", Reason: state.SuppressUnsubscribe})
@@ -243,7 +242,7 @@ func TestEmailFakeSES(t *testing.T) {
 	client := sesv2.NewFromConfig(aws.Config{Region: "us-east-1", RetryMaxAttempts: 1,
 		Credentials: credentials.NewStaticCredentialsProvider("x", "x", "")}, func(o *sesv2.Options) { o.BaseEndpoint = aws.String(srv.URL) })
 	h := newHarness(t)
-	h.env.Services[activity.ServiceSender] = &sessend.Sender{Client: client, ConfigurationSet: "stepwise-events"}
+	h.deps.Sender = &sessend.Sender{Client: client, ConfigurationSet: "stepwise-events"}
 	pop := append(basePopulation(), cust{ID: "c11", Name: "Kim", Email: "bounce@example.com", EmailOK: yes})
 	h.store.Suppress(context.Background(), state.Suppression{Channel: "email", Address: "gus@example.com", Reason: state.SuppressHardBounce})
 	in := h.population("ses1", pop)

@@ -74,7 +74,7 @@ func TestRateLimit(t *testing.T) {
 			if c.ceiling > 0 {
 				s = send.Limit(stamp, "test-account-"+c.name, c.ceiling)
 			}
-			h.env.Services[activity.ServiceSender] = s
+			h.deps.Sender = s
 			in := h.syntheticPopulation("rate", c.n)
 			res := h.plan("paced", "rate", false, in)
 			ctx, cancel := context.WithTimeout(context.Background(), c.window+5*time.Second)
@@ -138,7 +138,7 @@ func TestWindowCheckedAfterRateWait(t *testing.T) {
 				// the clock) and then runs the still-due check.
 				s = &slowCeiling{send.Limit(cs, "window-test", 0), h.clock, 100 * time.Millisecond}
 			}
-			h.env.Services[activity.ServiceSender] = s
+			h.deps.Sender = s
 			start := h.clock.Now()
 			in := h.syntheticPopulation("win", 100)
 			res := h.run("pacedWindow", "win", false, in)
@@ -173,7 +173,7 @@ func (quoting) Send(ctx context.Context, m *send.Message) (string, error) {
 func TestTransientErrorNamesCauseNotAddress(t *testing.T) {
 	h := newHarness(t)
 	h.opts.MaxAttempts = 2
-	h.env.Services[activity.ServiceSender] = quoting{}
+	h.deps.Sender = quoting{}
 	in := h.syntheticPopulation("q", 3)
 	res := h.plan("paced", "q", false, in)
 	_, err := h.send(context.Background(), "paced", "q", false, in, slices(res)[0])

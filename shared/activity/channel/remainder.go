@@ -38,8 +38,8 @@ const (
 // taking recipients and when provider calls must have ended: a margin of a
 // quarter of the time left (2 s to 1 min) before the deadline, and half of
 // it. Zero times without a deadline.
-func sliceStops(ctx context.Context, env *activity.Env) (stopAt, callsUntil time.Time) {
-	dl, ok := options(env).Deadline(ctx)
+func sliceStops(ctx context.Context, env *activity.Env, opts Options) (stopAt, callsUntil time.Time) {
+	dl, ok := opts.Deadline(ctx)
 	if !ok {
 		return
 	}
@@ -157,7 +157,7 @@ func (d *deliverer) handOn(ctx context.Context, t *datakit.Task, pm *dataset.Man
 		}
 	}
 	rem := Remainder{Offset: sl.Offset + int64(k), Count: sl.Count - int64(k)}
-	activity.Logf(ctx, t.Env, t.Req, "slice %d: time is up after %d of %d rows; the next invocation sends the %d from row %d",
+	t.Logf("slice %d: time is up after %d of %d rows; the next invocation sends the %d from row %d",
 		sl.Index, k, sl.Count, rem.Count, rem.Offset)
 	res := activity.NewResult([]string{"out", "skipped"})
 	res.Extra = map[string]any{"remainder": rem}

@@ -8,7 +8,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/send"
 )
@@ -67,19 +66,19 @@ func TestPlanSlicesByProviderRate(t *testing.T) {
 		rows = append(rows, cust{ID: fmt.Sprintf("c%05d", i), Name: "N", Email: fmt.Sprintf("c%d@example.com", i), EmailOK: yes})
 	}
 	in := h.population("sized", rows)
-	h.env.Services[activity.ServiceSender] = send.Limit(h.outbox, "test:"+t.Name(), 14)
+	h.deps.Sender = send.Limit(h.outbox, "test:"+t.Name(), 14)
 	h.opts.Deadline = func(context.Context) (time.Time, bool) { return h.clock.Now().Add(900 * time.Second), true }
 	res := h.plan("long", "sized", false, in)
 	sl := slices(res)
 	if len(sl) != 3 || sl[0].Count != 2100 || sl[2].Count != 800 {
 		t.Fatalf("slices %+v, want 2100, 2100, 800", sl)
 	}
-	h.env.Services[activity.ServiceSender] = send.Limit(h.outbox, "test:"+t.Name()+":fast", 1000)
+	h.deps.Sender = send.Limit(h.outbox, "test:"+t.Name()+":fast", 1000)
 	if again := slices(h.plan("long", "sized", false, in)); len(again) != 3 || again[0] != sl[0] {
 		t.Fatalf("the retried plan cut %+v", again)
 	}
 	// A test run renders without pacing: no rate sizes its slices.
-	h.env.Services[activity.ServiceSender] = send.Limit(h.outbox, "test:"+t.Name()+":test", 14)
+	h.deps.Sender = send.Limit(h.outbox, "test:"+t.Name()+":test", 14)
 	test := slices(h.plan("long", "sized-test", true, in))
 	if len(test) != 1 || test[0].Count != 5000 {
 		t.Fatalf("test-run slices %+v, want one of 5000", test)
@@ -128,7 +127,7 @@ func TestSliceHandsOnItsRemainder(t *testing.T) {
 			if !finder {
 				s = plainSender{s}
 			}
-			h.env.Services[activity.ServiceSender] = s
+			h.deps.Sender = s
 			// Each invocation has 20 s of the harness clock.
 			h.opts.Deadline = func(context.Context) (time.Time, bool) { return h.clock.Now().Add(20 * time.Second), true }
 			plan := slices(h.plan("long", "rem", false, in))
@@ -203,7 +202,7 @@ func TestSliceCallCutByDeadline(t *testing.T) {
 		rows, eligible[c.ID] = append(rows, c), true
 	}
 	in := h.population("cut", rows)
-	h.env.Services[activity.ServiceSender] = hangingSender{tickingSender{h.outbox, h.clock}, &atomic.Bool{}}
+	h.deps.Sender = hangingSender{tickingSender{h.outbox, h.clock}, &atomic.Bool{}}
 	h.opts.Deadline = func(context.Context) (time.Time, bool) { return h.clock.Now().Add(20 * time.Second), true }
 	plan := slices(h.plan("long", "cut", false, in))
 	invocations := 0

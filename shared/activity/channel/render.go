@@ -70,7 +70,7 @@ type prepared struct {
 
 // prepare parses an activity's templates once per Env (and bundle).
 func prepare(env *activity.Env, comp *activity.Compiled, id string, x *Config) (*prepared, error) {
-	v, err := env.Shared("channel.templates/"+comp.Hash+"/"+id, func() (any, error) {
+	v, err := env.Shared("channel.templates/"+comp.Digest+"/"+id, func() (any, error) {
 		return parseAll(comp, x)
 	})
 	if err != nil {

@@ -95,8 +95,8 @@ func sizingKey(run, act string) string { return "runs/" + run + "/" + act + "/_s
 
 // functionTimeout is the time left at the start of an invocation: the
 // function's timeout (0 without a deadline).
-func functionTimeout(ctx context.Context, env *activity.Env) time.Duration {
-	if dl, ok := options(env).Deadline(ctx); ok {
+func functionTimeout(ctx context.Context, env *activity.Env, opts Options) time.Duration {
+	if dl, ok := opts.Deadline(ctx); ok {
 		return max(0, dl.Sub(env.Now()).Round(time.Second))
 	}
 	return 0
@@ -105,13 +105,12 @@ func functionTimeout(ctx context.Context, env *activity.Env) time.Duration {
 // planSizing sizes a new plan in this function: its provider ceiling for
 // the channel and its timeout (the slices run in the same function). A test
 // run renders without pacing (nothing is sent), so no rate sizes its slices.
-func planSizing(env *activity.Env, x *Config, kind *Kind, timeout time.Duration, test bool) Sizing {
+func planSizing(s send.Sender, x *Config, kind *Kind, timeout time.Duration, test bool) Sizing {
 	if test {
 		unpaced := *x
 		unpaced.Rate = 0
 		return NewSizing(&unpaced, 0, timeout)
 	}
-	s, _ := env.Services[activity.ServiceSender].(send.Sender)
 	return NewSizing(x, send.CeilingOf(s, kind.Type), timeout)
 }
 

@@ -35,8 +35,8 @@ func TestCapsAcrossCampaigns(t *testing.T) {
 	h := newHarness(t)
 	other := newHarnessFor(t, compileTest(t, "testdata/other.yaml"))
 	// Both campaigns share one state store, blob store and outbox.
-	other.env.Services[activity.ServiceState] = h.store
-	other.env.Services[activity.ServiceBlob] = h.env.Services[activity.ServiceBlob]
+	other.setState(h.store)
+	other.deps.Data.Blob = h.deps.Data.Blob
 	other.store = h.store
 	other.clock = h.clock
 	other.env.Clock = h.clock.Now
@@ -194,7 +194,7 @@ func TestRenderErrorsAndWindow(t *testing.T) {
 // no ledger, caps or slice markers.
 func TestTestModeSendsNothing(t *testing.T) {
 	h := newHarness(t)
-	h.env.Services[activity.ServiceSender] = failSender{}
+	h.deps.Sender = failSender{}
 	in := h.population("t1", basePopulation())
 	res := h.run("news", "t1", true, in)
 	live := newHarness(t)
@@ -240,7 +240,7 @@ func TestPauseAndResume(t *testing.T) {
 		}
 	})
 	in := h.population("pz", pop)
-	h.env.Services[activity.ServiceSender] = rejectSender{h.outbox}
+	h.deps.Sender = rejectSender{h.outbox}
 	plan := h.plan("pausing", "pz", false, in)
 	sl := slices(plan)[0]
 	_, err := h.send(context.Background(), "pausing", "pz", false, in, sl)
@@ -249,7 +249,7 @@ func TestPauseAndResume(t *testing.T) {
 		t.Fatalf("want Paused, got %v", err)
 	}
 	// Resume: the provider now accepts everyone but the rejected stay rejected.
-	h.env.Services[activity.ServiceSender] = h.outbox
+	h.deps.Sender = h.outbox
 	if _, err := h.send(context.Background(), "pausing", "pz", false, in, sl); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ func TestConfirmHold(t *testing.T) {
 		t.Fatalf("not held: %v", res.Extra)
 	}
 	conf := func() *activity.Result {
-		r, err := h.handler("confirmed").Run(context.Background(), h.env, h.request("confirmed", "cf", false, in, channel.PhaseConfirm))
+		r, err := h.do(context.Background(), h.request("confirmed", "cf", false, in, channel.PhaseConfirm))
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -314,8 +314,8 @@ func TestConfirmHold(t *testing.T) {
 	if r := h.plan("confirmed", "cf2", false, in2); r.Extra["held"] != true {
 		t.Fatal("cf2 not held")
 	}
-	h.env.Services[channel.ServiceSignals] = signals{"cf2/" + channel.ConfirmSignal("confirmed"): true}
-	r, err := h.handler("confirmed").Run(context.Background(), h.env, h.request("confirmed", "cf2", false, in2, channel.PhaseConfirm))
+	h.deps.Signals = signals{"cf2/" + channel.ConfirmSignal("confirmed"): true}
+	r, err := h.do(context.Background(), h.request("confirmed", "cf2", false, in2, channel.PhaseConfirm))
 	if err != nil || r.Extra["held"] != false {
 		t.Fatalf("signal: %+v %v", r, err)
 	}
@@ -350,14 +350,14 @@ func (panicSender) Send(context.Context, *send.Message) (string, error) {
 // the workers survive, and nothing hangs.
 func TestPanickingSender(t *testing.T) {
 	h := newHarness(t)
-	h.env.Services[activity.ServiceSender] = panicSender{}
+	h.deps.Sender = panicSender{}
 	in := h.population("ps", ids(20, "p", nil))
 	plan := h.plan("receipt", "ps", false, in)
 	_, err := h.send(context.Background(), "receipt", "ps", false, in, slices(plan)[0])
 	if err == nil || !strings.Contains(err.Error(), "panic while sending") {
 		t.Fatalf("got %v", err)
 	}
-	h.env.Services[activity.ServiceSender] = h.outbox
+	h.deps.Sender = h.outbox
 	h.clock.Add(5 * time.Minute)
 	if res := h.run("receipt", "ps", false, in); res.Counts["out"] != 20 {
 		t.Errorf("after the fix: %v", res.Counts)

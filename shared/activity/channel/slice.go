@@ -25,19 +25,19 @@ import (
 // planned row of the slice, sent (message id, variant) or skipped (reason).
 // A slice whose part exists is done; otherwise every attempt goes through
 // the ledger, so a retried slice sends nobody twice and settles everyone.
-func runSend(ctx context.Context, env *activity.Env, req *activity.Request, kind *Kind) (*activity.Result, error) {
+func runSend(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *Config) (*activity.Result, error) {
+	env, req := call.Env, call.Req
 	if req.Slice == nil {
 		return nil, &activity.InvalidInput{Msg: "send phase without a slice"}
 	}
 	// Measured first: the invocation's deadline, less a margin, is when the
 	// slice stops sending and hands its remainder on.
-	stopAt, callsUntil := sliceStops(ctx, env)
-	t, err := datakit.Open(ctx, env, req)
+	stopAt, callsUntil := sliceStops(ctx, env, d.options())
+	t, err := datakit.Open(ctx, &d.Data, call)
 	if err != nil {
 		return nil, err
 	}
 	defer t.Close()
-	x := t.Config.(*Config)
 	sl := *req.Slice
 	store := t.Engine.Store()
 	pref := dataset.Ref(partRef(req.Run.ID, req.Activity, sl.Index))
@@ -51,30 +51,30 @@ func runSend(ctx context.Context, env *activity.Env, req *activity.Request, kind
 	if err != nil {
 		return nil, &activity.Retryable{Msg: "read the plan: " + err.Error()}
 	}
-	d, err := newDeliverer(t, kind, x, pm)
+	dl, err := newDeliverer(t, d, kind, x, pm)
 	if err != nil {
 		return nil, err
 	}
-	d.stopAt, d.callsUntil = stopAt, callsUntil
-	d.outcomes = make([]outcome, sl.Count)
+	dl.stopAt, dl.callsUntil = stopAt, callsUntil
+	dl.outcomes = make([]outcome, sl.Count)
 	// The rows earlier invocations settled before their time ran out.
-	from, err := readPieces(t, sl, d.outcomes)
+	from, err := readPieces(t, sl, dl.outcomes)
 	if err != nil {
 		return nil, err
 	}
-	if !d.test {
-		if err := d.markAttempt(ctx, t, sl.Index); err != nil {
+	if !dl.test {
+		if err := dl.markAttempt(ctx, t, sl.Index); err != nil {
 			return nil, err
 		}
-		if err := d.setLimiter(t, x, plan, sl); err != nil {
+		if err := dl.setLimiter(t, x, plan, sl); err != nil {
 			return nil, err
 		}
 	}
 	if from < sl.Offset+sl.Count { // else the pieces hold every row (Limit 0 would read on)
-		err = d.sendSlice(ctx, t, plan, pm, sl, from)
+		err = dl.sendSlice(ctx, t, plan, pm, sl, from)
 	}
 	if errors.Is(err, errOutOfTime) {
-		res, herr := d.handOn(ctx, t, pm, sl, from)
+		res, herr := dl.handOn(ctx, t, pm, sl, from)
 		if res != nil || herr != nil {
 			return res, herr
 		}
@@ -83,29 +83,28 @@ func runSend(ctx context.Context, env *activity.Env, req *activity.Request, kind
 	if err != nil {
 		return nil, err
 	}
-	for i, o := range d.outcomes {
+	for i, o := range dl.outcomes {
 		if o.Status == "" {
 			return nil, &activity.Retryable{Msg: fmt.Sprintf("slice %d: row %d was not settled", sl.Index, sl.Offset+int64(i))}
 		}
 	}
-	if _, err := writePart(t, pref, pm.CreatedAt, d.outcomes); err != nil {
+	if _, err := writePart(t, pref, pm.CreatedAt, dl.outcomes); err != nil {
 		return nil, err
 	}
-	sent := logSlice(ctx, t, sl, d.outcomes)
+	sent := logSlice(ctx, t, sl, dl.outcomes)
 	res := activity.NewResult([]string{"out", "skipped"})
-	res.Counts["out"], res.Counts["skipped"] = int64(sent), int64(len(d.outcomes)-sent)
+	res.Counts["out"], res.Counts["skipped"] = int64(sent), int64(len(dl.outcomes)-sent)
 	return res, nil
 }
 
-func newDeliverer(t *datakit.Task, kind *Kind, x *Config, pm *dataset.Manifest) (*deliverer, error) {
+func newDeliverer(t *datakit.Task, deps *Deps, kind *Kind, x *Config, pm *dataset.Manifest) (*deliverer, error) {
 	env, req := t.Env, t.Req
-	d := &deliverer{kind: kind, x: x, opts: options(env), test: req.Run.Test, run: req.Run.ID, act: req.Activity,
+	d := &deliverer{kind: kind, x: x, opts: deps.options(), keys: deps.Keys, sup: deps.Suppressions, test: req.Run.Test, run: req.Run.ID, act: req.Activity,
 		dimension: pm.Dimension, now: env.Now, quiet: newQuiet(x.QuietHours), maxErrors: DefaultMaxErrors}
 	if x.MaxErrors > 0 {
 		d.maxErrors = int64(x.MaxErrors)
 	}
-	st := env.Services[activity.ServiceState]
-	d.caps, _ = st.(Caps)
+	d.caps = deps.Caps
 	if x.Window != "" {
 		w, err := campaign.ParseDuration(x.Window)
 		if err != nil {
@@ -121,16 +120,15 @@ func newDeliverer(t *datakit.Task, kind *Kind, x *Config, pm *dataset.Manifest) 
 		d.capMax, d.capPer = c.Max, per
 	}
 	if !d.test {
-		var ok bool
-		if d.ledger, ok = st.(Ledger); !ok {
+		if d.ledger = deps.Ledger; d.ledger == nil {
 			return nil, &activity.InvalidInput{Msg: "the state store has no send ledger"}
 		}
 		if x.Marketing() && d.caps == nil {
 			return nil, &activity.InvalidInput{Msg: "the state store does not count sends (caps)"}
 		}
-		s, err := activity.Service[send.Sender](env, activity.ServiceSender)
-		if err != nil {
-			return nil, err
+		s := deps.Sender
+		if s == nil {
+			return nil, &activity.InvalidInput{Msg: "no sender is configured"}
 		}
 		d.sender = s
 		d.canFind = send.CanFind(s, kind.Type)
@@ -143,7 +141,7 @@ func newDeliverer(t *datakit.Task, kind *Kind, x *Config, pm *dataset.Manifest) 
 		return nil, err
 	}
 	d.prep = prep
-	links, _ := env.Services[ServiceLinks].(Links)
+	links := deps.Links
 	if links == nil && x.Marketing() && kind.Type == send.Email {
 		if !d.test {
 			return nil, &activity.InvalidInput{Msg: "marketing email needs one-click unsubscribe links: configure the unsubscribe secret and public URL"}
@@ -156,8 +154,8 @@ func newDeliverer(t *datakit.Task, kind *Kind, x *Config, pm *dataset.Manifest) 
 
 // markAttempt records that the slice ran; a second attempt is a retry.
 func (d *deliverer) markAttempt(ctx context.Context, t *datakit.Task, index int) error {
-	keys, ok := t.Env.Services[activity.ServiceState].(Keys)
-	if !ok {
+	keys := d.keys
+	if keys == nil {
 		d.retry = true
 		return nil
 	}
@@ -235,7 +233,7 @@ func (d *deliverer) readColumns(pm *dataset.Manifest) []string {
 // settled by earlier invocations) to the workers, applying the static checks
 // and the suppression list batch by batch.
 func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset.Ref, pm *dataset.Manifest, sl activity.Slice, from int64) error {
-	sup, _ := t.Env.Services[activity.ServiceState].(Suppressions)
+	sup := d.sup
 	def := t.Location()
 	zones := map[string]*time.Location{}
 	// Room for a few batches ahead of the workers: each queued recipient holds
@@ -429,6 +427,6 @@ func logSlice(ctx context.Context, t *datakit.Task, sl activity.Slice, outs []ou
 	if t.Req.Run.Test {
 		verb = "would send"
 	}
-	activity.Logf(ctx, t.Env, t.Req, "slice %d: %d rows, %s %d, skipped %d (%s)", sl.Index, len(outs), verb, sent, len(outs)-sent, strings.Join(parts, ", "))
+	t.Logf("slice %d: %d rows, %s %d, skipped %d (%s)", sl.Index, len(outs), verb, sent, len(outs)-sent, strings.Join(parts, ", "))
 	return sent
 }

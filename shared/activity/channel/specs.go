@@ -3,17 +3,14 @@
 package channel
 
 import (
+	"context"
+
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 )
-
-// Register adds the channel types to r.
-func Register(r *activity.Registry) {
-	r.Register(Email, SMS, Push)
-}
 
 // Content is an inline template or {file: path} relative to the campaign.
 type Content struct {
@@ -112,28 +109,32 @@ type Kind struct {
 	CheckMessage func(c *activity.Check, m *Message, tmpl func(field, src string), content func(field string, ct *Content))
 }
 
-// Kinds of the three channels, by activity type.
-var Kinds = map[string]*Kind{}
-
-// Email, SMS and Push are the channel types.
+// The three channels.
 var (
-	Email = newSpec(&Kind{Type: "email", Function: "Email", Summary: "Personalized email to each recipient.",
-		Address: func(t *campaign.Targeting) string { return t.Email }, CheckMessage: checkEmail})
-	SMS = newSpec(&Kind{Type: "sms", Function: "SMS", Summary: "Personalized SMS to each recipient.",
-		Address: func(t *campaign.Targeting) string { return t.SMS }, CheckMessage: checkSMS})
-	Push = newSpec(&Kind{Type: "push", Function: "Push", Summary: "Personalized push notification to each recipient.",
-		Address: func(t *campaign.Targeting) string { return t.Push }, CheckMessage: checkPush})
+	EmailKind = &Kind{Type: "email", Function: "Email", Summary: "Personalized email to each recipient.",
+		Address: func(t *campaign.Targeting) string { return t.Email }, CheckMessage: checkEmail}
+	SMSKind = &Kind{Type: "sms", Function: "SMS", Summary: "Personalized SMS to each recipient.",
+		Address: func(t *campaign.Targeting) string { return t.SMS }, CheckMessage: checkSMS}
+	PushKind = &Kind{Type: "push", Function: "Push", Summary: "Personalized push notification to each recipient.",
+		Address: func(t *campaign.Targeting) string { return t.Push }, CheckMessage: checkPush}
 )
 
-func newSpec(k *Kind) *activity.Spec {
-	Kinds[k.Type] = k
-	return &activity.Spec{
+// Kinds are the channels by activity type.
+var Kinds = map[string]*Kind{EmailKind.Type: EmailKind, SMSKind.Type: SMSKind, PushKind.Type: PushKind}
+
+// Register adds the channel types to r, their tasks bound to d.
+func Register(r *activity.Registry, d *Deps) {
+	r.Register(define(EmailKind, d), define(SMSKind, d), define(PushKind, d))
+}
+
+// define is the one definition of a channel type.
+func define(k *Kind, d *Deps) *activity.Spec {
+	return activity.Define(activity.Def[Config]{
 		Type: k.Type, Family: activity.Channel, Function: k.Function, Summary: k.Summary,
-		NewConfig: func() any { return &Config{} },
-		Inputs:    activity.Inputs{Min: 1, Max: 1},
-		Ports:     activity.Fixed("out", "skipped"),
-		Check:     func(c *activity.Check, cfg any) { check(c, k, cfg.(*Config)) },
-		Output: func(c *activity.Check, cfg any, in []campaign.Schema) map[string]campaign.Schema {
+		Inputs: activity.Inputs{Min: 1, Max: 1},
+		Ports:  activity.Fixed[Config]("out", "skipped"),
+		Check:  func(c *activity.Check, x *Config) { check(c, k, x) },
+		Output: func(c *activity.Check, _ *Config, in []campaign.Schema) map[string]campaign.Schema {
 			var s campaign.Schema
 			if len(in) > 0 {
 				s = in[0]
@@ -144,7 +145,10 @@ func newSpec(k *Kind) *activity.Spec {
 			}
 		},
 		Lower: lower,
-	}
+		Run: func(ctx context.Context, call *activity.Call, x *Config) (*activity.Result, error) {
+			return run(ctx, d, call, k, x)
+		},
+	})
 }
 
 // ConfirmPollSeconds is the wait between two checks of a held send.
@@ -160,8 +164,7 @@ const ConfirmPollSeconds = 60
 // is confirmed. With quietHours the slices come in waves (extra.waves): an
 // outer Map, one wave at a time, waits until the wave's instant (the end of
 // its recipients' quiet hours) and then sends the wave's slices.
-func lower(l activity.Lowerer, cfg any) error {
-	x := cfg.(*Config)
+func lower(l activity.Lowerer, x *Config) error {
 	conc := concurrency(x)
 	sendName := l.Name("send")
 	if x.QuietHours != nil {

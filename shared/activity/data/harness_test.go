@@ -1,9 +1,11 @@
 package data_test
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"sort"
@@ -20,29 +22,40 @@ import (
 	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
+	"github.com/stepwise-run/stepwise/shared/plan"
+	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
-// registry holds the data-management types only: handler tests do not
-// depend on the other families.
-func registry() *activity.Registry {
+// registry holds the data-management types only, bound to d: handler tests
+// do not depend on the other families.
+func registry(d *data.Deps) *activity.Registry {
 	r := activity.NewRegistry()
-	data.Register(r)
+	data.Register(r, d)
 	return r
 }
 
 // runNow is the reference instant of every test run.
 var runNow = time.Date(2026, 3, 14, 9, 30, 0, 0, time.UTC)
 
-// home is a local Stepwise home for handler tests: a folder blob store, an
-// embedded state store and a loader, shared by the envs made from it.
+// home is a local Stepwise home for handler tests: a folder blob store and
+// an embedded state store, shared by the envs made from it.
 type home struct {
-	t      testing.TB
-	dir    string
-	blob   blob.Store
-	state  *boltstate.Store
-	loader *compile.Loader
-	env    *activity.Env
+	t     testing.TB
+	dir   string
+	blob  blob.Store
+	state *boltstate.Store
+	env   *tenv
+}
+
+// tenv is one host of the handlers (like one Lambda): its scratch Env with
+// its own DuckDB engine, the family's dependencies, and plans loaded from
+// the blob store.
+type tenv struct {
+	*activity.Env
+	deps  *data.Deps
+	reg   *activity.Registry
+	plans *runner.Plans
 }
 
 func newHome(t testing.TB) *home {
@@ -57,31 +70,27 @@ func newHome(t testing.TB) *home {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { st.Close() })
-	h := &home{t: t, dir: dir, blob: bs, state: st,
-		loader: &compile.Loader{Blob: bs, Registry: registry()}}
-	h.env = h.newEnv(nil, nil)
+	h := &home{t: t, dir: dir, blob: bs, state: st}
+	h.env = h.newEnv(nil)
 	return h
 }
 
-// newEnv returns an Env (its own DuckDB engine, like one Lambda) over the
-// home's stores; blobs and states replace them when not nil.
-func (h *home) newEnv(blobs blob.Store, states any) *activity.Env {
+// newEnv returns a host over the home's stores; blobs replaces the blob
+// store when not nil.
+func (h *home) newEnv(blobs blob.Store) *tenv {
 	if blobs == nil {
 		blobs = h.blob
 	}
-	if states == nil {
-		states = h.state
-	}
-	work := h.t.TempDir()
-	env := &activity.Env{WorkDir: work, Clock: func() time.Time { return runNow }, Services: map[string]any{
-		activity.ServiceBlob: blobs, activity.ServiceState: states, activity.ServiceLoader: h.loader}}
-	h.t.Cleanup(func() {
-		if e, err := datakit.Engine(env); err == nil {
-			e.Close()
-		}
-	})
+	d := &data.Deps{Data: datakit.Deps{Blob: blobs, State: h.state}}
+	reg := registry(d)
+	env := &tenv{Env: &activity.Env{WorkDir: h.t.TempDir(), Clock: func() time.Time { return runNow }},
+		deps: d, reg: reg, plans: &runner.Plans{Blob: blobs, Registry: reg}}
+	h.t.Cleanup(func() { env.Close() })
 	return env
 }
+
+// engine returns the host's engine.
+func (e *tenv) engine() (*dataset.Engine, error) { return e.deps.Data.EngineOf(e.Env) }
 
 // compile writes files into a folder (campaign.yaml, catalog.yaml and any
 // data) and compiles the campaign.
@@ -97,29 +106,74 @@ func (h *home) compile(files map[string]string) *compile.Program {
 			h.t.Fatal(err)
 		}
 	}
-	p, diags := compile.CompileFiles(context.Background(), filepath.Join(dir, "campaign.yaml"), "", registry(), compile.Checkers{}, nil)
+	p, diags := compile.CompileFiles(context.Background(), filepath.Join(dir, "campaign.yaml"), "", h.env.reg, compile.Checkers{}, nil)
 	if diags.HasErrors() {
 		h.t.Fatalf("compile: %v", diags)
 	}
-	h.loader.Remember(p)
+	if err := (&compile.Publisher{Blob: h.blob}).Publish(context.Background(), p.Campaign.ID, p.Bundle); err != nil {
+		h.t.Fatal(err)
+	}
 	return p
 }
 
 // request builds the task request of an activity.
 func request(p *compile.Program, id, runID string, test bool, params map[string]any, inputs ...activity.Input) *activity.Request {
-	return &activity.Request{Campaign: p.Campaign.ID, Bundle: p.Bundle.Hash, Activity: id, Inputs: inputs,
+	return &activity.Request{Campaign: p.Campaign.ID, Plan: p.Bundle.Digest, Activity: id, Inputs: inputs,
 		Run: activity.RunInfo{ID: runID, Test: test, Params: params, Now: runNow.Format(time.RFC3339Nano), Timezone: p.Campaign.Timezone}}
 }
 
-// run runs the handler of an activity.
-func (h *home) run(env *activity.Env, p *compile.Program, req *activity.Request) (*activity.Result, error) {
-	spec := p.Specs[req.Activity]
-	return spec.Handler.Run(context.Background(), env, req)
+// run runs the task of a request on a host, as the runner does: the plan
+// loaded from the blob store and checked.
+func (h *home) run(env *tenv, p *compile.Program, req *activity.Request) (*activity.Result, error) {
+	ctx := context.Background()
+	// A fresh loader: a campaign compiled again in another folder has the
+	// same digest, and the plan last published says where it is.
+	plans := &runner.Plans{Blob: env.plans.Blob, Registry: env.reg}
+	comp, err := plans.Load(ctx, req.Campaign, req.Plan)
+	if err != nil {
+		return nil, err
+	}
+	a, cfg, _ := comp.Config(req.Activity)
+	spec, _ := env.reg.Lookup(a.Type)
+	return spec.Run(ctx, &activity.Call{Env: env.Env, Req: req, Plan: comp, Activity: a, Log: h.state}, cfg)
+}
+
+// withFiles publishes p's plan again with files (as the compiler bundles
+// template files) and returns its digest.
+func (h *home) withFiles(p *compile.Program, files map[string][]byte) string {
+	h.t.Helper()
+	ctx := context.Background()
+	rc, err := h.blob.Get(ctx, plan.Key(p.Campaign.ID, p.Bundle.Digest))
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	data, err := io.ReadAll(rc)
+	rc.Close()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	l, err := plan.Unmarshal(data, p.Bundle.Digest)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	l.Plan.Files = files
+	enc, digest, err := l.Plan.Encode()
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	stored, err := plan.Marshal(enc, digest, l.Where, l.States)
+	if err == nil {
+		err = h.blob.Put(ctx, plan.Key(p.Campaign.ID, digest), bytes.NewReader(stored))
+	}
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	return digest
 }
 
 // engine is the home env's engine.
 func (h *home) engine() *dataset.Engine {
-	e, err := datakit.Engine(h.env)
+	e, err := h.env.engine()
 	if err != nil {
 		h.t.Fatal(err)
 	}

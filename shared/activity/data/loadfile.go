@@ -17,35 +17,170 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/fileroot"
+	"go.yaml.in/yaml/v3"
 )
 
-func init() {
-	LoadFile.Handler = activity.HandlerFunc(runLoadFile)
+// FileRef is a path or URI, or {param: name}.
+type FileRef struct {
+	Path  string
+	Param string
+}
+
+// DecodeNode implements campaign.NodeDecoder.
+func (f *FileRef) DecodeNode(d *campaign.Decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.ScalarNode {
+		f.Path = n.Value
+		return
+	}
+	var ref struct {
+		Param string `json:"param" jsonschema:"required"`
+	}
+	d.Decode(n, path, &ref)
+	f.Param = ref.Param
+}
+
+// CSVOptions describe delimited text.
+type CSVOptions struct {
+	Delimiter string `json:"delimiter,omitempty"`
+	Header    *bool  `json:"header,omitempty"`
+	Quote     string `json:"quote,omitempty"`
+	Encoding  string `json:"encoding,omitempty" jsonschema:"enum=utf-8"`
+	SkipLines int    `json:"skipLines,omitempty"`
+}
+
+// FileColumn types and cleans one column of a file.
+type FileColumn struct {
+	Name      string `json:"name" jsonschema:"required"`
+	Type      string `json:"type,omitempty" jsonschema:"enum=string,enum=integer,enum=number,enum=decimal,enum=boolean,enum=date,enum=timestamp,enum=json"`
+	Required  bool   `json:"required,omitempty"`
+	Transform string `json:"transform,omitempty" jsonschema:"enum=lower,enum=upper,enum=trim"`
+	OnError   string `json:"onError,omitempty" jsonschema:"enum=reject,enum=null,enum=default"`
+	Default   any    `json:"default,omitempty"`
+	Format    string `json:"format,omitempty" jsonschema:"description=Go time layout for date and timestamp columns"`
+	Source    string `json:"source,omitempty" jsonschema:"description=header name in the file when it differs from name"`
+}
+
+// LoadFileConfig reads a file into a population.
+type LoadFileConfig struct {
+	File      FileRef      `json:"file" jsonschema:"required"`
+	Format    string       `json:"format,omitempty" jsonschema:"enum=csv,enum=tsv,enum=jsonl,enum=parquet"`
+	CSV       *CSVOptions  `json:"csv,omitempty"`
+	Columns   []FileColumn `json:"columns,omitempty"`
+	MaxErrors *int         `json:"maxErrors,omitempty" jsonschema:"description=more rejected lines than this fails the activity (default 100)"`
+	Dimension string       `json:"dimension,omitempty" jsonschema:"description=treat the rows as rows of this table (the file must hold its key)"`
+}
+
+// loadFile is the load-file type.
+func loadFile(d *Deps) *activity.Spec {
+	return activity.Define(activity.Def[LoadFileConfig]{
+		Type: "load-file", Family: activity.Data, Function: "LoadFile",
+		Summary: "Reads a CSV, TSV, JSONL or Parquet file; bad lines go to rejects.",
+		Inputs:  activity.Inputs{ReadsOwnData: true},
+		Ports:   activity.Fixed[LoadFileConfig]("out", "rejects"),
+		Check: func(c *activity.Check, x *LoadFileConfig) {
+			if x.File.Param != "" {
+				if p, ok := c.Campaign.Parameters[x.File.Param]; !ok {
+					c.Errorf(c.Path("file", "param"), "parameter %q is not declared%s", x.File.Param, campaign.DidYouMean(x.File.Param, paramNames(c.Campaign)))
+				} else if p.Type != campaign.TypeString {
+					c.Errorf(c.Path("file", "param"), "parameter %q must be a string to name a file", x.File.Param)
+				}
+			} else if x.File.Path == "" {
+				c.Errorf(c.Path("file"), "file is empty")
+			}
+			format := x.Format
+			if format == "" && x.File.Param == "" {
+				format = FormatOf(x.File.Path)
+			}
+			if format != "" {
+				c.OneOf(format, c.Path("format"), "format", "csv", "tsv", "jsonl", "parquet")
+			}
+			// A file passed as a parameter without a format is checked at run time.
+			if (format == "csv" || format == "tsv") && len(x.Columns) == 0 {
+				c.Errorf(c.Path("columns"), "a %s file needs typed columns", format)
+			}
+			if x.CSV != nil && x.CSV.Encoding != "" && !strings.EqualFold(x.CSV.Encoding, "utf-8") && !strings.EqualFold(x.CSV.Encoding, "utf8") {
+				c.Errorf(c.Path("csv", "encoding"), "unsupported encoding %q; valid: utf-8", x.CSV.Encoding)
+			}
+			if x.CSV != nil && len(x.CSV.Delimiter) > 1 && x.CSV.Delimiter != "\\t" {
+				c.Errorf(c.Path("csv", "delimiter"), "delimiter must be one character")
+			}
+			names := map[string]bool{}
+			for i, col := range x.Columns {
+				cp := c.Path("columns", i)
+				if names[col.Name] {
+					c.Errorf(campaign.JoinPath(cp, "name"), "duplicate column %q", col.Name)
+				}
+				names[col.Name] = true
+				if col.Type != "" {
+					c.OneOf(col.Type, campaign.JoinPath(cp, "type"), "column type", campaign.ColumnTypes...)
+				}
+				if col.Transform != "" {
+					c.OneOf(col.Transform, campaign.JoinPath(cp, "transform"), "transform", "lower", "upper", "trim")
+				}
+				if col.OnError != "" {
+					c.OneOf(col.OnError, campaign.JoinPath(cp, "onError"), "onError", "reject", "null", "default")
+				}
+				if col.OnError == "default" && col.Default == nil {
+					c.Errorf(campaign.JoinPath(cp, "default"), "onError: default needs a default value")
+				}
+				if col.Format != "" {
+					if col.Type != campaign.TypeDate && col.Type != campaign.TypeTimestamp {
+						c.Errorf(campaign.JoinPath(cp, "format"), "format applies to date and timestamp columns only")
+					} else if _, _, _, err := strptimeLayout(col.Format); err != nil {
+						c.Errorf(campaign.JoinPath(cp, "format"), "%v", err)
+					}
+				}
+			}
+			if x.MaxErrors != nil && *x.MaxErrors < 0 {
+				c.Errorf(c.Path("maxErrors"), "maxErrors must be 0 or more")
+			}
+			if x.Dimension != "" {
+				if t, ok := c.DimensionTable(x.Dimension, c.Path("dimension")); ok {
+					for _, k := range t.Key {
+						if !names[k] && len(x.Columns) > 0 {
+							c.Errorf(c.Path("dimension"), "the file must have the key column %q of %q", k, t.Name)
+						}
+					}
+				}
+			}
+		},
+		Output: func(c *activity.Check, x *LoadFileConfig, _ []campaign.Schema) map[string]campaign.Schema {
+			s := campaign.Schema{Dimension: x.Dimension}
+			for _, col := range x.Columns {
+				t := col.Type
+				if t == "" {
+					t = campaign.TypeString
+				}
+				s.Columns = append(s.Columns, campaign.Column{Name: col.Name, Type: t})
+			}
+			rej := campaign.Schema{Columns: []campaign.Column{
+				{Name: "line", Type: campaign.TypeInteger}, {Name: "reason", Type: campaign.TypeString}, {Name: "raw", Type: campaign.TypeString}}}
+			return map[string]campaign.Schema{"out": s, "rejects": rej}
+		},
+		Run: func(ctx context.Context, call *activity.Call, x *LoadFileConfig) (*activity.Result, error) {
+			return runLoadFile(ctx, d, call, x)
+		},
+	})
 }
 
 // DefaultMaxErrors is load-file's maxErrors when unset.
 const DefaultMaxErrors = 100
 
-// ServiceBuckets names the Env service that opens S3 buckets for s3:// files
-// (a func(bucket string) (blob.Store, error), as lambdarun provides).
-const ServiceBuckets = "buckets"
-
 // runLoadFile reads the file into `out` (typed, cleaned rows, in file order)
 // and `rejects` (line, reason, raw), both always activated. Validation is
 // SQL over the file's text; more than maxErrors rejected lines fail the task
 // and write nothing.
-func runLoadFile(ctx context.Context, env *activity.Env, req *activity.Request) (*activity.Result, error) {
-	t, err := datakit.Open(ctx, env, req)
+func runLoadFile(ctx context.Context, d *Deps, call *activity.Call, x *LoadFileConfig) (*activity.Result, error) {
+	t, err := datakit.Open(ctx, &d.Data, call)
 	if err != nil {
 		return nil, err
 	}
 	defer t.Close()
-	x := t.Config.(*LoadFileConfig)
 	res := activity.NewResult([]string{"out", "rejects"})
 	if done, err := finished(t, res); err != nil || done {
 		return orNil(res, err), err
 	}
-	src, err := fileSource(t, x)
+	src, err := fileSource(t, x, d.Roots)
 	if err != nil {
 		return nil, err
 	}
@@ -53,7 +188,7 @@ func runLoadFile(ctx context.Context, env *activity.Env, req *activity.Request) 
 	if format == "" {
 		format = FormatOf(src.name)
 	}
-	work, err := os.MkdirTemp(workDir(env), "load-file-")
+	work, err := os.MkdirTemp(workDir(call.Env), "load-file-")
 	if err != nil {
 		return nil, &activity.Retryable{Msg: "load-file: scratch folder: " + err.Error()}
 	}
@@ -108,7 +243,7 @@ type source struct {
 // or a path relative to the campaign file, confined to the roots (see
 // fileRoots). A relative file that is not on this machine (a Lambda) is read
 // from the campaign bundle when the compiler embedded it there.
-func fileSource(t *datakit.Task, x *LoadFileConfig) (*source, error) {
+func fileSource(t *datakit.Task, x *LoadFileConfig, extra *fileroot.Roots) (*source, error) {
 	name, field := x.File.Path, "file"
 	if x.File.Param != "" {
 		field = fmt.Sprintf("file (parameter %q)", x.File.Param)
@@ -118,7 +253,7 @@ func fileSource(t *datakit.Task, x *LoadFileConfig) (*source, error) {
 		}
 		name = v
 	}
-	roots, dir := fileRoots(t)
+	roots, dir := fileRoots(t, extra)
 	if blob.IsS3(name) {
 		u, err := blob.ParseURI(name)
 		if err != nil || u.Path == "" {
@@ -127,8 +262,8 @@ func fileSource(t *datakit.Task, x *LoadFileConfig) (*source, error) {
 		if err := roots.CheckS3(name); err != nil {
 			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", field, err)}
 		}
-		buckets, ok := t.Env.Services[ServiceBuckets].(func(string) (blob.Store, error))
-		if !ok {
+		buckets := t.Deps.Buckets
+		if buckets == nil {
 			return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file %s: s3:// files are not configured here", name)}
 		}
 		return &source{name: name, open: func(ctx context.Context) (io.ReadCloser, error) {
@@ -165,12 +300,15 @@ func fileSource(t *datakit.Task, x *LoadFileConfig) (*source, error) {
 // fileRoots are the roots load-file reads from: the campaign folder (unless
 // NoCampaignFolder) and the Env's fileroot.Service (a home's uploads,
 // --file-root folders, s3:// prefixes); dir is the campaign folder.
-func fileRoots(t *datakit.Task) (fileroot.Roots, string) {
+func fileRoots(t *datakit.Task, extra *fileroot.Roots) (fileroot.Roots, string) {
 	dir, err := filepath.Abs(t.Comp.Campaign.Dir())
 	if err != nil {
 		dir = t.Comp.Campaign.Dir()
 	}
-	roots, _ := t.Env.Services[fileroot.Service].(fileroot.Roots)
+	var roots fileroot.Roots
+	if r := extra; r != nil {
+		roots = *r
+	}
 	if roots.NoCampaignFolder {
 		return roots, dir
 	}
@@ -355,7 +493,7 @@ func (l *loader) stageText() error {
 		}
 		return sourceErr(l.src.name, err)
 	}
-	activity.Logf(l.t.Ctx, l.t.Env, l.t.Req, "read %s: %d lines, %d records", l.src.name, st.Lines, st.Records)
+	l.t.Logf("read %s: %d lines, %d records", l.src.name, st.Lines, st.Records)
 	cols := []string{"'__line': 'BIGINT'", "'__err': 'VARCHAR'", "'__raw': 'VARCHAR'"}
 	for i := range l.x.Columns {
 		cols = append(cols, fmt.Sprintf("'c%d': 'VARCHAR'", i))
@@ -503,7 +641,7 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 	if _, err := t.Write(res, "rejects", "", nil, "SELECT __line AS line, __reason AS reason, __raw AS raw FROM "+datakit.Q(tbl)+" WHERE __reason IS NOT NULL ORDER BY __line"); err != nil {
 		return nil, err
 	}
-	activity.Logf(t.Ctx, t.Env, t.Req, "%s: %d rows loaded, %d rejected (maxErrors %d)", l.src.name, total-rejected, rejected, maxErrors)
+	t.Logf("%s: %d rows loaded, %d rejected (maxErrors %d)", l.src.name, total-rejected, rejected, maxErrors)
 	return res, nil
 }
 

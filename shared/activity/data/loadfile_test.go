@@ -396,8 +396,8 @@ func TestLoadFileGzipAndS3(t *testing.T) {
 	if err := bucket.Put(context.Background(), "in/leads.csv", strings.NewReader("email\nC@x.com\n")); err != nil {
 		t.Fatal(err)
 	}
-	h.env.Services[fileroot.Service] = fileroot.Roots{S3: []string{"s3://partner/in/"}}
-	h.env.Services["buckets"] = func(name string) (blob.Store, error) {
+	h.env.deps.Roots = &fileroot.Roots{S3: []string{"s3://partner/in/"}}
+	h.env.deps.Data.Buckets = func(name string) (blob.Store, error) {
 		if name != "partner" {
 			return nil, fmt.Errorf("no bucket %s", name)
 		}
@@ -542,7 +542,7 @@ func TestLoadFileConfined(t *testing.T) {
 	if err := fileroot.MarkHome(homeDir); err != nil {
 		t.Fatal(err)
 	}
-	h.env.Services[fileroot.Service] = fileroot.Roots{Dirs: []string{filepath.Join(homeDir, fileroot.UploadsDir)}}
+	h.env.deps.Roots = &fileroot.Roots{Dirs: []string{filepath.Join(homeDir, fileroot.UploadsDir)}}
 	for _, link := range [][2]string{{secret, "evil.csv"}, {filepath.Join(homeDir, "unsubscribe.key"), "key.csv"}, {outside, "evildir"}} {
 		if err := os.Symlink(link[0], filepath.Join(dir, link[1])); err != nil {
 			t.Fatal(err)
@@ -568,17 +568,17 @@ func TestLoadFileConfined(t *testing.T) {
 	}
 	// Without the campaign folder as a root (AWS), a file beside the
 	// campaign is not read from the disk.
-	h.env.Services[fileroot.Service] = fileroot.Roots{NoCampaignFolder: true}
+	h.env.deps.Roots = &fileroot.Roots{NoCampaignFolder: true}
 	if r := h.runLoad(p, "in.csv", "run-no-folder"); r.err == nil || !strings.Contains(r.err.Error(), "is outside") {
 		t.Errorf("no campaign folder: %v %v", r.out, r.err)
 	}
 	// ... but from the bundle, whose files the compiler read confined.
-	p.Bundle.Files = map[string][]byte{"bundled.csv": []byte("email\nbundled@x.com\n")}
-	h.loader.Remember(p)
-	if r := h.runLoad(p, "bundled.csv", "run-bundle"); r.err != nil || len(r.out) != 1 {
-		t.Errorf("a bundled file: %v %v", r.out, r.err)
+	req := request(p, "f", "run-bundle", false, map[string]any{"file": "bundled.csv"})
+	req.Plan = h.withFiles(p, map[string][]byte{"bundled.csv": []byte("email\nbundled@x.com\n")})
+	if res, err := h.run(h.env, p, req); err != nil || res.Counts["out"] != 1 {
+		t.Errorf("a bundled file: %v %v", res, err)
 	}
-	h.env.Services[fileroot.Service] = fileroot.Roots{}
+	h.env.deps.Roots = nil
 	// The same, written in the campaign.
 	p = h.compile(map[string]string{"campaign.yaml": strings.Replace(lfCampaign(cols), "{ param: file }", secret, 1), "catalog.yaml": lfCatalog})
 	if _, err := h.run(h.env, p, request(p, "f", "run-path", false, nil)); err == nil || !strings.HasPrefix(err.Error(), "load-file: file: ") {

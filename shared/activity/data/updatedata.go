@@ -18,13 +18,128 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
-	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/state"
+	"go.yaml.in/yaml/v3"
 )
 
-func init() {
-	UpdateData.Handler = activity.HandlerFunc(runUpdateData)
+// SetValue is a literal, or {now: true}, {increment: n}, {field: column}, {param: name}.
+type SetValue struct {
+	condition.Value
+	Increment *float64
+}
+
+// DecodeNode implements campaign.NodeDecoder.
+func (s *SetValue) DecodeNode(d *campaign.Decoder, n *yaml.Node, path string) {
+	if n.Kind == yaml.MappingNode && len(n.Content) == 2 && n.Content[0].Value == "increment" {
+		var x struct {
+			Increment float64 `json:"increment"`
+		}
+		d.Decode(n, path, &x)
+		s.Increment = &x.Increment
+		return
+	}
+	s.Value.DecodeNode(d, n, path)
+}
+
+// UpdateDataConfig writes a population into a catalog table.
+type UpdateDataConfig struct {
+	Table     string              `json:"table" jsonschema:"required"`
+	Operation string              `json:"operation" jsonschema:"required,enum=insert,enum=update,enum=upsert,enum=delete"`
+	Key       map[string]string   `json:"key" jsonschema:"required,description=table column: input column"`
+	Set       map[string]SetValue `json:"set,omitempty"`
+	BatchSize int                 `json:"batchSize,omitempty"`
+}
+
+// updateData is the update-data type.
+func updateData(d *Deps) *activity.Spec {
+	return activity.Define(activity.Def[UpdateDataConfig]{
+		Type: "update-data", Family: activity.Data, Function: "UpdateData",
+		Summary: "Inserts, updates, upserts or deletes rows of a table; commits a new table version.",
+		Inputs:  activity.Inputs{Min: 1, Max: 1},
+		Ports:   activity.Fixed[UpdateDataConfig]("out", "rejects"),
+		Check:   checkUpdateData,
+		Output: func(c *activity.Check, _ *UpdateDataConfig, in []campaign.Schema) map[string]campaign.Schema {
+			var s campaign.Schema
+			if len(in) > 0 {
+				s = in[0]
+			}
+			return map[string]campaign.Schema{"out": s, "rejects": s.With(campaign.Column{Name: "reason", Type: campaign.TypeString})}
+		},
+		Run: func(ctx context.Context, call *activity.Call, x *UpdateDataConfig) (*activity.Result, error) {
+			return runUpdateData(ctx, d, call, x)
+		},
+	})
+}
+
+func checkUpdateData(c *activity.Check, x *UpdateDataConfig) {
+	c.OneOf(x.Operation, c.Path("operation"), "operation", "insert", "update", "upsert", "delete")
+	t, ok := c.DimensionTable(x.Table, c.Path("table"))
+	if !ok {
+		return
+	}
+	in := c.Input(0)
+	if len(x.Key) == 0 {
+		c.Errorf(c.Path("key"), "key needs at least one pair { tableColumn: inputColumn }")
+	}
+	for _, k := range campaign.SortedKeys(x.Key) {
+		kp := c.Path("key", k)
+		tc, tok := c.RequireColumn(t.Schema(), k, kp)
+		ic, iok := c.RequireColumn(in, x.Key[k], kp)
+		if tok && iok && tc.Type != ic.Type {
+			c.Errorf(kp, "key types differ: %s.%s is %s, input %q is %s", t.Name, k, tc.Type, x.Key[k], ic.Type)
+		}
+	}
+	if x.Operation == "delete" && len(x.Set) > 0 {
+		c.Errorf(c.Path("set"), "delete takes no set")
+	}
+	if x.Operation == "insert" || x.Operation == "upsert" {
+		for _, k := range t.Key {
+			if _, ok := x.Key[k]; !ok {
+				c.Errorf(c.Path("key"), "%s needs the key of %s: map %s", x.Operation, t.Name, strings.Join(t.Key, ", "))
+				break
+			}
+		}
+	}
+	for _, k := range campaign.SortedKeys(x.Set) {
+		v := x.Set[k]
+		sp := c.Path("set", k)
+		tc, ok := c.RequireColumn(t.Schema(), k, sp)
+		if !ok {
+			continue
+		}
+		if _, isKey := x.Key[k]; isKey || contains(t.Key, k) {
+			c.Errorf(sp, "set cannot change the key column %q", k)
+		}
+		if lit, ok := v.Literal.(string); ok && !v.IsRef() && v.Increment == nil && len(tc.Enum) > 0 && !contains(tc.Enum, lit) {
+			c.Errorf(sp, "%q is not one of %s", lit, strings.Join(tc.Enum, ", "))
+		}
+		switch {
+		case v.Increment != nil:
+			if tc.Type != campaign.TypeInteger && tc.Type != campaign.TypeNumber && tc.Type != campaign.TypeDecimal {
+				c.Errorf(sp, "increment needs a numeric column; %q is %s", k, tc.Type)
+			} else if tc.Type == campaign.TypeInteger && *v.Increment != float64(int64(*v.Increment)) {
+				c.Errorf(sp, "increment of the integer column %q must be a whole number", k)
+			}
+		case v.Now:
+			if tc.Type != campaign.TypeTimestamp && tc.Type != campaign.TypeDate {
+				c.Errorf(sp, "now needs a date or timestamp column; %q is %s", k, tc.Type)
+			}
+		case v.Field != "":
+			c.RequireColumn(in, v.Field, campaign.JoinPath(sp, "field"))
+		case v.Param != "":
+			if _, ok := c.Campaign.Parameters[v.Param]; !ok {
+				c.Errorf(campaign.JoinPath(sp, "param"), "parameter %q is not declared%s", v.Param, campaign.DidYouMean(v.Param, paramNames(c.Campaign)))
+			}
+		case v.Variable != "":
+			if _, ok := c.Campaign.Variables[v.Variable]; !ok {
+				c.Errorf(campaign.JoinPath(sp, "variable"), "variable %q is not declared", v.Variable)
+			}
+		case v.Ago != "" || v.Ahead != "":
+			c.Errorf(sp, "set takes a literal, now, increment, field, param or variable")
+		}
+	}
 }
 
 // TableStore is the version log of managed tables update-data commits to
@@ -61,13 +176,13 @@ var MaxCommitAttempts = 8
 //
 // In test mode the task computes out and rejects against the current
 // version and writes nothing to the table.
-func runUpdateData(ctx context.Context, env *activity.Env, req *activity.Request) (*activity.Result, error) {
-	t, err := datakit.Open(ctx, env, req)
+func runUpdateData(ctx context.Context, d *Deps, call *activity.Call, x *UpdateDataConfig) (*activity.Result, error) {
+	t, err := datakit.Open(ctx, &d.Data, call)
 	if err != nil {
 		return nil, err
 	}
 	defer t.Close()
-	x := t.Config.(*UpdateDataConfig)
+	req := call.Req
 	res := activity.NewResult([]string{"out", "rejects"})
 	ins, err := t.StageInputs()
 	if err != nil {
@@ -86,7 +201,7 @@ func runUpdateData(ctx context.Context, env *activity.Env, req *activity.Request
 		u.st = t.Tables()
 	}
 	if x.BatchSize > 0 {
-		activity.Logf(ctx, env, req, "batchSize %d: the whole input commits as one table version", x.BatchSize)
+		t.Logf("batchSize %d: the whole input commits as one table version", x.BatchSize)
 	}
 	return u.run(res)
 }
@@ -119,7 +234,7 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 		return orNil(res, err), err
 	}
 	if t.Req.Run.Test {
-		cur, err := current(t)
+		cur, err := current(t, u.x)
 		if err != nil {
 			return nil, err
 		}
@@ -128,7 +243,7 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 			return nil, err
 		}
 		defer p.drop()
-		activity.Logf(t.Ctx, t.Env, t.Req, "test mode: would apply %d rows to %s (version %d), %d rejected; nothing written", p.applied, u.tbl.Name, cur.Version, p.rejected)
+		t.Logf("test mode: would apply %d rows to %s (version %d), %d rejected; nothing written", p.applied, u.tbl.Name, cur.Version, p.rejected)
 		err = p.ports(res)
 		return orNil(res, err), err
 	}
@@ -136,7 +251,7 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 		return orNil(res, err), err
 	}
 	for try := 1; ; try++ {
-		cur, err := current(t)
+		cur, err := current(t, u.x)
 		if err != nil {
 			return nil, err
 		}
@@ -147,7 +262,7 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 		if p.applied == 0 {
 			// Nothing applies: no new version.
 			defer p.drop()
-			activity.Logf(t.Ctx, t.Env, t.Req, "%s: no row applies (%d rejected); version %d stays current", u.tbl.Name, p.rejected, cur.Version)
+			t.Logf("%s: no row applies (%d rejected); version %d stays current", u.tbl.Name, p.rejected, cur.Version)
 			err = p.ports(res)
 			return orNil(res, err), err
 		}
@@ -166,7 +281,7 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 			if try >= MaxCommitAttempts {
 				return nil, &activity.Conflict{Msg: fmt.Sprintf("update-data: table %s changed under this task %d times in a row; nothing applied", u.tbl.Name, try)}
 			}
-			activity.Logf(t.Ctx, t.Env, t.Req, "%s moved past version %d while this task computed; recomputing (attempt %d)", u.tbl.Name, cur.Version, try+1)
+			t.Logf("%s moved past version %d while this task computed; recomputing (attempt %d)", u.tbl.Name, cur.Version, try+1)
 			if err := backoff(t.Ctx, try); err != nil {
 				return nil, err
 			}
@@ -178,7 +293,7 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 			return nil, &activity.Retryable{Msg: fmt.Sprintf("update-data: commit %s: %v", u.tbl.Name, err)}
 		}
 		defer p.drop()
-		activity.Logf(t.Ctx, t.Env, t.Req, "committed %s version %d (%d rows): %s; %d rejected", u.tbl.Name, v.Version, m.Rows, p.summary(), p.rejected)
+		t.Logf("committed %s version %d (%d rows): %s; %d rejected", u.tbl.Name, v.Version, m.Rows, p.summary(), p.rejected)
 		err = p.ports(res)
 		return orNil(res, err), err
 	}
@@ -238,8 +353,8 @@ func (u *updater) resume(res *activity.Result) (bool, error) {
 // table heads in the state store, in that store's history.
 func (u *updater) resumeLegacy(res *activity.Result) (bool, error) {
 	t := u.t
-	legacy, ok := t.Env.Services[activity.ServiceState].(tablelog.Legacy)
-	if !ok {
+	legacy := t.Deps.State
+	if legacy == nil {
 		return false, nil
 	}
 	hist, err := legacy.TableHistory(t.Ctx, u.tbl.Name)
@@ -269,14 +384,13 @@ func (u *updater) replay(res *activity.Result, base, v state.TableVersion) error
 		return err
 	}
 	defer p.drop()
-	activity.Logf(u.t.Ctx, u.t.Env, u.t.Req, "already committed as %s version %d: not applied again", u.tbl.Name, v.Version)
+	u.t.Logf("already committed as %s version %d: not applied again", u.tbl.Name, v.Version)
 	return p.ports(res)
 }
 
 // current returns the table's current version (Version 0, no Ref, before
 // its first commit).
-func current(t *datakit.Task) (state.TableVersion, error) {
-	cfg := t.Config.(*UpdateDataConfig)
+func current(t *datakit.Task, cfg *UpdateDataConfig) (state.TableVersion, error) {
 	v, err := t.Tables().CurrentTable(t.Ctx, cfg.Table)
 	if errors.Is(err, state.ErrNotFound) {
 		return state.TableVersion{Table: cfg.Table}, nil

@@ -283,9 +283,9 @@ func TestUpdateDataConcurrentWriters(t *testing.T) {
 	}
 	// Count the lost commit races: the test must exercise them.
 	counting := &faultBlob{Store: h.blob}
-	envs := make([]*activity.Env, writers)
+	envs := make([]*tenv, writers)
 	for i := range envs {
-		envs[i] = h.newEnv(counting, nil)
+		envs[i] = h.newEnv(counting)
 	}
 	var wg sync.WaitGroup
 	errs := make([]error, writers)
@@ -431,7 +431,7 @@ func TestUpdateDataCrashes(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			fb := &faultBlob{Store: h.blob, fail: c.blobs, failAfter: c.after}
 			runID := fmt.Sprintf("r-crash%d", i)
-			_, err := h.run(h.newEnv(fb, nil), p, request(p, "u_count", runID, false, nil, in))
+			_, err := h.run(h.newEnv(fb), p, request(p, "u_count", runID, false, nil, in))
 			if !errors.Is(err, errCrash) && (err == nil || !strings.Contains(err.Error(), errCrash.Error())) {
 				t.Fatalf("expected the injected crash, got %v", err)
 			}
@@ -452,7 +452,7 @@ func TestUpdateDataCrashes(t *testing.T) {
 				equal(t, "previous version", h.tableRows("customers", allCols), before)
 			}
 			// The retried task (a fresh Lambda) applies the update exactly once.
-			res, err := h.run(h.newEnv(nil, nil), p, request(p, "u_count", runID, false, nil, in))
+			res, err := h.run(h.newEnv(nil), p, request(p, "u_count", runID, false, nil, in))
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -483,7 +483,7 @@ func TestUpdateDataRetryAfterCommit(t *testing.T) {
 	if _, err := h.run(h.env, p, request(p, "u_count", "r-other", false, nil, h.rowsInput("in/o", [4]string{"C3", "", "", ""}))); err != nil {
 		t.Fatal(err)
 	}
-	again, err := h.run(h.newEnv(nil, nil), p, request(p, "u_update", "r-retry", false, nil, in))
+	again, err := h.run(h.newEnv(nil), p, request(p, "u_update", "r-retry", false, nil, in))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -519,7 +519,7 @@ func TestDataChecks(t *testing.T) {
 				t.Fatal(err)
 			}
 		}
-		_, diags := compile.CompileFiles(context.Background(), filepath.Join(dir, "campaign.yaml"), "", registry(), compile.Checkers{}, nil)
+		_, diags := compile.CompileFiles(context.Background(), filepath.Join(dir, "campaign.yaml"), "", registry(&data.Deps{}), compile.Checkers{}, nil)
 		if !strings.Contains(diags.Error(), c.want) {
 			t.Errorf("%s:\n got %v\nwant %s", c.activity, diags, c.want)
 		}

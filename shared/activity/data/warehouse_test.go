@@ -18,7 +18,6 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/data"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/aws/s3blob"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -77,8 +76,8 @@ func shareWarehouse(t *testing.T, warehouse string, open func() blob.Store, serv
 	for i := range hs {
 		hs[i] = newHome(t)
 		ps[i] = hs[i].compile(files)
-		if service { // an s3:// warehouse is the Env's "warehouse" store
-			hs[i].env.Services["warehouse"] = open()
+		if service { // an s3:// warehouse is the host's Warehouse store
+			hs[i].env.deps.Data.Warehouse = open()
 		}
 		ins[i] = hs[i].rowsInput("in/w", [4]string{"C1", "", "", ""})
 	}
@@ -159,7 +158,7 @@ type warehouseReader struct {
 }
 
 func newWarehouseReader(t *testing.T, h *home, wh blob.Store) *warehouseReader {
-	eng, err := datakit.Engine(h.newEnv(nil, nil))
+	eng, err := h.newEnv(nil).engine()
 	if err != nil {
 		t.Fatal(err)
 	}

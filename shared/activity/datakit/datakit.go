@@ -23,34 +23,50 @@ import (
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
-// ServiceEngine names the Env service holding a shared engine (optional;
-// created from the blob store when absent).
-const ServiceEngine = "dataset.engine"
+// Deps are what dataset-backed handlers need from their host.
+type Deps struct {
+	// Blob is the run store: inbound populations, outputs, snapshots.
+	Blob blob.Store
+	// Buckets opens other S3 buckets, for s3:// sources (nil: none).
+	Buckets func(bucket string) (blob.Store, error)
+	// Warehouse holds managed table versions when the catalog names no
+	// warehouse folder (nil: the run store).
+	Warehouse blob.Store
+	// MemoryLimit caps DuckDB, in bytes (0: dataset.DefaultMemoryLimit).
+	MemoryLimit int64
+	// Engine is an engine shared by every invocation (local: one per
+	// process); nil: one per Env, closed with it.
+	Engine *dataset.Engine
+	// State holds saved audiences and, for homes of older releases, table
+	// version heads (nil: neither).
+	State Store
+}
 
-// ServiceMemoryLimit names the Env service holding DuckDB's memory limit in
-// bytes (int64; optional, default dataset.DefaultMemoryLimit).
-const ServiceMemoryLimit = "dataset.memory"
+// Store is the part of the state store dataset handlers read.
+type Store interface {
+	Audiences
+	tablelog.Legacy
+}
 
-// Engine returns the Env's DuckDB engine: the ServiceEngine service, else
-// one created once per Env in its WorkDir, which Env.Close closes (a Lambda
+// Audiences is the part of the state store holding saved audiences.
+type Audiences interface {
+	GetAudience(ctx context.Context, name string) (state.Audience, error)
+}
+
+const sharedEngine = "dataset.engine"
+
+// EngineOf returns the engine of an invocation: d.Engine, else one created
+// once per Env in its WorkDir, which Env.Close closes (a Lambda
 // invocation's Env: see lambdarun.Scratch).
-func Engine(env *activity.Env) (*dataset.Engine, error) {
-	if e, ok := env.Services[ServiceEngine].(*dataset.Engine); ok {
-		return e, nil
+func (d *Deps) EngineOf(env *activity.Env) (*dataset.Engine, error) {
+	if d.Engine != nil {
+		return d.Engine, nil
 	}
-	v, err := env.Shared(ServiceEngine, func() (any, error) {
-		store, err := activity.Service[blob.Store](env, activity.ServiceBlob)
-		if err != nil {
-			return nil, err
-		}
-		opts := dataset.Options{Store: store, WorkDir: env.WorkDir}
-		if n, ok := env.Services[ServiceMemoryLimit].(int64); ok {
-			opts.MemoryLimit = n
-		}
-		if b, ok := env.Services["buckets"].(func(string) (blob.Store, error)); ok {
-			opts.Buckets = b
-		}
-		return dataset.New(opts)
+	if d.Blob == nil {
+		return nil, &activity.InvalidInput{Msg: "no run store is configured"}
+	}
+	v, err := env.Shared(sharedEngine, func() (any, error) {
+		return dataset.New(dataset.Options{Store: d.Blob, WorkDir: env.WorkDir, MemoryLimit: d.MemoryLimit, Buckets: d.Buckets})
 	})
 	if err != nil {
 		return nil, err
@@ -62,10 +78,11 @@ func Engine(env *activity.Env) (*dataset.Engine, error) {
 // get unique names and are dropped by Close.
 type Task struct {
 	Ctx    context.Context
+	Call   *activity.Call
 	Env    *activity.Env
 	Req    *activity.Request
 	Comp   *activity.Compiled
-	Config any
+	Deps   *Deps
 	Engine *dataset.Engine
 
 	prefix    string
@@ -75,42 +92,40 @@ type Task struct {
 	warehouse *dataset.Engine
 }
 
-// Open loads the request's campaign and config and the engine.
-func Open(ctx context.Context, env *activity.Env, req *activity.Request) (*Task, error) {
-	comp, cfg, err := activity.Load(ctx, env, req)
+// Open starts a task: the invocation's engine and the warehouse.
+func Open(ctx context.Context, d *Deps, call *activity.Call) (*Task, error) {
+	eng, err := d.EngineOf(call.Env)
 	if err != nil {
 		return nil, err
 	}
-	eng, err := Engine(env)
-	if err != nil {
-		return nil, err
-	}
-	wh, err := warehouse(env, comp, eng)
+	wh, err := d.warehouse(call.Env, call.Plan, eng)
 	if err != nil {
 		return nil, err
 	}
 	var b [4]byte
 	rand.Read(b[:])
-	return &Task{Ctx: ctx, Env: env, Req: req, Comp: comp, Config: cfg, Engine: eng, warehouse: wh,
-		prefix: "sw_" + sanitize(req.Activity) + "_" + hex.EncodeToString(b[:]) + "_", tables: map[string]string{}, bases: map[string]dataset.Ref{}}, nil
+	return &Task{Ctx: ctx, Call: call, Env: call.Env, Req: call.Req, Comp: call.Plan, Deps: d, Engine: eng, warehouse: wh,
+		prefix: "sw_" + sanitize(call.Req.Activity) + "_" + hex.EncodeToString(b[:]) + "_", tables: map[string]string{}, bases: map[string]dataset.Ref{}}, nil
 }
 
+// Logf appends a line to the task's log.
+func (t *Task) Logf(format string, args ...any) { t.Call.Logf(t.Ctx, format, args...) }
+
 // warehouse resolves where managed table versions live: the catalog's
-// `warehouse` folder, an Env "warehouse" store, or the run store.
-func warehouse(env *activity.Env, comp *activity.Compiled, eng *dataset.Engine) (*dataset.Engine, error) {
+// `warehouse` folder, d.Warehouse, or the run store.
+func (d *Deps) warehouse(env *activity.Env, comp *activity.Compiled, eng *dataset.Engine) (*dataset.Engine, error) {
 	w := comp.Catalog.Warehouse
 	switch {
 	case w == "":
-		if s, ok := env.Services["warehouse"].(blob.Store); ok {
-			return eng.On(s), nil
+		if d.Warehouse != nil {
+			return eng.On(d.Warehouse), nil
 		}
 		return eng, nil
 	case blob.IsS3(w):
 		// On AWS the stack's bucket holds the warehouse under warehouse/;
-		// another bucket needs its own adapter, configured as the Env's
-		// "warehouse" service.
-		if s, ok := env.Services["warehouse"].(blob.Store); ok {
-			return eng.On(s), nil
+		// another bucket needs its own adapter, configured as d.Warehouse.
+		if d.Warehouse != nil {
+			return eng.On(d.Warehouse), nil
 		}
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("catalog warehouse %s: no S3 warehouse store is configured here", w)}
 	}
@@ -256,7 +271,10 @@ func (t *Task) Base(name string) (*dataset.Base, error) {
 // the warehouse with their data. Heads that an older release kept in the
 // home's state store migrate there on first read.
 func (t *Task) Tables() *tablelog.Log {
-	legacy, _ := t.Env.Services[activity.ServiceState].(tablelog.Legacy)
+	var legacy tablelog.Legacy
+	if t.Deps.State != nil {
+		legacy = t.Deps.State
+	}
 	return tablelog.New(t.Warehouse().Store(), legacy)
 }
 
@@ -335,18 +353,12 @@ func (t *Task) Scope(alias string, s campaign.Schema) condition.SQLScope {
 		Now:      t.Now(), Location: t.Location(), ParamTypes: condition.ParamTypes(c.Parameters), Params: t.Req.Run.Params, Variables: c.Variables}
 }
 
-// Audiences is the part of the state store holding saved audiences.
-type Audiences interface {
-	GetAudience(ctx context.Context, name string) (state.Audience, error)
-}
-
 // Audience stages the current version of a saved audience.
 func (t *Task) Audience(name string) (condition.AudienceRelation, error) {
-	st, err := activity.Service[Audiences](t.Env, activity.ServiceState)
-	if err != nil {
-		return condition.AudienceRelation{}, err
+	if t.Deps.State == nil {
+		return condition.AudienceRelation{}, &activity.InvalidInput{Msg: "no state store is configured"}
 	}
-	a, err := st.GetAudience(t.Ctx, name)
+	a, err := t.Deps.State.GetAudience(t.Ctx, name)
 	if errors.Is(err, state.ErrNotFound) {
 		return condition.AudienceRelation{}, &activity.InvalidInput{Msg: fmt.Sprintf("audience %q has not been saved yet", name)}
 	}

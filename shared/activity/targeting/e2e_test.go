@@ -18,14 +18,11 @@ import (
 func (e *env) runCampaign(p *compile.Program, runID string, test bool) *runner.Summary {
 	e.t.Helper()
 	ctx := context.Background()
-	if err := e.loader.Publish(ctx, p.Campaign.ID, p.Bundle); err != nil {
-		e.t.Fatal(err)
-	}
 	if _, err := e.state.CreateCampaign(ctx, state.Campaign{ID: p.Campaign.ID, Name: p.Campaign.Name, Draft: p.Bundle.Campaign}); err != nil && !errors.Is(err, state.ErrExists) {
 		e.t.Fatal(err)
 	}
 	e.aenv.Clock = func() time.Time { return runNow }
-	r := &runner.Runner{Registry: registry(), Env: e.aenv, Store: e.state, Loader: e.loader}
+	r := &runner.Runner{Registry: e.reg, Env: e.aenv, Store: e.state, Plans: e.plans}
 	input, _ := json.Marshal(runner.ExecutionInput{RunID: runID, Test: test})
 	outJSON, err := interp.Run(ctx, p.JSON, input, interp.Options{Invoker: r, Wait: interp.WaitSkip, ExecutionName: runID})
 	if err != nil {

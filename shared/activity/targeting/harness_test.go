@@ -21,15 +21,16 @@ import (
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
+	"github.com/stepwise-run/stepwise/shared/runner"
 )
 
 // registry holds the targeting types and the types test campaigns feed
-// them from (load-file, flow); the channel types are left out.
-func registry() *activity.Registry {
+// them from (load-file, flow), bound to dk; the channel types are left out.
+func registry(dk datakit.Deps, st *boltstate.Store) *activity.Registry {
 	r := activity.NewRegistry()
-	targeting.Register(r)
-	data.Register(r)
-	flow.Register(r)
+	targeting.Register(r, &targeting.Deps{Data: dk, Audiences: st, Incrementals: st})
+	data.Register(r, &data.Deps{Data: dk})
+	flow.Register(r, &flow.Deps{})
 	return r
 }
 
@@ -45,17 +46,19 @@ func checkers() compile.Checkers {
 var runNow = time.Date(2026, 3, 15, 12, 0, 0, 0, time.UTC)
 
 // env is a local environment like the executor's: a folder blob store, the
-// embedded state store and a loader that remembers compiled programs. Its
-// own engine (eng) writes fixtures and reads results with plain SQL.
+// embedded state store, and handlers that load the runtime plans compiled
+// campaigns publish there, as on Lambda. Its own engine (eng) writes
+// fixtures and reads results with plain SQL.
 type env struct {
-	t      *testing.T
-	dir    string
-	blob   *folderblob.Store
-	state  *boltstate.Store
-	loader *compile.Loader
-	aenv   *activity.Env
-	eng    *dataset.Engine
-	cat    []byte
+	t     *testing.T
+	dir   string
+	blob  *folderblob.Store
+	state *boltstate.Store
+	reg   *activity.Registry
+	plans *runner.Plans
+	aenv  *activity.Env
+	eng   *dataset.Engine
+	cat   []byte
 }
 
 func newEnv(t *testing.T) *env {
@@ -69,19 +72,15 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	loader := &compile.Loader{Blob: bs, Registry: registry(), Checkers: checkers()}
-	aenv := &activity.Env{WorkDir: filepath.Join(dir, "work"), Services: map[string]any{
-		activity.ServiceBlob: bs, activity.ServiceState: st, activity.ServiceLoader: loader,
-	}}
+	reg := registry(datakit.Deps{Blob: bs, State: st}, st)
+	aenv := &activity.Env{WorkDir: filepath.Join(dir, "work")}
 	eng, err := dataset.New(dataset.Options{Store: bs, WorkDir: filepath.Join(dir, "fixtures"), Threads: 2, MemoryLimit: 1 << 30})
 	if err != nil {
 		t.Fatal(err)
 	}
-	e := &env{t: t, dir: dir, blob: bs, state: st, loader: loader, aenv: aenv, eng: eng}
+	e := &env{t: t, dir: dir, blob: bs, state: st, reg: reg, plans: &runner.Plans{Blob: bs, Registry: reg}, aenv: aenv, eng: eng}
 	t.Cleanup(func() {
-		if v, err := aenv.Shared(datakit.ServiceEngine, func() (any, error) { return nil, nil }); err == nil && v != nil {
-			v.(*dataset.Engine).Close()
-		}
+		aenv.Close()
 		eng.Close()
 		st.Close()
 	})
@@ -104,8 +103,7 @@ func (e *env) catalog(yaml string) {
 	e.cat = []byte(yaml)
 }
 
-// compile compiles a campaign against the catalog and lets the loader
-// serve it.
+// compile compiles a campaign against the catalog and publishes its plan.
 func (e *env) compile(yaml string) *compile.Program {
 	e.t.Helper()
 	c, diags := campaign.ParseCampaign(filepath.Join(e.dir, "campaign.yaml"), []byte(yaml))
@@ -114,11 +112,13 @@ func (e *env) compile(yaml string) *compile.Program {
 	if diags.HasErrors() {
 		e.t.Fatalf("parse: %v", diags)
 	}
-	p, pd := compile.Compile(c, cat, registry(), nil, checkers())
+	p, pd := compile.Compile(c, cat, e.reg, nil, checkers())
 	if pd.HasErrors() {
 		e.t.Fatalf("compile: %v", pd)
 	}
-	e.loader.Remember(p)
+	if err := (&compile.Publisher{Blob: e.blob}).Publish(context.Background(), p.Campaign.ID, p.Bundle); err != nil {
+		e.t.Fatal(err)
+	}
 	return p
 }
 
@@ -137,13 +137,9 @@ func (e *env) run(p *compile.Program, id string, o opts, inputs ...activity.Inpu
 	if o.now.IsZero() {
 		o.now = runNow
 	}
-	req := &activity.Request{Campaign: p.Campaign.ID, Bundle: p.Bundle.Hash, Activity: id, Inputs: inputs,
+	req := &activity.Request{Campaign: p.Campaign.ID, Plan: p.Bundle.Digest, Activity: id, Inputs: inputs,
 		Run: activity.RunInfo{ID: o.run, Test: o.test, Now: o.now.Format(time.RFC3339Nano), Weekday: "sun"}}
-	spec := p.Specs[id]
-	if spec == nil || spec.Handler == nil {
-		e.t.Fatalf("activity %s has no handler", id)
-	}
-	return spec.Handler.Run(context.Background(), e.aenv, req)
+	return runTask(context.Background(), e.plans, e.reg, e.aenv, e.state, req)
 }
 
 // must runs an activity and fails the test on error.
@@ -326,3 +322,21 @@ func list(s string) []string {
 
 // active reports whether a port was activated.
 func active(res *activity.Result, port string) bool { return res.Ports[port] != nil }
+
+// runTask runs a request's task as the runner does (the plan loaded from
+// the blob store and checked), without recording the task.
+func runTask(ctx context.Context, plans *runner.Plans, reg *activity.Registry, env *activity.Env, log activity.TaskLogger, req *activity.Request) (*activity.Result, error) {
+	comp, err := plans.Load(ctx, req.Campaign, req.Plan)
+	if err != nil {
+		return nil, err
+	}
+	a, cfg, ok := comp.Config(req.Activity)
+	if !ok {
+		return nil, fmt.Errorf("no activity %s", req.Activity)
+	}
+	spec, _ := reg.Lookup(a.Type)
+	if !spec.Runs() {
+		return nil, fmt.Errorf("activity %s has no handler", req.Activity)
+	}
+	return spec.Run(ctx, &activity.Call{Env: env, Req: req, Plan: comp, Activity: a, Log: log}, cfg)
+}

@@ -9,8 +9,115 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
+
+// Segment is one split segment.
+type Segment struct {
+	Name      string               `json:"name" jsonschema:"required"`
+	Where     *condition.Condition `json:"where,omitempty"`
+	Code      string               `json:"code,omitempty"`
+	Limit     *Limit               `json:"limit,omitempty"`
+	SkipEmpty bool                 `json:"skipEmpty,omitempty"`
+}
+
+// Limit caps a segment's size.
+type Limit struct {
+	Count   *int64           `json:"count,omitempty"`
+	Percent *float64         `json:"percent,omitempty"`
+	OrderBy []activity.Order `json:"orderBy,omitempty"`
+	Random  bool             `json:"random,omitempty"`
+}
+
+// SplitConfig splits a population into ordered segments.
+type SplitConfig struct {
+	Segments []Segment `json:"segments" jsonschema:"required"`
+	Others   bool      `json:"others,omitempty"`
+	Overlap  bool      `json:"overlap,omitempty"`
+	Single   bool      `json:"single,omitempty"`
+}
+
+// split is the split type.
+func split(d *Deps) *activity.Spec {
+	return activity.Define(activity.Def[SplitConfig]{
+		Type: "split", Family: activity.Targeting, Function: "Split",
+		Summary: "Ordered segments with conditions and limits.",
+		Inputs:  activity.Inputs{Min: 1, Max: 1},
+		Ports: func(x *SplitConfig) []string {
+			if x.Single {
+				return []string{"out"}
+			}
+			var ports []string
+			for _, s := range x.Segments {
+				ports = append(ports, s.Name)
+			}
+			if x.Others {
+				ports = append(ports, "others")
+			}
+			return ports
+		},
+		Check: checkSplit,
+		Output: func(c *activity.Check, x *SplitConfig, in []campaign.Schema) map[string]campaign.Schema {
+			var s campaign.Schema
+			if len(in) > 0 {
+				s = in[0]
+			}
+			out := map[string]campaign.Schema{}
+			if x.Single {
+				out["out"] = s.With(campaign.Column{Name: "segmentCode", Type: campaign.TypeString})
+				return out
+			}
+			for _, seg := range x.Segments {
+				out[seg.Name] = s
+			}
+			out["others"] = s
+			return out
+		},
+		Run: run(d, runSplit),
+	})
+}
+
+func checkSplit(c *activity.Check, x *SplitConfig) {
+	in := c.Input(0)
+	if len(x.Segments) == 0 {
+		c.Errorf(c.Path("segments"), "split needs at least one segment")
+	}
+	names := map[string]bool{}
+	for i, s := range x.Segments {
+		sp := campaign.JoinPath(c.Path("segments"), i)
+		if s.Name == "others" || s.Name == "out" {
+			c.Errorf(campaign.JoinPath(sp, "name"), "segment name %q is reserved", s.Name)
+		} else if !campaign.ValidPortName(s.Name) {
+			c.Errorf(campaign.JoinPath(sp, "name"), "segment name %q must match [a-zA-Z0-9_]{1,64}: it names a port", s.Name)
+		}
+		if names[s.Name] {
+			c.Errorf(campaign.JoinPath(sp, "name"), "duplicate segment %q", s.Name)
+		}
+		names[s.Name] = true
+		c.CheckCondition(campaign.JoinPath(sp, "where"), s.Where, in)
+		if l := s.Limit; l != nil {
+			lp := campaign.JoinPath(sp, "limit")
+			if (l.Count == nil) == (l.Percent == nil) {
+				c.Errorf(lp, "a limit needs exactly one of count or percent")
+			}
+			if l.Count != nil && *l.Count < 0 {
+				c.Errorf(campaign.JoinPath(lp, "count"), "count must be 0 or more")
+			}
+			if l.Percent != nil && (*l.Percent < 0 || *l.Percent > 100) {
+				c.Errorf(campaign.JoinPath(lp, "percent"), "percent must be between 0 and 100")
+			}
+			if l.Random && len(l.OrderBy) > 0 {
+				c.Errorf(lp, "a limit takes orderBy or random, not both")
+			}
+			c.RequireOrder(in, l.OrderBy, campaign.JoinPath(lp, "orderBy"))
+		}
+	}
+	if x.Single && x.Others {
+		// others rows keep an empty segmentCode on the single port.
+		c.Warnf(c.Path("others"), "with single: true, rows in no segment are on `out` with an empty segmentCode")
+	}
+}
 
 // split assigns rows to ordered segments.
 //
@@ -29,8 +136,7 @@ import (
 // in no segment); or, with single, `out` with a segmentCode column (the
 // segment's code, default its name; with others, rows in no segment have a
 // null code; with overlap, a row is repeated for each segment it is in).
-func runSplit(t *task) (*activity.Result, error) {
-	x := t.Config.(*SplitConfig)
+func runSplit(t *task, x *SplitConfig) (*activity.Result, error) {
 	ins, err := t.inputs()
 	if err != nil {
 		return nil, err

@@ -15,7 +15,6 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/preview"
@@ -157,7 +156,7 @@ func (b *Backend) start(run state.Run, p *compile.Program, resume bool) error {
 // SetTriggerer makes t (the API server, under serve) the service that an end
 // activity's trigger: calls to start the other campaign's run.
 func (b *Backend) SetTriggerer(t flow.Triggerer) {
-	b.L.Env.Services[activity.ServiceTrigger] = t
+	b.L.Families.Flow.Trigger = t
 }
 
 // Recover restarts the runs a previous server left running (it was killed or
@@ -242,7 +241,7 @@ func (b *Backend) program(ctx context.Context, v *state.Version) (*compile.Progr
 	if err := json.NewDecoder(rc).Decode(&bundle); err != nil {
 		return nil, fmt.Errorf("bundle of %s version %d: %w", v.CampaignID, v.Number, err)
 	}
-	p, err := bundle.Decode(ctx, b.L.Loader.Registry, b.L.Loader.Checkers, b.L.Loader.Schemas)
+	p, err := bundle.Compile(ctx, b.L.Compiler.Registry, b.L.Compiler.Checkers, b.L.Compiler.Schemas)
 	if err != nil {
 		return nil, fmt.Errorf("bundle of %s version %d does not compile: %w", v.CampaignID, v.Number, err)
 	}

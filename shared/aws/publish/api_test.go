@@ -18,7 +18,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/scheduler"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/aws/dynamostate"
 	"github.com/stepwise-run/stepwise/shared/aws/publish"
@@ -45,7 +44,7 @@ func TestAPIOnMoto(t *testing.T) {
 	blobs := s3blob.New(s3c, "stepwise-data", "")
 	p := newPublisher(sf, sc)
 	h := api.New(api.Options{Store: st, Sources: api.DirSources{Dir: "../../api/testdata"}, Deployer: p, Executor: p,
-		Bundles: &compile.Loader{Blob: blobs, Registry: activities.Registry(), Checkers: activities.Checkers()},
+		Bundles: &compile.Publisher{Blob: blobs},
 		Uploads: &publish.Uploads{Presign: s3.NewPresignClient(s3c), Bucket: "stepwise-data"}, Authorize: api.TrustGateway, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	srv := httptest.NewServer(h)
 	defer srv.Close()

@@ -6,12 +6,11 @@ package channelfn
 import (
 	"context"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/aws/secrets"
-	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/lambdarun/datafn"
 	"github.com/stepwise-run/stepwise/shared/send"
 )
 
@@ -23,8 +22,10 @@ func Function(ctx context.Context, st *lambdarun.Stack, name, provider string, s
 	if err := st.Config.ReadUnsubscribeSecret(ctx, secrets.Reader(st.AWS)); err != nil {
 		return nil, err
 	}
-	fn := st.Function(name, activities.Registry(), activities.Checkers(), &dataset.SchemaProbe{Buckets: st.Buckets, WorkDir: st.Config.WorkDir})
-	fn.Services()[activity.ServiceSender] = send.Limit(sender, provider, st.Config.SendRate)
-	fn.Services()[channel.ServiceLinks] = channel.SignedLinks{BaseURL: st.Config.PublicURL, Secret: []byte(st.Config.UnsubscribeSecret)}
+	reg := activity.NewRegistry()
+	channel.Register(reg, &channel.Deps{Data: datafn.Deps(st), Ledger: st.State, Caps: st.State, Keys: st.State, Suppressions: st.State,
+		Sender: send.Limit(sender, provider, st.Config.SendRate),
+		Links:  channel.SignedLinks{BaseURL: st.Config.PublicURL, Secret: []byte(st.Config.UnsubscribeSecret)}})
+	fn := st.Function(name, reg)
 	return fn, nil
 }

@@ -9,6 +9,228 @@ import (
 	"github.com/stepwise-run/stepwise/shared/condition"
 )
 
+// Addition is one column added by enrichment.
+type Addition struct {
+	Name      string               `json:"name" jsonschema:"required"`
+	Field     string               `json:"field,omitempty" jsonschema:"description=column, or link.column through one-links"`
+	Link      string               `json:"link,omitempty"`
+	Aggregate string               `json:"aggregate,omitempty" jsonschema:"enum=count,enum=countDistinct,enum=sum,enum=avg,enum=min,enum=max"`
+	Where     *condition.Condition `json:"where,omitempty"`
+	Collect   int                  `json:"collect,omitempty" jsonschema:"description=first N linked rows as columns <name>1<Field>..."`
+	Fields    []string             `json:"fields,omitempty"`
+	OrderBy   []activity.Order     `json:"orderBy,omitempty"`
+	Join      string               `json:"join,omitempty" jsonschema:"description=another inbound activity (id) to take the value from"`
+	On        map[string]string    `json:"on,omitempty" jsonschema:"description=this population's column: the joined population's column"`
+}
+
+// EnrichmentConfig adds columns to a population.
+type EnrichmentConfig struct {
+	Add []Addition `json:"add" jsonschema:"required"`
+}
+
+// enrichment is the enrichment type.
+func enrichment(d *Deps) *activity.Spec {
+	return activity.Define(activity.Def[EnrichmentConfig]{
+		Type: "enrichment", Family: activity.Targeting, Function: "Enrichment",
+		Summary: "Adds attributes, aggregates and collected rows of linked data.",
+		Inputs:  activity.Inputs{Min: 1},
+		Check:   checkEnrichment,
+		Output: func(c *activity.Check, x *EnrichmentConfig, in []campaign.Schema) map[string]campaign.Schema {
+			var s campaign.Schema
+			if len(in) > 0 {
+				s = in[0]
+			}
+			cols, _ := enrichmentColumns(c, x, in, false)
+			return map[string]campaign.Schema{"out": s.With(cols...)}
+		},
+		Run: run(d, runEnrichment),
+	})
+}
+
+func checkEnrichment(c *activity.Check, x *EnrichmentConfig) {
+	if len(x.Add) == 0 {
+		c.Errorf(c.Path("add"), "enrichment needs at least one addition")
+	}
+	enrichmentColumns(c, x, c.Inputs, true)
+}
+
+// enrichmentColumns derives the added columns, reporting problems when report is set.
+func enrichmentColumns(c *activity.Check, x *EnrichmentConfig, in []campaign.Schema, report bool) ([]campaign.Column, bool) {
+	errorf := func(path, f string, a ...any) {
+		if report {
+			c.Errorf(path, f, a...)
+		}
+	}
+	var base campaign.Schema
+	if len(in) > 0 {
+		base = in[0]
+	}
+	dim, hasDim := c.Catalog.Table(base.Dimension)
+	var cols []campaign.Column
+	seen := map[string]bool{}
+	for _, col := range base.Columns {
+		seen[col.Name] = true
+	}
+	for i, a := range x.Add {
+		ap := campaign.JoinPath(c.Path("add"), i)
+		if seen[a.Name] {
+			errorf(campaign.JoinPath(ap, "name"), "column %q already exists in the population", a.Name)
+		}
+		seen[a.Name] = true
+		forms := 0
+		for _, set := range []bool{a.Field != "" && a.Link == "" && a.Join == "", a.Link != "" && a.Aggregate != "", a.Link != "" && a.Collect > 0, a.Join != ""} {
+			if set {
+				forms++
+			}
+		}
+		if forms != 1 {
+			errorf(ap, "an addition is one of: field; link + aggregate; link + collect; join + on + field")
+			continue
+		}
+		switch {
+		case a.Join != "":
+			idx := -1
+			for j, t := range c.Activity.From {
+				if t.Activity == a.Join {
+					idx = j
+				}
+			}
+			if idx <= 0 {
+				errorf(campaign.JoinPath(ap, "join"), "join %q must be another inbound activity of this enrichment (listed in from after the main population)", a.Join)
+				continue
+			}
+			other := in[idx]
+			if len(a.On) == 0 {
+				errorf(campaign.JoinPath(ap, "on"), "join needs on: { thisColumn: otherColumn }")
+			}
+			for _, k := range campaign.SortedKeys(a.On) {
+				if report {
+					c.RequireColumn(base, k, campaign.JoinPath(campaign.JoinPath(ap, "on"), k))
+					c.RequireColumn(other, a.On[k], campaign.JoinPath(campaign.JoinPath(ap, "on"), k))
+				}
+			}
+			if col, ok := other.Column(a.Field); ok {
+				cols = append(cols, campaign.Column{Name: a.Name, Type: col.Type, Scale: col.Scale})
+			} else if report {
+				c.RequireColumn(other, a.Field, campaign.JoinPath(ap, "field"))
+			}
+		case a.Link == "":
+			col, err := resolveField(c.Catalog, base, a.Field)
+			if err != nil {
+				errorf(campaign.JoinPath(ap, "field"), "%v", err)
+				continue
+			}
+			cols = append(cols, campaign.Column{Name: a.Name, Type: col.Type, Scale: col.Scale})
+		default:
+			if !hasDim {
+				errorf(campaign.JoinPath(ap, "link"), "links need a population of a catalog table")
+				continue
+			}
+			l, ok := dim.Link(a.Link)
+			if !ok {
+				errorf(campaign.JoinPath(ap, "link"), "unknown link %q of %q%s", a.Link, dim.Name, campaign.DidYouMean(a.Link, dim.LinkNames()))
+				continue
+			}
+			lt, _ := c.Catalog.Table(l.Table)
+			if report && a.Where != nil {
+				c.CheckCondition(campaign.JoinPath(ap, "where"), a.Where, lt.Schema())
+			}
+			if report {
+				c.RequireOrder(lt.Schema(), a.OrderBy, campaign.JoinPath(ap, "orderBy"))
+			}
+			if a.Aggregate != "" {
+				if !c.OneOf(a.Aggregate, campaign.JoinPath(ap, "aggregate"), "aggregate", "count", "countDistinct", "sum", "avg", "min", "max") {
+					continue
+				}
+				typ, scale := campaign.TypeInteger, 0
+				if a.Aggregate != "count" {
+					if a.Field == "" {
+						errorf(campaign.JoinPath(ap, "field"), "aggregate %s needs field", a.Aggregate)
+						continue
+					}
+					fc, ok := lt.Column(a.Field)
+					if !ok {
+						errorf(campaign.JoinPath(ap, "field"), "unknown column %q of %q%s", a.Field, lt.Name, campaign.DidYouMean(a.Field, lt.ColumnNames()))
+						continue
+					}
+					switch a.Aggregate {
+					case "sum", "avg":
+						if fc.Type != campaign.TypeInteger && fc.Type != campaign.TypeNumber && fc.Type != campaign.TypeDecimal {
+							errorf(campaign.JoinPath(ap, "field"), "%s needs a numeric column; %q is %s", a.Aggregate, a.Field, fc.Type)
+						}
+						typ = campaign.TypeNumber
+						if a.Aggregate == "sum" && fc.Type != campaign.TypeNumber {
+							typ, scale = fc.Type, fc.Scale
+						}
+					case "min", "max":
+						typ, scale = fc.Type, fc.Scale
+					}
+				}
+				cols = append(cols, campaign.Column{Name: a.Name, Type: typ, Scale: scale})
+				continue
+			}
+			if len(a.Fields) == 0 {
+				errorf(campaign.JoinPath(ap, "fields"), "collect needs fields")
+			}
+			for n := 1; n <= a.Collect; n++ {
+				for j, f := range a.Fields {
+					fc, ok := lt.Column(f)
+					if !ok {
+						if n == 1 {
+							errorf(campaign.JoinPath(campaign.JoinPath(ap, "fields"), j), "unknown column %q of %q%s", f, lt.Name, campaign.DidYouMean(f, lt.ColumnNames()))
+						}
+						continue
+					}
+					cols = append(cols, campaign.Column{Name: CollectColumn(a.Name, n, f), Type: fc.Type, Scale: fc.Scale})
+				}
+			}
+		}
+	}
+	return cols, true
+}
+
+// CollectColumn names the column holding field f of the n-th collected row.
+func CollectColumn(name string, n int, f string) string {
+	if f == "" {
+		return fmt.Sprintf("%s%d", name, n)
+	}
+	return fmt.Sprintf("%s%d%s%s", name, n, strings.ToUpper(f[:1]), f[1:])
+}
+
+// resolveField finds a column of the population or, through one-links of its
+// dimension, of a linked table ("store.city").
+func resolveField(cat *campaign.Catalog, s campaign.Schema, field string) (campaign.Column, error) {
+	if col, ok := s.Column(field); ok {
+		return col, nil
+	}
+	parts := splitDots(field)
+	if len(parts) == 1 {
+		return campaign.Column{}, fmt.Errorf("unknown column %q in %s%s", field, s, campaign.DidYouMean(field, s.ColumnNames()))
+	}
+	t, ok := cat.Table(s.Dimension)
+	if !ok {
+		return campaign.Column{}, fmt.Errorf("%q goes through a link, but the population has no dimension", field)
+	}
+	for _, p := range parts[:len(parts)-1] {
+		l, ok := t.Link(p)
+		if !ok {
+			return campaign.Column{}, fmt.Errorf("unknown link %q of %q%s", p, t.Name, campaign.DidYouMean(p, t.LinkNames()))
+		}
+		if l.Cardinality != "one" {
+			return campaign.Column{}, fmt.Errorf("link %q of %q has many rows: use link + aggregate or collect", p, t.Name)
+		}
+		t, _ = cat.Table(l.Table)
+	}
+	last := parts[len(parts)-1]
+	col, ok := t.Column(last)
+	if !ok {
+		return campaign.Column{}, fmt.Errorf("unknown column %q of %q%s", last, t.Name, campaign.DidYouMean(last, t.ColumnNames()))
+	}
+	return col, nil
+}
+
+func splitDots(s string) []string { return strings.Split(s, ".") }
+
 // enrichment adds columns to the population; its rows stay the same.
 //   - field: a column, or link.column through cardinality-one links (null
 //     when nothing is linked);
@@ -21,8 +243,7 @@ import (
 //   - join + on + field: the field of the first row (in its key order) of
 //     another inbound population whose `on` columns equal this row's; null
 //     when none (null `on` values match nothing).
-func runEnrichment(t *task) (*activity.Result, error) {
-	x := t.Config.(*EnrichmentConfig)
+func runEnrichment(t *task, x *EnrichmentConfig) (*activity.Result, error) {
 	ins, err := t.inputs()
 	if err != nil {
 		return nil, err

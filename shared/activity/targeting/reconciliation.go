@@ -8,6 +8,81 @@ import (
 	"github.com/stepwise-run/stepwise/shared/condition"
 )
 
+// Match pairs an input column with a dimension column.
+type Match struct {
+	Input string `json:"input" jsonschema:"required"`
+	Field string `json:"field" jsonschema:"required"`
+}
+
+// ReconciliationConfig identifies file rows as rows of a dimension.
+type ReconciliationConfig struct {
+	Dimension     string               `json:"dimension,omitempty"`
+	Match         []Match              `json:"match,omitempty"`
+	Where         *condition.Condition `json:"where,omitempty" jsonschema:"description=match condition on the dimension, with {field: inputColumn} values"`
+	KeepUnmatched bool                 `json:"keepUnmatched,omitempty"`
+}
+
+// reconciliation is the reconciliation type.
+func reconciliation(d *Deps) *activity.Spec {
+	return activity.Define(activity.Def[ReconciliationConfig]{
+		Type: "reconciliation", Family: activity.Targeting, Function: "Reconciliation",
+		Summary: "Identifies rows (of a file) as rows of a dimension.",
+		Inputs:  activity.Inputs{Min: 1, Max: 1},
+		Ports: func(x *ReconciliationConfig) []string {
+			if x.KeepUnmatched {
+				return []string{"out", "unmatched"}
+			}
+			return []string{"out"}
+		},
+		Check: func(c *activity.Check, x *ReconciliationConfig) {
+			t, ok := c.DimensionTable(x.Dimension, c.Path("dimension"))
+			if len(x.Match) == 0 && x.Where == nil {
+				c.Errorf(c.Path("match"), "reconciliation needs match pairs or a where condition")
+			}
+			in := c.Input(0)
+			for i, m := range x.Match {
+				mp := campaign.JoinPath(c.Path("match"), i)
+				ic, iok := c.RequireColumn(in, m.Input, campaign.JoinPath(mp, "input"))
+				if !ok {
+					continue
+				}
+				tc, tok := c.RequireColumn(t.Schema(), m.Field, campaign.JoinPath(mp, "field"))
+				if iok && tok && ic.Type != tc.Type {
+					c.Errorf(mp, "cannot match %s column %q with %s column %q", ic.Type, m.Input, tc.Type, m.Field)
+				}
+			}
+			if ok && x.Where != nil {
+				// {field: x} values in the match condition name input columns.
+				c.CheckCondition(c.Path("where"), x.Where, t.Schema().With(in.Columns...))
+			}
+		},
+		Output: func(c *activity.Check, x *ReconciliationConfig, in []campaign.Schema) map[string]campaign.Schema {
+			out := tableOutput(c, x.Dimension, "out")
+			if len(in) > 0 {
+				out["out"] = reconciledSchema(out["out"], in[0])
+				out["unmatched"] = in[0].With(campaign.Column{Name: "reason", Type: campaign.TypeString})
+			}
+			return out
+		},
+		Run: run(d, runReconciliation),
+	})
+}
+
+// reconciledSchema is the dimension's columns followed by the input's
+// columns that the dimension does not have.
+func reconciledSchema(dim, in campaign.Schema) campaign.Schema {
+	if len(dim.Columns) == 0 {
+		return dim // columns known only at run time
+	}
+	out := campaign.Schema{Dimension: dim.Dimension, Columns: append([]campaign.Column(nil), dim.Columns...)}
+	for _, c := range in.Columns {
+		if _, ok := dim.Column(c.Name); !ok {
+			out.Columns = append(out.Columns, c)
+		}
+	}
+	return out
+}
+
 // Reconciliation reasons on the unmatched port.
 const (
 	ReasonNoMatch  = "no match"
@@ -30,8 +105,7 @@ const (
 // the condition (alone or under all) become hash-join keys; the rest is
 // evaluated on the joined pairs. A condition without such an equality
 // compares every input row with every dimension row.
-func runReconciliation(t *task) (*activity.Result, error) {
-	x := t.Config.(*ReconciliationConfig)
+func runReconciliation(t *task, x *ReconciliationConfig) (*activity.Result, error) {
 	ins, err := t.inputs()
 	if err != nil {
 		return nil, err
@@ -93,7 +167,7 @@ func runReconciliation(t *task) (*activity.Result, error) {
 
 	if row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FILTER (WHERE n = 1), count(*) FILTER (WHERE n > 1) FROM "+q(counts)); err == nil {
 		one, several := row[0].(int64), row[1].(int64)
-		activity.Logf(t.Ctx, t.Env, t.Req, "%d rows matched one %s row, %d none, %d several", one, dim.Dimension, in.Count-one-several, several)
+		t.Logf("%d rows matched one %s row, %d none, %d several", one, dim.Dimension, in.Count-one-several, several)
 	}
 	res := t.result()
 	outSchema := reconciledSchema(dim.Schema(), in.Schema())

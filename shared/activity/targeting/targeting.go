@@ -1,3 +1,6 @@
+// Package targeting holds the targeting activity types: build-audience,
+// read-audience, incremental-query, change-dimension, combine,
+// deduplication, enrichment, split, reconciliation, save-audience.
 package targeting
 
 import (
@@ -12,7 +15,17 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/state"
 )
+
+// Deps are what the targeting types need from their host.
+type Deps struct {
+	Data datakit.Deps
+	// Audiences and Incrementals are the state store's saved audiences and
+	// incremental-query marks (nil: the types that use them fail).
+	Audiences    state.Audiences
+	Incrementals state.Incrementals
+}
 
 // Run-time semantics of the targeting types, where the spec leaves a choice
 // (each handler's comment has the details):
@@ -35,17 +48,27 @@ import (
 //
 // Values are bound parameters; identifiers come from the catalog or the
 // manifests and are quoted.
-func init() {
-	BuildAudience.Handler = handler(BuildAudience, runBuildAudience)
-	ReadAudience.Handler = handler(ReadAudience, runReadAudience)
-	IncrementalQuery.Handler = handler(IncrementalQuery, runIncrementalQuery)
-	ChangeDimension.Handler = handler(ChangeDimension, runChangeDimension)
-	Combine.Handler = handler(Combine, runCombine)
-	Deduplication.Handler = handler(Deduplication, runDeduplication)
-	Enrichment.Handler = handler(Enrichment, runEnrichment)
-	Split.Handler = handler(Split, runSplit)
-	Reconciliation.Handler = handler(Reconciliation, runReconciliation)
-	SaveAudience.Handler = handler(SaveAudience, runSaveAudience)
+//
+// Register adds the targeting types to r, their tasks bound to d.
+func Register(r *activity.Registry, d *Deps) {
+	r.Register(buildAudience(d), readAudience(d), incrementalQuery(d), changeDimension(d), combine(d),
+		deduplication(d), enrichment(d), split(d), reconciliation(d), saveAudience(d))
+}
+
+func dimensionOutput[C any](dim func(*C) string) func(*activity.Check, *C, []campaign.Schema) map[string]campaign.Schema {
+	return func(c *activity.Check, x *C, _ []campaign.Schema) map[string]campaign.Schema {
+		return tableOutput(c, dim(x), "out")
+	}
+}
+
+func tableOutput(c *activity.Check, name, port string) map[string]campaign.Schema {
+	if name == "" {
+		name = c.Dimension
+	}
+	if t, ok := c.Catalog.Table(name); ok {
+		return map[string]campaign.Schema{port: t.Schema()}
+	}
+	return map[string]campaign.Schema{port: {Dimension: name}}
 }
 
 // Internal column names; inputs are not expected to use the __sw_ prefix.
@@ -57,21 +80,22 @@ const (
 // task is a datakit task plus the scratch tables it creates.
 type task struct {
 	*datakit.Task
-	spec   *activity.Spec
+	deps   *Deps
 	tables []string
 	owns   map[dataset.Ref]string // StageOwn views by input
 }
 
-func handler(spec *activity.Spec, run func(t *task) (*activity.Result, error)) activity.Handler {
-	return activity.HandlerFunc(func(ctx context.Context, env *activity.Env, req *activity.Request) (*activity.Result, error) {
-		dt, err := datakit.Open(ctx, env, req)
+// run binds a handler to d: each call opens a task, which it closes after.
+func run[C any](d *Deps, f func(t *task, x *C) (*activity.Result, error)) func(context.Context, *activity.Call, *C) (*activity.Result, error) {
+	return func(ctx context.Context, call *activity.Call, x *C) (*activity.Result, error) {
+		dt, err := datakit.Open(ctx, &d.Data, call)
 		if err != nil {
 			return nil, err
 		}
-		t := &task{Task: dt, spec: spec}
+		t := &task{Task: dt, deps: d}
 		defer t.close()
-		return run(t)
-	})
+		return f(t, x)
+	}
 }
 
 func (t *task) close() {
@@ -99,7 +123,7 @@ func (t *task) exec(query string, args ...any) error {
 
 // result returns an empty result with the activity's declared ports.
 func (t *task) result() *activity.Result {
-	return activity.NewResult(t.spec.Ports(t.Config))
+	return activity.NewResult(t.Comp.Ports[t.Req.Activity])
 }
 
 // write stores a query's rows as the dataset of a port and activates it.
@@ -425,4 +449,29 @@ func duckType(c campaign.Column) (string, error) {
 		return "", invalid("%v", err)
 	}
 	return typ, nil
+}
+
+func colsNamed(names []string) []campaign.Column {
+	out := make([]campaign.Column, len(names))
+	for i, n := range names {
+		out[i] = campaign.Column{Name: n}
+	}
+	return out
+}
+
+// covers reports whether cols include every key column.
+func covers(cols, key []string) bool {
+	if len(key) == 0 {
+		return false
+	}
+	for _, k := range key {
+		found := false
+		for _, c := range cols {
+			found = found || c == k
+		}
+		if !found {
+			return false
+		}
+	}
+	return true
 }

@@ -1,0 +1,75 @@
+package targeting
+
+import (
+	"errors"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/state"
+)
+
+// ReadAudienceConfig reads a saved audience.
+type ReadAudienceConfig struct {
+	Audience string `json:"audience" jsonschema:"required"`
+}
+
+// readAudience is the read-audience type.
+func readAudience(d *Deps) *activity.Spec {
+	return activity.Define(activity.Def[ReadAudienceConfig]{
+		Type: "read-audience", Family: activity.Targeting, Function: "ReadAudience",
+		Summary: "The current version of a saved audience.",
+		Inputs:  activity.Inputs{ReadsOwnData: true},
+		Output: func(c *activity.Check, x *ReadAudienceConfig, _ []campaign.Schema) map[string]campaign.Schema {
+			if s, ok := c.Audiences[x.Audience]; ok {
+				return map[string]campaign.Schema{"out": s}
+			}
+			// Saved by another campaign: the schema is known only at run time.
+			return map[string]campaign.Schema{"out": {Dimension: c.Dimension}}
+		},
+		Run: run(d, runReadAudience),
+	})
+}
+
+// read-audience: a copy of the current version of a saved audience, pinned
+// on the port so that a retried task returns the same rows even if the
+// audience was saved again in between.
+func runReadAudience(t *task, x *ReadAudienceConfig) (*activity.Result, error) {
+	st := t.deps.Audiences
+	if st == nil {
+		return nil, &activity.InvalidInput{Msg: "no state store is configured"}
+	}
+	res := t.result()
+	if ref, m, ok := t.existing("out"); ok {
+		res.Set("out", ref, m.Rows)
+		return res, nil
+	}
+	a, err := st.GetAudience(t.Ctx, x.Audience)
+	if errors.Is(err, state.ErrNotFound) {
+		return nil, invalid("audience %q has not been saved yet", x.Audience)
+	}
+	if err != nil {
+		return nil, &activity.Retryable{Msg: "read audience: " + err.Error()}
+	}
+	view := t.View("aud")
+	m, err := t.Engine.StageDataset(t.Ctx, view, dataset.Ref(a.Ref))
+	if err != nil {
+		return nil, invalid("audience %q version %d: %v", a.Name, a.Version, err)
+	}
+	p := pop{View: view, Dimension: m.Dimension, Key: m.Key, Columns: m.Columns}
+	if _, err := t.write(res, "out", p, "SELECT "+selectCols("t", p.Columns)+" FROM "+q(view)+" AS t ORDER BY "+order("t", p)); err != nil {
+		return nil, err
+	}
+	res.Extra = map[string]any{"audience": a.Name, "version": a.Version}
+	return res, nil
+}
+
+// existing returns the dataset a previous attempt of this task left on a port.
+func (t *task) existing(port string) (string, *dataset.Manifest, bool) {
+	ref := t.Out(port)
+	m, err := dataset.ReadManifest(t.Ctx, t.Engine.Store(), ref)
+	if err != nil {
+		return "", nil, false
+	}
+	return string(ref), m, true
+}
