@@ -41,11 +41,6 @@ var runFuncs = map[string]Func{
 	"CheckResume": checkResume,
 }
 
-// RunFunctions lists the run-level function names.
-func RunFunctions() []string {
-	return []string{"StartRun", "FinishRun", "FailRun", "RecordError", "Suspend", "CheckResume"}
-}
-
 var arnName = regexp.MustCompile(`^(?:\$\{([A-Za-z0-9]+)FunctionArn\}|arn:aws[a-z-]*:lambda:[^:]*:[^:]*:function:(?:stepwise-)?([A-Za-z0-9]+)(?::[^:]+)?)$`)
 
 // FunctionName extracts the function name from a Task Resource: a
@@ -159,12 +154,6 @@ func retryable(err error) error {
 		return &activity.InvalidInput{Msg: err.Error()}
 	}
 	return &activity.Retryable{Msg: err.Error()}
-}
-
-// ParseRunTime parses a RunInfo time.
-func ParseRunTime(s string) time.Time {
-	t, _ := time.Parse(time.RFC3339Nano, s)
-	return t
 }
 
 var weekdays = [...]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
