@@ -3,7 +3,7 @@
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: demo test test-short setup build statemachines schema generate bench bench-reference fuzz clean
+.PHONY: demo test test-short setup build statemachines goldens schema generate bench bench-reference fuzz clean
 
 ## demo: generate sample data and run the win-back campaign end to end
 demo: build
@@ -30,7 +30,11 @@ statemachines:
 schema:
 	$(GO) test ./shared/schema -run TestCommittedSchemasFresh -update
 
-generate: statemachines schema
+## goldens: regenerate every compiler golden (statemachines/, shared/compile/testdata)
+goldens:
+	$(GO) test ./shared/compile -run 'TestStateMachinesGolden|TestDiagnosticGoldens|TestActivityGoldens' -update
+
+generate: goldens schema
 
 # Budgets are execution counts (Nx), not durations: a duration budget on Go 1.26
 # can fail a clean run with "context deadline exceeded" (go.dev/issue/75804,

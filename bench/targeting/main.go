@@ -386,16 +386,6 @@ func peakRSS() int64 {
 	return 0
 }
 
-func counts(res *activity.Result) string {
-	var parts []string
-	for _, port := range campaign.SortedKeys(res.Ports) {
-		if res.Ports[port] != nil {
-			parts = append(parts, fmt.Sprintf("%s %d", port, res.Counts[port]))
-		}
-	}
-	return strings.Join(parts, ", ")
-}
-
 func sum(ms []measure) float64 {
 	t := 0.0
 	for _, m := range ms {

@@ -7,7 +7,6 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"net/url"
-	"sort"
 	"strings"
 	"sync"
 )
@@ -42,22 +41,6 @@ func (c *counter) reset() {
 	defer c.mu.Unlock()
 	c.m = nil
 }
-
-func (c *counter) String() string {
-	s := c.snapshot()
-	keys := make([]string, 0, len(s))
-	for k := range s {
-		keys = append(keys, k)
-	}
-	sort.Strings(keys)
-	var parts []string
-	for _, k := range keys {
-		parts = append(parts, k+"="+itoa(s[k]))
-	}
-	return strings.Join(parts, " ")
-}
-
-func itoa(n int) string { b, _ := json.Marshal(n); return string(b) }
 
 // countS3 counts S3 requests by price class: GET (GET, HEAD), PUT (PUT,
 // POST, COPY), LIST, DELETE (free).

@@ -8,7 +8,6 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
-	"sort"
 	"sync"
 	"time"
 
@@ -97,16 +96,6 @@ func StartFunctions(ctx context.Context, o FunctionsOptions) (*Functions, error)
 	f.srv = &http.Server{Handler: f.Router, ReadHeaderTimeout: 10 * time.Second}
 	go f.srv.Serve(l)
 	return f, nil
-}
-
-// Names lists the functions, sorted.
-func (f *Functions) Names() []string {
-	var out []string
-	for n := range f.RIEs {
-		out = append(out, n)
-	}
-	sort.Strings(out)
-	return out
 }
 
 // Close stops the router and every emulator.

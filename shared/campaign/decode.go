@@ -176,15 +176,6 @@ func fieldsOf(t reflect.Type) []field {
 	return out
 }
 
-// FieldNames lists the JSON names of the fields of the struct pointed to by v.
-func FieldNames(v any) []string {
-	var names []string
-	for _, f := range fieldsOf(reflect.TypeOf(v).Elem()) {
-		names = append(names, f.name)
-	}
-	return names
-}
-
 func (d *Decoder) decodeStruct(n *yaml.Node, path string, v reflect.Value, skip map[string]bool) {
 	if !d.expect(n, path, yaml.MappingNode) {
 		return

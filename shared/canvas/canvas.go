@@ -4,7 +4,6 @@ package canvas
 
 import (
 	"fmt"
-	"sort"
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -136,13 +135,3 @@ func statusStyle(s string) string {
 func mermaidID(id string) string { return "a_" + id }
 
 func escapeQuotes(s string) string { return strings.ReplaceAll(s, `"`, `'`) }
-
-// SortedPorts lists a count map's ports in order (for tables).
-func SortedPorts(m map[string]int64) []string {
-	out := make([]string, 0, len(m))
-	for p := range m {
-		out = append(out, p)
-	}
-	sort.Strings(out)
-	return out
-}

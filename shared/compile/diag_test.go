@@ -125,11 +125,3 @@ func compileSrcDir(t testing.TB, src []byte, dir string) (*compile.Program, camp
 	}
 	return activities.CompileFiles(f, filepath.Join(dir, "catalog.yaml"))
 }
-
-func mustAbs(t testing.TB, p string) string {
-	a, err := filepath.Abs(p)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return a
-}

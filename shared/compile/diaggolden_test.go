@@ -24,7 +24,7 @@ func TestDiagnosticGoldens(t *testing.T) {
 			// The catalog declares its columns; its sources are not read
 			// (they are not there): the goldens hold the campaign's diagnostics.
 			_, diags := compile.CompileFiles(context.Background(), f, "testdata/catalog.yaml", activities.Registry(), activities.Checkers(), nil)
-			got := diags.Error() + "\n"
+			got := printed(diags)
 			golden := strings.TrimSuffix(f, ".yaml") + ".diag"
 			if *update {
 				if err := os.WriteFile(golden, []byte(got), 0o644); err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activities"
 )
 
-var update = flag.Bool("update", false, "rewrite statemachines/ from the examples")
+var update = flag.Bool("update", false, "rewrite the golden files: statemachines/ from the examples, testdata/diag and testdata/activities")
 
 // Examples are the example campaigns whose ASL is committed under statemachines/.
 var Examples = []string{"winback", "import", "newsletter", "reference"}

@@ -99,9 +99,6 @@ func EventID(parts ...string) string {
 	return hex.EncodeToString(h[:16])
 }
 
-// SentID is the id of the sent record of a ledger token.
-func SentID(token string) string { return "sent:" + token }
-
 // FromUnsubscribe is the record of a one-click unsubscribe.
 func FromUnsubscribe(c unsubscribe.Claims, at time.Time) Record {
 	return Record{ID: EventID("unsubscribe", c.Channel, c.Address, c.Run, c.Activity, c.Recipient), Event: Unsubscribed,

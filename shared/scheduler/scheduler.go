@@ -51,13 +51,10 @@ type Scheduler struct {
 	Fire func(ctx context.Context, f state.Firing) error
 	// Grace is how late a slot may still fire; later it is recorded expired.
 	Grace time.Duration
-	// Poll is the longest sleep between ticks (new campaigns are seen then, or at once
-	// after Wake).
+	// Poll is the longest sleep between ticks (new campaigns are seen then).
 	Poll   time.Duration
 	Now    func() time.Time
 	Logger *slog.Logger
-
-	wake chan struct{}
 }
 
 func (s *Scheduler) defaults() {
@@ -72,18 +69,6 @@ func (s *Scheduler) defaults() {
 	}
 	if s.Logger == nil {
 		s.Logger = slog.Default()
-	}
-	if s.wake == nil {
-		s.wake = make(chan struct{}, 1)
-	}
-}
-
-// Wake makes a running scheduler tick now (after a publish).
-func (s *Scheduler) Wake() {
-	s.defaults()
-	select {
-	case s.wake <- struct{}{}:
-	default:
 	}
 }
 
@@ -105,8 +90,6 @@ func (s *Scheduler) Run(ctx context.Context) error {
 		case <-ctx.Done():
 			t.Stop()
 			return nil
-		case <-s.wake:
-			t.Stop()
 		case <-t.C:
 		}
 	}

@@ -59,9 +59,6 @@ func newEngine() render.Config {
 	return cfg
 }
 
-// Filters lists the filter names templates may use.
-func Filters() []string { return append([]string(nil), filterList...) }
-
 // outputTag compiles the expression of a rewritten {{ expr }}.
 func outputTag(escape bool) render.TagCompiler {
 	return func(args string) (func(io.Writer, render.Context) error, error) {

@@ -80,13 +80,6 @@ func (c *crashSender) Send(ctx context.Context, m *send.Message) (string, error)
 	return c.inner.Send(ctx, m)
 }
 
-// Find makes the crash sender a Finder when its inner sender is.
-type findingCrashSender struct{ *crashSender }
-
-func (f findingCrashSender) Find(ctx context.Context, channel, key string) (string, bool, error) {
-	return f.inner.(send.Finder).Find(ctx, channel, key)
-}
-
 // crashPopulation: n customers; every 9th without address, every 13th
 // suppressed; the rest eligible.
 func crashPopulation(h *harness, n int) (rows []cust, eligible map[string]bool, skipped map[string]string) {

@@ -270,9 +270,6 @@ func (realClock) Sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
-// RealClock is the wall clock.
-func RealClock() Clock { return realClock{} }
-
 // Run compiles definition and executes it with input (empty means {}).
 // It returns the execution output, a *Failure when the execution fails,
 // an error wrapping ErrAborted when ctx ends first, or a
