@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log"
-	"reflect"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -16,6 +15,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/failure"
 	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/runner"
 )
@@ -114,18 +114,8 @@ func (f *Function) Invoke(ctx context.Context, in json.RawMessage) (json.RawMess
 		return err
 	})
 	if err != nil {
-		log.Printf("%s failed: %s: %v", f.Name, ErrorType(err), err)
+		log.Printf("%s failed: %s: %v", f.Name, failure.Name(err), err)
 		return nil, err
 	}
 	return out, nil
-}
-
-// ErrorType is the errorType aws-lambda-go reports for err: the name of its
-// (pointed-to) type.
-func ErrorType(err error) string {
-	t := reflect.TypeOf(err)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t.Name()
 }
