@@ -105,7 +105,7 @@ type marked struct {
 }
 
 func (m *marked) Error() string   { return m.err.Error() }
-func (m *marked) Unwrap() []error { return []error{m.err, m.kind} }
+func (m *marked) Unwrap() []error { return []error{m.kind, m.err} } // the mark first: it is outermost
 
 // Transient marks err as a failure that may pass (ErrTransient), keeping its
 // message and chain; nil stays nil.
