@@ -97,8 +97,9 @@ func (s *Stack) function(name string, reg *activity.Registry, loader activity.Lo
 // Services are the Env services, for mains that add one (a sender, a trigger).
 func (f *Function) Services() map[string]any { return f.Runner.Env.Services }
 
-// Invoke is the Lambda handler. The error is returned as is: its Go type
-// name becomes the errorType Step Functions matches in Retry and Catch.
+// Invoke is the Lambda handler. The error is classified (failure.Classify):
+// its Go type name becomes the errorType Step Functions matches in Retry and
+// Catch.
 // Each invocation runs against an Env of its own, whose WorkDir is a
 // scratch folder removed when it ends (with its DuckDB engine, closed).
 func (f *Function) Invoke(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
@@ -114,6 +115,7 @@ func (f *Function) Invoke(ctx context.Context, in json.RawMessage) (json.RawMess
 		return err
 	})
 	if err != nil {
+		err = failure.Classify(err) // a scratch folder failure too
 		log.Printf("%s failed: %s: %v", f.Name, failure.Name(err), err)
 		return nil, err
 	}
