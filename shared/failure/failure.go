@@ -3,7 +3,7 @@
 //
 // Step Functions matches a Go Lambda's error by the name aws-lambda-go
 // reports for it (Name), so the compiler's Retry and Catch lists name the
-// types defined here. Adapters do not return these types: they mark their
+// types defined here. Adapters need not return these types: they mark their
 // errors with a kind (ErrTransient, ErrConflict, ErrInvalid; Transient,
 // Sentinel) or a Transient() bool method, and Classify maps them once, at the
 // boundary where a function returns.
