@@ -18,6 +18,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/asl/interp"
 )
 
 // Response is the outcome of one invocation, as the Lambda API returns it.
@@ -41,7 +43,7 @@ type BackendFunc func(ctx context.Context, payload json.RawMessage) (json.RawMes
 func (f BackendFunc) Invoke(ctx context.Context, payload []byte) (Response, error) {
 	out, err := f(ctx, payload)
 	if err != nil {
-		return ErrorResponse(errorType(err), err.Error()), nil
+		return ErrorResponse(interp.ErrorName(err), err.Error()), nil
 	}
 	if len(bytes.TrimSpace(out)) == 0 {
 		out = []byte("null")
@@ -309,18 +311,4 @@ func apiError(w http.ResponseWriter, status int, typ, msg string) {
 	w.Header().Set("X-Amzn-ErrorType", typ)
 	w.WriteHeader(status)
 	fmt.Fprintf(w, `{"Type":"User","message":%q}`, msg)
-}
-
-// errorType is the name of an error's (pointed-to) type, as aws-lambda-go
-// reports it.
-func errorType(err error) string {
-	if n, ok := err.(interface{ ErrorName() string }); ok {
-		return n.ErrorName()
-	}
-	s := fmt.Sprintf("%T", err)
-	s = strings.TrimLeft(s, "*")
-	if i := strings.LastIndexByte(s, '.'); i >= 0 {
-		s = s[i+1:]
-	}
-	return s
 }

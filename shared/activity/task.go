@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/failure"
 )
 
 // Request is the payload of every activity Task state: references and counts,
@@ -184,27 +185,13 @@ func (e *Env) Now() time.Time {
 }
 
 // Named errors: Step Functions sees a Go error by its type name, so the
-// compiler's Retry and Catch lists name these types.
-
-// Retryable is a transient failure (throttling, a network error): retried.
-type Retryable struct{ Msg string }
-
-func (e *Retryable) Error() string { return e.Msg }
-
-// InvalidInput is a permanent failure caused by data or configuration.
-type InvalidInput struct{ Msg string }
-
-func (e *InvalidInput) Error() string { return e.Msg }
-
-// Conflict is a lost optimistic-concurrency race (a table version moved on): retried.
-type Conflict struct{ Msg string }
-
-func (e *Conflict) Error() string { return e.Msg }
-
-// Paused means a channel stopped itself (error threshold); the run can resume.
-type Paused struct{ Msg string }
-
-func (e *Paused) Error() string { return e.Msg }
+// compiler's Retry and Catch lists name these types (package failure).
+type (
+	Retryable    = failure.Retryable
+	InvalidInput = failure.InvalidInput
+	Conflict     = failure.Conflict
+	Paused       = failure.Paused
+)
 
 // RetryableErrors are the error names the emitted Retry lists.
-var RetryableErrors = []string{"Retryable", "Conflict", "Lambda.ServiceException", "Lambda.TooManyRequestsException", "Lambda.SdkClientException"}
+var RetryableErrors = failure.RetryableErrors

@@ -12,14 +12,17 @@ import (
 	"iter"
 	"strings"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/failure"
 )
 
-// Sentinel errors; adapters wrap them, so test with errors.Is.
+// Sentinel errors; adapters wrap them, so test with errors.Is. Each is of a
+// failure kind, which names it when it ends a function.
 var (
 	// ErrNotFound: no object has this key.
-	ErrNotFound = errors.New("blob: not found")
+	ErrNotFound = failure.Sentinel("blob: not found", failure.ErrInvalid)
 	// ErrExists: PutIfAbsent found an object already stored under the key.
-	ErrExists = errors.New("blob: already exists")
+	ErrExists = failure.Sentinel("blob: already exists", failure.ErrConflict)
 )
 
 // Info describes a stored object.

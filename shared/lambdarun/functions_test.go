@@ -7,6 +7,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
+	"github.com/stepwise-run/stepwise/shared/failure"
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
 )
 
@@ -60,8 +61,8 @@ func TestErrorType(t *testing.T) {
 		{errors.New("x"), "errorString"},
 		{fmt.Errorf("wrapped: %w", &activity.Retryable{}), "wrapError"},
 	} {
-		if got := lambdarun.ErrorType(c.err); got != c.want {
-			t.Errorf("ErrorType(%T) = %q, want %q", c.err, got, c.want)
+		if got := failure.Name(c.err); got != c.want {
+			t.Errorf("failure.Name(%T) = %q, want %q", c.err, got, c.want)
 		}
 	}
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"log"
-	"reflect"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
@@ -14,6 +13,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/aws/dynamostate"
 	"github.com/stepwise-run/stepwise/shared/aws/s3blob"
 	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/failure"
 	"github.com/stepwise-run/stepwise/shared/runner"
 )
 
@@ -67,8 +67,9 @@ func (s *Stack) Function(name string, reg *activity.Registry) *Function {
 		scratch: NewScratch(s.Config.WorkDir)}
 }
 
-// Invoke is the Lambda handler. The error is returned as is: its Go type
-// name becomes the errorType Step Functions matches in Retry and Catch.
+// Invoke is the Lambda handler. The error is classified (failure.Classify):
+// its Go type name becomes the errorType Step Functions matches in Retry and
+// Catch.
 // Each invocation runs against an Env of its own, whose WorkDir is a
 // scratch folder removed when it ends (with its DuckDB engine, closed).
 func (f *Function) Invoke(ctx context.Context, in json.RawMessage) (json.RawMessage, error) {
@@ -83,18 +84,9 @@ func (f *Function) Invoke(ctx context.Context, in json.RawMessage) (json.RawMess
 		return err
 	})
 	if err != nil {
-		log.Printf("%s failed: %s: %v", f.Name, ErrorType(err), err)
+		err = failure.Classify(err) // a scratch folder failure too
+		log.Printf("%s failed: %s: %v", f.Name, failure.Name(err), err)
 		return nil, err
 	}
 	return out, nil
-}
-
-// ErrorType is the errorType aws-lambda-go reports for err: the name of its
-// (pointed-to) type.
-func ErrorType(err error) string {
-	t := reflect.TypeOf(err)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	return t.Name()
 }

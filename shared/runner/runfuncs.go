@@ -11,6 +11,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/failure"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -306,9 +307,7 @@ func failRun(ctx context.Context, r *Runner, input json.RawMessage) (any, error)
 
 // TooManyErrors ends a run whose activities failed too many times in a row
 // under onError: ignore.
-type TooManyErrors struct{ Msg string }
-
-func (e *TooManyErrors) Error() string { return e.Msg }
+type TooManyErrors = failure.TooManyErrors
 
 // recordError counts the failures that ended last, in task end order; more
 // than maxConsecutiveErrors ends the run.

@@ -6,11 +6,11 @@ package runner
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/failure"
 	"github.com/stepwise-run/stepwise/shared/plan"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
@@ -72,7 +72,9 @@ func (r *Runner) Handle(ctx context.Context, fn string, input json.RawMessage) (
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("no function %q", fn)}
 	}
 	if err != nil {
-		return nil, err
+		// The one classification: the error Step Functions (or the
+		// interpreter) sees is named, whatever the handler returned.
+		return nil, failure.Classify(err)
 	}
 	return json.Marshal(out)
 }
@@ -147,19 +149,10 @@ func outputs(res *activity.Result) map[string]string {
 	return out
 }
 
-// retryable marks a store failure as transient (the Task is retried), except
-// a missing record: retrying cannot make it appear, so that is invalid input.
-func retryable(err error) error {
-	var re *activity.Retryable
-	var ii *activity.InvalidInput
-	if errors.As(err, &re) || errors.As(err, &ii) {
-		return err
-	}
-	if errors.Is(err, state.ErrNotFound) {
-		return &activity.InvalidInput{Msg: err.Error()}
-	}
-	return &activity.Retryable{Msg: err.Error()}
-}
+// retryable classifies a store failure: the adapters mark transient ones
+// (throttling, 5xx, a lost connection); a missing record is invalid input,
+// a lost race a conflict (failure.Classify).
+func retryable(err error) error { return failure.Classify(err) }
 
 var weekdays = [...]string{"sun", "mon", "tue", "wed", "thu", "fri", "sat"}
 

@@ -91,6 +91,9 @@ type Throttled struct {
 
 func (e *Throttled) Error() string { return "throttled: " + e.Msg }
 
+// Transient reports true: a throttle passes (failure.Classify).
+func (e *Throttled) Transient() bool { return true }
+
 // Permanent: the provider refused the message and will refuse it again.
 // Account is true when the refusal is about the sending account or its
 // configuration (suspended, unverified sender, quota spent) rather than the
@@ -107,10 +110,16 @@ func (e *Permanent) Error() string {
 	return "rejected: " + e.Msg
 }
 
+// Transient reports false: a refusal does not pass (failure.Classify).
+func (e *Permanent) Transient() bool { return false }
+
 // Transient: a failure that may pass (network, 5xx). Retried a few times.
 type Transient struct{ Msg string }
 
 func (e *Transient) Error() string { return "transient: " + e.Msg }
+
+// Transient reports true (failure.Classify).
+func (e *Transient) Transient() bool { return true }
 
 // Kinds of send failures.
 const (

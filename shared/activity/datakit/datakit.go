@@ -19,6 +19,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
+	"github.com/stepwise-run/stepwise/shared/failure"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
@@ -396,28 +397,11 @@ func missing(err error, what string) error {
 	return Classify(err)
 }
 
-// Classify marks I/O failures retryable and the rest as invalid input. An
-// engine failure is judged by its kind and detail, and shows neither.
+// Classify maps err to a named error (failure.Classify): I/O failures the
+// adapters mark transient are retryable, the rest invalid input. An engine
+// failure is judged by its kind and detail, and shows neither.
 func Classify(err error) error {
-	var ii *activity.InvalidInput
-	var re *activity.Retryable
-	if errors.As(err, &ii) || errors.As(err, &re) {
-		return err
-	}
-	msg := err.Error()
-	var ee *dataset.EngineError
-	if errors.As(err, &ee) {
-		if ee.Transient() {
-			return &activity.Retryable{Msg: msg}
-		}
-		return &activity.InvalidInput{Msg: msg}
-	}
-	for _, transient := range []string{"connection", "timeout", "throttl", "SlowDown", "503", "500"} {
-		if strings.Contains(msg, transient) {
-			return &activity.Retryable{Msg: msg}
-		}
-	}
-	return &activity.InvalidInput{Msg: msg}
+	return failure.Classify(err)
 }
 
 func sanitize(s string) string {

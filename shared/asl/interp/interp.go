@@ -15,10 +15,11 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/failure"
 )
 
 // Invoker runs Task states. resource is the state's Resource (a Lambda
@@ -159,21 +160,15 @@ func (f *Failure) ErrorCause() string { return f.Cause }
 var ErrAborted = errors.New("interp: execution aborted")
 
 // ErrorName is the ASL error name of an invoker error: its ErrorName()
-// method if it has one, else the Go type name as aws-lambda-go reports
-// it ("*activity.Retryable" gives "Retryable", errors.New "errorString").
-// Wrapped errors are not unwrapped, as in aws-lambda-go.
+// method if it has one (a Failure), else the name a Go Lambda reports for it
+// (failure.Name: "*activity.Retryable" gives "Retryable", errors.New
+// "errorString", an anonymous type ""). Wrapped errors are not unwrapped, as
+// in aws-lambda-go.
 func ErrorName(err error) string {
 	if n, ok := err.(interface{ ErrorName() string }); ok {
 		return n.ErrorName()
 	}
-	t := reflect.TypeOf(err)
-	for t.Kind() == reflect.Pointer {
-		t = t.Elem()
-	}
-	if t.Name() == "" {
-		return "errorString"
-	}
-	return t.Name()
+	return failure.Name(err)
 }
 
 // ErrorCause is the ASL cause of an invoker error: its ErrorCause() method

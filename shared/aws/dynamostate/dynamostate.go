@@ -56,11 +56,11 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
 
+	"github.com/stepwise-run/stepwise/shared/aws/awserr"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -231,7 +231,7 @@ func keyOf(pk, sk string) item { return item{"pk": str(pk), "sk": str(sk)} }
 func (s *Store) get(ctx context.Context, pk, sk string) (item, error) {
 	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{TableName: &s.table, Key: keyOf(pk, sk), ConsistentRead: aws.Bool(true)})
 	if err != nil {
-		return nil, fmt.Errorf("dynamostate: get %s/%s: %w", pk, sk, err)
+		return nil, fmt.Errorf("dynamostate: get %s/%s: %w", pk, sk, awserr.Mark(err))
 	}
 	if len(out.Item) == 0 {
 		return nil, nil
@@ -274,7 +274,7 @@ func (s *Store) create(ctx context.Context, r rec) (item, error) {
 		case errors.As(err, &failed):
 			old = failed.Item
 		case !unknownOutcome(err) || attempt == maxUnknown:
-			return nil, fmt.Errorf("dynamostate: put %s/%s: %w", r.pk, r.sk, err)
+			return nil, fmt.Errorf("dynamostate: put %s/%s: %w", r.pk, r.sk, awserr.Mark(err))
 		}
 		if len(old) == 0 { // the outcome is unknown, or an emulator did not return the item
 			if old, err = s.get(ctx, r.pk, r.sk); err != nil {
@@ -303,9 +303,7 @@ const maxUnknown = 5
 
 // unknownOutcome reports whether err leaves open whether a write landed: the errors the
 // SDK would have retried (server errors, throttling, dropped connections, timeouts).
-func unknownOutcome(err error) bool {
-	return retry.IsErrorRetryables(retry.DefaultRetryables).IsErrorRetryable(err) == aws.TrueTernary
-}
+func unknownOutcome(err error) bool { return awserr.Retryable(err) }
 
 // keptTokens is how many writes' tokens an item keeps in wtok: a write whose answer was
 // lost is recognized as long as fewer other writes land before the read that follows it
@@ -482,7 +480,7 @@ func (s *Store) write(ctx context.Context, pk, sk string, cur item, c change) (i
 		}
 		return head, errRace // the head changed, or a transaction conflict
 	}
-	return head, fmt.Errorf("dynamostate: write %s/%s: %w", pk, sk, err)
+	return head, fmt.Errorf("dynamostate: write %s/%s: %w", pk, sk, awserr.Mark(err))
 }
 
 // query returns the items of in, at most limit (all when limit <= 0), and whether more
@@ -496,7 +494,7 @@ func (s *Store) query(ctx context.Context, in *dynamodb.QueryInput, limit int, s
 	for {
 		res, err := s.db.Query(ctx, in)
 		if err != nil {
-			return nil, false, fmt.Errorf("dynamostate: query: %w", err)
+			return nil, false, fmt.Errorf("dynamostate: query: %w", awserr.Mark(err))
 		}
 		for _, it := range res.Items {
 			if skip != "" && getStr(it, skipAttr) == skip {

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/stepwise-run/stepwise/shared/aws/awserr"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -109,7 +110,7 @@ func (s *Store) Suppress(ctx context.Context, sup state.Suppression) (state.Supp
 		return sup, err
 	}
 	if _, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{TableName: &s.table, Item: it}); err != nil {
-		return sup, fmt.Errorf("dynamostate: suppress: %w", err)
+		return sup, fmt.Errorf("dynamostate: suppress: %w", awserr.Mark(err))
 	}
 	return decode[state.Suppression](it)
 }
@@ -128,7 +129,7 @@ func (s *Store) Unsuppress(ctx context.Context, channel, address string) error {
 		return err
 	}
 	if _, err := s.db.DeleteItem(ctx, &dynamodb.DeleteItemInput{TableName: &s.table, Key: keyOf(pk, suppressSK)}); err != nil {
-		return fmt.Errorf("dynamostate: unsuppress: %w", err)
+		return fmt.Errorf("dynamostate: unsuppress: %w", awserr.Mark(err))
 	}
 	return nil
 }
@@ -155,7 +156,7 @@ func (s *Store) CheckSuppressed(ctx context.Context, channel string, addresses .
 				s.table: {Keys: batch, ConsistentRead: aws.Bool(true)},
 			}})
 			if err != nil {
-				return nil, fmt.Errorf("dynamostate: check suppressed: %w", err)
+				return nil, fmt.Errorf("dynamostate: check suppressed: %w", awserr.Mark(err))
 			}
 			for _, it := range out.Responses[s.table] {
 				sup, err := decode[state.Suppression](it)

@@ -21,6 +21,7 @@ import (
 	"github.com/aws/smithy-go"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
+	"github.com/stepwise-run/stepwise/shared/aws/awserr"
 	"github.com/stepwise-run/stepwise/shared/blob"
 )
 
@@ -278,7 +279,8 @@ func (s *Store) Delete(ctx context.Context, key string) error {
 	return nil
 }
 
-// wrap maps S3 errors to the blob sentinels.
+// wrap maps S3 errors to the blob sentinels and marks those the SDK would
+// retry (throttling, 5xx) transient.
 func (s *Store) wrap(op, key string, err error) error {
 	var apiErr smithy.APIError
 	code := ""
@@ -291,7 +293,7 @@ func (s *Store) wrap(op, key string, err error) error {
 	case code == "PreconditionFailed" || st == http.StatusPreconditionFailed:
 		return fmt.Errorf("%s: %w", key, blob.ErrExists)
 	}
-	return fmt.Errorf("s3blob: %s s3://%s/%s%s: %w", op, s.bucket, s.prefix, key, err)
+	return fmt.Errorf("s3blob: %s s3://%s/%s%s: %w", op, s.bucket, s.prefix, key, awserr.Mark(err))
 }
 
 func status(err error) int {
