@@ -2,6 +2,7 @@ package compile_test
 
 import (
 	"context"
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -35,6 +36,15 @@ type caseOutput struct {
 // caseOutputs are the files each valid case is compiled to.
 var caseOutputs = []caseOutput{
 	{".asl.json", func(p *compile.Program) ([]byte, error) { return p.JSON, nil }},
+	{".plan.json", planFacts},
+}
+
+// planFacts renders what the runtime plan decides about each activity and
+// the state names observers read (the campaign and catalog it carries are
+// the case's own files).
+func planFacts(p *compile.Program) ([]byte, error) {
+	b, err := json.MarshalIndent(map[string]any{"digest": p.Bundle.Digest, "activities": p.Plan.Activities, "states": p.States}, "", "  ")
+	return append(b, '\n'), err
 }
 
 const (

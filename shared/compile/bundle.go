@@ -159,6 +159,7 @@ func (b *Bundle) setPlan(p *Program) error {
 		return err
 	}
 	b.Digest, b.planData = digest, data
+	p.Plan = pl
 	return nil
 }
 

@@ -33,10 +33,12 @@ type Program struct {
 	Levels    [][]string // activities that may run concurrently
 	Bundle    *Bundle
 	Files     map[string][]byte // template files by path relative to the campaign
+	// Plan is the runtime plan handlers read (its digest is Bundle.Digest).
+	Plan *plan.Plan
 	// States maps the emitted state names to their activities.
 	States  plan.States
 	Machine *asl.StateMachine
-	JSON      []byte // the emitted ASL (deterministic)
+	JSON    []byte // the emitted ASL (deterministic)
 	// Checkers used by validation; nil ones skip that check.
 	Checkers Checkers
 

@@ -186,13 +186,13 @@ type lowerer struct {
 	catchUse bool
 }
 
-func (l *lowerer) Activity() *campaign.Activity   { return l.a }
-func (l *lowerer) ResultPath() string             { return "$.r." + l.a.ID }
-func (l *lowerer) Next() string                   { return l.next }
-func (l *lowerer) RunPath() string                { return "$.run" }
-func (l *lowerer) Campaign() *campaign.Campaign   { return l.e.p.Campaign }
-func (l *lowerer) Catalog() *campaign.Catalog     { return l.e.p.Catalog }
-func (l *lowerer) Function(name string) string    { return plan.Placeholder(name) }
+func (l *lowerer) Activity() *campaign.Activity { return l.a }
+func (l *lowerer) ResultPath() string           { return "$.r." + l.a.ID }
+func (l *lowerer) Next() string                 { return l.next }
+func (l *lowerer) RunPath() string              { return "$.run" }
+func (l *lowerer) Campaign() *campaign.Campaign { return l.e.p.Campaign }
+func (l *lowerer) Catalog() *campaign.Catalog   { return l.e.p.Catalog }
+func (l *lowerer) Function(name string) string  { return plan.Placeholder(name) }
 func (l *lowerer) Add(name string, st *asl.State) {
 	l.states.Add(name, st)
 	l.e.role(name, l.a.ID, plan.RoleWork)

@@ -10,16 +10,11 @@ import (
 	"github.com/stepwise-run/stepwise/shared/lambdarun"
 )
 
-// Deps are the dataset dependencies of a stack's functions.
-func Deps(st *lambdarun.Stack) datakit.Deps {
-	return datakit.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}
-}
-
 // Function returns the Lambda serving name, an activity type of the
 // targeting or the data-management family.
 func Function(st *lambdarun.Stack, name string) *lambdarun.Function {
 	reg := activity.NewRegistry()
-	dk := Deps(st)
+	dk := datakit.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}
 	targeting.Register(reg, &targeting.Deps{Data: dk, Audiences: st.State, Incrementals: st.State})
 	data.Register(reg, &data.Deps{Data: dk, Roots: &st.Config.FileRoots})
 	return st.Function(name, reg)
