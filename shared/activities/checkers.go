@@ -26,8 +26,8 @@ func checkCondition(r campaign.Reporter, path string, cond *condition.Condition,
 		Variables: p.Campaign.Variables, Audiences: p.Audiences, Mode: condition.PopulationMode})
 }
 
-func checkTestCondition(r campaign.Reporter, path string, cond *condition.Condition, p *compile.Program) {
-	condition.Check(r, path, cond, condition.CheckEnv{Catalog: p.Catalog, Params: condition.ParamTypes(p.Campaign.Parameters),
+func checkTestCondition(r campaign.Reporter, path string, cond *condition.Condition, p *compile.Program) *condition.Checked {
+	return condition.Check(r, path, cond, condition.CheckEnv{Catalog: p.Catalog, Params: condition.ParamTypes(p.Campaign.Parameters),
 		Variables: p.Campaign.Variables, Audiences: p.Audiences, Mode: condition.TestMode,
 		Count: func(t campaign.Transition) error { return portExists(p, t) }})
 }
@@ -46,12 +46,12 @@ func portExists(p *compile.Program, t campaign.Transition) error {
 	return fmt.Errorf("activity %q has no port %q%s", t.Activity, t.PortOrOut(), campaign.DidYouMean(t.PortOrOut(), ports))
 }
 
-func testRule(cond *condition.Condition, p *compile.Program, countPath func(activityID, port string) (string, bool)) (asl.ChoiceRule, error) {
+func testRule(cond *condition.Checked, p *compile.Program, countPath func(activityID, port string) (string, bool)) (asl.ChoiceRule, error) {
 	loc, err := campaign.LoadLocation(p.Campaign.Timezone)
 	if err != nil {
 		return asl.ChoiceRule{}, err
 	}
-	return condition.ToChoice(cond, condition.FactPaths{
+	return cond.ToChoice(condition.FactPaths{
 		Count: func(t campaign.Transition) (string, error) {
 			if err := portExists(p, t); err != nil {
 				return "", err

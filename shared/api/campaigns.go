@@ -249,9 +249,9 @@ func checkersWith(ctx context.Context, c compile.Checkers) compile.Checkers {
 		}
 	}
 	if f := c.TestCondition; f != nil {
-		out.TestCondition = func(r campaign.Reporter, path string, cond *condition.Condition, p *compile.Program) {
+		out.TestCondition = func(r campaign.Reporter, path string, cond *condition.Condition, p *compile.Program) *condition.Checked {
 			stop()
-			f(r, path, cond, p)
+			return f(r, path, cond, p)
 		}
 	}
 	if f := c.Template; f != nil {

@@ -24,10 +24,10 @@ func TestCompileStopsWhenCancelled(t *testing.T) {
 	ctx, cancel := context.WithCancel(context.Background())
 	checks := 0
 	inner := s.checkers.TestCondition
-	s.checkers.TestCondition = func(r campaign.Reporter, path string, cond *condition.Condition, p *compile.Program) {
+	s.checkers.TestCondition = func(r campaign.Reporter, path string, cond *condition.Condition, p *compile.Program) *condition.Checked {
 		checks++
 		cancel() // the client goes away during this check
-		inner(r, path, cond, p)
+		return inner(r, path, cond, p)
 	}
 	p, _, e := s.compileDoc(ctx, "flow-only", doc)
 	if e == nil || e.Code != codeDeadline || p != nil {

@@ -13,6 +13,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/fileroot"
 	"github.com/stepwise-run/stepwise/shared/plan"
 )
@@ -42,6 +43,8 @@ type Program struct {
 	// Checkers used by validation; nil ones skip that check.
 	Checkers Checkers
 
+	// checkedTests are the test conditions checked once, lowered when emitted.
+	checkedTests map[*condition.Condition]*condition.Checked
 	// checkOrder is the order types are checked in: topological, with the
 	// activities of a cycle in search order (Order is nil then).
 	checkOrder []string
@@ -102,7 +105,8 @@ func Compile(c *campaign.Campaign, cat *campaign.Catalog, reg *activity.Registry
 func Check(c *campaign.Campaign, cat *campaign.Catalog, reg *activity.Registry, files map[string][]byte, chk Checkers) (*Program, campaign.Diagnostics) {
 	var diags campaign.Diagnostics
 	p := &Program{Campaign: c, Catalog: cat, Registry: reg, Checkers: chk, Files: files,
-		Specs: map[string]*activity.Spec{}, Ports: map[string][]string{}, Schemas: map[string]map[string]campaign.Schema{}}
+		Specs: map[string]*activity.Spec{}, Ports: map[string][]string{}, Schemas: map[string]map[string]campaign.Schema{},
+		checkedTests: map[*condition.Condition]*condition.Checked{}}
 	r := campaign.Reporter{Src: c.Src, Diags: &diags}
 	for _, ps := range passes {
 		ps.run(p, r)

@@ -300,10 +300,11 @@ func (l *lowerer) ResultParameters(status string, ports map[string]activity.Port
 }
 
 func (l *lowerer) TestRule(cond *condition.Condition) (asl.ChoiceRule, error) {
-	if l.e.p.Checkers.TestRule == nil {
-		return asl.ChoiceRule{}, fmt.Errorf("no test-condition lowering configured")
+	checked, ok := l.e.p.checkedTests[cond]
+	if l.e.p.Checkers.TestRule == nil || !ok {
+		return asl.ChoiceRule{}, fmt.Errorf("no checked test condition to lower")
 	}
-	return l.e.p.Checkers.TestRule(cond, l.e.p, func(act, port string) (string, bool) {
+	return l.e.p.Checkers.TestRule(checked, l.e.p, func(act, port string) (string, bool) {
 		if _, ok := l.e.results[act]; !ok {
 			return "", false
 		}

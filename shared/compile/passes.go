@@ -15,11 +15,11 @@ import (
 // pass and lower test conditions; the activities package wires the real ones.
 type Checkers struct {
 	Condition     func(r campaign.Reporter, path string, cond *condition.Condition, s campaign.Schema, p *Program)
-	TestCondition func(r campaign.Reporter, path string, cond *condition.Condition, p *Program)
+	TestCondition func(r campaign.Reporter, path string, cond *condition.Condition, p *Program) *condition.Checked
 	Template      func(r campaign.Reporter, path, source string, recipient campaign.Schema, p *Program)
-	// TestRule lowers a test condition; countPath gives the JSONPath of the
-	// count of an activity's port ("" port means out).
-	TestRule func(cond *condition.Condition, p *Program, countPath func(activityID, port string) (string, bool)) (asl.ChoiceRule, error)
+	// TestRule lowers a checked test condition; countPath gives the JSONPath
+	// of the count of an activity's port ("" port means out).
+	TestRule func(cond *condition.Checked, p *Program, countPath func(activityID, port string) (string, bool)) (asl.ChoiceRule, error)
 }
 
 func decodeConfigs(p *Program, r campaign.Reporter) {
@@ -310,7 +310,11 @@ func checkActivity(p *Program, r campaign.Reporter, a *campaign.Activity, audien
 		}
 	}
 	if p.Checkers.TestCondition != nil {
-		chk.TestCondition = func(path string, cond *condition.Condition) { p.Checkers.TestCondition(r, path, cond, p) }
+		chk.TestCondition = func(path string, cond *condition.Condition) {
+			if c := p.Checkers.TestCondition(r, path, cond, p); c != nil {
+				p.checkedTests[cond] = c
+			}
+		}
 	}
 	if p.Checkers.Template != nil {
 		chk.Template = func(path, src string, s campaign.Schema) { p.Checkers.Template(r, path, src, s, p) }
