@@ -6,7 +6,7 @@ import (
 	"regexp"
 
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
-	"github.com/stepwise-run/stepwise/shared/executor"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
 )
 
 func init() {

@@ -11,7 +11,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/canvas"
-	"github.com/stepwise-run/stepwise/shared/executor"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 

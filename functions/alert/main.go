@@ -8,17 +8,17 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 func main() {
-	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		var d flow.Deps
 		if cfg.AlertTopic != "" {
-			d.Alerter = lambdarun.SNSAlerter{Client: sns.NewFromConfig(awsCfg), Topic: cfg.AlertTopic}
+			d.Alerter = lambdafn.SNSAlerter{Client: sns.NewFromConfig(awsCfg), Topic: cfg.AlertTopic}
 		}
 		reg := activity.NewRegistry()
 		flow.Register(reg, &d)
-		return lambdarun.NewStack(cfg, awsCfg).Function("Alert", reg).Invoke
+		return lambdafn.NewStack(cfg, awsCfg).Function("Alert", reg).Invoke
 	})
 }

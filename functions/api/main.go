@@ -22,15 +22,15 @@ import (
 	"github.com/stepwise-run/stepwise/shared/aws/secrets"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 func main() {
-	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		if err := cfg.ReadUnsubscribeSecret(context.Background(), secrets.Reader(awsCfg)); err != nil {
 			log.Fatal(err)
 		}
-		st := lambdarun.NewStack(cfg, awsCfg)
+		st := lambdafn.NewStack(cfg, awsCfg)
 		pub := &publish.Publisher{SFN: sfn.NewFromConfig(awsCfg), Scheduler: scheduler.NewFromConfig(awsCfg),
 			RoleArn: cfg.StateMachineRole, SchedulerRoleArn: cfg.SchedulerRole, Prefix: cfg.NamePrefix, Group: cfg.ScheduleGroup,
 			FunctionArn: func(name string) string { return cfg.FunctionArnPrefix + name }}
@@ -45,11 +45,11 @@ func main() {
 			fb = &feedbackq.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.FeedbackQueue}
 		}
 		schemas := &dataset.SchemaProbe{Buckets: st.Buckets, WorkDir: cfg.WorkDir}
-		h := api.New(api.Options{Store: st.State, Sources: lambdarun.BlobSources{Blob: st.Blob}, Feedback: fb, Schemas: schemas,
+		h := api.New(api.Options{Store: st.State, Sources: lambdafn.BlobSources{Blob: st.Blob}, Feedback: fb, Schemas: schemas,
 			Bundles:  &compile.Publisher{Blob: st.Blob},
 			Executor: pub, Deployer: pub, Previewer: &preview.Previewer{Options: dataset.Options{Store: st.Blob, WorkDir: cfg.WorkDir}},
 			Uploads:   &publish.Uploads{Presign: s3.NewPresignClient(st.S3), Bucket: cfg.Bucket, Prefix: cfg.Prefix + "uploads/"},
 			Authorize: api.TrustGateway, UnsubscribeSecret: []byte(cfg.UnsubscribeSecret), Logger: slog.Default()})
-		return lambdarun.HTTP(h)
+		return lambdafn.HTTP(h)
 	})
 }

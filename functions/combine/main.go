@@ -5,13 +5,13 @@ package main
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
-	"github.com/stepwise-run/stepwise/shared/lambdarun/datafn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/datafn"
 )
 
 func main() {
-	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		st := lambdarun.NewStack(cfg, awsCfg)
+	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
+		st := lambdafn.NewStack(cfg, awsCfg)
 		fn := datafn.Function(st, "Combine")
 		return fn.Invoke
 	})

@@ -11,14 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/stepwise-run/stepwise/shared/aws/sessend"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
-	"github.com/stepwise-run/stepwise/shared/lambdarun/channelfn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/channelfn"
 )
 
 func main() {
-	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		ses := &sessend.Sender{Client: sesv2.NewFromConfig(awsCfg), ConfigurationSet: cfg.ConfigurationSet}
-		fn, err := channelfn.Function(context.Background(), lambdarun.NewStack(cfg, awsCfg), "Email", "ses", ses)
+		fn, err := channelfn.Function(context.Background(), lambdafn.NewStack(cfg, awsCfg), "Email", "ses", ses)
 		if err != nil {
 			log.Fatal(err)
 		}

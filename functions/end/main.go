@@ -8,14 +8,14 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 func main() {
-	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		st := lambdarun.NewStack(cfg, awsCfg)
+	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
+		st := lambdafn.NewStack(cfg, awsCfg)
 		reg := activity.NewRegistry()
-		flow.Register(reg, &flow.Deps{Trigger: st.NewTrigger(lambdarun.SFN{Client: sfn.NewFromConfig(awsCfg)})})
+		flow.Register(reg, &flow.Deps{Trigger: st.NewTrigger(lambdafn.SFN{Client: sfn.NewFromConfig(awsCfg)})})
 		return st.Function("End", reg).Invoke
 	})
 }

@@ -9,14 +9,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 func main() {
-	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		st := lambdarun.NewStack(cfg, awsCfg)
+	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
+		st := lambdafn.NewStack(cfg, awsCfg)
 		fn := st.Function("FailRun", activity.NewRegistry())
-		ended := &lambdarun.EndedRuns{Store: st.State, StateMachinePrefix: cfg.StateMachinePrefix, Now: time.Now}
+		ended := &lambdafn.EndedRuns{Store: st.State, StateMachinePrefix: cfg.StateMachinePrefix, Now: time.Now}
 		return ended.Or(fn.Invoke)
 	})
 }

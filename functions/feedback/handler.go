@@ -10,7 +10,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/feedback"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 // store is the part of the state store the handler uses.
@@ -26,7 +26,7 @@ type handler struct {
 	buckets func(string) (blob.Store, error)
 	// scratch gives each batch a folder of the work dir, removed with the
 	// batch's engine when the batch ends.
-	scratch *lambdarun.Scratch
+	scratch *lambdafn.Scratch
 }
 
 // result counts what a batch did.
@@ -40,7 +40,7 @@ type result struct {
 // Handle records a batch. Appending is idempotent (records are keyed by
 // event id), so a redelivered batch adds nothing twice; any failure fails
 // the batch, which SQS redelivers (five times, then the dead-letter queue).
-func (h *handler) Handle(ctx context.Context, b lambdarun.FeedbackBatch) (result, error) {
+func (h *handler) Handle(ctx context.Context, b lambdafn.FeedbackBatch) (result, error) {
 	var res result
 	var recs []feedback.Record
 	for _, body := range b.Bodies() {

@@ -7,13 +7,13 @@ package main
 import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 func main() {
-	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		st := lambdarun.NewStack(cfg, awsCfg)
-		h := &handler{state: st.State, store: st.Blob, buckets: st.Buckets, scratch: lambdarun.NewScratch(cfg.WorkDir)}
+	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
+		st := lambdafn.NewStack(cfg, awsCfg)
+		h := &handler{state: st.State, store: st.Blob, buckets: st.Buckets, scratch: lambdafn.NewScratch(cfg.WorkDir)}
 		return h.Handle
 	})
 }

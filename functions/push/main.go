@@ -11,14 +11,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stepwise-run/stepwise/shared/aws/smssend"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
-	"github.com/stepwise-run/stepwise/shared/lambdarun/channelfn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/channelfn"
 )
 
 func main() {
-	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		push := &smssend.SNS{Client: sns.NewFromConfig(awsCfg), PlatformApplicationArn: cfg.PushApplication}
-		fn, err := channelfn.Function(context.Background(), lambdarun.NewStack(cfg, awsCfg), "Push", "sns", push)
+		fn, err := channelfn.Function(context.Background(), lambdafn.NewStack(cfg, awsCfg), "Push", "sns", push)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -10,14 +10,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/pinpointsmsvoicev2"
 
 	"github.com/stepwise-run/stepwise/shared/aws/smssend"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
-	"github.com/stepwise-run/stepwise/shared/lambdarun/channelfn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/channelfn"
 )
 
 func main() {
-	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
+	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		sms := &smssend.SMS{Client: pinpointsmsvoicev2.NewFromConfig(awsCfg), OriginationIdentity: cfg.SMSOrigination}
-		fn, err := channelfn.Function(context.Background(), lambdarun.NewStack(cfg, awsCfg), "SMS", "sms-voice", sms)
+		fn, err := channelfn.Function(context.Background(), lambdafn.NewStack(cfg, awsCfg), "SMS", "sms-voice", sms)
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -6,12 +6,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 func main() {
-	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		fn := lambdarun.NewStack(cfg, awsCfg).Function("Suspend", activity.NewRegistry())
+	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
+		fn := lambdafn.NewStack(cfg, awsCfg).Function("Suspend", activity.NewRegistry())
 		return fn.Invoke
 	})
 }

@@ -7,12 +7,12 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 func main() {
-	lambdarun.Main(func(cfg lambdarun.Config, awsCfg aws.Config) any {
-		t := lambdarun.NewStack(cfg, awsCfg).NewTrigger(lambdarun.SFN{Client: sfn.NewFromConfig(awsCfg)})
+	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
+		t := lambdafn.NewStack(cfg, awsCfg).NewTrigger(lambdafn.SFN{Client: sfn.NewFromConfig(awsCfg)})
 		return t.Handle
 	})
 }

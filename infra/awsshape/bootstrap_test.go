@@ -13,7 +13,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
 	"github.com/stepwise-run/stepwise/shared/activities"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 // coldStartRounds is how many fresh emulators each function gets.
@@ -26,7 +26,7 @@ const coldStartRounds = 3
 // invocation times.
 func TestBootstraps(t *testing.T) {
 	root := repoRoot(t)
-	fns := lambdarun.Functions(activities.Registry())
+	fns := lambdafn.Functions(activities.Registry())
 	var names []string
 	for _, f := range fns {
 		names = append(names, f.Name)
@@ -64,7 +64,7 @@ func TestBootstraps(t *testing.T) {
 					warm = append(warm, took)
 				}
 				outcome = "ok"
-				if f.Family == lambdarun.FamilyAPI {
+				if f.Family == lambdafn.FamilyAPI {
 					var resp struct {
 						StatusCode int `json:"statusCode"`
 					}

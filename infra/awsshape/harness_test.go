@@ -44,8 +44,8 @@ import (
 	"github.com/stepwise-run/stepwise/shared/aws/dynamostate"
 	"github.com/stepwise-run/stepwise/shared/aws/s3blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
-	"github.com/stepwise-run/stepwise/shared/executor"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/testenv"
 )
@@ -109,7 +109,7 @@ func bootstraps(t testing.TB, names ...string) map[string]lambdalocal.Built {
 	t.Helper()
 	root := repoRoot(t)
 	dirs := map[string]string{}
-	for _, f := range lambdarun.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(activities.Registry()) {
 		dirs[f.Name] = f.Dir
 	}
 	var pkgs []string

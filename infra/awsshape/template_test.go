@@ -21,7 +21,7 @@ import (
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 // template is template.yaml as YAML nodes (CloudFormation short forms such
@@ -138,7 +138,7 @@ func dirNames(t testing.TB, dir, suffix string) map[string]bool {
 func TestFunctionsComplete(t *testing.T) {
 	root := repoRoot(t)
 	tm := loadTemplate(t)
-	fns := lambdarun.Functions(activities.Registry())
+	fns := lambdafn.Functions(activities.Registry())
 	folders, events := dirNames(t, "functions", ""), dirNames(t, "events", ".json")
 	resources, targets := tm.functions(), makeTargets(t)
 	want := map[string]bool{}
@@ -262,7 +262,7 @@ func seq(n *yaml.Node) []*yaml.Node {
 func TestCGOSplit(t *testing.T) {
 	root := repoRoot(t)
 	targets := makeTargets(t)
-	fns := lambdarun.Functions(activities.Registry())
+	fns := lambdafn.Functions(activities.Registry())
 	var pkgs []string
 	for _, f := range fns {
 		pkgs = append(pkgs, "./functions/"+f.Dir)
@@ -298,7 +298,7 @@ func TestCGOSplit(t *testing.T) {
 			}
 		}
 		kind := targets[f.LogicalID()][0]
-		mustPure := f.Family == activity.Flow || f.Family == lambdarun.FamilyRun || f.Family == lambdarun.FamilyTrigger
+		mustPure := f.Family == activity.Flow || f.Family == lambdafn.FamilyRun || f.Family == lambdafn.FamilyTrigger
 		switch {
 		case mustPure && kind != "pure":
 			t.Errorf("%s (%s) must be built CGO-free (lambda-pure), not %s", f.Name, f.Family, kind)
@@ -442,7 +442,7 @@ func TestCfnLint(t *testing.T) {
 // TestEventsDecode: each events/ fixture is a valid input of its function.
 func TestEventsDecode(t *testing.T) {
 	root := repoRoot(t)
-	for _, f := range lambdarun.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(activities.Registry()) {
 		data, err := os.ReadFile(filepath.Join(root, "events", f.Dir+".json"))
 		if err != nil {
 			continue // reported by TestFunctionsComplete
@@ -453,22 +453,22 @@ func TestEventsDecode(t *testing.T) {
 			return d.Decode(v)
 		}
 		switch f.Family {
-		case lambdarun.FamilyTrigger:
-			var ev lambdarun.TriggerEvent
+		case lambdafn.FamilyTrigger:
+			var ev lambdafn.TriggerEvent
 			if err := strict(&ev); err != nil || ev.Campaign == "" {
 				t.Errorf("events/%s.json: not a trigger event: %v", f.Dir, err)
 			}
-		case lambdarun.FamilyFeedback:
-			var ev lambdarun.FeedbackBatch
+		case lambdafn.FamilyFeedback:
+			var ev lambdafn.FeedbackBatch
 			if err := json.Unmarshal(data, &ev); err != nil || len(ev.Records) == 0 || ev.Records[0].Body == "" {
 				t.Errorf("events/%s.json: not an SQS batch: %v", f.Dir, err)
 			}
-		case lambdarun.FamilyAPI:
+		case lambdafn.FamilyAPI:
 			var ev events.APIGatewayV2HTTPRequest
 			if err := strict(&ev); err != nil || ev.RawPath == "" || ev.RequestContext.HTTP.Method == "" {
 				t.Errorf("events/%s.json: not an HTTP API (2.0) event: %v", f.Dir, err)
 			}
-		case lambdarun.FamilyRun:
+		case lambdafn.FamilyRun:
 			var m map[string]json.RawMessage
 			if err := json.Unmarshal(data, &m); err != nil || m["campaign"] == nil || m["bundle"] == nil {
 				t.Errorf("events/%s.json: a run-level input names a campaign and a bundle: %v", f.Dir, err)

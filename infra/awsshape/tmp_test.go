@@ -9,7 +9,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -19,7 +19,7 @@ import (
 const tmpSlack = 16 << 10
 
 // tmpRoot is all a function's /tmp may hold between invocations.
-var tmpRoot = []string{"/tmp/" + lambdarun.ScratchFolder}
+var tmpRoot = []string{"/tmp/" + lambdafn.ScratchFolder}
 
 // checkTmp fails t when a function's /tmp holds more than its empty
 // scratch root.

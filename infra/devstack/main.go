@@ -52,7 +52,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/aws/dynamostate"
 	"github.com/stepwise-run/stepwise/shared/aws/s3blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
@@ -215,13 +215,13 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	fns := lambdarun.Functions(activities.Registry())
+	fns := lambdafn.Functions(activities.Registry())
 	if *only != "" {
 		want := map[string]bool{}
 		for _, n := range strings.Split(*only, ",") {
 			want[strings.TrimSpace(n)] = true
 		}
-		var sel []lambdarun.Fn
+		var sel []lambdafn.Fn
 		for _, f := range fns {
 			if want[f.Name] {
 				sel = append(sel, f)

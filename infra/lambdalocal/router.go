@@ -35,7 +35,7 @@ type Backend interface {
 	Invoke(ctx context.Context, payload []byte) (Response, error)
 }
 
-// BackendFunc adapts an in-process handler (e.g. lambdarun's Function.Invoke)
+// BackendFunc adapts an in-process handler (e.g. lambdafn's Function.Invoke)
 // to Backend; an error becomes an Unhandled function error named by its type.
 type BackendFunc func(ctx context.Context, payload json.RawMessage) (json.RawMessage, error)
 

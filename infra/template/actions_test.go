@@ -15,7 +15,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
 	"github.com/stepwise-run/stepwise/shared/activities"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 const module = "github.com/stepwise-run/stepwise"
@@ -103,7 +103,7 @@ type fileFacts struct {
 func functionActions(t *testing.T) map[string][]sdkCall {
 	t.Helper()
 	root := repoRoot(t)
-	fns := lambdarun.Functions(activities.Registry())
+	fns := lambdafn.Functions(activities.Registry())
 	var pkgs []string
 	for _, f := range fns {
 		pkgs = append(pkgs, "./functions/"+f.Dir)
@@ -427,7 +427,7 @@ var testParams = map[string]string{
 func TestFunctionActionsAllowed(t *testing.T) {
 	s := deployed(t, testParams)
 	acts := functionActions(t)
-	for _, f := range lambdarun.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(activities.Registry()) {
 		stmts, _ := s.roleStatements(t, s.functionRole(t, f.LogicalID()))
 		seen := map[string]bool{}
 		var names []string
@@ -461,7 +461,7 @@ func TestFunctionActionsAllowed(t *testing.T) {
 func TestNoUnusedGrants(t *testing.T) {
 	s := deployed(t, testParams)
 	acts := functionActions(t)
-	for _, f := range lambdarun.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(activities.Registry()) {
 		used := map[string]bool{}
 		for _, c := range acts[f.Name] {
 			used[strings.ToLower(c.action)] = true

@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/aws/publish"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 // TestStateMachineLogging: the API is told to publish state machines
@@ -23,7 +23,7 @@ func TestStateMachineLogging(t *testing.T) {
 		for k, v := range obj(obj(s.value(t, obj(s.resources["ApiFunction"]["Properties"])["Environment"]))["Variables"]) {
 			env[k] = fmt.Sprint(v)
 		}
-		cfg, err := lambdarun.FromEnv(func(k string) string { return env[k] })
+		cfg, err := lambdafn.FromEnv(func(k string) string { return env[k] })
 		if err != nil {
 			t.Fatalf("Api environment: %v", err)
 		}

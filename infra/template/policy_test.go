@@ -6,7 +6,7 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/activities"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 var s3ObjectActions = []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject", "s3:AbortMultipartUpload"}
@@ -18,7 +18,7 @@ var s3ObjectActions = []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"
 func TestS3Scope(t *testing.T) {
 	s := deployed(t, testParams)
 	bucket := s.getAtt(t, "Bucket", "Arn").(string)
-	for _, f := range lambdarun.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(activities.Registry()) {
 		stmts, _ := s.roleStatements(t, s.functionRole(t, f.LogicalID()))
 		scope := map[string]s3Access{}
 		for _, a := range s3Scope(f) {
@@ -67,9 +67,9 @@ func TestScopeIsDeployedPrefixes(t *testing.T) {
 // invokedByStateMachines: the functions a compiled campaign's tasks name,
 // the activity and run-level ones; not the API, the trigger (a schedule's
 // target) or the SES feedback consumer.
-func invokedByStateMachines(f lambdarun.Fn) bool {
+func invokedByStateMachines(f lambdafn.Fn) bool {
 	switch f.Family {
-	case lambdarun.FamilyAPI, lambdarun.FamilyTrigger, lambdarun.FamilyFeedback:
+	case lambdafn.FamilyAPI, lambdafn.FamilyTrigger, lambdafn.FamilyFeedback:
 		return false
 	}
 	return true
@@ -84,7 +84,7 @@ func TestStateMachineRoleInvokes(t *testing.T) {
 		return "arn:" + partition + ":lambda:" + region + ":" + account + ":function:" + stackName + "-" + name
 	}
 	n := 0
-	for _, f := range lambdarun.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(activities.Registry()) {
 		want := invokedByStateMachines(f)
 		if want {
 			n++

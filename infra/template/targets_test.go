@@ -5,7 +5,7 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/lambdarun"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 // s3Access is what a function may do under one key prefix of the bucket.
@@ -22,7 +22,7 @@ const dataPrefix = "data/"
 var s3Prefixes = []string{"campaigns/", "sources/", "uploads/", "runs/", "warehouse/", "audiences/", dataPrefix, "elsewhere/"}
 
 // s3Scope is each function's share of the bucket, from the keys its code
-// builds: compile.BundleKey (campaigns/), lambdarun.BlobSources
+// builds: compile.BundleKey (campaigns/), lambdafn.BlobSources
 // (sources/), publish.Uploads and fileroot.UploadsDir (uploads/), saved
 // audiences (audiences/: read by read-audience and inAudience, written by
 // save-audience), dataset
@@ -30,16 +30,16 @@ var s3Prefixes = []string{"campaigns/", "sources/", "uploads/", "runs/", "wareho
 // managed table may migrate its head, a write), catalog tables
 // (CatalogDataPrefix). The dataset families run the same datakit task
 // code, so their functions share a scope.
-func s3Scope(f lambdarun.Fn) []s3Access {
+func s3Scope(f lambdafn.Fn) []s3Access {
 	bundles := s3Access{prefix: "campaigns/", read: true}
 	datasets := []s3Access{bundles, {prefix: dataPrefix, read: true}, {prefix: "audiences/", read: true},
 		{prefix: "runs/", read: true, write: true, del: true}, {prefix: "warehouse/", read: true, write: true, del: true}}
 	switch {
-	case f.Family == lambdarun.FamilyRun || f.Family == lambdarun.FamilyTrigger || f.Family == activity.Flow:
+	case f.Family == lambdafn.FamilyRun || f.Family == lambdafn.FamilyTrigger || f.Family == activity.Flow:
 		return []s3Access{bundles}
-	case f.Family == lambdarun.FamilyFeedback:
+	case f.Family == lambdafn.FamilyFeedback:
 		return []s3Access{{prefix: "warehouse/", read: true, write: true, del: true}}
-	case f.Family == lambdarun.FamilyAPI:
+	case f.Family == lambdafn.FamilyAPI:
 		return []s3Access{{prefix: "campaigns/", read: true, write: true}, {prefix: "sources/", read: true},
 			{prefix: "uploads/", read: true, write: true}, {prefix: "runs/", read: true},
 			{prefix: "warehouse/", read: true}, {prefix: dataPrefix, read: true}}
@@ -67,7 +67,7 @@ func (a s3Access) grants(action string) bool {
 
 // targets are the requests function f makes with action on this stack's
 // resources.
-func targets(t *testing.T, s *stack, f lambdarun.Fn, action string) []request {
+func targets(t *testing.T, s *stack, f lambdafn.Fn, action string) []request {
 	t.Helper()
 	arn := func(service, res string) string {
 		return "arn:" + partition + ":" + service + ":" + region + ":" + account + ":" + res

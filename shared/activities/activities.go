@@ -26,5 +26,5 @@ var schemas = &dataset.SchemaProbe{}
 // Schemas returns the process's schema probe for local table sources: the
 // validator and the local executor share it, so each file version's footer
 // is read once per process. (Lambdas, which read S3 sources, make their own
-// with a bucket opener: lambdarun.Stack.)
+// with a bucket opener: lambdafn.Stack.)
 func Schemas() *dataset.SchemaProbe { return schemas }

@@ -9,7 +9,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activities/emptycase"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/dataset"
-	"github.com/stepwise-run/stepwise/shared/executor"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
 )
 
 // TestEmptyPopulations walks the registry: every activity type, given an

@@ -14,7 +14,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/asl/sfnlocal"
 	"github.com/stepwise-run/stepwise/shared/compile"
-	"github.com/stepwise-run/stepwise/shared/executor"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/send/outbox"
 )

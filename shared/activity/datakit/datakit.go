@@ -58,7 +58,7 @@ const sharedEngine = "dataset.engine"
 
 // EngineOf returns the engine of an invocation: d.Engine, else one created
 // once per Env in its WorkDir, which Env.Close closes (a Lambda
-// invocation's Env: see lambdarun.Scratch).
+// invocation's Env: see lambdafn.Scratch).
 func (d *Deps) EngineOf(env *activity.Env) (*dataset.Engine, error) {
 	if d.Engine != nil {
 		return d.Engine, nil

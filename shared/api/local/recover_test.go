@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/api/local"
-	"github.com/stepwise-run/stepwise/shared/executor"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 

@@ -1,0 +1,21 @@
+// Package datafn makes the Lambdas of the targeting and data-management
+// activity types: their families bound to the stack's adapters.
+package datafn
+
+import (
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/data"
+	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/targeting"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+)
+
+// Function returns the Lambda serving name, an activity type of the
+// targeting or the data-management family.
+func Function(st *lambdafn.Stack, name string) *lambdafn.Function {
+	reg := activity.NewRegistry()
+	dk := datakit.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}
+	targeting.Register(reg, &targeting.Deps{Data: dk, Audiences: st.State, Incrementals: st.State})
+	data.Register(reg, &data.Deps{Data: dk, Roots: &st.Config.FileRoots})
+	return st.Function(name, reg)
+}

@@ -1,0 +1,4 @@
+package lambdafn
+
+// AsciiSubjectForTest exposes asciiSubject.
+var AsciiSubjectForTest = asciiSubject

@@ -1,4 +1,0 @@
-package lambdarun
-
-// AsciiSubjectForTest exposes asciiSubject.
-var AsciiSubjectForTest = asciiSubject
