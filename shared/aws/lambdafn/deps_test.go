@@ -16,7 +16,7 @@ const module = "github.com/stepwise-run/stepwise/"
 // activity family only; flow, run-level and trigger functions link no
 // DuckDB (no cgo).
 func TestFunctionDependencies(t *testing.T) {
-	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "../../functions/...").Output()
+	out, err := exec.Command("go", "list", "-f", `{{.ImportPath}} {{join .Deps " "}}`, "../../../functions/...").Output()
 	if err != nil {
 		t.Fatalf("go list: %v", err)
 	}

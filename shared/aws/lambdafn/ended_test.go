@@ -19,7 +19,7 @@ const endedPrefix = "arn:aws:states:eu-west-1:123456789012:stateMachine:stepwise
 // changed by edit.
 func fixtureEvent(t *testing.T, edit func(d map[string]any)) json.RawMessage {
 	t.Helper()
-	data, err := os.ReadFile("../../events/fail-run.execution-failed.json")
+	data, err := os.ReadFile("../../../events/fail-run.execution-failed.json")
 	if err != nil {
 		t.Fatal(err)
 	}

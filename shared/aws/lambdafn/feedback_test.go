@@ -10,7 +10,7 @@ import (
 )
 
 func TestFeedbackBatch(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "events", "feedback.json"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "feedback.json"))
 	if err != nil {
 		t.Fatal(err)
 	}

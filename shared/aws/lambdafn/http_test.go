@@ -16,7 +16,7 @@ import (
 )
 
 func TestHTTPAdapter(t *testing.T) {
-	data, err := os.ReadFile(filepath.Join("..", "..", "events", "api.json"))
+	data, err := os.ReadFile(filepath.Join("..", "..", "..", "events", "api.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
