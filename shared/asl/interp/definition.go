@@ -284,6 +284,7 @@ var stateFields = map[string][]string{
 	"Map":      {"ItemsPath", "ItemSelector", "Parameters", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "ResultSelector", "ResultPath", "InputPath", "OutputPath", "Retry", "Catch", "Next", "End"},
 }
 
+// state compiles one state: the fields every type shares, then its type's own.
 func (c *compiler) state(name string, o *object, where string) (*state, error) {
 	tv, _ := o.get("Type")
 	typ, _ := tv.(string)
@@ -295,29 +296,64 @@ func (c *compiler) state(name string, o *object, where string) (*state, error) {
 		return nil, err
 	}
 	st := &state{name: name, typ: typ}
+	if err := c.transition(st, o, where); err != nil {
+		return nil, err
+	}
+	if err := c.common(st, o, where); err != nil {
+		return nil, err
+	}
 	var err error
-	fail := func(e error) (*state, error) { return nil, c.errf(where, "%v", e) }
+	switch typ {
+	case "Task":
+		err = c.taskState(st, o, where)
+	case "Pass":
+		st.result, st.hasResult = o.get("Result")
+	case "Choice":
+		err = c.choiceState(st, o, where)
+	case "Wait":
+		err = c.waitState(st, o, where)
+	case "Fail":
+		err = c.failState(st, o, where)
+	case "Parallel":
+		err = c.parallelState(st, o, where)
+	case "Map":
+		err = c.mapState(st, o, where)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return st, nil
+}
 
-	// Transitions.
+// transition reads Next and End: exactly one of them, except for the
+// types that end or branch by themselves.
+func (c *compiler) transition(st *state, o *object, where string) error {
+	switch st.typ {
+	case "Choice", "Succeed", "Fail":
+		return nil
+	}
 	next, hasNext := o.get("Next")
 	end, hasEnd := o.get("End")
-	switch typ {
-	case "Choice", "Succeed", "Fail":
-	default:
-		if hasNext {
-			if st.next, _ = next.(string); st.next == "" {
-				return nil, c.errf(where, "Next must be a non-empty string")
-			}
-		}
-		isEnd := hasEnd && end == true
-		if hasEnd && end != true {
-			return nil, c.errf(where, "End must be true when present")
-		}
-		if hasNext == isEnd {
-			return nil, c.errf(where, "exactly one of Next and End is required")
+	if hasNext {
+		if st.next, _ = next.(string); st.next == "" {
+			return c.errf(where, "Next must be a non-empty string")
 		}
 	}
+	isEnd := hasEnd && end == true
+	if hasEnd && end != true {
+		return c.errf(where, "End must be true when present")
+	}
+	if hasNext == isEnd {
+		return c.errf(where, "exactly one of Next and End is required")
+	}
+	return nil
+}
 
+// common reads the fields several types share (stateFields says which
+// types allow them): paths, Parameters, ResultSelector, Retry and Catch.
+func (c *compiler) common(st *state, o *object, where string) error {
+	var err error
+	fail := func(e error) error { return c.errf(where, "%v", e) }
 	if st.inputPath, err = optionalPath(o, "InputPath"); err != nil {
 		return fail(err)
 	}
@@ -343,191 +379,213 @@ func (c *compiler) state(name string, o *object, where string) (*state, error) {
 	if st.catch, err = c.catchers(o); err != nil {
 		return fail(err)
 	}
+	return nil
+}
 
-	switch typ {
-	case "Task":
-		r, _ := o.get("Resource")
-		if st.resource, _ = r.(string); st.resource == "" {
-			return nil, c.errf(where, "Resource must be a non-empty string")
+func (c *compiler) taskState(st *state, o *object, where string) error {
+	r, _ := o.get("Resource")
+	if st.resource, _ = r.(string); st.resource == "" {
+		return c.errf(where, "Resource must be a non-empty string")
+	}
+	if v, ok := o.get("TimeoutSeconds"); ok {
+		n, ok := toInt(v)
+		if !ok || n <= 0 {
+			return c.errf(where, "TimeoutSeconds must be a positive integer")
 		}
-		if v, ok := o.get("TimeoutSeconds"); ok {
-			n, ok := toInt(v)
-			if !ok || n <= 0 {
-				return nil, c.errf(where, "TimeoutSeconds must be a positive integer")
-			}
-			st.timeout = time.Duration(n) * timeoutUnit
-		}
-		if st.timeoutPath, err = optionalRefPath(o, "TimeoutSecondsPath"); err != nil {
-			return fail(err)
-		}
-	case "Pass":
-		st.result, st.hasResult = o.get("Result")
-	case "Choice":
-		cv, _ := o.get("Choices")
-		arr, ok := cv.([]any)
-		if !ok || len(arr) == 0 {
-			return nil, c.errf(where, "Choices must be a non-empty array")
-		}
-		for i, e := range arr {
-			eo, ok := e.(*object)
-			if !ok {
-				return nil, c.errf(where, "Choices[%d] must be an object", i)
-			}
-			r, err := compileChoice(eo, true)
-			if err != nil {
-				return nil, c.errf(where, "Choices[%d]: %v", i, err)
-			}
-			st.choices = append(st.choices, r)
-		}
-		if d, ok := o.get("Default"); ok {
-			if st.def, _ = d.(string); st.def == "" {
-				return nil, c.errf(where, "Default must be a non-empty string")
-			}
-		}
-	case "Wait":
-		n := 0
-		if v, ok := o.get("Seconds"); ok {
-			s, ok := toInt(v)
-			if !ok || s < 0 {
-				return nil, c.errf(where, "Seconds must be a non-negative integer")
-			}
-			st.seconds, st.hasSeconds = s, true
-			n++
-		}
-		if v, ok := o.get("Timestamp"); ok {
-			s, _ := v.(string)
-			t, ok := parseTimestamp(s)
-			if !ok {
-				return nil, c.errf(where, "Timestamp must be an RFC 3339 timestamp")
-			}
-			st.timestamp, st.hasTimestamp = t, true
-			n++
-		}
-		if st.secondsPath, err = optionalRefPath(o, "SecondsPath"); err != nil {
-			return fail(err)
-		}
-		if st.timestampPath, err = optionalRefPath(o, "TimestampPath"); err != nil {
-			return fail(err)
-		}
-		if st.secondsPath != nil {
-			n++
-		}
-		if st.timestampPath != nil {
-			n++
-		}
-		if n != 1 {
-			return nil, c.errf(where, "exactly one of Seconds, SecondsPath, Timestamp and TimestampPath is required")
-		}
-	case "Fail":
-		for _, f := range []struct {
-			lit, dyn string
-			s        *string
-			d        **dynString
-		}{{"Error", "ErrorPath", &st.errName, &st.errorPath}, {"Cause", "CausePath", &st.cause, &st.causePath}} {
-			lv, hasLit := o.get(f.lit)
-			dv, hasDyn := o.get(f.dyn)
-			if hasLit && hasDyn {
-				return nil, c.errf(where, "%s and %s are mutually exclusive", f.lit, f.dyn)
-			}
-			if hasLit {
-				s, ok := lv.(string)
-				if !ok {
-					return nil, c.errf(where, "%s must be a string", f.lit)
-				}
-				*f.s = s
-			}
-			if hasDyn {
-				s, _ := dv.(string)
-				t, err := compileDynamic(s)
-				if err != nil {
-					return nil, c.errf(where, "%s: %v", f.dyn, err)
-				}
-				*f.d = &dynString{p: t.path, call: t.call}
-			}
-		}
-	case "Parallel":
-		bv, _ := o.get("Branches")
-		arr, ok := bv.([]any)
-		if !ok || len(arr) == 0 {
-			return nil, c.errf(where, "Branches must be a non-empty array")
-		}
-		for i, b := range arr {
-			bo, ok := b.(*object)
-			bw := fmt.Sprintf("%s.Branches[%d]", where, i)
-			if !ok {
-				return nil, c.errf(bw, "a branch must be an object")
-			}
-			if err := c.checkFields(bo, bw, "StartAt", "States", "Comment"); err != nil {
-				return nil, err
-			}
-			m, err := c.machine(bo, bw)
-			if err != nil {
-				return nil, err
-			}
-			st.branches = append(st.branches, m)
-		}
-	case "Map":
-		if st.itemsPath, err = optionalRefPath(o, "ItemsPath"); err != nil {
-			return fail(err)
-		}
-		sel, hasSel := o.get("ItemSelector")
-		par, hasPar := o.get("Parameters")
-		if hasSel && hasPar {
-			return nil, c.errf(where, "ItemSelector and Parameters are mutually exclusive")
-		}
-		st.params = nil // Map's Parameters is the legacy ItemSelector
-		if hasPar {
-			sel, hasSel = par, true
-		}
-		if hasSel {
-			if st.itemSel, err = compileTemplate(sel); err != nil {
-				return fail(fmt.Errorf("ItemSelector: %v", err))
-			}
-		}
-		pv, hasProc := o.get("ItemProcessor")
-		iv, hasIter := o.get("Iterator")
-		if hasProc == hasIter {
-			return nil, c.errf(where, "exactly one of ItemProcessor and Iterator is required")
-		}
-		key := "ItemProcessor"
-		if hasIter {
-			pv, key = iv, "Iterator"
-		}
-		po, ok := pv.(*object)
-		pw := where + "." + key
+		st.timeout = time.Duration(n) * timeoutUnit
+	}
+	var err error
+	if st.timeoutPath, err = optionalRefPath(o, "TimeoutSecondsPath"); err != nil {
+		return c.errf(where, "%v", err)
+	}
+	return nil
+}
+
+func (c *compiler) choiceState(st *state, o *object, where string) error {
+	cv, _ := o.get("Choices")
+	arr, ok := cv.([]any)
+	if !ok || len(arr) == 0 {
+		return c.errf(where, "Choices must be a non-empty array")
+	}
+	for i, e := range arr {
+		eo, ok := e.(*object)
 		if !ok {
-			return nil, c.errf(pw, "must be an object")
+			return c.errf(where, "Choices[%d] must be an object", i)
 		}
-		if err := c.checkFields(po, pw, "StartAt", "States", "Comment", "ProcessorConfig"); err != nil {
-			return nil, err
+		r, err := compileChoice(eo, true)
+		if err != nil {
+			return c.errf(where, "Choices[%d]: %v", i, err)
 		}
-		if cfg, ok := po.get("ProcessorConfig"); ok {
-			co, ok := cfg.(*object)
-			if !ok {
-				return nil, c.errf(pw, "ProcessorConfig must be an object")
-			}
-			if err := c.checkFields(co, pw+".ProcessorConfig", "Mode", "ExecutionType"); err != nil {
-				return nil, err
-			}
-			if mode, ok := co.get("Mode"); ok && mode != "INLINE" {
-				return nil, c.errf(pw, "ProcessorConfig.Mode %s is not supported (INLINE only)", string(encodeJSON(mode)))
-			}
-		}
-		if st.processor, err = c.machine(po, pw); err != nil {
-			return nil, err
-		}
-		if v, ok := o.get("MaxConcurrency"); ok {
-			n, ok := toInt(v)
-			if !ok || n < 0 || n > math.MaxInt32 {
-				return nil, c.errf(where, "MaxConcurrency must be a non-negative integer")
-			}
-			st.maxConc = int(n)
-		}
-		if st.maxConcPath, err = optionalRefPath(o, "MaxConcurrencyPath"); err != nil {
-			return fail(err)
+		st.choices = append(st.choices, r)
+	}
+	if d, ok := o.get("Default"); ok {
+		if st.def, _ = d.(string); st.def == "" {
+			return c.errf(where, "Default must be a non-empty string")
 		}
 	}
-	return st, nil
+	return nil
+}
+
+func (c *compiler) waitState(st *state, o *object, where string) error {
+	n := 0
+	if v, ok := o.get("Seconds"); ok {
+		s, ok := toInt(v)
+		if !ok || s < 0 {
+			return c.errf(where, "Seconds must be a non-negative integer")
+		}
+		st.seconds, st.hasSeconds = s, true
+		n++
+	}
+	if v, ok := o.get("Timestamp"); ok {
+		s, _ := v.(string)
+		t, ok := parseTimestamp(s)
+		if !ok {
+			return c.errf(where, "Timestamp must be an RFC 3339 timestamp")
+		}
+		st.timestamp, st.hasTimestamp = t, true
+		n++
+	}
+	var err error
+	if st.secondsPath, err = optionalRefPath(o, "SecondsPath"); err != nil {
+		return c.errf(where, "%v", err)
+	}
+	if st.timestampPath, err = optionalRefPath(o, "TimestampPath"); err != nil {
+		return c.errf(where, "%v", err)
+	}
+	if st.secondsPath != nil {
+		n++
+	}
+	if st.timestampPath != nil {
+		n++
+	}
+	if n != 1 {
+		return c.errf(where, "exactly one of Seconds, SecondsPath, Timestamp and TimestampPath is required")
+	}
+	return nil
+}
+
+// failState reads Error and Cause, each a literal or a path (or intrinsic).
+func (c *compiler) failState(st *state, o *object, where string) error {
+	for _, f := range []struct {
+		lit, dyn string
+		s        *string
+		d        **dynString
+	}{{"Error", "ErrorPath", &st.errName, &st.errorPath}, {"Cause", "CausePath", &st.cause, &st.causePath}} {
+		lv, hasLit := o.get(f.lit)
+		dv, hasDyn := o.get(f.dyn)
+		if hasLit && hasDyn {
+			return c.errf(where, "%s and %s are mutually exclusive", f.lit, f.dyn)
+		}
+		if hasLit {
+			s, ok := lv.(string)
+			if !ok {
+				return c.errf(where, "%s must be a string", f.lit)
+			}
+			*f.s = s
+		}
+		if hasDyn {
+			s, _ := dv.(string)
+			t, err := compileDynamic(s)
+			if err != nil {
+				return c.errf(where, "%s: %v", f.dyn, err)
+			}
+			*f.d = &dynString{p: t.path, call: t.call}
+		}
+	}
+	return nil
+}
+
+func (c *compiler) parallelState(st *state, o *object, where string) error {
+	bv, _ := o.get("Branches")
+	arr, ok := bv.([]any)
+	if !ok || len(arr) == 0 {
+		return c.errf(where, "Branches must be a non-empty array")
+	}
+	for i, b := range arr {
+		bo, ok := b.(*object)
+		bw := fmt.Sprintf("%s.Branches[%d]", where, i)
+		if !ok {
+			return c.errf(bw, "a branch must be an object")
+		}
+		if err := c.checkFields(bo, bw, "StartAt", "States", "Comment"); err != nil {
+			return err
+		}
+		m, err := c.machine(bo, bw)
+		if err != nil {
+			return err
+		}
+		st.branches = append(st.branches, m)
+	}
+	return nil
+}
+
+func (c *compiler) mapState(st *state, o *object, where string) error {
+	var err error
+	if st.itemsPath, err = optionalRefPath(o, "ItemsPath"); err != nil {
+		return c.errf(where, "%v", err)
+	}
+	sel, hasSel := o.get("ItemSelector")
+	par, hasPar := o.get("Parameters")
+	if hasSel && hasPar {
+		return c.errf(where, "ItemSelector and Parameters are mutually exclusive")
+	}
+	st.params = nil // Map's Parameters is the legacy ItemSelector
+	if hasPar {
+		sel, hasSel = par, true
+	}
+	if hasSel {
+		if st.itemSel, err = compileTemplate(sel); err != nil {
+			return c.errf(where, "ItemSelector: %v", err)
+		}
+	}
+	if st.processor, err = c.mapProcessor(o, where); err != nil {
+		return err
+	}
+	if v, ok := o.get("MaxConcurrency"); ok {
+		n, ok := toInt(v)
+		if !ok || n < 0 || n > math.MaxInt32 {
+			return c.errf(where, "MaxConcurrency must be a non-negative integer")
+		}
+		st.maxConc = int(n)
+	}
+	if st.maxConcPath, err = optionalRefPath(o, "MaxConcurrencyPath"); err != nil {
+		return c.errf(where, "%v", err)
+	}
+	return nil
+}
+
+// mapProcessor compiles a Map's ItemProcessor (or legacy Iterator), inline only.
+func (c *compiler) mapProcessor(o *object, where string) (*machine, error) {
+	pv, hasProc := o.get("ItemProcessor")
+	iv, hasIter := o.get("Iterator")
+	if hasProc == hasIter {
+		return nil, c.errf(where, "exactly one of ItemProcessor and Iterator is required")
+	}
+	key := "ItemProcessor"
+	if hasIter {
+		pv, key = iv, "Iterator"
+	}
+	po, ok := pv.(*object)
+	pw := where + "." + key
+	if !ok {
+		return nil, c.errf(pw, "must be an object")
+	}
+	if err := c.checkFields(po, pw, "StartAt", "States", "Comment", "ProcessorConfig"); err != nil {
+		return nil, err
+	}
+	if cfg, ok := po.get("ProcessorConfig"); ok {
+		co, ok := cfg.(*object)
+		if !ok {
+			return nil, c.errf(pw, "ProcessorConfig must be an object")
+		}
+		if err := c.checkFields(co, pw+".ProcessorConfig", "Mode", "ExecutionType"); err != nil {
+			return nil, err
+		}
+		if mode, ok := co.get("Mode"); ok && mode != "INLINE" {
+			return nil, c.errf(pw, "ProcessorConfig.Mode %s is not supported (INLINE only)", string(encodeJSON(mode)))
+		}
+	}
+	return c.machine(po, pw)
 }
 
 func optionalPath(o *object, key string) (optPath, error) {
