@@ -18,11 +18,11 @@ import (
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/preview"
 	"github.com/stepwise-run/stepwise/shared/aws/feedbackq"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/aws/publish"
 	"github.com/stepwise-run/stepwise/shared/aws/secrets"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
-	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 func main() {

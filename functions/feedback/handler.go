@@ -6,11 +6,11 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/feedback"
-	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
 // store is the part of the state store the handler uses.

@@ -10,9 +10,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
-	"github.com/stepwise-run/stepwise/shared/aws/smssend"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/channelfn"
+	"github.com/stepwise-run/stepwise/shared/aws/smssend"
 )
 
 func main() {

@@ -9,9 +9,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/pinpointsmsvoicev2"
 
-	"github.com/stepwise-run/stepwise/shared/aws/smssend"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/channelfn"
+	"github.com/stepwise-run/stepwise/shared/aws/smssend"
 )
 
 func main() {

@@ -42,10 +42,10 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/aws/dynamostate"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/aws/s3blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
-	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/testenv"
 )

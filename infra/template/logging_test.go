@@ -5,8 +5,8 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/aws/publish"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/aws/publish"
 )
 
 // TestStateMachineLogging: the API is told to publish state machines

@@ -20,8 +20,8 @@ import (
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
-	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/feedback"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/state"
 	"github.com/stepwise-run/stepwise/shared/unsubscribe"
 )

@@ -21,9 +21,9 @@ import (
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
-	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/feedback"
 	"github.com/stepwise-run/stepwise/shared/fileroot"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 

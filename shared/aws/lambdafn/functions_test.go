@@ -7,8 +7,8 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
-	"github.com/stepwise-run/stepwise/shared/failure"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/failure"
 )
 
 func TestKebab(t *testing.T) {

@@ -9,8 +9,8 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/activity/datakit"
-	"github.com/stepwise-run/stepwise/shared/aws/secrets"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/aws/secrets"
 	"github.com/stepwise-run/stepwise/shared/send"
 )
 
