@@ -10,6 +10,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+
 	"github.com/stepwise-run/stepwise/examples"
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
@@ -37,7 +39,7 @@ func workspace(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := dataset.GenerateSample(context.Background(), filepath.Join(dir, "data"), dataset.SampleOptions{Customers: 3000, Today: now}); err != nil {
+	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: 3000, Today: now}); err != nil {
 		t.Fatal(err)
 	}
 	return dir

@@ -21,6 +21,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/template"
@@ -164,7 +166,7 @@ func prepare(out string, n int) (string, error) {
 	if _, err := os.Stat(filepath.Join(data, "purchases.parquet")); err != nil {
 		fmt.Fprintf(os.Stderr, "generating %d customers …\n", n)
 		start := time.Now()
-		if err := dataset.GenerateSample(context.Background(), data, dataset.SampleOptions{Customers: n}); err != nil {
+		if err := sampledata.Generate(context.Background(), data, sampledata.Options{Customers: n}); err != nil {
 			return "", err
 		}
 		fmt.Fprintf(os.Stderr, "  %s\n", round(time.Since(start)))

@@ -19,6 +19,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -152,7 +154,7 @@ func runParent(customers int, outDir string, repeat int, jsonOut bool, o options
 	}
 	if _, err := os.Stat(filepath.Join(dataDir, "catalog.yaml")); err != nil {
 		start := time.Now()
-		if err := dataset.GenerateSample(context.Background(), dataDir, dataset.SampleOptions{Customers: customers, Seed: 1, Today: today,
+		if err := sampledata.Generate(context.Background(), dataDir, sampledata.Options{Customers: customers, Seed: 1, Today: today,
 			Threads: o.threads, MemoryLimit: o.mem}); err != nil {
 			return err
 		}

@@ -10,10 +10,11 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+
 	"github.com/stepwise-run/stepwise/examples"
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
-	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 )
 
@@ -39,7 +40,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	if _, err := os.Stat(filepath.Join(data, "customers.parquet")); err != nil {
 		fmt.Fprintf(stdout, "generating sample data: %d customers → %s\n", *customers, data)
 		start := time.Now()
-		if err := dataset.GenerateSample(context.Background(), data, dataset.SampleOptions{Customers: *customers}); err != nil {
+		if err := sampledata.Generate(context.Background(), data, sampledata.Options{Customers: *customers}); err != nil {
 			fmt.Fprintf(stderr, "stepwise demo: sample data: %v\n", err)
 			return 1
 		}

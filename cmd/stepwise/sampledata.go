@@ -9,6 +9,8 @@ import (
 	"path/filepath"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
 
@@ -35,7 +37,7 @@ func runSampleData(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintln(stderr, "stepwise sample-data: --customers must be at least 1")
 		return 2
 	}
-	o := dataset.SampleOptions{Customers: *customers, Seed: *seed}
+	o := sampledata.Options{Customers: *customers, Seed: *seed}
 	if *today != "" {
 		if o.Today, err = time.Parse(time.DateOnly, *today); err != nil {
 			fmt.Fprintf(stderr, "stepwise sample-data: --today: want YYYY-MM-DD, got %q\n", *today)
@@ -45,7 +47,7 @@ func runSampleData(args []string, stdout, stderr io.Writer) int {
 	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer cancel()
 	start := time.Now()
-	if err := dataset.GenerateSample(ctx, *out, o); err != nil {
+	if err := sampledata.Generate(ctx, *out, o); err != nil {
 		fmt.Fprintf(stderr, "stepwise sample-data: %v\n", err)
 		return 1
 	}

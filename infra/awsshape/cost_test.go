@@ -12,8 +12,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+
 	"github.com/stepwise-run/stepwise/shared/compile"
-	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -191,7 +192,7 @@ func generatedData(t *testing.T, n int) string {
 	data := filepath.Join(os.TempDir(), fmt.Sprintf("stepwise-shape-%d", n))
 	if _, err := os.Stat(filepath.Join(data, "purchases.parquet")); err != nil {
 		start := time.Now()
-		if err := dataset.GenerateSample(context.Background(), data, dataset.SampleOptions{Customers: n, Seed: 7}); err != nil {
+		if err := sampledata.Generate(context.Background(), data, sampledata.Options{Customers: n, Seed: 7}); err != nil {
 			t.Fatal(err)
 		}
 		t.Logf("generated %d customers in %s (kept in %s)", n, time.Since(start).Round(time.Millisecond), data)

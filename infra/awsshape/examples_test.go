@@ -11,10 +11,11 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -34,7 +35,7 @@ func sampleData(t *testing.T) string {
 	sample.once.Do(func() {
 		sample.dir, sample.err = os.MkdirTemp("", "stepwise-shape-data-")
 		if sample.err == nil {
-			sample.err = dataset.GenerateSample(context.Background(), sample.dir, dataset.SampleOptions{Customers: sampleCustomers})
+			sample.err = sampledata.Generate(context.Background(), sample.dir, sampledata.Options{Customers: sampleCustomers})
 		}
 	})
 	if sample.err != nil {

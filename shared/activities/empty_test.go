@@ -5,10 +5,11 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activities/emptycase"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
-	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 )
 
@@ -22,7 +23,7 @@ func TestEmptyPopulations(t *testing.T) {
 		t.Fatalf("activity types without an empty-population case in shared/activities/emptycase/cases: %v", miss)
 	}
 	dir := t.TempDir()
-	if err := dataset.GenerateSample(context.Background(), filepath.Join(dir, "data"), dataset.SampleOptions{Customers: 200, Seed: 7}); err != nil {
+	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: 200, Seed: 7}); err != nil {
 		t.Fatal(err)
 	}
 	files, err := emptycase.WriteTo(dir)

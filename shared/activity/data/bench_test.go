@@ -8,7 +8,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/sampledata"
 )
 
 // go test ./shared/activity/data -run '^$' -bench . -benchtime 1x
@@ -46,7 +46,7 @@ func BenchmarkLoadFileCSV(b *testing.B) {
 func BenchmarkUpdateData(b *testing.B) {
 	h := newHome(b)
 	dir := b.TempDir()
-	if err := dataset.GenerateSample(context.Background(), dir, dataset.SampleOptions{Customers: 1_000_000}); err != nil {
+	if err := sampledata.Generate(context.Background(), dir, sampledata.Options{Customers: 1_000_000}); err != nil {
 		b.Fatal(err)
 	}
 	p := h.compile(map[string]string{"catalog.yaml": fmt.Sprintf(`version: 1

@@ -6,6 +6,8 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -22,7 +24,7 @@ func TestImportExampleEndToEnd(t *testing.T) {
 	}
 	ctx := context.Background()
 	dir := t.TempDir()
-	if err := dataset.GenerateSample(ctx, filepath.Join(dir, "data"), dataset.SampleOptions{Customers: 1000}); err != nil {
+	if err := sampledata.Generate(ctx, filepath.Join(dir, "data"), sampledata.Options{Customers: 1000}); err != nil {
 		t.Fatal(err)
 	}
 	for _, f := range []string{"import.yaml", "catalog.yaml", "files/leads.csv"} {

@@ -7,7 +7,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/sampledata"
 )
 
 // The winback chain on generated data (3000 customers), each step checked
@@ -18,7 +18,7 @@ func TestSampleChain(t *testing.T) {
 	}
 	e := newEnv(t)
 	ctx := context.Background()
-	if err := dataset.GenerateSample(ctx, e.dir, dataset.SampleOptions{Customers: 3000, Seed: 7, Today: runNow, Threads: 2}); err != nil {
+	if err := sampledata.Generate(ctx, e.dir, sampledata.Options{Customers: 3000, Seed: 7, Today: runNow, Threads: 2}); err != nil {
 		t.Fatal(err)
 	}
 	cat, err := os.ReadFile(filepath.Join(e.dir, "catalog.yaml"))

@@ -9,11 +9,12 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/compile"
-	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/send"
 	"github.com/stepwise-run/stepwise/shared/send/outbox"
@@ -38,7 +39,7 @@ func mailRun(t *testing.T) (*compile.Program, *executor.Local, string) {
 	t.Helper()
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	if err := dataset.GenerateSample(context.Background(), data, dataset.SampleOptions{Customers: 20, Seed: 1, Today: time.Unix(0, 0)}); err != nil {
+	if err := sampledata.Generate(context.Background(), data, sampledata.Options{Customers: 20, Seed: 1, Today: time.Unix(0, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	file := filepath.Join(data, "c.yaml")

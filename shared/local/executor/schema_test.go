@@ -11,6 +11,8 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+
 	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -50,7 +52,7 @@ func sampleWithSourceSchemas(t *testing.T) string {
 	dir := t.TempDir()
 	// The reference date only anchors the generated dates; nothing below
 	// compares them with the clock.
-	if err := dataset.GenerateSample(context.Background(), dir, dataset.SampleOptions{Customers: 300, Seed: 7, Today: time.Unix(1_700_000_000, 0)}); err != nil {
+	if err := sampledata.Generate(context.Background(), dir, sampledata.Options{Customers: 300, Seed: 7, Today: time.Unix(1_700_000_000, 0)}); err != nil {
 		t.Fatal(err)
 	}
 	declared, err := os.ReadFile(filepath.Join(dir, "catalog.yaml"))

@@ -1,4 +1,4 @@
-package dataset
+package sampledata
 
 import (
 	"context"
@@ -9,10 +9,12 @@ import (
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/dataset"
 )
 
-// SampleOptions configure GenerateSample.
-type SampleOptions struct {
+// Options configure GenerateSample.
+type Options struct {
 	// Customers is the number of customers; default 10000. Purchases are
 	// about 4 per customer; stores are always 50.
 	Customers int
@@ -38,7 +40,7 @@ type SampleOptions struct {
 // zone they share, birth dates, signups over 6 years and the time of their
 // last purchase. Purchases: 0 to 8 per customer over the last two years,
 // with sku, category, quantity, amount and store (none for web and app).
-func GenerateSample(ctx context.Context, outDir string, o SampleOptions) error {
+func Generate(ctx context.Context, outDir string, o Options) error {
 	if o.Customers <= 0 {
 		o.Customers = 10000
 	}
@@ -50,7 +52,7 @@ func GenerateSample(ctx context.Context, outDir string, o SampleOptions) error {
 	if err := os.MkdirAll(outDir, 0o755); err != nil {
 		return err
 	}
-	e, err := New(Options{WorkDir: outDir, Threads: o.Threads, MemoryLimit: o.MemoryLimit})
+	e, err := dataset.New(dataset.Options{WorkDir: outDir, Threads: o.Threads, MemoryLimit: o.MemoryLimit})
 	if err != nil {
 		return err
 	}
@@ -71,7 +73,7 @@ func GenerateSample(ctx context.Context, outDir string, o SampleOptions) error {
 	} {
 		file := filepath.Join(outDir, t.name+".parquet")
 		tmp := file + ".tmp"
-		if err := e.Exec(ctx, "COPY ("+t.query+") TO "+QuoteLiteral(tmp)+" (FORMAT parquet, COMPRESSION zstd)"); err != nil {
+		if err := e.Exec(ctx, "COPY ("+t.query+") TO "+dataset.QuoteLiteral(tmp)+" (FORMAT parquet, COMPRESSION zstd)"); err != nil {
 			os.Remove(tmp)
 			return fmt.Errorf("sample data: %s: %w", t.name, err)
 		}
@@ -157,7 +159,7 @@ type sampleSQL struct {
 func sqlStrings(xs []string) string {
 	q := make([]string, len(xs))
 	for i, x := range xs {
-		q[i] = QuoteLiteral(x)
+		q[i] = dataset.QuoteLiteral(x)
 	}
 	return "[" + strings.Join(q, ", ") + "]"
 }
@@ -258,7 +260,7 @@ func (g sampleSQL) stores() string {
 			format = "flagship"
 		}
 		seen[s.country] = true
-		rows[i] = fmt.Sprintf("(%d, %s, %s, %s, %s, %s)", i, QuoteLiteral(ids[i]), QuoteLiteral(s.city), QuoteLiteral(s.country), QuoteLiteral(s.tz), QuoteLiteral(format))
+		rows[i] = fmt.Sprintf("(%d, %s, %s, %s, %s, %s)", i, dataset.QuoteLiteral(ids[i]), dataset.QuoteLiteral(s.city), dataset.QuoteLiteral(s.country), dataset.QuoteLiteral(s.tz), dataset.QuoteLiteral(format))
 	}
 	return fmt.Sprintf(`SELECT storeId, 'Stepwise ' || city AS name, city, country, timezone,
 		CASE WHEN format = 'standard' AND sw_u(k, 'outlet') < 0.2 THEN 'outlet' ELSE format END AS format,
@@ -330,7 +332,7 @@ func (g sampleSQL) purchases() string {
 		g.idWidth(g.n*8), g.idWidth(g.n), ids)
 }
 
-func sampleCatalog(o SampleOptions, today time.Time) string {
+func sampleCatalog(o Options, today time.Time) string {
 	return fmt.Sprintf(`# Stepwise sample catalog, written by "stepwise sample-data"
 # (customers: %d, seed: %d, reference date: %s). Relative dates in the data
 # (signups, purchases over the last two years) count back from the reference date.

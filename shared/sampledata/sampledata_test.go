@@ -1,7 +1,8 @@
-package dataset_test
+package sampledata_test
 
 import (
 	"bytes"
+	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -10,7 +11,10 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/sampledata"
 )
+
+var ctx = context.Background()
 
 var sampleToday = time.Date(2026, 11, 30, 15, 4, 5, 0, time.UTC)
 
@@ -24,7 +28,7 @@ func TestGenerateSample(t *testing.T) {
 		if i == 2 {
 			seed = 8
 		}
-		if err := dataset.GenerateSample(ctx, dir, dataset.SampleOptions{Customers: n, Seed: seed, Today: sampleToday, Threads: 2}); err != nil {
+		if err := sampledata.Generate(ctx, dir, sampledata.Options{Customers: n, Seed: seed, Today: sampleToday, Threads: 2}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -51,7 +55,11 @@ func TestGenerateSample(t *testing.T) {
 	if diags.HasErrors() {
 		t.Fatalf("catalog: %v", diags)
 	}
-	e := engine(t, folder(t))
+	e, err := dataset.New(dataset.Options{WorkDir: t.TempDir(), Threads: 2, MemoryLimit: 256 << 20})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer e.Close()
 	for _, tb := range cat.Tables {
 		declared, err := e.StageSource(ctx, tb.Name, dataset.Source{Location: cat.Resolve(tb.Source), Columns: tb.Columns})
 		if err != nil {
@@ -128,7 +136,7 @@ func TestGenerateSample(t *testing.T) {
 // go test ./shared/dataset -run '^$' -bench GenerateSample1M -benchtime 1x
 func BenchmarkGenerateSample1M(b *testing.B) {
 	for b.Loop() {
-		if err := dataset.GenerateSample(ctx, b.TempDir(), dataset.SampleOptions{Customers: 1_000_000, Seed: 1, Today: sampleToday}); err != nil {
+		if err := sampledata.Generate(ctx, b.TempDir(), sampledata.Options{Customers: 1_000_000, Seed: 1, Today: sampleToday}); err != nil {
 			b.Fatal(err)
 		}
 	}
