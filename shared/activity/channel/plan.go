@@ -203,7 +203,7 @@ func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*datase
 			return nil
 		}, "SELECT DISTINCT "+tz+" FROM "+from+" WHERE "+tz+" IS NOT NULL")
 		if err != nil {
-			return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
+			return nil, fmt.Errorf("plan: %w", err)
 		}
 		sort.Strings(zones)
 	}
@@ -243,7 +243,7 @@ func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*datase
 		}
 	}
 	if err != nil {
-		return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
+		return nil, fmt.Errorf("plan: %w", err)
 	}
 	if !unique {
 		dup = "CASE WHEN row_number() OVER (PARTITION BY " + strings.Join(keyCols, ", ") + " ORDER BY src." + colAddress + " NULLS LAST) > 1 THEN " + lit(ReasonDuplicate) + " END"
@@ -271,7 +271,7 @@ func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*datase
 		order := t.View("order")
 		if err := t.Engine.Exec(ctx, "CREATE TABLE "+datakit.Q(order)+" AS "+with+"SELECT "+strings.Join(quoted(key), ", ")+
 			", row_number() OVER ("+sendOrder+") - 1 AS "+colRow+" FROM ranked", args...); err != nil {
-			return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
+			return nil, fmt.Errorf("plan: %w", err)
 		}
 		defer t.Engine.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+datakit.Q(order))
 		var on []string
@@ -288,7 +288,7 @@ func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*datase
 	m, err := t.Engine.Write(ctx, dataset.Output{Ref: ref, Dimension: in.Manifest.Dimension, Key: key, CreatedAt: planAt, Base: base,
 		RowGroupRows: planRowGroup}, query, args...)
 	if err != nil {
-		return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
+		return nil, fmt.Errorf("plan: %w", err)
 	}
 	return m, nil
 }
@@ -356,7 +356,7 @@ func quoted(names []string) []string {
 func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest, sliceSize int) (*activity.Result, int64, error) {
 	view := t.View("plan")
 	if _, err := t.Engine.StageOwn(t.Ctx, view, ref); err != nil {
-		return nil, 0, &activity.Retryable{Msg: "plan: " + err.Error()}
+		return nil, 0, fmt.Errorf("plan: %w", err)
 	}
 	type wave struct {
 		at          time.Time
@@ -371,7 +371,7 @@ func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest
 		return nil
 	}, "SELECT "+colWave+", min("+colRow+"), count(*) FROM "+datakit.Q(view)+" WHERE "+colSkip+" IS NULL GROUP BY 1 ORDER BY 1")
 	if err != nil {
-		return nil, 0, &activity.Retryable{Msg: "plan: " + err.Error()}
+		return nil, 0, fmt.Errorf("plan: %w", err)
 	}
 	size := int64(sliceSize)
 	res := activity.NewResult([]string{"out", "skipped"})
@@ -431,13 +431,13 @@ func confirmed(ctx context.Context, d *Deps, env *activity.Env, req *activity.Re
 			return true, nil
 		}
 		if !errors.Is(err, state.ErrNotFound) {
-			return false, &activity.Retryable{Msg: "read confirmation: " + err.Error()}
+			return false, fmt.Errorf("read confirmation: %w", err)
 		}
 	}
 	if d.Signals != nil && d.Signals.Take(ctx, req.Run.ID, ConfirmSignal(req.Activity)) {
 		if keys != nil {
 			if _, _, err := keys.PutKey(ctx, state.Key{Key: name, Value: "signal", CreatedAt: env.Now()}); err != nil {
-				return false, &activity.Retryable{Msg: "record confirmation: " + err.Error()}
+				return false, fmt.Errorf("record confirmation: %w", err)
 			}
 		}
 		return true, nil

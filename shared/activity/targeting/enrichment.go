@@ -280,7 +280,7 @@ func runEnrichment(t *task, x *EnrichmentConfig) (*activity.Result, error) {
 		case a.Link == "":
 			expr, _, err := condition.FieldSQL(a.Field, scope)
 			if err != nil {
-				return nil, invalid("add[%d]: %v", i, err)
+				return nil, fmt.Errorf("add[%d]: %w", i, err)
 			}
 			sel = append(sel, castAs(expr, added[a.Name]))
 		case a.Aggregate != "":

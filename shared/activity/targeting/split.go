@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -161,7 +160,7 @@ func runSplit(t *task, x *SplitConfig) (*activity.Result, error) {
 	if unique && in.Base != nil && in.ref != "" {
 		thru, passThrough = t.View("thru"), true
 		if _, err := t.Engine.StagePassThrough(t.Ctx, thru, in.ref); err != nil {
-			return nil, datakit.Classify(err)
+			return nil, err
 		}
 	}
 	switch {
@@ -259,7 +258,7 @@ func runSplit(t *task, x *SplitConfig) (*activity.Result, error) {
 		return nil
 	}, "SELECT CAST(seg AS BIGINT), count(*) FROM "+q(assign)+" GROUP BY seg")
 	if err != nil {
-		return nil, invalid("%v", err)
+		return nil, err
 	}
 
 	res := t.result()
@@ -304,7 +303,7 @@ func runSplit(t *task, x *SplitConfig) (*activity.Result, error) {
 			if slices.Contains(in.Base.Columns, c.Name) {
 				typ, err := duckType(c)
 				if err != nil {
-					return nil, invalid("%v", err)
+					return nil, err
 				}
 				items[i] = "CAST(NULL AS " + typ + ") AS " + q(c.Name)
 			}
@@ -385,7 +384,7 @@ func (t *task) uniqueKey(p pop) (bool, error) {
 	if p.ref != "" {
 		ok, err := t.Engine.KeyIsUnique(t.Ctx, p.ref)
 		if err != nil {
-			return false, invalid("%v", err)
+			return false, err
 		}
 		return ok, nil
 	}
@@ -396,7 +395,7 @@ func (t *task) uniqueKey(p pop) (bool, error) {
 	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) = count(DISTINCT ("+keyCols("t", p.Key)+")) AND bool_and("+
 		strings.Join(nonNull, " AND ")+") IS NOT false FROM "+q(p.View)+" AS t")
 	if err != nil {
-		return false, invalid("%v", err)
+		return false, err
 	}
 	return row[0] == true, nil
 }
