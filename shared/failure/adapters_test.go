@@ -168,6 +168,14 @@ func adapterErrors(t *testing.T) []produced {
 	s3f.set(http.StatusForbidden, `<Error><Code>AccessDenied</Code><Message>no</Message></Error>`, xmlHeader)
 	_, err = s3s.Get(ctx, "k")
 	add("s3blob Get, 403 AccessDenied", err)
+	s3f.set(http.StatusOK, "v", http.Header{"Content-Length": {"100"}})
+	if rc, err := s3s.Get(ctx, "k"); err != nil {
+		t.Fatal(err)
+	} else {
+		_, err = io.ReadAll(rc)
+		rc.Close()
+		add("s3blob Get, body cut short", err)
+	}
 	s3f.clear()
 	_, err = s3s.Get(ctx, "missing")
 	add("s3blob Get, missing key", err)
@@ -256,6 +264,7 @@ var want = map[string]string{
 	"s3blob Get, 500 InternalError":                          "Retryable",
 	"dataset StageDataset on S3, 503 SlowDown":               "Retryable",
 	"s3blob Get, 403 AccessDenied":                           "InvalidInput",
+	"s3blob Get, body cut short":                             "Retryable",
 	"s3blob Get, missing key":                                "InvalidInput",
 	"s3blob PutIfAbsent, key taken":                          "Conflict",
 	"dataset StageDataset, absent dataset":                   "InvalidInput",

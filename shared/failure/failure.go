@@ -138,7 +138,8 @@ func Sentinel(msg string, k error) error { return &sentinel{msg, k} }
 //   - an error with a Transient() bool method (a dataset engine error, a
 //     send error) gives Retryable when it reports true, else InvalidInput;
 //   - an expired or cancelled context, a timeout, a failed network
-//     operation, a full disk, a reset or refused connection give Retryable;
+//     operation, a reset or refused connection, a full disk or quota, too
+//     many open files, an interrupted or would-block call give Retryable;
 //   - anything else is InvalidInput.
 func Classify(err error) error {
 	if err == nil {
@@ -200,7 +201,8 @@ func transientSystem(err error) bool {
 	case errors.As(err, &ne) && ne.Timeout(), errors.As(err, &op):
 		return true
 	}
-	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.ECONNABORTED, syscall.EPIPE, syscall.ETIMEDOUT, syscall.EAGAIN} {
+	for _, errno := range []syscall.Errno{syscall.ENOSPC, syscall.ECONNRESET, syscall.ECONNREFUSED, syscall.ECONNABORTED, syscall.EPIPE, syscall.ETIMEDOUT, syscall.EAGAIN,
+		syscall.EDQUOT, syscall.EMFILE, syscall.ENFILE, syscall.EINTR} {
 		if errors.Is(err, errno) {
 			return true
 		}

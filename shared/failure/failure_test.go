@@ -82,6 +82,9 @@ func TestClassify(t *testing.T) {
 		{"dial", &net.OpError{Op: "dial", Net: "tcp", Err: syscall.ECONNREFUSED}, "Retryable"},
 		{"disk full", &fs.PathError{Op: "write", Path: "/x", Err: syscall.ENOSPC}, "Retryable"},
 		{"reset", fmt.Errorf("read: %w", syscall.ECONNRESET), "Retryable"},
+		{"quota", &fs.PathError{Op: "write", Path: "/x", Err: syscall.EDQUOT}, "Retryable"},
+		{"too many open files", &fs.PathError{Op: "open", Path: "/x", Err: syscall.EMFILE}, "Retryable"},
+		{"would block", &fs.PathError{Op: "read", Path: "/x", Err: syscall.EAGAIN}, "Retryable"},
 		{"permission", &fs.PathError{Op: "open", Path: "/x", Err: os.ErrPermission}, "InvalidInput"},
 		// Messages that the former substring matching took for transient
 		// failures are not: only types and sentinels decide.

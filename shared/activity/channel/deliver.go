@@ -201,12 +201,9 @@ func (d *deliverer) defer_(r *recipient, until time.Time) {
 	d.mu.Unlock()
 }
 
+// fatal stops the slice on a failure of the ledger or the caps.
 func (d *deliverer) fatal(what string, err error) {
-	if errors.Is(err, context.Canceled) || errors.Is(err, context.DeadlineExceeded) {
-		d.stop(err)
-		return
-	}
-	d.stop(&activity.Retryable{Msg: what + ": " + err.Error()})
+	d.stop(fmt.Errorf("%s: %w", what, err))
 }
 
 // plainAddress reports whether s is local@domain in the common shape that
@@ -407,7 +404,8 @@ func (d *deliverer) existing(ctx context.Context, r *recipient, e state.LedgerEn
 			d.resolve(ctx, r, held, msg, skipReason, capRef)
 		}
 	default:
-		d.fatal("ledger", fmt.Errorf("unknown send status %q", e.Status))
+		// Perhaps a newer release's: retried.
+		d.stop(&activity.Retryable{Msg: fmt.Sprintf("ledger: unknown send status %q", e.Status)})
 	}
 }
 

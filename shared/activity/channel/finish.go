@@ -12,7 +12,6 @@ import (
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/feedback"
 	"github.com/stepwise-run/stepwise/shared/send"
-	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 // runFinish merges the plan and the slice parts into the ports: out holds
@@ -29,8 +28,11 @@ func runFinish(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x 
 	defer t.Close()
 	plan := dataset.Ref(planRef(req.Run.ID, req.Activity))
 	pm, err := dataset.ReadManifest(ctx, t.Engine.Store(), plan)
+	if errors.Is(err, dataset.ErrNotFound) {
+		return nil, fmt.Errorf("finish: the plan is missing: %w", err)
+	}
 	if err != nil {
-		return nil, &activity.InvalidInput{Msg: "finish: the plan is missing: " + err.Error()}
+		return nil, fmt.Errorf("finish: read the plan: %w", err)
 	}
 	sz, err := readSizing(ctx, t.Engine.Store(), req.Run.ID, req.Activity, x)
 	if err != nil {
@@ -59,7 +61,7 @@ func runFinish(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x 
 		stage, write = t.Engine.StagePassThrough, t.WriteThrough
 	}
 	if _, err := stage(ctx, pv, plan); err != nil {
-		return nil, &activity.Retryable{Msg: err.Error()}
+		return nil, err
 	}
 	parts := "SELECT CAST(NULL AS BIGINT) AS _sw_row, CAST(NULL AS VARCHAR) AS status, CAST(NULL AS VARCHAR) AS messageId, " +
 		"CAST(NULL AS VARCHAR) AS variant, CAST(NULL AS VARCHAR) AS reason, CAST(NULL AS VARCHAR) AS recipient, " +
@@ -70,13 +72,13 @@ func runFinish(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x 
 			if errors.Is(err, dataset.ErrNotFound) {
 				return nil, &activity.InvalidInput{Msg: fmt.Sprintf("finish: slice %d was not sent (no part)", sl.Index)}
 			}
-			return nil, &activity.Retryable{Msg: err.Error()}
+			return nil, err
 		}
 		parts += " UNION ALL SELECT _sw_row, status, messageId, variant, reason, recipient, address, token, sentAt FROM " + datakit.Q(v)
 	}
 	partsView := t.View("parts")
 	if err := t.Engine.Exec(ctx, "CREATE OR REPLACE VIEW "+datakit.Q(partsView)+" AS "+parts); err != nil {
-		return nil, &activity.Retryable{Msg: err.Error()}
+		return nil, err
 	}
 	in := recipientSchema(pm)
 	sel := func(drop ...string) string {
@@ -136,10 +138,7 @@ func recordSent(t *datakit.Task, kind *Kind, parts string, sender send.Sender) e
 		"messageId, token, sentAt AS at, ? AS detail, false AS permanent, false AS machine FROM " + datakit.Q(parts) + " WHERE status = 'sent'"
 	_, err := feedback.AppendQuery(t.Ctx, t.Warehouse(), t.Tables(), t.Env.Now(), q, kind.Type, c.ID, r.Activity, r.Run.ID, providerOf(sender))
 	if err != nil {
-		if errors.Is(err, state.ErrConflict) {
-			return &activity.Conflict{Msg: "message_feedback: " + err.Error()}
-		}
-		return &activity.Retryable{Msg: "message_feedback: " + err.Error()}
+		return fmt.Errorf("message_feedback: %w", err) // a lost race is a Conflict
 	}
 	return nil
 }

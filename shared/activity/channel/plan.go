@@ -141,9 +141,70 @@ func targetingExprs(in campaign.Schema, tbl *campaign.Table, kind *Kind) (addr, 
 	return
 }
 
+// writePlan writes the plan dataset at ref (see runPlan).
 func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*dataset.Manifest, error) {
-	ctx, req := t.Ctx, t.Req
-	if len(req.Inputs) == 0 {
+	ctx := t.Ctx
+	p, err := stagePlanInput(t, kind)
+	if err != nil {
+		return nil, err
+	}
+	// The plan time: the window starts here, and waves are computed from it.
+	planAt := t.Env.Now().UTC().Truncate(time.Second)
+	var windowEnd time.Time
+	if x.Window != "" {
+		d, err := campaign.ParseDuration(x.Window)
+		if err != nil {
+			return nil, &activity.InvalidInput{Msg: "window: " + err.Error()}
+		}
+		windowEnd = planAt.Add(d)
+	}
+	w, err := planWaves(t, x, p, planAt, windowEnd)
+	if err != nil {
+		return nil, err
+	}
+	unique, err := p.keyUnique(t)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	with, sendOrder := p.ranked(unique, w)
+	query := with + "SELECT *, row_number() OVER (" + sendOrder + ") - 1 AS " + colRow + " FROM ranked ORDER BY " + colRow
+	if unique && planByKey && p.in.Manifest.Base == nil {
+		// The send order numbered over the key alone (a narrow sort), then the rows
+		// joined to their numbers and sorted once: one full-width sort instead of two.
+		// Not for a narrow input: its rows are narrow already, and reading them twice
+		// (each read joins the base) costs more than the second sort (7.9 s instead
+		// of 9.0–9.4 s for the 1M reference run).
+		order := t.View("order")
+		if query, err = p.numberByKey(t, order, with, sendOrder, w.args); err != nil {
+			return nil, err
+		}
+		defer t.Engine.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+datakit.Q(order))
+	}
+	base, err := planBase(t, x, p.in.Manifest)
+	if err != nil {
+		return nil, err
+	}
+	m, err := t.Engine.Write(ctx, dataset.Output{Ref: ref, Dimension: p.in.Manifest.Dimension, Key: p.key, CreatedAt: planAt, Base: base,
+		RowGroupRows: planRowGroup}, query, w.args...)
+	if err != nil {
+		return nil, fmt.Errorf("plan: %w", err)
+	}
+	return m, nil
+}
+
+// planInput is the population a plan reads: the staged input, its key, and
+// the SQL of the recipients' address, consent and time zone over from.
+type planInput struct {
+	in                datakit.Input
+	key               []string
+	schema            campaign.Schema
+	addr, consent, tz string
+	from              string // the input (alias i), joined to its table (alias c) when needed
+}
+
+// stagePlanInput stages the activity's input population.
+func stagePlanInput(t *datakit.Task, kind *Kind) (*planInput, error) {
+	if len(t.Req.Inputs) == 0 {
 		return nil, &activity.InvalidInput{Msg: "a channel activity needs an input population"}
 	}
 	ins, err := t.StageInputs()
@@ -158,139 +219,135 @@ func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*datase
 	if !ok {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("%s needs rows of a targeting dimension, not %s", kind.Type, in.Manifest.Schema())}
 	}
-	key := in.Manifest.Key
-	if len(key) == 0 {
-		key = tbl.Key
+	p := &planInput{in: in, key: in.Manifest.Key, schema: in.Manifest.Schema()}
+	if len(p.key) == 0 {
+		p.key = tbl.Key
 	}
-	if len(key) == 0 {
+	if len(p.key) == 0 {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("table %s has no key", tbl.Name)}
 	}
-	schema := in.Manifest.Schema()
-	addr, consent, tz, join := targetingExprs(schema, tbl, kind)
-	from := datakit.Q(in.View) + " AS i"
+	var join bool
+	p.addr, p.consent, p.tz, join = targetingExprs(p.schema, tbl, kind)
+	p.from = datakit.Q(in.View) + " AS i"
 	if join {
 		view, err := t.Table(tbl.Name)
 		if err != nil {
 			return nil, err
 		}
 		var on, keys []string
-		for _, k := range key {
+		for _, k := range p.key {
 			on = append(on, "i."+datakit.Q(k)+" = c."+datakit.Q(k))
 			keys = append(keys, datakit.Q(k))
 		}
-		from += " LEFT JOIN (SELECT DISTINCT ON (" + strings.Join(keys, ", ") + ") * FROM " + datakit.Q(view) + ") AS c ON " + strings.Join(on, " AND ")
+		p.from += " LEFT JOIN (SELECT DISTINCT ON (" + strings.Join(keys, ", ") + ") * FROM " + datakit.Q(view) + ") AS c ON " + strings.Join(on, " AND ")
 	}
-	// The plan time: the window starts here, and waves are computed from it.
-	planAt := t.Env.Now().UTC().Truncate(time.Second)
-	var windowEnd time.Time
-	if x.Window != "" {
-		d, err := campaign.ParseDuration(x.Window)
-		if err != nil {
-			return nil, &activity.InvalidInput{Msg: "window: " + err.Error()}
-		}
-		windowEnd = planAt.Add(d)
-	}
-	// Waves: one per distinct opening instant of the recipients' zones.
-	zones := []string{}
+	return p, nil
+}
+
+// waves are the recipients' time zones (sorted) and the wave and skip
+// reason of each, as VALUES rows bound to args: the first row, of a null
+// zone, is the default.
+type waves struct {
+	zones   []string
+	mapping []string
+	args    []any
+}
+
+// planWaves computes the waves: one per distinct opening instant of the
+// recipients' zones.
+func planWaves(t *datakit.Task, x *Config, p *planInput, planAt, windowEnd time.Time) (*waves, error) {
+	w := &waves{zones: []string{}}
 	q := newQuiet(x.QuietHours)
 	if q != nil {
-		err := t.Engine.Query(ctx, 1000, func(b *dataset.Batch) error {
+		err := t.Engine.Query(t.Ctx, 1000, func(b *dataset.Batch) error {
 			for _, r := range b.Rows {
 				if s, ok := r[0].(string); ok {
-					zones = append(zones, s)
+					w.zones = append(w.zones, s)
 				}
 			}
 			return nil
-		}, "SELECT DISTINCT "+tz+" FROM "+from+" WHERE "+tz+" IS NOT NULL")
+		}, "SELECT DISTINCT "+p.tz+" FROM "+p.from+" WHERE "+p.tz+" IS NOT NULL")
 		if err != nil {
-			return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
+			return nil, fmt.Errorf("plan: %w", err)
 		}
-		sort.Strings(zones)
+		sort.Strings(w.zones)
 	}
 	def := t.Location()
 	cache := map[string]*time.Location{}
-	mapping := []string{"(CAST(NULL AS VARCHAR), CAST(? AS TIMESTAMPTZ), CAST(? AS VARCHAR))"}
+	w.mapping = []string{"(CAST(NULL AS VARCHAR), CAST(? AS TIMESTAMPTZ), CAST(? AS VARCHAR))"}
 	defWave, defSkip := waveOf(q, planAt, def, windowEnd)
-	args := []any{defWave, defSkip}
-	for _, z := range zones {
-		w, s := waveOf(q, planAt, location(z, def, cache), windowEnd)
-		mapping = append(mapping, "(CAST(? AS VARCHAR), CAST(? AS TIMESTAMPTZ), CAST(? AS VARCHAR))")
-		args = append(args, z, w, s)
+	w.args = []any{defWave, defSkip}
+	for _, z := range w.zones {
+		wave, skip := waveOf(q, planAt, location(z, def, cache), windowEnd)
+		w.mapping = append(w.mapping, "(CAST(? AS VARCHAR), CAST(? AS TIMESTAMPTZ), CAST(? AS VARCHAR))")
+		w.args = append(w.args, z, wave, skip)
 	}
+	return w, nil
+}
+
+// keyUnique reports whether the plan's key identifies the input's rows.
+func (p *planInput) keyUnique(t *datakit.Task) (bool, error) {
+	if slices.Equal(p.key, p.in.Manifest.Key) {
+		return t.Engine.KeyIsUnique(t.Ctx, dataset.Ref(*p.in.Ref))
+	}
+	var inKey []string
+	for _, k := range p.key {
+		inKey = append(inKey, "i."+datakit.Q(k))
+	}
+	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) = count(DISTINCT ("+strings.Join(inKey, ", ")+")) FROM "+datakit.Q(p.in.View)+" AS i")
+	if err != nil {
+		return false, err
+	}
+	unique, _ := row[0].(bool)
+	return unique, nil
+}
+
+// ranked returns the plan's WITH clause, whose `ranked` holds the recipients
+// with their wave and skip reason, and the send order over it.
+func (p *planInput) ranked(unique bool, w *waves) (with, sendOrder string) {
 	var keyCols []string
-	for _, k := range key {
+	for _, k := range p.key {
 		keyCols = append(keyCols, "src."+datakit.Q(k))
 	}
-	cols := make([]string, 0, len(schema.Columns))
-	for _, c := range schema.Columns {
+	cols := make([]string, 0, len(p.schema.Columns))
+	for _, c := range p.schema.Columns {
 		cols = append(cols, "i."+datakit.Q(c.Name))
 	}
 	// A recipient found twice is sent once: the later rows are skipped. The
 	// window that finds them is only paid for when the key repeats.
 	dup := "NULL"
-	var inKey []string
-	for _, k := range key {
-		inKey = append(inKey, "i."+datakit.Q(k))
-	}
-	unique := false
-	if slices.Equal(key, in.Manifest.Key) {
-		unique, err = t.Engine.KeyIsUnique(ctx, dataset.Ref(*in.Ref))
-	} else {
-		var row []any
-		row, err = t.Engine.QueryRow(ctx, "SELECT count(*) = count(DISTINCT ("+strings.Join(inKey, ", ")+")) FROM "+datakit.Q(in.View)+" AS i")
-		if err == nil {
-			unique, _ = row[0].(bool)
-		}
-	}
-	if err != nil {
-		return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
-	}
 	if !unique {
 		dup = "CASE WHEN row_number() OVER (PARTITION BY " + strings.Join(keyCols, ", ") + " ORDER BY src." + colAddress + " NULLS LAST) > 1 THEN " + lit(ReasonDuplicate) + " END"
 	}
-	with := "WITH src AS (SELECT " + strings.Join(cols, ", ") + ", " + addr + " AS " + colAddress + ", " + consent + " AS " + colConsent + ", " +
-		tz + " AS " + colTZ + " FROM " + from + "), "
-	if len(zones) == 0 && planConstWaves {
+	with = "WITH src AS (SELECT " + strings.Join(cols, ", ") + ", " + p.addr + " AS " + colAddress + ", " + p.consent + " AS " + colConsent + ", " +
+		p.tz + " AS " + colTZ + " FROM " + p.from + "), "
+	if len(w.zones) == 0 && planConstWaves {
 		// No zone of its own: every row has the default wave and skip (a third
 		// less work for a large plan than joining the zones).
 		with += "ranked AS (SELECT src.*, CAST(? AS TIMESTAMPTZ) AS " + colWave + ", coalesce(" + dup + ", CAST(? AS VARCHAR)) AS " + colSkip + " FROM src) "
 	} else {
-		with += "zones(tz, wave, skip) AS (VALUES " + strings.Join(mapping, ", ") + "), " +
+		with += "zones(tz, wave, skip) AS (VALUES " + strings.Join(w.mapping, ", ") + "), " +
 			"ranked AS (SELECT src.*, coalesce(z.wave, d.wave) AS " + colWave + ", " +
 			"coalesce(" + dup + ", z.skip, CASE WHEN z.tz IS NULL THEN d.skip END) AS " + colSkip + " " +
 			"FROM src LEFT JOIN zones z ON z.tz = src." + colTZ + " CROSS JOIN (SELECT wave, skip FROM zones WHERE tz IS NULL) AS d) "
 	}
-	sendOrder := "ORDER BY " + colSkip + " IS NOT NULL, " + colWave + ", " + strings.Join(quoted(key), ", ") + ", " + colSkip
-	query := with + "SELECT *, row_number() OVER (" + sendOrder + ") - 1 AS " + colRow + " FROM ranked ORDER BY " + colRow
-	if unique && planByKey && in.Manifest.Base == nil {
-		// The send order numbered over the key alone (a narrow sort), then the rows
-		// joined to their numbers and sorted once: one full-width sort instead of two.
-		// Not for a narrow input: its rows are narrow already, and reading them twice
-		// (each read joins the base) costs more than the second sort (7.9 s instead
-		// of 9.0–9.4 s for the 1M reference run).
-		order := t.View("order")
-		if err := t.Engine.Exec(ctx, "CREATE TABLE "+datakit.Q(order)+" AS "+with+"SELECT "+strings.Join(quoted(key), ", ")+
-			", row_number() OVER ("+sendOrder+") - 1 AS "+colRow+" FROM ranked", args...); err != nil {
-			return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
-		}
-		defer t.Engine.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+datakit.Q(order))
-		var on []string
-		for _, k := range key {
-			on = append(on, "ranked."+datakit.Q(k)+" = o."+datakit.Q(k))
-		}
-		query = with + "SELECT ranked.*, o." + colRow + " FROM ranked JOIN " + datakit.Q(order) + " AS o ON " + strings.Join(on, " AND ") +
-			" ORDER BY o." + colRow
+	sendOrder = "ORDER BY " + colSkip + " IS NOT NULL, " + colWave + ", " + strings.Join(quoted(p.key), ", ") + ", " + colSkip
+	return with, sendOrder
+}
+
+// numberByKey numbers the key in send order into the table order and
+// returns the plan's query joining the rows to their numbers.
+func (p *planInput) numberByKey(t *datakit.Task, order, with, sendOrder string, args []any) (string, error) {
+	if err := t.Engine.Exec(t.Ctx, "CREATE TABLE "+datakit.Q(order)+" AS "+with+"SELECT "+strings.Join(quoted(p.key), ", ")+
+		", row_number() OVER ("+sendOrder+") - 1 AS "+colRow+" FROM ranked", args...); err != nil {
+		return "", fmt.Errorf("plan: %w", err)
 	}
-	base, err := planBase(t, x, in.Manifest)
-	if err != nil {
-		return nil, err
+	var on []string
+	for _, k := range p.key {
+		on = append(on, "ranked."+datakit.Q(k)+" = o."+datakit.Q(k))
 	}
-	m, err := t.Engine.Write(ctx, dataset.Output{Ref: ref, Dimension: in.Manifest.Dimension, Key: key, CreatedAt: planAt, Base: base,
-		RowGroupRows: planRowGroup}, query, args...)
-	if err != nil {
-		return nil, &activity.Retryable{Msg: "plan: " + err.Error()}
-	}
-	return m, nil
+	return with + "SELECT ranked.*, o." + colRow + " FROM ranked JOIN " + datakit.Q(order) + " AS o ON " + strings.Join(on, " AND ") +
+		" ORDER BY o." + colRow, nil
 }
 
 // planBase is what the plan, which passes the input's rows through, takes
@@ -356,7 +413,7 @@ func quoted(names []string) []string {
 func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest, sliceSize int) (*activity.Result, int64, error) {
 	view := t.View("plan")
 	if _, err := t.Engine.StageOwn(t.Ctx, view, ref); err != nil {
-		return nil, 0, &activity.Retryable{Msg: "plan: " + err.Error()}
+		return nil, 0, fmt.Errorf("plan: %w", err)
 	}
 	type wave struct {
 		at          time.Time
@@ -371,7 +428,7 @@ func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest
 		return nil
 	}, "SELECT "+colWave+", min("+colRow+"), count(*) FROM "+datakit.Q(view)+" WHERE "+colSkip+" IS NULL GROUP BY 1 ORDER BY 1")
 	if err != nil {
-		return nil, 0, &activity.Retryable{Msg: "plan: " + err.Error()}
+		return nil, 0, fmt.Errorf("plan: %w", err)
 	}
 	size := int64(sliceSize)
 	res := activity.NewResult([]string{"out", "skipped"})
@@ -431,13 +488,13 @@ func confirmed(ctx context.Context, d *Deps, env *activity.Env, req *activity.Re
 			return true, nil
 		}
 		if !errors.Is(err, state.ErrNotFound) {
-			return false, &activity.Retryable{Msg: "read confirmation: " + err.Error()}
+			return false, fmt.Errorf("read confirmation: %w", err)
 		}
 	}
 	if d.Signals != nil && d.Signals.Take(ctx, req.Run.ID, ConfirmSignal(req.Activity)) {
 		if keys != nil {
 			if _, _, err := keys.PutKey(ctx, state.Key{Key: name, Value: "signal", CreatedAt: env.Now()}); err != nil {
-				return false, &activity.Retryable{Msg: "record confirmation: " + err.Error()}
+				return false, fmt.Errorf("record confirmation: %w", err)
 			}
 		}
 		return true, nil

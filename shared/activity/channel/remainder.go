@@ -87,7 +87,7 @@ func readPieces(t *datakit.Task, sl activity.Slice, outs []outcome) (int64, erro
 			break
 		}
 		if err != nil {
-			return 0, &activity.Retryable{Msg: "read the slice's pieces: " + err.Error()}
+			return 0, fmt.Errorf("read the slice's pieces: %w", err)
 		}
 		if m.Rows <= 0 || off+m.Rows > end {
 			return 0, &activity.InvalidInput{Msg: fmt.Sprintf("%s: %d rows do not fit slice %d (rows %d to %d)", ref, m.Rows, sl.Index, sl.Offset, end-1)}
@@ -107,7 +107,7 @@ func readPieces(t *datakit.Task, sl activity.Slice, outs []outcome) (int64, erro
 					o.SentAt = &at
 				}
 				if o.Row != next || o.Status == "" {
-					return fmt.Errorf("row %d where row %d was expected", o.Row, next)
+					return &activity.Retryable{Msg: fmt.Sprintf("row %d where row %d was expected", o.Row, next)}
 				}
 				outs[o.Row-sl.Offset] = o
 				next++
@@ -115,7 +115,7 @@ func readPieces(t *datakit.Task, sl activity.Slice, outs []outcome) (int64, erro
 			return nil
 		})
 		if err != nil {
-			return 0, &activity.Retryable{Msg: fmt.Sprintf("read %s: %v", ref, err)}
+			return 0, fmt.Errorf("read %s: %w", ref, err)
 		}
 		if next != off+m.Rows {
 			return 0, &activity.Retryable{Msg: fmt.Sprintf("read %s: %d rows of %d", ref, next-off, m.Rows)}

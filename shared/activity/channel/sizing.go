@@ -117,7 +117,7 @@ func planSizing(s send.Sender, x *Config, kind *Kind, timeout time.Duration, tes
 func putSizing(ctx context.Context, store blob.Store, run, act string, s Sizing) error {
 	b, _ := json.Marshal(s)
 	if err := store.Put(ctx, sizingKey(run, act), bytes.NewReader(b)); err != nil {
-		return &activity.Retryable{Msg: "plan: write the sizing: " + err.Error()}
+		return fmt.Errorf("plan: write the sizing: %w", err)
 	}
 	return nil
 }
@@ -129,7 +129,7 @@ func readSizing(ctx context.Context, store blob.Store, run, act string, x *Confi
 		return legacySizing(x), nil
 	}
 	if err != nil {
-		return Sizing{}, &activity.Retryable{Msg: "read the plan's sizing: " + err.Error()}
+		return Sizing{}, fmt.Errorf("read the plan's sizing: %w", err)
 	}
 	var s Sizing
 	if err := json.Unmarshal(b, &s); err != nil || s.SliceSize <= 0 {

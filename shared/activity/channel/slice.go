@@ -44,12 +44,12 @@ func runSend(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 	if _, err := dataset.ReadManifest(ctx, store, pref); err == nil {
 		return partResult(t, pref)
 	} else if !errors.Is(err, dataset.ErrNotFound) {
-		return nil, &activity.Retryable{Msg: err.Error()}
+		return nil, err
 	}
 	plan := dataset.Ref(planRef(req.Run.ID, req.Activity))
 	pm, err := dataset.ReadManifest(ctx, store, plan)
 	if err != nil {
-		return nil, &activity.Retryable{Msg: "read the plan: " + err.Error()}
+		return nil, fmt.Errorf("read the plan: %w", err)
 	}
 	dl, err := newDeliverer(t, d, kind, x, pm)
 	if err != nil {
@@ -163,7 +163,7 @@ func (d *deliverer) markAttempt(ctx context.Context, t *datakit.Task, index int)
 	_, created, err := keys.PutKey(ctx, state.Key{Key: sliceMarker(d.run, d.act, index), Value: "attempted",
 		CreatedAt: now, ExpiresAt: now.Add(30 * 24 * time.Hour)})
 	if err != nil {
-		return &activity.Retryable{Msg: "mark the slice: " + err.Error()}
+		return fmt.Errorf("mark the slice: %w", err)
 	}
 	d.retry = !created
 	return nil
@@ -181,12 +181,12 @@ func (d *deliverer) setLimiter(t *datakit.Task, x *Config, plan dataset.Ref, sl 
 	}
 	view := t.View("plan")
 	if _, err := t.Engine.StageOwn(t.Ctx, view, plan); err != nil {
-		return &activity.Retryable{Msg: "read the plan: " + err.Error()}
+		return fmt.Errorf("read the plan: %w", err)
 	}
 	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FROM "+datakit.Q(view)+" WHERE "+colSkip+" IS NULL AND "+colWave+
 		" = (SELECT "+colWave+" FROM "+datakit.Q(view)+" WHERE "+colRow+" = ?)", sl.Offset)
 	if err != nil {
-		return &activity.Retryable{Msg: "read the plan: " + err.Error()}
+		return fmt.Errorf("read the plan: %w", err)
 	}
 	slices := int(math.Ceil(float64(toInt(row[0])) / float64(sz.SliceSize)))
 	share := x.Rate / float64(max(1, min(concurrency(x), slices)))
@@ -243,6 +243,7 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset
 	go func() { done <- d.runAll(ctx, work) }()
 	keyCols := pm.Key
 	idx := int(from - sl.Offset)
+	var cbErr error // the callback's own failure, returned as it is
 	_, err := t.Engine.Stream(ctx, plan, dataset.StreamOptions{Columns: d.readColumns(pm), Offset: from, Limit: sl.Offset + sl.Count - from, BatchSize: 512}, func(b *dataset.Batch) error {
 		if d.stopped.Load() || d.timeUp() {
 			return errStopped
@@ -268,7 +269,8 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset
 				continue
 			}
 			if r.row != sl.Offset+int64(r.idx) {
-				return &activity.Retryable{Msg: fmt.Sprintf("slice %d: plan row %d at position %d: the plan is not in row order", sl.Index, r.row, r.idx)}
+				cbErr = &activity.Retryable{Msg: fmt.Sprintf("slice %d: plan row %d at position %d: the plan is not in row order", sl.Index, r.row, r.idx)}
+				return cbErr
 			}
 			r.assign = assign(d.x.Experiment, d.run, r.key)
 			if reason := d.static(r); reason != "" {
@@ -290,7 +292,8 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset
 			}
 			found, err := sup.CheckSuppressed(ctx, d.kind.Type, addrs...)
 			if err != nil {
-				return &activity.Retryable{Msg: "read the suppression list: " + err.Error()}
+				cbErr = fmt.Errorf("read the suppression list: %w", err)
+				return cbErr
 			}
 			for _, r := range batch {
 				if s, ok := found[state.NormalizeAddress(d.kind.Type, r.address)]; ok && d.suppresses(s) {
@@ -313,11 +316,10 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset
 		return werr
 	}
 	if err != nil && !errors.Is(err, errStopped) {
-		var re *activity.Retryable
-		if errors.As(err, &re) || errors.Is(err, context.Canceled) {
+		if cbErr != nil || errors.Is(err, context.Canceled) {
 			return err
 		}
-		return &activity.Retryable{Msg: "read the slice: " + err.Error()}
+		return fmt.Errorf("read the slice: %w", err)
 	}
 	if idx != int(sl.Count) {
 		return &activity.Retryable{Msg: fmt.Sprintf("slice %d: read %d rows of %d", sl.Index, idx, sl.Count)}
@@ -373,7 +375,7 @@ func writePart(t *datakit.Task, ref dataset.Ref, at time.Time, outs []outcome) (
 		}
 	}, "") // outs are in row order, and the appender keeps it
 	if err != nil {
-		return nil, &activity.Retryable{Msg: "write the slice part: " + err.Error()}
+		return nil, fmt.Errorf("write the slice part: %w", err)
 	}
 	return m, nil
 }
@@ -393,11 +395,11 @@ func partResult(t *datakit.Task, ref dataset.Ref) (*activity.Result, error) {
 	res := activity.NewResult([]string{"out", "skipped"})
 	view := t.View("part")
 	if _, err := t.Engine.StageDataset(t.Ctx, view, ref); err != nil {
-		return nil, &activity.Retryable{Msg: err.Error()}
+		return nil, err
 	}
 	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FILTER (WHERE status = 'skipped') FROM "+datakit.Q(view))
 	if err != nil {
-		return nil, &activity.Retryable{Msg: err.Error()}
+		return nil, err
 	}
 	res.Counts["out"], res.Counts["skipped"] = toInt(row[0]), toInt(row[1])
 	return res, nil

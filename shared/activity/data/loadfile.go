@@ -190,7 +190,7 @@ func runLoadFile(ctx context.Context, d *Deps, call *activity.Call, x *LoadFileC
 	}
 	work, err := os.MkdirTemp(workDir(call.Env), "load-file-")
 	if err != nil {
-		return nil, &activity.Retryable{Msg: "load-file: scratch folder: " + err.Error()}
+		return nil, fmt.Errorf("load-file: scratch folder: %w", err)
 	}
 	defer os.RemoveAll(work)
 
@@ -214,7 +214,7 @@ func finished(t *datakit.Task, res *activity.Result) (bool, error) {
 			return false, nil
 		}
 		if err != nil {
-			return false, &activity.Retryable{Msg: err.Error()}
+			return false, err
 		}
 		ms[port] = m
 	}
@@ -340,7 +340,7 @@ func (l *loader) localFile() (string, error) {
 	p := filepath.Join(l.work, "source"+filepath.Ext(l.src.name))
 	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return "", &activity.Retryable{Msg: err.Error()}
+		return "", fmt.Errorf("load-file: scratch file: %w", err)
 	}
 	_, err = io.Copy(f, rc)
 	if cerr := f.Close(); err == nil {
@@ -353,14 +353,14 @@ func (l *loader) localFile() (string, error) {
 }
 
 // readErr is the engine failing to read the file: its kind, without the
-// local path or DuckDB's message (which may quote the file).
+// local path or DuckDB's message (which may quote the file). An engine
+// failure that may pass (I/O) is named by the engine error.
 func (l *loader) readErr(err error) error {
-	msg := "cannot read it as " + l.format
 	var ee *dataset.EngineError
 	if errors.As(err, &ee) {
-		msg += ": " + ee.Error()
+		return fmt.Errorf("load-file: %s: cannot read it as %s: %w", l.src.name, l.format, ee)
 	}
-	return &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %s", l.src.name, msg)}
+	return &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: cannot read it as %s", l.src.name, l.format)}
 }
 
 // sourceErr is a failure to read the source, without local paths.
@@ -374,9 +374,9 @@ func sourceErr(name string, err error) error {
 		err = pe.Err
 	}
 	if errors.Is(err, os.ErrNotExist) {
-		return &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", name, err)}
+		return fmt.Errorf("load-file: %s: %w", name, err)
 	}
-	return &activity.Retryable{Msg: fmt.Sprintf("load-file: read %s: %v", name, err)}
+	return fmt.Errorf("load-file: read %s: %w", name, err)
 }
 
 // untyped loads a jsonl or parquet file without declared columns: its own
@@ -469,7 +469,7 @@ func (l *loader) stageText() error {
 	if strings.HasSuffix(strings.ToLower(l.src.name), ".gz") {
 		gz, err := gzip.NewReader(r)
 		if err != nil {
-			return &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", l.src.name, err)}
+			return fmt.Errorf("load-file: %s: %w", l.src.name, err) // not gzip, or the read failed
 		}
 		defer gz.Close()
 		r = gz
@@ -477,7 +477,7 @@ func (l *loader) stageText() error {
 	norm := filepath.Join(l.work, "normalized.csv")
 	f, err := os.OpenFile(norm, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
 	if err != nil {
-		return &activity.Retryable{Msg: err.Error()}
+		return fmt.Errorf("load-file: scratch file: %w", err)
 	}
 	st, err := normalize(r, f, o)
 	if cerr := f.Close(); err == nil {
@@ -584,7 +584,7 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 			def := fmt.Sprint(c.Default)
 			row, err := t.Engine.QueryRow(t.Ctx, "SELECT "+col.convert(dataset.QuoteLiteral(def)))
 			if err != nil {
-				return nil, datakit.Classify(err)
+				return nil, err
 			}
 			if row[0] == nil {
 				return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: columns[%d] (%s): default %q is not %s", i, c.Name, def, col.what)}
@@ -617,11 +617,11 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 	query := "CREATE OR REPLACE TABLE " + datakit.Q(tbl) + " AS SELECT * REPLACE (CASE WHEN __reason IS NOT NULL THEN __raw END AS __raw) FROM (SELECT __line, " + reasonSQL + " AS __reason, __raw, " + strings.Join(finals, ", ") +
 		" FROM (SELECT *, " + strings.Join(convs, ", ") + " FROM (SELECT __line, __err, __raw, " + strings.Join(texts, ", ") + " FROM " + datakit.Q(l.view) + ")))"
 	if err := t.Engine.Exec(t.Ctx, query); err != nil {
-		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", l.src.name, err)}
+		return nil, fmt.Errorf("load-file: %s: %w", l.src.name, err)
 	}
 	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*), count(__reason) FROM "+datakit.Q(tbl))
 	if err != nil {
-		return nil, datakit.Classify(err)
+		return nil, err
 	}
 	total, rejected := row[0].(int64), row[1].(int64)
 	maxErrors := DefaultMaxErrors
@@ -655,7 +655,7 @@ func (l *loader) tooMany(tbl string, rejected int64, maxErrors int) error {
 		return nil
 	}, "SELECT __line, __reason FROM "+datakit.Q(tbl)+" WHERE __reason IS NOT NULL ORDER BY __line LIMIT 5")
 	if err != nil {
-		return datakit.Classify(err)
+		return err
 	}
 	more := ""
 	if rejected > int64(len(first)) {

@@ -273,7 +273,7 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 		}
 		if err != nil {
 			p.drop()
-			return nil, &activity.Retryable{Msg: fmt.Sprintf("update-data: write version %d of %s: %v", cur.Version+1, u.tbl.Name, err)}
+			return nil, fmt.Errorf("update-data: write version %d of %s: %w", cur.Version+1, u.tbl.Name, err)
 		}
 		v, err := u.st.CommitTable(t.Ctx, u.tbl.Name, cur.Version, string(ref), t.Env.Now())
 		if errors.Is(err, state.ErrConflict) {
@@ -290,7 +290,7 @@ func (u *updater) run(res *activity.Result) (*activity.Result, error) {
 		if err != nil {
 			// The commit's outcome is unknown: a retry finds it in the history.
 			p.drop()
-			return nil, &activity.Retryable{Msg: fmt.Sprintf("update-data: commit %s: %v", u.tbl.Name, err)}
+			return nil, fmt.Errorf("update-data: commit %s: %w", u.tbl.Name, err)
 		}
 		defer p.drop()
 		t.Logf("committed %s version %d (%d rows): %s; %d rejected", u.tbl.Name, v.Version, m.Rows, p.summary(), p.rejected)
@@ -331,19 +331,19 @@ func (u *updater) resume(res *activity.Result) (bool, error) {
 		err = json.Unmarshal(b, &a)
 	}
 	if err != nil {
-		return false, &activity.Retryable{Msg: "update-data: read the last commit attempt: " + err.Error()}
+		return false, fmt.Errorf("update-data: read the last commit attempt: %w", err)
 	}
 	v, err := u.st.Version(t.Ctx, u.tbl.Name, a.Version)
 	if errors.Is(err, state.ErrNotFound) || err == nil && v.Ref != a.Ref {
 		return false, nil // the attempt did not commit
 	}
 	if err != nil {
-		return false, &activity.Retryable{Msg: "update-data: table version: " + err.Error()}
+		return false, fmt.Errorf("update-data: table version: %w", err)
 	}
 	base := state.TableVersion{Table: u.tbl.Name}
 	if a.Version > 1 {
 		if base, err = u.st.Version(t.Ctx, u.tbl.Name, a.Version-1); err != nil {
-			return false, &activity.Retryable{Msg: "update-data: table version: " + err.Error()}
+			return false, fmt.Errorf("update-data: table version: %w", err)
 		}
 	}
 	return true, u.replay(res, base, v)
@@ -359,7 +359,7 @@ func (u *updater) resumeLegacy(res *activity.Result) (bool, error) {
 	}
 	hist, err := legacy.TableHistory(t.Ctx, u.tbl.Name)
 	if err != nil {
-		return false, &activity.Retryable{Msg: "update-data: table history: " + err.Error()}
+		return false, fmt.Errorf("update-data: table history: %w", err)
 	}
 	suffix := "-u" + u.tag
 	for _, v := range hist {
@@ -396,7 +396,7 @@ func current(t *datakit.Task, cfg *UpdateDataConfig) (state.TableVersion, error)
 		return state.TableVersion{Table: cfg.Table}, nil
 	}
 	if err != nil {
-		return v, &activity.Retryable{Msg: "update-data: read table version: " + err.Error()}
+		return v, fmt.Errorf("update-data: read table version: %w", err)
 	}
 	return v, nil
 }
@@ -455,7 +455,7 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 	}
 	cols, err := t.Engine.Columns(t.Ctx, "SELECT * FROM "+datakit.Q(p.base))
 	if err != nil {
-		return nil, datakit.Classify(err)
+		return nil, err
 	}
 	p.cols = cols
 	byName := map[string]campaign.Column{}
@@ -489,7 +489,7 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 	n := t.View("chg")
 	p.consts, p.changes = n+"_k", n+"_c"
 	if err := t.Engine.Exec(t.Ctx, "CREATE OR REPLACE TABLE "+datakit.Q(p.consts)+" AS SELECT "+strings.Join(constSel, ", "), constArgs...); err != nil {
-		return nil, datakit.Classify(err)
+		return nil, err
 	}
 	if err := u.checkConsts(p); err != nil {
 		p.drop()
@@ -497,7 +497,7 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 	}
 	if err := t.Engine.Exec(t.Ctx, p.changesSQL()); err != nil {
 		p.drop()
-		return nil, &activity.InvalidInput{Msg: "update-data: " + err.Error()}
+		return nil, fmt.Errorf("update-data: %w", err)
 	}
 	err = t.Engine.Query(t.Ctx, 10, func(b *dataset.Batch) error {
 		for _, r := range b.Rows {
@@ -513,7 +513,7 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 		datakit.Q(p.changes)+" GROUP BY k", x.Operation)
 	if err != nil {
 		p.drop()
-		return nil, datakit.Classify(err)
+		return nil, err
 	}
 	return p, nil
 }
@@ -525,18 +525,18 @@ func (u *updater) stageBase(view string, v state.TableVersion) error {
 	switch {
 	case v.Ref != "":
 		if _, err := t.Warehouse().StageDataset(t.Ctx, view, dataset.Ref(v.Ref)); err != nil {
-			return &activity.Retryable{Msg: fmt.Sprintf("update-data: read %s version %d: %v", u.tbl.Name, v.Version, err)}
+			return fmt.Errorf("update-data: read %s version %d: %w", u.tbl.Name, v.Version, err)
 		}
 	case u.tbl.Source != "":
 		if _, err := t.Engine.StageSource(t.Ctx, view, dataset.Source{Location: t.Comp.Catalog.Resolve(u.tbl.Source), Columns: u.tbl.Columns}); err != nil {
-			return &activity.InvalidInput{Msg: fmt.Sprintf("update-data: table %s: cannot read its source %s: %v", u.tbl.Name, u.tbl.Source, err)}
+			return fmt.Errorf("update-data: table %s: cannot read its source %s: %w", u.tbl.Name, u.tbl.Source, err)
 		}
 	default:
 		var cols []string
 		for _, c := range u.tbl.Columns {
 			typ, err := dataset.DuckDBType(c)
 			if err != nil {
-				return &activity.InvalidInput{Msg: err.Error()}
+				return err
 			}
 			cols = append(cols, "CAST(NULL AS "+typ+") AS "+datakit.Q(c.Name))
 		}
@@ -563,7 +563,7 @@ func (u *updater) sets(p *plan, byName map[string]campaign.Column) ([]string, []
 		}
 		duck, err := dataset.DuckDBType(col)
 		if err != nil {
-			return nil, nil, &activity.InvalidInput{Msg: err.Error()}
+			return nil, nil, err
 		}
 		s := setPlan{col: col, duck: duck, alias: fmt.Sprintf("__sw_s%d", i)}
 		if decl, ok := u.tbl.Column(name); ok {
@@ -646,7 +646,7 @@ func bindValue(v any, typ string, loc *time.Location) any {
 func (u *updater) checkConsts(p *plan) error {
 	row, err := u.t.Engine.QueryRow(u.t.Ctx, "SELECT * FROM "+datakit.Q(p.consts))
 	if err != nil {
-		return datakit.Classify(err)
+		return err
 	}
 	i := 1
 	for _, s := range p.sets {
@@ -806,13 +806,13 @@ func (p *plan) ports(res *activity.Result) error {
 	return portErr("rejects", err)
 }
 
-// portErr makes a failed port write retryable: the update itself may be
-// committed already, and the retry only rewrites the ports.
+// portErr names the port a write failed on. The update itself may be
+// committed already: a retry only rewrites the ports.
 func portErr(port string, err error) error {
 	if err == nil {
 		return nil
 	}
-	return &activity.Retryable{Msg: fmt.Sprintf("update-data: write port %s: %v", port, err)}
+	return fmt.Errorf("update-data: write port %s: %w", port, err)
 }
 
 func (p *plan) summary() string {

@@ -16,6 +16,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity/data"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/failure"
 )
 
 const udCatalog = `version: 1
@@ -378,7 +379,9 @@ func isCommit(key string) bool {
 	return strings.HasPrefix(key, "warehouse/") && strings.Contains(key, "/commits/")
 }
 
-var errCrash = errors.New("injected crash")
+// errCrash is a store failure that may pass (a 5xx, a dropped connection),
+// marked as the adapters mark theirs.
+var errCrash = failure.Transient(errors.New("injected crash"))
 
 func TestUpdateDataCrashes(t *testing.T) {
 	h, p := udSetup(t)
@@ -435,9 +438,9 @@ func TestUpdateDataCrashes(t *testing.T) {
 			if !errors.Is(err, errCrash) && (err == nil || !strings.Contains(err.Error(), errCrash.Error())) {
 				t.Fatalf("expected the injected crash, got %v", err)
 			}
-			var re *activity.Retryable
-			if !errors.As(err, &re) {
-				t.Errorf("a crash should be retryable, got %T", err)
+			// Named at the function boundary.
+			if n := failure.Name(failure.Classify(err)); n != "Retryable" {
+				t.Errorf("a crash should be retryable, got %s: %v", n, err)
 			}
 			cur := h.version("customers")
 			next := data.VersionRef("customers", v1.Version+1, runID, "u_count")

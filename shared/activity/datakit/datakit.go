@@ -19,7 +19,6 @@ import (
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
-	"github.com/stepwise-run/stepwise/shared/failure"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
@@ -133,7 +132,7 @@ func (d *Deps) warehouse(env *activity.Env, comp *activity.Compiled, eng *datase
 	dir := comp.Catalog.Resolve(w)
 	v, err := env.Shared("warehouse:"+dir, func() (any, error) { return folderblob.New(dir) })
 	if err != nil {
-		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("catalog warehouse %s: %v", w, err)}
+		return nil, fmt.Errorf("catalog warehouse %s: %w", w, err)
 	}
 	return eng.On(v.(blob.Store)), nil
 }
@@ -207,8 +206,7 @@ func (t *Task) Table(name string) (string, error) {
 		snap := TableSnapshot(t.Req.Run.ID, name)
 		src := dataset.Source{Location: t.Comp.Catalog.Resolve(tbl.Source), Columns: tbl.Columns}
 		if _, err := t.Engine.Snapshot(t.Ctx, snap, src, name, tbl.Key); err != nil {
-			// A transient store failure (copying the files) is retried.
-			return "", Classify(fmt.Errorf("table %s: cannot read its source %s: %w", name, tbl.Source, err))
+			return "", fmt.Errorf("table %s: cannot read its source %s: %w", name, tbl.Source, err)
 		}
 		if _, err := t.Engine.StageDataset(t.Ctx, view, snap); err != nil {
 			return "", missing(err, "table "+name)
@@ -257,7 +255,7 @@ func (t *Task) Base(name string) (*dataset.Base, error) {
 	}
 	m, err := dataset.ReadManifest(t.Ctx, t.Engine.Store(), ref)
 	if err != nil {
-		return nil, Classify(err)
+		return nil, err
 	}
 	b := &dataset.Base{Ref: ref}
 	for _, c := range m.Columns {
@@ -286,7 +284,7 @@ func (t *Task) CurrentVersion(name string) (string, error) {
 		return "", nil
 	}
 	if err != nil {
-		return "", &activity.Retryable{Msg: "read table version: " + err.Error()}
+		return "", fmt.Errorf("read table version: %w", err)
 	}
 	return v.Ref, nil
 }
@@ -327,7 +325,7 @@ func (t *Task) write(res *activity.Result, out dataset.Output, port, query strin
 	out.CreatedAt = t.Now()
 	m, err := t.Engine.Write(t.Ctx, out, query, args...)
 	if err != nil {
-		return nil, Classify(err)
+		return nil, err
 	}
 	res.Set(port, string(t.Out(port)), m.Rows)
 	return m, nil
@@ -364,7 +362,7 @@ func (t *Task) Audience(name string) (condition.AudienceRelation, error) {
 		return condition.AudienceRelation{}, &activity.InvalidInput{Msg: fmt.Sprintf("audience %q has not been saved yet", name)}
 	}
 	if err != nil {
-		return condition.AudienceRelation{}, &activity.Retryable{Msg: err.Error()}
+		return condition.AudienceRelation{}, err
 	}
 	view := t.View("aud_" + name)
 	m, err := t.Engine.StageDataset(t.Ctx, view, dataset.Ref(a.Ref))
@@ -379,29 +377,20 @@ func (t *Task) Where(c *condition.Condition, alias string, s campaign.Schema) (s
 	if c == nil {
 		return "true", nil, nil
 	}
-	sql, args, err := condition.ToSQL(c, t.Scope(alias, s))
-	if err != nil {
-		return "", nil, &activity.InvalidInput{Msg: err.Error()}
-	}
-	return sql, args, nil
+	return condition.ToSQL(c, t.Scope(alias, s))
 }
 
 // Q quotes an identifier.
 func Q(name string) string { return dataset.QuoteIdent(name) }
 
-// missing turns a dataset read failure into a task error.
+// missing explains a dataset that is not there: inputs and staged tables
+// expire with their run. Other failures are the adapter's, named at the
+// function boundary.
 func missing(err error, what string) error {
 	if errors.Is(err, dataset.ErrNotFound) {
 		return &activity.InvalidInput{Msg: fmt.Sprintf("%s: dataset not found (expired after 5 days, or never written): %v", what, err)}
 	}
-	return Classify(err)
-}
-
-// Classify maps err to a named error (failure.Classify): I/O failures the
-// adapters mark transient are retryable, the rest invalid input. An engine
-// failure is judged by its kind and detail, and shows neither.
-func Classify(err error) error {
-	return failure.Classify(err)
+	return err
 }
 
 func sanitize(s string) string {

@@ -2,6 +2,7 @@ package flow
 
 import (
 	"context"
+	"fmt"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 )
@@ -29,7 +30,7 @@ func alert(d *Deps) *activity.Spec {
 			call.Logf(ctx, "ALERT %s: %s (%d rows)", x.Title, x.Message, inputCount(req))
 			if d.Alerter != nil && !req.Run.Test {
 				if err := d.Alerter.Alert(ctx, call.Plan.Campaign.ID, req.Run.ID, x.Title, x.Message); err != nil {
-					return nil, &activity.Retryable{Msg: "alert: " + err.Error()}
+					return nil, fmt.Errorf("alert: %w", err)
 				}
 			}
 			res := activity.NewResult([]string{"out"})

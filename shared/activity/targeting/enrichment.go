@@ -56,137 +56,180 @@ func checkEnrichment(c *activity.Check, x *EnrichmentConfig) {
 
 // enrichmentColumns derives the added columns, reporting problems when report is set.
 func enrichmentColumns(c *activity.Check, x *EnrichmentConfig, in []campaign.Schema, report bool) ([]campaign.Column, bool) {
-	errorf := func(path, f string, a ...any) {
-		if report {
-			c.Errorf(path, f, a...)
-		}
-	}
-	var base campaign.Schema
+	e := &additionCheck{c: c, in: in, report: report}
 	if len(in) > 0 {
-		base = in[0]
+		e.base = in[0]
 	}
-	dim, hasDim := c.Catalog.Table(base.Dimension)
+	e.dim, e.hasDim = c.Catalog.Table(e.base.Dimension)
 	var cols []campaign.Column
 	seen := map[string]bool{}
-	for _, col := range base.Columns {
+	for _, col := range e.base.Columns {
 		seen[col.Name] = true
 	}
 	for i, a := range x.Add {
 		ap := campaign.JoinPath(c.Path("add"), i)
 		if seen[a.Name] {
-			errorf(campaign.JoinPath(ap, "name"), "column %q already exists in the population", a.Name)
+			e.errorf(campaign.JoinPath(ap, "name"), "column %q already exists in the population", a.Name)
 		}
 		seen[a.Name] = true
-		forms := 0
-		for _, set := range []bool{a.Field != "" && a.Link == "" && a.Join == "", a.Link != "" && a.Aggregate != "", a.Link != "" && a.Collect > 0, a.Join != ""} {
-			if set {
-				forms++
-			}
-		}
-		if forms != 1 {
-			errorf(ap, "an addition is one of: field; link + aggregate; link + collect; join + on + field")
-			continue
-		}
-		switch {
-		case a.Join != "":
-			idx := -1
-			for j, t := range c.Activity.From {
-				if t.Activity == a.Join {
-					idx = j
-				}
-			}
-			if idx <= 0 {
-				errorf(campaign.JoinPath(ap, "join"), "join %q must be another inbound activity of this enrichment (listed in from after the main population)", a.Join)
-				continue
-			}
-			other := in[idx]
-			if len(a.On) == 0 {
-				errorf(campaign.JoinPath(ap, "on"), "join needs on: { thisColumn: otherColumn }")
-			}
-			for _, k := range campaign.SortedKeys(a.On) {
-				if report {
-					c.RequireColumn(base, k, campaign.JoinPath(campaign.JoinPath(ap, "on"), k))
-					c.RequireColumn(other, a.On[k], campaign.JoinPath(campaign.JoinPath(ap, "on"), k))
-				}
-			}
-			if col, ok := other.Column(a.Field); ok {
-				cols = append(cols, campaign.Column{Name: a.Name, Type: col.Type, Scale: col.Scale})
-			} else if report {
-				c.RequireColumn(other, a.Field, campaign.JoinPath(ap, "field"))
-			}
-		case a.Link == "":
-			col, err := resolveField(c.Catalog, base, a.Field)
-			if err != nil {
-				errorf(campaign.JoinPath(ap, "field"), "%v", err)
-				continue
-			}
-			cols = append(cols, campaign.Column{Name: a.Name, Type: col.Type, Scale: col.Scale})
-		default:
-			if !hasDim {
-				errorf(campaign.JoinPath(ap, "link"), "links need a population of a catalog table")
-				continue
-			}
-			l, ok := dim.Link(a.Link)
-			if !ok {
-				errorf(campaign.JoinPath(ap, "link"), "unknown link %q of %q%s", a.Link, dim.Name, campaign.DidYouMean(a.Link, dim.LinkNames()))
-				continue
-			}
-			lt, _ := c.Catalog.Table(l.Table)
-			if report && a.Where != nil {
-				c.CheckCondition(campaign.JoinPath(ap, "where"), a.Where, lt.Schema())
-			}
-			if report {
-				c.RequireOrder(lt.Schema(), a.OrderBy, campaign.JoinPath(ap, "orderBy"))
-			}
-			if a.Aggregate != "" {
-				if !c.OneOf(a.Aggregate, campaign.JoinPath(ap, "aggregate"), "aggregate", "count", "countDistinct", "sum", "avg", "min", "max") {
-					continue
-				}
-				typ, scale := campaign.TypeInteger, 0
-				if a.Aggregate != "count" {
-					if a.Field == "" {
-						errorf(campaign.JoinPath(ap, "field"), "aggregate %s needs field", a.Aggregate)
-						continue
-					}
-					fc, ok := lt.Column(a.Field)
-					if !ok {
-						errorf(campaign.JoinPath(ap, "field"), "unknown column %q of %q%s", a.Field, lt.Name, campaign.DidYouMean(a.Field, lt.ColumnNames()))
-						continue
-					}
-					switch a.Aggregate {
-					case "sum", "avg":
-						if fc.Type != campaign.TypeInteger && fc.Type != campaign.TypeNumber && fc.Type != campaign.TypeDecimal {
-							errorf(campaign.JoinPath(ap, "field"), "%s needs a numeric column; %q is %s", a.Aggregate, a.Field, fc.Type)
-						}
-						typ = campaign.TypeNumber
-						if a.Aggregate == "sum" && fc.Type != campaign.TypeNumber {
-							typ, scale = fc.Type, fc.Scale
-						}
-					case "min", "max":
-						typ, scale = fc.Type, fc.Scale
-					}
-				}
-				cols = append(cols, campaign.Column{Name: a.Name, Type: typ, Scale: scale})
-				continue
-			}
-			if len(a.Fields) == 0 {
-				errorf(campaign.JoinPath(ap, "fields"), "collect needs fields")
-			}
-			for n := 1; n <= a.Collect; n++ {
-				for j, f := range a.Fields {
-					fc, ok := lt.Column(f)
-					if !ok {
-						if n == 1 {
-							errorf(campaign.JoinPath(campaign.JoinPath(ap, "fields"), j), "unknown column %q of %q%s", f, lt.Name, campaign.DidYouMean(f, lt.ColumnNames()))
-						}
-						continue
-					}
-					cols = append(cols, campaign.Column{Name: CollectColumn(a.Name, n, f), Type: fc.Type, Scale: fc.Scale})
-				}
-			}
-		}
+		cols = append(cols, e.columns(ap, a)...)
 	}
 	return cols, true
+}
+
+// additionCheck derives the columns of additions to the population base
+// (in[0]), reporting problems when report is set.
+type additionCheck struct {
+	c      *activity.Check
+	in     []campaign.Schema
+	base   campaign.Schema
+	dim    *campaign.Table // base's catalog table (hasDim)
+	hasDim bool
+	report bool
+}
+
+func (e *additionCheck) errorf(path, f string, a ...any) {
+	if e.report {
+		e.c.Errorf(path, f, a...)
+	}
+}
+
+// columns returns the columns addition a (at path ap) adds; none when it is
+// wrong.
+func (e *additionCheck) columns(ap string, a Addition) []campaign.Column {
+	forms := 0
+	for _, set := range []bool{a.Field != "" && a.Link == "" && a.Join == "", a.Link != "" && a.Aggregate != "", a.Link != "" && a.Collect > 0, a.Join != ""} {
+		if set {
+			forms++
+		}
+	}
+	if forms != 1 {
+		e.errorf(ap, "an addition is one of: field; link + aggregate; link + collect; join + on + field")
+		return nil
+	}
+	switch {
+	case a.Join != "":
+		return e.joinColumn(ap, a)
+	case a.Link == "":
+		col, err := resolveField(e.c.Catalog, e.base, a.Field)
+		if err != nil {
+			e.errorf(campaign.JoinPath(ap, "field"), "%v", err)
+			return nil
+		}
+		return []campaign.Column{{Name: a.Name, Type: col.Type, Scale: col.Scale}}
+	}
+	return e.linkColumns(ap, a)
+}
+
+// joinColumn is the column of join + on + field: a field of another inbound
+// population.
+func (e *additionCheck) joinColumn(ap string, a Addition) []campaign.Column {
+	c := e.c
+	idx := -1
+	for j, t := range c.Activity.From {
+		if t.Activity == a.Join {
+			idx = j
+		}
+	}
+	if idx <= 0 {
+		e.errorf(campaign.JoinPath(ap, "join"), "join %q must be another inbound activity of this enrichment (listed in from after the main population)", a.Join)
+		return nil
+	}
+	other := e.in[idx]
+	if len(a.On) == 0 {
+		e.errorf(campaign.JoinPath(ap, "on"), "join needs on: { thisColumn: otherColumn }")
+	}
+	for _, k := range campaign.SortedKeys(a.On) {
+		if e.report {
+			c.RequireColumn(e.base, k, campaign.JoinPath(campaign.JoinPath(ap, "on"), k))
+			c.RequireColumn(other, a.On[k], campaign.JoinPath(campaign.JoinPath(ap, "on"), k))
+		}
+	}
+	if col, ok := other.Column(a.Field); ok {
+		return []campaign.Column{{Name: a.Name, Type: col.Type, Scale: col.Scale}}
+	} else if e.report {
+		c.RequireColumn(other, a.Field, campaign.JoinPath(ap, "field"))
+	}
+	return nil
+}
+
+// linkColumns are the columns of link + aggregate or link + collect.
+func (e *additionCheck) linkColumns(ap string, a Addition) []campaign.Column {
+	c := e.c
+	if !e.hasDim {
+		e.errorf(campaign.JoinPath(ap, "link"), "links need a population of a catalog table")
+		return nil
+	}
+	l, ok := e.dim.Link(a.Link)
+	if !ok {
+		e.errorf(campaign.JoinPath(ap, "link"), "unknown link %q of %q%s", a.Link, e.dim.Name, campaign.DidYouMean(a.Link, e.dim.LinkNames()))
+		return nil
+	}
+	lt, _ := c.Catalog.Table(l.Table)
+	if e.report && a.Where != nil {
+		c.CheckCondition(campaign.JoinPath(ap, "where"), a.Where, lt.Schema())
+	}
+	if e.report {
+		c.RequireOrder(lt.Schema(), a.OrderBy, campaign.JoinPath(ap, "orderBy"))
+	}
+	if a.Aggregate != "" {
+		return e.aggregateColumn(ap, a, lt)
+	}
+	return e.collectColumns(ap, a, lt)
+}
+
+// aggregateColumn is the column of link + aggregate over the linked table lt.
+func (e *additionCheck) aggregateColumn(ap string, a Addition, lt *campaign.Table) []campaign.Column {
+	if !e.c.OneOf(a.Aggregate, campaign.JoinPath(ap, "aggregate"), "aggregate", "count", "countDistinct", "sum", "avg", "min", "max") {
+		return nil
+	}
+	typ, scale := campaign.TypeInteger, 0
+	if a.Aggregate != "count" {
+		if a.Field == "" {
+			e.errorf(campaign.JoinPath(ap, "field"), "aggregate %s needs field", a.Aggregate)
+			return nil
+		}
+		fc, ok := lt.Column(a.Field)
+		if !ok {
+			e.errorf(campaign.JoinPath(ap, "field"), "unknown column %q of %q%s", a.Field, lt.Name, campaign.DidYouMean(a.Field, lt.ColumnNames()))
+			return nil
+		}
+		switch a.Aggregate {
+		case "sum", "avg":
+			if fc.Type != campaign.TypeInteger && fc.Type != campaign.TypeNumber && fc.Type != campaign.TypeDecimal {
+				e.errorf(campaign.JoinPath(ap, "field"), "%s needs a numeric column; %q is %s", a.Aggregate, a.Field, fc.Type)
+			}
+			typ = campaign.TypeNumber
+			if a.Aggregate == "sum" && fc.Type != campaign.TypeNumber {
+				typ, scale = fc.Type, fc.Scale
+			}
+		case "min", "max":
+			typ, scale = fc.Type, fc.Scale
+		}
+	}
+	return []campaign.Column{{Name: a.Name, Type: typ, Scale: scale}}
+}
+
+// collectColumns are the columns of link + collect: each field of the first
+// Collect linked rows of lt.
+func (e *additionCheck) collectColumns(ap string, a Addition, lt *campaign.Table) []campaign.Column {
+	if len(a.Fields) == 0 {
+		e.errorf(campaign.JoinPath(ap, "fields"), "collect needs fields")
+	}
+	var cols []campaign.Column
+	for n := 1; n <= a.Collect; n++ {
+		for j, f := range a.Fields {
+			fc, ok := lt.Column(f)
+			if !ok {
+				if n == 1 {
+					e.errorf(campaign.JoinPath(campaign.JoinPath(ap, "fields"), j), "unknown column %q of %q%s", f, lt.Name, campaign.DidYouMean(f, lt.ColumnNames()))
+				}
+				continue
+			}
+			cols = append(cols, campaign.Column{Name: CollectColumn(a.Name, n, f), Type: fc.Type, Scale: fc.Scale})
+		}
+	}
+	return cols
 }
 
 // CollectColumn names the column holding field f of the n-th collected row.
@@ -280,7 +323,7 @@ func runEnrichment(t *task, x *EnrichmentConfig) (*activity.Result, error) {
 		case a.Link == "":
 			expr, _, err := condition.FieldSQL(a.Field, scope)
 			if err != nil {
-				return nil, invalid("add[%d]: %v", i, err)
+				return nil, fmt.Errorf("add[%d]: %w", i, err)
 			}
 			sel = append(sel, castAs(expr, added[a.Name]))
 		case a.Aggregate != "":

@@ -2,6 +2,7 @@ package targeting
 
 import (
 	"errors"
+	"fmt"
 	"strings"
 	"time"
 
@@ -85,7 +86,7 @@ func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, 
 	campaignID, run := t.Comp.Campaign.ID, t.Req.Run.ID
 	cur, err := st.GetIncremental(t.Ctx, campaignID, t.Req.Activity)
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
-		return nil, &activity.Retryable{Msg: "read incremental state: " + err.Error()}
+		return nil, fmt.Errorf("read incremental state: %w", err)
 	}
 	// before is the state this run starts from.
 	before, advanced := cur, false
@@ -128,7 +129,7 @@ func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, 
 		if before.KeysRef != "" {
 			prevKeys = t.View("prevkeys")
 			if _, err := t.Engine.StageDataset(t.Ctx, prevKeys, dataset.Ref(before.KeysRef)); err != nil {
-				return nil, invalid("keys returned by earlier runs (%s): %v", before.KeysRef, err)
+				return nil, fmt.Errorf("keys returned by earlier runs (%s): %w", before.KeysRef, err)
 			}
 			b.add(" AND NOT EXISTS (SELECT 1 FROM " + q(prevKeys) + " AS k WHERE " + keyMatch("k", "t", p.Key))
 			if !since.IsZero() {
@@ -157,13 +158,13 @@ func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, 
 	// Advance from what the output holds (it may come from an earlier attempt).
 	out := t.View("written")
 	if _, err := t.Engine.StageDataset(t.Ctx, out, t.Out("out")); err != nil {
-		return nil, invalid("%v", err)
+		return nil, err
 	}
 	r := state.IncrementalRun{RunID: run, At: t.Now(), HighWater: before.HighWater, Count: m.Rows}
 	if field.Name != "" && m.Rows > 0 {
 		row, err := t.Engine.QueryRow(t.Ctx, "SELECT max("+q(field.Name)+") FROM "+q(out))
 		if err != nil {
-			return nil, invalid("%v", err)
+			return nil, err
 		}
 		if v, ok := row[0].(time.Time); ok && v.After(r.HighWater) {
 			r.HighWater = v
@@ -187,15 +188,12 @@ func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, 
 		kb.add("SELECT DISTINCT "+keys+", CAST(? AS TIMESTAMPTZ) AS returnedAt FROM "+q(out), t.Now().UTC().Format(time.RFC3339Nano))
 		kb.add(") ORDER BY " + keys + ", returnedAt")
 		if _, err := t.Engine.Write(t.Ctx, dataset.Output{Ref: ref, Dimension: p.Dimension, Key: p.Key, CreatedAt: t.Now()}, kb.String(), kb.args...); err != nil {
-			return nil, invalid("write returned keys: %v", err)
+			return nil, fmt.Errorf("write returned keys: %w", err)
 		}
 		r.KeysRef = string(ref)
 	}
 	if _, err := st.AdvanceIncremental(t.Ctx, campaignID, t.Req.Activity, cur.Rev, r); err != nil {
-		if errors.Is(err, state.ErrConflict) {
-			return nil, &activity.Conflict{Msg: "incremental state moved on: " + err.Error()}
-		}
-		return nil, &activity.Retryable{Msg: "advance incremental state: " + err.Error()}
+		return nil, fmt.Errorf("advance incremental state: %w", err) // a lost race is a Conflict
 	}
 	if field.Name != "" {
 		t.Logf("%d new rows; high-water mark of %s: %s", m.Rows, field.Name, r.HighWater.Format(time.RFC3339Nano))

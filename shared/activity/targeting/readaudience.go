@@ -2,6 +2,7 @@ package targeting
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -49,12 +50,12 @@ func runReadAudience(t *task, x *ReadAudienceConfig) (*activity.Result, error) {
 		return nil, invalid("audience %q has not been saved yet", x.Audience)
 	}
 	if err != nil {
-		return nil, &activity.Retryable{Msg: "read audience: " + err.Error()}
+		return nil, fmt.Errorf("read audience: %w", err)
 	}
 	view := t.View("aud")
 	m, err := t.Engine.StageDataset(t.Ctx, view, dataset.Ref(a.Ref))
 	if err != nil {
-		return nil, invalid("audience %q version %d: %v", a.Name, a.Version, err)
+		return nil, fmt.Errorf("audience %q version %d: %w", a.Name, a.Version, err)
 	}
 	p := pop{View: view, Dimension: m.Dimension, Key: m.Key, Columns: m.Columns}
 	if _, err := t.write(res, "out", p, "SELECT "+selectCols("t", p.Columns)+" FROM "+q(view)+" AS t ORDER BY "+order("t", p)); err != nil {

@@ -2,6 +2,7 @@ package targeting
 
 import (
 	"errors"
+	"fmt"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/blob"
@@ -92,7 +93,7 @@ func runSaveAudience(t *task, x *SaveAudienceConfig) (*activity.Result, error) {
 	ref := blob.Join("audiences", x.Audience, t.Req.Run.ID+"-"+t.Req.Activity)
 	hist, err := st.AudienceHistory(t.Ctx, x.Audience)
 	if err != nil && !errors.Is(err, state.ErrNotFound) {
-		return nil, &activity.Retryable{Msg: "read audience history: " + err.Error()}
+		return nil, fmt.Errorf("read audience history: %w", err)
 	}
 	for _, a := range hist {
 		if a.Ref == ref {
@@ -105,12 +106,12 @@ func runSaveAudience(t *task, x *SaveAudienceConfig) (*activity.Result, error) {
 		selectCols("", colsNamed(in.Key))
 	m, err := t.Engine.Write(t.Ctx, dataset.Output{Ref: dataset.Ref(ref), Dimension: in.Dimension, Key: in.Key, CreatedAt: t.Now()}, query)
 	if err != nil {
-		return nil, invalid("write audience %s: %v", x.Audience, err)
+		return nil, fmt.Errorf("write audience %s: %w", x.Audience, err)
 	}
 	a, err := st.SaveAudience(t.Ctx, state.Audience{Name: x.Audience, Ref: ref, Count: m.Rows, Dimension: in.Dimension,
 		RunID: t.Req.Run.ID, SavedAt: t.Env.Now()})
 	if err != nil {
-		return nil, &activity.Retryable{Msg: "save audience: " + err.Error()}
+		return nil, fmt.Errorf("save audience: %w", err)
 	}
 	t.Logf("audience %s version %d: %d rows", a.Name, a.Version, a.Count)
 	res.Extra = map[string]any{"audience": a.Name, "version": a.Version, "count": a.Count}

@@ -7,7 +7,6 @@ import (
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -141,192 +140,258 @@ func runSplit(t *task, x *SplitConfig) (*activity.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	in := ins[0]
-	// base numbers the rows in output order (rid). src yields a row's rid as b.rid and
-	// its columns under the alias r: with a unique key, base holds only the key and rid
-	// (key order is the output order) and the rows are joined back from the input;
-	// otherwise base is a numbered copy of the whole input.
-	base := t.scratchTable("base")
+	s, err := newSplitter(t, x, ins[0])
+	if err != nil {
+		return nil, err
+	}
+	for i, seg := range x.Segments {
+		if err := s.assignSegment(i, seg); err != nil {
+			return nil, err
+		}
+	}
+	counts, err := s.counts()
+	if err != nil {
+		return nil, err
+	}
+	res := t.result()
+	if x.Single {
+		return res, s.writeSingle(res)
+	}
+	if err := s.writeSegments(res, counts); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// splitter is one split task: the input rows numbered in output order (rid)
+// in base, and their segments in assign (rid, seg).
+type splitter struct {
+	t      *task
+	x      *SplitConfig
+	in     pop
+	base   string
+	assign string
+	// src yields a row's rid as b.rid and its columns under the alias r.
+	src, r string
+	rid    string
+	unique bool
+	// passThrough: a narrow input, whose own files the outputs read.
+	passThrough bool
+	// own is a narrow input's own columns, which base holds (ownOK).
+	own   pop
+	ownOK bool
+}
+
+// newSplitter numbers the input's rows and creates the empty assignment.
+func newSplitter(t *task, x *SplitConfig, in pop) (*splitter, error) {
+	s := &splitter{t: t, x: x, base: t.scratchTable("base"), rid: col("b", ridCol)}
 	unique, err := t.uniqueKey(in)
 	if err != nil {
 		return nil, err
 	}
-	unique = unique && splitByKey
-	in.unique = unique // each output holds each input row at most once
-	var src, r string
+	s.unique = unique && splitByKey
+	in.unique = s.unique // each output holds each input row at most once
+	s.in = in
 	// thru is what outputs and key numbering read: for a narrow input, its own
 	// files with the base's columns as placeholders (the writes take them
 	// from the base), so that only segment conditions join the base.
-	thru, passThrough := in.View, false
-	if unique && in.Base != nil && in.ref != "" {
-		thru, passThrough = t.View("thru"), true
+	thru := in.View
+	if s.unique && in.Base != nil && in.ref != "" {
+		thru, s.passThrough = t.View("thru"), true
 		if _, err := t.Engine.StagePassThrough(t.Ctx, thru, in.ref); err != nil {
-			return nil, datakit.Classify(err)
+			return nil, err
 		}
 	}
+	if err := s.number(thru); err != nil {
+		return nil, err
+	}
+	s.assign = t.scratchTable("assign")
+	if err := t.exec("CREATE TABLE " + q(s.assign) + " (" + q(ridCol) + " BIGINT, seg INTEGER)"); err != nil {
+		return nil, err
+	}
+	// A segment whose condition and order read only a narrow input's own
+	// columns takes its candidates from base alone, not the input's join.
+	if s.passThrough {
+		s.own, s.ownOK = ownPop(in) // base holds its columns: nothing to stage
+	}
+	return s, nil
+}
+
+// number creates base: with a unique key, base holds only the key and rid
+// (key order is the output order) and the rows are joined back from the
+// input; otherwise base is a numbered copy of the whole input.
+func (s *splitter) number(thru string) error {
+	t, in := s.t, s.in
 	switch {
-	case passThrough:
+	case s.passThrough:
 		// The input's own columns are few: base holds them all, so that
 		// segments on own columns and the outputs read base alone.
-		src, r = q(base)+" AS b JOIN "+q(in.View)+" AS t ON "+keyJoin("b", "t", in.Key), "t"
+		s.src, s.r = q(s.base)+" AS b JOIN "+q(in.View)+" AS t ON "+keyJoin("b", "t", in.Key), "t"
 		var ownSel []string
 		for _, c := range in.Columns {
 			if !slices.Contains(in.Base.Columns, c.Name) {
 				ownSel = append(ownSel, col("t", c.Name))
 			}
 		}
-		err = t.exec("CREATE TABLE " + q(base) + " AS SELECT " + strings.Join(ownSel, ", ") + ", row_number() OVER (ORDER BY " +
+		return t.exec("CREATE TABLE " + q(s.base) + " AS SELECT " + strings.Join(ownSel, ", ") + ", row_number() OVER (ORDER BY " +
 			keyOrder("t", in.Key) + ") AS " + q(ridCol) + " FROM " + q(thru) + " AS t")
-	case unique:
-		src, r = q(base)+" AS b JOIN "+q(in.View)+" AS t ON "+keyJoin("b", "t", in.Key), "t"
-		err = t.exec("CREATE TABLE " + q(base) + " AS SELECT " + keyCols("t", in.Key) + ", row_number() OVER (ORDER BY " +
+	case s.unique:
+		s.src, s.r = q(s.base)+" AS b JOIN "+q(in.View)+" AS t ON "+keyJoin("b", "t", in.Key), "t"
+		return t.exec("CREATE TABLE " + q(s.base) + " AS SELECT " + keyCols("t", in.Key) + ", row_number() OVER (ORDER BY " +
 			keyOrder("t", in.Key) + ") AS " + q(ridCol) + " FROM " + q(thru) + " AS t")
 	default:
-		src, r = q(base)+" AS b", "b"
-		err = t.exec("CREATE TABLE " + q(base) + " AS SELECT " + selectCols("t", in.Columns) + ", row_number() OVER (ORDER BY " +
+		s.src, s.r = q(s.base)+" AS b", "b"
+		return t.exec("CREATE TABLE " + q(s.base) + " AS SELECT " + selectCols("t", in.Columns) + ", row_number() OVER (ORDER BY " +
 			order("t", in) + ") AS " + q(ridCol) + " FROM " + q(in.View) + " AS t")
 	}
-	if err != nil {
-		return nil, err
-	}
-	assign := t.scratchTable("assign")
-	if err := t.exec("CREATE TABLE " + q(assign) + " (" + q(ridCol) + " BIGINT, seg INTEGER)"); err != nil {
-		return nil, err
-	}
-	rid := col("b", ridCol)
-	// A segment whose condition and order read only a narrow input's own
-	// columns takes its candidates from base alone, not the input's join.
-	var own pop
-	ownOK := false
-	if passThrough {
-		own, ownOK = ownPop(in) // base holds its columns: nothing to stage
-	}
-	for i, seg := range x.Segments {
-		segSrc, sr, where, wargs, ok := src, r, "", []any(nil), false
-		if ownOK && (seg.Limit == nil || seg.Limit.Random || ownCols(own, orderFields(seg.Limit.OrderBy)...)) {
-			if where, wargs, ok = t.ownWhere(own, seg.Where, "b"); ok {
-				segSrc, sr = q(base)+" AS b", "b"
-			}
-		}
-		if !ok {
-			if where, wargs, err = t.Where(seg.Where, r, in.Schema()); err != nil {
-				return nil, fmt.Errorf("segment %s: %w", seg.Name, err)
-			}
-		}
-		cand := " FROM " + segSrc + " WHERE " + where
-		if !x.Overlap {
-			cand += " AND NOT EXISTS (SELECT 1 FROM " + q(assign) + " AS a WHERE " + col("a", ridCol) + " = " + rid + ")"
-		}
-		b := &sqlb{}
-		b.add("INSERT INTO "+q(assign)+" SELECT "+q(ridCol)+", CAST(? AS INTEGER)", i)
-		if seg.Limit == nil {
-			b.add(cand, wargs...)
-		} else {
-			b.add(" FROM (SELECT " + rid + ", row_number() OVER (ORDER BY ")
-			switch {
-			case unique && !seg.Limit.Random && keyFirst(seg.Limit.OrderBy, in.Key):
-				b.add(rid) // rid is the key order
-			case len(seg.Limit.OrderBy) > 0 && !seg.Limit.Random:
-				b.add(strings.Join(append(sortKeys(sr, seg.Limit.OrderBy), rid), ", "))
-			default:
-				b.add(seededHash(sr, in)+", "+rid, t.seed("split/"+seg.Name))
-			}
-			b.add(") AS "+q(rnCol)+", count(*) OVER () AS cnt"+cand, wargs...)
-			b.add(") WHERE " + q(rnCol) + " <= ")
-			switch l := seg.Limit; {
-			case l.Count != nil:
-				b.add("CAST(? AS BIGINT)", *l.Count)
-			case l.Percent != nil:
-				num, den, err := ratio(*l.Percent)
-				if err != nil {
-					return nil, invalid("segment %s: %v", seg.Name, err)
-				}
-				// floor(cnt * percent / 100) in integers.
-				b.add("(cnt * CAST(? AS HUGEINT)) // CAST(? AS HUGEINT)", num, den)
-			default:
-				return nil, invalid("segment %s: a limit needs count or percent", seg.Name)
-			}
-		}
-		if err := t.exec(b.String(), b.args...); err != nil {
-			return nil, err
+}
+
+// assignSegment assigns segment i its rows: those matching its where (and
+// no earlier segment, without overlap), within its limit.
+func (s *splitter) assignSegment(i int, seg Segment) error {
+	segSrc, sr, where, wargs, ok := s.src, s.r, "", []any(nil), false
+	if s.ownOK && (seg.Limit == nil || seg.Limit.Random || ownCols(s.own, orderFields(seg.Limit.OrderBy)...)) {
+		if where, wargs, ok = s.t.ownWhere(s.own, seg.Where, "b"); ok {
+			segSrc, sr = q(s.base)+" AS b", "b"
 		}
 	}
+	if !ok {
+		var err error
+		if where, wargs, err = s.t.Where(seg.Where, s.r, s.in.Schema()); err != nil {
+			return fmt.Errorf("segment %s: %w", seg.Name, err)
+		}
+	}
+	cand := " FROM " + segSrc + " WHERE " + where
+	if !s.x.Overlap {
+		cand += " AND NOT EXISTS (SELECT 1 FROM " + q(s.assign) + " AS a WHERE " + col("a", ridCol) + " = " + s.rid + ")"
+	}
+	b := &sqlb{}
+	b.add("INSERT INTO "+q(s.assign)+" SELECT "+q(ridCol)+", CAST(? AS INTEGER)", i)
+	if seg.Limit == nil {
+		b.add(cand, wargs...)
+	} else if err := s.limited(b, seg, sr, cand, wargs); err != nil {
+		return err
+	}
+	return s.t.exec(b.String(), b.args...)
+}
+
+// limited adds to b the first candidates of a limited segment, in its order;
+// sr is the alias of the candidates' columns.
+func (s *splitter) limited(b *sqlb, seg Segment, sr, cand string, wargs []any) error {
+	b.add(" FROM (SELECT " + s.rid + ", row_number() OVER (ORDER BY ")
+	switch {
+	case s.unique && !seg.Limit.Random && keyFirst(seg.Limit.OrderBy, s.in.Key):
+		b.add(s.rid) // rid is the key order
+	case len(seg.Limit.OrderBy) > 0 && !seg.Limit.Random:
+		b.add(strings.Join(append(sortKeys(sr, seg.Limit.OrderBy), s.rid), ", "))
+	default:
+		b.add(seededHash(sr, s.in)+", "+s.rid, s.t.seed("split/"+seg.Name))
+	}
+	b.add(") AS "+q(rnCol)+", count(*) OVER () AS cnt"+cand, wargs...)
+	b.add(") WHERE " + q(rnCol) + " <= ")
+	switch l := seg.Limit; {
+	case l.Count != nil:
+		b.add("CAST(? AS BIGINT)", *l.Count)
+	case l.Percent != nil:
+		num, den, err := ratio(*l.Percent)
+		if err != nil {
+			return invalid("segment %s: %v", seg.Name, err)
+		}
+		// floor(cnt * percent / 100) in integers.
+		b.add("(cnt * CAST(? AS HUGEINT)) // CAST(? AS HUGEINT)", num, den)
+	default:
+		return invalid("segment %s: a limit needs count or percent", seg.Name)
+	}
+	return nil
+}
+
+// counts returns the number of rows of each segment, by index.
+func (s *splitter) counts() (map[int64]int64, error) {
 	counts := map[int64]int64{}
-	err = t.Engine.Query(t.Ctx, 0, func(bt *dataset.Batch) error {
+	err := s.t.Engine.Query(s.t.Ctx, 0, func(bt *dataset.Batch) error {
 		for _, r := range bt.Rows {
 			counts[r[0].(int64)] = r[1].(int64)
 		}
 		return nil
-	}, "SELECT CAST(seg AS BIGINT), count(*) FROM "+q(assign)+" GROUP BY seg")
-	if err != nil {
-		return nil, invalid("%v", err)
-	}
+	}, "SELECT CAST(seg AS BIGINT), count(*) FROM "+q(s.assign)+" GROUP BY seg")
+	return counts, err
+}
 
-	res := t.result()
-	if x.Single {
-		var kept []campaign.Column
-		for _, c := range in.Columns {
-			if c.Name != "segmentCode" {
-				kept = append(kept, c)
-			}
+// writeSingle writes the rows on `out` with their segment's code.
+func (s *splitter) writeSingle(res *activity.Result) error {
+	var kept []campaign.Column
+	for _, c := range s.in.Columns {
+		if c.Name != "segmentCode" {
+			kept = append(kept, c)
 		}
-		b := &sqlb{}
-		b.add("SELECT " + selectCols(r, kept) + ", CAST(CASE a.seg")
-		for i, seg := range x.Segments {
-			code := seg.Code
-			if code == "" {
-				code = seg.Name
-			}
-			b.add(" WHEN ? THEN ?", i, code)
-		}
-		join := " JOIN "
-		if x.Others {
-			join = " LEFT JOIN "
-		}
-		b.add(" END AS VARCHAR) AS " + q("segmentCode") + " FROM " + src + join + q(assign) + " AS a ON " +
-			col("a", ridCol) + " = " + rid + " ORDER BY " + rid + ", a.seg")
-		if x.Overlap { // a row is repeated for each of its segments
-			_, err := t.write(res, "out", in, b.String(), b.args...)
-			return res, err
-		}
-		_, err := t.writeRows(res, "out", in, false, b.String(), b.args...)
-		return res, err
 	}
-	if passThrough {
-		src, r = q(base)+" AS b", "b"
-	}
-	sel := "SELECT " + selectCols(r, in.Columns) + " FROM " + src
-	if passThrough {
-		// The base's columns as the placeholders the pass-through write expects.
-		items := make([]string, len(in.Columns))
-		for i, c := range in.Columns {
-			items[i] = col("b", c.Name)
-			if slices.Contains(in.Base.Columns, c.Name) {
-				typ, err := duckType(c)
-				if err != nil {
-					return nil, invalid("%v", err)
-				}
-				items[i] = "CAST(NULL AS " + typ + ") AS " + q(c.Name)
-			}
+	b := &sqlb{}
+	b.add("SELECT " + selectCols(s.r, kept) + ", CAST(CASE a.seg")
+	for i, seg := range s.x.Segments {
+		code := seg.Code
+		if code == "" {
+			code = seg.Name
 		}
-		sel = "SELECT " + strings.Join(items, ", ") + " FROM " + src
+		b.add(" WHEN ? THEN ?", i, code)
 	}
-	for i, seg := range x.Segments {
+	join := " JOIN "
+	if s.x.Others {
+		join = " LEFT JOIN "
+	}
+	b.add(" END AS VARCHAR) AS " + q("segmentCode") + " FROM " + s.src + join + q(s.assign) + " AS a ON " +
+		col("a", ridCol) + " = " + s.rid + " ORDER BY " + s.rid + ", a.seg")
+	if s.x.Overlap { // a row is repeated for each of its segments
+		_, err := s.t.write(res, "out", s.in, b.String(), b.args...)
+		return err
+	}
+	_, err := s.t.writeRows(res, "out", s.in, false, b.String(), b.args...)
+	return err
+}
+
+// writeSegments writes a port per segment (skipEmpty: not when empty) and
+// others.
+func (s *splitter) writeSegments(res *activity.Result, counts map[int64]int64) error {
+	sel, err := s.rows()
+	if err != nil {
+		return err
+	}
+	for i, seg := range s.x.Segments {
 		if counts[int64(i)] == 0 && seg.SkipEmpty {
 			continue
 		}
-		if _, err := t.writeRows(res, seg.Name, in, passThrough, sel+" JOIN "+q(assign)+" AS a ON "+col("a", ridCol)+" = "+rid+
-			" AND a.seg = ? ORDER BY "+rid, i); err != nil {
-			return nil, err
+		if _, err := s.t.writeRows(res, seg.Name, s.in, s.passThrough, sel+" JOIN "+q(s.assign)+" AS a ON "+col("a", ridCol)+" = "+s.rid+
+			" AND a.seg = ? ORDER BY "+s.rid, i); err != nil {
+			return err
 		}
 	}
-	if x.Others {
-		if _, err := t.writeRows(res, "others", in, passThrough, sel+" WHERE NOT EXISTS (SELECT 1 FROM "+q(assign)+" AS a WHERE "+
-			col("a", ridCol)+" = "+rid+") ORDER BY "+rid); err != nil {
-			return nil, err
+	if s.x.Others {
+		if _, err := s.t.writeRows(res, "others", s.in, s.passThrough, sel+" WHERE NOT EXISTS (SELECT 1 FROM "+q(s.assign)+" AS a WHERE "+
+			col("a", ridCol)+" = "+s.rid+") ORDER BY "+s.rid); err != nil {
+			return err
 		}
 	}
-	return res, nil
+	return nil
+}
+
+// rows selects the input's rows (b.rid in scope) for the segment ports. A
+// narrow input's come from base, the base's columns as the placeholders the
+// pass-through write expects.
+func (s *splitter) rows() (string, error) {
+	if !s.passThrough {
+		return "SELECT " + selectCols(s.r, s.in.Columns) + " FROM " + s.src, nil
+	}
+	items := make([]string, len(s.in.Columns))
+	for i, c := range s.in.Columns {
+		items[i] = col("b", c.Name)
+		if slices.Contains(s.in.Base.Columns, c.Name) {
+			typ, err := duckType(c)
+			if err != nil {
+				return "", err
+			}
+			items[i] = "CAST(NULL AS " + typ + ") AS " + q(c.Name)
+		}
+	}
+	return "SELECT " + strings.Join(items, ", ") + " FROM " + q(s.base) + " AS b", nil
 }
 
 // keyFirst reports whether an order starts with the key, ascending: over
@@ -385,7 +450,7 @@ func (t *task) uniqueKey(p pop) (bool, error) {
 	if p.ref != "" {
 		ok, err := t.Engine.KeyIsUnique(t.Ctx, p.ref)
 		if err != nil {
-			return false, invalid("%v", err)
+			return false, err
 		}
 		return ok, nil
 	}
@@ -396,7 +461,7 @@ func (t *task) uniqueKey(p pop) (bool, error) {
 	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) = count(DISTINCT ("+keyCols("t", p.Key)+")) AND bool_and("+
 		strings.Join(nonNull, " AND ")+") IS NOT false FROM "+q(p.View)+" AS t")
 	if err != nil {
-		return false, invalid("%v", err)
+		return false, err
 	}
 	return row[0] == true, nil
 }

@@ -113,12 +113,9 @@ func (t *task) scratchTable(name string) string {
 	return n
 }
 
-// exec runs a statement, classifying its failure.
+// exec runs a statement.
 func (t *task) exec(query string, args ...any) error {
-	if err := t.Engine.Exec(t.Ctx, query, args...); err != nil {
-		return invalid("%v", err)
-	}
-	return nil
+	return t.Engine.Exec(t.Ctx, query, args...)
 }
 
 // result returns an empty result with the activity's declared ports.
@@ -154,7 +151,7 @@ func (t *task) own(p pop) (own pop, ok bool, err error) {
 	}
 	own.View = t.View(fmt.Sprintf("own%d", len(t.owns)))
 	if _, err := t.Engine.StageOwn(t.Ctx, own.View, p.ref); err != nil {
-		return pop{}, false, datakit.Classify(err)
+		return pop{}, false, err
 	}
 	if t.owns == nil {
 		t.owns = map[dataset.Ref]string{}
@@ -291,7 +288,7 @@ func (t *task) emptyView(view string, cols []campaign.Column) error {
 	for _, c := range cols {
 		typ, err := dataset.DuckDBType(c)
 		if err != nil {
-			return invalid("%v", err)
+			return err
 		}
 		sel = append(sel, "CAST(NULL AS "+typ+") AS "+q(c.Name))
 	}
@@ -315,7 +312,7 @@ func (t *task) table(name string) (pop, error) {
 	if len(cols) == 0 {
 		// No declared columns: those of the source.
 		if cols, err = t.Engine.Columns(t.Ctx, "SELECT * FROM "+q(view)); err != nil {
-			return pop{}, invalid("table %s: %v", name, err)
+			return pop{}, fmt.Errorf("table %s: %w", name, err)
 		}
 	}
 	base, err := t.Base(name)
@@ -333,7 +330,7 @@ func (t *task) keyedTable(name string) (pop, error) {
 		return p, err
 	}
 	if p.uniqueBase, err = t.Engine.KeyIsUnique(t.Ctx, p.Base.Ref); err != nil {
-		return pop{}, datakit.Classify(err)
+		return pop{}, err
 	}
 	p.unique = p.uniqueBase // the table's own rows
 	return p, nil
@@ -443,13 +440,7 @@ func invalid(format string, a ...any) error {
 }
 
 // duckType is the DuckDB type of a column.
-func duckType(c campaign.Column) (string, error) {
-	typ, err := dataset.DuckDBType(c)
-	if err != nil {
-		return "", invalid("%v", err)
-	}
-	return typ, nil
-}
+func duckType(c campaign.Column) (string, error) { return dataset.DuckDBType(c) }
 
 func colsNamed(names []string) []campaign.Column {
 	out := make([]campaign.Column, len(names))

@@ -5,6 +5,8 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/stepwise-run/stepwise/shared/aws/awserr"
 )
 
 // SNSAlerter publishes alerts to an SNS topic operators subscribe to.
@@ -18,7 +20,7 @@ func (a SNSAlerter) Alert(ctx context.Context, campaign, runID, title, message s
 	subject := asciiSubject(fmt.Sprintf("[stepwise] %s: %s", campaign, title))
 	body := fmt.Sprintf("Campaign %s, run %s\n\n%s\n\n%s\n", campaign, runID, title, message)
 	_, err := a.Client.Publish(ctx, &sns.PublishInput{TopicArn: &a.Topic, Subject: &subject, Message: &body})
-	return err
+	return awserr.Mark(err) // throttling, a 5xx: the alert is retried
 }
 
 // asciiSubject fits SNS's subject rules: printable ASCII, under 100 characters.

@@ -23,6 +23,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/aws/awserr"
 	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/failure"
 )
 
 // DefaultPartSize is the multipart part size; objects up to this size are
@@ -203,7 +204,19 @@ func (s *Store) Get(ctx context.Context, key string) (io.ReadCloser, error) {
 	if err != nil {
 		return nil, s.wrap("get", key, err)
 	}
-	return out.Body, nil
+	return body{out.Body}, nil
+}
+
+// body marks a failure reading an object (a dropped connection, a short
+// read) as transient: a retry reads it again.
+type body struct{ io.ReadCloser }
+
+func (b body) Read(p []byte) (int, error) {
+	n, err := b.ReadCloser.Read(p)
+	if err != nil && err != io.EOF {
+		err = failure.Transient(err)
+	}
+	return n, err
 }
 
 // GetRange opens n bytes of the object from offset off (a ranged GET), for
@@ -221,7 +234,7 @@ func (s *Store) GetRange(ctx context.Context, key string, off, n int64) (io.Read
 	if err != nil {
 		return nil, s.wrap("get", key, err)
 	}
-	return out.Body, nil
+	return body{out.Body}, nil
 }
 
 // Stat implements blob.Store.

@@ -8,13 +8,16 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
+	berrors "go.etcd.io/bbolt/errors"
 
+	"github.com/stepwise-run/stepwise/shared/failure"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -53,12 +56,17 @@ var _ state.Store = (*Store)(nil)
 
 // Open opens (creating it if needed) the store in home/state.db. It waits up to 5 s for
 // another process holding the file to let go.
-func Open(home string) (*Store, error) {
+func Open(home string) (*Store, error) { return open(home, 5*time.Second) }
+
+func open(home string, timeout time.Duration) (*Store, error) {
 	if err := os.MkdirAll(home, 0o700); err != nil {
 		return nil, err
 	}
 	path := filepath.Join(home, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: 5 * time.Second, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	if errors.Is(err, berrors.ErrTimeout) {
+		err = failure.Transient(err) // another process holds the file: it may let go
+	}
 	if err != nil {
 		return nil, fmt.Errorf("boltstate: open %s: %w", path, err)
 	}
@@ -84,27 +92,41 @@ func Open(home string) (*Store, error) {
 func (s *Store) Close() error { return s.db.Close() }
 
 func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.View(fn)
+	return s.tx(ctx, s.db.View, fn)
 }
 
 func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	return s.db.Update(fn)
+	return s.tx(ctx, s.db.Update, fn)
 }
 
 // batch is update for the send ledger's many small concurrent writes: bbolt
 // coalesces concurrent calls into one transaction and one fsync. fn may run
 // more than once, so it must reset whatever it reports.
 func (s *Store) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
+	return s.tx(ctx, s.db.Batch, fn)
+}
+
+// tx runs fn in a transaction of run (View, Update or Batch). A failure of
+// bbolt rather than of fn (writing, syncing or growing the file) may pass:
+// it is marked transient, unless the store is closed or damaged.
+func (s *Store) tx(ctx context.Context, run func(func(*bolt.Tx) error) error, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	return s.db.Batch(fn)
+	var fnErr error
+	err := run(func(tx *bolt.Tx) error {
+		fnErr = fn(tx)
+		return fnErr
+	})
+	if err == nil || err == fnErr {
+		return err
+	}
+	for _, permanent := range []error{berrors.ErrDatabaseNotOpen, berrors.ErrDatabaseReadOnly, berrors.ErrInvalid, berrors.ErrChecksum, berrors.ErrVersionMismatch} {
+		if errors.Is(err, permanent) {
+			return err
+		}
+	}
+	return failure.Transient(err)
 }
 
 // casUpdate changes the JSON value at k with fn and keeps the JSON work out
