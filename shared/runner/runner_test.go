@@ -236,7 +236,7 @@ func TestHandleRecordsTask(t *testing.T) {
 	}
 
 	// A failure.
-	al.during, al.err = nil, errors.New("sns down")
+	al.during, al.err = nil, failure.Transient(errors.New("sns down"))
 	_, err := e.r.Handle(ctx, "Alert", e.request(run, "warn", ""))
 	var retry *failure.Retryable
 	if !errors.As(err, &retry) {

@@ -14,6 +14,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/failure"
 )
 
 const testCatalog = `version: 1
@@ -147,11 +148,15 @@ func TestAlert(t *testing.T) {
 	if err != nil || res.Ports["out"] != nil {
 		t.Fatalf("inactive input: %+v %v", res, err)
 	}
-	// A failed notification is retried.
-	_, err = run(t, comp, &flow.Deps{Alerter: &alerter{err: errors.New("sns down")}}, "warn", false, &taskLog{}, in)
-	var retry *activity.Retryable
-	if !errors.As(err, &retry) || !strings.Contains(err.Error(), "sns down") {
-		t.Fatalf("alerter failure: %T %v, want Retryable", err, err)
+	// A transient notification failure (the adapter marks it) is retried;
+	// another one is not.
+	_, err = run(t, comp, &flow.Deps{Alerter: &alerter{err: failure.Transient(errors.New("sns down"))}}, "warn", false, &taskLog{}, in)
+	if name := failure.Name(failure.Classify(err)); name != "Retryable" || !strings.Contains(err.Error(), "sns down") {
+		t.Fatalf("alerter failure: %s %v, want Retryable", name, err)
+	}
+	_, err = run(t, comp, &flow.Deps{Alerter: &alerter{err: errors.New("no such topic")}}, "warn", false, &taskLog{}, in)
+	if name := failure.Name(failure.Classify(err)); name != "InvalidInput" {
+		t.Fatalf("alerter failure: %s %v, want InvalidInput", name, err)
 	}
 }
 
