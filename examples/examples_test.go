@@ -13,7 +13,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/sampledata"
 
 	"github.com/stepwise-run/stepwise/examples"
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/asl/sfnlocal"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -47,7 +47,7 @@ func workspace(t *testing.T) string {
 
 func run(t *testing.T, dir, name string, test bool) (*compile.Program, *runner.Summary) {
 	t.Helper()
-	p, diags := activities.CompileFiles(filepath.Join(dir, name+".yaml"), "")
+	p, diags := builtin.CompileFiles(filepath.Join(dir, name+".yaml"), "")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -251,7 +251,7 @@ func TestCrossCheckExamples(t *testing.T) {
 	dir := workspace(t)
 	arn := regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)
 	for _, name := range []string{"winback", "import", "newsletter", "reference"} {
-		p, diags := activities.CompileFiles(filepath.Join(dir, name+".yaml"), "")
+		p, diags := builtin.CompileFiles(filepath.Join(dir, name+".yaml"), "")
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}

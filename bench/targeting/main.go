@@ -21,8 +21,8 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/sampledata"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/condition"
@@ -263,7 +263,7 @@ func runActivities(dataDir, work string, o options) ([]measure, error) {
 		return nil, err
 	}
 	defer eng.Close()
-	reg := activities.Bind(activities.NewFamilies(activities.Host{Blob: bs, State: st, Engine: eng}))
+	reg := builtin.Bind(builtin.NewFamilies(builtin.Host{Blob: bs, State: st, Engine: eng}))
 	env := &activity.Env{WorkDir: filepath.Join(work, "work")}
 	catData, err := os.ReadFile(filepath.Join(dataDir, "catalog.yaml"))
 	if err != nil {

@@ -13,7 +13,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/sampledata"
 
 	"github.com/stepwise-run/stepwise/examples"
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 )
@@ -48,7 +48,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	}
 	campaignFile := filepath.Join(dir, "winback.yaml")
 	fmt.Fprintf(stdout, "running %s (compiled to Step Functions ASL, interpreted in-process)\n\n", campaignFile)
-	p, diags := activities.CompileFiles(campaignFile, "")
+	p, diags := builtin.CompileFiles(campaignFile, "")
 	printDiags(stderr, diags)
 	if diags.HasErrors() {
 		return 1

@@ -6,7 +6,7 @@ import (
 	"io"
 	"os"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 )
@@ -50,7 +50,7 @@ func load(fs *flag.FlagSet, args []string, catalog *string, stderr io.Writer) (*
 		fmt.Fprintf(stderr, "stepwise %s: expected one campaign file\n", fs.Name())
 		return nil, 2
 	}
-	p, diags := activities.CompileFiles(pos[0], *catalog)
+	p, diags := builtin.CompileFiles(pos[0], *catalog)
 	printDiags(stderr, diags)
 	if diags.HasErrors() {
 		return nil, 1

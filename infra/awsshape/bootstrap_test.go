@@ -12,7 +12,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
@@ -26,7 +26,7 @@ const coldStartRounds = 3
 // invocation times.
 func TestBootstraps(t *testing.T) {
 	root := repoRoot(t)
-	fns := lambdafn.Functions(activities.Registry())
+	fns := lambdafn.Functions(builtin.Registry())
 	var names []string
 	for _, f := range fns {
 		names = append(names, f.Name)

@@ -9,8 +9,8 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
-	"github.com/stepwise-run/stepwise/shared/activities"
-	"github.com/stepwise-run/stepwise/shared/activities/emptycase"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin/emptycase"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/runner"
@@ -22,7 +22,7 @@ import (
 // requires each to succeed with 0 on every port and the same summary as the
 // local executor. Files are read from S3 (s3:// sources and parameters).
 func TestEmptyPopulations(t *testing.T) {
-	if miss := emptycase.Missing(activities.Registry().Types()); len(miss) > 0 {
+	if miss := emptycase.Missing(builtin.Registry().Types()); len(miss) > 0 {
 		t.Fatalf("activity types without an empty-population case: %v", miss)
 	}
 	data := sampleData(t)

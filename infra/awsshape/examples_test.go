@@ -14,8 +14,8 @@ import (
 	"github.com/stepwise-run/stepwise/shared/sampledata"
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -70,7 +70,7 @@ func (sh *shape) uploadSample(t *testing.T) {
 // missingHandlers lists the functions among names whose activity type has
 // no handler yet.
 func missingHandlers(names []string) []string {
-	reg := activities.Registry()
+	reg := builtin.Registry()
 	var out []string
 	for _, n := range names {
 		if s, ok := reg.ByFunction(n); ok && !s.Runs() {

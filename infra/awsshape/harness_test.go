@@ -39,7 +39,7 @@ import (
 	"github.com/johannesboyne/gofakes3/backend/s3mem"
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/aws/dynamostate"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
@@ -109,7 +109,7 @@ func bootstraps(t testing.TB, names ...string) map[string]lambdalocal.Built {
 	t.Helper()
 	root := repoRoot(t)
 	dirs := map[string]string{}
-	for _, f := range lambdafn.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(builtin.Registry()) {
 		dirs[f.Name] = f.Dir
 	}
 	var pkgs []string
@@ -435,7 +435,7 @@ func deployable(def []byte) []byte {
 
 func compileFile(t testing.TB, campaignFile, catalogFile string) *compile.Program {
 	t.Helper()
-	p, diags := compile.CompileFiles(context.Background(), campaignFile, catalogFile, activities.Registry(), activities.Checkers(), activities.Schemas())
+	p, diags := compile.CompileFiles(context.Background(), campaignFile, catalogFile, builtin.Registry(), builtin.Checkers(), builtin.Schemas())
 	if diags.HasErrors() {
 		t.Fatalf("%s does not compile:\n%v", campaignFile, diags)
 	}

@@ -19,8 +19,8 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
@@ -138,7 +138,7 @@ func dirNames(t testing.TB, dir, suffix string) map[string]bool {
 func TestFunctionsComplete(t *testing.T) {
 	root := repoRoot(t)
 	tm := loadTemplate(t)
-	fns := lambdafn.Functions(activities.Registry())
+	fns := lambdafn.Functions(builtin.Registry())
 	folders, events := dirNames(t, "functions", ""), dirNames(t, "events", ".json")
 	resources, targets := tm.functions(), makeTargets(t)
 	want := map[string]bool{}
@@ -262,7 +262,7 @@ func seq(n *yaml.Node) []*yaml.Node {
 func TestCGOSplit(t *testing.T) {
 	root := repoRoot(t)
 	targets := makeTargets(t)
-	fns := lambdafn.Functions(activities.Registry())
+	fns := lambdafn.Functions(builtin.Registry())
 	var pkgs []string
 	for _, f := range fns {
 		pkgs = append(pkgs, "./functions/"+f.Dir)
@@ -442,7 +442,7 @@ func TestCfnLint(t *testing.T) {
 // TestEventsDecode: each events/ fixture is a valid input of its function.
 func TestEventsDecode(t *testing.T) {
 	root := repoRoot(t)
-	for _, f := range lambdafn.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(builtin.Registry()) {
 		data, err := os.ReadFile(filepath.Join(root, "events", f.Dir+".json"))
 		if err != nil {
 			continue // reported by TestFunctionsComplete

@@ -48,7 +48,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/aws/dynamostate"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/aws/s3blob"
@@ -215,7 +215,7 @@ func serve(args []string) error {
 	if err != nil {
 		return err
 	}
-	fns := lambdafn.Functions(activities.Registry())
+	fns := lambdafn.Functions(builtin.Registry())
 	if *only != "" {
 		want := map[string]bool{}
 		for _, n := range strings.Split(*only, ",") {
@@ -407,7 +407,7 @@ func runCampaign(args []string) error {
 	if *catalog == "" {
 		*catalog = filepath.Join(filepath.Dir(file), "catalog.yaml")
 	}
-	p, diags := compile.CompileFiles(context.Background(), file, *catalog, activities.Registry(), activities.Checkers(), activities.Schemas())
+	p, diags := compile.CompileFiles(context.Background(), file, *catalog, builtin.Registry(), builtin.Checkers(), builtin.Schemas())
 	if diags.HasErrors() {
 		return fmt.Errorf("%s:\n%v", file, diags)
 	}

@@ -14,7 +14,7 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
@@ -103,7 +103,7 @@ type fileFacts struct {
 func functionActions(t *testing.T) map[string][]sdkCall {
 	t.Helper()
 	root := repoRoot(t)
-	fns := lambdafn.Functions(activities.Registry())
+	fns := lambdafn.Functions(builtin.Registry())
 	var pkgs []string
 	for _, f := range fns {
 		pkgs = append(pkgs, "./functions/"+f.Dir)
@@ -427,7 +427,7 @@ var testParams = map[string]string{
 func TestFunctionActionsAllowed(t *testing.T) {
 	s := deployed(t, testParams)
 	acts := functionActions(t)
-	for _, f := range lambdafn.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(builtin.Registry()) {
 		stmts, _ := s.roleStatements(t, s.functionRole(t, f.LogicalID()))
 		seen := map[string]bool{}
 		var names []string
@@ -461,7 +461,7 @@ func TestFunctionActionsAllowed(t *testing.T) {
 func TestNoUnusedGrants(t *testing.T) {
 	s := deployed(t, testParams)
 	acts := functionActions(t)
-	for _, f := range lambdafn.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(builtin.Registry()) {
 		used := map[string]bool{}
 		for _, c := range acts[f.Name] {
 			used[strings.ToLower(c.action)] = true

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
@@ -18,7 +18,7 @@ var s3ObjectActions = []string{"s3:GetObject", "s3:PutObject", "s3:DeleteObject"
 func TestS3Scope(t *testing.T) {
 	s := deployed(t, testParams)
 	bucket := s.getAtt(t, "Bucket", "Arn").(string)
-	for _, f := range lambdafn.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(builtin.Registry()) {
 		stmts, _ := s.roleStatements(t, s.functionRole(t, f.LogicalID()))
 		scope := map[string]s3Access{}
 		for _, a := range s3Scope(f) {
@@ -84,7 +84,7 @@ func TestStateMachineRoleInvokes(t *testing.T) {
 		return "arn:" + partition + ":lambda:" + region + ":" + account + ":function:" + stackName + "-" + name
 	}
 	n := 0
-	for _, f := range lambdafn.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(builtin.Registry()) {
 		want := invokedByStateMachines(f)
 		if want {
 			n++

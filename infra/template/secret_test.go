@@ -5,8 +5,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
@@ -29,7 +29,7 @@ func TestUnsubscribeSecretWiring(t *testing.T) {
 	}
 	arn := s.ref(t, "UnsubscribeSecret").(string)
 	n := 0
-	for _, f := range lambdafn.Functions(activities.Registry()) {
+	for _, f := range lambdafn.Functions(builtin.Registry()) {
 		props := obj(s.resources[f.LogicalID()]["Properties"])
 		env := obj(obj(props["Environment"])["Variables"])
 		for k, v := range env {

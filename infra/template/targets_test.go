@@ -26,9 +26,9 @@ var s3Prefixes = []string{"campaigns/", "sources/", "uploads/", "runs/", "wareho
 // (sources/), publish.Uploads and fileroot.UploadsDir (uploads/), saved
 // audiences (audiences/: read by read-audience and inAudience, written by
 // save-audience), dataset
-// refs and datakit.TableSnapshot (runs/), tablelog (warehouse/; reading a
+// refs and datatask.TableSnapshot (runs/), tablelog (warehouse/; reading a
 // managed table may migrate its head, a write), catalog tables
-// (CatalogDataPrefix). The dataset families run the same datakit task
+// (CatalogDataPrefix). The dataset families run the same datatask task
 // code, so their functions share a scope.
 func s3Scope(f lambdafn.Fn) []s3Access {
 	bundles := s3Access{prefix: "campaigns/", read: true}

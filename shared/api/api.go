@@ -21,8 +21,8 @@ import (
 	"sync"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/feedback"
@@ -208,7 +208,7 @@ func NewServer(o Options) *Server {
 	if o.Authorize == nil {
 		o.Authorize = func(*http.Request) bool { return false }
 	}
-	s := &Server{o: o, mux: http.NewServeMux(), registry: activities.Registry(), checkers: activities.Checkers()}
+	s := &Server{o: o, mux: http.NewServeMux(), registry: builtin.Registry(), checkers: builtin.Checkers()}
 	byPath := map[string][]route{}
 	var paths []string
 	for _, rt := range s.routes() {

@@ -14,7 +14,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/local"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
@@ -367,7 +367,7 @@ func TestValidateAsCLI(t *testing.T) {
 	os.WriteFile(dir+"/flow-only.yaml", []byte(bad), 0o644)
 	cat, _ := os.ReadFile("testdata/catalog.yaml")
 	os.WriteFile(dir+"/catalog.yaml", cat, 0o644)
-	_, diags := activities.CompileFiles(dir+"/flow-only.yaml", "")
+	_, diags := builtin.CompileFiles(dir+"/flow-only.yaml", "")
 	var cli strings.Builder
 	for _, d := range diags {
 		cli.WriteString(strings.TrimPrefix(d.String(), dir+"/") + "\n")

@@ -5,12 +5,12 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/canvas"
 )
 
 func TestGraphFormats(t *testing.T) {
-	p, diags := activities.CompileFiles("../../examples/newsletter.yaml", "")
+	p, diags := builtin.CompileFiles("../../examples/newsletter.yaml", "")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

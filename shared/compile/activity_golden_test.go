@@ -10,7 +10,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 )
@@ -56,7 +56,7 @@ const (
 // each output with its golden file; `go test -update` rewrites them and
 // removes goldens no case produces (review the diff).
 func TestActivityGoldens(t *testing.T) {
-	reg := activities.Registry()
+	reg := builtin.Registry()
 	dirs, err := os.ReadDir(activityCases)
 	if err != nil {
 		t.Fatal(err)
@@ -170,7 +170,7 @@ func checkActivityCases(t *testing.T, typ string) {
 // compileCase compiles a case against the test catalog, whose declared
 // columns are the schema (its sources are not read).
 func compileCase(file string) (*compile.Program, campaign.Diagnostics) {
-	return compile.CompileFiles(context.Background(), file, "testdata/catalog.yaml", activities.Registry(), activities.Checkers(), nil)
+	return compile.CompileFiles(context.Background(), file, "testdata/catalog.yaml", builtin.Registry(), builtin.Checkers(), nil)
 }
 
 // printed gives the diagnostics as `stepwise validate` prints them.

@@ -6,7 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 )
 
 // aslValidator returns the path of the npm asl-validator, installed by
@@ -39,7 +39,7 @@ func validateASL(t *testing.T, bin, name string, data []byte) {
 func TestASLValidator(t *testing.T) {
 	bin := aslValidator(t)
 	for _, name := range Examples {
-		p, diags := activities.CompileFiles("../../examples/"+name+".yaml", "")
+		p, diags := builtin.CompileFiles("../../examples/"+name+".yaml", "")
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 )
@@ -32,8 +32,8 @@ func bigCampaign() string {
 func BenchmarkCompile500(b *testing.B) {
 	src := []byte(bigCampaign())
 	cat := loadCatalog(b)
-	reg := activities.Registry()
-	chk := activities.Checkers()
+	reg := builtin.Registry()
+	chk := builtin.Checkers()
 	b.ReportAllocs()
 	for i := 0; i < b.N; i++ {
 		c, diags := campaign.ParseCampaign("big.yaml", src)

@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 )
@@ -26,7 +26,7 @@ func compileSrc(t testing.TB, src string) (*compile.Program, campaign.Diagnostic
 	if diags.HasErrors() || c == nil {
 		return nil, diags
 	}
-	p, pd := compile.Compile(c, loadCatalog(t), activities.Registry(), map[string][]byte{"t.html": []byte("<p>hi</p>")}, activities.Checkers())
+	p, pd := compile.Compile(c, loadCatalog(t), builtin.Registry(), map[string][]byte{"t.html": []byte("<p>hi</p>")}, builtin.Checkers())
 	return p, append(diags, pd...)
 }
 
@@ -104,7 +104,7 @@ func TestDiagnostics(t *testing.T) {
 
 func TestExamplesValid(t *testing.T) {
 	for _, f := range []string{"winback", "import", "newsletter"} {
-		_, diags := activities.CompileFiles("../../examples/"+f+".yaml", "")
+		_, diags := builtin.CompileFiles("../../examples/"+f+".yaml", "")
 		if diags.HasErrors() {
 			t.Errorf("%s: %v", f, diags)
 		}
@@ -123,5 +123,5 @@ func compileSrcDir(t testing.TB, src []byte, dir string) (*compile.Program, camp
 	if err := os.CopyFS(filepath.Join(filepath.Dir(f), "templates"), os.DirFS(filepath.Join(dir, "templates"))); err != nil {
 		t.Fatal(err)
 	}
-	return activities.CompileFiles(f, filepath.Join(dir, "catalog.yaml"))
+	return builtin.CompileFiles(f, filepath.Join(dir, "catalog.yaml"))
 }

@@ -7,7 +7,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/compile"
 )
 
@@ -23,7 +23,7 @@ func TestDiagnosticGoldens(t *testing.T) {
 		t.Run(strings.TrimSuffix(filepath.Base(f), ".yaml"), func(t *testing.T) {
 			// The catalog declares its columns; its sources are not read
 			// (they are not there): the goldens hold the campaign's diagnostics.
-			_, diags := compile.CompileFiles(context.Background(), f, "testdata/catalog.yaml", activities.Registry(), activities.Checkers(), nil)
+			_, diags := compile.CompileFiles(context.Background(), f, "testdata/catalog.yaml", builtin.Registry(), builtin.Checkers(), nil)
 			got := printed(diags)
 			golden := strings.TrimSuffix(f, ".yaml") + ".diag"
 			if *update {

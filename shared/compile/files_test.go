@@ -6,7 +6,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/fileroot"
 )
 
@@ -55,7 +55,7 @@ func TestTemplateFilesConfined(t *testing.T) {
 		if err := os.WriteFile(f, []byte(src), 0o600); err != nil {
 			t.Fatal(err)
 		}
-		_, diags := activities.CompileFiles(f, "")
+		_, diags := builtin.CompileFiles(f, "")
 		var msgs []string
 		for _, d := range diags {
 			if strings.Contains(d.Path, "html") {

@@ -6,7 +6,7 @@ import (
 	"os"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -22,13 +22,13 @@ func FuzzCompile(f *testing.F) {
 	}
 	f.Add([]byte(header + "activities:\n  - { id: a, type: build-audience }\n  - { id: b, type: fork, from: a, branches: [x, y] }\n  - { id: c, type: and-join, from: [b.x, b.y] }\n"))
 	cat := loadCatalog(f)
-	reg := activities.Registry()
+	reg := builtin.Registry()
 	f.Fuzz(func(t *testing.T, data []byte) {
 		c, diags := campaign.ParseCampaign("f.yaml", data)
 		if c == nil || diags.HasErrors() {
 			return
 		}
-		p, diags := compile.Compile(c, cat, reg, map[string][]byte{}, activities.Checkers())
+		p, diags := compile.Compile(c, cat, reg, map[string][]byte{}, builtin.Checkers())
 		if diags.HasErrors() {
 			return
 		}
@@ -98,7 +98,7 @@ func structural(data []byte) error {
 
 func TestStructural(t *testing.T) {
 	for _, name := range Examples {
-		p, diags := activities.CompileFiles("../../examples/"+name+".yaml", "")
+		p, diags := builtin.CompileFiles("../../examples/"+name+".yaml", "")
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}

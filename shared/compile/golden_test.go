@@ -10,7 +10,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 )
 
 var update = flag.Bool("update", false, "rewrite the golden files: statemachines/ from the examples, testdata/diag and testdata/activities")
@@ -22,7 +22,7 @@ var Examples = []string{"winback", "import", "newsletter", "reference"}
 // stale, and `make statemachines` (go test -update) rewrites them.
 func TestStateMachinesGolden(t *testing.T) {
 	for _, name := range Examples {
-		p, diags := activities.CompileFiles("../../examples/"+name+".yaml", "")
+		p, diags := builtin.CompileFiles("../../examples/"+name+".yaml", "")
 		if diags.HasErrors() {
 			t.Fatalf("%s: %v", name, diags)
 		}
@@ -48,7 +48,7 @@ func TestDeterministic(t *testing.T) {
 	for _, name := range Examples {
 		var first []byte
 		for i := 0; i < 5; i++ {
-			p, diags := activities.CompileFiles("../../examples/"+name+".yaml", "")
+			p, diags := builtin.CompileFiles("../../examples/"+name+".yaml", "")
 			if diags.HasErrors() {
 				t.Fatal(diags)
 			}
@@ -81,7 +81,7 @@ func subsetErr(data []byte) error {
 
 func TestSubsetOnly(t *testing.T) {
 	for _, name := range Examples {
-		p, diags := activities.CompileFiles("../../examples/"+name+".yaml", "")
+		p, diags := builtin.CompileFiles("../../examples/"+name+".yaml", "")
 		if diags.HasErrors() {
 			t.Fatal(diags)
 		}

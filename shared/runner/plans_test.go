@@ -11,8 +11,8 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
@@ -49,7 +49,7 @@ func compileIn(t *testing.T, dir string, reads campaign.SchemaReader) *compile.P
 	t.Helper()
 	os.WriteFile(filepath.Join(dir, "catalog.yaml"), []byte(planCatalog), 0o644)
 	os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(planCampaign), 0o644)
-	p, diags := compile.CompileFiles(context.Background(), filepath.Join(dir, "c.yaml"), "", activities.Registry(), activities.Checkers(), reads)
+	p, diags := compile.CompileFiles(context.Background(), filepath.Join(dir, "c.yaml"), "", builtin.Registry(), builtin.Checkers(), reads)
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -77,7 +77,7 @@ func TestPlanCarriesSourceColumns(t *testing.T) {
 		t.Fatal("the compiler read no source schema")
 	}
 	n := reads.n
-	c, err := (&runner.Plans{Blob: publish(t, p), Registry: activities.Registry()}).Load(context.Background(), "c", p.Bundle.Digest)
+	c, err := (&runner.Plans{Blob: publish(t, p), Registry: builtin.Registry()}).Load(context.Background(), "c", p.Bundle.Digest)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,11 +94,11 @@ func TestPlanDecodesAsCompiled(t *testing.T) {
 		if strings.HasSuffix(f, "catalog.yaml") {
 			continue
 		}
-		p, diags := activities.CompileFiles(f, "")
+		p, diags := builtin.CompileFiles(f, "")
 		if diags.HasErrors() {
 			t.Fatalf("%s: %v", f, diags)
 		}
-		c, err := (&runner.Plans{Blob: publish(t, p), Registry: activities.Registry()}).Load(context.Background(), p.Campaign.ID, p.Bundle.Digest)
+		c, err := (&runner.Plans{Blob: publish(t, p), Registry: builtin.Registry()}).Load(context.Background(), p.Campaign.ID, p.Bundle.Digest)
 		if err != nil {
 			t.Fatalf("%s: %v", f, err)
 		}
@@ -160,14 +160,14 @@ func TestTamperedPlanRefused(t *testing.T) {
 		if err := bs.Put(ctx, key, bytes.NewReader(forged)); err != nil {
 			t.Fatal(err)
 		}
-		_, err := (&runner.Plans{Blob: bs, Registry: activities.Registry()}).Load(ctx, "c", p.Bundle.Digest)
+		_, err := (&runner.Plans{Blob: bs, Registry: builtin.Registry()}).Load(ctx, "c", p.Bundle.Digest)
 		var invalid *activity.InvalidInput
 		if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "does not match its digest") {
 			t.Errorf("%s: %v, want the plan refused", name, err)
 		}
 	}
 	// A plan that is not stored is invalid input (publish again), not retried.
-	_, err = (&runner.Plans{Blob: bs, Registry: activities.Registry()}).Load(ctx, "c", "0000000000000000")
+	_, err = (&runner.Plans{Blob: bs, Registry: builtin.Registry()}).Load(ctx, "c", "0000000000000000")
 	var invalid *activity.InvalidInput
 	if !errors.As(err, &invalid) {
 		t.Errorf("missing plan: %T %v", err, err)

@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -80,7 +80,7 @@ func newHandleEnv(t *testing.T, al *alerter) *handleEnv {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	p, diags := compile.Compile(c, cat, activities.Registry(), nil, activities.Checkers())
+	p, diags := compile.Compile(c, cat, builtin.Registry(), nil, builtin.Checkers())
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

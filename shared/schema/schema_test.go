@@ -12,7 +12,7 @@ import (
 	jsv "github.com/santhosh-tekuri/jsonschema/v6"
 	"go.yaml.in/yaml/v3"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/schema"
 )
 
@@ -22,7 +22,7 @@ const dir = "../../docs/schema"
 
 // The committed schemas must be what the Go types generate.
 func TestCommittedSchemasFresh(t *testing.T) {
-	camp, err := schema.Campaign(activities.Registry())
+	camp, err := schema.Campaign(builtin.Registry())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -48,7 +48,7 @@ func TestCommittedSchemasFresh(t *testing.T) {
 
 // The examples validate against the schemas; a broken file does not.
 func TestExamplesMatchSchema(t *testing.T) {
-	camp, _ := schema.Campaign(activities.Registry())
+	camp, _ := schema.Campaign(builtin.Registry())
 	cat, _ := schema.Catalog()
 	c := jsv.NewCompiler()
 	for name, data := range map[string][]byte{"campaign.json": camp, "catalog.json": cat} {

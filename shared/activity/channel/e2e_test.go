@@ -8,7 +8,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
@@ -20,7 +20,7 @@ import (
 )
 
 func compileE2E(t *testing.T) *compile.Program {
-	p, diags := activities.CompileFiles("testdata/e2e/campaign.yaml", "testdata/e2e/catalog.yaml")
+	p, diags := builtin.CompileFiles("testdata/e2e/campaign.yaml", "testdata/e2e/catalog.yaml")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -195,7 +195,7 @@ var arnRE = regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)
 // that advances a second per message (one worker, one slice at a time, so
 // both runs stop at the same messages), and each recipient gets one message.
 func TestCrossCheckRemainders(t *testing.T) {
-	p, diags := activities.CompileFiles("testdata/e2e/remainder.yaml", "testdata/e2e/catalog.yaml")
+	p, diags := builtin.CompileFiles("testdata/e2e/remainder.yaml", "testdata/e2e/catalog.yaml")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

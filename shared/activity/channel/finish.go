@@ -8,7 +8,7 @@ import (
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/feedback"
 	"github.com/stepwise-run/stepwise/shared/send"
@@ -21,7 +21,7 @@ import (
 // catalog declares it.
 func runFinish(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *Config) (*activity.Result, error) {
 	req := call.Req
-	t, err := datakit.Open(ctx, &d.Data, call)
+	t, err := datatask.Open(ctx, &d.Data, call)
 	if err != nil {
 		return nil, err
 	}
@@ -74,10 +74,10 @@ func runFinish(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x 
 			}
 			return nil, err
 		}
-		parts += " UNION ALL SELECT _sw_row, status, messageId, variant, reason, recipient, address, token, sentAt FROM " + datakit.Q(v)
+		parts += " UNION ALL SELECT _sw_row, status, messageId, variant, reason, recipient, address, token, sentAt FROM " + datatask.Q(v)
 	}
 	partsView := t.View("parts")
-	if err := t.Engine.Exec(ctx, "CREATE OR REPLACE VIEW "+datakit.Q(partsView)+" AS "+parts); err != nil {
+	if err := t.Engine.Exec(ctx, "CREATE OR REPLACE VIEW "+datatask.Q(partsView)+" AS "+parts); err != nil {
 		return nil, err
 	}
 	in := recipientSchema(pm)
@@ -89,12 +89,12 @@ func runFinish(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x 
 				skip = skip || c.Name == d
 			}
 			if !skip {
-				cols = append(cols, "p."+datakit.Q(c.Name))
+				cols = append(cols, "p."+datatask.Q(c.Name))
 			}
 		}
 		return strings.Join(cols, ", ")
 	}
-	join := " FROM " + datakit.Q(pv) + " AS p LEFT JOIN " + datakit.Q(partsView) + " AS s ON s._sw_row = p." + colRow
+	join := " FROM " + datatask.Q(pv) + " AS p LEFT JOIN " + datatask.Q(partsView) + " AS s ON s._sw_row = p." + colRow
 	res := activity.NewResult([]string{"out", "skipped"})
 	outCols := sel("messageId", "variant")
 	if outCols != "" {
@@ -129,13 +129,13 @@ func runFinish(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x 
 // recordSent appends the slice parts' sent messages to message_feedback
 // when the catalog declares the table. Event ids are the ledger tokens: a
 // retried finish adds nothing twice.
-func recordSent(t *datakit.Task, kind *Kind, parts string, sender send.Sender) error {
+func recordSent(t *datatask.Task, kind *Kind, parts string, sender send.Sender) error {
 	if _, ok := t.Comp.Catalog.Table(feedback.Table); !ok {
 		return nil
 	}
 	c, r := t.Comp.Campaign, t.Req
 	q := "SELECT 'sent:' || token AS eventId, 'sent' AS event, ? AS channel, ? AS campaign, ? AS activity, ? AS run, recipient, address, " +
-		"messageId, token, sentAt AS at, ? AS detail, false AS permanent, false AS machine FROM " + datakit.Q(parts) + " WHERE status = 'sent'"
+		"messageId, token, sentAt AS at, ? AS detail, false AS permanent, false AS machine FROM " + datatask.Q(parts) + " WHERE status = 'sent'"
 	_, err := feedback.AppendQuery(t.Ctx, t.Warehouse(), t.Tables(), t.Env.Now(), q, kind.Type, c.ID, r.Activity, r.Run.ID, providerOf(sender))
 	if err != nil {
 		return fmt.Errorf("message_feedback: %w", err) // a lost race is a Conflict
@@ -150,7 +150,7 @@ func providerOf(s send.Sender) string {
 	return ""
 }
 
-func logFinish(t *datakit.Task, res *activity.Result) {
+func logFinish(t *datatask.Task, res *activity.Result) {
 	reasons := map[string]int64{}
 	v := t.View("skipped")
 	if _, err := t.Engine.StageOwn(t.Ctx, v, dataset.Ref(*res.Ports["skipped"])); err == nil {
@@ -160,7 +160,7 @@ func logFinish(t *datakit.Task, res *activity.Result) {
 				reasons[s] = toInt(r[1])
 			}
 			return nil
-		}, "SELECT CASE WHEN strpos(reason, ': ') > 0 THEN split_part(reason, ': ', 1) ELSE reason END, count(*) FROM "+datakit.Q(v)+" GROUP BY 1 ORDER BY 1")
+		}, "SELECT CASE WHEN strpos(reason, ': ') > 0 THEN split_part(reason, ': ', 1) ELSE reason END, count(*) FROM "+datatask.Q(v)+" GROUP BY 1 ORDER BY 1")
 	}
 	var parts []string
 	for k, n := range reasons {

@@ -6,7 +6,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/send"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
@@ -22,7 +22,7 @@ const (
 // Deps are what the channel types need from their host. The state store
 // parts are optional: a store without them cannot send live.
 type Deps struct {
-	Data         datakit.Deps
+	Data         datatask.Deps
 	Ledger       Ledger
 	Caps         Caps
 	Keys         Keys

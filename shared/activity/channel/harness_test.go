@@ -11,8 +11,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -73,7 +73,7 @@ var testSecret = []byte("0123456789abcdef0123456789abcdef")
 
 func compileTest(t testing.TB, file string) *compile.Program {
 	t.Helper()
-	p, diags := activities.CompileFiles(file, "testdata/catalog.yaml")
+	p, diags := builtin.CompileFiles(file, "testdata/catalog.yaml")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -96,11 +96,11 @@ func newHarnessFor(t testing.TB, p *compile.Program) *harness {
 		clock:  &clock{t: time.Date(2026, 6, 1, 10, 0, 0, 0, time.UTC)}}
 	h.opts = &channel.Options{Lease: time.Minute, Sleep: h.clock.Sleep, Workers: 4}
 	h.env = &activity.Env{WorkDir: filepath.Join(dir, "work"), Clock: h.clock.Now}
-	fam := activities.NewFamilies(activities.Host{Blob: bs, Sender: h.outbox, Channel: h.opts,
+	fam := builtin.NewFamilies(builtin.Host{Blob: bs, Sender: h.outbox, Channel: h.opts,
 		Links: channel.SignedLinks{BaseURL: "https://api.shop.example", Secret: testSecret, Mailto: "unsubscribe@shop.example"}})
 	h.deps = &fam.Channel
 	h.setState(h.store)
-	h.reg = activities.Bind(fam)
+	h.reg = builtin.Bind(fam)
 	h.plans = &runner.Plans{Blob: bs, Registry: h.reg}
 	if err := (&compile.Publisher{Blob: bs}).Publish(context.Background(), p.Campaign.ID, p.Bundle); err != nil {
 		t.Fatal(err)

@@ -10,7 +10,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/state"
@@ -45,7 +45,7 @@ func runPlan(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 	env, req := call.Env, call.Req
 	// Measured first: the time left now is the function's timeout.
 	timeout := functionTimeout(ctx, env, d.options())
-	t, err := datakit.Open(ctx, &d.Data, call)
+	t, err := datatask.Open(ctx, &d.Data, call)
 	if err != nil {
 		return nil, err
 	}
@@ -111,12 +111,12 @@ func targetingExprs(in campaign.Schema, tbl *campaign.Table, kind *Kind) (addr, 
 			return ""
 		}
 		if _, ok := in.Column(name); ok {
-			return "i." + datakit.Q(name)
+			return "i." + datatask.Q(name)
 		}
 		for _, c := range tbl.Columns {
 			if c.Name == name {
 				join = true
-				return "c." + datakit.Q(name)
+				return "c." + datatask.Q(name)
 			}
 		}
 		return ""
@@ -142,7 +142,7 @@ func targetingExprs(in campaign.Schema, tbl *campaign.Table, kind *Kind) (addr, 
 }
 
 // writePlan writes the plan dataset at ref (see runPlan).
-func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*dataset.Manifest, error) {
+func writePlan(t *datatask.Task, kind *Kind, x *Config, ref dataset.Ref) (*dataset.Manifest, error) {
 	ctx := t.Ctx
 	p, err := stagePlanInput(t, kind)
 	if err != nil {
@@ -178,7 +178,7 @@ func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*datase
 		if query, err = p.numberByKey(t, order, with, sendOrder, w.args); err != nil {
 			return nil, err
 		}
-		defer t.Engine.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+datakit.Q(order))
+		defer t.Engine.Exec(context.WithoutCancel(ctx), "DROP TABLE IF EXISTS "+datatask.Q(order))
 	}
 	base, err := planBase(t, x, p.in.Manifest)
 	if err != nil {
@@ -195,7 +195,7 @@ func writePlan(t *datakit.Task, kind *Kind, x *Config, ref dataset.Ref) (*datase
 // planInput is the population a plan reads: the staged input, its key, and
 // the SQL of the recipients' address, consent and time zone over from.
 type planInput struct {
-	in                datakit.Input
+	in                datatask.Input
 	key               []string
 	schema            campaign.Schema
 	addr, consent, tz string
@@ -203,7 +203,7 @@ type planInput struct {
 }
 
 // stagePlanInput stages the activity's input population.
-func stagePlanInput(t *datakit.Task, kind *Kind) (*planInput, error) {
+func stagePlanInput(t *datatask.Task, kind *Kind) (*planInput, error) {
 	if len(t.Req.Inputs) == 0 {
 		return nil, &activity.InvalidInput{Msg: "a channel activity needs an input population"}
 	}
@@ -228,7 +228,7 @@ func stagePlanInput(t *datakit.Task, kind *Kind) (*planInput, error) {
 	}
 	var join bool
 	p.addr, p.consent, p.tz, join = targetingExprs(p.schema, tbl, kind)
-	p.from = datakit.Q(in.View) + " AS i"
+	p.from = datatask.Q(in.View) + " AS i"
 	if join {
 		view, err := t.Table(tbl.Name)
 		if err != nil {
@@ -236,10 +236,10 @@ func stagePlanInput(t *datakit.Task, kind *Kind) (*planInput, error) {
 		}
 		var on, keys []string
 		for _, k := range p.key {
-			on = append(on, "i."+datakit.Q(k)+" = c."+datakit.Q(k))
-			keys = append(keys, datakit.Q(k))
+			on = append(on, "i."+datatask.Q(k)+" = c."+datatask.Q(k))
+			keys = append(keys, datatask.Q(k))
 		}
-		p.from += " LEFT JOIN (SELECT DISTINCT ON (" + strings.Join(keys, ", ") + ") * FROM " + datakit.Q(view) + ") AS c ON " + strings.Join(on, " AND ")
+		p.from += " LEFT JOIN (SELECT DISTINCT ON (" + strings.Join(keys, ", ") + ") * FROM " + datatask.Q(view) + ") AS c ON " + strings.Join(on, " AND ")
 	}
 	return p, nil
 }
@@ -255,7 +255,7 @@ type waves struct {
 
 // planWaves computes the waves: one per distinct opening instant of the
 // recipients' zones.
-func planWaves(t *datakit.Task, x *Config, p *planInput, planAt, windowEnd time.Time) (*waves, error) {
+func planWaves(t *datatask.Task, x *Config, p *planInput, planAt, windowEnd time.Time) (*waves, error) {
 	w := &waves{zones: []string{}}
 	q := newQuiet(x.QuietHours)
 	if q != nil {
@@ -286,15 +286,15 @@ func planWaves(t *datakit.Task, x *Config, p *planInput, planAt, windowEnd time.
 }
 
 // keyUnique reports whether the plan's key identifies the input's rows.
-func (p *planInput) keyUnique(t *datakit.Task) (bool, error) {
+func (p *planInput) keyUnique(t *datatask.Task) (bool, error) {
 	if slices.Equal(p.key, p.in.Manifest.Key) {
 		return t.Engine.KeyIsUnique(t.Ctx, dataset.Ref(*p.in.Ref))
 	}
 	var inKey []string
 	for _, k := range p.key {
-		inKey = append(inKey, "i."+datakit.Q(k))
+		inKey = append(inKey, "i."+datatask.Q(k))
 	}
-	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) = count(DISTINCT ("+strings.Join(inKey, ", ")+")) FROM "+datakit.Q(p.in.View)+" AS i")
+	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) = count(DISTINCT ("+strings.Join(inKey, ", ")+")) FROM "+datatask.Q(p.in.View)+" AS i")
 	if err != nil {
 		return false, err
 	}
@@ -307,11 +307,11 @@ func (p *planInput) keyUnique(t *datakit.Task) (bool, error) {
 func (p *planInput) ranked(unique bool, w *waves) (with, sendOrder string) {
 	var keyCols []string
 	for _, k := range p.key {
-		keyCols = append(keyCols, "src."+datakit.Q(k))
+		keyCols = append(keyCols, "src."+datatask.Q(k))
 	}
 	cols := make([]string, 0, len(p.schema.Columns))
 	for _, c := range p.schema.Columns {
-		cols = append(cols, "i."+datakit.Q(c.Name))
+		cols = append(cols, "i."+datatask.Q(c.Name))
 	}
 	// A recipient found twice is sent once: the later rows are skipped. The
 	// window that finds them is only paid for when the key repeats.
@@ -337,16 +337,16 @@ func (p *planInput) ranked(unique bool, w *waves) (with, sendOrder string) {
 
 // numberByKey numbers the key in send order into the table order and
 // returns the plan's query joining the rows to their numbers.
-func (p *planInput) numberByKey(t *datakit.Task, order, with, sendOrder string, args []any) (string, error) {
-	if err := t.Engine.Exec(t.Ctx, "CREATE TABLE "+datakit.Q(order)+" AS "+with+"SELECT "+strings.Join(quoted(p.key), ", ")+
+func (p *planInput) numberByKey(t *datatask.Task, order, with, sendOrder string, args []any) (string, error) {
+	if err := t.Engine.Exec(t.Ctx, "CREATE TABLE "+datatask.Q(order)+" AS "+with+"SELECT "+strings.Join(quoted(p.key), ", ")+
 		", row_number() OVER ("+sendOrder+") - 1 AS "+colRow+" FROM ranked", args...); err != nil {
 		return "", fmt.Errorf("plan: %w", err)
 	}
 	var on []string
 	for _, k := range p.key {
-		on = append(on, "ranked."+datakit.Q(k)+" = o."+datakit.Q(k))
+		on = append(on, "ranked."+datatask.Q(k)+" = o."+datatask.Q(k))
 	}
-	return with + "SELECT ranked.*, o." + colRow + " FROM ranked JOIN " + datakit.Q(order) + " AS o ON " + strings.Join(on, " AND ") +
+	return with + "SELECT ranked.*, o." + colRow + " FROM ranked JOIN " + datatask.Q(order) + " AS o ON " + strings.Join(on, " AND ") +
 		" ORDER BY o." + colRow, nil
 }
 
@@ -354,7 +354,7 @@ func (p *planInput) numberByKey(t *datakit.Task, order, with, sendOrder string, 
 // from the input's base: all but the columns the templates use, which the
 // slices then read from the plan's own files without a join. Nil (a wide
 // plan) for a wide input or templates that use every column.
-func planBase(t *datakit.Task, x *Config, in *dataset.Manifest) (*dataset.Base, error) {
+func planBase(t *datatask.Task, x *Config, in *dataset.Manifest) (*dataset.Base, error) {
 	if in.Base == nil {
 		return nil, nil
 	}
@@ -403,14 +403,14 @@ func lit(s string) string { return dataset.QuoteLiteral(s) }
 func quoted(names []string) []string {
 	out := make([]string, len(names))
 	for i, n := range names {
-		out[i] = datakit.Q(n)
+		out[i] = datatask.Q(n)
 	}
 	return out
 }
 
 // planResult reads the slices of a written plan: per wave, the rows to send
 // are contiguous from the wave's first row number.
-func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest, sliceSize int) (*activity.Result, int64, error) {
+func planResult(t *datatask.Task, x *Config, ref dataset.Ref, m *dataset.Manifest, sliceSize int) (*activity.Result, int64, error) {
 	view := t.View("plan")
 	if _, err := t.Engine.StageOwn(t.Ctx, view, ref); err != nil {
 		return nil, 0, fmt.Errorf("plan: %w", err)
@@ -426,7 +426,7 @@ func planResult(t *datakit.Task, x *Config, ref dataset.Ref, m *dataset.Manifest
 			waves = append(waves, wave{at: at, first: toInt(r[1]), rows: toInt(r[2])})
 		}
 		return nil
-	}, "SELECT "+colWave+", min("+colRow+"), count(*) FROM "+datakit.Q(view)+" WHERE "+colSkip+" IS NULL GROUP BY 1 ORDER BY 1")
+	}, "SELECT "+colWave+", min("+colRow+"), count(*) FROM "+datatask.Q(view)+" WHERE "+colSkip+" IS NULL GROUP BY 1 ORDER BY 1")
 	if err != nil {
 		return nil, 0, fmt.Errorf("plan: %w", err)
 	}

@@ -7,7 +7,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
 
@@ -77,7 +77,7 @@ func pieceRef(run, act string, index int, offset int64) string {
 // readPieces fills outs with the pieces earlier invocations of sl wrote,
 // one after the other from the slice's first row, and returns the first row
 // they leave unsettled.
-func readPieces(t *datakit.Task, sl activity.Slice, outs []outcome) (int64, error) {
+func readPieces(t *datatask.Task, sl activity.Slice, outs []outcome) (int64, error) {
 	end := sl.Offset + sl.Count
 	off := sl.Offset
 	for off < end {
@@ -132,7 +132,7 @@ func readPieces(t *datakit.Task, sl activity.Slice, outs []outcome) (int64, erro
 // An invocation that settled nothing, with no recipient held by another
 // attempt, fails: looping would not end.
 // A nil result and error: every row is settled, the slice is done.
-func (d *deliverer) handOn(ctx context.Context, t *datakit.Task, pm *dataset.Manifest, sl activity.Slice, from int64) (*activity.Result, error) {
+func (d *deliverer) handOn(ctx context.Context, t *datatask.Task, pm *dataset.Manifest, sl activity.Slice, from int64) (*activity.Result, error) {
 	first := int(from - sl.Offset)
 	k := first
 	for k < len(d.outcomes) && d.outcomes[k].Status != "" {

@@ -14,7 +14,7 @@ import (
 	"golang.org/x/time/rate"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/send"
@@ -33,7 +33,7 @@ func runSend(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 	// Measured first: the invocation's deadline, less a margin, is when the
 	// slice stops sending and hands its remainder on.
 	stopAt, callsUntil := sliceStops(ctx, env, d.options())
-	t, err := datakit.Open(ctx, &d.Data, call)
+	t, err := datatask.Open(ctx, &d.Data, call)
 	if err != nil {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func runSend(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 	return res, nil
 }
 
-func newDeliverer(t *datakit.Task, deps *Deps, kind *Kind, x *Config, pm *dataset.Manifest) (*deliverer, error) {
+func newDeliverer(t *datatask.Task, deps *Deps, kind *Kind, x *Config, pm *dataset.Manifest) (*deliverer, error) {
 	env, req := t.Env, t.Req
 	d := &deliverer{kind: kind, x: x, opts: deps.options(), keys: deps.Keys, sup: deps.Suppressions, test: req.Run.Test, run: req.Run.ID, act: req.Activity,
 		dimension: pm.Dimension, now: env.Now, quiet: newQuiet(x.QuietHours), maxErrors: DefaultMaxErrors}
@@ -153,7 +153,7 @@ func newDeliverer(t *datakit.Task, deps *Deps, kind *Kind, x *Config, pm *datase
 }
 
 // markAttempt records that the slice ran; a second attempt is a retry.
-func (d *deliverer) markAttempt(ctx context.Context, t *datakit.Task, index int) error {
+func (d *deliverer) markAttempt(ctx context.Context, t *datatask.Task, index int) error {
 	keys := d.keys
 	if keys == nil {
 		d.retry = true
@@ -171,7 +171,7 @@ func (d *deliverer) markAttempt(ctx context.Context, t *datakit.Task, index int)
 
 // setLimiter gives the slice its share of the activity's rate: the slices
 // of one wave send at once, up to the activity's concurrency.
-func (d *deliverer) setLimiter(t *datakit.Task, x *Config, plan dataset.Ref, sl activity.Slice) error {
+func (d *deliverer) setLimiter(t *datatask.Task, x *Config, plan dataset.Ref, sl activity.Slice) error {
 	if x.Rate <= 0 {
 		return nil
 	}
@@ -183,8 +183,8 @@ func (d *deliverer) setLimiter(t *datakit.Task, x *Config, plan dataset.Ref, sl 
 	if _, err := t.Engine.StageOwn(t.Ctx, view, plan); err != nil {
 		return fmt.Errorf("read the plan: %w", err)
 	}
-	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FROM "+datakit.Q(view)+" WHERE "+colSkip+" IS NULL AND "+colWave+
-		" = (SELECT "+colWave+" FROM "+datakit.Q(view)+" WHERE "+colRow+" = ?)", sl.Offset)
+	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FROM "+datatask.Q(view)+" WHERE "+colSkip+" IS NULL AND "+colWave+
+		" = (SELECT "+colWave+" FROM "+datatask.Q(view)+" WHERE "+colRow+" = ?)", sl.Offset)
 	if err != nil {
 		return fmt.Errorf("read the plan: %w", err)
 	}
@@ -232,7 +232,7 @@ func (d *deliverer) readColumns(pm *dataset.Manifest) []string {
 // sendSlice streams the slice's rows from from on (those before were
 // settled by earlier invocations) to the workers, applying the static checks
 // and the suppression list batch by batch.
-func (d *deliverer) sendSlice(ctx context.Context, t *datakit.Task, plan dataset.Ref, pm *dataset.Manifest, sl activity.Slice, from int64) error {
+func (d *deliverer) sendSlice(ctx context.Context, t *datatask.Task, plan dataset.Ref, pm *dataset.Manifest, sl activity.Slice, from int64) error {
 	sup := d.sup
 	def := t.Location()
 	zones := map[string]*time.Location{}
@@ -359,7 +359,7 @@ func recipientKey(row []any, col map[string]int, key []string) string {
 }
 
 // writePart stores the outcomes of a slice as its part dataset.
-func writePart(t *datakit.Task, ref dataset.Ref, at time.Time, outs []outcome) (*dataset.Manifest, error) {
+func writePart(t *datatask.Task, ref dataset.Ref, at time.Time, outs []outcome) (*dataset.Manifest, error) {
 	str := func(s string) driver.Value {
 		if s == "" {
 			return nil
@@ -391,13 +391,13 @@ var partColumns = []dataset.Column{
 
 // partResult is a send phase's result: counts only (the part is found by
 // its deterministic ref).
-func partResult(t *datakit.Task, ref dataset.Ref) (*activity.Result, error) {
+func partResult(t *datatask.Task, ref dataset.Ref) (*activity.Result, error) {
 	res := activity.NewResult([]string{"out", "skipped"})
 	view := t.View("part")
 	if _, err := t.Engine.StageDataset(t.Ctx, view, ref); err != nil {
 		return nil, err
 	}
-	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FILTER (WHERE status = 'skipped') FROM "+datakit.Q(view))
+	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FILTER (WHERE status = 'skipped') FROM "+datatask.Q(view))
 	if err != nil {
 		return nil, err
 	}
@@ -406,7 +406,7 @@ func partResult(t *datakit.Task, ref dataset.Ref) (*activity.Result, error) {
 }
 
 // logSlice logs a slice's counts by reason and returns the number sent.
-func logSlice(ctx context.Context, t *datakit.Task, sl activity.Slice, outs []outcome) int {
+func logSlice(ctx context.Context, t *datatask.Task, sl activity.Slice, outs []outcome) int {
 	sent := 0
 	reasons := map[string]int{}
 	for _, o := range outs {

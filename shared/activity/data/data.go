@@ -6,14 +6,14 @@ import (
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/fileroot"
 )
 
 // Deps are what the data-management types need from their host.
 type Deps struct {
-	Data datakit.Deps
+	Data datatask.Deps
 	// Roots confine load-file (besides the campaign folder): a home's
 	// uploads, --file-root folders, s3:// prefixes. Nil: none.
 	Roots *fileroot.Roots

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/sampledata"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
@@ -71,7 +71,7 @@ func TestImportExampleEndToEnd(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	p, diags := activities.CompileFiles(filepath.Join(dir, "import.yaml"), "")
+	p, diags := builtin.CompileFiles(filepath.Join(dir, "import.yaml"), "")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

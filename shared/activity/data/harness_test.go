@@ -15,7 +15,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/data"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -81,7 +81,7 @@ func (h *home) newEnv(blobs blob.Store) *tenv {
 	if blobs == nil {
 		blobs = h.blob
 	}
-	d := &data.Deps{Data: datakit.Deps{Blob: blobs, State: h.state}}
+	d := &data.Deps{Data: datatask.Deps{Blob: blobs, State: h.state}}
 	reg := registry(d)
 	env := &tenv{Env: &activity.Env{WorkDir: h.t.TempDir(), Clock: func() time.Time { return runNow }},
 		deps: d, reg: reg, plans: &runner.Plans{Blob: blobs, Registry: reg}}

@@ -12,7 +12,7 @@ import (
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -171,7 +171,7 @@ const DefaultMaxErrors = 100
 // SQL over the file's text; more than maxErrors rejected lines fail the task
 // and write nothing.
 func runLoadFile(ctx context.Context, d *Deps, call *activity.Call, x *LoadFileConfig) (*activity.Result, error) {
-	t, err := datakit.Open(ctx, &d.Data, call)
+	t, err := datatask.Open(ctx, &d.Data, call)
 	if err != nil {
 		return nil, err
 	}
@@ -206,7 +206,7 @@ func runLoadFile(ctx context.Context, d *Deps, call *activity.Call, x *LoadFileC
 
 // finished returns the ports of a task that already wrote both (a retry):
 // the file is not read again.
-func finished(t *datakit.Task, res *activity.Result) (bool, error) {
+func finished(t *datatask.Task, res *activity.Result) (bool, error) {
 	ms := map[string]*dataset.Manifest{}
 	for _, port := range []string{"out", "rejects"} {
 		m, err := dataset.ReadManifest(t.Ctx, t.Engine.Store(), t.Out(port))
@@ -243,7 +243,7 @@ type source struct {
 // or a path relative to the campaign file, confined to the roots (see
 // fileRoots). A relative file that is not on this machine (a Lambda) is read
 // from the campaign bundle when the compiler embedded it there.
-func fileSource(t *datakit.Task, x *LoadFileConfig, extra *fileroot.Roots) (*source, error) {
+func fileSource(t *datatask.Task, x *LoadFileConfig, extra *fileroot.Roots) (*source, error) {
 	name, field := x.File.Path, "file"
 	if x.File.Param != "" {
 		field = fmt.Sprintf("file (parameter %q)", x.File.Param)
@@ -300,7 +300,7 @@ func fileSource(t *datakit.Task, x *LoadFileConfig, extra *fileroot.Roots) (*sou
 // fileRoots are the roots load-file reads from: the campaign folder (unless
 // NoCampaignFolder) and the Env's fileroot.Service (a home's uploads,
 // --file-root folders, s3:// prefixes); dir is the campaign folder.
-func fileRoots(t *datakit.Task, extra *fileroot.Roots) (fileroot.Roots, string) {
+func fileRoots(t *datatask.Task, extra *fileroot.Roots) (fileroot.Roots, string) {
 	dir, err := filepath.Abs(t.Comp.Campaign.Dir())
 	if err != nil {
 		dir = t.Comp.Campaign.Dir()
@@ -317,7 +317,7 @@ func fileRoots(t *datakit.Task, extra *fileroot.Roots) (fileroot.Roots, string) 
 
 // loader is one load-file task.
 type loader struct {
-	t      *datakit.Task
+	t      *datatask.Task
 	x      *LoadFileConfig
 	src    *source
 	format string
@@ -393,7 +393,7 @@ func (l *loader) untyped(res *activity.Result) (*activity.Result, error) {
 	if _, err := l.t.Engine.StageSource(l.t.Ctx, view, dataset.Source{Location: p, Format: l.format}); err != nil {
 		return nil, l.readErr(err)
 	}
-	if _, err := l.t.Write(res, "out", l.x.Dimension, l.key(), "SELECT * FROM "+datakit.Q(view)); err != nil {
+	if _, err := l.t.Write(res, "out", l.x.Dimension, l.key(), "SELECT * FROM "+datatask.Q(view)); err != nil {
 		return nil, err
 	}
 	if _, err := l.t.Write(res, "rejects", "", nil, emptyRejects); err != nil {
@@ -498,7 +498,7 @@ func (l *loader) stageText() error {
 	for i := range l.x.Columns {
 		cols = append(cols, fmt.Sprintf("'c%d': 'VARCHAR'", i))
 	}
-	return l.t.Engine.Exec(l.t.Ctx, "CREATE OR REPLACE VIEW "+datakit.Q(l.view)+" AS SELECT * FROM read_csv("+dataset.QuoteLiteral(norm)+
+	return l.t.Engine.Exec(l.t.Ctx, "CREATE OR REPLACE VIEW "+datatask.Q(l.view)+" AS SELECT * FROM read_csv("+dataset.QuoteLiteral(norm)+
 		", columns = {"+strings.Join(cols, ", ")+"}, header = false, auto_detect = false, delim = ',', quote = '\"', escape = '\"', "+
 		fmt.Sprintf("max_line_size = %d)", 2*maxRecordBytes+2*maxRawBytes+1024))
 }
@@ -541,7 +541,7 @@ func (l *loader) stageParquet() error {
 			return &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s has no column %q%s (columns: %s)", l.src.name, src,
 				campaign.DidYouMean(src, names), strings.Join(names, ", "))}
 		}
-		q := datakit.Q(src)
+		q := datatask.Q(src)
 		sel = append(sel, fmt.Sprintf("CAST(%s AS VARCHAR) AS c%d", q, i))
 		raw = append(raw, dataset.QuoteLiteral(src)+", "+q)
 		if typ != campaign.TypeString {
@@ -550,7 +550,7 @@ func (l *loader) stageParquet() error {
 		}
 	}
 	sel = append(sel, "CAST(json_object("+strings.Join(raw, ", ")+") AS VARCHAR) AS __raw")
-	return l.t.Engine.Exec(l.t.Ctx, "CREATE OR REPLACE VIEW "+datakit.Q(l.view)+" AS SELECT "+strings.Join(sel, ", ")+" FROM "+from)
+	return l.t.Engine.Exec(l.t.Ctx, "CREATE OR REPLACE VIEW "+datatask.Q(l.view)+" AS SELECT "+strings.Join(sel, ", ")+" FROM "+from)
 }
 
 // validate converts and checks every value in SQL, fails the task beyond
@@ -592,7 +592,7 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 			fallback = col.convert(dataset.QuoteLiteral(def))
 		}
 		finals = append(finals, fmt.Sprintf("CAST(CASE WHEN %s THEN NULL WHEN %s IS NULL THEN %s ELSE %s END AS %s) AS %s",
-			missing, vi, fallback, vi, col.duck, datakit.Q(c.Name)))
+			missing, vi, fallback, vi, col.duck, datatask.Q(c.Name)))
 		label := dataset.QuoteLiteral(c.Name + ": ")
 		reason := "CASE"
 		if c.Required {
@@ -612,14 +612,14 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 		reasonSQL = "__err"
 	}
 	tbl := t.View("valid") + "_t"
-	defer t.Engine.Exec(context.WithoutCancel(t.Ctx), "DROP TABLE IF EXISTS "+datakit.Q(tbl))
+	defer t.Engine.Exec(context.WithoutCancel(t.Ctx), "DROP TABLE IF EXISTS "+datatask.Q(tbl))
 	// The raw text is kept for rejected lines only.
-	query := "CREATE OR REPLACE TABLE " + datakit.Q(tbl) + " AS SELECT * REPLACE (CASE WHEN __reason IS NOT NULL THEN __raw END AS __raw) FROM (SELECT __line, " + reasonSQL + " AS __reason, __raw, " + strings.Join(finals, ", ") +
-		" FROM (SELECT *, " + strings.Join(convs, ", ") + " FROM (SELECT __line, __err, __raw, " + strings.Join(texts, ", ") + " FROM " + datakit.Q(l.view) + ")))"
+	query := "CREATE OR REPLACE TABLE " + datatask.Q(tbl) + " AS SELECT * REPLACE (CASE WHEN __reason IS NOT NULL THEN __raw END AS __raw) FROM (SELECT __line, " + reasonSQL + " AS __reason, __raw, " + strings.Join(finals, ", ") +
+		" FROM (SELECT *, " + strings.Join(convs, ", ") + " FROM (SELECT __line, __err, __raw, " + strings.Join(texts, ", ") + " FROM " + datatask.Q(l.view) + ")))"
 	if err := t.Engine.Exec(t.Ctx, query); err != nil {
 		return nil, fmt.Errorf("load-file: %s: %w", l.src.name, err)
 	}
-	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*), count(__reason) FROM "+datakit.Q(tbl))
+	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*), count(__reason) FROM "+datatask.Q(tbl))
 	if err != nil {
 		return nil, err
 	}
@@ -633,12 +633,12 @@ func (l *loader) validate(res *activity.Result) (*activity.Result, error) {
 	}
 	names := make([]string, len(l.x.Columns))
 	for i, c := range l.x.Columns {
-		names[i] = datakit.Q(c.Name)
+		names[i] = datatask.Q(c.Name)
 	}
-	if _, err := t.Write(res, "out", l.x.Dimension, l.key(), "SELECT "+strings.Join(names, ", ")+" FROM "+datakit.Q(tbl)+" WHERE __reason IS NULL ORDER BY __line"); err != nil {
+	if _, err := t.Write(res, "out", l.x.Dimension, l.key(), "SELECT "+strings.Join(names, ", ")+" FROM "+datatask.Q(tbl)+" WHERE __reason IS NULL ORDER BY __line"); err != nil {
 		return nil, err
 	}
-	if _, err := t.Write(res, "rejects", "", nil, "SELECT __line AS line, __reason AS reason, __raw AS raw FROM "+datakit.Q(tbl)+" WHERE __reason IS NOT NULL ORDER BY __line"); err != nil {
+	if _, err := t.Write(res, "rejects", "", nil, "SELECT __line AS line, __reason AS reason, __raw AS raw FROM "+datatask.Q(tbl)+" WHERE __reason IS NOT NULL ORDER BY __line"); err != nil {
 		return nil, err
 	}
 	t.Logf("%s: %d rows loaded, %d rejected (maxErrors %d)", l.src.name, total-rejected, rejected, maxErrors)
@@ -653,7 +653,7 @@ func (l *loader) tooMany(tbl string, rejected int64, maxErrors int) error {
 			first = append(first, fmt.Sprintf("line %d: %s", r[0], r[1]))
 		}
 		return nil
-	}, "SELECT __line, __reason FROM "+datakit.Q(tbl)+" WHERE __reason IS NOT NULL ORDER BY __line LIMIT 5")
+	}, "SELECT __line, __reason FROM "+datatask.Q(tbl)+" WHERE __reason IS NOT NULL ORDER BY __line LIMIT 5")
 	if err != nil {
 		return err
 	}

@@ -15,7 +15,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
@@ -143,7 +143,7 @@ func checkUpdateData(c *activity.Check, x *UpdateDataConfig) {
 }
 
 // TableStore is the version log of managed tables update-data commits to
-// (datakit.Task.Tables).
+// (datatask.Task.Tables).
 type TableStore interface {
 	CurrentTable(ctx context.Context, table string) (state.TableVersion, error)
 	Version(ctx context.Context, table string, n int64) (state.TableVersion, error)
@@ -177,7 +177,7 @@ var MaxCommitAttempts = 8
 // In test mode the task computes out and rejects against the current
 // version and writes nothing to the table.
 func runUpdateData(ctx context.Context, d *Deps, call *activity.Call, x *UpdateDataConfig) (*activity.Result, error) {
-	t, err := datakit.Open(ctx, &d.Data, call)
+	t, err := datatask.Open(ctx, &d.Data, call)
 	if err != nil {
 		return nil, err
 	}
@@ -218,10 +218,10 @@ func versionRef(table string, version int64, tag string) dataset.Ref {
 }
 
 type updater struct {
-	t   *datakit.Task
+	t   *datatask.Task
 	x   *UpdateDataConfig
 	tbl *campaign.Table
-	in  datakit.Input
+	in  datatask.Input
 	st  TableStore
 	tag string
 }
@@ -390,7 +390,7 @@ func (u *updater) replay(res *activity.Result, base, v state.TableVersion) error
 
 // current returns the table's current version (Version 0, no Ref, before
 // its first commit).
-func current(t *datakit.Task, cfg *UpdateDataConfig) (state.TableVersion, error) {
+func current(t *datatask.Task, cfg *UpdateDataConfig) (state.TableVersion, error) {
 	v, err := t.Tables().CurrentTable(t.Ctx, cfg.Table)
 	if errors.Is(err, state.ErrNotFound) {
 		return state.TableVersion{Table: cfg.Table}, nil
@@ -440,7 +440,7 @@ func (p *plan) drop() {
 	t := p.u.t
 	for _, n := range []string{p.changes, p.consts} {
 		if n != "" {
-			t.Engine.Exec(context.WithoutCancel(t.Ctx), "DROP TABLE IF EXISTS "+datakit.Q(n))
+			t.Engine.Exec(context.WithoutCancel(t.Ctx), "DROP TABLE IF EXISTS "+datatask.Q(n))
 		}
 	}
 }
@@ -453,7 +453,7 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 	if err := u.stageBase(p.base, v); err != nil {
 		return nil, err
 	}
-	cols, err := t.Engine.Columns(t.Ctx, "SELECT * FROM "+datakit.Q(p.base))
+	cols, err := t.Engine.Columns(t.Ctx, "SELECT * FROM "+datatask.Q(p.base))
 	if err != nil {
 		return nil, err
 	}
@@ -488,7 +488,7 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 	}
 	n := t.View("chg")
 	p.consts, p.changes = n+"_k", n+"_c"
-	if err := t.Engine.Exec(t.Ctx, "CREATE OR REPLACE TABLE "+datakit.Q(p.consts)+" AS SELECT "+strings.Join(constSel, ", "), constArgs...); err != nil {
+	if err := t.Engine.Exec(t.Ctx, "CREATE OR REPLACE TABLE "+datatask.Q(p.consts)+" AS SELECT "+strings.Join(constSel, ", "), constArgs...); err != nil {
 		return nil, err
 	}
 	if err := u.checkConsts(p); err != nil {
@@ -510,7 +510,7 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 		}
 		return nil
 	}, "SELECT CASE WHEN __sw_reason IS NOT NULL THEN NULL WHEN __sw_n = 0 THEN 'inserted' WHEN ? = 'delete' THEN 'deleted' ELSE 'updated' END AS k, count(*) FROM "+
-		datakit.Q(p.changes)+" GROUP BY k", x.Operation)
+		datatask.Q(p.changes)+" GROUP BY k", x.Operation)
 	if err != nil {
 		p.drop()
 		return nil, err
@@ -538,12 +538,12 @@ func (u *updater) stageBase(view string, v state.TableVersion) error {
 			if err != nil {
 				return err
 			}
-			cols = append(cols, "CAST(NULL AS "+typ+") AS "+datakit.Q(c.Name))
+			cols = append(cols, "CAST(NULL AS "+typ+") AS "+datatask.Q(c.Name))
 		}
 		if len(cols) == 0 {
 			return &activity.InvalidInput{Msg: fmt.Sprintf("update-data: table %s has no data and no declared columns", u.tbl.Name)}
 		}
-		return t.Engine.Exec(t.Ctx, "CREATE OR REPLACE VIEW "+datakit.Q(view)+" AS SELECT "+strings.Join(cols, ", ")+" WHERE false")
+		return t.Engine.Exec(t.Ctx, "CREATE OR REPLACE VIEW "+datatask.Q(view)+" AS SELECT "+strings.Join(cols, ", ")+" WHERE false")
 	}
 	return nil
 }
@@ -644,7 +644,7 @@ func bindValue(v any, typ string, loc *time.Location) any {
 
 // checkConsts fails on a constant that does not convert to its column.
 func (u *updater) checkConsts(p *plan) error {
-	row, err := u.t.Engine.QueryRow(u.t.Ctx, "SELECT * FROM "+datakit.Q(p.consts))
+	row, err := u.t.Engine.QueryRow(u.t.Ctx, "SELECT * FROM "+datatask.Q(p.consts))
 	if err != nil {
 		return err
 	}
@@ -671,7 +671,7 @@ func (p *plan) changesSQL() string {
 	op := u.x.Operation
 	var sel, part, on, mk []string
 	for _, c := range p.inCols {
-		sel = append(sel, datakit.Q(c))
+		sel = append(sel, datatask.Q(c))
 	}
 	typeOf := map[string]campaign.Column{}
 	for _, c := range p.cols {
@@ -681,11 +681,11 @@ func (p *plan) changesSQL() string {
 	for i, k := range p.keys {
 		duck, _ := dataset.DuckDBType(typeOf[k[0]])
 		alias := fmt.Sprintf("__sw_k%d", i)
-		sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", datakit.Q(k[1]), duck, alias))
+		sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", datatask.Q(k[1]), duck, alias))
 		part = append(part, alias)
-		mk = append(mk, fmt.Sprintf("%s AS __sw_m%d", datakit.Q(k[0]), i))
+		mk = append(mk, fmt.Sprintf("%s AS __sw_m%d", datatask.Q(k[0]), i))
 		on = append(on, fmt.Sprintf("d.%s = m.__sw_m%d", alias, i))
-		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NULL THEN %s", datakit.Q(k[1]),
+		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NULL THEN %s", datatask.Q(k[1]),
 			dataset.QuoteLiteral(fmt.Sprintf("key %s (input column %s) is empty", k[0], k[1]))))
 		// Reasons never quote values (the rejected row holds them).
 		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NULL THEN %s", alias,
@@ -704,9 +704,9 @@ func (p *plan) changesSQL() string {
 		if s.kind != "field" {
 			continue
 		}
-		sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", datakit.Q(s.field), s.duck, s.alias))
+		sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", datatask.Q(s.field), s.duck, s.alias))
 		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NOT NULL AND d.%s IS NULL THEN %s",
-			datakit.Q(s.field), s.alias, dataset.QuoteLiteral(fmt.Sprintf("set %s: the value of input column %s is not a valid %s", s.col.Name, s.field, s.col.Type))))
+			datatask.Q(s.field), s.alias, dataset.QuoteLiteral(fmt.Sprintf("set %s: the value of input column %s is not a valid %s", s.col.Name, s.field, s.col.Type))))
 		if len(s.enum) > 0 {
 			allowed := make([]string, len(s.enum))
 			for i, e := range s.enum {
@@ -716,10 +716,10 @@ func (p *plan) changesSQL() string {
 				dataset.QuoteLiteral(fmt.Sprintf("set %s: the value of input column %s is not one of %s", s.col.Name, s.field, strings.Join(s.enum, ", ")))))
 		}
 	}
-	return "CREATE OR REPLACE TABLE " + datakit.Q(p.changes) + " AS " +
-		"WITH i AS (SELECT " + strings.Join(sel, ", ") + " FROM " + datakit.Q(u.in.View) + "), " +
+	return "CREATE OR REPLACE TABLE " + datatask.Q(p.changes) + " AS " +
+		"WITH i AS (SELECT " + strings.Join(sel, ", ") + " FROM " + datatask.Q(u.in.View) + "), " +
 		"d AS (SELECT *, count(*) OVER (PARTITION BY " + strings.Join(part, ", ") + ") AS __sw_dup FROM i), " +
-		"m AS (SELECT " + strings.Join(mk, ", ") + ", count(*) AS __sw_n FROM " + datakit.Q(p.base) + " GROUP BY ALL) " +
+		"m AS (SELECT " + strings.Join(mk, ", ") + ", count(*) AS __sw_n FROM " + datatask.Q(p.base) + " GROUP BY ALL) " +
 		"SELECT d.*, COALESCE(m.__sw_n, 0) AS __sw_n, CASE " + strings.Join(reasons, " ") + " END AS __sw_reason " +
 		"FROM d LEFT JOIN m ON " + strings.Join(on, " AND ")
 }
@@ -738,11 +738,11 @@ func (p *plan) tableSQL() string {
 	}
 	var upd, ins, on, order []string
 	for i, k := range p.keys {
-		on = append(on, fmt.Sprintf("b.%s = c.__sw_k%d", datakit.Q(k[0]), i))
+		on = append(on, fmt.Sprintf("b.%s = c.__sw_k%d", datatask.Q(k[0]), i))
 	}
 	for _, col := range p.cols {
 		duck, _ := dataset.DuckDBType(col)
-		q := datakit.Q(col.Name)
+		q := datatask.Q(col.Name)
 		b := "b." + q
 		uexpr, iexpr := b, "NULL"
 		if k, ok := keyOf[col.Name]; ok {
@@ -763,19 +763,19 @@ func (p *plan) tableSQL() string {
 		ins = append(ins, fmt.Sprintf("CAST(%s AS %s) AS %s", iexpr, duck, q))
 	}
 	for _, k := range u.tbl.Key {
-		order = append(order, datakit.Q(k))
+		order = append(order, datatask.Q(k))
 	}
 	if len(order) == 0 {
 		order = append(order, "ALL")
 	}
-	applied := "(SELECT * FROM " + datakit.Q(p.changes) + " WHERE __sw_reason IS NULL)"
-	q := "SELECT " + strings.Join(upd, ", ") + " FROM " + datakit.Q(p.base) + " b LEFT JOIN " + applied + " c ON " + strings.Join(on, " AND ") +
-		" CROSS JOIN " + datakit.Q(p.consts) + " k"
+	applied := "(SELECT * FROM " + datatask.Q(p.changes) + " WHERE __sw_reason IS NULL)"
+	q := "SELECT " + strings.Join(upd, ", ") + " FROM " + datatask.Q(p.base) + " b LEFT JOIN " + applied + " c ON " + strings.Join(on, " AND ") +
+		" CROSS JOIN " + datatask.Q(p.consts) + " k"
 	if u.x.Operation == "delete" {
 		q += " WHERE c.__sw_k0 IS NULL"
 	}
 	if u.x.Operation == "insert" || u.x.Operation == "upsert" {
-		q += " UNION ALL SELECT " + strings.Join(ins, ", ") + " FROM " + applied + " c CROSS JOIN " + datakit.Q(p.consts) + " k WHERE c.__sw_n = 0"
+		q += " UNION ALL SELECT " + strings.Join(ins, ", ") + " FROM " + applied + " c CROSS JOIN " + datatask.Q(p.consts) + " k WHERE c.__sw_n = 0"
 	}
 	return "SELECT * FROM (" + q + ") ORDER BY " + strings.Join(order, ", ")
 }
@@ -786,18 +786,18 @@ func (p *plan) ports(res *activity.Result) error {
 	t := p.u.t
 	var order, sel, rej []string
 	for _, k := range p.keys {
-		order = append(order, datakit.Q(k[1]))
+		order = append(order, datatask.Q(k[1]))
 	}
 	for _, c := range p.inCols {
-		sel = append(sel, datakit.Q(c))
+		sel = append(sel, datatask.Q(c))
 		if !slices.ContainsFunc(p.keys, func(k [2]string) bool { return k[1] == c }) {
-			order = append(order, datakit.Q(c))
+			order = append(order, datatask.Q(c))
 		}
 		if c != "reason" {
-			rej = append(rej, datakit.Q(c))
+			rej = append(rej, datatask.Q(c))
 		}
 	}
-	from := " FROM " + datakit.Q(p.changes)
+	from := " FROM " + datatask.Q(p.changes)
 	m := p.u.in.Manifest
 	if _, err := t.Write(res, "out", m.Dimension, m.Key, "SELECT "+strings.Join(sel, ", ")+from+" WHERE __sw_reason IS NULL ORDER BY "+strings.Join(order, ", ")); err != nil {
 		return portErr("out", err)

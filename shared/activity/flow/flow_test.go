@@ -9,8 +9,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -56,7 +56,7 @@ func compiled(t *testing.T) *activity.Compiled {
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
-	p, diags := compile.Compile(c, cat, activities.Registry(), nil, activities.Checkers())
+	p, diags := compile.Compile(c, cat, builtin.Registry(), nil, builtin.Checkers())
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -12,7 +12,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/data"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
 	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -26,7 +26,7 @@ import (
 
 // registry holds the targeting types and the types test campaigns feed
 // them from (load-file, flow), bound to dk; the channel types are left out.
-func registry(dk datakit.Deps, st *boltstate.Store) *activity.Registry {
+func registry(dk datatask.Deps, st *boltstate.Store) *activity.Registry {
 	r := activity.NewRegistry()
 	targeting.Register(r, &targeting.Deps{Data: dk, Audiences: st, Incrementals: st})
 	data.Register(r, &data.Deps{Data: dk})
@@ -72,7 +72,7 @@ func newEnv(t *testing.T) *env {
 	if err != nil {
 		t.Fatal(err)
 	}
-	reg := registry(datakit.Deps{Blob: bs, State: st}, st)
+	reg := registry(datatask.Deps{Blob: bs, State: st}, st)
 	aenv := &activity.Env{WorkDir: filepath.Join(dir, "work")}
 	eng, err := dataset.New(dataset.Options{Store: bs, WorkDir: filepath.Join(dir, "fixtures"), Threads: 2, MemoryLimit: 1 << 30})
 	if err != nil {

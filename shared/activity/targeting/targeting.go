@@ -11,7 +11,7 @@ import (
 	"sync/atomic"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -20,7 +20,7 @@ import (
 
 // Deps are what the targeting types need from their host.
 type Deps struct {
-	Data datakit.Deps
+	Data datatask.Deps
 	// Audiences and Incrementals are the state store's saved audiences and
 	// incremental-query marks (nil: the types that use them fail).
 	Audiences    state.Audiences
@@ -77,9 +77,9 @@ const (
 	rnCol  = "__sw_rn"  // rank inside a group
 )
 
-// task is a datakit task plus the scratch tables it creates.
+// task is a datatask task plus the scratch tables it creates.
 type task struct {
-	*datakit.Task
+	*datatask.Task
 	deps   *Deps
 	tables []string
 	owns   map[dataset.Ref]string // StageOwn views by input
@@ -88,7 +88,7 @@ type task struct {
 // run binds a handler to d: each call opens a task, which it closes after.
 func run[C any](d *Deps, f func(t *task, x *C) (*activity.Result, error)) func(context.Context, *activity.Call, *C) (*activity.Result, error) {
 	return func(ctx context.Context, call *activity.Call, x *C) (*activity.Result, error) {
-		dt, err := datakit.Open(ctx, &d.Data, call)
+		dt, err := datatask.Open(ctx, &d.Data, call)
 		if err != nil {
 			return nil, err
 		}

@@ -5,7 +5,7 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
@@ -31,7 +31,7 @@ func TestFunctionDependencies(t *testing.T) {
 	}
 	families := map[string]string{"targeting": "shared/activity/targeting", "data": "shared/activity/data",
 		"channel": "shared/activity/channel", "flow": "shared/activity/flow"}
-	fns := lambdafn.Functions(activities.Registry())
+	fns := lambdafn.Functions(builtin.Registry())
 	if len(deps) != len(fns) {
 		t.Errorf("%d function mains, %d functions", len(deps), len(fns))
 	}

@@ -6,7 +6,7 @@ import (
 	"regexp"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/asl/sfnlocal"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -49,7 +49,7 @@ func CrossCheckCampaign(t *testing.T, p *compile.Program, params map[string]any)
 }
 
 func TestCrossCheckFlow(t *testing.T) {
-	p, diags := activities.CompileFiles("testdata/flow.yaml", "")
+	p, diags := builtin.CompileFiles("testdata/flow.yaml", "")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

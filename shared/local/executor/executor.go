@@ -12,8 +12,8 @@ import (
 	"path/filepath"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -37,7 +37,7 @@ type Local struct {
 	Plans   *runner.Plans
 	// Families are the activity families' dependencies (a trigger may be
 	// set once an API is up).
-	Families *activities.Families
+	Families *builtin.Families
 	// Compiler is what validates and compiles campaigns here.
 	Compiler Compiler
 	Env      *activity.Env
@@ -84,16 +84,16 @@ func Open(home string) (*Local, error) {
 		return nil, fmt.Errorf("open the state store under %s: %w", abs, err)
 	}
 	l := &Local{Home: abs, Blob: bs, State: st, Bundles: &compile.Publisher{Blob: bs}, closers: []func() error{st.Close},
-		Compiler: Compiler{Registry: activities.Registry(), Checkers: activities.Checkers(), Schemas: activities.Schemas()},
+		Compiler: Compiler{Registry: builtin.Registry(), Checkers: builtin.Checkers(), Schemas: builtin.Schemas()},
 		Env:      &activity.Env{WorkDir: filepath.Join(abs, "work")},
 		roots:    &fileroot.Roots{Dirs: []string{filepath.Join(abs, fileroot.UploadsDir)}}}
-	host := activities.Host{Blob: bs, State: st, MemoryLimit: localMemoryLimit(), Roots: l.roots, Signals: signalDir(abs)}
+	host := builtin.Host{Blob: bs, State: st, MemoryLimit: localMemoryLimit(), Roots: l.roots, Signals: signalDir(abs)}
 	if err := configureSender(l, &host); err != nil {
 		l.Close()
 		return nil, err
 	}
-	l.Families = activities.NewFamilies(host)
-	reg := activities.Bind(l.Families)
+	l.Families = builtin.NewFamilies(host)
+	reg := builtin.Bind(l.Families)
 	l.Plans = &runner.Plans{Blob: bs, Registry: reg}
 	l.Runner = &runner.Runner{Registry: reg, Env: l.Env, Store: st, Plans: l.Plans, Signals: signalDir(abs)}
 	return l, nil

@@ -4,7 +4,7 @@ import (
 	"context"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 )
@@ -12,7 +12,7 @@ import (
 // A flow-only campaign runs end to end: choice by parameter, fork, waits
 // (skipped), alert, and-join, end; the branch not taken is skipped.
 func TestFlowCampaign(t *testing.T) {
-	p, diags := activities.CompileFiles("testdata/flow.yaml", "")
+	p, diags := builtin.CompileFiles("testdata/flow.yaml", "")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 )
@@ -43,7 +43,7 @@ activities:
 			t.Fatal(err)
 		}
 	}
-	p, diags := activities.CompileFiles(filepath.Join(dir, "campaign.yaml"), "")
+	p, diags := builtin.CompileFiles(filepath.Join(dir, "campaign.yaml"), "")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

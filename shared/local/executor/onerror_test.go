@@ -10,8 +10,8 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
@@ -61,9 +61,9 @@ func runFlaky(t *testing.T, policy string, f *flaky, ctx context.Context, wait i
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { l.Close() })
-	reg := activities.Bind(l.Families)
+	reg := builtin.Bind(l.Families)
 	reg.Register(f.spec())
-	p, diags := compile.CompileFiles(context.Background(), file, "testdata/catalog.yaml", reg, activities.Checkers(), activities.Schemas())
+	p, diags := compile.CompileFiles(context.Background(), file, "testdata/catalog.yaml", reg, builtin.Checkers(), builtin.Schemas())
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}
@@ -160,11 +160,11 @@ func TestSuspendThenResume(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	reg := activities.Bind(l.Families)
+	reg := builtin.Bind(l.Families)
 	reg.Register(f.spec())
 	file := filepath.Join(dir, "c.yaml")
 	os.WriteFile(file, []byte(strings.Replace(flakyCampaign, "%s", "suspend", 1)), 0o644)
-	p, diags := compile.CompileFiles(context.Background(), file, "testdata/catalog.yaml", reg, activities.Checkers(), activities.Schemas())
+	p, diags := compile.CompileFiles(context.Background(), file, "testdata/catalog.yaml", reg, builtin.Checkers(), builtin.Schemas())
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

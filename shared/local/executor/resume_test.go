@@ -11,7 +11,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/sampledata"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -54,7 +54,7 @@ activities:
     purpose: transactional
     message: { from: "Shop <news@shop.example>", subject: "hi", text: "hello" }
 `), 0o644)
-	p, diags := activities.CompileFiles(file, "")
+	p, diags := builtin.CompileFiles(file, "")
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

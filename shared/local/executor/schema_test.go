@@ -13,7 +13,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/sampledata"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -90,7 +90,7 @@ func TestColumnsFromParquetSources(t *testing.T) {
 	dir := sampleWithSourceSchemas(t)
 	bad := writeCampaign(t, dir, "bad.yaml", "emial", "fristName", "maybe")
 	for _, catalog := range []string{"catalog.yaml", "source.yaml"} {
-		_, diags := activities.CompileFiles(bad, filepath.Join(dir, catalog))
+		_, diags := builtin.CompileFiles(bad, filepath.Join(dir, catalog))
 		var got []string
 		for _, d := range diags {
 			got = append(got, strings.TrimPrefix(d.String(), dir+"/"))
@@ -139,7 +139,7 @@ func TestSourceSchemasCachedAcrossValidations(t *testing.T) {
 	}}
 	validate := func() {
 		t.Helper()
-		_, diags := compile.CompileFiles(context.Background(), good, filepath.Join(dir, "source.yaml"), activities.Registry(), activities.Checkers(), probe)
+		_, diags := compile.CompileFiles(context.Background(), good, filepath.Join(dir, "source.yaml"), builtin.Registry(), builtin.Checkers(), probe)
 		if len(diags) > 0 {
 			t.Fatal(diags)
 		}
@@ -171,7 +171,7 @@ func TestSourceSchemasCachedAcrossValidations(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	if l.Compiler.Schemas != activities.Schemas() {
+	if l.Compiler.Schemas != builtin.Schemas() {
 		t.Fatal("the executor does not share the process's schema probe")
 	}
 }
@@ -220,7 +220,7 @@ activities:
         - { field: store.openedOn, op: lt, value: { ahead: 1d } }   # a date column: a string would not compare
 `), 0o644)
 
-	_, diags := activities.CompileFiles(camp, filepath.Join(dir, "plain.yaml"))
+	_, diags := builtin.CompileFiles(camp, filepath.Join(dir, "plain.yaml"))
 	line := strings.Count(csvCatalog, "\n") + 1
 	want := fmt.Sprintf(`plain.yaml:%d:44 tables[3].source: table "plain": the source carries no column types (the CSV header names no types; type it as name:type); declare its columns`, line)
 	if len(diags) != 1 || strings.TrimPrefix(diags[0].String(), dir+"/") != want {
@@ -241,7 +241,7 @@ activities:
 // it in test mode on a fresh home; the run must succeed.
 func testRun(t *testing.T, campaignFile, catalog string) *runner.Summary {
 	t.Helper()
-	p, diags := activities.CompileFiles(campaignFile, catalog)
+	p, diags := builtin.CompileFiles(campaignFile, catalog)
 	if len(diags) > 0 {
 		t.Fatalf("%s: %v", catalog, diags)
 	}

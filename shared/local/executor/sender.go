@@ -10,7 +10,7 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/send"
 	"github.com/stepwise-run/stepwise/shared/send/outbox"
@@ -64,7 +64,7 @@ func UnsubscribeSecret(home string) ([]byte, error) {
 
 // configureSender adds the local sender and the unsubscribe links to the
 // Env: the outbox, or SMTP for email when STEPWISE_SMTP_ADDR is set.
-func configureSender(l *Local, h *activities.Host) error {
+func configureSender(l *Local, h *builtin.Host) error {
 	ob := outbox.New(OutboxDir(l.Home))
 	var s send.Sender = ob
 	l.closers = append(l.closers, ob.Close)

@@ -8,7 +8,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/aws/secrets"
 	"github.com/stepwise-run/stepwise/shared/send"
@@ -23,7 +23,7 @@ func Function(ctx context.Context, st *lambdafn.Stack, name, provider string, se
 		return nil, err
 	}
 	reg := activity.NewRegistry()
-	channel.Register(reg, &channel.Deps{Data: datakit.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}, Ledger: st.State, Caps: st.State, Keys: st.State, Suppressions: st.State,
+	channel.Register(reg, &channel.Deps{Data: datatask.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}, Ledger: st.State, Caps: st.State, Keys: st.State, Suppressions: st.State,
 		Sender: send.Limit(sender, provider, st.Config.SendRate),
 		Links:  channel.SignedLinks{BaseURL: st.Config.PublicURL, Secret: []byte(st.Config.UnsubscribeSecret)}})
 	fn := st.Function(name, reg)

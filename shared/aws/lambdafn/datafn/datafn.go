@@ -5,7 +5,7 @@ package datafn
 import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/data"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
@@ -14,7 +14,7 @@ import (
 // targeting or the data-management family.
 func Function(st *lambdafn.Stack, name string) *lambdafn.Function {
 	reg := activity.NewRegistry()
-	dk := datakit.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}
+	dk := datatask.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}
 	targeting.Register(reg, &targeting.Deps{Data: dk, Audiences: st.State, Incrementals: st.State})
 	data.Register(reg, &data.Deps{Data: dk, Roots: &st.Config.FileRoots})
 	return st.Function(name, reg)

@@ -1,4 +1,4 @@
-package activities_test
+package builtin_test
 
 import (
 	"context"
@@ -7,8 +7,8 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/sampledata"
 
-	"github.com/stepwise-run/stepwise/shared/activities"
-	"github.com/stepwise-run/stepwise/shared/activities/emptycase"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin/emptycase"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 )
@@ -18,9 +18,9 @@ import (
 // with 0 on its ports and the run succeeds, live and in test mode. The AWS
 // shape runs the same cases in infra/awsshape.
 func TestEmptyPopulations(t *testing.T) {
-	reg := activities.Registry()
+	reg := builtin.Registry()
 	if miss := emptycase.Missing(reg.Types()); len(miss) > 0 {
-		t.Fatalf("activity types without an empty-population case in shared/activities/emptycase/cases: %v", miss)
+		t.Fatalf("activity types without an empty-population case in shared/activity/builtin/emptycase/cases: %v", miss)
 	}
 	dir := t.TempDir()
 	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: 200, Seed: 7}); err != nil {
@@ -36,7 +36,7 @@ func TestEmptyPopulations(t *testing.T) {
 			continue
 		}
 		t.Run(typ, func(t *testing.T) {
-			p, diags := activities.CompileFiles(files[typ], filepath.Join(dir, "data", "catalog.yaml"))
+			p, diags := builtin.CompileFiles(files[typ], filepath.Join(dir, "data", "catalog.yaml"))
 			if diags.HasErrors() {
 				t.Fatalf("%v", diags)
 			}

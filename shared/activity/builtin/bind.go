@@ -1,10 +1,10 @@
-package activities
+package builtin
 
 import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/activity/data"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
 	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/blob"
@@ -55,7 +55,7 @@ type Families struct {
 
 // NewFamilies hands a host's parts to the families that use them.
 func NewFamilies(h Host) *Families {
-	dk := datakit.Deps{Blob: h.Blob, Buckets: h.Buckets, Warehouse: h.Warehouse, MemoryLimit: h.MemoryLimit, Engine: h.Engine}
+	dk := datatask.Deps{Blob: h.Blob, Buckets: h.Buckets, Warehouse: h.Warehouse, MemoryLimit: h.MemoryLimit, Engine: h.Engine}
 	f := &Families{
 		Data:    data.Deps{Data: dk, Roots: h.Roots},
 		Channel: channel.Deps{Data: dk, Sender: h.Sender, Links: h.Links, Options: h.Channel, Signals: h.Signals},
@@ -63,7 +63,7 @@ func NewFamilies(h Host) *Families {
 	}
 	f.Targeting.Data = dk
 	if h.State != nil {
-		for _, d := range []*datakit.Deps{&f.Targeting.Data, &f.Data.Data, &f.Channel.Data} {
+		for _, d := range []*datatask.Deps{&f.Targeting.Data, &f.Data.Data, &f.Channel.Data} {
 			d.State = h.State
 		}
 		f.Targeting.Audiences, f.Targeting.Incrementals = h.State, h.State

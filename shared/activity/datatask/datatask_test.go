@@ -1,4 +1,4 @@
-package datakit_test
+package datatask_test
 
 import (
 	"context"
@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/datakit"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -41,9 +41,9 @@ func call(t *testing.T, dir, catalog string) *activity.Call {
 		Req: &activity.Request{Campaign: "c", Activity: "a1", Run: activity.RunInfo{ID: "r1", Now: "2026-03-15T12:00:00Z"}}}
 }
 
-func open(t *testing.T, d *datakit.Deps, c *activity.Call) *datakit.Task {
+func open(t *testing.T, d *datatask.Deps, c *activity.Call) *datatask.Task {
 	t.Helper()
-	task, err := datakit.Open(context.Background(), d, c)
+	task, err := datatask.Open(context.Background(), d, c)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -59,7 +59,7 @@ tables:
 `
 
 func TestOpenWithoutRunStore(t *testing.T) {
-	_, err := datakit.Open(context.Background(), &datakit.Deps{}, call(t, t.TempDir(), customers))
+	_, err := datatask.Open(context.Background(), &datatask.Deps{}, call(t, t.TempDir(), customers))
 	var invalid *activity.InvalidInput
 	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "no run store") {
 		t.Fatalf("%T %v, want InvalidInput", err, err)
@@ -95,7 +95,7 @@ func TestWarehouse(t *testing.T) {
 		{"s3 with deps", withWarehouse("s3://bucket/warehouse"), wh, root(wh)},
 	} {
 		t.Run(c.name, func(t *testing.T) {
-			task := open(t, &datakit.Deps{Blob: run, Warehouse: c.warehouse, MemoryLimit: memoryLimit}, call(t, dir, c.catalog))
+			task := open(t, &datatask.Deps{Blob: run, Warehouse: c.warehouse, MemoryLimit: memoryLimit}, call(t, dir, c.catalog))
 			if got := root(task.Warehouse().Store()); got != c.want {
 				t.Fatalf("warehouse %s, want %s", got, c.want)
 			}
@@ -107,7 +107,7 @@ func TestWarehouse(t *testing.T) {
 			}
 		})
 	}
-	_, err := datakit.Open(context.Background(), &datakit.Deps{Blob: run, MemoryLimit: memoryLimit}, call(t, dir, withWarehouse("s3://bucket/warehouse")))
+	_, err := datatask.Open(context.Background(), &datatask.Deps{Blob: run, MemoryLimit: memoryLimit}, call(t, dir, withWarehouse("s3://bucket/warehouse")))
 	var invalid *activity.InvalidInput
 	if !errors.As(err, &invalid) || !strings.Contains(err.Error(), "s3://bucket/warehouse") {
 		t.Fatalf("s3 without deps: %T %v, want InvalidInput", err, err)
@@ -131,7 +131,7 @@ func TestTableFromSource(t *testing.T) {
 		t.Fatal(err)
 	}
 	cat := strings.Replace(customers, "key: [id]\n", "key: [id]\n    source: data/customers.parquet\n", 1)
-	task := open(t, &datakit.Deps{Blob: run, Engine: eng}, call(t, dir, cat))
+	task := open(t, &datatask.Deps{Blob: run, Engine: eng}, call(t, dir, cat))
 	if b, err := task.Base("customers"); b != nil || err != nil {
 		t.Fatalf("base before staging: %v %v", b, err)
 	}
@@ -139,11 +139,11 @@ func TestTableFromSource(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	row, err := eng.QueryRow(ctx, "SELECT count(*), count(email) FROM "+datakit.Q(view))
+	row, err := eng.QueryRow(ctx, "SELECT count(*), count(email) FROM "+datatask.Q(view))
 	if err != nil || row[0] != int64(3) || row[1] != int64(2) {
 		t.Fatalf("view rows %v %v", row, err)
 	}
-	snap := datakit.TableSnapshot("r1", "customers")
+	snap := datatask.TableSnapshot("r1", "customers")
 	if _, err := dataset.ReadManifest(ctx, run, snap); err != nil {
 		t.Fatalf("no snapshot at %s: %v", snap, err)
 	}
@@ -158,12 +158,12 @@ func TestTableFromSource(t *testing.T) {
 	if err := os.WriteFile(src, []byte("not parquet"), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	later := open(t, &datakit.Deps{Blob: run, Engine: eng}, call(t, dir, cat))
+	later := open(t, &datatask.Deps{Blob: run, Engine: eng}, call(t, dir, cat))
 	view, err = later.Table("customers")
 	if err != nil {
 		t.Fatal(err)
 	}
-	if row, err := eng.QueryRow(ctx, "SELECT count(*) FROM "+datakit.Q(view)); err != nil || row[0] != int64(3) {
+	if row, err := eng.QueryRow(ctx, "SELECT count(*) FROM "+datatask.Q(view)); err != nil || row[0] != int64(3) {
 		t.Fatalf("snapshot rows %v %v", row, err)
 	}
 	var invalid *activity.InvalidInput
@@ -175,16 +175,16 @@ func TestTableFromSource(t *testing.T) {
 // A table with neither a version nor a source is empty, with its declared columns.
 func TestEmptyTable(t *testing.T) {
 	dir := t.TempDir()
-	task := open(t, &datakit.Deps{Blob: store(t, filepath.Join(dir, "run")), MemoryLimit: memoryLimit}, call(t, dir, customers))
+	task := open(t, &datatask.Deps{Blob: store(t, filepath.Join(dir, "run")), MemoryLimit: memoryLimit}, call(t, dir, customers))
 	view, err := task.Table("customers")
 	if err != nil {
 		t.Fatal(err)
 	}
-	cols, err := task.Engine.Columns(context.Background(), "SELECT * FROM "+datakit.Q(view))
+	cols, err := task.Engine.Columns(context.Background(), "SELECT * FROM "+datatask.Q(view))
 	if err != nil || len(cols) != 2 || cols[0].Name != "id" || cols[1].Name != "email" {
 		t.Fatalf("columns %+v %v", cols, err)
 	}
-	if row, err := task.Engine.QueryRow(context.Background(), "SELECT count(*) FROM "+datakit.Q(view)); err != nil || row[0] != int64(0) {
+	if row, err := task.Engine.QueryRow(context.Background(), "SELECT count(*) FROM "+datatask.Q(view)); err != nil || row[0] != int64(0) {
 		t.Fatalf("rows %v %v", row, err)
 	}
 	if b, err := task.Base("customers"); b != nil || err != nil {
@@ -202,14 +202,14 @@ func TestEngineOf(t *testing.T) {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { shared.Close() })
-	d := &datakit.Deps{Engine: shared}
+	d := &datatask.Deps{Engine: shared}
 	for _, e := range []*activity.Env{{}, {WorkDir: dir}} {
 		if got, err := d.EngineOf(e); got != shared || err != nil {
 			t.Fatalf("EngineOf: %p %v, want the shared engine", got, err)
 		}
 	}
 
-	d = &datakit.Deps{Blob: run, MemoryLimit: memoryLimit}
+	d = &datatask.Deps{Blob: run, MemoryLimit: memoryLimit}
 	e1, e2 := &activity.Env{WorkDir: filepath.Join(dir, "e1")}, &activity.Env{WorkDir: filepath.Join(dir, "e2")}
 	a, err := d.EngineOf(e1)
 	if err != nil {

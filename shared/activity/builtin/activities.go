@@ -1,6 +1,6 @@
 // Package activities assembles the registry of every activity type and the
 // sub-language checkers (conditions, Liquid) the compiler uses.
-package activities
+package builtin
 
 import (
 	"context"

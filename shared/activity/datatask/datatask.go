@@ -1,7 +1,7 @@
-// Package datakit is what dataset-backed activity handlers share: the DuckDB
+// Package datatask is what dataset-backed activity handlers share: the DuckDB
 // engine of an Env, staging of inbound populations and catalog tables as
 // views, output refs, and condition scopes.
-package datakit
+package datatask
 
 import (
 	"context"
