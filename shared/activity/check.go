@@ -4,17 +4,51 @@ import (
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
 )
+
+// Check is what a spec's Check and Output see.
+type Check struct {
+	campaign.Reporter
+	Catalog  *campaign.Catalog
+	Campaign *campaign.Campaign
+	Activity *campaign.Activity
+	// Inputs are the schemas of the inbound populations, in `from` order
+	// (nil entries for transitions whose schema is unknown).
+	Inputs []campaign.Schema
+	// Dimension is the activity's default dimension (the campaign's).
+	Dimension string
+	// Audiences known to exist (saved by this campaign), for read-audience.
+	Audiences map[string]campaign.Schema
+	// Condition checks a condition against a population schema (set by the compiler).
+	Condition func(path string, cond *condition.Condition, s campaign.Schema)
+	// TestCondition checks a test-activity condition on run facts.
+	TestCondition func(path string, cond *condition.Condition)
+	// Template checks a Liquid template and the names it uses against the
+	// recipient schema (set by the compiler).
+	Template func(path, source string, recipient campaign.Schema)
+}
+
+// CheckCondition checks cond when a checker is configured.
+func (c *Check) CheckCondition(path string, cond *condition.Condition, s campaign.Schema) {
+	if cond != nil && c.Condition != nil {
+		c.Condition(path, cond, s)
+	}
+}
+
+// Path returns the diagnostic path of a config field of the activity.
+func (c *Check) Path(elems ...any) string {
+	p := c.Activity.Path()
+	for _, e := range elems {
+		p = campaign.JoinPath(p, e)
+	}
+	return p
+}
 
 // Order is one sort key.
 type Order struct {
 	Field string `json:"field" jsonschema:"required"`
 	Desc  bool   `json:"desc,omitempty"`
-}
-
-// Fixed returns a Ports function for a fixed port list.
-func Fixed[C any](ports ...string) func(*C) []string {
-	return func(*C) []string { return ports }
 }
 
 // Input returns the i-th inbound schema, or a zero schema.
@@ -84,19 +118,4 @@ func didYouMeanOrList(name string, valid []string) string {
 		return "; valid: " + strings.Join(valid, ", ")
 	}
 	return ""
-}
-
-// SameInput passes the first inbound schema through to every port.
-func SameInput[C any](ports ...string) func(*Check, *C, []campaign.Schema) map[string]campaign.Schema {
-	return func(_ *Check, _ *C, in []campaign.Schema) map[string]campaign.Schema {
-		out := map[string]campaign.Schema{}
-		var s campaign.Schema
-		if len(in) > 0 {
-			s = in[0]
-		}
-		for _, p := range ports {
-			out[p] = s
-		}
-		return out
-	}
 }
