@@ -269,13 +269,7 @@ func runActivities(dataDir, work string, o options) ([]measure, error) {
 	if err != nil {
 		return nil, err
 	}
-	c, diags := campaign.ParseCampaign(filepath.Join(dataDir, "bench.yaml"), []byte(campaignYAML))
-	cat, cd := campaign.ParseCatalog(filepath.Join(dataDir, "catalog.yaml"), catData)
-	diags = append(diags, cd...)
-	if diags.HasErrors() {
-		return nil, diags
-	}
-	p, pd := compile.Compile(c, cat, reg, nil, chk)
+	p, pd := compile.CompileSources(dataDir, []byte(campaignYAML), catData, reg, chk)
 	if pd.HasErrors() {
 		return nil, pd
 	}

@@ -4,9 +4,10 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
-	"sort"
+	"slices"
 	"strings"
 	"testing"
 
@@ -152,7 +153,7 @@ func checkActivityCases(t *testing.T, typ string) {
 			}
 		})
 	}
-	for _, name := range sortedKeys(goldens) {
+	for _, name := range slices.Sorted(maps.Keys(goldens)) {
 		if produced[name] {
 			continue
 		}
@@ -283,13 +284,4 @@ func lineDiff(a, b string) string {
 		fmt.Fprintf(&out, "%c%s\n", l.op, l.text)
 	}
 	return out.String()
-}
-
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
 }

@@ -143,6 +143,18 @@ func CompileFiles(ctx context.Context, campaignFile, catalogFile string, reg *ac
 	return p, diags.Unique()
 }
 
+// CompileSources compiles a campaign and a catalog given as text, as if
+// they were dir/campaign.yaml and dir/catalog.yaml (relative sources resolve
+// in dir), with no template files and only declared columns.
+func CompileSources(dir string, campaignSrc, catalogSrc []byte, reg *activity.Registry, chk Checkers) (*Program, campaign.Diagnostics) {
+	c, diags := campaign.ParseCampaign(filepath.Join(dir, "campaign.yaml"), campaignSrc)
+	cat, cd := campaign.ParseCatalog(filepath.Join(dir, "catalog.yaml"), catalogSrc)
+	if diags = append(diags, cd...); diags.HasErrors() {
+		return nil, diags
+	}
+	return Compile(c, cat, reg, nil, chk)
+}
+
 // readFiles reads the template files referenced by `file:` keys anywhere in
 // the activities, relative to the campaign and confined to its folder (no
 // `..` or symlink out of it, nothing in a Stepwise home).

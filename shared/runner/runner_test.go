@@ -13,7 +13,6 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
-	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/failure"
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
@@ -74,13 +73,7 @@ type handleEnv struct {
 func newHandleEnv(t *testing.T, al *alerter) *handleEnv {
 	t.Helper()
 	dir := t.TempDir()
-	c, diags := campaign.ParseCampaign(filepath.Join(dir, "flows.yaml"), []byte(handleCampaign))
-	cat, cd := campaign.ParseCatalog(filepath.Join(dir, "catalog.yaml"), []byte(handleCatalog))
-	diags = append(diags, cd...)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	p, diags := compile.Compile(c, cat, builtin.Registry(), nil, builtin.Checkers())
+	p, diags := compile.CompileSources(dir, []byte(handleCampaign), []byte(handleCatalog), builtin.Registry(), builtin.Checkers())
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

@@ -3,7 +3,6 @@ package flow_test
 import (
 	"context"
 	"errors"
-	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
@@ -12,7 +11,6 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/activity/flow"
-	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/failure"
 )
@@ -50,13 +48,7 @@ activities:
 func compiled(t *testing.T) *activity.Compiled {
 	t.Helper()
 	dir := t.TempDir()
-	c, diags := campaign.ParseCampaign(filepath.Join(dir, "flows.yaml"), []byte(testCampaign))
-	cat, cd := campaign.ParseCatalog(filepath.Join(dir, "catalog.yaml"), []byte(testCatalog))
-	diags = append(diags, cd...)
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	p, diags := compile.Compile(c, cat, builtin.Registry(), nil, builtin.Checkers())
+	p, diags := compile.CompileSources(dir, []byte(testCampaign), []byte(testCatalog), builtin.Registry(), builtin.Checkers())
 	if diags.HasErrors() {
 		t.Fatal(diags)
 	}

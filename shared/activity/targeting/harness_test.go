@@ -106,13 +106,7 @@ func (e *env) catalog(yaml string) {
 // compile compiles a campaign against the catalog and publishes its plan.
 func (e *env) compile(yaml string) *compile.Program {
 	e.t.Helper()
-	c, diags := campaign.ParseCampaign(filepath.Join(e.dir, "campaign.yaml"), []byte(yaml))
-	cat, cd := campaign.ParseCatalog(filepath.Join(e.dir, "catalog.yaml"), e.cat)
-	diags = append(diags, cd...)
-	if diags.HasErrors() {
-		e.t.Fatalf("parse: %v", diags)
-	}
-	p, pd := compile.Compile(c, cat, e.reg, nil, checkers())
+	p, pd := compile.CompileSources(e.dir, []byte(yaml), e.cat, e.reg, checkers())
 	if pd.HasErrors() {
 		e.t.Fatalf("compile: %v", pd)
 	}
