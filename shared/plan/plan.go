@@ -35,13 +35,20 @@ var RunFunctions = []string{FnStartRun, FnFinishRun, FnFailRun, FnRecordError, F
 // placeholder filled by SAM DefinitionSubstitutions or at publish time.
 func Placeholder(function string) string { return "${" + function + "FunctionArn}" }
 
-// PlaceholderFunction returns the function a Resource placeholder names.
-func PlaceholderFunction(resource string) (string, bool) {
-	name, ok := strings.CutPrefix(resource, "${")
-	if !ok {
+// ResourceFunction returns the function a Task Resource names: a
+// placeholder, as compiled, or the ARN it becomes once deployed
+// (arn:…:lambda:…:function:stepwise-Name[:alias], as the AWS-shape tests
+// and the cross-checks deploy them).
+func ResourceFunction(resource string) (string, bool) {
+	if name, ok := strings.CutPrefix(resource, "${"); ok {
+		return strings.CutSuffix(name, "FunctionArn}")
+	}
+	// arn:partition:lambda:region:account:function:name[:qualifier]
+	p := strings.Split(resource, ":")
+	if len(p) < 7 || len(p) > 8 || p[0] != "arn" || p[2] != "lambda" || p[5] != "function" || p[6] == "" {
 		return "", false
 	}
-	return strings.CutSuffix(name, "FunctionArn}")
+	return strings.TrimPrefix(p[6], "stepwise-"), true
 }
 
 // Plan is the part of a compiled campaign its handlers read. The digest

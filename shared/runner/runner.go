@@ -49,12 +49,12 @@ var runFuncs = map[string]Func{
 	plan.FnCheckResume: checkResume,
 }
 
-// Invoke implements the interpreter's invoker: the Resource is the
-// placeholder of a function (the interpreter runs the ASL as compiled).
+// Invoke implements the interpreter's invoker: the Resource names a
+// function by its placeholder or its Lambda ARN.
 func (r *Runner) Invoke(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error) {
-	name, ok := plan.PlaceholderFunction(resource)
+	name, ok := plan.ResourceFunction(resource)
 	if !ok {
-		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("resource %q is not a function placeholder", resource)}
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("resource %q names no function", resource)}
 	}
 	return r.Handle(ctx, name, input)
 }

@@ -138,24 +138,28 @@ func TestHandleUnknownFunction(t *testing.T) {
 	wantInvalid(t, err, `no function "Nope"`)
 }
 
-// Invoke takes a function placeholder, as the compiled ASL names it.
+// Invoke takes a function placeholder, as the compiled ASL names it, or
+// the Lambda ARN it becomes when deployed.
 func TestInvoke(t *testing.T) {
 	e := newHandleEnv(t, &alerter{})
 	ctx := context.Background()
-	for _, res := range []string{"arn:aws:lambda:eu-west-1:123456789012:function:Alert", "Alert", "${Alert}"} {
+	for _, res := range []string{"Alert", "${Alert}", "arn:aws:states:eu-west-1:123456789012:function:Alert", "arn:aws:lambda:eu-west-1:1:function:"} {
 		_, err := e.r.Invoke(ctx, res, e.request(activity.RunInfo{ID: "r1"}, "warn", ""))
-		wantInvalid(t, err, "is not a function placeholder")
+		wantInvalid(t, err, "names no function")
 	}
 	_, err := e.r.Invoke(ctx, plan.Placeholder("Nope"), json.RawMessage(`{}`))
 	wantInvalid(t, err, `no function "Nope"`)
 	run := e.start(t)
-	out, err := e.r.Invoke(ctx, plan.Placeholder("Alert"), e.request(run, "warn", ""))
-	if err != nil {
-		t.Fatal(err)
-	}
-	var res activity.Result
-	if err := json.Unmarshal(out, &res); err != nil || res.Counts["out"] != 4 {
-		t.Fatalf("result %s %v", out, err)
+	for _, res := range []string{plan.Placeholder("Alert"), "arn:aws:lambda:eu-west-1:123456789012:function:stepwise-Alert",
+		"arn:aws:lambda:eu-west-1:123456789012:function:Alert:live"} {
+		out, err := e.r.Invoke(ctx, res, e.request(run, "warn", ""))
+		if err != nil {
+			t.Fatalf("%s: %v", res, err)
+		}
+		var r activity.Result
+		if err := json.Unmarshal(out, &r); err != nil || r.Counts["out"] != 4 {
+			t.Fatalf("%s: result %s %v", res, out, err)
+		}
 	}
 }
 
