@@ -3,13 +3,15 @@ package activity
 import (
 	"fmt"
 	"path/filepath"
+	"sync"
 
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/plan"
 )
 
 // Compiled is a campaign as handlers see it: its runtime plan, loaded and
-// checked against its digest, with the configs of the registered types decoded.
+// checked against its digest. Configs are decoded on first use (a task
+// reads one); safe for concurrent use.
 type Compiled struct {
 	Campaign *campaign.Campaign
 	Catalog  *campaign.Catalog
@@ -23,46 +25,75 @@ type Compiled struct {
 	Digest string
 	// States maps the emitted state names to their activities.
 	States plan.States
+
+	mu     sync.Mutex
+	decode func(a *campaign.Activity) (any, error) // nil: configs are decoded
 }
 
-// Config returns an activity and its decoded config.
+// Config returns an activity and its decoded config; ok is false when the
+// activity does not exist, its type is not one this process registered, or
+// its config does not decode (Decoded says why).
 func (c *Compiled) Config(id string) (*campaign.Activity, any, bool) {
-	a, ok := c.Campaign.Activity(id)
-	if !ok || a.Config == nil {
-		return nil, nil, false
-	}
-	return a, a.Config, true
+	a, cfg, err := c.Decoded(id)
+	return a, cfg, err == nil && cfg != nil
 }
 
-// FromPlan makes the Compiled of a checked plan: it parses the campaign and
-// decodes, with the decoder that validated them, the configs of the types in
-// reg (the others stay nil). It neither checks nor reads table sources.
+// Decoded returns an activity and its config, decoding it on first use; the
+// config is nil for a type this process did not register.
+func (c *Compiled) Decoded(id string) (*campaign.Activity, any, error) {
+	a, ok := c.Campaign.Activity(id)
+	if !ok {
+		return nil, nil, fmt.Errorf("campaign %s has no activity %q", c.Campaign.ID, id)
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if a.Config == nil && c.decode != nil {
+		cfg, err := c.decode(a)
+		if err != nil {
+			return a, nil, err
+		}
+		a.Config = cfg
+	}
+	return a, a.Config, nil
+}
+
+// FromPlan makes the Compiled of a checked plan: it parses the campaign;
+// Config decodes an activity's config, of a type in reg, with the decoder
+// that validated it. It neither checks nor reads table sources.
 func FromPlan(l *plan.Loaded, reg *Registry) (*Compiled, error) {
 	p, where, digest := l.Plan, l.Where, l.Digest
 	file := p.CampaignFile
 	if where.CampaignDir != "" {
 		file = filepath.Join(where.CampaignDir, p.CampaignFile)
 	}
-	c, diags := campaign.ParseCampaign(file, p.Campaign)
-	if !diags.HasErrors() {
-		d := campaign.NewDecoder(c.Src, &diags)
-		for i := range c.Activities {
-			a := &c.Activities[i]
-			if spec, ok := reg.Lookup(a.Type); ok {
-				cfg := spec.NewConfig()
-				d.DecodeSkipping(a.Node, a.Path(), cfg, campaign.CommonKeys)
-				a.Config = cfg
-			}
-		}
-	}
+	c, diags := campaign.ParseCampaign(file, []byte(p.Campaign))
 	if diags.HasErrors() {
-		return nil, fmt.Errorf("plan %s does not decode: %v", digest, diags)
+		return nil, fmt.Errorf("plan %s does not parse: %v", digest, diags)
 	}
 	cat := *p.Catalog
 	cat.File = filepath.Join(where.CatalogDir, "catalog.yaml")
-	ports, schemas := map[string][]string{}, map[string]map[string]campaign.Schema{}
-	for _, a := range p.Activities {
-		ports[a.ID], schemas[a.ID] = a.Ports, a.Schemas
+	comp := &Compiled{Campaign: c, Catalog: &cat, Files: p.Files, Ports: map[string][]string{},
+		Schemas: map[string]map[string]campaign.Schema{}, Digest: digest, States: l.States}
+	for i := range p.Activities {
+		a := &p.Activities[i]
+		s, err := p.PortSchemas(a)
+		if err != nil {
+			return nil, fmt.Errorf("plan %s: %w", digest, err)
+		}
+		comp.Ports[a.ID], comp.Schemas[a.ID] = a.Ports, s
 	}
-	return &Compiled{Campaign: c, Catalog: &cat, Files: p.Files, Ports: ports, Schemas: schemas, Digest: digest, States: l.States}, nil
+	comp.decode = func(a *campaign.Activity) (any, error) {
+		spec, ok := reg.Lookup(a.Type)
+		if !ok {
+			return nil, nil
+		}
+		var diags campaign.Diagnostics
+		cfg := spec.NewConfig()
+		campaign.NewDecoder(c.Src, &diags).DecodeSkipping(a.Node, a.Path(), cfg, campaign.CommonKeys)
+		if diags.HasErrors() {
+			return nil, fmt.Errorf("plan %s: %s does not decode: %v", digest, a.ID, diags)
+		}
+		return cfg, nil
+	}
+	return comp, nil
 }

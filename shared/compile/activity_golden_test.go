@@ -44,7 +44,7 @@ var caseOutputs = []caseOutput{
 // the state names observers read (the campaign and catalog it carries are
 // the case's own files).
 func planFacts(p *compile.Program) ([]byte, error) {
-	b, err := json.MarshalIndent(map[string]any{"digest": p.Bundle.Digest, "activities": p.Plan.Activities, "states": p.States}, "", "  ")
+	b, err := json.MarshalIndent(map[string]any{"digest": p.Bundle.Digest, "activities": p.Plan.Activities, "schemas": p.Plan.Schemas, "states": p.States}, "", "  ")
 	return append(b, '\n'), err
 }
 

@@ -1,6 +1,7 @@
 package compile_test
 
 import (
+	"context"
 	"fmt"
 	"strings"
 	"testing"
@@ -8,6 +9,8 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/local/folderblob"
+	"github.com/stepwise-run/stepwise/shared/runner"
 )
 
 // bigCampaign builds a 500-activity campaign: 100 chains of
@@ -46,6 +49,36 @@ func BenchmarkCompile500(b *testing.B) {
 		}
 		if len(c.Activities) != 500 || len(p.JSON) == 0 {
 			b.Fatal("not 500 activities")
+		}
+	}
+}
+
+// BenchmarkLoadPlan500 is what a task pays where it used to compile the
+// bundle again: loading the 500-activity campaign's runtime plan from the
+// blob store, checking its digest and decoding the configs.
+func BenchmarkLoadPlan500(b *testing.B) {
+	c, diags := campaign.ParseCampaign("big.yaml", []byte(bigCampaign()))
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	p, diags := compile.Compile(c, loadCatalog(b), builtin.Registry(), nil, builtin.Checkers())
+	if diags.HasErrors() {
+		b.Fatal(diags)
+	}
+	bs, err := folderblob.New(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	ctx := context.Background()
+	if err := (&compile.Publisher{Blob: bs}).Publish(ctx, p.Campaign.ID, p.Bundle); err != nil {
+		b.Fatal(err)
+	}
+	reg := builtin.Registry()
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		comp, err := (&runner.Plans{Blob: bs, Registry: reg}).Load(ctx, p.Campaign.ID, p.Bundle.Digest)
+		if err != nil || len(comp.Campaign.Activities) != 500 {
+			b.Fatal(err)
 		}
 	}
 }

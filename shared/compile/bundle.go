@@ -8,7 +8,9 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
+	"slices"
 	"sort"
 
 	"go.yaml.in/yaml/v3"
@@ -149,11 +151,19 @@ func (pb *Publisher) Publish(ctx context.Context, campaignID string, b *Bundle) 
 // setPlan makes the runtime plan of a checked program and its digest.
 func (b *Bundle) setPlan(p *Program) error {
 	acts := make([]plan.Activity, 0, len(p.Campaign.Activities))
+	var schemas plan.SchemaTable
 	for _, a := range p.Campaign.Activities {
-		acts = append(acts, plan.Activity{ID: a.ID, Type: a.Type, Function: p.Specs[a.ID].Function, Ports: p.Ports[a.ID], Schemas: p.Schemas[a.ID]})
+		pa := plan.Activity{ID: a.ID, Type: a.Type, Function: p.Specs[a.ID].Function, Ports: p.Ports[a.ID]}
+		if s := p.Schemas[a.ID]; s != nil {
+			pa.Schemas = make(map[string]int, len(s))
+			for _, port := range slices.Sorted(maps.Keys(s)) { // deterministic indexes
+				pa.Schemas[port] = schemas.Add(s[port])
+			}
+		}
+		acts = append(acts, pa)
 	}
-	pl := &plan.Plan{Version: plan.Version, CampaignFile: b.CampaignFile, Campaign: b.Campaign, Catalog: p.Catalog,
-		Activities: acts, Files: b.Files}
+	pl := &plan.Plan{Version: plan.Version, CampaignFile: b.CampaignFile, Campaign: string(b.Campaign), Catalog: p.Catalog,
+		Activities: acts, Schemas: schemas.Schemas, Files: b.Files}
 	data, digest, err := pl.Encode()
 	if err != nil {
 		return err

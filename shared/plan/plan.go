@@ -59,12 +59,15 @@ type Plan struct {
 	// checks, no schema reads) and decode only their own activity's config,
 	// with the decoder that validated it.
 	CampaignFile string `json:"campaignFile"`
-	Campaign     []byte `json:"campaign"`
+	Campaign     string `json:"campaign"`
 	// Catalog is the validated catalog with every table's columns resolved
 	// (declared, or read from the source when the plan was made).
 	Catalog *campaign.Catalog `json:"catalog"`
 	// Activities are the compile-time facts of each activity, in campaign order.
 	Activities []Activity `json:"activities"`
+	// Schemas are the distinct port schemas the activities refer to by index
+	// (most transitions of a campaign share a few).
+	Schemas []campaign.Schema `json:"schemas"`
 	// Files are the template files by path relative to the campaign file.
 	Files map[string][]byte `json:"files,omitempty"`
 }
@@ -76,8 +79,9 @@ type Activity struct {
 	Function string `json:"function,omitempty"` // Task function; empty for pure-ASL types
 	// Ports are the declared output ports, in order.
 	Ports []string `json:"ports"`
-	// Schemas are the schemas of the ports (absent when unknown).
-	Schemas map[string]campaign.Schema `json:"schemas,omitempty"`
+	// Schemas are the ports' schemas, as indexes into Plan.Schemas (a port
+	// whose schema is unknown is absent).
+	Schemas map[string]int `json:"schemas,omitempty"`
 }
 
 // States are the naming conventions of the emitted state machine, as data.
@@ -142,9 +146,53 @@ func Key(campaignID, digest string) string {
 	return "campaigns/" + campaignID + "/plans/" + digest + ".json"
 }
 
-// Marshal returns the stored form of an encoded plan.
+// Marshal returns the stored form of an encoded plan: the plan's bytes are
+// appended as they are (re-encoding them would re-validate the whole plan).
 func Marshal(data []byte, digest string, where Where, states States) ([]byte, error) {
-	return json.Marshal(stored{Digest: digest, Where: where, States: states, Plan: data})
+	head, err := json.Marshal(stored{Digest: digest, Where: where, States: states})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]byte, 0, len(head)+len(data)+8)
+	out = append(out, head[:len(head)-len(`"plan":null}`)]...)
+	out = append(out, `"plan":`...)
+	out = append(out, data...)
+	return append(out, '}'), nil
+}
+
+// SchemaTable collects distinct schemas for a plan.
+type SchemaTable struct {
+	Schemas []campaign.Schema
+	index   map[string]int
+}
+
+// Add returns the index of s, adding it when new.
+func (t *SchemaTable) Add(s campaign.Schema) int {
+	key, _ := json.Marshal(s)
+	if i, ok := t.index[string(key)]; ok {
+		return i
+	}
+	if t.index == nil {
+		t.index = map[string]int{}
+	}
+	t.index[string(key)] = len(t.Schemas)
+	t.Schemas = append(t.Schemas, s)
+	return len(t.Schemas) - 1
+}
+
+// PortSchemas returns an activity's port schemas.
+func (p *Plan) PortSchemas(a *Activity) (map[string]campaign.Schema, error) {
+	if a.Schemas == nil {
+		return nil, nil
+	}
+	out := make(map[string]campaign.Schema, len(a.Schemas))
+	for port, i := range a.Schemas {
+		if i < 0 || i >= len(p.Schemas) {
+			return nil, fmt.Errorf("activity %s port %s: no schema %d", a.ID, port, i)
+		}
+		out[port] = p.Schemas[i]
+	}
+	return out, nil
 }
 
 // ErrTampered means a stored plan's contents do not match its digest.

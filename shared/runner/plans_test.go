@@ -150,7 +150,7 @@ func TestTamperedPlanRefused(t *testing.T) {
 		t.Fatal(err)
 	}
 	// Widen the audience: the campaign the plan carries now keeps every row.
-	l.Plan.Campaign = bytes.Replace(l.Plan.Campaign, []byte("isNotEmpty"), []byte("isEmpty"), 1)
+	l.Plan.Campaign = strings.Replace(l.Plan.Campaign, "isNotEmpty", "isEmpty", 1)
 	data, digest, err := l.Plan.Encode()
 	if err != nil {
 		t.Fatal(err)

@@ -89,8 +89,11 @@ func (r *Runner) activity(ctx context.Context, spec *activity.Spec, input json.R
 	if err != nil {
 		return nil, err
 	}
-	a, cfg, ok := comp.Config(req.Activity)
-	if !ok || a.Type != spec.Type {
+	a, cfg, err := comp.Decoded(req.Activity)
+	if err != nil {
+		return nil, &activity.InvalidInput{Msg: err.Error()}
+	}
+	if cfg == nil || a.Type != spec.Type {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("plan %s of %s has no %s activity %q", req.Plan, req.Campaign, spec.Type, req.Activity)}
 	}
 	// The send phase of a fanned-out type is one slice of the task; only the

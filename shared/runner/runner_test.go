@@ -200,7 +200,7 @@ func TestHandleActivityOfAnotherType(t *testing.T) {
 	_, err := e.r.Handle(ctx, "Alert", e.request(run, "done", ""))
 	wantInvalid(t, err, `has no alert activity "done"`)
 	_, err = e.r.Handle(ctx, "Alert", e.request(run, "missing", ""))
-	wantInvalid(t, err, `has no alert activity "missing"`)
+	wantInvalid(t, err, `has no activity "missing"`)
 	_, err = e.r.Handle(ctx, "Alert", json.RawMessage(`{"campaign": 1}`))
 	wantInvalid(t, err, "bad request")
 	if tasks, _ := e.store.ListTasks(ctx, "r1"); len(tasks) != 0 {
