@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # make publish-examples: publishes the example campaigns through the stack's
 # Api function, so that each state machine (<stack>-<id>, created by the
-# API) and the bundle it names (s3://BUCKET/campaigns/<id>/bundles/, stored
+# API) and the plan it names (s3://BUCKET/campaigns/<id>/plans/, stored
 # by the API) come from the same compile. See docs/deploy.md.
 #
 #   STACK     the stack name (the functions are STACK-Name)

@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
+	"github.com/stepwise-run/stepwise/shared/plan"
 )
 
 // docBlock is one ```sh block of a document.
@@ -258,7 +259,7 @@ func TestDeployDocs(t *testing.T) {
 		}
 	}
 
-	// Every published definition names bundles that are in S3.
+	// Every published definition names runtime plans that are in S3.
 	var st struct{ Moto, S3, Bucket string }
 	raw, _ := os.ReadFile(filepath.Join(dir, "stack.json"))
 	if err := json.Unmarshal(raw, &st); err != nil || st.Moto == "" {
@@ -279,22 +280,22 @@ func TestDeployDocs(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		refs := bundleRefs(t, []byte(aws.ToString(d.Definition)))
+		refs := planRefs(t, []byte(aws.ToString(d.Definition)))
 		if len(refs) == 0 {
-			t.Errorf("%s: the definition names no bundle", aws.ToString(m.Name))
+			t.Errorf("%s: the definition names no plan", aws.ToString(m.Name))
 		}
 		for ref := range refs {
-			key := "campaigns/" + ref[0] + "/bundles/" + ref[1] + ".json"
+			key := plan.Key(ref[0], ref[1])
 			if _, err := s3c.HeadObject(ctx, &s3.HeadObjectInput{Bucket: aws.String(st.Bucket), Key: aws.String(key)}); err != nil {
-				t.Errorf("%s names bundle %s, not in s3://%s/%s: %v", aws.ToString(m.Name), ref[1], st.Bucket, key, err)
+				t.Errorf("%s names plan %s, not in s3://%s/%s: %v", aws.ToString(m.Name), ref[1], st.Bucket, key, err)
 			}
 		}
 	}
 }
 
-// bundleRefs lists the (campaign, bundle) pairs of a definition's Task
+// planRefs lists the (campaign, plan digest) pairs of a definition's Task
 // parameters.
-func bundleRefs(t *testing.T, def []byte) map[[2]string]bool {
+func planRefs(t *testing.T, def []byte) map[[2]string]bool {
 	t.Helper()
 	var v any
 	if err := json.Unmarshal(def, &v); err != nil {
@@ -305,7 +306,7 @@ func bundleRefs(t *testing.T, def []byte) map[[2]string]bool {
 	walk = func(x any) {
 		switch x := x.(type) {
 		case map[string]any:
-			if b, ok := x["bundle"].(string); ok {
+			if b, ok := x["plan"].(string); ok {
 				c, _ := x["campaign"].(string)
 				out[[2]string{c, b}] = true
 			}

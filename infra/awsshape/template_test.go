@@ -348,8 +348,8 @@ func stateMachineProblems(tm *template, root string) []string {
 				out = append(out, fmt.Sprintf("%s: %v", id, err))
 				continue
 			}
-			if regexp.MustCompile(`"bundle"\s*:`).Match(def) {
-				out = append(out, fmt.Sprintf("%s: %s names a campaign bundle, which no deploy uploads (publish the campaign through the API)", id, uri))
+			if regexp.MustCompile(`"plan"\s*:`).Match(def) {
+				out = append(out, fmt.Sprintf("%s: %s names a campaign plan, which no deploy uploads (publish the campaign through the API)", id, uri))
 			}
 			subs := get(r.n, "Properties", "DefinitionSubstitutions")
 			for _, fn := range functionsOf(def) {
@@ -404,7 +404,7 @@ Resources:
 		bad.resources[res.Content[i].Value] = res.Content[i+1]
 	}
 	got := strings.Join(stateMachineProblems(bad, root), "\n")
-	for _, want := range []string{"in the publisher's namespace", "names a campaign bundle", "${BuildAudienceFunctionArn} must be substituted"} {
+	for _, want := range []string{"in the publisher's namespace", "names a campaign plan", "${BuildAudienceFunctionArn} must be substituted"} {
 		if !strings.Contains(got, want) {
 			t.Errorf("the former example section: want a problem %q, got:\n%s", want, got)
 		}
@@ -470,8 +470,8 @@ func TestEventsDecode(t *testing.T) {
 			}
 		case lambdafn.FamilyRun:
 			var m map[string]json.RawMessage
-			if err := json.Unmarshal(data, &m); err != nil || m["campaign"] == nil || m["bundle"] == nil {
-				t.Errorf("events/%s.json: a run-level input names a campaign and a bundle: %v", f.Dir, err)
+			if err := json.Unmarshal(data, &m); err != nil || m["campaign"] == nil || m["plan"] == nil {
+				t.Errorf("events/%s.json: a run-level input names a campaign and a plan: %v", f.Dir, err)
 			}
 		default:
 			var req activity.Request
