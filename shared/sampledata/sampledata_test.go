@@ -133,7 +133,7 @@ func TestGenerateSample(t *testing.T) {
 }
 
 // BenchmarkGenerateSample1M measures the 1M-customer demo data set:
-// go test ./shared/dataset -run '^$' -bench GenerateSample1M -benchtime 1x
+// go test ./shared/sampledata -run '^$' -bench GenerateSample1M -benchtime 1x
 func BenchmarkGenerateSample1M(b *testing.B) {
 	for b.Loop() {
 		if err := sampledata.Generate(ctx, b.TempDir(), sampledata.Options{Customers: 1_000_000, Seed: 1, Today: sampleToday}); err != nil {
