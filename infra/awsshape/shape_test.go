@@ -3,6 +3,8 @@ package awsshape_test
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
+	"slices"
 	"sort"
 	"strings"
 	"testing"
@@ -70,6 +72,7 @@ func (sh *shape) logInvocations(t *testing.T) {
 	type agg struct {
 		n, errs int
 		total   time.Duration
+		kinds   map[string]int // error type: message → count
 	}
 	by := map[string]*agg{}
 	for _, inv := range sh.fns.Router.Invocations() {
@@ -82,6 +85,10 @@ func (sh *shape) logInvocations(t *testing.T) {
 		a.total += inv.Duration
 		if inv.ErrorType != "" {
 			a.errs++
+			if a.kinds == nil {
+				a.kinds = map[string]int{}
+			}
+			a.kinds[inv.ErrorType+": "+inv.Message]++
 		}
 	}
 	names := make([]string, 0, len(by))
@@ -92,6 +99,9 @@ func (sh *shape) logInvocations(t *testing.T) {
 	for _, n := range names {
 		a := by[n]
 		t.Logf("  %-16s %3d invocations, %d errors, mean %s", n, a.n, a.errs, (a.total / time.Duration(a.n)).Round(100*time.Microsecond))
+		for _, k := range slices.Sorted(maps.Keys(a.kinds)) {
+			t.Logf("    %d× %s", a.kinds[k], k)
+		}
 	}
 }
 

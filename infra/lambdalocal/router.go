@@ -81,11 +81,25 @@ func IsErrorPayload(body []byte) bool {
 
 // ErrorTypeOf returns the errorType of an error payload.
 func ErrorTypeOf(body []byte) string {
+	typ, _ := errorOf(body)
+	return typ
+}
+
+// errorOf returns the errorType and errorMessage of an error payload.
+func errorOf(body []byte) (typ, msg string) {
 	var e struct {
-		ErrorType string `json:"errorType"`
+		ErrorType    string `json:"errorType"`
+		ErrorMessage string `json:"errorMessage"`
 	}
 	json.Unmarshal(body, &e)
-	return e.ErrorType
+	return e.ErrorType, e.ErrorMessage
+}
+
+func cut(s string) string {
+	if len(s) > 300 {
+		return s[:300] + "…"
+	}
+	return s
 }
 
 // Fault is an injected failure: the Nth invocation (1-based; 0 means the
@@ -108,6 +122,7 @@ type Invocation struct {
 	Duration  time.Duration
 	CPU       time.Duration // CPU time used, for backends that report it (RIE)
 	ErrorType string        // "" on success
+	Message   string        // the error's message, cut to 300 bytes
 	Injected  bool          // the error was a Fault
 }
 
@@ -282,13 +297,14 @@ func (rt *Router) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	}
 	fn.mu.Unlock()
 	if err != nil {
-		inv.ErrorType = "Lambda.ServiceException"
+		inv.ErrorType, inv.Message = "Lambda.ServiceException", cut(err.Error())
 		rt.record(inv)
 		apiError(w, http.StatusBadGateway, "ServiceException", err.Error())
 		return
 	}
 	if res.FunctionError != "" {
-		inv.ErrorType = ErrorTypeOf(res.Payload)
+		typ, msg := errorOf(res.Payload)
+		inv.ErrorType, inv.Message = typ, cut(msg)
 	}
 	rt.record(inv)
 	w.Header().Set("Content-Type", "application/json")
