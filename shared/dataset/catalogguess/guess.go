@@ -106,11 +106,11 @@ func Guess(ctx context.Context, files []string, o Options) (*Result, error) {
 		tables = append(tables, t)
 	}
 	for _, t := range tables {
-		guessKey(t, o.Sample)
+		guessKey(t)
 		guessTargeting(t)
 	}
-	guessLinks(tables, o.Sample)
-	res := &Result{Tables: tables, YAML: render(tables, o.Sample)}
+	guessLinks(tables)
+	res := &Result{Tables: tables, YAML: render(tables)}
 	if _, diags := campaign.ParseCatalogSchemas(ctx, o.Out, res.YAML, o.Probe); diags.HasErrors() {
 		var msgs []string
 		for _, d := range diags {
@@ -233,8 +233,8 @@ func readFunction(abs, format string, sample int, typed []campaign.Column, guess
 }
 
 // checkCasts keeps a sniffed type only when every sampled value converts to
-// it the way a run converts CSV text (a cast), and integers only when no
-// value has a leading zero; other columns become strings, with a note.
+// it the way a run converts CSV text (a cast); other columns become
+// strings, with a note.
 func checkCasts(ctx context.Context, e *dataset.Engine, abs, format string, sample int, cols []campaign.Column, note map[string]string) ([]campaign.Column, error) {
 	delim := "','"
 	if format == dataset.FormatTSV {
@@ -252,11 +252,6 @@ func checkCasts(ctx context.Context, e *dataset.Engine, abs, format string, samp
 		}
 		q := dataset.QuoteIdent(c.Name)
 		checks = append(checks, fmt.Sprintf("count(*) FILTER (WHERE %s IS NOT NULL AND TRY_CAST(%s AS %s) IS NULL)", q, q, t))
-		zeros := "0"
-		if c.Type == campaign.TypeInteger || c.Type == campaign.TypeNumber || c.Type == campaign.TypeDecimal {
-			zeros = fmt.Sprintf("count(*) FILTER (WHERE regexp_matches(%s, '^[+-]?0[0-9]'))", q)
-		}
-		checks = append(checks, zeros)
 		idx = append(idx, i)
 	}
 	if len(checks) == 0 {
@@ -269,13 +264,8 @@ func checkCasts(ctx context.Context, e *dataset.Engine, abs, format string, samp
 	}
 	out := append([]campaign.Column(nil), cols...)
 	for j, i := range idx {
-		bad, zeros := row[2*j].(int64), row[2*j+1].(int64)
-		switch {
-		case bad > 0:
-			note[cols[i].Name] = fmt.Sprintf("looked like %s, but %d values do not convert: read as text", cols[i].Type, bad)
-			out[i] = campaign.Column{Name: cols[i].Name, Type: campaign.TypeString}
-		case zeros > 0:
-			note[cols[i].Name] = "digits with leading zeros: kept as text"
+		if bad := row[j].(int64); bad > 0 {
+			note[cols[i].Name] = fmt.Sprintf("guessed: string (looked like %s, but %d values do not convert)", cols[i].Type, bad)
 			out[i] = campaign.Column{Name: cols[i].Name, Type: campaign.TypeString}
 		}
 	}
@@ -315,6 +305,9 @@ func sampleStats(ctx context.Context, e *dataset.Engine, sample string, t *Table
 // customer, categories → category, addresses → address).
 func singular(name string) string {
 	l := strings.ToLower(name)
+	if s, ok := irregular[l]; ok {
+		return s
+	}
 	switch {
 	case strings.HasSuffix(l, "ies") && len(l) > 3:
 		return name[:len(name)-3] + "y"
@@ -325,6 +318,8 @@ func singular(name string) string {
 	}
 	return name
 }
+
+var irregular = map[string]string{"people": "person", "children": "child", "men": "man", "women": "woman"}
 
 // norm folds a name for comparison: lower case, without _ and -.
 func norm(s string) string {
@@ -343,7 +338,7 @@ func idNames(table string) []string {
 // guessKey picks the table's key: a column named id or <table>Id, else the
 // first column whose sampled values are distinct and non-null, else the
 // first column (marked as not unique).
-func guessKey(t *Table, sample int) {
+func guessKey(t *Table) {
 	uniq := func(c string) bool { return t.unique[c] && t.nonNull[c] }
 	scope := fmt.Sprintf("in the first %d rows", t.Rows)
 	if t.Rows == 0 {
@@ -417,7 +412,7 @@ func guessTargeting(t *Table) {
 			continue
 		}
 		if c, ok := consentColumn(t, ch); ok {
-			line := targetLine{field: ch, column: c.Name, consent: true, note: "guessed: " + ch + " consent (by name)"}
+			line := targetLine{field: ch, column: c.Name, consent: true, note: "guessed: " + chName[ch] + " consent (by name)"}
 			if c.Type != campaign.TypeBoolean {
 				line.note = fmt.Sprintf("%s looks like %s consent, but consent columns must be boolean and it is %s", c.Name, ch, c.Type)
 				line.column = ""
@@ -427,6 +422,8 @@ func guessTargeting(t *Table) {
 	}
 	add("timezone", firstNamed(t, timezoneNames), "IANA time zone of the recipient")
 }
+
+var chName = map[string]string{"email": "email", "sms": "SMS", "push": "push"}
 
 // consentColumn finds the consent column of a channel: a name with the
 // channel and a consent word (emailOptIn, sms_consent, pushEnabled).
@@ -463,7 +460,7 @@ func consentColumn(t *Table, ch string) (campaign.Column, bool) {
 // types agree: the referencing table gets a link of cardinality one, the
 // referenced table one back, many unless the column is unique in the
 // referencing table's sample.
-func guessLinks(tables []*Table, sample int) {
+func guessLinks(tables []*Table) {
 	for _, from := range tables {
 		for _, c := range from.Columns {
 			if c.Name == from.Key || !keyTypes[c.Type] {

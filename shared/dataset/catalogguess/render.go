@@ -10,7 +10,7 @@ import (
 )
 
 // render writes the catalog YAML, every guess followed by its comment.
-func render(tables []*Table, sample int) []byte {
+func render(tables []*Table) []byte {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# A starting catalog guessed from %d file(s) by `stepwise catalog init`.\n", len(tables))
 	b.WriteString("# Check every line marked \"guessed\" (keys, links, targeting columns, and the\n")
