@@ -274,3 +274,27 @@ func TestScalar(t *testing.T) {
 		}
 	}
 }
+
+func TestGuessLinkTypesDiffer(t *testing.T) {
+	dir := t.TempDir()
+	write(t, dir, "customers.csv", "customer_id,name\nC1,a\nC2,b\n")
+	write(t, dir, "orders.csv", "order_id,customer_id\n1,5\n2,6\n")
+	write(t, dir, "empty.csv", "a,b\n")
+	res, cat := guess(t, dir, "customers.csv", "orders.csv", "empty.csv")
+	if l := table(t, cat, "orders").Links; len(l) != 0 {
+		t.Errorf("orders links = %+v, want none (the key types differ)", l)
+	}
+	text := string(res.YAML)
+	for _, want := range []string{
+		"    # not linked: orders.customer_id is integer but the key customers.customer_id is string; convert one to link them\n  - name: empty",
+		"key: [a]  # guessed: key, but no column is unique and non-null (the file has no rows to check): correct it",
+		"(the file names none and has no rows: every column is a string)",
+	} {
+		if !strings.Contains(text, want) {
+			t.Errorf("catalog lacks %q:\n%s", want, text)
+		}
+	}
+	if strings.Contains(text, "links:") {
+		t.Errorf("a links entry without links:\n%s", text)
+	}
+}

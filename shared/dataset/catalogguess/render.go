@@ -23,6 +23,8 @@ func render(tables []*Table) []byte {
 		fmt.Fprintf(&b, "    source: %s\n", scalar(t.Source))
 		fmt.Fprintf(&b, "    key: [%s]  # %s\n", scalar(t.Key), t.keyNote)
 		switch {
+		case t.Guessed && t.Rows == 0:
+			b.WriteString("    # guessed: column types (the file names none and has no rows: every column is a string)\n")
 		case t.Guessed:
 			fmt.Fprintf(&b, "    # guessed: column types (the file names none; sniffed from the first %d rows)\n", t.Rows)
 		case t.Format == "parquet":
@@ -66,13 +68,21 @@ func render(tables []*Table) []byte {
 				fmt.Fprintf(&b, "        %s: %s  # %s\n", l.field, scalar(l.column), l.note)
 			}
 		}
-		if len(t.links) > 0 {
+		linked := false
+		for _, l := range t.links {
+			if l.Name == "" {
+				fmt.Fprintf(&b, "    # %s\n", l.note)
+			} else {
+				linked = true
+			}
+		}
+		if linked {
 			b.WriteString("    links:\n")
 			for _, l := range t.links {
-				fmt.Fprintf(&b, "      # %s\n", l.note)
 				if l.Name == "" {
 					continue
 				}
+				fmt.Fprintf(&b, "      # %s\n", l.note)
 				var on []string
 				for _, p := range l.OnPairs() {
 					on = append(on, scalar(p[0])+": "+scalar(p[1]))
