@@ -15,7 +15,7 @@ import (
 )
 
 func init() {
-	register("catalog", command{summary: "write a starting catalog for your files (types, guessed keys, links and targeting), to correct",
+	register("catalog", command{summary: "write a starting catalog for data files: types, and guessed keys, links and targeting to correct",
 		usage: "catalog init FILES... [--out catalog.yaml] [--force] [--sample N]", run: runCatalog})
 }
 
