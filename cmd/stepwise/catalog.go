@@ -8,6 +8,7 @@ import (
 	"io/fs"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -66,6 +67,10 @@ func runCatalog(args []string, stdout, stderr io.Writer) int {
 	if *out == "-" {
 		stdout.Write(res.YAML)
 		return 0
+	}
+	if err := os.MkdirAll(filepath.Dir(target), 0o755); err != nil {
+		fmt.Fprintf(stderr, "stepwise catalog init: %v\n", err)
+		return 1
 	}
 	if err := os.WriteFile(target, res.YAML, 0o644); err != nil {
 		fmt.Fprintf(stderr, "stepwise catalog init: %v\n", err)

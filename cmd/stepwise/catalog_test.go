@@ -28,11 +28,14 @@ func TestCatalogInit(t *testing.T) {
 	if err := sampledata.Generate(context.Background(), data, sampledata.Options{Customers: 200, Seed: 3, Today: today, Threads: 1}); err != nil {
 		t.Fatal(err)
 	}
-	out := filepath.Join(dir, "catalog.yaml")
+	out := filepath.Join(dir, "conf", "catalog.yaml") // a folder that does not exist yet
 	files := []string{filepath.Join(data, "customers.parquet"), filepath.Join(data, "purchases.parquet"), filepath.Join(data, "stores.parquet")}
 	stdout, stderr, code := runIn(append([]string{"catalog", "init", "--out", out}, files...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
+	}
+	if b, _ := os.ReadFile(out); !strings.Contains(string(b), "source: ../data/customers.parquet") {
+		t.Errorf("sources not relative to the catalog:\n%s", b)
 	}
 	if !strings.Contains(stdout, "wrote "+out+": 3 tables") || !strings.Contains(stdout, "customers            key customerId") {
 		t.Errorf("stdout:\n%s", stdout)
