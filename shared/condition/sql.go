@@ -281,6 +281,12 @@ func (l *lowerer) node(n Node, alias string) (frag, error) {
 				return frag{}, err
 			}
 			return l.compare(lhs, n, alias)
+		case *DatePart:
+			lhs, err := l.datePart(alias, s)
+			if err != nil {
+				return frag{}, err
+			}
+			return l.compare(lhs, n, alias)
 		case *AggregateRef:
 			if groupable(s, n) {
 				return l.groupedAggregate(alias, s, n)
@@ -291,6 +297,8 @@ func (l *lowerer) node(n Node, alias string) (frag, error) {
 			}
 			return l.compare(lhs, n, alias)
 		}
+	case *DateWindow:
+		return l.dateWindow(n, alias)
 	case *LinkExists:
 		return l.exists(n, alias)
 	case *InAudience:
