@@ -238,7 +238,7 @@ func TestCheckInvalid(t *testing.T) {
 		{"inAudience in test", `where: { inAudience: vip-2026 }`, test, diagWant{"where.inAudience", "inAudience conditions need a population", false}},
 
 		// date parts and windows
-		{"like on date", `where: { field: birthDate, op: like, value: "%-12-25" }`, pop, diagWant{"where.op", "operator like does not apply to date column", false}},
+		{"like on date", `where: { field: birthDate, op: like, value: "%-12-25" }`, pop, diagWant{"where.op", `operator like does not apply to date column "birthDate"; valid: eq, ne, gt, gte, lt, lte, in, notIn, between, isEmpty, isNotEmpty; on dates also anniversary, inLast, inNext (with within), or compare a part: year, month, day, weekday (e.g. part: month, op: eq, value: 12)`, false}},
 		{"anniversary on string", `where: { field: country, op: anniversary }`, pop, diagWant{"where.field", `op anniversary needs a date or timestamp field; string column "country" is not one`, false}},
 		{"part on integer", `where: { field: age, part: month, op: eq, value: 1 }`, pop, diagWant{"where.field", `part needs a date or timestamp field; integer column "age" is not one`, false}},
 		{"within on string", `where: { field: country, op: eq, value: FR, within: 7d }`, pop, diagWant{"where.field", "within needs a date or timestamp field", false}},

@@ -27,7 +27,11 @@ func (k *checker) comparison(path, op string, v *Value, subj subjectInfo, sc sco
 		return nil
 	}
 	if !contains(ops, op) {
-		k.errorf(opPath, "operator %s does not apply to %s; valid: %s", op, subj.desc, strings.Join(ops, ", "))
+		hint := ""
+		if subj.ops == nil && isTime(subj.typ) {
+			hint = "; on dates also " + strings.Join(DateOps, ", ") + " (with within), or compare a part: " + strings.Join(DateParts, ", ") + " (e.g. part: month, op: eq, value: 12)"
+		}
+		k.errorf(opPath, "operator %s does not apply to %s; valid: %s%s", op, subj.desc, strings.Join(ops, ", "), hint)
 		return nil
 	}
 	switch arityOf(op) {
