@@ -46,7 +46,7 @@ func TestCheckValid(t *testing.T) {
 		{"month in", `where: { field: birthDate, part: month, op: in, value: [12, 1, 2] }`, populationEnv(t)},
 		{"month param", `where: { field: birthDate, part: month, op: eq, value: { param: discount } }`, populationEnv(t)},
 		{"year between", `where: { field: birthDate, part: year, op: between, value: [1980, 1989] }`, populationEnv(t)},
-		{"weekday variable", `where: { field: lastPurchaseAt, part: weekday, op: notIn, value: [sat, sun] }`, populationEnv(t)},
+		{"weekday notIn", `where: { field: lastPurchaseAt, part: weekday, op: notIn, value: [sat, sun] }`, populationEnv(t)},
 		{"not anniversary", `where: { not: { field: birthDate, op: anniversary } }`, populationEnv(t)},
 		{"in list", `where: { field: country, op: in, value: [FR, DE] }`, populationEnv(t)},
 		{"in variable list", `where: { field: country, op: notIn, value: { variable: countries } }`, populationEnv(t)},
