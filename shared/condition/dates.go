@@ -51,8 +51,12 @@ func (k *checker) dateCond(path string, c *Condition, subj subjectInfo, ref *Fie
 		}
 		return k.datePart(path, c, ref, sc)
 	}
+	if c.Op == "" {
+		k.errorf(path, "missing op; with within use %s", strings.Join(DateOps, ", "))
+		return nil
+	}
 	if !contains(DateOps, c.Op) {
-		k.errorf(campaign.JoinPath(path, "within"), "within is used with op anniversary, inLast or inNext, not with %s", show(c.Op))
+		k.errorf(campaign.JoinPath(path, "within"), "within is used with op %s, not with %s", strings.Join(DateOps, ", "), c.Op)
 		return nil
 	}
 	if c.Value != nil {
@@ -69,9 +73,9 @@ func (k *checker) dateCond(path string, c *Condition, subj subjectInfo, ref *Fie
 // condition's.
 func (k *checker) within(condPath string, c *Condition) (int, bool) {
 	path := campaign.JoinPath(condPath, "within")
-	max := MaxWindowDays
+	limit := MaxWindowDays
 	if c.Op == "anniversary" {
-		max = MaxAnniversaryDays
+		limit = MaxAnniversaryDays
 		if c.Within == "" {
 			return 0, true
 		}
@@ -86,8 +90,8 @@ func (k *checker) within(condPath string, c *Condition) (int, bool) {
 		return 0, false
 	}
 	days := int64(d / (24 * time.Hour))
-	if days > int64(max) {
-		k.errorf(path, "within %s is too long for %s: at most %dd", c.Within, c.Op, max)
+	if days > int64(limit) {
+		k.errorf(path, "within %s is too long for %s: at most %dd", c.Within, c.Op, limit)
 		return 0, false
 	}
 	return int(days), true
