@@ -28,6 +28,12 @@ var now = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 // workspace lays out the examples with generated sample data beside them.
 func workspace(t *testing.T) string {
 	t.Helper()
+	return workspaceAt(t, now)
+}
+
+// workspaceAt is workspace with sample data generated on the day of today.
+func workspaceAt(t *testing.T, today time.Time) string {
+	t.Helper()
 	dir := t.TempDir()
 	err := fs.WalkDir(examples.FS, ".", func(path string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -39,13 +45,19 @@ func workspace(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: 3000, Today: now}); err != nil {
+	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: 3000, Today: today}); err != nil {
 		t.Fatal(err)
 	}
 	return dir
 }
 
 func run(t *testing.T, dir, name string, test bool) (*compile.Program, *runner.Summary) {
+	t.Helper()
+	return runAt(t, dir, name, test, now)
+}
+
+// runAt is run with the clock at at.
+func runAt(t *testing.T, dir, name string, test bool, at time.Time) (*compile.Program, *runner.Summary) {
 	t.Helper()
 	p, diags := builtin.CompileFiles(filepath.Join(dir, name+".yaml"), "")
 	if diags.HasErrors() {
@@ -56,7 +68,7 @@ func run(t *testing.T, dir, name string, test bool) (*compile.Program, *runner.S
 		t.Fatal(err)
 	}
 	defer l.Close()
-	l.Env.Clock = func() time.Time { return now }
+	l.Env.Clock = func() time.Time { return at }
 	sum, err := l.Run(context.Background(), p, executor.Options{Test: test, Wait: interp.WaitSkip})
 	if err != nil {
 		t.Fatalf("%s (test=%v): %v", name, test, err)
@@ -250,7 +262,7 @@ func TestImport(t *testing.T) {
 func TestCrossCheckExamples(t *testing.T) {
 	dir := workspace(t)
 	arn := regexp.MustCompile(`\$\{([A-Za-z0-9]+)FunctionArn\}`)
-	for _, name := range []string{"winback", "import", "newsletter", "reference"} {
+	for _, name := range []string{"winback", "import", "newsletter", "reference", "birthday"} {
 		p, diags := builtin.CompileFiles(filepath.Join(dir, name+".yaml"), "")
 		if diags.HasErrors() {
 			t.Fatal(diags)
@@ -271,6 +283,57 @@ func TestCrossCheckExamples(t *testing.T) {
 		})
 		if goRes.Error != "" || nodeRes.Error != "" {
 			t.Errorf("%s: go %s %s / node %s %s", name, goRes.Error, goRes.Cause, nodeRes.Error, nodeRes.Cause)
+		}
+	}
+}
+
+// The birthday example: each customer's today in their own time zone, 29
+// February greeted on 28 February in a year without it; the counts equal SQL
+// written independently of the compiler (birthday = this year's date of the
+// birth date, 29 February moved to the 28th when February has 28 days).
+func TestBirthday(t *testing.T) {
+	for _, at := range []time.Time{
+		now,
+		// 23:30 in London, 00:30 on the 28th in Paris and Tokyo: Europe's
+		// 29 February birthdays, but not London's or America's, are today.
+		// (An instant before the machine's today: the runner's deadlines.)
+		time.Date(2026, 2, 27, 23, 30, 0, 0, time.UTC),
+	} {
+		dir := workspaceAt(t, at)
+		local := `WITH c AS (SELECT *, CAST(timezone(timezone, ?::TIMESTAMPTZ) AS DATE) AS today,
+				CAST(timezone(timezone, lastPurchaseAt) AS DATE) AS lastDay FROM customers),
+			b AS (SELECT * FROM c WHERE emailOptIn AND birthDate < today AND today = make_date(year(today), month(birthDate),
+				CASE WHEN month(birthDate) = 2 AND day(birthDate) = 29 AND day(last_day(make_date(year(today), 2, 1))) = 28 THEN 28 ELSE day(birthDate) END))`
+		count := func(where string) int64 {
+			return sql(t, dir, local+" SELECT count(*) FROM b WHERE "+where, at.Format(time.RFC3339))
+		}
+		birthdays := count("true")
+		recent := count("lastDay BETWEEN today - 90 AND today")
+		weekend := count("NOT coalesce(lastDay BETWEEN today - 90 AND today, false) AND isodow(lastDay) IN (6, 7)")
+		leapDay := count("month(birthDate) = 2 AND day(birthDate) = 29")
+		t.Logf("%s: %d birthdays, %d recent, %d weekend, %d born on 29 February; %d in London", at, birthdays, recent, weekend, leapDay, count("timezone = 'Europe/London'"))
+		if birthdays == 0 || (at == now && recent == 0) || (at != now && leapDay == 0) {
+			t.Fatalf("%s: the sample has too few birthdays to test: %d, %d recent, %d born on 29 February", at, birthdays, recent, leapDay)
+		}
+		for _, test := range []bool{true, false} {
+			_, s := runAt(t, dir, "birthday", test, at)
+			if s.Status != "succeeded" {
+				t.Fatalf("%s test=%v: %+v", at, test, s)
+			}
+			for _, c := range []struct {
+				name      string
+				got, want int64
+			}{
+				{"birthdays.out", port(s, "birthdays", "out"), birthdays},
+				{"byHabit.recent", port(s, "byHabit", "recent"), recent},
+				{"byHabit.weekend", port(s, "byHabit", "weekend"), weekend},
+				{"byHabit.others", port(s, "byHabit", "others"), birthdays - recent - weekend},
+				{"sendGift out+skipped", port(s, "sendGift", "out") + port(s, "sendGift", "skipped"), recent},
+			} {
+				if c.got != c.want {
+					t.Errorf("%s test=%v %s = %d, want %d", at, test, c.name, c.got, c.want)
+				}
+			}
 		}
 	}
 }

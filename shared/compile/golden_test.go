@@ -16,7 +16,7 @@ import (
 var update = flag.Bool("update", false, "rewrite the golden files: statemachines/ from the examples, testdata/diag and testdata/activities")
 
 // Examples are the example campaigns whose ASL is committed under statemachines/.
-var Examples = []string{"winback", "import", "newsletter", "reference"}
+var Examples = []string{"winback", "import", "newsletter", "reference", "birthday"}
 
 // The committed state machines are the golden files: a test fails if they are
 // stale, and `make statemachines` (go test -update) rewrites them.

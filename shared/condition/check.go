@@ -190,6 +190,7 @@ func (c *Condition) keys() map[string]bool {
 	return map[string]bool{
 		"field": c.Field != "", "op": c.Op != "", "value": c.Value != nil, "where": c.Where != nil,
 		"exists": c.Exists != nil, "notExists": c.NotExists != nil, "aggregate": c.Aggregate != "",
+		"part": c.Part != "", "within": c.Within != "",
 	}
 }
 
@@ -231,6 +232,9 @@ func (k *checker) cond(path string, c *Condition, sc scope) Node {
 			subj, ref, ok := k.fieldSubject(campaign.JoinPath(path, "field"), c.Field, sc)
 			if !ok {
 				return nil
+			}
+			if c.Part != "" || c.Within != "" || contains(DateOps, c.Op) {
+				return k.dateCond(path, c, subj, ref, sc)
 			}
 			vals := k.comparison(path, c.Op, c.Value, subj, sc)
 			return &Compare{Subject: ref, Type: subj.typ, Op: c.Op, Values: vals}
@@ -283,13 +287,13 @@ func (k *checker) form(path string, c *Condition) (string, bool) {
 	form := forms[0]
 	keys := c.keys()
 	allowed := map[string][]string{
-		"field":    {"field", "op", "value"},
+		"field":    {"field", "op", "value", "part", "within"},
 		"count":    {"op", "value"},
 		"param":    {"op", "value"},
 		"variable": {"op", "value"},
 		"link":     {"exists", "notExists", "aggregate", "field", "op", "value", "where"},
 	}[form]
-	for _, key := range []string{"field", "op", "value", "where", "exists", "notExists", "aggregate"} {
+	for _, key := range []string{"field", "op", "value", "where", "exists", "notExists", "aggregate", "part", "within"} {
 		if keys[key] && !contains(allowed, key) {
 			a := "a"
 			if strings.ContainsRune("aeiou", rune(form[0])) {

@@ -38,6 +38,16 @@ func TestCheckValid(t *testing.T) {
 		env  CheckEnv
 	}{
 		{"eq string", `where: { field: country, op: eq, value: FR }`, populationEnv(t)},
+		{"birthday today", `where: { field: birthDate, op: anniversary }`, populationEnv(t)},
+		{"birthday this week", `where: { field: birthDate, op: anniversary, within: 1w }`, populationEnv(t)},
+		{"anniversary 0d", `where: { field: lastPurchaseAt, op: anniversary, within: 0d }`, populationEnv(t)},
+		{"in last 30 days", `where: { field: lastPurchaseAt, op: inLast, within: 30d }`, populationEnv(t)},
+		{"in next 2 weeks through a link", `where: { field: store.openedOn, op: inNext, within: 2w }`, populationEnv(t)},
+		{"month in", `where: { field: birthDate, part: month, op: in, value: [12, 1, 2] }`, populationEnv(t)},
+		{"month param", `where: { field: birthDate, part: month, op: eq, value: { param: discount } }`, populationEnv(t)},
+		{"year between", `where: { field: birthDate, part: year, op: between, value: [1980, 1989] }`, populationEnv(t)},
+		{"weekday notIn", `where: { field: lastPurchaseAt, part: weekday, op: notIn, value: [sat, sun] }`, populationEnv(t)},
+		{"not anniversary", `where: { not: { field: birthDate, op: anniversary } }`, populationEnv(t)},
 		{"in list", `where: { field: country, op: in, value: [FR, DE] }`, populationEnv(t)},
 		{"in variable list", `where: { field: country, op: notIn, value: { variable: countries } }`, populationEnv(t)},
 		{"enum", `where: { field: tier, op: in, value: [gold, silver] }`, populationEnv(t)},
@@ -226,6 +236,34 @@ func TestCheckInvalid(t *testing.T) {
 		{"hour op", `where: { hour: { op: isEmpty } }`, test, diagWant{"where.hour.op", "operator isEmpty does not apply to hour", false}},
 		{"hour list", `where: { hour: { op: in, value: [9, 25] } }`, test, diagWant{"where.hour.value[1]", "25 is out of range", false}},
 		{"inAudience in test", `where: { inAudience: vip-2026 }`, test, diagWant{"where.inAudience", "inAudience conditions need a population", false}},
+
+		// date parts and windows
+		{"like on date", `where: { field: birthDate, op: like, value: "%-12-25" }`, pop, diagWant{"where.op", `operator like does not apply to date column "birthDate"; valid: eq, ne, gt, gte, lt, lte, in, notIn, between, isEmpty, isNotEmpty; on dates also anniversary, inLast, inNext (with within), or compare a part: year, month, day, weekday (e.g. part: month, op: eq, value: 12)`, false}},
+		{"anniversary on string", `where: { field: country, op: anniversary }`, pop, diagWant{"where.field", `op anniversary needs a date or timestamp field; string column "country" is not one`, false}},
+		{"part on integer", `where: { field: age, part: month, op: eq, value: 1 }`, pop, diagWant{"where.field", `part needs a date or timestamp field; integer column "age" is not one`, false}},
+		{"within on string", `where: { field: country, op: eq, value: FR, within: 7d }`, pop, diagWant{"where.field", "within needs a date or timestamp field", false}},
+		{"unknown part", `where: { field: birthDate, part: months, op: eq, value: 1 }`, pop, diagWant{"where.part", `unknown part "months" (did you mean "month"?); valid: year, month, day, weekday`, false}},
+		{"month range", `where: { field: birthDate, part: month, op: eq, value: 13 }`, pop, diagWant{"where.value", `13 is out of range for the month of "birthDate": 1 to 12`, false}},
+		{"day range in list", `where: { field: birthDate, part: day, op: in, value: [1, 32] }`, pop, diagWant{"where.value[1]", "32 is out of range", false}},
+		{"month not integer", `where: { field: birthDate, part: month, op: eq, value: 1.5 }`, pop, diagWant{"where.value", "needs an integer", false}},
+		{"weekday unknown day", `where: { field: lastPurchaseAt, part: weekday, op: in, value: [sat, sunday] }`, pop, diagWant{"where.value[1]", `"sunday" is not a value of the weekday of "lastPurchaseAt"; valid: mon, tue`, false}},
+		{"weekday ordered", `where: { field: lastPurchaseAt, part: weekday, op: gt, value: mon }`, pop, diagWant{"where.op", "operator gt does not apply to the weekday", false}},
+		{"weekday param", `where: { field: lastPurchaseAt, part: weekday, op: eq, value: { param: region } }`, pop, diagWant{"where.value", "a weekday compares with days written out", false}},
+		{"part with date op", `where: { field: birthDate, part: month, op: anniversary }`, pop, diagWant{"where.op", "anniversary compares a whole date, not a part", false}},
+		{"part with within", `where: { field: birthDate, part: month, op: eq, value: 1, within: 7d }`, pop, diagWant{"where.within", "within is used with op anniversary, inLast or inNext, not with part", false}},
+		{"within with eq", `where: { field: birthDate, op: eq, value: 2000-01-01, within: 7d }`, pop, diagWant{"where.within", `within is used with op anniversary, inLast, inNext, not with eq`, false}},
+		{"within without op", `where: { field: birthDate, within: 7d }`, pop, diagWant{"where", "missing op; with within use anniversary, inLast, inNext", false}},
+		{"within integer", `where: { field: birthDate, op: inLast, within: 7 }`, pop, diagWant{"where.within", `within "7": use whole days or weeks such as 7d or 2w`, false}},
+		{"inLast without within", `where: { field: lastPurchaseAt, op: inLast }`, pop, diagWant{"where", "inLast needs within: a number of days such as 7d", false}},
+		{"within hours", `where: { field: lastPurchaseAt, op: inLast, within: 36h }`, pop, diagWant{"where.within", `within "36h": use whole days or weeks`, false}},
+		{"within bad", `where: { field: lastPurchaseAt, op: inNext, within: soon }`, pop, diagWant{"where.within", `within "soon": use whole days or weeks`, false}},
+		{"anniversary too long", `where: { field: birthDate, op: anniversary, within: 365d }`, pop, diagWant{"where.within", "within 365d is too long for anniversary: at most 364d", false}},
+		{"inLast too long", `where: { field: birthDate, op: inLast, within: 523w }`, pop, diagWant{"where.within", "too long for inLast: at most 3660d", false}},
+		{"date op with value", `where: { field: birthDate, op: anniversary, value: 2000-01-01 }`, pop, diagWant{"where.value", "anniversary takes no value; the window is within", false}},
+		{"date op on aggregate", `where: { link: purchases, aggregate: max, field: purchasedAt, op: inLast, within: 7d }`, pop, diagWant{"where.within", "within is not used in a link condition", false}},
+		{"date op on aggregate op", `where: { link: purchases, aggregate: max, field: purchasedAt, op: inLast }`, pop, diagWant{"where.op", "operator inLast applies to a date or timestamp field, not to max(purchasedAt)", false}},
+		{"part in test", `where: { param: since, part: month, op: eq, value: 1 }`, test, diagWant{"where.part", "part is not used in a param condition", false}},
+		{"typo date op", `where: { field: birthDate, op: anniversay }`, pop, diagWant{"where.op", `unknown operator "anniversay" (did you mean "anniversary"?)`, false}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -376,5 +414,22 @@ func TestReferences(t *testing.T) {
 		strings.Join(got.Params, ",") != strings.Join(want.Params, ",") ||
 		strings.Join(got.Variables, ",") != strings.Join(want.Variables, ",") || len(got.Counts) != 0 {
 		t.Errorf("References:\n got %+v\nwant %+v", got, want)
+	}
+}
+
+// A date window or part reads the recipient's time zone column.
+func TestReferencesZone(t *testing.T) {
+	for _, doc := range []string{
+		`where: { field: birthDate, op: anniversary }`,
+		`where: { field: lastPurchaseAt, part: weekday, op: eq, value: mon }`,
+	} {
+		got := References(mustCond(t, doc), customersSchema(t), testCatalog(t))
+		if strings.Join(got.Columns, ",") != "birthDate,timezone" && strings.Join(got.Columns, ",") != "lastPurchaseAt,timezone" {
+			t.Errorf("%s: columns %v, want the field and timezone", doc, got.Columns)
+		}
+	}
+	got := References(mustCond(t, `where: { field: birthDate, op: lt, value: 2000-01-01 }`), customersSchema(t), testCatalog(t))
+	if strings.Join(got.Columns, ",") != "birthDate" {
+		t.Errorf("plain comparison reads %v", got.Columns)
 	}
 }

@@ -22,7 +22,7 @@ type Checked struct {
 }
 
 // Node is a node of a checked condition: *Junction, *Negation, *Compare,
-// *LinkExists, *InAudience or *Weekday.
+// *LinkExists, *InAudience, *DateWindow or *Weekday.
 type Node interface{ checkedNode() }
 
 // Junction is all of Items, or any of them when Any.
@@ -62,10 +62,21 @@ type InAudience struct {
 	Table *campaign.Table
 }
 
+// DateWindow is a date or timestamp field whose calendar date (an
+// anniversary of it, for Op anniversary) falls within Days days of today:
+// anniversary and inNext from today to today+Days, inLast from today-Days
+// to today. Dates are in Zone's time zone, or the campaign's.
+type DateWindow struct {
+	Field *FieldRef
+	Op    string // anniversary, inLast, inNext
+	Days  int
+	Zone  *FieldRef // the recipient's time zone column; nil: the campaign's
+}
+
 // Weekday is a test-activity fact: the run starts on one of Days.
 type Weekday struct{ Days []string }
 
-// Subject is what a Compare compares: *FieldRef, *AggregateRef, or a run
+// Subject is what a Compare compares: *FieldRef, *AggregateRef, *DatePart, or a run
 // fact of a test activity: *CountFact, *ParamFact, *VariableFact, *HourFact.
 type Subject interface{ checkedSubject() }
 
@@ -92,6 +103,16 @@ type AggregateRef struct {
 	Column *campaign.Column
 	Where  Node
 	Type   string
+}
+
+// DatePart is a part of a date or timestamp field's calendar date, in
+// Zone's time zone or the campaign's: year, month (1-12), day (of the
+// month, 1-31) or weekday (ISO: 1 Monday .. 7 Sunday). It compares as an
+// integer.
+type DatePart struct {
+	Field *FieldRef
+	Part  string
+	Zone  *FieldRef
 }
 
 // CountFact is the row count of an activity's port (Port "" is out).
@@ -132,6 +153,7 @@ func (*Compare) checkedNode()    {}
 func (*LinkExists) checkedNode() {}
 func (*InAudience) checkedNode() {}
 func (*Weekday) checkedNode()    {}
+func (*DateWindow) checkedNode() {}
 
 func (*FieldRef) checkedSubject()     {}
 func (*AggregateRef) checkedSubject() {}
@@ -139,6 +161,7 @@ func (*CountFact) checkedSubject()    {}
 func (*ParamFact) checkedSubject()    {}
 func (*VariableFact) checkedSubject() {}
 func (*HourFact) checkedSubject()     {}
+func (*DatePart) checkedSubject()     {}
 
 func (Const) checkedOperand()     {}
 func (*ParamRef) checkedOperand() {}

@@ -44,6 +44,8 @@ func describe(n Node) string {
 		return fmt.Sprintf("inAudience %s of %s", n.Name, n.Table.Name)
 	case *Weekday:
 		return "weekday " + strings.Join(n.Days, ",")
+	case *DateWindow:
+		return fmt.Sprintf("%s %s %dd%s", describeOperand(n.Field), n.Op, n.Days, describeZone(n.Zone))
 	}
 	return fmt.Sprintf("%T", n)
 }
@@ -70,8 +72,17 @@ func describeSubject(s Subject) string {
 		return fmt.Sprintf("variable %s=%s", s.Name, show(s.Value))
 	case *HourFact:
 		return "hour"
+	case *DatePart:
+		return s.Part + "(" + describeOperand(s.Field) + describeZone(s.Zone) + ")"
 	}
 	return fmt.Sprintf("%T", s)
+}
+
+func describeZone(z *FieldRef) string {
+	if z == nil {
+		return ""
+	}
+	return " in " + describeOperand(z)
 }
 
 func describeOperand(o Operand) string {
@@ -129,6 +140,13 @@ func TestCheckReturnsCheckedTree(t *testing.T) {
 			`avg(purchases->purchases.amount where channel:string:string eq ["web"]):number gt [50]`},
 		{"count", `where: { link: purchases, aggregate: count, op: gte, value: 3 }`, pop, `count(purchases->purchases.*):integer gte [3]`},
 		{"inAudience", `where: { inAudience: vip-2026 }`, pop, `inAudience vip-2026 of customers`},
+		{"anniversary", `where: { field: birthDate, op: anniversary }`, pop, `birthDate:date anniversary 0d in timezone:string`},
+		{"inLast through a link", `where: { field: store.openedOn, op: inLast, within: 2w }`, pop, `store->stores.openedOn:date inLast 14d in timezone:string`},
+		{"linked rows: the campaign's zone", `where: { link: purchases, exists: { field: purchasedAt, op: inNext, within: 3d } }`, pop,
+			`exists purchases->purchases(purchasedAt:timestamp inNext 3d)`},
+		{"weekday as ISO numbers", `where: { field: lastPurchaseAt, part: weekday, op: in, value: [mon, sun] }`, pop,
+			`weekday(lastPurchaseAt:timestamp in timezone:string):integer in [1, 7]`},
+		{"month", `where: { field: birthDate, part: month, op: between, value: [6, 8] }`, pop, `month(birthDate:date in timezone:string):integer between [6, 8]`},
 		{"test facts", `where: { all: [ { count: byValue.vip, op: gt, value: 10 }, { param: region, op: isEmpty }, { variable: season, op: eq, value: winter }, { weekday: [mon] }, { hour: { op: lt, value: 12 } } ] }`, test,
 			`all(count byValue.vip:integer gt [10], param region:string isEmpty [], variable season="winter":string eq ["winter"], weekday mon, hour:integer lt [12])`},
 	}

@@ -18,12 +18,20 @@ func (k *checker) comparison(path, op string, v *Value, subj subjectInfo, sc sco
 		k.errorf(path, "missing op; valid for %s: %s", subj.desc, strings.Join(ops, ", "))
 		return nil
 	}
+	if contains(DateOps, op) {
+		k.errorf(opPath, "operator %s applies to a date or timestamp field, not to %s; valid: %s", op, subj.desc, strings.Join(ops, ", "))
+		return nil
+	}
 	if !contains(Operators, op) {
-		k.errorf(opPath, "unknown operator %q%s; valid: %s", op, campaign.DidYouMean(op, Operators), strings.Join(ops, ", "))
+		k.errorf(opPath, "unknown operator %q%s; valid: %s", op, campaign.DidYouMean(op, append(append([]string(nil), Operators...), DateOps...)), strings.Join(ops, ", "))
 		return nil
 	}
 	if !contains(ops, op) {
-		k.errorf(opPath, "operator %s does not apply to %s; valid: %s", op, subj.desc, strings.Join(ops, ", "))
+		hint := ""
+		if subj.ops == nil && isTime(subj.typ) {
+			hint = "; on dates also " + strings.Join(DateOps, ", ") + " (with within), or compare a part: " + strings.Join(DateParts, ", ") + " (e.g. part: month, op: eq, value: 12)"
+		}
+		k.errorf(opPath, "operator %s does not apply to %s; valid: %s%s", op, subj.desc, strings.Join(ops, ", "), hint)
 		return nil
 	}
 	switch arityOf(op) {

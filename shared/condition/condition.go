@@ -18,7 +18,8 @@ import (
 )
 
 // Condition is one node of a condition tree. Exactly one form is set:
-// all / any / not; field+op(+value); link with exists, notExists or
+// all / any / not; field+op(+value), with part or within for date parts
+// and windows; link with exists, notExists or
 // aggregate+op+value; inAudience; or, in a test activity, a run fact
 // (count, param, variable, weekday, hour) with op+value.
 type Condition struct {
@@ -27,8 +28,11 @@ type Condition struct {
 	Not *Condition  `json:"not,omitempty"`
 
 	Field string `json:"field,omitempty" jsonschema:"description=column of the population, or link.column through a cardinality-one link"`
-	Op    string `json:"op,omitempty" jsonschema:"enum=eq,enum=ne,enum=gt,enum=gte,enum=lt,enum=lte,enum=in,enum=notIn,enum=isEmpty,enum=isNotEmpty,enum=startsWith,enum=notStartsWith,enum=contains,enum=notContains,enum=like,enum=notLike,enum=between"`
+	Op    string `json:"op,omitempty" jsonschema:"enum=eq,enum=ne,enum=gt,enum=gte,enum=lt,enum=lte,enum=in,enum=notIn,enum=isEmpty,enum=isNotEmpty,enum=startsWith,enum=notStartsWith,enum=contains,enum=notContains,enum=like,enum=notLike,enum=between,enum=anniversary,enum=inLast,enum=inNext"`
 	Value *Value `json:"value,omitempty"`
+	// Date parts and windows of a date or timestamp field.
+	Part   string `json:"part,omitempty" jsonschema:"enum=year,enum=month,enum=day,enum=weekday,description=compare a part of a date or timestamp field: year; month 1-12; day of month 1-31; weekday mon..sun"`
+	Within string `json:"within,omitempty" jsonschema:"pattern=^[0-9]+[dw]$,description=days of a window from today (anniversary: default 0d = today; inLast / inNext: required) such as 7d or 2w"`
 
 	Link      string     `json:"link,omitempty"`
 	Exists    *Exists    `json:"exists,omitempty"`

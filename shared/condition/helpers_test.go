@@ -178,6 +178,9 @@ var (
 		"IS": true, "NULL": true, "false": true, "max": true, "min": true, "sum": true, "avg": true,
 		"count": true, "DISTINCT": true, "starts_with": true, "contains": true, "length": true,
 		"JOIN": true, "ON": true, "GROUP": true, "BY": true, "HAVING": true,
+		"INTEGER": true, "CASE": true, "WHEN": true, "THEN": true, "ELSE": true, "END": true,
+		"year": true, "month": true, "dayofmonth": true, "isodow": true, "timezone": true,
+		"pg_timezone_names": true, "name": true,
 	}
 	generated = regexp.MustCompile(`^l[0-9]+$`)
 )
@@ -220,7 +223,9 @@ func checkSQLTokens(sql string, nargs int, idents map[string]bool) error {
 			i++
 		case strings.HasPrefix(rest, "<=") || strings.HasPrefix(rest, ">=") || strings.HasPrefix(rest, "<>"):
 			i += 2
-		case strings.ContainsRune("(),.=<>*", rune(c)):
+		case strings.HasPrefix(rest, "100") && (len(rest) == 3 || rest[3] < '0' || rest[3] > '9'):
+			i += 3 // month * 100 + day
+		case strings.ContainsRune("(),.=<>*+-", rune(c)):
 			i++
 		case c == '0' || c == '1':
 			if i+1 < len(sql) && sql[i+1] >= '0' && sql[i+1] <= '9' {

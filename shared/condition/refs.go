@@ -121,6 +121,11 @@ func (w *refWalker) cond(c *Condition, sc scope, top bool) {
 		w.cond(c.Where, inner, false)
 	case c.Field != "":
 		w.field(c.Field, sc, top)
+		if top && (c.Part != "" || contains(DateOps, c.Op)) {
+			if col, ok := zoneColumn(sc); ok {
+				w.add("col", col.Name) // dates in the recipient's zone
+			}
+		}
 	case c.InAudience != "":
 		w.add("aud", c.InAudience)
 		if sc.table != nil && top {

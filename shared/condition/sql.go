@@ -111,6 +111,14 @@ func (sc SQLScope) checkEnv() CheckEnv {
 //   - exists/notExists are [NOT] EXISTS over the linked relation; count and
 //     countDistinct are 0 when no linked row matches, sum/avg/min/max null.
 //   - inAudience is EXISTS over the audience relation on the dimension key.
+//   - Date parts and windows (part; anniversary, inLast, inNext) compare
+//     calendar dates in the recipient's zone (the targeting.timezone column
+//     of the rows' table, when it names a zone DuckDB knows) or Location:
+//     timezone() of the timestamp and of Now. A window compares whole days
+//     and includes both ends; an anniversary compares month*100+day with
+//     runs of the window's days (29 February in 28 February's run in years
+//     without it), the row's today being one of three days around Now's UTC
+//     date.
 func (c *Checked) ToSQL(sc SQLScope) (where string, args []any, err error) {
 	l, err := newLowerer(sc)
 	if err != nil {
@@ -281,6 +289,12 @@ func (l *lowerer) node(n Node, alias string) (frag, error) {
 				return frag{}, err
 			}
 			return l.compare(lhs, n, alias)
+		case *DatePart:
+			lhs, err := l.datePart(alias, s)
+			if err != nil {
+				return frag{}, err
+			}
+			return l.compare(lhs, n, alias)
 		case *AggregateRef:
 			if groupable(s, n) {
 				return l.groupedAggregate(alias, s, n)
@@ -291,6 +305,8 @@ func (l *lowerer) node(n Node, alias string) (frag, error) {
 			}
 			return l.compare(lhs, n, alias)
 		}
+	case *DateWindow:
+		return l.dateWindow(n, alias)
 	case *LinkExists:
 		return l.exists(n, alias)
 	case *InAudience:

@@ -14,6 +14,10 @@ import (
 func TestToSQLGolden(t *testing.T) {
 	const (
 		purchases = `FROM "v_purchases" AS l1 WHERE l1."customerId" = "t"."customerId"`
+		zone      = `COALESCE(CASE WHEN "t"."timezone" IN (SELECT name FROM pg_timezone_names()) THEN "t"."timezone" END, CAST(? AS VARCHAR))`
+		pDate     = `CAST(timezone(CAST(? AS VARCHAR), CAST(l1."purchasedAt" AS TIMESTAMPTZ)) AS DATE)`
+		md        = `(month("t"."birthDate") * 100 + dayofmonth("t"."birthDate"))`
+		anniv     = `COALESCE("t"."birthDate" < CAST(? AS DATE) AND (` + md
 	)
 	cases := []struct {
 		name string
@@ -140,6 +144,33 @@ func TestToSQLGolden(t *testing.T) {
 		{"aliases in order", `where: { any: [ { field: store.city, op: eq, value: A }, { inAudience: vip-2026 }, { link: purchases, exists: true } ] }`,
 			`(COALESCE((SELECT max(l1."city") FROM "v_stores" AS l1 WHERE l1."storeId" = "t"."storeId") = CAST(? AS VARCHAR), false) OR EXISTS (SELECT 1 FROM "aud_vip" AS l2 WHERE l2."customerId" = "t"."customerId") OR EXISTS (SELECT 1 FROM "v_purchases" AS l3 WHERE l3."customerId" = "t"."customerId"))`,
 			[]any{"A"}},
+		// Date parts and windows. customers name a time zone column: dates
+		// and today are the recipient's, Paris when the zone is unknown.
+		{"part month of date", `where: { field: birthDate, part: month, op: eq, value: 12 }`,
+			`COALESCE(month("t"."birthDate") = CAST(? AS BIGINT), false)`, []any{int64(12)}},
+		{"part weekday of timestamp", `where: { field: lastPurchaseAt, part: weekday, op: in, value: [sat, sun] }`,
+			`COALESCE(isodow(CAST(timezone(` + zone + `, CAST("t"."lastPurchaseAt" AS TIMESTAMPTZ)) AS DATE)) IN (CAST(? AS BIGINT), CAST(? AS BIGINT)), false)`,
+			[]any{"Europe/Paris", int64(6), int64(7)}},
+		{"inLast on timestamp", `where: { field: lastPurchaseAt, op: inLast, within: 30d }`,
+			`COALESCE((CAST(timezone(` + zone + `, CAST(? AS TIMESTAMPTZ)) AS DATE) - CAST(timezone(` + zone + `, CAST("t"."lastPurchaseAt" AS TIMESTAMPTZ)) AS DATE)) BETWEEN 0 AND CAST(? AS INTEGER), false)`,
+			[]any{"Europe/Paris", "2026-03-29T10:30:00Z", "Europe/Paris", int64(30)}},
+		{"inNext on linked rows in the campaign zone", `where: { link: purchases, exists: { field: purchasedAt, op: inNext, within: 1w } }`,
+			`EXISTS (SELECT 1 ` + purchases + ` AND COALESCE((CAST(timezone(CAST(? AS VARCHAR), CAST(l1."purchasedAt" AS TIMESTAMPTZ)) AS DATE) - CAST(? AS DATE)) BETWEEN 0 AND CAST(? AS INTEGER), false))`,
+			[]any{"Europe/Paris", "2026-03-29", int64(7)}},
+		{"anniversary on linked rows", `where: { link: purchases, exists: { field: purchasedAt, op: anniversary } }`,
+			`EXISTS (SELECT 1 ` + purchases + ` AND COALESCE(` + pDate + ` < CAST(? AS DATE) AND ((month(` + pDate + `) * 100 + dayofmonth(` + pDate + `)) BETWEEN CAST(? AS INTEGER) AND CAST(? AS INTEGER)), false))`,
+			[]any{"Europe/Paris", "2026-03-29", "Europe/Paris", "Europe/Paris", int64(329), int64(329)}},
+		// In the recipient's zone today is 2026-03-28, 29 or 30; month*100+day
+		// follows the calendar within a year, so 31 March to 1 April is one run.
+		{"anniversary within", `where: { field: birthDate, op: anniversary, within: 6d }`,
+			`CASE CAST(timezone(` + zone + `, CAST(? AS TIMESTAMPTZ)) AS DATE)` +
+				` WHEN CAST(? AS DATE) THEN ` + anniv + ` BETWEEN CAST(? AS INTEGER) AND CAST(? AS INTEGER)), false)` +
+				` WHEN CAST(? AS DATE) THEN ` + anniv + ` BETWEEN CAST(? AS INTEGER) AND CAST(? AS INTEGER)), false)` +
+				` WHEN CAST(? AS DATE) THEN ` + anniv + ` BETWEEN CAST(? AS INTEGER) AND CAST(? AS INTEGER)), false) ELSE false END`,
+			[]any{"Europe/Paris", "2026-03-29T10:30:00Z",
+				"2026-03-28", "2026-03-28", int64(328), int64(403),
+				"2026-03-29", "2026-03-29", int64(329), int64(404),
+				"2026-03-30", "2026-03-30", int64(330), int64(405)}},
 	}
 	idents := catalogIdents(testCatalog(t))
 	for _, tc := range cases {
@@ -416,5 +447,35 @@ func TestFieldAndAggregateSQL(t *testing.T) {
 	}
 	if _, _, _, err := AggregateSQL("purchases", "sum", "sku", nil, sc); err == nil || !strings.Contains(err.Error(), "numeric") {
 		t.Errorf("AggregateSQL sum of string: %v", err)
+	}
+}
+
+// The anniversary window's month-day runs: 29 February falls on 28 February
+// in years without it; a window across New Year is two runs.
+func TestAnniversaryRuns(t *testing.T) {
+	d := frag{sql: "d"}
+	cases := []struct {
+		today string
+		days  int
+		want  []any // today, then low/high of each run
+	}{
+		{"2027-02-28", 0, []any{"2027-02-28", int64(228), int64(229)}},
+		{"2028-02-28", 0, []any{"2028-02-28", int64(228), int64(228)}},
+		{"2028-02-29", 0, []any{"2028-02-29", int64(229), int64(229)}},
+		{"2027-03-01", 0, []any{"2027-03-01", int64(301), int64(301)}},
+		{"2027-02-25", 3, []any{"2027-02-25", int64(225), int64(229)}},
+		{"2027-02-25", 4, []any{"2027-02-25", int64(225), int64(301)}},
+		{"2026-12-29", 6, []any{"2026-12-29", int64(101), int64(104), int64(1229), int64(1231)}},
+		{"2026-06-01", 364, []any{"2026-06-01", int64(101), int64(1231)}},
+	}
+	for _, tc := range cases {
+		today, _ := time.Parse("2006-01-02", tc.today)
+		f := anniversaryOn(d, today, tc.days)
+		if !reflect.DeepEqual(f.args, tc.want) {
+			t.Errorf("%s +%dd: args %v, want %v", tc.today, tc.days, f.args, tc.want)
+		}
+		if n := strings.Count(f.sql, "?"); n != len(f.args) {
+			t.Errorf("%s: %d placeholders for %d args", tc.today, n, len(f.args))
+		}
 	}
 }

@@ -37,7 +37,7 @@ type Options struct {
 // domains (about 3% missing, 1% shared by two customers), phones (8%
 // missing), push tokens (40%), opt-ins (email 85%, sms 60%), tier
 // bronze/silver/gold (60/30/10%), a home store whose country and IANA time
-// zone they share, birth dates, signups over 6 years and the time of their
+// zone they share, birth dates (2% missing, 0.5% on 29 February), signups over 6 years and the time of their
 // last purchase. Purchases: 0 to 8 per customer over the last two years,
 // with sku, category, quantity, amount and store (none for web and app).
 func Generate(ctx context.Context, outDir string, o Options) error {
@@ -277,6 +277,16 @@ func (g sampleSQL) storeArrays() (ids, tzs string) {
 	return sqlStrings(a), sqlStrings(b)
 }
 
+// leapBirthYear is the latest leap year of a customer at least 19 years old;
+// birthdays on 29 February are in it and the 11 leap years before.
+func (g sampleSQL) leapBirthYear() int {
+	y := g.today.Year() - 19
+	for y%4 != 0 || (y%100 == 0 && y%400 != 0) {
+		y--
+	}
+	return y
+}
+
 func (g sampleSQL) customers() string {
 	ids, tzs := g.storeArrays()
 	codes := make([]string, len(sampleCountries))
@@ -299,12 +309,14 @@ func (g sampleSQL) customers() string {
 		sw_u(i, 'emailoptin') < 0.85 AS emailOptIn,
 		sw_u(i, 'smsoptin') < 0.6 AS smsOptIn,
 		pushToken IS NOT NULL AND sw_u(i, 'pushoptin') < 0.7 AS pushOptIn,
-		DATE '%[6]s' - (6575 + floor(sw_u(i, 'birth') * 24000))::INTEGER AS birthDate,
+		CASE WHEN sw_u(i, 'nobirth') < 0.02 THEN NULL
+			WHEN sw_u(i, 'leapbirth') < 0.005 THEN make_date(%[8]d - 4 * floor(sw_u(i, 'leapyear') * 12)::INTEGER, 2, 29)
+			ELSE DATE '%[6]s' - (6575 + floor(sw_u(i, 'birth') * 24000))::INTEGER END AS birthDate,
 		to_timestamp(%[7]d - 86400 * sw_signup_days(i) + floor(sw_u(i, 'signuptime') * 86400)::BIGINT) AS signupAt,
 		CASE WHEN sw_purchases(i) > 0 THEN sw_purchase_at(i, 0, sw_recency(i, win), win) END AS lastPurchaseAt,
 		floor(pow(sw_u(i, 'points'), 3) * 5000)::BIGINT AS loyaltyPoints
 	FROM (SELECT i, s, sw_country(s) AS c, sw_window(i) AS win FROM (SELECT i, sw_store(i) AS s FROM sw_ids))`,
-		g.idWidth(g.n), g.seed, sqlStrings(codes), tzs, ids, g.today.Format("2006-01-02"), g.today.Unix())
+		g.idWidth(g.n), g.seed, sqlStrings(codes), tzs, ids, g.today.Format("2006-01-02"), g.today.Unix(), g.leapBirthYear())
 }
 
 func (g sampleSQL) purchases() string {

@@ -81,7 +81,7 @@ func TestExamplesMatchSchema(t *testing.T) {
 		doc, _ := jsv.UnmarshalJSON(bytes.NewReader(b))
 		return doc
 	}
-	for _, f := range []string{"winback", "import", "newsletter"} {
+	for _, f := range []string{"winback", "import", "newsletter", "birthday"} {
 		if err := cs.Validate(load("../../examples/" + f + ".yaml")); err != nil {
 			t.Errorf("%s: %v", f, err)
 		}
@@ -89,9 +89,26 @@ func TestExamplesMatchSchema(t *testing.T) {
 	if err := ks.Validate(load("../../examples/catalog.yaml")); err != nil {
 		t.Errorf("catalog: %v", err)
 	}
-	bad := map[string]any{"version": 1, "id": "x", "activities": []any{map[string]any{"id": "a", "type": "split", "segments": "nope"}}}
-	b, _ := json.Marshal(bad)
+	// The date forms of a condition; a within that is not days fails.
+	dates := map[string]any{"version": 1, "id": "x", "activities": []any{map[string]any{"id": "a", "type": "build-audience", "where": map[string]any{"any": []any{
+		map[string]any{"field": "birthDate", "op": "anniversary", "within": "7d"},
+		map[string]any{"field": "birthDate", "part": "month", "op": "eq", "value": 12},
+		map[string]any{"field": "signupAt", "op": "inLast", "within": "2w"},
+	}}}}}
+	b, _ := json.Marshal(dates)
 	doc, _ := jsv.UnmarshalJSON(bytes.NewReader(b))
+	if err := cs.Validate(doc); err != nil {
+		t.Errorf("date conditions: %v", err)
+	}
+	dates["activities"].([]any)[0].(map[string]any)["where"] = map[string]any{"field": "birthDate", "op": "inNext", "within": "12h"}
+	b, _ = json.Marshal(dates)
+	doc, _ = jsv.UnmarshalJSON(bytes.NewReader(b))
+	if err := cs.Validate(doc); err == nil || !strings.Contains(err.Error(), "within") {
+		t.Errorf("within: 12h should fail on within, got %v", err)
+	}
+	bad := map[string]any{"version": 1, "id": "x", "activities": []any{map[string]any{"id": "a", "type": "split", "segments": "nope"}}}
+	b, _ = json.Marshal(bad)
+	doc, _ = jsv.UnmarshalJSON(bytes.NewReader(b))
 	if err := cs.Validate(doc); err == nil || !strings.Contains(err.Error(), "segments") {
 		t.Errorf("a split with a string for segments should fail on segments, got %v", err)
 	}
