@@ -2,21 +2,11 @@ package main
 
 import (
 	"bytes"
-	"context"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
-	"time"
-
-	"github.com/stepwise-run/stepwise/shared/sampledata"
 )
-
-func runIn(args ...string) (string, string, int) {
-	var o, e bytes.Buffer
-	code := run(args, &o, &e)
-	return o.String(), e.String(), code
-}
 
 // catalog init on the sample data writes a catalog a campaign validates
 // against, refuses to overwrite it without --force, and writes to stdout
@@ -24,13 +14,14 @@ func runIn(args ...string) (string, string, int) {
 func TestCatalogInit(t *testing.T) {
 	dir := t.TempDir()
 	data := filepath.Join(dir, "data")
-	today := time.Date(2026, 3, 1, 0, 0, 0, 0, time.UTC)
-	if err := sampledata.Generate(context.Background(), data, sampledata.Options{Customers: 200, Seed: 3, Today: today, Threads: 1}); err != nil {
-		t.Fatal(err)
+	// The binary, not this process: the hostile corpus measures children's
+	// peak RSS, which includes this process's (see TestHostileCorpus).
+	if _, errOut, code := stepwise(t, "sample-data", "--customers", "200", "--seed", "3", "--today", "2026-03-01", "--out", data); code != 0 {
+		t.Fatalf("sample-data: %s", errOut)
 	}
 	out := filepath.Join(dir, "conf", "catalog.yaml") // a folder that does not exist yet
 	files := []string{filepath.Join(data, "customers.parquet"), filepath.Join(data, "purchases.parquet"), filepath.Join(data, "stores.parquet")}
-	stdout, stderr, code := runIn(append([]string{"catalog", "init", "--out", out}, files...)...)
+	stdout, stderr, code := stepwise(t, append([]string{"catalog", "init", "--out", out}, files...)...)
 	if code != 0 {
 		t.Fatalf("exit %d: %s", code, stderr)
 	}
@@ -69,20 +60,20 @@ activities:
 `), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	if stdout, stderr, code := runIn("validate", "--catalog", out, camp); code != 0 || !strings.Contains(stdout, "valid (2 activities)") {
+	if stdout, stderr, code := stepwise(t, "validate", "--catalog", out, camp); code != 0 || !strings.Contains(stdout, "valid (2 activities)") {
 		t.Fatalf("validate: exit %d\n%s%s", code, stdout, stderr)
 	}
 
 	// Existing file: refused, untouched; --force overwrites.
 	os.WriteFile(out, []byte("mine\n"), 0o644)
-	_, stderr, code = runIn(append([]string{"catalog", "init", "--out", out}, files...)...)
+	_, stderr, code = stepwise(t, append([]string{"catalog", "init", "--out", out}, files...)...)
 	if code != 1 || !strings.Contains(stderr, out+" exists; --force overwrites it") {
 		t.Errorf("existing file: exit %d, stderr %q", code, stderr)
 	}
 	if b, _ := os.ReadFile(out); string(b) != "mine\n" {
 		t.Errorf("existing file overwritten without --force: %q", b)
 	}
-	if _, stderr, code = runIn(append([]string{"catalog", "init", "--force", "--out", out}, files...)...); code != 0 {
+	if _, stderr, code = stepwise(t, append([]string{"catalog", "init", "--force", "--out", out}, files...)...); code != 0 {
 		t.Fatalf("--force: exit %d: %s", code, stderr)
 	}
 	if b, _ := os.ReadFile(out); !bytes.Equal(b, written) {
@@ -90,7 +81,7 @@ activities:
 	}
 
 	// --out - prints it; sources are relative to the working folder.
-	stdout, stderr, code = runIn("catalog", "init", "--out", "-", files[2])
+	stdout, stderr, code = stepwise(t, "catalog", "init", "--out", "-", files[2])
 	if code != 0 || !strings.Contains(stdout, "  - name: stores\n") || !strings.Contains(stdout, "key: [storeId]") {
 		t.Errorf("--out -: exit %d\n%s%s", code, stdout, stderr)
 	}
@@ -106,11 +97,11 @@ func TestCatalogInitUsage(t *testing.T) {
 		{[]string{"catalog", "init"}, "expected one or more local files"},
 		{[]string{"catalog", "init", "x.csv", "--sample", "0"}, "--sample must be at least 1"},
 	} {
-		if _, stderr, code := runIn(c.args...); code != 2 || !strings.Contains(stderr, c.want) {
+		if _, stderr, code := stepwise(t, c.args...); code != 2 || !strings.Contains(stderr, c.want) {
 			t.Errorf("%v: exit %d, stderr %q, want %q", c.args, code, stderr, c.want)
 		}
 	}
-	_, stderr, code := runIn("catalog", "init", "--out", filepath.Join(t.TempDir(), "c.yaml"), "missing.csv")
+	_, stderr, code := stepwise(t, "catalog", "init", "--out", filepath.Join(t.TempDir(), "c.yaml"), "missing.csv")
 	if code != 1 || !strings.Contains(stderr, "missing.csv: stat missing.csv: no such file") {
 		t.Errorf("missing file: exit %d, stderr %q", code, stderr)
 	}
