@@ -281,3 +281,20 @@ func proofFileName(key string) string {
 	}
 	return s
 }
+
+// previewProofs prints the rendered messages a test run kept for a channel
+// activity (`stepwise preview RUN ACTIVITY.proofs`).
+func previewProofs(ctx context.Context, l *executor.Local, runID, act string, stdout, stderr io.Writer) int {
+	if _, err := l.State.GetTask(ctx, runID, act); err != nil {
+		fmt.Fprintf(stderr, "stepwise preview: run %s activity %s: %v\n", runID, act, err)
+		return 1
+	}
+	ps, err := channel.ReadProofs(ctx, l.Blob, runID, act)
+	if err != nil {
+		fmt.Fprintf(stderr, "stepwise preview: %v\n", err)
+		return 1
+	}
+	printProofs(stdout, ps)
+	fmt.Fprintf(stdout, "(%d rendered messages kept by the test run)\n", len(ps))
+	return 0
+}
