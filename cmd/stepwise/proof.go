@@ -86,11 +86,12 @@ func runProof(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	proofs, err := proofRun(ctx, l, p.Campaign.ID, act, p, map[string]any(params), channel.Selection{Keys: keys, Sample: *sample})
+	proofs, runID, err := proofRun(ctx, l, p.Campaign.ID, act, p, map[string]any(params), channel.Selection{Keys: keys, Sample: *sample})
 	if err != nil {
 		fmt.Fprintf(stderr, "stepwise proof: %v\n", err)
 		return 1
 	}
+	fmt.Fprintf(stderr, "rendered from test run %s, stopped after %s\n", runID, act)
 	if *out != "" {
 		files, err := writeProofs(*out, proofs)
 		if err != nil {
@@ -122,7 +123,7 @@ func listOrNone(s []string) string {
 
 // proofRun runs p in test mode until act has run (waits skipped), then
 // renders the selected recipients of act's input.
-func proofRun(ctx context.Context, l *executor.Local, campaignID, act string, prog *compile.Program, params map[string]any, sel channel.Selection) ([]channel.Proof, error) {
+func proofRun(ctx context.Context, l *executor.Local, campaignID, act string, prog *compile.Program, params map[string]any, sel channel.Selection) ([]channel.Proof, string, error) {
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
 	reached := false
@@ -133,11 +134,11 @@ func proofRun(ctx context.Context, l *executor.Local, campaignID, act string, pr
 		}
 	}})
 	if ctx.Err() != nil {
-		return nil, ctx.Err()
+		return nil, "", ctx.Err()
 	}
 	if !reached {
 		if err != nil && !errors.Is(err, executor.ErrStopped) {
-			return nil, fmt.Errorf("the test run failed before %s: %w", act, err)
+			return nil, "", fmt.Errorf("the test run failed before %s: %w", act, err)
 		}
 		status := "not reached"
 		if sum != nil {
@@ -148,30 +149,31 @@ func proofRun(ctx context.Context, l *executor.Local, campaignID, act string, pr
 				}
 			}
 		}
-		return nil, fmt.Errorf("activity %s did not run in the test run (%s)", act, status)
+		return nil, "", fmt.Errorf("activity %s did not run in the test run (%s)", act, status)
 	}
 	if sum == nil {
-		return nil, fmt.Errorf("the test run left no summary: %w", err)
+		return nil, "", fmt.Errorf("the test run left no summary: %w", err)
 	}
 	run, err := l.State.GetRun(ctx, sum.RunID)
 	if err != nil {
-		return nil, fmt.Errorf("run %s: %w", sum.RunID, err)
+		return nil, "", fmt.Errorf("run %s: %w", sum.RunID, err)
 	}
 	comp, err := l.Plans.Load(ctx, campaignID, prog.Bundle.Digest)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	a, _, err := comp.Decoded(act)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	info, err := runner.RunInfo(comp.Campaign, run)
 	if err != nil {
-		return nil, err
+		return nil, "", err
 	}
 	call := &activity.Call{Env: l.Env, Plan: comp, Activity: a,
 		Req: &activity.Request{Campaign: campaignID, Plan: prog.Bundle.Digest, Activity: act, Run: info}}
-	return channel.RenderProofs(ctx, &l.Families.Channel, call, sel)
+	ps, err := channel.RenderProofs(ctx, &l.Families.Channel, call, sel)
+	return ps, sum.RunID, err
 }
 
 // printProofs prints each message as it would leave: headers, the text and
@@ -181,21 +183,21 @@ func printProofs(w io.Writer, proofs []channel.Proof) {
 		if i > 0 {
 			fmt.Fprintln(w)
 		}
-		fmt.Fprintf(w, "=== %s %s", p.Channel, p.Recipient)
+		fmt.Fprintf(w, "=== %s %s", p.Channel, visible(p.Recipient, false))
 		if p.Variant != "" {
 			fmt.Fprintf(w, " (variant %s)", p.Variant)
 		}
 		fmt.Fprintln(w, " ===")
 		if p.Skip != "" {
-			fmt.Fprintf(w, "not sent: %s\n", p.Skip)
+			fmt.Fprintf(w, "not sent: %s\n", visible(p.Skip, false))
 		}
 		if p.Error != "" {
-			fmt.Fprintf(w, "error: %s\n", p.Error)
+			fmt.Fprintf(w, "error: %s\n", visible(p.Error, false))
 			continue
 		}
 		h := func(name, v string) {
 			if v != "" {
-				fmt.Fprintf(w, "%s: %s\n", name, v)
+				fmt.Fprintf(w, "%s: %s\n", name, visible(v, false))
 			}
 		}
 		switch p.Channel {
@@ -209,15 +211,15 @@ func printProofs(w io.Writer, proofs []channel.Proof) {
 			}
 			h("Unsubscribe", p.UnsubscribeURL)
 			if p.Text != "" {
-				fmt.Fprintf(w, "--- text/plain ---\n%s\n", strings.TrimRight(p.Text, "\n"))
+				fmt.Fprintf(w, "--- text/plain ---\n%s\n", visible(strings.TrimRight(p.Text, "\n"), true))
 			}
 			if p.HTML != "" {
-				fmt.Fprintf(w, "--- text/html ---\n%s\n", strings.TrimRight(p.HTML, "\n"))
+				fmt.Fprintf(w, "--- text/html ---\n%s\n", visible(strings.TrimRight(p.HTML, "\n"), true))
 			}
 		case send.SMS:
 			h("From", p.Sender)
 			h("To", p.To)
-			fmt.Fprintf(w, "--- text ---\n%s\n", strings.TrimRight(p.Text, "\n"))
+			fmt.Fprintf(w, "--- text ---\n%s\n", visible(strings.TrimRight(p.Text, "\n"), true))
 		case send.Push:
 			h("To", p.To)
 			h("Title", p.Title)
@@ -229,7 +231,7 @@ func printProofs(w io.Writer, proofs []channel.Proof) {
 			for _, k := range keys {
 				h("Data "+k, p.Data[k])
 			}
-			fmt.Fprintf(w, "--- body ---\n%s\n", strings.TrimRight(p.Body, "\n"))
+			fmt.Fprintf(w, "--- body ---\n%s\n", visible(strings.TrimRight(p.Body, "\n"), true))
 		}
 	}
 }
@@ -297,4 +299,21 @@ func previewProofs(ctx context.Context, l *executor.Local, runID, act string, st
 	printProofs(stdout, ps)
 	fmt.Fprintf(stdout, "(%d rendered messages kept by the test run)\n", len(ps))
 	return 0
+}
+
+// visible escapes control characters of data (a terminal would act on
+// them) as \xNN; multiline keeps line feeds and tabs.
+func visible(s string, multiline bool) string {
+	var b strings.Builder
+	for _, r := range s {
+		switch {
+		case multiline && (r == '\n' || r == '\t'):
+			b.WriteRune(r)
+		case r < 0x20 || r == 0x7f || (r >= 0x80 && r < 0xa0):
+			fmt.Fprintf(&b, "\\x%02x", r)
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
 }

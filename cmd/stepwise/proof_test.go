@@ -333,3 +333,12 @@ func normAll(m map[string]string, f func(string) string) map[string]string {
 	}
 	return out
 }
+
+func TestProofVisible(t *testing.T) {
+	if got := visible("a\x1b[2Jb\nc\td\u009b", true); got != "a\\x1b[2Jb\nc\td\\x9b" {
+		t.Fatalf("multiline: %q", got)
+	}
+	if got := visible("a\nb\r", false); got != "a\\x0ab\\x0d" {
+		t.Fatalf("one line: %q", got)
+	}
+}
