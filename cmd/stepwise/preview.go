@@ -13,7 +13,7 @@ import (
 
 func init() {
 	register("preview", command{summary: "print rows of a transition of a run",
-		usage: "preview [--home DIR] RUN_ID ACTIVITY[.PORT] [--limit N]", run: runPreview})
+		usage: "preview [--home DIR] RUN_ID ACTIVITY[.PORT|.proofs] [--limit N]", run: runPreview})
 }
 
 func runPreview(args []string, stdout, stderr io.Writer) int {
@@ -36,6 +36,9 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 	}
 	defer l.Close()
 	ctx := context.Background()
+	if port == "proofs" { // a test run's rendered messages (proof.go)
+		return previewProofs(ctx, l, pos[0], act, stdout, stderr)
+	}
 	task, err := l.State.GetTask(ctx, pos[0], act)
 	if err != nil {
 		fmt.Fprintf(stderr, "stepwise preview: run %s activity %s: %v\n", pos[0], act, err)

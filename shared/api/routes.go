@@ -89,6 +89,8 @@ func (s *Server) routes() []route {
 			h: s.logs, out: LogView{}, query: []param{{"activity", "string", "only this activity"}}, errs: []int{400, 404}},
 		{method: get, path: "/v1/runs/{run}/transitions/{activity}/{port}/preview", op: "previewTransition", summary: "The first rows of a transition's population", tag: tagRuns,
 			h: s.preview, out: Preview{}, query: []param{{"limit", "integer", "rows, at most 1000 (default 20)"}}, errs: []int{400, 404, 501}},
+		{method: get, path: "/v1/runs/{run}/activities/{activity}/proofs", op: "getProofs", summary: "The first rendered messages a test run kept for a channel activity, exactly as they would be sent", tag: tagRuns,
+			h: s.proofs, out: ProofList{}, errs: []int{400, 404, 501}},
 		{method: post, path: "/v1/runs/{run}/activities/{activity}/confirm", op: "confirmSend", summary: "Confirm a held send (channel activity with confirm: true)", tag: tagRuns,
 			h: s.confirm, out: Confirmation{}, errs: []int{400, 404, 409}},
 		{method: get, path: "/v1/audiences", op: "listAudiences", summary: "List saved audiences (current versions)", tag: tagData,

@@ -79,6 +79,11 @@ func MIME(m *Message, date time.Time) ([]byte, error) {
 	switch {
 	case m.HTML != "" && m.Text != "":
 		mw := multipart.NewWriter(&b)
+		// A boundary derived from the parts: the same message, the same bytes.
+		sum := sha256.Sum256([]byte(m.Text + "\x00" + m.HTML))
+		if err := mw.SetBoundary("sw-" + hex.EncodeToString(sum[:16])); err != nil {
+			return nil, err
+		}
 		h("Content-Type", `multipart/alternative; boundary="`+mw.Boundary()+`"`)
 		b.WriteString("\r\n")
 		for _, p := range []struct{ typ, body string }{{"text/plain", m.Text}, {"text/html", m.HTML}} {

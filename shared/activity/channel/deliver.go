@@ -129,6 +129,8 @@ type deliverer struct {
 	deferred []*deferredSend
 	// unsentCause is the last cause of a send that failed transiently.
 	unsentCause string
+	// proofs is a test slice's sample of rendered messages (keepProof).
+	proofs []Proof
 }
 
 type deferredSend struct {
@@ -304,6 +306,9 @@ func (d *deliverer) one(ctx context.Context, r *recipient) {
 	k := d.key(r)
 	token := d.token(r)
 	msg, err := d.rn.render(d.prep.arm(r.assign.variant), r, token)
+	if d.test {
+		d.keepProof(r, msg, err)
+	}
 	if err != nil {
 		d.skip(r, ReasonRender+err.Error())
 		return

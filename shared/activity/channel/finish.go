@@ -117,6 +117,9 @@ func runFinish(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x 
 	if out.Rows+skipped.Rows != pm.Rows {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("finish: %d planned rows but %d sent and %d skipped", pm.Rows, out.Rows, skipped.Rows)}
 	}
+	if err := mergeProofs(t, slices); err != nil {
+		return nil, err
+	}
 	if !req.Run.Test {
 		if err := recordSent(t, kind, partsView, d.Sender); err != nil {
 			return nil, err

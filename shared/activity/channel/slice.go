@@ -88,6 +88,9 @@ func runSend(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 			return nil, &activity.Retryable{Msg: fmt.Sprintf("slice %d: row %d was not settled", sl.Index, sl.Offset+int64(i))}
 		}
 	}
+	if err := dl.writeSliceProofs(t, sl.Index); err != nil {
+		return nil, err
+	}
 	if _, err := writePart(t, pref, pm.CreatedAt, dl.outcomes); err != nil {
 		return nil, err
 	}
