@@ -269,7 +269,7 @@ func (pr *progress) hint(ev executor.Progress) string {
 	case executor.ProgressReleased:
 		return "confirmed: sending"
 	case executor.ProgressSuspended:
-		return fmt.Sprintf("suspended (%s): fix and `stepwise resume%s %s`", ev.Reason, pr.home, run)
+		return fmt.Sprintf("suspended: fix and `stepwise resume%s %s` (%s)", pr.home, run, ev.Reason)
 	case executor.ProgressResumed:
 		return "resumed"
 	case executor.ProgressWaiting:

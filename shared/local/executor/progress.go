@@ -225,7 +225,7 @@ func (s *sampler) sample(ctx context.Context, now time.Time) {
 	for _, id := range sortedKeys(t.sending) {
 		st := t.sending[id]
 		done := max(counts[id], st.finished)
-		if done == st.done && !st.lastAt.IsZero() {
+		if done == st.done {
 			continue
 		}
 		rate := 0.0
