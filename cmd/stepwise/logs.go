@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"io"
 	"sort"
@@ -48,7 +49,7 @@ func runLogs(args []string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	run, err := l.State.GetRun(ctx, runID)
 	if err != nil {
-		fmt.Fprintf(stderr, "stepwise logs: run %s: %v (`stepwise runs%s` lists the runs)\n", runID, err, homeFlag(*home))
+		fmt.Fprintf(stderr, "stepwise logs: %s\n", runErr(runID, err, *home))
 		return 1
 	}
 	tasks, err := l.State.ListTasks(ctx, runID)
@@ -127,4 +128,12 @@ func runLogs(args []string, stdout, stderr io.Writer) int {
 		}
 	}
 	return 0
+}
+
+// runErr says that a run cannot be read, and where the runs are listed.
+func runErr(runID string, err error, home string) string {
+	if errors.Is(err, state.ErrNotFound) {
+		return fmt.Sprintf("run %q not found (`stepwise runs%s` lists the runs)", escape(runID), homeFlag(home))
+	}
+	return fmt.Sprintf("run %s: %v", escape(runID), err)
 }

@@ -46,7 +46,7 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 	runID := pos[0]
 	run, err := l.State.GetRun(ctx, runID)
 	if err != nil {
-		fmt.Fprintf(stderr, "stepwise preview: run %s: %v (`stepwise runs%s` lists the runs)\n", escape(runID), err, homeFlag(*home))
+		fmt.Fprintf(stderr, "stepwise preview: %s\n", runErr(runID, err, *home))
 		return 1
 	}
 	// The campaign's activities and ports, when the run's program is recorded.

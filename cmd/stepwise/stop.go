@@ -48,7 +48,7 @@ func runStop(args []string, stdout, stderr io.Writer) int {
 	ctx := context.Background()
 	run, err := l.State.GetRun(ctx, runID)
 	if err != nil {
-		fmt.Fprintf(stderr, "stepwise stop: run %s: %v (`stepwise runs%s` lists the runs)\n", runID, err, homeFlag(*home))
+		fmt.Fprintf(stderr, "stepwise stop: %s\n", runErr(runID, err, *home))
 		return 1
 	}
 	if run.Status.Terminal() {
