@@ -164,6 +164,10 @@ func TestRunShowsQuietHoursThenInterrupt(t *testing.T) {
 	if !regexp.MustCompile(run + `\s+quiet-send\s+suspended\s+false\s+\S+ \S+\s+interrupted`).MatchString(runs) {
 		t.Fatalf("the interrupted run is not resumable:\n%s", runs)
 	}
+	// Nothing was sent: preview says so, and what was.
+	if _, errOut, code := stepwise(t, "preview", "--home", home, run, "first"); code != 1 || errOut != "stepwise preview: first.out was not activated in run "+run+" (first is running); activated: none\n" {
+		t.Errorf("preview of a transition not activated: %d %q", code, errOut)
+	}
 	// stop ends it for good.
 	if out, errOut, code := stepwise(t, "stop", "--home", home, run); code != 0 || out != "run "+run+" stopped (it was suspended); it cannot be resumed.\n" {
 		t.Fatalf("stop: %d %q %s", code, out, errOut)
