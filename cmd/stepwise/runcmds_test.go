@@ -119,3 +119,16 @@ func TestStopLiveRun(t *testing.T) {
 		t.Errorf("not recorded stopped:\n%s", runs)
 	}
 }
+
+// A paced send reports its progress (done/total, rate) while it runs; on a
+// pipe, as plain lines.
+func TestRunShowsSending(t *testing.T) {
+	_, home, campaign := sampleHome(t)
+	_, errOut, code := stepwise(t, "run", campaign, "--home", home, "--wait", "skip")
+	if code != 0 {
+		t.Fatalf("run: %d %s", code, errOut)
+	}
+	if !regexp.MustCompile(`(?s)first\s+running\n.*first\s+sending ([1-9]|[12]\d)/30 \(\d+%\), \d+\.\d/s\n.*✓ first\s+succeeded`).MatchString(errOut) {
+		t.Errorf("no sending progress:\n%s", errOut)
+	}
+}
