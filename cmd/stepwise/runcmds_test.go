@@ -14,10 +14,10 @@ import (
 
 func TestEscape(t *testing.T) {
 	for in, want := range map[string]string{
-		"plain é ✓":        "plain é ✓",
-		"red\x1b[31m":      `red\x1b[31m`,
-		"a\tb\nc\rd":       `a\tb\nc\rd`,
-		"bad\xffutf8":      `bad\xffutf8`,
+		"plain é ✓":       "plain é ✓",
+		"red\x1b[31m":     `red\x1b[31m`,
+		"a\tb\nc\rd":      `a\tb\nc\rd`,
+		"bad\xffutf8":     `bad\xffutf8`,
 		"\u0085next line": `\u0085next line`,
 	} {
 		if got := escape(in); got != want {
@@ -104,7 +104,7 @@ func TestStopLiveRun(t *testing.T) {
 	rest := make(chan string)
 	go func() { b, _ := io.ReadAll(stderr); rest <- string(b) }()
 	out, errOut, code := stepwise(t, "stop", "--home", home, run)
-	if code != 0 || !regexp.MustCompile(`^run ` + run + ` stopped: process \d+ ended it; it cannot be resumed.\n$`).MatchString(out) {
+	if code != 0 || !regexp.MustCompile(`^run `+run+` stopped: process \d+ ended it; it cannot be resumed.\n$`).MatchString(out) {
 		t.Fatalf("stop: %d %q %s", code, out, errOut)
 	}
 	cmd.Wait()
