@@ -110,8 +110,10 @@ func report(cmd string, stdout, stderr io.Writer, p *compile.Program, sum *runne
 		if errors.Is(err, executor.ErrStopped) {
 			if sum != nil && sum.Status == string(state.RunStopped) {
 				fmt.Fprintf(stderr, "stepwise %s: stopped; run %s is recorded stopped\n", cmd, sum.RunID)
-			} else if sum != nil {
+			} else if sum != nil && (sum.Status == string(state.RunSuspended) || sum.Status == string(state.RunRunning)) {
 				fmt.Fprintf(stderr, "stepwise %s: interrupted: resume with `stepwise resume%s %s`\n", cmd, homeFlag(home), sum.RunID)
+			} else if sum != nil {
+				fmt.Fprintf(stderr, "stepwise %s: interrupted; run %s is %s\n", cmd, sum.RunID, sum.Status)
 			} else {
 				fmt.Fprintf(stderr, "stepwise %s: interrupted before the run started\n", cmd)
 			}
@@ -269,7 +271,7 @@ func (pr *progress) hint(ev executor.Progress) string {
 	case executor.ProgressReleased:
 		return "confirmed: sending"
 	case executor.ProgressSuspended:
-		return fmt.Sprintf("suspended: fix and `stepwise resume%s %s` (%s)", pr.home, run, ev.Reason)
+		return fmt.Sprintf("suspended: fix and `stepwise resume%s %s` (%s)", pr.home, run, escape(ev.Reason))
 	case executor.ProgressResumed:
 		return "resumed"
 	case executor.ProgressWaiting:
