@@ -191,9 +191,10 @@ func TestKill9ServeResumesRuns(t *testing.T) {
 	onceEach(t, home, run, "second", 28)
 }
 
-// While another process holds the home, `stepwise resume` cannot run the run
-// itself: it leaves the signal that process's poll loop takes.
-func TestResumeWhileHomeBusyLeavesSignal(t *testing.T) {
+// While another process holds the home, `stepwise resume` of a run that
+// process does not execute says so, and leaves no signal nobody would take
+// (a run it executes gets the signal: TestRunShowsSuspended).
+func TestResumeWhileHomeBusy(t *testing.T) {
 	home := t.TempDir()
 	cmd := exec.Command(binary, "run", "testdata/longwait.yaml", "--home", home, "--wait", "real")
 	stderr, _ := cmd.StderrPipe()
@@ -206,10 +207,10 @@ func TestResumeWhileHomeBusyLeavesSignal(t *testing.T) {
 	}
 	go io.Copy(io.Discard, stderr)
 	out, errOut, code := stepwise(t, "resume", "--home", home, "some-run")
-	if code != 0 || !strings.Contains(out, "another stepwise process holds") {
+	if code != 1 || !strings.Contains(errOut, "another stepwise process holds "+home+" and does not execute run some-run: resume it once that process ends") {
 		t.Fatalf("resume on a busy home: %d %s %s", code, out, errOut)
 	}
-	if _, err := os.Stat(filepath.Join(home, "signals", "some-run.resume")); err != nil {
-		t.Errorf("no signal left: %v", err)
+	if _, err := os.Stat(filepath.Join(home, "signals", "some-run.resume")); err == nil {
+		t.Errorf("a signal was left for a run no process executes")
 	}
 }

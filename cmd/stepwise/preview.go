@@ -2,13 +2,20 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
+	"slices"
+	"sort"
+	"strconv"
 	"strings"
 	"text/tabwriter"
 	"time"
+	"unicode"
+	"unicode/utf8"
 
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 func init() {
@@ -39,14 +46,48 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 	if port == "proofs" { // a test run's rendered messages (proof.go)
 		return previewProofs(ctx, l, pos[0], act, stdout, stderr)
 	}
-	task, err := l.State.GetTask(ctx, pos[0], act)
+	runID := pos[0]
+	run, err := l.State.GetRun(ctx, runID)
 	if err != nil {
-		fmt.Fprintf(stderr, "stepwise preview: run %s activity %s: %v\n", pos[0], act, err)
+		fmt.Fprintf(stderr, "stepwise preview: %s\n", runErr(runID, err, *home))
 		return 1
 	}
+	// The campaign's activities and ports, when the run's program is recorded.
+	var order []string
+	var declared []string
+	if p, err := l.Program(ctx, run); err == nil {
+		order, declared = p.Order, p.Ports[act]
+	}
+	task, err := l.State.GetTask(ctx, runID, act)
+	if errors.Is(err, state.ErrNotFound) {
+		ran := ranActivities(ctx, l.State, runID)
+		if !slices.Contains(order, act) && order != nil || order == nil && !slices.Contains(ran, act) {
+			fmt.Fprintf(stderr, "stepwise preview: run %s has no activity %q; its activities: %s\n", runID, escape(act), strings.Join(orOf(order, ran), ", "))
+		} else {
+			fmt.Fprintf(stderr, "stepwise preview: activity %s has not run in run %s (%s); those that ran: %s\n", act, runID, run.Status, strings.Join(ran, ", "))
+		}
+		return 1
+	}
+	if err != nil {
+		fmt.Fprintf(stderr, "stepwise preview: run %s activity %s: %v\n", runID, act, err)
+		return 1
+	}
+	var activated []string
+	for p := range task.Ports {
+		activated = append(activated, p)
+	}
+	sort.Strings(activated)
 	ref, ok := task.Outputs[port]
 	if !ok {
-		fmt.Fprintf(stderr, "stepwise preview: %s.%s was not activated in run %s (status %s)\n", act, port, pos[0], task.Status)
+		if n, event := task.Ports[port]; event {
+			fmt.Fprintf(stdout, "%s.%s carries an event without rows (count %d)\n", act, port, n)
+			return 0
+		}
+		if declared != nil && !slices.Contains(declared, port) {
+			fmt.Fprintf(stderr, "stepwise preview: activity %s has no port %q; its ports: %s (activated in run %s: %s)\n", act, escape(port), strings.Join(declared, ", "), runID, noneIfEmpty(activated))
+			return 1
+		}
+		fmt.Fprintf(stderr, "stepwise preview: %s.%s was not activated in run %s (%s is %s); activated: %s\n", act, escape(port), runID, act, task.Status, noneIfEmpty(activated))
 		return 1
 	}
 	eng, err := l.Engine()
@@ -63,6 +104,9 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 	var head []string
 	for _, c := range page.Columns {
 		head = append(head, c.Name)
+	}
+	for i := range head {
+		head[i] = escape(head[i])
 	}
 	fmt.Fprintln(tw, strings.Join(head, "\t"))
 	for _, row := range page.Rows {
@@ -87,9 +131,57 @@ func cell(v any) string {
 		}
 		return x.Format(time.RFC3339)
 	}
-	s := fmt.Sprint(v)
-	if len(s) > 40 {
-		s = s[:39] + "…"
+	s := escape(fmt.Sprint(v))
+	if r := []rune(s); len(r) > 40 {
+		s = string(r[:39]) + "…"
 	}
 	return s
+}
+
+// escape shows control characters (and invalid UTF-8) of data as Go escapes,
+// so that a value cannot move the cursor, clear the screen or break the table.
+func escape(s string) string {
+	if strings.IndexFunc(s, func(r rune) bool { return unicode.IsControl(r) || r == utf8.RuneError }) < 0 {
+		return s
+	}
+	var b strings.Builder
+	for i, w := 0, 0; i < len(s); i += w {
+		r, n := utf8.DecodeRuneInString(s[i:])
+		w = n
+		switch {
+		case r == utf8.RuneError && n == 1:
+			fmt.Fprintf(&b, `\x%02x`, s[i])
+		case unicode.IsControl(r):
+			q := strconv.QuoteRune(r)
+			b.WriteString(q[1 : len(q)-1])
+		default:
+			b.WriteRune(r)
+		}
+	}
+	return b.String()
+}
+
+// ranActivities lists the activities a run has tasks for, sorted.
+func ranActivities(ctx context.Context, st state.Store, runID string) []string {
+	tasks, _ := st.ListTasks(ctx, runID)
+	var ids []string
+	for _, t := range tasks {
+		ids = append(ids, t.Activity)
+	}
+	sort.Strings(ids)
+	return ids
+}
+
+func orOf(a, b []string) []string {
+	if a != nil {
+		return a
+	}
+	return b
+}
+
+func noneIfEmpty(s []string) string {
+	if len(s) == 0 {
+		return "none"
+	}
+	return strings.Join(s, ", ")
 }

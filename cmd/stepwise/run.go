@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"sort"
 	"strings"
 	"sync"
@@ -19,6 +20,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/local"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
+	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/runner"
@@ -84,6 +86,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	triggered.SetTriggerer(api.NewServer(api.Options{Store: l.State, Bundles: l.Bundles, Executor: triggered, TriggerInterval: -1,
 		Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
 	prog := newProgress(stderr, p, !*asJSON)
+	prog.home = homeFlag(*home)
 	sum, err := l.Run(ctx, p, executor.Options{Params: map[string]any(params), Test: *test, IdempotencyKey: *key, Wait: wm, Progress: prog.update})
 	prog.close()
 	go func() { <-ctx.Done(); triggered.StopAll() }()
@@ -105,7 +108,15 @@ func report(cmd string, stdout, stderr io.Writer, p *compile.Program, sum *runne
 	}
 	if err != nil {
 		if errors.Is(err, executor.ErrStopped) {
-			fmt.Fprintf(stderr, "stepwise %s: stopped; the run is recorded as stopped\n", cmd)
+			if sum != nil && sum.Status == string(state.RunStopped) {
+				fmt.Fprintf(stderr, "stepwise %s: stopped; run %s is recorded stopped\n", cmd, sum.RunID)
+			} else if sum != nil && (sum.Status == string(state.RunSuspended) || sum.Status == string(state.RunRunning)) {
+				fmt.Fprintf(stderr, "stepwise %s: interrupted: resume with `stepwise resume%s %s`\n", cmd, homeFlag(home), sum.RunID)
+			} else if sum != nil {
+				fmt.Fprintf(stderr, "stepwise %s: interrupted; run %s is %s\n", cmd, sum.RunID, sum.Status)
+			} else {
+				fmt.Fprintf(stderr, "stepwise %s: interrupted before the run started\n", cmd)
+			}
 			return 130
 		}
 		fmt.Fprintf(stderr, "stepwise %s: %v\n", cmd, err)
@@ -127,6 +138,17 @@ func (l *listFlag) String() string     { return strings.Join(*l, ",") }
 func (l *listFlag) Set(s string) error { *l = append(*l, s); return nil }
 
 const fileRootUsage = "a folder or s3://bucket/prefix/ load-file may read besides the campaign folder and the home's uploads (repeatable)"
+
+// homeFlag is the --home argument to repeat in a hint ("" for the default).
+func homeFlag(home string) string {
+	if home == "" || home == ".stepwise" {
+		return ""
+	}
+	if abs, err := filepath.Abs(".stepwise"); err == nil && abs == home {
+		return ""
+	}
+	return " --home " + home
+}
 
 // openHome opens the local home (stores, outbox).
 func openHome(home string) (*executor.Local, error) { return executor.Open(home) }
@@ -170,13 +192,20 @@ type progress struct {
 	tty     bool
 	on      bool
 	p       *compile.Program
+	home    string // " --home DIR" for hints
+	runID   string
 	running map[string]time.Time
+	notes   map[string]string    // a running activity's state: held, sending 10/300 …
+	printed map[string]time.Time // when a sending line was last printed (not a terminal)
 	done    chan struct{}
 	frame   int
 }
 
+// sendingEvery spaces the sending lines when the output is not a terminal.
+const sendingEvery = 10 * time.Second
+
 func newProgress(w io.Writer, p *compile.Program, on bool) *progress {
-	pr := &progress{w: w, p: p, on: on, running: map[string]time.Time{}, done: make(chan struct{})}
+	pr := &progress{w: w, p: p, on: on, running: map[string]time.Time{}, notes: map[string]string{}, printed: map[string]time.Time{}, done: make(chan struct{})}
 	if f, ok := w.(*os.File); ok && isatty.IsTerminal(f.Fd()) {
 		pr.tty = true
 		go pr.spin()
@@ -214,15 +243,97 @@ func (pr *progress) redraw() {
 	sort.Strings(ids)
 	line := ""
 	if len(ids) > 0 {
+		for i, id := range ids {
+			if n := pr.notes[id]; n != "" {
+				ids[i] = id + " (" + n + ")"
+			}
+		}
 		line = fmt.Sprintf("%s running: %s", spinner[pr.frame%len(spinner)], strings.Join(ids, ", "))
 	}
 	fmt.Fprintf(pr.w, "\r\033[K%s", line)
 }
 
+// line prints a whole line above the status line.
+func (pr *progress) line(format string, args ...any) {
+	if pr.tty {
+		fmt.Fprint(pr.w, "\r\033[K")
+	}
+	fmt.Fprintf(pr.w, format+"\n", args...)
+	pr.redraw()
+}
+
+// hint is the line that says what a run waits for, and what to do.
+func (pr *progress) hint(ev executor.Progress) string {
+	run := pr.runID
+	switch ev.Status {
+	case executor.ProgressHeld:
+		return fmt.Sprintf("held: confirm with `stepwise confirm%s %s %s`", pr.home, run, ev.Activity)
+	case executor.ProgressReleased:
+		return "confirmed: sending"
+	case executor.ProgressSuspended:
+		return fmt.Sprintf("suspended: fix and `stepwise resume%s %s` (%s)", pr.home, run, escape(ev.Reason))
+	case executor.ProgressResumed:
+		return "resumed"
+	case executor.ProgressWaiting:
+		return fmt.Sprintf("waiting until %s (%s)", untilText(ev.Until, ev.Time, pr.p.Campaign.Timezone), ev.Reason)
+	case executor.ProgressSending:
+		return sendingText(ev)
+	}
+	return ""
+}
+
+// untilText shows an instant in the campaign's time zone: the clock time,
+// with the date when it is not the day of now.
+func untilText(until, now time.Time, tz string) string {
+	loc, err := campaign.LoadLocation(tz)
+	if err != nil || tz == "" {
+		loc, tz = time.UTC, "UTC"
+	}
+	u, n := until.In(loc), now.In(loc)
+	if u.Year() == n.Year() && u.YearDay() == n.YearDay() {
+		return u.Format("15:04") + " " + tz
+	}
+	return u.Format("Mon 2 Jan 15:04") + " " + tz
+}
+
+func sendingText(ev executor.Progress) string {
+	s := fmt.Sprintf("sending %d/%d", ev.Done, ev.Total)
+	if ev.Total > 0 {
+		s += fmt.Sprintf(" (%d%%)", ev.Done*100/ev.Total)
+	}
+	return s + fmt.Sprintf(", %.1f/s", ev.Rate)
+}
+
 func (pr *progress) update(ev executor.Progress) {
 	pr.mu.Lock()
 	defer pr.mu.Unlock()
+	if ev.Status == executor.ProgressStarted {
+		// Printed with --json too: the id is what confirm, stop and logs take.
+		pr.runID = ev.RunID
+		pr.line("run %s started: `stepwise logs%s %s` shows its logs, Ctrl-C interrupts it (resumable)", ev.RunID, pr.home, ev.RunID)
+		return
+	}
 	if !pr.on {
+		return
+	}
+	switch ev.Status {
+	case executor.ProgressHeld, executor.ProgressReleased, executor.ProgressSuspended, executor.ProgressResumed, executor.ProgressWaiting:
+		h := pr.hint(ev)
+		pr.notes[ev.Activity] = ev.Status
+		pr.line("%s   %-22s %s", ev.Time.Format("15:04:05"), ev.Activity, h)
+		return
+	case executor.ProgressSending:
+		h := pr.hint(ev)
+		pr.notes[ev.Activity] = h
+		if pr.tty {
+			pr.redraw()
+			return
+		}
+		if last, ok := pr.printed[ev.Activity]; ok && ev.Time.Sub(last) < sendingEvery && ev.Done < ev.Total {
+			return
+		}
+		pr.printed[ev.Activity] = ev.Time
+		fmt.Fprintf(pr.w, "%s   %-22s %s\n", ev.Time.Format("15:04:05"), ev.Activity, h)
 		return
 	}
 	if ev.Status == "running" {
@@ -238,6 +349,8 @@ func (pr *progress) update(ev executor.Progress) {
 		took = ev.Time.Sub(t).Round(time.Millisecond).String()
 	}
 	delete(pr.running, ev.Activity)
+	delete(pr.notes, ev.Activity)
+	delete(pr.printed, ev.Activity)
 	var ports []string
 	for _, port := range pr.p.Ports[ev.Activity] {
 		if n, ok := ev.Counts[port]; ok {

@@ -2,24 +2,17 @@ package main
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"io"
-	"os"
-	"os/signal"
 	"strings"
 
-	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/canvas"
-	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 func init() {
 	register("runs", command{summary: "list the runs of a campaign (or all campaigns)",
 		usage: "runs [--home DIR] [CAMPAIGN_ID]", run: runRuns})
-	register("resume", command{summary: "resume a run: suspended, left running by a killed process, or failed transiently (nobody is sent twice)",
-		usage: "resume [--home DIR] [--wait real|skip|scale=N] [--json] RUN_ID", run: runResume})
 }
 
 // runCounts reads the counts and statuses of a recorded run.
@@ -101,48 +94,4 @@ func oneLine(s string) string {
 		return s[:79] + "…"
 	}
 	return s
-}
-
-func runResume(args []string, stdout, stderr io.Writer) int {
-	fs := newFlags("resume", stderr)
-	home := fs.String("home", ".stepwise", "local state folder")
-	wait := fs.String("wait", "real", "wait states: real, skip, or scale=N")
-	asJSON := fs.Bool("json", false, "print one JSON summary when the run ends")
-	pos, err := parseInterspersed(fs, args)
-	if err != nil || len(pos) != 1 {
-		fmt.Fprintln(stderr, "stepwise resume: expected one run id")
-		return 2
-	}
-	wm, err := interp.ParseWaitMode(*wait)
-	if err != nil {
-		fmt.Fprintf(stderr, "stepwise resume: --wait: %v\n", err)
-		return 2
-	}
-	l, err := openHome(*home)
-	if errors.Is(err, executor.ErrHomeBusy) {
-		// The process running the run holds the store: signal it.
-		if err := executor.Send(*home, pos[0], "resume"); err != nil {
-			fmt.Fprintf(stderr, "stepwise resume: %v\n", err)
-			return 1
-		}
-		fmt.Fprintf(stdout, "another stepwise process holds %s: resume signal left for run %s; if that process runs it suspended, it retries the failed activity.\n", *home, pos[0])
-		return 0
-	}
-	if err != nil {
-		fmt.Fprintf(stderr, "stepwise resume: %v\n", err)
-		return 1
-	}
-	defer l.Close()
-	// No other process holds the home: the run continues here.
-	ctx, cancel := signal.NotifyContext(context.Background(), os.Interrupt)
-	defer cancel()
-	run, p, err := l.Resumable(ctx, pos[0])
-	if err != nil {
-		fmt.Fprintf(stderr, "stepwise resume: %v\n", err)
-		return 1
-	}
-	prog := newProgress(stderr, p, !*asJSON)
-	sum, err := l.Resume(ctx, run, p, executor.Options{Wait: wm, Progress: prog.update})
-	prog.close()
-	return report("resume", stdout, stderr, p, sum, err, *asJSON, l.Home)
 }

@@ -120,7 +120,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	defer cancel()
 	hs.Shutdown(sctx)
 	<-done
-	// Runs in flight are recorded stopped: a restarted server does not resume them.
+	// Runs in flight are recorded interrupted (suspended): a restarted server does not resume them by itself; resume does.
 	backend.StopAll()
 	backend.Wait(sctx)
 	return 0

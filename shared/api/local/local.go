@@ -214,7 +214,7 @@ func (b *Backend) Wait(ctx context.Context) error {
 	}
 }
 
-// StopAll cancels every run in flight (shutdown): they are recorded stopped.
+// StopAll cancels every run in flight (shutdown): they are recorded interrupted (suspended), resumable.
 func (b *Backend) StopAll() {
 	b.init()
 	b.mu.Lock()

@@ -10,10 +10,12 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/builtin"
+	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
@@ -144,19 +146,39 @@ type Options struct {
 	Resume bool
 	// Progress receives activity events as they happen.
 	Progress func(Progress)
+	// ProgressEvery is how often sends under way are reported (default 2 s).
+	ProgressEvery time.Duration
 }
 
-// Progress is an activity starting or ending.
+// Progress is a run starting, or an activity starting, ending, held,
+// suspended, waiting or sending (see the Progress statuses).
 type Progress struct {
 	Activity string
 	Type     string
-	Status   string           // running, succeeded, failed, skipped
+	Status   string           // started, running, succeeded, failed, skipped, held, released, suspended, resumed, waiting, sending
 	Counts   map[string]int64 // activated ports, when done
 	Time     time.Time
+	RunID    string
+	// Until and Reason: waiting (Reason: quiet hours, or the activity type);
+	// Reason also carries a suspended activity's failure.
+	Until  time.Time
+	Reason string
+	// Done of Total recipients settled, Rate per second since the last report: sending.
+	Done, Total int64
+	Rate        float64
 }
 
-// ErrStopped is returned when the run was stopped (context cancelled).
+// ErrStopped is returned when the run ended before completing because its
+// context was cancelled (Ctrl-C: the run is recorded suspended, "interrupted",
+// and can be resumed) or it was stopped (`stepwise stop`, the API: recorded
+// stopped). The summary's status tells which.
 var ErrStopped = errors.New("run stopped")
+
+// Interrupted is the reason recorded on a run whose process was interrupted.
+const Interrupted = "interrupted"
+
+// errStopSignal cancels a run that was sent the stop signal.
+var errStopSignal = errors.New("stopped with `stepwise stop`")
 
 // Run executes a compiled program and returns the run's summary.
 func (l *Local) Run(ctx context.Context, p *compile.Program, o Options) (*runner.Summary, error) {
@@ -179,24 +201,42 @@ func (l *Local) Run(ctx context.Context, p *compile.Program, o Options) (*runner
 		}
 	}
 	tracker := newTracker(p, o.Progress)
+	tracker.wait = o.Wait
+	var live *liveLock
+	defer func() { live.release() }()
 	tracker.started = func(runID string) {
 		if runID != o.RunID {
 			// A run found by its idempotency key. Without the record it can
 			// still be resumed by starting it again with the key.
 			l.remember(ctx, runID, p)
 		}
+		live = holdLive(l.Home, runID)
 	}
-	out, err := interp.Run(ctx, p.JSON, input, interp.Options{Invoker: l.Runner, Wait: o.Wait, Listener: tracker.event,
+	rctx, cancel := context.WithCancelCause(ctx)
+	defer cancel(nil)
+	watchDone := make(chan struct{})
+	watched := make(chan struct{})
+	go func() {
+		defer close(watched)
+		l.watch(rctx, tracker, o.ProgressEvery, watchDone, cancel)
+	}()
+	out, err := interp.Run(rctx, p.JSON, input, interp.Options{Invoker: l.Runner, Wait: o.Wait, Listener: tracker.event,
 		ExecutionName: o.RunID})
+	close(watchDone)
+	<-watched
 	runID := tracker.runID
 	if runID == "" {
 		runID = o.RunID
 	}
 	if err != nil {
-		if ctx.Err() != nil && runID != "" {
-			// Ctrl-C: record the run as stopped. Datasets become visible only
-			// with their manifest, so nothing half-written shows.
-			l.stop(runID, "stopped by the user")
+		if rctx.Err() != nil && runID != "" {
+			if errors.Is(context.Cause(rctx), errStopSignal) {
+				l.stop(runID, errStopSignal.Error())
+			} else {
+				// Ctrl-C: the run can be resumed. Datasets become visible
+				// only with their manifest, so nothing half-written shows.
+				l.interrupt(runID)
+			}
 			s, serr := l.summary(runID)
 			if serr == nil {
 				return s, ErrStopped
@@ -237,23 +277,76 @@ func (l *Local) stop(runID, reason string) {
 	}
 }
 
+// interrupt records a run whose process was interrupted as suspended, so
+// that it can be resumed; a suspended run stays as it is.
+func (l *Local) interrupt(runID string) {
+	l.State.SetRunStatus(context.Background(), runID, state.RunRunning, state.RunSuspended, Interrupted, time.Now())
+}
+
+// watch takes the run's stop signal and reports sends under way until done.
+func (l *Local) watch(ctx context.Context, t *tracker, every time.Duration, done <-chan struct{}, cancel context.CancelCauseFunc) {
+	if every <= 0 {
+		every = 2 * time.Second
+	}
+	tick := time.NewTicker(250 * time.Millisecond)
+	defer tick.Stop()
+	s := &sampler{t: t, ledger: l.State}
+	var last time.Time
+	for {
+		select {
+		case <-done:
+			return
+		case <-ctx.Done():
+			return
+		case now := <-tick.C:
+			t.mu.Lock()
+			runID := t.runID
+			t.mu.Unlock()
+			if runID != "" && os.Remove(SignalPath(l.Home, runID, "stop")) == nil {
+				cancel(errStopSignal)
+				return
+			}
+			if t.emit != nil && now.Sub(last) >= every {
+				last = now
+				s.sample(ctx, now)
+			}
+		}
+	}
+}
+
 func (l *Local) fail(runID, reason string) {
 	l.State.SetRunStatus(context.Background(), runID, state.RunRunning, state.RunFailed, reason, time.Now())
 }
 
 // tracker turns interpreter events into activity progress.
 type tracker struct {
+	mu      sync.Mutex
 	p       *compile.Program
 	emit    func(Progress)
+	wait    interp.WaitMode
 	runID   string
 	lastErr string // the last error caught or raised, with its cause
 	running map[string]bool
 	// started is called once the run has its id.
-	started func(runID string)
+	started   func(runID string)
+	held      map[string]bool
+	suspended map[string]bool
+	sending   map[string]*sendState
+	waits     map[string]*asl.State
 }
 
 func newTracker(p *compile.Program, emit func(Progress)) *tracker {
-	return &tracker{p: p, emit: emit, running: map[string]bool{}}
+	t := &tracker{p: p, emit: emit, running: map[string]bool{}, held: map[string]bool{}, suspended: map[string]bool{}, sending: map[string]*sendState{}}
+	if emit != nil {
+		t.waits = waitStates(p.JSON)
+	}
+	return t
+}
+
+func (t *tracker) emitLocked(pr Progress) {
+	if t.emit != nil {
+		t.emit(pr)
+	}
 }
 
 // activityOf maps a state name to its activity and the state's role there.
@@ -266,6 +359,8 @@ func (t *tracker) activityOf(state string) (string, plan.Role) {
 }
 
 func (t *tracker) event(ev interp.Event) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
 	if ev.Error != "" && (ev.Type == interp.StateCaught || ev.Type == interp.StateFailed && t.lastErr == "") {
 		t.lastErr = ev.Error + ": " + causeMessage(ev.Cause)
 	}
@@ -278,9 +373,16 @@ func (t *tracker) event(ev interp.Event) {
 			if t.started != nil {
 				t.started(t.runID)
 			}
+			t.emitLocked(Progress{Status: ProgressStarted, RunID: t.runID, Time: ev.Time})
 		}
 	}
 	if t.emit == nil {
+		return
+	}
+	if ev.Type == interp.StateEntered && ev.StateType == "Wait" {
+		defer t.waiting(ev)
+	}
+	if t.special(ev) {
 		return
 	}
 	id, role := t.activityOf(ev.State)
@@ -288,10 +390,8 @@ func (t *tracker) event(ev interp.Event) {
 		return
 	}
 	typ := t.p.Specs[id].Type
-	for _, pe := range ev.Path {
-		if pe.Index >= 0 {
-			return // inside a Map iteration (a slice of a channel)
-		}
+	if inMap(ev.Path) {
+		return // inside a Map iteration (a slice of a channel)
 	}
 	switch ev.Type {
 	case interp.StateEntered:
@@ -313,6 +413,9 @@ func (t *tracker) event(ev interp.Event) {
 				counts[port] = res.Counts[port]
 			}
 		}
+		delete(t.sending, id)
+		delete(t.held, id)
+		delete(t.suspended, id)
 		t.emit(Progress{Activity: id, Type: typ, Status: res.Status, Counts: counts, Time: ev.Time})
 	}
 }

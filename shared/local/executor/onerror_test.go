@@ -188,7 +188,8 @@ func TestSuspendThenResume(t *testing.T) {
 	}
 }
 
-func TestCtrlCStops(t *testing.T) {
+// Ctrl-C leaves the run suspended, "interrupted": it can be resumed.
+func TestCtrlCInterrupts(t *testing.T) {
 	f := &flaky{fail: func(int32) error { return nil }}
 	ctx, cancel := context.WithCancel(context.Background())
 	time.AfterFunc(300*time.Millisecond, cancel)
@@ -196,8 +197,11 @@ func TestCtrlCStops(t *testing.T) {
 	if !errors.Is(err, executor.ErrStopped) {
 		t.Fatalf("want ErrStopped, got %v", err)
 	}
-	if s == nil || s.Status != "stopped" {
-		t.Fatalf("run not recorded stopped: %+v", s)
+	if s == nil || s.Status != "suspended" || s.Reason != executor.Interrupted {
+		t.Fatalf("run not recorded interrupted: %+v", s)
 	}
-	_ = l
+	runs, err := l.Orphans(context.Background())
+	if err != nil || len(runs) != 0 {
+		t.Fatalf("an interrupted run is not an orphan a server would resume by itself: %v %v", runs, err)
+	}
 }
