@@ -24,7 +24,7 @@ func init() {
 
 // runCounts reads the counts and statuses of a recorded run.
 func runCounts(home, runID string) (canvas.Counts, map[string]string, error) {
-	l, err := openHome(home)
+	l, err := openHomeRead(home)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -53,7 +53,7 @@ func runRuns(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	l, err := openHome(*home)
+	l, err := openHomeRead(*home)
 	if err != nil {
 		fmt.Fprintf(stderr, "stepwise runs: %v\n", err)
 		return 1

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io/fs"
+	"path/filepath"
 	"syscall"
 	"testing"
 	"time"
@@ -17,15 +18,16 @@ import (
 
 func name(err error) string { return failure.Name(failure.Classify(err)) }
 
-// A home another process holds (here another handle) fails to open after
-// the timeout: the holder may let go, so the failure is transient.
+// A file that a process of an older version holds open for good (here bbolt
+// itself) fails to open after the timeout: the holder may let go, so the
+// failure is transient.
 func TestOpenLockTimeoutIsRetryable(t *testing.T) {
 	home := t.TempDir()
-	s, err := Open(home)
+	db, err := bolt.Open(filepath.Join(home, FileName), 0o600, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer s.Close()
+	defer db.Close()
 	_, err = open(home, 50*time.Millisecond)
 	if err == nil {
 		t.Fatal("a second handle opened a locked home")
@@ -47,8 +49,8 @@ func TestTransactionErrors(t *testing.T) {
 		t.Fatal(err)
 	}
 	ok := func(*bolt.Tx) error { return nil }
-	commitFails := func(fn func(*bolt.Tx) error) error {
-		if err := s.db.View(fn); err != nil {
+	commitFails := func(db *bolt.DB, fn func(*bolt.Tx) error) error {
+		if err := db.View(fn); err != nil {
 			return err
 		}
 		return &fs.PathError{Op: "write", Path: "state.db", Err: syscall.EIO}
