@@ -72,3 +72,76 @@ func TestTransactionErrors(t *testing.T) {
 		t.Errorf("closed store: %v (%s), want InvalidInput", err, name(err))
 	}
 }
+
+// A home written by earlier versions (the file held open by one process, its
+// freelist not synced) opens and reads, and is written in the new form.
+func TestOpenOlderHome(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	s, err := Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.CommitTable(ctx, "customers", 0, "v1", time.Unix(1_700_000_000, 0)); err != nil {
+		t.Fatal(err)
+	}
+	s.Close()
+	// Rewrite it as the earlier store did, so its freelist is not synced.
+	old, err := bolt.Open(filepath.Join(home, FileName), 0o600, &bolt.Options{FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := old.Update(func(tx *bolt.Tx) error { return tx.Bucket(bTables).Put([]byte("old"), []byte("{}")) }); err != nil {
+		t.Fatal(err)
+	}
+	old.Close()
+	s, err = Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if cur, err := s.CurrentTable(ctx, "customers"); err != nil || cur.Version != 1 {
+		t.Fatalf("older home: %+v, %v", cur, err)
+	}
+	if _, err := s.CommitTable(ctx, "customers", 1, "v2", time.Unix(1_700_000_100, 0)); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// Two stores on one home (as two processes) both read and write: each holds
+// the file only for its transactions.
+func TestTwoStoresShareAHome(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	a, err := Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	done := make(chan error)
+	go func() {
+		for i := range 50 {
+			if _, err := a.CommitTable(ctx, "t", int64(i), "v", time.Unix(1_700_000_000, 0)); err != nil {
+				done <- err
+				return
+			}
+		}
+		done <- nil
+	}()
+	for range 50 {
+		if _, err := b.CurrentTable(ctx, "t"); err != nil && !errors.Is(err, state.ErrNotFound) {
+			t.Fatal(err)
+		}
+	}
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if cur, err := b.CurrentTable(ctx, "t"); err != nil || cur.Version != 50 {
+		t.Fatalf("b sees %+v, %v", cur, err)
+	}
+}
