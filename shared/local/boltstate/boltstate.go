@@ -77,8 +77,8 @@ var _ state.Store = (*Store)(nil)
 // An idle lease is kept for linger, so that a run's transactions one after
 // another do not reopen the file each time.
 const (
-	holdMax = 20 * time.Millisecond
-	linger  = 2 * time.Millisecond
+	holdMax = 100 * time.Millisecond
+	linger  = 10 * time.Millisecond
 )
 
 // Open opens (creating it if needed) the store in home/state.db. A process of
