@@ -52,12 +52,13 @@ var (
 
 // Store is state.Store on bbolt. It holds the file only while transactions
 // run (a lease): it opens the file for the first of them, lets concurrent ones
-// share it, and closes it when none is left or when it has held it for
-// longer than holdMax, so that other processes (a `stepwise runs` beside a
-// run, or a server) get their turn within milliseconds.
+// share it, and closes it when none is left for linger, or as soon as another
+// process waits for it (after minHold, or at once when idle), so that a
+// `stepwise runs` beside a run or a server waits about one transaction.
 type Store struct {
 	path string
 	lock *os.File // path + ".lock": flock'd around each lease, blocking
+	want *os.File // path + ".want": flock'd shared by the processes waiting for lock
 
 	gate     sync.RWMutex // transactions hold it shared; release takes it whole
 	mu       sync.Mutex   // db, since, inflight, closed
@@ -72,12 +73,12 @@ type Store struct {
 
 var _ state.Store = (*Store)(nil)
 
-// holdMax bounds a lease under steady load: the writer lets go at least this
-// often, so a reader waits for at most about this long (plus one commit).
-// An idle lease is kept for linger, so that a run's transactions one after
-// another do not reopen the file each time.
+// A lease another process waits for is given back once it has been held for
+// minHold (so that the holder makes progress too). An idle lease is kept for
+// linger, so that a run's transactions one after another do not reopen the
+// file each time.
 const (
-	holdMax = 100 * time.Millisecond
+	minHold = 5 * time.Millisecond
 	linger  = 10 * time.Millisecond
 )
 
@@ -94,7 +95,12 @@ func open(home string, timeout time.Duration) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("boltstate: open %s: %w", path, err)
 	}
-	s := &Store{path: path, lock: lock, timeout: timeout}
+	want, err := os.OpenFile(path+".want", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("boltstate: open %s: %w", path, err)
+	}
+	s := &Store{path: path, lock: lock, want: want, timeout: timeout}
 	err = s.update(context.Background(), func(tx *bolt.Tx) error {
 		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
@@ -104,7 +110,7 @@ func open(home string, timeout time.Duration) (*Store, error) {
 		return nil
 	})
 	if err != nil {
-		lock.Close()
+		s.Close()
 		return nil, err
 	}
 	return s, nil
@@ -119,7 +125,7 @@ func (s *Store) acquire() (*bolt.DB, error) {
 		return nil, berrors.ErrDatabaseNotOpen
 	}
 	if s.db == nil {
-		if err := syscall.Flock(int(s.lock.Fd()), syscall.LOCK_EX); err != nil {
+		if err := s.lockFile(); err != nil {
 			return nil, fmt.Errorf("boltstate: lock %s: %w", s.path, err)
 		}
 		// The freelist is synced so that opening reads one page instead of
@@ -141,15 +147,39 @@ func (s *Store) acquire() (*bolt.DB, error) {
 	return s.db, nil
 }
 
+// lockFile takes the lock of the file. While another process has it, it
+// says so on the want file, which the holder looks at after each transaction.
+func (s *Store) lockFile() error {
+	err := syscall.Flock(int(s.lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if !errors.Is(err, syscall.EWOULDBLOCK) {
+		return err
+	}
+	if err := syscall.Flock(int(s.want.Fd()), syscall.LOCK_SH); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(s.want.Fd()), syscall.LOCK_UN)
+	return syscall.Flock(int(s.lock.Fd()), syscall.LOCK_EX)
+}
+
+// wanted tells whether another process waits for the file.
+func (s *Store) wanted() bool {
+	err := syscall.Flock(int(s.want.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err == nil {
+		syscall.Flock(int(s.want.Fd()), syscall.LOCK_UN)
+	}
+	return errors.Is(err, syscall.EWOULDBLOCK)
+}
+
 // done ends one transaction's use of the lease and reports whether the lease
-// should be given back now: it has been held for holdMax. Once idle, it is
-// given back after linger, unless another transaction comes first.
+// should be given back now: another process waits, and the lease is idle or
+// has been held for minHold. Once idle, it is given back after linger, unless
+// another transaction comes first.
 func (s *Store) done() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	s.inflight--
 	s.last = time.Now()
-	if time.Since(s.since) > holdMax {
+	if (s.inflight == 0 || time.Since(s.since) > minHold) && s.wanted() {
 		return true
 	}
 	if s.inflight == 0 {
@@ -204,8 +234,13 @@ func (s *Store) Close() error {
 		return err
 	}
 	s.closed = true
-	if cerr := s.lock.Close(); err == nil {
-		err = cerr
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	for _, f := range []*os.File{s.lock, s.want} {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
 	}
 	return err
 }
