@@ -93,11 +93,11 @@ func releaser(home string, h *hold) func() error {
 }
 
 // commandLine is how the holder file names this process: the program and
-// its first arguments.
+// its arguments, cut at 120 characters.
 func commandLine() string {
-	args := append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...)
-	if len(args) > 4 {
-		args = append(args[:4], "…")
+	line := strings.Join(append([]string{filepath.Base(os.Args[0])}, os.Args[1:]...), " ")
+	if r := []rune(line); len(r) > 120 {
+		line = string(r[:119]) + "…"
 	}
-	return strings.Join(args, " ")
+	return line
 }
