@@ -63,7 +63,7 @@ func holdHome(home string, now time.Time) (func() error, error) {
 		if data, rerr := os.ReadFile(path); rerr == nil && json.Unmarshal(data, &h) == nil && h.PID > 0 {
 			who = h.String()
 		}
-		return nil, fmt.Errorf("%w: %s is in use by %s; wait for it to end, or use another --home (read commands such as runs, preview and graph --run work meanwhile)", ErrHomeBusy, home, who)
+		return nil, busyError(fmt.Sprintf("%s is in use by %s; wait for it to end, or use another --home (read commands such as runs, preview and graph --run work meanwhile)", home, who))
 	}
 	data, _ := json.Marshal(Holder{PID: os.Getpid(), Command: commandLine(), Since: now.UTC()})
 	if err := f.Truncate(0); err == nil {
@@ -73,6 +73,12 @@ func holdHome(home string, now time.Time) (func() error, error) {
 	holds.m[home] = h
 	return releaser(home, h), nil
 }
+
+// busyError is ErrHomeBusy naming the holder.
+type busyError string
+
+func (e busyError) Error() string        { return string(e) }
+func (e busyError) Is(target error) bool { return target == ErrHomeBusy }
 
 func releaser(home string, h *hold) func() error {
 	var once sync.Once
