@@ -145,3 +145,49 @@ func TestTwoStoresShareAHome(t *testing.T) {
 		t.Fatalf("b sees %+v, %v", cur, err)
 	}
 }
+
+// A store writing without pause (its lease never idle) gives the file to
+// another that waits for it within a transaction or two.
+func TestWaiterGetsTheLease(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	a, err := Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer a.Close()
+	b, err := Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	stop, done := make(chan struct{}), make(chan error)
+	go func() {
+		for i := int64(0); ; i++ {
+			select {
+			case <-stop:
+				done <- nil
+				return
+			default:
+			}
+			if _, err := a.CommitTable(ctx, "t", i, "v", time.Unix(1_700_000_000, 0)); err != nil {
+				done <- err
+				return
+			}
+		}
+	}()
+	time.Sleep(50 * time.Millisecond) // a holds the lease
+	for range 5 {
+		start := time.Now()
+		if _, err := b.CurrentTable(ctx, "t"); err != nil {
+			t.Fatal(err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("a read beside a busy writer took %v", d)
+		}
+	}
+	close(stop)
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+}
