@@ -36,7 +36,7 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 	if port == "" {
 		port = "out"
 	}
-	l, err := openHome(*home)
+	l, err := openHomeRead(*home)
 	if err != nil {
 		fmt.Fprintf(stderr, "stepwise preview: %v\n", err)
 		return 1

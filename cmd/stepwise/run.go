@@ -153,6 +153,10 @@ func homeFlag(home string) string {
 // openHome opens the local home (stores, outbox).
 func openHome(home string) (*executor.Local, error) { return executor.Open(home) }
 
+// openHomeRead opens the local home to read runs and tasks, also while
+// another process runs or serves from it.
+func openHomeRead(home string) (*executor.Local, error) { return executor.OpenRead(home) }
+
 // printSummary prints the final table: every transition with its count.
 func printSummary(w io.Writer, p *compile.Program, s *runner.Summary, home string) {
 	mode := "live"

@@ -17,7 +17,7 @@ func init() {
 
 // runCounts reads the counts and statuses of a recorded run.
 func runCounts(home, runID string) (canvas.Counts, map[string]string, error) {
-	l, err := openHome(home)
+	l, err := openHomeRead(home)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -46,7 +46,7 @@ func runRuns(args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return 2
 	}
-	l, err := openHome(*home)
+	l, err := openHomeRead(*home)
 	if err != nil {
 		fmt.Fprintf(stderr, "stepwise runs: %v\n", err)
 		return 1

@@ -1,7 +1,8 @@
 // Package boltstate is the embedded state store of local mode: state.Store on a single
 // bbolt file under the local home directory. Every write runs in one bbolt transaction,
 // which serializes writers and gives the store its conditional semantics. bbolt locks
-// the file, so one process at a time opens a home; goroutines share the Store freely.
+// the file while it is open, so the Store opens it per transaction (see Store): several
+// processes share a home, each holding the file for milliseconds at a time.
 package boltstate
 
 import (
@@ -12,6 +13,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"sync"
+	"syscall"
 	"time"
 
 	bolt "go.etcd.io/bbolt"
@@ -47,15 +50,40 @@ var (
 		bAudiences, bAudienceHistory, bIncrementals, bKeys, bSends, bSuppressions, bCaps, bFirings}
 )
 
-// Store is state.Store on bbolt.
+// Store is state.Store on bbolt. It holds the file only while transactions
+// run (a lease): it opens the file for the first of them, lets concurrent ones
+// share it, and closes it when none is left for linger, or as soon as another
+// process waits for it (after minHold, or at once when idle), so that a
+// `stepwise runs` beside a run or a server waits about one transaction.
 type Store struct {
-	db *bolt.DB
+	path string
+	lock *os.File // path + ".lock": flock'd around each lease, blocking
+	want *os.File // path + ".want": flock'd shared by the processes waiting for lock
+
+	gate     sync.RWMutex // transactions hold it shared; release takes it whole
+	mu       sync.Mutex   // db, since, inflight, closed
+	db       *bolt.DB
+	since    time.Time
+	inflight int
+	closed   bool
+	timeout  time.Duration
+	idle     *time.Timer
+	last     time.Time // the last transaction ended
 }
 
 var _ state.Store = (*Store)(nil)
 
-// Open opens (creating it if needed) the store in home/state.db. It waits up to 5 s for
-// another process holding the file to let go.
+// A lease another process waits for is given back once it has been held for
+// minHold (so that the holder makes progress too). An idle lease is kept for
+// linger, so that a run's transactions one after another do not reopen the
+// file each time.
+const (
+	minHold = 5 * time.Millisecond
+	linger  = 10 * time.Millisecond
+)
+
+// Open opens (creating it if needed) the store in home/state.db. A process of
+// an older version holding the file open is waited for up to 5 s.
 func Open(home string) (*Store, error) { return open(home, 5*time.Second) }
 
 func open(home string, timeout time.Duration) (*Store, error) {
@@ -63,17 +91,17 @@ func open(home string, timeout time.Duration) (*Store, error) {
 		return nil, err
 	}
 	path := filepath.Join(home, FileName)
-	db, err := bolt.Open(path, 0o600, &bolt.Options{Timeout: timeout, FreelistType: bolt.FreelistMapType, NoFreelistSync: true})
-	if errors.Is(err, berrors.ErrTimeout) {
-		err = failure.Transient(err) // another process holds the file: it may let go
-	}
+	lock, err := os.OpenFile(path+".lock", os.O_RDWR|os.O_CREATE, 0o600)
 	if err != nil {
 		return nil, fmt.Errorf("boltstate: open %s: %w", path, err)
 	}
-	// Group commits of the send ledger (batch) wait at most this long for
-	// company: short enough for a lone writer, long enough for a slice's workers.
-	db.MaxBatchDelay = 2 * time.Millisecond
-	err = db.Update(func(tx *bolt.Tx) error {
+	want, err := os.OpenFile(path+".want", os.O_RDWR|os.O_CREATE, 0o600)
+	if err != nil {
+		lock.Close()
+		return nil, fmt.Errorf("boltstate: open %s: %w", path, err)
+	}
+	s := &Store{path: path, lock: lock, want: want, timeout: timeout}
+	err = s.update(context.Background(), func(tx *bolt.Tx) error {
 		for _, b := range buckets {
 			if _, err := tx.CreateBucketIfNotExists(b); err != nil {
 				return err
@@ -82,42 +110,181 @@ func open(home string, timeout time.Duration) (*Store, error) {
 		return nil
 	})
 	if err != nil {
-		db.Close()
-		return nil, fmt.Errorf("boltstate: init %s: %w", path, err)
+		s.Close()
+		return nil, err
 	}
-	return &Store{db: db}, nil
+	return s, nil
 }
 
-// Close closes the file.
-func (s *Store) Close() error { return s.db.Close() }
+// acquire returns the open file, opening it (and taking the lock) if this
+// process holds no lease. The caller holds s.gate shared.
+func (s *Store) acquire() (*bolt.DB, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return nil, berrors.ErrDatabaseNotOpen
+	}
+	if s.db == nil {
+		if err := s.lockFile(); err != nil {
+			return nil, fmt.Errorf("boltstate: lock %s: %w", s.path, err)
+		}
+		// The freelist is synced so that opening reads one page instead of
+		// scanning the file; a file written without it is scanned once.
+		db, err := bolt.Open(s.path, 0o600, &bolt.Options{Timeout: s.timeout, FreelistType: bolt.FreelistMapType})
+		if err != nil {
+			syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN)
+			if errors.Is(err, berrors.ErrTimeout) {
+				err = failure.Transient(err) // an older process holds the file: it may let go
+			}
+			return nil, fmt.Errorf("boltstate: open %s: %w", s.path, err)
+		}
+		// Group commits of the send ledger (batch) wait at most this long for
+		// company: short enough for a lone writer, long enough for a slice's workers.
+		db.MaxBatchDelay = 2 * time.Millisecond
+		s.db, s.since = db, time.Now()
+	}
+	s.inflight++
+	return s.db, nil
+}
+
+// lockFile takes the lock of the file. While another process has it, it
+// says so on the want file, which the holder looks at after each transaction.
+func (s *Store) lockFile() error {
+	err := syscall.Flock(int(s.lock.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if !errors.Is(err, syscall.EWOULDBLOCK) {
+		return err
+	}
+	if err := syscall.Flock(int(s.want.Fd()), syscall.LOCK_SH); err != nil {
+		return err
+	}
+	defer syscall.Flock(int(s.want.Fd()), syscall.LOCK_UN)
+	return syscall.Flock(int(s.lock.Fd()), syscall.LOCK_EX)
+}
+
+// wanted tells whether another process waits for the file.
+func (s *Store) wanted() bool {
+	err := syscall.Flock(int(s.want.Fd()), syscall.LOCK_EX|syscall.LOCK_NB)
+	if err == nil {
+		syscall.Flock(int(s.want.Fd()), syscall.LOCK_UN)
+	}
+	return errors.Is(err, syscall.EWOULDBLOCK)
+}
+
+// done ends one transaction's use of the lease and reports whether the lease
+// should be given back now: another process waits, and the lease is idle or
+// has been held for minHold. Once idle, it is given back after linger, unless
+// another transaction comes first.
+func (s *Store) done() bool {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.inflight--
+	s.last = time.Now()
+	if (s.inflight == 0 || time.Since(s.since) > minHold) && s.wanted() {
+		return true
+	}
+	if s.inflight == 0 {
+		if s.idle == nil {
+			s.idle = time.AfterFunc(linger, s.releaseIdle)
+		} else {
+			s.idle.Reset(linger)
+		}
+	}
+	return false
+}
+
+// releaseIdle is release for a lease nobody uses: a transaction under way or
+// begun since keeps it (the last to end arms the timer again).
+func (s *Store) releaseIdle() {
+	if !s.gate.TryLock() {
+		return
+	}
+	s.gate.Unlock()
+	s.mu.Lock()
+	busy := s.inflight > 0 || time.Since(s.last) < linger
+	s.mu.Unlock()
+	if !busy {
+		s.release()
+	}
+}
+
+// release closes the file and unlocks it once the transactions under way
+// have ended; new ones wait meanwhile, then open it again.
+func (s *Store) release() error {
+	s.gate.Lock()
+	defer s.gate.Unlock()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.db == nil || s.inflight > 0 {
+		return nil
+	}
+	err := s.db.Close()
+	s.db = nil
+	if uerr := syscall.Flock(int(s.lock.Fd()), syscall.LOCK_UN); err == nil {
+		err = uerr
+	}
+	return err
+}
+
+// Close gives the file back; later calls fail.
+func (s *Store) Close() error {
+	err := s.release()
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.closed {
+		return err
+	}
+	s.closed = true
+	if s.idle != nil {
+		s.idle.Stop()
+	}
+	for _, f := range []*os.File{s.lock, s.want} {
+		if cerr := f.Close(); err == nil {
+			err = cerr
+		}
+	}
+	return err
+}
 
 func (s *Store) view(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	return s.tx(ctx, s.db.View, fn)
+	return s.tx(ctx, (*bolt.DB).View, fn)
 }
 
 func (s *Store) update(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	return s.tx(ctx, s.db.Update, fn)
+	return s.tx(ctx, (*bolt.DB).Update, fn)
 }
 
 // batch is update for the send ledger's many small concurrent writes: bbolt
 // coalesces concurrent calls into one transaction and one fsync. fn may run
 // more than once, so it must reset whatever it reports.
 func (s *Store) batch(ctx context.Context, fn func(tx *bolt.Tx) error) error {
-	return s.tx(ctx, s.db.Batch, fn)
+	return s.tx(ctx, (*bolt.DB).Batch, fn)
 }
 
-// tx runs fn in a transaction of run (View, Update or Batch). A failure of
-// bbolt rather than of fn (writing, syncing or growing the file) may pass:
-// it is marked transient, unless the store is closed or damaged.
-func (s *Store) tx(ctx context.Context, run func(func(*bolt.Tx) error) error, fn func(tx *bolt.Tx) error) error {
+// tx runs fn in a transaction of run (View, Update or Batch) under a lease. A
+// failure of bbolt rather than of fn (writing, syncing or growing the file)
+// may pass: it is marked transient, unless the store is closed or damaged.
+func (s *Store) tx(ctx context.Context, run func(*bolt.DB, func(*bolt.Tx) error) error, fn func(tx *bolt.Tx) error) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
+	s.gate.RLock()
+	db, err := s.acquire()
+	if err != nil {
+		s.gate.RUnlock()
+		return err
+	}
 	var fnErr error
-	err := run(func(tx *bolt.Tx) error {
+	err = run(db, func(tx *bolt.Tx) error {
 		fnErr = fn(tx)
 		return fnErr
 	})
+	giveBack := s.done()
+	s.gate.RUnlock()
+	if giveBack {
+		if rerr := s.release(); rerr != nil && err == nil {
+			err = failure.Transient(rerr)
+		}
+	}
 	if err == nil || err == fnErr {
 		return err
 	}

@@ -2,6 +2,7 @@ package boltstate_test
 
 import (
 	"context"
+	"fmt"
 	"testing"
 	"time"
 
@@ -63,4 +64,40 @@ func BenchmarkSend(b *testing.B) {
 			}
 		}
 	})
+}
+
+// Two stores on one home (as a run and a server would be) claiming the same
+// sends at once: each message is claimed exactly once.
+func TestClaimOnceAcrossStores(t *testing.T) {
+	ctx := context.Background()
+	home := t.TempDir()
+	stores := []*boltstate.Store{open(t, home), open(t, home)}
+	const n = 200
+	claimed := make([][]bool, len(stores))
+	errs := make(chan error, len(stores))
+	for i, s := range stores {
+		claimed[i] = make([]bool, n)
+		go func() {
+			for j := range n {
+				k := state.SendKey{RunID: "r", Activity: "a", Channel: "email", Recipient: fmt.Sprint(j)}
+				_, ok, err := s.ClaimSend(ctx, k, "", time.Unix(1_700_000_000, 0), time.Minute)
+				if err != nil {
+					errs <- err
+					return
+				}
+				claimed[i][j] = ok
+			}
+			errs <- nil
+		}()
+	}
+	for range stores {
+		if err := <-errs; err != nil {
+			t.Fatal(err)
+		}
+	}
+	for j := range n {
+		if claimed[0][j] == claimed[1][j] {
+			t.Errorf("send %d claimed by both or neither: %v %v", j, claimed[0][j], claimed[1][j])
+		}
+	}
 }

@@ -56,8 +56,17 @@ type Compiler struct {
 	Schemas  *dataset.SchemaProbe
 }
 
-// Open opens (creating) the home folder.
-func Open(home string) (*Local, error) {
+// Open opens (creating) the home folder to write to it: runs, serving. It
+// takes the home's holder lock: while another process has it, Open fails
+// with ErrHomeBusy naming that process.
+func Open(home string) (*Local, error) { return open(home, true) }
+
+// OpenRead opens the home to read runs and tasks, beside a process that
+// writes to it. It takes no holder lock; the state store shares the file
+// transaction by transaction.
+func OpenRead(home string) (*Local, error) { return open(home, false) }
+
+func open(home string, write bool) (*Local, error) {
 	abs, err := filepath.Abs(home)
 	if err != nil {
 		return nil, err
@@ -78,14 +87,25 @@ func Open(home string) (*Local, error) {
 	if err != nil {
 		return nil, err
 	}
+	closers := []func() error{}
+	if write {
+		unhold, err := holdHome(abs, time.Now())
+		if err != nil {
+			return nil, err
+		}
+		closers = append(closers, unhold)
+	}
 	st, err := boltstate.Open(filepath.Join(abs, "state.db"))
 	if errors.Is(err, bolterrors.ErrTimeout) {
-		return nil, fmt.Errorf("%w (%s): wait for it to end", ErrHomeBusy, abs)
+		err = fmt.Errorf("%w (%s): a process of an older version holds it; wait for it to end", ErrHomeBusy, abs)
 	}
 	if err != nil {
+		for _, c := range closers {
+			c()
+		}
 		return nil, fmt.Errorf("open the state store under %s: %w", abs, err)
 	}
-	l := &Local{Home: abs, Blob: bs, State: st, Bundles: &compile.Publisher{Blob: bs}, closers: []func() error{st.Close},
+	l := &Local{Home: abs, Blob: bs, State: st, Bundles: &compile.Publisher{Blob: bs}, closers: append(closers, st.Close),
 		Compiler: Compiler{Registry: builtin.Registry(), Checkers: builtin.Checkers(), Schemas: builtin.Schemas()},
 		Env:      &activity.Env{WorkDir: filepath.Join(abs, "work")},
 		roots:    &fileroot.Roots{Dirs: []string{filepath.Join(abs, fileroot.UploadsDir)}}}

@@ -1,0 +1,36 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"os/exec"
+	"strings"
+	"testing"
+)
+
+// While `stepwise run` holds the home, read commands work on it and a second
+// run is refused with the holder's pid and command.
+func TestReadCommandsBesideARun(t *testing.T) {
+	home := t.TempDir()
+	cmd := exec.Command(binary, "run", "testdata/longwait.yaml", "--home", home, "--wait", "real")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Kill(); cmd.Wait() }()
+	sc := bufio.NewScanner(stderr)
+	for sc.Scan() && !strings.Contains(sc.Text(), "pause") {
+	}
+	go io.Copy(io.Discard, stderr)
+
+	out, errOut, code := stepwise(t, "runs", "--home", home)
+	if code != 0 || !strings.Contains(out, "long-wait") {
+		t.Fatalf("runs beside a run: %d %q %q", code, out, errOut)
+	}
+	_, errOut, code = stepwise(t, "run", "testdata/longwait.yaml", "--home", home, "--wait", "real")
+	want := fmt.Sprintf("in use by `stepwise run testdata/longwait.yaml --home %s --wait real` (pid %d) since ", home, cmd.Process.Pid)
+	if code == 0 || !strings.Contains(errOut, want) {
+		t.Fatalf("second run: %d %q, want it to say %q", code, errOut, want)
+	}
+}
