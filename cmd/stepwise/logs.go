@@ -40,7 +40,7 @@ func runLogs(args []string, stdout, stderr io.Writer) int {
 	if len(pos) == 2 {
 		only = pos[1]
 	}
-	l, err := openHome(*home)
+	l, err := openHomeRead(*home)
 	if err != nil {
 		fmt.Fprintf(stderr, "stepwise logs: %v\n", err)
 		return 1
