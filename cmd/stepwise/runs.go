@@ -51,7 +51,7 @@ func runRuns(args []string, stdout, stderr io.Writer) int {
 	limit := fs.Int("limit", 20, "runs per campaign")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return 2
+		return flagExit(err)
 	}
 	l, err := openHome(*home)
 	if err != nil {
@@ -109,7 +109,10 @@ func runResume(args []string, stdout, stderr io.Writer) int {
 	wait := fs.String("wait", "real", "wait states: real, skip, or scale=N")
 	asJSON := fs.Bool("json", false, "print one JSON summary when the run ends")
 	pos, err := parseInterspersed(fs, args)
-	if err != nil || len(pos) != 1 {
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "stepwise resume: expected one run id")
 		return 2
 	}

@@ -32,7 +32,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	home := fs.String("home", ".stepwise", "local state folder (datasets, runs, outbox)")
-	dir := fs.String("dir", ".", "folder that template `file:` names resolve against")
+	dir := fs.String("dir", ".", "folder `DIR` that campaigns' template file: names and load-file paths resolve against; its catalog.yaml is the default catalog")
 	catalog := fs.String("catalog", "", "catalog file (default: catalog.yaml in --dir)")
 	wait := fs.String("wait", "real", "wait states: real, skip, or scale=N")
 	interval := fs.Duration("trigger-interval", api.DefaultTriggerInterval, "least time between two triggers of a campaign (0: no limit)")
@@ -43,7 +43,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	var roots listFlag
 	fs.Var(&roots, "file-root", fileRootUsage)
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return 2
+		return flagExit(err)
 	}
 	token := os.Getenv(TokenEnv)
 	if len(token) < 16 {
