@@ -400,6 +400,9 @@ func runDocument(t *testing.T, doc string, blocks []block, dir string, env []str
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL) // anything left behind
 	}
 	t.Logf("%s: %s", doc, time.Since(start).Round(time.Second))
+	if testing.Verbose() {
+		t.Logf("output:\n%s", tail(out.String(), 3000))
+	}
 	if err != nil || !strings.Contains(out.String(), "\n@@ done\n") {
 		failed := ""
 		for _, c := range checks { // a console command's output is in its file until it ends
