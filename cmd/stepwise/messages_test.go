@@ -164,3 +164,17 @@ func TestDemoTwice(t *testing.T) {
 		t.Error(err)
 	}
 }
+
+// A load-file parameter naming a missing file says which folder relative
+// names are read in.
+func TestLoadFileMissingNamesFolder(t *testing.T) {
+	dir := t.TempDir()
+	copyExamples(t, dir)
+	if _, errOut, code := stepwiseIn(t, dir, "sample-data", "--out", "examples/data", "--customers", "50", "--today", "2026-01-15"); code != 0 {
+		t.Fatal(errOut)
+	}
+	_, errOut, code := stepwiseIn(t, dir, "run", "examples/import.yaml", "--test", "--home", filepath.Join(dir, "h"), "--param", "file=nope.csv")
+	if code != 1 || !strings.Contains(errOut, `nope.csv not found in the campaign folder "examples" (relative paths are read there)`) {
+		t.Errorf("exit %d, %q", code, errOut)
+	}
+}
