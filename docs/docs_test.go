@@ -401,7 +401,7 @@ func runDocument(t *testing.T, doc string, blocks []block, dir string, env []str
 	}
 	t.Logf("%s: %s", doc, time.Since(start).Round(time.Second))
 	if testing.Verbose() {
-		t.Logf("output:\n%s", tail(out.String(), 3000))
+		t.Logf("output:\n%s", tail(out.String(), 400))
 	}
 	if err != nil || !strings.Contains(out.String(), "\n@@ done\n") {
 		failed := ""
