@@ -8,7 +8,10 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
+	"syscall"
 	"testing"
+	"time"
 )
 
 // stepwiseIn runs the binary in dir.
@@ -178,3 +181,39 @@ func TestLoadFileMissingNamesFolder(t *testing.T) {
 		t.Errorf("exit %d, %q", code, errOut)
 	}
 }
+
+// serve over the examples without their data warns at start with the
+// command that makes it.
+func TestServeWarnsExampleData(t *testing.T) {
+	dir := t.TempDir()
+	copyExamples(t, dir)
+	cmd := exec.Command(binary, "serve", "--addr", "127.0.0.1:0", "--dir", "examples", "--home", filepath.Join(dir, "h"), "--no-scheduler")
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "STEPWISE_TOKEN=0123456789abcdef0123")
+	var out, errOut syncBuffer
+	cmd.Stdout, cmd.Stderr = &out, &errOut
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { cmd.Process.Signal(syscall.SIGTERM); cmd.Wait() }()
+	deadline := time.Now().Add(30 * time.Second)
+	for !strings.Contains(out.String(), "http://") && time.Now().Before(deadline) {
+		time.Sleep(50 * time.Millisecond)
+	}
+	if e := errOut.String(); !strings.Contains(e, "warning: examples/data/customers.parquet") || !strings.Contains(e, "\n  stepwise sample-data --out examples/data\n") {
+		t.Errorf("stdout %q, stderr %q", out.String(), e)
+	}
+}
+
+// syncBuffer is a bytes.Buffer safe for a process's writes and a test's reads.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+func (s *syncBuffer) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }

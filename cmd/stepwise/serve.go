@@ -16,6 +16,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/local"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
+	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/scheduler"
 	"github.com/stepwise-run/stepwise/shared/unsubscribe"
 )
@@ -82,8 +83,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		ti = -1
 	}
 	sources := api.DirSources{Dir: *dir, CatalogFile: *catalog}
-	if path, _, err := sources.Catalog(context.Background()); err != nil {
+	if path, data, err := sources.Catalog(context.Background()); err != nil {
 		fmt.Fprintf(stderr, "stepwise serve: warning: no catalog (%s): campaigns cannot be saved, validated, published or test-run until it exists; use --catalog FILE\n", path)
+	} else if cat, _ := campaign.ParseCatalog(path, data); cat != nil {
+		if h := exampleDataHint(cat); h != "" {
+			fmt.Fprintf(stderr, "stepwise serve: warning: %s\n", h) // runs would fail
+		}
 	}
 	srv := api.NewServer(api.Options{Store: l.State, Sources: sources, Schemas: l.Compiler.Schemas, Bundles: l.Bundles,
 		Executor: backend, Previewer: backend, Uploads: backend, Feedback: backend, Authorize: api.BearerToken(token), UnsubscribeSecret: secret,

@@ -10,6 +10,7 @@ import (
 	"strings"
 
 	"github.com/stepwise-run/stepwise/examples"
+	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 )
 
@@ -35,16 +36,16 @@ func checkCatalogExists(campaignFile, catalogFlag string) error {
 		"put catalog.yaml beside the campaign, or name one with --catalog FILE", abs)
 }
 
-// exampleDataHint returns, when p's catalog is the repository's examples
+// exampleDataHint returns, when cat is the repository's examples
 // catalog (byte for byte the one `stepwise demo` embeds) and sample-data
 // files it names are missing, a message naming them and the command that
 // makes them; "" otherwise. Other catalogs' data is the user's: nothing is
 // suggested or generated for them.
-func exampleDataHint(p *compile.Program) string {
-	if p == nil || p.Catalog == nil || p.Catalog.File == "" {
+func exampleDataHint(cat *campaign.Catalog) string {
+	if cat == nil || cat.File == "" {
 		return ""
 	}
-	data, err := os.ReadFile(p.Catalog.File)
+	data, err := os.ReadFile(cat.File)
 	if err != nil {
 		return ""
 	}
@@ -53,11 +54,11 @@ func exampleDataHint(p *compile.Program) string {
 		return ""
 	}
 	var missing []string
-	for _, t := range p.Catalog.Tables {
+	for _, t := range cat.Tables {
 		if t.Source == "" || strings.Contains(t.Source, "://") {
 			continue
 		}
-		loc := p.Catalog.Resolve(t.Source)
+		loc := cat.Resolve(t.Source)
 		if _, err := os.Stat(loc); errors.Is(err, os.ErrNotExist) {
 			missing = append(missing, loc)
 		}
@@ -65,7 +66,7 @@ func exampleDataHint(p *compile.Program) string {
 	if len(missing) == 0 {
 		return ""
 	}
-	out := filepath.Join(p.Catalog.Dir(), "data")
+	out := filepath.Join(cat.Dir(), "data")
 	return fmt.Sprintf("%s does not exist: the examples' sample data is generated, not committed; make it with\n"+
 		"  stepwise sample-data --out %s", strings.Join(missing, ", "), shellWord(out))
 }
@@ -81,7 +82,10 @@ func shellWord(s string) string {
 // printExampleDataHint prints exampleDataHint's message, if any, and
 // reports whether it did.
 func printExampleDataHint(w io.Writer, cmd string, p *compile.Program) bool {
-	h := exampleDataHint(p)
+	if p == nil {
+		return false
+	}
+	h := exampleDataHint(p.Catalog)
 	if h == "" {
 		return false
 	}
