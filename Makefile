@@ -3,7 +3,7 @@
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: demo test test-short setup build statemachines goldens schema generate bench bench-reference fuzz clean
+.PHONY: demo test test-short setup build install statemachines goldens schema generate bench bench-reference fuzz clean
 
 ## demo: generate sample data and run the win-back campaign end to end
 demo: build
@@ -21,6 +21,14 @@ setup:
 
 build:
 	$(GO) build -o bin/stepwise ./cmd/stepwise
+
+## install: go install ./cmd/stepwise into $(go env GOBIN), else $(go env GOPATH)/bin;
+## says where the command landed and how to put that folder on PATH
+install:
+	$(GO) install ./cmd/stepwise
+	@bin="$$($(GO) env GOBIN)"; [ -n "$$bin" ] || bin="$$($(GO) env GOPATH | cut -d: -f1)/bin"; \
+	echo "installed $$bin/stepwise"; \
+	case ":$$PATH:" in *":$$bin:"*) ;; *) echo "$$bin is not on PATH; add it: export PATH=\"$$bin:\$$PATH\"" ;; esac
 
 ## statemachines: regenerate statemachines/ (the ASL goldens) from examples/
 statemachines:
@@ -61,7 +69,7 @@ bench-reference:
 	$(GO) run ./bench/reference --sizes $(SIZES) --modes test,live --repeat 2
 
 clean:
-	rm -rf bin .stepwise
+	rm -rf bin .stepwise stepwise-demo
 
 # Lambda builds (SAM's build-<LogicalId> targets), `make lambdas`, `make dev`.
 include Makefile.lambda

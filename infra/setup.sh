@@ -3,7 +3,8 @@
 # aws-local-stepfunctions), DynamoDB Local (with Java), the Lambda Runtime
 # Interface Emulator, the AWS CLI v2 at /usr/bin/aws (Debian's awscli: the
 # docs/deploy.md walk-through runs it; an `aws` earlier on PATH may be a
-# v1). Idempotent; only package registries are contacted.
+# v1), and the shell tools the documents use (curl, jq, openssl). Idempotent;
+# only package registries are contacted.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -20,6 +21,15 @@ if [ ! -x /usr/bin/aws ] && command -v apt-get >/dev/null; then
   echo "infra/setup.sh: apt-get install awscli"
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get install -y awscli >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y awscli >/dev/null; }
+fi
+
+# The shell tools the documents' walk-throughs use (docs/docs_test.go runs them).
+missing=""
+for tool in curl jq openssl git make; do command -v "$tool" >/dev/null || missing="$missing $tool"; done
+if [ -n "$missing" ] && command -v apt-get >/dev/null; then
+  echo "infra/setup.sh: apt-get install$missing"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get install -y $missing >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y $missing >/dev/null; }
 fi
 
 npm_install "$here/tools"

@@ -20,7 +20,10 @@ func runConfirm(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("confirm", stderr)
 	home := fs.String("home", ".stepwise", "local state folder")
 	pos, err := parseInterspersed(fs, args)
-	if err != nil || len(pos) != 2 {
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) != 2 {
 		fmt.Fprintln(stderr, "stepwise confirm: expected a run id and an activity id")
 		return 2
 	}

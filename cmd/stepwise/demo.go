@@ -20,7 +20,7 @@ import (
 
 func init() {
 	register("demo", command{summary: "generate sample data and run the win-back example end to end",
-		usage: "demo [--home DIR] [--customers N] [--test]", run: runDemo})
+		usage: "demo [--home DIR] [--dir DIR] [--customers N] [--test]", run: runDemo})
 }
 
 func runDemo(args []string, stdout, stderr io.Writer) int {
@@ -28,10 +28,14 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	home := fs.String("home", ".stepwise", "local state folder")
 	customers := fs.Int("customers", 20000, "customers in the generated sample data")
 	test := fs.Bool("test", false, "test mode: render and count, send nothing")
+	demoDir := fs.String("dir", "", "folder of the examples' copy and sample data (default: stepwise-demo beside the home; campaigns cannot read files inside a home)")
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return 2
+		return flagExit(err)
 	}
-	dir := filepath.Join(*home, "demo")
+	dir := *demoDir
+	if dir == "" {
+		dir = filepath.Join(filepath.Dir(filepath.Clean(*home)), "stepwise-demo")
+	}
 	if err := writeExamples(dir); err != nil {
 		fmt.Fprintf(stderr, "stepwise demo: %v\n", err)
 		return 1

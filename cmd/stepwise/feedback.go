@@ -17,6 +17,10 @@ func init() {
 
 func runFeedback(args []string, stdout, stderr io.Writer) int {
 	if len(args) == 0 || args[0] != "import" {
+		if len(args) > 0 && isHelp(args[0]) {
+			fmt.Fprintln(stdout, "usage: stepwise feedback import [--home DIR] [--no-table] FILE")
+			return 0
+		}
 		fmt.Fprintln(stderr, "usage: stepwise feedback import [--home DIR] [--no-table] FILE")
 		return 2
 	}
@@ -24,7 +28,10 @@ func runFeedback(args []string, stdout, stderr io.Writer) int {
 	home := fs.String("home", ".stepwise", "local state folder")
 	noTable := fs.Bool("no-table", false, "update the suppression list only")
 	pos, err := parseInterspersed(fs, args[1:])
-	if err != nil || len(pos) != 1 {
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "stepwise feedback import: expected one file (JSON, JSON array or JSON lines of SES/SNS/EventBridge events)")
 		return 2
 	}

@@ -19,7 +19,7 @@ func runGraph(args []string, stdout, stderr io.Writer) int {
 	runID := fs.String("run", "", "show the counts of this run on the transitions")
 	home := fs.String("home", ".stepwise", "local state folder")
 	p, rc := load(fs, args, catalog, stderr)
-	if rc != 0 {
+	if p == nil { // an error, or the usage asked for
 		return rc
 	}
 	var counts canvas.Counts

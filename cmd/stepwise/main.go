@@ -36,7 +36,12 @@ func main() {
 }
 
 func run(args []string, stdout, stderr io.Writer) int {
-	if len(args) == 0 || args[0] == "help" || args[0] == "-h" || args[0] == "--help" {
+	if len(args) == 2 && args[0] == "help" {
+		if c, ok := commands[args[1]]; ok {
+			return c.run([]string{"-h"}, stdout, stdout) // the command's usage, on stdout
+		}
+	}
+	if len(args) == 0 || args[0] == "help" || isHelp(args[0]) {
 		usage(stdout)
 		return 0
 	}
@@ -49,6 +54,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	return c.run(args[1:], stdout, stderr)
 }
 
+// isHelp reports whether arg asks for help.
+func isHelp(arg string) bool { return arg == "-h" || arg == "-help" || arg == "--help" }
+
 func usage(w io.Writer) {
 	fmt.Fprintln(w, "stepwise: orchestrated multi-step campaigns, compiled to AWS Step Functions.")
 	fmt.Fprintln(w, "\nUsage:")
@@ -60,6 +68,7 @@ func usage(w io.Writer) {
 	for _, n := range names {
 		fmt.Fprintf(w, "  stepwise %-60s %s\n", commands[n].usage, commands[n].summary)
 	}
+	fmt.Fprintln(w, "\n`stepwise help COMMAND` or `stepwise COMMAND -h` describes a command's flags.")
 }
 
 // tuneGC trades a little memory for less collector work: rendering messages

@@ -28,7 +28,10 @@ func runPreview(args []string, stdout, stderr io.Writer) int {
 	home := fs.String("home", ".stepwise", "local state folder")
 	limit := fs.Int("limit", 20, "rows to print")
 	pos, err := parseInterspersed(fs, args)
-	if err != nil || len(pos) != 2 {
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) != 2 {
 		fmt.Fprintln(stderr, "stepwise preview: expected RUN_ID ACTIVITY[.PORT]")
 		return 2
 	}

@@ -58,8 +58,11 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	var roots listFlag
 	fs.Var(&roots, "file-root", fileRootUsage)
 	p, rc := load(fs, args, catalog, stderr)
-	if rc != 0 {
+	if p == nil { // an error, or the usage asked for
 		return rc
+	}
+	if printExampleDataHint(stderr, "run", p) {
+		return 1
 	}
 	wm, err := interp.ParseWaitMode(*wait)
 	if err != nil {

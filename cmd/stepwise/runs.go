@@ -44,7 +44,7 @@ func runRuns(args []string, stdout, stderr io.Writer) int {
 	limit := fs.Int("limit", 20, "runs per campaign")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return 2
+		return flagExit(err)
 	}
 	l, err := openHomeRead(*home)
 	if err != nil {

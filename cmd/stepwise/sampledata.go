@@ -27,7 +27,7 @@ func runSampleData(args []string, stdout, stderr io.Writer) int {
 	today := fs.String("today", "", "reference date of relative dates (signups, purchases), default today (UTC)")
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return 2
+		return flagExit(err)
 	}
 	if len(pos) > 0 || *out == "" {
 		fmt.Fprintln(stderr, "stepwise sample-data: expected --out DIR and no other argument")

@@ -16,6 +16,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/local"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
+	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/scheduler"
 	"github.com/stepwise-run/stepwise/shared/unsubscribe"
 )
@@ -32,7 +33,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("serve", stderr)
 	addr := fs.String("addr", "127.0.0.1:8080", "listen address")
 	home := fs.String("home", ".stepwise", "local state folder (datasets, runs, outbox)")
-	dir := fs.String("dir", ".", "folder that template `file:` names resolve against")
+	dir := fs.String("dir", ".", "folder `DIR` that campaigns' template file: names and load-file paths resolve against; its catalog.yaml is the default catalog")
 	catalog := fs.String("catalog", "", "catalog file (default: catalog.yaml in --dir)")
 	wait := fs.String("wait", "real", "wait states: real, skip, or scale=N")
 	interval := fs.Duration("trigger-interval", api.DefaultTriggerInterval, "least time between two triggers of a campaign (0: no limit)")
@@ -43,7 +44,7 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 	var roots listFlag
 	fs.Var(&roots, "file-root", fileRootUsage)
 	if _, err := parseInterspersed(fs, args); err != nil {
-		return 2
+		return flagExit(err)
 	}
 	token := os.Getenv(TokenEnv)
 	if len(token) < 16 {
@@ -82,8 +83,12 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		ti = -1
 	}
 	sources := api.DirSources{Dir: *dir, CatalogFile: *catalog}
-	if path, _, err := sources.Catalog(context.Background()); err != nil {
+	if path, data, err := sources.Catalog(context.Background()); err != nil {
 		fmt.Fprintf(stderr, "stepwise serve: warning: no catalog (%s): campaigns cannot be saved, validated, published or test-run until it exists; use --catalog FILE\n", path)
+	} else if cat, _ := campaign.ParseCatalog(path, data); cat != nil {
+		if h := exampleDataHint(cat); h != "" {
+			fmt.Fprintf(stderr, "stepwise serve: warning: %s\n", h) // runs would fail
+		}
 	}
 	srv := api.NewServer(api.Options{Store: l.State, Sources: sources, Schemas: l.Compiler.Schemas, Bundles: l.Bundles,
 		Executor: backend, Previewer: backend, Uploads: backend, Feedback: backend, Authorize: api.BearerToken(token), UnsubscribeSecret: secret,

@@ -1,12 +1,15 @@
 package main
 
 import (
+	"errors"
 	"flag"
 	"fmt"
 	"io"
 	"os"
+	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity/builtin"
+	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 )
@@ -19,10 +22,29 @@ func init() {
 }
 
 // newFlags returns a flag set that reports errors to stderr without exiting.
+// Its usage (-h, --help) is the command's line of `stepwise help`, then its
+// flags.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		w := fs.Output()
+		if c, ok := commands[strings.Fields(name)[0]]; ok {
+			fmt.Fprintf(w, "Usage: stepwise %s\n\n%s\n", c.usage, c.summary)
+		}
+		fmt.Fprintln(w, "\nFlags:")
+		fs.PrintDefaults()
+	}
 	return fs
+}
+
+// flagExit is the exit code of a failed parse: 0 when help was asked for
+// (the usage is printed), 2 for a usage error.
+func flagExit(err error) int {
+	if errors.Is(err, flag.ErrHelp) {
+		return 0
+	}
+	return 2
 }
 
 // parseInterspersed parses flags that may follow positional arguments.
@@ -44,11 +66,15 @@ func parseInterspersed(fs *flag.FlagSet, args []string) ([]string, error) {
 func load(fs *flag.FlagSet, args []string, catalog *string, stderr io.Writer) (*compile.Program, int) {
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return nil, 2
+		return nil, flagExit(err)
 	}
 	if len(pos) != 1 {
 		fmt.Fprintf(stderr, "stepwise %s: expected one campaign file\n", fs.Name())
 		return nil, 2
+	}
+	if err := checkCatalogExists(pos[0], *catalog); err != nil {
+		fmt.Fprintf(stderr, "stepwise %s: %v\n", fs.Name(), err)
+		return nil, 1
 	}
 	p, diags := builtin.CompileFiles(pos[0], *catalog)
 	printDiags(stderr, diags)
@@ -68,10 +94,11 @@ func runValidate(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("validate", stderr)
 	catalog := fs.String("catalog", "", "catalog file (default: catalog.yaml beside the campaign)")
 	p, rc := load(fs, args, catalog, stderr)
-	if rc != 0 {
+	if p == nil { // an error, or the usage asked for
 		return rc
 	}
-	fmt.Fprintf(stdout, "%s: valid (%d activities)\n", p.Campaign.File, len(p.Campaign.Activities))
+	fmt.Fprintln(stdout, api.ValidSummary(p.Campaign.File, len(p.Campaign.Activities)))
+	printExampleDataHint(stderr, "validate", p) // valid all the same: a note
 	return 0
 }
 
@@ -80,7 +107,7 @@ func runCompile(args []string, stdout, stderr io.Writer) int {
 	catalog := fs.String("catalog", "", "catalog file (default: catalog.yaml beside the campaign)")
 	out := fs.String("o", "", "write the ASL to this file instead of stdout")
 	p, rc := load(fs, args, catalog, stderr)
-	if rc != 0 {
+	if p == nil { // an error, or the usage asked for
 		return rc
 	}
 	if *out == "" {

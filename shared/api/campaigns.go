@@ -302,7 +302,10 @@ func fileRefs(n *yaml.Node, path string) []fileRef {
 	return out
 }
 
-func validateResult(diags campaign.Diagnostics) ValidateResult {
+// validateResult is the answer of validate for the document name compiled
+// to p (nil when it did not compile): Output ends, when it is valid, with
+// the line `stepwise validate` prints then (ValidSummary).
+func validateResult(name string, p *compile.Program, diags campaign.Diagnostics) ValidateResult {
 	res := ValidateResult{Valid: !diags.HasErrors(), Diagnostics: []Diagnostic{}}
 	var out strings.Builder
 	for _, d := range diags {
@@ -310,8 +313,17 @@ func validateResult(diags campaign.Diagnostics) ValidateResult {
 		out.WriteString(d.String())
 		out.WriteByte('\n')
 	}
+	if res.Valid && p != nil && p.Campaign != nil {
+		out.WriteString(ValidSummary(name, len(p.Campaign.Activities)))
+		out.WriteByte('\n')
+	}
 	res.Output = out.String()
 	return res
+}
+
+// ValidSummary is the line `stepwise validate` prints for a valid campaign.
+func ValidSummary(file string, activities int) string {
+	return fmt.Sprintf("%s: valid (%d activities)", file, activities)
 }
 
 // actions lists the lifecycle actions a campaign allows now: those of its status

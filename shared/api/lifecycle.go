@@ -77,11 +77,11 @@ func (s *Server) validateCampaign(w http.ResponseWriter, r *http.Request) *Error
 	if err != nil {
 		return storeError(err, "campaign "+id)
 	}
-	_, diags, e := s.compileDoc(r.Context(), id, c.Draft)
+	p, diags, e := s.compileDoc(r.Context(), id, c.Draft)
 	if e != nil {
 		return e
 	}
-	writeJSON(w, http.StatusOK, validateResult(diags))
+	writeJSON(w, http.StatusOK, validateResult(docName(id, c.Draft), p, diags))
 	return nil
 }
 
@@ -95,11 +95,15 @@ func (s *Server) validateDocument(w http.ResponseWriter, r *http.Request) *Error
 		return e
 	}
 	c, diags := parseDoc("", doc)
-	_, diags, e = s.compileParsed(r.Context(), c, diags)
+	name := ""
+	if c != nil {
+		name = c.File // before compileParsed puts it in the Sources' folder
+	}
+	p, diags, e := s.compileParsed(r.Context(), c, diags)
 	if e != nil {
 		return e
 	}
-	writeJSON(w, http.StatusOK, validateResult(diags))
+	writeJSON(w, http.StatusOK, validateResult(name, p, diags))
 	return nil
 }
 

@@ -82,7 +82,8 @@ type Diagnostic struct {
 type ValidateResult struct {
 	Valid       bool         `json:"valid"`
 	Diagnostics []Diagnostic `json:"diagnostics"`
-	// Output is what `stepwise validate` prints: one diagnostic a line.
+	// Output is what `stepwise validate` prints: one diagnostic a line, then
+	// for a valid campaign `FILE: valid (N activities)`.
 	Output string `json:"output"`
 }
 

@@ -1,7 +1,10 @@
 package campaign
 
 import (
+	"errors"
+	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -173,6 +176,11 @@ func LoadCampaign(file string) (*Campaign, Diagnostics) {
 // readFile reads at most max+1 bytes of file: enough to tell it is too large.
 func readFile(file, what string, max int) ([]byte, Diagnostics) {
 	f, err := os.Open(file)
+	if errors.Is(err, fs.ErrNotExist) {
+		// The full path: a relative one does not say where it was looked for.
+		abs, _ := filepath.Abs(file)
+		return nil, Diagnostics{{Pos: Pos{File: file}, Message: fmt.Sprintf("%s file %s does not exist", what, abs), Severity: Error}}
+	}
 	if err != nil {
 		return nil, Diagnostics{{Pos: Pos{File: file}, Message: err.Error(), Severity: Error}}
 	}

@@ -19,6 +19,9 @@ func (p Pos) String() string {
 	if p.File == "" {
 		return fmt.Sprintf("%d:%d", p.Line, p.Col)
 	}
+	if p.Line == 0 {
+		return p.File // the whole file, no position in it
+	}
 	return fmt.Sprintf("%s:%d:%d", p.File, p.Line, p.Col)
 }
 

@@ -170,7 +170,7 @@ func readFiles(c *campaign.Campaign) (map[string][]byte, campaign.Diagnostics) {
 			data, err := roots.ReadFile(c.Dir(), ref.name)
 			if err != nil {
 				diags = append(diags, campaign.Diagnostic{Pos: c.Src.PosOf(ref.path), Path: ref.path, Severity: campaign.Error,
-					Message: fileErr(ref.name, err)})
+					Message: fileErr(c.Dir(), ref.name, err)})
 				continue
 			}
 			files[ref.name] = data
@@ -179,9 +179,10 @@ func readFiles(c *campaign.Campaign) (map[string][]byte, campaign.Diagnostics) {
 	return files, diags
 }
 
-// fileErr explains why a template file cannot be read, without the
-// absolute paths of the machine (but those of the allowed folder).
-func fileErr(name string, err error) string {
+// fileErr explains why a template file cannot be read: the name, the
+// folder it was looked for in (names resolve against the campaign's folder,
+// the one allowed folder; in full, since "." says nothing) and the reason.
+func fileErr(dir, name string, err error) string {
 	var outside *fileroot.OutsideError
 	if errors.As(err, &outside) {
 		return "template file " + err.Error()
@@ -189,5 +190,9 @@ func fileErr(name string, err error) string {
 	if pe, ok := err.(*os.PathError); ok {
 		err = pe.Err
 	}
-	return fmt.Sprintf("cannot read template file %q: %v", name, err)
+	abs, aerr := filepath.Abs(dir)
+	if aerr != nil {
+		abs = dir
+	}
+	return fmt.Sprintf("cannot read template file %q in %s (the campaign's folder): %v", name, abs, err)
 }

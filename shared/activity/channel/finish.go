@@ -173,7 +173,7 @@ func logFinish(t *datatask.Task, res *activity.Result) {
 	if t.Req.Run.Test {
 		verb = "would send"
 	}
-	t.Logf("%s %d, skipped %d (%s)", verb, res.Counts["out"], res.Counts["skipped"], strings.Join(sortStrings(parts), ", "))
+	t.Logf("%s %d, %s", verb, res.Counts["out"], skippedText(res.Counts["skipped"], sortStrings(parts)))
 }
 
 func sortStrings(s []string) []string {

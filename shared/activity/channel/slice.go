@@ -432,6 +432,6 @@ func logSlice(ctx context.Context, t *datatask.Task, sl activity.Slice, outs []o
 	if t.Req.Run.Test {
 		verb = "would send"
 	}
-	t.Logf("slice %d: %d rows, %s %d, skipped %d (%s)", sl.Index, len(outs), verb, sent, len(outs)-sent, strings.Join(parts, ", "))
+	t.Logf("slice %d: %d rows, %s %d, %s", sl.Index, len(outs), verb, sent, skippedText(int64(len(outs)-sent), parts))
 	return sent
 }

@@ -294,7 +294,8 @@ func fileSource(t *datatask.Task, x *LoadFileConfig, extra *fileroot.Roots) (*so
 	if errors.As(err, &outside) {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %v", field, err)}
 	}
-	return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %s not found (relative paths are read in the campaign folder)", field, name)}
+	// The campaign folder by its name only: messages carry no machine folders.
+	return nil, &activity.InvalidInput{Msg: fmt.Sprintf("load-file: %s: %s not found in the campaign folder %q (relative paths are read there)", field, name, filepath.Base(dir))}
 }
 
 // fileRoots are the roots load-file reads from: the campaign folder (unless

@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"io/fs"
 	"slices"
 	"strings"
 	"time"
@@ -206,6 +207,9 @@ func (t *Task) Table(name string) (string, error) {
 		snap := TableSnapshot(t.Req.Run.ID, name)
 		src := dataset.Source{Location: t.Comp.Catalog.Resolve(tbl.Source), Columns: tbl.Columns}
 		if _, err := t.Engine.Snapshot(t.Ctx, snap, src, name, tbl.Key); err != nil {
+			if errors.Is(err, fs.ErrNotExist) {
+				return "", &activity.InvalidInput{Msg: fmt.Sprintf("table %s: its source %s does not exist (the catalog's source: %s)", name, src.Location, tbl.Source)}
+			}
 			return "", fmt.Errorf("table %s: cannot read its source %s: %w", name, tbl.Source, err)
 		}
 		if _, err := t.Engine.StageDataset(t.Ctx, view, snap); err != nil {
