@@ -20,6 +20,10 @@ func init() {
 }
 
 func runCatalog(args []string, stdout, stderr io.Writer) int {
+	if len(args) == 1 && (args[0] == "-h" || args[0] == "--help" || args[0] == "-help") {
+		newFlags("catalog", stderr).Usage()
+		return 0
+	}
 	if len(args) == 0 || args[0] != "init" {
 		fmt.Fprintln(stderr, "stepwise catalog: expected: catalog init FILES... [--out catalog.yaml] [--force] [--sample N]")
 		return 2
@@ -30,7 +34,7 @@ func runCatalog(args []string, stdout, stderr io.Writer) int {
 	sample := fs.Int("sample", catalogguess.DefaultSample, "rows read from each file to guess types, keys and link cardinalities")
 	files, err := parseInterspersed(fs, args[1:])
 	if err != nil {
-		return 2
+		return flagExit(err)
 	}
 	if len(files) == 0 {
 		fmt.Fprintln(stderr, "stepwise catalog init: expected one or more local files (.parquet, .csv, .tsv, .jsonl)")

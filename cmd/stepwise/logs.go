@@ -32,7 +32,10 @@ func runLogs(args []string, stdout, stderr io.Writer) int {
 	home := fs.String("home", ".stepwise", "local state folder")
 	asJSON := fs.Bool("json", false, "print {runId, activities: [{activity, type, status, error, lines, dropped}]}")
 	pos, err := parseInterspersed(fs, args)
-	if err != nil || len(pos) < 1 || len(pos) > 2 {
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) < 1 || len(pos) > 2 {
 		fmt.Fprintln(stderr, "stepwise logs: expected RUN_ID [ACTIVITY]")
 		return 2
 	}

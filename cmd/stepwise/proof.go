@@ -43,7 +43,7 @@ func runProof(args []string, stdout, stderr io.Writer) int {
 	fs.Var(&roots, "file-root", fileRootUsage)
 	pos, err := parseInterspersed(fs, args)
 	if err != nil {
-		return 2
+		return flagExit(err)
 	}
 	if len(pos) != 2 {
 		fmt.Fprintln(stderr, "stepwise proof: expected CAMPAIGN ACTIVITY")

@@ -23,7 +23,10 @@ func runResume(args []string, stdout, stderr io.Writer) int {
 	wait := fs.String("wait", "real", "wait states: real, skip, or scale=N")
 	asJSON := fs.Bool("json", false, "print one JSON summary when the run ends")
 	pos, err := parseInterspersed(fs, args)
-	if err != nil || len(pos) != 1 {
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "stepwise resume: expected one run id")
 		return 2
 	}

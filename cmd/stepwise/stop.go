@@ -27,7 +27,10 @@ func runStop(args []string, stdout, stderr io.Writer) int {
 	fs := newFlags("stop", stderr)
 	home := fs.String("home", ".stepwise", "local state folder")
 	pos, err := parseInterspersed(fs, args)
-	if err != nil || len(pos) != 1 {
+	if err != nil {
+		return flagExit(err)
+	}
+	if len(pos) != 1 {
 		fmt.Fprintln(stderr, "stepwise stop: expected one run id")
 		return 2
 	}
