@@ -77,9 +77,6 @@ func (o Options) withDefaults() Options {
 	if o.Sleep == nil {
 		o.Sleep = sleep
 	}
-	if o.Deadline == nil {
-		o.Deadline = func(ctx context.Context) (time.Time, bool) { return ctx.Deadline() }
-	}
 	return o
 }
 

@@ -39,12 +39,26 @@ const (
 // quarter of the time left (2 s to 1 min) before the deadline, and half of
 // it. Zero times without a deadline.
 func sliceStops(ctx context.Context, env *activity.Env, opts Options) (stopAt, callsUntil time.Time) {
-	dl, ok := opts.Deadline(ctx)
+	dl, ok := opts.deadline(ctx, env)
 	if !ok {
 		return
 	}
 	margin := min(max(dl.Sub(env.Now())/4, minStopMargin), maxStopMargin)
 	return dl.Add(-margin), dl.Add(-margin / 2)
+}
+
+// deadline is when the invocation must have returned, on the Env's clock:
+// Options.Deadline, else the context's deadline (wall time) carried over to
+// the Env's clock, which a host may have set elsewhere in time.
+func (o Options) deadline(ctx context.Context, env *activity.Env) (time.Time, bool) {
+	if o.Deadline != nil {
+		return o.Deadline(ctx)
+	}
+	dl, ok := ctx.Deadline()
+	if !ok {
+		return time.Time{}, false
+	}
+	return env.Now().Add(time.Until(dl)), true
 }
 
 // timeUp reports whether the slice must stop taking recipients, and stops

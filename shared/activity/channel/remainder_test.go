@@ -226,3 +226,26 @@ func TestSliceCallCutByDeadline(t *testing.T) {
 	checkExactlyOnceAct(t, h, "cut", "long", fin, eligible, map[string]string{})
 	t.Logf("%d recipients sent once in %d invocations", len(eligible), invocations)
 }
+
+// A host whose clock is elsewhere in time than the wall (a test a year
+// ahead, a replay) still gets the invocation's time: the context's deadline
+// is wall time, carried over to the Env's clock.
+func TestDeadlineOnTheEnvClock(t *testing.T) {
+	for _, offset := range []time.Duration{-400 * 24 * time.Hour, 400 * 24 * time.Hour} {
+		h := newHarness(t)
+		h.clock.Set(time.Now().Add(offset))
+		in := h.population("run1", basePopulation())
+		res := h.plan("news", "run1", false, in)
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		for _, sl := range slices(res) {
+			r, err := h.send(ctx, "news", "run1", false, in, sl)
+			if err != nil || r.Extra["remainder"] != nil {
+				t.Fatalf("clock %v from the wall: slice %d: %v %v", offset, sl.Index, r, err)
+			}
+		}
+		cancel()
+		if n := len(h.sentTo("run1", "news")); n == 0 {
+			t.Fatalf("clock %v from the wall: nothing sent", offset)
+		}
+	}
+}

@@ -96,7 +96,7 @@ func sizingKey(run, act string) string { return "runs/" + run + "/" + act + "/_s
 // functionTimeout is the time left at the start of an invocation: the
 // function's timeout (0 without a deadline).
 func functionTimeout(ctx context.Context, env *activity.Env, opts Options) time.Duration {
-	if dl, ok := opts.Deadline(ctx); ok {
+	if dl, ok := opts.deadline(ctx, env); ok {
 		return max(0, dl.Sub(env.Now()).Round(time.Second))
 	}
 	return 0
