@@ -40,6 +40,6 @@ func runConfirm(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	fmt.Fprintf(stdout, "confirmation sent: %s of run %s sends at its next check (within %d s).\n", act, run, channel.ConfirmPollSeconds)
-	fmt.Fprintln(stdout, "If no `stepwise run` is running it, start it again with the same --idempotency-key.")
+	fmt.Fprintf(stdout, "If no `stepwise run` is running it, `stepwise resume %s` continues it.\n", run)
 	return 0
 }

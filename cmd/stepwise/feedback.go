@@ -77,6 +77,6 @@ func runFeedback(args []string, stdout, stderr io.Writer) int {
 	for _, n := range names {
 		fmt.Fprintf(stdout, " %s %d", n, byEvent[n])
 	}
-	fmt.Fprintf(stdout, "\n%d addresses suppressed; %d new rows in %s\n", suppressed, added, feedback.Table)
+	fmt.Fprintf(stdout, "\n%d addresses newly suppressed; %d new rows in %s\n", suppressed, added, feedback.Table)
 	return 0
 }

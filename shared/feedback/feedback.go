@@ -109,6 +109,7 @@ func FromUnsubscribe(c unsubscribe.Claims, at time.Time) Record {
 // Suppressor is the part of the state store Apply writes to.
 type Suppressor interface {
 	Suppress(ctx context.Context, s state.Suppression) (state.Suppression, error)
+	CheckSuppressed(ctx context.Context, channel string, addresses ...string) (map[string]state.Suppression, error)
 }
 
 // SuppressionOf returns the suppression a record causes, if any: hard
@@ -136,7 +137,7 @@ func SuppressionOf(r Record) (state.Suppression, bool) {
 }
 
 // Apply updates the suppression list from records and returns how many
-// addresses it suppressed.
+// addresses it newly suppressed (importing the same events again adds none).
 func Apply(ctx context.Context, sup Suppressor, recs []Record) (int, error) {
 	n := 0
 	for _, r := range recs {
@@ -144,10 +145,16 @@ func Apply(ctx context.Context, sup Suppressor, recs []Record) (int, error) {
 		if !ok {
 			continue
 		}
+		was, err := sup.CheckSuppressed(ctx, s.Channel, s.Address)
+		if err != nil {
+			return n, fmt.Errorf("suppress %s %s: %w", s.Channel, s.Address, err)
+		}
 		if _, err := sup.Suppress(ctx, s); err != nil {
 			return n, fmt.Errorf("suppress %s %s: %w", s.Channel, s.Address, err)
 		}
-		n++
+		if len(was) == 0 {
+			n++
+		}
 	}
 	return n, nil
 }

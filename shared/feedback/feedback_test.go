@@ -49,6 +49,19 @@ func (s *sup) Suppress(_ context.Context, x state.Suppression) (state.Suppressio
 	return x, err
 }
 
+func (s *sup) CheckSuppressed(_ context.Context, channel string, addresses ...string) (map[string]state.Suppression, error) {
+	out := map[string]state.Suppression{}
+	for _, a := range addresses {
+		n, _ := state.NewSuppression(state.Suppression{Channel: channel, Address: a, Reason: state.SuppressComplaint})
+		for _, x := range s.got {
+			if x.Channel == n.Channel && x.Address == n.Address {
+				out[a] = x
+			}
+		}
+	}
+	return out, nil
+}
+
 func TestParseAndApply(t *testing.T) {
 	recs := append(read(t, "ses-bounce-sns.json"), read(t, "ses-events.jsonl")...)
 	got := map[string]feedback.Event{}
@@ -76,6 +89,10 @@ func TestParseAndApply(t *testing.T) {
 		if want[x.Channel+"/"+x.Address] != x.Reason {
 			t.Errorf("unexpected %+v", x)
 		}
+	}
+	// The same events again: nothing newly suppressed.
+	if n, err := feedback.Apply(context.Background(), s, recs); err != nil || n != 0 {
+		t.Errorf("applied again: %d newly suppressed, %v", n, err)
 	}
 }
 
