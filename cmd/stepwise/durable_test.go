@@ -196,16 +196,8 @@ func TestKill9ServeResumesRuns(t *testing.T) {
 // (a run it executes gets the signal: TestRunShowsSuspended).
 func TestResumeWhileHomeBusy(t *testing.T) {
 	home := t.TempDir()
-	cmd := exec.Command(binary, "run", "testdata/longwait.yaml", "--home", home, "--wait", "real")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "pause") {
-	}
-	go io.Copy(io.Discard, stderr)
+	_, sc := startLongRun(t, home)
+	untilPause(sc)
 	out, errOut, code := stepwise(t, "resume", "--home", home, "some-run")
 	if code != 1 || !strings.Contains(errOut, "another stepwise process holds "+home+" and does not execute run some-run: resume it once that process ends") {
 		t.Fatalf("resume on a busy home: %d %s %s", code, out, errOut)

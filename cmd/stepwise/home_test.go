@@ -1,10 +1,7 @@
 package main
 
 import (
-	"bufio"
 	"fmt"
-	"io"
-	"os/exec"
 	"strings"
 	"testing"
 )
@@ -13,16 +10,8 @@ import (
 // run is refused with the holder's pid and command.
 func TestReadCommandsBesideARun(t *testing.T) {
 	home := t.TempDir()
-	cmd := exec.Command(binary, "run", "testdata/longwait.yaml", "--home", home, "--wait", "real")
-	stderr, _ := cmd.StderrPipe()
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	defer func() { cmd.Process.Kill(); cmd.Wait() }()
-	sc := bufio.NewScanner(stderr)
-	for sc.Scan() && !strings.Contains(sc.Text(), "pause") {
-	}
-	go io.Copy(io.Discard, stderr)
+	cmd, sc := startLongRun(t, home)
+	untilPause(sc)
 
 	out, errOut, code := stepwise(t, "runs", "--home", home)
 	if code != 0 || !strings.Contains(out, "long-wait") {

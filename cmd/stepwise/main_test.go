@@ -2,7 +2,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -32,16 +31,31 @@ func TestMain(m *testing.M) {
 
 func stepwise(t *testing.T, args ...string) (stdout, stderr string, code int) {
 	t.Helper()
-	var o, e bytes.Buffer
-	cmd := exec.Command(binary, args...)
-	cmd.Stdout, cmd.Stderr = &o, &e
-	err := cmd.Run()
-	if ee, ok := err.(*exec.ExitError); ok {
-		code = ee.ExitCode()
-	} else if err != nil {
+	return stepwiseIn(t, "", args...)
+}
+
+// startLongRun starts `stepwise run testdata/longwait.yaml` on home (it
+// waits a long time) and returns it with a scanner of its stderr; the
+// process is killed when the test ends.
+func startLongRun(t *testing.T, home string) (*exec.Cmd, *bufio.Scanner) {
+	t.Helper()
+	cmd := exec.Command(binary, "run", "testdata/longwait.yaml", "--home", home, "--wait", "real")
+	stderr, _ := cmd.StderrPipe()
+	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	return o.String(), e.String(), code
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	return cmd, bufio.NewScanner(stderr)
+}
+
+// untilPause reads the run's stderr until it waits, then drains the rest.
+func untilPause(sc *bufio.Scanner) {
+	for sc.Scan() && !strings.Contains(sc.Text(), "pause") {
+	}
+	go func() {
+		for sc.Scan() {
+		}
+	}()
 }
 
 // Kill -9 in the middle of a run, start again with the same idempotency key:
