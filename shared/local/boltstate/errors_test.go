@@ -112,17 +112,7 @@ func TestOpenOlderHome(t *testing.T) {
 // the file only for its transactions.
 func TestTwoStoresShareAHome(t *testing.T) {
 	ctx := context.Background()
-	home := t.TempDir()
-	a, err := Open(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := twoStores(t)
 	done := make(chan error)
 	go func() {
 		for i := range 50 {
@@ -150,17 +140,7 @@ func TestTwoStoresShareAHome(t *testing.T) {
 // another that waits for it within a transaction or two.
 func TestWaiterGetsTheLease(t *testing.T) {
 	ctx := context.Background()
-	home := t.TempDir()
-	a, err := Open(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	b, err := Open(home)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
+	a, b := twoStores(t)
 	stop, done := make(chan struct{}), make(chan error)
 	go func() {
 		for i := int64(0); ; i++ {
@@ -190,4 +170,19 @@ func TestWaiterGetsTheLease(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
+}
+
+// twoStores opens two stores on one home, as two processes would.
+func twoStores(t *testing.T) (a, b *Store) {
+	t.Helper()
+	home := t.TempDir()
+	for _, s := range []**Store{&a, &b} {
+		st, err := Open(home)
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { st.Close() })
+		*s = st
+	}
+	return a, b
 }
