@@ -4,7 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
@@ -35,13 +38,14 @@ import (
 func TestHomesShareAWarehouse(t *testing.T) {
 	t.Run("folder", func(t *testing.T) {
 		dir := t.TempDir()
-		shareWarehouse(t, dir, func() blob.Store {
-			s, err := folderblob.New(dir)
-			if err != nil {
-				t.Fatal(err)
-			}
-			return s
-		}, false)
+		shareWarehouse(t, dir, func() blob.Store { return mountedWarehouse(t, dir) }, false)
+		// The folder is the warehouse: a table is a folder in it.
+		if _, err := os.Stat(filepath.Join(dir, "customers", "commits")); err != nil {
+			t.Errorf("no %s: %v", filepath.Join(dir, "customers", "commits"), err)
+		}
+		if _, err := os.Stat(filepath.Join(dir, "warehouse")); !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("%s exists: tables were written one level down", filepath.Join(dir, "warehouse"))
+		}
 	})
 	t.Run("s3", func(t *testing.T) {
 		ts := httptest.NewServer(gofakes3.New(s3mem.New(), gofakes3.WithAutoBucket(true)).Server())
@@ -222,5 +226,60 @@ func TestUpdateDataMigratesLegacyHead(t *testing.T) {
 	hist, err := h.tables().TableHistory(ctx, "customers")
 	if err != nil || len(hist) != 2 || hist[1].Ref != ref || hist[0].Version != 2 {
 		t.Fatalf("warehouse history %+v, %v", hist, err)
+	}
+}
+
+// mountedWarehouse reads a catalog warehouse folder the way a home does: the
+// folder holds the keys under warehouse/.
+func mountedWarehouse(t *testing.T, dir string) blob.Store {
+	t.Helper()
+	s, err := folderblob.Mounted(dir, tablelog.Prefix)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s
+}
+
+// Tables an earlier release wrote one level down (dir/warehouse/customers)
+// are moved up on first use and keep their history; a table found in both
+// places is an error that names both, and nothing is moved.
+func TestWarehouseFolderMovesUp(t *testing.T) {
+	dir := t.TempDir()
+	files := map[string]string{
+		"campaign.yaml": udCampaign + winback,
+		"catalog.yaml":  strings.Replace(udCatalog, "version: 1\n", "version: 1\nwarehouse: "+dir+"\n", 1),
+		"customers.csv": udCustomers,
+	}
+	update := func(h *home, run string) error {
+		p := h.compile(files)
+		_, err := h.run(h.env, p, request(p, "u_winback", run, false, nil, h.rowsInput("in/w", [4]string{"C1", "", "", ""})))
+		return err
+	}
+	if err := update(newHome(t), "r1"); err != nil {
+		t.Fatal(err)
+	}
+	// The layout before: every table one level down.
+	legacy := filepath.Join(dir, "warehouse")
+	os.MkdirAll(legacy, 0o700)
+	if err := os.Rename(filepath.Join(dir, "customers"), filepath.Join(legacy, "customers")); err != nil {
+		t.Fatal(err)
+	}
+	h := newHome(t)
+	if err := update(h, "r2"); err != nil {
+		t.Fatal(err)
+	}
+	r := newWarehouseReader(t, h, mountedWarehouse(t, dir))
+	if got := r.read(t); got != 32 || r.version.Version != 2 {
+		t.Fatalf("C1 at %d points in version %d, want 32 in version 2 (history kept)", got, r.version.Version)
+	}
+	if _, err := os.Stat(legacy); !errors.Is(err, fs.ErrNotExist) {
+		t.Errorf("%s is still there after the move", legacy)
+	}
+
+	// Both places: refused, naming both.
+	os.MkdirAll(filepath.Join(legacy, "customers", "commits"), 0o700)
+	err := update(newHome(t), "r3")
+	if err == nil || !strings.Contains(err.Error(), filepath.Join(legacy, "customers")) || !strings.Contains(err.Error(), filepath.Join(dir, "customers")) {
+		t.Fatalf("table in both places: %v, want an error naming both folders", err)
 	}
 }

@@ -20,7 +20,6 @@ import (
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
-	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -131,7 +130,7 @@ func (d *Deps) warehouse(env *activity.Env, comp *activity.Compiled, eng *datase
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("catalog warehouse %s: no S3 warehouse store is configured here", w)}
 	}
 	dir := comp.Catalog.Resolve(w)
-	v, err := env.Shared("warehouse:"+dir, func() (any, error) { return folderblob.New(dir) })
+	v, err := env.Shared("warehouse:"+dir, func() (any, error) { return openWarehouseFolder(dir) })
 	if err != nil {
 		return nil, fmt.Errorf("catalog warehouse %s: %w", w, err)
 	}

@@ -27,6 +27,9 @@ const tmpDir = ".tmp"
 // they hold personal data.
 type Store struct {
 	root string
+	// mount, when set, is the key prefix the root holds: key mount/x is the
+	// file root/x, and keys outside mount/ do not exist.
+	mount string
 }
 
 var _ blob.FileStore = (*Store)(nil)
@@ -43,12 +46,35 @@ func New(dir string) (*Store, error) {
 	return &Store{root: abs}, nil
 }
 
+// Mounted returns a store rooted at dir that holds the keys under prefix
+// (without a trailing "/"): key prefix/x is the file dir/x. It serves a folder
+// that is already what the prefix names, such as a catalog's warehouse folder
+// for the keys under warehouse/.
+func Mounted(dir, prefix string) (*Store, error) {
+	if err := blob.CheckKey(prefix); err != nil {
+		return nil, fmt.Errorf("folderblob: mount %q: %w", prefix, err)
+	}
+	s, err := New(dir)
+	if err != nil {
+		return nil, err
+	}
+	s.mount = prefix
+	return s, nil
+}
+
 // Root is the absolute root folder.
 func (s *Store) Root() string { return s.root }
 
 func (s *Store) path(key string) (string, error) {
 	if err := blob.CheckKey(key); err != nil {
 		return "", err
+	}
+	if s.mount != "" {
+		rel, ok := strings.CutPrefix(key, s.mount+"/")
+		if !ok {
+			return "", fmt.Errorf("folderblob: key %q is outside %s/, the keys this folder holds", key, s.mount)
+		}
+		key = rel
 	}
 	if key == tmpDir || strings.HasPrefix(key, tmpDir+"/") {
 		return "", fmt.Errorf("folderblob: key %q is reserved", key)
@@ -208,6 +234,9 @@ func (s *Store) Stat(ctx context.Context, key string) (blob.Info, error) {
 // List implements blob.Store. It walks only the folder that contains the
 // prefix, and yields keys in ascending byte order like S3.
 func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[blob.Info, error] {
+	if s.mount != "" {
+		return s.listMounted(ctx, prefix)
+	}
 	return func(yield func(blob.Info, error) bool) {
 		// The deepest folder that every matching key lies under.
 		dir := ""
@@ -269,6 +298,30 @@ func (s *Store) List(ctx context.Context, prefix string) iter.Seq2[blob.Info, er
 			return true
 		}
 		walk(dir)
+	}
+}
+
+// listMounted lists the keys under the mount: the prefix is taken relative to
+// it and the keys found are given back under it.
+func (s *Store) listMounted(ctx context.Context, prefix string) iter.Seq2[blob.Info, error] {
+	base := s.mount + "/"
+	rel, ok := strings.CutPrefix(prefix, base)
+	if !ok {
+		if !strings.HasPrefix(base, prefix) {
+			return func(func(blob.Info, error) bool) {} // no key of this store matches
+		}
+		rel = "" // the prefix names the whole mount
+	}
+	inner := &Store{root: s.root}
+	return func(yield func(blob.Info, error) bool) {
+		for fi, err := range inner.List(ctx, rel) {
+			if err == nil {
+				fi.Key = base + fi.Key
+			}
+			if !yield(fi, err) {
+				return
+			}
+		}
 	}
 }
 
