@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
+	"unicode/utf8"
 
 	"github.com/stepwise-run/stepwise/shared/canvas"
 	"github.com/stepwise-run/stepwise/shared/state"
@@ -69,10 +71,48 @@ func runRuns(args []string, stdout, stderr io.Writer) int {
 			return 1
 		}
 		for _, r := range runs {
-			fmt.Fprintf(stdout, "%-38s %-20s %-10s %-5v %-20s %s\n", r.ID, r.CampaignID, r.Status, r.Test, r.StartedAt.Format("2006-01-02 15:04:05"), oneLine(r.Reason))
+			status, reason := whyRun(ctx, l.State, r, homeFlag(*home), time.Now())
+			fmt.Fprintf(stdout, "%-38s %-20s %-10s %-5v %-20s %s\n", r.ID, r.CampaignID, status, r.Test, r.StartedAt.Format("2006-01-02 15:04:05"), oneLine(reason))
 		}
 	}
 	return 0
+}
+
+// whyRun is the status to show for a run and why: a running run that waits
+// (held for confirmation, quiet hours, a wait activity) says so and what to
+// do, a suspended one how to go on.
+func whyRun(ctx context.Context, tasks interface {
+	ListTasks(ctx context.Context, runID string) ([]state.Task, error)
+}, r state.Run, home string, now time.Time) (string, string) {
+	switch r.Status {
+	case state.RunSuspended:
+		return string(r.Status), fmt.Sprintf("go on with `stepwise resume%s %s` (%s)", home, r.ID, r.Reason)
+	case state.RunRunning:
+	default:
+		return string(r.Status), r.Reason
+	}
+	ts, err := tasks.ListTasks(ctx, r.ID)
+	if err != nil {
+		return string(r.Status), r.Reason
+	}
+	var held, waits []string
+	for _, t := range ts {
+		w := t.Waiting
+		switch {
+		case t.Status != state.TaskRunning || w == nil:
+		case w.Reason == state.WaitHeld:
+			held = append(held, fmt.Sprintf("%s: confirm with `stepwise confirm%s %s %s`", t.Activity, home, r.ID, t.Activity))
+		case w.Until.After(now):
+			waits = append(waits, fmt.Sprintf("%s: until %s (%s)", t.Activity, untilText(w.Until, now, w.Zone), w.Reason))
+		}
+	}
+	switch {
+	case len(held) > 0:
+		return "held", strings.Join(append(held, waits...), "; ")
+	case len(waits) > 0:
+		return "waiting", strings.Join(waits, "; ")
+	}
+	return string(r.Status), r.Reason
 }
 
 // campaignsWithRuns lists the campaigns that have local runs: the bundles in the blob store.
@@ -88,10 +128,16 @@ func campaignsWithRuns(ctx context.Context, st state.Store) ([]string, error) {
 	return ids, nil
 }
 
+// oneLine keeps a reason on one line of at most 240 bytes (cut at a rune),
+// control characters from the data escaped.
 func oneLine(s string) string {
-	s = strings.ReplaceAll(s, "\n", " ")
-	if len(s) > 80 {
-		return s[:79] + "…"
+	s = escape(strings.ReplaceAll(s, "\n", " "))
+	if len(s) <= 240 {
+		return s
 	}
-	return s
+	cut := 239
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
 }

@@ -116,6 +116,11 @@ func TestRunShowsHeld(t *testing.T) {
 	run := r.expect(t, `^run `+runIDPat+` started: `+"`stepwise logs --home "+regexp.QuoteMeta(home)+` `)[1]
 	r.expect(t, `✓ all\s+succeeded .*out=30`,
 		regexp.QuoteMeta("first                  held: confirm with `stepwise confirm --home "+home+" "+run+" first`"))
+	// Another terminal sees why the run waits.
+	runs, _, _ := stepwise(t, "runs", "--home", home)
+	if !regexp.MustCompile(run + `\s+held-send\s+held\s+.*` + regexp.QuoteMeta("first: confirm with `stepwise confirm --home "+home+" "+run+" first`")).MatchString(runs) {
+		t.Fatalf("runs does not say the run is held:\n%s", runs)
+	}
 	if out, errOut, code := stepwise(t, "confirm", "--home", home, run, "first"); code != 0 {
 		t.Fatalf("confirm: %d %s %s", code, out, errOut)
 	}
@@ -132,6 +137,10 @@ func TestRunShowsSuspended(t *testing.T) {
 	r := startPTY(t, data, "run", "suspend.yaml", "--home", home, "--wait", "skip", "--param", "file=later.csv")
 	run := r.expect(t, `^run `+runIDPat+` started`)[1]
 	r.expect(t, regexp.QuoteMeta("load                   suspended: fix and `stepwise resume --home "+home+" "+run+"` (InvalidInput: load-file: ")+`.*later\.csv not found`)
+	runs, _, _ := stepwise(t, "runs", "--home", home)
+	if !regexp.MustCompile(run + `\s+\S+\s+suspended\s+.*` + regexp.QuoteMeta("go on with `stepwise resume --home "+home+" "+run+"` (load failed: ")).MatchString(runs) {
+		t.Fatalf("runs does not say how to go on:\n%s", runs)
+	}
 	os.WriteFile(filepath.Join(data, "later.csv"), []byte("customerId\nc1\nc2\n"), 0o644)
 	out, errOut, code := stepwise(t, "resume", "--home", home, run)
 	if code != 0 || !strings.Contains(out, "run "+run+" is executing in process") {
@@ -154,14 +163,18 @@ func TestRunShowsQuietHoursThenInterrupt(t *testing.T) {
 	data, home := visibleData(t)
 	r := startPTY(t, data, "run", "quiet.yaml", "--home", home, "--wait", "real")
 	run := r.expect(t, `^run `+runIDPat+` started`)[1]
-	r.expect(t, `✓ all\s+succeeded`, `first\s+waiting until ([A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} )?\d\d:\d\d Europe/Paris \(quiet hours\)$`)
+	until := r.expect(t, `✓ all\s+succeeded`, `first\s+waiting until (([A-Z][a-z]{2} \d{1,2} [A-Z][a-z]{2} )?\d\d:\d\d Europe/Paris) \(quiet hours\)$`)[1]
+	runs, _, _ := stepwise(t, "runs", "--home", home)
+	if !regexp.MustCompile(run + `\s+quiet-send\s+waiting\s+.*` + regexp.QuoteMeta("first: until "+until+" (quiet hours)")).MatchString(runs) {
+		t.Fatalf("runs does not say until when the run waits (%s):\n%s", until, runs)
+	}
 	r.cmd.Process.Signal(syscall.SIGINT)
 	r.expect(t, regexp.QuoteMeta("stepwise run: interrupted: resume with `stepwise resume --home "+home+" "+run+"`"))
 	if code := r.exitCode(t); code != 130 {
 		t.Fatalf("exit %d:\n%s", code, strings.Join(r.seen, "\n"))
 	}
-	runs, _, _ := stepwise(t, "runs", "--home", home)
-	if !regexp.MustCompile(run + `\s+quiet-send\s+suspended\s+false\s+\S+ \S+\s+interrupted`).MatchString(runs) {
+	runs, _, _ = stepwise(t, "runs", "--home", home)
+	if !regexp.MustCompile(run + `\s+quiet-send\s+suspended\s+false\s+\S+ \S+\s+go on with .*\(interrupted\)`).MatchString(runs) {
 		t.Fatalf("the interrupted run is not resumable:\n%s", runs)
 	}
 	// Nothing was sent: preview says so, and what was.

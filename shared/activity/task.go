@@ -70,7 +70,8 @@ type Result struct {
 	Ports  map[string]*string `json:"ports"`
 	Counts map[string]int64   `json:"counts"`
 	Slices []Slice            `json:"slices,omitzero"` // a channel plan's, [] when it has none
-	// Extra carries small type-specific facts (e.g. a channel's hold state).
+	// Extra carries small type-specific facts (e.g. a channel's hold state,
+	// ExtraHeld).
 	Extra map[string]any `json:"extra,omitempty"`
 }
 
@@ -120,3 +121,7 @@ func (c *Call) Logf(ctx context.Context, format string, args ...any) {
 		c.Log.AppendTaskLog(ctx, c.Req.Run.ID, c.Req.Activity, c.Env.Now(), fmt.Sprintf(format, args...))
 	}
 }
+
+// ExtraHeld is the Result.Extra key of a channel's hold: true while a send
+// waits to be confirmed.
+const ExtraHeld = "held"

@@ -132,6 +132,9 @@ func (s *Server) runDetail(ctx context.Context, run state.Run) (RunView, *Error)
 		if t, ok := byID[id]; ok {
 			a.Status, a.Ports, a.Attempts, a.Error = string(t.Status), t.Ports, t.Attempts, t.Error
 			a.StartedAt, a.EndedAt = timePtr(t.StartedAt), timePtr(t.EndedAt)
+			if w := t.Waiting; w != nil && t.Status == state.TaskRunning {
+				a.Waiting = &WaitView{Reason: w.Reason, Until: timePtr(w.Until), Zone: w.Zone}
+			}
 		}
 		v.Activities = append(v.Activities, a)
 	}

@@ -125,6 +125,16 @@ type ActivityView struct {
 	Error     string           `json:"error,omitempty"`
 	StartedAt *time.Time       `json:"startedAt,omitempty"`
 	EndedAt   *time.Time       `json:"endedAt,omitempty"`
+	// Waiting says what a running activity waits for.
+	Waiting *WaitView `json:"waiting,omitempty"`
+}
+
+// WaitView is what a running activity waits for: held (confirm it), quiet
+// hours or a wait activity (until a time, in the campaign's zone).
+type WaitView struct {
+	Reason string     `json:"reason" jsonschema:"description=held (confirm the activity to send) or quiet hours or the type of a wait activity"`
+	Until  *time.Time `json:"until,omitempty"`
+	Zone   string     `json:"zone,omitempty" jsonschema:"description=IANA time zone to show until in"`
 }
 
 // Transition is an output port and where it leads, with its row count once activated.

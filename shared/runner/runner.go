@@ -111,6 +111,16 @@ func (r *Runner) activity(ctx context.Context, spec *activity.Spec, input json.R
 		r.Store.AppendTaskLog(context.WithoutCancel(ctx), req.Run.ID, req.Activity, r.Env.Now(), "error: "+err.Error())
 		return nil, err
 	}
+	if held, ok := res.Extra[activity.ExtraHeld].(bool); ok && !last {
+		// The task notes its hold, so that readers (runs, the API) can say why it waits.
+		var w *state.TaskWait
+		if held {
+			w = &state.TaskWait{Reason: state.WaitHeld}
+		}
+		if _, err := r.Store.UpdateTask(ctx, req.Run.ID, req.Activity, state.TaskUpdate{At: r.Env.Now(), Waiting: w}); err != nil {
+			return nil, retryable(err)
+		}
+	}
 	if last {
 		u := state.TaskUpdate{Status: taskStatus(res.Status), At: r.Env.Now(), Ports: activePorts(res), Outputs: outputs(res)}
 		if _, err := r.Store.UpdateTask(ctx, req.Run.ID, req.Activity, u); err != nil {

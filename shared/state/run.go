@@ -165,8 +165,25 @@ type Task struct {
 	// Log holds the newest lines, at most MaxTaskLogLines and MaxTaskLogBytes.
 	Log []string `json:"log,omitempty"`
 	// LogDropped counts the older lines dropped to keep Log bounded.
-	LogDropped int64     `json:"logDropped,omitempty"`
-	UpdatedAt  time.Time `json:"updatedAt"`
+	LogDropped int64 `json:"logDropped,omitempty"`
+	// Waiting says what a running task waits for, when it is not working.
+	Waiting   *TaskWait `json:"waiting,omitempty"`
+	UpdatedAt time.Time `json:"updatedAt"`
+}
+
+// Reasons a task waits.
+const (
+	WaitHeld       = "held"        // a channel with confirm: true waits to be confirmed
+	WaitQuietHours = "quiet hours" // a channel waits for its send window
+)
+
+// TaskWait is what a task waits for: a reason (WaitHeld, WaitQuietHours, or
+// the activity type of a wait activity) and, for waits that end by
+// themselves, when, with the IANA zone to show it in.
+type TaskWait struct {
+	Reason string    `json:"reason"`
+	Until  time.Time `json:"until,omitzero"`
+	Zone   string    `json:"zone,omitempty"`
 }
 
 // TaskUpdate is a change to a task, driven by the status it moves to:
@@ -174,24 +191,34 @@ type Task struct {
 //   - running from any other status (or a new task) starts an attempt: Attempts+1,
 //     StartedAt=At, EndedAt cleared; running → running is a progress update;
 //   - succeeded, failed, skipped set EndedAt=At;
-//   - pending and suspended change only the status.
+//   - pending and suspended change only the status;
+//   - no status changes only Waiting (a note on a running task).
 //
-// Ports and Outputs replace the stored maps when non-nil; Error always replaces.
+// Ports and Outputs replace the stored maps when non-nil; Error and Waiting always
+// replace (a status change without Waiting ends a wait).
 type TaskUpdate struct {
 	Status  TaskStatus
 	At      time.Time
 	Ports   map[string]int64
 	Outputs map[string]string
 	Error   string
+	Waiting *TaskWait
 }
 
 // ApplyTaskUpdate applies u to the stored task (zero Task with RunID and Activity set
 // when there is none yet).
 func ApplyTaskUpdate(t Task, u TaskUpdate) (Task, error) {
+	at := Stamp(u.At)
+	if u.Status == "" {
+		if t.Status != TaskRunning {
+			return t, fmt.Errorf("%w: a wait is noted on a running task; %s/%s is %q", ErrConflict, t.RunID, t.Activity, t.Status)
+		}
+		t.Waiting, t.UpdatedAt = u.Waiting, at
+		return t, nil
+	}
 	if !u.Status.Valid() {
 		return t, fmt.Errorf("%w: task status %q", ErrInvalid, u.Status)
 	}
-	at := Stamp(u.At)
 	if u.Status == TaskRunning && t.Status != TaskRunning {
 		t.Attempts++
 		t.StartedAt = at
@@ -208,6 +235,7 @@ func ApplyTaskUpdate(t Task, u TaskUpdate) (Task, error) {
 		t.Outputs = u.Outputs
 	}
 	t.Error = u.Error
+	t.Waiting = u.Waiting
 	t.UpdatedAt = at
 	return t, nil
 }

@@ -80,7 +80,7 @@ func runPlan(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 			}
 			held = !ok
 		}
-		res.Extra["held"] = held
+		res.Extra[activity.ExtraHeld] = held
 		if held && req.Phase == PhasePlan {
 			t.Logf("holding %d recipients until confirmed: `stepwise confirm %s %s` (or the API's confirm)", eligible, req.Run.ID, req.Activity)
 		}

@@ -222,6 +222,18 @@ func (l *Local) Run(ctx context.Context, p *compile.Program, o Options) (*runner
 	}
 	tracker := newTracker(p, o.Progress)
 	tracker.wait = o.Wait
+	tracker.note = func(runID, act string, w *state.TaskWait) {
+		// Best effort: a note only tells readers why the run waits. A wait
+		// activity has no task until it ends (no function runs it): it starts
+		// one.
+		nctx := context.WithoutCancel(ctx)
+		_, err := l.State.UpdateTask(nctx, runID, act, state.TaskUpdate{At: time.Now(), Waiting: w})
+		if errors.Is(err, state.ErrConflict) {
+			if _, err := l.State.GetTask(nctx, runID, act); errors.Is(err, state.ErrNotFound) {
+				l.State.UpdateTask(nctx, runID, act, state.TaskUpdate{Status: state.TaskRunning, At: time.Now(), Waiting: w})
+			}
+		}
+	}
 	var live *liveLock
 	defer func() { live.release() }()
 	tracker.started = func(runID string) {
@@ -348,7 +360,9 @@ type tracker struct {
 	lastErr string // the last error caught or raised, with its cause
 	running map[string]bool
 	// started is called once the run has its id.
-	started   func(runID string)
+	started func(runID string)
+	// note records on the task what it waits for (nil: no longer waiting).
+	note      func(runID, activity string, w *state.TaskWait)
 	held      map[string]bool
 	suspended map[string]bool
 	sending   map[string]*sendState
@@ -356,11 +370,8 @@ type tracker struct {
 }
 
 func newTracker(p *compile.Program, emit func(Progress)) *tracker {
-	t := &tracker{p: p, emit: emit, running: map[string]bool{}, held: map[string]bool{}, suspended: map[string]bool{}, sending: map[string]*sendState{}}
-	if emit != nil {
-		t.waits = waitStates(p.JSON)
-	}
-	return t
+	return &tracker{p: p, emit: emit, running: map[string]bool{}, held: map[string]bool{}, suspended: map[string]bool{},
+		sending: map[string]*sendState{}, waits: waitStates(p.JSON)}
 }
 
 func (t *tracker) emitLocked(pr Progress) {
@@ -396,13 +407,10 @@ func (t *tracker) event(ev interp.Event) {
 			t.emitLocked(Progress{Status: ProgressStarted, RunID: t.runID, Time: ev.Time})
 		}
 	}
-	if t.emit == nil {
-		return
-	}
 	if ev.Type == interp.StateEntered && ev.StateType == "Wait" {
 		defer t.waiting(ev)
 	}
-	if t.special(ev) {
+	if t.special(ev) || t.emit == nil {
 		return
 	}
 	id, role := t.activityOf(ev.State)

@@ -299,7 +299,7 @@ func (t *tracker) special(ev interp.Event) bool {
 		if !ok {
 			return false
 		}
-		held, has := res.Extra["held"].(bool)
+		held, has := res.Extra[activity.ExtraHeld].(bool)
 		if has && held && !t.held[name] {
 			t.held[name] = true
 			t.emitLocked(Progress{Activity: name, Type: typ, Status: ProgressHeld, RunID: t.runID, Time: ev.Time})
@@ -348,7 +348,10 @@ func (t *tracker) waiting(ev interp.Event) {
 	}
 	reason := spec.Type
 	if part == "until" {
-		reason = "quiet hours"
+		reason = state.WaitQuietHours
+	}
+	if t.note != nil && t.runID != "" {
+		t.note(t.runID, name, &state.TaskWait{Reason: reason, Until: until, Zone: t.p.Campaign.Timezone})
 	}
 	t.emitLocked(Progress{Activity: name, Type: spec.Type, Status: ProgressWaiting, Until: until, Reason: reason, RunID: t.runID, Time: ev.Time})
 }

@@ -207,6 +207,33 @@ func testTasks(t *testing.T, s state.Store) {
 	equal(t, "other run", len(must(s.ListTasks(ctx, "run-10"))), 0)
 }
 
+// A running task notes what it waits for; the note goes with the next status
+// change, and only a running task takes one.
+func testTaskWaiting(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	run := "run-w"
+	must(s.UpdateTask(ctx, run, "send", state.TaskUpdate{Status: state.TaskRunning, At: t0}))
+	wait := &state.TaskWait{Reason: state.WaitQuietHours, Until: at(time.Hour), Zone: "Europe/Paris"}
+	tk := must(s.UpdateTask(ctx, run, "send", state.TaskUpdate{At: at(time.Second), Waiting: wait}))
+	same(t, "waiting", tk.Waiting, wait)
+	equal(t, "status kept", tk.Status, state.TaskRunning)
+	equal(t, "attempts kept", tk.Attempts, 1)
+	same(t, "get", must(s.GetTask(ctx, run, "send")).Waiting, wait)
+	tk = must(s.UpdateTask(ctx, run, "send", state.TaskUpdate{At: at(2 * time.Second)}))
+	if tk.Waiting != nil {
+		t.Fatalf("a note without a wait kept %+v", tk.Waiting)
+	}
+	must(s.UpdateTask(ctx, run, "send", state.TaskUpdate{At: at(3 * time.Second), Waiting: &state.TaskWait{Reason: state.WaitHeld}}))
+	tk = must(s.UpdateTask(ctx, run, "send", state.TaskUpdate{Status: state.TaskSucceeded, At: at(4 * time.Second)}))
+	if tk.Waiting != nil {
+		t.Fatalf("the task ended still waiting: %+v", tk.Waiting)
+	}
+	_, err := s.UpdateTask(ctx, run, "send", state.TaskUpdate{At: at(5 * time.Second), Waiting: wait})
+	wantErr(t, err, state.ErrConflict)
+	_, err = s.UpdateTask(ctx, run, "never", state.TaskUpdate{At: at(5 * time.Second), Waiting: wait})
+	wantErr(t, err, state.ErrConflict)
+}
+
 func testTaskLog(t *testing.T, s state.Store) {
 	ctx := context.Background()
 	for i := 0; i < 1100; i += 100 {

@@ -37,6 +37,7 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"Runs/List", testListRuns},
 		{"Tasks/Update", testTasks},
 		{"Tasks/Log", testTaskLog},
+		{"Tasks/Waiting", testTaskWaiting},
 		{"Tables/Commit", testTables},
 		{"Tables/Race", testTableRace},
 		{"Audiences", testAudiences},
