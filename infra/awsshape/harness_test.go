@@ -449,6 +449,10 @@ type run struct {
 	params  map[string]any
 	runID   string
 	test    bool
+	// at, when set, is the instant the local run starts at (its clock runs
+	// on from there): the AWS-shaped run's, so that relative dates and
+	// anniversaries cut at the same point whenever the two runs happen.
+	at time.Time
 }
 
 func (r run) input() json.RawMessage {
@@ -485,6 +489,10 @@ func runLocal(t *testing.T, r run) *runner.Summary {
 		t.Fatal(err)
 	}
 	defer l.Close()
+	if !r.at.IsZero() {
+		began := time.Now()
+		l.Env.Clock = func() time.Time { return r.at.Add(time.Since(began)) }
+	}
 	s, err := l.Run(context.Background(), r.program, executor.Options{Params: r.params, RunID: r.runID, Test: r.test, Wait: interp.WaitSkip})
 	if err != nil && s == nil {
 		t.Fatalf("local run of %s: %v", r.name, err)

@@ -1,6 +1,7 @@
 package awsshape_test
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"maps"
@@ -36,6 +37,9 @@ func (sh *shape) checkAgainst(t *testing.T, lr, r run, o lambdalocal.Outcome) {
 	if err := json.Unmarshal(o.Output, &got); err != nil {
 		t.Errorf("%s: execution output is no run summary: %v\n%s", r.name, err, o.Output)
 		return
+	}
+	if aws, err := sh.state.GetRun(context.Background(), r.runID); err == nil {
+		lr.at = aws.StartedAt
 	}
 	want := runLocal(t, lr)
 	sh.compare(t, r, want, &got)
