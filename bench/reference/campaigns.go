@@ -143,7 +143,7 @@ const leadsFile = "files/leads.csv"
 
 // writeLeads writes the leads file: one line for every fifth customer with
 // an email (each email once), every seventh upper-cased, one in fifty an
-// unknown address, one in a thousand an unreadable points value. It depends
+// unknown address, one in 250 an unreadable points value. It depends
 // only on the size's customers.
 func writeLeads(dir string) error {
 	dst := filepath.Join(dir, leadsFile)
@@ -188,7 +188,7 @@ ORDER BY customerId`)
 			email = strings.ToUpper(email)
 		}
 		points := fmt.Sprint(i * 37 % 500)
-		if i%1000 == 999 {
+		if i%250 == 249 {
 			points = "n/a"
 		}
 		fmt.Fprintf(w, "%s,%s,%s,%s\n", email, points, tiers[i%3], day.AddDate(0, 0, i%300).Format(time.DateOnly))

@@ -42,7 +42,8 @@ import (
 //     work folder (which the floor reads);
 //   - floor: "one SQL statement + render": a plain read of that file (the
 //     final recipients, already selected) and the same render loop. The limit
-//     is within its bound when it costs at most ~1.5× this floor.
+//     is within its bound when it costs at most ~1.5× this floor;
+//   - explain: DuckDB's EXPLAIN ANALYZE of the statement, on stderr.
 func limit(args []string) error {
 	fs := flag.NewFlagSet("limit", flag.ExitOnError)
 	dir := fs.String("dir", "", "prepared size folder")
@@ -84,11 +85,19 @@ func limit(args []string) error {
 		fmt.Fprintf(os.Stderr, "  limit %s sql: %s, %d rows\n", bc.Name, round(time.Since(start)), n)
 		fmt.Println(n)
 		return nil
+	case "explain":
+		var kind, plan string
+		if err := db.QueryRowContext(ctx, "EXPLAIN ANALYZE "+query, qargs...).Scan(&kind, &plan); err != nil {
+			return err
+		}
+		fmt.Fprintln(os.Stderr, plan)
+		fmt.Println(0)
+		return nil
 	case "floor":
 		query, qargs = "SELECT * FROM read_parquet("+dataset.QuoteLiteral(selected)+")", nil
 	case "all":
 	default:
-		return fmt.Errorf("--part %q: all, sql or floor", *part)
+		return fmt.Errorf("--part %q: all, sql, floor or explain", *part)
 	}
 	r, err := newRenderer(*dir, bc, *runID, now)
 	if err != nil {
@@ -153,6 +162,7 @@ type renderer struct {
 	workers int
 	out     *bufio.Writer // live mode: the outbox
 	outMu   sync.Mutex
+	sample  func(message) // when set, called with one rendered message (tests)
 }
 
 // unsubscribeBase is the base URL of the links (the product's test mode uses
@@ -194,13 +204,28 @@ func newRenderer(dir string, bc *benchCampaign, runID string, now time.Time) (*r
 // streamed is what one stream measured.
 type streamed struct {
 	messages          int64
+	perEmail          []int64       // by index in benchCampaign.Emails
 	firstRow, lastRow time.Duration // since the query started
 	readBusy, render  time.Duration // the reader's time outside channel sends; the workers' render time, summed
 }
 
-// batch is rows handed from the reader to a worker.
+// batch is rows handed from the reader to a worker; ptrs[i] points into
+// rows[i], for Scan.
 type batch struct {
-	rows [][]any
+	rows, ptrs [][]any
+}
+
+func newBatch(width int) *batch {
+	b := &batch{rows: make([][]any, batchRows), ptrs: make([][]any, batchRows)}
+	for i := range b.rows {
+		b.rows[i] = make([]any, width)
+		b.ptrs[i] = make([]any, width)
+		for j := range b.rows[i] {
+			b.ptrs[i][j] = &b.rows[i][j]
+		}
+	}
+	b.rows = b.rows[:0]
+	return b
 }
 
 const batchRows = 1024
@@ -242,13 +267,17 @@ func (r *renderer) stream(ctx context.Context, db *sql.DB, query string, args ..
 		firstErr error
 		errOnce  sync.Once
 		failed   atomic.Bool
+		perEmail = make([]atomic.Int64, len(r.arms))
 	)
+	sample := r.sample
+	var sampleOnce sync.Once
 	fail := func(err error) { errOnce.Do(func() { firstErr = err; failed.Store(true) }) }
 	for range r.workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
 			rec := make(map[string]any, len(cols))
+			local := make([]int64, len(r.arms))
 			var line []byte
 			for b := range work {
 				t0 := time.Now()
@@ -272,6 +301,9 @@ func (r *renderer) stream(ctx context.Context, db *sql.DB, query string, args ..
 						fail(err)
 						break
 					}
+					if sample != nil {
+						sampleOnce.Do(func() { sample(msg) })
+					}
 					if r.out != nil {
 						line, _ = json.Marshal(msg)
 						r.outMu.Lock()
@@ -280,8 +312,13 @@ func (r *renderer) stream(ctx context.Context, db *sql.DB, query string, args ..
 						r.outMu.Unlock()
 					}
 					n++
+					local[act]++
 				}
 				messages.Add(n)
+				for i, c := range local {
+					perEmail[i].Add(c)
+					local[i] = 0
+				}
 				renderNs.Add(int64(time.Since(t0)))
 				select {
 				case free <- b:
@@ -299,20 +336,12 @@ func (r *renderer) stream(ctx context.Context, db *sql.DB, query string, args ..
 		if cur == nil {
 			select {
 			case cur = <-free:
+				cur.rows = cur.rows[:0]
 			default:
-				cur = &batch{rows: make([][]any, batchRows)}
-				for i := range cur.rows {
-					cur.rows[i] = make([]any, len(cols))
-				}
+				cur = newBatch(len(cols))
 			}
-			cur.rows = cur.rows[:0]
 		}
-		row := cur.rows[:len(cur.rows)+1][len(cur.rows)]
-		ptrs := make([]any, len(cols))
-		for i := range row {
-			ptrs[i] = &row[i]
-		}
-		if err := rows.Scan(ptrs...); err != nil {
+		if err := rows.Scan(cur.ptrs[len(cur.rows)]...); err != nil {
 			fail(err)
 			break
 		}
@@ -338,6 +367,9 @@ func (r *renderer) stream(ctx context.Context, db *sql.DB, query string, args ..
 	close(work)
 	wg.Wait()
 	st.messages = messages.Load()
+	for i := range perEmail {
+		st.perEmail = append(st.perEmail, perEmail[i].Load())
+	}
 	st.render = time.Duration(renderNs.Load())
 	return st, firstErr
 }

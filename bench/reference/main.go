@@ -17,6 +17,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -93,6 +94,7 @@ func run(sizes, modes, which, out string) error {
 	if b, err := exec.Command("go", "build", "-o", bin, "./cmd/stepwise").CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v\n%s", err, b)
 	}
+	fmt.Printf("load average at start: %s\n", loadAvg())
 	var rows []row
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
@@ -115,7 +117,22 @@ func run(sizes, modes, which, out string) error {
 		}
 	}
 	printSummary(rows)
+	fmt.Printf("load average at end: %s (on %d cores)\n", loadAvg(), runtime.NumCPU())
 	return nil
+}
+
+// loadAvg is /proc/loadavg's 1, 5 and 15 minute figures: a busy machine
+// stretches wall times (compare the CPU columns and the ratios then).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
 }
 
 // measureCampaign measures one campaign at one size and mode. The sides
@@ -246,43 +263,58 @@ func printSummary(rows []row) {
 	}
 }
 
-// prepare generates the sample data of a size once and lays out the
-// campaigns and their input files.
+// prepare generates the sample data of a size once (in out/size-N) and
+// lays out the campaigns and their input files.
 func prepare(out string, n int, bcs []*benchCampaign) (string, error) {
 	dir, err := filepath.Abs(filepath.Join(out, fmt.Sprintf("size-%d", n)))
 	if err != nil {
 		return "", err
 	}
+	return dir, layout(dir, n, time.Time{}, bcs)
+}
+
+// layout writes n sample customers (anchored at today; zero: now) into
+// dir/data unless there already, then the campaigns' files.
+func layout(dir string, n int, today time.Time, bcs []*benchCampaign) error {
 	data := filepath.Join(dir, "data")
 	if _, err := os.Stat(filepath.Join(data, "purchases.parquet")); err != nil {
 		fmt.Fprintf(os.Stderr, "generating %d customers …\n", n)
 		start := time.Now()
-		if err := sampledata.Generate(context.Background(), data, sampledata.Options{Customers: n}); err != nil {
-			return "", err
+		if err := sampledata.Generate(context.Background(), data, sampledata.Options{Customers: n, Today: today}); err != nil {
+			return err
 		}
 		fmt.Fprintf(os.Stderr, "  %s\n", round(time.Since(start)))
 	}
 	for _, bc := range bcs {
 		for _, f := range bc.Copy {
-			b, err := os.ReadFile(f[1])
+			b, err := os.ReadFile(filepath.Join(repoRoot(), f[1]))
 			if err != nil {
-				return "", err
+				return err
 			}
 			dst := filepath.Join(dir, f[0])
 			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-				return "", err
+				return err
 			}
 			if err := os.WriteFile(dst, b, 0o644); err != nil {
-				return "", err
+				return err
 			}
 		}
 		if bc.Prepare != nil {
 			if err := bc.Prepare(dir); err != nil {
-				return "", fmt.Errorf("%s: %v", bc.Name, err)
+				return fmt.Errorf("%s: %v", bc.Name, err)
 			}
 		}
 	}
-	return dir, nil
+	return nil
+}
+
+// repoRoot is the repository's top folder: the working directory of
+// `go run ./bench/reference`, two levels up from `go test`'s.
+func repoRoot() string {
+	if _, err := os.Stat("go.mod"); err == nil {
+		return "."
+	}
+	return filepath.Join("..", "..")
 }
 
 // measure runs a child process and reads its resource usage. Peak RSS is the
