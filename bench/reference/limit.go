@@ -40,16 +40,16 @@ import (
 //   - all: the limit (statement streamed into the render loop);
 //   - sql: the statement alone, its rows copied into a Parquet file in the
 //     work folder (which the floor reads);
-//   - floor: "one SQL statement + render": a plain read of that file (the
-//     final recipients, already selected) and the same render loop. The limit
-//     is within its bound when it costs at most ~1.5× this floor;
+//   - floor: a plain read of that file (the final recipients, already
+//     selected) and the same render loop. The limit is "one SQL statement +
+//     render" when it costs at most ~1.5× the statement alone plus the floor;
 //   - explain: DuckDB's EXPLAIN ANALYZE of the statement, on stderr.
 func limit(args []string) error {
 	fs := flag.NewFlagSet("limit", flag.ExitOnError)
 	dir := fs.String("dir", "", "prepared size folder")
 	name := fs.String("campaign", "reference", "bench campaign")
 	mode := fs.String("mode", "test", "test or live (live also writes every message to a JSONL outbox)")
-	part := fs.String("part", "all", "all, sql or floor")
+	part := fs.String("part", "all", "all, sql, floor or explain")
 	nowFlag := fs.String("now", "", "reference instant, RFC 3339 (default: now)")
 	runID := fs.String("run", "limit", "run id signed into the unsubscribe links")
 	fs.Parse(args)
