@@ -3,7 +3,7 @@
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: demo test test-short setup build install statemachines goldens schema generate bench bench-reference fuzz clean
+.PHONY: demo test test-short setup build install statemachines goldens schema generate bench bench-reference bench-reference-10m fuzz clean
 
 ## demo: generate sample data and run the win-back campaign end to end
 demo: build
@@ -64,9 +64,16 @@ bench:
 	$(GO) test ./shared/compile ./shared/asl/interp ./shared/template -run '^$$' -bench . -benchmem
 
 SIZES ?= 100000,1000000
-## bench-reference: the reference campaign against the hand-written limit (SIZES=...)
+MODES ?= test
+CAMPAIGNS ?= reference,segments,leads
+REPEAT ?= 2
+## bench-reference: the bench campaigns against their hand-written limits (SIZES=... MODES=test,live CAMPAIGNS=... REPEAT=...)
 bench-reference:
-	$(GO) run ./bench/reference --sizes $(SIZES) --modes test,live --repeat 2
+	$(GO) run ./bench/reference --sizes $(SIZES) --modes $(MODES) --campaigns $(CAMPAIGNS) --repeat $(REPEAT)
+
+## bench-reference-10m: the same at 1M and 10M customers, with the 1M → 10M growth (~1 GB of data, minutes)
+bench-reference-10m:
+	$(MAKE) bench-reference SIZES=1000000,10000000
 
 clean:
 	rm -rf bin .stepwise stepwise-demo

@@ -1,13 +1,15 @@
-// Command reference benchmarks Stepwise on the reference campaign against the
-// "limit": the same data work as one hand-written DuckDB SQL script plus a
-// plain Go loop rendering the same template. Both run as child processes so
-// that wall time, CPU time and peak RSS are measured the same way.
+// Command reference benchmarks Stepwise against the "limit" on the bench
+// campaigns: the reference campaign (examples/reference.yaml) and those of
+// bench/campaigns. The limit is each campaign's data work as one
+// hand-written DuckDB statement streamed into a plain Go loop that renders
+// the same templates and unsubscribe links (limit.go). Every side runs as a
+// child process so that wall time, CPU time and peak RSS are measured the
+// same way.
 //
-//	go run ./bench/reference --sizes 100000,1000000 [--modes test,live] [--out bench/out]
+//	go run ./bench/reference --sizes 100000,1000000 [--modes test,live] [--campaigns reference,segments,leads] [--repeat 2]
 package main
 
 import (
-	"bufio"
 	"context"
 	"encoding/json"
 	"flag"
@@ -15,17 +17,15 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync/atomic"
 	"syscall"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/sampledata"
-
-	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
-	"github.com/stepwise-run/stepwise/shared/template"
+	"github.com/stepwise-run/stepwise/shared/sampledata"
 )
 
 func main() {
@@ -36,12 +36,17 @@ func main() {
 		}
 		return
 	}
+	var names []string
+	for _, c := range campaigns {
+		names = append(names, c.Name)
+	}
 	sizes := flag.String("sizes", "100000,1000000", "customer counts, comma-separated")
-	modes := flag.String("modes", "test,live", "run modes: test renders and counts; live also writes the outbox")
+	modes := flag.String("modes", "test", "run modes: test renders and counts; live also writes the outbox")
+	which := flag.String("campaigns", strings.Join(names, ","), "bench campaigns, comma-separated")
 	out := flag.String("out", "bench/out", "work folder (data is generated once per size and reused)")
 	flag.IntVar(&repeat, "repeat", 1, "measure each side this many times and keep the fastest (shared machines are noisy)")
 	flag.Parse()
-	if err := run(*sizes, *modes, *out); err != nil {
+	if err := run(*sizes, *modes, *which, *out); err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)
 		os.Exit(1)
 	}
@@ -55,9 +60,20 @@ type measured struct {
 	Wall, CPU time.Duration
 	RSS       int64 // peak resident set, bytes
 	Messages  int64
+	Note      string // the limit's account of where its time went
 }
 
-func run(sizes, modes, out string) error {
+// row is one campaign, size and mode, measured.
+type row struct {
+	campaign, mode string
+	n              int
+	sw, lim, floor measured
+	sqlOnly        measured
+	pairs          []string
+	note           string
+}
+
+func run(sizes, modes, which, out string) error {
 	if err := os.MkdirAll(out, 0o755); err != nil {
 		return err
 	}
@@ -65,139 +81,259 @@ func run(sizes, modes, out string) error {
 	if err != nil {
 		return err
 	}
+	var bcs []*benchCampaign
+	for _, name := range strings.Split(which, ",") {
+		bc, ok := campaignNamed(strings.TrimSpace(name))
+		if !ok {
+			return fmt.Errorf("--campaigns: unknown campaign %q", name)
+		}
+		bcs = append(bcs, bc)
+	}
 	bin := filepath.Join(out, "stepwise")
 	fmt.Fprintln(os.Stderr, "building stepwise …")
 	if b, err := exec.Command("go", "build", "-o", bin, "./cmd/stepwise").CombinedOutput(); err != nil {
 		return fmt.Errorf("build: %v\n%s", err, b)
 	}
-	fmt.Printf("%-9s %-5s | %9s %9s %8s | %9s %9s %8s | %6s %6s | %9s %s\n",
-		"customers", "mode", "sw wall", "sw cpu", "sw rss", "lim wall", "lim cpu", "lim rss", "wall×", "cpu×", "msgs/s", "messages")
-	// growth keeps each mode's figures by size, for the time ratio between sizes.
-	type point struct {
-		n    int
-		wall time.Duration
-		msgs int64
-	}
-	growth := map[string][]point{}
+	fmt.Printf("load average at start: %s\n", loadAvg())
+	var rows []row
 	for _, s := range strings.Split(sizes, ",") {
 		n, err := strconv.Atoi(strings.TrimSpace(s))
 		if err != nil {
 			return fmt.Errorf("size %q: %v", s, err)
 		}
-		dir, err := prepare(out, n)
+		dir, err := prepare(out, n, bcs)
 		if err != nil {
 			return err
 		}
-		for _, mode := range strings.Split(modes, ",") {
-			home := filepath.Join(dir, "home-"+mode)
-			os.RemoveAll(home)
-			args := []string{"run", filepath.Join(dir, "reference.yaml"), "--json", "--wait", "skip", "--home", home}
-			if mode == "test" {
-				args = append(args, "--test")
-			}
-			// The two sides alternate (Stepwise, limit, Stepwise, …) so that both
-			// see the same moments of a shared machine; the fastest of each counts,
-			// and each pair's ratio is printed too.
-			var sw, lim measured
-			note := ""
-			var pairs []string
-			for i := 0; i < max(repeat, 1); i++ {
-				os.RemoveAll(home) // each run starts from an empty home
-				m, out, err := measure(bin, args...)
-				if err != nil {
-					return fmt.Errorf("stepwise %s at %d: %v\n%s", mode, n, err, out)
-				}
-				var runID string
-				if m.Messages, runID, err = sentBySummary(out); err != nil {
-					return err
-				}
-				// The limit uses the run's reference instant, so that
-				// relative dates (30 days ago) cut at the same point.
-				at, err := runStart(home, runID)
+		for _, bc := range bcs {
+			for _, mode := range strings.Split(modes, ",") {
+				r, err := measureCampaign(bin, self, dir, bc, mode, n)
 				if err != nil {
 					return err
 				}
-				l, lo, err := measure(self, "limit", "--dir", dir, "--mode", mode, "--now", at.Format(time.RFC3339Nano))
-				if err != nil {
-					return fmt.Errorf("limit %s at %d: %v\n%s", mode, n, err, lo)
-				}
-				if i == 0 || m.Wall < sw.Wall {
-					sw = m
-				}
-				// Each pair runs at one reference instant: the counts must agree.
-				l.Messages, _ = strconv.ParseInt(strings.TrimSpace(lo), 10, 64)
-				if l.Messages != m.Messages {
-					note = fmt.Sprintf("  MISMATCH: run %d, limit sent %d, Stepwise %d", i+1, l.Messages, m.Messages)
-				}
-				if i == 0 || l.Wall < lim.Wall {
-					lim = l
-				}
-				pairs = append(pairs, fmt.Sprintf("%.2f", m.Wall.Seconds()/l.Wall.Seconds()))
+				rows = append(rows, r)
+				printRow(r)
 			}
-			if len(pairs) > 1 {
-				fmt.Printf("  pairs (Stepwise / limit, run by run): %s\n", strings.Join(pairs, " "))
-			}
-			fmt.Printf("%-9d %-5s | %9s %9s %8s | %9s %9s %8s | %6.2f %6.2f | %9.0f %d%s\n", n, mode,
-				round(sw.Wall), round(sw.CPU), mb(sw.RSS), round(lim.Wall), round(lim.CPU), mb(lim.RSS),
-				sw.Wall.Seconds()/lim.Wall.Seconds(), sw.CPU.Seconds()/lim.CPU.Seconds(),
-				float64(sw.Messages)/sw.Wall.Seconds(), sw.Messages, note)
-			growth[mode] = append(growth[mode], point{n, sw.Wall, sw.Messages})
 		}
 	}
-	// The growth between consecutive sizes, measured in this same invocation.
-	for _, mode := range strings.Split(modes, ",") {
-		ps := growth[mode]
-		for i := 1; i < len(ps); i++ {
-			a, b := ps[i-1], ps[i]
-			fmt.Printf("growth %s %d → %d: time ×%.1f for customers ×%.0f (messages ×%.1f)\n", mode, a.n, b.n,
-				b.wall.Seconds()/a.wall.Seconds(), float64(b.n)/float64(a.n), float64(b.msgs)/float64(max(a.msgs, 1)))
+	printSummary(rows)
+	fmt.Printf("load average at end: %s (on %d cores)\n", loadAvg(), runtime.NumCPU())
+	return nil
+}
+
+// loadAvg is /proc/loadavg's 1, 5 and 15 minute figures: a busy machine
+// stretches wall times (compare the CPU columns and the ratios then).
+func loadAvg() string {
+	b, err := os.ReadFile("/proc/loadavg")
+	if err != nil {
+		return "unknown"
+	}
+	f := strings.Fields(string(b))
+	if len(f) < 3 {
+		return "unknown"
+	}
+	return strings.Join(f[:3], " ")
+}
+
+// measureCampaign measures one campaign at one size and mode. The sides
+// alternate (Stepwise, limit, floor, Stepwise, …) so that they see the same
+// moments of a shared machine; the fastest of each counts, and each pair's
+// ratio is kept too.
+func measureCampaign(bin, self, dir string, bc *benchCampaign, mode string, n int) (row, error) {
+	r := row{campaign: bc.Name, mode: mode, n: n}
+	home := filepath.Join(dir, "home-"+bc.Name+"-"+mode)
+	args := []string{"run", filepath.Join(dir, bc.File), "--json", "--wait", "skip", "--home", home}
+	if mode == "test" {
+		args = append(args, "--test")
+	}
+	for i := 0; i < max(repeat, 1); i++ {
+		os.RemoveAll(home) // each run starts from an empty home
+		m, stdout, stderr, err := measure(bin, args...)
+		if err != nil {
+			return r, fmt.Errorf("stepwise %s %s at %d: %v\n%s%s", bc.Name, mode, n, err, stdout, stderr)
+		}
+		var runID string
+		if m.Messages, runID, err = sentBySummary(stdout, bc.Emails); err != nil {
+			return r, fmt.Errorf("stepwise %s %s at %d: %v\n%s", bc.Name, mode, n, err, stderr)
+		}
+		// The limit uses the run's reference instant, so that relative
+		// dates (30 days ago) cut at the same point.
+		at, err := runStart(home, runID)
+		if err != nil {
+			return r, err
+		}
+		limitArgs := []string{"limit", "--dir", dir, "--campaign", bc.Name, "--mode", mode, "--run", runID, "--now", at.Format(time.RFC3339Nano)}
+		if i == 0 {
+			// The statement alone, once: it writes the selection the floor reads.
+			if r.sqlOnly, err = measureLimit(self, append(limitArgs, "--part", "sql")); err != nil {
+				return r, err
+			}
+		}
+		l, err := measureLimit(self, append(limitArgs, "--part", "all"))
+		if err != nil {
+			return r, err
+		}
+		f, err := measureLimit(self, append(limitArgs, "--part", "floor"))
+		if err != nil {
+			return r, err
+		}
+		// Each pair runs at one reference instant: the counts must agree.
+		for _, x := range []struct {
+			what string
+			got  int64
+		}{{"limit", l.Messages}, {"statement", r.sqlOnly.Messages}, {"floor", f.Messages}} {
+			if x.got != m.Messages {
+				r.note += fmt.Sprintf("  MISMATCH: run %d, %s %d messages, Stepwise %d", i+1, x.what, x.got, m.Messages)
+			}
+		}
+		if i == 0 || m.Wall < r.sw.Wall {
+			r.sw = m
+		}
+		if i == 0 || l.Wall < r.lim.Wall {
+			r.lim = l
+		}
+		if i == 0 || f.Wall < r.floor.Wall {
+			r.floor = f
+		}
+		r.pairs = append(r.pairs, fmt.Sprintf("%.2f", m.Wall.Seconds()/l.Wall.Seconds()))
+	}
+	if b := r.sqlOnly.Wall + r.floor.Wall; r.lim.Wall.Seconds() > 1.5*b.Seconds() {
+		r.note += fmt.Sprintf("  NOT THE LIMIT: %.2f× the statement alone + render", r.lim.Wall.Seconds()/b.Seconds())
+	}
+	return r, nil
+}
+
+// measureLimit runs the limit child and reads its message count and account.
+func measureLimit(self string, args []string) (measured, error) {
+	m, stdout, stderr, err := measure(self, args...)
+	if err != nil {
+		return m, fmt.Errorf("%v: %v\n%s", args, err, stderr)
+	}
+	if m.Messages, err = strconv.ParseInt(strings.TrimSpace(stdout), 10, 64); err != nil {
+		return m, fmt.Errorf("%v: output %q", args, stdout)
+	}
+	m.Note = strings.TrimSpace(stderr)
+	return m, nil
+}
+
+const header = "%-9s %-9s %-4s | %8s %8s %7s | %8s %8s %7s | %5s %5s | %8s %8s %5s | %8s %s\n"
+
+// fields are a row's columns of the table (header's).
+func (r row) fields() []any {
+	bound := r.sqlOnly.Wall + r.floor.Wall
+	return []any{r.campaign, strconv.Itoa(r.n), r.mode,
+		round(r.sw.Wall), round(r.sw.CPU), mb(r.sw.RSS), round(r.lim.Wall), round(r.lim.CPU), mb(r.lim.RSS),
+		fmt.Sprintf("%.2f", r.sw.Wall.Seconds()/r.lim.Wall.Seconds()), fmt.Sprintf("%.2f", r.sw.CPU.Seconds()/r.lim.CPU.Seconds()),
+		round(r.sqlOnly.Wall), round(r.floor.Wall), fmt.Sprintf("%.2f", r.lim.Wall.Seconds()/bound.Seconds()),
+		strconv.FormatInt(r.sw.Messages, 10), r.note}
+}
+
+func printRow(r row) {
+	fmt.Printf(header, r.fields()...)
+	fmt.Printf("    pairs (Stepwise / limit, run by run): %s\n", strings.Join(r.pairs, " "))
+	fmt.Printf("    statement alone %s wall, %s CPU; read the selection and render (floor) %s wall, %s CPU\n",
+		round(r.sqlOnly.Wall), round(r.sqlOnly.CPU), round(r.floor.Wall), round(r.floor.CPU))
+	fmt.Printf("    %s\n", r.lim.Note)
+}
+
+// printSummary prints the table again, in one piece, and the growth of both
+// sides between consecutive sizes, all measured in this invocation.
+func printSummary(rows []row) {
+	fmt.Println()
+	fmt.Println("lim/b: the limit's wall over its bound, the statement alone plus reading its selection and rendering it (≤ 1.5: the limit is one SQL statement + render)")
+	fmt.Printf(header, "campaign", "customers", "mode", "sw wall", "sw cpu", "sw rss", "lim wall", "lim cpu", "lim rss",
+		"wall×", "cpu×", "sql", "render", "lim/b", "messages", "")
+	for _, r := range rows {
+		fmt.Printf(header, r.fields()...)
+	}
+	for i, b := range rows {
+		for _, a := range rows[:i] {
+			if a.campaign != b.campaign || a.mode != b.mode || a.n >= b.n {
+				continue
+			}
+			// Only consecutive sizes: no measured size between a and b.
+			between := false
+			for _, c := range rows {
+				if c.campaign == a.campaign && c.mode == a.mode && c.n > a.n && c.n < b.n {
+					between = true
+				}
+			}
+			if between {
+				continue
+			}
+			fmt.Printf("growth %s %s %d → %d (×%.0f customers): Stepwise ×%.1f wall ×%.1f CPU, limit ×%.1f wall ×%.1f CPU, messages ×%.1f\n",
+				a.campaign, a.mode, a.n, b.n, float64(b.n)/float64(a.n),
+				b.sw.Wall.Seconds()/a.sw.Wall.Seconds(), b.sw.CPU.Seconds()/a.sw.CPU.Seconds(),
+				b.lim.Wall.Seconds()/a.lim.Wall.Seconds(), b.lim.CPU.Seconds()/a.lim.CPU.Seconds(),
+				float64(b.sw.Messages)/float64(max(a.sw.Messages, 1)))
+		}
+	}
+}
+
+// prepare generates the sample data of a size once (in out/size-N) and
+// lays out the campaigns and their input files.
+func prepare(out string, n int, bcs []*benchCampaign) (string, error) {
+	dir, err := filepath.Abs(filepath.Join(out, fmt.Sprintf("size-%d", n)))
+	if err != nil {
+		return "", err
+	}
+	return dir, layout(dir, n, time.Time{}, bcs)
+}
+
+// layout writes n sample customers (anchored at today; zero: now) into
+// dir/data unless there already, then the campaigns' files.
+func layout(dir string, n int, today time.Time, bcs []*benchCampaign) error {
+	data := filepath.Join(dir, "data")
+	if _, err := os.Stat(filepath.Join(data, "purchases.parquet")); err != nil {
+		fmt.Fprintf(os.Stderr, "generating %d customers …\n", n)
+		start := time.Now()
+		if err := sampledata.Generate(context.Background(), data, sampledata.Options{Customers: n, Today: today}); err != nil {
+			return err
+		}
+		fmt.Fprintf(os.Stderr, "  %s\n", round(time.Since(start)))
+	}
+	for _, bc := range bcs {
+		for _, f := range bc.Copy {
+			b, err := os.ReadFile(filepath.Join(repoRoot(), f[1]))
+			if err != nil {
+				return err
+			}
+			dst := filepath.Join(dir, f[0])
+			if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
+				return err
+			}
+			if err := os.WriteFile(dst, b, 0o644); err != nil {
+				return err
+			}
+		}
+		if bc.Prepare != nil {
+			if err := bc.Prepare(dir); err != nil {
+				return fmt.Errorf("%s: %v", bc.Name, err)
+			}
 		}
 	}
 	return nil
 }
 
-// prepare generates the sample data of a size once and lays out the campaign.
-func prepare(out string, n int) (string, error) {
-	dir, err := filepath.Abs(filepath.Join(out, fmt.Sprintf("size-%d", n)))
-	if err != nil {
-		return "", err
+// repoRoot is the repository's top folder: the working directory of
+// `go run ./bench/reference`, two levels up from `go test`'s.
+func repoRoot() string {
+	if _, err := os.Stat("go.mod"); err == nil {
+		return "."
 	}
-	data := filepath.Join(dir, "data")
-	if _, err := os.Stat(filepath.Join(data, "purchases.parquet")); err != nil {
-		fmt.Fprintf(os.Stderr, "generating %d customers …\n", n)
-		start := time.Now()
-		if err := sampledata.Generate(context.Background(), data, sampledata.Options{Customers: n}); err != nil {
-			return "", err
-		}
-		fmt.Fprintf(os.Stderr, "  %s\n", round(time.Since(start)))
-	}
-	// The campaign, its template and the catalog come from examples/.
-	for _, f := range []string{"reference.yaml", "catalog.yaml", "templates/reference.html"} {
-		b, err := os.ReadFile(filepath.Join("examples", f))
-		if err != nil {
-			return "", err
-		}
-		if err := os.MkdirAll(filepath.Dir(filepath.Join(dir, f)), 0o755); err != nil {
-			return "", err
-		}
-		if err := os.WriteFile(filepath.Join(dir, f), b, 0o644); err != nil {
-			return "", err
-		}
-	}
-	return dir, nil
+	return filepath.Join("..", "..")
 }
 
 // measure runs a child process and reads its resource usage. Peak RSS is the
 // child's own high-water mark (VmHWM), polled while it runs: the rusage of a
 // waited child can carry its parent's children's maximum on Linux.
-func measure(bin string, args ...string) (measured, string, error) {
+func measure(bin string, args ...string) (measured, string, string, error) {
 	cmd := exec.Command(bin, args...)
-	cmd.Stderr = os.Stderr
-	var stdout strings.Builder
-	cmd.Stdout = &stdout
+	var stdout, stderr strings.Builder
+	cmd.Stdout, cmd.Stderr = &stdout, &stderr
 	start := time.Now()
 	if err := cmd.Start(); err != nil {
-		return measured{}, "", err
+		return measured{}, "", "", err
 	}
 	var peak atomic.Int64
 	done := make(chan struct{})
@@ -224,7 +360,7 @@ func measure(bin string, args ...string) (measured, string, error) {
 			m.RSS = ru.Maxrss * 1024
 		}
 	}
-	return m, stdout.String(), err
+	return m, stdout.String(), stderr.String(), err
 }
 
 // vmHWM reads a process's peak resident set from /proc (0 when unknown).
@@ -243,7 +379,7 @@ func vmHWM(pid int) int64 {
 }
 
 // sentBySummary adds the `out` counts of the email activities.
-func sentBySummary(stdout string) (int64, string, error) {
+func sentBySummary(stdout string, emails []string) (int64, string, error) {
 	var s struct {
 		RunID      string
 		Status     string
@@ -256,7 +392,7 @@ func sentBySummary(stdout string) (int64, string, error) {
 		return 0, "", fmt.Errorf("run %s", s.Status)
 	}
 	var n int64
-	for _, id := range []string{"mailVip", "mailActive", "mailRest"} {
+	for _, id := range emails {
 		n += s.Activities[id].Ports["out"]
 	}
 	return n, s.RunID, nil
@@ -278,120 +414,3 @@ func runStart(home, runID string) (time.Time, error) {
 
 func round(d time.Duration) string { return d.Round(10 * time.Millisecond).String() }
 func mb(b int64) string            { return fmt.Sprintf("%dMB", b>>20) }
-
-// limitSQL is the reference campaign's data work written by hand: one script.
-// $1 is now-30d, $2 now-365d; the %s are the parquet files.
-const limitSQL = `
-CREATE TABLE sel AS
-WITH spend AS (
-  SELECT customerId,
-         sum(amount) AS total,
-         count(*) FILTER (WHERE purchasedAt > $2) AS orders365,
-         sum(amount) FILTER (WHERE purchasedAt > $2) AS spend365
-  FROM read_parquet(%s) GROUP BY customerId),
-lapsed AS (
-  SELECT c.*, s.city, coalesce(p.orders365, 0) AS orders365, p.spend365
-  FROM read_parquet(%s) c
-  JOIN spend p ON p.customerId = c.customerId
-  LEFT JOIN read_parquet(%s) s ON s.storeId = c.storeId
-  WHERE c.lastPurchaseAt < $1 AND p.total >= 50),
-dedup AS (
-  SELECT * FROM lapsed
-  QUALIFY row_number() OVER (PARTITION BY email ORDER BY spend365 DESC NULLS LAST, customerId) = 1),
-vip AS (
-  SELECT customerId FROM dedup WHERE spend365 >= 1000
-  ORDER BY spend365 DESC NULLS LAST, customerId LIMIT 50000),
-active AS (
-  SELECT customerId FROM dedup WHERE orders365 >= 2 AND customerId NOT IN (SELECT customerId FROM vip)),
-remaining AS (
-  SELECT customerId FROM dedup WHERE customerId NOT IN (SELECT customerId FROM vip) AND customerId NOT IN (SELECT customerId FROM active)),
-rest AS (
-  SELECT customerId FROM remaining ORDER BY customerId LIMIT (SELECT floor(count(*) * 0.5) FROM remaining))
-SELECT d.* FROM dedup d WHERE d.customerId IN (SELECT customerId FROM vip UNION ALL SELECT customerId FROM active UNION ALL SELECT customerId FROM rest)
-  AND trim(coalesce(d.email, '')) <> '' AND d.emailOptIn`
-
-// limit runs the hand-written script and renders every message in a plain loop.
-func limit(args []string) error {
-	fs := flag.NewFlagSet("limit", flag.ExitOnError)
-	dir := fs.String("dir", "", "prepared size folder")
-	mode := fs.String("mode", "test", "test or live")
-	nowFlag := fs.String("now", "", "reference instant, RFC 3339 (default: now)")
-	fs.Parse(args)
-	ctx := context.Background()
-	work, err := os.MkdirTemp("", "limit")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(work)
-	eng, err := dataset.New(dataset.Options{WorkDir: work})
-	if err != nil {
-		return err
-	}
-	defer eng.Close()
-	now := time.Now().UTC()
-	if *nowFlag != "" {
-		if now, err = time.Parse(time.RFC3339Nano, *nowFlag); err != nil {
-			return err
-		}
-	}
-	data := filepath.Join(*dir, "data")
-	q := fmt.Sprintf(limitSQL, dataset.QuoteLiteral(filepath.Join(data, "purchases.parquet")),
-		dataset.QuoteLiteral(filepath.Join(data, "customers.parquet")), dataset.QuoteLiteral(filepath.Join(data, "stores.parquet")))
-	start := time.Now()
-	if err := eng.Exec(ctx, q, now.AddDate(0, 0, -30), now.AddDate(0, 0, -365)); err != nil {
-		return err
-	}
-	sqlTime := time.Since(start)
-	src, err := os.ReadFile(filepath.Join(*dir, "templates", "reference.html"))
-	if err != nil {
-		return err
-	}
-	html, err := template.Parse(string(src), template.Options{HTML: true})
-	if err != nil {
-		return err
-	}
-	subject := template.MustParse("{{ recipient.firstName | default: 'Hello' }}, {{ params.discount }}% off", template.Options{})
-	var w *bufio.Writer
-	if *mode == "live" {
-		f, err := os.Create(filepath.Join(work, "outbox.jsonl"))
-		if err != nil {
-			return err
-		}
-		defer f.Close()
-		w = bufio.NewWriterSize(f, 1<<20)
-		defer w.Flush()
-	}
-	params := map[string]any{"discount": int64(15)}
-	var n int64
-	err = eng.Query(ctx, 10000, func(b *dataset.Batch) error {
-		for _, row := range b.Rows {
-			rec := make(map[string]any, len(row))
-			for i, c := range b.Columns {
-				rec[c.Name] = row[i]
-			}
-			bind := template.Bindings{Recipient: rec, Params: params}
-			bind.Message.UnsubscribeURL = "https://shop.example/u/" + rec["customerId"].(string)
-			s, err := subject.Render(bind)
-			if err != nil {
-				return err
-			}
-			h, err := html.Render(bind)
-			if err != nil {
-				return err
-			}
-			if w != nil {
-				line, _ := json.Marshal(map[string]string{"to": rec["email"].(string), "subject": s, "html": h})
-				w.Write(line)
-				w.WriteByte('\n')
-			}
-			n++
-		}
-		return nil
-	}, "SELECT * FROM sel ORDER BY customerId")
-	if err != nil {
-		return err
-	}
-	fmt.Fprintf(os.Stderr, "  limit: sql %s, render %s\n", round(sqlTime), round(time.Since(start)-sqlTime))
-	fmt.Println(n)
-	return nil
-}
