@@ -3,7 +3,7 @@
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: demo test test-short setup build install statemachines goldens schema generate bench bench-reference fuzz clean
+.PHONY: demo test test-short setup build install statemachines goldens schema generate bench bench-reference bench-small bench-coldstart fuzz clean
 
 ## demo: generate sample data and run the win-back campaign end to end
 demo: build
@@ -67,6 +67,14 @@ SIZES ?= 100000,1000000
 ## bench-reference: the reference campaign against the hand-written limit (SIZES=...)
 bench-reference:
 	$(GO) run ./bench/reference --sizes $(SIZES) --modes test,live --repeat 2
+
+## bench-small: a 20k-customer, 8-activity campaign end to end (bench/small)
+bench-small:
+	$(GO) run ./bench/small --customers 20000 --repeat 5
+
+## bench-coldstart: each Lambda's init and first invocation under RIE (bench/coldstart)
+bench-coldstart:
+	$(GO) run ./bench/coldstart --repeat 3
 
 clean:
 	rm -rf bin .stepwise stepwise-demo
