@@ -30,7 +30,6 @@
 package main
 
 import (
-	"bufio"
 	"bytes"
 	"context"
 	"encoding/json"
@@ -292,11 +291,13 @@ func (t *tap) Write(p []byte) (int, error) {
 	defer t.mu.Unlock()
 	t.buf.Write(p)
 	if t.line == "" {
-		sc := bufio.NewScanner(bytes.NewReader(t.buf.Bytes()))
-		for sc.Scan() {
-			if strings.Contains(sc.Text(), "initproxy: init=") {
-				t.line = sc.Text()
+		// Complete lines only: a write may end mid-line.
+		done := t.buf.Bytes()[:bytes.LastIndexByte(t.buf.Bytes(), '\n')+1]
+		for _, l := range strings.Split(string(done), "\n") {
+			if strings.Contains(l, "initproxy: init=") {
+				t.line = l
 				t.signal()
+				break
 			}
 		}
 	}
