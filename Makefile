@@ -3,7 +3,7 @@
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: demo test test-short setup build install statemachines goldens schema generate bench bench-reference bench-reference-10m fuzz clean
+.PHONY: demo test test-short setup build install statemachines goldens schema generate bench bench-reference bench-reference-10m bench-small bench-coldstart fuzz clean
 
 ## demo: generate sample data and run the win-back campaign end to end
 demo: build
@@ -74,6 +74,14 @@ bench-reference:
 ## bench-reference-10m: the same at 1M and 10M customers, with the 1M → 10M growth (~1 GB of data, minutes)
 bench-reference-10m:
 	$(MAKE) bench-reference SIZES=1000000,10000000
+
+## bench-small: a 20k-customer, 8-activity campaign end to end (bench/small)
+bench-small:
+	$(GO) run ./bench/small --customers 20000 --repeat 5
+
+## bench-coldstart: each Lambda's init and first invocation under RIE (bench/coldstart)
+bench-coldstart:
+	$(GO) run ./bench/coldstart --repeat 3
 
 clean:
 	rm -rf bin .stepwise stepwise-demo

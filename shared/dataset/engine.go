@@ -92,7 +92,10 @@ func New(opts Options) (*Engine, error) {
 		cfg.Set("memory_limit", strconv.FormatInt(max(mem>>20, 64), 10)+"MiB")
 	}
 	connector, err := duckdb.NewConnector("?"+cfg.Encode(), func(ex driver.ExecerContext) error {
-		_, err := ex.ExecContext(context.Background(), "SET TimeZone = 'UTC'", nil)
+		// Datasets are immutable files: the footers one statement reads
+		// serve the next ones over the same files (a write's probe and its
+		// COPY, every read joining a narrow dataset's base).
+		_, err := ex.ExecContext(context.Background(), "SET TimeZone = 'UTC'; SET GLOBAL parquet_metadata_cache = true", nil)
 		return err
 	})
 	if err != nil {
