@@ -11,10 +11,15 @@
 //   - memo-wide: every step's full rows kept as a table (no join back), its
 //     narrow columns copied to Parquet from it.
 //
+// Then the channel plan of the split segment (one wave, none skipped), two
+// ways: a window numbering the joined rows in key order (before 2026-12-07),
+// and the segment's own keys numbered, the joined rows sorted by their numbers
+// (what the plan does now).
+//
 // Each variant's CPU time (the process's, DuckDB's threads included: a shared
-// machine's load hardly moves it) and wall time are printed, best of --repeat
-// runs taken in turn, and the Parquet files of every variant are compared byte
-// for byte with the files variant's.
+// machine's load moves it far less than wall time) and wall time are printed,
+// best of --repeat runs taken in turn, and the Parquet files of every variant
+// are compared byte for byte with the first variant's.
 //
 //	go run ./bench/fused bench/out/size-1000000    # after bench/reference generated it
 package main
@@ -108,10 +113,7 @@ func run(dir string, repeat int) error {
 		}
 		return "(SELECT " + sel + " FROM " + rel + " AS n JOIN customers AS b ON n.\"customerId\" = b.\"customerId\")"
 	}
-	variants := []struct {
-		name string
-		run  func(out string) error
-	}{
+	variants := []variant{
 		{"files", func(out string) error {
 			in := ""
 			for i, s := range steps {
@@ -153,6 +155,47 @@ func run(dir string, repeat int) error {
 			return exec(strings.ReplaceAll(plan, "{in}", in))
 		}},
 	}
+	names := make([]string, len(steps))
+	for i, s := range steps {
+		names[i] = s.name
+	}
+	fmt.Println("the chain:")
+	if err := measure(tmp, repeat, variants, names); err != nil {
+		return err
+	}
+
+	// The channel plan of the segment (no quiet hours: one wave, none skipped):
+	// the window over the joined rows, or the segment's own keys numbered.
+	seg := filepath.Join(tmp, "files", "split.parquet")
+	with := `WITH src AS (SELECT i.*, CAST(i.email AS VARCHAR) AS _sw_address, coalesce(TRY_CAST(i.emailOptIn AS BOOLEAN), false) AS _sw_consent, ` +
+		`CAST(i.timezone AS VARCHAR) AS _sw_tz FROM ` + join("read_parquet('"+seg+"')", added) + ` AS i), ` +
+		`ranked AS (SELECT src.*, TIMESTAMPTZ '` + now.Format(time.RFC3339) + `' AS _sw_wave, CAST(NULL AS VARCHAR) AS _sw_skip FROM src) `
+	kept := `"customerId", firstName, email, signupAt, city, orders365, spend365, _sw_address, _sw_consent, _sw_tz, _sw_wave, _sw_skip, _sw_row`
+	planOut := func(query string) func(string) error {
+		return func(out string) error {
+			return exec("COPY (SELECT " + kept + " FROM (" + query + ") q) TO '" + filepath.Join(out, "plan.parquet") + "'" +
+				" (FORMAT parquet, COMPRESSION zstd, COMPRESSION_LEVEL 1, ROW_GROUP_SIZE 16384)")
+		}
+	}
+	plans := []variant{
+		{"window", planOut(with + `SELECT *, row_number() OVER (ORDER BY _sw_skip IS NOT NULL, _sw_wave, "customerId", _sw_skip) - 1 AS _sw_row FROM ranked ORDER BY _sw_row`)},
+		{"own-keys", planOut(with + `, o AS (SELECT "customerId", row_number() OVER (ORDER BY "customerId") - 1 AS _sw_row FROM read_parquet('` + seg + `')) ` +
+			`SELECT ranked.*, o._sw_row FROM ranked JOIN o ON ranked."customerId" = o."customerId" ORDER BY o._sw_row`)},
+	}
+	fmt.Println("the plan of the segment:")
+	return measure(tmp, repeat, plans, []string{"plan"})
+}
+
+// variant is one way of doing the work, writing its Parquet files in out.
+type variant struct {
+	name string
+	run  func(out string) error
+}
+
+// measure runs the variants in turn, repeat times, prints each run's and the
+// best CPU and wall time, and compares the files named (name.parquet) with
+// the first variant's.
+func measure(tmp string, repeat int, variants []variant, files []string) error {
 	type best struct{ cpu, wall time.Duration }
 	bests := make([]best, len(variants))
 	for r := 0; r < repeat; r++ {
@@ -177,12 +220,12 @@ func run(dir string, repeat int) error {
 		}
 	}
 	for i, v := range variants {
-		same := "same bytes as files"
-		for _, s := range steps {
-			a, err1 := os.ReadFile(filepath.Join(tmp, "files", s.name+".parquet"))
-			b, err2 := os.ReadFile(filepath.Join(tmp, v.name, s.name+".parquet"))
+		same := "same bytes as " + variants[0].name
+		for _, f := range files {
+			a, err1 := os.ReadFile(filepath.Join(tmp, variants[0].name, f+".parquet"))
+			b, err2 := os.ReadFile(filepath.Join(tmp, v.name, f+".parquet"))
 			if err1 != nil || err2 != nil || !bytes.Equal(a, b) {
-				same = "DIFFERENT bytes at " + s.name
+				same = "DIFFERENT bytes at " + f
 				break
 			}
 		}
