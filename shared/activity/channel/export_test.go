@@ -8,3 +8,6 @@ var PlainAddress = plainAddress
 
 // PlanConstWaves switches the plan's path without zones (see writePlan).
 var PlanConstWaves = &planConstWaves
+
+// PlanOwnKeys switches the plan's path numbering a narrow input's own keys (see writePlan).
+var PlanOwnKeys = &planOwnKeys

@@ -168,7 +168,21 @@ func writePlan(t *datatask.Task, kind *Kind, x *Config, ref dataset.Ref) (*datas
 	}
 	with, sendOrder := p.ranked(unique, w)
 	query := with + "SELECT *, row_number() OVER (" + sendOrder + ") - 1 AS " + colRow + " FROM ranked ORDER BY " + colRow
-	if unique && planByKey && p.in.Manifest.Base == nil {
+	switch {
+	case unique && planOwnKeys && p.in.Manifest.Base != nil && w.constant():
+		// Every row in one wave, none skipped: the send order is the key's. The
+		// key, in the narrow input's own files, is numbered without the join to
+		// the base (a narrow sort), and the joined rows sorted once by their
+		// numbers, instead of a window sorting the joined rows (1.60 → 1.19 s of
+		// CPU for the largest plan of the 1M reference run; the same bytes, see
+		// TestPlanOwnKeysAgree). The narrow rows all have their key in the base
+		// (they were passed through from it), so the numbers stay dense.
+		own := t.View("own")
+		if _, err := t.Engine.StageOwn(ctx, own, dataset.Ref(*p.in.Ref)); err != nil {
+			return nil, fmt.Errorf("plan: %w", err)
+		}
+		query = p.numberOwnKeys(with, own)
+	case unique && planByKey && p.in.Manifest.Base == nil:
 		// The send order numbered over the key alone (a narrow sort), then the rows
 		// joined to their numbers and sorted once: one full-width sort instead of two.
 		// Not for a narrow input: its rows are narrow already, and reading them twice
@@ -285,6 +299,10 @@ func planWaves(t *datatask.Task, x *Config, p *planInput, planAt, windowEnd time
 	return w, nil
 }
 
+// constant reports whether every recipient has the default wave and skip
+// reason (no quiet hours: no zone of its own).
+func (w *waves) constant() bool { return len(w.zones) == 0 && planConstWaves }
+
 // keyUnique reports whether the plan's key identifies the input's rows.
 func (p *planInput) keyUnique(t *datatask.Task) (bool, error) {
 	if slices.Equal(p.key, p.in.Manifest.Key) {
@@ -321,7 +339,7 @@ func (p *planInput) ranked(unique bool, w *waves) (with, sendOrder string) {
 	}
 	with = "WITH src AS (SELECT " + strings.Join(cols, ", ") + ", " + p.addr + " AS " + colAddress + ", " + p.consent + " AS " + colConsent + ", " +
 		p.tz + " AS " + colTZ + " FROM " + p.from + "), "
-	if len(w.zones) == 0 && planConstWaves {
+	if w.constant() {
 		// No zone of its own: every row has the default wave and skip (a third
 		// less work for a large plan than joining the zones).
 		with += "ranked AS (SELECT src.*, CAST(? AS TIMESTAMPTZ) AS " + colWave + ", coalesce(" + dup + ", CAST(? AS VARCHAR)) AS " + colSkip + " FROM src) "
@@ -348,6 +366,19 @@ func (p *planInput) numberByKey(t *datatask.Task, order, with, sendOrder string,
 	}
 	return with + "SELECT ranked.*, o." + colRow + " FROM ranked JOIN " + datatask.Q(order) + " AS o ON " + strings.Join(on, " AND ") +
 		" ORDER BY o." + colRow, nil
+}
+
+// numberOwnKeys returns the plan's query when the send order is the key's:
+// the keys of own (the input's own files) numbered in key order, joined to
+// the rows.
+func (p *planInput) numberOwnKeys(with, own string) string {
+	keys := strings.Join(quoted(p.key), ", ")
+	var on []string
+	for _, k := range p.key {
+		on = append(on, "ranked."+datatask.Q(k)+" = o."+datatask.Q(k))
+	}
+	return with + ", o AS (SELECT " + keys + ", row_number() OVER (ORDER BY " + keys + ") - 1 AS " + colRow + " FROM " + datatask.Q(own) + ") " +
+		"SELECT ranked.*, o." + colRow + " FROM ranked JOIN o ON " + strings.Join(on, " AND ") + " ORDER BY o." + colRow
 }
 
 // planBase is what the plan, which passes the input's rows through, takes
@@ -384,6 +415,9 @@ var planConstWaves = true
 
 // planByKey lets tests take the two-sort path on unique keys, to compare the two.
 var planByKey = true
+
+// planOwnKeys lets tests take the window path on narrow inputs, to compare.
+var planOwnKeys = true
 
 // waveOf returns when a recipient of loc may be sent, from at, and the skip
 // reason when that is after the window.

@@ -434,3 +434,65 @@ func TestPlanConstantWavesAgree(t *testing.T) {
 		}
 	}
 }
+
+// A plan of a narrow input without quiet hours numbers the key in the
+// input's own files; its bytes are those of the window over the joined rows,
+// in one wave or with every row skipped past its window.
+func TestPlanOwnKeysAgree(t *testing.T) {
+	h := newHarness(t)
+	h.clock.Set(time.Date(2026, 6, 1, 20, 30, 0, 0, time.UTC))
+	pop := []cust{
+		{ID: "k3", Name: "C", Email: "c@example.com", Phone: "+33612345673", EmailOK: yes, SMSOK: yes, TZ: "Europe/Paris"},
+		{ID: "k1", Name: "A", Email: "a@example.com", Phone: "+33612345671", EmailOK: yes, SMSOK: no},
+		{ID: "k10", Name: "J", Email: "j@example.com", EmailOK: no, SMSOK: yes, TZ: "Asia/Tokyo"},
+		{ID: "k2", Name: "B", Phone: "+33612345672", EmailOK: yes, SMSOK: yes},
+		{ID: "K4", Name: "D", Email: "d@example.com", Phone: "+33612345674", EmailOK: yes, SMSOK: yes, TZ: "America/New_York"},
+		{ID: "k5", Email: "e@example.com", EmailOK: yes},
+	}
+	for _, act := range []string{"receipt", "windowed"} {
+		planFiles := func(run string) []string {
+			t.Helper()
+			h.plan(act, run, false, h.narrowPopulation(run, pop))
+			m, err := dataset.ReadManifest(context.Background(), h.engine().Store(), dataset.Ref("runs/"+run+"/"+act+"/_plan"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			if m.Rows != int64(len(pop)) || m.Base == nil {
+				t.Fatalf("plan of %s: %d rows, base %v", run, m.Rows, m.Base)
+			}
+			return m.Files
+		}
+		own := planFiles("own-" + act)
+		*channel.PlanOwnKeys = false
+		window := planFiles("window-" + act)
+		*channel.PlanOwnKeys = true
+		if strings.Join(own, ",") != strings.Join(window, ",") {
+			t.Fatalf("%s: the plans differ: %v and %v", act, own, window)
+		}
+	}
+}
+
+// narrowPopulation writes rows as a wide keyed dataset and, over it, the
+// output of `everyone` in run, narrow (its files hold the key alone, in
+// descending key order), and returns that input.
+func (h *harness) narrowPopulation(run string, rows []cust) activity.Input {
+	h.t.Helper()
+	ctx := context.Background()
+	wide := h.population(run+"-base", rows)
+	view := "narrow_" + strings.ReplaceAll(run, "-", "_")
+	if _, err := h.engine().StageInput(ctx, view, dataset.Ref(*wide.Ref)); err != nil {
+		h.t.Fatal(err)
+	}
+	cols := []string{"firstName", "email", "phone", "pushToken", "tier", "emailOptIn", "smsOptIn", "timezone"}
+	ref := dataset.PortRef(run, "everyone", "out")
+	m, err := h.engine().Write(ctx, dataset.Output{Ref: ref, Dimension: "customers", Key: []string{"customerId"},
+		Base: &dataset.Base{Ref: dataset.Ref(*wide.Ref), Columns: cols}}, "SELECT * FROM "+dataset.QuoteIdent(view)+` ORDER BY "customerId" DESC`)
+	if err != nil {
+		h.t.Fatal(err)
+	}
+	if m.Base == nil || len(m.Base.Columns) != len(cols) {
+		h.t.Fatalf("population of %s is not narrow: %+v", run, m.Base)
+	}
+	s := string(ref)
+	return activity.Input{From: "everyone", Port: "out", Ref: &s, Count: m.Rows}
+}

@@ -298,7 +298,8 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datatask.Task, plan datase
 				cbErr = fmt.Errorf("read the suppression list: %w", err)
 				return cbErr
 			}
-			for _, r := range batch {
+			for i := 0; i < len(batch) && len(found) > 0; i++ {
+				r := batch[i]
 				if s, ok := found[state.NormalizeAddress(d.kind.Type, r.address)]; ok && d.suppresses(s) {
 					r.suppressed = true
 				}

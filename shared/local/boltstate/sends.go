@@ -1,6 +1,7 @@
 package boltstate
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"time"
@@ -113,6 +114,11 @@ func (s *Store) CheckSuppressed(ctx context.Context, channel string, addresses .
 	found := map[string]state.Suppression{}
 	err := s.view(ctx, func(tx *bolt.Tx) error {
 		b := tx.Bucket(bSuppressions)
+		// No suppression of the channel (often: none at all): nothing to look up.
+		p := prefix(channel)
+		if k, _ := b.Cursor().Seek(p); !bytes.HasPrefix(k, p) {
+			return nil
+		}
 		for _, a := range addresses {
 			a = state.NormalizeAddress(channel, a)
 			var sup state.Suppression
