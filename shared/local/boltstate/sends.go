@@ -30,6 +30,56 @@ func (s *Store) ClaimSend(ctx context.Context, k state.SendKey, token string, at
 	return e, claimed, err
 }
 
+// ClaimSends implements state.Ledger: the group's claims are one commit.
+func (s *Store) ClaimSends(ctx context.Context, cs []state.SendClaim, at time.Time, lease time.Duration) ([]state.SendResult, error) {
+	if err := state.CheckSendClaims(cs, lease); err != nil {
+		return nil, err
+	}
+	keys := make([][]byte, len(cs))
+	for i, c := range cs {
+		keys[i] = sendKey(c.Key)
+	}
+	claimed := make([]bool, len(cs))
+	vals, _, err := casUpdates(ctx, s, bSends, keys, func(i int, cur state.LedgerEntry, found bool) (state.LedgerEntry, bool, error) {
+		if claimed[i] = !found; found {
+			return cur, false, nil
+		}
+		next, err := state.NewLedgerEntry(cs[i].Key, cs[i].Token, at, lease)
+		return next, err == nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]state.SendResult, len(cs))
+	for i := range out {
+		out[i] = state.SendResult{Entry: vals[i], Claimed: claimed[i]}
+	}
+	return out, nil
+}
+
+// CompleteSends implements state.Ledger: the group's completions are one commit.
+func (s *Store) CompleteSends(ctx context.Context, cs []state.SendCompletion, at time.Time) ([]state.SendResult, error) {
+	keys := make([][]byte, len(cs))
+	for i, c := range cs {
+		keys[i] = sendKey(c.Held.SendKey)
+	}
+	vals, errs, err := casUpdates(ctx, s, bSends, keys, func(i int, cur state.LedgerEntry, found bool) (state.LedgerEntry, bool, error) {
+		if !found {
+			return cur, false, notFound("send", cs[i].Held.SendKey)
+		}
+		next, err := state.CompleteEntry(cur, cs[i].Held, cs[i].MessageID, cs[i].Variant, at)
+		return next, err == nil, err
+	})
+	if err != nil {
+		return nil, err
+	}
+	out := make([]state.SendResult, len(cs))
+	for i := range out {
+		out[i] = state.SendResult{Entry: vals[i], Err: errs[i]}
+	}
+	return out, nil
+}
+
 // modifySend stores fn's change of the stored entry held names.
 func (s *Store) modifySend(ctx context.Context, held state.LedgerEntry, fn func(cur state.LedgerEntry) (state.LedgerEntry, error)) (state.LedgerEntry, error) {
 	return casUpdate(ctx, s, bSends, sendKey(held.SendKey), func(cur state.LedgerEntry, found bool) (state.LedgerEntry, bool, error) {
@@ -177,6 +227,26 @@ func (s *Store) ReserveCap(ctx context.Context, r state.CapRequest) (ok bool, er
 		return l
 	})
 	return ok, err
+}
+
+// ReserveCaps implements state.Caps: the group's reservations are one commit.
+func (s *Store) ReserveCaps(ctx context.Context, rs []state.CapRequest) ([]bool, error) {
+	if err := state.CheckCapRequests(rs); err != nil {
+		return nil, err
+	}
+	keys := make([][]byte, len(rs))
+	for i, r := range rs {
+		keys[i] = key(r.Channel, r.Recipient)
+	}
+	granted := make([]bool, len(rs))
+	_, _, err := casUpdates(ctx, s, bCaps, keys, func(i int, l state.CapLog, _ bool) (state.CapLog, bool, error) {
+		l, granted[i] = l.Reserve(rs[i])
+		return l, true, nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	return granted, nil
 }
 
 // ReleaseCap implements state.Caps.
