@@ -118,6 +118,31 @@ func (nullState) FailSend(_ context.Context, held state.LedgerEntry, _ string, _
 func (nullState) GetSend(context.Context, state.SendKey) (state.LedgerEntry, error) {
 	return state.LedgerEntry{}, state.ErrNotFound
 }
+func (nullState) ClaimSends(_ context.Context, cs []state.SendClaim, at time.Time, lease time.Duration) ([]state.SendResult, error) {
+	out := make([]state.SendResult, len(cs))
+	for i, c := range cs {
+		e, err := state.NewLedgerEntry(c.Key, c.Token, at, lease)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = state.SendResult{Entry: e, Claimed: true}
+	}
+	return out, nil
+}
+func (nullState) CompleteSends(_ context.Context, cs []state.SendCompletion, _ time.Time) ([]state.SendResult, error) {
+	out := make([]state.SendResult, len(cs))
+	for i, c := range cs {
+		out[i].Entry = c.Held
+	}
+	return out, nil
+}
+func (nullState) ReserveCaps(_ context.Context, rs []state.CapRequest) ([]bool, error) {
+	out := make([]bool, len(rs))
+	for i := range out {
+		out[i] = true
+	}
+	return out, nil
+}
 func (nullState) CountSends(context.Context, string, string, time.Time) (int, error) { return 0, nil }
 func (nullState) ReserveCap(context.Context, state.CapRequest) (bool, error)         { return true, nil }
 func (nullState) ReleaseCap(context.Context, string, string, string) error           { return nil }
@@ -141,7 +166,7 @@ func TestThroughputBolt(t *testing.T) {
 	}
 	defer st.Close()
 	h.setState(st)
-	h.opts.Workers = 256
+	h.opts.Workers, h.opts.Group = envInt("STEPWISE_BENCH_WORKERS", 256), envInt("STEPWISE_BENCH_GROUP", 0)
 	h.outbox = outbox.New(filepath.Join(t.TempDir(), "outbox"))
 	h.deps.Sender = h.outbox
 	in := h.syntheticPopulation("bolt", n)
@@ -162,6 +187,14 @@ func TestThroughputBolt(t *testing.T) {
 	}
 	d := time.Since(start)
 	out := fin.Counts["out"]
+	t.Logf("workers %d, group %d (0: the default)", h.opts.Workers, h.opts.Group)
 	t.Logf("bbolt ledger + outbox: %d messages in %v (plan %v, send %v): %.0f messages/s sending, %.0f overall",
 		out, d.Round(time.Millisecond), plan.Round(time.Millisecond), send.Round(time.Millisecond), float64(out)/send.Seconds(), float64(out)/d.Seconds())
+}
+
+func envInt(name string, def int) int {
+	if n, err := strconv.Atoi(os.Getenv(name)); err == nil {
+		return n
+	}
+	return def
 }
