@@ -334,9 +334,10 @@ type job struct {
 }
 
 // group takes eligible recipients through the send protocol together: each
-// is checked and rendered, then the group's cap reservations are one write
-// and its ledger claims one write, the claimed messages are sent one after
-// another, and their completions are one write. Per message the order stays
+// is checked and rendered, then the group's cap reservations and its ledger
+// claims are one write each (one for both where the store can), the claimed
+// messages are sent one after another, and their completions are one write
+// (see together). Per message the order stays
 // claim, provider call, completion: a crash anywhere leaves pending entries
 // that the next attempt settles as it settles one (see existing).
 func (d *deliverer) group(ctx context.Context, rs []*recipient) {
@@ -731,6 +732,18 @@ func (d *deliverer) claimGroup(ctx context.Context, jobs []*job, now time.Time) 
 	return res, true
 }
 
+// groupSize is how many recipients a worker takes at once: Options.Group,
+// or fewer when the slice's rate would make a group's calls outlast a
+// quarter of the lease (its last claims would run out before their turn).
+func (d *deliverer) groupSize() int {
+	g := d.opts.Group
+	if d.limiter != nil && d.limiter.Limit() != rate.Inf {
+		perWorker := float64(d.limiter.Limit()) / float64(max(1, d.opts.Workers))
+		g = min(g, int(perWorker*d.opts.Lease.Seconds()/4))
+	}
+	return max(1, g)
+}
+
 // completeAll records a group's sent messages in one ledger write, retried
 // a few times.
 func (d *deliverer) completeAll(ctx context.Context, jobs []*job) {
@@ -772,18 +785,19 @@ func (d *deliverer) runAll(ctx context.Context, in <-chan *recipient) error {
 	if d.test {
 		workers = max(workers, 2)
 	}
+	group := d.groupSize()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			rs := make([]*recipient, 0, d.opts.Group)
+			rs := make([]*recipient, 0, group)
 			for r := range in {
 				// A group is what is queued, up to Group: a worker never waits
 				// for company.
 				rs = append(rs[:0], r)
 			more:
-				for len(rs) < d.opts.Group {
+				for len(rs) < group {
 					select {
 					case r, ok := <-in:
 						if !ok {
@@ -827,7 +841,7 @@ func (d *deliverer) runAll(ctx context.Context, in <-chan *recipient) error {
 		}
 		if err := d.safely(func() {
 			for len(items) > 0 && !d.stopped.Load() {
-				n := min(len(items), d.opts.Group)
+				n := min(len(items), group)
 				rs := make([]*recipient, n)
 				for i, it := range items[:n] {
 					rs[i] = it.r
