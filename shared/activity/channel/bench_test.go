@@ -152,12 +152,13 @@ func (nullState) CheckSuppressed(context.Context, string, ...string) (map[string
 }
 
 // Live local sends against the embedded bbolt state store and the outbox,
-// both on disk as in a local home, with the local executor's 256 workers per
-// slice: every cap reservation, claim and completion is a durable bbolt
-// transaction (fsync), shared by the concurrent writes of a group commit.
-// It prints the send phase's messages per second.
+// both on disk as in a local home, with the local executor's workers and
+// groups (32 × 256; STEPWISE_BENCH_WORKERS and STEPWISE_BENCH_GROUP change
+// them): a group's cap reservations and claims are one durable bbolt commit,
+// its completions another. It prints the send phase's messages per second
+// and its CPU time per message.
 //
-//	STEPWISE_BENCH_N=1000000 go test -run TestThroughputBolt -v -timeout 30m ./shared/activity/channel
+//	STEPWISE_BENCH_N=1000000 go test -run 'TestThroughputBolt$' -v -timeout 30m ./shared/activity/channel
 func TestThroughputBolt(t *testing.T) {
 	n := benchN(t, 100000)
 	h := newHarness(t)
@@ -167,7 +168,7 @@ func TestThroughputBolt(t *testing.T) {
 	}
 	defer st.Close()
 	h.setState(st)
-	h.opts.Workers, h.opts.Group = envInt("STEPWISE_BENCH_WORKERS", 256), envInt("STEPWISE_BENCH_GROUP", 0)
+	h.opts.Workers, h.opts.Group = envInt("STEPWISE_BENCH_WORKERS", 32), envInt("STEPWISE_BENCH_GROUP", 256)
 	h.outbox = outbox.New(filepath.Join(t.TempDir(), "outbox"))
 	h.deps.Sender = h.outbox
 	in := h.syntheticPopulation("bolt", n)
@@ -188,7 +189,7 @@ func TestThroughputBolt(t *testing.T) {
 	}
 	d := time.Since(start)
 	out := fin.Counts["out"]
-	t.Logf("workers %d, group %d (0: the default)", h.opts.Workers, h.opts.Group)
+	t.Logf("workers %d, group %d", h.opts.Workers, h.opts.Group)
 	t.Logf("bbolt ledger + outbox: %d messages in %v (plan %v, send %v): %.0f messages/s sending, %.0f overall",
 		out, d.Round(time.Millisecond), plan.Round(time.Millisecond), send.Round(time.Millisecond), float64(out)/send.Seconds(), float64(out)/d.Seconds())
 	// On a shared machine the wall time measures the neighbours too; the CPU
