@@ -161,6 +161,42 @@ func FailEntry(cur, held LedgerEntry, reason string, at time.Time) (LedgerEntry,
 	return cur, nil
 }
 
+// SendClaim is one claim of a batch (Ledger.ClaimSends).
+type SendClaim struct {
+	Key SendKey
+	// Token is the provider token; "" means Key.Token().
+	Token string
+}
+
+// SendCompletion is one completion of a batch (Ledger.CompleteSends).
+type SendCompletion struct {
+	Held      LedgerEntry
+	MessageID string
+	Variant   string
+}
+
+// SendResult answers one message of a batch: the stored entry, whether this call
+// claimed it (ClaimSends), or the message's own error (CompleteSends: ErrConflict,
+// ErrNotFound).
+type SendResult struct {
+	Entry   LedgerEntry
+	Claimed bool
+	Err     error
+}
+
+// CheckSendClaims checks every claim of a batch before anything is written.
+func CheckSendClaims(cs []SendClaim, lease time.Duration) error {
+	if lease <= 0 {
+		return fmt.Errorf("%w: send lease must be positive", ErrInvalid)
+	}
+	for i, c := range cs {
+		if err := c.Key.check(); err != nil {
+			return fmt.Errorf("claim %d: %w", i, err)
+		}
+	}
+	return nil
+}
+
 // SuppressionReason tells why an address is suppressed.
 type SuppressionReason string
 
@@ -303,6 +339,16 @@ func (l CapLog) Reserve(r CapRequest) (CapLog, bool) {
 // Release returns l without the send recorded with ref.
 func (l CapLog) Release(ref string) CapLog {
 	return slices.DeleteFunc(slices.Clone(l), func(e CapEntry) bool { return e.Ref == ref })
+}
+
+// CheckCapRequests checks every request of a batch before anything is written.
+func CheckCapRequests(rs []CapRequest) error {
+	for i, r := range rs {
+		if err := CheckCapRequest(r); err != nil {
+			return fmt.Errorf("cap request %d: %w", i, err)
+		}
+	}
+	return nil
 }
 
 // CheckCapRequest checks r's fields.

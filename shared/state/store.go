@@ -139,6 +139,15 @@ type Ledger interface {
 	// FailSend marks held failed. ErrConflict if held is no longer the stored pending entry.
 	FailSend(ctx context.Context, held LedgerEntry, reason string, at time.Time) (LedgerEntry, error)
 	GetSend(ctx context.Context, k SendKey) (LedgerEntry, error)
+	// ClaimSends is ClaimSend for each of cs, in as few writes as the store can (a group
+	// commit, a transaction per group); results come in cs's order. An invalid claim
+	// fails the whole call before anything is written. Any other error is the store's:
+	// some claims may be stored then, pending, and are settled as a crash's are.
+	ClaimSends(ctx context.Context, cs []SendClaim, at time.Time, lease time.Duration) ([]SendResult, error)
+	// CompleteSends is CompleteSend for each of cs, in as few writes as the store can;
+	// results come in cs's order, each with its own ErrConflict or ErrNotFound. Any
+	// other error is the store's: some completions may be stored then.
+	CompleteSends(ctx context.Context, cs []SendCompletion, at time.Time) ([]SendResult, error)
 	// ListSends returns the entries of a run's activity by channel, then recipient.
 	ListSends(ctx context.Context, runID, activity string, p Page) (entries []LedgerEntry, next string, err error)
 }
@@ -166,6 +175,10 @@ type Caps interface {
 	// ReserveCap atomically checks that fewer than r.Max sends are recorded since r.Since
 	// and records one at r.At; of racing callers no more than the cap allows succeed.
 	ReserveCap(ctx context.Context, r CapRequest) (bool, error)
+	// ReserveCaps is ReserveCap for each of rs, in order, in as few writes as the store
+	// can; granted[i] answers rs[i]. An invalid request fails the whole call before
+	// anything is written.
+	ReserveCaps(ctx context.Context, rs []CapRequest) (granted []bool, err error)
 	// ReleaseCap forgets the send recorded with ref (a reservation that did not send).
 	ReleaseCap(ctx context.Context, recipient, channel, ref string) error
 }

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
+	"strings"
 	"sync"
 	"sync/atomic"
 	"testing"
@@ -24,10 +25,19 @@ const (
 	lostAnswer          // send, then return a transient error (the answer is lost)
 	storeFailure        // send; the ledger's CompleteSend fails from then on
 	accountError        // the provider refuses the account: the activity pauses
+	// Crashes inside a group, armed by the call: the process dies at the
+	// next group write of that kind, and nothing is sent or written after.
+	crashAfterClaims     // the group's claims stored, nothing of it sent
+	crashBeforeCompletes // the group sent, none of its completions written
+	crashMidCompletes    // the group sent, half of its completions written
 	numModes
 )
 
-var modeNames = []string{"panicBefore", "panicAfter", "cancelBefore", "cancelAfter", "lostAnswer", "storeFailure", "accountError"}
+var modeNames = []string{"panicBefore", "panicAfter", "cancelBefore", "cancelAfter", "lostAnswer", "storeFailure", "accountError",
+	"crashAfterClaims", "crashBeforeCompletes", "crashMidCompletes"}
+
+// storeCrashOp is the store hook at which a group mode's crash happens.
+var storeCrashOp = map[int]string{crashAfterClaims: "claims-stored", crashBeforeCompletes: "completes", crashMidCompletes: "completes-half"}
 
 // crashSender passes messages to inner and kills the handler on call after+1.
 type crashSender struct {
@@ -38,11 +48,30 @@ type crashSender struct {
 	cancel context.CancelFunc
 	store  *memStore
 	fired  atomic.Bool
+	dead   atomic.Bool // a group mode's crash happened
+}
+
+// armStoreCrash makes the run's next store write at op crash the process:
+// it panics there, and from then on nothing is sent and every store write of
+// the run fails.
+func (c *crashSender) armStoreCrash(run, op string) {
+	c.store.failOn.Store(run, func(o string) error {
+		if c.dead.Load() {
+			return errInjected
+		}
+		if o == op && c.dead.CompareAndSwap(false, true) {
+			panic("crash at " + op)
+		}
+		return nil
+	})
 }
 
 func (c *crashSender) Send(ctx context.Context, m *send.Message) (string, error) {
 	n := c.calls.Add(1)
-	if c.fired.Load() && c.mode != storeFailure && c.mode != lostAnswer {
+	if c.dead.Load() {
+		return "", &send.Transient{Msg: "the process is gone"}
+	}
+	if c.fired.Load() && c.mode != storeFailure && c.mode != lostAnswer && storeCrashOp[c.mode] == "" {
 		// The handler is dead: nothing leaves any more.
 		return "", &send.Transient{Msg: "the process is gone"}
 	}
@@ -76,6 +105,8 @@ func (c *crashSender) Send(ctx context.Context, m *send.Message) (string, error)
 		return c.inner.Send(ctx, m)
 	case accountError:
 		return "", &send.Permanent{Msg: "account suspended", Account: true}
+	case crashAfterClaims, crashBeforeCompletes, crashMidCompletes:
+		c.armStoreCrash(m.Tags["run"], storeCrashOp[c.mode])
 	}
 	return c.inner.Send(ctx, m)
 }
@@ -140,7 +171,7 @@ func TestCrashInjection(t *testing.T) {
 	h.deps.Sender = rs
 	var done atomic.Int64
 	var mu sync.Mutex
-	modeCount := make([]int, numModes)
+	modeCount, crashed := make([]int, numModes), make([]int, numModes)
 	start := time.Now()
 	var wg sync.WaitGroup
 	for g := range 2 {
@@ -166,6 +197,11 @@ func TestCrashInjection(t *testing.T) {
 						cancel()
 						h.store.failOn.Delete(runID)
 						done.Add(1)
+						if cs.fired.Load() && storeCrashOp[mode] == "" || cs.dead.Load() {
+							mu.Lock()
+							crashed[mode]++
+							mu.Unlock()
+						}
 						var paused *activity.Paused
 						if mode == accountError && cs.fired.Load() && !errors.As(err1, &paused) {
 							t.Errorf("account error should pause, got %v", err1)
@@ -195,7 +231,14 @@ func TestCrashInjection(t *testing.T) {
 		}()
 	}
 	wg.Wait()
-	t.Logf("%d crash points in %v, by mode %v: zero duplicates, zero losses", done.Load(), time.Since(start).Round(time.Millisecond), modeCount)
+	byMode := make([]string, numModes)
+	for m := range numModes {
+		byMode[m] = fmt.Sprintf("%s %d (%d crashed)", modeNames[m], modeCount[m], crashed[m])
+		if crashed[m] == 0 && !t.Failed() {
+			t.Errorf("mode %s never crashed", modeNames[m])
+		}
+	}
+	t.Logf("%d crash points in %v, by mode: %s: zero duplicates, zero losses", done.Load(), time.Since(start).Round(time.Millisecond), strings.Join(byMode, ", "))
 }
 
 func checkExactlyOnce(t *testing.T, h *harness, runID string, fin *activity.Result, eligible map[string]bool, wantSkipped map[string]string) {

@@ -293,7 +293,8 @@ func later(a, b time.Time) time.Time {
 
 func (d *deliverer) capRecipient(r *recipient) string { return d.dimension + ":" + r.key }
 
-// one takes one eligible recipient through the send protocol.
+// one takes one eligible recipient of a test run through the checks and
+// rendering: a test run claims nothing and sends nothing.
 func (d *deliverer) one(ctx context.Context, r *recipient) {
 	if d.timeUp() {
 		return // the next invocation takes it
@@ -303,61 +304,101 @@ func (d *deliverer) one(ctx context.Context, r *recipient) {
 		d.dynSkip(ctx, r, reason)
 		return
 	}
-	k := d.key(r)
-	token := d.token(r)
-	msg, err := d.rn.render(d.prep.arm(r.assign.variant), r, token)
-	if d.test {
-		d.keepProof(r, msg, err)
-	}
+	msg, err := d.rn.render(d.prep.arm(r.assign.variant), r, d.token(r))
+	d.keepProof(r, msg, err)
 	if err != nil {
 		d.skip(r, ReasonRender+err.Error())
 		return
 	}
-	if d.test {
-		if d.capMax > 0 {
-			n, err := d.caps.CountSends(ctx, d.capRecipient(r), d.kind.Type, now.Add(-d.capPer))
-			if err != nil {
-				d.fatal("read caps", err)
-				return
-			}
-			if n >= d.capMax {
-				d.skip(r, ReasonCapped)
-				return
-			}
-		}
-		d.sent(r, "", d.variant(r), now)
-		return
-	}
-	capRef := ""
-	if d.x.Marketing() && d.caps != nil {
-		// Every marketing send is counted; the reservation is idempotent by
-		// token, so a retried send is not counted twice.
-		max := math.MaxInt32
-		if d.capMax > 0 {
-			max = d.capMax
-		}
-		ok, err := d.caps.ReserveCap(ctx, state.CapRequest{Recipient: d.capRecipient(r), Channel: d.kind.Type, Max: max,
-			Since: now.Add(-d.capPer), At: now, Ref: token})
+	if d.capMax > 0 {
+		n, err := d.caps.CountSends(ctx, d.capRecipient(r), d.kind.Type, now.Add(-d.capPer))
 		if err != nil {
-			d.fatal("reserve cap", err)
+			d.fatal("read caps", err)
 			return
 		}
-		if !ok {
-			d.dynSkip(ctx, r, ReasonCapped)
+		if n >= d.capMax {
+			d.skip(r, ReasonCapped)
 			return
 		}
-		capRef = token
 	}
-	e, claimed, err := d.ledger.ClaimSend(ctx, k, token, now, d.opts.Lease)
-	if err != nil {
-		d.fatal("claim send", err)
+	d.sent(r, "", d.variant(r), now)
+}
+
+// job is one message of a group on its way through the ledger.
+type job struct {
+	r      *recipient
+	msg    *send.Message
+	capRef string
+	held   state.LedgerEntry
+	id     string // the provider's message id, once sent
+}
+
+// group takes eligible recipients through the send protocol together: each
+// is checked and rendered, then the group's cap reservations and its ledger
+// claims are one write each (one for both where the store can), the claimed
+// messages are sent one after another, and their completions are one write
+// (see together). Per message the order stays
+// claim, provider call, completion: a crash anywhere leaves pending entries
+// that the next attempt settles as it settles one (see existing).
+func (d *deliverer) group(ctx context.Context, rs []*recipient) {
+	if d.test {
+		for _, r := range rs {
+			if d.stopped.Load() || ctx.Err() != nil {
+				return
+			}
+			d.one(ctx, r)
+		}
 		return
 	}
-	if !claimed {
-		d.existing(ctx, r, e, msg, "", capRef)
+	now := d.now()
+	jobs := make([]*job, 0, len(rs))
+	for _, r := range rs {
+		if d.stopped.Load() || ctx.Err() != nil || d.timeUp() {
+			break // the next attempt or invocation takes the rest
+		}
+		if reason := d.dynamic(r, now); reason != "" {
+			d.dynSkip(ctx, r, reason)
+			continue
+		}
+		msg, err := d.rn.render(d.prep.arm(r.assign.variant), r, d.token(r))
+		if err != nil {
+			d.skip(r, ReasonRender+err.Error())
+			continue
+		}
+		jobs = append(jobs, &job{r: r, msg: msg})
+	}
+	if len(jobs) == 0 {
 		return
 	}
-	d.transmit(ctx, r, e, msg, capRef)
+	res, ok := d.claimGroup(ctx, jobs, now)
+	if !ok {
+		return
+	}
+	// A provider that can tell whether a message left (or drops a repeated
+	// token) lets a crash leave the whole group sent but unrecorded; with any
+	// other, each message is recorded as soon as it left, so that a crash
+	// leaves at most one unknown outcome per worker.
+	together := d.canFind || d.idempotent
+	var sent []*job
+	for i, j := range jobs {
+		if j == nil {
+			continue // capped
+		}
+		if !res[i].Claimed {
+			d.existing(ctx, j.r, res[i].Entry, j.msg, "", j.capRef)
+			continue
+		}
+		j.held = res[i].Entry
+		id, ok := d.transmit(ctx, j.r, j.held, j.msg, j.capRef)
+		switch {
+		case ok && together:
+			j.id = id
+			sent = append(sent, j)
+		case ok:
+			d.complete(ctx, j.r, j.held, id)
+		}
+	}
+	d.completeAll(ctx, sent)
 }
 
 // dynSkip skips r for a reason found at send time, unless an earlier attempt
@@ -387,7 +428,7 @@ func (d *deliverer) existing(ctx context.Context, r *recipient, e state.LedgerEn
 	case state.SendFailed:
 		if skipReason == "" && strings.HasPrefix(e.Reason, ledgerTransient) {
 			if held, ok := d.reclaim(ctx, r, e, now); ok {
-				d.transmit(ctx, r, held, msg, capRef)
+				d.sendOne(ctx, r, held, msg, capRef)
 			}
 			return
 		}
@@ -455,7 +496,7 @@ func (d *deliverer) resolve(ctx context.Context, r *recipient, held state.Ledger
 		d.skip(r, skipReason)
 		return
 	}
-	d.transmit(ctx, r, held, msg, capRef)
+	d.sendOne(ctx, r, held, msg, capRef)
 }
 
 func (d *deliverer) failEntry(ctx context.Context, held state.LedgerEntry, reason string) {
@@ -470,36 +511,45 @@ func (d *deliverer) release(ctx context.Context, r *recipient, capRef string) {
 	}
 }
 
+// sendOne sends and completes one held entry.
+func (d *deliverer) sendOne(ctx context.Context, r *recipient, held state.LedgerEntry, msg *send.Message, capRef string) {
+	if id, ok := d.transmit(ctx, r, held, msg, capRef); ok {
+		d.complete(ctx, r, held, id)
+	}
+}
+
 // transmit calls the provider for a held entry, with rate limiting and
-// retries on throttling and transient errors.
-func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.LedgerEntry, msg *send.Message, capRef string) {
+// retries on throttling and transient errors. It returns the message id when
+// the message left (or was found sent): the caller completes the entry.
+// Otherwise it has settled the entry and r itself.
+func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.LedgerEntry, msg *send.Message, capRef string) (string, bool) {
 	for attempt := 1; ; attempt++ {
 		if d.stopped.Load() || ctx.Err() != nil {
 			// Not called: the next attempt sends it.
 			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
-			return
+			return "", false
 		}
 		if err := d.pace(ctx); err != nil || d.timeUp() {
 			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
-			return
+			return "", false
 		}
 		// The wait (rate, backoff) may have outlasted the window or run into
 		// quiet hours: check again, as late as possible.
 		if reason := d.dynamic(r, d.now()); reason != "" {
 			d.notDue(ctx, r, held, capRef, reason)
-			return
+			return "", false
 		}
 		if d.now().Add(d.opts.CallTimeout).After(held.LeaseUntil) {
 			// Calling now could outlive the lease; give the entry back.
 			d.failEntry(ctx, held, ledgerTransient+"lease ran out before the provider call")
 			d.defer_(r, d.now())
-			return
+			return "", false
 		}
 		timeout, bounded := d.callTimeout()
 		if timeout <= 0 {
 			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
 			d.stop(errOutOfTime)
-			return
+			return "", false
 		}
 		cctx, cancel := context.WithTimeout(ctx, timeout)
 		// A provider ceiling (send.Limited) waits too: it checks again after.
@@ -509,21 +559,20 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 		var nd *send.NotDue
 		if errors.As(err, &nd) {
 			d.notDue(ctx, r, held, capRef, nd.Reason)
-			return
+			return "", false
 		}
 		switch send.Kind(err) {
 		case send.KindNone:
-			d.complete(ctx, r, held, id)
-			return
+			return id, true
 		case send.KindPermanent:
 			d.failEntry(ctx, held, ReasonRejected+strings.TrimPrefix(err.Error(), "rejected: "))
 			d.release(ctx, r, capRef)
 			d.failed(r, ReasonRejected+strings.TrimPrefix(err.Error(), "rejected: "))
-			return
+			return "", false
 		case send.KindAccount:
 			d.failEntry(ctx, held, ledgerTransient+err.Error())
 			d.stop(&activity.Paused{Msg: fmt.Sprintf("%s %s paused: the provider refuses the sending account: %v; fix it and resume the run", d.kind.Type, d.act, err)})
-			return
+			return "", false
 		case send.KindCanceled:
 			if ctx.Err() != nil || bounded {
 				// The slice is stopping mid-call (canceled, or out of time): the
@@ -533,7 +582,7 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 					d.held.Store(true) // by this attempt's lease: not a slice without progress
 					d.stop(errOutOfTime)
 				}
-				return
+				return "", false
 			}
 			err = &send.Transient{Msg: "provider call timed out"}
 			fallthrough
@@ -541,8 +590,7 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 			if d.canFind {
 				// The message may have left with its answer lost: look before resending.
 				if id, found, ferr := send.FindSent(ctx, d.sender, d.kind.Type, held.Token); ferr == nil && found {
-					d.complete(ctx, r, held, id)
-					return
+					return id, true
 				}
 			}
 			if attempt >= d.opts.MaxAttempts {
@@ -555,7 +603,7 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 				d.unsentCause = withoutAddress(err.Error(), msg.To)
 				d.mu.Unlock()
 				d.countError(ReasonFailed + err.Error())
-				return
+				return "", false
 			}
 			wait := d.opts.Backoff << min(attempt-1, 6)
 			var th *send.Throttled
@@ -564,7 +612,7 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 			}
 			if err := d.opts.Sleep(ctx, min(wait, 10*time.Second)); err != nil {
 				d.failEntry(ctx, held, ledgerTransient+"interrupted during backoff")
-				return
+				return "", false
 			}
 		}
 	}
@@ -614,6 +662,121 @@ func (d *deliverer) complete(ctx context.Context, r *recipient, held state.Ledge
 	d.sent(r, id, variant, d.now())
 }
 
+// claimGroup reserves the caps of a group's marketing messages and claims
+// them in the ledger: one write each, or one for both when the store does
+// both (capClaimer). A capped recipient is skipped and its job set to nil;
+// res answers the others. false: the slice stops.
+func (d *deliverer) claimGroup(ctx context.Context, jobs []*job, now time.Time) (res []state.SendResult, ok bool) {
+	claims := make([]state.SendClaim, len(jobs))
+	for i, j := range jobs {
+		claims[i] = state.SendClaim{Key: d.key(j.r), Token: j.r.token}
+	}
+	if !d.x.Marketing() || d.caps == nil {
+		res, err := d.ledger.ClaimSends(ctx, claims, now, d.opts.Lease)
+		if err != nil {
+			d.fatal("claim send", err)
+			return nil, false
+		}
+		return res, true
+	}
+	// Every marketing send is counted; the reservation is idempotent by
+	// token, so a retried send is not counted twice.
+	max := math.MaxInt32
+	if d.capMax > 0 {
+		max = d.capMax
+	}
+	reqs := make([]state.CapRequest, len(jobs))
+	for i, j := range jobs {
+		reqs[i] = state.CapRequest{Recipient: d.capRecipient(j.r), Channel: d.kind.Type, Max: max,
+			Since: now.Add(-d.capPer), At: now, Ref: j.r.token}
+	}
+	var granted []bool
+	if cc, both := d.caps.(capClaimer); both && any(d.caps) == any(d.ledger) {
+		var err error
+		if granted, res, err = cc.ReserveCapsAndClaimSends(ctx, reqs, claims, now, d.opts.Lease); err != nil {
+			d.fatal("claim send", err)
+			return nil, false
+		}
+	} else {
+		var err error
+		if granted, err = d.caps.ReserveCaps(ctx, reqs); err != nil {
+			d.fatal("reserve cap", err)
+			return nil, false
+		}
+		var kept []state.SendClaim
+		for i, g := range granted {
+			if g {
+				kept = append(kept, claims[i])
+			}
+		}
+		got, err := d.ledger.ClaimSends(ctx, kept, now, d.opts.Lease)
+		if err != nil {
+			d.fatal("claim send", err)
+			return nil, false
+		}
+		res = make([]state.SendResult, len(jobs))
+		for i, g := range granted {
+			if g {
+				res[i], got = got[0], got[1:]
+			}
+		}
+	}
+	for i, j := range jobs {
+		if !granted[i] {
+			d.dynSkip(ctx, j.r, ReasonCapped)
+			jobs[i] = nil
+			continue
+		}
+		j.capRef = j.r.token
+	}
+	return res, true
+}
+
+// groupSize is how many recipients a worker takes at once: Options.Group,
+// or fewer when the slice's rate would make a group's calls outlast a
+// quarter of the lease (its last claims would run out before their turn).
+func (d *deliverer) groupSize() int {
+	g := d.opts.Group
+	if d.limiter != nil && d.limiter.Limit() != rate.Inf {
+		perWorker := float64(d.limiter.Limit()) / float64(max(1, d.opts.Workers))
+		g = min(g, int(perWorker*d.opts.Lease.Seconds()/4))
+	}
+	return max(1, g)
+}
+
+// completeAll records a group's sent messages in one ledger write, retried
+// a few times.
+func (d *deliverer) completeAll(ctx context.Context, jobs []*job) {
+	if len(jobs) == 0 {
+		return
+	}
+	cs := make([]state.SendCompletion, len(jobs))
+	for i, j := range jobs {
+		cs[i] = state.SendCompletion{Held: j.held, MessageID: j.id, Variant: d.variant(j.r)}
+	}
+	var res []state.SendResult
+	var err error
+	for i := 0; i < 3; i++ {
+		if res, err = d.ledger.CompleteSends(context.WithoutCancel(ctx), cs, d.now()); err == nil {
+			break
+		}
+		d.opts.Sleep(context.WithoutCancel(ctx), d.opts.Backoff<<i)
+	}
+	if err != nil {
+		// Sent, but not recorded: the next attempt settles the pending entries.
+		d.fatal("record sent messages", err)
+		return
+	}
+	at := d.now()
+	for i, j := range jobs {
+		if res[i].Err != nil {
+			d.fatal("record sent message", res[i].Err)
+			continue
+		}
+		d.sent(j.r, j.id, cs[i].Variant, at)
+	}
+}
+
 // runAll sends the recipients from in with the configured workers, then
 // settles the deferred ones once their leases run out. Panics in a worker
 // become errors: a broken sender never takes the process down.
@@ -622,16 +785,33 @@ func (d *deliverer) runAll(ctx context.Context, in <-chan *recipient) error {
 	if d.test {
 		workers = max(workers, 2)
 	}
+	group := d.groupSize()
 	var wg sync.WaitGroup
 	for range workers {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
+			rs := make([]*recipient, 0, group)
 			for r := range in {
+				// A group is what is queued, up to Group: a worker never waits
+				// for company.
+				rs = append(rs[:0], r)
+			more:
+				for len(rs) < group {
+					select {
+					case r, ok := <-in:
+						if !ok {
+							break more
+						}
+						rs = append(rs, r)
+					default:
+						break more
+					}
+				}
 				if d.stopped.Load() || ctx.Err() != nil {
 					continue // drain: the producer never blocks
 				}
-				if err := d.safely(func() { d.one(ctx, r) }); err != nil {
+				if err := d.safely(func() { d.group(ctx, rs) }); err != nil {
 					d.stop(err)
 				}
 			}
@@ -660,11 +840,14 @@ func (d *deliverer) runAll(ctx context.Context, in <-chan *recipient) error {
 			break
 		}
 		if err := d.safely(func() {
-			for _, it := range items {
-				if d.stopped.Load() {
-					return
+			for len(items) > 0 && !d.stopped.Load() {
+				n := min(len(items), group)
+				rs := make([]*recipient, n)
+				for i, it := range items[:n] {
+					rs[i] = it.r
 				}
-				d.one(ctx, it.r)
+				items = items[n:]
+				d.group(ctx, rs)
 			}
 		}); err != nil {
 			d.stop(err)

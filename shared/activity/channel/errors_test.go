@@ -22,6 +22,10 @@ func (f failingLedger) ClaimSend(context.Context, state.SendKey, string, time.Ti
 	return state.LedgerEntry{}, false, f.err
 }
 
+func (f failingLedger) ClaimSends(context.Context, []state.SendClaim, time.Time, time.Duration) ([]state.SendResult, error) {
+	return nil, f.err
+}
+
 // A ledger failing under a slice stops it with the store's error, named at
 // the function boundary from what the store returned: a throttled store (as
 // the adapters mark it) is retried, a refused request is not.

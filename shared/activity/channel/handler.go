@@ -46,6 +46,10 @@ type Options struct {
 	CallTimeout time.Duration
 	// Workers send concurrently within one slice. Default 8.
 	Workers int
+	// Group is how many queued recipients a worker takes at once: their cap
+	// reservations, ledger claims and completions are one write each, their
+	// provider calls one after another. Default 25.
+	Group int
 	// MaxAttempts per message for throttling and transient errors. Default 6.
 	MaxAttempts int
 	// Backoff is the first retry delay, doubled per attempt up to 10 s. Default 200 ms.
@@ -67,6 +71,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Workers <= 0 {
 		o.Workers = 8
+	}
+	if o.Group <= 0 {
+		o.Group = 25
 	}
 	if o.MaxAttempts <= 0 {
 		o.MaxAttempts = 6
@@ -110,6 +117,8 @@ type (
 		CompleteSend(ctx context.Context, held state.LedgerEntry, messageID, variant string, at time.Time) (state.LedgerEntry, error)
 		FailSend(ctx context.Context, held state.LedgerEntry, reason string, at time.Time) (state.LedgerEntry, error)
 		GetSend(ctx context.Context, k state.SendKey) (state.LedgerEntry, error)
+		ClaimSends(ctx context.Context, cs []state.SendClaim, at time.Time, lease time.Duration) ([]state.SendResult, error)
+		CompleteSends(ctx context.Context, cs []state.SendCompletion, at time.Time) ([]state.SendResult, error)
 	}
 	// Suppressions tells which addresses must not be messaged.
 	Suppressions interface {
@@ -118,8 +127,14 @@ type (
 	// Caps counts sends per recipient and channel across campaigns.
 	Caps interface {
 		CountSends(ctx context.Context, recipient, channel string, since time.Time) (int, error)
-		ReserveCap(ctx context.Context, r state.CapRequest) (bool, error)
+		ReserveCaps(ctx context.Context, rs []state.CapRequest) ([]bool, error)
 		ReleaseCap(ctx context.Context, recipient, channel, ref string) error
+	}
+	// capClaimer is a store that reserves caps and claims sends in one write
+	// (the embedded store: one group commit instead of two); cs[i] is claimed
+	// only when rs[i] is granted.
+	capClaimer interface {
+		ReserveCapsAndClaimSends(ctx context.Context, rs []state.CapRequest, cs []state.SendClaim, at time.Time, lease time.Duration) ([]bool, []state.SendResult, error)
 	}
 	// Keys holds slice markers and confirmations.
 	Keys interface {

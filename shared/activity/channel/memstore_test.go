@@ -36,11 +36,15 @@ func (m *memStore) fail(run, op string) error {
 }
 
 func (m *memStore) ClaimSend(ctx context.Context, k state.SendKey, token string, at time.Time, lease time.Duration) (state.LedgerEntry, bool, error) {
-	m.mu.Lock()
-	defer m.mu.Unlock()
 	if err := m.fail(k.RunID, "claim"); err != nil {
 		return state.LedgerEntry{}, false, err
 	}
+	return m.claim(k, token, at, lease)
+}
+
+func (m *memStore) claim(k state.SendKey, token string, at time.Time, lease time.Duration) (state.LedgerEntry, bool, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
 	if e, ok := m.sends[k]; ok {
 		return e, false, nil
 	}
@@ -51,6 +55,61 @@ func (m *memStore) ClaimSend(ctx context.Context, k state.SendKey, token string,
 	m.sends[k] = e
 	m.claims++
 	return e, true, nil
+}
+
+// ClaimSends claims each of cs; the hook "claims-stored" runs once they are
+// stored (a crash there leaves the group pending, nothing sent).
+func (m *memStore) ClaimSends(ctx context.Context, cs []state.SendClaim, at time.Time, lease time.Duration) ([]state.SendResult, error) {
+	if err := state.CheckSendClaims(cs, lease); err != nil {
+		return nil, err
+	}
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	run := cs[0].Key.RunID
+	if err := m.fail(run, "claims"); err != nil {
+		return nil, err
+	}
+	out := make([]state.SendResult, len(cs))
+	for i, c := range cs {
+		e, claimed, err := m.claim(c.Key, c.Token, at, lease)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = state.SendResult{Entry: e, Claimed: claimed}
+	}
+	if err := m.fail(run, "claims-stored"); err != nil {
+		return nil, err
+	}
+	return out, nil
+}
+
+// CompleteSends completes each of cs one by one, as a store without
+// transactions would: the hook "completes" runs before the first, and
+// "completes-half" after the first half (a crash there leaves the group half
+// recorded).
+func (m *memStore) CompleteSends(ctx context.Context, cs []state.SendCompletion, at time.Time) ([]state.SendResult, error) {
+	if len(cs) == 0 {
+		return nil, nil
+	}
+	run := cs[0].Held.RunID
+	for _, op := range []string{"complete", "completes"} {
+		if err := m.fail(run, op); err != nil {
+			return nil, err
+		}
+	}
+	out := make([]state.SendResult, len(cs))
+	for i, c := range cs {
+		if i == len(cs)/2 && i > 0 {
+			if err := m.fail(run, "completes-half"); err != nil {
+				return nil, err
+			}
+		}
+		out[i].Entry, out[i].Err = m.modify(c.Held, func(cur state.LedgerEntry) (state.LedgerEntry, error) {
+			return state.CompleteEntry(cur, c.Held, c.MessageID, c.Variant, at)
+		})
+	}
+	return out, nil
 }
 
 func (m *memStore) modify(held state.LedgerEntry, fn func(cur state.LedgerEntry) (state.LedgerEntry, error)) (state.LedgerEntry, error) {
@@ -164,6 +223,17 @@ func (m *memStore) ReserveCap(ctx context.Context, r state.CapRequest) (bool, er
 		return l
 	})
 	return ok, nil
+}
+
+func (m *memStore) ReserveCaps(ctx context.Context, rs []state.CapRequest) ([]bool, error) {
+	if err := state.CheckCapRequests(rs); err != nil {
+		return nil, err
+	}
+	out := make([]bool, len(rs))
+	for i, r := range rs {
+		out[i], _ = m.ReserveCap(ctx, r)
+	}
+	return out, nil
 }
 
 func (m *memStore) ReleaseCap(ctx context.Context, recipient, channel, ref string) error {

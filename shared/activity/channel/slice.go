@@ -241,7 +241,7 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datatask.Task, plan datase
 	zones := map[string]*time.Location{}
 	// Room for a few batches ahead of the workers: each queued recipient holds
 	// its row, so a deeper queue only grows the heap.
-	work := make(chan *recipient, 2*d.opts.Workers+1024)
+	work := make(chan *recipient, d.opts.Workers*d.opts.Group+1024)
 	done := make(chan error, 1)
 	go func() { done <- d.runAll(ctx, work) }()
 	keyCols := pm.Key

@@ -208,13 +208,19 @@ func (s *Store) modifyCaps(ctx context.Context, recipient, channel string, fn fu
 		if !changed {
 			return change{}, nil
 		}
-		var expires time.Time
-		if len(l) > 0 {
-			expires = l[len(l)-1].At.Add(state.CapRetention)
-		}
-		return change{head: &rec{pk: pk, sk: "CAP", expiresAt: expires, data: l}}, nil
+		return change{head: capRec(recipient, channel, l)}, nil
 	})
 	return err
+}
+
+// capRec is a recipient's cap log as stored: it expires by TTL once its newest send
+// is older than the retention.
+func capRec(recipient, channel string, l state.CapLog) *rec {
+	var expires time.Time
+	if len(l) > 0 {
+		expires = l[len(l)-1].At.Add(state.CapRetention)
+	}
+	return &rec{pk: capPK(channel, recipient), sk: "CAP", expiresAt: expires, data: l}
 }
 
 // RecordSend implements state.Caps.

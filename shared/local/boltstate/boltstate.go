@@ -343,6 +343,74 @@ func casUpdate[T any](ctx context.Context, s *Store, bucket, k []byte, fn func(c
 	}
 }
 
+// casUpdates is casUpdate for many keys in one read transaction and one group
+// commit: fn(i, …) changes the value at keys[i] (it may fail for that key
+// alone: errs[i]); the writes whose stored bytes are still those read are
+// committed together, and the others (a racing writer, or the same key twice)
+// start over. An error from the store fails the call.
+func casUpdates[T any](ctx context.Context, s *Store, bucket []byte, keys [][]byte, fn func(i int, cur T, found bool) (next T, write bool, err error)) (vals []T, errs []error, err error) {
+	vals, errs = make([]T, len(keys)), make([]error, len(keys))
+	todo := make([]int, len(keys))
+	for i := range todo {
+		todo[i] = i
+	}
+	for len(todo) > 0 {
+		raws := make([][]byte, len(todo))
+		err := s.view(ctx, func(tx *bolt.Tx) error {
+			b := tx.Bucket(bucket)
+			for j, i := range todo {
+				if v := b.Get(keys[i]); v != nil {
+					raws[j] = bytes.Clone(v)
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return vals, errs, err
+		}
+		datas := make([][]byte, len(todo))
+		for j, i := range todo {
+			var cur T
+			if raws[j] != nil {
+				if err := json.Unmarshal(raws[j], &cur); err != nil {
+					return vals, errs, err
+				}
+			}
+			next, write, ferr := fn(i, cur, raws[j] != nil)
+			vals[i], errs[i] = next, ferr
+			if ferr != nil || !write {
+				continue
+			}
+			if datas[j], err = json.Marshal(next); err != nil {
+				return vals, errs, err
+			}
+		}
+		var again []int
+		err = s.batch(ctx, func(tx *bolt.Tx) error {
+			again = again[:0] // fn may run more than once
+			b := tx.Bucket(bucket)
+			for j, i := range todo {
+				if datas[j] == nil {
+					continue
+				}
+				if !bytes.Equal(b.Get(keys[i]), raws[j]) {
+					again = append(again, i)
+					continue
+				}
+				if err := b.Put(keys[i], datas[j]); err != nil {
+					return err
+				}
+			}
+			return nil
+		})
+		if err != nil {
+			return vals, errs, err
+		}
+		todo = append([]int(nil), again...)
+	}
+	return vals, errs, nil
+}
+
 func key(parts ...string) []byte {
 	var b bytes.Buffer
 	for i, p := range parts {

@@ -101,3 +101,62 @@ func TestClaimOnceAcrossStores(t *testing.T) {
 		}
 	}
 }
+
+// ReserveCapsAndClaimSends answers as ReserveCaps then ClaimSends (of the
+// granted) would, in one commit, and in two when a key repeats.
+func TestReserveCapsAndClaimSends(t *testing.T) {
+	ctx := context.Background()
+	t0 := time.Date(2026, 12, 1, 9, 0, 0, 0, time.UTC)
+	req := func(r string, max int) state.CapRequest {
+		return state.CapRequest{Recipient: r, Channel: "email", Max: max, Since: t0.Add(-time.Hour), At: t0, Ref: "tok-" + r}
+	}
+	claim := func(r string) state.SendClaim {
+		return state.SendClaim{Key: state.SendKey{RunID: "run", Activity: "mail", Channel: "email", Recipient: r}, Token: "tok-" + r}
+	}
+	for _, dup := range []bool{false, true} {
+		t.Run(fmt.Sprint("repeated key ", dup), func(t *testing.T) {
+			s := open(t, t.TempDir())
+			if err := s.RecordSend(ctx, "c2", "email", t0.Add(-time.Minute), "other"); err != nil {
+				t.Fatal(err)
+			}
+			before, _, err := s.ClaimSend(ctx, claim("c3").Key, "", t0.Add(-time.Minute), time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			rs := []state.CapRequest{req("c1", 1), req("c2", 1), req("c3", 1)}
+			cs := []state.SendClaim{claim("c1"), claim("c2"), claim("c3")}
+			if dup {
+				rs, cs = append(rs, req("c1", 1)), append(cs, claim("c1"))
+			}
+			granted, res, err := s.ReserveCapsAndClaimSends(ctx, rs, cs, t0, time.Minute)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := []bool{true, false, true, true}
+			claimed := []bool{true, false, false, false}
+			for i := range rs {
+				if granted[i] != want[i] || res[i].Claimed != claimed[i] {
+					t.Errorf("%d: granted %v claimed %v, want %v %v", i, granted[i], res[i].Claimed, want[i], claimed[i])
+				}
+			}
+			if res[0].Entry.Token != "tok-c1" || res[0].Entry.Status != state.SendPending {
+				t.Errorf("c1: %+v", res[0].Entry)
+			}
+			if res[2].Entry.Token != before.Token {
+				t.Errorf("c3: %+v, want the entry claimed before", res[2].Entry)
+			}
+			if _, err := s.GetSend(ctx, claim("c2").Key); err == nil {
+				t.Error("c2 over its cap was claimed")
+			}
+			for r, n := range map[string]int{"c1": 1, "c2": 1, "c3": 1} {
+				if got, _ := s.CountSends(ctx, r, "email", time.Time{}); got != n {
+					t.Errorf("%s: %d sends counted, want %d", r, got, n)
+				}
+			}
+		})
+	}
+	s := open(t, t.TempDir())
+	if _, _, err := s.ReserveCapsAndClaimSends(ctx, []state.CapRequest{req("c1", 1)}, nil, t0, time.Minute); err == nil {
+		t.Error("want an error for unpaired requests")
+	}
+}

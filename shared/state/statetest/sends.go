@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -313,4 +314,115 @@ func testCapRace(t *testing.T, s state.Store) {
 	}
 	equal(t, "granted", n, max)
 	equal(t, "recorded", must(s.CountSends(ctx, "cust-9", "email", at(-24*time.Hour))), max)
+}
+
+// testLedgerBatch: ClaimSends and CompleteSends answer each message as ClaimSend and
+// CompleteSend would, in order, the same key twice included.
+func testLedgerBatch(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	key := func(r string) state.SendKey {
+		return state.SendKey{RunID: "run-b", Activity: "mail", Channel: "email", Recipient: r}
+	}
+	before, _ := claim(t, s, key("c1"), "tok-1", t0, time.Minute)
+	none := must(s.ClaimSends(ctx, nil, t0, time.Minute))
+	equal(t, "empty batch", len(none), 0)
+
+	_, err := s.ClaimSends(ctx, []state.SendClaim{{Key: key("c9")}, {Key: state.SendKey{RunID: "run-b"}}}, t0, time.Minute)
+	wantErr(t, err, state.ErrInvalid)
+	_, err = s.GetSend(ctx, key("c9"))
+	wantErr(t, err, state.ErrNotFound) // nothing of an invalid batch is written
+	_, err = s.ClaimSends(ctx, []state.SendClaim{{Key: key("c9")}}, t0, 0)
+	wantErr(t, err, state.ErrInvalid)
+
+	res := must(s.ClaimSends(ctx, []state.SendClaim{{Key: key("c1"), Token: "other"}, {Key: key("c2")},
+		{Key: key("c3"), Token: "tok-3"}, {Key: key("c2"), Token: "again"}}, at(time.Second), time.Minute))
+	equal(t, "results", len(res), 4)
+	equal(t, "c1 claimed", res[0].Claimed, false)
+	same(t, "c1 as stored before", res[0].Entry, before)
+	equal(t, "c2 claimed", res[1].Claimed, true)
+	equal(t, "c2 default token", res[1].Entry.Token, key("c2").Token())
+	equal(t, "c2 status", res[1].Entry.Status, state.SendPending)
+	sameTime(t, "c2 lease", res[1].Entry.LeaseUntil, at(time.Minute+time.Second))
+	equal(t, "c3 claimed", res[2].Claimed, true)
+	equal(t, "c3 token", res[2].Entry.Token, "tok-3")
+	equal(t, "c2 twice: claimed", res[3].Claimed, false)
+	same(t, "c2 twice: the first claim's entry", res[3].Entry, res[1].Entry)
+	for i, r := range res {
+		same(t, name("get", i), must(s.GetSend(ctx, r.Entry.SendKey)), r.Entry)
+	}
+
+	sent := must(s.CompleteSend(ctx, before, "m-1", "", at(2*time.Second)))
+	missing := state.LedgerEntry{SendKey: key("nobody"), Status: state.SendPending, Attempts: 1}
+	done := must(s.CompleteSends(ctx, []state.SendCompletion{{Held: res[1].Entry, MessageID: "m-2", Variant: "A"},
+		{Held: before, MessageID: "m-1b"}, {Held: res[2].Entry, MessageID: "m-3"}, {Held: missing, MessageID: "m-x"},
+		{Held: res[1].Entry, MessageID: "m-2b"}}, at(3*time.Second)))
+	equal(t, "results", len(done), 5)
+	ok(t, done[0].Err)
+	equal(t, "c2 status", done[0].Entry.Status, state.SendSent)
+	equal(t, "c2 message", done[0].Entry.MessageID, "m-2")
+	equal(t, "c2 variant", done[0].Entry.Variant, "A")
+	sameTime(t, "c2 updatedAt", done[0].Entry.UpdatedAt, at(3*time.Second))
+	wantErr(t, done[1].Err, state.ErrConflict) // c1 was completed by its first holder
+	ok(t, done[2].Err)
+	equal(t, "c3 message", done[2].Entry.MessageID, "m-3")
+	wantErr(t, done[3].Err, state.ErrNotFound)
+	wantErr(t, done[4].Err, state.ErrConflict) // c2 twice: the first completion holds
+	same(t, "c1 kept", must(s.GetSend(ctx, key("c1"))), sent)
+	same(t, "c2 stored", must(s.GetSend(ctx, key("c2"))), done[0].Entry)
+	same(t, "c3 stored", must(s.GetSend(ctx, key("c3"))), done[2].Entry)
+}
+
+// testLedgerBatchRace: batches racing over the same keys claim each key once.
+func testLedgerBatchRace(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	const keys = 20
+	claimedBy := make([][]int, keys)
+	var mu sync.Mutex
+	errs := race(func(i int) error {
+		var cs []state.SendClaim
+		for k := range keys {
+			cs = append(cs, state.SendClaim{Key: state.SendKey{RunID: "run-r", Activity: "a", Channel: "sms", Recipient: name("c", (k+i)%keys)}, Token: name("tok", i)})
+		}
+		res, err := s.ClaimSends(ctx, cs, t0, time.Minute)
+		mu.Lock()
+		defer mu.Unlock()
+		for j, r := range res {
+			if r.Claimed {
+				k := (j + i) % keys
+				claimedBy[k] = append(claimedBy[k], i)
+			}
+		}
+		return err
+	})
+	for _, err := range errs {
+		ok(t, err)
+	}
+	for k, by := range claimedBy {
+		equal(t, name("claims of c", k), len(by), 1)
+		equal(t, name("token of c", k), must(s.GetSend(ctx, state.SendKey{RunID: "run-r", Activity: "a", Channel: "sms", Recipient: name("c", k)})).Token, name("tok", by[0]))
+	}
+}
+
+// testCapsBatch: ReserveCaps grants in order, as ReserveCap one after another would.
+func testCapsBatch(t *testing.T, s state.Store) {
+	ctx := context.Background()
+	req := func(r string, max int, ref string) state.CapRequest {
+		return state.CapRequest{Recipient: r, Channel: "email", Max: max, Since: at(-time.Hour), At: t0, Ref: ref}
+	}
+	ok(t, s.RecordSend(ctx, "c1", "email", at(-time.Minute), "old"))
+	_, err := s.ReserveCaps(ctx, []state.CapRequest{req("c2", 1, "x"), req("", 1, "y")})
+	wantErr(t, err, state.ErrInvalid)
+	equal(t, "nothing of an invalid batch", must(s.CountSends(ctx, "c2", "email", time.Time{})), 0)
+
+	got := must(s.ReserveCaps(ctx, []state.CapRequest{req("c1", 2, "a"), req("c2", 1, "b"), req("c1", 2, "c"),
+		req("c1", 2, "a"), req("c2", 1, "d"), req("c3", 0, "e")}))
+	want := []bool{true, true, false, true, false, false}
+	equal(t, "results", len(got), len(want))
+	for i := range want {
+		equal(t, name("granted", i), got[i], want[i])
+	}
+	equal(t, "c1 counted", must(s.CountSends(ctx, "c1", "email", time.Time{})), 2)
+	equal(t, "c2 counted", must(s.CountSends(ctx, "c2", "email", time.Time{})), 1)
+	equal(t, "c3 counted", must(s.CountSends(ctx, "c3", "email", time.Time{})), 0)
+	equal(t, "empty batch", len(must(s.ReserveCaps(ctx, nil))), 0)
 }

@@ -47,10 +47,13 @@ func Run(t *testing.T, newStore func(t *testing.T) state.Store) {
 		{"Ledger/Lease", testLedgerLease},
 		{"Ledger/Race", testLedgerRace},
 		{"Ledger/List", testLedgerList},
+		{"Ledger/Batch", testLedgerBatch},
+		{"Ledger/BatchRace", testLedgerBatchRace},
 		{"Suppressions", testSuppressions},
 		{"Suppressions/Bulk", testSuppressionsBulk},
 		{"Caps", testCaps},
 		{"Caps/Race", testCapRace},
+		{"Caps/Batch", testCapsBatch},
 		{"Schedules", testSchedules},
 	}
 	for _, tc := range tests {
