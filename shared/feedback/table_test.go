@@ -253,6 +253,9 @@ func TestConcurrentAppendAndCompact(t *testing.T) {
 	for err := range errs {
 		t.Fatal(err)
 	}
+	if _, m := base.head(t); len(m.Parts) >= writers*batches {
+		t.Fatalf("%d parts: no compaction", len(m.Parts))
+	}
 	got := base.ids(t)
 	slices.Sort(got)
 	if want := idRange(0, writers*batches*5+2); !slices.Equal(got, want) {
