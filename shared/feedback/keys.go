@@ -70,17 +70,17 @@ func putKeys(ctx context.Context, eng *dataset.Engine, ref dataset.Ref, rel stri
 }
 
 // withIndex maps the key index of part p (of the version at ref) and calls fn
-// with its bytes, valid during the call only.
+// with its bytes, valid during the call only (see indexes).
 func withIndex(ctx context.Context, eng *dataset.Engine, ref dataset.Ref, p dataset.Part, fn func(idx []byte) error) error {
 	path, err := eng.LocalFile(ctx, ref.PartKey(p.Keys))
 	if err != nil {
 		return fmt.Errorf("%s: key index %s: %w", Table, p.Keys, err)
 	}
-	idx, unmap, err := mapFile(path)
+	idx, release, err := indexes.get(path)
 	if err != nil {
 		return fmt.Errorf("%s: key index %s: %w", Table, p.Keys, err)
 	}
-	defer unmap()
+	defer release()
 	if len(idx)%keySize != 0 {
 		return fmt.Errorf("%s: key index %s is damaged: %d bytes, not a multiple of %d", Table, p.Keys, len(idx), keySize)
 	}
