@@ -14,11 +14,12 @@ import (
 
 // policy decides when parts merge. Parts are ranked in tiers of size
 // (bytes): tier t holds parts of minBytes·fanout^t to minBytes·fanout^(t+1)
-// bytes. When the trailing parts of tier ≤ t number fanout or more (for the
-// lowest such t), they merge into one part. Parts of maxBytes or more are
-// never merged. A row is thus rewritten about log_fanout(maxBytes/batch
-// bytes) times in all, whatever the table's size, and a table holds at most
-// about fanout parts per tier besides the full ones.
+// bytes. When fanout or more trailing parts are of the last part's tier or
+// below, they merge into one part (of the next tier, usually; merges
+// cascade). Parts of maxBytes or more are never merged. A row is thus
+// rewritten about once per tier, log_fanout(maxBytes/batch bytes) times in
+// all whatever the table's size, and a table holds at most about fanout parts
+// per tier besides the full ones.
 type policy struct {
 	fanout             int
 	minBytes, maxBytes int64
@@ -36,18 +37,16 @@ func (p policy) tier(bytes int64) int {
 
 // plan returns the index of the first of the trailing parts to merge, or -1.
 func (p policy) plan(parts []dataset.Part) int {
-	top := -1
-	for i := len(parts) - 1; i >= 0 && parts[i].Bytes < p.maxBytes; i-- {
-		top = max(top, p.tier(parts[i].Bytes))
+	if len(parts) == 0 || parts[len(parts)-1].Bytes >= p.maxBytes {
+		return -1
 	}
-	for t := 0; t <= top; t++ {
-		i := len(parts)
-		for i > 0 && parts[i-1].Bytes < p.maxBytes && p.tier(parts[i-1].Bytes) <= t {
-			i--
-		}
-		if len(parts)-i >= p.fanout {
-			return i
-		}
+	t := p.tier(parts[len(parts)-1].Bytes)
+	i := len(parts)
+	for i > 0 && parts[i-1].Bytes < p.maxBytes && p.tier(parts[i-1].Bytes) <= t {
+		i--
+	}
+	if len(parts)-i >= p.fanout {
+		return i
 	}
 	return -1
 }
