@@ -26,6 +26,11 @@ import (
 // FormatVersion is the manifest format this package writes and reads.
 const FormatVersion = 1
 
+// PartsVersion is the manifest format of a managed table version written in
+// parts (Manifest.Parts). Its own number makes an older reader refuse it
+// rather than read no rows.
+const PartsVersion = 2
+
 // ManifestName is the manifest's file name under a dataset's ref.
 const ManifestName = "manifest.json"
 
@@ -76,6 +81,60 @@ type Manifest struct {
 	// UniqueKey records that the writer vouched for the key being unique and
 	// never null (see Output.UniqueKey): KeyIsUnique need not look.
 	UniqueKey bool `json:"uniqueKey,omitempty"`
+	// Parts, when set (format PartsVersion; Files is then empty), list the
+	// files of a managed table version in row order, each under the version
+	// that wrote it: an append writes its new rows' part and lists the
+	// earlier versions' parts too (files are immutable, so sharing them is
+	// safe).
+	Parts []Part `json:"parts,omitempty"`
+}
+
+// Part is a file of a managed table version written in parts.
+type Part struct {
+	// File is the Parquet file's key relative to the table's folder (the
+	// parent of the version's ref): "<version>/<file>".
+	File string `json:"file"`
+	// Keys, when set, is the part's key index (relative like File): the
+	// sorted hashes of its rows' keys, read by the table's writer.
+	Keys  string `json:"keys,omitempty"`
+	Rows  int64  `json:"rows"`
+	Bytes int64  `json:"bytes"`
+}
+
+// PartKey is the blob key of a file of a part (Part.File or Part.Keys) of
+// the table version at ref.
+func (r Ref) PartKey(rel string) string { return blob.Join(path.Dir(string(r)), rel) }
+
+// PartFile names a file written by the version at ref, relative to the
+// table's folder (for Part.File and Part.Keys).
+func (r Ref) PartFile(name string) string { return path.Base(string(r)) + "/" + name }
+
+// FileKeys lists the blob keys of the dataset's data files in row order.
+func (m *Manifest) FileKeys(ref Ref) []string {
+	if len(m.Parts) > 0 {
+		out := make([]string, len(m.Parts))
+		for i, p := range m.Parts {
+			out[i] = ref.PartKey(p.File)
+		}
+		return out
+	}
+	out := make([]string, len(m.Files))
+	for i, f := range m.Files {
+		out[i] = ref.Key(f)
+	}
+	return out
+}
+
+// hasFiles reports whether the dataset has data files.
+func (m *Manifest) hasFiles() bool { return len(m.Files) > 0 || len(m.Parts) > 0 }
+
+// checkPartFile checks a Part file name: "<version>/<file>", two plain names.
+func checkPartFile(rel string) error {
+	v, f, ok := strings.Cut(rel, "/")
+	if !ok || strings.Contains(f, "/") || v == "" || f == "" || v == "." || v == ".." || f == "." || f == ".." || blob.CheckKey(rel) != nil {
+		return fmt.Errorf("invalid part file %q: want <version>/<file>", rel)
+	}
+	return nil
 }
 
 // Schema returns the dataset's dimension and columns.
@@ -93,8 +152,32 @@ func (m *Manifest) ColumnNames() []string {
 }
 
 func (m *Manifest) check() error {
-	if m.Version != FormatVersion {
-		return fmt.Errorf("unsupported manifest version %d (want %d)", m.Version, FormatVersion)
+	switch {
+	case m.Version == FormatVersion && len(m.Parts) == 0:
+	case m.Version == PartsVersion && len(m.Parts) > 0:
+		if len(m.Files) > 0 || m.Base != nil || m.Source != nil {
+			return errors.New("a manifest with parts has no files, base or source")
+		}
+		rows := int64(0)
+		for _, p := range m.Parts {
+			if err := checkPartFile(p.File); err != nil {
+				return err
+			}
+			if p.Keys != "" {
+				if err := checkPartFile(p.Keys); err != nil {
+					return err
+				}
+			}
+			if p.Rows < 0 || p.Bytes < 0 {
+				return fmt.Errorf("part %q: negative rows or bytes", p.File)
+			}
+			rows += p.Rows
+		}
+		if rows != m.Rows {
+			return fmt.Errorf("the parts hold %d rows, the manifest says %d", rows, m.Rows)
+		}
+	default:
+		return fmt.Errorf("unsupported manifest version %d (want %d, or %d with parts)", m.Version, FormatVersion, PartsVersion)
 	}
 	for _, f := range m.Files {
 		if blob.CheckKey(f) != nil || strings.HasPrefix(path.Clean(f), "..") {

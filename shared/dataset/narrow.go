@@ -103,7 +103,7 @@ func (e *Engine) KeyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 	if err != nil {
 		return false, err
 	}
-	if m.Base != nil && len(m.Files) > 0 {
+	if m.Base != nil && m.hasFiles() {
 		// The key is in the files: no need for the base.
 		paths, err := e.localPaths(ctx, ref, m)
 		if err != nil {

@@ -52,7 +52,7 @@ type StreamOptions struct {
 // stored in them (a narrow dataset's own columns) in plain types; done is
 // false, with nothing read, otherwise.
 func (e *Engine) streamGo(ctx context.Context, ref Ref, m *Manifest, names []string, off, end int64, size int, flush func(*Batch) error) (done bool, err error) {
-	if m.Source != nil || len(m.Files) == 0 || off >= end {
+	if m.Source != nil || !m.hasFiles() || off >= end {
 		return false, nil
 	}
 	if len(names) == 0 {
@@ -146,7 +146,7 @@ func (e *Engine) Stream(ctx context.Context, ref Ref, opts StreamOptions, fn fun
 	}
 	if !done {
 		query := "SELECT " + sel + " FROM " + from + " LIMIT ? OFFSET ?"
-		if m.Base != nil && len(m.Files) > 0 {
+		if m.Base != nil && m.hasFiles() {
 			// A narrow dataset: the window's rows are read in order, then joined.
 			paths, err := e.localPaths(ctx, ref, m)
 			if err != nil {

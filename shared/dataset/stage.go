@@ -97,7 +97,7 @@ func (e *Engine) stageFiles(ctx context.Context, view string, ref Ref, placehold
 	if err != nil {
 		return nil, err
 	}
-	if m.Base == nil || len(m.Files) == 0 {
+	if m.Base == nil || !m.hasFiles() {
 		return e.stage(ctx, view, ref, false)
 	}
 	paths, err := e.localPaths(ctx, ref, m)
@@ -144,7 +144,7 @@ func (e *Engine) open(ctx context.Context, ref Ref, ordered bool) (*Manifest, st
 	if err != nil {
 		return nil, "", err
 	}
-	if len(m.Files) == 0 {
+	if !m.hasFiles() {
 		// No rows and no file to carry the schema: build it from the
 		// manifest.
 		sel := make([]string, len(m.Columns))
@@ -180,9 +180,10 @@ func (e *Engine) open(ctx context.Context, ref Ref, ordered bool) (*Manifest, st
 
 // localPaths makes the files of a dataset local and returns their paths.
 func (e *Engine) localPaths(ctx context.Context, ref Ref, m *Manifest) ([]string, error) {
-	paths := make([]string, len(m.Files))
-	for i, f := range m.Files {
-		p, err := localFile(ctx, e.store, ref.Key(f), e.cache)
+	keys := m.FileKeys(ref)
+	paths := make([]string, len(keys))
+	for i, k := range keys {
+		p, err := localFile(ctx, e.store, k, e.cache)
 		if err != nil {
 			return nil, fmt.Errorf("dataset %s: %w", ref, err)
 		}
