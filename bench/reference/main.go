@@ -20,10 +20,9 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
+	"github.com/stepwise-run/stepwise/bench/procstat"
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/sampledata"
 )
@@ -331,51 +330,8 @@ func measure(bin string, args ...string) (measured, string, string, error) {
 	cmd := exec.Command(bin, args...)
 	var stdout, stderr strings.Builder
 	cmd.Stdout, cmd.Stderr = &stdout, &stderr
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return measured{}, "", "", err
-	}
-	var peak atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(20 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if hwm := vmHWM(cmd.Process.Pid); hwm > peak.Load() {
-				peak.Store(hwm)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	err := cmd.Wait()
-	close(done)
-	m := measured{Wall: time.Since(start), RSS: peak.Load()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		if m.RSS == 0 {
-			m.RSS = ru.Maxrss * 1024
-		}
-	}
-	return m, stdout.String(), stderr.String(), err
-}
-
-// vmHWM reads a process's peak resident set from /proc (0 when unknown).
-func vmHWM(pid int) int64 {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
-			kb, _ := strconv.ParseInt(strings.TrimSpace(strings.TrimSuffix(strings.TrimSpace(v), "kB")), 10, 64)
-			return kb * 1024
-		}
-	}
-	return 0
+	u, err := procstat.Run(cmd, 20*time.Millisecond)
+	return measured{Wall: u.Wall, CPU: u.CPU, RSS: u.RSS}, stdout.String(), stderr.String(), err
 }
 
 // sentBySummary adds the `out` counts of the email activities.

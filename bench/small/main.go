@@ -27,9 +27,9 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
+
+	"github.com/stepwise-run/stepwise/bench/procstat"
 )
 
 func main() {
@@ -156,36 +156,8 @@ func measure(bin string, args ...string) (measured, string, error) {
 	cmd.Stderr = os.Stderr
 	var stdout strings.Builder
 	cmd.Stdout = &stdout
-	start := time.Now()
-	if err := cmd.Start(); err != nil {
-		return measured{}, "", err
-	}
-	var peak atomic.Int64
-	done := make(chan struct{})
-	go func() {
-		t := time.NewTicker(10 * time.Millisecond)
-		defer t.Stop()
-		for {
-			if hwm := vmHWM(cmd.Process.Pid); hwm > peak.Load() {
-				peak.Store(hwm)
-			}
-			select {
-			case <-done:
-				return
-			case <-t.C:
-			}
-		}
-	}()
-	err := cmd.Wait()
-	close(done)
-	m := measured{Wall: time.Since(start), RSS: peak.Load()}
-	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
-		m.CPU = time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-		if m.RSS == 0 {
-			m.RSS = ru.Maxrss * 1024
-		}
-	}
-	return m, stdout.String(), err
+	u, err := procstat.Run(cmd, 10*time.Millisecond)
+	return measured(u), stdout.String(), err
 }
 
 func vmHWM(pid int) int64 {
