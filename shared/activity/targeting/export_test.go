@@ -14,3 +14,7 @@ var CombineThrough = &combineThroughOn
 
 // CombineThroughViews counts the pass-through views combine staged so far.
 func CombineThroughViews() int64 { return combineThroughViews.Load() }
+
+// KeyOnlyOrder switches the key-only row order of populations whose other
+// columns are their base's.
+var KeyOnlyOrder = &keyOnlyOrder

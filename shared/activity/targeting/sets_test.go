@@ -226,3 +226,46 @@ func TestCombineThroughAgree(t *testing.T) {
 		t.Fatalf("only %d outputs compared", compared)
 	}
 }
+
+// Populations whose columns are the key and their base's sort by the key
+// alone, without a hash of the key as tie-break: the same bytes.
+func TestKeyOnlyOrderAgree(t *testing.T) {
+	e := fixtureEnv(t)
+	p := e.compile(setsCampaign)
+	ids := []string{"fr", "gold", "points", "union", "inter", "excl", "unionEmail", "interEmail", "exclEmail"}
+	chain := func(run string) map[string]*activity.Result {
+		res := map[string]*activity.Result{}
+		for _, id := range ids[:3] {
+			res[id] = e.must(p, id, opts{run: run})
+		}
+		in3 := []activity.Input{out("fr", res["fr"]), out("gold", res["gold"]), out("points", res["points"])}
+		for _, id := range ids[3:] {
+			in := in3
+			switch id {
+			case "union", "unionEmail", "interEmail":
+				in = in3[:2]
+			case "exclEmail":
+				in = []activity.Input{in3[1], in3[0]}
+			}
+			res[id] = e.must(p, id, opts{run: run}, in...)
+		}
+		return res
+	}
+	keyOnly := chain("key-only")
+	*targeting.KeyOnlyOrder = false
+	defer func() { *targeting.KeyOnlyOrder = true }()
+	hashed := chain("hashed")
+	compared := 0
+	for _, id := range ids {
+		for port, ref := range keyOnly[id].Ports {
+			if ref == nil || hashed[id].Ports[port] == nil {
+				continue
+			}
+			eq(t, id+"."+port+" files", e.manifest(keyOnly[id], port).Files, e.manifest(hashed[id], port).Files)
+			compared++
+		}
+	}
+	if compared < 12 {
+		t.Fatalf("only %d outputs compared", compared)
+	}
+}
