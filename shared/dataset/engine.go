@@ -16,6 +16,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"golang.org/x/sync/singleflight"
+
 	"github.com/duckdb/duckdb-go/v2"
 
 	"github.com/stepwise-run/stepwise/shared/blob"
@@ -56,8 +58,9 @@ type core struct {
 	db      *sql.DB
 	dir     string
 	buckets func(string) (blob.Store, error)
-	seq     atomic.Int64 // unique scratch names
-	unique  sync.Map     // Ref → bool: KeyIsUnique's answers
+	seq     atomic.Int64       // unique scratch names
+	unique  sync.Map           // Ref → bool: KeyIsUnique's answers
+	probes  singleflight.Group // KeyIsUnique's scans under way, by Ref
 	close   sync.Once
 }
 

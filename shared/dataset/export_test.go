@@ -23,3 +23,6 @@ func SetGoStream(on bool) (restore func()) {
 
 // GoStreams counts the streams read in Go so far.
 func GoStreams() int64 { return goStreams.Load() }
+
+// UniqueScans counts the scans KeyIsUnique ran so far.
+func UniqueScans() int64 { return uniqueScans.Load() }

@@ -11,6 +11,7 @@ import (
 	"slices"
 	"sort"
 	"strings"
+	"sync/atomic"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/blob"
@@ -85,6 +86,28 @@ func (e *Engine) KeyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 	if v, ok := e.unique.Load(ref); ok {
 		return v.(bool), nil
 	}
+	// Concurrent activities staging the same table (a run's snapshot of
+	// a source) ask at once: one of them scans, the others wait for its
+	// answer. A caller whose wait failed on another's error (a cancelled
+	// context) scans itself.
+	v, err, shared := e.probes.Do(string(ref), func() (any, error) { return e.keyIsUnique(ctx, ref) })
+	if err != nil && shared && ctx.Err() == nil {
+		return e.keyIsUnique(ctx, ref)
+	}
+	if err != nil {
+		return false, err
+	}
+	return v.(bool), nil
+}
+
+// uniqueScans counts the rows scans KeyIsUnique ran (for tests).
+var uniqueScans atomic.Int64
+
+// keyIsUnique is KeyIsUnique without the wait for a concurrent probe.
+func (e *Engine) keyIsUnique(ctx context.Context, ref Ref) (bool, error) {
+	if v, ok := e.unique.Load(ref); ok {
+		return v.(bool), nil
+	}
 	if e.store == nil {
 		return false, errors.New("dataset: engine has no store")
 	}
@@ -122,6 +145,7 @@ func (e *Engine) KeyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 	if err != nil {
 		return false, fmt.Errorf("dataset %s: %w", ref, err)
 	}
+	uniqueScans.Add(1)
 	unique, _ := row[0].(bool)
 	e.unique.Store(ref, unique)
 	return unique, nil

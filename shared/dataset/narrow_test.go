@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"sync"
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/blob"
@@ -262,5 +263,35 @@ func TestUniqueKeyVouchedManifest(t *testing.T) {
 	}
 	if m, _ := e.Write(ctx, dataset.Output{Ref: "runs/r/keyless/out", UniqueKey: true, CreatedAt: created}, dup); m == nil || m.UniqueKey {
 		t.Fatal("a keyless dataset is vouched unique")
+	}
+}
+
+// Concurrent questions about one dataset's key scan its rows once: the
+// activities of a run that stage the same table ask at the same time.
+func TestKeyIsUniqueScansOnceForConcurrentCallers(t *testing.T) {
+	e := engine(t, folder(t))
+	if _, err := e.Write(ctx, dataset.Output{Ref: "runs/r/many/out", Key: []string{"id"}, CreatedAt: created}, people(20000)); err != nil {
+		t.Fatal(err)
+	}
+	before := dataset.UniqueScans()
+	var wg sync.WaitGroup
+	errs := make([]error, 8)
+	for i := range errs {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if ok, err := e.KeyIsUnique(ctx, "runs/r/many/out"); err != nil || !ok {
+				errs[i] = fmt.Errorf("KeyIsUnique = %v, %v", ok, err)
+			}
+		}()
+	}
+	wg.Wait()
+	for _, err := range errs {
+		if err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := dataset.UniqueScans() - before; n != 1 {
+		t.Fatalf("%d scans for 8 concurrent callers, want 1", n)
 	}
 }

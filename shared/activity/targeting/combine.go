@@ -2,7 +2,9 @@ package targeting
 
 import (
 	"fmt"
+	"slices"
 	"strings"
+	"sync/atomic"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -73,6 +75,7 @@ func runCombine(t *task, x *CombineConfig) (*activity.Result, error) {
 	if err != nil {
 		return nil, err
 	}
+	rows := ins[0] // the rows of intersections and exclusions
 	first := ins[0]
 	for _, in := range ins[1:] {
 		if in.Base == nil || first.Base == nil || in.Base.Ref != first.Base.Ref || !covers(in.Base.Columns, first.Base.Columns) {
@@ -94,27 +97,70 @@ func runCombine(t *task, x *CombineConfig) (*activity.Result, error) {
 			}
 		}
 	}
+	// Narrow inputs are read from their own files (StagePassThrough: the
+	// base's columns are NULL placeholders), not joined to their base: the
+	// matches read the key alone, and the outputs, written narrow over the
+	// same base, take the base's columns from it.
+	thru, err := t.combineThrough(ins, key)
+	if err != nil {
+		return nil, err
+	}
+	views := make([]string, len(ins)) // what the matches read
+	for j, in := range ins {
+		views[j] = in.View
+		if thru[j] != "" {
+			views[j] = thru[j]
+		}
+	}
 	exists := func(j int, outer string) string {
-		return "EXISTS (SELECT 1 FROM " + q(ins[j].View) + " AS s WHERE " + sameKey("s", outer, key) + ")"
+		return "EXISTS (SELECT 1 FROM " + q(views[j]) + " AS s WHERE " + sameKey("s", outer, key) + ")"
 	}
 	res := t.result()
 	writeRows := func(port, where string) error {
+		if thru[0] != "" {
+			_, err := t.writeRows(res, port, rows, true, "SELECT "+selectCols("t", rows.Columns)+" FROM "+q(thru[0])+" AS t WHERE "+where+
+				" ORDER BY "+order("t", rows))
+			return err
+		}
 		_, err := t.write(res, port, first, "SELECT "+selectCols("t", first.Columns)+" FROM "+q(first.View)+" AS t WHERE "+where+
 			" ORDER BY "+order("t", first))
 		return err
+	}
+	// The union reads pass-through views when every input is narrow over
+	// first's base with the same base columns (a column is then a
+	// placeholder in every input or in none).
+	unionThrough := first.Base != nil
+	for j, in := range ins {
+		if !unionThrough || thru[j] == "" || !sameSet(in.Base.Columns, first.Base.Columns) {
+			unionThrough = false
+		}
 	}
 	// union is the one-row-per-key union of every input, in first's columns.
 	union := func() string {
 		parts := make([]string, len(ins))
 		for j, in := range ins {
-			parts[j] = fmt.Sprintf("SELECT %d AS __sw_src, %s FROM %s AS s", j, project("s", in, first.Columns), q(in.View))
+			view := in.View
+			if unionThrough {
+				view = thru[j]
+			}
+			parts[j] = fmt.Sprintf("SELECT %d AS __sw_src, %s FROM %s AS s", j, project("s", in, first.Columns), q(view))
 		}
 		return "SELECT " + selectCols("u", first.Columns) + " FROM (" + strings.Join(parts, " UNION ALL ") + ") AS u " +
 			"QUALIFY row_number() OVER (PARTITION BY " + selectCols("u", colsNamed(key)) + " ORDER BY u.__sw_src, " + order("u", first) + ") = 1"
 	}
+	writeUnion := func(port, query string) error {
+		if unionThrough {
+			p := first
+			p.unique = false // not vouched: rows of several inputs
+			_, err := t.writeRows(res, port, p, true, query)
+			return err
+		}
+		_, err := t.write(res, port, first, query)
+		return err
+	}
 	switch x.Operation {
 	case "union":
-		_, err = t.write(res, "out", first, "SELECT * FROM ("+union()+") AS t ORDER BY "+order("t", first))
+		err = writeUnion("out", "SELECT * FROM ("+union()+") AS t ORDER BY "+order("t", first))
 	case "intersection":
 		var all []string
 		for j := 1; j < len(ins); j++ {
@@ -125,7 +171,7 @@ func runCombine(t *task, x *CombineConfig) (*activity.Result, error) {
 			for j := range ins {
 				every[j] = exists(j, "t")
 			}
-			_, err = t.write(res, "complement", first, "SELECT * FROM ("+union()+") AS t WHERE NOT ("+strings.Join(every, " AND ")+
+			err = writeUnion("complement", "SELECT * FROM ("+union()+") AS t WHERE NOT ("+strings.Join(every, " AND ")+
 				") ORDER BY "+order("t", first))
 		}
 	case "exclusion":
@@ -144,6 +190,56 @@ func runCombine(t *task, x *CombineConfig) (*activity.Result, error) {
 		return nil, err
 	}
 	return res, nil
+}
+
+// combineThroughOn lets tests compare with the joined reads;
+// combineThroughViews counts the views combineThrough staged.
+var (
+	combineThroughOn    = true
+	combineThroughViews atomic.Int64
+)
+
+// combineThrough stages each narrow input whose own files hold key (and,
+// with a base whose key is unique, may pass its rows through) as a
+// StagePassThrough view; "" for the others.
+func (t *task) combineThrough(ins []pop, key []string) ([]string, error) {
+	out := make([]string, len(ins))
+	if !combineThroughOn {
+		return out, nil
+	}
+	for j, in := range ins {
+		if in.Base == nil || in.ref == "" || !in.uniqueBase {
+			continue
+		}
+		own := true
+		for _, k := range key {
+			own = own && !slices.Contains(in.Base.Columns, k)
+		}
+		if !own {
+			continue
+		}
+		combineThroughViews.Add(1)
+		out[j] = t.View(fmt.Sprintf("thru%d", j))
+		if _, err := t.Engine.StagePassThrough(t.Ctx, out[j], in.ref); err != nil {
+			return nil, err
+		}
+	}
+	return out, nil
+}
+
+// sameSet reports whether a and b hold the same names.
+func sameSet(a, b []string) bool {
+	for _, x := range a {
+		if !slices.Contains(b, x) {
+			return false
+		}
+	}
+	for _, x := range b {
+		if !slices.Contains(a, x) {
+			return false
+		}
+	}
+	return true
 }
 
 // sameKey matches two rows on key, null equal to null.

@@ -8,3 +8,13 @@ var OwnReads = &ownReads
 
 // OwnViews counts the own-file views staged so far.
 func OwnViews() int64 { return ownViews.Load() }
+
+// CombineThrough switches combine's reads of narrow inputs' own files.
+var CombineThrough = &combineThroughOn
+
+// CombineThroughViews counts the pass-through views combine staged so far.
+func CombineThroughViews() int64 { return combineThroughViews.Load() }
+
+// KeyOnlyOrder switches the key-only row order of populations whose other
+// columns are their base's.
+var KeyOnlyOrder = &keyOnlyOrder

@@ -4,6 +4,7 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 )
 
 // Populations of the fixture used by the set tests:
@@ -172,4 +173,99 @@ func TestChangeDimension(t *testing.T) {
 	// C05 has no store: null links nothing.
 	eq(t, "stores", e.col(e.must(p, "stores", opts{}, out("fr", fr)), "out", "city"), list("Paris Berlin"))
 	e.rerunSame(p, "all", opts{}, all, out("big", big))
+}
+
+// Combine reads narrow inputs' own files, not their join to the base; the
+// outputs are the same bytes as when every input is read joined.
+func TestCombineThroughAgree(t *testing.T) {
+	e := fixtureEnv(t)
+	p := e.compile(setsCampaign)
+	ids := []string{"union", "inter", "excl", "unionEmail", "interEmail", "exclEmail"}
+	chain := func(run string) map[string]*activity.Result {
+		fr, gold, points := e.must(p, "fr", opts{run: run}), e.must(p, "gold", opts{run: run}), e.must(p, "points", opts{run: run})
+		in3 := []activity.Input{out("fr", fr), out("gold", gold), out("points", points)}
+		res := map[string]*activity.Result{}
+		for _, id := range ids {
+			in := in3
+			switch id {
+			case "union", "unionEmail", "interEmail":
+				in = in3[:2]
+			case "exclEmail":
+				in = []activity.Input{out("gold", gold), out("fr", fr)}
+			}
+			res[id] = e.must(p, id, opts{run: run}, in...)
+		}
+		return res
+	}
+	before := targeting.CombineThroughViews()
+	thru := chain("through")
+	if targeting.CombineThroughViews() == before {
+		t.Fatal("no input was read from its own files")
+	}
+	*targeting.CombineThrough = false
+	defer func() { *targeting.CombineThrough = true }()
+	joined := chain("joined")
+	compared := 0
+	for _, id := range ids {
+		for port, ref := range thru[id].Ports {
+			if ref == nil || joined[id].Ports[port] == nil {
+				if (ref == nil) != (joined[id].Ports[port] == nil) {
+					t.Errorf("%s.%s: activated on one path only", id, port)
+				}
+				continue
+			}
+			tm, jm := e.manifest(thru[id], port), e.manifest(joined[id], port)
+			if tm.Base == nil {
+				t.Errorf("%s.%s: not narrow", id, port)
+			}
+			eq(t, id+"."+port+" files", tm.Files, jm.Files)
+			compared++
+		}
+	}
+	if compared < 9 {
+		t.Fatalf("only %d outputs compared", compared)
+	}
+}
+
+// Populations whose columns are the key and their base's sort by the key
+// alone, without a hash of the key as tie-break: the same bytes.
+func TestKeyOnlyOrderAgree(t *testing.T) {
+	e := fixtureEnv(t)
+	p := e.compile(setsCampaign)
+	ids := []string{"fr", "gold", "points", "union", "inter", "excl", "unionEmail", "interEmail", "exclEmail"}
+	chain := func(run string) map[string]*activity.Result {
+		res := map[string]*activity.Result{}
+		for _, id := range ids[:3] {
+			res[id] = e.must(p, id, opts{run: run})
+		}
+		in3 := []activity.Input{out("fr", res["fr"]), out("gold", res["gold"]), out("points", res["points"])}
+		for _, id := range ids[3:] {
+			in := in3
+			switch id {
+			case "union", "unionEmail", "interEmail":
+				in = in3[:2]
+			case "exclEmail":
+				in = []activity.Input{in3[1], in3[0]}
+			}
+			res[id] = e.must(p, id, opts{run: run}, in...)
+		}
+		return res
+	}
+	keyOnly := chain("key-only")
+	*targeting.KeyOnlyOrder = false
+	defer func() { *targeting.KeyOnlyOrder = true }()
+	hashed := chain("hashed")
+	compared := 0
+	for _, id := range ids {
+		for port, ref := range keyOnly[id].Ports {
+			if ref == nil || hashed[id].Ports[port] == nil {
+				continue
+			}
+			eq(t, id+"."+port+" files", e.manifest(keyOnly[id], port).Files, e.manifest(hashed[id], port).Files)
+			compared++
+		}
+	}
+	if compared < 12 {
+		t.Fatalf("only %d outputs compared", compared)
+	}
 }
