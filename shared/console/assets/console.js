@@ -93,7 +93,7 @@
     const table = el("table", { class: "rows", id: "rows" });
     const head = el("tr");
     for (const c of p.columns) head.append(el("th", { scope: "col", title: c.type }, c.name));
-    table.append(el("thead")).append(head);
+    table.appendChild(el("thead")).append(head);
     const body = table.appendChild(el("tbody"));
     for (const r of p.rows) {
       const tr = el("tr");
