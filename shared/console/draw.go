@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"time"
 
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -50,8 +51,11 @@ func stateText(a api.ActivityView) string {
 	case "held":
 		return "held for confirmation"
 	}
-	if a.Waiting.Until != nil {
-		return "waiting until " + a.Waiting.Until.UTC().Format("2006-01-02 15:04 UTC")
+	if u := a.Waiting.Until; u != nil {
+		if loc, err := time.LoadLocation(a.Waiting.Zone); err == nil && a.Waiting.Zone != "" {
+			return "waiting until " + u.In(loc).Format("2006-01-02 15:04") + " " + a.Waiting.Zone
+		}
+		return "waiting until " + u.UTC().Format("2006-01-02 15:04") + " UTC"
 	}
 	return "waiting (" + a.Waiting.Reason + ")"
 }

@@ -23,11 +23,22 @@
     return body;
   }
 
+  // untilText formats a time as the server does: "2026-12-08 08:00 Europe/Paris".
+  function untilText(iso, zone) {
+    try {
+      const p = {};
+      for (const x of new Intl.DateTimeFormat("en-CA", { timeZone: zone, hourCycle: "h23", year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" }).formatToParts(new Date(iso))) p[x.type] = x.value;
+      return p.year + "-" + p.month + "-" + p.day + " " + p.hour + ":" + p.minute + " " + zone;
+    } catch (e) {
+      return iso;
+    }
+  }
+
   function stateText(a) {
     const w = a.waiting;
     if (!w) return a.status;
     if (w.reason === "held") return "held for confirmation";
-    if (w.until) return "waiting until " + w.until.replace("T", " ").replace(/:\d\d(\.\d+)?Z$/, " UTC");
+    if (w.until) return "waiting until " + untilText(w.until, w.zone || "UTC");
     return "waiting (" + w.reason + ")";
   }
 
