@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 // browser starts headless Chromium (Debian's chromium package; infra/setup.sh
@@ -155,5 +157,73 @@ func click(sel string) chromedp.Action[chromedp.Void] {
 			err = errors.New("no element " + sel)
 		}
 		return chromedp.Void{}, err
+	}
+}
+
+// A run's page follows the run as it goes: counts as transitions are activated,
+// a send held for confirmation (and then its confirm button); the server
+// refuses the confirmation of an activity that holds nothing, and stops the run.
+func TestBrowserFollowsARun(t *testing.T) {
+	ctx := browser(t)
+	hs, l := serverHome(t)
+	st := l.State
+	bg := context.Background()
+	at := time.Date(2026, 3, 1, 9, 0, 0, 0, time.UTC)
+	run, _, err := st.StartRun(bg, state.Run{CampaignID: "winback-q4", StartedAt: at})
+	if err != nil {
+		t.Fatal(err)
+	}
+	fail := func(what string, err error) {
+		t.Helper()
+		page, _ := chromedp.Run(ctx, chromedp.OuterHTML("html"))
+		t.Fatalf("%s: %v\npage:\n%s", what, err, page)
+	}
+	waitFor := func(what, js string) {
+		t.Helper()
+		for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(100 * time.Millisecond) {
+			if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); ok {
+				return
+			}
+		}
+		fail(what, errors.New("not within 20 s"))
+	}
+	if err := chromedp.Do(ctx,
+		chromedp.Navigate(hs.URL+"/campaigns/winback-q4?run="+run.ID),
+		chromedp.WaitVisible("#token"),
+		chromedp.SendKeys("#token", token),
+		chromedp.Submit("#login"),
+		chromedp.WaitVisible("#canvas svg"),
+	); err != nil {
+		fail("open the run", err)
+	}
+	// A count appears as the run goes on, without a reload.
+	chromedp.Run(ctx, chromedp.Evaluate[bool](`window.sameDocument = true`))
+	if _, err := st.UpdateTask(bg, run.ID, "lapsed", state.TaskUpdate{Status: state.TaskSucceeded, At: at, Ports: map[string]int64{"out": 12}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("a live count", `window.sameDocument === true &&
+		document.querySelector('#canvas g.edge[data-from="lapsed"] text.count').textContent === "out: 12" &&
+		document.querySelector('#canvas g.act[data-id="lapsed"]').dataset.status === "succeeded"`)
+	// A held send: the canvas says so, and the page offers its confirmation.
+	st.UpdateTask(bg, run.ID, "sendVip", state.TaskUpdate{Status: state.TaskRunning, At: at})
+	if _, err := st.UpdateTask(bg, run.ID, "sendVip", state.TaskUpdate{At: at, Waiting: &state.TaskWait{Reason: state.WaitHeld}}); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("held", `!!document.querySelector('button.confirm[data-activity="sendVip"]') &&
+		document.querySelector('#canvas g.act[data-id="sendVip"]').dataset.status === "held for confirmation"`)
+	// sendVip has no confirm: true, so the API holds nothing there and refuses.
+	if err := chromedp.Do(ctx, chromedp.Click(`button.confirm[data-activity="sendVip"]`), chromedp.WaitVisible("#page-error")); err != nil {
+		fail("confirm", err)
+	}
+	if msg, _ := chromedp.Run(ctx, chromedp.Text("#page-error")); !strings.Contains(msg, "does not hold its sends") {
+		t.Errorf("confirm refusal: %q", msg)
+	}
+	// Stop the run.
+	if err := chromedp.Do(ctx, chromedp.Click("#stop")); err != nil {
+		fail("stop", err)
+	}
+	waitFor("stopped", `!!document.getElementById("run-status") && document.getElementById("run-status").textContent === "stopped" && !document.getElementById("stop")`)
+	if r, _ := st.GetRun(bg, run.ID); r.Status != state.RunStopped {
+		t.Errorf("run is %s, want stopped", r.Status)
 	}
 }

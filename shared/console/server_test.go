@@ -28,6 +28,13 @@ const token = "console-test-token-0123456789"
 // its folder, and the win-back campaign created as a draft.
 func server(t *testing.T) *httptest.Server {
 	t.Helper()
+	hs, _ := serverHome(t)
+	return hs
+}
+
+// serverHome is server with its home, for tests that record run states.
+func serverHome(t *testing.T) (*httptest.Server, *executor.Local) {
+	t.Helper()
 	dir := t.TempDir()
 	err := fs.WalkDir(examples.FS, ".", func(p string, d fs.DirEntry, err error) error {
 		if err != nil || d.IsDir() {
@@ -79,5 +86,5 @@ func server(t *testing.T) *httptest.Server {
 		data, _ := io.ReadAll(resp.Body)
 		t.Fatalf("create winback: %d %s", resp.StatusCode, data)
 	}
-	return hs
+	return hs, l
 }
