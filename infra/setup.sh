@@ -4,7 +4,8 @@
 # Interface Emulator, the AWS CLI v2 at /usr/bin/aws (Debian's awscli: the
 # docs/deploy.md walk-through runs it; an `aws` earlier on PATH may be a
 # v1), and the shell tools the documents use (curl, jq, openssl). Idempotent;
-# only package registries are contacted.
+# only package registries are contacted. Also Debian's chromium, for the
+# console's browser tests.
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 
@@ -30,6 +31,13 @@ if [ -n "$missing" ] && command -v apt-get >/dev/null; then
   echo "infra/setup.sh: apt-get install$missing"
   sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
   $sudo apt-get install -y $missing >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y $missing >/dev/null; }
+fi
+
+# Headless Chromium for the console's browser tests (shared/console, driven by chromedp).
+if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
+  echo "infra/setup.sh: apt-get install chromium"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get install -y chromium >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y chromium >/dev/null; }
 fi
 
 npm_install "$here/tools"

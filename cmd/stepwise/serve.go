@@ -17,6 +17,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/api/local"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/console"
 	"github.com/stepwise-run/stepwise/shared/scheduler"
 	"github.com/stepwise-run/stepwise/shared/unsubscribe"
 )
@@ -25,7 +26,7 @@ import (
 const TokenEnv = "STEPWISE_TOKEN"
 
 func init() {
-	register("serve", command{summary: "serve the HTTP API locally, with the scheduler; bearer token from STEPWISE_TOKEN",
+	register("serve", command{summary: "serve the HTTP API and the web console locally, with the scheduler; token from STEPWISE_TOKEN",
 		usage: "serve [--addr 127.0.0.1:8080] [--home DIR] [--dir DIR] [--catalog FILE] [--request-timeout 90s] [--file-root DIR|s3://B/P]...", run: runServe})
 }
 
@@ -102,7 +103,8 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stepwise serve: %v\n", err)
 		return 1
 	}
-	hs := &http.Server{Handler: srv, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	// The console at / beside the API: same handlers, same token (exchanged for a session).
+	hs := &http.Server{Handler: console.New(console.Options{API: srv, Token: token, Logger: logger}), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 	done := make(chan struct{})
 	if !*noScheduler {
 		sch := &scheduler.Scheduler{Store: l.State, Fire: srv.Fire, Grace: *grace, Logger: logger}

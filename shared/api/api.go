@@ -98,9 +98,10 @@ type Deployed struct {
 	ScheduleRef string
 }
 
-// Previewer reads the first rows of a dataset (a transition's population).
+// Previewer reads a page of a dataset (a transition's population): limit rows
+// from row offset, without reading the others.
 type Previewer interface {
-	Preview(ctx context.Context, ref string, limit int) (*Preview, error)
+	Preview(ctx context.Context, ref string, offset int64, limit int) (*Preview, error)
 }
 
 // FeedbackRecorder keeps message feedback records: on AWS it hands them to the

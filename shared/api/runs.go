@@ -572,6 +572,10 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request) *Error {
 	if e != nil {
 		return e
 	}
+	offset, e := queryInt(r, "offset", 0, 0, math.MaxInt)
+	if e != nil {
+		return e
+	}
 	act, port := r.PathValue("activity"), r.PathValue("port")
 	if !campaign.ValidPortName(act) || !campaign.ValidPortName(port) {
 		return fail(http.StatusBadRequest, codeInvalidID, "invalid activity or port name")
@@ -592,7 +596,7 @@ func (s *Server) preview(w http.ResponseWriter, r *http.Request) *Error {
 	if s.o.Previewer == nil {
 		return fail(http.StatusNotImplemented, codeUnsupported, "previews are not available here")
 	}
-	p, err := s.o.Previewer.Preview(r.Context(), ref, limit)
+	p, err := s.o.Previewer.Preview(r.Context(), ref, int64(offset), limit)
 	if err != nil {
 		return storeError(err, "transition "+act+"."+port)
 	}

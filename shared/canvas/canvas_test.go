@@ -2,6 +2,7 @@ package canvas_test
 
 import (
 	"encoding/xml"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -40,5 +41,32 @@ func TestGraphFormats(t *testing.T) {
 	}
 	if !strings.Contains(svg, "out: 1234") || strings.Count(svg, "<rect") < len(p.Campaign.Activities) {
 		t.Errorf("SVG lacks counts or boxes")
+	}
+}
+
+// The console lays a graph out without compiling it: its levels are the compiler's.
+func TestLevelsAreTheCompilers(t *testing.T) {
+	for _, f := range []string{"newsletter", "winback", "birthday", "import", "reference"} {
+		p, diags := builtin.CompileFiles("../../examples/"+f+".yaml", "")
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		got := canvas.FromCampaign(p.Campaign, nil, nil).Levels()
+		if !reflect.DeepEqual(got, p.Levels) {
+			t.Errorf("%s: levels %v, compiler %v", f, got, p.Levels)
+		}
+	}
+}
+
+func TestSVGMarksActivitiesAndTransitions(t *testing.T) {
+	p, diags := builtin.CompileFiles("../../examples/winback.yaml", "")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	svg := canvas.FromCampaign(p.Campaign, nil, nil).SVG(p.Levels)
+	for _, want := range []string{`<g class="act" data-id="lapsed" data-status="">`, `<g class="edge" data-from="byValue" data-port="vip" data-to="sendVip">`} {
+		if !strings.Contains(svg, want) {
+			t.Errorf("SVG lacks %s", want)
+		}
 	}
 }

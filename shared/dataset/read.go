@@ -19,13 +19,19 @@ type Page struct {
 // Preview returns the first limit rows of the dataset at ref, values
 // normalized as by Query.
 func (e *Engine) Preview(ctx context.Context, ref Ref, limit int) (*Page, error) {
+	return e.Rows(ctx, ref, 0, limit)
+}
+
+// Rows returns limit rows of the dataset at ref from row offset (0-based, in
+// dataset order): one page, read without the rows before or after it.
+func (e *Engine) Rows(ctx context.Context, ref Ref, offset int64, limit int) (*Page, error) {
 	p := &Page{Rows: [][]any{}}
 	var m *Manifest
 	var err error
 	if limit <= 0 {
 		m, err = ReadManifest(ctx, e.store, ref)
 	} else {
-		m, err = e.Stream(ctx, ref, StreamOptions{Limit: int64(limit), BatchSize: limit}, func(b *Batch) error {
+		m, err = e.Stream(ctx, ref, StreamOptions{Offset: offset, Limit: int64(limit), BatchSize: limit}, func(b *Batch) error {
 			p.Rows = append(p.Rows, b.Rows...)
 			return nil
 		})

@@ -253,11 +253,11 @@ func (b *Backend) program(ctx context.Context, v *state.Version) (*compile.Progr
 }
 
 // Preview implements api.Previewer.
-func (b *Backend) Preview(ctx context.Context, ref string, limit int) (*api.Preview, error) {
+func (b *Backend) Preview(ctx context.Context, ref string, offset int64, limit int) (*api.Preview, error) {
 	b.prevOnce.Do(func() {
 		b.preview = &preview.Previewer{Options: dataset.Options{Store: b.L.Blob, WorkDir: filepath.Join(b.L.Home, "work"), Threads: 1}}
 	})
-	return b.preview.Preview(ctx, ref, limit)
+	return b.preview.Preview(ctx, ref, offset, limit)
 }
 
 // Close releases the preview engine.

@@ -26,7 +26,7 @@ type Previewer struct {
 var _ api.Previewer = (*Previewer)(nil)
 
 // Preview implements api.Previewer; a missing dataset is state.ErrNotFound.
-func (p *Previewer) Preview(ctx context.Context, ref string, limit int) (*api.Preview, error) {
+func (p *Previewer) Preview(ctx context.Context, ref string, offset int64, limit int) (*api.Preview, error) {
 	p.mu.Lock()
 	if p.engine == nil {
 		e, err := dataset.New(p.Options)
@@ -38,7 +38,7 @@ func (p *Previewer) Preview(ctx context.Context, ref string, limit int) (*api.Pr
 	}
 	e := p.engine
 	p.mu.Unlock()
-	page, err := e.Preview(ctx, dataset.Ref(ref), limit)
+	page, err := e.Rows(ctx, dataset.Ref(ref), offset, limit)
 	if errors.Is(err, dataset.ErrNotFound) {
 		return nil, fmt.Errorf("%w: dataset %s", state.ErrNotFound, ref)
 	} else if err != nil {

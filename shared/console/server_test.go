@@ -1,0 +1,90 @@
+package console_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"io/fs"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/stepwise-run/stepwise/examples"
+	"github.com/stepwise-run/stepwise/shared/api"
+	"github.com/stepwise-run/stepwise/shared/api/local"
+	"github.com/stepwise-run/stepwise/shared/console"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+)
+
+const token = "console-test-token-0123456789"
+
+// server is what `stepwise serve` runs: the API over a local home, the console
+// in front of it, on 127.0.0.1 and a free port; the examples and sample data in
+// its folder, and the win-back campaign created as a draft.
+func server(t *testing.T) *httptest.Server {
+	t.Helper()
+	hs, _ := serverHome(t)
+	return hs
+}
+
+// serverHome is server with its home, for tests that record run states.
+func serverHome(t *testing.T) (*httptest.Server, *executor.Local) {
+	t.Helper()
+	dir := t.TempDir()
+	err := fs.WalkDir(examples.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := examples.FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
+		return os.WriteFile(filepath.Join(dir, p), data, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: 400, Seed: 1}); err != nil {
+		t.Fatal(err)
+	}
+	l, err := executor.Open(filepath.Join(dir, "home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	logger := slog.New(slog.NewTextHandler(io.Discard, nil))
+	b := &local.Backend{L: l, Logger: logger}
+	srv := api.NewServer(api.Options{Store: l.State, Sources: api.DirSources{Dir: dir}, Schemas: l.Compiler.Schemas, Bundles: l.Bundles,
+		Executor: b, Previewer: b, Uploads: b, Feedback: b, Authorize: api.BearerToken(token), Logger: logger})
+	hs := httptest.NewServer(console.New(console.Options{API: srv, Token: token, Logger: logger}))
+	t.Cleanup(func() {
+		hs.Close()
+		b.StopAll()
+		b.Wait(context.Background())
+		b.Close()
+		l.Close()
+	})
+	src, err := os.ReadFile(filepath.Join(dir, "winback.yaml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]any{"source": string(src)})
+	req, _ := http.NewRequest("POST", hs.URL+"/v1/campaigns", bytes.NewReader(body))
+	req.Header.Set("Authorization", "Bearer "+token)
+	req.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	if resp.StatusCode != http.StatusCreated {
+		data, _ := io.ReadAll(resp.Body)
+		t.Fatalf("create winback: %d %s", resp.StatusCode, data)
+	}
+	return hs, l
+}
