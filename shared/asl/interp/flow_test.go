@@ -25,10 +25,18 @@ func TestParallel(t *testing.T) {
 
 func TestParallelFailureCancelsSiblingsAndIsCaught(t *testing.T) {
 	var cancelled atomic.Bool
+	var slowStarted chan struct{}
 	inv := InvokerFunc(func(ctx context.Context, res string, in json.RawMessage) (json.RawMessage, error) {
 		if strings.HasSuffix(res, "fail") {
+			// Fail once the slow sibling runs: a branch cancelled before
+			// its task starts has nothing to observe.
+			select {
+			case <-slowStarted:
+			case <-time.After(20 * time.Second):
+			}
 			return nil, &Failure{Name: "Broken", Cause: "branch 1"}
 		}
+		close(slowStarted)
 		select {
 		case <-ctx.Done():
 			cancelled.Store(true)
@@ -41,6 +49,7 @@ func TestParallelFailureCancelsSiblingsAndIsCaught(t *testing.T) {
 	  {"StartAt":"Slow","States":{"Slow":{"Type":"Task","Resource":"arn:slow","End":true}}},
 	  {"StartAt":"Bad","States":{"Bad":{"Type":"Task","Resource":"arn:fail","End":true}}}],
 	  "Catch":[{"ErrorEquals":["Broken"],"ResultPath":"$.err","Next":"R"}],"End":true},"R":{"Type":"Pass","End":true}}}`
+	slowStarted = make(chan struct{})
 	start := time.Now()
 	out, err := runDef(t, def, `{}`, Options{Invoker: inv})
 	if err != nil || !sameJSON(t, out, `{"err":{"Error":"Broken","Cause":"branch 1"}}`) {
@@ -56,6 +65,7 @@ func TestParallelFailureCancelsSiblingsAndIsCaught(t *testing.T) {
 	}
 	// Uncaught, the branch's error fails the execution.
 	def = strings.Replace(def, `"Catch":[{"ErrorEquals":["Broken"],"ResultPath":"$.err","Next":"R"}],"End":true},"R":{"Type":"Pass","End":true}`, `"End":true}`, 1)
+	slowStarted = make(chan struct{})
 	if _, err := runDef(t, def, `{}`, Options{Invoker: inv}); failureName(err) != "Broken" {
 		t.Fatalf("err %v, want Broken", err)
 	}
