@@ -473,8 +473,14 @@ func (sh *shape) runAWS(t *testing.T, runs []run) []lambdalocal.Outcome {
 		}
 		execs = append(execs, lambdalocal.Execution{Definition: deployable(r.program.JSON), Input: r.input()})
 	}
-	out, err := lambdalocal.RunSFN(ctx, sh.root, sh.fns.URL, execs, lambdalocal.SFNOptions{WaitMs: 5, RetryMs: 5, Timeout: 3 * time.Minute})
+	// The examples take ~2.5 minutes on an idle 2-core machine (moto answers slowly).
+	out, err := lambdalocal.RunSFN(ctx, sh.root, sh.fns.URL, execs, lambdalocal.SFNOptions{WaitMs: 5, RetryMs: 5, Timeout: 6 * time.Minute})
 	if err != nil {
+		// Say what the functions were doing: their calls, and what IAM refused.
+		sh.logInvocations(t)
+		if sh.moto != nil {
+			t.Logf("IAM denials so far: %q", sh.moto.denials())
+		}
 		t.Fatal(err)
 	}
 	return out
