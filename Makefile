@@ -3,7 +3,7 @@
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: demo test test-short setup build install statemachines goldens schema generate bench bench-reference bench-reference-10m bench-small bench-coldstart fuzz clean
+.PHONY: demo test test-short setup build install statemachines goldens schema generate bench bench-reference bench-reference-10m bench-small bench-coldstart fuzz clean console-screenshots
 
 ## demo: generate sample data and run the win-back campaign end to end
 demo: build
@@ -88,3 +88,8 @@ clean:
 
 # Lambda builds (SAM's build-<LogicalId> targets), `make lambdas`, `make dev`.
 include Makefile.lambda
+
+## console-screenshots: regenerate docs/img/console-*.png from the browser tests
+console-screenshots:
+	mkdir -p docs/img
+	STEPWISE_SCREENSHOTS=$(CURDIR)/docs/img $(GO) test -count=1 -run 'TestBrowser' ./shared/console

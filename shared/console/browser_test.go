@@ -5,6 +5,7 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -32,7 +33,7 @@ func browser(t *testing.T) context.Context {
 		t.Skip("chromium is not installed: run infra/setup.sh")
 	}
 	opts := append(chromedp.DefaultExecAllocatorOptions[:], chromedp.ExecPath(path), chromedp.NoSandbox,
-		chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
+		chromedp.WindowSize(1280, 900), chromedp.Flag("disable-gpu", true), chromedp.Flag("disable-dev-shm-usage", true))
 	actx, cancel := chromedp.NewExecAllocator(context.Background(), opts...)
 	t.Cleanup(cancel)
 	ctx, cancel2 := chromedp.NewContext(actx)
@@ -76,6 +77,7 @@ func TestBrowserWinback(t *testing.T) {
 		chromedp.Submit("#login"),
 		chromedp.WaitVisible(`#campaigns tr[data-id="winback-q4"]`),
 	)
+	shot(t, ctx, "list")
 	// Open the win-back example.
 	run("open winback",
 		chromedp.Click(`#campaigns tr[data-id="winback-q4"] a`),
@@ -114,9 +116,11 @@ func TestBrowserWinback(t *testing.T) {
 		fail("labels", err)
 	}
 	t.Logf("transitions: %s (%s)", strings.Join(labels, ", "), time.Since(start).Round(time.Millisecond))
+	shot(t, ctx, "canvas")
 	// A transition's rows, paged.
 	run("click rows", click(`#canvas g.edge[data-from="lapsed"] text.count`))
 	run("rows", chromedp.WaitVisible("#rows"))
+	shot(t, ctx, "rows")
 	rng := value("rows range", chromedp.Text("#rows-range"))
 	if !strings.HasPrefix(rng, "rows 1–") && rng != "no rows" {
 		t.Errorf("rows range %q", rng)
@@ -225,5 +229,23 @@ func TestBrowserFollowsARun(t *testing.T) {
 	waitFor("stopped", `!!document.getElementById("run-status") && document.getElementById("run-status").textContent === "stopped" && !document.getElementById("stop")`)
 	if r, _ := st.GetRun(bg, run.ID); r.Status != state.RunStopped {
 		t.Errorf("run is %s, want stopped", r.Status)
+	}
+}
+
+// shot saves a screenshot of the page as docs/img/console-NAME.png when
+// STEPWISE_SCREENSHOTS names a folder (`make console-screenshots`); otherwise
+// it does nothing. The viewport is fixed so that shots are comparable.
+func shot(t *testing.T, ctx context.Context, name string) {
+	t.Helper()
+	dir := os.Getenv("STEPWISE_SCREENSHOTS")
+	if dir == "" {
+		return
+	}
+	buf, err := chromedp.Run(ctx, chromedp.FullScreenshot(100))
+	if err != nil {
+		t.Fatalf("screenshot %s: %v", name, err)
+	}
+	if err := os.WriteFile(filepath.Join(dir, "console-"+name+".png"), buf, 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
