@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/http"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 
@@ -364,5 +365,23 @@ func (s *Server) listVersions(w http.ResponseWriter, r *http.Request) *Error {
 		out.Versions = append(out.Versions, VersionView{Number: v.Number, ASLHash: v.ASLHash, ASLRef: v.ASLRef, CreatedAt: v.CreatedAt})
 	}
 	writeJSON(w, http.StatusOK, out)
+	return nil
+}
+
+// getVersion is one published version with its document.
+func (s *Server) getVersion(w http.ResponseWriter, r *http.Request) *Error {
+	id, e := campaignID(r)
+	if e != nil {
+		return e
+	}
+	n, err := strconv.Atoi(r.PathValue("number"))
+	if err != nil || n < 1 {
+		return fail(http.StatusBadRequest, codeInvalid, "version %q must be a number from 1", trunc(r.PathValue("number"), 20)).at("path.number")
+	}
+	v, err := s.o.Store.GetVersion(r.Context(), id, n)
+	if err != nil {
+		return storeError(err, fmt.Sprintf("version %d of campaign %s", n, id))
+	}
+	writeJSON(w, http.StatusOK, VersionView{Number: v.Number, ASLHash: v.ASLHash, ASLRef: v.ASLRef, CreatedAt: v.CreatedAt, Source: string(v.Document)})
 	return nil
 }

@@ -75,6 +75,8 @@ func (s *Server) routes() []route {
 			h: s.backToDraft, out: CampaignView{}, errs: append(life, 502)},
 		{method: get, path: "/v1/campaigns/{id}/versions", op: "listVersions", summary: "List published versions", tag: tagCampaigns,
 			h: s.listVersions, out: VersionList{}, errs: []int{400, 404}},
+		{method: get, path: "/v1/campaigns/{id}/versions/{number}", op: "getVersion", summary: "Get a published version with its document (what the console diffs a draft against)", tag: tagCampaigns,
+			h: s.getVersion, out: VersionView{}, errs: []int{400, 404}},
 		{method: post, path: "/v1/campaigns/{id}/trigger", op: "triggerCampaign", summary: "Start a run of the published campaign with parameters (a signal)", tag: tagRuns,
 			h: s.trigger, in: RunInput{}, out: RunView{}, status: 202, query: []param{pWait}, headers: []param{hIdem}, errs: []int{400, 404, 409, 413, 422, 429, 503}},
 		{method: get, path: "/v1/campaigns/{id}/runs", op: "listRuns", summary: "List a campaign's runs, newest first", tag: tagRuns,

@@ -204,6 +204,8 @@ type VersionView struct {
 	ASLHash   string    `json:"aslHash,omitempty"`
 	ASLRef    string    `json:"aslRef,omitempty"`
 	CreatedAt time.Time `json:"createdAt"`
+	// Source is the published document (on get of one version).
+	Source string `json:"source,omitempty"`
 }
 
 // UploadInput asks where to upload a file for load-file.
