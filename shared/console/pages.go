@@ -35,6 +35,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /ui/runs/{run}/transitions/{activity}/{port}", c.page(c.rowsJSON))
 	m.HandleFunc("GET /ui/runs/{run}/csv/{activity}/{port}", c.page(c.rowsCSV))
 	m.HandleFunc("GET /ui/runs/{run}/activities/{activity}", c.page(c.activityJSON))
+	c.editorRoutes()
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, _, ok := c.session(r); !ok {
 			c.unauthenticated(w, r)
@@ -86,7 +87,8 @@ func passJSON(w http.ResponseWriter, a apiAnswer) {
 // script to sessions only.
 func (c *Console) asset(w http.ResponseWriter, r *http.Request) {
 	name := r.PathValue("name")
-	types := map[string]string{"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8"}
+	types := map[string]string{"console.css": "text/css; charset=utf-8", "console.js": "text/javascript; charset=utf-8",
+		"editor.js": "text/javascript; charset=utf-8", "editor.css": "text/css; charset=utf-8"}
 	ct, ok := types[name]
 	if !ok {
 		http.NotFound(w, r)
@@ -158,11 +160,17 @@ type listData struct {
 	CSRF, Status, Error string
 	Statuses            []string
 	Rows                []listRow
+	Create              createForm
 }
 
 func (c *Console) listPage(w http.ResponseWriter, r *http.Request, se session) {
+	c.list(w, r, se, http.StatusOK, createForm{})
+}
+
+// list renders the list page, with the "New campaign" form as sent back.
+func (c *Console) list(w http.ResponseWriter, r *http.Request, se session, status int, f createForm) {
 	ctx := r.Context()
-	d := listData{CSRF: se.csrf, Status: r.URL.Query().Get("status"),
+	d := listData{CSRF: se.csrf, Status: r.URL.Query().Get("status"), Create: f,
 		Statuses: []string{"draft", "scheduled", "live", "completed", "stopped", "closed", "archived"}}
 	q := url.Values{}
 	if d.Status != "" {
@@ -171,7 +179,7 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request, se session) {
 	var list api.CampaignList
 	if err := c.get(ctx, "/v1/campaigns", q, &list); err != nil {
 		d.Error = err.Error()
-		c.render(w, http.StatusOK, "list.html", d)
+		c.render(w, status, "list.html", d)
 		return
 	}
 	for _, cv := range list.Campaigns {
@@ -190,7 +198,7 @@ func (c *Console) listPage(w http.ResponseWriter, r *http.Request, se session) {
 		}
 		d.Rows = append(d.Rows, row)
 	}
-	c.render(w, http.StatusOK, "list.html", d)
+	c.render(w, status, "list.html", d)
 }
 
 // field is a run parameter's form field.
