@@ -167,6 +167,7 @@ func TestBrowserEditor(t *testing.T) {
 	caret(rateAt, rateAt)
 	run("complete a key", enter, chromedp.KeyEvent(" ", chromedp.KeyModifiers(chromedp.ModifierCtrl)))
 	waitFor("keys offered", `!document.getElementById("completions").hidden`)
+	shot(t, ctx, "editor-complete")
 	keys := "," + text(`[...document.querySelectorAll('#completions [role="option"]')].map(o => o.dataset.value).join()`) + ","
 	for _, k := range []string{"window", "confirm", "experiment", "label"} {
 		if !strings.Contains(keys, ","+k+",") {
@@ -180,9 +181,20 @@ func TestBrowserEditor(t *testing.T) {
 	}
 	run("close", chromedp.KeyEvent(kb.Escape))
 	waitFor("closed", `document.getElementById("completions").hidden && document.getElementById("source").getAttribute("aria-expanded") === "false"`)
-	run("undo the new line", chromedp.KeyEvent(kb.Backspace), chromedp.KeyEvent(kb.Backspace), chromedp.KeyEvent(kb.Backspace), chromedp.KeyEvent(kb.Backspace), chromedp.KeyEvent(kb.Backspace))
+	// Tab inserts two spaces; Escape, then Tab, leaves the editor.
+	run("tab", tab)
+	if !strings.Contains(text(value), "    rate: 200\n      \n    capping") {
+		t.Errorf("Enter did not indent as the line above, or Tab did not add two spaces: %q", text(value))
+	}
+	run("leave", chromedp.KeyEvent(kb.Escape), tab)
+	if id := text(`document.activeElement.id`); id != "save" {
+		t.Errorf("Escape, Tab: the focus is on %q, want the save button", id)
+	}
+	end := strings.Index(text(value), "    rate: 200\n") + len("    rate: 200\n      ")
+	caret(end, end)
+	run("undo the new line", chromedp.KeyEvent(strings.Repeat(kb.Backspace, 7)))
 	if !strings.Contains(text(value), "    rate: 200\n    capping") {
-		t.Errorf("Enter did not indent as the line above: %q", text(value))
+		t.Errorf("the new line is not gone: %q", text(value))
 	}
 
 	// The canvas follows the text: a renamed activity appears.
@@ -201,7 +213,7 @@ func TestBrowserEditor(t *testing.T) {
 	if st, out := apiCall(t, hs.URL, "PUT", "/v1/campaigns/winback-q4", map[string]any{"source": theirs, "rev": now["rev"]}); st != http.StatusOK {
 		t.Fatalf("their save: %d %v", st, out)
 	}
-	end := len(text(value))
+	end = len(text(value))
 	caret(end, end)
 	run("edit and save again", chromedp.KeyEvent("# mine"), enter, chromedp.Click("#save"))
 	waitFor("409", `!document.getElementById("conflict").hidden`)
@@ -241,14 +253,21 @@ func jsString(s string) string {
 // enter presses Enter as a person does: one keyDown carrying its text, which
 // the page's handler may prevent (chromedp's KeyEvent sends the text in a
 // char event of its own, which nothing prevents).
-var enter = chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
-	down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyDown, Key: "Enter", Code: "Enter",
-		WindowsVirtualKeyCode: 13, NativeVirtualKeyCode: 13, Text: "\r", UnmodifiedText: "\r"}
-	if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, down); err != nil {
+var enter = press("Enter", 13, "\r")
+
+// tab presses Tab (no text: the browser moves the focus unless prevented).
+var tab = press("Tab", 9, "")
+
+func press(key string, code int64, text string) chromedp.Action[chromedp.Void] {
+	return chromedp.Func(func(ctx context.Context, t *chromedp.Target) error {
+		down := input.DispatchKeyEventParams{Type: input.DispatchKeyEventTypeKeyDown, Key: key, Code: key,
+			WindowsVirtualKeyCode: code, NativeVirtualKeyCode: code, Text: text, UnmodifiedText: text}
+		if _, err := cdp.Call(ctx, t, input.DispatchKeyEvent, down); err != nil {
+			return err
+		}
+		up := down
+		up.Type, up.Text, up.UnmodifiedText = input.DispatchKeyEventTypeKeyUp, "", ""
+		_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, up)
 		return err
-	}
-	up := down
-	up.Type, up.Text, up.UnmodifiedText = input.DispatchKeyEventTypeKeyUp, "", ""
-	_, err := cdp.Call(ctx, t, input.DispatchKeyEvent, up)
-	return err
-})
+	})
+}

@@ -563,9 +563,18 @@
     const before = ta.value.slice(0, ta.selectionStart);
     const row = lineCount(before) - 1;
     const col = before.length - lineStart(ta.selectionStart);
-    box.style.left = Math.round(gutter.offsetWidth + m.left + col * m.ch - ta.scrollLeft) + "px";
-    box.style.top = Math.round(m.top + (row + 1) * m.line - ta.scrollTop + 2) + "px";
+    // The caret's line in view, then the list under it (over it near the bottom).
+    if (row * m.line < ta.scrollTop || (row + 1) * m.line + 2 * m.top > ta.scrollTop + ta.clientHeight) {
+      ta.scrollTop = Math.max(0, row * m.line - ta.clientHeight / 2);
+      syncScroll();
+    }
     box.hidden = false;
+    const caretTop = m.top + row * m.line - ta.scrollTop;
+    const below = caretTop + m.line + 2;
+    const h = box.offsetHeight;
+    const room = box.parentNode.clientHeight;
+    box.style.top = Math.round(below + h > room && caretTop - h - 2 > 0 ? caretTop - h - 2 : below) + "px";
+    box.style.left = Math.round(Math.min(gutter.offsetWidth + m.left + col * m.ch - ta.scrollLeft, Math.max(0, box.parentNode.clientWidth - box.offsetWidth))) + "px";
     ta.setAttribute("aria-expanded", "true");
     select(active);
   }
@@ -578,7 +587,9 @@
     box.querySelectorAll("li").forEach((li, k) => li.setAttribute("aria-selected", k === active ? "true" : "false"));
     const li = document.getElementById("cmp-" + active);
     ta.setAttribute("aria-activedescendant", "cmp-" + active);
-    if (li) li.scrollIntoView({ block: "nearest" });
+    // Scroll the list only (scrollIntoView would scroll the editor's box too).
+    if (li && li.offsetTop < box.scrollTop) box.scrollTop = li.offsetTop;
+    else if (li && li.offsetTop + li.offsetHeight > box.scrollTop + box.clientHeight) box.scrollTop = li.offsetTop + li.offsetHeight - box.clientHeight;
   }
   function close() {
     open = false;
@@ -634,7 +645,7 @@
     const load = el("button", { type: "button", id: "load-theirs" }, "Load their version (keep mine beside it)");
     const over = el("button", { type: "button", id: "overwrite" }, "Save mine over theirs");
     conflict.replaceChildren(
-      el("p", { id: "conflict-message" }, "Someone else saved " + id + " after you opened it (you started from revision " + rev + "). Your text is still in the editor, not saved."),
+      el("p", { id: "conflict-message" }, "Someone else saved " + id + " after you opened it (your text is based on revision " + rev + "). Your text is still in the editor, not saved."),
       load,
       document.createTextNode(" "),
       over
