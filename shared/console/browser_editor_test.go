@@ -221,7 +221,6 @@ func TestBrowserEditor(t *testing.T) {
 	if msg := text(`document.getElementById("conflict-message").textContent`); !strings.Contains(msg, "Someone else saved winback-q4") || !strings.HasSuffix(mine, "# mine\n") {
 		t.Errorf("conflict: %q; text %q", msg, mine[max(0, len(mine)-40):])
 	}
-	shot(t, ctx, "editor-conflict")
 	run("load theirs", chromedp.Click("#load-theirs"))
 	waitFor("theirs loaded, mine kept", value+` === `+jsString(theirs)+` && document.getElementById("mine").value === `+jsString(mine))
 	run("put mine back and save", chromedp.Click("#put-mine-back"))
