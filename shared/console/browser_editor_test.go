@@ -39,6 +39,7 @@ func TestBrowserEditor(t *testing.T) {
 		}
 	}
 
+	setup := time.Since(start)
 	fail := func(what string, err error) {
 		t.Helper()
 		page, _ := chromedp.Run(ctx, chromedp.OuterHTML("html"))
@@ -56,10 +57,15 @@ func TestBrowserEditor(t *testing.T) {
 			fail(what, err)
 		}
 	}
+	var waits []string // what the test waited for, when it took a while
 	waitFor := func(what, js string) {
 		t.Helper()
+		t0 := time.Now()
 		for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
 			if ok, _ := chromedp.Run(ctx, chromedp.Evaluate[bool](js)); ok {
+				if d := time.Since(t0); d > 300*time.Millisecond {
+					waits = append(waits, fmt.Sprintf("%s %s", what, d.Round(10*time.Millisecond)))
+				}
 				return
 			}
 		}
@@ -88,6 +94,8 @@ func TestBrowserEditor(t *testing.T) {
 	}
 	const value = `document.getElementById("source").value`
 
+	run("start the browser", chromedp.Navigate("about:blank"))
+	browserAt := time.Since(start)
 	run("log in to the editor",
 		chromedp.Navigate(hs.URL+"/campaigns/winback-q4/edit"),
 		chromedp.WaitVisible("#token"),
@@ -95,6 +103,7 @@ func TestBrowserEditor(t *testing.T) {
 		chromedp.Submit("#login"),
 		chromedp.WaitVisible("#source"),
 	)
+	waits = append(waits, fmt.Sprintf("(published and back to draft in %s, browser at %s, logged in at %s)", setup.Round(10*time.Millisecond), browserAt.Round(10*time.Millisecond), time.Since(start).Round(10*time.Millisecond)))
 	waitFor("the draft checked", `document.getElementById("diag-summary").textContent.startsWith("No problems. winback-q4.yaml: valid (7 activities)")`)
 	if got := text(value); got != src {
 		t.Fatalf("the editor does not hold the draft:\n%s", got)
@@ -241,7 +250,7 @@ func TestBrowserEditor(t *testing.T) {
 	if st := text(`document.querySelector("h1 .badge").textContent`); st != "scheduled" {
 		t.Errorf("after publish: %s", st)
 	}
-	t.Logf("editor browser test took %s", time.Since(start).Round(time.Millisecond))
+	t.Logf("editor browser test took %s; waited for %s", time.Since(start).Round(time.Millisecond), strings.Join(waits, ", "))
 }
 
 func jsString(s string) string {

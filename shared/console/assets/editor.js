@@ -68,11 +68,21 @@
     return start + (m ? m[0].length : 1);
   }
 
+  // inText tells a diagnostic of this text from one of another file (the
+  // catalog, a message template): validate names the text <id>.yaml (.json).
+  function docFile() {
+    const json = /^\s*\{/.test(ta.value);
+    const m = json ? /"id"\s*:\s*"([a-z0-9-]{1,64})"/.exec(ta.value) : /^id:[ \t]*["']?([a-z0-9-]{1,64})["']?[ \t]*(#.*)?$/m.exec(ta.value);
+    return (m ? m[1] : "campaign") + (json ? ".json" : ".yaml");
+  }
+  const inText = (d, file) => d.line > 0 && d.file === file;
+
   function renderMarks() {
     const lines = ta.value.split("\n");
     const byLine = new Map();
+    const file = docFile();
     for (const d of diags) {
-      if (!d.line || d.line > lines.length) continue;
+      if (!inText(d, file) || d.line > lines.length) continue;
       const text = lines[d.line - 1];
       let start = d.col > 0 ? d.col - 1 : text.search(/\S/);
       if (start < 0) start = 0;
@@ -133,8 +143,13 @@
       return;
     }
     diags = res.data.diagnostics || [];
+    const file = docFile();
     const items = diags.map((d) => {
       const li = el("li", { class: d.severity });
+      if (!inText(d, file)) {
+        li.textContent = d.text || d.message;
+        return li;
+      }
       const b = el("button", { type: "button" }, d.text || d.message);
       b.addEventListener("click", () => goTo(d.line, d.col));
       li.append(b);
@@ -207,6 +222,15 @@
       ta.setRangeText(text, ta.selectionStart, ta.selectionEnd, "end");
       ta.dispatchEvent(new Event("input"));
     }
+  }
+
+  // replaceAll puts a whole other text in the editor (inserting it as typed
+  // text would cost seconds for a long document).
+  function replaceAll(text) {
+    ta.value = text;
+    ta.setSelectionRange(0, 0);
+    ta.scrollTop = 0;
+    ta.dispatchEvent(new Event("input"));
   }
 
   function lineStart(pos) {
@@ -670,9 +694,9 @@
       const keep = el("textarea", { id: "mine", rows: "10", readonly: "", "aria-label": "Your text, not saved" });
       keep.value = mine;
       const back = el("button", { type: "button", id: "put-mine-back" }, "Put my text back in the editor");
-      back.addEventListener("click", () => insert(mine, 0, ta.value.length));
+      back.addEventListener("click", () => replaceAll(mine));
       conflict.replaceChildren(el("p", {}, "The editor now has their revision " + rev + ". Your text is below: copy what you need, or put it back and save it over theirs."), keep, back);
-      insert(theirs.source, 0, ta.value.length);
+      replaceAll(theirs.source);
       saveStatus.classList.remove("error");
       saveStatus.textContent = "Loaded revision " + rev + ".";
     });
