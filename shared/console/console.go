@@ -31,8 +31,13 @@ type Options struct {
 	Token string
 	// SessionTTL is how long a session lasts; default 8 hours.
 	SessionTTL time.Duration
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Specs describe activities' settings in plain words; nil shows their keys.
+	Specs Specs
+	// LiveEvery is how often a run's live page reads the run (default 500 ms);
+	// Heartbeat how often an idle stream says it is alive (default 15 s).
+	LiveEvery, Heartbeat time.Duration
+	Now                  func() time.Time
+	Logger               *slog.Logger
 }
 
 // Console serves the pages and forwards the rest to the API.
@@ -47,6 +52,12 @@ type Console struct {
 func New(o Options) *Console {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 8 * time.Hour
+	}
+	if o.LiveEvery <= 0 {
+		o.LiveEvery = 500 * time.Millisecond
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
