@@ -208,3 +208,18 @@ func TestLayoutOfAWideGraph(t *testing.T) {
 	edge(prev, "out", "end")
 	checkLayout(t, "wide", g.SVG(g.Levels()), 99_999_999)
 }
+
+// A state wraps in two lines that fit a box.
+func TestStateLines(t *testing.T) {
+	for s, want := range map[string]string{
+		"":          "",
+		"succeeded": "succeeded",
+		"waiting until 2026-12-08 08:00 Europe/Paris (quiet hours)": "waiting until 2026-12-08 08:00|Europe/Paris (quiet hours)",
+		"held for confirmation": "held for confirmation",
+		"waiting until 2026-12-08 08:00 America/Argentina/Buenos_Aires (quiet hours)": "waiting until 2026-12-08 08:00|America/Argentina/Buenos_Aire…",
+	} {
+		if got := strings.Join(canvas.StateLines(s), "|"); got != want {
+			t.Errorf("%q: %q, want %q", s, got, want)
+		}
+	}
+}

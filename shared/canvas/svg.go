@@ -11,7 +11,7 @@ import (
 // Sizes of the left-to-right layout, in pixels.
 const (
 	boxW      = 180
-	minBoxH   = 54
+	minBoxH   = 66 // a title, a type and two lines of state
 	portGap   = 18 // between two ports' anchors: a label's height and room
 	slotGap   = 28 // between two activities of a column
 	laneH     = 16 // the slot of a transition passing through a column
@@ -81,12 +81,13 @@ func (g Graph) SVG(levels [][]string) string {
 		fmt.Fprintf(&b, `<g class="act" data-id="%s" data-status="%s" tabindex="0" role="button" aria-label="%s">`, attr(n.ID), attr(n.Status), attr(aria))
 		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="8" fill="%s" stroke="%s" stroke-width="1.5"/>`+"\n", p.x, p.y, boxW, p.h, fill, stroke)
 		mid := p.y + p.h/2
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="13" font-weight="bold" text-anchor="middle">%s</text>`+"\n", p.x+boxW/2, mid-5, html.EscapeString(truncate(title, 24)))
-		sub := n.Type
-		if n.Status != "" {
-			sub += " · " + n.Status
+		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="13" font-weight="bold" text-anchor="middle">%s</text>`+"\n", p.x+boxW/2, mid-14, html.EscapeString(truncate(title, 24)))
+		fmt.Fprintf(&b, `<text class="sub" x="%d" y="%d" font-size="11" fill="#555" text-anchor="middle">%s</text>`+"\n", p.x+boxW/2, mid, html.EscapeString(truncate(n.Type, 30)))
+		fmt.Fprintf(&b, `<text class="state" x="%d" y="%d" font-size="10" fill="#333" text-anchor="middle">`, p.x+boxW/2, mid+14)
+		for i, line := range StateLines(n.Status) {
+			fmt.Fprintf(&b, `<tspan x="%d" dy="%d">%s</tspan>`, p.x+boxW/2, 12*min(i, 1), html.EscapeString(line))
 		}
-		fmt.Fprintf(&b, `<text class="sub" x="%d" y="%d" font-size="11" fill="#555" text-anchor="middle">%s</text></g>`+"\n", p.x+boxW/2, mid+13, html.EscapeString(truncate(sub, 30)))
+		b.WriteString("</text></g>\n")
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
@@ -325,6 +326,31 @@ func (g Graph) layout(levels [][]string) layoutResult {
 func curve(b *strings.Builder, x0, y0, x1, y1 int) {
 	d := (x1 - x0) / 2
 	fmt.Fprintf(b, " C %d %d %d %d %d %d", x0+d, y0, x1-d, y1, x1, y1)
+}
+
+// stateWidth is the most characters of a line of state in a box.
+const stateWidth = 30
+
+// StateLines wraps an activity's state in at most two lines that fit its box
+// ("waiting until 2026-12-08 08:00", "Europe/Paris (quiet hours)"); the
+// console's script wraps the states it receives the same way.
+func StateLines(s string) []string {
+	var lines []string
+	line := ""
+	for _, w := range strings.Fields(s) {
+		switch {
+		case line == "":
+			line = w
+		case len([]rune(line))+1+len([]rune(w)) <= stateWidth || len(lines) == 1:
+			line += " " + w
+		default:
+			lines, line = append(lines, line), w
+		}
+	}
+	if line != "" {
+		lines = append(lines, truncate(line, stateWidth))
+	}
+	return lines
 }
 
 func truncate(s string, n int) string {

@@ -46,6 +46,20 @@
     return "waiting (" + w.reason + ")";
   }
 
+  // stateLines wraps a state in two lines of at most 30 characters, as the
+  // server's canvas does (canvas.StateLines).
+  function stateLines(s) {
+    const lines = [];
+    let line = "";
+    for (const w of s.split(/\s+/).filter(Boolean)) {
+      if (line === "") line = w;
+      else if ([...line].length + 1 + [...w].length <= 30 || lines.length === 1) line += " " + w;
+      else { lines.push(line); line = w; }
+    }
+    if (line !== "") lines.push([...line].length <= 30 ? line : [...line].slice(0, 29).join("") + "…");
+    return lines;
+  }
+
   // apply puts a run view, or a change (only what changed), on the canvas.
   // It says whether the page lacks a confirm button for a held send.
   function apply(run) {
@@ -74,8 +88,17 @@
       }
       g.dataset.status = s;
       g.setAttribute("aria-label", base + ", " + s);
-      const sub = g.querySelector("text.sub");
-      if (sub) sub.textContent = (a.type || "") + " · " + s;
+      const state = g.querySelector("text.state");
+      if (state) {
+        const x = state.getAttribute("x");
+        state.replaceChildren(...stateLines(s).map((l, i) => {
+          const t = document.createElementNS("http://www.w3.org/2000/svg", "tspan");
+          t.setAttribute("x", x);
+          t.setAttribute("dy", i ? "12" : "0");
+          t.textContent = l;
+          return t;
+        }));
+      }
       if (a.waiting && a.waiting.reason === "held" && !document.querySelector('button.confirm[data-activity="' + CSS.escape(a.id) + '"]')) missing = true;
     }
     return missing;
@@ -217,6 +240,8 @@
   }
 
   if (svg) {
+    // Fit a canvas that is not much wider than the page; scroll a larger one.
+    if (svg.width.baseVal.value <= 1.6 * svg.parentNode.clientWidth) svg.classList.add("fit");
     svg.setAttribute("role", "group");
     svg.setAttribute("aria-label", "Campaign canvas: activities and transitions, left to right");
     for (const g of svg.querySelectorAll("g.edge")) {
