@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -46,7 +47,13 @@ type Console struct {
 	mux      *http.ServeMux
 	sessions *sessions
 	pages    *template.Template
+	closing  chan struct{} // closed by Close: live streams end
+	once     sync.Once
 }
+
+// Close ends the live streams (the server's shutdown waits for open
+// connections: register it with http.Server.RegisterOnShutdown).
+func (c *Console) Close() { c.once.Do(func() { close(c.closing) }) }
 
 // New returns the console handler.
 func New(o Options) *Console {
@@ -65,7 +72,7 @@ func New(o Options) *Console {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	c := &Console{o: o, mux: http.NewServeMux(), sessions: newSessions(o.SessionTTL, o.Now)}
+	c := &Console{o: o, mux: http.NewServeMux(), sessions: newSessions(o.SessionTTL, o.Now), closing: make(chan struct{})}
 	c.pages = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/*.html"))
 	c.routes()
 	return c

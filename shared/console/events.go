@@ -76,6 +76,8 @@ func (c *Console) runEvents(w http.ResponseWriter, r *http.Request, _ session) {
 		select {
 		case <-ctx.Done():
 			return
+		case <-c.closing:
+			return // the server shuts down; the browser reconnects to the next one
 		case <-tick.C:
 		}
 		if _, _, ok := c.session(r); !ok {

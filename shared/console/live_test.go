@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/console"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -149,4 +150,23 @@ func TestRunEvents(t *testing.T) {
 	next(t, ch2, "run")
 	do(t, c, "POST", hs.URL+"/logout", hs.URL, url.Values{"csrf": {csrf}})
 	next(t, ch2, "logout")
+	// The server's shutdown (Close) ends open streams.
+	c = client()
+	login(t, c, hs.URL)
+	_, ch3 := stream(t, ctx, c, hs.URL+"/ui/runs/"+run2.ID+"/events")
+	next(t, ch3, "run")
+	hs.Config.Handler.(*console.Console).Close()
+	for closed := time.After(5 * time.Second); ; {
+		select {
+		case e, ok := <-ch3:
+			if !ok {
+				return
+			}
+			if e.name != "" {
+				t.Errorf("after Close: %s", e.name)
+			}
+		case <-closed:
+			t.Fatal("the stream is still open 5 s after Close")
+		}
+	}
 }
