@@ -112,9 +112,16 @@ func checkLayout(t *testing.T, name, svg string, counts int64) {
 			}
 		}
 	}
+	last := ""
 	for i, g := range d.G {
+		if g.Class == "act" {
+			last = g.ID
+		}
 		if g.Class != "edge" {
 			continue
+		}
+		if g.From != last { // the order Tab follows
+			t.Errorf("%s: transition %s.%s does not follow its activity (after %s)", name, g.From, g.Port, last)
 		}
 		if g.Tab != "0" || g.Label == "" {
 			t.Errorf("%s: transition %s.%s is not a labelled focusable", name, g.From, g.Port)

@@ -39,58 +39,70 @@ func (g Graph) SVG(levels [][]string) string {
 	b.WriteString(`<defs><marker id="arrow" viewBox="0 0 10 10" refX="10" refY="5" markerWidth="7" markerHeight="7" orient="auto-start-reverse"><path d="M 0 0 L 10 5 L 0 10 z" fill="#555"/></marker></defs>` + "\n")
 	fmt.Fprintf(&b, `<rect width="100%%" height="100%%" fill="white"/>`+"\n")
 	run := g.hasRun()
+	// Each activity, then its transitions: the order Tab follows. (No line
+	// crosses a box, so the order of painting does not matter.)
+	out := map[string][]drawnTransition{}
 	for _, t := range l.transitions {
-		dash := ""
-		if t.count == nil && run {
-			dash = ` stroke-dasharray="5,4"`
-		}
-		aria := t.from + "." + t.port + " to " + strings.Join(t.to, ", ")
-		if t.count != nil {
-			aria += fmt.Sprintf(", %d rows", *t.count)
-		}
-		fmt.Fprintf(&b, `<g class="edge" data-from="%s" data-port="%s" data-to="%s" tabindex="0" role="button" aria-label="%s">`,
-			attr(t.from), attr(t.port), attr(strings.Join(t.to, " ")), attr(aria))
-		for _, d := range t.paths {
-			fmt.Fprintf(&b, `<path d="%s" fill="none" stroke="#555" stroke-width="1.4"%s marker-end="url(#arrow)"/>`, d, dash)
-		}
-		fmt.Fprintf(&b, "\n"+`<text class="count" x="%d" y="%d" font-size="11" fill="#224" paint-order="stroke" stroke="white" stroke-width="3">%s</text></g>`+"\n",
-			t.labelX, t.labelY, html.EscapeString(t.label))
+		out[t.from] = append(out[t.from], t)
 	}
 	for _, n := range g.Nodes {
-		p, ok := l.boxes[n.ID]
-		if !ok {
-			continue
+		if _, ok := l.boxes[n.ID]; ok {
+			n.svg(&b, l.boxes[n.ID])
+			for _, t := range out[n.ID] {
+				t.svg(&b, run)
+			}
 		}
-		stroke, fill := "#3b6ea5", "#eef4fb"
-		switch n.Status {
-		case "failed":
-			stroke, fill = "#b3261e", "#fdecea"
-		case "skipped":
-			stroke, fill = "#999", "#f4f4f4"
-		case "succeeded":
-			stroke, fill = "#2e7d32", "#edf7ee"
-		}
-		title := n.ID
-		if n.Label != "" {
-			title = n.Label
-		}
-		aria := title + ", " + n.Type
-		if n.Status != "" {
-			aria += ", " + n.Status
-		}
-		fmt.Fprintf(&b, `<g class="act" data-id="%s" data-status="%s" tabindex="0" role="button" aria-label="%s">`, attr(n.ID), attr(n.Status), attr(aria))
-		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" rx="8" fill="%s" stroke="%s" stroke-width="1.5"/>`+"\n", p.x, p.y, boxW, p.h, fill, stroke)
-		mid := p.y + p.h/2
-		fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="13" font-weight="bold" text-anchor="middle">%s</text>`+"\n", p.x+boxW/2, mid-14, html.EscapeString(truncate(title, 24)))
-		fmt.Fprintf(&b, `<text class="sub" x="%d" y="%d" font-size="11" fill="#555" text-anchor="middle">%s</text>`+"\n", p.x+boxW/2, mid, html.EscapeString(truncate(n.Type, 30)))
-		fmt.Fprintf(&b, `<text class="state" x="%d" y="%d" font-size="10" fill="#333" text-anchor="middle">`, p.x+boxW/2, mid+14)
-		for i, line := range StateLines(n.Status) {
-			fmt.Fprintf(&b, `<tspan x="%d" dy="%d">%s</tspan>`, p.x+boxW/2, 12*min(i, 1), html.EscapeString(line))
-		}
-		b.WriteString("</text></g>\n")
 	}
 	b.WriteString("</svg>\n")
 	return b.String()
+}
+
+func (t drawnTransition) svg(b *strings.Builder, run bool) {
+	dash := ""
+	if t.count == nil && run {
+		dash = ` stroke-dasharray="5,4"`
+	}
+	aria := t.from + "." + t.port + " to " + strings.Join(t.to, ", ")
+	if t.count != nil {
+		aria += fmt.Sprintf(", %d rows", *t.count)
+	}
+	fmt.Fprintf(b, `<g class="edge" data-from="%s" data-port="%s" data-to="%s" tabindex="0" role="button" aria-label="%s">`,
+		attr(t.from), attr(t.port), attr(strings.Join(t.to, " ")), attr(aria))
+	for _, d := range t.paths {
+		fmt.Fprintf(b, `<path d="%s" fill="none" stroke="#555" stroke-width="1.4"%s marker-end="url(#arrow)"/>`, d, dash)
+	}
+	fmt.Fprintf(b, "\n"+`<text class="count" x="%d" y="%d" font-size="11" fill="#224" paint-order="stroke" stroke="white" stroke-width="3">%s</text></g>`+"\n",
+		t.labelX, t.labelY, html.EscapeString(t.label))
+}
+
+func (n Node) svg(b *strings.Builder, p box) {
+	stroke, fill := "#3b6ea5", "#eef4fb"
+	switch n.Status {
+	case "failed":
+		stroke, fill = "#b3261e", "#fdecea"
+	case "skipped":
+		stroke, fill = "#999", "#f4f4f4"
+	case "succeeded":
+		stroke, fill = "#2e7d32", "#edf7ee"
+	}
+	title := n.ID
+	if n.Label != "" {
+		title = n.Label
+	}
+	aria := title + ", " + n.Type
+	if n.Status != "" {
+		aria += ", " + n.Status
+	}
+	fmt.Fprintf(b, `<g class="act" data-id="%s" data-status="%s" tabindex="0" role="button" aria-label="%s">`, attr(n.ID), attr(n.Status), attr(aria))
+	fmt.Fprintf(b, `<rect x="%d" y="%d" width="%d" height="%d" rx="8" fill="%s" stroke="%s" stroke-width="1.5"/>`+"\n", p.x, p.y, boxW, p.h, fill, stroke)
+	mid := p.y + p.h/2
+	fmt.Fprintf(b, `<text x="%d" y="%d" font-size="13" font-weight="bold" text-anchor="middle">%s</text>`+"\n", p.x+boxW/2, mid-14, html.EscapeString(truncate(title, 24)))
+	fmt.Fprintf(b, `<text class="sub" x="%d" y="%d" font-size="11" fill="#555" text-anchor="middle">%s</text>`+"\n", p.x+boxW/2, mid, html.EscapeString(truncate(n.Type, 30)))
+	fmt.Fprintf(b, `<text class="state" x="%d" y="%d" font-size="10" fill="#333" text-anchor="middle">`, p.x+boxW/2, mid+14)
+	for i, line := range StateLines(n.Status) {
+		fmt.Fprintf(b, `<tspan x="%d" dy="%d">%s</tspan>`, p.x+boxW/2, 12*min(i, 1), html.EscapeString(line))
+	}
+	b.WriteString("</text></g>\n")
 }
 
 type box struct{ x, y, h int }

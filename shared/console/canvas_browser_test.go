@@ -201,8 +201,12 @@ func TestBrowserAccessibility(t *testing.T) {
 	if reached != "lapsed" || !strings.HasPrefix(words, "Customers where lastPurchaseAt is before 90 days ago") {
 		t.Errorf("reached %q, settings %q", reached, words)
 	}
-	// A transition too: Space opens it (no run yet: a hint).
-	p.eval("focus edge", `document.querySelector("#canvas g.edge").focus(), true`)
+	// Its transition comes next; Space opens it (no run yet: a hint).
+	p.eval("focus back", `document.querySelector('#canvas g.act[data-id="lapsed"]').focus(), true`)
+	p.do("tab to the transition", chromedp.KeyEvent(kb.Tab))
+	if next := p.eval("focus", `document.activeElement.getAttribute("aria-label")`); next != "lapsed.out to enriched" {
+		t.Errorf("after lapsed, Tab reached %q", next)
+	}
 	p.do("space", chromedp.KeyEvent(" "))
 	p.waitFor("edge panel", `document.getElementById("panel-title") && document.getElementById("panel-title").textContent === "lapsed.out"`, 10*time.Second)
 	check("canvas with a panel")
