@@ -104,7 +104,9 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	// The console at / beside the API: same handlers, same token (exchanged for a session).
-	hs := &http.Server{Handler: console.New(console.Options{API: srv, Token: token, Logger: logger}), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	cons := console.New(console.Options{API: srv, Token: token, Specs: l.Compiler.Registry, Logger: logger})
+	hs := &http.Server{Handler: cons, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	hs.RegisterOnShutdown(cons.Close) // live streams end rather than hold the shutdown
 	done := make(chan struct{})
 	if !*noScheduler {
 		sch := &scheduler.Scheduler{Store: l.State, Fire: srv.Fire, Grace: *grace, Logger: logger}

@@ -41,6 +41,9 @@ type Def[C any] struct {
 	Lower func(l Lowerer, cfg *C) error
 	// Run runs the type's task. Nil for pure-ASL types.
 	Run func(ctx context.Context, call *Call, cfg *C) (*Result, error)
+	// Describe says what a config does in plain words, a sentence a line,
+	// for people who do not read YAML (the console). It may be nil.
+	Describe func(c *campaign.Campaign, cfg *C) []string
 }
 
 // Spec is a registered activity type: a Def with its config type erased.
@@ -54,6 +57,7 @@ type Spec struct {
 	output    func(c *Check, cfg any, in []campaign.Schema) map[string]campaign.Schema
 	lower     func(l Lowerer, cfg any) error
 	run       func(ctx context.Context, call *Call, cfg any) (*Result, error)
+	describe  func(c *campaign.Campaign, cfg any) []string
 }
 
 // Define makes the Spec of a definition. A config of another type than *C
@@ -78,6 +82,9 @@ func Define[C any](d Def[C]) *Spec {
 	}
 	if d.Run != nil {
 		s.run = func(ctx context.Context, call *Call, cfg any) (*Result, error) { return d.Run(ctx, call, cfg.(*C)) }
+	}
+	if d.Describe != nil {
+		s.describe = func(c *campaign.Campaign, cfg any) []string { return d.Describe(c, cfg.(*C)) }
 	}
 	return s
 }
@@ -121,6 +128,15 @@ func (s *Spec) Lower(l Lowerer, cfg any) (ok bool, err error) {
 		return false, nil
 	}
 	return true, s.lower(l, cfg)
+}
+
+// Describe says what a decoded config does in plain words; ok is false when
+// the type has no describer. c is the campaign (its defaults), or nil.
+func (s *Spec) Describe(c *campaign.Campaign, cfg any) (lines []string, ok bool) {
+	if s.describe == nil {
+		return nil, false
+	}
+	return s.describe(c, cfg), true
 }
 
 // Runs reports whether the type has a task handler.

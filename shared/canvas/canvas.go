@@ -71,10 +71,10 @@ func (n Node) text() string {
 	return s
 }
 
-// Mermaid renders a Mermaid flowchart.
+// Mermaid renders a Mermaid flowchart, left to right as the SVG.
 func (g Graph) Mermaid() string {
 	var b strings.Builder
-	b.WriteString("flowchart TD\n")
+	b.WriteString("flowchart LR\n")
 	for _, n := range g.Nodes {
 		fmt.Fprintf(&b, "  %s[\"%s\"]\n", mermaidID(n.ID), strings.ReplaceAll(escapeQuotes(n.text()), "\\n", "<br/>"))
 	}
@@ -88,10 +88,10 @@ func (g Graph) Mermaid() string {
 	return b.String()
 }
 
-// DOT renders a Graphviz digraph.
+// DOT renders a Graphviz digraph, left to right as the SVG.
 func (g Graph) DOT() string {
 	var b strings.Builder
-	fmt.Fprintf(&b, "digraph %q {\n  rankdir=TB;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n", g.Title)
+	fmt.Fprintf(&b, "digraph %q {\n  rankdir=LR;\n  node [shape=box, style=rounded, fontname=\"Helvetica\"];\n  edge [fontname=\"Helvetica\", fontsize=10];\n", g.Title)
 	for _, n := range g.Nodes {
 		fmt.Fprintf(&b, "  %q [label=\"%s\"%s];\n", n.ID, escapeQuotes(n.text()), statusStyle(n.Status))
 	}

@@ -17,13 +17,13 @@ func TestGraphFormats(t *testing.T) {
 	}
 	g := canvas.FromCampaign(p.Campaign, nil, nil)
 	m := g.Mermaid()
-	for _, want := range []string{"flowchart TD", `a_enough -->|big| a_fan`, `a_enough -->|else| a_tooSmall`, `a_fan -->|mail| a_sendMail`, `a_sendPush -->|out| a_both`} {
+	for _, want := range []string{"flowchart LR", `a_enough -->|big| a_fan`, `a_enough -->|else| a_tooSmall`, `a_fan -->|mail| a_sendMail`, `a_sendPush -->|out| a_both`} {
 		if !strings.Contains(m, want) {
 			t.Errorf("mermaid lacks %q:\n%s", want, m)
 		}
 	}
 	d := g.DOT()
-	for _, want := range []string{`"fan" -> "sendMail" [label="mail"]`, `"subscribers" -> "enough" [label="out"]`} {
+	for _, want := range []string{`"fan" -> "sendMail" [label="mail"]`, `"subscribers" -> "enough" [label="out"]`, "rankdir=LR"} {
 		if !strings.Contains(d, want) {
 			t.Errorf("dot lacks %q:\n%s", want, d)
 		}
@@ -64,7 +64,8 @@ func TestSVGMarksActivitiesAndTransitions(t *testing.T) {
 		t.Fatal(diags)
 	}
 	svg := canvas.FromCampaign(p.Campaign, nil, nil).SVG(p.Levels)
-	for _, want := range []string{`<g class="act" data-id="lapsed" data-status="">`, `<g class="edge" data-from="byValue" data-port="vip" data-to="sendVip">`} {
+	for _, want := range []string{`<g class="act" data-id="lapsed" data-status="" tabindex="0" role="button" aria-label="lapsed, build-audience">`,
+		`<g class="edge" data-from="byValue" data-port="vip" data-to="sendVip saveVips" tabindex="0" role="button" aria-label="byValue.vip to sendVip, saveVips">`} {
 		if !strings.Contains(svg, want) {
 			t.Errorf("SVG lacks %s", want)
 		}

@@ -16,6 +16,7 @@ import (
 	"net/http"
 	"net/url"
 	"strings"
+	"sync"
 	"time"
 )
 
@@ -31,8 +32,13 @@ type Options struct {
 	Token string
 	// SessionTTL is how long a session lasts; default 8 hours.
 	SessionTTL time.Duration
-	Now        func() time.Time
-	Logger     *slog.Logger
+	// Specs describe activities' settings in plain words; nil shows their keys.
+	Specs Specs
+	// LiveEvery is how often a run's live page reads the run (default 500 ms);
+	// Heartbeat how often an idle stream says it is alive (default 15 s).
+	LiveEvery, Heartbeat time.Duration
+	Now                  func() time.Time
+	Logger               *slog.Logger
 }
 
 // Console serves the pages and forwards the rest to the API.
@@ -41,12 +47,24 @@ type Console struct {
 	mux      *http.ServeMux
 	sessions *sessions
 	pages    *template.Template
+	closing  chan struct{} // closed by Close: live streams end
+	once     sync.Once
 }
+
+// Close ends the live streams (the server's shutdown waits for open
+// connections: register it with http.Server.RegisterOnShutdown).
+func (c *Console) Close() { c.once.Do(func() { close(c.closing) }) }
 
 // New returns the console handler.
 func New(o Options) *Console {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 8 * time.Hour
+	}
+	if o.LiveEvery <= 0 {
+		o.LiveEvery = 500 * time.Millisecond
+	}
+	if o.Heartbeat <= 0 {
+		o.Heartbeat = 15 * time.Second
 	}
 	if o.Now == nil {
 		o.Now = time.Now
@@ -54,7 +72,7 @@ func New(o Options) *Console {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	c := &Console{o: o, mux: http.NewServeMux(), sessions: newSessions(o.SessionTTL, o.Now)}
+	c := &Console{o: o, mux: http.NewServeMux(), sessions: newSessions(o.SessionTTL, o.Now), closing: make(chan struct{})}
 	c.pages = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/*.html"))
 	c.routes()
 	return c

@@ -52,10 +52,11 @@ func stateText(a api.ActivityView) string {
 		return "held for confirmation"
 	}
 	if u := a.Waiting.Until; u != nil {
+		why := " (" + a.Waiting.Reason + ")"
 		if loc, err := time.LoadLocation(a.Waiting.Zone); err == nil && a.Waiting.Zone != "" {
-			return "waiting until " + u.In(loc).Format("2006-01-02 15:04") + " " + a.Waiting.Zone
+			return "waiting until " + u.In(loc).Format("2006-01-02 15:04") + " " + a.Waiting.Zone + why
 		}
-		return "waiting until " + u.UTC().Format("2006-01-02 15:04") + " UTC"
+		return "waiting until " + u.UTC().Format("2006-01-02 15:04") + " UTC" + why
 	}
 	return "waiting (" + a.Waiting.Reason + ")"
 }

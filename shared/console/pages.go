@@ -36,6 +36,8 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /ui/runs/{run}/csv/{activity}/{port}", c.page(c.rowsCSV))
 	m.HandleFunc("GET /ui/runs/{run}/activities/{activity}", c.page(c.activityJSON))
 	c.editorRoutes()
+	m.HandleFunc("GET /ui/campaigns/{id}/activities/{activity}", c.page(c.activityJSON))
+	m.HandleFunc("GET /ui/runs/{run}/events", c.page(c.runEvents))
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, _, ok := c.session(r); !ok {
 			c.unauthenticated(w, r)
@@ -221,6 +223,7 @@ type campaignData struct {
 	CanTrig   bool
 	Held      []string
 	Parsed    bool
+	Confirm   *confirmation // a held send under review: its input's count and sample
 }
 
 // buttons are the lifecycle actions the console offers as one-click forms.
@@ -271,6 +274,9 @@ func (c *Console) showCampaign(w http.ResponseWriter, r *http.Request, se sessio
 				}
 			}
 		}
+	}
+	if act := r.URL.Query().Get("confirm"); act != "" && slices.Contains(d.Held, act) {
+		d.Confirm = c.confirmation(r, d.Run, act)
 	}
 	parsed, _ := campaign.ParseCampaign(id+".yaml", []byte(d.Campaign.Source))
 	d.Parsed = parsed != nil
@@ -443,33 +449,6 @@ func (c *Console) rowsJSON(w http.ResponseWriter, r *http.Request, _ session) {
 		}
 	}
 	passJSON(w, c.call(r.Context(), http.MethodGet, c.transitionPath(r), q, nil))
-}
-
-// activityJSON is an activity of a run with its task log.
-func (c *Console) activityJSON(w http.ResponseWriter, r *http.Request, _ session) {
-	ctx, act := r.Context(), r.PathValue("activity")
-	var rv api.RunView
-	if err := c.get(ctx, "/v1/runs/"+url.PathEscape(r.PathValue("run")), nil, &rv); err != nil {
-		e, _ := err.(apiErr)
-		writeJSON(w, max(e.Status, 400), map[string]any{"error": e})
-		return
-	}
-	i := slices.IndexFunc(rv.Activities, func(a api.ActivityView) bool { return a.ID == act })
-	if i < 0 {
-		writeJSON(w, http.StatusNotFound, map[string]any{"error": apiErr{Code: "not_found", Message: "no activity " + act + " in run " + rv.ID}})
-		return
-	}
-	var logs api.LogView
-	c.get(ctx, "/v1/runs/"+url.PathEscape(rv.ID)+"/logs", url.Values{"activity": {act}}, &logs)
-	out := struct {
-		Activity api.ActivityView `json:"activity"`
-		Log      []string         `json:"log"`
-		Dropped  int64            `json:"dropped,omitempty"`
-	}{Activity: rv.Activities[i], Log: []string{}}
-	for _, l := range logs.Activities {
-		out.Log, out.Dropped = l.Lines, l.Dropped
-	}
-	writeJSON(w, http.StatusOK, out)
 }
 
 // csvPage is the page size of a CSV download: the API's largest.

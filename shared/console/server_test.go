@@ -12,6 +12,7 @@ import (
 	"os"
 	"path/filepath"
 	"testing"
+	"time"
 
 	"github.com/stepwise-run/stepwise/examples"
 	"github.com/stepwise-run/stepwise/shared/api"
@@ -61,7 +62,7 @@ func serverHome(t *testing.T) (*httptest.Server, *executor.Local) {
 	b := &local.Backend{L: l, Logger: logger}
 	srv := api.NewServer(api.Options{Store: l.State, Sources: api.DirSources{Dir: dir}, Schemas: l.Compiler.Schemas, Bundles: l.Bundles,
 		Executor: b, Previewer: b, Uploads: b, Feedback: b, Authorize: api.BearerToken(token), Logger: logger})
-	hs := httptest.NewServer(console.New(console.Options{API: srv, Token: token, Logger: logger}))
+	hs := httptest.NewServer(console.New(console.Options{API: srv, Token: token, Specs: l.Compiler.Registry, LiveEvery: 50 * time.Millisecond, Heartbeat: 200 * time.Millisecond, Logger: logger}))
 	t.Cleanup(func() {
 		hs.Close()
 		b.StopAll()

@@ -144,7 +144,8 @@ func define(k *Kind, d *Deps) *activity.Spec {
 				"skipped": s.With(campaign.Column{Name: "reason", Type: campaign.TypeString}),
 			}
 		},
-		Lower: lower,
+		Lower:    lower,
+		Describe: func(_ *campaign.Campaign, x *Config) []string { return describe(k, x) },
 		Run: func(ctx context.Context, call *activity.Call, x *Config) (*activity.Result, error) {
 			return run(ctx, d, call, k, x)
 		},

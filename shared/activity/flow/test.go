@@ -40,6 +40,16 @@ var Test = activity.Define(activity.Def[TestConfig]{
 	Summary: "Takes the first branch whose condition on run facts holds.",
 	Inputs:  activity.Inputs{Min: 1, Max: 1},
 	Ports:   testPorts,
+	Describe: func(_ *campaign.Campaign, x *TestConfig) []string {
+		var out []string
+		for _, b := range x.Conditions {
+			out = append(out, "Goes to "+b.Name+" when "+b.When.Describe()+".")
+		}
+		if x.hasElse() {
+			out = append(out, "Goes to else otherwise.")
+		}
+		return out
+	},
 	Check: func(c *activity.Check, x *TestConfig) {
 		if len(x.Conditions) == 0 {
 			c.Errorf(c.Path("conditions"), "test needs at least one condition")

@@ -23,8 +23,9 @@ func buildAudience(d *Deps) *activity.Spec {
 				c.CheckCondition(c.Path("where"), x.Where, t.Schema())
 			}
 		},
-		Output: dimensionOutput(func(x *BuildAudienceConfig) string { return x.Dimension }),
-		Run:    run(d, runBuildAudience),
+		Output:   dimensionOutput(func(x *BuildAudienceConfig) string { return x.Dimension }),
+		Run:      run(d, runBuildAudience),
+		Describe: describeBuildAudience,
 	})
 }
 

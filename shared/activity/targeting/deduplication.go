@@ -75,8 +75,9 @@ func deduplication(d *Deps) *activity.Spec {
 				c.RequireOrder(in, x.OrderBy, c.Path("orderBy"))
 			}
 		},
-		Output: activity.SameInput[DedupConfig]("out", "duplicates"),
-		Run:    run(d, runDeduplication),
+		Output:   activity.SameInput[DedupConfig]("out", "duplicates"),
+		Run:      run(d, runDeduplication),
+		Describe: describeDedup,
 	})
 }
 

@@ -32,8 +32,9 @@ func saveAudience(d *Deps) *activity.Spec {
 			}
 			c.RequireColumns(c.Input(0), x.Fields, c.Path("fields"))
 		},
-		Output: activity.SameInput[SaveAudienceConfig]("out"),
-		Run:    run(d, runSaveAudience),
+		Output:   activity.SameInput[SaveAudienceConfig]("out"),
+		Run:      run(d, runSaveAudience),
+		Describe: describeSaveAudience,
 	})
 }
 

@@ -73,7 +73,8 @@ func split(d *Deps) *activity.Spec {
 			out["others"] = s
 			return out
 		},
-		Run: run(d, runSplit),
+		Run:      run(d, runSplit),
+		Describe: describeSplit,
 	})
 }
 
