@@ -103,8 +103,15 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stepwise serve: %v\n", err)
 		return 1
 	}
-	// The console at / beside the API: same handlers, same token (exchanged for a session).
-	hs := &http.Server{Handler: console.New(console.Options{API: srv, Token: token, Logger: logger}), ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	// The console at / beside the API: same handlers, same token (exchanged for
+	// a session sealed with a key derived from the token: sessions survive a
+	// restart, a new token ends them; logouts are kept in the home's store).
+	con, err := console.Open(console.Options{API: srv, Token: token, SessionSecrets: [][]byte{[]byte(token)}, Revoked: l.State, Logger: logger})
+	if err != nil {
+		fmt.Fprintf(stderr, "stepwise serve: %v\n", err)
+		return 1
+	}
+	hs := &http.Server{Handler: con, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
 	done := make(chan struct{})
 	if !*noScheduler {
 		sch := &scheduler.Scheduler{Store: l.State, Fire: srv.Fire, Grace: *grace, Logger: logger}
