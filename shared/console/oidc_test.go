@@ -1,134 +1,29 @@
 package console_test
 
 import (
-	"crypto"
 	"crypto/rand"
 	"crypto/rsa"
-	"crypto/sha256"
-	"encoding/base64"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"math/big"
 	"net/http"
 	"net/http/httptest"
 	"net/url"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/console"
+	"github.com/stepwise-run/stepwise/shared/console/oidctest"
 )
 
-// provider is an OpenID Connect provider on 127.0.0.1: discovery, JWKS, an
-// authorization endpoint that approves at once, and a token endpoint that
-// checks the PKCE verifier and answers an RS256 ID token. claims may alter
-// the ID token's claims and key sign it.
-type provider struct {
-	*httptest.Server
-	t        *testing.T
-	key      *rsa.PrivateKey // published in the JWKS
-	clientID string
-	now      time.Time
-
-	mu      sync.Mutex
-	codes   map[string]grant
-	claims  func(map[string]any)
-	signer  *rsa.PrivateKey // signs ID tokens; key unless a test swaps it
-	tokenOK int             // successful exchanges
-}
-
-type grant struct {
-	clientID, redirect, challenge, nonce string
-}
-
-func newProvider(t *testing.T, now time.Time) *provider {
-	t.Helper()
-	key, err := rsa.GenerateKey(rand.Reader, 2048)
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &provider{t: t, key: key, signer: key, clientID: "console-client", now: now, codes: map[string]grant{}}
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /.well-known/openid-configuration", func(w http.ResponseWriter, r *http.Request) {
-		json.NewEncoder(w).Encode(map[string]any{"issuer": p.URL, "authorization_endpoint": p.URL + "/oauth2/authorize",
-			"token_endpoint": p.URL + "/oauth2/token", "jwks_uri": p.URL + "/.well-known/jwks.json",
-			"response_types_supported": []string{"code"}, "id_token_signing_alg_values_supported": []string{"RS256"}})
-	})
-	mux.HandleFunc("GET /.well-known/jwks.json", func(w http.ResponseWriter, r *http.Request) {
-		b64 := base64.RawURLEncoding.EncodeToString
-		json.NewEncoder(w).Encode(map[string]any{"keys": []any{map[string]string{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
-			"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes())}}})
-	})
-	mux.HandleFunc("GET /oauth2/authorize", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
-		if q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("nonce") == "" || !strings.Contains(q.Get("scope"), "openid") {
-			http.Error(w, "bad authorization request: "+r.URL.RawQuery, http.StatusBadRequest)
-			return
-		}
-		code := "code-" + q.Get("state")[:8]
-		p.mu.Lock()
-		p.codes[code] = grant{clientID: q.Get("client_id"), redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), nonce: q.Get("nonce")}
-		p.mu.Unlock()
-		http.Redirect(w, r, q.Get("redirect_uri")+"?"+url.Values{"code": {code}, "state": {q.Get("state")}}.Encode(), http.StatusFound)
-	})
-	mux.HandleFunc("POST /oauth2/token", func(w http.ResponseWriter, r *http.Request) {
-		p.mu.Lock()
-		defer p.mu.Unlock()
-		g, ok := p.codes[r.PostFormValue("code")]
-		delete(p.codes, r.PostFormValue("code"))
-		sum := sha256.Sum256([]byte(r.PostFormValue("code_verifier")))
-		switch {
-		case !ok || r.PostFormValue("grant_type") != "authorization_code":
-			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, `{"error":"invalid_grant"}`)
-			return
-		case r.PostFormValue("client_id") != g.clientID || g.clientID != p.clientID:
-			w.WriteHeader(http.StatusUnauthorized)
-			io.WriteString(w, `{"error":"invalid_client"}`)
-			return
-		case r.PostFormValue("redirect_uri") != g.redirect || base64.RawURLEncoding.EncodeToString(sum[:]) != g.challenge:
-			w.WriteHeader(http.StatusBadRequest)
-			io.WriteString(w, `{"error":"invalid_grant","error_description":"PKCE or redirect_uri mismatch"}`)
-			return
-		}
-		claims := map[string]any{"iss": p.URL, "aud": p.clientID, "sub": "0b6a-user", "email": "ana@example.com",
-			"token_use": "id", "nonce": g.nonce, "iat": p.now.Unix(), "exp": p.now.Add(time.Hour).Unix()}
-		if p.claims != nil {
-			p.claims(claims)
-		}
-		p.tokenOK++
-		w.Header().Set("Content-Type", "application/json")
-		json.NewEncoder(w).Encode(map[string]any{"access_token": "at", "token_type": "Bearer", "expires_in": 3600, "id_token": p.sign(claims)})
-	})
-	p.Server = httptest.NewServer(mux)
-	t.Cleanup(p.Close)
-	return p
-}
-
-// sign makes an RS256 JWT of claims with the signer key, named k1.
-func (p *provider) sign(claims map[string]any) string {
-	b64 := base64.RawURLEncoding.EncodeToString
-	h, _ := json.Marshal(map[string]string{"alg": "RS256", "kid": "k1", "typ": "JWT"})
-	c, _ := json.Marshal(claims)
-	in := b64(h) + "." + b64(c)
-	sum := sha256.Sum256([]byte(in))
-	sig, err := rsa.SignPKCS1v15(rand.Reader, p.signer, crypto.SHA256, sum[:])
-	if err != nil {
-		p.t.Fatal(err)
-	}
-	return in + "." + b64(sig)
-}
-
 // oidcConsole is a console that logs in with p, over an API that knows nothing.
-func oidcConsole(t *testing.T, p *provider, now time.Time, o console.Options) *httptest.Server {
+func oidcConsole(t *testing.T, p *oidctest.Provider, now time.Time, o console.Options) *httptest.Server {
 	t.Helper()
 	o.API = http.NotFoundHandler()
 	o.Now = func() time.Time { return now }
 	o.Logger = slog.New(slog.NewTextHandler(io.Discard, nil))
 	if o.OIDC == nil {
-		o.OIDC = &console.OIDC{Issuer: p.URL, ClientID: p.clientID}
+		o.OIDC = &console.OIDC{Issuer: p.URL, ClientID: p.ClientID}
 	}
 	c, err := console.Open(o)
 	if err != nil {
@@ -170,7 +65,7 @@ var oidcNow = time.Date(2026, 12, 7, 9, 0, 0, 0, time.UTC)
 // A good ID token logs in: a Strict session cookie, a page that moves on to
 // the page asked for, the console's pages, logout.
 func TestOIDCLogin(t *testing.T) {
-	p := newProvider(t, oidcNow)
+	p := oidctest.New(t, oidcNow)
 	hs := oidcConsole(t, p, oidcNow, console.Options{})
 	c := client()
 
@@ -229,7 +124,7 @@ func TestOIDCLogin(t *testing.T) {
 // login, expired or not signed by the issuer's key are refused; so is a
 // callback whose state is not the login's.
 func TestOIDCRefusesBadTokens(t *testing.T) {
-	p := newProvider(t, oidcNow)
+	p := oidctest.New(t, oidcNow)
 	hs := oidcConsole(t, p, oidcNow, console.Options{})
 	other, err := rsa.GenerateKey(rand.Reader, 2048)
 	if err != nil {
@@ -247,16 +142,11 @@ func TestOIDCRefusesBadTokens(t *testing.T) {
 		{"no nonce", func(c map[string]any) { delete(c, "nonce") }, nil},
 		{"expired", func(c map[string]any) { c["exp"] = oidcNow.Add(-time.Minute).Unix() }, nil},
 		{"access token", func(c map[string]any) { c["token_use"] = "access" }, nil},
-		{"issued to another party", func(c map[string]any) { c["aud"] = []string{p.clientID, "x"}; c["azp"] = "x" }, nil},
+		{"issued to another party", func(c map[string]any) { c["aud"] = []string{p.ClientID, "x"}; c["azp"] = "x" }, nil},
 		{"bad signature", nil, other},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			p.mu.Lock()
-			p.claims, p.signer = tc.claims, p.key
-			if tc.signer != nil {
-				p.signer = tc.signer
-			}
-			p.mu.Unlock()
+			p.SetToken(tc.claims, tc.signer)
 			c := client()
 			resp, page := oidcLogin(t, c, hs.URL, "/")
 			if tc.name == "good" {
@@ -279,10 +169,8 @@ func TestOIDCRefusesBadTokens(t *testing.T) {
 
 	// A callback whose state is not the flow cookie's (a code injected from
 	// another login) is refused before any exchange.
-	p.mu.Lock()
-	p.claims, p.signer = nil, p.key
-	before := p.tokenOK
-	p.mu.Unlock()
+	p.SetToken(nil, nil)
+	before := p.Exchanges()
 	c := client()
 	resp, _ := do(t, c, "GET", hs.URL+"/login/start", "", nil)
 	authz, _ := url.Parse(resp.Header.Get("Location"))
@@ -293,7 +181,7 @@ func TestOIDCRefusesBadTokens(t *testing.T) {
 	if resp, page := do(t, c, "GET", resp.Header.Get("Location"), "", nil); resp.StatusCode != http.StatusBadRequest || !strings.Contains(page, "does not match") {
 		t.Errorf("callback with another state: %d, want 400\n%s", resp.StatusCode, page)
 	}
-	if p.tokenOK != before {
+	if p.Exchanges() != before {
 		t.Errorf("the code of a mismatched state was exchanged")
 	}
 }
@@ -301,8 +189,8 @@ func TestOIDCRefusesBadTokens(t *testing.T) {
 // With the hosted UI's domain, logging out goes on to the provider's logout
 // endpoint, which the CSP lets the logout form reach.
 func TestOIDCLogoutAtProvider(t *testing.T) {
-	p := newProvider(t, oidcNow)
-	hs := oidcConsole(t, p, oidcNow, console.Options{OIDC: &console.OIDC{Issuer: p.URL, ClientID: p.clientID, Domain: "stepwise.auth.eu-west-1.amazoncognito.com"}})
+	p := oidctest.New(t, oidcNow)
+	hs := oidcConsole(t, p, oidcNow, console.Options{OIDC: &console.OIDC{Issuer: p.URL, ClientID: p.ClientID, Domain: "stepwise.auth.eu-west-1.amazoncognito.com"}})
 	c := client()
 	oidcLogin(t, c, hs.URL, "/")
 	resp, page := do(t, c, "GET", hs.URL+"/", "", nil)

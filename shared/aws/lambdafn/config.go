@@ -96,6 +96,14 @@ type Config struct {
 	// message_feedback records of one-click unsubscribes; empty keeps none.
 	FeedbackQueue string
 
+	// The API function's console logs people in with a Cognito user pool
+	// (OpenID Connect): issuer (CONSOLE_OIDC_ISSUER), app client id
+	// (CONSOLE_OIDC_CLIENT_ID), hosted UI domain for logout
+	// (CONSOLE_OIDC_DOMAIN) and callback URL (CONSOLE_CALLBACK_URL, default
+	// the API's own /login/callback). Without an issuer nobody can log in.
+	ConsoleIssuer, ConsoleClientID string
+	ConsoleDomain, ConsoleCallback string
+
 	// FileRoots are the s3:// prefixes load-file may read: the API's
 	// uploads (s3://BUCKET/PREFIXuploads/) and those in LOAD_FILE_S3_PREFIXES
 	// (comma-separated s3://bucket/prefix/); no local folder (files beside
@@ -129,6 +137,10 @@ func FromEnv(getenv Getenv) (Config, error) {
 		SMSOrigination:       getenv("SMS_ORIGINATION_IDENTITY"),
 		PushApplication:      getenv("PUSH_PLATFORM_APPLICATION_ARN"),
 		FeedbackQueue:        getenv("FEEDBACK_QUEUE_URL"),
+		ConsoleIssuer:        getenv("CONSOLE_OIDC_ISSUER"),
+		ConsoleClientID:      getenv("CONSOLE_OIDC_CLIENT_ID"),
+		ConsoleDomain:        getenv("CONSOLE_OIDC_DOMAIN"),
+		ConsoleCallback:      getenv("CONSOLE_CALLBACK_URL"),
 		TriggerGrace:         time.Hour,
 	}
 	var problems []string
@@ -140,6 +152,12 @@ func FromEnv(getenv Getenv) (Config, error) {
 	}
 	if c.UnsubscribeSecret != "" && c.UnsubscribeSecretArn != "" {
 		problems = append(problems, "UNSUBSCRIBE_SECRET and UNSUBSCRIBE_SECRET_ARN are both set; set one")
+	}
+	if (c.ConsoleIssuer == "") != (c.ConsoleClientID == "") {
+		problems = append(problems, "CONSOLE_OIDC_ISSUER and CONSOLE_OIDC_CLIENT_ID go together; set both or neither")
+	}
+	if c.ConsoleIssuer == "" && (c.ConsoleDomain != "" || c.ConsoleCallback != "") {
+		problems = append(problems, "CONSOLE_OIDC_DOMAIN and CONSOLE_CALLBACK_URL need CONSOLE_OIDC_ISSUER")
 	}
 	if c.WorkDir == "" {
 		c.WorkDir = "/tmp"

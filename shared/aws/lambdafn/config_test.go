@@ -34,6 +34,29 @@ func TestFromEnv(t *testing.T) {
 	}
 }
 
+func TestFromEnvConsole(t *testing.T) {
+	base := map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "CONSOLE_OIDC_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc",
+		"CONSOLE_OIDC_CLIENT_ID": "client", "CONSOLE_OIDC_DOMAIN": "sw.auth.eu-west-1.amazoncognito.com", "CONSOLE_CALLBACK_URL": "https://console.example.com/login/callback"}
+	c, err := lambdafn.FromEnv(env(base))
+	if err != nil || c.ConsoleIssuer != base["CONSOLE_OIDC_ISSUER"] || c.ConsoleClientID != "client" || c.ConsoleDomain != base["CONSOLE_OIDC_DOMAIN"] || c.ConsoleCallback != base["CONSOLE_CALLBACK_URL"] {
+		t.Errorf("console: %+v, %v", c, err)
+	}
+	for drop, want := range map[string]string{"CONSOLE_OIDC_CLIENT_ID": "set both or neither", "CONSOLE_OIDC_ISSUER": "set both or neither"} {
+		m := map[string]string{}
+		for k, v := range base {
+			if k != drop {
+				m[k] = v
+			}
+		}
+		if _, err := lambdafn.FromEnv(env(m)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("without %s: %v, want %q", drop, err, want)
+		}
+	}
+	if _, err := lambdafn.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "CONSOLE_OIDC_DOMAIN": "x"})); err == nil || !strings.Contains(err.Error(), "need CONSOLE_OIDC_ISSUER") {
+		t.Errorf("a domain alone: %v", err)
+	}
+}
+
 func TestFromEnvFileRoots(t *testing.T) {
 	c, err := lambdafn.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "PREFIX": "p/", "LOAD_FILE_S3_PREFIXES": " s3://partner/in/ ,s3://crm/exports/"}))
 	if err != nil {
