@@ -154,3 +154,14 @@ func TestSessionSecretsNeedAStore(t *testing.T) {
 		}
 	}
 }
+
+// The console serves its own paths and hands every other to the API.
+func TestServes(t *testing.T) {
+	for p, want := range map[string]bool{"/": true, "/login": true, "/login/callback": true, "/login/start": true, "/logout": true,
+		"/assets/console.css": true, "/campaigns/winback-q4": true, "/campaigns": true, "/ui/runs/r1": true,
+		"/v1/campaigns": false, "/loginx": false, "/logout/x": false, "/unsubscribe/t": false, "/assetsx": false, "": false} {
+		if got := console.Serves(p); got != want {
+			t.Errorf("Serves(%q) = %v, want %v", p, got, want)
+		}
+	}
+}
