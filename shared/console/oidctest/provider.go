@@ -10,6 +10,8 @@ import (
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
+	"html"
 	"io"
 	"math/big"
 	"net/http"
@@ -30,7 +32,10 @@ type Provider struct {
 	t        testing.TB
 	Key      *rsa.PrivateKey // published in the JWKS
 	ClientID string
-	now      time.Time
+	// SignInPage: the authorization endpoint shows a form to submit, as a
+	// hosted UI does, instead of approving at once. Set it before use.
+	SignInPage bool
+	now        time.Time
 
 	mu      sync.Mutex
 	codes   map[string]grant
@@ -61,10 +66,12 @@ func New(t testing.TB, now time.Time) *Provider {
 		json.NewEncoder(w).Encode(map[string]any{"keys": []any{map[string]string{"kty": "RSA", "kid": "k1", "use": "sig", "alg": "RS256",
 			"n": b64(key.N.Bytes()), "e": b64(big.NewInt(int64(key.E)).Bytes())}}})
 	})
-	mux.HandleFunc("GET /oauth2/authorize", func(w http.ResponseWriter, r *http.Request) {
-		q := r.URL.Query()
+	// The authorization endpoint approves at once, or, with SignInPage,
+	// answers a sign-in form whose submission approves (as a hosted UI
+	// does: the redirect to the callback then comes from the provider's page).
+	approve := func(w http.ResponseWriter, r *http.Request, q url.Values) {
 		if q.Get("response_type") != "code" || q.Get("code_challenge_method") != "S256" || q.Get("code_challenge") == "" || q.Get("nonce") == "" || !strings.Contains(q.Get("scope"), "openid") {
-			http.Error(w, "bad authorization request: "+r.URL.RawQuery, http.StatusBadRequest)
+			http.Error(w, "bad authorization request: "+q.Encode(), http.StatusBadRequest)
 			return
 		}
 		code := "code-" + q.Get("state")[:8]
@@ -72,6 +79,22 @@ func New(t testing.TB, now time.Time) *Provider {
 		p.codes[code] = grant{clientID: q.Get("client_id"), redirect: q.Get("redirect_uri"), challenge: q.Get("code_challenge"), nonce: q.Get("nonce")}
 		p.mu.Unlock()
 		http.Redirect(w, r, q.Get("redirect_uri")+"?"+url.Values{"code": {code}, "state": {q.Get("state")}}.Encode(), http.StatusFound)
+	}
+	mux.HandleFunc("GET /oauth2/authorize", func(w http.ResponseWriter, r *http.Request) {
+		if !p.SignInPage {
+			approve(w, r, r.URL.Query())
+			return
+		}
+		w.Header().Set("Content-Type", "text/html; charset=utf-8")
+		io.WriteString(w, `<!doctype html><title>Sign in</title><form id="signin" method="post" action="/oauth2/authorize">`)
+		for k, vs := range r.URL.Query() {
+			fmt.Fprintf(w, `<input type="hidden" name="%s" value="%s">`, html.EscapeString(k), html.EscapeString(vs[0]))
+		}
+		io.WriteString(w, `<button id="signin-button" type="submit">Sign in</button></form>`)
+	})
+	mux.HandleFunc("POST /oauth2/authorize", func(w http.ResponseWriter, r *http.Request) {
+		r.ParseForm()
+		approve(w, r, r.PostForm)
 	})
 	mux.HandleFunc("POST /oauth2/token", func(w http.ResponseWriter, r *http.Request) {
 		p.mu.Lock()
