@@ -35,6 +35,9 @@ func main() {
 		if err := cfg.ReadUnsubscribeSecret(context.Background(), secrets.Reader(awsCfg)); err != nil {
 			log.Fatal(err)
 		}
+		if err := cfg.ReadPreviousUnsubscribeSecret(context.Background(), secrets.PreviousReader(awsCfg)); err != nil {
+			log.Fatal(err)
+		}
 		st := lambdafn.NewStack(cfg, awsCfg)
 		pub := &publish.Publisher{SFN: sfn.NewFromConfig(awsCfg), Scheduler: scheduler.NewFromConfig(awsCfg),
 			RoleArn: cfg.StateMachineRole, SchedulerRoleArn: cfg.SchedulerRole, Prefix: cfg.NamePrefix, Group: cfg.ScheduleGroup,
@@ -65,15 +68,18 @@ func main() {
 
 // consoleFor puts the console in front of the API handler h: sessions sealed
 // with a key derived from the unsubscribe secret (the one secret the function
-// reads; the console derives its own key from it), logouts kept in the
-// run-state store (every instance sees them), login with the Cognito user
-// pool of CONSOLE_OIDC_*. No token login: the console calls the API
-// in-process, which trusts what reaches it (api.TrustGateway), and serves
-// only its own paths (console.Paths), the public routes of the template.
+// reads; the console derives its own key from it) and opened with its value
+// before the last rotation too; logouts kept in the run-state store (every
+// instance sees them); login with the Cognito user pool of CONSOLE_OIDC_*.
+// No token login: the console calls the API in-process, which trusts what
+// reaches it (api.TrustGateway), and serves only its own paths
+// (console.Paths), the public routes of the template.
 func consoleFor(cfg lambdafn.Config, h http.Handler, revoked console.Revocations) (http.Handler, error) {
 	o := console.Options{API: h, Revoked: revoked, Logger: slog.Default()}
-	if cfg.UnsubscribeSecret != "" {
-		o.SessionSecrets = [][]byte{[]byte(cfg.UnsubscribeSecret)}
+	for _, sec := range []string{cfg.UnsubscribeSecret, cfg.UnsubscribePrevious} { // sessions from before a rotation too
+		if sec != "" {
+			o.SessionSecrets = append(o.SessionSecrets, []byte(sec))
+		}
 	}
 	if cfg.ConsoleIssuer != "" {
 		o.OIDC = &console.OIDC{Issuer: cfg.ConsoleIssuer, ClientID: cfg.ConsoleClientID, Domain: cfg.ConsoleDomain, RedirectURL: cfg.ConsoleCallback}

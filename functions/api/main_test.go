@@ -96,32 +96,7 @@ func TestConsoleThroughAPIGateway(t *testing.T) {
 	}
 
 	// Login: to the provider and back to the callback on the API's domain.
-	res = invoke(t, fn, "GET", "/login/start?next=%2F", nil, nil)
-	flow, line := cookie(res, "stepwise_login")
-	if res.StatusCode != http.StatusFound || !strings.Contains(line, "Secure") || !strings.Contains(line, "SameSite=Lax") {
-		t.Fatalf("login start: %d %q", res.StatusCode, line)
-	}
-	authz, _ := url.Parse(res.Headers["Location"])
-	if got := authz.Query().Get("redirect_uri"); got != "https://"+domain+"/login/callback" {
-		t.Errorf("redirect_uri %q, want the API's own callback", got)
-	}
-	nc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
-	resp, err := nc.Get(authz.String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	resp.Body.Close()
-	cb, _ := url.Parse(resp.Header.Get("Location"))
-	res = invoke(t, fn, "GET", cb.Path+"?"+cb.RawQuery, []string{flow}, nil)
-	session, line := cookie(res, "stepwise_session")
-	if res.StatusCode != 200 || session == "" {
-		t.Fatalf("callback: %d %v\n%s", res.StatusCode, res.Cookies, res.Body)
-	}
-	for _, want := range []string{"HttpOnly", "Secure", "SameSite=Strict", "Path=/"} {
-		if !strings.Contains(line, want) {
-			t.Errorf("session cookie %q lacks %s", line, want)
-		}
-	}
+	session := login(t, fn, p)
 
 	// A page and an asset with the session.
 	apiSeen = nil
@@ -159,5 +134,66 @@ func TestConsoleThroughAPIGateway(t *testing.T) {
 	}
 	if res := invoke(t, fn, "GET", "/", []string{session}, nil); res.StatusCode != http.StatusSeeOther {
 		t.Errorf("after logout: %d, want a redirect to the login page", res.StatusCode)
+	}
+}
+
+// login logs in through the function with the provider p and returns the
+// session cookie (name=value), checking its attributes.
+func login(t *testing.T, fn func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), p *oidctest.Provider) string {
+	t.Helper()
+	res := invoke(t, fn, "GET", "/login/start?next=%2F", nil, nil)
+	flow, line := cookie(res, "stepwise_login")
+	if res.StatusCode != http.StatusFound || !strings.Contains(line, "Secure") || !strings.Contains(line, "SameSite=Lax") {
+		t.Fatalf("login start: %d %q", res.StatusCode, line)
+	}
+	authz, _ := url.Parse(res.Headers["Location"])
+	if got := authz.Query().Get("redirect_uri"); got != "https://"+domain+"/login/callback" {
+		t.Errorf("redirect_uri %q, want the API's own callback", got)
+	}
+	nc := &http.Client{CheckRedirect: func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }}
+	resp, err := nc.Get(authz.String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	cb, _ := url.Parse(resp.Header.Get("Location"))
+	res = invoke(t, fn, "GET", cb.Path+"?"+cb.RawQuery, []string{flow}, nil)
+	session, line := cookie(res, "stepwise_session")
+	if res.StatusCode != 200 || session == "" {
+		t.Fatalf("callback: %d %v\n%s", res.StatusCode, res.Cookies, res.Body)
+	}
+	for _, want := range []string{"HttpOnly", "Secure", "SameSite=Strict", "Path=/"} {
+		if !strings.Contains(line, want) {
+			t.Errorf("session cookie %q lacks %s", line, want)
+		}
+	}
+
+	return session
+}
+
+// After the unsubscribe secret is rotated, sessions sealed with its previous
+// value still open; without the previous value they do not.
+func TestConsoleSessionsAcrossRotation(t *testing.T) {
+	p := oidctest.New(t, time.Now())
+	store, err := boltstate.Open(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer store.Close()
+	fnWith := func(current, previous string) func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error) {
+		cfg := lambdafn.Config{UnsubscribeSecret: current, UnsubscribePrevious: previous, ConsoleIssuer: p.URL, ConsoleClientID: p.ClientID}
+		h, err := consoleFor(cfg, http.NotFoundHandler(), store)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return lambdafn.HTTP(h)
+	}
+	old, next := strings.Repeat("o", 48), strings.Repeat("n", 48)
+	session := login(t, fnWith(old, ""), p)
+	if res := invoke(t, fnWith(next, old), "GET", "/assets/console.js", []string{session}, nil); res.StatusCode != 200 {
+		t.Errorf("after rotation, with the previous value: %d, want 200", res.StatusCode)
+	}
+	if res := invoke(t, fnWith(next, ""), "GET", "/assets/console.js", []string{session}, nil); res.StatusCode != http.StatusSeeOther {
+		t.Errorf("after rotation, without the previous value: %d, want a redirect to the login page", res.StatusCode)
 	}
 }

@@ -79,6 +79,10 @@ type Config struct {
 	// itself (UNSUBSCRIBE_SECRET).
 	UnsubscribeSecret, PublicURL string
 	UnsubscribeSecretArn         string
+	// UnsubscribePrevious is the secret's value before its last rotation
+	// (ReadPreviousUnsubscribeSecret; the API's console opens the sessions
+	// sealed with it); empty when never rotated.
+	UnsubscribePrevious string
 
 	// Channel providers: SendRate (SEND_RATE) caps the messages per second
 	// of one channel function (0: no cap); SMSOrigination
@@ -221,5 +225,24 @@ func (c *Config) ReadUnsubscribeSecret(ctx context.Context, read func(context.Co
 		return fmt.Errorf("lambdafn: UNSUBSCRIBE_SECRET_ARN: the secret has %d bytes, at least %d are needed", len(v), unsubscribe.MinSecretLen)
 	}
 	c.UnsubscribeSecret = string(v)
+	return nil
+}
+
+// ReadPreviousUnsubscribeSecret sets UnsubscribePrevious to the value the
+// secret UnsubscribeSecretArn had before its current one, when set, with
+// read (secrets.PreviousReader on AWS, which answers nil when there is
+// none). Call it after ReadUnsubscribeSecret, at init.
+func (c *Config) ReadPreviousUnsubscribeSecret(ctx context.Context, read func(context.Context, string) ([]byte, error)) error {
+	if c.UnsubscribeSecretArn == "" {
+		return nil
+	}
+	v, err := read(ctx, c.UnsubscribeSecretArn)
+	if err != nil {
+		return fmt.Errorf("lambdafn: UNSUBSCRIBE_SECRET_ARN (previous value): %w", err)
+	}
+	if len(v) > 0 && len(v) < unsubscribe.MinSecretLen {
+		return fmt.Errorf("lambdafn: UNSUBSCRIBE_SECRET_ARN: the previous value has %d bytes, at least %d are needed", len(v), unsubscribe.MinSecretLen)
+	}
+	c.UnsubscribePrevious = string(v)
 	return nil
 }

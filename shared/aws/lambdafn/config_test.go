@@ -120,6 +120,23 @@ func TestReadUnsubscribeSecret(t *testing.T) {
 	if err := local.ReadUnsubscribeSecret(ctx, read("x", nil)); err != nil || reads != n || local.UnsubscribeSecret != "local-secret-of-16+" {
 		t.Errorf("without an ARN: read %d times, secret %q, %v", reads-n, local.UnsubscribeSecret, err)
 	}
+	// The value before the last rotation: none, one, a short one, a refusal.
+	if err := c.ReadPreviousUnsubscribeSecret(ctx, func(context.Context, string) ([]byte, error) { return nil, nil }); err != nil || c.UnsubscribePrevious != "" {
+		t.Errorf("no previous value: %q, %v", c.UnsubscribePrevious, err)
+	}
+	if err := c.ReadPreviousUnsubscribeSecret(ctx, read("before-rotation-0123", nil)); err != nil || c.UnsubscribePrevious != "before-rotation-0123" {
+		t.Errorf("previous value: %q, %v", c.UnsubscribePrevious, err)
+	}
+	if err := short.ReadPreviousUnsubscribeSecret(ctx, read("short", nil)); err == nil || !strings.Contains(err.Error(), "previous value has 5 bytes") {
+		t.Errorf("short previous value: %v", err)
+	}
+	if err := c.ReadPreviousUnsubscribeSecret(ctx, read("", errors.New("AccessDeniedException"))); err == nil || !strings.Contains(err.Error(), "(previous value): AccessDeniedException") {
+		t.Errorf("denied previous value: %v", err)
+	}
+	n = reads
+	if err := local.ReadPreviousUnsubscribeSecret(ctx, read("x", nil)); err != nil || reads != n || local.UnsubscribePrevious != "" {
+		t.Errorf("previous without an ARN: read %d times, %v", reads-n, err)
+	}
 	if _, err := lambdafn.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "UNSUBSCRIBE_SECRET": "x", "UNSUBSCRIBE_SECRET_ARN": arn})); err == nil ||
 		!strings.Contains(err.Error(), "both set") {
 		t.Errorf("both set: %v", err)
