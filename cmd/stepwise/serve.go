@@ -103,10 +103,16 @@ func runServe(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stderr, "stepwise serve: %v\n", err)
 		return 1
 	}
-	// The console at / beside the API: same handlers, same token (exchanged for a session).
-	cons := console.New(console.Options{API: srv, Token: token, Specs: l.Compiler.Registry, Logger: logger})
-	hs := &http.Server{Handler: cons, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
-	hs.RegisterOnShutdown(cons.Close) // live streams end rather than hold the shutdown
+	// The console at / beside the API: same handlers, same token (exchanged for
+	// a session sealed with a key derived from the token: sessions survive a
+	// restart, a new token ends them; logouts are kept in the home's store).
+	con, err := console.Open(console.Options{API: srv, Token: token, Specs: l.Compiler.Registry, SessionSecrets: [][]byte{[]byte(token)}, Revoked: l.State, Logger: logger})
+	if err != nil {
+		fmt.Fprintf(stderr, "stepwise serve: %v\n", err)
+		return 1
+	}
+	hs := &http.Server{Handler: con, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: 5 * time.Minute, IdleTimeout: 2 * time.Minute}
+	hs.RegisterOnShutdown(con.Close) // live streams end rather than hold the shutdown
 	done := make(chan struct{})
 	if !*noScheduler {
 		sch := &scheduler.Scheduler{Store: l.State, Fire: srv.Fire, Grace: *grace, Logger: logger}

@@ -1,13 +1,17 @@
 // Command api is the Api Lambda: the marketers' HTTP API (shared/api) behind
 // API Gateway, publishing campaigns to Step Functions and EventBridge
-// Scheduler (shared/aws/publish). The gateway authorizes callers (IAM or
-// JWT), so the handlers trust it.
+// Scheduler (shared/aws/publish), and the console (shared/console) in front
+// of it. The gateway authorizes the API's callers (IAM or JWT), so its
+// handlers trust it; the console's routes are public at the gateway and
+// need the console's session, started by a Cognito login.
 package main
 
 import (
 	"context"
+	"fmt"
 	"log"
 	"log/slog"
+	"net/http"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -22,12 +26,16 @@ import (
 	"github.com/stepwise-run/stepwise/shared/aws/publish"
 	"github.com/stepwise-run/stepwise/shared/aws/secrets"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/console"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
 
 func main() {
 	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		if err := cfg.ReadUnsubscribeSecret(context.Background(), secrets.Reader(awsCfg)); err != nil {
+			log.Fatal(err)
+		}
+		if err := cfg.ReadPreviousUnsubscribeSecret(context.Background(), secrets.PreviousReader(awsCfg)); err != nil {
 			log.Fatal(err)
 		}
 		st := lambdafn.NewStack(cfg, awsCfg)
@@ -50,6 +58,35 @@ func main() {
 			Executor: pub, Deployer: pub, Previewer: &preview.Previewer{Options: dataset.Options{Store: st.Blob, WorkDir: cfg.WorkDir}},
 			Uploads:   &publish.Uploads{Presign: s3.NewPresignClient(st.S3), Bucket: cfg.Bucket, Prefix: cfg.Prefix + "uploads/"},
 			Authorize: api.TrustGateway, UnsubscribeSecret: []byte(cfg.UnsubscribeSecret), Logger: slog.Default()})
-		return lambdafn.HTTP(h)
+		c, err := consoleFor(cfg, h, st.State)
+		if err != nil {
+			log.Fatal(err)
+		}
+		return lambdafn.HTTP(c)
 	})
+}
+
+// consoleFor puts the console in front of the API handler h: sessions sealed
+// with a key derived from the unsubscribe secret (the one secret the function
+// reads; the console derives its own key from it) and opened with its value
+// before the last rotation too; logouts kept in the run-state store (every
+// instance sees them); login with the Cognito user pool of CONSOLE_OIDC_*.
+// No token login: the console calls the API in-process, which trusts what
+// reaches it (api.TrustGateway), and serves only its own paths
+// (console.Paths), the public routes of the template.
+func consoleFor(cfg lambdafn.Config, h http.Handler, revoked console.Revocations) (http.Handler, error) {
+	o := console.Options{API: h, Revoked: revoked, Logger: slog.Default()}
+	for _, sec := range []string{cfg.UnsubscribeSecret, cfg.UnsubscribePrevious} { // sessions from before a rotation too
+		if sec != "" {
+			o.SessionSecrets = append(o.SessionSecrets, []byte(sec))
+		}
+	}
+	if cfg.ConsoleIssuer != "" {
+		o.OIDC = &console.OIDC{Issuer: cfg.ConsoleIssuer, ClientID: cfg.ConsoleClientID, Domain: cfg.ConsoleDomain, RedirectURL: cfg.ConsoleCallback}
+	}
+	c, err := console.Open(o)
+	if err != nil {
+		return nil, fmt.Errorf("console: %w", err)
+	}
+	return c, nil
 }

@@ -22,6 +22,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/console"
 )
 
 // template is template.yaml as YAML nodes (CloudFormation short forms such
@@ -483,7 +484,7 @@ func TestEventsDecode(t *testing.T) {
 }
 
 // TestHttpAPIRoutes: every route of the HTTP API reaches the Api function;
-// only unsubscribe is public.
+// only unsubscribe and the console's are public.
 func TestHttpAPIRoutes(t *testing.T) {
 	tm := loadTemplate(t)
 	paths := get(tm.resources["HttpApi"], "Properties", "DefinitionBody", "paths")
@@ -502,7 +503,9 @@ func TestHttpAPIRoutes(t *testing.T) {
 			}
 			sec := get(op, "security")
 			public := sec != nil && sec.Kind == yaml.SequenceNode && len(sec.Content) == 0
-			if public != strings.HasPrefix(p, "/unsubscribe/") {
+			// Unsubscribe and the console's routes (which check the console's
+			// sessions; infra/template matches them with console.Paths).
+			if public != (strings.HasPrefix(p, "/unsubscribe/") || console.Serves(strings.ReplaceAll(p, "{proxy+}", "a"))) {
 				t.Errorf("%s %s: public %v", method, p, public)
 			}
 		}

@@ -28,7 +28,8 @@ type Options struct {
 	// API is the API's handler; the console forwards to it every path it does not serve.
 	API http.Handler
 	// Token is the API's bearer token: what people log in with, and what the
-	// console sends the API on their behalf.
+	// console sends the API on their behalf. Empty behind API Gateway, whose
+	// authorizer guards the API's routes (api.TrustGateway): no token login.
 	Token string
 	// SessionTTL is how long a session lasts; default 8 hours.
 	SessionTTL time.Duration
@@ -39,6 +40,21 @@ type Options struct {
 	LiveEvery, Heartbeat time.Duration
 	Now                  func() time.Time
 	Logger               *slog.Logger
+
+	// SessionSecrets seal the session cookies (AES-256-GCM under a key
+	// derived from each, of at least 16 bytes): the first seals, every one
+	// opens what it sealed (the cookie names its key), so that sessions
+	// survive restarts, are shared by every instance, and a secret can be
+	// rotated by putting the new one first. Empty: a random key of this
+	// process, so that a restart logs everyone out.
+	SessionSecrets [][]byte
+	// Revoked remembers logged-out sessions until they would have expired;
+	// required with SessionSecrets (a store that outlives the process: the
+	// run-state store). Nil without them: in memory.
+	Revoked Revocations
+	// OIDC logs people in with an OpenID Connect provider (a Cognito user
+	// pool's hosted UI on AWS) instead of the server token.
+	OIDC *OIDC
 }
 
 // Console serves the pages and forwards the rest to the API.
@@ -49,14 +65,25 @@ type Console struct {
 	pages    *template.Template
 	closing  chan struct{} // closed by Close: live streams end
 	once     sync.Once
+	csp      string
+	oidc     *oidcClient
 }
 
 // Close ends the live streams (the server's shutdown waits for open
 // connections: register it with http.Server.RegisterOnShutdown).
 func (c *Console) Close() { c.once.Do(func() { close(c.closing) }) }
 
-// New returns the console handler.
+// New returns the console handler; it panics where Open fails.
 func New(o Options) *Console {
+	c, err := Open(o)
+	if err != nil {
+		panic(err)
+	}
+	return c
+}
+
+// Open returns the console handler, or what is wrong with o.
+func Open(o Options) (*Console, error) {
 	if o.SessionTTL <= 0 {
 		o.SessionTTL = 8 * time.Hour
 	}
@@ -72,10 +99,25 @@ func New(o Options) *Console {
 	if o.Logger == nil {
 		o.Logger = slog.Default()
 	}
-	c := &Console{o: o, mux: http.NewServeMux(), sessions: newSessions(o.SessionTTL, o.Now), closing: make(chan struct{})}
+	s, err := newSessions(o)
+	if err != nil {
+		return nil, err
+	}
+	c := &Console{o: o, mux: http.NewServeMux(), sessions: s, closing: make(chan struct{})}
+	formAction := "'self'"
+	if o.OIDC != nil {
+		if c.oidc, err = newOIDC(*o.OIDC, o.Now); err != nil {
+			return nil, err
+		}
+		if lo := c.oidc.logoutOrigin(); lo != "" {
+			formAction += " " + lo // logging out goes on to the provider's logout endpoint
+		}
+	}
+	c.csp = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action " + formAction + "; frame-ancestors 'none'"
 	c.pages = template.Must(template.New("").Funcs(funcs).ParseFS(files, "templates/*.html"))
 	c.routes()
-	return c
+	c.loginRoutes()
+	return c, nil
 }
 
 // ServeHTTP implements http.Handler.
@@ -85,7 +127,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	h := w.Header()
-	h.Set("Content-Security-Policy", "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; base-uri 'none'; form-action 'self'; frame-ancestors 'none'")
+	h.Set("Content-Security-Policy", c.csp)
 	h.Set("X-Content-Type-Options", "nosniff")
 	h.Set("X-Frame-Options", "DENY")
 	h.Set("Referrer-Policy", "same-origin")
@@ -93,18 +135,24 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	c.mux.ServeHTTP(w, r)
 }
 
-// ours tells the console's paths from the API's.
-func (c *Console) ours(p string) bool {
-	if p == "/" {
-		return true
-	}
-	for _, pre := range []string{"/login", "/logout", "/campaigns/", "/ui/", "/assets/"} {
-		if p == strings.TrimSuffix(pre, "/") || strings.HasPrefix(p, pre) {
+// Paths are the console's paths: a path, or with a trailing slash (but "/")
+// every path under it. Everything else goes to the API. On AWS each is a
+// public route of the HTTP API (template.yaml; infra/template checks that
+// they match): the console checks its sessions itself.
+var Paths = []string{"/", "/login", "/login/", "/logout", "/assets/", "/campaigns/", "/ui/"}
+
+// Serves tells the console's paths from the API's.
+func Serves(p string) bool {
+	for _, c := range Paths {
+		if p == c || c != "/" && strings.HasSuffix(c, "/") && (strings.HasPrefix(p, c) || p == strings.TrimSuffix(c, "/")) {
 			return true
 		}
 	}
 	return false
 }
+
+// ours tells the console's paths from the API's.
+func (c *Console) ours(p string) bool { return Serves(p) }
 
 // apiAnswer is what the API answered an internal call.
 type apiAnswer struct {
@@ -175,7 +223,9 @@ func (c *Console) call(ctx context.Context, method, path string, q url.Values, b
 		return apiAnswer{status: http.StatusBadRequest, body: []byte(`{}`)}
 	}
 	req.RequestURI = u
-	req.Header.Set("Authorization", "Bearer "+c.o.Token)
+	if c.o.Token != "" {
+		req.Header.Set("Authorization", "Bearer "+c.o.Token)
+	}
 	if body != nil {
 		req.Header.Set("Content-Type", "application/json")
 	}

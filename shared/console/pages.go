@@ -113,10 +113,11 @@ func (c *Console) asset(w http.ResponseWriter, r *http.Request) {
 
 type loginData struct {
 	Next, Error string
+	OIDC        bool // log in with the identity provider, not the token
 }
 
 func (c *Console) loginPage(w http.ResponseWriter, r *http.Request) {
-	c.render(w, http.StatusOK, "login.html", loginData{Next: safeNext(r.URL.Query().Get("next"))})
+	c.render(w, http.StatusOK, "login.html", loginData{Next: safeNext(r.URL.Query().Get("next")), OIDC: c.oidc != nil})
 }
 
 // safeNext keeps a redirect after login on this server.
@@ -141,14 +142,6 @@ func (c *Console) login(w http.ResponseWriter, r *http.Request) {
 	id, _ := c.sessions.create()
 	c.setCookie(w, r, id, int(c.o.SessionTTL/time.Second))
 	http.Redirect(w, r, next, http.StatusSeeOther)
-}
-
-func (c *Console) logout(w http.ResponseWriter, r *http.Request, _ session) {
-	if id, _, ok := c.session(r); ok {
-		c.sessions.drop(id)
-	}
-	c.setCookie(w, r, "", -1)
-	http.Redirect(w, r, "/login", http.StatusSeeOther)
 }
 
 // listRow is a campaign of the list with its last run.

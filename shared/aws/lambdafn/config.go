@@ -79,6 +79,10 @@ type Config struct {
 	// itself (UNSUBSCRIBE_SECRET).
 	UnsubscribeSecret, PublicURL string
 	UnsubscribeSecretArn         string
+	// UnsubscribePrevious is the secret's value before its last rotation
+	// (ReadPreviousUnsubscribeSecret; the API's console opens the sessions
+	// sealed with it); empty when never rotated.
+	UnsubscribePrevious string
 
 	// Channel providers: SendRate (SEND_RATE) caps the messages per second
 	// of one channel function (0: no cap); SMSOrigination
@@ -95,6 +99,14 @@ type Config struct {
 	// FeedbackQueue (FEEDBACK_QUEUE_URL) is where the API sends the
 	// message_feedback records of one-click unsubscribes; empty keeps none.
 	FeedbackQueue string
+
+	// The API function's console logs people in with a Cognito user pool
+	// (OpenID Connect): issuer (CONSOLE_OIDC_ISSUER), app client id
+	// (CONSOLE_OIDC_CLIENT_ID), hosted UI domain for logout
+	// (CONSOLE_OIDC_DOMAIN) and callback URL (CONSOLE_CALLBACK_URL, default
+	// the API's own /login/callback). Without an issuer nobody can log in.
+	ConsoleIssuer, ConsoleClientID string
+	ConsoleDomain, ConsoleCallback string
 
 	// FileRoots are the s3:// prefixes load-file may read: the API's
 	// uploads (s3://BUCKET/PREFIXuploads/) and those in LOAD_FILE_S3_PREFIXES
@@ -129,6 +141,10 @@ func FromEnv(getenv Getenv) (Config, error) {
 		SMSOrigination:       getenv("SMS_ORIGINATION_IDENTITY"),
 		PushApplication:      getenv("PUSH_PLATFORM_APPLICATION_ARN"),
 		FeedbackQueue:        getenv("FEEDBACK_QUEUE_URL"),
+		ConsoleIssuer:        getenv("CONSOLE_OIDC_ISSUER"),
+		ConsoleClientID:      getenv("CONSOLE_OIDC_CLIENT_ID"),
+		ConsoleDomain:        getenv("CONSOLE_OIDC_DOMAIN"),
+		ConsoleCallback:      getenv("CONSOLE_CALLBACK_URL"),
 		TriggerGrace:         time.Hour,
 	}
 	var problems []string
@@ -140,6 +156,12 @@ func FromEnv(getenv Getenv) (Config, error) {
 	}
 	if c.UnsubscribeSecret != "" && c.UnsubscribeSecretArn != "" {
 		problems = append(problems, "UNSUBSCRIBE_SECRET and UNSUBSCRIBE_SECRET_ARN are both set; set one")
+	}
+	if (c.ConsoleIssuer == "") != (c.ConsoleClientID == "") {
+		problems = append(problems, "CONSOLE_OIDC_ISSUER and CONSOLE_OIDC_CLIENT_ID go together; set both or neither")
+	}
+	if c.ConsoleIssuer == "" && (c.ConsoleDomain != "" || c.ConsoleCallback != "") {
+		problems = append(problems, "CONSOLE_OIDC_DOMAIN and CONSOLE_CALLBACK_URL need CONSOLE_OIDC_ISSUER")
 	}
 	if c.WorkDir == "" {
 		c.WorkDir = "/tmp"
@@ -203,5 +225,24 @@ func (c *Config) ReadUnsubscribeSecret(ctx context.Context, read func(context.Co
 		return fmt.Errorf("lambdafn: UNSUBSCRIBE_SECRET_ARN: the secret has %d bytes, at least %d are needed", len(v), unsubscribe.MinSecretLen)
 	}
 	c.UnsubscribeSecret = string(v)
+	return nil
+}
+
+// ReadPreviousUnsubscribeSecret sets UnsubscribePrevious to the value the
+// secret UnsubscribeSecretArn had before its current one, when set, with
+// read (secrets.PreviousReader on AWS, which answers nil when there is
+// none). Call it after ReadUnsubscribeSecret, at init.
+func (c *Config) ReadPreviousUnsubscribeSecret(ctx context.Context, read func(context.Context, string) ([]byte, error)) error {
+	if c.UnsubscribeSecretArn == "" {
+		return nil
+	}
+	v, err := read(ctx, c.UnsubscribeSecretArn)
+	if err != nil {
+		return fmt.Errorf("lambdafn: UNSUBSCRIBE_SECRET_ARN (previous value): %w", err)
+	}
+	if len(v) > 0 && len(v) < unsubscribe.MinSecretLen {
+		return fmt.Errorf("lambdafn: UNSUBSCRIBE_SECRET_ARN: the previous value has %d bytes, at least %d are needed", len(v), unsubscribe.MinSecretLen)
+	}
+	c.UnsubscribePrevious = string(v)
 	return nil
 }

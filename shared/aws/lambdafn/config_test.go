@@ -34,6 +34,29 @@ func TestFromEnv(t *testing.T) {
 	}
 }
 
+func TestFromEnvConsole(t *testing.T) {
+	base := map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "CONSOLE_OIDC_ISSUER": "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_abc",
+		"CONSOLE_OIDC_CLIENT_ID": "client", "CONSOLE_OIDC_DOMAIN": "sw.auth.eu-west-1.amazoncognito.com", "CONSOLE_CALLBACK_URL": "https://console.example.com/login/callback"}
+	c, err := lambdafn.FromEnv(env(base))
+	if err != nil || c.ConsoleIssuer != base["CONSOLE_OIDC_ISSUER"] || c.ConsoleClientID != "client" || c.ConsoleDomain != base["CONSOLE_OIDC_DOMAIN"] || c.ConsoleCallback != base["CONSOLE_CALLBACK_URL"] {
+		t.Errorf("console: %+v, %v", c, err)
+	}
+	for drop, want := range map[string]string{"CONSOLE_OIDC_CLIENT_ID": "set both or neither", "CONSOLE_OIDC_ISSUER": "set both or neither"} {
+		m := map[string]string{}
+		for k, v := range base {
+			if k != drop {
+				m[k] = v
+			}
+		}
+		if _, err := lambdafn.FromEnv(env(m)); err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("without %s: %v, want %q", drop, err, want)
+		}
+	}
+	if _, err := lambdafn.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "CONSOLE_OIDC_DOMAIN": "x"})); err == nil || !strings.Contains(err.Error(), "need CONSOLE_OIDC_ISSUER") {
+		t.Errorf("a domain alone: %v", err)
+	}
+}
+
 func TestFromEnvFileRoots(t *testing.T) {
 	c, err := lambdafn.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "PREFIX": "p/", "LOAD_FILE_S3_PREFIXES": " s3://partner/in/ ,s3://crm/exports/"}))
 	if err != nil {
@@ -96,6 +119,23 @@ func TestReadUnsubscribeSecret(t *testing.T) {
 	n := reads
 	if err := local.ReadUnsubscribeSecret(ctx, read("x", nil)); err != nil || reads != n || local.UnsubscribeSecret != "local-secret-of-16+" {
 		t.Errorf("without an ARN: read %d times, secret %q, %v", reads-n, local.UnsubscribeSecret, err)
+	}
+	// The value before the last rotation: none, one, a short one, a refusal.
+	if err := c.ReadPreviousUnsubscribeSecret(ctx, func(context.Context, string) ([]byte, error) { return nil, nil }); err != nil || c.UnsubscribePrevious != "" {
+		t.Errorf("no previous value: %q, %v", c.UnsubscribePrevious, err)
+	}
+	if err := c.ReadPreviousUnsubscribeSecret(ctx, read("before-rotation-0123", nil)); err != nil || c.UnsubscribePrevious != "before-rotation-0123" {
+		t.Errorf("previous value: %q, %v", c.UnsubscribePrevious, err)
+	}
+	if err := short.ReadPreviousUnsubscribeSecret(ctx, read("short", nil)); err == nil || !strings.Contains(err.Error(), "previous value has 5 bytes") {
+		t.Errorf("short previous value: %v", err)
+	}
+	if err := c.ReadPreviousUnsubscribeSecret(ctx, read("", errors.New("AccessDeniedException"))); err == nil || !strings.Contains(err.Error(), "(previous value): AccessDeniedException") {
+		t.Errorf("denied previous value: %v", err)
+	}
+	n = reads
+	if err := local.ReadPreviousUnsubscribeSecret(ctx, read("x", nil)); err != nil || reads != n || local.UnsubscribePrevious != "" {
+		t.Errorf("previous without an ARN: read %d times, %v", reads-n, err)
 	}
 	if _, err := lambdafn.FromEnv(env(map[string]string{"TABLE_NAME": "t", "BUCKET": "b", "UNSUBSCRIBE_SECRET": "x", "UNSUBSCRIBE_SECRET_ARN": arn})); err == nil ||
 		!strings.Contains(err.Error(), "both set") {

@@ -3,6 +3,7 @@ package lambdafn
 import (
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/base64"
 	"io"
 	"net/http"
@@ -46,6 +47,11 @@ func HTTP(h http.Handler) func(context.Context, events.APIGatewayV2HTTPRequest) 
 			r.Header.Set("Cookie", strings.Join(e.Cookies, "; "))
 		}
 		r.Host = e.RequestContext.DomainName
+		// API Gateway serves HTTPS only (and says so): handlers that look at
+		// r.TLS (Secure cookies, same-origin checks) see what the browser used.
+		if p := r.Header.Get("X-Forwarded-Proto"); p == "https" || p == "" && e.RequestContext.DomainName != "" {
+			r.TLS = &tls.ConnectionState{}
+		}
 		if ip := e.RequestContext.HTTP.SourceIP; ip != "" {
 			r.RemoteAddr = ip + ":0"
 		}

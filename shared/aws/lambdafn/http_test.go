@@ -40,8 +40,17 @@ func TestHTTPAdapter(t *testing.T) {
 	if seen.Method != "GET" || seen.URL.Path != "/v1/campaigns" || seen.URL.Query().Get("limit") != "20" || seen.Header.Get("Accept") != "application/json" || seen.RemoteAddr != "203.0.113.7:0" {
 		t.Errorf("request %s %s %v %s", seen.Method, seen.URL, seen.Header, seen.RemoteAddr)
 	}
+	if seen.TLS == nil || seen.Host != "abcdef1234.execute-api.eu-west-1.amazonaws.com" {
+		t.Errorf("a request through API Gateway (HTTPS only) should look like TLS to %s: %v", seen.Host, seen.TLS)
+	}
 	if res.StatusCode != 201 || res.Body != `{"ok":true}` || res.Headers["Content-Type"] != "application/json" || len(res.Cookies) != 1 {
 		t.Errorf("response %+v", res)
+	}
+	ev2 := ev
+	ev2.Headers = map[string]string{"x-forwarded-proto": "http"}
+	lambdafn.HTTP(h)(context.Background(), ev2)
+	if seen.TLS != nil {
+		t.Errorf("x-forwarded-proto http: TLS set")
 	}
 	// A binary body arrives base64-encoded and goes back so.
 	ev.RequestContext.HTTP.Method, ev.IsBase64Encoded, ev.Body = "PUT", true, base64.StdEncoding.EncodeToString([]byte{0xff, 0x00, 0x01})

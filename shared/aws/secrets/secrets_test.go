@@ -39,6 +39,19 @@ func TestReadOnMoto(t *testing.T) {
 	if got, err := secrets.Read(ctx, c, "bin"); err != nil || string(got) != "\x00\x01\x02" {
 		t.Errorf("binary: %q, %v", got, err)
 	}
+	// Before a rotation there is no previous value; after one, the value before.
+	if got, err := secrets.ReadPrevious(ctx, c, "stepwise-unsubscribe"); err != nil || got != nil {
+		t.Errorf("previous before a rotation: %q, %v", got, err)
+	}
+	if _, err := c.PutSecretValue(ctx, &secretsmanager.PutSecretValueInput{SecretId: aws.String("stepwise-unsubscribe"), SecretString: aws.String("rotated-" + value)}); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := secrets.PreviousReader(cfg)(ctx, "stepwise-unsubscribe"); err != nil || string(got) != value {
+		t.Errorf("previous after a rotation: %q, %v", got, err)
+	}
+	if got, err := read(ctx, "stepwise-unsubscribe"); err != nil || string(got) != "rotated-"+value {
+		t.Errorf("current after a rotation: %q, %v", got, err)
+	}
 	_, err = read(ctx, "arn:aws:secretsmanager:eu-west-1:123456789012:secret:missing-AbCdEf")
 	if err == nil || !strings.Contains(err.Error(), "secret:missing-AbCdEf") || strings.Contains(err.Error(), value) {
 		t.Errorf("missing secret: %v", err)
