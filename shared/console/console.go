@@ -80,7 +80,8 @@ func (c *Console) ours(p string) bool {
 	if p == "/" {
 		return true
 	}
-	for _, pre := range []string{"/login", "/logout", "/campaigns/", "/ui/", "/assets/"} {
+	for _, pre := range []string{"/login", "/logout", "/campaigns/", "/ui/", "/assets/",
+		"/audiences", "/reports"} { // views.go
 		if p == strings.TrimSuffix(pre, "/") || strings.HasPrefix(p, pre) {
 			return true
 		}

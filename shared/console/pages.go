@@ -35,6 +35,7 @@ func (c *Console) routes() {
 	m.HandleFunc("GET /ui/runs/{run}/transitions/{activity}/{port}", c.page(c.rowsJSON))
 	m.HandleFunc("GET /ui/runs/{run}/csv/{activity}/{port}", c.page(c.rowsCSV))
 	m.HandleFunc("GET /ui/runs/{run}/activities/{activity}", c.page(c.activityJSON))
+	c.viewRoutes() // proofs, reports, audiences (views.go)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, _, ok := c.session(r); !ok {
 			c.unauthenticated(w, r)
