@@ -266,8 +266,20 @@ func TestBrowserProofReportAudiences(t *testing.T) {
 			t.Logf("%s: the frame is not a target of its own here (%d targets); checked at its URL below", what, len(infos))
 		}
 	}
-	shot(t, ctx, "proof")
 	inFrame("proofs page")
+	// One recipient by key, for the screenshot: Chrome paints a frame of
+	// another process only within the window.
+	run("render one",
+		chromedp.SetValue("#keys", first.Key),
+		chromedp.Click("#render"),
+		chromedp.WaitVisible("section.proof iframe.html"),
+	)
+	if n := eval("one", `String(document.querySelectorAll("section.proof").length) + " " + document.querySelector("section.proof").dataset.recipient`); n != "1 "+first.Key {
+		t.Errorf("by key: %q", n)
+	}
+	frameURL = eval("frame", `document.querySelector("section.proof iframe").src`)
+	inFrame("one recipient") // also waits for the frame's content
+	shot(t, ctx, "proof")
 	// The frame's URL as a page of its own: the policy still sandboxes it.
 	run("frame alone", chromedp.Navigate(frameURL), chromedp.WaitVisible("#hello"))
 	if got := eval("frame alone", `document.getElementById("hello").textContent + "|" + String(document.body.getAttribute("data-ran")) + "|" + getComputedStyle(document.getElementById("hello")).fontWeight`); got != "Dear "+name+"|null|700" {
