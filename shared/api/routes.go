@@ -89,7 +89,7 @@ func (s *Server) routes() []route {
 			h: s.logs, out: LogView{}, query: []param{{"activity", "string", "only this activity"}}, errs: []int{400, 404}},
 		{method: get, path: "/v1/runs/{run}/transitions/{activity}/{port}/preview", op: "previewTransition", summary: "A page of a transition's population (the first rows by default)", tag: tagRuns,
 			h: s.preview, out: Preview{}, query: []param{{"limit", "integer", "rows, at most 1000 (default 20)"}, {"offset", "integer", "rows to skip, in dataset order (default 0)"}}, errs: []int{400, 404, 501}},
-		{method: get, path: "/v1/runs/{run}/activities/{activity}/proofs", op: "getProofs", summary: "The first rendered messages a test run kept for a channel activity, exactly as they would be sent", tag: tagRuns,
+		{method: get, path: "/v1/runs/{run}/activities/{activity}/proofs", op: "getProofs", summary: "The first rendered messages a test run kept for a channel activity, exactly as they would be sent; with key or sample, those recipients rendered again from the run's send plan", tag: tagRuns,
 			h: s.proofs, out: ProofList{}, query: []param{{"key", "string", "render this recipient again from the run's send plan (repeatable)"}, {"sample", "integer", "render a deterministic sample of this many recipients from the run's send plan"}}, errs: []int{400, 404, 422, 501}},
 		{method: post, path: "/v1/runs/{run}/activities/{activity}/confirm", op: "confirmSend", summary: "Confirm a held send (channel activity with confirm: true)", tag: tagRuns,
 			h: s.confirm, out: Confirmation{}, errs: []int{400, 404, 409}},

@@ -25,7 +25,12 @@ type navData struct{ CSRF, Current string }
 func init() {
 	funcs["nav"] = func(csrf, current string) navData { return navData{csrf, current} }
 	funcs["pct"] = pct
-	funcs["at"] = func(t time.Time) string { return funcs["when"].(func(*time.Time) string)(&t) }
+	funcs["at"] = func(t time.Time) string { // as when, for a time that is not a pointer
+		if t.IsZero() {
+			return ""
+		}
+		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	}
 }
 
 // pct is n of total as a percentage with one decimal, "" when total is 0.
