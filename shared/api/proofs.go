@@ -50,6 +50,9 @@ func (s *Server) proofs(w http.ResponseWriter, r *http.Request) *Error {
 			}
 			return renderError(err)
 		}
+		if ps == nil {
+			ps = []channel.Proof{}
+		}
 		writeJSON(w, http.StatusOK, ProofList{RunID: run.ID, Activity: act, Proofs: ps})
 		return nil
 	}
