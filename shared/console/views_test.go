@@ -130,6 +130,13 @@ func TestViewsAuthAndPolicy(t *testing.T) {
 	if strings.Contains(csp, "script-src") || strings.Contains(csp, "allow-scripts") || resp.Header.Get("X-Frame-Options") != "SAMEORIGIN" {
 		t.Errorf("proof HTML: CSP %q, X-Frame-Options %q", csp, resp.Header.Get("X-Frame-Options"))
 	}
+	// The site bar marks the section of the page.
+	for p, want := range map[string]string{"/": "Campaigns", "/campaigns/proofmark": "Campaigns", "/audiences": "Audiences", "/reports": "Reports"} {
+		_, page := do(t, c, "GET", hs.URL+p, "", nil)
+		if !strings.Contains(page, `aria-current="page">`+want+`</a>`) || strings.Count(page, `aria-current="page"`) != 1 {
+			t.Errorf("GET %s: the site bar does not mark %s alone", p, want)
+		}
+	}
 	// Elsewhere the console is not framed at all.
 	for _, p := range []string{"/audiences", "/reports", "/campaigns/proofmark/report"} {
 		resp, _ := do(t, c, "GET", hs.URL+p, "", nil)
@@ -384,6 +391,9 @@ func TestBrowserProofReportAudiences(t *testing.T) {
 	apiDo(t, hs.URL, "GET", "/v1/audiences", nil, &al)
 	if len(al.Audiences) != 1 {
 		t.Fatalf("audiences: %+v", al)
+	}
+	if cur := eval("list", `(document.querySelector('nav.site a[aria-current="page"]') || {}).textContent || ""`); cur != "Reports" {
+		t.Errorf("the report page marks %q current", cur)
 	}
 	run("audiences nav by keyboard",
 		chromedp.Focus(`nav.site a[href="/audiences"]`),
