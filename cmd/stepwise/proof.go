@@ -3,7 +3,6 @@ package main
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"io"
 	"os"
@@ -15,10 +14,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
-	"github.com/stepwise-run/stepwise/shared/asl/interp"
-	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
-	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/send"
 )
 
@@ -86,7 +82,7 @@ func runProof(args []string, stdout, stderr io.Writer) int {
 	}
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
-	proofs, runID, err := proofRun(ctx, l, p.Campaign.ID, act, p, map[string]any(params), channel.Selection{Keys: keys, Sample: *sample})
+	proofs, runID, err := l.Proof(ctx, p, act, map[string]any(params), channel.Selection{Keys: keys, Sample: *sample})
 	if err != nil {
 		fmt.Fprintf(stderr, "stepwise proof: %v\n", err)
 		return 1
@@ -119,61 +115,6 @@ func listOrNone(s []string) string {
 		return "none"
 	}
 	return strings.Join(s, ", ")
-}
-
-// proofRun runs p in test mode until act has run (waits skipped), then
-// renders the selected recipients of act's input.
-func proofRun(ctx context.Context, l *executor.Local, campaignID, act string, prog *compile.Program, params map[string]any, sel channel.Selection) ([]channel.Proof, string, error) {
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	reached := false
-	sum, err := l.Run(runCtx, prog, executor.Options{Params: params, Test: true, Wait: interp.WaitSkip, Progress: func(ev executor.Progress) {
-		if ev.Activity == act && ev.Status == "succeeded" {
-			reached = true
-			cancel() // the rest of the campaign is not needed
-		}
-	}})
-	if ctx.Err() != nil {
-		return nil, "", ctx.Err()
-	}
-	if !reached {
-		if err != nil && !errors.Is(err, executor.ErrStopped) {
-			return nil, "", fmt.Errorf("the test run failed before %s: %w", act, err)
-		}
-		status := "not reached"
-		if sum != nil {
-			if a, ok := sum.Activities[act]; ok && a.Status != "" {
-				status = a.Status
-				if a.Error != "" {
-					status += ": " + a.Error
-				}
-			}
-		}
-		return nil, "", fmt.Errorf("activity %s did not run in the test run (%s)", act, status)
-	}
-	if sum == nil {
-		return nil, "", fmt.Errorf("the test run left no summary: %w", err)
-	}
-	run, err := l.State.GetRun(ctx, sum.RunID)
-	if err != nil {
-		return nil, "", fmt.Errorf("run %s: %w", sum.RunID, err)
-	}
-	comp, err := l.Plans.Load(ctx, campaignID, prog.Bundle.Digest)
-	if err != nil {
-		return nil, "", err
-	}
-	a, _, err := comp.Decoded(act)
-	if err != nil {
-		return nil, "", err
-	}
-	info, err := runner.RunInfo(comp.Campaign, run)
-	if err != nil {
-		return nil, "", err
-	}
-	call := &activity.Call{Env: l.Env, Plan: comp, Activity: a,
-		Req: &activity.Request{Campaign: campaignID, Plan: prog.Bundle.Digest, Activity: act, Run: info}}
-	ps, err := channel.RenderProofs(ctx, &l.Families.Channel, call, sel)
-	return ps, sum.RunID, err
 }
 
 // printProofs prints each message as it would leave: headers, the text and

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"io"
 	"mime"
@@ -15,8 +16,10 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/send"
 	"github.com/stepwise-run/stepwise/shared/send/outbox"
+	"github.com/stepwise-run/stepwise/shared/state"
 	"github.com/stepwise-run/stepwise/shared/unsubscribe"
 )
 
@@ -136,6 +139,22 @@ func TestProofEmailEML(t *testing.T) {
 		"--- text/plain ---\nHi Olivia, to unsubscribe: http", "--- text/html ---\n<p>Hi Olivia</p>", "Unsubscribe: http"} {
 		if !strings.Contains(printed, want) {
 			t.Errorf("printed proof lacks %q:\n%s", want, printed)
+		}
+	}
+	// Each proof's test run is recorded stopped once mail had run, not left
+	// suspended (resumable) by the cancel.
+	l, err := executor.OpenRead(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	runs, _, err := l.State.ListRuns(context.Background(), "proof-demo", state.Page{Limit: 10})
+	if err != nil || len(runs) != 2 {
+		t.Fatalf("runs: %v %+v", err, runs)
+	}
+	for _, r := range runs {
+		if !r.Test || r.Status != state.RunStopped || r.Reason != executor.ProofStopped {
+			t.Errorf("proof run %s: test %v, %s (%s)", r.ID, r.Test, r.Status, r.Reason)
 		}
 	}
 }

@@ -36,6 +36,26 @@ func (s *Server) proofs(w http.ResponseWriter, r *http.Request) *Error {
 	if _, err := s.o.Store.GetTask(r.Context(), run.ID, act); err != nil {
 		return storeError(err, "activity "+act+" of run "+run.ID)
 	}
+	if sel, ok, e := runProofQuery(r); e != nil {
+		return e
+	} else if ok { // chosen recipients, rendered again from the run's send plan
+		rr, can := s.o.Executor.(ProofRenderer)
+		if !can {
+			return fail(http.StatusNotImplemented, codeUnsupported, "rendering proofs is not available here")
+		}
+		ps, err := rr.RenderRunProofs(r.Context(), run, act, sel)
+		if err != nil {
+			if r.Context().Err() != nil {
+				return cancelled(r.Context())
+			}
+			return renderError(err)
+		}
+		if ps == nil {
+			ps = []channel.Proof{}
+		}
+		writeJSON(w, http.StatusOK, ProofList{RunID: run.ID, Activity: act, Proofs: ps})
+		return nil
+	}
 	pr, ok := s.o.Previewer.(ProofReader)
 	if !ok {
 		return fail(http.StatusNotImplemented, codeUnsupported, "proofs are not available here")

@@ -91,8 +91,8 @@ func (s *Server) routes() []route {
 			h: s.logs, out: LogView{}, query: []param{{"activity", "string", "only this activity"}}, errs: []int{400, 404}},
 		{method: get, path: "/v1/runs/{run}/transitions/{activity}/{port}/preview", op: "previewTransition", summary: "A page of a transition's population (the first rows by default)", tag: tagRuns,
 			h: s.preview, out: Preview{}, query: []param{{"limit", "integer", "rows, at most 1000 (default 20)"}, {"offset", "integer", "rows to skip, in dataset order (default 0)"}}, errs: []int{400, 404, 501}},
-		{method: get, path: "/v1/runs/{run}/activities/{activity}/proofs", op: "getProofs", summary: "The first rendered messages a test run kept for a channel activity, exactly as they would be sent", tag: tagRuns,
-			h: s.proofs, out: ProofList{}, errs: []int{400, 404, 501}},
+		{method: get, path: "/v1/runs/{run}/activities/{activity}/proofs", op: "getProofs", summary: "The first rendered messages a test run kept for a channel activity, exactly as they would be sent; with key or sample, those recipients rendered again from the run's send plan", tag: tagRuns,
+			h: s.proofs, out: ProofList{}, query: []param{{"key", "string", "render this recipient again from the run's send plan (repeatable)"}, {"sample", "integer", "render a deterministic sample of this many recipients from the run's send plan"}}, errs: []int{400, 404, 422, 501}},
 		{method: post, path: "/v1/runs/{run}/activities/{activity}/confirm", op: "confirmSend", summary: "Confirm a held send (channel activity with confirm: true)", tag: tagRuns,
 			h: s.confirm, out: Confirmation{}, errs: []int{400, 404, 409}},
 		{method: get, path: "/v1/audiences", op: "listAudiences", summary: "List saved audiences (current versions)", tag: tagData,
@@ -106,6 +106,7 @@ func (s *Server) routes() []route {
 		{method: post, path: "/unsubscribe/{token}", op: "unsubscribe", summary: "RFC 8058 one-click unsubscribe: suppresses the address", tag: tagPublic,
 			h: s.unsubscribePost, public: true, html: true, errs: []int{400}},
 	}
+	rs = append(rs, s.viewRoutes()...) // proofs, reports, audiences (routes_views.go)
 	for i := range rs {
 		rs[i].pattern = rs[i].method + " " + rs[i].path
 		if rs[i].status == 0 {

@@ -139,7 +139,7 @@ func (c *Console) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 // every path under it. Everything else goes to the API. On AWS each is a
 // public route of the HTTP API (template.yaml; infra/template checks that
 // they match): the console checks its sessions itself.
-var Paths = []string{"/", "/login", "/login/", "/logout", "/assets/", "/campaigns/", "/ui/"}
+var Paths = []string{"/", "/login", "/login/", "/logout", "/assets/", "/campaigns/", "/ui/", "/reports", "/audiences"}
 
 // Serves tells the console's paths from the API's.
 func Serves(p string) bool {

@@ -38,6 +38,7 @@ func (c *Console) routes() {
 	c.editorRoutes()
 	m.HandleFunc("GET /ui/campaigns/{id}/activities/{activity}", c.page(c.activityJSON))
 	m.HandleFunc("GET /ui/runs/{run}/events", c.page(c.runEvents))
+	c.viewRoutes() // proofs, reports, audiences (views.go)
 	m.HandleFunc("/", func(w http.ResponseWriter, r *http.Request) {
 		if _, _, ok := c.session(r); !ok {
 			c.unauthenticated(w, r)
