@@ -18,3 +18,6 @@ func CombineThroughViews() int64 { return combineThroughViews.Load() }
 // KeyOnlyOrder switches the key-only row order of populations whose other
 // columns are their base's.
 var KeyOnlyOrder = &keyOnlyOrder
+
+// ReconcileNarrow switches reconciliation's narrow out port.
+var ReconcileNarrow = &reconcileNarrow
