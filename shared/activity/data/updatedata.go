@@ -742,7 +742,7 @@ func (p *plan) rejectsFrom() (string, error) {
 func (p *plan) changesSQL(into, from string) string {
 	u := p.u
 	op := u.x.Operation
-	var sel, part, on, mk []string
+	var sel, part, on, mk, in []string
 	for _, c := range p.inCols {
 		sel = append(sel, datatask.Q(c))
 	}
@@ -758,6 +758,7 @@ func (p *plan) changesSQL(into, from string) string {
 		part = append(part, alias)
 		mk = append(mk, fmt.Sprintf("%s AS __sw_m%d", datatask.Q(k[0]), i))
 		on = append(on, fmt.Sprintf("d.%s = m.__sw_m%d", alias, i))
+		in = append(in, fmt.Sprintf("i.%s = b.%s", alias, datatask.Q(k[0])))
 		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NULL THEN %s", datatask.Q(k[1]),
 			dataset.QuoteLiteral(fmt.Sprintf("key %s (input column %s) is empty", k[0], k[1]))))
 		// Reasons never quote values (the rejected row holds them).
@@ -792,7 +793,10 @@ func (p *plan) changesSQL(into, from string) string {
 	return "CREATE OR REPLACE TABLE " + datatask.Q(into) + " AS " +
 		"WITH i AS (SELECT " + strings.Join(sel, ", ") + " FROM " + from + "), " +
 		"d AS (SELECT *, count(*) OVER (PARTITION BY " + strings.Join(part, ", ") + ") AS __sw_dup FROM i), " +
-		"m AS (SELECT " + strings.Join(mk, ", ") + ", count(*) AS __sw_n FROM " + datatask.Q(p.base) + " GROUP BY ALL) " +
+		// m counts the base's rows of the input's keys only (the join below
+		// reads no other): a semi-join instead of grouping the whole table.
+		"m AS (SELECT " + strings.Join(mk, ", ") + ", count(*) AS __sw_n FROM " + datatask.Q(p.base) + " AS b WHERE EXISTS (SELECT 1 FROM i WHERE " +
+		strings.Join(in, " AND ") + ") GROUP BY ALL) " +
 		"SELECT d.*, COALESCE(m.__sw_n, 0) AS __sw_n, CASE " + strings.Join(reasons, " ") + " END AS __sw_reason " +
 		"FROM d LEFT JOIN m ON " + strings.Join(on, " AND ")
 }
