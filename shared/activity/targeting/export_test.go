@@ -21,3 +21,10 @@ var KeyOnlyOrder = &keyOnlyOrder
 
 // ReconcileNarrow switches reconciliation's narrow out port.
 var ReconcileNarrow = &reconcileNarrow
+
+// SemiJoinKeepAll switches change-dimension's semi-join for inputs whose
+// unique key the link holds.
+var SemiJoinKeepAll = &semiJoinKeepAll
+
+// SemiJoins counts change-dimension's semi-joins so far.
+func SemiJoins() int64 { return semiJoins.Load() }
