@@ -218,12 +218,13 @@ func versionRef(table string, version int64, tag string) dataset.Ref {
 }
 
 type updater struct {
-	t   *datatask.Task
-	x   *UpdateDataConfig
-	tbl *campaign.Table
-	in  datatask.Input
-	st  TableStore
-	tag string
+	t    *datatask.Task
+	x    *UpdateDataConfig
+	tbl  *campaign.Table
+	in   datatask.Input
+	st   TableStore
+	tag  string
+	thru string // the input's StagePassThrough view, once staged
 }
 
 func (u *updater) run(res *activity.Result) (*activity.Result, error) {
@@ -415,6 +416,8 @@ func backoff(ctx context.Context, attempt int) error {
 type plan struct {
 	u        *updater
 	base     string // view of the base rows
+	from     string // view of the input rows the changes read (see passThrough)
+	thru     bool   // from is a StagePassThrough view of a narrow input
 	cols     []campaign.Column
 	changes  string // table: input rows + __sw_ columns + __sw_reason
 	consts   string // table: one row of constant set values
@@ -424,6 +427,7 @@ type plan struct {
 	applied  int64
 	rejected int64
 	counts   map[string]int64
+	extra    []string // more tables to drop
 }
 
 type setPlan struct {
@@ -438,7 +442,7 @@ type setPlan struct {
 
 func (p *plan) drop() {
 	t := p.u.t
-	for _, n := range []string{p.changes, p.consts} {
+	for _, n := range append([]string{p.changes, p.consts}, p.extra...) {
 		if n != "" {
 			t.Engine.Exec(context.WithoutCancel(t.Ctx), "DROP TABLE IF EXISTS "+datatask.Q(n))
 		}
@@ -486,6 +490,9 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 	if err != nil {
 		return nil, err
 	}
+	if p.from, p.thru, err = u.passThrough(p); err != nil {
+		return nil, err
+	}
 	n := t.View("chg")
 	p.consts, p.changes = n+"_k", n+"_c"
 	if err := t.Engine.Exec(t.Ctx, "CREATE OR REPLACE TABLE "+datatask.Q(p.consts)+" AS SELECT "+strings.Join(constSel, ", "), constArgs...); err != nil {
@@ -495,7 +502,7 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 		p.drop()
 		return nil, err
 	}
-	if err := t.Engine.Exec(t.Ctx, p.changesSQL()); err != nil {
+	if err := t.Engine.Exec(t.Ctx, p.changesSQL(p.changes, datatask.Q(p.from))); err != nil {
 		p.drop()
 		return nil, fmt.Errorf("update-data: %w", err)
 	}
@@ -664,12 +671,78 @@ func (u *updater) checkConsts(p *plan) error {
 	return nil
 }
 
-// changesSQL materializes the input rows with their converted keys and
-// field values, their match count in the base, and why they cannot apply.
-func (p *plan) changesSQL() string {
+// passThrough returns the view the changes read: the input's own files
+// (StagePassThrough: the base's columns as NULL placeholders) when the input
+// is narrow and the key and field columns are its own, else the input. Each
+// input row's applicability depends on those columns alone; out passes the
+// applied rows through, written narrow over the input's base (it orders them
+// by the key's input columns first, which are distinct over applied rows, so
+// the placeholders never decide an order); rejects, which need every value,
+// are recomputed from the input (see rejectsFrom).
+func (u *updater) passThrough(p *plan) (string, bool, error) {
+	m := u.in.Manifest
+	if !updatePassThrough || m.Base == nil || u.in.Ref == nil || len(m.Key) == 0 {
+		return u.in.View, false, nil
+	}
+	for _, k := range p.keys {
+		if slices.Contains(m.Base.Columns, k[1]) {
+			return u.in.View, false, nil
+		}
+	}
+	for _, s := range p.sets {
+		if s.kind == "field" && slices.Contains(m.Base.Columns, s.field) {
+			return u.in.View, false, nil
+		}
+	}
+	if u.thru == "" {
+		view := u.t.View("thru")
+		if _, err := u.t.Engine.StagePassThrough(u.t.Ctx, view, dataset.Ref(*u.in.Ref)); err != nil {
+			return "", false, err
+		}
+		u.thru = view
+	}
+	return u.thru, true, nil
+}
+
+// updatePassThrough lets tests read narrow inputs joined to their base, to compare.
+var updatePassThrough = true
+
+// rejectsFrom returns the table rejects are written from: the changes, or,
+// when they read a pass-through view and some rows are rejected, the changes
+// computed again from the input (with every value) for the rejected rows'
+// keys: all the rows of a rejected key are rejected (a repeated key rejects
+// each of its rows), so their reasons are the same.
+func (p *plan) rejectsFrom() (string, error) {
+	if !p.thru || p.rejected == 0 {
+		return p.changes, nil
+	}
+	t := p.u.t
+	typeOf := map[string]campaign.Column{}
+	for _, c := range p.cols {
+		typeOf[c.Name] = c
+	}
+	var same []string
+	for i, k := range p.keys {
+		duck, _ := dataset.DuckDBType(typeOf[k[0]])
+		same = append(same, fmt.Sprintf("r.__sw_k%d IS NOT DISTINCT FROM TRY_CAST(x.%s AS %s)", i, datatask.Q(k[1]), duck))
+	}
+	full := p.changes + "_r"
+	from := "(SELECT * FROM " + datatask.Q(p.u.in.View) + " AS x WHERE EXISTS (SELECT 1 FROM " + datatask.Q(p.changes) +
+		" AS r WHERE r.__sw_reason IS NOT NULL AND " + strings.Join(same, " AND ") + "))"
+	if err := t.Engine.Exec(t.Ctx, p.changesSQL(full, from)); err != nil {
+		return "", fmt.Errorf("update-data: %w", err)
+	}
+	p.extra = append(p.extra, full)
+	return full, nil
+}
+
+// changesSQL materializes the input rows of from (a FROM item) into the
+// table into, with their converted keys and field values, their match count
+// in the base, and why they cannot apply.
+func (p *plan) changesSQL(into, from string) string {
 	u := p.u
 	op := u.x.Operation
-	var sel, part, on, mk []string
+	var sel, part, on, mk, in []string
 	for _, c := range p.inCols {
 		sel = append(sel, datatask.Q(c))
 	}
@@ -685,6 +758,7 @@ func (p *plan) changesSQL() string {
 		part = append(part, alias)
 		mk = append(mk, fmt.Sprintf("%s AS __sw_m%d", datatask.Q(k[0]), i))
 		on = append(on, fmt.Sprintf("d.%s = m.__sw_m%d", alias, i))
+		in = append(in, fmt.Sprintf("i.%s = b.%s", alias, datatask.Q(k[0])))
 		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NULL THEN %s", datatask.Q(k[1]),
 			dataset.QuoteLiteral(fmt.Sprintf("key %s (input column %s) is empty", k[0], k[1]))))
 		// Reasons never quote values (the rejected row holds them).
@@ -716,10 +790,13 @@ func (p *plan) changesSQL() string {
 				dataset.QuoteLiteral(fmt.Sprintf("set %s: the value of input column %s is not one of %s", s.col.Name, s.field, strings.Join(s.enum, ", ")))))
 		}
 	}
-	return "CREATE OR REPLACE TABLE " + datatask.Q(p.changes) + " AS " +
-		"WITH i AS (SELECT " + strings.Join(sel, ", ") + " FROM " + datatask.Q(u.in.View) + "), " +
+	return "CREATE OR REPLACE TABLE " + datatask.Q(into) + " AS " +
+		"WITH i AS (SELECT " + strings.Join(sel, ", ") + " FROM " + from + "), " +
 		"d AS (SELECT *, count(*) OVER (PARTITION BY " + strings.Join(part, ", ") + ") AS __sw_dup FROM i), " +
-		"m AS (SELECT " + strings.Join(mk, ", ") + ", count(*) AS __sw_n FROM " + datatask.Q(p.base) + " GROUP BY ALL) " +
+		// m counts the base's rows of the input's keys only (the join below
+		// reads no other): a semi-join instead of grouping the whole table.
+		"m AS (SELECT " + strings.Join(mk, ", ") + ", count(*) AS __sw_n FROM " + datatask.Q(p.base) + " AS b WHERE EXISTS (SELECT 1 FROM i WHERE " +
+		strings.Join(in, " AND ") + ") GROUP BY ALL) " +
 		"SELECT d.*, COALESCE(m.__sw_n, 0) AS __sw_n, CASE " + strings.Join(reasons, " ") + " END AS __sw_reason " +
 		"FROM d LEFT JOIN m ON " + strings.Join(on, " AND ")
 }
@@ -799,10 +876,22 @@ func (p *plan) ports(res *activity.Result) error {
 	}
 	from := " FROM " + datatask.Q(p.changes)
 	m := p.u.in.Manifest
-	if _, err := t.Write(res, "out", m.Dimension, m.Key, "SELECT "+strings.Join(sel, ", ")+from+" WHERE __sw_reason IS NULL ORDER BY "+strings.Join(order, ", ")); err != nil {
+	outSQL := "SELECT " + strings.Join(sel, ", ") + from + " WHERE __sw_reason IS NULL ORDER BY " + strings.Join(order, ", ")
+	var err error
+	if p.thru {
+		_, err = t.WriteThrough(res, "out", m.Dimension, m.Key, m.Base, outSQL)
+	} else {
+		_, err = t.Write(res, "out", m.Dimension, m.Key, outSQL)
+	}
+	if err != nil {
 		return portErr("out", err)
 	}
-	_, err := t.Write(res, "rejects", m.Dimension, nil, "SELECT "+strings.Join(rej, ", ")+", __sw_reason AS reason"+from+" WHERE __sw_reason IS NOT NULL ORDER BY "+strings.Join(order, ", ")+", reason")
+	rejects, err := p.rejectsFrom()
+	if err != nil {
+		return portErr("rejects", err)
+	}
+	_, err = t.Write(res, "rejects", m.Dimension, nil, "SELECT "+strings.Join(rej, ", ")+", __sw_reason AS reason FROM "+datatask.Q(rejects)+
+		" WHERE __sw_reason IS NOT NULL ORDER BY "+strings.Join(order, ", ")+", reason")
 	return portErr("rejects", err)
 }
 

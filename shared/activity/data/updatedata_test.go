@@ -16,6 +16,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity/data"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/failure"
 )
 
@@ -525,6 +526,93 @@ func TestDataChecks(t *testing.T) {
 		_, diags := compile.CompileFiles(context.Background(), filepath.Join(dir, "campaign.yaml"), "", registry(&data.Deps{}), compile.Checkers{}, nil)
 		if !strings.Contains(diags.Error(), c.want) {
 			t.Errorf("%s:\n got %v\nwant %s", c.activity, diags, c.want)
+		}
+	}
+}
+
+// A narrow input (a reconciliation's rows over the customers: the key and
+// its own columns in its files) whose update key and set fields are its own
+// columns is read without the join to its base: the same rows on out and
+// rejects, the same table version, and out written narrow.
+func TestUpdateDataPassThroughAgree(t *testing.T) {
+	// id is the update key. Rows: C1's tier is not one of the table's; C2
+	// applies with a null tier, C3 with gold; C4 repeats; C9 is not in the
+	// table; a null id.
+	const some = "('C1', 'C1', 'platinum', '1'), ('C2', 'C2', NULL, NULL), ('C3', 'C3', 'gold', '2.5'), ('C4', 'C4', 'silver', NULL), " +
+		"('C5', 'C4', 'gold', NULL), ('C5', 'C9', 'gold', NULL), ('C1', NULL, 'gold', '3')"
+	const none = "('C2', 'C2', 'silver', NULL), ('C3', 'C3', 'gold', '2.5')"
+	type got struct {
+		out, rejects, table []string
+		outM, rejM          *dataset.Manifest
+		files               []string
+	}
+	run := func(rows string, thru, test bool) got {
+		*data.UpdatePassThrough = thru
+		defer func() { *data.UpdatePassThrough = true }()
+		h, p := udSetup(t)
+		ctx := context.Background()
+		eng := h.engine()
+		base := "runs/r/-tables/customers"
+		if _, err := eng.Write(ctx, dataset.Output{Ref: dataset.Ref(base), Dimension: "customers", Key: []string{"customerId"}},
+			"SELECT * FROM (VALUES ('C1', 'a@x.com'), ('C2', 'b@x.com'), ('C3', 'c@x.com'), ('C4', 's@x.com'), ('C5', 's@x.com')) AS t(customerId, email)"); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := eng.StageDataset(ctx, "b", dataset.Ref(base)); err != nil {
+			t.Fatal(err)
+		}
+		ref := "runs/r/known/out"
+		m, err := eng.Write(ctx, dataset.Output{Ref: dataset.Ref(ref), Dimension: "customers", Key: []string{"customerId"},
+			Base: &dataset.Base{Ref: dataset.Ref(base), Columns: []string{"email"}}},
+			"SELECT b.customerId, b.email, i.id, i.tier, i.score FROM (VALUES "+rows+") AS i(customerId, id, tier, score) "+
+				"JOIN b ON b.customerId = i.customerId ORDER BY ALL")
+		if err != nil {
+			t.Fatal(err)
+		}
+		if m.Base == nil {
+			t.Fatal("the input is not narrow")
+		}
+		in := activity.Input{From: "f", Port: "out", Ref: &ref, Count: m.Rows}
+		res, err := h.run(h.env, p, request(p, "u_update", "r", test, nil, in))
+		if err != nil {
+			t.Fatal(err)
+		}
+		g := got{out: h.rows(*res.Ports["out"]), rejects: h.rows(*res.Ports["rejects"])}
+		for port, dst := range map[string]**dataset.Manifest{"out": &g.outM, "rejects": &g.rejM} {
+			if *dst, err = dataset.ReadManifest(ctx, h.blob, dataset.Ref(*res.Ports[port])); err != nil {
+				t.Fatal(err)
+			}
+		}
+		if !test {
+			v := h.version("customers")
+			g.table = h.tableRows("customers", allCols)
+			vm, err := dataset.ReadManifest(ctx, h.blob, dataset.Ref(v.Ref))
+			if err != nil {
+				t.Fatal(err)
+			}
+			g.files = vm.Files
+		}
+		return g
+	}
+	for _, c := range []struct {
+		name string
+		rows string
+		test bool
+	}{{"test mode", some, true}, {"commit", some, false}, {"none rejected", none, true}} {
+		thru, joined := run(c.rows, true, c.test), run(c.rows, false, c.test)
+		if len(joined.out) == 0 {
+			t.Fatalf("%s: nothing applied", c.name)
+		}
+		equal(t, c.name+": out", thru.out, joined.out)
+		equal(t, c.name+": rejects", thru.rejects, joined.rejects)
+		equal(t, c.name+": rejects files", thru.rejM.Files, joined.rejM.Files)
+		equal(t, c.name+": table", thru.table, joined.table)
+		equal(t, c.name+": version files", thru.files, joined.files)
+		equal(t, c.name+": out columns", thru.outM.ColumnNames(), joined.outM.ColumnNames())
+		if thru.outM.Base == nil || joined.outM.Base != nil {
+			t.Errorf("%s: out narrow %v with pass-through, %v without", c.name, thru.outM.Base != nil, joined.outM.Base != nil)
+		}
+		if c.rows == some && len(thru.rejects) != 5 {
+			t.Errorf("%s: rejects %q", c.name, thru.rejects)
 		}
 	}
 }

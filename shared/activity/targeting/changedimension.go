@@ -2,6 +2,7 @@ package targeting
 
 import (
 	"strings"
+	"sync/atomic"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -48,6 +49,13 @@ func changeDimension(d *Deps) *activity.Spec {
 		Run: run(d, runChangeDimension),
 	})
 }
+
+// semiJoinKeepAll lets tests build the pairs always, to compare; semiJoins
+// counts the semi-joins written.
+var (
+	semiJoinKeepAll = true
+	semiJoins       atomic.Int64
+)
 
 // change-dimension: the rows of `to` linked through `via`.
 //   - keep all (default): one row per (input row, linked target) pair — a
@@ -99,7 +107,15 @@ func runChangeDimension(t *task, x *ChangeDimensionConfig) (*activity.Result, er
 			targets = "(SELECT * FROM " + q(to.View) + " AS d QUALIFY row_number() OVER (PARTITION BY " +
 				selectCols("d", colsNamed(targetCols)) + " ORDER BY " + order("d", to) + ") = 1)"
 		}
-		query = sel + " FROM " + q(popView) + " AS i JOIN " + targets + " AS d ON " + strings.Join(on, " AND ")
+		if semiJoinKeepAll && in.unique && covers(colsOf(link.OnPairs(), 0), in.Key) {
+			// The link's input columns hold the input's unique key: a target
+			// row matches at most one input row, so the pairs are the linked
+			// targets, each once (a semi-join; no pair built, the same rows).
+			semiJoins.Add(1)
+			query = sel + " FROM " + targets + " AS d WHERE EXISTS (SELECT 1 FROM " + q(popView) + " AS i WHERE " + strings.Join(on, " AND ") + ")"
+		} else {
+			query = sel + " FROM " + q(popView) + " AS i JOIN " + targets + " AS d ON " + strings.Join(on, " AND ")
+		}
 	}
 	_, err = t.write(res, "out", to, query+" ORDER BY "+order("d", to))
 	return res, err

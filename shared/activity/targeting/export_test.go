@@ -18,3 +18,13 @@ func CombineThroughViews() int64 { return combineThroughViews.Load() }
 // KeyOnlyOrder switches the key-only row order of populations whose other
 // columns are their base's.
 var KeyOnlyOrder = &keyOnlyOrder
+
+// ReconcileNarrow switches reconciliation's narrow out port.
+var ReconcileNarrow = &reconcileNarrow
+
+// SemiJoinKeepAll switches change-dimension's semi-join for inputs whose
+// unique key the link holds.
+var SemiJoinKeepAll = &semiJoinKeepAll
+
+// SemiJoins counts change-dimension's semi-joins so far.
+func SemiJoins() int64 { return semiJoins.Load() }

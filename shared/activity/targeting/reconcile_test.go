@@ -2,6 +2,9 @@ package targeting_test
 
 import (
 	"testing"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 )
 
 const reconCampaign = campaignHead + `
@@ -84,4 +87,43 @@ func TestReconciliation(t *testing.T) {
 
 	e.rerunSame(p, "known", opts{}, k, file)
 	e.rerunSame(p, "noEquality", opts{}, n, file)
+}
+
+// Reconciliation's out is written narrow over the dimension's table (its
+// key and the input's columns): read back, the same rows in the same order
+// as written wide.
+func TestReconcileNarrowAgree(t *testing.T) {
+	e := fixtureEnv(t)
+	p := e.compile(reconCampaign)
+	file := e.fixture("fixtures/file", "", []string{"line"}, reconFile)
+	file.From = "file"
+	ids := []string{"known", "byWhere", "noEquality"}
+	chain := func(run string) map[string]*activity.Result {
+		res := map[string]*activity.Result{}
+		for _, id := range ids {
+			res[id] = e.must(p, id, opts{run: run}, file)
+		}
+		return res
+	}
+	narrow := chain("narrow")
+	*targeting.ReconcileNarrow = false
+	defer func() { *targeting.ReconcileNarrow = true }()
+	wide := chain("wide")
+	for _, id := range ids {
+		if nm := e.manifest(narrow[id], "out"); nm.Base == nil || len(nm.Base.Columns) == 0 {
+			t.Errorf("%s.out: not narrow: %+v", id, nm)
+		}
+		if wm := e.manifest(wide[id], "out"); wm.Base != nil {
+			t.Errorf("%s.out: narrow with the switch off", id)
+		}
+		for _, port := range []string{"out", "unmatched"} {
+			got := e.strs("SELECT * FROM " + e.view(narrow[id], port))
+			want := e.strs("SELECT * FROM " + e.view(wide[id], port))
+			if len(want) == 0 && port == "out" {
+				t.Fatalf("%s.%s: no rows to compare", id, port)
+			}
+			eq(t, id+"."+port, got, want)
+		}
+		eq(t, id+" columns", e.manifest(narrow[id], "out").ColumnNames(), e.manifest(wide[id], "out").ColumnNames())
+	}
 }

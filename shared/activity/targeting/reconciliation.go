@@ -172,6 +172,12 @@ func runReconciliation(t *task, x *ReconciliationConfig) (*activity.Result, erro
 	res := t.result()
 	outSchema := reconciledSchema(dim.Schema(), in.Schema())
 	out := pop{Dimension: dim.Dimension, Key: dim.Key, Columns: outSchema.Columns}
+	if reconcileNarrow {
+		// The dimension's columns are its row's, by key: written narrow over
+		// the table (the key and the input's columns), which readers join
+		// back; update-data and channel plans read those own columns alone.
+		out.Base = dim.Base
+	}
 	outSel := []string{selectCols("m", dim.Columns)}
 	for _, c := range outSchema.Columns[len(dim.Columns):] {
 		outSel = append(outSel, col("m", inputColPrefix+c.Name)+" AS "+q(c.Name))
@@ -200,6 +206,9 @@ func runReconciliation(t *task, x *ReconciliationConfig) (*activity.Result, erro
 	}
 	return res, nil
 }
+
+// reconcileNarrow lets tests write out wide, to compare.
+var reconcileNarrow = true
 
 // splitMatch takes the top-level equalities dimension column = input column
 // out of a match condition, as join pairs, and returns the rest rewritten

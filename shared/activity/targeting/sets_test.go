@@ -175,6 +175,34 @@ func TestChangeDimension(t *testing.T) {
 	e.rerunSame(p, "all", opts{}, all, out("big", big))
 }
 
+// change-dimension with keep all, through a link holding the input's unique
+// key, is a semi-join: the same bytes as the pairs joined.
+func TestChangeDimensionSemiJoinAgree(t *testing.T) {
+	e := fixtureEnv(t)
+	p := e.compile(campaignHead + `
+  - { id: fr, type: build-audience, where: { field: country, op: eq, value: FR } }
+  - { id: theirs, type: change-dimension, from: fr, to: purchases, via: purchases }
+  - { id: stores, type: change-dimension, from: fr, to: stores, via: store }
+`)
+	chain := func(run string) map[string]*activity.Result {
+		fr := e.must(p, "fr", opts{run: run})
+		return map[string]*activity.Result{"theirs": e.must(p, "theirs", opts{run: run}, out("fr", fr)),
+			"stores": e.must(p, "stores", opts{run: run}, out("fr", fr))}
+	}
+	before := targeting.SemiJoins()
+	semi := chain("semi")
+	if targeting.SemiJoins() != before+1 {
+		t.Fatalf("%d semi-joins, want 1 (theirs; stores repeats its targets)", targeting.SemiJoins()-before)
+	}
+	*targeting.SemiJoinKeepAll = false
+	defer func() { *targeting.SemiJoinKeepAll = true }()
+	pairs := chain("pairs")
+	for _, id := range []string{"theirs", "stores"} {
+		eq(t, id+" files", e.manifest(semi[id], "out").Files, e.manifest(pairs[id], "out").Files)
+	}
+	eq(t, "theirs", e.col(semi["theirs"], "out", "purchaseId"), list("P01 P02 P03 P04 P08"))
+}
+
 // Combine reads narrow inputs' own files, not their join to the base; the
 // outputs are the same bytes as when every input is read joined.
 func TestCombineThroughAgree(t *testing.T) {
