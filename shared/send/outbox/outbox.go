@@ -111,15 +111,11 @@ func (o *Outbox) SendGroup(ctx context.Context, ms []*send.Message) ([]string, [
 		return ids, errs
 	}
 	at := o.clock().UTC()
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // readable HTML in the file
 	// The group's lines, by file in the order of first appearance.
 	type chunk struct {
-		name  string
-		start int   // offset in buf
-		msgs  []int // indexes into ms
-		lines []byte
+		name       string
+		msgs       []int // indexes into ms
+		start, end int   // the lines in buf
 	}
 	var chunks []*chunk
 	byName := map[string]*chunk{}
@@ -141,27 +137,31 @@ func (o *Outbox) SendGroup(ctx context.Context, ms []*send.Message) ([]string, [
 		}
 		c.msgs = append(c.msgs, i)
 	}
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	buf := (*bp)[:0]
 	for _, c := range chunks {
-		c.start = buf.Len()
+		c.start = len(buf)
 		for _, i := range c.msgs {
 			ids[i] = ID(ms[i].IdempotencyKey)
-			if err := enc.Encode(Record{ID: ids[i], At: at, Message: *ms[i]}); err != nil {
-				return make([]string, len(ms)), fail(ms, &send.Permanent{Msg: err.Error()})
+			rec := Record{ID: ids[i], At: at, Message: *ms[i]}
+			if !recordFits(&rec) {
+				for _, c := range chunks {
+					for _, i := range c.msgs {
+						ids[i], errs[i] = "", &send.Permanent{Msg: "outbox: the clock is outside the years JSON holds: " + at.String()}
+					}
+				}
+				return ids, errs
 			}
+			buf = appendRecord(buf, &rec) // one line, ending with \n
 		}
+		c.end = len(buf)
 	}
-	data := buf.Bytes() // whole lines, each ending with \n
-	for i, c := range chunks {
-		end := len(data)
-		if i+1 < len(chunks) {
-			end = chunks[i+1].start
-		}
-		c.lines = data[c.start:end]
-	}
+	*bp = buf
 	o.mu.Lock()
 	defer o.mu.Unlock()
 	for _, c := range chunks {
-		err := o.appendLines(c.name, c.lines)
+		err := o.appendLines(c.name, buf[c.start:c.end])
 		for _, i := range c.msgs {
 			if err != nil {
 				ids[i], errs[i] = "", err
@@ -173,14 +173,9 @@ func (o *Outbox) SendGroup(ctx context.Context, ms []*send.Message) ([]string, [
 	return ids, errs
 }
 
-// fail answers every message of ms with err.
-func fail(ms []*send.Message, err error) []error {
-	errs := make([]error, len(ms))
-	for i := range errs {
-		errs[i] = err
-	}
-	return errs
-}
+// bufs holds the buffers of groups' lines (a group of 256 emails is ~1 MB:
+// fresh memory each time costs more than the encoding).
+var bufs = sync.Pool{New: func() any { return new([]byte) }}
 
 // appendLines appends whole lines to the file name. The caller holds o.mu.
 func (o *Outbox) appendLines(name string, lines []byte) error {
