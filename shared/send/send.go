@@ -77,6 +77,30 @@ type Finder interface {
 	Find(ctx context.Context, channel, idempotencyKey string) (messageID string, found bool, err error)
 }
 
+// GroupSender is implemented by senders that take several messages in one
+// call (the local outbox appends a group in one write). Each message has its
+// own answer: ids[i] and errs[i] answer ms[i], as Send would have. A message
+// that got no error left; one with an error did not, unless the error is
+// KindCanceled (unknown, as for Send).
+type GroupSender interface {
+	SendGroup(ctx context.Context, ms []*Message) (ids []string, errs []error)
+}
+
+// GroupOf returns the GroupSender that sends channel's messages for s (s
+// itself, or the sender its Router has for channel); nil when that sender
+// sends one message at a time (or waits for a ceiling before each: Limited).
+func GroupOf(s Sender, channel string) GroupSender {
+	switch x := s.(type) {
+	case Router:
+		return GroupOf(x[channel], channel)
+	case *Limited:
+		return nil
+	case GroupSender:
+		return x
+	}
+	return nil
+}
+
 // Idempotent is implemented by senders whose provider drops a second message
 // with the same idempotency key: an interrupted send may simply be retried.
 type Idempotent interface {

@@ -48,7 +48,8 @@ type crashSender struct {
 	cancel context.CancelFunc
 	store  *memStore
 	fired  atomic.Bool
-	dead   atomic.Bool // a group mode's crash happened
+	dead   atomic.Bool  // a group mode's crash happened
+	groups atomic.Int64 // group calls (SendGroup)
 }
 
 // armStoreCrash makes the run's next store write at op crash the process:
@@ -67,7 +68,46 @@ func (c *crashSender) armStoreCrash(run, op string) {
 }
 
 func (c *crashSender) Send(ctx context.Context, m *send.Message) (string, error) {
-	n := c.calls.Add(1)
+	return c.sendN(ctx, m, c.calls.Add(1))
+}
+
+// gone tells whether the handler is dead: nothing leaves any more.
+func (c *crashSender) gone() bool {
+	return c.dead.Load() || c.fired.Load() && c.mode != storeFailure && c.mode != lostAnswer && storeCrashOp[c.mode] == ""
+}
+
+// SendGroup is the group call of the outbox: the messages before the crash
+// point go out as one group write (so a crash mode at message k of a group
+// is a group write cut after its k-th line: panicBefore leaves k lines
+// whole and the rest unsent), the one at the crash point as Send takes it,
+// and those after one by one.
+func (c *crashSender) SendGroup(ctx context.Context, ms []*send.Message) ([]string, []error) {
+	c.groups.Add(1)
+	before := c.calls.Add(int64(len(ms))) - int64(len(ms)) // calls before this group's
+	ids, errs := make([]string, len(ms)), make([]error, len(ms))
+	k := len(ms)
+	if at := c.after - before; at >= 0 && at < int64(len(ms)) {
+		k = int(at)
+	}
+	if k > 0 {
+		if c.gone() {
+			for i := range k {
+				errs[i] = &send.Transient{Msg: "the process is gone"}
+			}
+		} else {
+			gids, gerrs := c.inner.(send.GroupSender).SendGroup(ctx, ms[:k])
+			copy(ids, gids)
+			copy(errs, gerrs)
+		}
+	}
+	for i := k; i < len(ms); i++ {
+		ids[i], errs[i] = c.sendN(ctx, ms[i], before+int64(i)+1)
+	}
+	return ids, errs
+}
+
+// sendN is the n-th call.
+func (c *crashSender) sendN(ctx context.Context, m *send.Message, n int64) (string, error) {
 	if c.dead.Load() {
 		return "", &send.Transient{Msg: "the process is gone"}
 	}
@@ -150,6 +190,19 @@ func (r *runSenders) Send(ctx context.Context, m *send.Message) (string, error) 
 	return r.sender(m.Tags["run"]).Send(ctx, m)
 }
 
+// SendGroup routes a group to its run's sender: in one call when it takes
+// groups, one by one when not.
+func (r *runSenders) SendGroup(ctx context.Context, ms []*send.Message) ([]string, []error) {
+	if gs, ok := r.sender(ms[0].Tags["run"]).(send.GroupSender); ok {
+		return gs.SendGroup(ctx, ms)
+	}
+	ids, errs := make([]string, len(ms)), make([]error, len(ms))
+	for i, m := range ms {
+		ids[i], errs[i] = r.Send(ctx, m)
+	}
+	return ids, errs
+}
+
 func (r *runSenders) Find(ctx context.Context, channel, key string) (string, bool, error) {
 	return r.def.(send.Finder).Find(ctx, channel, key)
 }
@@ -169,7 +222,7 @@ func TestCrashInjection(t *testing.T) {
 	in := h.population("pop", rows)
 	rs := &runSenders{def: h.outbox}
 	h.deps.Sender = rs
-	var done atomic.Int64
+	var done, groups atomic.Int64
 	var mu sync.Mutex
 	modeCount, crashed := make([]int, numModes), make([]int, numModes)
 	start := time.Now()
@@ -197,6 +250,7 @@ func TestCrashInjection(t *testing.T) {
 						cancel()
 						h.store.failOn.Delete(runID)
 						done.Add(1)
+						groups.Add(cs.groups.Load())
 						if cs.fired.Load() && storeCrashOp[mode] == "" || cs.dead.Load() {
 							mu.Lock()
 							crashed[mode]++
@@ -238,7 +292,11 @@ func TestCrashInjection(t *testing.T) {
 			t.Errorf("mode %s never crashed", modeNames[m])
 		}
 	}
-	t.Logf("%d crash points in %v, by mode: %s: zero duplicates, zero losses", done.Load(), time.Since(start).Round(time.Millisecond), strings.Join(byMode, ", "))
+	if groups.Load() == 0 && !t.Failed() {
+		t.Error("no group was sent in one call (SendGroup)")
+	}
+	t.Logf("%d crash points in %v (%d group calls), by mode: %s: zero duplicates, zero losses", done.Load(), time.Since(start).Round(time.Millisecond),
+		groups.Load(), strings.Join(byMode, ", "))
 }
 
 func checkExactlyOnce(t *testing.T, h *harness, runID string, fin *activity.Result, eligible map[string]bool, wantSkipped map[string]string) {

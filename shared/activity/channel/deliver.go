@@ -99,6 +99,7 @@ type deliverer struct {
 	keys   Keys
 	sup    Suppressions
 	sender send.Sender
+	groups send.GroupSender // the sender's, when it takes groups (send.GroupOf)
 	rn     *renderer
 	prep   *prepared
 	now    func() time.Time
@@ -379,7 +380,13 @@ func (d *deliverer) group(ctx context.Context, rs []*recipient) {
 	// other, each message is recorded as soon as it left, so that a crash
 	// leaves at most one unknown outcome per worker.
 	together := d.canFind || d.idempotent
-	var sent []*job
+	// Such a provider that takes a group in one call (the outbox) gets the
+	// group's messages at once, unless a rate paces them one by one.
+	var gs send.GroupSender
+	if together && d.limiter == nil {
+		gs = d.groups
+	}
+	var sent, claimed []*job
 	for i, j := range jobs {
 		if j == nil {
 			continue // capped
@@ -389,6 +396,10 @@ func (d *deliverer) group(ctx context.Context, rs []*recipient) {
 			continue
 		}
 		j.held = res[i].Entry
+		if gs != nil {
+			claimed = append(claimed, j)
+			continue
+		}
 		id, ok := d.transmit(ctx, j.r, j.held, j.msg, j.capRef)
 		switch {
 		case ok && together:
@@ -397,6 +408,9 @@ func (d *deliverer) group(ctx context.Context, rs []*recipient) {
 		case ok:
 			d.complete(ctx, j.r, j.held, id)
 		}
+	}
+	if len(claimed) > 0 {
+		sent = d.sendGroup(ctx, gs, claimed)
 	}
 	d.completeAll(ctx, sent)
 }
@@ -523,39 +537,41 @@ func (d *deliverer) sendOne(ctx context.Context, r *recipient, held state.Ledger
 // the message left (or was found sent): the caller completes the entry.
 // Otherwise it has settled the entry and r itself.
 func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.LedgerEntry, msg *send.Message, capRef string) (string, bool) {
+	return d.transmitFrom(ctx, r, held, msg, capRef, nil)
+}
+
+// call is the answer of one provider call.
+type call struct {
+	id      string
+	err     error
+	bounded bool // the call's timeout was the slice's deadline
+}
+
+// transmitFrom is transmit whose first attempt's answer, when first is set,
+// is that of a group call (sendGroup) already made.
+func (d *deliverer) transmitFrom(ctx context.Context, r *recipient, held state.LedgerEntry, msg *send.Message, capRef string, first *call) (string, bool) {
 	for attempt := 1; ; attempt++ {
-		if d.stopped.Load() || ctx.Err() != nil {
-			// Not called: the next attempt sends it.
-			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
-			return "", false
+		var c call
+		if attempt == 1 && first != nil {
+			c = *first
+		} else {
+			if d.stopped.Load() || ctx.Err() != nil || d.pace(ctx) != nil {
+				// Not called: the next attempt sends it.
+				d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
+				return "", false
+			}
+			timeout, ok := d.ready(ctx, r, held, capRef)
+			if !ok {
+				return "", false
+			}
+			cctx, cancel := context.WithTimeout(ctx, timeout.d)
+			// A provider ceiling (send.Limited) waits too: it checks again after.
+			cctx = send.WithStillDue(cctx, func() string { return d.dynamic(r, d.now()) })
+			c.id, c.err = d.sender.Send(cctx, msg)
+			c.bounded = timeout.bounded
+			cancel()
 		}
-		if err := d.pace(ctx); err != nil || d.timeUp() {
-			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
-			return "", false
-		}
-		// The wait (rate, backoff) may have outlasted the window or run into
-		// quiet hours: check again, as late as possible.
-		if reason := d.dynamic(r, d.now()); reason != "" {
-			d.notDue(ctx, r, held, capRef, reason)
-			return "", false
-		}
-		if d.now().Add(d.opts.CallTimeout).After(held.LeaseUntil) {
-			// Calling now could outlive the lease; give the entry back.
-			d.failEntry(ctx, held, ledgerTransient+"lease ran out before the provider call")
-			d.defer_(r, d.now())
-			return "", false
-		}
-		timeout, bounded := d.callTimeout()
-		if timeout <= 0 {
-			d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
-			d.stop(errOutOfTime)
-			return "", false
-		}
-		cctx, cancel := context.WithTimeout(ctx, timeout)
-		// A provider ceiling (send.Limited) waits too: it checks again after.
-		cctx = send.WithStillDue(cctx, func() string { return d.dynamic(r, d.now()) })
-		id, err := d.sender.Send(cctx, msg)
-		cancel()
+		id, err, bounded := c.id, c.err, c.bounded
 		var nd *send.NotDue
 		if errors.As(err, &nd) {
 			d.notDue(ctx, r, held, capRef, nd.Reason)
@@ -616,6 +632,82 @@ func (d *deliverer) transmit(ctx context.Context, r *recipient, held state.Ledge
 			}
 		}
 	}
+}
+
+type callBound struct {
+	d       time.Duration
+	bounded bool
+}
+
+// ready checks, as late as possible before a provider call for a held
+// entry, that the call may be made, and returns its timeout. false: the
+// entry and r are settled (or the slice stops) and no call is made.
+func (d *deliverer) ready(ctx context.Context, r *recipient, held state.LedgerEntry, capRef string) (callBound, bool) {
+	if d.stopped.Load() || ctx.Err() != nil || d.timeUp() {
+		// Not called: the next attempt sends it.
+		d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
+		return callBound{}, false
+	}
+	// A wait (rate, backoff) may have outlasted the window or run into quiet
+	// hours: check again.
+	if reason := d.dynamic(r, d.now()); reason != "" {
+		d.notDue(ctx, r, held, capRef, reason)
+		return callBound{}, false
+	}
+	if d.now().Add(d.opts.CallTimeout).After(held.LeaseUntil) {
+		// Calling now could outlive the lease; give the entry back.
+		d.failEntry(ctx, held, ledgerTransient+"lease ran out before the provider call")
+		d.defer_(r, d.now())
+		return callBound{}, false
+	}
+	timeout, bounded := d.callTimeout()
+	if timeout <= 0 {
+		d.failEntry(ctx, held, ledgerTransient+"interrupted before the provider call")
+		d.stop(errOutOfTime)
+		return callBound{}, false
+	}
+	return callBound{timeout, bounded}, true
+}
+
+// sendGroup sends a group's claimed messages in one call of a GroupSender
+// (the outbox: one write) and returns those that left; each of the others
+// goes on as transmit would after its first attempt (retried alone, or
+// settled).
+func (d *deliverer) sendGroup(ctx context.Context, gs send.GroupSender, jobs []*job) []*job {
+	var ready []*job
+	var bound callBound
+	for _, j := range jobs {
+		b, ok := d.ready(ctx, j.r, j.held, j.capRef)
+		if !ok {
+			continue
+		}
+		if len(ready) == 0 || b.d < bound.d {
+			bound = b
+		}
+		ready = append(ready, j)
+	}
+	if len(ready) == 0 {
+		return nil
+	}
+	ms := make([]*send.Message, len(ready))
+	for i, j := range ready {
+		ms[i] = j.msg
+	}
+	cctx, cancel := context.WithTimeout(ctx, bound.d)
+	ids, errs := gs.SendGroup(cctx, ms)
+	cancel()
+	sent := ready[:0]
+	for i, j := range ready {
+		id, ok := ids[i], true
+		if errs[i] != nil {
+			id, ok = d.transmitFrom(ctx, j.r, j.held, j.msg, j.capRef, &call{err: errs[i], bounded: bound.bounded})
+		}
+		if ok {
+			j.id = id
+			sent = append(sent, j)
+		}
+	}
+	return sent
 }
 
 // pace waits for the slice's share of the activity's rate, on the

@@ -136,6 +136,7 @@ func newDeliverer(t *datatask.Task, deps *Deps, kind *Kind, x *Config, pm *datas
 		d.sender = s
 		d.canFind = send.CanFind(s, kind.Type)
 		d.idempotent = send.IsIdempotent(s, kind.Type)
+		d.groups = send.GroupOf(s, kind.Type)
 	} else if d.capMax > 0 && d.caps == nil {
 		d.capMax = 0
 	}

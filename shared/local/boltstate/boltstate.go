@@ -296,8 +296,8 @@ func (s *Store) tx(ctx context.Context, run func(*bolt.DB, func(*bolt.Tx) error)
 	return failure.Transient(err)
 }
 
-// casUpdate changes the JSON value at k with fn and keeps the JSON work out
-// of bbolt's group commit, which runs its functions one after another: it
+// casUpdate changes the value at k with fn and keeps the decoding and
+// encoding (encodeValue) out of bbolt's group commit, which runs its functions one after another: it
 // reads and decodes the value in a read transaction, applies fn, encodes the
 // result, and commits it only if the stored bytes are still those it read,
 // starting over otherwise. fn gets the zero value and found=false for a
@@ -313,7 +313,7 @@ func casUpdate[T any](ctx context.Context, s *Store, bucket, k []byte, fn func(c
 		})
 		var cur T
 		if err == nil && raw != nil {
-			err = json.Unmarshal(raw, &cur)
+			err = decodeValue(k, raw, &cur)
 		}
 		if err != nil {
 			return cur, err
@@ -322,7 +322,7 @@ func casUpdate[T any](ctx context.Context, s *Store, bucket, k []byte, fn func(c
 		if err != nil || !write {
 			return next, err
 		}
-		data, err := json.Marshal(next)
+		data, err := encodeValue(next)
 		if err != nil {
 			return next, err
 		}
@@ -372,7 +372,7 @@ func casUpdates[T any](ctx context.Context, s *Store, bucket []byte, keys [][]by
 		for j, i := range todo {
 			var cur T
 			if raws[j] != nil {
-				if err := json.Unmarshal(raws[j], &cur); err != nil {
+				if err := decodeValue(keys[i], raws[j], &cur); err != nil {
 					return vals, errs, err
 				}
 			}
@@ -381,7 +381,7 @@ func casUpdates[T any](ctx context.Context, s *Store, bucket []byte, keys [][]by
 			if ferr != nil || !write {
 				continue
 			}
-			if datas[j], err = json.Marshal(next); err != nil {
+			if datas[j], err = encodeValue(next); err != nil {
 				return vals, errs, err
 			}
 		}
@@ -435,7 +435,7 @@ func get(b *bolt.Bucket, k []byte, v any) (bool, error) {
 	if data == nil {
 		return false, nil
 	}
-	return true, json.Unmarshal(data, v)
+	return true, decodeValue(k, data, v)
 }
 
 // put stores v at k and returns v as stored (decoded back, as a later read sees it).
@@ -455,9 +455,9 @@ func put[T any](b *bolt.Bucket, k []byte, v T) (T, error) {
 // after the sort key p.After, and returns at most p.Limit of them with the next cursor.
 func scan[T any](b *bolt.Bucket, pre []byte, p state.Page, reverse bool) ([]T, string, error) {
 	var out []T
-	next, err := walk(b, pre, p, reverse, func(v []byte) error {
+	next, err := walk(b, pre, p, reverse, func(k, v []byte) error {
 		var t T
-		err := json.Unmarshal(v, &t)
+		err := decodeValue(k, v, &t)
 		out = append(out, t)
 		return err
 	})
@@ -467,7 +467,7 @@ func scan[T any](b *bolt.Bucket, pre []byte, p state.Page, reverse bool) ([]T, s
 // scanRaw is scan for values that are plain strings.
 func scanRaw(b *bolt.Bucket, pre []byte, p state.Page, reverse bool) ([]string, string, error) {
 	var out []string
-	next, err := walk(b, pre, p, reverse, func(v []byte) error {
+	next, err := walk(b, pre, p, reverse, func(_, v []byte) error {
 		out = append(out, string(v))
 		return nil
 	})
@@ -475,7 +475,7 @@ func scanRaw(b *bolt.Bucket, pre []byte, p state.Page, reverse bool) ([]string, 
 }
 
 // walk calls fn with the values scan visits and returns the next cursor.
-func walk(b *bolt.Bucket, pre []byte, p state.Page, reverse bool, fn func(v []byte) error) (string, error) {
+func walk(b *bolt.Bucket, pre []byte, p state.Page, reverse bool, fn func(k, v []byte) error) (string, error) {
 	c := b.Cursor()
 	var k, v []byte
 	start := append(bytes.Clone(pre), p.After...)
@@ -508,7 +508,7 @@ func walk(b *bolt.Bucket, pre []byte, p state.Page, reverse bool, fn func(v []by
 			more = true
 			break
 		}
-		if err := fn(v); err != nil {
+		if err := fn(k, v); err != nil {
 			return "", err
 		}
 		n++

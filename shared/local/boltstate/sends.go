@@ -3,7 +3,6 @@ package boltstate
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"time"
 
@@ -315,7 +314,7 @@ func (s *Store) ReserveCapsAndClaimSends(ctx context.Context, rs []state.CapRequ
 		for i := range n {
 			var l state.CapLog
 			if capRaw[i] != nil {
-				if err := json.Unmarshal(capRaw[i], &l); err != nil {
+				if err := decodeValue(capKeys[i], capRaw[i], &l); err != nil {
 					return nil, nil, err
 				}
 			}
@@ -323,12 +322,12 @@ func (s *Store) ReserveCapsAndClaimSends(ctx context.Context, rs []state.CapRequ
 				res[i] = state.SendResult{}
 				continue
 			}
-			if capData[i], err = json.Marshal(l); err != nil {
+			if capData[i], err = encodeValue(l); err != nil {
 				return nil, nil, err
 			}
 			if sendRaw[i] != nil {
 				res[i] = state.SendResult{}
-				if err := json.Unmarshal(sendRaw[i], &res[i].Entry); err != nil {
+				if err := decodeValue(sendKeys[i], sendRaw[i], &res[i].Entry); err != nil {
 					return nil, nil, err
 				}
 				continue
@@ -338,7 +337,7 @@ func (s *Store) ReserveCapsAndClaimSends(ctx context.Context, rs []state.CapRequ
 				return nil, nil, err
 			}
 			res[i] = state.SendResult{Entry: e, Claimed: true}
-			if sendData[i], err = json.Marshal(e); err != nil {
+			if sendData[i], err = encodeValue(e); err != nil {
 				return nil, nil, err
 			}
 		}

@@ -33,6 +33,17 @@ func (d *diskFills) Send(ctx context.Context, m *send.Message) (string, error) {
 	return d.Outbox.Send(ctx, m)
 }
 
+// SendGroup takes a group message by message, so that the disk fills
+// after room messages whatever the groups (the embedded outbox's SendGroup
+// would write past it).
+func (d *diskFills) SendGroup(ctx context.Context, ms []*send.Message) ([]string, []error) {
+	ids, errs := make([]string, len(ms)), make([]error, len(ms))
+	for i, m := range ms {
+		ids[i], errs[i] = d.Send(ctx, m)
+	}
+	return ids, errs
+}
+
 // mailRun compiles a campaign emailing 20 sample customers and opens a home;
 // the sender comes from the environment (the outbox, or STEPWISE_SMTP_ADDR).
 func mailRun(t *testing.T) (*compile.Program, *executor.Local, string) {

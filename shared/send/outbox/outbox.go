@@ -1,12 +1,13 @@
 // Package outbox is the local sender: every message is appended as one JSON
 // line to <dir>/<run>/<activity>.jsonl, where tests and people read it.
 //
-// An append is one write(2) of a whole line on a file opened with O_APPEND:
-// once Send returns, the line is in the kernel and survives the process
-// (not a power cut: the outbox is for local runs). An append is whole or
-// nothing: a short or failed write (a full disk) is cut back to the last
-// complete line, and opening a file cut by a crash mid-write drops its torn
-// tail. A reader skips a torn line. The message id is derived from the
+// An append is one write(2) of whole lines on a file opened with O_APPEND
+// (one line for Send, a group's lines for SendGroup): once the call returns,
+// the lines are in the kernel and survive the process (not a power cut: the
+// outbox is for local runs). An append is whole or nothing: a short or
+// failed write (a full disk) is cut back to where it started, and opening a
+// file cut by a crash mid-write drops its torn tail (the lines before it are
+// messages sent). A reader skips a torn line. The message id is derived from the
 // idempotency key, and Find looks a key up, so a send interrupted between
 // the outbox and the ledger is settled exactly once.
 //
@@ -92,40 +93,103 @@ func ID(key string) string { return "outbox-" + strings.TrimPrefix(key, "sw-") }
 
 // Send implements send.Sender.
 func (o *Outbox) Send(ctx context.Context, m *send.Message) (string, error) {
+	ids, errs := o.SendGroup(ctx, []*send.Message{m})
+	return ids[0], errs[0]
+}
+
+// SendGroup implements send.GroupSender: the lines of a group's messages
+// that go to one file are one write(2), whole or nothing (a short or failed
+// write is cut back to where the group started, and every message of it
+// fails). A crash mid-write leaves the group's complete lines (those
+// messages are sent) and a torn tail, which the next open cuts.
+func (o *Outbox) SendGroup(ctx context.Context, ms []*send.Message) ([]string, []error) {
+	ids, errs := make([]string, len(ms)), make([]error, len(ms))
 	if err := ctx.Err(); err != nil {
-		return "", err
+		for i := range errs {
+			errs[i] = err
+		}
+		return ids, errs
 	}
-	if m.To == "" {
-		return "", &send.Permanent{Msg: "no recipient address"}
+	at := o.clock().UTC()
+	// The group's lines, by file in the order of first appearance.
+	type chunk struct {
+		name       string
+		msgs       []int // indexes into ms
+		start, end int   // the lines in buf
 	}
-	if m.IdempotencyKey == "" {
-		return "", &send.Permanent{Msg: "no idempotency key", Account: true}
+	var chunks []*chunk
+	byName := map[string]*chunk{}
+	for i, m := range ms {
+		switch {
+		case m.To == "":
+			errs[i] = &send.Permanent{Msg: "no recipient address"}
+			continue
+		case m.IdempotencyKey == "":
+			errs[i] = &send.Permanent{Msg: "no idempotency key", Account: true}
+			continue
+		}
+		name := fileName(m.Tags)
+		c := byName[name]
+		if c == nil {
+			c = &chunk{name: name}
+			byName[name] = c
+			chunks = append(chunks, c)
+		}
+		c.msgs = append(c.msgs, i)
 	}
-	rec := Record{ID: ID(m.IdempotencyKey), At: o.clock().UTC(), Message: *m}
-	var buf bytes.Buffer
-	enc := json.NewEncoder(&buf)
-	enc.SetEscapeHTML(false) // readable HTML in the file
-	if err := enc.Encode(rec); err != nil {
-		return "", &send.Permanent{Msg: err.Error()}
+	bp := bufs.Get().(*[]byte)
+	defer bufs.Put(bp)
+	buf := (*bp)[:0]
+	for _, c := range chunks {
+		c.start = len(buf)
+		for _, i := range c.msgs {
+			ids[i] = ID(ms[i].IdempotencyKey)
+			rec := Record{ID: ids[i], At: at, Message: *ms[i]}
+			if !recordFits(&rec) {
+				for _, c := range chunks {
+					for _, i := range c.msgs {
+						ids[i], errs[i] = "", &send.Permanent{Msg: "outbox: the clock is outside the years JSON holds: " + at.String()}
+					}
+				}
+				return ids, errs
+			}
+			buf = appendRecord(buf, &rec) // one line, ending with \n
+		}
+		c.end = len(buf)
 	}
-	line := buf.Bytes() // one line, ending with \n
-	name := fileName(m.Tags)
+	*bp = buf
 	o.mu.Lock()
 	defer o.mu.Unlock()
+	for _, c := range chunks {
+		err := o.appendLines(c.name, buf[c.start:c.end])
+		for _, i := range c.msgs {
+			if err != nil {
+				ids[i], errs[i] = "", err
+			} else if o.index != nil {
+				o.index[ms[i].IdempotencyKey] = ids[i]
+			}
+		}
+	}
+	return ids, errs
+}
+
+// bufs holds the buffers of groups' lines (a group of 256 emails is ~1 MB:
+// fresh memory each time costs more than the encoding).
+var bufs = sync.Pool{New: func() any { return new([]byte) }}
+
+// appendLines appends whole lines to the file name. The caller holds o.mu.
+func (o *Outbox) appendLines(name string, lines []byte) error {
 	a, err := o.file(name)
 	if err != nil {
-		return "", &send.Transient{Msg: "outbox: " + err.Error()}
+		return &send.Transient{Msg: "outbox: " + err.Error()}
 	}
-	if err := a.append(line); err != nil {
-		// Reopening repairs the file should cutting the line back have failed.
+	if err := a.append(lines); err != nil {
+		// Reopening repairs the file should cutting the lines back have failed.
 		a.f.Close()
 		delete(o.files, name)
-		return "", &send.Transient{Msg: err.Error()}
+		return &send.Transient{Msg: err.Error()}
 	}
-	if o.index != nil {
-		o.index[m.IdempotencyKey] = rec.ID
-	}
-	return rec.ID, nil
+	return nil
 }
 
 // Find implements send.Finder.
@@ -185,8 +249,8 @@ func (o *Outbox) file(name string) (*appender, error) {
 	return a, nil
 }
 
-// append writes one whole line, or nothing: a short or failed write is cut
-// back to the last complete line.
+// append writes whole lines, all or nothing: a short or failed write is cut
+// back to where they started.
 func (a *appender) append(line []byte) error {
 	n, err := a.f.Write(line)
 	if err == nil && n == len(line) {
@@ -199,7 +263,7 @@ func (a *appender) append(line []byte) error {
 	if terr := a.f.Truncate(a.size); terr != nil {
 		return fmt.Errorf("outbox %s: write: %w; cutting the partial line back failed too: %v", a.path, err, terr)
 	}
-	return fmt.Errorf("outbox %s: write: %w (the message was not recorded)", a.path, err)
+	return fmt.Errorf("outbox %s: write: %w (the messages were not recorded)", a.path, err)
 }
 
 // completeSize is the size of f up to its last newline.
