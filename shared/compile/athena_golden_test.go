@@ -1,0 +1,84 @@
+package compile_test
+
+import (
+	"bytes"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
+	"github.com/stepwise-run/stepwise/shared/compile"
+)
+
+// athenaSettings turn the examples' catalog to engine: athena.
+const athenaSettings = "\nengine: athena\nathena: { workgroup: stepwise, database: stepwise, outputLocation: s3://stepwise-athena-results/queries/ }\n"
+
+// compileAthena compiles an example against the examples' catalog with
+// engine: athena (and onError, when set).
+func compileAthena(t *testing.T, name, onError string) *compile.Program {
+	t.Helper()
+	dir := t.TempDir()
+	cat, err := os.ReadFile("../../examples/catalog.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs("../../examples")
+	// Sources stay the examples' (absolute), so the catalog reads as there.
+	cat = bytes.ReplaceAll(cat, []byte("source: data/"), []byte("source: "+abs+"/data/"))
+	if err := os.WriteFile(filepath.Join(dir, "catalog.yaml"), append(cat, athenaSettings...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("../../examples/" + name + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onError != "" {
+		src = append(src, "\nonError: "+onError+"\n"...)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.CopyFS(filepath.Join(dir, "templates"), os.DirFS("../../examples/templates"))
+	p, diags := builtin.CompileFiles(filepath.Join(dir, name+".yaml"), filepath.Join(dir, "catalog.yaml"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return p
+}
+
+// The Athena-engine golden: examples/newsletter (build-audience, flow and
+// channel activities only: winback's enrichment, deduplication and split are
+// not yet on Athena) compiled with engine: athena.
+func TestStateMachinesGoldenAthena(t *testing.T) {
+	p := compileAthena(t, "newsletter", "")
+	path := "../../statemachines/" + p.Campaign.ID + ".athena.asl.json"
+	if *update {
+		if err := os.WriteFile(path, p.JSON, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run `make statemachines`)", err)
+	}
+	if !bytes.Equal(want, p.JSON) {
+		t.Errorf("%s is stale: run `make statemachines` and review the diff", path)
+	}
+	for _, s := range []string{`"Resource": "arn:aws:states:::athena:startQueryExecution.sync"`, `"QueryString.$": "$.r.subscribers.extra.query"`,
+		`"Athena.TooManyRequestsException"`, `"Error": "AthenaQueryFailed"`, `"WorkGroup": "stepwise"`} {
+		if !strings.Contains(string(p.JSON), s) {
+			t.Errorf("the Athena machine lacks %s", s)
+		}
+	}
+}
+
+// Athena states pass asl-validator, inside a level's Parallel and under
+// every onError policy.
+func TestASLValidatorAthena(t *testing.T) {
+	bin := aslValidator(t)
+	for _, policy := range []string{"", "ignore", "suspend"} {
+		validateASL(t, bin, "newsletter-athena-"+policy, compileAthena(t, "newsletter", policy).JSON)
+	}
+}
