@@ -18,17 +18,19 @@ const (
 // Engines lists the valid engine names.
 var Engines = []string{EngineDuckDB, EngineAthena, EngineAuto}
 
-// DefaultAutoAboveBytes is where `engine: auto` switches to Athena: the
-// input size above which one Lambda costs more than Athena's scan (see
-// docs/costs.md, "DuckDB or Athena") and nears its memory and /tmp.
-const DefaultAutoAboveBytes = 20 << 30
+// DefaultAutoAboveBytes is where `engine: auto` switches to Athena: per GB
+// one Lambda costs less than Athena's scan at every size, so auto switches
+// where a Lambda nears its limits (10 GB of /tmp holds the input's copy,
+// DuckDB's spill and the output; 15 minutes): docs/costs.md, "DuckDB or
+// Athena".
+const DefaultAutoAboveBytes = 4 << 30
 
 // Athena configures the Athena engine.
 type Athena struct {
 	Workgroup      string `json:"workgroup" jsonschema:"required,description=Athena workgroup the queries run in"`
 	Database       string `json:"database" jsonschema:"required,description=Glue database the catalog's tables are registered in"`
 	OutputLocation string `json:"outputLocation" jsonschema:"required,description=s3:// prefix for Athena's own query results (UNLOAD output goes under the run's prefix)"`
-	AutoAboveBytes int64  `json:"autoAboveBytes,omitempty" jsonschema:"description=engine auto: input bytes above which Athena is used (default 20 GiB)"`
+	AutoAboveBytes int64  `json:"autoAboveBytes,omitempty" jsonschema:"description=engine auto: input bytes above which Athena is used (default 4 GiB)"`
 }
 
 // EngineFor returns the engine an activity reading a table of inputBytes
