@@ -2,6 +2,8 @@ package compile_test
 
 import (
 	"bytes"
+	"context"
+	"fmt"
 	"os"
 	"path/filepath"
 	"strings"
@@ -80,5 +82,26 @@ func TestASLValidatorAthena(t *testing.T) {
 	bin := aslValidator(t)
 	for _, policy := range []string{"", "ignore", "suspend"} {
 		validateASL(t, bin, "newsletter-athena-"+policy, compileAthena(t, "newsletter", policy).JSON)
+	}
+}
+
+// A run's --engine overrides the catalog's: athena needs the athena block.
+func TestCompileEngineOverride(t *testing.T) {
+	p, diags := compile.CompileFilesEngine(context.Background(), "../../examples/newsletter.yaml", "", "athena", builtin.Registry(), builtin.Checkers(), nil)
+	if p != nil || !strings.Contains(fmt.Sprint(diags), "engine: --engine: engine athena needs the catalog's athena settings") {
+		t.Errorf("override without settings: %v", diags)
+	}
+	// With the settings and engine: duckdb, --engine athena emits the Athena states.
+	dir := filepath.Dir(compileAthena(t, "newsletter", "").Catalog.File)
+	cat, _ := os.ReadFile(filepath.Join(dir, "catalog.yaml"))
+	os.WriteFile(filepath.Join(dir, "catalog.yaml"), bytes.Replace(cat, []byte("engine: athena"), []byte("engine: duckdb"), 1), 0o644)
+	for engine, want := range map[string]bool{"": false, "athena": true} {
+		p, diags := compile.CompileFilesEngine(context.Background(), filepath.Join(dir, "newsletter.yaml"), "", engine, builtin.Registry(), builtin.Checkers(), nil)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if got := bytes.Contains(p.JSON, []byte("athena:startQueryExecution.sync")); got != want {
+			t.Errorf("--engine %q: Athena states %v, want %v", engine, got, want)
+		}
 	}
 }
