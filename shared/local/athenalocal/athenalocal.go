@@ -33,6 +33,9 @@ type Athena struct {
 	Blob blob.Store
 	// NewEngine opens the DuckDB engine queries run on (once, lazily).
 	NewEngine func() (*dataset.Engine, error)
+	// Ran, when set, receives each statement as it starts (tests parse
+	// them with a Trino parser).
+	Ran func(query string)
 
 	mu     sync.Mutex
 	eng    *dataset.Engine
@@ -77,7 +80,9 @@ type request struct {
 	ResultConfiguration   struct{ OutputLocation string }
 }
 
-var unload = regexp.MustCompile(`(?s)^UNLOAD \((.*)\) TO '(s3://[^']*)' WITH \(format = 'PARQUET', compression = 'SNAPPY'\)$`)
+// Unload matches the statements the compiler's Athena states carry: the
+// SELECT and the run-store location.
+var Unload = regexp.MustCompile(`(?s)^UNLOAD \((.*)\) TO '(s3://[^']*)' WITH \(format = 'PARQUET', compression = 'SNAPPY'\)$`)
 
 // QueryError is a failed query: Step Functions names it States.TaskFailed
 // and its cause is the query execution, with Athena's reason.
@@ -100,13 +105,16 @@ func (a *Athena) QuerySync(ctx context.Context, input json.RawMessage) (json.Raw
 	if err := json.Unmarshal(input, &req); err != nil {
 		return nil, fmt.Errorf("athenalocal: parameters: %w", err)
 	}
+	if a.Ran != nil {
+		a.Ran(req.QueryString)
+	}
 	sum := sha256.Sum256([]byte(req.QueryString))
 	id := hex.EncodeToString(sum[:16])
 	id = id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
 	if req.WorkGroup == "" || req.QueryExecutionContext.Database == "" || !strings.HasPrefix(req.ResultConfiguration.OutputLocation, "s3://") {
 		return nil, &QueryError{ID: id, Reason: "InvalidRequestException: WorkGroup, QueryExecutionContext.Database and an s3:// OutputLocation are required"}
 	}
-	m := unload.FindStringSubmatch(req.QueryString)
+	m := Unload.FindStringSubmatch(req.QueryString)
 	if m == nil {
 		return nil, &QueryError{ID: id, Reason: "only UNLOAD ... TO 's3://...' WITH (format = 'PARQUET', compression = 'SNAPPY') runs here"}
 	}

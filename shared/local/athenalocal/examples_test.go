@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"reflect"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -20,6 +21,13 @@ import (
 )
 
 var now = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+// ran collects every statement the stand-in ran in this package's tests;
+// TestMain parses them all as Trino.
+var (
+	ranMu sync.Mutex
+	ran   []string
+)
 
 const athenaSettings = "\nengine: athena\nathena: { workgroup: primary, database: stepwise, outputLocation: s3://stepwise-local/athena-results/ }\n"
 
@@ -60,6 +68,7 @@ func run(t *testing.T, dir, campaign, catalog, home string) *runner.Summary {
 	}
 	defer l.Close()
 	l.Env.Clock = func() time.Time { return now }
+	l.Athena().Ran = func(q string) { ranMu.Lock(); ran = append(ran, q); ranMu.Unlock() }
 	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip, Test: true})
 	if err != nil {
 		t.Fatalf("%s on %s: %v", campaign, catalog, err)

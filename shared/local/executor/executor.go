@@ -492,3 +492,6 @@ func causeMessage(cause string) string {
 	}
 	return cause
 }
+
+// Athena is the stand-in that runs engine: athena statements here.
+func (l *Local) Athena() *athenalocal.Athena { return l.athena }
