@@ -6,6 +6,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
@@ -100,8 +101,15 @@ func covered(t *testing.T, file string) (string, bool) {
 // Every example whose activities are all covered gives the same counts on
 // every transition with engine: athena (Trino SQL on DuckDB) as with
 // duckdb; every other is refused with the activity named.
+//
+// STEPWISE_ATHENA_CUSTOMERS=1000000 runs it at that size (the figure in
+// docs/decisions.md).
 func TestExamplesAthenaMatchDuckDB(t *testing.T) {
-	dir := workspace(t, 3000)
+	customers := 3000
+	if n, err := strconv.Atoi(os.Getenv("STEPWISE_ATHENA_CUSTOMERS")); err == nil && n > 0 {
+		customers = n
+	}
+	dir := workspace(t, customers)
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	ran := 0
 	for _, f := range files {
