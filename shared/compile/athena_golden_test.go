@@ -105,3 +105,38 @@ func TestCompileEngineOverride(t *testing.T) {
 		}
 	}
 }
+
+// engine: auto puts a large table's build-audience on Athena, but one whose
+// condition the Trino dialect cannot lower yet stays on DuckDB; engine:
+// athena refuses it, naming the activity.
+func TestAutoFallsBackPerActivity(t *testing.T) {
+	dir := filepath.Dir(compileAthena(t, "newsletter", "").Catalog.File)
+	cat, _ := os.ReadFile(filepath.Join(dir, "catalog.yaml"))
+	auto := bytes.Replace(cat, []byte("engine: athena"), []byte("engine: auto"), 1)
+	auto = bytes.Replace(auto, []byte("outputLocation: s3://stepwise-athena-results/queries/"), []byte("outputLocation: s3://stepwise-athena-results/queries/, autoAboveBytes: 1"), 1)
+	// customers' source: a file of some bytes (its size is what auto reads).
+	abs, _ := filepath.Abs("../../examples/data/customers.parquet")
+	os.WriteFile(filepath.Join(dir, "customers.parquet"), []byte("PAR1"), 0o644)
+	auto = bytes.Replace(auto, []byte(abs), []byte(filepath.Join(dir, "customers.parquet")), 1)
+	os.WriteFile(filepath.Join(dir, "catalog.yaml"), auto, 0o644)
+	src := `version: 1
+id: auto
+dimension: customers
+activities:
+  - { id: plain, type: build-audience, where: { field: emailOptIn, op: eq, value: true } }
+  - { id: birthdays, type: build-audience, where: { field: birthDate, op: anniversary } }
+`
+	os.WriteFile(filepath.Join(dir, "auto.yaml"), []byte(src), 0o644)
+	p, diags := builtin.CompileFiles(filepath.Join(dir, "auto.yaml"), "")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	js := string(p.JSON)
+	if !strings.Contains(js, `"plain:query"`) || strings.Contains(js, `"birthdays:query"`) {
+		t.Errorf("auto: want plain on Athena and birthdays on DuckDB")
+	}
+	_, diags = compile.CompileFilesEngine(context.Background(), filepath.Join(dir, "auto.yaml"), "", "athena", builtin.Registry(), builtin.Checkers(), nil)
+	if !strings.Contains(fmt.Sprint(diags), "activities[1].where: activity birthdays: not yet on athena: date parts and windows") {
+		t.Errorf("athena: %v", diags)
+	}
+}

@@ -61,18 +61,30 @@ func onAthena(cat *campaign.Catalog, table string) bool {
 	return cat.EngineFor(n, known) == campaign.EngineAthena
 }
 
-// athenaCheck reports, at path, a condition the Trino dialect cannot lower
-// yet (lowered once against a fixed instant; values do not matter here).
-func athenaCheck(c *activity.Check, path string, where *condition.Condition, s campaign.Schema) {
+// trinoRefuses returns why the Trino dialect cannot lower a condition yet
+// ("" when it can), lowered once against a fixed instant: values do not
+// matter here.
+func trinoRefuses(cat *campaign.Catalog, cp *campaign.Campaign, where *condition.Condition, s campaign.Schema) string {
 	if where == nil {
+		return ""
+	}
+	sc := condition.SQLScope{Alias: "t", Schema: s, Catalog: cat, Relation: func(t string) (string, error) { return t, nil },
+		Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ParamTypes: condition.ParamTypes(cp.Parameters),
+		Variables: cp.Variables, Dialect: condition.Trino, Database: "athena"}
+	if _, _, err := condition.ToSQL(where, sc); errors.Is(err, condition.ErrNotOnAthena) {
+		return strings.TrimPrefix(err.Error(), "condition: ")
+	}
+	return ""
+}
+
+// athenaCheck reports, at path, a condition the Trino dialect cannot lower
+// yet, under engine: athena (auto runs such an activity on DuckDB).
+func athenaCheck(c *activity.Check, path string, where *condition.Condition, s campaign.Schema) {
+	if c.Catalog.Engine != campaign.EngineAthena {
 		return
 	}
-	sc := condition.SQLScope{Alias: "t", Schema: s, Catalog: c.Catalog, Relation: func(t string) (string, error) { return t, nil },
-		Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ParamTypes: condition.ParamTypes(c.Campaign.Parameters),
-		Variables: c.Campaign.Variables, Dialect: condition.Trino, Database: "athena"}
-	if _, _, err := condition.ToSQL(where, sc); errors.Is(err, condition.ErrNotOnAthena) {
-		msg := strings.TrimPrefix(err.Error(), "condition: ")
-		c.Errorf(path, "activity %s: %s; set the catalog's engine to duckdb", c.Activity.ID, msg)
+	if msg := trinoRefuses(c.Catalog, c.Campaign, where, s); msg != "" {
+		c.Errorf(path, "activity %s: %s; set the catalog's engine to duckdb or auto", c.Activity.ID, msg)
 	}
 }
 

@@ -32,7 +32,7 @@ func buildAudience(d *Deps) *activity.Spec {
 			if dim == "" {
 				dim = l.Campaign().Dimension
 			}
-			if onAthena(l.Catalog(), dim) {
+			if t, ok := l.Catalog().Table(dim); ok && onAthena(l.Catalog(), dim) && trinoRefuses(l.Catalog(), l.Campaign(), x.Where, t.Schema()) == "" {
 				return lowerAthena(l)
 			}
 			st := l.Task("", nil)
