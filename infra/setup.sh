@@ -40,6 +40,14 @@ if ! command -v chromium >/dev/null && command -v apt-get >/dev/null; then
   $sudo apt-get install -y chromium >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y chromium >/dev/null; }
 fi
 
+# Debian's sqlglot: the Trino-dialect parser that checks every statement the
+# Athena engine generates (shared/local/athenalocal TestTrinoSyntax).
+if ! /usr/bin/python3 -c 'import sqlglot' 2>/dev/null && command -v apt-get >/dev/null; then
+  echo "infra/setup.sh: apt-get install python3-sqlglot"
+  sudo=""; [ "$(id -u)" = 0 ] || sudo="sudo"
+  $sudo apt-get install -y python3-sqlglot >/dev/null || { $sudo apt-get update >/dev/null && $sudo apt-get install -y python3-sqlglot >/dev/null; }
+fi
+
 npm_install "$here/tools"
 [ -d "$here/sfn-local" ] && npm_install "$here/sfn-local"
 [ -x "$here/setup-dynamodb-local.sh" ] && "$here/setup-dynamodb-local.sh"

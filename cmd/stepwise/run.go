@@ -29,7 +29,7 @@ import (
 
 func init() {
 	register("run", command{summary: "run a campaign locally, end to end, with counts on every transition",
-		usage: "run [--catalog FILE] CAMPAIGN [--test] [--param N=V]... [--json] [--wait real|skip|scale=N] [--home DIR] [--file-root DIR|s3://B/P]...", run: runRun})
+		usage: "run [--catalog FILE] CAMPAIGN [--test] [--param N=V]... [--json] [--wait real|skip|scale=N] [--engine duckdb|athena|auto] [--home DIR] [--file-root DIR|s3://B/P]...", run: runRun})
 }
 
 // paramFlags collects repeated --param NAME=VALUE.
@@ -53,6 +53,7 @@ func runRun(args []string, stdout, stderr io.Writer) int {
 	wait := fs.String("wait", "real", "wait states: real, skip, or scale=N")
 	home := fs.String("home", ".stepwise", "local state folder (datasets, runs, outbox)")
 	key := fs.String("idempotency-key", "", "a run started twice with the same key is one run")
+	fs.String("engine", "", "targeting engine for this run: duckdb, athena or auto (default: the catalog's)")
 	params := paramFlags{}
 	fs.Var(params, "param", "run parameter NAME=VALUE (repeatable)")
 	var roots listFlag

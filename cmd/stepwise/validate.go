@@ -76,7 +76,11 @@ func load(fs *flag.FlagSet, args []string, catalog *string, stderr io.Writer) (*
 		fmt.Fprintf(stderr, "stepwise %s: %v\n", fs.Name(), err)
 		return nil, 1
 	}
-	p, diags := builtin.CompileFiles(pos[0], *catalog)
+	engine := ""
+	if f := fs.Lookup("engine"); f != nil { // run's per-run override
+		engine = f.Value.String()
+	}
+	p, diags := builtin.CompileFilesEngine(pos[0], *catalog, engine)
 	printDiags(stderr, diags)
 	if diags.HasErrors() {
 		return nil, 1

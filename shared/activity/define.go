@@ -44,12 +44,17 @@ type Def[C any] struct {
 	// Describe says what a config does in plain words, a sentence a line,
 	// for people who do not read YAML (the console). It may be nil.
 	Describe func(c *campaign.Campaign, cfg *C) []string
+	// OnAthena: the type lowers itself to Athena when the catalog's engine
+	// is athena (or auto picks it). A targeting or data type without it is
+	// refused under engine: athena.
+	OnAthena bool
 }
 
 // Spec is a registered activity type: a Def with its config type erased.
 type Spec struct {
 	Type, Family, Summary, Function string
 	Inputs                          Inputs
+	OnAthena                        bool
 
 	newConfig func() any
 	ports     func(cfg any) []string
@@ -63,7 +68,7 @@ type Spec struct {
 // Define makes the Spec of a definition. A config of another type than *C
 // reaching it is a programming error and panics.
 func Define[C any](d Def[C]) *Spec {
-	s := &Spec{Type: d.Type, Family: d.Family, Summary: d.Summary, Function: d.Function, Inputs: d.Inputs,
+	s := &Spec{Type: d.Type, Family: d.Family, Summary: d.Summary, Function: d.Function, Inputs: d.Inputs, OnAthena: d.OnAthena,
 		newConfig: func() any { return new(C) }}
 	s.ports = func(cfg any) []string { return []string{"out"} }
 	if d.Ports != nil {

@@ -162,6 +162,8 @@ type State struct {
 	// Fail
 	Error string `json:"Error,omitempty"`
 	Cause string `json:"Cause,omitempty"`
+	// CausePath (Fail): the cause is read from the state input.
+	CausePath string `json:"CausePath,omitempty"`
 
 	// Input and output processing
 	InputPath      Path `json:"InputPath,omitempty"`

@@ -28,6 +28,10 @@ type Catalog struct {
 	Version   int     `json:"version" jsonschema:"required,enum=1"`
 	Warehouse string  `json:"warehouse,omitempty" jsonschema:"description=local folder or s3://bucket/prefix where managed table versions live"`
 	Tables    []Table `json:"tables" jsonschema:"required"`
+	// Engine runs the targeting SQL: duckdb (default), athena or auto
+	// (engine.go).
+	Engine string  `json:"engine,omitempty" jsonschema:"enum=duckdb,enum=athena,enum=auto,description=where targeting SQL runs (default duckdb)"`
+	Athena *Athena `json:"athena,omitempty"`
 
 	File string  `json:"-"` // the file it was read from
 	Src  *Source `json:"-"`
@@ -178,6 +182,7 @@ func (c *Catalog) check(r Reporter) {
 	if c.Version != 1 {
 		r.Errorf("version", "unsupported catalog version %d; valid: 1", c.Version)
 	}
+	c.checkEngine(r)
 	names := map[string]int{}
 	for i, t := range c.Tables {
 		p := JoinPath("tables", i)

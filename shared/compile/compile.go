@@ -119,6 +119,12 @@ func Check(c *campaign.Campaign, cat *campaign.Catalog, reg *activity.Registry, 
 // the campaign), reading the columns of table sources through schemas (nil:
 // only declared columns), reads the template files it names, and compiles.
 func CompileFiles(ctx context.Context, campaignFile, catalogFile string, reg *activity.Registry, chk Checkers, schemas campaign.SchemaReader) (*Program, campaign.Diagnostics) {
+	return CompileFilesEngine(ctx, campaignFile, catalogFile, "", reg, chk, schemas)
+}
+
+// CompileFilesEngine is CompileFiles with the catalog's engine overridden
+// for this compilation (a run's `--engine`; "" keeps the catalog's).
+func CompileFilesEngine(ctx context.Context, campaignFile, catalogFile, engine string, reg *activity.Registry, chk Checkers, schemas campaign.SchemaReader) (*Program, campaign.Diagnostics) {
 	c, diags := campaign.LoadCampaign(campaignFile)
 	if catalogFile == "" {
 		catalogFile = filepath.Join(filepath.Dir(campaignFile), "catalog.yaml")
@@ -128,6 +134,13 @@ func CompileFiles(ctx context.Context, campaignFile, catalogFile string, reg *ac
 	if c == nil || cat == nil || cd.HasErrors() {
 		diags.Sort()
 		return nil, diags
+	}
+	if engine != "" {
+		if err := cat.OverrideEngine(engine); err != nil {
+			diags = append(diags, campaign.Diagnostic{Pos: campaign.Pos{File: catalogFile}, Path: "engine", Message: "--engine: " + err.Error(), Severity: campaign.Error})
+			diags.Sort()
+			return nil, diags
+		}
 	}
 	// Errors so far (the header, template files) depend on nothing the
 	// passes check: report those too, but emit only a valid campaign.

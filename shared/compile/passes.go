@@ -328,6 +328,9 @@ func checkActivity(p *Program, r campaign.Reporter, a *campaign.Activity, audien
 		}
 	}
 	spec.Check(chk, a.Config)
+	if p.Catalog.Engine == campaign.EngineAthena && (spec.Family == activity.Targeting || spec.Family == activity.Data) && !spec.OnAthena {
+		r.Errorf(campaign.JoinPath(a.Path(), "type"), "activity %s (%s) is not yet on athena; set the catalog's engine to duckdb or auto", a.ID, a.Type)
+	}
 	out, ok := spec.Output(chk, a.Config, inputs)
 	if !ok {
 		out = map[string]campaign.Schema{}

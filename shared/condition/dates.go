@@ -183,6 +183,11 @@ func (l *lowerer) zoneSQL(alias string, zone *FieldRef) (frag, error) {
 
 // localDate is the calendar date of a date or timestamp field.
 func (l *lowerer) localDate(alias string, ref *FieldRef, zone *FieldRef) (frag, error) {
+	if l.sc.Dialect == Trino {
+		// timezone(), pg_timezone_names(), isodow and date - date are
+		// DuckDB's; Trino spells them otherwise.
+		return frag{}, notOnAthena("date parts and windows (part, anniversary, inLast, inNext)")
+	}
 	f, err := l.field(alias, ref)
 	if err != nil || ref.Column.Type == campaign.TypeDate {
 		return f, err

@@ -40,6 +40,12 @@ type SQLScope struct {
 	Params map[string]any
 	// Variables are the campaign variables.
 	Variables map[string]any
+
+	// Dialect is the SQL dialect of the output (zero: DuckDB).
+	Dialect Dialect
+	// Database, when set, qualifies every relation: "db"."relation" (the
+	// Glue database on Athena).
+	Database string
 }
 
 // AudienceRelation is where a saved audience's members are.
@@ -246,7 +252,12 @@ func (l *lowerer) relation(table string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("condition: relation of table %q: %w", table, err)
 	}
-	return quoteIdent(rel)
+	q, err := quoteIdent(rel)
+	if err != nil || l.sc.Database == "" {
+		return q, err
+	}
+	db, err := quoteIdent(l.sc.Database)
+	return db + "." + q, err
 }
 
 // on joins a linked relation (alias inner) to the rows it is linked from
@@ -537,6 +548,9 @@ func (l *lowerer) aggregateExpr(inner string, agg *AggregateRef) (string, error)
 }
 
 func (l *lowerer) inAudience(n *InAudience, alias string) (frag, error) {
+	if l.sc.Dialect == Trino {
+		return frag{}, notOnAthena("inAudience (saved audiences are not registered in Glue)")
+	}
 	if l.sc.Audience == nil {
 		return frag{}, fmt.Errorf("condition: no relation for audience %q (SQLScope.Audience is nil)", n.Name)
 	}

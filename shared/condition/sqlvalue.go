@@ -57,9 +57,9 @@ func (l *lowerer) compare(lhs frag, cmp *Compare, alias string) (frag, error) {
 	case "notStartsWith":
 		sql = "NOT starts_with(" + lhs.sql + ", " + sqls[0] + ")"
 	case "contains":
-		sql = "contains(" + lhs.sql + ", " + sqls[0] + ")"
+		sql = l.sc.Dialect.contains(lhs.sql, sqls[0])
 	case "notContains":
-		sql = "NOT contains(" + lhs.sql + ", " + sqls[0] + ")"
+		sql = "NOT " + l.sc.Dialect.contains(lhs.sql, sqls[0])
 	case "like":
 		sql = lhs.sql + " LIKE " + sqls[0]
 	case "notLike":
@@ -145,6 +145,11 @@ func placeholder(sqlType string, arg any) (frag, error) {
 	return frag{sql: "CAST(? AS " + sqlType + ")", args: []any{arg}}, nil
 }
 
+// placeholder is a bound value cast to sqlType, in the lowerer's dialect.
+func (l *lowerer) placeholder(sqlType string, arg any) (frag, error) {
+	return placeholder(l.sc.Dialect.typeName(sqlType), arg)
+}
+
 // bind binds a constant compared with a subject of column type typ.
 func (l *lowerer) bind(typ string, x any) (frag, error) {
 	x, err := constant(x)
@@ -159,23 +164,23 @@ func (l *lowerer) bind(typ string, x any) (frag, error) {
 		if _, ok := x.(string); !ok && x != nil {
 			return mismatch()
 		}
-		return placeholder("VARCHAR", x)
+		return l.placeholder("VARCHAR", x)
 	case campaign.TypeInteger, campaign.TypeNumber, campaign.TypeDecimal:
 		switch x.(type) {
 		case int64:
-			return placeholder("BIGINT", x)
+			return l.placeholder("BIGINT", x)
 		case float64, nil:
-			return placeholder("DOUBLE", x)
+			return l.placeholder("DOUBLE", x)
 		}
 		return mismatch()
 	case campaign.TypeBoolean:
 		if _, ok := x.(bool); !ok && x != nil {
 			return mismatch()
 		}
-		return placeholder("BOOLEAN", x)
+		return l.placeholder("BOOLEAN", x)
 	case campaign.TypeDate:
 		if x == nil {
-			return placeholder("DATE", nil)
+			return l.placeholder("DATE", nil)
 		}
 		s, ok := x.(string)
 		if !ok {
@@ -184,10 +189,10 @@ func (l *lowerer) bind(typ string, x any) (frag, error) {
 		if _, ok := parseDate(s); !ok {
 			return frag{}, fmt.Errorf("condition: invalid date %q: use YYYY-MM-DD", s)
 		}
-		return placeholder("DATE", s)
+		return l.placeholder("DATE", s)
 	case campaign.TypeTimestamp:
 		if x == nil {
-			return placeholder("TIMESTAMPTZ", nil)
+			return l.placeholder("TIMESTAMPTZ", nil)
 		}
 		s, ok := x.(string)
 		if !ok {
@@ -206,9 +211,9 @@ func (l *lowerer) bind(typ string, x any) (frag, error) {
 func (l *lowerer) bindTime(typ string, t time.Time) (frag, error) {
 	switch typ {
 	case campaign.TypeDate:
-		return placeholder("DATE", t.In(l.loc).Format("2006-01-02"))
+		return l.placeholder("DATE", t.In(l.loc).Format("2006-01-02"))
 	case campaign.TypeTimestamp:
-		return placeholder("TIMESTAMPTZ", t.UTC().Format(time.RFC3339Nano))
+		return l.placeholder("TIMESTAMPTZ", l.sc.Dialect.timestamp(t))
 	}
 	return frag{}, fmt.Errorf("condition: a time does not compare with a %s", typ)
 }

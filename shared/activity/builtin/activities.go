@@ -21,6 +21,11 @@ func CompileFiles(campaignFile, catalogFile string) (*compile.Program, campaign.
 	return compile.CompileFiles(context.Background(), campaignFile, catalogFile, Registry(), Checkers(), Schemas())
 }
 
+// CompileFilesEngine is CompileFiles with the catalog's engine overridden.
+func CompileFilesEngine(campaignFile, catalogFile, engine string) (*compile.Program, campaign.Diagnostics) {
+	return compile.CompileFilesEngine(context.Background(), campaignFile, catalogFile, engine, Registry(), Checkers(), Schemas())
+}
+
 var schemas = &dataset.SchemaProbe{}
 
 // Schemas returns the process's schema probe for local table sources: the

@@ -42,6 +42,8 @@ type Host struct {
 	Signals     channel.Signals
 	Alerter     flow.Alerter
 	Trigger     flow.Triggerer
+	// Athena runs targeting on the Athena engine (nil: not here).
+	Athena targeting.Athena
 }
 
 // Families are the dependencies of each family. A registry bound to them
@@ -62,6 +64,7 @@ func NewFamilies(h Host) *Families {
 		Flow:    flow.Deps{Alerter: h.Alerter, Trigger: h.Trigger},
 	}
 	f.Targeting.Data = dk
+	f.Targeting.Athena = h.Athena
 	if h.State != nil {
 		for _, d := range []*datatask.Deps{&f.Targeting.Data, &f.Data.Data, &f.Channel.Data} {
 			d.State = h.State

@@ -21,11 +21,28 @@ func buildAudience(d *Deps) *activity.Spec {
 		Check: func(c *activity.Check, x *BuildAudienceConfig) {
 			if t, ok := c.DimensionTable(x.Dimension, c.Path("dimension")); ok {
 				c.CheckCondition(c.Path("where"), x.Where, t.Schema())
+				if onAthena(c.Catalog, t.Name) {
+					athenaCheck(c, c.Path("where"), x.Where, t.Schema())
+				}
 			}
 		},
-		Output:   dimensionOutput(func(x *BuildAudienceConfig) string { return x.Dimension }),
+		Output: dimensionOutput(func(x *BuildAudienceConfig) string { return x.Dimension }),
+		Lower: func(l activity.Lowerer, x *BuildAudienceConfig) error {
+			dim := x.Dimension
+			if dim == "" {
+				dim = l.Campaign().Dimension
+			}
+			if t, ok := l.Catalog().Table(dim); ok && onAthena(l.Catalog(), dim) && trinoRefuses(l.Catalog(), l.Campaign(), x.Where, t.Schema()) == "" {
+				return lowerAthena(l)
+			}
+			st := l.Task("", nil)
+			st.Next = l.Next()
+			l.Add(l.Name(""), st)
+			return nil
+		},
 		Run:      run(d, runBuildAudience),
 		Describe: describeBuildAudience,
+		OnAthena: true,
 	})
 }
 
@@ -33,6 +50,12 @@ func buildAudience(d *Deps) *activity.Spec {
 // column of the table. emptyOutput false leaves the port off when no row
 // matches.
 func runBuildAudience(t *task, x *BuildAudienceConfig) (*activity.Result, error) {
+	switch t.Req.Phase {
+	case PhasePlan:
+		return planBuildAudience(t, x)
+	case PhaseFinish:
+		return finishBuildAudience(t, x)
+	}
 	p, err := t.keyedTable(t.dimension(x.Dimension))
 	if err != nil {
 		return nil, err
@@ -44,6 +67,53 @@ func runBuildAudience(t *task, x *BuildAudienceConfig) (*activity.Result, error)
 	res := t.result()
 	m, err := t.writeRows(res, "out", p, false, "SELECT "+selectCols("t", p.Columns)+" FROM "+q(p.View)+" AS t WHERE "+where+
 		" ORDER BY "+order("t", p), args...)
+	if err != nil {
+		return nil, err
+	}
+	if m.Rows == 0 && x.EmptyOutput != nil && !*x.EmptyOutput {
+		res.Ports["out"] = nil
+	}
+	return res, nil
+}
+
+// planBuildAudience writes the Athena statement of build-audience: the same
+// selection in the Trino dialect, over the run's Glue tables.
+func planBuildAudience(t *task, x *BuildAudienceConfig) (*activity.Result, error) {
+	res, done, err := t.athenaReady("out")
+	if err != nil || done {
+		return res, err
+	}
+	p, err := t.table(t.dimension(x.Dimension))
+	if err != nil {
+		return nil, err
+	}
+	rel, err := t.athenaTable(p.Dimension)
+	if err != nil {
+		return nil, err
+	}
+	where, args := "true", []any(nil)
+	if x.Where != nil {
+		sc := t.Scope("t", p.Schema())
+		sc.Dialect, sc.Database, sc.Relation = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable
+		if where, args, err = condition.ToSQL(x.Where, sc); err != nil {
+			return nil, err
+		}
+	}
+	sel := "SELECT " + selectCols("t", p.Columns) + " FROM " + q(t.Comp.Catalog.Athena.Database) + "." + q(rel) + " AS t WHERE " + where
+	if res.Extra["query"], err = t.unload("out", sel, args); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// finishBuildAudience records Athena's output as the out dataset.
+func finishBuildAudience(t *task, x *BuildAudienceConfig) (*activity.Result, error) {
+	tbl, ok := t.Comp.Catalog.Table(t.dimension(x.Dimension))
+	if !ok {
+		return nil, invalid("unknown table %q", t.dimension(x.Dimension))
+	}
+	res := t.result()
+	m, err := t.recordUnload(res, "out", pop{Dimension: tbl.Name, Key: tbl.Key, Columns: tbl.Columns})
 	if err != nil {
 		return nil, err
 	}

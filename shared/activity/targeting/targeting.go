@@ -25,6 +25,9 @@ type Deps struct {
 	// incremental-query marks (nil: the types that use them fail).
 	Audiences    state.Audiences
 	Incrementals state.Incrementals
+	// Athena runs the types that support it when the catalog's engine says
+	// so (nil: such activities fail with a clear error).
+	Athena Athena
 }
 
 // Run-time semantics of the targeting types, where the spec leaves a choice

@@ -12,6 +12,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/asl"
 )
 
 const (
@@ -589,7 +591,16 @@ type invokeResult struct {
 
 func (e *execution) invoke(ctx context.Context, ev *evalEnv, in any) (any, error) {
 	st := ev.state
-	if e.opts.Invoker == nil {
+	inv := e.opts.Invoker
+	if st.resource == asl.AthenaQuerySync {
+		if e.opts.Athena == nil {
+			return nil, &Failure{Name: ErrRuntime, Cause: "no Athena configured for " + asl.AthenaQuerySync}
+		}
+		inv = InvokerFunc(func(ctx context.Context, _ string, in json.RawMessage) (json.RawMessage, error) {
+			return e.opts.Athena.QuerySync(ctx, in)
+		})
+	}
+	if inv == nil {
 		return nil, &Failure{Name: ErrRuntime, Cause: "no Invoker configured for Task states"}
 	}
 	timeout := st.timeout
@@ -613,13 +624,13 @@ func (e *execution) invoke(ctx context.Context, ev *evalEnv, in any) (any, error
 		defer cancel()
 	}
 	if tctx.Done() == nil {
-		r.out, r.err = e.opts.Invoker.Invoke(tctx, st.resource, payload)
+		r.out, r.err = inv.Invoke(tctx, st.resource, payload)
 	} else {
 		// Run the invoker aside so a timeout or cancellation returns
 		// promptly even if it ignores its context.
 		ch := make(chan invokeResult, 1)
 		go func() {
-			out, err := e.opts.Invoker.Invoke(tctx, st.resource, payload)
+			out, err := inv.Invoke(tctx, st.resource, payload)
 			ch <- invokeResult{out, err}
 		}()
 		select {

@@ -36,9 +36,20 @@ func (f InvokerFunc) Invoke(ctx context.Context, resource string, input json.Raw
 	return f(ctx, resource, input)
 }
 
+// Athena runs the queries of Task states whose Resource is Step Functions'
+// Athena integration (asl.AthenaQuerySync): input is the state's effective
+// Parameters (QueryString, WorkGroup, ...), the output what Step Functions
+// returns ({"QueryExecution": ...}). A failed query is an error named
+// States.TaskFailed whose cause carries Athena's reason.
+type Athena interface {
+	QuerySync(ctx context.Context, input json.RawMessage) (json.RawMessage, error)
+}
+
 // Options configure one execution. The zero value is valid.
 type Options struct {
-	Invoker  Invoker
+	Invoker Invoker
+	// Athena runs athena:startQueryExecution.sync Tasks (nil: they fail).
+	Athena   Athena
 	Listener Listener
 	Wait     WaitMode // Wait states and retry delays
 	Clock    Clock    // nil: real time

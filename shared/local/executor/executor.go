@@ -21,6 +21,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/fileroot"
+	"github.com/stepwise-run/stepwise/shared/local/athenalocal"
 	"github.com/stepwise-run/stepwise/shared/local/boltstate"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 	"github.com/stepwise-run/stepwise/shared/plan"
@@ -46,6 +47,7 @@ type Local struct {
 	Runner   *runner.Runner
 	roots    *fileroot.Roots
 	closers  []func() error
+	athena   *athenalocal.Athena
 }
 
 // Compiler is the registry and checkers campaigns are compiled with, and
@@ -110,6 +112,12 @@ func open(home string, write bool) (*Local, error) {
 		Env:      &activity.Env{WorkDir: filepath.Join(abs, "work")},
 		roots:    &fileroot.Roots{Dirs: []string{filepath.Join(abs, fileroot.UploadsDir)}}}
 	host := builtin.Host{Blob: bs, State: st, MemoryLimit: localMemoryLimit(), Roots: l.roots, Signals: signalDir(abs)}
+	// engine: athena runs its statements on DuckDB here (athenalocal).
+	l.athena = &athenalocal.Athena{Blob: bs, NewEngine: func() (*dataset.Engine, error) {
+		return dataset.New(dataset.Options{Store: bs, WorkDir: filepath.Join(abs, "work"), MemoryLimit: localMemoryLimit()})
+	}}
+	l.closers = append(l.closers, l.athena.Close)
+	host.Athena = l.athena
 	if err := configureSender(l, &host); err != nil {
 		l.Close()
 		return nil, err
@@ -252,7 +260,7 @@ func (l *Local) Run(ctx context.Context, p *compile.Program, o Options) (*runner
 		defer close(watched)
 		l.watch(rctx, tracker, o.ProgressEvery, watchDone, cancel)
 	}()
-	out, err := interp.Run(rctx, p.JSON, input, interp.Options{Invoker: l.Runner, Wait: o.Wait, Listener: tracker.event,
+	out, err := interp.Run(rctx, p.JSON, input, interp.Options{Invoker: l.Runner, Athena: l.athena, Wait: o.Wait, Listener: tracker.event,
 		ExecutionName: o.RunID})
 	close(watchDone)
 	<-watched
@@ -484,3 +492,6 @@ func causeMessage(cause string) string {
 	}
 	return cause
 }
+
+// Athena is the stand-in that runs engine: athena statements here.
+func (l *Local) Athena() *athenalocal.Athena { return l.athena }

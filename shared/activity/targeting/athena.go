@@ -1,0 +1,244 @@
+package targeting
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/asl"
+	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+)
+
+// Athena is what a targeting type on the Athena engine needs from its host
+// (AWS: Glue and the run bucket; locally, a DuckDB stand-in).
+type Athena interface {
+	// Location is the URI Athena writes a run-store key prefix at (AWS:
+	// s3://bucket/key/).
+	Location(key string) string
+	// RegisterTable makes the dataset at ref (its manifest m) readable by
+	// Athena as database.name with the given columns (Glue: a table over
+	// the dataset's files).
+	RegisterTable(ctx context.Context, t GlueTable) error
+}
+
+// GlueTable is a dataset of the run store registered for Athena.
+type GlueTable struct {
+	Database, Name string
+	Ref            dataset.Ref
+	Manifest       *dataset.Manifest
+	Columns        []campaign.Column
+}
+
+// Phases of a targeting activity on Athena: plan writes the statement (and
+// registers the tables it reads), Step Functions runs it, finish records
+// its output.
+const (
+	PhasePlan   = "plan"
+	PhaseFinish = "finish"
+)
+
+// unloadDir is where, under a port's ref, Athena's UNLOAD writes.
+const unloadDir = "athena"
+
+// onAthena reports whether the activity reading table runs on Athena.
+func onAthena(cat *campaign.Catalog, table string) bool {
+	if cat == nil {
+		return false
+	}
+	t, ok := cat.Table(table)
+	if !ok {
+		return cat.EngineFor(0, false) == campaign.EngineAthena
+	}
+	n, known := cat.SourceBytes(t)
+	return cat.EngineFor(n, known) == campaign.EngineAthena
+}
+
+// trinoRefuses returns why the Trino dialect cannot lower a condition yet
+// ("" when it can), lowered once against a fixed instant: values do not
+// matter here.
+func trinoRefuses(cat *campaign.Catalog, cp *campaign.Campaign, where *condition.Condition, s campaign.Schema) string {
+	if where == nil {
+		return ""
+	}
+	sc := condition.SQLScope{Alias: "t", Schema: s, Catalog: cat, Relation: func(t string) (string, error) { return t, nil },
+		Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ParamTypes: condition.ParamTypes(cp.Parameters),
+		Variables: cp.Variables, Dialect: condition.Trino, Database: "athena"}
+	if _, _, err := condition.ToSQL(where, sc); errors.Is(err, condition.ErrNotOnAthena) {
+		return strings.TrimPrefix(err.Error(), "condition: ")
+	}
+	return ""
+}
+
+// athenaCheck reports, at path, a condition the Trino dialect cannot lower
+// yet, under engine: athena (auto runs such an activity on DuckDB).
+func athenaCheck(c *activity.Check, path string, where *condition.Condition, s campaign.Schema) {
+	if c.Catalog.Engine != campaign.EngineAthena {
+		return
+	}
+	if msg := trinoRefuses(c.Catalog, c.Campaign, where, s); msg != "" {
+		c.Errorf(path, "activity %s: %s; set the catalog's engine to duckdb or auto", c.Activity.ID, msg)
+	}
+}
+
+// lowerAthena emits plan → (query unless already done) → finish. A failed
+// query becomes AthenaQueryFailed carrying Athena's reason, then takes the
+// activity's error path.
+func lowerAthena(l activity.Lowerer) error {
+	cfg := l.Catalog().Athena
+	res := l.ResultPath()
+	plan := l.Task(PhasePlan, nil)
+	plan.Next = l.Name("done?")
+	l.Add(l.Name(""), plan)
+	l.Add(l.Name("done?"), &asl.State{Type: "Choice", Comment: "a retried activity whose output is recorded runs no query",
+		Choices: []asl.ChoiceRule{{Variable: res + ".extra.done", BooleanEquals: asl.Bool(true), Next: l.Name("finish")}},
+		Default: l.Name("query")})
+	catch := l.Catch()
+	failed := l.Name("query failed")
+	l.Add(l.Name("query"), &asl.State{Type: "Task", Comment: "the activity's SQL on Athena: an UNLOAD of its rows as Parquet under the run's prefix",
+		Resource: asl.AthenaQuerySync,
+		Parameters: map[string]any{
+			"QueryString.$":         res + ".extra.query",
+			"WorkGroup":             cfg.Workgroup,
+			"QueryExecutionContext": map[string]any{"Database": cfg.Database},
+			"ResultConfiguration":   map[string]any{"OutputLocation": cfg.OutputLocation},
+		},
+		ResultSelector: map[string]any{"id.$": "$.QueryExecution.QueryExecutionId", "scannedBytes.$": "$.QueryExecution.Statistics.DataScannedInBytes"},
+		ResultPath:     asl.Path(res + ".extra.athena"),
+		Retry: []asl.Retrier{{ErrorEquals: append([]string(nil), asl.AthenaRetryable...), IntervalSeconds: 5, MaxAttempts: asl.Int(5),
+			BackoffRate: 2, MaxDelaySeconds: 120}},
+		Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: failed}},
+		Next:  l.Name("finish")})
+	// The Pass names the failure; it then goes where the activity's own
+	// catcher would (the Parallel's catcher inside a level: a Fail state).
+	named := &asl.State{Type: "Pass", Comment: "name a failed query; Athena's reason is the cause",
+		Parameters: map[string]any{"Error": "AthenaQueryFailed", "Cause.$": "$.error.Cause"}, ResultPath: "$.error"}
+	if len(catch) > 0 {
+		named.Next = catch[0].Next
+		l.Add(failed, named)
+	} else {
+		named.Next = l.Name("fail")
+		l.Add(failed, named)
+		l.Add(l.Name("fail"), &asl.State{Type: "Fail", Error: "AthenaQueryFailed", CausePath: "$.error.Cause"})
+	}
+	finish := l.Task(PhaseFinish, nil)
+	finish.Next = l.Next()
+	l.Add(l.Name("finish"), finish)
+	return nil
+}
+
+// glueName is the run's Glue table of a catalog table: Glue names are lower
+// case, and a run reads its own snapshot.
+func glueName(run, table string) string {
+	h := sha256.Sum256([]byte(run))
+	return "sw_" + hex.EncodeToString(h[:8]) + "_" + strings.ToLower(sanitizeName(table))
+}
+
+func sanitizeName(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
+}
+
+// athenaTable registers a catalog table (the run's snapshot of its source,
+// or its managed version in the run store) and returns its Glue name.
+func (t *task) athenaTable(table string) (string, error) {
+	a := t.deps.Athena
+	if _, err := t.Table(table); err != nil {
+		return "", err
+	}
+	b, err := t.Base(table)
+	if err != nil {
+		return "", err
+	}
+	if b == nil {
+		return "", invalid("table %s: %v (it has no data in the run store)", table, condition.ErrNotOnAthena)
+	}
+	m, err := dataset.ReadManifest(t.Ctx, t.Engine.Store(), b.Ref)
+	if err != nil {
+		return "", err
+	}
+	if m.Base != nil || (m.Source != nil && m.Source.Format != "parquet") {
+		return "", invalid("table %s: %v: Athena reads Parquet tables here", table, condition.ErrNotOnAthena)
+	}
+	tbl, _ := t.Comp.Catalog.Table(table)
+	name := glueName(t.Req.Run.ID, table)
+	err = a.RegisterTable(t.Ctx, GlueTable{Database: t.Comp.Catalog.Athena.Database, Name: name, Ref: b.Ref, Manifest: m, Columns: tbl.Columns})
+	if err != nil {
+		return "", fmt.Errorf("register table %s: %w", table, err)
+	}
+	return name, nil
+}
+
+// unload is the statement Athena runs: the rows of sel as Parquet under the
+// port's ref. Values are inlined literals (condition.Inline).
+func (t *task) unload(port, sel string, args []any) (string, error) {
+	q, err := condition.Inline(sel, args)
+	if err != nil {
+		return "", err
+	}
+	loc := t.deps.Athena.Location(t.Out(port).Key(unloadDir))
+	return "UNLOAD (" + q + ") TO " + dataset.QuoteLiteral(loc) + " WITH (format = 'PARQUET', compression = 'SNAPPY')", nil
+}
+
+// athenaReady starts a plan phase: the result to return, done when the
+// port's dataset is already recorded (a retried activity), and clears what a
+// failed earlier attempt left (UNLOAD wants an empty location).
+func (t *task) athenaReady(port string) (res *activity.Result, done bool, err error) {
+	if t.deps.Athena == nil || t.Comp.Catalog.Athena == nil {
+		return nil, false, invalid("engine athena: no Athena is configured on this host")
+	}
+	res = t.result()
+	res.Extra = map[string]any{"done": false}
+	store := t.Engine.Store()
+	if _, err := dataset.ReadManifest(t.Ctx, store, t.Out(port)); err == nil {
+		res.Extra["done"] = true
+		return res, true, nil
+	} else if !errors.Is(err, dataset.ErrNotFound) {
+		return nil, false, err
+	}
+	keys, err := blob.Keys(t.Ctx, store, t.Out(port).Key(unloadDir)+"/")
+	if err != nil {
+		return nil, false, err
+	}
+	for _, k := range keys {
+		if err := store.Delete(t.Ctx, k); err != nil {
+			return nil, false, err
+		}
+	}
+	return res, false, nil
+}
+
+// recordUnload makes Athena's output of a port its dataset.
+func (t *task) recordUnload(res *activity.Result, port string, p pop) (*dataset.Manifest, error) {
+	store := t.Engine.Store()
+	prefix := t.Out(port).Key(unloadDir) + "/"
+	keys, err := blob.Keys(t.Ctx, store, prefix)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]string, len(keys))
+	for i, k := range keys {
+		files[i] = unloadDir + "/" + strings.TrimPrefix(k, prefix)
+	}
+	m, err := dataset.RecordFiles(t.Ctx, store, dataset.Output{Ref: t.Out(port), Dimension: p.Dimension, Key: p.Key, CreatedAt: t.Now()},
+		p.Columns, files)
+	if err != nil {
+		return nil, err
+	}
+	res.Set(port, string(t.Out(port)), m.Rows)
+	return m, nil
+}

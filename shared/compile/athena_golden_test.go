@@ -1,0 +1,142 @@
+package compile_test
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
+	"github.com/stepwise-run/stepwise/shared/compile"
+)
+
+// athenaSettings turn the examples' catalog to engine: athena.
+const athenaSettings = "\nengine: athena\nathena: { workgroup: stepwise, database: stepwise, outputLocation: s3://stepwise-athena-results/queries/ }\n"
+
+// compileAthena compiles an example against the examples' catalog with
+// engine: athena (and onError, when set).
+func compileAthena(t *testing.T, name, onError string) *compile.Program {
+	t.Helper()
+	dir := t.TempDir()
+	cat, err := os.ReadFile("../../examples/catalog.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	abs, _ := filepath.Abs("../../examples")
+	// Sources stay the examples' (absolute), so the catalog reads as there.
+	cat = bytes.ReplaceAll(cat, []byte("source: data/"), []byte("source: "+abs+"/data/"))
+	if err := os.WriteFile(filepath.Join(dir, "catalog.yaml"), append(cat, athenaSettings...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	src, err := os.ReadFile("../../examples/" + name + ".yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if onError != "" {
+		src = append(src, "\nonError: "+onError+"\n"...)
+	}
+	if err := os.WriteFile(filepath.Join(dir, name+".yaml"), src, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	os.CopyFS(filepath.Join(dir, "templates"), os.DirFS("../../examples/templates"))
+	p, diags := builtin.CompileFiles(filepath.Join(dir, name+".yaml"), filepath.Join(dir, "catalog.yaml"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return p
+}
+
+// The Athena-engine golden: examples/newsletter (build-audience, flow and
+// channel activities only: winback's enrichment, deduplication and split are
+// not yet on Athena) compiled with engine: athena.
+func TestStateMachinesGoldenAthena(t *testing.T) {
+	p := compileAthena(t, "newsletter", "")
+	path := "../../statemachines/" + p.Campaign.ID + ".athena.asl.json"
+	if *update {
+		if err := os.WriteFile(path, p.JSON, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run `make statemachines`)", err)
+	}
+	if !bytes.Equal(want, p.JSON) {
+		t.Errorf("%s is stale: run `make statemachines` and review the diff", path)
+	}
+	for _, s := range []string{`"Resource": "arn:aws:states:::athena:startQueryExecution.sync"`, `"QueryString.$": "$.r.subscribers.extra.query"`,
+		`"Athena.TooManyRequestsException"`, `"Error": "AthenaQueryFailed"`, `"WorkGroup": "stepwise"`} {
+		if !strings.Contains(string(p.JSON), s) {
+			t.Errorf("the Athena machine lacks %s", s)
+		}
+	}
+}
+
+// Athena states pass asl-validator, inside a level's Parallel and under
+// every onError policy.
+func TestASLValidatorAthena(t *testing.T) {
+	bin := aslValidator(t)
+	for _, policy := range []string{"", "ignore", "suspend"} {
+		validateASL(t, bin, "newsletter-athena-"+policy, compileAthena(t, "newsletter", policy).JSON)
+	}
+}
+
+// A run's --engine overrides the catalog's: athena needs the athena block.
+func TestCompileEngineOverride(t *testing.T) {
+	p, diags := compile.CompileFilesEngine(context.Background(), "../../examples/newsletter.yaml", "", "athena", builtin.Registry(), builtin.Checkers(), nil)
+	if p != nil || !strings.Contains(fmt.Sprint(diags), "engine: --engine: engine athena needs the catalog's athena settings") {
+		t.Errorf("override without settings: %v", diags)
+	}
+	// With the settings and engine: duckdb, --engine athena emits the Athena states.
+	dir := filepath.Dir(compileAthena(t, "newsletter", "").Catalog.File)
+	cat, _ := os.ReadFile(filepath.Join(dir, "catalog.yaml"))
+	os.WriteFile(filepath.Join(dir, "catalog.yaml"), bytes.Replace(cat, []byte("engine: athena"), []byte("engine: duckdb"), 1), 0o644)
+	for engine, want := range map[string]bool{"": false, "athena": true} {
+		p, diags := compile.CompileFilesEngine(context.Background(), filepath.Join(dir, "newsletter.yaml"), "", engine, builtin.Registry(), builtin.Checkers(), nil)
+		if diags.HasErrors() {
+			t.Fatal(diags)
+		}
+		if got := bytes.Contains(p.JSON, []byte("athena:startQueryExecution.sync")); got != want {
+			t.Errorf("--engine %q: Athena states %v, want %v", engine, got, want)
+		}
+	}
+}
+
+// engine: auto puts a large table's build-audience on Athena, but one whose
+// condition the Trino dialect cannot lower yet stays on DuckDB; engine:
+// athena refuses it, naming the activity.
+func TestAutoFallsBackPerActivity(t *testing.T) {
+	dir := filepath.Dir(compileAthena(t, "newsletter", "").Catalog.File)
+	cat, _ := os.ReadFile(filepath.Join(dir, "catalog.yaml"))
+	auto := bytes.Replace(cat, []byte("engine: athena"), []byte("engine: auto"), 1)
+	auto = bytes.Replace(auto, []byte("outputLocation: s3://stepwise-athena-results/queries/"), []byte("outputLocation: s3://stepwise-athena-results/queries/, autoAboveBytes: 1"), 1)
+	// customers' source: a file of some bytes (its size is what auto reads).
+	abs, _ := filepath.Abs("../../examples/data/customers.parquet")
+	os.WriteFile(filepath.Join(dir, "customers.parquet"), []byte("PAR1"), 0o644)
+	auto = bytes.Replace(auto, []byte(abs), []byte(filepath.Join(dir, "customers.parquet")), 1)
+	os.WriteFile(filepath.Join(dir, "catalog.yaml"), auto, 0o644)
+	src := `version: 1
+id: auto
+dimension: customers
+activities:
+  - { id: plain, type: build-audience, where: { field: emailOptIn, op: eq, value: true } }
+  - { id: birthdays, type: build-audience, where: { field: birthDate, op: anniversary } }
+`
+	os.WriteFile(filepath.Join(dir, "auto.yaml"), []byte(src), 0o644)
+	p, diags := builtin.CompileFiles(filepath.Join(dir, "auto.yaml"), "")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	js := string(p.JSON)
+	if !strings.Contains(js, `"plain:query"`) || strings.Contains(js, `"birthdays:query"`) {
+		t.Errorf("auto: want plain on Athena and birthdays on DuckDB")
+	}
+	_, diags = compile.CompileFilesEngine(context.Background(), filepath.Join(dir, "auto.yaml"), "", "athena", builtin.Registry(), builtin.Checkers(), nil)
+	if !strings.Contains(fmt.Sprint(diags), "activities[1].where: activity birthdays: not yet on athena: date parts and windows") {
+		t.Errorf("athena: %v", diags)
+	}
+}

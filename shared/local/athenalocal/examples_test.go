@@ -1,0 +1,160 @@
+package athenalocal_test
+
+import (
+	"context"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stepwise-run/stepwise/examples"
+	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
+	"github.com/stepwise-run/stepwise/shared/asl/interp"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
+	"github.com/stepwise-run/stepwise/shared/runner"
+	"github.com/stepwise-run/stepwise/shared/sampledata"
+)
+
+var now = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
+
+// ran collects every statement the stand-in ran in this package's tests;
+// TestMain parses them all as Trino.
+var (
+	ranMu sync.Mutex
+	ran   []string
+)
+
+const athenaSettings = "\nengine: athena\nathena: { workgroup: primary, database: stepwise, outputLocation: s3://stepwise-local/athena-results/ }\n"
+
+// workspace lays out the examples with sample data, and catalog-athena.yaml:
+// the same catalog with engine: athena.
+func workspace(t *testing.T, customers int) string {
+	t.Helper()
+	dir := t.TempDir()
+	err := fs.WalkDir(examples.FS, ".", func(path string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return os.MkdirAll(filepath.Join(dir, path), 0o755)
+		}
+		b, _ := examples.FS.ReadFile(path)
+		return os.WriteFile(filepath.Join(dir, path), b, 0o644)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: customers, Today: now}); err != nil {
+		t.Fatal(err)
+	}
+	cat, _ := os.ReadFile(filepath.Join(dir, "catalog.yaml"))
+	if err := os.WriteFile(filepath.Join(dir, "catalog-athena.yaml"), append(cat, athenaSettings...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return dir
+}
+
+func run(t *testing.T, dir, campaign, catalog, home string) *runner.Summary {
+	t.Helper()
+	p, diags := builtin.CompileFiles(filepath.Join(dir, campaign), filepath.Join(dir, catalog))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	l, err := executor.Open(filepath.Join(dir, home))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Env.Clock = func() time.Time { return now }
+	l.Athena().Ran = func(q string) { ranMu.Lock(); ran = append(ran, q); ranMu.Unlock() }
+	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip, Test: true})
+	if err != nil {
+		t.Fatalf("%s on %s: %v", campaign, catalog, err)
+	}
+	if sum.Status != "succeeded" {
+		t.Fatalf("%s on %s: %s %s", campaign, catalog, sum.Status, sum.Reason)
+	}
+	return sum
+}
+
+// covered reports whether every targeting and data activity of a campaign
+// has an Athena lowering; it returns the first that has not.
+func covered(t *testing.T, file string) (string, bool) {
+	p, diags := builtin.CompileFiles(file, "")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	reg := builtin.Registry()
+	for _, id := range p.Order {
+		a, _ := p.Campaign.Activity(id)
+		spec, _ := reg.Lookup(a.Type)
+		if (spec.Family == activity.Targeting || spec.Family == activity.Data) && !spec.OnAthena {
+			return id, false
+		}
+	}
+	return "", true
+}
+
+// Every example whose activities are all covered gives the same counts on
+// every transition with engine: athena (Trino SQL on DuckDB) as with
+// duckdb; every other is refused with the activity named.
+//
+// STEPWISE_ATHENA_CUSTOMERS=1000000 runs it at that size (the figure in
+// docs/decisions.md).
+func TestExamplesAthenaMatchDuckDB(t *testing.T) {
+	customers := 3000
+	if n, err := strconv.Atoi(os.Getenv("STEPWISE_ATHENA_CUSTOMERS")); err == nil && n > 0 {
+		customers = n
+	}
+	dir := workspace(t, customers)
+	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
+	ran := 0
+	for _, f := range files {
+		name := filepath.Base(f)
+		if strings.HasPrefix(name, "catalog") {
+			continue
+		}
+		id, ok := covered(t, f)
+		if !ok {
+			_, diags := builtin.CompileFiles(f, filepath.Join(dir, "catalog-athena.yaml"))
+			if !diags.HasErrors() || !strings.Contains(diags.Error(), "activity "+id+" (") || !strings.Contains(diags.Error(), "not yet on athena") {
+				t.Errorf("%s on athena: want a not-yet-on-athena error naming %s, got %v", name, id, diags)
+			}
+			continue
+		}
+		ran++
+		duck := run(t, dir, name, "catalog.yaml", "home-duckdb-"+name)
+		ath := run(t, dir, name, "catalog-athena.yaml", "home-athena-"+name)
+		if !reflect.DeepEqual(ports(duck), ports(ath)) {
+			t.Errorf("%s: counts differ\nduckdb %v\nathena %v", name, ports(duck), ports(ath))
+		}
+		// Each build-audience's rows are the UNLOAD's output.
+		unloaded, _ := filepath.Glob(filepath.Join(dir, "home-athena-"+name, "blob", "runs", ath.RunID, "*", "out", "athena", "part-*"))
+		if n := strings.Count(mustRead(t, f), "type: build-audience"); len(unloaded) != n {
+			t.Errorf("%s: %d UNLOAD outputs, want one per build-audience (%d)", name, len(unloaded), n)
+		}
+		t.Logf("%s: %v", name, ports(ath))
+	}
+	if ran == 0 {
+		t.Fatal("no example runs on athena")
+	}
+}
+
+func ports(s *runner.Summary) map[string]map[string]int64 {
+	out := map[string]map[string]int64{}
+	for id, a := range s.Activities {
+		out[id] = a.Ports
+	}
+	return out
+}
+
+func mustRead(t *testing.T, f string) string {
+	b, err := os.ReadFile(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
