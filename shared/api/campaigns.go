@@ -17,6 +17,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/condition"
+	"github.com/stepwise-run/stepwise/shared/scheduler"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -400,8 +401,22 @@ func (s *Server) getCampaign(w http.ResponseWriter, r *http.Request) *Error {
 	if err != nil {
 		return storeError(err, "campaign "+id)
 	}
-	writeJSON(w, http.StatusOK, view(c, true))
+	writeJSON(w, http.StatusOK, s.withUpcoming(r.Context(), view(c, true), c))
 	return nil
+}
+
+// withUpcoming adds a scheduled or live campaign's next launches to its view.
+// A schedule the scheduler cannot read shows none (publishing checked it).
+func (s *Server) withUpcoming(ctx context.Context, v CampaignView, c state.Campaign) CampaignView {
+	if c.Schedule == nil || c.PublishedVersion == 0 || (c.Status != state.CampaignScheduled && c.Status != state.CampaignLive) {
+		return v
+	}
+	ver, err := s.o.Store.GetVersion(ctx, c.ID, c.PublishedVersion)
+	if err != nil {
+		return v
+	}
+	v.Upcoming, _ = scheduler.Upcoming(*c.Schedule, ver.CreatedAt, s.o.Now(), 3)
+	return v
 }
 
 func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) *Error {
@@ -416,7 +431,7 @@ func (s *Server) listCampaigns(w http.ResponseWriter, r *http.Request) *Error {
 	out := CampaignList{Campaigns: []CampaignView{}}
 	for _, c := range cs {
 		if status == "" || string(c.Status) == status {
-			out.Campaigns = append(out.Campaigns, view(c, false))
+			out.Campaigns = append(out.Campaigns, s.withUpcoming(r.Context(), view(c, false), c))
 		}
 	}
 	writeJSON(w, http.StatusOK, out)

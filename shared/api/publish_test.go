@@ -3,6 +3,7 @@ package api_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"net/http"
 	"strings"
 	"sync"
@@ -91,5 +92,41 @@ func TestPublishIsAllOrNothing(t *testing.T) {
 	}
 	if s, _ := r.body["schedule"].(map[string]any); s["ref"] != "schedule:flow-only" {
 		t.Fatalf("published schedule: %s", r.raw)
+	}
+}
+
+// A scheduled campaign's view lists its next launches (at most 3, none past
+// the schedule's end), in the list and on get; a draft has none.
+func TestUpcomingLaunches(t *testing.T) {
+	now := time.Date(2031, 5, 14, 8, 30, 0, 0, time.UTC) // any instant: every date below is relative to it
+	e := newEnvWith(t, -1, func(o *api.Options) {
+		o.Deployer = &deployer{}
+		o.Now = func() time.Time { return now }
+	})
+	e.expect(e.do("POST", "/v1/campaigns", map[string]any{"source": source(t)}), http.StatusCreated, "create")
+	if c := e.expect(e.do("GET", "/v1/campaigns/flow-only", nil), http.StatusOK, "draft"); c.body["upcoming"] != nil {
+		t.Fatalf("a draft has launches: %s", c.raw)
+	}
+	e.expect(e.do("POST", "/v1/campaigns/flow-only/publish", nil), http.StatusOK, "publish")
+	want := []any{"2031-05-15T08:30:00Z", "2031-05-16T08:30:00Z", "2031-05-17T08:30:00Z"}
+	got := e.expect(e.do("GET", "/v1/campaigns/flow-only", nil), http.StatusOK, "get")
+	if fmt.Sprint(got.body["upcoming"]) != fmt.Sprint(want) {
+		t.Fatalf("upcoming %v, want %v", got.body["upcoming"], want)
+	}
+	list := e.expect(e.do("GET", "/v1/campaigns", nil), http.StatusOK, "list")
+	cs, _ := list.body["campaigns"].([]any)
+	if len(cs) != 1 || fmt.Sprint(cs[0].(map[string]any)["upcoming"]) != fmt.Sprint(want) {
+		t.Fatalf("list: %s", list.raw)
+	}
+	// Two days later, with the window ending the day after: one launch left.
+	now = now.AddDate(0, 0, 2)
+	e.expect(e.do("POST", "/v1/campaigns/flow-only/back-to-draft", nil), http.StatusOK, "back to draft")
+	end := strings.Replace(source(t), "{ id: start, type: scheduler, every: 1d }",
+		"{ id: start, type: scheduler, every: 1d, until: "+now.AddDate(0, 0, 1).Format("2006-01-02")+" }", 1)
+	e.expect(e.do("PUT", "/v1/campaigns/flow-only", map[string]any{"source": end}), http.StatusOK, "update")
+	e.expect(e.do("POST", "/v1/campaigns/flow-only/publish", nil), http.StatusOK, "publish again")
+	got = e.expect(e.do("GET", "/v1/campaigns/flow-only", nil), http.StatusOK, "get")
+	if fmt.Sprint(got.body["upcoming"]) != fmt.Sprint([]any{"2031-05-17T08:30:00Z"}) {
+		t.Fatalf("upcoming in a closing window: %v", got.body["upcoming"])
 	}
 }

@@ -59,6 +59,9 @@ type CampaignView struct {
 	Diagnostics []Diagnostic `json:"diagnostics,omitempty"`
 	// Actions lists the lifecycle actions the campaign's status allows now.
 	Actions []string `json:"actions"`
+	// Upcoming lists the next launches of a scheduled or live campaign's
+	// schedule (at most 3), in UTC.
+	Upcoming []time.Time `json:"upcoming,omitempty"`
 }
 
 // CampaignList is the answer of the campaign list.

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 func (c *Console) routes() {
@@ -55,6 +56,16 @@ var funcs = template.FuncMap{
 			return ""
 		}
 		return t.UTC().Format("2006-01-02 15:04:05 UTC")
+	},
+	// launch shows a scheduled launch in the schedule's zone (UTC without one).
+	"launch": func(t time.Time, s *state.Schedule) string {
+		loc := time.UTC
+		if s != nil && s.Timezone != "" {
+			if l, err := campaign.LoadLocation(s.Timezone); err == nil {
+				loc = l
+			}
+		}
+		return t.In(loc).Format("Mon 2 Jan 2006 15:04 MST")
 	},
 	"svg": func(s string) template.HTML { return template.HTML(s) }, // canvas escapes its text
 }

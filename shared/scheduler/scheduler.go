@@ -326,3 +326,27 @@ func CheckNotExpired(s state.Schedule, now time.Time) error {
 	}
 	return &ExpiredError{Path: "schedule", Message: fmt.Sprintf("no slot of the schedule falls within its window after now (%s): widen from/until", when)}
 }
+
+// Upcoming returns up to n slots of a published schedule after now (none
+// before the version's publish time, none past until): what a list of
+// campaigns shows as the next launches.
+func Upcoming(s state.Schedule, publishedAt, now time.Time, n int) ([]time.Time, error) {
+	plan, err := NewPlan(s, publishedAt)
+	if err != nil {
+		return nil, err
+	}
+	after := now
+	if after.Before(publishedAt) {
+		after = publishedAt.Add(-time.Nanosecond)
+	}
+	var out []time.Time
+	for len(out) < n {
+		t := plan.Next(after)
+		if t.IsZero() {
+			break
+		}
+		out = append(out, t)
+		after = t
+	}
+	return out, nil
+}
