@@ -62,14 +62,7 @@ type RunCounts struct {
 // delivered, bounced, complained of, opened, clicked and unsubscribed from
 // (each message counted once per event, however often the event came).
 type Counts struct {
-	Sent         int64 `json:"sent"`
-	Skipped      int64 `json:"skipped"`
-	Delivered    int64 `json:"delivered"`
-	Bounced      int64 `json:"bounced"`
-	Complained   int64 `json:"complained"`
-	Opened       int64 `json:"opened"`
-	Clicked      int64 `json:"clicked"`
-	Unsubscribed int64 `json:"unsubscribed"`
+	Figures
 	// SkippedBy counts skips by reason (holdout is one), by reason.
 	SkippedBy []ReasonCount `json:"skippedBy"`
 	// Variants are the counts of each experiment variant; "holdout" the
@@ -85,15 +78,35 @@ type ReasonCount struct {
 
 // VariantCounts are the messages of one experiment variant.
 type VariantCounts struct {
-	Variant      string `json:"variant"`
-	Sent         int64  `json:"sent"`
-	Skipped      int64  `json:"skipped"`
-	Delivered    int64  `json:"delivered"`
-	Bounced      int64  `json:"bounced"`
-	Complained   int64  `json:"complained"`
-	Opened       int64  `json:"opened"`
-	Clicked      int64  `json:"clicked"`
-	Unsubscribed int64  `json:"unsubscribed"`
+	Variant string `json:"variant"`
+	Figures
+}
+
+// Figures are the message counts a report shows for an activity or a variant.
+type Figures struct {
+	Sent         int64 `json:"sent"`
+	Skipped      int64 `json:"skipped"`
+	Delivered    int64 `json:"delivered"`
+	Bounced      int64 `json:"bounced"`
+	Complained   int64 `json:"complained"`
+	Opened       int64 `json:"opened"`
+	Clicked      int64 `json:"clicked"`
+	Unsubscribed int64 `json:"unsubscribed"`
+}
+
+// add adds g to f; skipped only when withSkipped (a run's total skips are
+// counted by reason, not from its variants).
+func (f *Figures) add(g Figures, withSkipped bool) {
+	f.Sent += g.Sent
+	if withSkipped {
+		f.Skipped += g.Skipped
+	}
+	f.Delivered += g.Delivered
+	f.Bounced += g.Bounced
+	f.Complained += g.Complained
+	f.Opened += g.Opened
+	f.Clicked += g.Clicked
+	f.Unsubscribed += g.Unsubscribed
 }
 
 // ChannelCounts is what a Reporter counts of one run's activity.
@@ -260,13 +273,7 @@ func (cc ChannelCounts) counts(order []string) Counts {
 	})
 	for _, name := range names {
 		v := cc.Variants[name]
-		c.Sent += v.Sent
-		c.Delivered += v.Delivered
-		c.Bounced += v.Bounced
-		c.Complained += v.Complained
-		c.Opened += v.Opened
-		c.Clicked += v.Clicked
-		c.Unsubscribed += v.Unsubscribed
+		c.add(v.Figures, false)
 		if name != "" {
 			vc := *v
 			vc.Variant = name
@@ -274,21 +281,14 @@ func (cc ChannelCounts) counts(order []string) Counts {
 		}
 	}
 	if n := cc.Skipped[channel.ReasonHoldout]; n > 0 && len(order) > 0 {
-		c.Variants = append(c.Variants, VariantCounts{Variant: HoldoutVariant, Skipped: n})
+		c.Variants = append(c.Variants, VariantCounts{Variant: HoldoutVariant, Figures: Figures{Skipped: n}})
 	}
 	return c
 }
 
 // plus adds two runs' counts.
 func (c Counts) plus(d Counts) Counts {
-	c.Sent += d.Sent
-	c.Skipped += d.Skipped
-	c.Delivered += d.Delivered
-	c.Bounced += d.Bounced
-	c.Complained += d.Complained
-	c.Opened += d.Opened
-	c.Clicked += d.Clicked
-	c.Unsubscribed += d.Unsubscribed
+	c.add(d.Figures, true)
 	c.SkippedBy = mergeReasons(c.SkippedBy, d.SkippedBy)
 	for _, v := range d.Variants {
 		i := slices.IndexFunc(c.Variants, func(x VariantCounts) bool { return x.Variant == v.Variant })
@@ -296,15 +296,7 @@ func (c Counts) plus(d Counts) Counts {
 			c.Variants = append(c.Variants, v)
 			continue
 		}
-		x := &c.Variants[i]
-		x.Sent += v.Sent
-		x.Skipped += v.Skipped
-		x.Delivered += v.Delivered
-		x.Bounced += v.Bounced
-		x.Complained += v.Complained
-		x.Opened += v.Opened
-		x.Clicked += v.Clicked
-		x.Unsubscribed += v.Unsubscribed
+		c.Variants[i].add(v.Figures, true)
 	}
 	return c
 }

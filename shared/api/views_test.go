@@ -247,7 +247,7 @@ func TestReportRoute(t *testing.T) {
 		}
 		return n
 	}
-	want1 := api.Counts{Sent: sum(t1.sent), Skipped: sum(t1.skipped), Delivered: 3, Bounced: 1, Complained: 1, Opened: 2, Clicked: 1, Unsubscribed: 1}
+	want1 := api.Counts{Figures: api.Figures{Sent: sum(t1.sent), Skipped: sum(t1.skipped), Delivered: 3, Bounced: 1, Complained: 1, Opened: 2, Clicked: 1, Unsubscribed: 1}}
 	check := func(what string, got, want api.Counts, skipped map[string]int64) {
 		t.Helper()
 		g, w := got, want
@@ -265,7 +265,7 @@ func TestReportRoute(t *testing.T) {
 		}
 	}
 	check("run 1", a.Runs[1].Counts, want1, t1.skipped)
-	want2 := api.Counts{Sent: sum(t2.sent), Skipped: sum(t2.skipped), Opened: 1}
+	want2 := api.Counts{Figures: api.Figures{Sent: sum(t2.sent), Skipped: sum(t2.skipped), Opened: 1}}
 	check("run 2", a.Runs[0].Counts, want2, t2.skipped)
 	both := map[string]int64{}
 	for k, v := range t1.skipped {
@@ -274,8 +274,8 @@ func TestReportRoute(t *testing.T) {
 	for k, v := range t2.skipped {
 		both[k] += v
 	}
-	check("total", a.Total, api.Counts{Sent: want1.Sent + want2.Sent, Skipped: want1.Skipped + want2.Skipped, Delivered: 3, Bounced: 1,
-		Complained: 1, Opened: 3, Clicked: 1, Unsubscribed: 1}, both)
+	check("total", a.Total, api.Counts{Figures: api.Figures{Sent: want1.Sent + want2.Sent, Skipped: want1.Skipped + want2.Skipped, Delivered: 3, Bounced: 1,
+		Complained: 1, Opened: 3, Clicked: 1, Unsubscribed: 1}}, both)
 	// Per variant in run 1: A delivered 2 (a1, a2), opened 1 (a1, twice), clicked 1, complained 1;
 	// B delivered 1, opened 1, bounced 1; the holdout sent nothing. The unsubscribe has no message: no variant.
 	v := a.Runs[1].Counts.Variants
@@ -283,18 +283,18 @@ func TestReportRoute(t *testing.T) {
 		t.Fatalf("variants: %+v", v)
 	}
 	wantV := []api.VariantCounts{
-		{Variant: "A", Sent: t1.sent["A"], Delivered: 2, Opened: 1, Clicked: 1, Complained: 1},
-		{Variant: "B", Sent: t1.sent["B"], Delivered: 1, Opened: 1, Bounced: 1},
-		{Variant: "holdout", Skipped: t1.skipped["holdout"]},
+		{Variant: "A", Figures: api.Figures{Sent: t1.sent["A"], Delivered: 2, Opened: 1, Clicked: 1, Complained: 1}},
+		{Variant: "B", Figures: api.Figures{Sent: t1.sent["B"], Delivered: 1, Opened: 1, Bounced: 1}},
+		{Variant: "holdout", Figures: api.Figures{Skipped: t1.skipped["holdout"]}},
 	}
 	if fmt.Sprintf("%+v", v) != fmt.Sprintf("%+v", wantV) {
 		t.Errorf("variants of run 1:\n%+v\nwant\n%+v", v, wantV)
 	}
 	// In total, run 2's open is of a message that run 2 did not send (a1 is run 1's): no variant.
 	wantV = []api.VariantCounts{
-		{Variant: "A", Sent: t1.sent["A"] + t2.sent["A"], Delivered: 2, Opened: 1, Clicked: 1, Complained: 1},
-		{Variant: "B", Sent: t1.sent["B"] + t2.sent["B"], Delivered: 1, Opened: 1, Bounced: 1},
-		{Variant: "holdout", Skipped: t1.skipped["holdout"] + t2.skipped["holdout"]},
+		{Variant: "A", Figures: api.Figures{Sent: t1.sent["A"] + t2.sent["A"], Delivered: 2, Opened: 1, Clicked: 1, Complained: 1}},
+		{Variant: "B", Figures: api.Figures{Sent: t1.sent["B"] + t2.sent["B"], Delivered: 1, Opened: 1, Bounced: 1}},
+		{Variant: "holdout", Figures: api.Figures{Skipped: t1.skipped["holdout"] + t2.skipped["holdout"]}},
 	}
 	if tv := a.Total.Variants; fmt.Sprintf("%+v", tv) != fmt.Sprintf("%+v", wantV) {
 		t.Errorf("total variants:\n%+v\nwant\n%+v", tv, wantV)

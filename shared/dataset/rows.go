@@ -85,3 +85,19 @@ func (e *Engine) WriteRows(ctx context.Context, out Output, cols []Column, n int
 	}
 	return e.Write(ctx, out, q)
 }
+
+// Int reads an integer column's value as the engine scans it into any
+// (int64, int32, int or float64); anything else, NULL included, is 0.
+func Int(v any) int64 {
+	switch n := v.(type) {
+	case int64:
+		return n
+	case int32:
+		return int64(n)
+	case int:
+		return int64(n)
+	case float64:
+		return int64(n)
+	}
+	return 0
+}

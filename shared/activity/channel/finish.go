@@ -160,7 +160,7 @@ func logFinish(t *datatask.Task, res *activity.Result) {
 		t.Engine.Query(t.Ctx, 100, func(b *dataset.Batch) error {
 			for _, r := range b.Rows {
 				s, _ := r[0].(string)
-				reasons[s] = toInt(r[1])
+				reasons[s] = dataset.Int(r[1])
 			}
 			return nil
 		}, "SELECT CASE WHEN strpos(reason, ': ') > 0 THEN split_part(reason, ': ', 1) ELSE reason END, count(*) FROM "+datatask.Q(v)+" GROUP BY 1 ORDER BY 1")

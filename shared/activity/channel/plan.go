@@ -457,7 +457,7 @@ func planResult(t *datatask.Task, x *Config, ref dataset.Ref, m *dataset.Manifes
 	err := t.Engine.Query(t.Ctx, 1000, func(b *dataset.Batch) error {
 		for _, r := range b.Rows {
 			at, _ := r[0].(time.Time)
-			waves = append(waves, wave{at: at, first: toInt(r[1]), rows: toInt(r[2])})
+			waves = append(waves, wave{at: at, first: dataset.Int(r[1]), rows: dataset.Int(r[2])})
 		}
 		return nil
 	}, "SELECT "+colWave+", min("+colRow+"), count(*) FROM "+datatask.Q(view)+" WHERE "+colSkip+" IS NULL GROUP BY 1 ORDER BY 1")
@@ -495,20 +495,6 @@ func planResult(t *datatask.Task, x *Config, ref dataset.Ref, m *dataset.Manifes
 		res.Slices = all
 	}
 	return res, eligible, nil
-}
-
-func toInt(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case int32:
-		return int64(n)
-	case int:
-		return int64(n)
-	case float64:
-		return int64(n)
-	}
-	return 0
 }
 
 // confirmed reports whether a held send was confirmed: the state key, or

@@ -287,7 +287,7 @@ func RenderProofs(ctx context.Context, d *Deps, call *activity.Call, sel Selecti
 				}
 			}
 			r := &recipient{key: key}
-			r.row = toInt(row[col[colRow]])
+			r.row = dataset.Int(row[col[colRow]])
 			r.address, _ = row[col[colAddress]].(string)
 			r.address = strings.TrimSpace(r.address)
 			r.consent, _ = row[col[colConsent]].(bool)

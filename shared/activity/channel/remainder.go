@@ -114,7 +114,7 @@ func readPieces(t *datatask.Task, sl activity.Slice, outs []outcome) (int64, err
 			}
 			str := func(row []any, name string) string { s, _ := row[col[name]].(string); return s }
 			for _, row := range b.Rows {
-				o := outcome{Row: toInt(row[col[colRow]]), Status: str(row, "status"), MessageID: str(row, "messageId"),
+				o := outcome{Row: dataset.Int(row[col[colRow]]), Status: str(row, "status"), MessageID: str(row, "messageId"),
 					Variant: str(row, "variant"), Reason: str(row, "reason"), Recipient: str(row, "recipient"),
 					Address: str(row, "address"), Token: str(row, "token")}
 				if at, ok := row[col["sentAt"]].(time.Time); ok {

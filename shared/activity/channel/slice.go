@@ -192,7 +192,7 @@ func (d *deliverer) setLimiter(t *datatask.Task, x *Config, plan dataset.Ref, sl
 	if err != nil {
 		return fmt.Errorf("read the plan: %w", err)
 	}
-	slices := int(math.Ceil(float64(toInt(row[0])) / float64(sz.SliceSize)))
+	slices := int(math.Ceil(float64(dataset.Int(row[0])) / float64(sz.SliceSize)))
 	share := x.Rate / float64(max(1, min(concurrency(x), slices)))
 	lim, burst := send.Rate(share)
 	d.limiter = rate.NewLimiter(lim, burst)
@@ -260,7 +260,7 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datatask.Task, plan datase
 		for _, row := range b.Rows {
 			r := &recipient{idx: idx}
 			idx++
-			r.row = toInt(row[col[colRow]])
+			r.row = dataset.Int(row[col[colRow]])
 			r.address, _ = row[col[colAddress]].(string)
 			r.address = strings.TrimSpace(r.address)
 			r.consent, _ = row[col[colConsent]].(bool)
@@ -406,7 +406,7 @@ func partResult(t *datatask.Task, ref dataset.Ref) (*activity.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	res.Counts["out"], res.Counts["skipped"] = toInt(row[0]), toInt(row[1])
+	res.Counts["out"], res.Counts["skipped"] = dataset.Int(row[0]), dataset.Int(row[1])
 	return res, nil
 }
 

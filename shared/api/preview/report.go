@@ -51,7 +51,7 @@ func (p *Previewer) CountChannel(ctx context.Context, q api.ChannelQuery) (api.C
 			err := e.Query(ctx, 100, func(b *dataset.Batch) error {
 				for _, r := range b.Rows {
 					name, _ := r[0].(string)
-					variant(name).Sent += toInt(r[1])
+					variant(name).Sent += dataset.Int(r[1])
 				}
 				return nil
 			}, "SELECT coalesce(variant, ''), count(*) FROM "+dataset.QuoteIdent(out)+" GROUP BY 1")
@@ -67,7 +67,7 @@ func (p *Previewer) CountChannel(ctx context.Context, q api.ChannelQuery) (api.C
 			err := e.Query(ctx, 100, func(b *dataset.Batch) error {
 				for _, r := range b.Rows {
 					reason, _ := r[0].(string)
-					cc.Skipped[reason] += toInt(r[1])
+					cc.Skipped[reason] += dataset.Int(r[1])
 				}
 				return nil
 			}, "SELECT CASE WHEN strpos(reason, ': ') > 0 THEN split_part(reason, ': ', 1) ELSE coalesce(reason, '') END, count(*) FROM "+
@@ -98,7 +98,7 @@ func (p *Previewer) CountChannel(ctx context.Context, q api.ChannelQuery) (api.C
 		for _, r := range b.Rows {
 			name, _ := r[0].(string)
 			ev, _ := r[1].(string)
-			n := toInt(r[2])
+			n := dataset.Int(r[2])
 			v := variant(name)
 			switch feedback.Event(ev) {
 			case feedback.Delivered:
@@ -123,20 +123,6 @@ func (p *Previewer) CountChannel(ctx context.Context, q api.ChannelQuery) (api.C
 		return cc, fmt.Errorf("%s: %w", feedback.Table, err)
 	}
 	return cc, nil
-}
-
-func toInt(v any) int64 {
-	switch n := v.(type) {
-	case int64:
-		return n
-	case int32:
-		return int64(n)
-	case int:
-		return int64(n)
-	case float64:
-		return int64(n)
-	}
-	return 0
 }
 
 // open returns the engine, opened on first use.
