@@ -84,7 +84,7 @@ func TestDescribeEachType(t *testing.T) {
 	checkWords(t, describeFile(t, "../../../examples/newsletter.yaml", ""), map[string]string{
 		"enough": "Goes to big when the count of subscribers is more than 100.\nGoes to else otherwise.",
 		"fan":    "Send the whole input down each of mail and app at once.",
-		"both":   "Wait until sendMail and sendPush are all done.\nThen go on with the rows of sendMail (of the first other one that ran, if it did not).",
+		"both":   "Wait until sendMail and sendPush are all done.\nThen go on with the rows of sendMail (or, if its branch did not run, of the first one that did).",
 		"pause":  "Wait 1 hour, then pass the input on.",
 		"done":   "End this branch.",
 	})

@@ -38,7 +38,7 @@ func describeAndJoin(_ *campaign.Campaign, a *campaign.Activity, x *AndJoinConfi
 		primary = a.From[0].Activity
 	}
 	if primary != "" {
-		out = append(out, "Then go on with the rows of "+primary+" (of the first other one that ran, if it did not).")
+		out = append(out, "Then go on with the rows of "+primary+" (or, if its branch did not run, of the first one that did).")
 	}
 	return out
 }
