@@ -42,8 +42,10 @@ type Def[C any] struct {
 	// Run runs the type's task. Nil for pure-ASL types.
 	Run func(ctx context.Context, call *Call, cfg *C) (*Result, error)
 	// Describe says what a config does in plain words, a sentence a line,
-	// for people who do not read YAML (the console). It may be nil.
-	Describe func(c *campaign.Campaign, cfg *C) []string
+	// for people who do not read YAML (the console). c is the campaign (its
+	// defaults) and a the activity (its inputs); either may be nil. Every
+	// registered type has one (a test iterates the registry).
+	Describe func(c *campaign.Campaign, a *campaign.Activity, cfg *C) []string
 	// OnAthena: the type lowers itself to Athena when the catalog's engine
 	// is athena (or auto picks it). A targeting or data type without it is
 	// refused under engine: athena.
@@ -62,7 +64,7 @@ type Spec struct {
 	output    func(c *Check, cfg any, in []campaign.Schema) map[string]campaign.Schema
 	lower     func(l Lowerer, cfg any) error
 	run       func(ctx context.Context, call *Call, cfg any) (*Result, error)
-	describe  func(c *campaign.Campaign, cfg any) []string
+	describe  func(c *campaign.Campaign, a *campaign.Activity, cfg any) []string
 }
 
 // Define makes the Spec of a definition. A config of another type than *C
@@ -89,7 +91,7 @@ func Define[C any](d Def[C]) *Spec {
 		s.run = func(ctx context.Context, call *Call, cfg any) (*Result, error) { return d.Run(ctx, call, cfg.(*C)) }
 	}
 	if d.Describe != nil {
-		s.describe = func(c *campaign.Campaign, cfg any) []string { return d.Describe(c, cfg.(*C)) }
+		s.describe = func(c *campaign.Campaign, a *campaign.Activity, cfg any) []string { return d.Describe(c, a, cfg.(*C)) }
 	}
 	return s
 }
@@ -136,12 +138,13 @@ func (s *Spec) Lower(l Lowerer, cfg any) (ok bool, err error) {
 }
 
 // Describe says what a decoded config does in plain words; ok is false when
-// the type has no describer. c is the campaign (its defaults), or nil.
-func (s *Spec) Describe(c *campaign.Campaign, cfg any) (lines []string, ok bool) {
+// the type has no describer. c is the campaign (its defaults) and a the
+// activity (its inputs); either may be nil.
+func (s *Spec) Describe(c *campaign.Campaign, a *campaign.Activity, cfg any) (lines []string, ok bool) {
 	if s.describe == nil {
 		return nil, false
 	}
-	return s.describe(c, cfg), true
+	return s.describe(c, a, cfg), true
 }
 
 // Runs reports whether the type has a task handler.

@@ -41,19 +41,7 @@ func (c *Condition) describe(nested bool) string {
 	case c.Link != "" && c.NotExists != nil:
 		return "has no " + c.Link + exists(c.NotExists)
 	case c.Link != "" && c.Aggregate != "":
-		subject := aggregates[c.Aggregate]
-		if subject == "" {
-			subject = "the " + c.Aggregate + " of"
-		}
-		if c.Field != "" {
-			subject += " " + c.Link + "." + c.Field
-		} else {
-			subject += " " + c.Link
-		}
-		if c.Where != nil {
-			subject += " where " + c.Where.describe(true)
-		}
-		return subject + " " + comparison(c.Op, c.Value, c.Within)
+		return Aggregate(c.Aggregate, c.Link, c.Field, c.Where) + " " + comparison(c.Op, c.Value, c.Within)
 	case c.Count != "":
 		return "the count of " + c.Count + " " + comparison(c.Op, c.Value, "")
 	case c.Param != "":
@@ -72,6 +60,24 @@ func (c *Condition) describe(nested bool) string {
 		return subject + " " + comparison(c.Op, c.Value, c.Within)
 	}
 	return "every row"
+}
+
+// Aggregate says an aggregate of linked rows in words: "the sum of
+// purchases.amount where purchasedAt is after 365 days ago".
+func Aggregate(aggregate, link, field string, where *Condition) string {
+	subject := aggregates[aggregate]
+	if subject == "" {
+		subject = "the " + aggregate + " of"
+	}
+	if field != "" {
+		subject += " " + link + "." + field
+	} else {
+		subject += " " + link
+	}
+	if where != nil {
+		subject += " where " + where.describe(true)
+	}
+	return subject
 }
 
 func exists(e *Exists) string {
@@ -124,6 +130,14 @@ func comparison(op string, v *Value, within string) string {
 		return w
 	}
 	return w + " " + v.describe()
+}
+
+// Describe says a value in words: "FR", "the parameter discount", "now".
+func (v *Value) Describe() string {
+	if v == nil {
+		return "null"
+	}
+	return v.describe()
 }
 
 func (v *Value) describe() string {

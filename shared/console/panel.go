@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strconv"
 
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -13,9 +14,12 @@ import (
 // activityPanel is what the panel shows of an activity: its settings (in
 // words, or its keys), and in a run its state, task log and error.
 type activityPanel struct {
-	ID       string            `json:"id"`
-	Type     string            `json:"type,omitempty"`
-	Label    string            `json:"label,omitempty"`
+	ID    string `json:"id"`
+	Type  string `json:"type,omitempty"`
+	Label string `json:"label,omitempty"`
+	// Of says whose settings these are: "version 3" (the run's own
+	// version) or "draft".
+	Of       string            `json:"of,omitempty"`
 	Words    []string          `json:"words,omitempty"`
 	Settings []setting         `json:"settings,omitempty"`
 	Activity *api.ActivityView `json:"activity,omitempty"`
@@ -24,10 +28,12 @@ type activityPanel struct {
 }
 
 // activityJSON is an activity of a campaign (/ui/campaigns/{id}/activities/…)
-// or of a run (/ui/runs/{run}/activities/…, the campaign's draft settings).
+// or of a run (/ui/runs/{run}/activities/…, the settings of the version the
+// run ran, or of the draft for a test run of a draft).
 func (c *Console) activityJSON(w http.ResponseWriter, r *http.Request, _ session) {
 	ctx, act, id := r.Context(), r.PathValue("activity"), r.PathValue("id")
 	out := activityPanel{ID: act, Log: []string{}}
+	version := 0 // the run's version; 0: the draft
 	if run := r.PathValue("run"); run != "" {
 		var rv api.RunView
 		if err := c.get(ctx, "/v1/runs/"+url.PathEscape(run), nil, &rv); err != nil {
@@ -40,7 +46,7 @@ func (c *Console) activityJSON(w http.ResponseWriter, r *http.Request, _ session
 			writeJSON(w, http.StatusNotFound, map[string]any{"error": apiErr{Code: "not_found", Message: "no activity " + act + " in run " + rv.ID}})
 			return
 		}
-		out.Activity, out.Type, id = &rv.Activities[i], rv.Activities[i].Type, rv.CampaignID
+		out.Activity, out.Type, id, version = &rv.Activities[i], rv.Activities[i].Type, rv.CampaignID, rv.Version
 		var logs api.LogView
 		c.get(ctx, "/v1/runs/"+url.PathEscape(rv.ID)+"/logs", url.Values{"activity": {act}}, &logs)
 		for _, l := range logs.Activities {
@@ -48,12 +54,20 @@ func (c *Console) activityJSON(w http.ResponseWriter, r *http.Request, _ session
 		}
 	}
 	var cv api.CampaignView
+	var src string
 	if err := c.get(ctx, "/v1/campaigns/"+url.PathEscape(id), nil, &cv); err != nil && out.Activity == nil {
 		e, _ := err.(apiErr)
 		writeJSON(w, max(e.Status, 400), map[string]any{"error": e})
 		return
 	}
-	if parsed, _ := campaign.ParseCampaign(id+".yaml", []byte(cv.Source)); parsed != nil {
+	src, out.Of = cv.Source, "draft"
+	if version > 0 {
+		var vv api.VersionView
+		if err := c.get(ctx, "/v1/campaigns/"+url.PathEscape(id)+"/versions/"+strconv.Itoa(version), nil, &vv); err == nil && vv.Source != "" {
+			src, out.Of = vv.Source, "version "+strconv.Itoa(version)
+		}
+	}
+	if parsed, _ := campaign.ParseCampaign(id+".yaml", []byte(src)); parsed != nil {
 		for _, a := range parsed.Activities {
 			if a.ID == act {
 				out.Type, out.Label = a.Type, a.Label

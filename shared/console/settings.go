@@ -43,7 +43,7 @@ func (c *Console) settings(cmp *campaign.Campaign, id string) (words []string, k
 			var diags campaign.Diagnostics
 			(&campaign.Decoder{Reporter: campaign.Reporter{Diags: &diags}}).DecodeSkipping(a.Node, a.Path(), cfg, campaign.CommonKeys)
 			if !diags.HasErrors() {
-				if lines, ok := spec.Describe(cmp, cfg); ok {
+				if lines, ok := spec.Describe(cmp, a, cfg); ok {
 					return lines, nil
 				}
 			}

@@ -145,7 +145,7 @@ func define(k *Kind, d *Deps) *activity.Spec {
 			}
 		},
 		Lower:    lower,
-		Describe: func(_ *campaign.Campaign, x *Config) []string { return describe(k, x) },
+		Describe: func(_ *campaign.Campaign, _ *campaign.Activity, x *Config) []string { return describe(k, x) },
 		Run: func(ctx context.Context, call *activity.Call, x *Config) (*activity.Result, error) {
 			return run(ctx, d, call, k, x)
 		},

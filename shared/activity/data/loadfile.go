@@ -157,6 +157,7 @@ func loadFile(d *Deps) *activity.Spec {
 				{Name: "line", Type: campaign.TypeInteger}, {Name: "reason", Type: campaign.TypeString}, {Name: "raw", Type: campaign.TypeString}}}
 			return map[string]campaign.Schema{"out": s, "rejects": rej}
 		},
+		Describe: describeLoadFile,
 		Run: func(ctx context.Context, call *activity.Call, x *LoadFileConfig) (*activity.Result, error) {
 			return runLoadFile(ctx, d, call, x)
 		},

@@ -67,6 +67,7 @@ func updateData(d *Deps) *activity.Spec {
 			}
 			return map[string]campaign.Schema{"out": s, "rejects": s.With(campaign.Column{Name: "reason", Type: campaign.TypeString})}
 		},
+		Describe: describeUpdateData,
 		Run: func(ctx context.Context, call *activity.Call, x *UpdateDataConfig) (*activity.Result, error) {
 			return runUpdateData(ctx, d, call, x)
 		},

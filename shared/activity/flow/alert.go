@@ -22,9 +22,10 @@ type Alerter interface {
 func alert(d *Deps) *activity.Spec {
 	return activity.Define(activity.Def[AlertConfig]{
 		Type: "alert", Family: activity.Flow, Function: "Alert",
-		Summary: "Records an alert for the campaign's operators and passes the population on.",
-		Inputs:  activity.Inputs{Min: 1, Max: 1},
-		Output:  activity.SameInput[AlertConfig]("out"),
+		Summary:  "Records an alert for the campaign's operators and passes the population on.",
+		Inputs:   activity.Inputs{Min: 1, Max: 1},
+		Describe: describeAlert,
+		Output:   activity.SameInput[AlertConfig]("out"),
 		Run: func(ctx context.Context, call *activity.Call, x *AlertConfig) (*activity.Result, error) {
 			req := call.Req
 			call.Logf(ctx, "ALERT %s: %s (%d rows)", x.Title, x.Message, inputCount(req))

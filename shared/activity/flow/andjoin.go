@@ -16,8 +16,9 @@ type AndJoinConfig struct {
 // AndJoin is the and-join type.
 var AndJoin = activity.Define(activity.Def[AndJoinConfig]{
 	Type: "and-join", Family: activity.Flow,
-	Summary: "Continues once every inbound branch is done.",
-	Inputs:  activity.Inputs{Min: 2},
+	Summary:  "Continues once every inbound branch is done.",
+	Inputs:   activity.Inputs{Min: 2},
+	Describe: describeAndJoin,
 	Check: func(c *activity.Check, x *AndJoinConfig) {
 		if x.Primary != "" && primaryIndex(c.Activity, x.Primary) < 0 {
 			c.Errorf(c.Path("primary"), "primary %q is not an inbound activity of this and-join", x.Primary)

@@ -28,9 +28,10 @@ type Triggerer interface {
 func end(d *Deps) *activity.Spec {
 	return activity.Define(activity.Def[EndConfig]{
 		Type: "end", Family: activity.Flow, Function: "End",
-		Summary: "Ends a branch; may trigger another campaign with parameters.",
-		Inputs:  activity.Inputs{Min: 1},
-		Ports:   func(*EndConfig) []string { return nil },
+		Summary:  "Ends a branch; may trigger another campaign with parameters.",
+		Inputs:   activity.Inputs{Min: 1},
+		Describe: describeEnd,
+		Ports:    func(*EndConfig) []string { return nil },
 		Check: func(c *activity.Check, x *EndConfig) {
 			if x.Trigger == nil {
 				return

@@ -13,9 +13,10 @@ type ForkConfig struct {
 // Fork is the fork type.
 var Fork = activity.Define(activity.Def[ForkConfig]{
 	Type: "fork", Family: activity.Flow,
-	Summary: "Sends the population down several branches at once.",
-	Inputs:  activity.Inputs{Min: 1, Max: 1},
-	Ports:   func(x *ForkConfig) []string { return x.Branches },
+	Summary:  "Sends the population down several branches at once.",
+	Inputs:   activity.Inputs{Min: 1, Max: 1},
+	Describe: describeFork,
+	Ports:    func(x *ForkConfig) []string { return x.Branches },
 	Check: func(c *activity.Check, x *ForkConfig) {
 		if len(x.Branches) < 2 {
 			c.Errorf(c.Path("branches"), "fork needs at least two branches")

@@ -17,8 +17,9 @@ func (s *SchedulerConfig) AsSchedule() campaign.Schedule { return s.Schedule }
 // Scheduler is the scheduler type; the compiler lifts it into the campaign schedule.
 var Scheduler = activity.Define(activity.Def[SchedulerConfig]{
 	Type: "scheduler", Family: activity.Flow,
-	Summary: "Starts the campaign on a schedule (same as the campaign's schedule).",
-	Inputs:  activity.Inputs{Max: -1},
+	Summary:  "Starts the campaign on a schedule (same as the campaign's schedule).",
+	Inputs:   activity.Inputs{Max: -1},
+	Describe: describeScheduler,
 	Output: func(c *activity.Check, _ *SchedulerConfig, _ []campaign.Schema) map[string]campaign.Schema {
 		return map[string]campaign.Schema{"out": {Dimension: c.Dimension}}
 	},

@@ -40,7 +40,7 @@ var Test = activity.Define(activity.Def[TestConfig]{
 	Summary: "Takes the first branch whose condition on run facts holds.",
 	Inputs:  activity.Inputs{Min: 1, Max: 1},
 	Ports:   testPorts,
-	Describe: func(_ *campaign.Campaign, x *TestConfig) []string {
+	Describe: func(_ *campaign.Campaign, _ *campaign.Activity, x *TestConfig) []string {
 		var out []string
 		for _, b := range x.Conditions {
 			out = append(out, "Goes to "+b.Name+" when "+b.When.Describe()+".")

@@ -40,8 +40,9 @@ const MaxWait = 5 * 24 * time.Hour
 // Wait is the wait type.
 var Wait = activity.Define(activity.Def[WaitConfig]{
 	Type: "wait", Family: activity.Flow,
-	Summary: "Waits for a duration or until a time, then passes the population on.",
-	Inputs:  activity.Inputs{Min: 1, Max: 1},
+	Summary:  "Waits for a duration or until a time, then passes the population on.",
+	Inputs:   activity.Inputs{Min: 1, Max: 1},
+	Describe: describeWait,
 	Check: func(c *activity.Check, x *WaitConfig) {
 		if (x.Duration == "") == (x.Until == nil) {
 			c.Errorf(c.Path(), "wait needs exactly one of duration or until")

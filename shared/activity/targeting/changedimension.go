@@ -46,7 +46,8 @@ func changeDimension(d *Deps) *activity.Spec {
 		Output: func(c *activity.Check, x *ChangeDimensionConfig, _ []campaign.Schema) map[string]campaign.Schema {
 			return tableOutput(c, x.To, "out")
 		},
-		Run: run(d, runChangeDimension),
+		Describe: describeChangeDimension,
+		Run:      run(d, runChangeDimension),
 	})
 }
 

@@ -54,7 +54,8 @@ func combine(d *Deps) *activity.Spec {
 			}
 			return map[string]campaign.Schema{"out": s, "complement": s}
 		},
-		Run: run(d, runCombine),
+		Describe: describeCombine,
+		Run:      run(d, runCombine),
 	})
 }
 

@@ -43,7 +43,8 @@ func enrichment(d *Deps) *activity.Spec {
 			cols, _ := enrichmentColumns(c, x, in, false)
 			return map[string]campaign.Schema{"out": s.With(cols...)}
 		},
-		Run: run(d, runEnrichment),
+		Describe: describeEnrichment,
+		Run:      run(d, runEnrichment),
 	})
 }
 

@@ -56,8 +56,9 @@ func incrementalQuery(d *Deps) *activity.Spec {
 				c.Errorf(campaign.JoinPath(sp, "historyDays"), "historyDays must be 0 (forever) or more")
 			}
 		},
-		Output: dimensionOutput(func(x *IncrementalQueryConfig) string { return x.Dimension }),
-		Run:    run(d, runIncrementalQuery),
+		Output:   dimensionOutput(func(x *IncrementalQueryConfig) string { return x.Dimension }),
+		Describe: describeIncrementalQuery,
+		Run:      run(d, runIncrementalQuery),
 	})
 }
 

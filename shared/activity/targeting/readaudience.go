@@ -28,7 +28,8 @@ func readAudience(d *Deps) *activity.Spec {
 			// Saved by another campaign: the schema is known only at run time.
 			return map[string]campaign.Schema{"out": {Dimension: c.Dimension}}
 		},
-		Run: run(d, runReadAudience),
+		Describe: describeReadAudience,
+		Run:      run(d, runReadAudience),
 	})
 }
 

@@ -64,7 +64,8 @@ func reconciliation(d *Deps) *activity.Spec {
 			}
 			return out
 		},
-		Run: run(d, runReconciliation),
+		Describe: describeReconciliation,
+		Run:      run(d, runReconciliation),
 	})
 }
 

@@ -200,7 +200,7 @@
       return;
     }
     const nodes = [el("p", { class: "type" }, a.type + (a.label ? " · " + id : ""))];
-    nodes.push(el("h3", {}, "Settings"));
+    nodes.push(el("h3", {}, runID && a.of ? "Settings (" + a.of + ")" : "Settings"));
     if (a.words && a.words.length) {
       const ul = el("ul", { id: "settings", class: "words" });
       for (const w of a.words) ul.append(el("li", {}, w));
