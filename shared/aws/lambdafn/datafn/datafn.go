@@ -15,7 +15,7 @@ import (
 func Function(st *lambdafn.Stack, name string) *lambdafn.Function {
 	reg := activity.NewRegistry()
 	dk := datatask.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}
-	targeting.Register(reg, &targeting.Deps{Data: dk, Audiences: st.State, Incrementals: st.State})
+	targeting.Register(reg, &targeting.Deps{Data: dk, Audiences: st.State, Incrementals: st.State, Athena: Athena(st)})
 	data.Register(reg, &data.Deps{Data: dk, Roots: &st.Config.FileRoots})
 	return st.Function(name, reg)
 }
