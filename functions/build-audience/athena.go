@@ -1,4 +1,4 @@
-package datafn
+package main
 
 import (
 	"context"
@@ -12,10 +12,10 @@ import (
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
-// Athena returns the Athena engine's host for the plan and finish steps
+// athenaHost returns the Athena engine's host for the plan and finish steps
 // (Glue registration of the run's tables over the run bucket), or nil when
 // the stack configures no Glue database (ATHENA_GLUE_DATABASE).
-func Athena(st *lambdafn.Stack) targeting.Athena {
+func athenaHost(st *lambdafn.Stack) targeting.Athena {
 	db := st.Config.AthenaDatabase
 	if db == "" {
 		return nil

@@ -1,4 +1,4 @@
-package datafn_test
+package main
 
 import (
 	"context"
@@ -14,7 +14,6 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
-	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/datafn"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
@@ -32,7 +31,7 @@ func stack(t *testing.T, vars map[string]string, endpoint string) *lambdafn.Stac
 // TestAthenaUnconfigured: without ATHENA_GLUE_DATABASE the targeting
 // functions have no Athena host (an activity on Athena fails, naming it).
 func TestAthenaUnconfigured(t *testing.T) {
-	if a := datafn.Athena(stack(t, map[string]string{"TABLE_NAME": "t", "BUCKET": "b"}, "http://127.0.0.1:1")); a != nil {
+	if a := athenaHost(stack(t, map[string]string{"TABLE_NAME": "t", "BUCKET": "b"}, "http://127.0.0.1:1")); a != nil {
 		t.Errorf("Athena bound without a database: %T", a)
 	}
 	_, err := lambdafn.FromEnv(func(k string) string {
@@ -67,7 +66,7 @@ func TestAthenaBound(t *testing.T) {
 	defer srv.Close()
 	st := stack(t, map[string]string{"TABLE_NAME": "t", "BUCKET": "runs", "PREFIX": "p/", "S3_PATH_STYLE": "true",
 		"ATHENA_GLUE_DATABASE": "stepwise_db"}, srv.URL)
-	a := datafn.Athena(st)
+	a := athenaHost(st)
 	if a == nil {
 		t.Fatal("no Athena host with ATHENA_GLUE_DATABASE set")
 	}
