@@ -29,7 +29,7 @@ func stack(t *testing.T, vars map[string]string, endpoint string) *lambdafn.Stac
 }
 
 // TestAthenaUnconfigured: without ATHENA_GLUE_DATABASE the targeting
-// functions have no Athena host (an activity on Athena fails, naming it).
+// functions have no Athena host (an activity on Athena fails: no Athena is configured).
 func TestAthenaUnconfigured(t *testing.T) {
 	if a := athenaHost(stack(t, map[string]string{"TABLE_NAME": "t", "BUCKET": "b"}, "http://127.0.0.1:1")); a != nil {
 		t.Errorf("Athena bound without a database: %T", a)

@@ -110,9 +110,9 @@ type Config struct {
 	ConsoleDomain, ConsoleCallback string
 
 	// AthenaDatabase (ATHENA_GLUE_DATABASE) is the Glue database the
-	// targeting functions may register a run's tables in, for catalogs on
+	// build-audience function may register a run's tables in, for catalogs on
 	// the Athena engine (the template grants that database only); empty,
-	// no Athena: such an activity fails naming this variable.
+	// no Athena host: such an activity fails ("no Athena is configured").
 	AthenaDatabase string
 
 	// FileRoots are the s3:// prefixes load-file may read: the API's
