@@ -12,7 +12,7 @@ import (
 func main() {
 	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		st := lambdafn.NewStack(cfg, awsCfg)
-		fn := datafn.Function(st, "BuildAudience")
+		fn := datafn.WithAthena(st, "BuildAudience", athenaHost(st))
 		return fn.Invoke
 	})
 }

@@ -25,6 +25,7 @@ var iamPrefix = map[string]string{
 	"s3": "s3", "dynamodb": "dynamodb", "sfn": "states", "scheduler": "scheduler",
 	"sesv2": "ses", "sns": "sns", "sqs": "sqs", "pinpointsmsvoicev2": "sms-voice",
 	"lambda": "lambda", "secretsmanager": "secretsmanager",
+	"glue": "glue", "athena": "athena",
 }
 
 // opActions are the IAM actions of SDK operations whose action is not
@@ -184,10 +185,19 @@ func functionActions(t *testing.T) map[string][]sdkCall {
 							}
 							continue
 						}
-						call := "." + c.in[strings.LastIndex(c.in, ".")+1:] + "("
+						method := c.in[strings.LastIndex(c.in, ".")+1:]
+						call := "." + method + "("
 						for _, other := range graph {
 							for _, off := range facts[other] {
-								if other != dep && strings.Contains(off.src, call) {
+								// Calls of an SDK operation of that name
+								// (athenaglue's Glue CreateTable) are not it.
+								sdk := 0
+								for _, oc := range off.calls {
+									if _, op, _ := strings.Cut(oc.action, ":"); op == method {
+										sdk++
+									}
+								}
+								if other != dep && strings.Count(off.src, call) > sdk {
 									t.Errorf("%s: %s is listed as not called by the functions, but %s may call it", f.Name, c.in, other)
 								}
 							}
@@ -419,7 +429,12 @@ var testParams = map[string]string{
 	"PushPlatformApplicationArn": pushApp,
 	"SenderIdentity":             "shop.example",
 	"SMSOriginationIdentity":     "arn:aws:sms-voice:eu-west-1:123456789012:phone-number/phone-1",
+	"AthenaWorkgroup":            athenaWorkgroup,
+	"AthenaGlueDatabase":         athenaDatabase,
 }
+
+// The Athena engine's workgroup and Glue database the tests deploy with.
+const athenaWorkgroup, athenaDatabase = "stepwise-wg", "stepwise_db"
 
 // TestFunctionActionsAllowed: every AWS action a function's code can
 // request is allowed by that function's role in the transformed template,

@@ -444,6 +444,9 @@ func (s *stack) roleStatements(t testing.TB, roleID string) (stmts []statement, 
 	}
 	props := obj(role["Properties"])
 	for _, p := range list(props["Policies"]) {
+		if p = s.pick(t, p); p == (noValue{}) {
+			continue
+		}
 		p := obj(p)
 		stmts = append(stmts, s.statements(t, p["PolicyDocument"], roleID+"/"+fmt.Sprint(p["PolicyName"]))...)
 	}

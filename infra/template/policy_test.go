@@ -1,6 +1,7 @@
 package template_test
 
 import (
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -200,6 +201,74 @@ func TestSendersScoped(t *testing.T) {
 			if got := allowed(push, r); got != want {
 				t.Errorf("PushPlatformApplicationArn %q: Push %s: %v, want %v", tc.params["PushPlatformApplicationArn"], r, got, want)
 			}
+		}
+	}
+}
+
+// TestAthenaScoped: without AthenaWorkgroup and AthenaGlueDatabase no
+// role may use Athena or Glue and build-audience gets no database; with
+// them, the campaigns' role runs queries in that workgroup only, reads that
+// database's tables only and writes under the runs' athena/ folders and
+// athena-results/ only, and build-audience alone registers tables there.
+func TestAthenaScoped(t *testing.T) {
+	arn := func(service, res string) string {
+		return "arn:" + partition + ":" + service + ":" + region + ":" + account + ":" + res
+	}
+	wg, otherWg := arn("athena", "workgroup/"+athenaWorkgroup), arn("athena", "workgroup/primary")
+	tbl, otherTbl := arn("glue", "table/"+athenaDatabase+"/sw_0f_customers"), arn("glue", "table/other/sw_0f_customers")
+	withoutAthena := map[string]string{}
+	for k, v := range testParams {
+		if !strings.HasPrefix(k, "Athena") {
+			withoutAthena[k] = v
+		}
+	}
+	for _, on := range []bool{false, true} {
+		params := withoutAthena
+		if on {
+			params = testParams
+		}
+		s := deployed(t, params)
+		bucket := s.getAtt(t, "Bucket", "Arn").(string)
+		sm, _ := s.roleStatements(t, "StateMachineRole")
+		ba, _ := s.roleStatements(t, s.functionRole(t, "BuildAudienceFunction"))
+		combine, _ := s.roleStatements(t, s.functionRole(t, "CombineFunction"))
+		for _, c := range []struct {
+			who   string
+			stmts []statement
+			r     request
+			want  bool
+		}{
+			{"StateMachineRole", sm, request{Action: "athena:StartQueryExecution", Resource: wg}, on},
+			{"StateMachineRole", sm, request{Action: "athena:StopQueryExecution", Resource: wg}, on},
+			{"StateMachineRole", sm, request{Action: "athena:StartQueryExecution", Resource: otherWg}, false},
+			{"StateMachineRole", sm, request{Action: "glue:GetTable", Resource: tbl}, on},
+			{"StateMachineRole", sm, request{Action: "glue:GetPartitions", Resource: tbl}, on},
+			{"StateMachineRole", sm, request{Action: "glue:GetTable", Resource: otherTbl}, false},
+			{"StateMachineRole", sm, request{Action: "glue:CreateTable", Resource: tbl}, false},
+			{"StateMachineRole", sm, request{Action: "s3:GetObject", Resource: bucket + "/runs/r1/snap/customers/part-0.parquet"}, on},
+			{"StateMachineRole", sm, request{Action: "s3:GetObject", Resource: bucket + "/" + dataPrefix + "customers.parquet"}, on},
+			{"StateMachineRole", sm, request{Action: "s3:PutObject", Resource: bucket + "/runs/r1/a/out/athena/part-0.parquet"}, on},
+			{"StateMachineRole", sm, request{Action: "s3:PutObject", Resource: bucket + "/athena-results/q.csv"}, on},
+			{"StateMachineRole", sm, request{Action: "s3:PutObject", Resource: bucket + "/runs/r1/a/out/part-0.parquet"}, false},
+			{"StateMachineRole", sm, request{Action: "s3:PutObject", Resource: bucket + "/" + dataPrefix + "customers.parquet"}, false},
+			{"StateMachineRole", sm, request{Action: "s3:DeleteObject", Resource: bucket + "/runs/r1/a/out/athena/part-0.parquet"}, false},
+			{"StateMachineRole", sm, request{Action: "s3:GetObject", Resource: bucket + "/audiences/x/part-0.parquet"}, false},
+			{"BuildAudience", ba, request{Action: "glue:CreateTable", Resource: tbl}, on},
+			{"BuildAudience", ba, request{Action: "glue:UpdateTable", Resource: tbl}, on},
+			{"BuildAudience", ba, request{Action: "glue:CreateTable", Resource: otherTbl}, false},
+			{"BuildAudience", ba, request{Action: "glue:DeleteTable", Resource: tbl}, false},
+			{"BuildAudience", ba, request{Action: "athena:StartQueryExecution", Resource: wg}, on},
+			{"BuildAudience", ba, request{Action: "athena:StartQueryExecution", Resource: otherWg}, false},
+			{"Combine", combine, request{Action: "glue:CreateTable", Resource: tbl}, false},
+		} {
+			if got := allowed(c.stmts, c.r); got != c.want {
+				t.Errorf("Athena parameters set %v: %s %s allowed %v, want %v", on, c.who, c.r, got, c.want)
+			}
+		}
+		env := s.resources["BuildAudienceFunction"]
+		got := fmt.Sprint(s.value(t, obj(obj(env["Properties"])["Environment"])["Variables"]))
+		if on != strings.Contains(got, athenaDatabase) {
+			t.Errorf("Athena parameters set %v: BuildAudience environment %s", on, got)
 		}
 	}
 }

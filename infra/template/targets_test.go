@@ -152,6 +152,14 @@ func targets(t *testing.T, s *stack, f lambdafn.Fn, action string) []request {
 		}
 	case "secretsmanager":
 		return one(s.ref(t, "UnsubscribeSecret").(string))
+	case "glue":
+		// A run's table (targeting.glueName) in the configured database;
+		// Glue authorizes a table action on the catalog, database and table.
+		db := s.params["AthenaGlueDatabase"]
+		return []request{{Action: action, Resource: arn("glue", "catalog")}, {Action: action, Resource: arn("glue", "database/"+db)},
+			{Action: action, Resource: arn("glue", "table/"+db+"/sw_0123456789abcdef_customers")}}
+	case "athena":
+		return one(arn("athena", "workgroup/"+s.params["AthenaWorkgroup"]))
 	}
 	return nil
 }

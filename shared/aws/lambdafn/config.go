@@ -24,6 +24,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -108,12 +109,20 @@ type Config struct {
 	ConsoleIssuer, ConsoleClientID string
 	ConsoleDomain, ConsoleCallback string
 
+	// AthenaDatabase (ATHENA_GLUE_DATABASE) is the Glue database the
+	// build-audience function may register a run's tables in, for catalogs on
+	// the Athena engine (the template grants that database only); empty,
+	// no Athena host: such an activity fails ("no Athena is configured").
+	AthenaDatabase string
+
 	// FileRoots are the s3:// prefixes load-file may read: the API's
 	// uploads (s3://BUCKET/PREFIXuploads/) and those in LOAD_FILE_S3_PREFIXES
 	// (comma-separated s3://bucket/prefix/); no local folder (files beside
 	// a campaign come from its bundle).
 	FileRoots fileroot.Roots
 }
+
+var glueDatabase = regexp.MustCompile(`^[a-z0-9_]{1,255}$`)
 
 // Getenv is os.Getenv or a test's map lookup.
 type Getenv func(string) string
@@ -145,6 +154,7 @@ func FromEnv(getenv Getenv) (Config, error) {
 		ConsoleClientID:      getenv("CONSOLE_OIDC_CLIENT_ID"),
 		ConsoleDomain:        getenv("CONSOLE_OIDC_DOMAIN"),
 		ConsoleCallback:      getenv("CONSOLE_CALLBACK_URL"),
+		AthenaDatabase:       getenv("ATHENA_GLUE_DATABASE"),
 		TriggerGrace:         time.Hour,
 	}
 	var problems []string
@@ -162,6 +172,9 @@ func FromEnv(getenv Getenv) (Config, error) {
 	}
 	if c.ConsoleIssuer == "" && (c.ConsoleDomain != "" || c.ConsoleCallback != "") {
 		problems = append(problems, "CONSOLE_OIDC_DOMAIN and CONSOLE_CALLBACK_URL need CONSOLE_OIDC_ISSUER")
+	}
+	if c.AthenaDatabase != "" && !glueDatabase.MatchString(c.AthenaDatabase) {
+		problems = append(problems, fmt.Sprintf("ATHENA_GLUE_DATABASE=%q is not a Glue database name (lower-case letters, digits and _)", c.AthenaDatabase))
 	}
 	if c.WorkDir == "" {
 		c.WorkDir = "/tmp"

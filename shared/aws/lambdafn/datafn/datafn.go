@@ -13,9 +13,16 @@ import (
 // Function returns the Lambda serving name, an activity type of the
 // targeting or the data-management family.
 func Function(st *lambdafn.Stack, name string) *lambdafn.Function {
+	return WithAthena(st, name, nil)
+}
+
+// WithAthena is Function with the Athena engine's host bound (nil: none),
+// for the functions whose types run on Athena; only their roles are
+// granted Glue.
+func WithAthena(st *lambdafn.Stack, name string, athena targeting.Athena) *lambdafn.Function {
 	reg := activity.NewRegistry()
 	dk := datatask.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}
-	targeting.Register(reg, &targeting.Deps{Data: dk, Audiences: st.State, Incrementals: st.State})
+	targeting.Register(reg, &targeting.Deps{Data: dk, Audiences: st.State, Incrementals: st.State, Athena: athena})
 	data.Register(reg, &data.Deps{Data: dk, Roots: &st.Config.FileRoots})
 	return st.Function(name, reg)
 }
