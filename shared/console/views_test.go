@@ -295,11 +295,17 @@ func TestBrowserProofReportAudiences(t *testing.T) {
 	inFrame("proofs page")
 	// One recipient by key, for the screenshot: Chrome paints a frame of
 	// another process only within the window.
+	// The form posts: wait for the new page, not the old one's frames.
+	eval("mark the page", `window.stepwiseOld = "1"`)
 	run("render one",
 		chromedp.SetValue("#keys", first.Key),
 		chromedp.Click("#render"),
-		chromedp.WaitVisible("section.proof iframe.html"),
 	)
+	for deadline := time.Now().Add(10 * time.Second); eval("new page", `String(window.stepwiseOld === undefined && document.querySelector("section.proof iframe.html") !== null)`) != "true"; time.Sleep(100 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatal("render one: the page with one proof did not load")
+		}
+	}
 	if n := eval("one", `String(document.querySelectorAll("section.proof").length) + " " + document.querySelector("section.proof").dataset.recipient`); n != "1 "+first.Key {
 		t.Errorf("by key: %q", n)
 	}
