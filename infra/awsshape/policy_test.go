@@ -546,7 +546,23 @@ func (st *samTemplate) rolePolicies(roleID string) ([]policy, error) {
 	}
 	inline, _ := r.Properties["Policies"].([]any)
 	for i, p := range inline {
+		// A policy under Fn::If (the Athena grants): the branch the
+		// parameters select; AWS::NoValue drops it.
+		for {
+			m, _ := p.(map[string]any)
+			arg, ok := m["Fn::If"]
+			if !ok || len(m) != 1 {
+				break
+			}
+			var err error
+			if p, err = st.ifValue(arg); err != nil {
+				return nil, fmt.Errorf("%s/Policies[%d]: %w", roleID, i, err)
+			}
+		}
 		m, _ := p.(map[string]any)
+		if m["Ref"] == "AWS::NoValue" {
+			continue
+		}
 		name, _ := m["PolicyName"].(string)
 		if name == "" {
 			name = fmt.Sprintf("Policies[%d]", i)
