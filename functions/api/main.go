@@ -57,7 +57,7 @@ func main() {
 			Bundles:  &compile.Publisher{Blob: st.Blob},
 			Executor: pub, Deployer: pub, Previewer: &preview.Previewer{Options: dataset.Options{Store: st.Blob, WorkDir: cfg.WorkDir}},
 			Uploads:   &publish.Uploads{Presign: s3.NewPresignClient(st.S3), Bucket: cfg.Bucket, Prefix: cfg.Prefix + "uploads/"},
-			Authorize: api.TrustGateway, UnsubscribeSecret: []byte(cfg.UnsubscribeSecret), Logger: slog.Default()})
+			Authorize: api.TrustGateway, UnsubscribeSecret: []byte(cfg.UnsubscribeSecret), UnsubscribePrevious: []byte(cfg.UnsubscribePrevious), Logger: slog.Default()})
 		c, err := consoleFor(cfg, h, st.State)
 		if err != nil {
 			log.Fatal(err)

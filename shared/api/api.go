@@ -140,6 +140,9 @@ type Options struct {
 	Authorize func(*http.Request) bool
 	// UnsubscribeSecret verifies unsubscribe tokens (see package unsubscribe).
 	UnsubscribeSecret []byte
+	// UnsubscribePrevious is the secret's value before its last rotation
+	// (empty: none): links in messages sent before it keep working.
+	UnsubscribePrevious []byte
 	// Feedback keeps the message_feedback record of each one-click unsubscribe; nil
 	// keeps none (the address is suppressed either way).
 	Feedback FeedbackRecorder

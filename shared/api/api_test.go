@@ -463,6 +463,51 @@ func TestUnsubscribe(t *testing.T) {
 	}
 }
 
+// After a rotation, links signed with the secret's previous value still
+// unsubscribe (mail already delivered); a third secret's do not, nor the old
+// value's when the server was not given it.
+func TestUnsubscribeAfterRotation(t *testing.T) {
+	rotated := []byte("unsubscribe-secret-after-rotation")
+	post := func(e *env, tok string) int {
+		t.Helper()
+		res, err := http.Post(unsubscribe.URL(e.srv.URL, tok), "application/x-www-form-urlencoded", strings.NewReader("List-Unsubscribe=One-Click"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res.Body.Close()
+		return res.StatusCode
+	}
+	claims := func(addr string) unsubscribe.Claims {
+		return unsubscribe.Claims{Campaign: "c", Run: "r", Activity: "send", Recipient: "C1", Channel: "email", Address: addr}
+	}
+	e := newEnvWith(t, time.Hour, func(o *api.Options) { o.UnsubscribeSecret, o.UnsubscribePrevious = rotated, secret })
+	for _, c := range []struct {
+		secret []byte
+		addr   string
+		want   int
+	}{
+		{secret, "old@example.com", 200},
+		{rotated, "new@example.com", 200},
+		{[]byte("some-other-secret-of-enough-length"), "other@example.com", 400},
+	} {
+		if got := post(e, unsubscribe.Sign(c.secret, claims(c.addr))); got != c.want {
+			t.Errorf("%s: %d, want %d", c.addr, got, c.want)
+		}
+		m, err := e.l.State.CheckSuppressed(context.Background(), "email", c.addr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := len(m) == 1; got != (c.want == 200) {
+			t.Errorf("%s: suppressed %v", c.addr, got)
+		}
+	}
+	// Without the previous value, the old link is refused.
+	e = newEnvWith(t, time.Hour, func(o *api.Options) { o.UnsubscribeSecret = rotated })
+	if got := post(e, unsubscribe.Sign(secret, claims("old@example.com"))); got != 400 {
+		t.Errorf("old link without the previous secret: %d, want 400", got)
+	}
+}
+
 func TestUploadLocal(t *testing.T) {
 	e := newEnv(t, time.Hour)
 	u := e.expect(e.do("POST", "/v1/uploads", map[string]any{"name": "leads.csv"}), 201, "new upload")

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"errors"
 	"html/template"
 	"net/http"
 
@@ -75,5 +76,13 @@ func (s *Server) verify(r *http.Request) (unsubscribe.Claims, error) {
 	if len(s.o.UnsubscribeSecret) < unsubscribe.MinSecretLen {
 		return unsubscribe.Claims{}, unsubscribe.ErrInvalid
 	}
-	return unsubscribe.Verify(s.o.UnsubscribeSecret, r.PathValue("token"))
+	c, err := unsubscribe.Verify(s.o.UnsubscribeSecret, r.PathValue("token"))
+	if errors.Is(err, unsubscribe.ErrInvalid) && len(s.o.UnsubscribePrevious) >= unsubscribe.MinSecretLen {
+		// Signed before the last rotation: mail already delivered must still
+		// unsubscribe (RFC 8058 one-click; the laws' 30 days at least).
+		if prev, perr := unsubscribe.Verify(s.o.UnsubscribePrevious, r.PathValue("token")); perr == nil {
+			return prev, nil
+		}
+	}
+	return c, err
 }

@@ -81,8 +81,9 @@ type Config struct {
 	UnsubscribeSecret, PublicURL string
 	UnsubscribeSecretArn         string
 	// UnsubscribePrevious is the secret's value before its last rotation
-	// (ReadPreviousUnsubscribeSecret; the API's console opens the sessions
-	// sealed with it); empty when never rotated.
+	// (ReadPreviousUnsubscribeSecret; the API still verifies unsubscribe
+	// links and opens console sessions signed with it); empty when never
+	// rotated.
 	UnsubscribePrevious string
 
 	// Channel providers: SendRate (SEND_RATE) caps the messages per second
