@@ -5,13 +5,17 @@ package channelfn
 
 import (
 	"context"
+	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/aws/secrets"
+	"github.com/stepwise-run/stepwise/shared/proof"
+	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/send"
+	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 // Function returns the Lambda named name: it sends through sender, capped at
@@ -28,4 +32,44 @@ func Function(ctx context.Context, st *lambdafn.Stack, name, provider string, se
 		Links:  channel.SignedLinks{BaseURL: st.Config.PublicURL, Secret: []byte(st.Config.UnsubscribeSecret)}})
 	fn := st.Function(name, reg)
 	return fn, nil
+}
+
+// Renderer renders proofs again from a run's send plan in the API function
+// (api.RunProofRenderer): the channel family bound to the stack as Function
+// binds it, without a sender or a send ledger, so nothing can be sent.
+type Renderer struct {
+	st      *lambdafn.Stack
+	deps    channel.Deps
+	plans   *runner.Plans
+	env     *activity.Env
+	scratch *lambdafn.Scratch
+}
+
+// NewRenderer returns the renderer of the stack's runs; links signs the
+// unsubscribe links as the channel functions do.
+func NewRenderer(st *lambdafn.Stack, links channel.Links) *Renderer {
+	reg := activity.NewRegistry()
+	r := &Renderer{st: st, env: &activity.Env{WorkDir: st.Config.WorkDir}, scratch: lambdafn.NewScratch(st.Config.WorkDir),
+		deps: channel.Deps{Data: datatask.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}, Caps: st.State, Keys: st.State, Suppressions: st.State, Links: links}}
+	channel.Register(reg, &r.deps)
+	r.plans = &runner.Plans{Blob: st.Blob, Registry: reg}
+	return r
+}
+
+// RenderRunProofs renders the selected recipients of the run's channel
+// activity act, in a scratch folder of its own, from the plan the API
+// recorded when it started the run (proof.RememberPlan).
+func (r *Renderer) RenderRunProofs(ctx context.Context, run state.Run, act string, sel channel.Selection) ([]channel.Proof, error) {
+	digest, err := proof.PlanOf(ctx, r.st.State, run.ID, time.Now())
+	if err != nil {
+		return nil, err
+	}
+	var ps []channel.Proof
+	err = r.scratch.Do(func(dir string) error {
+		env := r.env.Scope(dir)
+		defer env.Close()
+		ps, err = proof.Render(ctx, proof.Host{Plans: r.plans, Env: env, Channel: &r.deps}, run, digest, act, sel)
+		return err
+	})
+	return ps, err
 }
