@@ -12,6 +12,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 	"github.com/stepwise-run/stepwise/shared/aws/secrets"
+	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/proof"
 	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/send"
@@ -35,24 +36,39 @@ func Function(ctx context.Context, st *lambdafn.Stack, name, provider string, se
 }
 
 // Renderer renders proofs again from a run's send plan in the API function
-// (api.RunProofRenderer): the channel family bound to the stack as Function
-// binds it, without a sender or a send ledger, so nothing can be sent.
+// (api.RunProofRenderer): the channel family bound to the stores as
+// Function binds it, without a sender or a send ledger, so nothing can be
+// sent.
 type Renderer struct {
-	st      *lambdafn.Stack
+	keys    proof.Keys
 	deps    channel.Deps
 	plans   *runner.Plans
 	env     *activity.Env
 	scratch *lambdafn.Scratch
 }
 
-// NewRenderer returns the renderer of the stack's runs; links signs the
+// Stores are what the renderer reads: the run store (send plans, plans,
+// populations) and the run-state store (suppressions, the runs' plans).
+type Stores struct {
+	Blob    blob.Store
+	Buckets func(bucket string) (blob.Store, error)
+	State   state.Store
+	WorkDir string
+}
+
+// StackStores are the stack's stores.
+func StackStores(st *lambdafn.Stack) Stores {
+	return Stores{Blob: st.Blob, Buckets: st.Buckets, State: st.State, WorkDir: st.Config.WorkDir}
+}
+
+// NewRenderer returns the renderer of the runs in s; links signs the
 // unsubscribe links as the channel functions do.
-func NewRenderer(st *lambdafn.Stack, links channel.Links) *Renderer {
+func NewRenderer(s Stores, links channel.Links) *Renderer {
 	reg := activity.NewRegistry()
-	r := &Renderer{st: st, env: &activity.Env{WorkDir: st.Config.WorkDir}, scratch: lambdafn.NewScratch(st.Config.WorkDir),
-		deps: channel.Deps{Data: datatask.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}, Caps: st.State, Keys: st.State, Suppressions: st.State, Links: links}}
+	r := &Renderer{keys: s.State, env: &activity.Env{WorkDir: s.WorkDir}, scratch: lambdafn.NewScratch(s.WorkDir),
+		deps: channel.Deps{Data: datatask.Deps{Blob: s.Blob, Buckets: s.Buckets, State: s.State}, Caps: s.State, Keys: s.State, Suppressions: s.State, Links: links}}
 	channel.Register(reg, &r.deps)
-	r.plans = &runner.Plans{Blob: st.Blob, Registry: reg}
+	r.plans = &runner.Plans{Blob: s.Blob, Registry: reg}
 	return r
 }
 
@@ -60,7 +76,7 @@ func NewRenderer(st *lambdafn.Stack, links channel.Links) *Renderer {
 // activity act, in a scratch folder of its own, from the plan the API
 // recorded when it started the run (proof.RememberPlan).
 func (r *Renderer) RenderRunProofs(ctx context.Context, run state.Run, act string, sel channel.Selection) ([]channel.Proof, error) {
-	digest, err := proof.PlanOf(ctx, r.st.State, run.ID, time.Now())
+	digest, err := proof.PlanOf(ctx, r.keys, run.ID, time.Now())
 	if err != nil {
 		return nil, err
 	}
