@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"io"
+	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -13,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/stepwise-run/stepwise/examples"
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/local"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
@@ -21,17 +23,6 @@ import (
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/sampledata"
 )
-
-const proofCampaign = `version: 1
-id: rep
-dimension: customers
-activities:
-  - { id: all, type: build-audience }
-  - id: mail
-    type: email
-    from: all
-    message: { from: "Shop <news@shop.example>", subject: "Hi {{ recipient.firstName }}", html: "<p>Dear {{ recipient.firstName }}</p>", text: "Hi" }
-`
 
 // invokeJSON sends one HTTP API (payload 2.0) event with a JSON body.
 func invokeJSON(t *testing.T, fn func(context.Context, events.APIGatewayV2HTTPRequest) (events.APIGatewayV2HTTPResponse, error), method, target, body string) events.APIGatewayV2HTTPResponse {
@@ -48,21 +39,31 @@ func invokeJSON(t *testing.T, fn func(context.Context, events.APIGatewayV2HTTPRe
 	return res
 }
 
-// Through API Gateway, the API renders chosen recipients of a test run's
-// email again from its send plan with the function's renderer (no longer
+// Through API Gateway, the API renders chosen recipients of a test run of
+// the newsletter example (its email and its push) again from its send plan with the function's renderer (no longer
 // 501 on AWS), signing unsubscribe links for the API's own URL as the
 // Email function does (PUBLIC_URL there).
 func TestRunProofsThroughAPIGateway(t *testing.T) {
+	// The examples, their catalog over generated sample data (as `stepwise serve` in a checkout).
 	dir := t.TempDir()
-	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: 12, Seed: 1,
-		Today: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Threads: 1}); err != nil {
-		t.Fatal(err)
-	}
-	cat, err := os.ReadFile(filepath.Join(dir, "data", "catalog.yaml"))
+	err := fs.WalkDir(examples.FS, ".", func(p string, d fs.DirEntry, err error) error {
+		if err != nil || d.IsDir() {
+			return err
+		}
+		data, err := examples.FS.ReadFile(p)
+		if err != nil {
+			return err
+		}
+		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
+		return os.WriteFile(filepath.Join(dir, p), data, 0o644)
+	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	os.WriteFile(filepath.Join(dir, "catalog.yaml"), []byte(strings.ReplaceAll(string(cat), "source: ", "source: data/")), 0o644)
+	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: 400, Seed: 1,
+		Today: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Threads: 1}); err != nil {
+		t.Fatal(err)
+	}
 	l, err := executor.Open(filepath.Join(dir, "home"))
 	if err != nil {
 		t.Fatal(err)
@@ -88,31 +89,40 @@ func TestRunProofsThroughAPIGateway(t *testing.T) {
 	}
 	fn := lambdafn.HTTP(seeHost(c))
 
-	src, _ := json.Marshal(map[string]string{"source": proofCampaign})
-	if res := invokeJSON(t, fn, "POST", "/v1/campaigns", string(src)); res.StatusCode != 201 {
+	src, err := examples.FS.ReadFile("newsletter.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	body, _ := json.Marshal(map[string]string{"source": string(src)})
+	if res := invokeJSON(t, fn, "POST", "/v1/campaigns", string(body)); res.StatusCode != 201 {
 		t.Fatalf("create: %d %s", res.StatusCode, res.Body)
 	}
-	res := invokeJSON(t, fn, "POST", "/v1/campaigns/rep/test-run?wait=30s", "{}")
+	const id = "weekly-newsletter"
+	res := invokeJSON(t, fn, "POST", "/v1/campaigns/"+id+"/test-run?wait=30s", "{}")
 	var run struct{ ID, Status string }
 	json.Unmarshal([]byte(res.Body), &run)
 	if res.StatusCode != 200 || run.Status != "succeeded" {
 		t.Fatalf("test run: %d %s", res.StatusCode, res.Body)
 	}
-	res = invokeJSON(t, fn, "GET", "/v1/runs/"+run.ID+"/activities/mail/proofs?sample=2", "")
+	res = invokeJSON(t, fn, "GET", "/v1/runs/"+run.ID+"/activities/sendMail/proofs?sample=2", "")
 	var pl api.ProofList
 	json.Unmarshal([]byte(res.Body), &pl)
 	if res.StatusCode != 200 || len(pl.Proofs) != 2 {
 		t.Fatalf("GET proofs: %d %s", res.StatusCode, res.Body)
 	}
 	for _, p := range pl.Proofs {
-		if !strings.HasPrefix(p.Subject, "Hi ") || !strings.HasPrefix(p.UnsubscribeURL, "https://"+domain+"/unsubscribe/") ||
-			!strings.Contains(p.EML, "List-Unsubscribe: <https://"+domain+"/unsubscribe/") {
+		if !strings.HasPrefix(p.Subject, "Your weekly news, ") || !strings.HasPrefix(p.UnsubscribeURL, "https://"+domain+"/unsubscribe/") ||
+			!strings.Contains(p.Text, "Unsubscribe: https://"+domain+"/unsubscribe/") || !strings.Contains(p.EML, "List-Unsubscribe: <https://"+domain+"/unsubscribe/") {
 			t.Errorf("proof %+v", p)
 		}
 	}
 	key := pl.Proofs[1].Recipient
-	res = invokeJSON(t, fn, "GET", "/v1/runs/"+run.ID+"/activities/mail/proofs?key="+key, "")
+	res = invokeJSON(t, fn, "GET", "/v1/runs/"+run.ID+"/activities/sendMail/proofs?key="+key, "")
 	if json.Unmarshal([]byte(res.Body), &pl); res.StatusCode != 200 || len(pl.Proofs) != 1 || pl.Proofs[0].Recipient != key {
 		t.Fatalf("GET proofs by key: %d %s", res.StatusCode, res.Body)
+	}
+	res = invokeJSON(t, fn, "GET", "/v1/runs/"+run.ID+"/activities/sendPush/proofs?sample=1", "")
+	if json.Unmarshal([]byte(res.Body), &pl); res.StatusCode != 200 || len(pl.Proofs) != 1 || pl.Proofs[0].Channel != "push" || pl.Proofs[0].Title != "New this week" {
+		t.Fatalf("GET push proofs: %d %s", res.StatusCode, res.Body)
 	}
 }
