@@ -76,7 +76,8 @@ const (
 // renderRunProofs renders chosen recipients of the run's channel activity
 // act from its send plan: 409 not_ready while the activity has not run in a
 // run still under way, 422 when it will not (the run ended before it, or it
-// failed). A proof's test run still under way is stopped once rendered.
+// failed). A proof's test run still under way is stopped once its activity
+// has run and been rendered from.
 func (s *Server) renderRunProofs(w http.ResponseWriter, r *http.Request, run state.Run, act string, sel channel.Selection) *Error {
 	ctx := r.Context()
 	rr := s.runRenderer()
@@ -117,20 +118,20 @@ func (s *Server) renderRunProofs(w http.ResponseWriter, r *http.Request, run sta
 		return e
 	}
 	ps, err := rr.RenderRunProofs(ctx, run, act, sel)
-	if err != nil {
-		if ctx.Err() != nil {
-			return cancelled(ctx)
+	if ctx.Err() != nil {
+		return cancelled(ctx)
+	}
+	if strings.HasPrefix(run.IdempotencyKey, proofKeyPrefix) && !run.Status.Terminal() {
+		// The activity has run: the rest of the proof's campaign would only use resources.
+		if e := s.stopRun(context.WithoutCancel(ctx), run, proof.Stopped); e != nil {
+			s.o.Logger.Warn("stop a proof's test run", "run", run.ID, "err", e.Message)
 		}
+	}
+	if err != nil {
 		return renderError(err)
 	}
 	if ps == nil {
 		ps = []channel.Proof{}
-	}
-	if strings.HasPrefix(run.IdempotencyKey, proofKeyPrefix) && !run.Status.Terminal() {
-		// The proof's run is not needed any more: the rest of the campaign would only use resources.
-		if e := s.stopRun(context.WithoutCancel(ctx), run, proof.Stopped); e != nil {
-			s.o.Logger.Warn("stop a proof's test run", "run", run.ID, "err", e.Message)
-		}
 	}
 	writeJSON(w, http.StatusOK, ProofList{RunID: run.ID, Activity: act, Proofs: ps})
 	return nil
