@@ -7,9 +7,13 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"net/url"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
+	"time"
+
+	"github.com/chromedp/chromedp"
 
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/api"
@@ -50,9 +54,13 @@ func (a *pendingAPI) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 			answer(409, map[string]any{"error": map[string]any{"code": "not_ready", "message": "activity mail of run R1 has not run yet (not started; run running); retry in 2 s"}})
 			return
 		}
-		answer(200, api.ProofList{RunID: "R1", Activity: "mail", Proofs: []channel.Proof{
+		ps := []channel.Proof{
 			{Channel: "email", Recipient: "C7", To: "c7@example.com", Subject: "Hi Ada", HTML: "<p>Dear Ada</p>", Text: "Hi"},
-			{Channel: "email", Recipient: "C9", To: "c9@example.com", Subject: "Hi Bo", HTML: "<p>Dear Bo</p>", Text: "Hi"}}})
+			{Channel: "email", Recipient: "C9", To: "c9@example.com", Subject: "Hi Bo", HTML: "<p>Dear Bo</p>", Text: "Hi"}}
+		if k := r.URL.Query().Get("key"); k != "" { // the frame of one proof
+			ps = slices.DeleteFunc(ps, func(p channel.Proof) bool { return p.Recipient != k })
+		}
+		answer(200, api.ProofList{RunID: "R1", Activity: "mail", Proofs: ps})
 	default:
 		answer(404, map[string]any{"error": map[string]any{"code": "not_found", "message": r.Method + " " + r.URL.Path}})
 	}
@@ -97,5 +105,26 @@ func TestProofsPendingThenReady(t *testing.T) {
 	}
 	if len(fake.asked) != 2 || fake.asked[0] != "sample=2" || fake.asked[1] != "sample=2" {
 		t.Errorf("the page asked the API %q", fake.asked)
+	}
+}
+
+// In the browser, the pending page reloads itself under the strict policy
+// (no script of its own) and shows the proofs once they are ready.
+func TestBrowserProofsPending(t *testing.T) {
+	ctx := browser(t)
+	fake := &pendingAPI{}
+	hs := httptest.NewServer(console.New(console.Options{API: fake, Token: token, Logger: slog.New(slog.NewTextHandler(io.Discard, nil))}))
+	defer hs.Close()
+	p := loginAt(t, ctx, hs.URL, "/campaigns/proofmark/proofs")
+	p.do("render", chromedp.WaitVisible("#proof-form"), chromedp.SetValue("#sample", "2"), chromedp.Click("#render"), chromedp.WaitVisible("#proof-pending"))
+	if n := p.eval("no proofs yet", `document.querySelectorAll("section.proof").length`); n != float64(0) {
+		t.Fatalf("%v proofs while pending", n)
+	}
+	fake.mu.Lock()
+	fake.ready = true
+	fake.mu.Unlock()
+	p.waitFor("the proofs after a reload", `document.querySelectorAll("section.proof").length === 2 && !document.getElementById("proof-pending")`, 15*time.Second)
+	if u := p.eval("the page's URL", `location.pathname + location.search`); u != "/campaigns/proofmark/proofs?activity=mail&run=R1&sample=2" {
+		t.Errorf("the proofs page is %v", u)
 	}
 }
