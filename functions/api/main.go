@@ -12,6 +12,7 @@ import (
 	"log"
 	"log/slog"
 	"net/http"
+	"sync/atomic"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
@@ -19,15 +20,18 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
+	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/api"
 	"github.com/stepwise-run/stepwise/shared/api/preview"
 	"github.com/stepwise-run/stepwise/shared/aws/feedbackq"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/channelfn"
 	"github.com/stepwise-run/stepwise/shared/aws/publish"
 	"github.com/stepwise-run/stepwise/shared/aws/secrets"
 	"github.com/stepwise-run/stepwise/shared/compile"
 	"github.com/stepwise-run/stepwise/shared/console"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/unsubscribe"
 )
 
 func main() {
@@ -53,7 +57,8 @@ func main() {
 			fb = &feedbackq.Queue{SQS: sqs.NewFromConfig(awsCfg), URL: cfg.FeedbackQueue}
 		}
 		schemas := &dataset.SchemaProbe{Buckets: st.Buckets, WorkDir: cfg.WorkDir}
-		h := api.New(api.Options{Store: st.State, Sources: lambdafn.BlobSources{Blob: st.Blob}, Feedback: fb, Schemas: schemas,
+		renderer, seeHost := proofRenderer(channelfn.StackStores(st), cfg)
+		h := api.New(api.Options{Renderer: renderer, Store: st.State, Sources: lambdafn.BlobSources{Blob: st.Blob}, Feedback: fb, Schemas: schemas,
 			Bundles:  &compile.Publisher{Blob: st.Blob},
 			Executor: pub, Deployer: pub, Previewer: &preview.Previewer{Options: dataset.Options{Store: st.Blob, WorkDir: cfg.WorkDir}},
 			Uploads:   &publish.Uploads{Presign: s3.NewPresignClient(st.S3), Bucket: cfg.Bucket, Prefix: cfg.Prefix + "uploads/"},
@@ -62,7 +67,43 @@ func main() {
 		if err != nil {
 			log.Fatal(err)
 		}
-		return lambdafn.HTTP(c)
+		return lambdafn.HTTP(seeHost(c))
+	})
+}
+
+// proofRenderer renders proofs from runs' send plans (the channel family
+// bound to the stores, without sending), signing unsubscribe links as the
+// channel functions do: for PUBLIC_URL, which the template gives them as
+// the HTTP API's own URL but cannot give this function (the HTTP API refers
+// to it); so unless PUBLIC_URL is set, the links point at the host requests
+// reach the function at, which seeHost notes.
+func proofRenderer(s channelfn.Stores, cfg lambdafn.Config) (r *channelfn.Renderer, seeHost func(http.Handler) http.Handler) {
+	l := &hostLinks{secret: []byte(cfg.UnsubscribeSecret), fixed: cfg.PublicURL}
+	return channelfn.NewRenderer(s, l), l.wrap
+}
+
+// hostLinks are channel.SignedLinks for PUBLIC_URL or the host seen last.
+type hostLinks struct {
+	secret []byte
+	fixed  string
+	seen   atomic.Pointer[string]
+}
+
+func (l *hostLinks) Unsubscribe(c unsubscribe.Claims) (string, string) {
+	base := l.fixed
+	if p := l.seen.Load(); base == "" && p != nil {
+		base = *p
+	}
+	return channel.SignedLinks{BaseURL: base, Secret: l.secret}.Unsubscribe(c)
+}
+
+func (l *hostLinks) wrap(h http.Handler) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if l.fixed == "" && r.Host != "" {
+			u := "https://" + r.Host
+			l.seen.Store(&u)
+		}
+		h.ServeHTTP(w, r)
 	})
 }
 

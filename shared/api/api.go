@@ -134,7 +134,10 @@ type Options struct {
 	// Deployer is nil locally.
 	Deployer  Deployer
 	Previewer Previewer
-	Uploads   Uploads
+	// Renderer renders proofs again from a run's send plan (the API
+	// function on AWS); nil: the Executor's, if it is one (local).
+	Renderer RunProofRenderer
+	Uploads  Uploads
 	// Authorize admits requests to every route but unsubscribe: BearerToken locally;
 	// TrustGateway behind an API Gateway authorizer. Nil refuses them all.
 	Authorize func(*http.Request) bool

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"net/http"
 	"regexp"
 	"strconv"
 	"strings"
@@ -81,13 +82,23 @@ func OpenAPI() ([]byte, error) {
 			}
 			ok["content"] = map[string]any{"application/json": map[string]any{"schema": s}}
 		}
+		if d, has := rt.notes[rt.status]; has {
+			ok["description"] = d
+		}
 		responses[strconv.Itoa(rt.status)] = ok
+		if rt.accepted != "" {
+			responses[strconv.Itoa(http.StatusAccepted)] = map[string]any{"description": rt.accepted, "content": ok["content"]}
+		}
 		for _, code := range rt.errs {
 			content := map[string]any{"application/json": map[string]any{"schema": errRef}}
 			if rt.html {
 				content = map[string]any{"text/html": map[string]any{"schema": map[string]any{"type": "string"}}}
 			}
-			responses[strconv.Itoa(code)] = map[string]any{"description": errorText[code], "content": content}
+			desc := errorText[code]
+			if d, has := rt.notes[code]; has {
+				desc = d
+			}
+			responses[strconv.Itoa(code)] = map[string]any{"description": desc, "content": content}
 		}
 		op["responses"] = responses
 		if rt.public && rt.tag == tagPublic && strings.HasPrefix(rt.path, "/unsubscribe") {

@@ -3,6 +3,7 @@ package api
 import (
 	"context"
 	"net/http"
+	"net/url"
 	"slices"
 	"strconv"
 	"strings"
@@ -10,18 +11,40 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/proof"
 	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
-// ProofRenderer renders a channel activity's messages for chosen recipients
-// exactly as the send path would (channel.RenderProofs): of a draft, through a
-// test run stopped once the activity has run; or again from the send plan a
-// run wrote. The Executor provides it when it can (the local backend).
+// ProofRenderer renders a channel activity's messages of a draft for chosen
+// recipients exactly as the send path would (channel.RenderProofs), at once:
+// through a test run stopped once the activity has run. The Executor
+// provides it when its test runs end within a request (the local backend);
+// without it, a draft's proofs are a test run started here and rendered by
+// the RunProofRenderer once the activity has run (202, then GET).
 type ProofRenderer interface {
 	RenderProofs(ctx context.Context, p *compile.Program, activity string, params map[string]any, sel channel.Selection) ([]channel.Proof, string, error)
+}
+
+// RunProofRenderer renders chosen recipients of a run's channel activity
+// again from the send plan the run wrote (proof.Render): it renders only.
+// Options.Renderer, or else the Executor when it is one (the local backend).
+type RunProofRenderer interface {
 	RenderRunProofs(ctx context.Context, run state.Run, activity string, sel channel.Selection) ([]channel.Proof, error)
 }
+
+// runRenderer is the RunProofRenderer of the server, or nil.
+func (s *Server) runRenderer() RunProofRenderer {
+	if s.o.Renderer != nil {
+		return s.o.Renderer
+	}
+	rr, _ := s.o.Executor.(RunProofRenderer)
+	return rr
+}
+
+// proofKeyPrefix marks the idempotency key of a proof's test run (a run
+// the API stops once it has rendered the proofs).
+const proofKeyPrefix = "proof/"
 
 // ProofInput asks for proofs of a channel activity of the draft.
 type ProofInput struct {
@@ -95,12 +118,15 @@ func (s *Server) renderProofs(w http.ResponseWriter, r *http.Request) *Error {
 	if err != nil {
 		return paramsError(err)
 	}
-	pr, ok := s.o.Executor.(ProofRenderer)
-	if !ok {
+	pr, sync := s.o.Executor.(ProofRenderer)
+	if !sync && s.runRenderer() == nil {
 		return fail(http.StatusNotImplemented, codeUnsupported, "rendering proofs is not available here")
 	}
 	if err := s.o.Bundles.Publish(ctx, id, p.Bundle); err != nil {
 		return storeError(err, "bundle")
+	}
+	if !sync {
+		return s.startProof(w, r, p, id, in.Activity, params, sel)
 	}
 	ps, runID, err := pr.RenderProofs(ctx, p, in.Activity, params, sel)
 	if err != nil {
@@ -113,6 +139,34 @@ func (s *Server) renderProofs(w http.ResponseWriter, r *http.Request) *Error {
 		ps = []channel.Proof{}
 	}
 	writeJSON(w, http.StatusOK, ProofList{RunID: runID, Activity: in.Activity, Proofs: ps})
+	return nil
+}
+
+// startProof starts the test run of a draft's proofs (a test run longer
+// than a request: AWS) and answers 202 with the URL that renders them once
+// the activity has run.
+func (s *Server) startProof(w http.ResponseWriter, r *http.Request, p *compile.Program, id, act string, params map[string]any, sel channel.Selection) *Error {
+	ctx := r.Context()
+	runID := state.NewRunID()
+	run, _, err := s.o.Store.StartRun(ctx, state.Run{ID: runID, CampaignID: id, Params: params, Test: true,
+		IdempotencyKey: proofKeyPrefix + runID, StartedAt: s.o.Now()})
+	if err != nil {
+		return storeError(err, "run")
+	}
+	if err := proof.RememberPlan(ctx, s.o.Store, run.ID, p.Bundle.Digest, s.o.Now()); err != nil {
+		return storeError(err, "run "+run.ID)
+	}
+	if e := s.start(ctx, run, nil, p); e != nil {
+		return e
+	}
+	q := url.Values{}
+	if len(sel.Keys) > 0 {
+		q["key"] = sel.Keys
+	} else {
+		q.Set("sample", strconv.Itoa(sel.Sample))
+	}
+	w.Header().Set("Location", "/v1/runs/"+url.PathEscape(run.ID)+"/activities/"+url.PathEscape(act)+"/proofs?"+q.Encode())
+	writeJSON(w, http.StatusAccepted, ProofList{RunID: run.ID, Activity: act, Proofs: []channel.Proof{}, Pending: true})
 	return nil
 }
 

@@ -21,6 +21,10 @@ type route struct {
 	query        []param
 	headers      []param
 	errs         []int
+	// accepted: the route may also answer 202 with out (an asynchronous
+	// start); notes describe this route's statuses where errorText does not.
+	accepted string
+	notes    map[int]string
 }
 
 type param struct{ name, typ, desc string }
@@ -92,7 +96,9 @@ func (s *Server) routes() []route {
 		{method: get, path: "/v1/runs/{run}/transitions/{activity}/{port}/preview", op: "previewTransition", summary: "A page of a transition's population (the first rows by default)", tag: tagRuns,
 			h: s.preview, out: Preview{}, query: []param{{"limit", "integer", "rows, at most 1000 (default 20)"}, {"offset", "integer", "rows to skip, in dataset order (default 0)"}}, errs: []int{400, 404, 501}},
 		{method: get, path: "/v1/runs/{run}/activities/{activity}/proofs", op: "getProofs", summary: "The first rendered messages a test run kept for a channel activity, exactly as they would be sent; with key or sample, those recipients rendered again from the run's send plan", tag: tagRuns,
-			h: s.proofs, out: ProofList{}, query: []param{{"key", "string", "render this recipient again from the run's send plan (repeatable)"}, {"sample", "integer", "render a deterministic sample of this many recipients from the run's send plan"}}, errs: []int{400, 404, 422, 501}},
+			h: s.proofs, out: ProofList{}, query: []param{{"key", "string", "render this recipient again from the run's send plan (repeatable)"}, {"sample", "integer", "render a deterministic sample of this many recipients from the run's send plan"}}, errs: []int{400, 404, 409, 422, 501},
+			notes: map[int]string{409: "not_ready: with key or sample, the activity has not run yet in a run under way (a proof's test run on AWS); ask again after Retry-After seconds",
+				422: "with key or sample, the activity will not render: the run ended before it ran, it failed or was skipped, or a key is not among its recipients"}},
 		{method: post, path: "/v1/runs/{run}/activities/{activity}/confirm", op: "confirmSend", summary: "Confirm a held send (channel activity with confirm: true)", tag: tagRuns,
 			h: s.confirm, out: Confirmation{}, errs: []int{400, 404, 409}},
 		{method: get, path: "/v1/audiences", op: "listAudiences", summary: "List saved audiences (current versions)", tag: tagData,

@@ -20,6 +20,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
+	"github.com/stepwise-run/stepwise/shared/proof"
 	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
@@ -466,6 +467,10 @@ func (s *Server) testRun(w http.ResponseWriter, r *http.Request) *Error {
 	}
 	if existed {
 		return s.replayOf(w, r, run, fp)
+	}
+	// Its plan, for rendering proofs from it where runs do not record one (AWS).
+	if err := proof.RememberPlan(ctx, s.o.Store, run.ID, p.Bundle.Digest, s.o.Now()); err != nil {
+		return storeError(err, "run "+run.ID)
 	}
 	if e := s.start(ctx, run, nil, p); e != nil {
 		return e

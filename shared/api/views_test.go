@@ -38,6 +38,12 @@ activities:
 // viewsEnv is an API over 20 sample customers with the campaign rep as a draft.
 func viewsEnv(t *testing.T) *env {
 	t.Helper()
+	return viewsEnvWith(t, nil)
+}
+
+// viewsEnvWith is viewsEnv with options changed by edit.
+func viewsEnvWith(t *testing.T, edit func(*api.Options)) *env {
+	t.Helper()
 	dir := t.TempDir()
 	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: 20, Seed: 1,
 		Today: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), Threads: 1}); err != nil {
@@ -49,7 +55,12 @@ func viewsEnv(t *testing.T) *env {
 	}
 	// The catalog's sources are relative to it: keep it beside the data.
 	os.WriteFile(filepath.Join(dir, "catalog.yaml"), []byte(strings.ReplaceAll(string(cat), "source: ", "source: data/")), 0o644)
-	e := newEnvWith(t, -1, func(o *api.Options) { o.Sources = api.DirSources{Dir: dir} })
+	e := newEnvWith(t, -1, func(o *api.Options) {
+		o.Sources = api.DirSources{Dir: dir}
+		if edit != nil {
+			edit(o)
+		}
+	})
 	e.expect(e.do("POST", "/v1/campaigns", map[string]any{"source": viewsCampaign}), 201, "create rep")
 	return e
 }

@@ -31,7 +31,13 @@ type proofData struct {
 	Errors     map[string]string // by field: activity, keys, sample
 	RunID      string
 	Proofs     []proofView
+	// Pending: the proofs' test run has not reached the activity yet; the
+	// page reloads itself (a Refresh header: no script) until it has.
+	Pending string
 }
+
+// proofRefresh is how often a pending proofs page reloads itself, in seconds.
+const proofRefresh = "2"
 
 // proofView is a rendered message as the page shows it.
 type proofView struct {
@@ -67,8 +73,10 @@ func splitKeys(s string) []string {
 	return out
 }
 
-// proofPage shows the form and, with ?run=&activity=&key=, the proofs
-// rendered again from that run's send plan.
+// proofPage shows the form and, with ?run=&activity=&key= (or &sample=),
+// the proofs rendered again from that run's send plan; while the run has not
+// reached the activity (a proof's test run on AWS), a notice, and the page
+// reloads itself.
 func (c *Console) proofPage(w http.ResponseWriter, r *http.Request, se session) {
 	q := r.URL.Query()
 	d, parsed, ok := c.proofBase(w, r, se)
@@ -80,13 +88,27 @@ func (c *Console) proofPage(w http.ResponseWriter, r *http.Request, se session) 
 	if d.Activity == "" && len(d.Activities) > 0 {
 		d.Activity = d.Activities[0]
 	}
-	keys := q["key"]
+	keys, sample := q["key"], q.Get("sample")
 	d.Keys = strings.Join(keys, "\n")
-	if d.RunID != "" && len(keys) > 0 {
+	if n, err := strconv.Atoi(sample); err == nil && n > 0 {
+		d.Sample = n
+	}
+	if d.RunID != "" && (len(keys) > 0 || sample != "") {
+		sel := url.Values{"key": keys}
+		if len(keys) == 0 {
+			sel = url.Values{"sample": {sample}}
+		}
+		a := c.call(r.Context(), http.MethodGet, "/v1/runs/"+url.PathEscape(d.RunID)+"/activities/"+url.PathEscape(d.Activity)+"/proofs", sel, nil)
 		var pl api.ProofList
-		if err := c.get(r.Context(), "/v1/runs/"+url.PathEscape(d.RunID)+"/activities/"+url.PathEscape(d.Activity)+"/proofs", url.Values{"key": keys}, &pl); err != nil {
-			d.Error = err.Error()
-		} else {
+		switch e := a.err(); {
+		case a.status == http.StatusConflict && e.Code == "not_ready":
+			d.Pending = e.Message
+			w.Header().Set("Refresh", proofRefresh)
+		case a.status/100 != 2:
+			d.Error = e.Message
+		case json.Unmarshal(a.body, &pl) != nil:
+			d.Error = "unreadable proofs"
+		default:
 			d.Proofs = c.proofViews(d.Campaign.ID, pl)
 		}
 	}
@@ -127,7 +149,7 @@ func (c *Console) renderProof(w http.ResponseWriter, r *http.Request, se session
 		in.Sample, d.Sample = n, n
 	}
 	a := c.call(r.Context(), http.MethodPost, "/v1/campaigns/"+url.PathEscape(d.Campaign.ID)+"/proofs", nil, in)
-	if a.status != http.StatusOK {
+	if a.status != http.StatusOK && a.status != http.StatusAccepted {
 		e := a.err()
 		switch e.Path {
 		case "$.activity":
@@ -149,8 +171,15 @@ func (c *Console) renderProof(w http.ResponseWriter, r *http.Request, se session
 		return
 	}
 	q := url.Values{"run": {pl.RunID}, "activity": {pl.Activity}}
-	for _, p := range pl.Proofs {
-		q.Add("key", p.Recipient)
+	switch {
+	case !pl.Pending:
+		for _, p := range pl.Proofs {
+			q.Add("key", p.Recipient)
+		}
+	case len(in.Keys) > 0: // rendered once the test run has reached the activity (AWS)
+		q["key"] = in.Keys
+	default:
+		q.Set("sample", strconv.Itoa(in.Sample))
 	}
 	http.Redirect(w, r, "/campaigns/"+url.PathEscape(d.Campaign.ID)+"/proofs?"+q.Encode(), http.StatusSeeOther)
 }

@@ -31,7 +31,10 @@ func (b *Backend) RenderProofs(ctx context.Context, p *compile.Program, activity
 	return b.L.Proof(ctx, p, activity, params, sel)
 }
 
-// RenderRunProofs implements api.ProofRenderer from the send plan the run wrote.
+var _ api.RunProofRenderer = (*Backend)(nil)
+
+// RenderRunProofs implements api.RunProofRenderer from the send plan the
+// run wrote (proof.Render, as on AWS).
 func (b *Backend) RenderRunProofs(ctx context.Context, run state.Run, activity string, sel channel.Selection) ([]channel.Proof, error) {
 	return b.L.RenderProofs(ctx, run, nil, activity, sel)
 }

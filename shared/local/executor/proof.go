@@ -5,17 +5,16 @@ import (
 	"errors"
 	"fmt"
 
-	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/compile"
-	"github.com/stepwise-run/stepwise/shared/runner"
+	"github.com/stepwise-run/stepwise/shared/proof"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 // ProofStopped is the reason recorded on the test run of a proof: it stops
 // once the channel activity has run.
-const ProofStopped = "a proof: stopped once its channel activity had run"
+const ProofStopped = proof.Stopped
 
 // Proof runs p in test mode until the channel activity act has run (waits
 // skipped; nothing is saved or sent), then renders the selected recipients of
@@ -66,7 +65,8 @@ func (l *Local) Proof(ctx context.Context, p *compile.Program, act string, param
 
 // RenderProofs renders the selected recipients of the channel activity act
 // from the send plan that run wrote (a proof's or any test run's), with the
-// send path's renderer; p is the run's program (nil: the one it recorded).
+// send path's renderer (proof.Render, as the API function on AWS does); p is
+// the run's program (nil: the one it recorded).
 func (l *Local) RenderProofs(ctx context.Context, run state.Run, p *compile.Program, act string, sel channel.Selection) ([]channel.Proof, error) {
 	if p == nil {
 		var err error
@@ -74,19 +74,5 @@ func (l *Local) RenderProofs(ctx context.Context, run state.Run, p *compile.Prog
 			return nil, err
 		}
 	}
-	comp, err := l.Plans.Load(ctx, run.CampaignID, p.Bundle.Digest)
-	if err != nil {
-		return nil, err
-	}
-	a, _, err := comp.Decoded(act)
-	if err != nil {
-		return nil, err
-	}
-	info, err := runner.RunInfo(comp.Campaign, run)
-	if err != nil {
-		return nil, err
-	}
-	call := &activity.Call{Env: l.Env, Plan: comp, Activity: a,
-		Req: &activity.Request{Campaign: run.CampaignID, Plan: p.Bundle.Digest, Activity: act, Run: info}}
-	return channel.RenderProofs(ctx, &l.Families.Channel, call, sel)
+	return proof.Render(ctx, proof.Host{Plans: l.Plans, Env: l.Env, Channel: &l.Families.Channel}, run, p.Bundle.Digest, act, sel)
 }
