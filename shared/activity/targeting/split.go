@@ -469,15 +469,33 @@ func (t *task) uniqueKey(p pop) (bool, error) {
 
 // seededHash is hash(seed, row key) over p's rows under alias; the seed is
 // the first argument.
-func seededHash(alias string, p pop) string {
-	cols := []string{"CAST(? AS VARCHAR)"}
-	for _, k := range p.Key {
-		cols = append(cols, col(alias, k))
+func seededHash(alias string, p pop) string { return seededHashIn(condition.DuckDB, alias, p) }
+
+// seededHashIn is seededHash in a dialect. Trino has no hash() of several
+// values: there it is md5 of the seed and the key (or every column) as text,
+// which orders as pseudo-randomly (DuckDB's md5 gives the same digest as hex).
+func seededHashIn(d condition.Dialect, alias string, p pop) string {
+	if d != condition.Trino {
+		cols := []string{"CAST(? AS VARCHAR)"}
+		for _, k := range p.Key {
+			cols = append(cols, col(alias, k))
+		}
+		if len(p.Key) == 0 {
+			cols = append(cols, rowHash(alias, p))
+		}
+		return "hash(" + strings.Join(cols, ", ") + ")"
 	}
-	if len(p.Key) == 0 {
-		cols = append(cols, rowHash(alias, p))
+	names := p.Key
+	if len(names) == 0 {
+		for _, c := range p.Columns {
+			names = append(names, c.Name)
+		}
 	}
-	return "hash(" + strings.Join(cols, ", ") + ")"
+	text := []string{"CAST(? AS VARCHAR)"}
+	for _, k := range names {
+		text = append(text, "COALESCE(CAST("+col(alias, k)+" AS VARCHAR), '')")
+	}
+	return "md5(to_utf8(" + strings.Join(text, " || '|' || ") + "))"
 }
 
 // ratio writes a percentage as num/den with percent/100 == num/den exactly
