@@ -336,3 +336,14 @@ func emptyRelation(d condition.Dialect, cols []campaign.Column) (string, error) 
 	}
 	return "(SELECT " + strings.Join(items, ", ") + " WHERE false)", nil
 }
+
+// whereIn lowers a condition under alias in a dialect: on Trino over the
+// run's Glue tables (athenaTable registers those it reads).
+func (t *task) whereIn(d condition.Dialect, c *condition.Condition, alias string, s campaign.Schema) (string, []any, error) {
+	if d != condition.Trino || c == nil {
+		return t.Where(c, alias, s)
+	}
+	sc := t.Scope(alias, s)
+	sc.Dialect, sc.Database, sc.Relation = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable
+	return condition.ToSQL(c, sc)
+}
