@@ -81,7 +81,7 @@ func trinoRefuses(cat *campaign.Catalog, cp *campaign.Campaign, where *condition
 // athenaCheck reports, at path, a condition the Trino dialect cannot lower
 // yet, under engine: athena (auto runs such an activity on DuckDB).
 func athenaCheck(c *activity.Check, path string, where *condition.Condition, s campaign.Schema) {
-	if c.Catalog.Engine != campaign.EngineAthena {
+	if c.Catalog == nil || c.Catalog.Engine != campaign.EngineAthena {
 		return
 	}
 	if msg := trinoRefuses(c.Catalog, c.Campaign, where, s); msg != "" {

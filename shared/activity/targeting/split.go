@@ -94,7 +94,7 @@ func splitPorts(x *SplitConfig) []string {
 
 func checkSplit(c *activity.Check, x *SplitConfig) {
 	in := c.Input(0)
-	if x.Single && c.Catalog.Engine == campaign.EngineAthena {
+	if x.Single && c.Catalog != nil && c.Catalog.Engine == campaign.EngineAthena {
 		c.Errorf(c.Path("single"), "activity %s: single is not yet on athena; set the catalog's engine to duckdb or auto", c.Activity.ID)
 	}
 	if len(x.Segments) == 0 {

@@ -16,7 +16,7 @@ import (
 // complement, keep 0, a purchases input, an inactive input and an input
 // that is itself Athena's output.
 func TestDeduplicationAthenaMatchDuckDB(t *testing.T) {
-	dir := workspace(t, 2000)
+	dir := workspace(t, customers(2000))
 	const campaign = `version: 1
 id: athena-dedup
 dimension: customers

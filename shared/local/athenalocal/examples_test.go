@@ -105,11 +105,7 @@ func covered(t *testing.T, file string) (string, bool) {
 // STEPWISE_ATHENA_CUSTOMERS=1000000 runs it at that size (the figure in
 // docs/decisions.md).
 func TestExamplesAthenaMatchDuckDB(t *testing.T) {
-	customers := 3000
-	if n, err := strconv.Atoi(os.Getenv("STEPWISE_ATHENA_CUSTOMERS")); err == nil && n > 0 {
-		customers = n
-	}
-	dir := workspace(t, customers)
+	dir := workspace(t, customers(3000))
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	ran := 0
 	for _, f := range files {
@@ -162,6 +158,14 @@ func TestExamplesAthenaMatchDuckDB(t *testing.T) {
 	if ran == 0 {
 		t.Fatal("no example runs on athena")
 	}
+}
+
+// customers is STEPWISE_ATHENA_CUSTOMERS when set, else def.
+func customers(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("STEPWISE_ATHENA_CUSTOMERS")); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 func ports(s *runner.Summary) map[string]map[string]int64 {

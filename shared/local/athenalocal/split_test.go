@@ -4,7 +4,10 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
+
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 )
 
 // Split on Athena (a CTE per segment, one statement per port) gives each
@@ -12,7 +15,7 @@ import (
 // and percent (ordered and random), skipEmpty, overlap and others; the
 // ordered segments hold the same rows.
 func TestSplitAthenaMatchDuckDB(t *testing.T) {
-	dir := workspace(t, 2000)
+	dir := workspace(t, customers(2000))
 	const campaign = `version: 1
 id: athena-split
 dimension: customers
@@ -71,4 +74,26 @@ activities:
 		}
 	}
 	t.Logf("%v", ports(ath))
+}
+
+// single: true (one port with a segment code) is refused on Athena, naming
+// the activity and the field.
+func TestSplitSingleRefusedOnAthena(t *testing.T) {
+	dir := workspace(t, 10)
+	const campaign = `version: 1
+id: athena-single
+dimension: customers
+timezone: UTC
+activities:
+  - { id: all, type: build-audience }
+  - { id: coded, type: split, from: all, single: true, segments: [{ name: gold, where: { field: tier, op: eq, value: gold } }] }
+`
+	f := filepath.Join(dir, "single.yaml")
+	if err := os.WriteFile(f, []byte(campaign), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := builtin.CompileFiles(f, filepath.Join(dir, "catalog-athena.yaml"))
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "activities[1].single: activity coded: single is not yet on athena") {
+		t.Errorf("single on athena: %v", diags)
+	}
 }
