@@ -53,8 +53,8 @@ func compileAthena(t *testing.T, name, onError string) *compile.Program {
 }
 
 // The Athena-engine golden: examples/newsletter (build-audience, flow and
-// channel activities only: winback's enrichment, deduplication and split are
-// not yet on Athena) compiled with engine: athena.
+// channel activities only: winback's enrichment is not yet on Athena)
+// compiled with engine: athena.
 func TestStateMachinesGoldenAthena(t *testing.T) {
 	p := compileAthena(t, "newsletter", "")
 	path := "../../statemachines/" + p.Campaign.ID + ".athena.asl.json"

@@ -42,6 +42,13 @@ func (d Dialect) typeName(t string) string {
 	return t
 }
 
+// TypeName is a cast target (a DuckDB type name, as dataset.DuckDBType
+// writes it) in the dialect.
+func (d Dialect) TypeName(t string) string { return d.typeName(t) }
+
+// Timestamp is an instant as the dialect's cast from varchar reads it.
+func (d Dialect) Timestamp(t time.Time) string { return d.timestamp(t) }
+
 // contains is true when s holds sub literally: Trino's contains() is for
 // arrays; strpos() is in both.
 func (d Dialect) contains(s, sub string) string {

@@ -6,6 +6,7 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -80,7 +81,7 @@ func trinoRefuses(cat *campaign.Catalog, cp *campaign.Campaign, where *condition
 // athenaCheck reports, at path, a condition the Trino dialect cannot lower
 // yet, under engine: athena (auto runs such an activity on DuckDB).
 func athenaCheck(c *activity.Check, path string, where *condition.Condition, s campaign.Schema) {
-	if c.Catalog.Engine != campaign.EngineAthena {
+	if c.Catalog == nil || c.Catalog.Engine != campaign.EngineAthena {
 		return
 	}
 	if msg := trinoRefuses(c.Catalog, c.Campaign, where, s); msg != "" {
@@ -88,10 +89,11 @@ func athenaCheck(c *activity.Check, path string, where *condition.Condition, s c
 	}
 }
 
-// lowerAthena emits plan → (query unless already done) → finish. A failed
-// query becomes AthenaQueryFailed carrying Athena's reason, then takes the
-// activity's error path.
-func lowerAthena(l activity.Lowerer) error {
+// lowerAthena emits plan → (queries unless already done) → finish: one
+// query state per statement the plan writes (queryKey(i): one per output
+// port), run one after the other. A failed query becomes AthenaQueryFailed
+// carrying Athena's reason, then takes the activity's error path.
+func lowerAthena(l activity.Lowerer, queries int) error {
 	cfg := l.Catalog().Athena
 	res := l.ResultPath()
 	plan := l.Task(PhasePlan, nil)
@@ -99,23 +101,29 @@ func lowerAthena(l activity.Lowerer) error {
 	l.Add(l.Name(""), plan)
 	l.Add(l.Name("done?"), &asl.State{Type: "Choice", Comment: "a retried activity whose output is recorded runs no query",
 		Choices: []asl.ChoiceRule{{Variable: res + ".extra.done", BooleanEquals: asl.Bool(true), Next: l.Name("finish")}},
-		Default: l.Name("query")})
+		Default: l.Name(queryKey(0))})
 	catch := l.Catch()
 	failed := l.Name("query failed")
-	l.Add(l.Name("query"), &asl.State{Type: "Task", Comment: "the activity's SQL on Athena: an UNLOAD of its rows as Parquet under the run's prefix",
-		Resource: asl.AthenaQuerySync,
-		Parameters: map[string]any{
-			"QueryString.$":         res + ".extra.query",
-			"WorkGroup":             cfg.Workgroup,
-			"QueryExecutionContext": map[string]any{"Database": cfg.Database},
-			"ResultConfiguration":   map[string]any{"OutputLocation": cfg.OutputLocation},
-		},
-		ResultSelector: map[string]any{"id.$": "$.QueryExecution.QueryExecutionId", "scannedBytes.$": "$.QueryExecution.Statistics.DataScannedInBytes"},
-		ResultPath:     asl.Path(res + ".extra.athena"),
-		Retry: []asl.Retrier{{ErrorEquals: append([]string(nil), asl.AthenaRetryable...), IntervalSeconds: 5, MaxAttempts: asl.Int(5),
-			BackoffRate: 2, MaxDelaySeconds: 120}},
-		Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: failed}},
-		Next:  l.Name("finish")})
+	for i := 0; i < queries; i++ {
+		next := l.Name("finish")
+		if i+1 < queries {
+			next = l.Name(queryKey(i + 1))
+		}
+		l.Add(l.Name(queryKey(i)), &asl.State{Type: "Task", Comment: "the activity's SQL on Athena: an UNLOAD of its rows as Parquet under the run's prefix",
+			Resource: asl.AthenaQuerySync,
+			Parameters: map[string]any{
+				"QueryString.$":         res + ".extra." + queryKey(i),
+				"WorkGroup":             cfg.Workgroup,
+				"QueryExecutionContext": map[string]any{"Database": cfg.Database},
+				"ResultConfiguration":   map[string]any{"OutputLocation": cfg.OutputLocation},
+			},
+			ResultSelector: map[string]any{"id.$": "$.QueryExecution.QueryExecutionId", "scannedBytes.$": "$.QueryExecution.Statistics.DataScannedInBytes"},
+			ResultPath:     asl.Path(res + ".extra." + strings.Replace(queryKey(i), "query", "athena", 1)),
+			Retry: []asl.Retrier{{ErrorEquals: append([]string(nil), asl.AthenaRetryable...), IntervalSeconds: 5, MaxAttempts: asl.Int(5),
+				BackoffRate: 2, MaxDelaySeconds: 120}},
+			Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: failed}},
+			Next:  next})
+	}
 	// The Pass names the failure; it then goes where the activity's own
 	// catcher would (the Parallel's catcher inside a level: a Fail state).
 	named := &asl.State{Type: "Pass", Comment: "name a failed query; Athena's reason is the cause",
@@ -132,6 +140,15 @@ func lowerAthena(l activity.Lowerer) error {
 	finish.Next = l.Next()
 	l.Add(l.Name("finish"), finish)
 	return nil
+}
+
+// queryKey names the i-th statement of a plan (its Extra key and its query
+// state): query, query2, query3...
+func queryKey(i int) string {
+	if i == 0 {
+		return "query"
+	}
+	return "query" + strconv.Itoa(i+1)
 }
 
 // glueName is the run's Glue table of a catalog table: Glue names are lower
@@ -194,29 +211,37 @@ func (t *task) unload(port, sel string, args []any) (string, error) {
 	return "UNLOAD (" + q + ") TO " + dataset.QuoteLiteral(loc) + " WITH (format = 'PARQUET', compression = 'SNAPPY')", nil
 }
 
-// athenaReady starts a plan phase: the result to return, done when the
+// athenaReady starts a plan phase: the result to return, done when every
 // port's dataset is already recorded (a retried activity), and clears what a
 // failed earlier attempt left (UNLOAD wants an empty location).
-func (t *task) athenaReady(port string) (res *activity.Result, done bool, err error) {
+func (t *task) athenaReady(ports ...string) (res *activity.Result, done bool, err error) {
 	if t.deps.Athena == nil || t.Comp.Catalog.Athena == nil {
 		return nil, false, invalid("engine athena: no Athena is configured on this host")
 	}
 	res = t.result()
 	res.Extra = map[string]any{"done": false}
 	store := t.Engine.Store()
-	if _, err := dataset.ReadManifest(t.Ctx, store, t.Out(port)); err == nil {
+	done = true
+	for _, port := range ports {
+		if _, err := dataset.ReadManifest(t.Ctx, store, t.Out(port)); errors.Is(err, dataset.ErrNotFound) {
+			done = false
+		} else if err != nil {
+			return nil, false, err
+		}
+	}
+	if done {
 		res.Extra["done"] = true
 		return res, true, nil
-	} else if !errors.Is(err, dataset.ErrNotFound) {
-		return nil, false, err
 	}
-	keys, err := blob.Keys(t.Ctx, store, t.Out(port).Key(unloadDir)+"/")
-	if err != nil {
-		return nil, false, err
-	}
-	for _, k := range keys {
-		if err := store.Delete(t.Ctx, k); err != nil {
+	for _, port := range ports {
+		keys, err := blob.Keys(t.Ctx, store, t.Out(port).Key(unloadDir)+"/")
+		if err != nil {
 			return nil, false, err
+		}
+		for _, k := range keys {
+			if err := store.Delete(t.Ctx, k); err != nil {
+				return nil, false, err
+			}
 		}
 	}
 	return res, false, nil
@@ -241,4 +266,84 @@ func (t *task) recordUnload(res *activity.Result, port string, p pop) (*dataset.
 	}
 	res.Set(port, string(t.Out(port)), m.Rows)
 	return m, nil
+}
+
+// onAthenaInput reports whether an activity that reads its inputs (not a
+// table) runs on Athena: under engine: athena only. Under auto its inputs'
+// size is not known when compiling, and an input a DuckDB activity wrote
+// may be narrow (over its table), which Athena cannot read as it is.
+func onAthenaInput(cat *campaign.Catalog) bool {
+	return cat != nil && cat.Engine == campaign.EngineAthena
+}
+
+// inputShape is the i-th input's population as its manifest (active) or its
+// schema (inactive) gives it; nothing is staged.
+func (t *task) inputShape(i int) (pop, error) {
+	in := t.Req.Inputs[i]
+	s := t.Comp.Schemas[in.From][in.Port]
+	p := pop{From: in.From, Dimension: s.Dimension, Columns: s.Columns}
+	if in.Ref != nil && *in.Ref != "" {
+		m, err := dataset.ReadManifest(t.Ctx, t.Engine.Store(), dataset.Ref(*in.Ref))
+		if err != nil {
+			return pop{}, fmt.Errorf("input from %s: %w", in.From, err)
+		}
+		if m.Base != nil {
+			return pop{}, invalid("input from %s: %v: its dataset is written over its table (by an activity on DuckDB)", in.From, condition.ErrNotOnAthena)
+		}
+		p.Dimension, p.Columns, p.Key, p.Count, p.Active = m.Dimension, m.Columns, m.Key, m.Rows, true
+		p.ref = dataset.Ref(*in.Ref)
+	}
+	if len(p.Key) == 0 {
+		p.Key = t.tableKey(p.Dimension, p.Columns)
+	}
+	return p, nil
+}
+
+// athenaInput registers the i-th input's dataset as a Glue table and returns
+// its population and the relation Trino reads it as; an inactive input is
+// an empty relation of its schema's columns.
+func (t *task) athenaInput(i int) (pop, string, error) {
+	p, err := t.inputShape(i)
+	if err != nil {
+		return pop{}, "", err
+	}
+	db := t.Comp.Catalog.Athena.Database
+	if !p.Active {
+		rel, err := emptyRelation(condition.Trino, p.Columns)
+		return p, rel, err
+	}
+	m, err := dataset.ReadManifest(t.Ctx, t.Engine.Store(), p.ref)
+	if err != nil {
+		return pop{}, "", err
+	}
+	in := t.Req.Inputs[i]
+	name := glueName(t.Req.Run.ID, "in_"+in.From+"_"+in.Port)
+	if err := t.deps.Athena.RegisterTable(t.Ctx, GlueTable{Database: db, Name: name, Ref: p.ref, Manifest: m, Columns: m.Columns}); err != nil {
+		return pop{}, "", fmt.Errorf("register the input from %s: %w", in.From, err)
+	}
+	return p, q(db) + "." + q(name), nil
+}
+
+// emptyRelation is a relation with cols and no row.
+func emptyRelation(d condition.Dialect, cols []campaign.Column) (string, error) {
+	items := make([]string, len(cols))
+	for i, c := range cols {
+		typ, err := duckType(c)
+		if err != nil {
+			return "", err
+		}
+		items[i] = "CAST(NULL AS " + d.TypeName(typ) + ") AS " + q(c.Name)
+	}
+	return "(SELECT " + strings.Join(items, ", ") + " WHERE false)", nil
+}
+
+// whereIn lowers a condition under alias in a dialect: on Trino over the
+// run's Glue tables (athenaTable registers those it reads).
+func (t *task) whereIn(d condition.Dialect, c *condition.Condition, alias string, s campaign.Schema) (string, []any, error) {
+	if d != condition.Trino || c == nil {
+		return t.Where(c, alias, s)
+	}
+	sc := t.Scope(alias, s)
+	sc.Dialect, sc.Database, sc.Relation = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable
+	return condition.ToSQL(c, sc)
 }

@@ -33,7 +33,7 @@ func buildAudience(d *Deps) *activity.Spec {
 				dim = l.Campaign().Dimension
 			}
 			if t, ok := l.Catalog().Table(dim); ok && onAthena(l.Catalog(), dim) && trinoRefuses(l.Catalog(), l.Campaign(), x.Where, t.Schema()) == "" {
-				return lowerAthena(l)
+				return lowerAthena(l, 1)
 			}
 			st := l.Task("", nil)
 			st.Next = l.Next()

@@ -3,11 +3,13 @@ package targeting
 import (
 	"fmt"
 	"math/big"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
 )
 
 // DedupConfig keeps at most Keep rows per group of equal By columns.
@@ -35,12 +37,7 @@ func deduplication(d *Deps) *activity.Spec {
 		Type: "deduplication", Family: activity.Targeting, Function: "Deduplication",
 		Summary: "At most N rows per group of equal values.",
 		Inputs:  activity.Inputs{Min: 1, Max: 1},
-		Ports: func(x *DedupConfig) []string {
-			if x.Complement {
-				return []string{"out", "duplicates"}
-			}
-			return []string{"out"}
-		},
+		Ports:   dedupPorts,
 		Check: func(c *activity.Check, x *DedupConfig) {
 			in := c.Input(0)
 			if len(x.By) == 0 {
@@ -75,9 +72,19 @@ func deduplication(d *Deps) *activity.Spec {
 				c.RequireOrder(in, x.OrderBy, c.Path("orderBy"))
 			}
 		},
-		Output:   activity.SameInput[DedupConfig]("out", "duplicates"),
+		Output: activity.SameInput[DedupConfig]("out", "duplicates"),
+		Lower: func(l activity.Lowerer, x *DedupConfig) error {
+			if onAthenaInput(l.Catalog()) {
+				return lowerAthena(l, len(dedupPorts(x)))
+			}
+			st := l.Task("", nil)
+			st.Next = l.Next()
+			l.Add(l.Name(""), st)
+			return nil
+		},
 		Run:      run(d, runDeduplication),
 		Describe: describeDedup,
+		OnAthena: true,
 	})
 }
 
@@ -98,6 +105,12 @@ func deduplication(d *Deps) *activity.Spec {
 //
 // duplicates (complement: true) is exactly the rows not kept.
 func runDeduplication(t *task, x *DedupConfig) (*activity.Result, error) {
+	switch t.Req.Phase {
+	case PhasePlan:
+		return planDeduplication(t, x)
+	case PhaseFinish:
+		return finishDeduplication(t, x)
+	}
 	ins, err := t.inputs()
 	if err != nil {
 		return nil, err
@@ -123,6 +136,34 @@ func runDeduplication(t *task, x *DedupConfig) (*activity.Result, error) {
 		}
 		return res, err
 	}
+	rank, err := dedupRank(condition.DuckDB, in, x, t.seed("dedup"))
+	if err != nil {
+		return nil, err
+	}
+
+	if !x.Complement {
+		b := &sqlb{}
+		b.add(sel+" QUALIFY "+rank.String()+" <= ?", append(rank.args, keep)...)
+		_, err := t.writeRows(res, "out", in, false, "SELECT * FROM ("+b.String()+") AS t ORDER BY "+order("t", in), b.args...)
+		return res, err
+	}
+	ranked := t.scratchTable("ranked")
+	if err := t.exec("CREATE TABLE "+q(ranked)+" AS SELECT "+selectCols("t", in.Columns)+", "+rank.String()+" AS "+q(rnCol)+
+		" FROM "+q(in.View)+" AS t", rank.args...); err != nil {
+		return nil, err
+	}
+	from := "SELECT " + selectCols("t", in.Columns) + " FROM " + q(ranked) + " AS t WHERE " + col("t", rnCol)
+	if _, err := t.writeRows(res, "out", in, false, from+" <= ? ORDER BY "+order("t", in), keep); err != nil {
+		return nil, err
+	}
+	_, err = t.writeRows(res, "duplicates", in, false, from+" > ? ORDER BY "+order("t", in), keep)
+	return res, err
+}
+
+// dedupRank is the rank of a row of in (alias t) inside its group, in a
+// dialect: row_number() by the method's order (the one generator of both
+// engines).
+func dedupRank(d condition.Dialect, in pop, x *DedupConfig, seed string) (*sqlb, error) {
 	rank := &sqlb{}
 	rank.add("row_number() OVER (PARTITION BY " + selectCols("t", colsNamed(x.By)) + " ORDER BY ")
 	var keys []string
@@ -154,38 +195,97 @@ func runDeduplication(t *task, x *DedupConfig) (*activity.Result, error) {
 		cases.WriteString("CASE")
 		var args []any
 		for i, v := range x.Values {
-			fmt.Fprintf(&cases, " WHEN %s IS NOT DISTINCT FROM CAST(? AS %s) THEN %d", col("t", c.Name), typ, i)
-			args = append(args, literal(v))
+			fmt.Fprintf(&cases, " WHEN %s IS NOT DISTINCT FROM CAST(? AS %s) THEN %d", col("t", c.Name), d.TypeName(typ), i)
+			args = append(args, literalIn(d, v))
 		}
 		fmt.Fprintf(&cases, " ELSE %d END ASC", len(x.Values))
 		rank.add(cases.String()+", ", args...)
 	}
 	if method != "random" {
 		keys = append(keys, sortKeys("t", x.OrderBy)...)
-		keys = append(keys, order("t", in))
+		keys = append(keys, orderIn(d, "t", in))
 		rank.add(strings.Join(keys, ", "))
 	} else {
-		rank.add(randomOrder("t", in), t.seed("dedup"))
+		rank.add(randomOrderIn(d, "t", in), seed)
 	}
 	rank.add(")")
+	return rank, nil
+}
 
-	if !x.Complement {
-		b := &sqlb{}
-		b.add(sel+" QUALIFY "+rank.String()+" <= ?", append(rank.args, keep)...)
-		_, err := t.writeRows(res, "out", in, false, "SELECT * FROM ("+b.String()+") AS t ORDER BY "+order("t", in), b.args...)
+// dedupPorts are the ports a deduplication writes.
+func dedupPorts(x *DedupConfig) []string {
+	if x.Complement {
+		return []string{"out", "duplicates"}
+	}
+	return []string{"out"}
+}
+
+// planDeduplication writes the Athena statements of a deduplication: per
+// port, the input's rows whose rank is within keep (out) or beyond it
+// (duplicates). Trino has no QUALIFY: the rank is a subquery's column.
+func planDeduplication(t *task, x *DedupConfig) (*activity.Result, error) {
+	ports := dedupPorts(x)
+	res, done, err := t.athenaReady(ports...)
+	if err != nil || done {
 		return res, err
 	}
-	ranked := t.scratchTable("ranked")
-	if err := t.exec("CREATE TABLE "+q(ranked)+" AS SELECT "+selectCols("t", in.Columns)+", "+rank.String()+" AS "+q(rnCol)+
-		" FROM "+q(in.View)+" AS t", rank.args...); err != nil {
+	in, rel, err := t.athenaInput(0)
+	if err != nil {
 		return nil, err
 	}
-	from := "SELECT " + selectCols("t", in.Columns) + " FROM " + q(ranked) + " AS t WHERE " + col("t", rnCol)
-	if _, err := t.writeRows(res, "out", in, false, from+" <= ? ORDER BY "+order("t", in), keep); err != nil {
+	for _, b := range x.By {
+		if !in.has(b) {
+			return nil, invalid("deduplication: unknown column %q", b)
+		}
+	}
+	keep := x.KeepN()
+	if keep < 0 {
+		return nil, invalid("deduplication: keep must be 0 or more")
+	}
+	cols := selectCols("t", in.Columns)
+	sel := map[string]*sqlb{}
+	if keep == 0 || len(x.By) == 0 {
+		sel["out"] = (&sqlb{}).add("SELECT " + cols + " FROM " + rel + " AS t")
+		sel["duplicates"] = (&sqlb{}).add("SELECT " + cols + " FROM " + rel + " AS t WHERE false")
+	} else {
+		rank, err := dedupRank(condition.Trino, in, x, t.seed("dedup"))
+		if err != nil {
+			return nil, err
+		}
+		ranked := "SELECT " + cols + " FROM (SELECT " + cols + ", " + rank.String() + " AS " + q(rnCol) + " FROM " + rel +
+			" AS t) AS t WHERE " + col("t", rnCol)
+		sel["out"] = (&sqlb{}).add(ranked+" <= CAST(? AS BIGINT)", append(slices.Clone(rank.args), int64(keep))...)
+		sel["duplicates"] = (&sqlb{}).add(ranked+" > CAST(? AS BIGINT)", append(slices.Clone(rank.args), int64(keep))...)
+	}
+	for i, port := range ports {
+		if res.Extra[queryKey(i)], err = t.unload(port, sel[port].String(), sel[port].args); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// finishDeduplication records Athena's output of each port.
+func finishDeduplication(t *task, x *DedupConfig) (*activity.Result, error) {
+	in, err := t.inputShape(0)
+	if err != nil {
 		return nil, err
 	}
-	_, err = t.writeRows(res, "duplicates", in, false, from+" > ? ORDER BY "+order("t", in), keep)
-	return res, err
+	res := t.result()
+	for _, port := range dedupPorts(x) {
+		if _, err := t.recordUnload(res, port, in); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// literalIn is literal for a dialect: an instant as its cast reads it.
+func literalIn(d condition.Dialect, v any) any {
+	if tm, ok := v.(time.Time); ok && d == condition.Trino && literal(v) != tm.Format("2006-01-02") {
+		return d.Timestamp(tm)
+	}
+	return literal(v)
 }
 
 // literal converts a decoded YAML scalar to a bindable value.

@@ -43,20 +43,8 @@ func split(d *Deps) *activity.Spec {
 		Type: "split", Family: activity.Targeting, Function: "Split",
 		Summary: "Ordered segments with conditions and limits.",
 		Inputs:  activity.Inputs{Min: 1, Max: 1},
-		Ports: func(x *SplitConfig) []string {
-			if x.Single {
-				return []string{"out"}
-			}
-			var ports []string
-			for _, s := range x.Segments {
-				ports = append(ports, s.Name)
-			}
-			if x.Others {
-				ports = append(ports, "others")
-			}
-			return ports
-		},
-		Check: checkSplit,
+		Ports:   splitPorts,
+		Check:   checkSplit,
 		Output: func(c *activity.Check, x *SplitConfig, in []campaign.Schema) map[string]campaign.Schema {
 			var s campaign.Schema
 			if len(in) > 0 {
@@ -73,13 +61,42 @@ func split(d *Deps) *activity.Spec {
 			out["others"] = s
 			return out
 		},
+		Lower: func(l activity.Lowerer, x *SplitConfig) error {
+			if onAthenaInput(l.Catalog()) && !x.Single {
+				return lowerAthena(l, len(splitPorts(x)))
+			}
+			st := l.Task("", nil)
+			st.Next = l.Next()
+			l.Add(l.Name(""), st)
+			return nil
+		},
 		Run:      run(d, runSplit),
 		Describe: describeSplit,
+		OnAthena: true,
 	})
+}
+
+// splitPorts are a split's ports: out (single), else a port per segment
+// and others.
+func splitPorts(x *SplitConfig) []string {
+	if x.Single {
+		return []string{"out"}
+	}
+	var ports []string
+	for _, s := range x.Segments {
+		ports = append(ports, s.Name)
+	}
+	if x.Others {
+		ports = append(ports, "others")
+	}
+	return ports
 }
 
 func checkSplit(c *activity.Check, x *SplitConfig) {
 	in := c.Input(0)
+	if x.Single && c.Catalog != nil && c.Catalog.Engine == campaign.EngineAthena {
+		c.Errorf(c.Path("single"), "activity %s: single is not yet on athena; set the catalog's engine to duckdb or auto", c.Activity.ID)
+	}
 	if len(x.Segments) == 0 {
 		c.Errorf(c.Path("segments"), "split needs at least one segment")
 	}
@@ -96,6 +113,7 @@ func checkSplit(c *activity.Check, x *SplitConfig) {
 		}
 		names[s.Name] = true
 		c.CheckCondition(campaign.JoinPath(sp, "where"), s.Where, in)
+		athenaCheck(c, campaign.JoinPath(sp, "where"), s.Where, in)
 		if l := s.Limit; l != nil {
 			lp := campaign.JoinPath(sp, "limit")
 			if (l.Count == nil) == (l.Percent == nil) {
@@ -137,6 +155,12 @@ func checkSplit(c *activity.Check, x *SplitConfig) {
 // segment's code, default its name; with others, rows in no segment have a
 // null code; with overlap, a row is repeated for each segment it is in).
 func runSplit(t *task, x *SplitConfig) (*activity.Result, error) {
+	switch t.Req.Phase {
+	case PhasePlan:
+		return planSplit(t, x)
+	case PhaseFinish:
+		return finishSplit(t, x)
+	}
 	ins, err := t.inputs()
 	if err != nil {
 		return nil, err
@@ -164,9 +188,86 @@ func runSplit(t *task, x *SplitConfig) (*activity.Result, error) {
 	return res, nil
 }
 
+// planSplit writes the Athena statements of a split, one per port. Each is
+// self-contained: the input numbered in output order (base), then a CTE
+// per segment up to its own with the rows it takes (those of the earlier
+// segments excluded, as assignSegment does on DuckDB), then its rows;
+// others is the rows in no segment.
+func planSplit(t *task, x *SplitConfig) (*activity.Result, error) {
+	if x.Single {
+		return nil, invalid("split: single is not yet on athena")
+	}
+	ports := splitPorts(x)
+	res, done, err := t.athenaReady(ports...)
+	if err != nil || done {
+		return res, err
+	}
+	in, rel, err := t.athenaInput(0)
+	if err != nil {
+		return nil, err
+	}
+	s := &splitter{d: condition.Trino, t: t, x: x, in: in, src: q("base") + " AS b", r: "b", rid: col("b", ridCol)}
+	with := &sqlb{}
+	with.add("WITH " + q("base") + " AS (SELECT " + selectCols("t", in.Columns) + ", row_number() OVER (ORDER BY " +
+		orderIn(condition.Trino, "t", in) + ") AS " + q(ridCol) + " FROM " + rel + " AS t)")
+	var segs []string // the segments' CTEs so far
+	assigned := func() string {
+		if len(segs) == 0 {
+			return ""
+		}
+		return "(SELECT " + q(ridCol) + " FROM " + strings.Join(segs, " UNION ALL SELECT "+q(ridCol)+" FROM ") + ")"
+	}
+	rows := "SELECT " + selectCols("b", in.Columns) + " FROM " + q("base") + " AS b WHERE "
+	for i, seg := range x.Segments {
+		cte := q(fmt.Sprintf("seg%d", i))
+		with.add(", " + cte + " AS (SELECT " + q(ridCol))
+		if err := s.segmentRows(with, seg, assigned()); err != nil {
+			return nil, err
+		}
+		with.add(")")
+		segs = append(segs, cte)
+		stmt := (&sqlb{}).add(with.String(), with.args...)
+		stmt.add(" " + rows + "EXISTS (SELECT 1 FROM " + cte + " AS a WHERE " + col("a", ridCol) + " = " + s.rid + ")")
+		if res.Extra[queryKey(i)], err = t.unload(seg.Name, stmt.String(), stmt.args); err != nil {
+			return nil, err
+		}
+	}
+	if x.Others {
+		stmt := (&sqlb{}).add(with.String(), with.args...)
+		stmt.add(" " + rows + "NOT EXISTS (SELECT 1 FROM " + assigned() + " AS a WHERE " + col("a", ridCol) + " = " + s.rid + ")")
+		if res.Extra[queryKey(len(x.Segments))], err = t.unload("others", stmt.String(), stmt.args); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// finishSplit records Athena's output of each port; an empty segment with
+// skipEmpty is not activated.
+func finishSplit(t *task, x *SplitConfig) (*activity.Result, error) {
+	in, err := t.inputShape(0)
+	if err != nil {
+		return nil, err
+	}
+	res := t.result()
+	for _, port := range splitPorts(x) {
+		m, err := t.recordUnload(res, port, in)
+		if err != nil {
+			return nil, err
+		}
+		for _, seg := range x.Segments {
+			if seg.Name == port && seg.SkipEmpty && m.Rows == 0 {
+				res.Ports[port] = nil
+			}
+		}
+	}
+	return res, nil
+}
+
 // splitter is one split task: the input rows numbered in output order (rid)
 // in base, and their segments in assign (rid, seg).
 type splitter struct {
+	d      condition.Dialect
 	t      *task
 	x      *SplitConfig
 	in     pop
@@ -250,6 +351,19 @@ func (s *splitter) number(thru string) error {
 // assignSegment assigns segment i its rows: those matching its where (and
 // no earlier segment, without overlap), within its limit.
 func (s *splitter) assignSegment(i int, seg Segment) error {
+	b := &sqlb{}
+	b.add("INSERT INTO "+q(s.assign)+" SELECT "+q(ridCol)+", CAST(? AS INTEGER)", i)
+	if err := s.segmentRows(b, seg, q(s.assign)); err != nil {
+		return err
+	}
+	return s.t.exec(b.String(), b.args...)
+}
+
+// segmentRows adds to b the FROM clause of segment seg's rows (their rid):
+// its candidates (matching its where, and not in assigned unless overlap
+// or assigned is ""), within its limit. On Trino (s.d) the where is lowered
+// over the run's Glue tables.
+func (s *splitter) segmentRows(b *sqlb, seg Segment, assigned string) error {
 	segSrc, sr, where, wargs, ok := s.src, s.r, "", []any(nil), false
 	if s.ownOK && (seg.Limit == nil || seg.Limit.Random || ownCols(s.own, orderFields(seg.Limit.OrderBy)...)) {
 		if where, wargs, ok = s.t.ownWhere(s.own, seg.Where, "b"); ok {
@@ -258,22 +372,19 @@ func (s *splitter) assignSegment(i int, seg Segment) error {
 	}
 	if !ok {
 		var err error
-		if where, wargs, err = s.t.Where(seg.Where, s.r, s.in.Schema()); err != nil {
+		if where, wargs, err = s.t.whereIn(s.d, seg.Where, s.r, s.in.Schema()); err != nil {
 			return fmt.Errorf("segment %s: %w", seg.Name, err)
 		}
 	}
 	cand := " FROM " + segSrc + " WHERE " + where
-	if !s.x.Overlap {
-		cand += " AND NOT EXISTS (SELECT 1 FROM " + q(s.assign) + " AS a WHERE " + col("a", ridCol) + " = " + s.rid + ")"
+	if !s.x.Overlap && assigned != "" {
+		cand += " AND NOT EXISTS (SELECT 1 FROM " + assigned + " AS a WHERE " + col("a", ridCol) + " = " + s.rid + ")"
 	}
-	b := &sqlb{}
-	b.add("INSERT INTO "+q(s.assign)+" SELECT "+q(ridCol)+", CAST(? AS INTEGER)", i)
 	if seg.Limit == nil {
 		b.add(cand, wargs...)
-	} else if err := s.limited(b, seg, sr, cand, wargs); err != nil {
-		return err
+		return nil
 	}
-	return s.t.exec(b.String(), b.args...)
+	return s.limited(b, seg, sr, cand, wargs)
 }
 
 // limited adds to b the first candidates of a limited segment, in its order;
@@ -286,20 +397,26 @@ func (s *splitter) limited(b *sqlb, seg Segment, sr, cand string, wargs []any) e
 	case len(seg.Limit.OrderBy) > 0 && !seg.Limit.Random:
 		b.add(strings.Join(append(sortKeys(sr, seg.Limit.OrderBy), s.rid), ", "))
 	default:
-		b.add(seededHash(sr, s.in)+", "+s.rid, s.t.seed("split/"+seg.Name))
+		b.add(seededHashIn(s.d, sr, s.in)+", "+s.rid, s.t.seed("split/"+seg.Name))
 	}
 	b.add(") AS "+q(rnCol)+", count(*) OVER () AS cnt"+cand, wargs...)
-	b.add(") WHERE " + q(rnCol) + " <= ")
+	b.add(") WHERE ")
 	switch l := seg.Limit; {
 	case l.Count != nil:
-		b.add("CAST(? AS BIGINT)", *l.Count)
+		b.add(q(rnCol)+" <= CAST(? AS BIGINT)", *l.Count)
 	case l.Percent != nil:
 		num, den, err := ratio(*l.Percent)
 		if err != nil {
 			return invalid("segment %s: %v", seg.Name, err)
 		}
+		if s.d == condition.Trino {
+			// rn <= floor(cnt * num / den), as rn * den <= cnt * num in
+			// exact decimals (Trino has no HUGEINT nor //).
+			b.add("CAST("+q(rnCol)+" AS DECIMAL(38,0)) * CAST(? AS DECIMAL(38,0)) <= CAST(cnt AS DECIMAL(38,0)) * CAST(? AS DECIMAL(38,0))", den, num)
+			break
+		}
 		// floor(cnt * percent / 100) in integers.
-		b.add("(cnt * CAST(? AS HUGEINT)) // CAST(? AS HUGEINT)", num, den)
+		b.add(q(rnCol)+" <= (cnt * CAST(? AS HUGEINT)) // CAST(? AS HUGEINT)", num, den)
 	default:
 		return invalid("segment %s: a limit needs count or percent", seg.Name)
 	}
@@ -469,15 +586,33 @@ func (t *task) uniqueKey(p pop) (bool, error) {
 
 // seededHash is hash(seed, row key) over p's rows under alias; the seed is
 // the first argument.
-func seededHash(alias string, p pop) string {
-	cols := []string{"CAST(? AS VARCHAR)"}
-	for _, k := range p.Key {
-		cols = append(cols, col(alias, k))
+func seededHash(alias string, p pop) string { return seededHashIn(condition.DuckDB, alias, p) }
+
+// seededHashIn is seededHash in a dialect. Trino has no hash() of several
+// values: there it is md5 of the seed and the key (or every column) as text,
+// which orders as pseudo-randomly (DuckDB's md5 gives the same digest as hex).
+func seededHashIn(d condition.Dialect, alias string, p pop) string {
+	if d != condition.Trino {
+		cols := []string{"CAST(? AS VARCHAR)"}
+		for _, k := range p.Key {
+			cols = append(cols, col(alias, k))
+		}
+		if len(p.Key) == 0 {
+			cols = append(cols, rowHash(alias, p))
+		}
+		return "hash(" + strings.Join(cols, ", ") + ")"
 	}
-	if len(p.Key) == 0 {
-		cols = append(cols, rowHash(alias, p))
+	names := p.Key
+	if len(names) == 0 {
+		for _, c := range p.Columns {
+			names = append(names, c.Name)
+		}
 	}
-	return "hash(" + strings.Join(cols, ", ") + ")"
+	text := []string{"CAST(? AS VARCHAR)"}
+	for _, k := range names {
+		text = append(text, "COALESCE(CAST("+col(alias, k)+" AS VARCHAR), '')")
+	}
+	return "md5(to_utf8(" + strings.Join(text, " || '|' || ") + "))"
 }
 
 // ratio writes a percentage as num/den with percent/100 == num/den exactly

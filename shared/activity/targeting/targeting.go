@@ -350,7 +350,11 @@ func (t *task) dimension(name string) string {
 // order is the deterministic row order of p's rows under alias: its key, then
 // a hash of every column (rows equal on the key are told apart by content;
 // fully equal rows are interchangeable).
-func order(alias string, p pop) string {
+func order(alias string, p pop) string { return orderIn(condition.DuckDB, alias, p) }
+
+// orderIn is order in a dialect: on Trino the tie-break is the columns
+// themselves (rowHashIn).
+func orderIn(d condition.Dialect, alias string, p pop) string {
 	var parts []string
 	for _, k := range p.Key {
 		parts = append(parts, col(alias, k)+" ASC NULLS LAST")
@@ -360,7 +364,7 @@ func order(alias string, p pop) string {
 		// (a hash of the key alone breaks none, and costs a hash per row).
 		return strings.Join(parts, ", ")
 	}
-	return strings.Join(append(parts, rowHash(alias, p)), ", ")
+	return strings.Join(append(parts, rowHashIn(d, alias, p)), ", ")
 }
 
 // keyOnlyOrder lets tests compare with the hashed tie-break.
@@ -378,7 +382,12 @@ func hashesKeyOnly(p pop) bool {
 
 // rowHash hashes every column of p's rows under alias, but those taken from
 // a base: rows equal on the key are equal there.
-func rowHash(alias string, p pop) string {
+func rowHash(alias string, p pop) string { return rowHashIn(condition.DuckDB, alias, p) }
+
+// rowHashIn is rowHash in a dialect. Trino has no hash() of several values:
+// there the tie-break is those columns in turn (as total an order; fully
+// equal rows are interchangeable either way).
+func rowHashIn(d condition.Dialect, alias string, p pop) string {
 	cols := make([]string, 0, len(p.Columns))
 	for _, c := range p.Columns {
 		if !p.uniqueBase || !slices.Contains(p.Base.Columns, c.Name) {
@@ -388,13 +397,18 @@ func rowHash(alias string, p pop) string {
 	if len(cols) == 0 {
 		return "0"
 	}
+	if d == condition.Trino {
+		return strings.Join(cols, " ASC NULLS LAST, ") + " ASC NULLS LAST"
+	}
 	return "hash(" + strings.Join(cols, ", ") + ")"
 }
 
 // randomOrder is a seeded pseudo-random order (the seed is the first
 // argument), then the deterministic row order for hash ties.
-func randomOrder(alias string, p pop) string {
-	return seededHash(alias, p) + ", " + order(alias, p)
+func randomOrder(alias string, p pop) string { return randomOrderIn(condition.DuckDB, alias, p) }
+
+func randomOrderIn(d condition.Dialect, alias string, p pop) string {
+	return seededHashIn(d, alias, p) + ", " + orderIn(d, alias, p)
 }
 
 // seed names a random draw of this run's activity.

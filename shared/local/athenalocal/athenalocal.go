@@ -151,6 +151,11 @@ func (a *Athena) run(ctx context.Context, query, key string) (int64, error) {
 		if err != nil {
 			return 0, err
 		}
+		// Trino's functions DuckDB lacks, with Trino's meaning.
+		if err := eng.Exec(ctx, trinoFunctions); err != nil {
+			eng.Close()
+			return 0, err
+		}
 		a.eng = eng
 	}
 	// UNLOAD refuses a location that holds data.
@@ -208,5 +213,9 @@ func (a *Athena) run(ctx context.Context, query, key string) (int64, error) {
 	name := "part-" + hex.EncodeToString(sum[:8])
 	return scanned, a.Blob.Put(ctx, key+"/"+name, f)
 }
+
+// trinoFunctions defines on DuckDB the Trino functions the generated SQL
+// uses and DuckDB lacks: to_utf8 (varchar → varbinary, UTF-8).
+const trinoFunctions = "CREATE OR REPLACE MACRO to_utf8(s) AS encode(s)"
 
 func quote(s string) string { return dataset.QuoteIdent(s) }

@@ -105,11 +105,7 @@ func covered(t *testing.T, file string) (string, bool) {
 // STEPWISE_ATHENA_CUSTOMERS=1000000 runs it at that size (the figure in
 // docs/decisions.md).
 func TestExamplesAthenaMatchDuckDB(t *testing.T) {
-	customers := 3000
-	if n, err := strconv.Atoi(os.Getenv("STEPWISE_ATHENA_CUSTOMERS")); err == nil && n > 0 {
-		customers = n
-	}
-	dir := workspace(t, customers)
+	dir := workspace(t, customers(3000))
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	ran := 0
 	for _, f := range files {
@@ -118,6 +114,17 @@ func TestExamplesAthenaMatchDuckDB(t *testing.T) {
 			continue
 		}
 		id, ok := covered(t, f)
+		if ok {
+			// Covered types, but a condition the Trino dialect cannot lower
+			// yet (birthday's date parts): refused, naming the activity.
+			if _, diags := builtin.CompileFiles(f, filepath.Join(dir, "catalog-athena.yaml")); diags.HasErrors() {
+				if !strings.Contains(diags.Error(), "not yet on athena") {
+					t.Errorf("%s on athena: %v", name, diags)
+				}
+				t.Logf("%s: refused on athena: %v", name, diags)
+				continue
+			}
+		}
 		if !ok {
 			_, diags := builtin.CompileFiles(f, filepath.Join(dir, "catalog-athena.yaml"))
 			if !diags.HasErrors() || !strings.Contains(diags.Error(), "activity "+id+" (") || !strings.Contains(diags.Error(), "not yet on athena") {
@@ -131,16 +138,34 @@ func TestExamplesAthenaMatchDuckDB(t *testing.T) {
 		if !reflect.DeepEqual(ports(duck), ports(ath)) {
 			t.Errorf("%s: counts differ\nduckdb %v\nathena %v", name, ports(duck), ports(ath))
 		}
-		// Each build-audience's rows are the UNLOAD's output.
-		unloaded, _ := filepath.Glob(filepath.Join(dir, "home-athena-"+name, "blob", "runs", ath.RunID, "*", "out", "athena", "part-*"))
-		if n := strings.Count(mustRead(t, f), "type: build-audience"); len(unloaded) != n {
-			t.Errorf("%s: %d UNLOAD outputs, want one per build-audience (%d)", name, len(unloaded), n)
+		// Each covered activity's active ports are the UNLOADs' output.
+		p, _ := builtin.CompileFiles(f, "")
+		reg := builtin.Registry()
+		for id, a := range ath.Activities {
+			act, _ := p.Campaign.Activity(id)
+			if spec, _ := reg.Lookup(act.Type); !spec.OnAthena {
+				continue
+			}
+			for port := range a.Ports {
+				unloaded, _ := filepath.Glob(filepath.Join(dir, "home-athena-"+name, "blob", "runs", ath.RunID, id, port, "athena", "part-*"))
+				if len(unloaded) != 1 {
+					t.Errorf("%s: %s.%s: %d UNLOAD outputs, want 1", name, id, port, len(unloaded))
+				}
+			}
 		}
 		t.Logf("%s: %v", name, ports(ath))
 	}
 	if ran == 0 {
 		t.Fatal("no example runs on athena")
 	}
+}
+
+// customers is STEPWISE_ATHENA_CUSTOMERS when set, else def.
+func customers(def int) int {
+	if n, err := strconv.Atoi(os.Getenv("STEPWISE_ATHENA_CUSTOMERS")); err == nil && n > 0 {
+		return n
+	}
+	return def
 }
 
 func ports(s *runner.Summary) map[string]map[string]int64 {
