@@ -111,6 +111,9 @@ func (r *Runner) activity(ctx context.Context, spec *activity.Spec, input json.R
 		r.Store.AppendTaskLog(context.WithoutCancel(ctx), req.Run.ID, req.Activity, r.Env.Now(), "error: "+err.Error())
 		return nil, err
 	}
+	if done, _ := res.Extra[activity.ExtraFinished].(bool); done {
+		last = true
+	}
 	if held, ok := res.Extra[activity.ExtraHeld].(bool); ok && !last {
 		// The task notes its hold, so that readers (runs, the API) can say why it waits.
 		var w *state.TaskWait
