@@ -23,6 +23,10 @@ type Request struct {
 	Slice *Slice `json:"slice,omitempty"`
 	// Parts are the results of the Map iterations, for the finish phase.
 	Parts []json.RawMessage `json:"parts,omitempty"`
+	// Finish, on a first phase, lets it do the whole task when it can and
+	// say so (Extra ExtraFinished): the machine goes past the later phases
+	// then. A machine compiled before it never sets it.
+	Finish bool `json:"finish,omitempty"`
 }
 
 // RunInfo is the run context computed once by the start task.
@@ -125,3 +129,8 @@ func (c *Call) Logf(ctx context.Context, format string, args ...any) {
 // ExtraHeld is the Result.Extra key of a channel's hold: true while a send
 // waits to be confirmed.
 const ExtraHeld = "held"
+
+// ExtraFinished is the Result.Extra key, true when present, of a first phase
+// that did the whole task (a channel plan of one slice or none sent it and
+// finished): the task ends there.
+const ExtraFinished = "finished"

@@ -148,10 +148,39 @@ func (e *Engine) commit(ctx context.Context, out Output, local string, m *Manife
 	if err := os.Chmod(local, 0o600); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
 	}
-	if err := e.putFile(ctx, out.Ref.Key(name), local); err != nil {
+	manifest := m.encode()
+	var putManifest func() error
+	if st, ok := e.store.(stager); ok {
+		// The manifest's file is synced while the part's is; it is put in
+		// place only once the part is (a manifest never names a part that
+		// is not durable).
+		var put func(string) error
+		var discard func()
+		var serr error
+		staged := make(chan struct{})
+		go func() {
+			defer close(staged)
+			put, discard, serr = st.Stage(ctx, strings.NewReader(string(manifest)))
+		}()
+		err = e.putFile(ctx, out.Ref.Key(name), local)
+		<-staged
+		if serr == nil {
+			defer discard()
+		}
+		if err == nil {
+			err = serr
+		}
+		putManifest = func() error { return put(out.Ref.ManifestKey()) }
+	} else {
+		err = e.putFile(ctx, out.Ref.Key(name), local)
+		putManifest = func() error {
+			return e.store.PutIfAbsent(ctx, out.Ref.ManifestKey(), strings.NewReader(string(manifest)))
+		}
+	}
+	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
 	}
-	err = e.store.PutIfAbsent(ctx, out.Ref.ManifestKey(), strings.NewReader(string(m.encode())))
+	err = putManifest()
 	if errors.Is(err, blob.ErrExists) {
 		// A concurrent writer finished first: theirs is the dataset.
 		theirs, rerr := ReadManifest(ctx, e.store, out.Ref)
@@ -197,6 +226,12 @@ func (e *Engine) WriteTable(ctx context.Context, table string, version int64, ke
 	ref := NewTableVersion(table, version)
 	m, err := e.Write(ctx, Output{Ref: ref, Dimension: table, Key: key}, query, args...)
 	return ref, m, err
+}
+
+// stager is a store that writes and syncs an object ahead of putting it in
+// place (folderblob's Stage).
+type stager interface {
+	Stage(ctx context.Context, r io.Reader) (put func(key string) error, discard func(), err error)
 }
 
 // fileMover is a store that can take a local file without copying it (folderblob).

@@ -104,12 +104,20 @@ func (r *Runner) activity(ctx context.Context, spec *activity.Spec, input json.R
 			return nil, retryable(err)
 		}
 	}
-	call := &activity.Call{Env: r.Env, Req: &req, Plan: comp, Activity: a, Log: r.Store}
+	// The task's lines go with its final update when they can (see LogHold).
+	log := newHeldLog(ctx, r.Store, r.Env.Now, req.Run.ID, req.Activity)
+	call := &activity.Call{Env: r.Env, Req: &req, Plan: comp, Activity: a, Log: log}
 	res, err := spec.Run(ctx, call, cfg)
 	if err != nil {
-		r.Store.UpdateTask(context.WithoutCancel(ctx), req.Run.ID, req.Activity, state.TaskUpdate{Status: state.TaskFailed, At: r.Env.Now(), Error: err.Error()})
-		r.Store.AppendTaskLog(context.WithoutCancel(ctx), req.Run.ID, req.Activity, r.Env.Now(), "error: "+err.Error())
+		lines := append(log.take(), "error: "+err.Error())
+		r.Store.UpdateTask(context.WithoutCancel(ctx), req.Run.ID, req.Activity, state.TaskUpdate{Status: state.TaskFailed, At: r.Env.Now(), Error: err.Error(), Log: lines})
 		return nil, err
+	}
+	if done, _ := res.Extra[activity.ExtraFinished].(bool); done {
+		last = true
+	}
+	if !last {
+		log.flush()
 	}
 	if held, ok := res.Extra[activity.ExtraHeld].(bool); ok && !last {
 		// The task notes its hold, so that readers (runs, the API) can say why it waits.
@@ -122,8 +130,11 @@ func (r *Runner) activity(ctx context.Context, spec *activity.Spec, input json.R
 		}
 	}
 	if last {
-		u := state.TaskUpdate{Status: taskStatus(res.Status), At: r.Env.Now(), Ports: activePorts(res), Outputs: outputs(res)}
+		u := state.TaskUpdate{Status: taskStatus(res.Status), At: r.Env.Now(), Ports: activePorts(res), Outputs: outputs(res), Log: log.take()}
 		if _, err := r.Store.UpdateTask(ctx, req.Run.ID, req.Activity, u); err != nil {
+			if len(u.Log) > 0 { // the retry does not repeat them
+				r.Store.AppendTaskLog(context.WithoutCancel(ctx), req.Run.ID, req.Activity, u.At, u.Log...)
+			}
 			return nil, retryable(err)
 		}
 	}

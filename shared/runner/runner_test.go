@@ -283,3 +283,39 @@ func TestHandlePhases(t *testing.T) {
 		t.Fatalf("a send recorded its task: %+v", got)
 	}
 }
+
+// appendCounter counts the log appends that are writes of their own.
+type appendCounter struct {
+	*boltstate.Store
+	appends int
+}
+
+func (c *appendCounter) AppendTaskLog(ctx context.Context, run, act string, at time.Time, lines ...string) error {
+	c.appends++
+	return c.Store.AppendTaskLog(ctx, run, act, at, lines...)
+}
+
+// A short task's log lines go with its final status: one write, not one
+// more per line; a failure's error line goes with the failed status.
+func TestTaskLogWithFinalUpdate(t *testing.T) {
+	ctx := context.Background()
+	al := &alerter{}
+	e := newHandleEnv(t, al)
+	run := e.start(t)
+	c := &appendCounter{Store: e.store}
+	e.r.Store = c
+	if _, err := e.r.Handle(ctx, "Alert", e.request(run, "warn", "")); err != nil {
+		t.Fatal(err)
+	}
+	if got := e.task(t, "warn"); got.Status != state.TaskSucceeded || !reflect.DeepEqual(got.Log, []string{"ALERT Heads up:  (4 rows)"}) {
+		t.Errorf("task %+v", got)
+	}
+	al.err = failure.Transient(errors.New("sns down"))
+	e.r.Handle(ctx, "Alert", e.request(run, "warn2", ""))
+	if got := e.task(t, "warn2"); got.Status != state.TaskFailed || len(got.Log) == 0 || got.Log[len(got.Log)-1] != "error: alert: sns down" {
+		t.Errorf("failed task %+v", got)
+	}
+	if c.appends != 0 {
+		t.Errorf("%d log appends of their own", c.appends)
+	}
+}

@@ -203,6 +203,8 @@ type TaskUpdate struct {
 	Outputs map[string]string
 	Error   string
 	Waiting *TaskWait
+	// Log lines appended with the update, in the same write (see AppendTaskLog).
+	Log []string
 }
 
 // ApplyTaskUpdate applies u to the stored task (zero Task with RunID and Activity set
@@ -214,7 +216,7 @@ func ApplyTaskUpdate(t Task, u TaskUpdate) (Task, error) {
 			return t, fmt.Errorf("%w: a wait is noted on a running task; %s/%s is %q", ErrConflict, t.RunID, t.Activity, t.Status)
 		}
 		t.Waiting, t.UpdatedAt = u.Waiting, at
-		return t, nil
+		return appendLog(t, u), nil
 	}
 	if !u.Status.Valid() {
 		return t, fmt.Errorf("%w: task status %q", ErrInvalid, u.Status)
@@ -237,7 +239,14 @@ func ApplyTaskUpdate(t Task, u TaskUpdate) (Task, error) {
 	t.Error = u.Error
 	t.Waiting = u.Waiting
 	t.UpdatedAt = at
-	return t, nil
+	return appendLog(t, u), nil
+}
+
+func appendLog(t Task, u TaskUpdate) Task {
+	if len(u.Log) == 0 {
+		return t
+	}
+	return AppendTaskLog(t, u.At, u.Log...)
 }
 
 // AppendTaskLog appends lines to the task's log: control characters become spaces, long

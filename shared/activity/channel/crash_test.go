@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/send"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
@@ -398,4 +399,60 @@ type plainSender struct{ s send.Sender }
 
 func (p plainSender) Send(ctx context.Context, m *send.Message) (string, error) {
 	return p.s.Send(ctx, m)
+}
+
+// The crash points again through plan tasks that send their one slice and
+// finish (Request.Finish): crashed attempts of the whole task, then a clean
+// one; zero duplicates and zero losses.
+func TestCrashInjectionWholeTask(t *testing.T) {
+	points := int64(300)
+	if testing.Short() {
+		points = 60
+	}
+	h := newHarness(t)
+	// Five rows, one without an address: one slice of the activity's five.
+	rows, eligible, wantSkipped := crashPopulation(h, 5)
+	in := h.population("pop", rows)
+	rs := &runSenders{def: h.outbox}
+	h.deps.Sender = rs
+	rng := rand.New(rand.NewPCG(7, 1))
+	var done int64
+	crashed := 0
+	for run := 0; done < points && !t.Failed(); run++ {
+		runID := fmt.Sprintf("whole-%03d", run)
+		req := h.request("crash", runID, false, in, channel.PhasePlan)
+		req.Finish = true
+		for n := 1 + rng.IntN(3); n > 0; n-- {
+			mode := rng.IntN(numModes)
+			ctx, cancel := context.WithCancel(context.Background())
+			cs := &crashSender{inner: h.outbox, after: int64(rng.IntN(int(in.Count) + 1)), mode: mode, cancel: cancel, store: h.store}
+			rs.runs.Store(runID, cs)
+			_, err := h.do(ctx, req)
+			cancel()
+			h.store.failOn.Delete(runID)
+			done++
+			if cs.fired.Load() || cs.dead.Load() {
+				crashed++
+			}
+			if err == nil {
+				break
+			}
+			if rng.IntN(2) == 0 {
+				h.clock.Add(2 * time.Minute)
+			}
+		}
+		rs.runs.Delete(runID)
+		fin, err := h.do(context.Background(), req)
+		if err != nil {
+			t.Fatalf("%s: clean retry: %v", runID, err)
+		}
+		if f, _ := fin.Extra[activity.ExtraFinished].(bool); !f {
+			t.Fatalf("%s: the plan has more than one slice: %+v", runID, fin)
+		}
+		checkExactlyOnce(t, h, runID, fin, eligible, wantSkipped)
+	}
+	if crashed == 0 {
+		t.Error("no attempt crashed")
+	}
+	t.Logf("%d crash points (%d crashed) through whole tasks: zero duplicates, zero losses", done, crashed)
 }

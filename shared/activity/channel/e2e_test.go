@@ -76,6 +76,15 @@ func TestLowering(t *testing.T) {
 	if m := get("text:send"); m.Type != "Map" || m.ItemsPath != "$.r.text.slices" {
 		t.Errorf("text:send %+v", m)
 	}
+	if c := get("text:planned"); c.Type != "Choice" || len(c.Choices) != 1 || c.Choices[0].And[1].Variable != "$.r.text.extra.finished" || c.Default != "text:send" {
+		t.Errorf("text:planned %+v", c)
+	}
+	if p := get("text").Parameters.(map[string]any); p["finish"] != true || get("text").Next != "text:planned" {
+		t.Errorf("text: %v", p)
+	}
+	if p := get("mail").Parameters.(map[string]any); p["finish"] != nil || all.Get("mail:planned") != nil {
+		t.Errorf("mail (quiet hours) may finish in its plan: %v", p)
+	}
 	if all.Get("text:held") != nil || all.Get("text:waves") != nil {
 		t.Error("text has a confirm loop or waves")
 	}
@@ -137,9 +146,15 @@ func TestCrossCheckChannels(t *testing.T) {
 	for _, s := range goRes.Steps {
 		entered[s.State] = true
 	}
-	for _, s := range []string{"mail:held", "mail:hold", "mail:confirm", "mail:waves", "mail:until", "mail:slice", "mail:finish", "text:slice", "afterMail:finish"} {
+	for _, s := range []string{"mail:held", "mail:hold", "mail:confirm", "mail:waves", "mail:until", "mail:slice", "mail:finish", "text:slice", "afterMail:planned"} {
 		if !entered[s] {
 			t.Errorf("state %s not entered", s)
+		}
+	}
+	// afterMail's plan has one slice: its plan task sent it and finished.
+	for _, s := range []string{"afterMail:send", "afterMail:slice", "afterMail:finish"} {
+		if entered[s] {
+			t.Errorf("state %s entered", s)
 		}
 	}
 }

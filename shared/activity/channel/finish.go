@@ -42,6 +42,14 @@ func runFinish(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x 
 	if err != nil {
 		return nil, err
 	}
+	return finishPlan(ctx, t, d, kind, x, pm, pres)
+}
+
+// finishPlan is the finish within task t, over the plan's manifest pm and
+// its slices pres (planResult).
+func finishPlan(ctx context.Context, t *datatask.Task, d *Deps, kind *Kind, x *Config, pm *dataset.Manifest, pres *activity.Result) (*activity.Result, error) {
+	req := t.Req
+	plan := dataset.Ref(planRef(req.Run.ID, req.Activity))
 	slices := pres.Slices
 	if ws, ok := pres.Extra["waves"].([]Wave); ok {
 		for _, w := range ws {

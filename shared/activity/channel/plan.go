@@ -45,6 +45,7 @@ func runPlan(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 	env, req := call.Env, call.Req
 	// Measured first: the time left now is the function's timeout.
 	timeout := functionTimeout(ctx, env, d.options())
+	stopAt, callsUntil := sliceStops(ctx, env, d.options())
 	t, err := datatask.Open(ctx, &d.Data, call)
 	if err != nil {
 		return nil, err
@@ -70,9 +71,10 @@ func runPlan(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 	if err != nil {
 		return nil, err
 	}
+	held := false
 	if x.Confirm {
 		// Nothing to send is nothing to confirm: an empty send is not held.
-		held := !req.Run.Test && eligible > 0
+		held = !req.Run.Test && eligible > 0
 		if held {
 			ok, err := confirmed(ctx, d, env, req)
 			if err != nil {
@@ -89,7 +91,37 @@ func runPlan(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 		return res, nil
 	}
 	t.Logf("plan: %d rows, %d to send in %d slices of up to %d", m.Rows, eligible, len(res.Slices)+countWaveSlices(res), sz.SliceSize)
-	return res, nil
+	if !req.Finish || held || x.QuietHours != nil || len(res.Slices) > 1 || countWaveSlices(res) > 0 {
+		return res, nil
+	}
+	return sendAndFinish(ctx, t, d, kind, x, m, res, stopAt, callsUntil)
+}
+
+// sendAndFinish runs the rest of a plan of one slice or none in the plan's
+// task: the slice's send (through the ledger when live, as the send phase
+// does) and the finish, without a Map of one or a reload of the plan. Its
+// result is the finish's, marked finished (the machine's Choice after the
+// plan then skips the Map and the finish task). A slice out of time leaves
+// its remainder to the Map: the plan's result is returned then.
+func sendAndFinish(ctx context.Context, t *datatask.Task, d *Deps, kind *Kind, x *Config, m *dataset.Manifest, res *activity.Result, stopAt, callsUntil time.Time) (*activity.Result, error) {
+	for _, sl := range res.Slices {
+		sr, err := sendSlice(ctx, t, d, kind, x, sl, stopAt, callsUntil)
+		if err != nil {
+			return nil, err
+		}
+		if sr.Extra["remainder"] != nil {
+			return res, nil
+		}
+	}
+	fin, err := finishPlan(ctx, t, d, kind, x, m, res)
+	if err != nil {
+		return nil, err
+	}
+	if fin.Extra == nil {
+		fin.Extra = map[string]any{}
+	}
+	fin.Extra[activity.ExtraFinished] = true
+	return fin, nil
 }
 
 func countWaveSlices(res *activity.Result) int {

@@ -38,7 +38,13 @@ func runSend(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 		return nil, err
 	}
 	defer t.Close()
-	sl := *req.Slice
+	return sendSlice(ctx, t, d, kind, x, *req.Slice, stopAt, callsUntil)
+}
+
+// sendSlice sends one slice of the plan within task t (see runSend); stopAt
+// and callsUntil are the invocation's (sliceStops).
+func sendSlice(ctx context.Context, t *datatask.Task, d *Deps, kind *Kind, x *Config, sl activity.Slice, stopAt, callsUntil time.Time) (*activity.Result, error) {
+	req := t.Req
 	store := t.Engine.Store()
 	pref := dataset.Ref(partRef(req.Run.ID, req.Activity, sl.Index))
 	if _, err := dataset.ReadManifest(ctx, store, pref); err == nil {

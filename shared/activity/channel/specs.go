@@ -158,7 +158,10 @@ const ConfirmPollSeconds = 60
 // lower emits plan → [confirm loop] → Map(send over slices) → finish. The
 // plan task writes the plan and returns its slices; each Map iteration
 // sends one slice, invoking the send task again while it returns a
-// remainder; finish merges the parts into the ports.
+// remainder; finish merges the parts into the ports. A plan of one slice
+// or none sends it and finishes in its own task and says so
+// (extra.finished): a Choice after the plan then goes on past the finish
+// (not with quietHours, whose waves have instants to wait for).
 //
 // With confirm: true the plan reports extra.held (live runs) and a poll loop
 // (Choice → Wait 60 s → confirm task → Choice) holds the sends until the run
@@ -171,11 +174,32 @@ func lower(l activity.Lowerer, x *Config) error {
 	if x.QuietHours != nil {
 		sendName = l.Name("waves")
 	}
-	plan := l.Task(PhasePlan, nil)
+	var whole map[string]any
+	if x.QuietHours == nil {
+		whole = map[string]any{"finish": true}
+	}
+	plan := l.Task(PhasePlan, whole)
 	plan.Next = sendName
 	l.Add(l.Name(""), plan)
+	if x.QuietHours == nil {
+		// A plan of one slice or none sends it and finishes in its own task
+		// (extra.finished, see sendAndFinish).
+		plan.Next = l.Name("planned")
+		next := sendName
+		if x.Confirm {
+			next = l.Name("held")
+		}
+		l.Add(l.Name("planned"), &asl.State{Type: "Choice", Comment: "a plan of one slice or none has sent it and finished",
+			Choices: []asl.ChoiceRule{{And: []asl.ChoiceRule{
+				{Variable: l.ResultPath() + ".extra.finished", IsPresent: asl.Bool(true)},
+				{Variable: l.ResultPath() + ".extra.finished", BooleanEquals: asl.Bool(true)},
+			}, Next: l.Next()}},
+			Default: next})
+	}
 	if x.Confirm {
-		plan.Next = l.Name("held")
+		if x.QuietHours != nil {
+			plan.Next = l.Name("held")
+		}
 		l.Add(l.Name("held"), &asl.State{Type: "Choice", Comment: "confirm: true holds live sends until the run is confirmed",
 			Choices: []asl.ChoiceRule{{Variable: l.ResultPath() + ".extra.held", BooleanEquals: asl.Bool(true), Next: l.Name("hold")}},
 			Default: sendName})

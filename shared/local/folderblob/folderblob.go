@@ -154,6 +154,53 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 	return nil
 }
 
+// Stage writes r to a temporary file of the store and syncs it; put then puts
+// it in place under key, failing with blob.ErrExists when key exists (as
+// PutIfAbsent), and discard drops it (after put too). A writer syncs an
+// object this way while it syncs another, and puts it in place after that
+// one: a dataset's manifest while its part file is moved in.
+func (s *Store) Stage(ctx context.Context, r io.Reader) (put func(key string) error, discard func(), err error) {
+	tmp, err := os.CreateTemp(filepath.Join(s.root, tmpDir), "put-*")
+	if err != nil {
+		return nil, nil, fmt.Errorf("folderblob: %w", bare(err))
+	}
+	discard = func() { os.Remove(tmp.Name()) }
+	_, err = io.Copy(tmp, readerWithContext(ctx, r))
+	if err == nil {
+		err = tmp.Sync()
+	}
+	if cerr := tmp.Close(); err == nil {
+		err = cerr
+	}
+	if err != nil {
+		discard()
+		return nil, nil, fmt.Errorf("folderblob: stage: %w", bare(err))
+	}
+	put = func(key string) error {
+		dst, err := s.path(key)
+		if err != nil {
+			return err
+		}
+		for attempt := 0; ; attempt++ {
+			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
+				return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
+			}
+			err = os.Link(tmp.Name(), dst)
+			if errors.Is(err, fs.ErrExist) {
+				return fmt.Errorf("%s: %w", key, blob.ErrExists)
+			}
+			if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
+				break
+			}
+		}
+		if err != nil {
+			return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
+		}
+		return nil
+	}
+	return put, discard, nil
+}
+
 // MoveFile stores the local file at path under key by renaming it into the store (a
 // copy when path is on another file system); the file is gone from path afterwards.
 // Writers of large files (Parquet parts) save a copy this way.

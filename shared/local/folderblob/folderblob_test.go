@@ -124,3 +124,40 @@ func TestErrorsNameNoFolder(t *testing.T) {
 		t.Errorf("move a missing file: %v", err)
 	}
 }
+
+// A staged object is synced but invisible until put; put is PutIfAbsent's
+// link, and discard leaves no temporary file.
+func TestStage(t *testing.T) {
+	ctx := context.Background()
+	dir := t.TempDir()
+	s, err := folderblob.New(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	put, discard, err := s.Stage(ctx, strings.NewReader("manifest"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.Stat(ctx, "d/manifest.json"); !errors.Is(err, blob.ErrNotFound) {
+		t.Fatalf("visible before put: %v", err)
+	}
+	if err := put("d/manifest.json"); err != nil {
+		t.Fatal(err)
+	}
+	if err := put("d/manifest.json"); !errors.Is(err, blob.ErrExists) {
+		t.Fatalf("second put: %v, want ErrExists", err)
+	}
+	discard()
+	r, err := s.Get(ctx, "d/manifest.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(r)
+	r.Close()
+	if string(b) != "manifest" {
+		t.Fatalf("content %q", b)
+	}
+	if left, _ := os.ReadDir(filepath.Join(dir, ".tmp")); len(left) != 0 {
+		t.Fatalf("temporary files left: %v", left)
+	}
+}

@@ -274,4 +274,14 @@ func testTaskLog(t *testing.T, s state.Store) {
 	equal(t, "concurrent lines", len(tk.Log), racers*3)
 	equal(t, "status", tk.Status, state.TaskRunning)
 	equal(t, "attempts", tk.Attempts, 1)
+
+	// Lines that come with a status update land with it, after the earlier ones.
+	must(s.UpdateTask(ctx, "run-1", "d", state.TaskUpdate{Status: state.TaskRunning, At: t0}))
+	ok(t, s.AppendTaskLog(ctx, "run-1", "d", t0, "first"))
+	tk = must(s.UpdateTask(ctx, "run-1", "d", state.TaskUpdate{Status: state.TaskSucceeded, At: at(time.Second), Log: []string{"held\tline", "last"}}))
+	same(t, "log with the update", tk.Log, []string{"first", "held line", "last"})
+	equal(t, "status with the log", tk.Status, state.TaskSucceeded)
+	same(t, "stored", must(s.GetTask(ctx, "run-1", "d")).Log, tk.Log)
+	tk = must(s.UpdateTask(ctx, "run-1", "e", state.TaskUpdate{Status: state.TaskFailed, At: t0, Error: "boom", Log: []string{"error: boom"}}))
+	same(t, "log of a failure", tk.Log, []string{"error: boom"})
 }
