@@ -231,6 +231,8 @@ func TestAthenaScoped(t *testing.T) {
 		bucket := s.getAtt(t, "Bucket", "Arn").(string)
 		sm, _ := s.roleStatements(t, "StateMachineRole")
 		ba, _ := s.roleStatements(t, s.functionRole(t, "BuildAudienceFunction"))
+		dedup, _ := s.roleStatements(t, s.functionRole(t, "DeduplicationFunction"))
+		split, _ := s.roleStatements(t, s.functionRole(t, "SplitFunction"))
 		combine, _ := s.roleStatements(t, s.functionRole(t, "CombineFunction"))
 		for _, c := range []struct {
 			who   string
@@ -259,16 +261,22 @@ func TestAthenaScoped(t *testing.T) {
 			{"BuildAudience", ba, request{Action: "glue:DeleteTable", Resource: tbl}, false},
 			{"BuildAudience", ba, request{Action: "athena:StartQueryExecution", Resource: wg}, on},
 			{"BuildAudience", ba, request{Action: "athena:StartQueryExecution", Resource: otherWg}, false},
+			{"Deduplication", dedup, request{Action: "glue:CreateTable", Resource: tbl}, on},
+			{"Deduplication", dedup, request{Action: "glue:CreateTable", Resource: otherTbl}, false},
+			{"Split", split, request{Action: "glue:UpdateTable", Resource: tbl}, on},
+			{"Split", split, request{Action: "athena:StartQueryExecution", Resource: otherWg}, false},
 			{"Combine", combine, request{Action: "glue:CreateTable", Resource: tbl}, false},
 		} {
 			if got := allowed(c.stmts, c.r); got != c.want {
 				t.Errorf("Athena parameters set %v: %s %s allowed %v, want %v", on, c.who, c.r, got, c.want)
 			}
 		}
-		env := s.resources["BuildAudienceFunction"]
-		got := fmt.Sprint(s.value(t, obj(obj(env["Properties"])["Environment"])["Variables"]))
-		if on != strings.Contains(got, athenaDatabase) {
-			t.Errorf("Athena parameters set %v: BuildAudience environment %s", on, got)
+		for _, fn := range []string{"BuildAudience", "Deduplication", "Split"} {
+			env := s.resources[fn+"Function"]
+			got := fmt.Sprint(s.value(t, obj(obj(env["Properties"])["Environment"])["Variables"]))
+			if on != strings.Contains(got, athenaDatabase) {
+				t.Errorf("Athena parameters set %v: %s environment %s", on, fn, got)
+			}
 		}
 	}
 }

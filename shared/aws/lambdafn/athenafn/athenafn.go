@@ -1,4 +1,8 @@
-package main
+// Package athenafn binds the Athena engine's host (Glue registration of a
+// run's tables, athenaglue over the stack's S3 and Glue clients) in the
+// functions whose activities lower to Athena: BuildAudience, Deduplication,
+// Split. Only they import it, so only they link Glue and need its grants.
+package athenafn
 
 import (
 	"context"
@@ -12,10 +16,10 @@ import (
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
-// athenaHost returns the Athena engine's host for the plan and finish steps
+// Host returns the Athena engine's host for the plan and finish steps
 // (Glue registration of the run's tables over the run bucket), or nil when
 // the stack configures no Glue database (ATHENA_GLUE_DATABASE).
-func athenaHost(st *lambdafn.Stack) targeting.Athena {
+func Host(st *lambdafn.Stack) targeting.Athena {
 	db := st.Config.AthenaDatabase
 	if db == "" {
 		return nil

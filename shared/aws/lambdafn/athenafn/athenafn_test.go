@@ -1,4 +1,4 @@
-package main
+package athenafn
 
 import (
 	"context"
@@ -31,7 +31,7 @@ func stack(t *testing.T, vars map[string]string, endpoint string) *lambdafn.Stac
 // TestAthenaUnconfigured: without ATHENA_GLUE_DATABASE the targeting
 // functions have no Athena host (an activity on Athena fails: no Athena is configured).
 func TestAthenaUnconfigured(t *testing.T) {
-	if a := athenaHost(stack(t, map[string]string{"TABLE_NAME": "t", "BUCKET": "b"}, "http://127.0.0.1:1")); a != nil {
+	if a := Host(stack(t, map[string]string{"TABLE_NAME": "t", "BUCKET": "b"}, "http://127.0.0.1:1")); a != nil {
 		t.Errorf("Athena bound without a database: %T", a)
 	}
 	_, err := lambdafn.FromEnv(func(k string) string {
@@ -66,7 +66,7 @@ func TestAthenaBound(t *testing.T) {
 	defer srv.Close()
 	st := stack(t, map[string]string{"TABLE_NAME": "t", "BUCKET": "runs", "PREFIX": "p/", "S3_PATH_STYLE": "true",
 		"ATHENA_GLUE_DATABASE": "stepwise_db"}, srv.URL)
-	a := athenaHost(st)
+	a := Host(st)
 	if a == nil {
 		t.Fatal("no Athena host with ATHENA_GLUE_DATABASE set")
 	}
