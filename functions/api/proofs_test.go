@@ -4,7 +4,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -46,18 +45,7 @@ func invokeJSON(t *testing.T, fn func(context.Context, events.APIGatewayV2HTTPRe
 func TestRunProofsThroughAPIGateway(t *testing.T) {
 	// The examples, their catalog over generated sample data (as `stepwise serve` in a checkout).
 	dir := t.TempDir()
-	err := fs.WalkDir(examples.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := examples.FS.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
-		return os.WriteFile(filepath.Join(dir, p), data, 0o644)
-	})
-	if err != nil {
+	if err := os.CopyFS(dir, examples.FS); err != nil {
 		t.Fatal(err)
 	}
 	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: 400, Seed: 1,

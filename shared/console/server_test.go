@@ -5,7 +5,6 @@ import (
 	"context"
 	"encoding/json"
 	"io"
-	"io/fs"
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
@@ -37,18 +36,7 @@ func server(t *testing.T) *httptest.Server {
 func serverHome(t *testing.T) (*httptest.Server, *executor.Local) {
 	t.Helper()
 	dir := t.TempDir()
-	err := fs.WalkDir(examples.FS, ".", func(p string, d fs.DirEntry, err error) error {
-		if err != nil || d.IsDir() {
-			return err
-		}
-		data, err := examples.FS.ReadFile(p)
-		if err != nil {
-			return err
-		}
-		os.MkdirAll(filepath.Join(dir, filepath.Dir(p)), 0o755)
-		return os.WriteFile(filepath.Join(dir, p), data, 0o644)
-	})
-	if err != nil {
+	if err := os.CopyFS(dir, examples.FS); err != nil {
 		t.Fatal(err)
 	}
 	if err := sampledata.Generate(context.Background(), filepath.Join(dir, "data"), sampledata.Options{Customers: 400, Seed: 1}); err != nil {

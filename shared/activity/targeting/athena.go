@@ -276,6 +276,27 @@ func onAthenaInput(cat *campaign.Catalog) bool {
 	return cat != nil && cat.Engine == campaign.EngineAthena
 }
 
+// recordUnloads records Athena's output of each port of an activity reading
+// its first input; each is handed to seen (nil: none), which may deactivate
+// the port.
+func (t *task) recordUnloads(ports []string, seen func(res *activity.Result, port string, m *dataset.Manifest)) (*activity.Result, error) {
+	in, err := t.inputShape(0)
+	if err != nil {
+		return nil, err
+	}
+	res := t.result()
+	for _, port := range ports {
+		m, err := t.recordUnload(res, port, in)
+		if err != nil {
+			return nil, err
+		}
+		if seen != nil {
+			seen(res, port, m)
+		}
+	}
+	return res, nil
+}
+
 // inputShape is the i-th input's population as its manifest (active) or its
 // schema (inactive) gives it; nothing is staged.
 func (t *task) inputShape(i int) (pop, error) {

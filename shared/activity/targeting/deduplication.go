@@ -267,17 +267,7 @@ func planDeduplication(t *task, x *DedupConfig) (*activity.Result, error) {
 
 // finishDeduplication records Athena's output of each port.
 func finishDeduplication(t *task, x *DedupConfig) (*activity.Result, error) {
-	in, err := t.inputShape(0)
-	if err != nil {
-		return nil, err
-	}
-	res := t.result()
-	for _, port := range dedupPorts(x) {
-		if _, err := t.recordUnload(res, port, in); err != nil {
-			return nil, err
-		}
-	}
-	return res, nil
+	return t.recordUnloads(dedupPorts(x), nil)
 }
 
 // literalIn is literal for a dialect: an instant as its cast reads it.

@@ -245,23 +245,13 @@ func planSplit(t *task, x *SplitConfig) (*activity.Result, error) {
 // finishSplit records Athena's output of each port; an empty segment with
 // skipEmpty is not activated.
 func finishSplit(t *task, x *SplitConfig) (*activity.Result, error) {
-	in, err := t.inputShape(0)
-	if err != nil {
-		return nil, err
-	}
-	res := t.result()
-	for _, port := range splitPorts(x) {
-		m, err := t.recordUnload(res, port, in)
-		if err != nil {
-			return nil, err
-		}
+	return t.recordUnloads(splitPorts(x), func(res *activity.Result, port string, m *dataset.Manifest) {
 		for _, seg := range x.Segments {
 			if seg.Name == port && seg.SkipEmpty && m.Rows == 0 {
 				res.Ports[port] = nil
 			}
 		}
-	}
-	return res, nil
+	})
 }
 
 // splitter is one split task: the input rows numbered in output order (rid)

@@ -115,11 +115,21 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 			return fmt.Errorf("%s: %w", key, blob.ErrExists)
 		}
 	}
+	tmp, err := s.writeTemp(ctx, r)
+	if err != nil {
+		return fmt.Errorf("folderblob: put %s: %w", key, err)
+	}
+	defer os.Remove(tmp)
+	return place(tmp, key, dst, exclusive)
+}
+
+// writeTemp writes r to a synced temporary file of the store and returns its
+// name (nothing is left behind on error).
+func (s *Store) writeTemp(ctx context.Context, r io.Reader) (string, error) {
 	tmp, err := os.CreateTemp(filepath.Join(s.root, tmpDir), "put-*")
 	if err != nil {
-		return fmt.Errorf("folderblob: %w", bare(err))
+		return "", bare(err)
 	}
-	defer os.Remove(tmp.Name())
 	_, err = io.Copy(tmp, readerWithContext(ctx, r))
 	if err == nil {
 		err = tmp.Sync()
@@ -128,21 +138,29 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 		err = cerr
 	}
 	if err != nil {
-		return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
+		os.Remove(tmp.Name())
+		return "", bare(err)
 	}
-	// A concurrent Delete may prune the parent folder between MkdirAll and
-	// the link or rename; try again once in that case.
+	return tmp.Name(), nil
+}
+
+// place puts the temporary file tmp at dst (key's path): a link when
+// exclusive (blob.ErrExists when dst exists), else a rename. A concurrent
+// Delete may prune the parent folder between MkdirAll and the link or
+// rename; it tries again in that case.
+func place(tmp, key, dst string, exclusive bool) error {
+	var err error
 	for attempt := 0; ; attempt++ {
 		if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
 			return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
 		}
 		if exclusive {
-			err = os.Link(tmp.Name(), dst)
+			err = os.Link(tmp, dst)
 			if errors.Is(err, fs.ErrExist) {
 				return fmt.Errorf("%s: %w", key, blob.ErrExists)
 			}
 		} else {
-			err = os.Rename(tmp.Name(), dst)
+			err = os.Rename(tmp, dst)
 		}
 		if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
 			break
@@ -160,43 +178,17 @@ func (s *Store) put(ctx context.Context, key string, r io.Reader, exclusive bool
 // object this way while it syncs another, and puts it in place after that
 // one: a dataset's manifest while its part file is moved in.
 func (s *Store) Stage(ctx context.Context, r io.Reader) (put func(key string) error, discard func(), err error) {
-	tmp, err := os.CreateTemp(filepath.Join(s.root, tmpDir), "put-*")
+	tmp, err := s.writeTemp(ctx, r)
 	if err != nil {
-		return nil, nil, fmt.Errorf("folderblob: %w", bare(err))
+		return nil, nil, fmt.Errorf("folderblob: stage: %w", err)
 	}
-	discard = func() { os.Remove(tmp.Name()) }
-	_, err = io.Copy(tmp, readerWithContext(ctx, r))
-	if err == nil {
-		err = tmp.Sync()
-	}
-	if cerr := tmp.Close(); err == nil {
-		err = cerr
-	}
-	if err != nil {
-		discard()
-		return nil, nil, fmt.Errorf("folderblob: stage: %w", bare(err))
-	}
+	discard = func() { os.Remove(tmp) }
 	put = func(key string) error {
 		dst, err := s.path(key)
 		if err != nil {
 			return err
 		}
-		for attempt := 0; ; attempt++ {
-			if err := os.MkdirAll(filepath.Dir(dst), 0o700); err != nil {
-				return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
-			}
-			err = os.Link(tmp.Name(), dst)
-			if errors.Is(err, fs.ErrExist) {
-				return fmt.Errorf("%s: %w", key, blob.ErrExists)
-			}
-			if err == nil || !errors.Is(err, fs.ErrNotExist) || attempt == 2 {
-				break
-			}
-		}
-		if err != nil {
-			return fmt.Errorf("folderblob: put %s: %w", key, bare(err))
-		}
-		return nil
+		return place(tmp, key, dst, true)
 	}
 	return put, discard, nil
 }
