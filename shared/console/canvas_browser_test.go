@@ -115,7 +115,11 @@ func TestBrowserConfirmAfterReview(t *testing.T) {
 		t.Errorf("review shows %s recipients (canvas %q), %v sample rows, first column %q", count, shown, sample, head)
 	}
 	shot(t, ctx, "confirm")
-	p.do("confirm", chromedp.Click("#confirm-send"), chromedp.WaitVisible("#run-status"))
+	// The confirm posts a form: wait for the new page, not the old one's
+	// status (a click on the old page's stop button then finds no node).
+	p.eval("mark the page", `window.stepwiseOld = "1"`)
+	p.do("confirm", chromedp.Click("#confirm-send"))
+	p.waitFor("the page after confirming", `window.stepwiseOld === undefined && document.readyState === "complete" && !!document.getElementById("run-status")`, 20*time.Second)
 	if errShown := p.eval("error", `!!document.getElementById("page-error")`).(bool); errShown {
 		p.fail("confirm", errors.New("the page shows an error"))
 	}

@@ -174,14 +174,17 @@ func lower(l activity.Lowerer, x *Config) error {
 	if x.QuietHours != nil {
 		sendName = l.Name("waves")
 	}
+	// A paced send (rate) keeps its send phase even for one slice: its time
+	// is the rate's, and the send phase is where progress is reported.
+	oneTask := x.QuietHours == nil && x.Rate == 0
 	var whole map[string]any
-	if x.QuietHours == nil {
+	if oneTask {
 		whole = map[string]any{"finish": true}
 	}
 	plan := l.Task(PhasePlan, whole)
 	plan.Next = sendName
 	l.Add(l.Name(""), plan)
-	if x.QuietHours == nil {
+	if oneTask {
 		// A plan of one slice or none sends it and finishes in its own task
 		// (extra.finished, see sendAndFinish).
 		plan.Next = l.Name("planned")
