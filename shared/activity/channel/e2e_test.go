@@ -3,6 +3,9 @@ package channel_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
+	"os"
+	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
@@ -256,6 +259,54 @@ func TestCrossCheckRemainders(t *testing.T) {
 		}
 		if len(per) != 36 {
 			t.Errorf("%d recipients received a message, want 36 (4 have no address)", len(per))
+		}
+	}
+}
+
+// Every combination of the options that shape a channel's states (confirm,
+// rate, quietHours) lowers to a machine the interpreter accepts: every state
+// reachable, every transition to a state. (confirm with a rate once left the
+// confirm loop unreachable; no golden had that pair.)
+func TestLoweringEveryOptionPair(t *testing.T) {
+	for _, confirm := range []bool{false, true} {
+		for _, rate := range []bool{false, true} {
+			for _, quiet := range []bool{false, true} {
+				name := fmt.Sprintf("confirm=%v,rate=%v,quietHours=%v", confirm, rate, quiet)
+				opts := ""
+				if confirm {
+					opts += "\n    confirm: true"
+				}
+				if rate {
+					opts += "\n    rate: 10"
+				}
+				if quiet {
+					opts += "\n    quietHours: { start: \"21:00\", end: \"08:00\" }"
+				}
+				src := `version: 1
+id: options
+dimension: customers
+timezone: Europe/Paris
+activities:
+  - { id: everyone, type: build-audience }
+  - id: mail
+    type: email
+    from: everyone` + opts + `
+    message: { from: "Shop <news@shop.example>", subject: "Hi", html: "<p>Hi <a href=\"{{ message.unsubscribeUrl }}\">unsubscribe</a></p>" }
+`
+				dir := t.TempDir()
+				file := filepath.Join(dir, "c.yaml")
+				if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+					t.Fatal(err)
+				}
+				abs, _ := filepath.Abs("testdata/e2e/catalog.yaml")
+				p, diags := builtin.CompileFiles(file, abs)
+				if diags.HasErrors() {
+					t.Fatalf("%s: %v", name, diags)
+				}
+				if _, err := interp.Compile(p.JSON); err != nil {
+					t.Errorf("%s: %v", name, err)
+				}
+			}
 		}
 	}
 }

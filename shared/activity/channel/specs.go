@@ -200,7 +200,7 @@ func lower(l activity.Lowerer, x *Config) error {
 			Default: next})
 	}
 	if x.Confirm {
-		if x.QuietHours != nil {
+		if !oneTask { // else the planned Choice leads to held
 			plan.Next = l.Name("held")
 		}
 		l.Add(l.Name("held"), &asl.State{Type: "Choice", Comment: "confirm: true holds live sends until the run is confirmed",
