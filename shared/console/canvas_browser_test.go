@@ -1,12 +1,10 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"strings"
 	"testing"
@@ -23,18 +21,8 @@ import (
 // create saves a campaign through the API.
 func create(t *testing.T, base, src string) {
 	t.Helper()
-	body, _ := json.Marshal(map[string]any{"source": src})
-	req, _ := http.NewRequest("POST", base+"/v1/campaigns", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		data, _ := io.ReadAll(resp.Body)
-		t.Fatalf("create: %d %.2000s", resp.StatusCode, data)
+	if code, data := apiRaw(t, base, "POST", "/v1/campaigns", map[string]any{"source": src}); code != http.StatusCreated {
+		t.Fatalf("create: %d %.2000s", code, data)
 	}
 }
 

@@ -38,27 +38,14 @@ func postJSON(t *testing.T, c *http.Client, u, origin, csrf string, body any) (i
 	return resp.StatusCode, out
 }
 
-// apiCall calls the API with the server token, as another client would.
+// apiCall calls the API with the server token, as another client would:
+// the status and the body as JSON (nil when it is not).
 func apiCall(t *testing.T, base, method, path string, body any) (int, map[string]any) {
 	t.Helper()
-	var rd io.Reader
-	if body != nil {
-		data, _ := json.Marshal(body)
-		rd = bytes.NewReader(data)
-	}
-	req, _ := http.NewRequest(method, base+path, rd)
-	req.Header.Set("Authorization", "Bearer "+token)
-	if body != nil {
-		req.Header.Set("Content-Type", "application/json")
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
+	code, data := apiRaw(t, base, method, path, body)
 	var out map[string]any
-	json.NewDecoder(resp.Body).Decode(&out)
-	return resp.StatusCode, out
+	json.Unmarshal(data, &out)
+	return code, out
 }
 
 // The editor's pages, JSON and posts want a session; posts want this origin and

@@ -1,12 +1,9 @@
 package console_test
 
 import (
-	"bytes"
 	"context"
-	"encoding/json"
 	"io"
 	"log/slog"
-	"net/http"
 	"net/http/httptest"
 	"os"
 	"path/filepath"
@@ -62,18 +59,6 @@ func serverHome(t *testing.T) (*httptest.Server, *executor.Local) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body, _ := json.Marshal(map[string]any{"source": string(src)})
-	req, _ := http.NewRequest("POST", hs.URL+"/v1/campaigns", bytes.NewReader(body))
-	req.Header.Set("Authorization", "Bearer "+token)
-	req.Header.Set("Content-Type", "application/json")
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer resp.Body.Close()
-	if resp.StatusCode != http.StatusCreated {
-		data, _ := io.ReadAll(resp.Body)
-		t.Fatalf("create winback: %d %s", resp.StatusCode, data)
-	}
+	create(t, hs.URL, string(src))
 	return hs, l
 }

@@ -44,8 +44,8 @@ activities:
   - { id: keep, type: save-audience, from: all, audience: everyone }
 `
 
-// apiDo calls the API with the bearer token.
-func apiDo(t *testing.T, base, method, path string, body any, out any) int {
+// apiRaw calls the API with the bearer token: the status and the body.
+func apiRaw(t *testing.T, base, method, path string, body any) (int, []byte) {
 	t.Helper()
 	var rd io.Reader
 	if body != nil {
@@ -63,15 +63,23 @@ func apiDo(t *testing.T, base, method, path string, body any, out any) int {
 	}
 	defer resp.Body.Close()
 	data, _ := io.ReadAll(resp.Body)
+	return resp.StatusCode, data
+}
+
+// apiDo calls the API with the bearer token; out, when given, must be what
+// the body decodes into.
+func apiDo(t *testing.T, base, method, path string, body any, out any) int {
+	t.Helper()
+	code, data := apiRaw(t, base, method, path, body)
 	if out != nil {
 		if err := json.Unmarshal(data, out); err != nil {
-			t.Fatalf("%s %s: %d %s", method, path, resp.StatusCode, data)
+			t.Fatalf("%s %s: %d %s", method, path, code, data)
 		}
 	}
-	if resp.StatusCode/100 != 2 {
-		t.Logf("%s %s: %d %s", method, path, resp.StatusCode, data)
+	if code/100 != 2 {
+		t.Logf("%s %s: %d %s", method, path, code, data)
 	}
-	return resp.StatusCode
+	return code
 }
 
 // The new pages and the proof frame want a session; the proof form wants a
