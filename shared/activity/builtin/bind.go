@@ -65,6 +65,9 @@ func NewFamilies(h Host) *Families {
 	}
 	f.Targeting.Data = dk
 	f.Targeting.Athena = h.Athena
+	if a, ok := h.Athena.(data.Athena); ok {
+		f.Data.Athena = a // update-data's MERGE on Iceberg
+	}
 	if h.State != nil {
 		for _, d := range []*datatask.Deps{&f.Targeting.Data, &f.Data.Data, &f.Channel.Data} {
 			d.State = h.State

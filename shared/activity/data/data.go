@@ -17,6 +17,9 @@ type Deps struct {
 	// Roots confine load-file (besides the campaign folder): a home's
 	// uploads, --file-root folders, s3:// prefixes. Nil: none.
 	Roots *fileroot.Roots
+	// Athena runs update-data when the catalog's engine is athena (nil:
+	// such activities fail with a clear error).
+	Athena Athena
 }
 
 // Register adds the data-management types to r, their tasks bound to d.

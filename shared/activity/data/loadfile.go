@@ -77,6 +77,9 @@ func loadFile(d *Deps) *activity.Spec {
 		Summary: "Reads a CSV, TSV, JSONL or Parquet file; bad lines go to rejects.",
 		Inputs:  activity.Inputs{ReadsOwnData: true},
 		Ports:   activity.Fixed[LoadFileConfig]("out", "rejects"),
+		// Under engine: athena too it reads its file in its function: its
+		// output is a plain Parquet dataset, which Athena reads as it is.
+		OnAthena: true,
 		Check: func(c *activity.Check, x *LoadFileConfig) {
 			if x.File.Param != "" {
 				if p, ok := c.Campaign.Parameters[x.File.Param]; !ok {

@@ -68,6 +68,16 @@ func updateData(d *Deps) *activity.Spec {
 			return map[string]campaign.Schema{"out": s, "rejects": s.With(campaign.Column{Name: "reason", Type: campaign.TypeString})}
 		},
 		Describe: describeUpdateData,
+		Lower: func(l activity.Lowerer, _ *UpdateDataConfig) error {
+			if onAthena(l.Catalog()) {
+				return lowerUpdateAthena(l)
+			}
+			st := l.Task("", nil)
+			st.Next = l.Next()
+			l.Add(l.Name(""), st)
+			return nil
+		},
+		OnAthena: true,
 		Run: func(ctx context.Context, call *activity.Call, x *UpdateDataConfig) (*activity.Result, error) {
 			return runUpdateData(ctx, d, call, x)
 		},
@@ -191,15 +201,24 @@ func runUpdateData(ctx context.Context, d *Deps, call *activity.Call, x *UpdateD
 	}
 	if len(ins) == 0 || ins[0].View == "" {
 		res.Status = activity.StatusSkipped
+		if req.Phase == phasePlan {
+			res.Extra = map[string]any{"done": true}
+		}
 		return res, nil
 	}
 	tbl, ok := t.Comp.Catalog.Table(x.Table)
 	if !ok {
 		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: unknown table %q", x.Table)}
 	}
-	u := &updater{t: t, x: x, tbl: tbl, in: ins[0], tag: applyTag(req.Run.ID, req.Activity)}
+	u := &updater{t: t, x: x, tbl: tbl, in: ins[0], tag: applyTag(req.Run.ID, req.Activity), a: d.Athena}
 	if !req.Run.Test {
 		u.st = t.Tables()
+	}
+	switch req.Phase {
+	case phasePlan:
+		return u.planAthena(res)
+	case phaseFinish:
+		return u.finishAthena(res)
 	}
 	if x.BatchSize > 0 {
 		t.Logf("batchSize %d: the whole input commits as one table version", x.BatchSize)
@@ -224,6 +243,7 @@ type updater struct {
 	tbl  *campaign.Table
 	in   datatask.Input
 	st   TableStore
+	a    Athena // engine athena's host
 	tag  string
 	thru string // the input's StagePassThrough view, once staged
 }
@@ -415,20 +435,23 @@ func backoff(ctx context.Context, attempt int) error {
 
 // plan is the update computed against one base version.
 type plan struct {
-	u        *updater
-	base     string // view of the base rows
-	from     string // view of the input rows the changes read (see passThrough)
-	thru     bool   // from is a StagePassThrough view of a narrow input
-	cols     []campaign.Column
-	changes  string // table: input rows + __sw_ columns + __sw_reason
-	consts   string // table: one row of constant set values
-	inCols   []string
-	keys     [][2]string // (table column, input column), sorted
-	sets     []setPlan
-	applied  int64
-	rejected int64
-	counts   map[string]int64
-	extra    []string // more tables to drop
+	u       *updater
+	base    string // view of the base rows
+	from    string // view of the input rows the changes read (see passThrough)
+	thru    bool   // from is a StagePassThrough view of a narrow input
+	cols    []campaign.Column
+	changes string // table: input rows + __sw_ columns + __sw_reason
+	consts  string // table: one row of constant set values
+	inCols  []string
+	keys    [][2]string // (table column, input column), sorted
+	sets    []setPlan
+	// constSel and constArgs select the constant set values (one row).
+	constSel  []string
+	constArgs []any
+	applied   int64
+	rejected  int64
+	counts    map[string]int64
+	extra     []string // more tables to drop
 }
 
 type setPlan struct {
@@ -450,8 +473,9 @@ func (p *plan) drop() {
 	}
 }
 
-// plan stages version v of the table and classifies every input row.
-func (u *updater) plan(v state.TableVersion) (*plan, error) {
+// prepare stages version v of the table and resolves the keys and the set
+// values (the constants checked): what both engines classify the input with.
+func (u *updater) prepare(v state.TableVersion) (*plan, error) {
 	t, x := u.t, u.x
 	p := &plan{u: u, counts: map[string]int64{}}
 	p.base = t.View(fmt.Sprintf("base_v%d", v.Version))
@@ -487,19 +511,29 @@ func (u *updater) plan(v state.TableVersion) (*plan, error) {
 			}
 		}
 	}
-	constSel, constArgs, err := u.sets(p, byName)
-	if err != nil {
-		return nil, err
-	}
-	if p.from, p.thru, err = u.passThrough(p); err != nil {
+	if p.constSel, p.constArgs, err = u.sets(p, byName); err != nil {
 		return nil, err
 	}
 	n := t.View("chg")
 	p.consts, p.changes = n+"_k", n+"_c"
-	if err := t.Engine.Exec(t.Ctx, "CREATE OR REPLACE TABLE "+datatask.Q(p.consts)+" AS SELECT "+strings.Join(constSel, ", "), constArgs...); err != nil {
+	if err := t.Engine.Exec(t.Ctx, "CREATE OR REPLACE TABLE "+datatask.Q(p.consts)+" AS SELECT "+strings.Join(p.constSel, ", "), p.constArgs...); err != nil {
 		return nil, err
 	}
 	if err := u.checkConsts(p); err != nil {
+		p.drop()
+		return nil, err
+	}
+	return p, nil
+}
+
+// plan stages version v of the table and classifies every input row.
+func (u *updater) plan(v state.TableVersion) (*plan, error) {
+	t, x := u.t, u.x
+	p, err := u.prepare(v)
+	if err != nil {
+		return nil, err
+	}
+	if p.from, p.thru, err = u.passThrough(p); err != nil {
 		p.drop()
 		return nil, err
 	}
@@ -741,9 +775,23 @@ func (p *plan) rejectsFrom() (string, error) {
 // table into, with their converted keys and field values, their match count
 // in the base, and why they cannot apply.
 func (p *plan) changesSQL(into, from string) string {
+	return "CREATE OR REPLACE TABLE " + datatask.Q(into) + " AS " + p.classifySQL(condition.DuckDB, from, datatask.Q(p.base))
+}
+
+// classifySQL selects the input rows of from with their converted keys and
+// field values, their match count in base (a relation), and why they cannot
+// apply, in dialect d. Trino spells out what DuckDB infers: a count made
+// text, the grouping columns.
+func (p *plan) classifySQL(d condition.Dialect, from, base string) string {
 	u := p.u
+	text := func(e string) string {
+		if d == condition.Trino {
+			return "CAST(" + e + " AS VARCHAR)"
+		}
+		return e
+	}
 	op := u.x.Operation
-	var sel, part, on, mk, in []string
+	var sel, part, on, mk, in, group []string
 	for _, c := range p.inCols {
 		sel = append(sel, datatask.Q(c))
 	}
@@ -754,8 +802,10 @@ func (p *plan) changesSQL(into, from string) string {
 	var reasons []string
 	for i, k := range p.keys {
 		duck, _ := dataset.DuckDBType(typeOf[k[0]])
+		duck = d.TypeName(duck)
 		alias := fmt.Sprintf("__sw_k%d", i)
 		sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", datatask.Q(k[1]), duck, alias))
+		group = append(group, datatask.Q(k[0]))
 		part = append(part, alias)
 		mk = append(mk, fmt.Sprintf("%s AS __sw_m%d", datatask.Q(k[0]), i))
 		on = append(on, fmt.Sprintf("d.%s = m.__sw_m%d", alias, i))
@@ -766,7 +816,7 @@ func (p *plan) changesSQL(into, from string) string {
 		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NULL THEN %s", alias,
 			dataset.QuoteLiteral(fmt.Sprintf("key %s: the value of input column %s is not a valid %s", k[0], k[1], typeOf[k[0]].Type))))
 	}
-	reasons = append(reasons, "WHEN d.__sw_dup > 1 THEN 'the key appears ' || d.__sw_dup || ' times in the input'")
+	reasons = append(reasons, "WHEN d.__sw_dup > 1 THEN 'the key appears ' || "+text("d.__sw_dup")+" || ' times in the input'")
 	table := u.tbl.Name
 	switch op {
 	case "insert":
@@ -774,12 +824,12 @@ func (p *plan) changesSQL(into, from string) string {
 	case "update", "delete":
 		reasons = append(reasons, "WHEN m.__sw_n IS NULL THEN "+dataset.QuoteLiteral("the key is not in table "+table))
 	}
-	reasons = append(reasons, "WHEN m.__sw_n > 1 THEN 'the key matches ' || m.__sw_n || "+dataset.QuoteLiteral(" rows of table "+table))
+	reasons = append(reasons, "WHEN m.__sw_n > 1 THEN 'the key matches ' || "+text("m.__sw_n")+" || "+dataset.QuoteLiteral(" rows of table "+table))
 	for _, s := range p.sets {
 		if s.kind != "field" {
 			continue
 		}
-		sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", datatask.Q(s.field), s.duck, s.alias))
+		sel = append(sel, fmt.Sprintf("TRY_CAST(%s AS %s) AS %s", datatask.Q(s.field), d.TypeName(s.duck), s.alias))
 		reasons = append(reasons, fmt.Sprintf("WHEN d.%s IS NOT NULL AND d.%s IS NULL THEN %s",
 			datatask.Q(s.field), s.alias, dataset.QuoteLiteral(fmt.Sprintf("set %s: the value of input column %s is not a valid %s", s.col.Name, s.field, s.col.Type))))
 		if len(s.enum) > 0 {
@@ -791,21 +841,31 @@ func (p *plan) changesSQL(into, from string) string {
 				dataset.QuoteLiteral(fmt.Sprintf("set %s: the value of input column %s is not one of %s", s.col.Name, s.field, strings.Join(s.enum, ", ")))))
 		}
 	}
-	return "CREATE OR REPLACE TABLE " + datatask.Q(into) + " AS " +
-		"WITH i AS (SELECT " + strings.Join(sel, ", ") + " FROM " + from + "), " +
+	groupBy := "ALL"
+	if d == condition.Trino {
+		groupBy = strings.Join(group, ", ")
+	}
+	return "WITH i AS (SELECT " + strings.Join(sel, ", ") + " FROM " + from + "), " +
 		"d AS (SELECT *, count(*) OVER (PARTITION BY " + strings.Join(part, ", ") + ") AS __sw_dup FROM i), " +
 		// m counts the base's rows of the input's keys only (the join below
 		// reads no other): a semi-join instead of grouping the whole table.
-		"m AS (SELECT " + strings.Join(mk, ", ") + ", count(*) AS __sw_n FROM " + datatask.Q(p.base) + " AS b WHERE EXISTS (SELECT 1 FROM i WHERE " +
-		strings.Join(in, " AND ") + ") GROUP BY ALL) " +
+		"m AS (SELECT " + strings.Join(mk, ", ") + ", count(*) AS __sw_n FROM " + base + " AS b WHERE EXISTS (SELECT 1 FROM i WHERE " +
+		strings.Join(in, " AND ") + ") GROUP BY " + groupBy + ") " +
 		"SELECT d.*, COALESCE(m.__sw_n, 0) AS __sw_n, CASE " + strings.Join(reasons, " ") + " END AS __sw_reason " +
 		"FROM d LEFT JOIN m ON " + strings.Join(on, " AND ")
 }
 
-// tableSQL is the new version: base rows (updated, or without the deleted
-// ones) and inserted rows, sorted by the table key.
-func (p *plan) tableSQL() string {
-	u := p.u
+// colValue is a table column's value in an updated row (b: the base row,
+// c: the applied change) and in an inserted one.
+type colValue struct {
+	q, duck  string // quoted name, DuckDB type
+	upd, ins string
+	set      bool // set changes it
+}
+
+// values are the table's columns' values after the change; k is the
+// relation holding the constant set values.
+func (p *plan) values(k string) []colValue {
 	setOf := map[string]setPlan{}
 	for _, s := range p.sets {
 		setOf[s.col.Name] = s
@@ -814,31 +874,46 @@ func (p *plan) tableSQL() string {
 	for i, k := range p.keys {
 		keyOf[k[0]] = fmt.Sprintf("c.__sw_k%d", i)
 	}
-	var upd, ins, on, order []string
-	for i, k := range p.keys {
-		on = append(on, fmt.Sprintf("b.%s = c.__sw_k%d", datatask.Q(k[0]), i))
-	}
+	var out []colValue
 	for _, col := range p.cols {
 		duck, _ := dataset.DuckDBType(col)
 		q := datatask.Q(col.Name)
 		b := "b." + q
-		uexpr, iexpr := b, "NULL"
-		if k, ok := keyOf[col.Name]; ok {
-			iexpr = k
+		v := colValue{q: q, duck: duck, upd: b, ins: "NULL"}
+		if kc, ok := keyOf[col.Name]; ok {
+			v.ins = kc
 		}
 		if s, ok := setOf[col.Name]; ok {
+			v.set = true
 			switch s.kind {
 			case "const":
-				uexpr, iexpr = "k."+s.alias, "k."+s.alias
+				v.upd, v.ins = k+"."+s.alias, k+"."+s.alias
 			case "field":
-				uexpr, iexpr = "c."+s.alias, "c."+s.alias
+				v.upd, v.ins = "c."+s.alias, "c."+s.alias
 			case "increment":
-				uexpr, iexpr = fmt.Sprintf("COALESCE(%s, 0) + k.%s", b, s.alias), "k."+s.alias
+				v.upd, v.ins = fmt.Sprintf("COALESCE(%s, 0) + %s.%s", b, k, s.alias), k+"."+s.alias
 			}
-			uexpr = fmt.Sprintf("CASE WHEN c.__sw_k0 IS NOT NULL THEN %s ELSE %s END", uexpr, b)
 		}
-		upd = append(upd, fmt.Sprintf("CAST(%s AS %s) AS %s", uexpr, duck, q))
-		ins = append(ins, fmt.Sprintf("CAST(%s AS %s) AS %s", iexpr, duck, q))
+		out = append(out, v)
+	}
+	return out
+}
+
+// tableSQL is the new version: base rows (updated, or without the deleted
+// ones) and inserted rows, sorted by the table key.
+func (p *plan) tableSQL() string {
+	u := p.u
+	var upd, ins, on, order []string
+	for i, k := range p.keys {
+		on = append(on, fmt.Sprintf("b.%s = c.__sw_k%d", datatask.Q(k[0]), i))
+	}
+	for _, e := range p.values("k") {
+		uexpr := e.upd
+		if e.set {
+			uexpr = fmt.Sprintf("CASE WHEN c.__sw_k0 IS NOT NULL THEN %s ELSE %s END", uexpr, "b."+e.q)
+		}
+		upd = append(upd, fmt.Sprintf("CAST(%s AS %s) AS %s", uexpr, e.duck, e.q))
+		ins = append(ins, fmt.Sprintf("CAST(%s AS %s) AS %s", e.ins, e.duck, e.q))
 	}
 	for _, k := range u.tbl.Key {
 		order = append(order, datatask.Q(k))

@@ -19,6 +19,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/stepwise-run/stepwise/shared/activity/data"
 	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -37,15 +38,52 @@ type Athena struct {
 	// them with a Trino parser).
 	Ran func(query string)
 
-	mu     sync.Mutex
-	eng    *dataset.Engine
-	tables map[string]targeting.GlueTable // "db.name"
-	views  map[string]dataset.Ref         // staged "db.name" → the ref staged
+	mu      sync.Mutex
+	eng     *dataset.Engine
+	tables  map[string]targeting.GlueTable // "db.name"
+	views   map[string]dataset.Ref         // staged "db.name" → the ref staged
+	iceberg map[string]data.IcebergTable   // "db.name": DuckDB tables of the engine
 }
 
 var (
 	_ targeting.Athena = (*Athena)(nil)
+	_ data.Athena      = (*Athena)(nil)
 )
+
+// RegisterIceberg stands for an Iceberg table with a DuckDB table of the
+// engine, created empty unless there: DuckDB runs each statement as one
+// transaction, all or nothing, as an Iceberg snapshot commit is.
+func (a *Athena) RegisterIceberg(ctx context.Context, t data.IcebergTable) (bool, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	name := t.Database + "." + t.Name
+	if _, ok := a.iceberg[name]; ok {
+		return false, nil
+	}
+	if err := a.open(ctx); err != nil {
+		return false, err
+	}
+	cols := make([]string, len(t.Columns))
+	for i, c := range t.Columns {
+		typ, err := dataset.DuckDBType(c)
+		if err != nil {
+			return false, err
+		}
+		cols[i] = quote(c.Name) + " " + typ
+	}
+	q := quote(t.Database) + "." + quote(t.Name)
+	if err := a.eng.Exec(ctx, "CREATE SCHEMA IF NOT EXISTS "+quote(t.Database)); err != nil {
+		return false, err
+	}
+	if err := a.eng.Exec(ctx, "CREATE OR REPLACE TABLE "+q+" ("+strings.Join(cols, ", ")+")"); err != nil {
+		return false, err
+	}
+	if a.iceberg == nil {
+		a.iceberg = map[string]data.IcebergTable{}
+	}
+	a.iceberg[name] = t
+	return true, nil
+}
 
 // Location is the URI of a run-store key prefix: s3://stepwise-local/key/.
 func (a *Athena) Location(key string) string { return "s3://" + Bucket + "/" + key + "/" }
@@ -114,16 +152,19 @@ func (a *Athena) QuerySync(ctx context.Context, input json.RawMessage) (json.Raw
 	if req.WorkGroup == "" || req.QueryExecutionContext.Database == "" || !strings.HasPrefix(req.ResultConfiguration.OutputLocation, "s3://") {
 		return nil, &QueryError{ID: id, Reason: "InvalidRequestException: WorkGroup, QueryExecutionContext.Database and an s3:// OutputLocation are required"}
 	}
-	m := Unload.FindStringSubmatch(req.QueryString)
-	if m == nil {
-		return nil, &QueryError{ID: id, Reason: "only UNLOAD ... TO 's3://...' WITH (format = 'PARQUET', compression = 'SNAPPY') runs here"}
+	var scanned int64
+	var err error
+	if m := Unload.FindStringSubmatch(req.QueryString); m != nil {
+		key, ok := strings.CutPrefix(m[2], "s3://"+Bucket+"/")
+		if !ok || !strings.HasSuffix(key, "/") {
+			return nil, &QueryError{ID: id, Reason: "UNLOAD goes to s3://" + Bucket + "/<run store key>/ here"}
+		}
+		scanned, err = a.run(ctx, m[1], strings.TrimSuffix(key, "/"))
+	} else if m := DML.FindStringSubmatch(req.QueryString); m != nil {
+		scanned, err = a.dml(ctx, req.QueryString, m[2])
+	} else {
+		return nil, &QueryError{ID: id, Reason: "only UNLOAD ... TO 's3://...' WITH (format = 'PARQUET', compression = 'SNAPPY'), and MERGE INTO, DELETE FROM, INSERT INTO an Iceberg table run here"}
 	}
-	key, ok := strings.CutPrefix(m[2], "s3://"+Bucket+"/")
-	if !ok || !strings.HasSuffix(key, "/") {
-		return nil, &QueryError{ID: id, Reason: "UNLOAD goes to s3://" + Bucket + "/<run store key>/ here"}
-	}
-	key = strings.TrimSuffix(key, "/")
-	scanned, err := a.run(ctx, m[1], key)
 	if err != nil {
 		var qe *QueryError
 		if errors.As(err, &qe) {
@@ -141,22 +182,62 @@ func (a *Athena) QuerySync(ctx context.Context, input json.RawMessage) (json.Raw
 	}})
 }
 
+// DML matches the statements that change an Iceberg table: the verb and
+// the table ("db"."name").
+var DML = regexp.MustCompile(`^(MERGE INTO|DELETE FROM|INSERT INTO) ("[^"]+"\."[^"]+")`)
+
+// dml runs a statement changing an Iceberg table as one transaction: a
+// failure leaves the table as it was.
+func (a *Athena) dml(ctx context.Context, query, target string) (int64, error) {
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	known := false
+	for name := range a.iceberg {
+		db, tbl, _ := strings.Cut(name, ".")
+		known = known || quote(db)+"."+quote(tbl) == target
+	}
+	if !known {
+		return 0, &QueryError{Reason: "NOT_SUPPORTED: Modifying Hive table rows is only supported for transactional tables: " + target + " is not an Iceberg table"}
+	}
+	if err := a.open(ctx); err != nil {
+		return 0, err
+	}
+	scanned, err := a.stage(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	// One statement is one DuckDB transaction: all or nothing.
+	if err := a.eng.Exec(ctx, query); err != nil {
+		return 0, err
+	}
+	return scanned, nil
+}
+
+// open opens the engine, once.
+func (a *Athena) open(ctx context.Context) error {
+	if a.eng != nil {
+		return nil
+	}
+	eng, err := a.NewEngine()
+	if err != nil {
+		return err
+	}
+	// Trino's functions DuckDB lacks, with Trino's meaning.
+	if err := eng.Exec(ctx, trinoFunctions); err != nil {
+		eng.Close()
+		return err
+	}
+	a.eng = eng
+	return nil
+}
+
 // run stages the registered tables the query names and writes its rows as
 // one Parquet file under key; it returns the bytes of the tables read.
 func (a *Athena) run(ctx context.Context, query, key string) (int64, error) {
 	a.mu.Lock()
 	defer a.mu.Unlock()
-	if a.eng == nil {
-		eng, err := a.NewEngine()
-		if err != nil {
-			return 0, err
-		}
-		// Trino's functions DuckDB lacks, with Trino's meaning.
-		if err := eng.Exec(ctx, trinoFunctions); err != nil {
-			eng.Close()
-			return 0, err
-		}
-		a.eng = eng
+	if err := a.open(ctx); err != nil {
+		return 0, err
 	}
 	// UNLOAD refuses a location that holds data.
 	if keys, err := blob.Keys(ctx, a.Blob, key+"/"); err != nil {
@@ -164,6 +245,34 @@ func (a *Athena) run(ctx context.Context, query, key string) (int64, error) {
 	} else if len(keys) > 0 {
 		return 0, &QueryError{Reason: "HIVE_PATH_ALREADY_EXISTS: Target directory for table already exists: s3://" + Bucket + "/" + key + "/"}
 	}
+	scanned, err := a.stage(ctx, query)
+	if err != nil {
+		return 0, err
+	}
+	tmp, err := os.MkdirTemp("", "athenalocal-*")
+	if err != nil {
+		return 0, err
+	}
+	defer os.RemoveAll(tmp)
+	local := filepath.Join(tmp, "part.parquet")
+	// One file, its rows in a fixed order, so that a local run is
+	// reproducible (Athena writes several files, each in no given order).
+	if err := a.eng.Exec(ctx, "COPY (SELECT * FROM ("+query+") AS q ORDER BY ALL) TO "+dataset.QuoteLiteral(local)+" (FORMAT parquet, COMPRESSION snappy)"); err != nil {
+		return 0, err
+	}
+	f, err := os.Open(local)
+	if err != nil {
+		return 0, err
+	}
+	defer f.Close()
+	sum := sha256.Sum256([]byte(query))
+	name := "part-" + hex.EncodeToString(sum[:8])
+	return scanned, a.Blob.Put(ctx, key+"/"+name, f)
+}
+
+// stage stages the registered tables query names as views "db"."name"; it
+// returns the bytes of their files.
+func (a *Athena) stage(ctx context.Context, query string) (int64, error) {
 	var scanned int64
 	for name, t := range a.tables {
 		q := quote(t.Database) + "." + quote(t.Name)
@@ -193,25 +302,7 @@ func (a *Athena) run(ctx context.Context, query, key string) (int64, error) {
 		}
 		a.views[name] = t.Ref
 	}
-	tmp, err := os.MkdirTemp("", "athenalocal-*")
-	if err != nil {
-		return 0, err
-	}
-	defer os.RemoveAll(tmp)
-	local := filepath.Join(tmp, "part.parquet")
-	// One file, its rows in a fixed order, so that a local run is
-	// reproducible (Athena writes several files, each in no given order).
-	if err := a.eng.Exec(ctx, "COPY (SELECT * FROM ("+query+") AS q ORDER BY ALL) TO "+dataset.QuoteLiteral(local)+" (FORMAT parquet, COMPRESSION snappy)"); err != nil {
-		return 0, err
-	}
-	f, err := os.Open(local)
-	if err != nil {
-		return 0, err
-	}
-	defer f.Close()
-	sum := sha256.Sum256([]byte(query))
-	name := "part-" + hex.EncodeToString(sum[:8])
-	return scanned, a.Blob.Put(ctx, key+"/"+name, f)
+	return scanned, nil
 }
 
 // trinoFunctions defines on DuckDB the Trino functions the generated SQL

@@ -36,20 +36,26 @@ func checkTrino(stmts []string) error {
 		fmt.Fprintln(os.Stderr, "athenalocal: python3-sqlglot not installed; Trino syntax not checked (run infra/setup.sh)")
 		return nil
 	}
-	var sels []string
+	// Each statement to parse and the root sqlglot must read: the SELECT of
+	// an UNLOAD (sqlglot reads no UNLOAD; its wrapper is fixed text), a
+	// whole MERGE, DELETE or INSERT.
+	var sels [][2]string
 	for _, q := range stmts {
-		m := athenalocal.Unload.FindStringSubmatch(q)
-		if m == nil {
-			continue // the failure test's refused statement
+		if m := athenalocal.Unload.FindStringSubmatch(q); m != nil {
+			sels = append(sels, [2]string{m[1], ""})
+		} else if m := athenalocal.DML.FindStringSubmatch(q); m != nil {
+			sels = append(sels, [2]string{q, strings.Fields(m[1])[0]})
 		}
-		sels = append(sels, m[1])
+		// else: the failure test's refused statement
 	}
 	in, _ := json.Marshal(sels)
 	cmd := exec.Command(py, "-c", `
 import json, sys, sqlglot
-for q in json.load(sys.stdin):
+for q, root in json.load(sys.stdin):
     try:
-        sqlglot.parse_one(q, read="trino")
+        e = sqlglot.parse_one(q, read="trino")
+        if root and type(e).__name__.upper() != root:
+            print(q[:300], "-> read as", type(e).__name__)
     except Exception as e:
         print(q[:300], "->", str(e).splitlines()[0])
 `)
@@ -75,5 +81,9 @@ func TestCheckTrinoRefuses(t *testing.T) {
 	bad := "UNLOAD (SELECT \"t\".\"a\" FROM \"t\" WHERE () TO 's3://stepwise-local/k/' WITH (format = 'PARQUET', compression = 'SNAPPY')"
 	if err := checkTrino([]string{bad}); err == nil {
 		t.Fatal("a broken SELECT passed")
+	}
+	merge := `MERGE INTO "db"."t" AS b USING (SELECT 1 AS x) AS c ON b."k" = c.x WHEN MATCHED THEN UPDATE SET "v" = (`
+	if err := checkTrino([]string{merge}); err == nil {
+		t.Fatal("a broken MERGE passed")
 	}
 }
