@@ -40,7 +40,7 @@ schema:
 
 ## goldens: regenerate every compiler golden (statemachines/, shared/compile/testdata)
 goldens:
-	$(GO) test ./shared/compile -run 'TestStateMachinesGolden|TestDiagnosticGoldens|TestActivityGoldens' -update
+	$(GO) test ./shared/compile -run 'TestStateMachinesGolden|TestDiagnosticGoldens|TestActivityGoldens|TestAthenaUpdateGolden' -update
 
 generate: goldens schema
 
