@@ -37,6 +37,9 @@ type Athena struct {
 	// Ran, when set, receives each statement as it starts (tests parse
 	// them with a Trino parser).
 	Ran func(query string)
+	// Fail, when set, may refuse a statement before it runs, as Athena
+	// refuses a query (tests of failures between statements).
+	Fail func(query string) error
 
 	mu      sync.Mutex
 	eng     *dataset.Engine
@@ -149,6 +152,11 @@ func (a *Athena) QuerySync(ctx context.Context, input json.RawMessage) (json.Raw
 	sum := sha256.Sum256([]byte(req.QueryString))
 	id := hex.EncodeToString(sum[:16])
 	id = id[:8] + "-" + id[8:12] + "-" + id[12:16] + "-" + id[16:20] + "-" + id[20:]
+	if a.Fail != nil {
+		if err := a.Fail(req.QueryString); err != nil {
+			return nil, &QueryError{ID: id, Reason: err.Error()}
+		}
+	}
 	if req.WorkGroup == "" || req.QueryExecutionContext.Database == "" || !strings.HasPrefix(req.ResultConfiguration.OutputLocation, "s3://") {
 		return nil, &QueryError{ID: id, Reason: "InvalidRequestException: WorkGroup, QueryExecutionContext.Database and an s3:// OutputLocation are required"}
 	}

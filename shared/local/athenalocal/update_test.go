@@ -4,6 +4,7 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -19,6 +20,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 	"github.com/stepwise-run/stepwise/shared/runner"
+	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 // updateCampaigns are run one after the other on one home: each commits a
@@ -226,4 +228,58 @@ func merges() int {
 		}
 	}
 	return n
+}
+
+// An update whose statements stop after its MERGE (the UNLOAD of the new
+// version fails) commits no version; the next run finds the Iceberg copy
+// marked as changed by an update that never committed, loads the current
+// version into it again and applies its own update once: an increment
+// shows a double application.
+func TestUpdateDataAthenaFailureCommitsNothing(t *testing.T) {
+	dir := workspace(t, customers(500))
+	c := updateCampaigns[4]
+	src := "version: 1\nid: upd-" + c.name + "\ndimension: customers\nactivities:\n" + c.yaml
+	if err := os.WriteFile(filepath.Join(dir, "inc.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, diags := builtin.CompileFiles(filepath.Join(dir, "inc.yaml"), filepath.Join(dir, "catalog-athena.yaml"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	l, err := executor.Open(filepath.Join(dir, "home-athena"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Env.Clock = func() time.Time { return now }
+	merged := false
+	l.Athena().Fail = func(q string) error {
+		merged = merged || strings.HasPrefix(q, "MERGE INTO ")
+		if strings.HasPrefix(q, "UNLOAD ") && strings.Contains(q, "/warehouse/purchases/") {
+			return errors.New("HIVE_CURSOR_ERROR: the new version's UNLOAD fails")
+		}
+		return nil
+	}
+	defer l.Close()
+	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip})
+	if err == nil && sum.Status == "succeeded" {
+		t.Fatal("the run succeeded")
+	}
+	if !merged {
+		t.Fatal("no MERGE ran before the failure")
+	}
+	store, _ := folderblob.New(filepath.Join(dir, "home-athena", "blob"))
+	if v, err := tablelog.New(store, nil).CurrentTable(context.Background(), "purchases"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("purchases after the failed run: version %d (%v), want none", v.Version, err)
+	}
+	// The same host (its Iceberg copy as the failed run left it).
+	l.Athena().Fail = nil
+	if sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip}); err != nil || sum.Status != "succeeded" {
+		t.Fatalf("the next run: %v %v", err, sum)
+	}
+	runLive(t, dir, "inc.yaml", "catalog.yaml", "home-duckdb")
+	dv, drows := tableRows(t, filepath.Join(dir, "home-duckdb"), "purchases")
+	av, arows := tableRows(t, filepath.Join(dir, "home-athena"), "purchases")
+	if dv != 1 || av != 1 || drows != arows {
+		t.Errorf("duckdb version %d (%s), athena version %d (%s)", dv, drows, av, arows)
+	}
 }
