@@ -1,7 +1,8 @@
 // Package athenafn binds the Athena engine's host (Glue registration of a
 // run's tables, athenaglue over the stack's S3 and Glue clients) in the
 // functions whose activities lower to Athena: BuildAudience, Deduplication,
-// Split. Only they import it, so only they link Glue and need its grants.
+// Split, UpdateData (which also creates Iceberg tables). Only they import
+// it, so only they link Glue and need its grants.
 package athenafn
 
 import (
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/athena"
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 
+	"github.com/stepwise-run/stepwise/shared/activity/data"
 	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/aws/athenaglue"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
@@ -42,4 +44,11 @@ func (o *oneDatabase) RegisterTable(ctx context.Context, t targeting.GlueTable) 
 		return fmt.Errorf("table %s: the catalog's athena.database %q is not the stack's Glue database %q (ATHENA_GLUE_DATABASE, template parameter AthenaGlueDatabase)", t.Name, t.Database, o.Database)
 	}
 	return o.Adapter.RegisterTable(ctx, t)
+}
+
+func (o *oneDatabase) RegisterIceberg(ctx context.Context, t data.IcebergTable) (bool, error) {
+	if t.Database != o.Database {
+		return false, fmt.Errorf("table %s: the catalog's athena.database %q is not the stack's Glue database %q (ATHENA_GLUE_DATABASE, template parameter AthenaGlueDatabase)", t.Name, t.Database, o.Database)
+	}
+	return o.Adapter.RegisterIceberg(ctx, t)
 }

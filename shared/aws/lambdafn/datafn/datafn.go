@@ -23,6 +23,10 @@ func WithAthena(st *lambdafn.Stack, name string, athena targeting.Athena) *lambd
 	reg := activity.NewRegistry()
 	dk := datatask.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}
 	targeting.Register(reg, &targeting.Deps{Data: dk, Audiences: st.State, Incrementals: st.State, Athena: athena})
-	data.Register(reg, &data.Deps{Data: dk, Roots: &st.Config.FileRoots})
+	dd := &data.Deps{Data: dk, Roots: &st.Config.FileRoots}
+	if a, ok := athena.(data.Athena); ok {
+		dd.Athena = a // update-data's MERGE into Iceberg
+	}
+	data.Register(reg, dd)
 	return st.Function(name, reg)
 }
