@@ -143,8 +143,8 @@ func TestExamplesAthenaMatchDuckDB(t *testing.T) {
 		reg := builtin.Registry()
 		for id, a := range ath.Activities {
 			act, _ := p.Campaign.Activity(id)
-			if spec, _ := reg.Lookup(act.Type); !spec.OnAthena {
-				continue
+			if spec, _ := reg.Lookup(act.Type); !spec.OnAthena || act.Type == "load-file" {
+				continue // load-file reads its file in its function on both engines
 			}
 			for port := range a.Ports {
 				unloaded, _ := filepath.Glob(filepath.Join(dir, "home-athena-"+name, "blob", "runs", ath.RunID, id, port, "athena", "part-*"))
