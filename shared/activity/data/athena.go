@@ -133,10 +133,11 @@ var athenaComments = map[string]string{
 // athenaAttempt is what a plan decided, for its finish (the run store holds
 // it: a Step Functions payload carries no rows nor columns).
 type athenaAttempt struct {
-	Base    int64             `json:"base"`
-	Ref     string            `json:"ref"` // the next version's dataset
-	Apply   bool              `json:"apply"`
-	Columns []campaign.Column `json:"columns"`
+	Base     int64             `json:"base"`
+	BaseRows int64             `json:"baseRows"` // rows of version Base
+	Ref      string            `json:"ref"`      // the next version's dataset
+	Apply    bool              `json:"apply"`
+	Columns  []campaign.Column `json:"columns"`
 }
 
 // icebergMark says which version of the table its Iceberg copy holds: Clean
@@ -243,7 +244,7 @@ func (u *updater) planAthena(res *activity.Result) (*activity.Result, error) {
 	if err := a.RegisterTable(t.Ctx, targeting.GlueTable{Database: db, Name: inName, Ref: dataset.Ref(*u.in.Ref), Manifest: m, Columns: m.Columns}); err != nil {
 		return nil, fmt.Errorf("update-data: register the input from %s: %w", u.in.From, err)
 	}
-	baseRel, err := u.registerBase(v, p)
+	baseRel, baseRows, err := u.registerBase(v, p)
 	if err != nil {
 		return nil, err
 	}
@@ -269,7 +270,7 @@ func (u *updater) planAthena(res *activity.Result) (*activity.Result, error) {
 	}
 	stmts["counts"] = u.unload(t.Out(countsPort), "SELECT CASE WHEN c.__sw_reason IS NOT NULL THEN 'rejected' WHEN c.__sw_n = 0 THEN 'inserted' ELSE "+
 		change+" END AS kind, count(*) AS n FROM "+classify+" GROUP BY 1")
-	att := athenaAttempt{Base: v.Version, Ref: string(ref), Apply: !t.Req.Run.Test, Columns: p.cols}
+	att := athenaAttempt{Base: v.Version, BaseRows: baseRows, Ref: string(ref), Apply: !t.Req.Run.Test, Columns: p.cols}
 	if att.Apply {
 		ice := IcebergTable{Database: db, Name: icebergName(u.tbl.Name), Table: u.tbl.Name, Columns: p.cols, Key: u.tbl.Key,
 			Location: a.Location(blob.Join(dataset.WarehousePrefix, u.tbl.Name, "iceberg"))}
@@ -318,7 +319,7 @@ func (u *updater) planAthena(res *activity.Result) (*activity.Result, error) {
 
 // registerBase registers the version the update reads (its dataset, or the
 // run's snapshot of the table's source) and returns its relation.
-func (u *updater) registerBase(v state.TableVersion, p *plan) (string, error) {
+func (u *updater) registerBase(v state.TableVersion, p *plan) (rel string, rows int64, err error) {
 	t := u.t
 	db := t.Comp.Catalog.Athena.Database
 	var ref dataset.Ref
@@ -326,31 +327,32 @@ func (u *updater) registerBase(v state.TableVersion, p *plan) (string, error) {
 		ref = dataset.Ref(v.Ref)
 	} else if u.tbl.Source != "" {
 		if _, err := t.Table(u.tbl.Name); err != nil {
-			return "", err
+			return "", 0, err
 		}
 		b, err := t.Base(u.tbl.Name)
 		if err != nil {
-			return "", err
+			return "", 0, err
 		}
 		if b == nil {
-			return "", &activity.InvalidInput{Msg: fmt.Sprintf("update-data: table %s: %v (it has no data in the run store)", u.tbl.Name, condition.ErrNotOnAthena)}
+			return "", 0, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: table %s: %v (it has no data in the run store)", u.tbl.Name, condition.ErrNotOnAthena)}
 		}
 		ref = b.Ref
 	} else {
-		return emptyRelation(p.cols)
+		rel, err := emptyRelation(p.cols)
+		return rel, 0, err
 	}
 	m, err := dataset.ReadManifest(t.Ctx, t.Engine.Store(), ref)
 	if err != nil {
-		return "", fmt.Errorf("update-data: table %s version %d: %w", u.tbl.Name, v.Version, err)
+		return "", 0, fmt.Errorf("update-data: table %s version %d: %w", u.tbl.Name, v.Version, err)
 	}
 	if m.Base != nil || (m.Source != nil && m.Source.Format != "parquet") {
-		return "", &activity.InvalidInput{Msg: fmt.Sprintf("update-data: table %s: %v: Athena reads Parquet tables here", u.tbl.Name, condition.ErrNotOnAthena)}
+		return "", 0, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: table %s: %v: Athena reads Parquet tables here", u.tbl.Name, condition.ErrNotOnAthena)}
 	}
 	name := glueName(t.Req.Run.ID, fmt.Sprintf("upd_%s_%s_v%d", t.Req.Activity, u.tbl.Name, v.Version))
 	if err := u.a.RegisterTable(t.Ctx, targeting.GlueTable{Database: db, Name: name, Ref: ref, Manifest: m, Columns: p.cols}); err != nil {
-		return "", fmt.Errorf("update-data: register table %s: %w", u.tbl.Name, err)
+		return "", 0, fmt.Errorf("update-data: register table %s: %w", u.tbl.Name, err)
 	}
-	return qualified(db, name), nil
+	return qualified(db, name), m.Rows, nil
 }
 
 // emptyRelation is a relation of cols with no row (Trino's type names).
@@ -499,7 +501,7 @@ func (u *updater) finishAthena(res *activity.Result) (*activity.Result, error) {
 	}
 	p := &plan{counts: counts}
 	if att.Apply && applied > 0 {
-		if err := u.commitAthena(att); err != nil {
+		if err := u.commitAthena(att, counts); err != nil {
 			return nil, err
 		}
 	} else if att.Apply {
@@ -558,7 +560,7 @@ func (u *updater) readCounts() (map[string]int64, error) {
 // commitAthena records the merged table as version att.Base+1 and commits
 // it: the copy must still be this update's (another update that changed it
 // since would be in it), and the table still at att.Base.
-func (u *updater) commitAthena(att athenaAttempt) error {
+func (u *updater) commitAthena(att athenaAttempt, counts map[string]int64) error {
 	t := u.t
 	next := att.Base + 1
 	if v, err := u.st.Version(t.Ctx, u.tbl.Name, next); err == nil && v.Ref == att.Ref {
@@ -573,8 +575,15 @@ func (u *updater) commitAthena(att athenaAttempt) error {
 	if mark.Clean || mark.Tag != u.tag || mark.Version != att.Base {
 		return &activity.Conflict{Msg: fmt.Sprintf("update-data: another update of %s ran on its Iceberg table meanwhile; nothing committed (the next update reloads it)", u.tbl.Name)}
 	}
-	if _, err := unloaded(t.Ctx, t.Warehouse().Store(), dataset.Output{Ref: dataset.Ref(att.Ref), Dimension: u.tbl.Name, Key: u.tbl.Key, CreatedAt: t.Now()}, att.Columns); err != nil {
+	vm, err := unloaded(t.Ctx, t.Warehouse().Store(), dataset.Output{Ref: dataset.Ref(att.Ref), Dimension: u.tbl.Name, Key: u.tbl.Key, CreatedAt: t.Now()}, att.Columns)
+	if err != nil {
 		return fmt.Errorf("update-data: record version %d of %s: %w", next, u.tbl.Name, err)
+	}
+	// The merged table holds this update's rows and no other's: what an
+	// interleaved update's inserts or deletes would change.
+	if want := att.BaseRows + counts["inserted"] - counts["deleted"]; vm.Rows != want {
+		return &activity.Conflict{Msg: fmt.Sprintf("update-data: %s: the merged table has %d rows, %d expected (version %d: %d, %d inserted, %d deleted): another update ran on its Iceberg table meanwhile; nothing committed",
+			u.tbl.Name, vm.Rows, want, att.Base, att.BaseRows, counts["inserted"], counts["deleted"])}
 	}
 	if err := u.record(attempt{Version: next, Ref: att.Ref}); err != nil {
 		return err

@@ -283,3 +283,63 @@ func TestUpdateDataAthenaFailureCommitsNothing(t *testing.T) {
 		t.Errorf("duckdb version %d (%s), athena version %d (%s)", dv, drows, av, arows)
 	}
 }
+
+// Another writer's rows in the Iceberg copy between this update's MERGE and
+// its UNLOAD (an interleaved update) make finish refuse the commit: the
+// merged table is not this update's alone. The next run reloads the copy.
+func TestUpdateDataAthenaInterleavedCommitsNothing(t *testing.T) {
+	dir := workspace(t, customers(300))
+	if err := os.WriteFile(filepath.Join(dir, "files", "insert.csv"), []byte(updateFiles["insert.csv"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := updateCampaigns[1]
+	src := "version: 1\nid: upd-insert\ndimension: customers\nactivities:\n" +
+		"  - { id: rows, type: load-file, file: files/insert.csv, format: csv, csv: { header: true }, columns: [" + c.cols + "] }\n" + c.yaml
+	if err := os.WriteFile(filepath.Join(dir, "ins.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, diags := builtin.CompileFiles(filepath.Join(dir, "ins.yaml"), filepath.Join(dir, "catalog-athena.yaml"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	l, err := executor.Open(filepath.Join(dir, "home-athena"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Env.Clock = func() time.Time { return now }
+	ath := l.Athena()
+	ath.Fail = func(q string) error {
+		if !strings.HasPrefix(q, "UNLOAD ") || !strings.Contains(q, "/warehouse/customers/") {
+			return nil
+		}
+		// Another update's row lands in the copy first.
+		in := `{"QueryString": "INSERT INTO \"stepwise\".\"sw_managed_customers\" (\"customerId\") VALUES ('X0000001')", "WorkGroup": "primary",
+			"QueryExecutionContext": {"Database": "stepwise"}, "ResultConfiguration": {"OutputLocation": "s3://stepwise-local/results/"}}`
+		if _, err := ath.QuerySync(context.Background(), []byte(in)); err != nil {
+			t.Errorf("the other writer: %v", err)
+		}
+		return nil
+	}
+	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip})
+	if err == nil && sum.Status == "succeeded" {
+		t.Fatal("the run committed a table holding another writer's row")
+	}
+	if sum != nil && !strings.Contains(sum.Reason, "another update ran on its Iceberg table") {
+		t.Errorf("reason: %s", sum.Reason)
+	}
+	store, _ := folderblob.New(filepath.Join(dir, "home-athena", "blob"))
+	if v, err := tablelog.New(store, nil).CurrentTable(context.Background(), "customers"); !errors.Is(err, state.ErrNotFound) {
+		t.Fatalf("customers after the refused commit: version %d (%v), want none", v.Version, err)
+	}
+	ath.Fail = nil
+	if sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip}); err != nil || sum.Status != "succeeded" {
+		t.Fatalf("the next run: %v %v", err, sum)
+	}
+	runLive(t, dir, "ins.yaml", "catalog.yaml", "home-duckdb")
+	_, drows := tableRows(t, filepath.Join(dir, "home-duckdb"), "customers")
+	_, arows := tableRows(t, filepath.Join(dir, "home-athena"), "customers")
+	if drows != arows {
+		t.Errorf("duckdb %s, athena %s", drows, arows)
+	}
+}
