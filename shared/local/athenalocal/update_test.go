@@ -131,6 +131,17 @@ func TestUpdateDataAthenaMatchDuckDB(t *testing.T) {
 		if err := os.WriteFile(filepath.Join(dir, f), []byte(src), 0o644); err != nil {
 			t.Fatal(err)
 		}
+		if c.name == "update" {
+			// Test mode first: the same ports, and nothing committed.
+			dt, at := run(t, dir, f, "catalog.yaml", "home-duckdb"), run(t, dir, f, "catalog-athena.yaml", "home-athena")
+			if !reflect.DeepEqual(ports(dt), ports(at)) {
+				t.Errorf("test mode: duckdb %v, athena %v", ports(dt), ports(at))
+			}
+			store, _ := folderblob.New(filepath.Join(dir, "home-athena", "blob"))
+			if _, err := tablelog.New(store, nil).CurrentTable(context.Background(), "customers"); !errors.Is(err, state.ErrNotFound) {
+				t.Errorf("test mode committed a version of customers (%v)", err)
+			}
+		}
 		d := runLive(t, dir, f, "catalog.yaml", "home-duckdb")
 		a := runLive(t, dir, f, "catalog-athena.yaml", "home-athena")
 		duck, ath = append(duck, ports(d)), append(ath, ports(a))
