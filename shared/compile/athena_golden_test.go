@@ -95,8 +95,8 @@ func TestASLValidatorAthena(t *testing.T) {
 	}
 }
 
-// The Athena states of reconciliation (a query per port), change-dimension
-// and save-audience, from the examples' catalog (golden:
+// The Athena states of reconciliation (a query per port), change-dimension,
+// save-audience, read-audience and incremental-query, from the examples' catalog (golden:
 // testdata/athena/dims.asl.json).
 func TestStateMachinesGoldenAthenaDims(t *testing.T) {
 	const src = `version: 1
@@ -108,6 +108,7 @@ activities:
   - { id: stores, type: change-dimension, from: buyers, to: stores, via: store, keep: first }
   - { id: save, type: save-audience, from: buyers, audience: big-buyers }
   - { id: read, type: read-audience, audience: big-buyers }
+  - { id: fresh, type: incremental-query, since: { field: signupAt } }
 `
 	dir := filepath.Dir(compileAthena(t, "newsletter", "").Catalog.File)
 	p := compileAthenaSrc(t, dir, "dims", []byte(src), "")
@@ -126,7 +127,7 @@ activities:
 	if !bytes.Equal(want, p.JSON) {
 		t.Errorf("%s is stale: run `make goldens` and review the diff", path)
 	}
-	for _, s := range []string{`"buyers:query2"`, `"QueryString.$": "$.r.buyers.extra.query2"`, `"stores:query"`, `"save:query"`, `"read:query"`} {
+	for _, s := range []string{`"buyers:query2"`, `"QueryString.$": "$.r.buyers.extra.query2"`, `"stores:query"`, `"save:query"`, `"read:query"`, `"fresh:query"`} {
 		if !strings.Contains(string(p.JSON), s) {
 			t.Errorf("the Athena machine lacks %s", s)
 		}
