@@ -209,7 +209,8 @@ func TestSendersScoped(t *testing.T) {
 // role may use Athena or Glue and build-audience gets no database; with
 // them, the campaigns' role runs queries in that workgroup only, reads that
 // database's tables only and writes under the runs' athena/ folders and
-// athena-results/ only, and build-audience alone registers tables there.
+// athena-results/ only (and saved audiences' athena/ folders), and only the
+// functions with an Athena lowering register tables there.
 func TestAthenaScoped(t *testing.T) {
 	arn := func(service, res string) string {
 		return "arn:" + partition + ":" + service + ":" + region + ":" + account + ":" + res
@@ -234,6 +235,7 @@ func TestAthenaScoped(t *testing.T) {
 		dedup, _ := s.roleStatements(t, s.functionRole(t, "DeduplicationFunction"))
 		split, _ := s.roleStatements(t, s.functionRole(t, "SplitFunction"))
 		combine, _ := s.roleStatements(t, s.functionRole(t, "CombineFunction"))
+		save, _ := s.roleStatements(t, s.functionRole(t, "SaveAudienceFunction"))
 		for _, c := range []struct {
 			who   string
 			stmts []statement
@@ -254,7 +256,10 @@ func TestAthenaScoped(t *testing.T) {
 			{"StateMachineRole", sm, request{Action: "s3:PutObject", Resource: bucket + "/runs/r1/a/out/part-0.parquet"}, false},
 			{"StateMachineRole", sm, request{Action: "s3:PutObject", Resource: bucket + "/" + dataPrefix + "customers.parquet"}, false},
 			{"StateMachineRole", sm, request{Action: "s3:DeleteObject", Resource: bucket + "/runs/r1/a/out/athena/part-0.parquet"}, false},
-			{"StateMachineRole", sm, request{Action: "s3:GetObject", Resource: bucket + "/audiences/x/part-0.parquet"}, false},
+			{"StateMachineRole", sm, request{Action: "s3:GetObject", Resource: bucket + "/audiences/x/r-a/part-0.parquet"}, on},
+			{"StateMachineRole", sm, request{Action: "s3:PutObject", Resource: bucket + "/audiences/x/r-a/athena/part-0.parquet"}, on},
+			{"StateMachineRole", sm, request{Action: "s3:PutObject", Resource: bucket + "/audiences/x/r-a/part-0.parquet"}, false},
+			{"StateMachineRole", sm, request{Action: "s3:DeleteObject", Resource: bucket + "/audiences/x/r-a/athena/part-0.parquet"}, false},
 			{"BuildAudience", ba, request{Action: "glue:CreateTable", Resource: tbl}, on},
 			{"BuildAudience", ba, request{Action: "glue:UpdateTable", Resource: tbl}, on},
 			{"BuildAudience", ba, request{Action: "glue:CreateTable", Resource: otherTbl}, false},
@@ -265,13 +270,19 @@ func TestAthenaScoped(t *testing.T) {
 			{"Deduplication", dedup, request{Action: "glue:CreateTable", Resource: otherTbl}, false},
 			{"Split", split, request{Action: "glue:UpdateTable", Resource: tbl}, on},
 			{"Split", split, request{Action: "athena:StartQueryExecution", Resource: otherWg}, false},
+			{"SaveAudience", save, request{Action: "s3:DeleteObject", Resource: bucket + "/audiences/x/r-a/athena/part-0.parquet"}, true},
+			{"SaveAudience", save, request{Action: "s3:DeleteObject", Resource: bucket + "/audiences/x/r-a/part-0.parquet"}, false},
 			{"Combine", combine, request{Action: "glue:CreateTable", Resource: tbl}, false},
 		} {
 			if got := allowed(c.stmts, c.r); got != c.want {
 				t.Errorf("Athena parameters set %v: %s %s allowed %v, want %v", on, c.who, c.r, got, c.want)
 			}
 		}
-		for _, fn := range []string{"BuildAudience", "Deduplication", "Split"} {
+		for _, fn := range []string{"BuildAudience", "Deduplication", "Split", "ChangeDimension", "IncrementalQuery", "ReadAudience", "Reconciliation", "SaveAudience"} {
+			stmts, _ := s.roleStatements(t, s.functionRole(t, fn+"Function"))
+			if got := allowed(stmts, request{Action: "glue:CreateTable", Resource: tbl}); got != on {
+				t.Errorf("Athena parameters set %v: %s glue:CreateTable allowed %v", on, fn, got)
+			}
 			env := s.resources[fn+"Function"]
 			got := fmt.Sprint(s.value(t, obj(obj(env["Properties"])["Environment"])["Variables"]))
 			if on != strings.Contains(got, athenaDatabase) {

@@ -38,6 +38,13 @@ func compileAthena(t *testing.T, name, onError string) *compile.Program {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return compileAthenaSrc(t, dir, name, src, onError)
+}
+
+// compileAthenaSrc compiles a campaign's source in dir, whose catalog has
+// engine: athena.
+func compileAthenaSrc(t *testing.T, dir, name string, src []byte, onError string) *compile.Program {
+	t.Helper()
 	if onError != "" {
 		src = append(src, "\nonError: "+onError+"\n"...)
 	}
@@ -86,6 +93,47 @@ func TestASLValidatorAthena(t *testing.T) {
 	for _, policy := range []string{"", "ignore", "suspend"} {
 		validateASL(t, bin, "newsletter-athena-"+policy, compileAthena(t, "newsletter", policy).JSON)
 	}
+}
+
+// The Athena states of reconciliation (a query per port), change-dimension,
+// save-audience, read-audience and incremental-query, from the examples' catalog (golden:
+// testdata/athena/dims.asl.json).
+func TestStateMachinesGoldenAthenaDims(t *testing.T) {
+	const src = `version: 1
+id: athena-dims
+dimension: customers
+activities:
+  - { id: big, type: build-audience, dimension: purchases, where: { field: amount, op: gte, value: 50 } }
+  - { id: buyers, type: reconciliation, from: big, dimension: customers, match: [{ input: customerId, field: customerId }], keepUnmatched: true }
+  - { id: stores, type: change-dimension, from: buyers, to: stores, via: store, keep: first }
+  - { id: save, type: save-audience, from: buyers, audience: big-buyers }
+  - { id: read, type: read-audience, audience: big-buyers }
+  - { id: fresh, type: incremental-query, since: { field: signupAt } }
+`
+	dir := filepath.Dir(compileAthena(t, "newsletter", "").Catalog.File)
+	p := compileAthenaSrc(t, dir, "dims", []byte(src), "")
+	const path = "testdata/athena/dims.asl.json"
+	if *update {
+		os.MkdirAll(filepath.Dir(path), 0o755)
+		if err := os.WriteFile(path, p.JSON, 0o644); err != nil {
+			t.Fatal(err)
+		}
+		return
+	}
+	want, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("%v (run `make goldens`)", err)
+	}
+	if !bytes.Equal(want, p.JSON) {
+		t.Errorf("%s is stale: run `make goldens` and review the diff", path)
+	}
+	for _, s := range []string{`"buyers:query2"`, `"QueryString.$": "$.r.buyers.extra.query2"`, `"stores:query"`, `"save:query"`, `"read:query"`, `"fresh:query"`} {
+		if !strings.Contains(string(p.JSON), s) {
+			t.Errorf("the Athena machine lacks %s", s)
+		}
+	}
+	bin := aslValidator(t)
+	validateASL(t, bin, "athena-dims", p.JSON)
 }
 
 // A run's --engine overrides the catalog's: athena needs the athena block.

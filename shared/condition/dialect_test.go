@@ -28,8 +28,14 @@ func TestTrinoDialect(t *testing.T) {
 			}
 		}
 	}
-	// The timestamp form Trino reads.
+	// A saved audience is a Glue table of the database too.
 	sc := sqlScope(t)
+	sc.Dialect, sc.Database = Trino, "db"
+	if sql, _, err := ToSQL(mustCond(t, `where: { inAudience: vip-2026 }`), sc); err != nil || !strings.Contains(sql, `FROM "db"."aud_vip" AS`) {
+		t.Errorf("inAudience on Trino: %s, %v", sql, err)
+	}
+	// The timestamp form Trino reads.
+	sc = sqlScope(t)
 	sc.Dialect = Trino
 	_, args, _ := ToSQL(mustCond(t, `where: { field: lastPurchaseAt, op: lt, value: "2026-03-01T10:00:00Z" }`), sc)
 	if len(args) != 1 || args[0] != "2026-03-01 10:00:00.000000 UTC" {
@@ -39,7 +45,6 @@ func TestTrinoDialect(t *testing.T) {
 	for _, doc := range []string{
 		`{ field: birthDate, op: anniversary }`,
 		`{ field: lastPurchaseAt, part: weekday, op: in, value: [sat, sun] }`,
-		`{ inAudience: vip-2026 }`,
 	} {
 		sc := sqlScope(t)
 		sc.Dialect = Trino

@@ -548,9 +548,6 @@ func (l *lowerer) aggregateExpr(inner string, agg *AggregateRef) (string, error)
 }
 
 func (l *lowerer) inAudience(n *InAudience, alias string) (frag, error) {
-	if l.sc.Dialect == Trino {
-		return frag{}, notOnAthena("inAudience (saved audiences are not registered in Glue)")
-	}
 	if l.sc.Audience == nil {
 		return frag{}, fmt.Errorf("condition: no relation for audience %q (SQLScope.Audience is nil)", n.Name)
 	}
@@ -565,6 +562,14 @@ func (l *lowerer) inAudience(n *InAudience, alias string) (frag, error) {
 	rel, err := quoteIdent(aud.Relation)
 	if err != nil {
 		return frag{}, err
+	}
+	if l.sc.Database != "" {
+		// A Glue table, as the scope's tables.
+		db, err := quoteIdent(l.sc.Database)
+		if err != nil {
+			return frag{}, err
+		}
+		rel = db + "." + rel
 	}
 	a := l.alias()
 	parts := make([]string, len(aud.Key))

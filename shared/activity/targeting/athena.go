@@ -16,6 +16,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 // Athena is what a targeting type on the Athena engine needs from its host
@@ -203,11 +204,17 @@ func (t *task) athenaTable(table string) (string, error) {
 // unload is the statement Athena runs: the rows of sel as Parquet under the
 // port's ref. Values are inlined literals (condition.Inline).
 func (t *task) unload(port, sel string, args []any) (string, error) {
+	return t.unloadAt(t.Out(port), sel, args)
+}
+
+// unloadAt is unload for the dataset at ref (not a port's: a saved
+// audience's).
+func (t *task) unloadAt(ref dataset.Ref, sel string, args []any) (string, error) {
 	q, err := condition.Inline(sel, args)
 	if err != nil {
 		return "", err
 	}
-	loc := t.deps.Athena.Location(t.Out(port).Key(unloadDir))
+	loc := t.deps.Athena.Location(ref.Key(unloadDir))
 	return "UNLOAD (" + q + ") TO " + dataset.QuoteLiteral(loc) + " WITH (format = 'PARQUET', compression = 'SNAPPY')", nil
 }
 
@@ -234,23 +241,43 @@ func (t *task) athenaReady(ports ...string) (res *activity.Result, done bool, er
 		return res, true, nil
 	}
 	for _, port := range ports {
-		keys, err := blob.Keys(t.Ctx, store, t.Out(port).Key(unloadDir)+"/")
-		if err != nil {
+		if err := t.clearUnload(t.Out(port)); err != nil {
 			return nil, false, err
-		}
-		for _, k := range keys {
-			if err := store.Delete(t.Ctx, k); err != nil {
-				return nil, false, err
-			}
 		}
 	}
 	return res, false, nil
 }
 
+// clearUnload deletes what an earlier UNLOAD to the dataset at ref left.
+func (t *task) clearUnload(ref dataset.Ref) error {
+	store := t.Engine.Store()
+	keys, err := blob.Keys(t.Ctx, store, ref.Key(unloadDir)+"/")
+	if err != nil {
+		return err
+	}
+	for _, k := range keys {
+		if err := store.Delete(t.Ctx, k); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // recordUnload makes Athena's output of a port its dataset.
 func (t *task) recordUnload(res *activity.Result, port string, p pop) (*dataset.Manifest, error) {
+	m, err := t.recordUnloadAt(t.Out(port), p)
+	if err != nil {
+		return nil, err
+	}
+	res.Set(port, string(t.Out(port)), m.Rows)
+	return m, nil
+}
+
+// recordUnloadAt records Athena's output under ref as its dataset, of p's
+// dimension, key and columns (the manifest already there, if any).
+func (t *task) recordUnloadAt(ref dataset.Ref, p pop) (*dataset.Manifest, error) {
 	store := t.Engine.Store()
-	prefix := t.Out(port).Key(unloadDir) + "/"
+	prefix := ref.Key(unloadDir) + "/"
 	keys, err := blob.Keys(t.Ctx, store, prefix)
 	if err != nil {
 		return nil, err
@@ -259,13 +286,7 @@ func (t *task) recordUnload(res *activity.Result, port string, p pop) (*dataset.
 	for i, k := range keys {
 		files[i] = unloadDir + "/" + strings.TrimPrefix(k, prefix)
 	}
-	m, err := dataset.RecordFiles(t.Ctx, store, dataset.Output{Ref: t.Out(port), Dimension: p.Dimension, Key: p.Key, CreatedAt: t.Now()},
-		p.Columns, files)
-	if err != nil {
-		return nil, err
-	}
-	res.Set(port, string(t.Out(port)), m.Rows)
-	return m, nil
+	return dataset.RecordFiles(t.Ctx, store, dataset.Output{Ref: ref, Dimension: p.Dimension, Key: p.Key, CreatedAt: t.Now()}, p.Columns, files)
 }
 
 // onAthenaInput reports whether an activity that reads its inputs (not a
@@ -364,7 +385,61 @@ func (t *task) whereIn(d condition.Dialect, c *condition.Condition, alias string
 	if d != condition.Trino || c == nil {
 		return t.Where(c, alias, s)
 	}
+	return condition.ToSQL(c, t.trinoScope(alias, s))
+}
+
+// trinoScope is the scope of a condition on Trino: relations are the run's
+// Glue tables, saved audiences too.
+func (t *task) trinoScope(alias string, s campaign.Schema) condition.SQLScope {
 	sc := t.Scope(alias, s)
-	sc.Dialect, sc.Database, sc.Relation = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable
-	return condition.ToSQL(c, sc)
+	sc.Dialect, sc.Database, sc.Relation, sc.Audience = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable, t.athenaAudience
+	return sc
+}
+
+// athenaAudience registers the current version of a saved audience (the
+// dataset save-audience wrote, on either engine) and returns its Glue name.
+func (t *task) athenaAudience(name string) (condition.AudienceRelation, error) {
+	a, m, err := t.currentAudience(name)
+	if err != nil {
+		return condition.AudienceRelation{}, err
+	}
+	rel, err := t.registerAudience(a, m)
+	return condition.AudienceRelation{Relation: rel, Key: m.Key}, err
+}
+
+// currentAudience is the current version of a saved audience and its
+// manifest.
+func (t *task) currentAudience(name string) (state.Audience, *dataset.Manifest, error) {
+	st := t.deps.Audiences
+	if st == nil {
+		return state.Audience{}, nil, &activity.InvalidInput{Msg: "no state store is configured"}
+	}
+	a, err := st.GetAudience(t.Ctx, name)
+	if errors.Is(err, state.ErrNotFound) {
+		return state.Audience{}, nil, invalid("audience %q has not been saved yet", name)
+	}
+	if err != nil {
+		return state.Audience{}, nil, fmt.Errorf("read audience: %w", err)
+	}
+	m, err := dataset.ReadManifest(t.Ctx, t.Engine.Store(), dataset.Ref(a.Ref))
+	if err != nil {
+		return state.Audience{}, nil, fmt.Errorf("audience %q version %d: %w", a.Name, a.Version, err)
+	}
+	return a, m, nil
+}
+
+// registerAudience makes a saved audience's version readable by Athena:
+// one Glue table per version (its name hashes the ref), as a run may read
+// a version another activity of it saved.
+func (t *task) registerAudience(a state.Audience, m *dataset.Manifest) (string, error) {
+	if m.Base != nil {
+		return "", invalid("audience %q version %d: %v: its dataset is written over its table", a.Name, a.Version, condition.ErrNotOnAthena)
+	}
+	h := sha256.Sum256([]byte(a.Ref))
+	name := glueName(t.Req.Run.ID, "aud_"+a.Name+"_"+hex.EncodeToString(h[:4]))
+	db := t.Comp.Catalog.Athena.Database
+	if err := t.deps.Athena.RegisterTable(t.Ctx, GlueTable{Database: db, Name: name, Ref: dataset.Ref(a.Ref), Manifest: m, Columns: m.Columns}); err != nil {
+		return "", fmt.Errorf("register audience %s: %w", a.Name, err)
+	}
+	return name, nil
 }

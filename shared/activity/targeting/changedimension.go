@@ -6,6 +6,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
 )
 
 // ChangeDimensionConfig pivots a population to another dimension through a link.
@@ -46,8 +47,18 @@ func changeDimension(d *Deps) *activity.Spec {
 		Output: func(c *activity.Check, x *ChangeDimensionConfig, _ []campaign.Schema) map[string]campaign.Schema {
 			return tableOutput(c, x.To, "out")
 		},
+		Lower: func(l activity.Lowerer, x *ChangeDimensionConfig) error {
+			if onAthenaInput(l.Catalog()) {
+				return lowerAthena(l, 1)
+			}
+			st := l.Task("", nil)
+			st.Next = l.Next()
+			l.Add(l.Name(""), st)
+			return nil
+		},
 		Describe: describeChangeDimension,
 		Run:      run(d, runChangeDimension),
+		OnAthena: true,
 	})
 }
 
@@ -67,28 +78,24 @@ var (
 //
 // Null link values link nothing.
 func runChangeDimension(t *task, x *ChangeDimensionConfig) (*activity.Result, error) {
+	switch t.Req.Phase {
+	case PhasePlan:
+		return planChangeDimension(t, x)
+	case PhaseFinish:
+		return finishChangeDimension(t, x)
+	}
 	ins, err := t.inputs()
 	if err != nil {
 		return nil, err
 	}
 	in := ins[0]
-	from, ok := t.Comp.Catalog.Table(in.Dimension)
-	if !ok {
-		return nil, invalid("change-dimension needs a population of a catalog table, not %s", in.Schema())
-	}
-	link, ok := from.Link(x.Via)
-	if !ok {
-		return nil, invalid("unknown link %q of %q", x.Via, from.Name)
+	link, err := t.changeLink(in, x)
+	if err != nil {
+		return nil, err
 	}
 	to, err := t.keyedTable(link.Table)
 	if err != nil {
 		return nil, err
-	}
-	var on []string
-	var targetCols []string
-	for _, p := range link.OnPairs() {
-		on = append(on, col("d", p[1])+" = "+col("i", p[0]))
-		targetCols = append(targetCols, p[1])
 	}
 	// The population is read for the link's columns only.
 	popView := in.View
@@ -97,27 +104,111 @@ func runChangeDimension(t *task, x *ChangeDimensionConfig) (*activity.Result, er
 	} else if ok && ownCols(own, colsOf(link.OnPairs(), 0)...) {
 		popView = own.View
 	}
+	// The link's input columns hold the input's unique key: a target row
+	// matches at most one input row, so the pairs are the linked targets,
+	// each once (a semi-join; no pair built, the same rows).
+	semi := semiJoinKeepAll && in.unique && covers(colsOf(link.OnPairs(), 0), in.Key)
+	if semi && x.Keep != "first" {
+		semiJoins.Add(1)
+	}
 	res := t.result()
+	query := changeDimensionSelect(condition.DuckDB, q(popView), q(to.View), to, link, x.Keep, semi)
+	_, err = t.write(res, "out", to, query+" ORDER BY "+order("d", to))
+	return res, err
+}
+
+// changeLink is the link of the input's dimension change-dimension follows.
+func (t *task) changeLink(in pop, x *ChangeDimensionConfig) (campaign.Link, error) {
+	from, ok := t.Comp.Catalog.Table(in.Dimension)
+	if !ok {
+		return campaign.Link{}, invalid("change-dimension needs a population of a catalog table, not %s", in.Schema())
+	}
+	link, ok := from.Link(x.Via)
+	if !ok {
+		return campaign.Link{}, invalid("unknown link %q of %q", x.Via, from.Name)
+	}
+	return link, nil
+}
+
+// changeDimensionSelect is the rows of to (alias d) linked from the input
+// rows (alias i) in a dialect: inRel and toRel are the relations read.
+// Through a cardinality-one link whose target columns are not to's key,
+// an input row takes the first target in row order: DuckDB keeps it with
+// QUALIFY, Trino (no QUALIFY) from a subquery numbering the targets.
+func changeDimensionSelect(d condition.Dialect, inRel, toRel string, to pop, link campaign.Link, keep string, semi bool) string {
+	var on, targetCols []string
+	for _, p := range link.OnPairs() {
+		on = append(on, col("d", p[1])+" = "+col("i", p[0]))
+		targetCols = append(targetCols, p[1])
+	}
 	sel := "SELECT " + selectCols("d", to.Columns)
-	var query string
-	if x.Keep == "first" {
-		query = sel + " FROM " + q(to.View) + " AS d WHERE EXISTS (SELECT 1 FROM " + q(popView) + " AS i WHERE " + strings.Join(on, " AND ") + ")"
-	} else {
-		targets := q(to.View)
-		if link.Cardinality == "one" && !covers(targetCols, to.Key) {
-			targets = "(SELECT * FROM " + q(to.View) + " AS d QUALIFY row_number() OVER (PARTITION BY " +
-				selectCols("d", colsNamed(targetCols)) + " ORDER BY " + order("d", to) + ") = 1)"
-		}
-		if semiJoinKeepAll && in.unique && covers(colsOf(link.OnPairs(), 0), in.Key) {
-			// The link's input columns hold the input's unique key: a target
-			// row matches at most one input row, so the pairs are the linked
-			// targets, each once (a semi-join; no pair built, the same rows).
-			semiJoins.Add(1)
-			query = sel + " FROM " + targets + " AS d WHERE EXISTS (SELECT 1 FROM " + q(popView) + " AS i WHERE " + strings.Join(on, " AND ") + ")"
+	exists := " WHERE EXISTS (SELECT 1 FROM " + inRel + " AS i WHERE " + strings.Join(on, " AND ") + ")"
+	if keep == "first" {
+		return sel + " FROM " + toRel + " AS d" + exists
+	}
+	targets := toRel
+	if link.Cardinality == "one" && !covers(targetCols, to.Key) {
+		rank := "row_number() OVER (PARTITION BY " + selectCols("d", colsNamed(targetCols)) + " ORDER BY " + orderIn(d, "d", to) + ")"
+		if d == condition.Trino {
+			targets = "(SELECT " + selectCols("d", to.Columns) + " FROM (SELECT " + selectCols("d", to.Columns) + ", " + rank + " AS " + q(rnCol) +
+				" FROM " + toRel + " AS d) AS d WHERE " + col("d", rnCol) + " = 1)"
 		} else {
-			query = sel + " FROM " + q(popView) + " AS i JOIN " + targets + " AS d ON " + strings.Join(on, " AND ")
+			targets = "(SELECT * FROM " + toRel + " AS d QUALIFY " + rank + " = 1)"
 		}
 	}
-	_, err = t.write(res, "out", to, query+" ORDER BY "+order("d", to))
+	if semi {
+		return sel + " FROM " + targets + " AS d" + exists
+	}
+	return sel + " FROM " + inRel + " AS i JOIN " + targets + " AS d ON " + strings.Join(on, " AND ")
+}
+
+// planChangeDimension writes the Athena statement of change-dimension: the
+// same selection in the Trino dialect over the input's and the target's
+// Glue tables. Every (input row, target) pair is built (no manifest of an
+// Athena output vouches its key unique): the same rows as the semi-join.
+func planChangeDimension(t *task, x *ChangeDimensionConfig) (*activity.Result, error) {
+	res, done, err := t.athenaReady("out")
+	if err != nil || done {
+		return res, err
+	}
+	in, rel, err := t.athenaInput(0)
+	if err != nil {
+		return nil, err
+	}
+	link, err := t.changeLink(in, x)
+	if err != nil {
+		return nil, err
+	}
+	to, err := t.table(link.Table)
+	if err != nil {
+		return nil, err
+	}
+	toRel, err := t.athenaTable(link.Table)
+	if err != nil {
+		return nil, err
+	}
+	query := changeDimensionSelect(condition.Trino, rel, q(t.Comp.Catalog.Athena.Database)+"."+q(toRel), to, link, x.Keep, false)
+	if res.Extra["query"], err = t.unload("out", query, nil); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// finishChangeDimension records Athena's output as the out dataset.
+func finishChangeDimension(t *task, x *ChangeDimensionConfig) (*activity.Result, error) {
+	in, err := t.inputShape(0)
+	if err != nil {
+		return nil, err
+	}
+	link, err := t.changeLink(in, x)
+	if err != nil {
+		return nil, err
+	}
+	to, err := t.table(link.Table)
+	if err != nil {
+		return nil, err
+	}
+	res := t.result()
+	_, err = t.recordUnload(res, "out", to)
 	return res, err
 }

@@ -55,10 +55,31 @@ func incrementalQuery(d *Deps) *activity.Spec {
 			if x.Since.HistoryDays < 0 {
 				c.Errorf(campaign.JoinPath(sp, "historyDays"), "historyDays must be 0 (forever) or more")
 			}
+			if onAthena(c.Catalog, t.Name) {
+				athenaCheck(c, c.Path("where"), x.Where, t.Schema())
+				if x.Since.ExcludePrevious && c.Catalog.Engine == campaign.EngineAthena {
+					c.Errorf(campaign.JoinPath(sp, "excludePrevious"), "activity %s: not yet on athena: since.excludePrevious; set the catalog's engine to duckdb or auto", c.Activity.ID)
+				}
+			}
 		},
-		Output:   dimensionOutput(func(x *IncrementalQueryConfig) string { return x.Dimension }),
+		Output: dimensionOutput(func(x *IncrementalQueryConfig) string { return x.Dimension }),
+		Lower: func(l activity.Lowerer, x *IncrementalQueryConfig) error {
+			dim := x.Dimension
+			if dim == "" {
+				dim = l.Campaign().Dimension
+			}
+			if t, ok := l.Catalog().Table(dim); ok && onAthena(l.Catalog(), dim) && !x.Since.ExcludePrevious &&
+				trinoRefuses(l.Catalog(), l.Campaign(), x.Where, t.Schema()) == "" {
+				return lowerAthena(l, 1)
+			}
+			st := l.Task("", nil)
+			st.Next = l.Next()
+			l.Add(l.Name(""), st)
+			return nil
+		},
 		Describe: describeIncrementalQuery,
 		Run:      run(d, runIncrementalQuery),
+		OnAthena: true,
 	})
 }
 
@@ -76,28 +97,22 @@ func incrementalQuery(d *Deps) *activity.Spec {
 // before it; the output dataset, once written, is never recomputed. An empty
 // result leaves the port off (the branch stops, as in Adobe).
 func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, error) {
+	switch t.Req.Phase {
+	case PhasePlan:
+		return planIncrementalQuery(t, x)
+	case PhaseFinish:
+		return finishIncrementalQuery(t, x)
+	}
 	p, err := t.keyedTable(t.dimension(x.Dimension))
 	if err != nil {
 		return nil, err
 	}
-	st := t.deps.Incrementals
-	if st == nil {
-		return nil, &activity.InvalidInput{Msg: "no state store is configured"}
+	cur, before, advanced, err := t.incrementalState()
+	if err != nil {
+		return nil, err
 	}
 	campaignID, run := t.Comp.Campaign.ID, t.Req.Run.ID
-	cur, err := st.GetIncremental(t.Ctx, campaignID, t.Req.Activity)
-	if err != nil && !errors.Is(err, state.ErrNotFound) {
-		return nil, fmt.Errorf("read incremental state: %w", err)
-	}
-	// before is the state this run starts from.
-	before, advanced := cur, false
-	if n := len(cur.Runs); n > 0 && cur.Runs[n-1].RunID == run {
-		advanced = true
-		before = state.Incremental{}
-		if n > 1 {
-			before.HighWater, before.KeysRef = cur.Runs[n-2].HighWater, cur.Runs[n-2].KeysRef
-		}
-	}
+	st := t.deps.Incrementals
 
 	where, args, err := t.Where(x.Where, "t", p.Schema())
 	if err != nil {
@@ -105,18 +120,9 @@ func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, 
 	}
 	b := &sqlb{}
 	b.add("SELECT "+selectCols("t", p.Columns)+" FROM "+q(p.View)+" AS t WHERE "+where, args...)
-	var field campaign.Column
-	if x.Since.Field != "" {
-		c, ok := p.Schema().Column(x.Since.Field)
-		if !ok {
-			return nil, invalid("since.field: unknown column %q of %s", x.Since.Field, p.Dimension)
-		}
-		field = c
-		b.add(" AND " + col("t", c.Name) + " IS NOT NULL")
-		if !before.HighWater.IsZero() {
-			typ, arg := markArg(c, before.HighWater)
-			b.add(" AND "+col("t", c.Name)+" > CAST(? AS "+typ+")", arg)
-		}
+	field, err := sinceField(condition.DuckDB, b, p, x, before)
+	if err != nil {
+		return nil, err
 	}
 	since := time.Time{}
 	if x.Since.HistoryDays > 0 {
@@ -157,22 +163,9 @@ func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, 
 	}
 
 	// Advance from what the output holds (it may come from an earlier attempt).
-	out := t.View("written")
-	if _, err := t.Engine.StageDataset(t.Ctx, out, t.Out("out")); err != nil {
+	out, r, err := t.advanceFrom(field, m, cur, before)
+	if err != nil {
 		return nil, err
-	}
-	r := state.IncrementalRun{RunID: run, At: t.Now(), HighWater: before.HighWater, Count: m.Rows}
-	if field.Name != "" && m.Rows > 0 {
-		row, err := t.Engine.QueryRow(t.Ctx, "SELECT max("+q(field.Name)+") FROM "+q(out))
-		if err != nil {
-			return nil, err
-		}
-		if v, ok := row[0].(time.Time); ok && v.After(r.HighWater) {
-			r.HighWater = v
-		}
-	}
-	if cur.HighWater.After(r.HighWater) {
-		r.HighWater = cur.HighWater // never move the mark back
 	}
 	if x.Since.ExcludePrevious {
 		ref := dataset.Ref(blob.Join("incremental", campaignID, t.Req.Activity, run))
@@ -204,12 +197,160 @@ func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, 
 	return res, nil
 }
 
+// incrementalState is the activity's state (cur) and the state this run
+// starts from (before): a retried task whose run already advanced it
+// (advanced) starts from the state before its own run.
+func (t *task) incrementalState() (cur, before state.Incremental, advanced bool, err error) {
+	st := t.deps.Incrementals
+	if st == nil {
+		return cur, before, false, &activity.InvalidInput{Msg: "no state store is configured"}
+	}
+	cur, err = st.GetIncremental(t.Ctx, t.Comp.Campaign.ID, t.Req.Activity)
+	if err != nil && !errors.Is(err, state.ErrNotFound) {
+		return cur, before, false, fmt.Errorf("read incremental state: %w", err)
+	}
+	before = cur
+	if n := len(cur.Runs); n > 0 && cur.Runs[n-1].RunID == t.Req.Run.ID {
+		advanced = true
+		before = state.Incremental{}
+		if n > 1 {
+			before.HighWater, before.KeysRef = cur.Runs[n-2].HighWater, cur.Runs[n-2].KeysRef
+		}
+	}
+	return cur, before, advanced, nil
+}
+
+// sinceField adds since.field's filter to b in a dialect: the field is set
+// and later than the mark the run starts from.
+func sinceField(d condition.Dialect, b *sqlb, p pop, x *IncrementalQueryConfig, before state.Incremental) (campaign.Column, error) {
+	if x.Since.Field == "" {
+		return campaign.Column{}, nil
+	}
+	c, ok := p.Schema().Column(x.Since.Field)
+	if !ok {
+		return campaign.Column{}, invalid("since.field: unknown column %q of %s", x.Since.Field, p.Dimension)
+	}
+	b.add(" AND " + col("t", c.Name) + " IS NOT NULL")
+	if !before.HighWater.IsZero() {
+		typ, arg := markArgIn(d, c, before.HighWater)
+		b.add(" AND "+col("t", c.Name)+" > CAST(? AS "+typ+")", arg)
+	}
+	return c, nil
+}
+
+// advanceFrom is the state's next run: the output m's rows, the mark the
+// largest field value of the output (staged as out), never moved back.
+func (t *task) advanceFrom(field campaign.Column, m *dataset.Manifest, cur, before state.Incremental) (string, state.IncrementalRun, error) {
+	out := t.View("written")
+	r := state.IncrementalRun{RunID: t.Req.Run.ID, At: t.Now(), HighWater: before.HighWater, Count: m.Rows}
+	if _, err := t.Engine.StageDataset(t.Ctx, out, t.Out("out")); err != nil {
+		return "", r, err
+	}
+	if field.Name != "" && m.Rows > 0 {
+		row, err := t.Engine.QueryRow(t.Ctx, "SELECT max("+q(field.Name)+") FROM "+q(out))
+		if err != nil {
+			return "", r, err
+		}
+		if v, ok := row[0].(time.Time); ok && v.After(r.HighWater) {
+			r.HighWater = v
+		}
+	}
+	if cur.HighWater.After(r.HighWater) {
+		r.HighWater = cur.HighWater // never move the mark back
+	}
+	return out, r, nil
+}
+
+// planIncrementalQuery writes the Athena statement of incremental-query
+// (since.field: excludePrevious is not on Athena yet): the rows of the
+// table matching where whose field is later than the mark the run starts
+// from, in the Trino dialect.
+func planIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, error) {
+	if x.Since.ExcludePrevious {
+		return nil, invalid("incremental-query: since.excludePrevious is not yet on athena")
+	}
+	res, done, err := t.athenaReady("out")
+	if err != nil || done {
+		return res, err
+	}
+	p, err := t.table(t.dimension(x.Dimension))
+	if err != nil {
+		return nil, err
+	}
+	_, before, _, err := t.incrementalState()
+	if err != nil {
+		return nil, err
+	}
+	rel, err := t.athenaTable(p.Dimension)
+	if err != nil {
+		return nil, err
+	}
+	where, args, err := t.whereIn(condition.Trino, x.Where, "t", p.Schema())
+	if err != nil {
+		return nil, err
+	}
+	b := &sqlb{}
+	b.add("SELECT "+selectCols("t", p.Columns)+" FROM "+q(t.Comp.Catalog.Athena.Database)+"."+q(rel)+" AS t WHERE "+where, args...)
+	if _, err := sinceField(condition.Trino, b, p, x, before); err != nil {
+		return nil, err
+	}
+	if res.Extra["query"], err = t.unload("out", b.String(), b.args); err != nil {
+		return nil, err
+	}
+	return res, nil
+}
+
+// finishIncrementalQuery records Athena's output as out (off when empty)
+// and, in a live run not yet recorded, advances the state from it.
+func finishIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, error) {
+	p, err := t.table(t.dimension(x.Dimension))
+	if err != nil {
+		return nil, err
+	}
+	cur, before, advanced, err := t.incrementalState()
+	if err != nil {
+		return nil, err
+	}
+	res := t.result()
+	m, err := t.recordUnload(res, "out", pop{Dimension: p.Dimension, Key: p.Key, Columns: p.Columns})
+	if err != nil {
+		return nil, err
+	}
+	if m.Rows == 0 {
+		res.Ports["out"] = nil
+	}
+	if t.Req.Run.Test || advanced {
+		if t.Req.Run.Test {
+			t.Logf("test run: %d new rows; the incremental state is left as it is", m.Rows)
+		}
+		return res, nil
+	}
+	field, err := sinceField(condition.Trino, &sqlb{}, p, x, before)
+	if err != nil {
+		return nil, err
+	}
+	_, r, err := t.advanceFrom(field, m, cur, before)
+	if err != nil {
+		return nil, err
+	}
+	if _, err := t.deps.Incrementals.AdvanceIncremental(t.Ctx, t.Comp.Campaign.ID, t.Req.Activity, cur.Rev, r); err != nil {
+		return nil, fmt.Errorf("advance incremental state: %w", err)
+	}
+	t.Logf("%d new rows; high-water mark of %s: %s", m.Rows, field.Name, r.HighWater.Format(time.RFC3339Nano))
+	return res, nil
+}
+
 // markArg binds a high-water mark for a date or timestamp column.
 func markArg(c campaign.Column, mark time.Time) (string, any) {
+	return markArgIn(condition.DuckDB, c, mark)
+}
+
+// markArgIn is markArg in a dialect: its type name and instant form.
+func markArgIn(d condition.Dialect, c campaign.Column, mark time.Time) (string, any) {
 	if c.Type == campaign.TypeDate {
 		return "DATE", mark.UTC().Format("2006-01-02")
 	}
-	return "TIMESTAMPTZ", mark.UTC().Format(time.RFC3339Nano)
+	return d.TypeName("TIMESTAMPTZ"), d.Timestamp(mark)
 }
 
 // keyMatch is a.k = b.k for each key column.

@@ -1,6 +1,7 @@
 package targeting
 
 import (
+	"slices"
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
@@ -28,12 +29,7 @@ func reconciliation(d *Deps) *activity.Spec {
 		Type: "reconciliation", Family: activity.Targeting, Function: "Reconciliation",
 		Summary: "Identifies rows (of a file) as rows of a dimension.",
 		Inputs:  activity.Inputs{Min: 1, Max: 1},
-		Ports: func(x *ReconciliationConfig) []string {
-			if x.KeepUnmatched {
-				return []string{"out", "unmatched"}
-			}
-			return []string{"out"}
-		},
+		Ports:   reconcilePorts,
 		Check: func(c *activity.Check, x *ReconciliationConfig) {
 			t, ok := c.DimensionTable(x.Dimension, c.Path("dimension"))
 			if len(x.Match) == 0 && x.Where == nil {
@@ -64,9 +60,27 @@ func reconciliation(d *Deps) *activity.Spec {
 			}
 			return out
 		},
+		Lower: func(l activity.Lowerer, x *ReconciliationConfig) error {
+			if onAthenaInput(l.Catalog()) {
+				return lowerAthena(l, len(reconcilePorts(x)))
+			}
+			st := l.Task("", nil)
+			st.Next = l.Next()
+			l.Add(l.Name(""), st)
+			return nil
+		},
 		Describe: describeReconciliation,
 		Run:      run(d, runReconciliation),
+		OnAthena: true,
 	})
+}
+
+// reconcilePorts are the ports a reconciliation writes.
+func reconcilePorts(x *ReconciliationConfig) []string {
+	if x.KeepUnmatched {
+		return []string{"out", "unmatched"}
+	}
+	return []string{"out"}
 }
 
 // reconciledSchema is the dimension's columns followed by the input's
@@ -107,6 +121,12 @@ const (
 // evaluated on the joined pairs. A condition without such an equality
 // compares every input row with every dimension row.
 func runReconciliation(t *task, x *ReconciliationConfig) (*activity.Result, error) {
+	switch t.Req.Phase {
+	case PhasePlan:
+		return planReconciliation(t, x)
+	case PhaseFinish:
+		return finishReconciliation(t, x)
+	}
 	ins, err := t.inputs()
 	if err != nil {
 		return nil, err
@@ -117,48 +137,18 @@ func runReconciliation(t *task, x *ReconciliationConfig) (*activity.Result, erro
 		return nil, err
 	}
 	input := t.scratchTable("input")
-	if err := t.exec("CREATE TABLE " + q(input) + " AS SELECT " + selectCols("t", in.Columns) + ", row_number() OVER (ORDER BY " +
-		order("t", in) + ") AS " + q(ridCol) + " FROM " + q(in.View) + " AS t"); err != nil {
+	if err := t.exec("CREATE TABLE " + q(input) + " AS " + reconcileInput(condition.DuckDB, q(in.View), in)); err != nil {
 		return nil, err
 	}
-	var pairs [][2]string // input column, dimension column
-	for _, m := range x.Match {
-		if !in.has(m.Input) || !dim.has(m.Field) {
-			return nil, invalid("match: unknown column %s = %s", m.Input, m.Field)
-		}
-		pairs = append(pairs, [2]string{m.Input, m.Field})
+	r, err := newReconciler(x, dim, in)
+	if err != nil {
+		return nil, err
 	}
-	var residual *condition.Condition
-	if x.Where != nil {
-		var more [][2]string
-		more, residual = splitMatch(x.Where, dim, in)
-		pairs = append(pairs, more...)
-	}
-	// matched: every (input row, dimension row) pair that matches, with the
-	// dimension's columns, the input's columns renamed, and the input row id.
-	merged := dim.Schema()
-	sel := []string{selectCols("d", dim.Columns)}
-	for _, c := range in.Columns {
-		merged.Columns = append(merged.Columns, campaign.Column{Name: inputColPrefix + c.Name, Type: c.Type, Scale: c.Scale})
-		sel = append(sel, col("i", c.Name)+" AS "+q(inputColPrefix+c.Name))
-	}
-	sel = append(sel, col("i", ridCol))
-	join := " CROSS JOIN " + q(dim.View) + " AS d"
-	if len(pairs) > 0 {
-		on := make([]string, len(pairs))
-		for i, p := range pairs {
-			on[i] = col("d", p[1]) + " = " + col("i", p[0])
-		}
-		join = " JOIN " + q(dim.View) + " AS d ON " + strings.Join(on, " AND ")
-	}
-	matched := &sqlb{}
-	matched.add("SELECT * FROM (SELECT " + strings.Join(sel, ", ") + " FROM " + q(input) + " AS i" + join + ") AS m")
-	if residual != nil {
-		w, args, err := t.Where(residual, "m", merged)
-		if err != nil {
-			return nil, err
-		}
-		matched.add(" WHERE "+w, args...)
+	matched, err := r.matched(q(input), q(dim.View), func(c *condition.Condition, s campaign.Schema) (string, []any, error) {
+		return t.Where(c, "m", s)
+	})
+	if err != nil {
+		return nil, err
 	}
 	counts := t.scratchTable("counts")
 	if err := t.exec("CREATE TABLE "+q(counts)+" AS SELECT "+q(ridCol)+", count(*) AS n FROM ("+matched.String()+") GROUP BY "+q(ridCol),
@@ -171,39 +161,207 @@ func runReconciliation(t *task, x *ReconciliationConfig) (*activity.Result, erro
 		t.Logf("%d rows matched one %s row, %d none, %d several", one, dim.Dimension, in.Count-one-several, several)
 	}
 	res := t.result()
-	outSchema := reconciledSchema(dim.Schema(), in.Schema())
-	out := pop{Dimension: dim.Dimension, Key: dim.Key, Columns: outSchema.Columns}
+	out := r.out
 	if reconcileNarrow {
 		// The dimension's columns are its row's, by key: written narrow over
 		// the table (the key and the input's columns), which readers join
 		// back; update-data and channel plans read those own columns alone.
 		out.Base = dim.Base
 	}
-	outSel := []string{selectCols("m", dim.Columns)}
-	for _, c := range outSchema.Columns[len(dim.Columns):] {
-		outSel = append(outSel, col("m", inputColPrefix+c.Name)+" AS "+q(c.Name))
-	}
 	var keyOrder []string
 	for _, k := range dim.Key {
 		keyOrder = append(keyOrder, col("m", k))
 	}
 	keyOrder = append(keyOrder, col("m", ridCol))
-	if _, err := t.write(res, "out", out, "SELECT "+strings.Join(outSel, ", ")+" FROM ("+matched.String()+") AS m JOIN "+q(counts)+
-		" AS c ON "+col("c", ridCol)+" = "+col("m", ridCol)+" AND c.n = 1 ORDER BY "+strings.Join(keyOrder, ", "), matched.args...); err != nil {
+	if _, err := t.write(res, "out", out, r.outSelect(matched.String(), q(counts))+" ORDER BY "+strings.Join(keyOrder, ", "), matched.args...); err != nil {
 		return nil, err
 	}
 	if x.KeepUnmatched {
-		var cols []campaign.Column
-		for _, c := range in.Columns {
-			if c.Name != "reason" {
-				cols = append(cols, c)
-			}
-		}
-		if _, err := t.write(res, "unmatched", in, "SELECT "+selectCols("i", cols)+", CAST(CASE WHEN c.n IS NULL THEN ? ELSE ? END AS VARCHAR) AS reason FROM "+
-			q(input)+" AS i LEFT JOIN "+q(counts)+" AS c ON "+col("c", ridCol)+" = "+col("i", ridCol)+" WHERE c.n IS NULL OR c.n > 1 ORDER BY "+
-			col("i", ridCol), ReasonNoMatch, ReasonSeveral); err != nil {
+		sel, args := r.unmatchedSelect(condition.DuckDB, q(input), q(counts))
+		if _, err := t.write(res, "unmatched", in, sel+" ORDER BY "+col("i", ridCol), args...); err != nil {
 			return nil, err
 		}
+	}
+	return res, nil
+}
+
+// reconcileInput numbers the input's rows (at rel, alias t) in row order,
+// in a dialect: a row's id.
+func reconcileInput(d condition.Dialect, rel string, in pop) string {
+	return "SELECT " + selectCols("t", in.Columns) + ", row_number() OVER (ORDER BY " + orderIn(d, "t", in) + ") AS " + q(ridCol) +
+		" FROM " + rel + " AS t"
+}
+
+// reconciler is a reconciliation's join: the pairs that become join keys,
+// the rest of its condition, and the merged and output shapes.
+type reconciler struct {
+	dim, in  pop
+	pairs    [][2]string // input column, dimension column
+	residual *condition.Condition
+	merged   campaign.Schema
+	out      pop // the out port's shape (dimension's columns, then the input's it lacks)
+}
+
+func newReconciler(x *ReconciliationConfig, dim, in pop) (*reconciler, error) {
+	r := &reconciler{dim: dim, in: in}
+	for _, m := range x.Match {
+		if !in.has(m.Input) || !dim.has(m.Field) {
+			return nil, invalid("match: unknown column %s = %s", m.Input, m.Field)
+		}
+		r.pairs = append(r.pairs, [2]string{m.Input, m.Field})
+	}
+	if x.Where != nil {
+		var more [][2]string
+		more, r.residual = splitMatch(x.Where, dim, in)
+		r.pairs = append(r.pairs, more...)
+	}
+	r.merged = dim.Schema()
+	for _, c := range in.Columns {
+		r.merged.Columns = append(r.merged.Columns, campaign.Column{Name: inputColPrefix + c.Name, Type: c.Type, Scale: c.Scale})
+	}
+	outSchema := reconciledSchema(dim.Schema(), in.Schema())
+	r.out = pop{Dimension: dim.Dimension, Key: dim.Key, Columns: outSchema.Columns}
+	return r, nil
+}
+
+// matched is every (input row, dimension row) pair that matches, with the
+// dimension's columns, the input's columns renamed, and the input row id:
+// input and dim are the relations of the numbered input and the dimension;
+// where lowers the residual condition over the pair (alias m).
+func (r *reconciler) matched(input, dim string, where func(*condition.Condition, campaign.Schema) (string, []any, error)) (*sqlb, error) {
+	sel := []string{selectCols("d", r.dim.Columns)}
+	for _, c := range r.in.Columns {
+		sel = append(sel, col("i", c.Name)+" AS "+q(inputColPrefix+c.Name))
+	}
+	sel = append(sel, col("i", ridCol))
+	join := " CROSS JOIN " + dim + " AS d"
+	if len(r.pairs) > 0 {
+		on := make([]string, len(r.pairs))
+		for i, p := range r.pairs {
+			on[i] = col("d", p[1]) + " = " + col("i", p[0])
+		}
+		join = " JOIN " + dim + " AS d ON " + strings.Join(on, " AND ")
+	}
+	matched := &sqlb{}
+	matched.add("SELECT * FROM (SELECT " + strings.Join(sel, ", ") + " FROM " + input + " AS i" + join + ") AS m")
+	if r.residual != nil {
+		w, args, err := where(r.residual, r.merged)
+		if err != nil {
+			return nil, err
+		}
+		matched.add(" WHERE "+w, args...)
+	}
+	return matched, nil
+}
+
+// outSelect is the out port's rows: the pairs of matched whose input row
+// matched exactly one dimension row (counts: rid, n).
+func (r *reconciler) outSelect(matched, counts string) string {
+	outSel := []string{selectCols("m", r.dim.Columns)}
+	for _, c := range r.out.Columns[len(r.dim.Columns):] {
+		outSel = append(outSel, col("m", inputColPrefix+c.Name)+" AS "+q(c.Name))
+	}
+	return "SELECT " + strings.Join(outSel, ", ") + " FROM (" + matched + ") AS m JOIN " + counts +
+		" AS c ON " + col("c", ridCol) + " = " + col("m", ridCol) + " AND c.n = 1"
+}
+
+// unmatchedColumns are the unmatched port's columns but reason.
+func (r *reconciler) unmatchedColumns() []campaign.Column {
+	var cols []campaign.Column
+	for _, c := range r.in.Columns {
+		if c.Name != "reason" {
+			cols = append(cols, c)
+		}
+	}
+	return cols
+}
+
+// unmatchedSelect is the input rows that matched no dimension row or
+// several, with the reason, in a dialect: Trino's values are inlined, each
+// in its own cast (condition.Inline).
+func (r *reconciler) unmatchedSelect(d condition.Dialect, input, counts string) (string, []any) {
+	reason := "CAST(CASE WHEN c.n IS NULL THEN ? ELSE ? END AS VARCHAR)"
+	if d == condition.Trino {
+		reason = "CASE WHEN c.n IS NULL THEN CAST(? AS VARCHAR) ELSE CAST(? AS VARCHAR) END"
+	}
+	return "SELECT " + selectCols("i", r.unmatchedColumns()) + ", " + reason + " AS reason FROM " + input + " AS i LEFT JOIN " + counts +
+		" AS c ON " + col("c", ridCol) + " = " + col("i", ridCol) + " WHERE c.n IS NULL OR c.n > 1", []any{ReasonNoMatch, ReasonSeveral}
+}
+
+// planReconciliation writes the Athena statements of a reconciliation, one
+// per port, each WITH the numbered input, the matching pairs and their
+// count per input row; out is written wide (the dimension's columns too):
+// Athena reads no dataset written over its table.
+func planReconciliation(t *task, x *ReconciliationConfig) (*activity.Result, error) {
+	ports := reconcilePorts(x)
+	res, done, err := t.athenaReady(ports...)
+	if err != nil || done {
+		return res, err
+	}
+	in, rel, err := t.athenaInput(0)
+	if err != nil {
+		return nil, err
+	}
+	dim, err := t.table(t.dimension(x.Dimension))
+	if err != nil {
+		return nil, err
+	}
+	dimRel, err := t.athenaTable(dim.Dimension)
+	if err != nil {
+		return nil, err
+	}
+	r, err := newReconciler(x, dim, in)
+	if err != nil {
+		return nil, err
+	}
+	matched, err := r.matched(q("input"), q(t.Comp.Catalog.Athena.Database)+"."+q(dimRel), func(c *condition.Condition, s campaign.Schema) (string, []any, error) {
+		return t.whereIn(condition.Trino, c, "m", s)
+	})
+	if err != nil {
+		return nil, err
+	}
+	with := "WITH " + q("input") + " AS (" + reconcileInput(condition.Trino, rel, in) + "), " + q("matched") + " AS (" + matched.String() +
+		"), " + q("counts") + " AS (SELECT " + q(ridCol) + ", count(*) AS n FROM " + q("matched") + " GROUP BY " + q(ridCol) + ") "
+	sel := map[string]*sqlb{"out": (&sqlb{}).add(with+r.outSelect("SELECT * FROM "+q("matched"), q("counts")), matched.args...)}
+	if x.KeepUnmatched {
+		u, args := r.unmatchedSelect(condition.Trino, q("input"), q("counts"))
+		sel["unmatched"] = (&sqlb{}).add(with+u, append(slices.Clone(matched.args), args...)...)
+	}
+	for i, port := range ports {
+		if res.Extra[queryKey(i)], err = t.unload(port, sel[port].String(), sel[port].args); err != nil {
+			return nil, err
+		}
+	}
+	return res, nil
+}
+
+// finishReconciliation records Athena's output of each port.
+func finishReconciliation(t *task, x *ReconciliationConfig) (*activity.Result, error) {
+	in, err := t.inputShape(0)
+	if err != nil {
+		return nil, err
+	}
+	dim, err := t.table(t.dimension(x.Dimension))
+	if err != nil {
+		return nil, err
+	}
+	r, err := newReconciler(x, dim, in)
+	if err != nil {
+		return nil, err
+	}
+	res := t.result()
+	m, err := t.recordUnload(res, "out", r.out)
+	if err != nil {
+		return nil, err
+	}
+	t.Logf("%d rows matched one %s row", m.Rows, dim.Dimension)
+	if x.KeepUnmatched {
+		u := in
+		u.Columns = append(r.unmatchedColumns(), campaign.Column{Name: "reason", Type: campaign.TypeString})
+		if m, err = t.recordUnload(res, "unmatched", u); err != nil {
+			return nil, err
+		}
+		t.Logf("%d rows matched none or several", m.Rows)
 	}
 	return res, nil
 }

@@ -109,6 +109,12 @@ activities:
 // keysOf lists the keys of a port's dataset of a run, in order.
 func keysOf(t *testing.T, home, runID, activity, port, key string) string {
 	t.Helper()
+	return keysAt(t, home, "runs/"+runID+"/"+activity+"/"+port, key)
+}
+
+// keysAt lists the keys of the dataset at ref, in order.
+func keysAt(t *testing.T, home, ref, key string) string {
+	t.Helper()
 	store, err := folderblob.New(filepath.Join(home, "blob"))
 	if err != nil {
 		t.Fatal(err)
@@ -119,7 +125,7 @@ func keysOf(t *testing.T, home, runID, activity, port, key string) string {
 	}
 	defer eng.Close()
 	ctx := context.Background()
-	if _, err := eng.StageDataset(ctx, "v", dataset.Ref("runs/"+runID+"/"+activity+"/"+port)); err != nil {
+	if _, err := eng.StageDataset(ctx, "v", dataset.Ref(ref)); err != nil {
 		t.Fatal(err)
 	}
 	row, err := eng.QueryRow(ctx, "SELECT string_agg("+dataset.QuoteIdent(key)+", ',' ORDER BY "+dataset.QuoteIdent(key)+") FROM v")
@@ -128,7 +134,7 @@ func keysOf(t *testing.T, home, runID, activity, port, key string) string {
 	}
 	s, _ := row[0].(string)
 	if s == "" {
-		t.Fatalf("%s.%s: no rows", activity, port)
+		t.Fatalf("%s: no rows", ref)
 	}
 	return s
 }
