@@ -364,7 +364,15 @@ func (t *task) whereIn(d condition.Dialect, c *condition.Condition, alias string
 	if d != condition.Trino || c == nil {
 		return t.Where(c, alias, s)
 	}
+	return condition.ToSQL(c, t.scopeIn(d, alias, s))
+}
+
+// scopeIn is the task's condition scope in a dialect: on Trino over the
+// run's Glue tables (athenaTable registers those it reads).
+func (t *task) scopeIn(d condition.Dialect, alias string, s campaign.Schema) condition.SQLScope {
 	sc := t.Scope(alias, s)
-	sc.Dialect, sc.Database, sc.Relation = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable
-	return condition.ToSQL(c, sc)
+	if d == condition.Trino {
+		sc.Dialect, sc.Database, sc.Relation = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable
+	}
+	return sc
 }
