@@ -209,7 +209,9 @@ func TestSendersScoped(t *testing.T) {
 // role may use Athena or Glue and build-audience gets no database; with
 // them, the campaigns' role runs queries in that workgroup only, reads that
 // database's tables only and writes under the runs' athena/ folders and
-// athena-results/ only, and build-audience alone registers tables there.
+// athena-results/ only, and only the functions of Athena-lowered types
+// (build-audience, deduplication, split, enrichment, combine) register
+// tables there.
 func TestAthenaScoped(t *testing.T) {
 	arn := func(service, res string) string {
 		return "arn:" + partition + ":" + service + ":" + region + ":" + account + ":" + res
@@ -234,6 +236,8 @@ func TestAthenaScoped(t *testing.T) {
 		dedup, _ := s.roleStatements(t, s.functionRole(t, "DeduplicationFunction"))
 		split, _ := s.roleStatements(t, s.functionRole(t, "SplitFunction"))
 		combine, _ := s.roleStatements(t, s.functionRole(t, "CombineFunction"))
+		enrich, _ := s.roleStatements(t, s.functionRole(t, "EnrichmentFunction"))
+		incr, _ := s.roleStatements(t, s.functionRole(t, "IncrementalQueryFunction"))
 		for _, c := range []struct {
 			who   string
 			stmts []statement
@@ -265,13 +269,17 @@ func TestAthenaScoped(t *testing.T) {
 			{"Deduplication", dedup, request{Action: "glue:CreateTable", Resource: otherTbl}, false},
 			{"Split", split, request{Action: "glue:UpdateTable", Resource: tbl}, on},
 			{"Split", split, request{Action: "athena:StartQueryExecution", Resource: otherWg}, false},
-			{"Combine", combine, request{Action: "glue:CreateTable", Resource: tbl}, false},
+			{"Combine", combine, request{Action: "glue:CreateTable", Resource: tbl}, on},
+			{"Combine", combine, request{Action: "glue:CreateTable", Resource: otherTbl}, false},
+			{"Enrichment", enrich, request{Action: "glue:UpdateTable", Resource: tbl}, on},
+			{"Enrichment", enrich, request{Action: "athena:StartQueryExecution", Resource: otherWg}, false},
+			{"IncrementalQuery", incr, request{Action: "glue:CreateTable", Resource: tbl}, false},
 		} {
 			if got := allowed(c.stmts, c.r); got != c.want {
 				t.Errorf("Athena parameters set %v: %s %s allowed %v, want %v", on, c.who, c.r, got, c.want)
 			}
 		}
-		for _, fn := range []string{"BuildAudience", "Deduplication", "Split"} {
+		for _, fn := range []string{"BuildAudience", "Deduplication", "Split", "Enrichment", "Combine"} {
 			env := s.resources[fn+"Function"]
 			got := fmt.Sprint(s.value(t, obj(obj(env["Properties"])["Environment"])["Variables"]))
 			if on != strings.Contains(got, athenaDatabase) {

@@ -1,7 +1,8 @@
 // Package athenafn binds the Athena engine's host (Glue registration of a
 // run's tables, athenaglue over the stack's S3 and Glue clients) in the
 // functions whose activities lower to Athena: BuildAudience, Deduplication,
-// Split. Only they import it, so only they link Glue and need its grants.
+// Split, Enrichment, Combine. Only they import it, so only they link Glue
+// and need its grants.
 package athenafn
 
 import (
