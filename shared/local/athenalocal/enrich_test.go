@@ -8,6 +8,7 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 )
@@ -287,4 +288,34 @@ func nonNull(t *testing.T, home, runID, activity, col string) int64 {
 	}
 	n, _ := row[0].(int64)
 	return n
+}
+
+// An enrichment whose aggregate's where the Trino dialect cannot lower yet
+// is refused under engine: athena, naming the activity and the where.
+func TestEnrichmentDatePartsRefusedOnAthena(t *testing.T) {
+	dir := workspace(t, 10)
+	const campaign = `version: 1
+id: athena-enrich-refused
+dimension: customers
+timezone: UTC
+activities:
+  - { id: all, type: build-audience }
+  - id: enriched
+    type: enrichment
+    from: all
+    add:
+      - { name: city, field: store.city }
+      - { name: birthdayBuys, link: purchases, aggregate: count, where: { field: purchasedAt, op: anniversary } }
+`
+	f := filepath.Join(dir, "refused.yaml")
+	if err := os.WriteFile(f, []byte(campaign), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	_, diags := builtin.CompileFiles(f, filepath.Join(dir, "catalog-athena.yaml"))
+	if !diags.HasErrors() || !strings.Contains(diags.Error(), "activities[1].add[1].where: activity enriched: not yet on athena") {
+		t.Errorf("date parts in an enrichment on athena: %v", diags)
+	}
+	if _, diags := builtin.CompileFiles(f, filepath.Join(dir, "catalog.yaml")); diags.HasErrors() {
+		t.Errorf("on duckdb: %v", diags)
+	}
 }
