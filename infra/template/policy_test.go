@@ -236,6 +236,7 @@ func TestAthenaScoped(t *testing.T) {
 		split, _ := s.roleStatements(t, s.functionRole(t, "SplitFunction"))
 		combine, _ := s.roleStatements(t, s.functionRole(t, "CombineFunction"))
 		save, _ := s.roleStatements(t, s.functionRole(t, "SaveAudienceFunction"))
+		enrich, _ := s.roleStatements(t, s.functionRole(t, "EnrichmentFunction"))
 		for _, c := range []struct {
 			who   string
 			stmts []statement
@@ -272,13 +273,16 @@ func TestAthenaScoped(t *testing.T) {
 			{"Split", split, request{Action: "athena:StartQueryExecution", Resource: otherWg}, false},
 			{"SaveAudience", save, request{Action: "s3:DeleteObject", Resource: bucket + "/audiences/x/r-a/athena/part-0.parquet"}, true},
 			{"SaveAudience", save, request{Action: "s3:DeleteObject", Resource: bucket + "/audiences/x/r-a/part-0.parquet"}, false},
-			{"Combine", combine, request{Action: "glue:CreateTable", Resource: tbl}, false},
+			{"Combine", combine, request{Action: "glue:CreateTable", Resource: tbl}, on},
+			{"Combine", combine, request{Action: "glue:CreateTable", Resource: otherTbl}, false},
+			{"Enrichment", enrich, request{Action: "glue:UpdateTable", Resource: tbl}, on},
+			{"Enrichment", enrich, request{Action: "athena:StartQueryExecution", Resource: otherWg}, false},
 		} {
 			if got := allowed(c.stmts, c.r); got != c.want {
 				t.Errorf("Athena parameters set %v: %s %s allowed %v, want %v", on, c.who, c.r, got, c.want)
 			}
 		}
-		for _, fn := range []string{"BuildAudience", "Deduplication", "Split", "ChangeDimension", "IncrementalQuery", "ReadAudience", "Reconciliation", "SaveAudience"} {
+		for _, fn := range []string{"BuildAudience", "Deduplication", "Split", "ChangeDimension", "IncrementalQuery", "ReadAudience", "Reconciliation", "SaveAudience", "Enrichment", "Combine"} {
 			stmts, _ := s.roleStatements(t, s.functionRole(t, fn+"Function"))
 			if got := allowed(stmts, request{Action: "glue:CreateTable", Resource: tbl}); got != on {
 				t.Errorf("Athena parameters set %v: %s glue:CreateTable allowed %v", on, fn, got)

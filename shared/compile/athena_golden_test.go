@@ -59,24 +59,33 @@ func compileAthenaSrc(t *testing.T, dir, name string, src []byte, onError string
 	return p
 }
 
-// The Athena-engine golden: examples/newsletter (build-audience, flow and
-// channel activities only: winback's enrichment is not yet on Athena)
-// compiled with engine: athena.
+// The Athena-engine goldens: examples/newsletter (build-audience, flow and
+// channel activities) and examples/reference (enrichment, deduplication and
+// split too) compiled with engine: athena.
 func TestStateMachinesGoldenAthena(t *testing.T) {
-	p := compileAthena(t, "newsletter", "")
-	path := "../../statemachines/" + p.Campaign.ID + ".athena.asl.json"
-	if *update {
-		if err := os.WriteFile(path, p.JSON, 0o644); err != nil {
-			t.Fatal(err)
+	var p *compile.Program
+	for _, name := range []string{"reference", "newsletter"} {
+		p = compileAthena(t, name, "")
+		path := "../../statemachines/" + p.Campaign.ID + ".athena.asl.json"
+		if *update {
+			if err := os.WriteFile(path, p.JSON, 0o644); err != nil {
+				t.Fatal(err)
+			}
+			continue
 		}
+		want, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatalf("%v (run `make statemachines`)", err)
+		}
+		if !bytes.Equal(want, p.JSON) {
+			t.Errorf("%s is stale: run `make statemachines` and review the diff", path)
+		}
+		if name == "reference" && !bytes.Contains(p.JSON, []byte(`"QueryString.$": "$.r.enriched.extra.query"`)) {
+			t.Errorf("reference on athena: the enrichment runs no query")
+		}
+	}
+	if *update {
 		return
-	}
-	want, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("%v (run `make statemachines`)", err)
-	}
-	if !bytes.Equal(want, p.JSON) {
-		t.Errorf("%s is stale: run `make statemachines` and review the diff", path)
 	}
 	for _, s := range []string{`"Resource": "arn:aws:states:::athena:startQueryExecution.sync"`, `"QueryString.$": "$.r.subscribers.extra.query"`,
 		`"Athena.TooManyRequestsException"`, `"Error": "AthenaQueryFailed"`, `"WorkGroup": "stepwise"`} {
@@ -93,6 +102,7 @@ func TestASLValidatorAthena(t *testing.T) {
 	for _, policy := range []string{"", "ignore", "suspend"} {
 		validateASL(t, bin, "newsletter-athena-"+policy, compileAthena(t, "newsletter", policy).JSON)
 	}
+	validateASL(t, bin, "reference-athena", compileAthena(t, "reference", "").JSON)
 }
 
 // The Athena states of reconciliation (a query per port), change-dimension,

@@ -385,14 +385,17 @@ func (t *task) whereIn(d condition.Dialect, c *condition.Condition, alias string
 	if d != condition.Trino || c == nil {
 		return t.Where(c, alias, s)
 	}
-	return condition.ToSQL(c, t.trinoScope(alias, s))
+	return condition.ToSQL(c, t.scopeIn(d, alias, s))
 }
 
-// trinoScope is the scope of a condition on Trino: relations are the run's
-// Glue tables, saved audiences too.
-func (t *task) trinoScope(alias string, s campaign.Schema) condition.SQLScope {
+// scopeIn is the task's condition scope in a dialect: on Trino, relations
+// are the run's Glue tables (athenaTable registers those it reads), saved
+// audiences too.
+func (t *task) scopeIn(d condition.Dialect, alias string, s campaign.Schema) condition.SQLScope {
 	sc := t.Scope(alias, s)
-	sc.Dialect, sc.Database, sc.Relation, sc.Audience = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable, t.athenaAudience
+	if d == condition.Trino {
+		sc.Dialect, sc.Database, sc.Relation, sc.Audience = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable, t.athenaAudience
+	}
 	return sc
 }
 

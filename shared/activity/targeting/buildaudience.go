@@ -93,7 +93,7 @@ func planBuildAudience(t *task, x *BuildAudienceConfig) (*activity.Result, error
 	}
 	where, args := "true", []any(nil)
 	if x.Where != nil {
-		if where, args, err = condition.ToSQL(x.Where, t.trinoScope("t", p.Schema())); err != nil {
+		if where, args, err = condition.ToSQL(x.Where, t.scopeIn(condition.Trino, "t", p.Schema())); err != nil {
 			return nil, err
 		}
 	}

@@ -8,6 +8,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
 )
 
 // CombineConfig combines several populations as sets.
@@ -23,12 +24,7 @@ func combine(d *Deps) *activity.Spec {
 		Type: "combine", Family: activity.Targeting, Function: "Combine",
 		Summary: "Union, intersection or exclusion of several populations.",
 		Inputs:  activity.Inputs{Min: 2, SameDimension: true},
-		Ports: func(x *CombineConfig) []string {
-			if x.Complement {
-				return []string{"out", "complement"}
-			}
-			return []string{"out"}
-		},
+		Ports:   combinePorts,
 		Check: func(c *activity.Check, x *CombineConfig) {
 			c.OneOf(x.Operation, c.Path("operation"), "operation", "union", "intersection", "exclusion")
 			if x.Complement && x.Operation == "union" {
@@ -54,9 +50,27 @@ func combine(d *Deps) *activity.Spec {
 			}
 			return map[string]campaign.Schema{"out": s, "complement": s}
 		},
+		Lower: func(l activity.Lowerer, x *CombineConfig) error {
+			if onAthenaInput(l.Catalog()) {
+				return lowerAthena(l, len(combinePorts(x)))
+			}
+			st := l.Task("", nil)
+			st.Next = l.Next()
+			l.Add(l.Name(""), st)
+			return nil
+		},
 		Describe: describeCombine,
 		Run:      run(d, runCombine),
+		OnAthena: true,
 	})
+}
+
+// combinePorts are the ports a combine writes.
+func combinePorts(x *CombineConfig) []string {
+	if x.Complement {
+		return []string{"out", "complement"}
+	}
+	return []string{"out"}
 }
 
 // combine: rows are matched on key (default: the first input's dimension
@@ -72,6 +86,12 @@ func combine(d *Deps) *activity.Spec {
 //
 // An inactive input is an empty population.
 func runCombine(t *task, x *CombineConfig) (*activity.Result, error) {
+	switch t.Req.Phase {
+	case PhasePlan:
+		return planCombine(t, x)
+	case PhaseFinish:
+		return t.recordUnloads(combinePorts(x), nil)
+	}
 	ins, err := t.inputs()
 	if err != nil {
 		return nil, err
@@ -106,15 +126,12 @@ func runCombine(t *task, x *CombineConfig) (*activity.Result, error) {
 	if err != nil {
 		return nil, err
 	}
-	views := make([]string, len(ins)) // what the matches read
-	for j, in := range ins {
-		views[j] = in.View
+	c := &combiner{d: condition.DuckDB, first: first, key: key, match: make([]string, len(ins))}
+	for j, in := range ins { // what the matches read
+		c.match[j] = q(in.View)
 		if thru[j] != "" {
-			views[j] = thru[j]
+			c.match[j] = q(thru[j])
 		}
-	}
-	exists := func(j int, outer string) string {
-		return "EXISTS (SELECT 1 FROM " + q(views[j]) + " AS s WHERE " + sameKey("s", outer, key) + ")"
 	}
 	res := t.result()
 	writeRows := func(port, where string) error {
@@ -136,19 +153,14 @@ func runCombine(t *task, x *CombineConfig) (*activity.Result, error) {
 			unionThrough = false
 		}
 	}
-	// union is the one-row-per-key union of every input, in first's columns.
-	union := func() string {
-		parts := make([]string, len(ins))
-		for j, in := range ins {
-			view := in.View
-			if unionThrough {
-				view = thru[j]
-			}
-			parts[j] = fmt.Sprintf("SELECT %d AS __sw_src, %s FROM %s AS s", j, project("s", in, first.Columns), q(view))
+	unionRels := make([]string, len(ins))
+	for j, in := range ins {
+		unionRels[j] = q(in.View)
+		if unionThrough {
+			unionRels[j] = q(thru[j])
 		}
-		return "SELECT " + selectCols("u", first.Columns) + " FROM (" + strings.Join(parts, " UNION ALL ") + ") AS u " +
-			"QUALIFY row_number() OVER (PARTITION BY " + selectCols("u", colsNamed(key)) + " ORDER BY u.__sw_src, " + order("u", first) + ") = 1"
 	}
+	union := func() string { return c.union(ins, unionRels) }
 	writeUnion := func(port, query string) error {
 		if unionThrough {
 			p := first
@@ -159,36 +171,137 @@ func runCombine(t *task, x *CombineConfig) (*activity.Result, error) {
 		_, err := t.write(res, port, first, query)
 		return err
 	}
-	switch x.Operation {
-	case "union":
+	out, comp, err := c.sets(x.Operation)
+	if err != nil {
+		return nil, err
+	}
+	switch {
+	case x.Operation == "union":
 		err = writeUnion("out", "SELECT * FROM ("+union()+") AS t ORDER BY "+order("t", first))
-	case "intersection":
-		var all []string
-		for j := 1; j < len(ins); j++ {
-			all = append(all, exists(j, "t"))
-		}
-		if err = writeRows("out", strings.Join(all, " AND ")); err == nil && x.Complement {
-			every := make([]string, len(ins))
-			for j := range ins {
-				every[j] = exists(j, "t")
-			}
-			err = writeUnion("complement", "SELECT * FROM ("+union()+") AS t WHERE NOT ("+strings.Join(every, " AND ")+
-				") ORDER BY "+order("t", first))
-		}
-	case "exclusion":
-		var others []string
-		for j := 1; j < len(ins); j++ {
-			others = append(others, exists(j, "t"))
-		}
-		in := "(" + strings.Join(others, " OR ") + ")"
-		if err = writeRows("out", "NOT "+in); err == nil && x.Complement {
-			err = writeRows("complement", in)
+	case x.Operation == "intersection":
+		if err = writeRows("out", out); err == nil && x.Complement {
+			err = writeUnion("complement", "SELECT * FROM ("+union()+") AS t WHERE "+comp+" ORDER BY "+order("t", first))
 		}
 	default:
-		return nil, invalid("combine: unknown operation %q", x.Operation)
+		if err = writeRows("out", out); err == nil && x.Complement {
+			err = writeRows("complement", comp)
+		}
 	}
 	if err != nil {
 		return nil, err
+	}
+	return res, nil
+}
+
+// combiner writes a combine's SQL in a dialect: rows match on key (null
+// equal to null); match[j] is the relation the matches read input j as.
+type combiner struct {
+	d     condition.Dialect
+	first pop // the output's columns and row order
+	key   []string
+	match []string
+}
+
+// exists is true when input j holds the key of the row under outer.
+func (c *combiner) exists(j int, outer string) string {
+	return "EXISTS (SELECT 1 FROM " + c.match[j] + " AS s WHERE " + sameKey("s", outer, c.key) + ")"
+}
+
+// sets are the conditions on rows under alias t of each port of an
+// operation: out (intersection, exclusion: over the first input's rows)
+// and complement (intersection: over the union's rows; exclusion: over the
+// first input's).
+func (c *combiner) sets(op string) (out, complement string, err error) {
+	switch op {
+	case "union":
+		return "", "", nil
+	case "intersection":
+		var all []string
+		for j := 1; j < len(c.match); j++ {
+			all = append(all, c.exists(j, "t"))
+		}
+		every := make([]string, len(c.match))
+		for j := range c.match {
+			every[j] = c.exists(j, "t")
+		}
+		return strings.Join(all, " AND "), "NOT (" + strings.Join(every, " AND ") + ")", nil
+	case "exclusion":
+		var others []string
+		for j := 1; j < len(c.match); j++ {
+			others = append(others, c.exists(j, "t"))
+		}
+		in := "(" + strings.Join(others, " OR ") + ")"
+		return "NOT " + in, in, nil
+	}
+	return "", "", invalid("combine: unknown operation %q", op)
+}
+
+// union is the one-row-per-key union of every input (ins[j] read as
+// rels[j]) in first's columns: the first input's row of a key, the first
+// in row order. DuckDB keeps it with QUALIFY; Trino (no QUALIFY) selects
+// from a subquery carrying the row number.
+func (c *combiner) union(ins []pop, rels []string) string {
+	parts := make([]string, len(ins))
+	for j, in := range ins {
+		parts[j] = fmt.Sprintf("SELECT %d AS __sw_src, %s FROM %s AS s", j, projectIn(c.d, "s", in, c.first.Columns), rels[j])
+	}
+	rank := "row_number() OVER (PARTITION BY " + selectCols("u", colsNamed(c.key)) + " ORDER BY u.__sw_src, " + orderIn(c.d, "u", c.first) + ")"
+	all := "(" + strings.Join(parts, " UNION ALL ") + ") AS u"
+	cols := selectCols("u", c.first.Columns)
+	if c.d == condition.Trino {
+		return "SELECT " + cols + " FROM (SELECT " + cols + ", " + rank + " AS " + q(rnCol) + " FROM " + all + ") AS u WHERE " + col("u", rnCol) + " = 1"
+	}
+	return "SELECT " + cols + " FROM " + all + " QUALIFY " + rank + " = 1"
+}
+
+// planCombine writes the Athena statements of a combine, one per port, over
+// the inputs' Glue tables (an inactive input: an empty relation): the same
+// matches and union as on DuckDB (combiner), the output in the first
+// input's columns.
+func planCombine(t *task, x *CombineConfig) (*activity.Result, error) {
+	ports := combinePorts(x)
+	res, done, err := t.athenaReady(ports...)
+	if err != nil || done {
+		return res, err
+	}
+	ins := make([]pop, len(t.Req.Inputs))
+	rels := make([]string, len(ins))
+	for j := range ins {
+		if ins[j], rels[j], err = t.athenaInput(j); err != nil {
+			return nil, err
+		}
+	}
+	key := x.Key
+	if len(key) == 0 {
+		key = ins[0].Key
+	}
+	if len(key) == 0 {
+		return nil, invalid("combine: the population has no key: set key")
+	}
+	for _, in := range ins {
+		for _, k := range key {
+			if !in.has(k) {
+				return nil, invalid("combine: the population from %s has no key column %q", in.From, k)
+			}
+		}
+	}
+	c := &combiner{d: condition.Trino, first: ins[0], key: key, match: rels}
+	out, comp, err := c.sets(x.Operation)
+	if err != nil {
+		return nil, err
+	}
+	rows := "SELECT " + selectCols("t", ins[0].Columns) + " FROM " + rels[0] + " AS t WHERE "
+	sel := map[string]string{"out": rows + out, "complement": rows + comp}
+	switch x.Operation {
+	case "union":
+		sel["out"] = c.union(ins, rels)
+	case "intersection":
+		sel["complement"] = "SELECT * FROM (" + c.union(ins, rels) + ") AS t WHERE " + comp
+	}
+	for i, port := range ports {
+		if res.Extra[queryKey(i)], err = t.unload(port, sel[port], nil); err != nil {
+			return nil, err
+		}
 	}
 	return res, nil
 }
@@ -252,15 +365,16 @@ func sameKey(a, b string, key []string) string {
 	return strings.Join(parts, " AND ")
 }
 
-// project selects cols from p's rows under alias, by name, cast to their
-// types; columns p lacks are null.
-func project(alias string, p pop, cols []campaign.Column) string {
+// projectIn selects cols from p's rows under alias, by name, cast to their
+// types (the dialect's names); columns p lacks are null.
+func projectIn(d condition.Dialect, alias string, p pop, cols []campaign.Column) string {
 	out := make([]string, len(cols))
 	for i, c := range cols {
 		typ, err := duckType(c)
 		if err != nil {
 			typ = "VARCHAR"
 		}
+		typ = d.TypeName(typ)
 		if p.has(c.Name) {
 			out[i] = "CAST(" + col(alias, c.Name) + " AS " + typ + ") AS " + q(c.Name)
 		} else {

@@ -2,6 +2,7 @@ package targeting
 
 import (
 	"fmt"
+	"slices"
 	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
@@ -43,8 +44,18 @@ func enrichment(d *Deps) *activity.Spec {
 			cols, _ := enrichmentColumns(c, x, in, false)
 			return map[string]campaign.Schema{"out": s.With(cols...)}
 		},
+		Lower: func(l activity.Lowerer, x *EnrichmentConfig) error {
+			if onAthenaInput(l.Catalog()) {
+				return lowerAthena(l, 1)
+			}
+			st := l.Task("", nil)
+			st.Next = l.Next()
+			l.Add(l.Name(""), st)
+			return nil
+		},
 		Describe: describeEnrichment,
 		Run:      run(d, runEnrichment),
+		OnAthena: true,
 	})
 }
 
@@ -169,6 +180,7 @@ func (e *additionCheck) linkColumns(ap string, a Addition) []campaign.Column {
 	lt, _ := c.Catalog.Table(l.Table)
 	if e.report && a.Where != nil {
 		c.CheckCondition(campaign.JoinPath(ap, "where"), a.Where, lt.Schema())
+		athenaCheck(c, campaign.JoinPath(ap, "where"), a.Where, lt.Schema())
 	}
 	if e.report {
 		c.RequireOrder(lt.Schema(), a.OrderBy, campaign.JoinPath(ap, "orderBy"))
@@ -287,17 +299,97 @@ func splitDots(s string) []string { return strings.Split(s, ".") }
 //   - join + on + field: the field of the first row (in its key order) of
 //     another inbound population whose `on` columns equal this row's; null
 //     when none (null `on` values match nothing).
+//
+// On Athena the plan phase writes the same SELECT in the Trino dialect
+// (enricher) as one UNLOAD; finish records it.
 func runEnrichment(t *task, x *EnrichmentConfig) (*activity.Result, error) {
+	switch t.Req.Phase {
+	case PhasePlan:
+		return planEnrichment(t, x)
+	case PhaseFinish:
+		return finishEnrichment(t, x)
+	}
 	ins, err := t.inputs()
 	if err != nil {
 		return nil, err
 	}
 	in := ins[0]
-	added, err := t.addedColumns(x, ins)
+	rels := make([]string, len(ins))
+	for i, p := range ins {
+		rels[i] = q(p.View)
+	}
+	e := &enricher{d: condition.DuckDB, t: t, ins: ins, rels: rels}
+	sel, err := e.query(x)
 	if err != nil {
 		return nil, err
 	}
-	scope := t.Scope("t", in.Schema())
+	res := t.result()
+	// One row per input row: every join matches at most one row.
+	_, err = t.writeRows(res, "out", in, false, sel.String()+" ORDER BY "+order("t", in), sel.args...)
+	return res, err
+}
+
+// planEnrichment writes the Athena statement of an enrichment: the
+// enricher's SELECT over the inputs' Glue tables (an inactive input: an
+// empty relation) and the linked tables'.
+func planEnrichment(t *task, x *EnrichmentConfig) (*activity.Result, error) {
+	res, done, err := t.athenaReady("out")
+	if err != nil || done {
+		return res, err
+	}
+	ins := make([]pop, len(t.Req.Inputs))
+	rels := make([]string, len(ins))
+	for i := range ins {
+		if ins[i], rels[i], err = t.athenaInput(i); err != nil {
+			return nil, err
+		}
+	}
+	sel, err := (&enricher{d: condition.Trino, t: t, ins: ins, rels: rels}).query(x)
+	if err != nil {
+		return nil, err
+	}
+	res.Extra[queryKey(0)], err = t.unload("out", sel.String(), sel.args)
+	return res, err
+}
+
+// finishEnrichment records Athena's output: the input's columns, then the
+// added ones, as the SELECT lists them.
+func finishEnrichment(t *task, x *EnrichmentConfig) (*activity.Result, error) {
+	ins := make([]pop, len(t.Req.Inputs))
+	for i := range ins {
+		var err error
+		if ins[i], err = t.inputShape(i); err != nil {
+			return nil, err
+		}
+	}
+	_, added, err := t.addedColumns(x, ins)
+	if err != nil {
+		return nil, err
+	}
+	out := ins[0]
+	out.Columns = append(slices.Clone(out.Columns), added...)
+	res := t.result()
+	_, err = t.recordUnload(res, "out", out)
+	return res, err
+}
+
+// enricher writes an enrichment's SELECT in a dialect (without ORDER BY):
+// ins are the inputs and rels the relations the statement reads them as.
+type enricher struct {
+	d    condition.Dialect
+	t    *task
+	ins  []pop
+	rels []string
+}
+
+// query is the enrichment's SELECT: the first input's columns, then the
+// added ones.
+func (e *enricher) query(x *EnrichmentConfig) (*sqlb, error) {
+	t, ins, in := e.t, e.ins, e.ins[0]
+	added, _, err := t.addedColumns(x, ins)
+	if err != nil {
+		return nil, err
+	}
 	var sel []string
 	joins := &sqlb{}
 	groups := map[string]*linkGroup{}
@@ -316,17 +408,17 @@ func runEnrichment(t *task, x *EnrichmentConfig) (*activity.Result, error) {
 				return nil, invalid("add[%d]: join %q is not an inbound activity", i, a.Join)
 			}
 			alias := fmt.Sprintf("j%d", i)
-			expr, err := t.joinAddition(joins, alias, a, in, ins[idx])
+			expr, err := e.joinAddition(joins, alias, a, idx)
 			if err != nil {
 				return nil, err
 			}
-			sel = append(sel, castAs(expr, added[a.Name]))
+			sel = append(sel, castAsIn(e.d, expr, added[a.Name]))
 		case a.Link == "":
-			expr, _, err := condition.FieldSQL(a.Field, scope)
+			expr, _, err := condition.FieldSQL(a.Field, t.scopeIn(e.d, "t", in.Schema()))
 			if err != nil {
 				return nil, fmt.Errorf("add[%d]: %w", i, err)
 			}
-			sel = append(sel, castAs(expr, added[a.Name]))
+			sel = append(sel, castAsIn(e.d, expr, added[a.Name]))
 		case a.Aggregate != "":
 			g := groups[a.Link]
 			if g == nil {
@@ -339,36 +431,33 @@ func runEnrichment(t *task, x *EnrichmentConfig) (*activity.Result, error) {
 				expr = "COALESCE(" + expr + ", 0)"
 			}
 			g.adds = append(g.adds, a)
-			sel = append(sel, castAs(expr, added[a.Name]))
+			sel = append(sel, castAsIn(e.d, expr, added[a.Name]))
 		default:
 			alias := fmt.Sprintf("c%d", i)
-			if err := t.collectAddition(joins, alias, a, in); err != nil {
+			if err := e.collectAddition(joins, alias, a); err != nil {
 				return nil, err
 			}
 			for n := 1; n <= a.Collect; n++ {
 				for _, f := range a.Fields {
 					name := CollectColumn(a.Name, n, f)
-					sel = append(sel, castAs(col(alias, name), added[name]))
+					sel = append(sel, castAsIn(e.d, col(alias, name), added[name]))
 				}
 			}
 		}
 	}
 	for _, g := range groupOrder {
-		if err := t.aggregateGroup(joins, g, in); err != nil {
+		if err := e.aggregateGroup(joins, g); err != nil {
 			return nil, err
 		}
 	}
-	query := "SELECT " + selectCols("t", in.Columns) + ", " + strings.Join(sel, ", ") + " FROM " + q(in.View) + " AS t" +
-		joins.String() + " ORDER BY " + order("t", in)
-	res := t.result()
-	// One row per input row: every join matches at most one row.
-	_, err = t.writeRows(res, "out", in, false, query, joins.args...)
-	return res, err
+	b := (&sqlb{}).add("SELECT " + selectCols("t", in.Columns) + ", " + strings.Join(sel, ", ") + " FROM " + e.rels[0] + " AS t")
+	b.add(joins.String(), joins.args...)
+	return b, nil
 }
 
 // addedColumns derives the added columns and their types as the compiler
-// does, from the run-time schemas.
-func (t *task) addedColumns(x *EnrichmentConfig, ins []pop) (map[string]campaign.Column, error) {
+// does, from the run-time schemas: by name, and in the SELECT's order.
+func (t *task) addedColumns(x *EnrichmentConfig, ins []pop) (map[string]campaign.Column, []campaign.Column, error) {
 	a, _ := t.Comp.Campaign.Activity(t.Req.Activity)
 	var diags campaign.Diagnostics
 	c := &activity.Check{Reporter: campaign.Reporter{Diags: &diags}, Catalog: t.Comp.Catalog, Campaign: t.Comp.Campaign, Activity: a,
@@ -380,23 +469,26 @@ func (t *task) addedColumns(x *EnrichmentConfig, ins []pop) (map[string]campaign
 	cols, _ := enrichmentColumns(c, x, schemas, true)
 	for _, d := range diags {
 		if d.Severity == campaign.Error {
-			return nil, invalid("%s: %s", d.Path, d.Message)
+			return nil, nil, invalid("%s: %s", d.Path, d.Message)
 		}
 	}
 	out := map[string]campaign.Column{}
 	for _, col := range cols {
 		out[col.Name] = col
 	}
-	return out, nil
+	return out, cols, nil
 }
 
 // castAs casts an expression to a column's type and names it.
-func castAs(expr string, c campaign.Column) string {
+func castAs(expr string, c campaign.Column) string { return castAsIn(condition.DuckDB, expr, c) }
+
+// castAsIn is castAs in a dialect (its type names).
+func castAsIn(d condition.Dialect, expr string, c campaign.Column) string {
 	typ, err := duckType(c)
 	if err != nil {
 		typ = "VARCHAR"
 	}
-	return "CAST(" + expr + " AS " + typ + ") AS " + q(c.Name)
+	return "CAST(" + expr + " AS " + d.TypeName(typ) + ") AS " + q(c.Name)
 }
 
 // linkGroup is the aggregates over one link.
@@ -409,13 +501,9 @@ type linkGroup struct {
 // linked resolves a link of the population's dimension to its table and
 // join pairs (population column, linked column).
 func (t *task) linked(in pop, name string) (pop, [][2]string, error) {
-	dim, ok := t.Comp.Catalog.Table(in.Dimension)
-	if !ok {
-		return pop{}, nil, invalid("link %q: the population is not of a catalog table", name)
-	}
-	l, ok := dim.Link(name)
-	if !ok {
-		return pop{}, nil, invalid("unknown link %q of %q", name, dim.Name)
+	l, err := t.link(in, name)
+	if err != nil {
+		return pop{}, nil, err
 	}
 	lt, err := t.table(l.Table)
 	if err != nil {
@@ -424,13 +512,49 @@ func (t *task) linked(in pop, name string) (pop, [][2]string, error) {
 	return lt, l.OnPairs(), nil
 }
 
+// link is a link of the population's dimension.
+func (t *task) link(in pop, name string) (campaign.Link, error) {
+	dim, ok := t.Comp.Catalog.Table(in.Dimension)
+	if !ok {
+		return campaign.Link{}, invalid("link %q: the population is not of a catalog table", name)
+	}
+	l, ok := dim.Link(name)
+	if !ok {
+		return campaign.Link{}, invalid("unknown link %q of %q", name, dim.Name)
+	}
+	return l, nil
+}
+
+// linked is the linked table of a link of the first input, the relation the
+// statement reads it as, and the join pairs: on DuckDB the staged table, on
+// Trino its Glue table (its catalog columns).
+func (e *enricher) linked(name string) (pop, string, [][2]string, error) {
+	if e.d != condition.Trino {
+		lt, pairs, err := e.t.linked(e.ins[0], name)
+		return lt, q(lt.View), pairs, err
+	}
+	l, err := e.t.link(e.ins[0], name)
+	if err != nil {
+		return pop{}, "", nil, err
+	}
+	tbl, ok := e.t.Comp.Catalog.Table(l.Table)
+	if !ok {
+		return pop{}, "", nil, invalid("unknown table %q", l.Table)
+	}
+	if len(tbl.Columns) == 0 {
+		return pop{}, "", nil, invalid("link %q: table %s: %v: it declares no columns", name, tbl.Name, condition.ErrNotOnAthena)
+	}
+	g, err := e.t.athenaTable(l.Table)
+	if err != nil {
+		return pop{}, "", nil, err
+	}
+	lt := pop{Dimension: tbl.Name, Key: tbl.Key, Columns: tbl.Columns, Active: true}
+	return lt, q(e.t.Comp.Catalog.Athena.Database) + "." + q(g), l.OnPairs(), nil
+}
+
 // semiJoin keeps linked rows (alias l) linked from some population row,
 // reading a narrow population's own files when they hold the link's columns.
 func (t *task) semiJoin(in pop, pairs [][2]string) (string, error) {
-	on := make([]string, len(pairs))
-	for i, p := range pairs {
-		on[i] = col("s", p[0]) + " = " + col("l", p[1])
-	}
 	view := in.View
 	own, ok, err := t.own(in)
 	if err != nil {
@@ -439,7 +563,34 @@ func (t *task) semiJoin(in pop, pairs [][2]string) (string, error) {
 	if ok && ownCols(own, colsOf(pairs, 0)...) {
 		view = own.View
 	}
-	return "EXISTS (SELECT 1 FROM " + q(view) + " AS s WHERE " + strings.Join(on, " AND ") + ")", nil
+	return semiOn(q(view), pairs), nil
+}
+
+// semiOn is the semi-join of linked rows (alias l) to the rows of rel.
+func semiOn(rel string, pairs [][2]string) string {
+	on := make([]string, len(pairs))
+	for i, p := range pairs {
+		on[i] = col("s", p[0]) + " = " + col("l", p[1])
+	}
+	return "EXISTS (SELECT 1 FROM " + rel + " AS s WHERE " + strings.Join(on, " AND ") + ")"
+}
+
+// semiJoin is t.semiJoin in the enricher's dialect (Trino: the first
+// input's relation).
+func (e *enricher) semiJoin(pairs [][2]string) (string, error) {
+	if e.d != condition.Trino {
+		return e.t.semiJoin(e.ins[0], pairs)
+	}
+	return semiOn(e.rels[0], pairs), nil
+}
+
+// intArg is the placeholder of an integer: Trino's statements carry their
+// values inline, in a cast (condition.Inline).
+func (e *enricher) intArg() string {
+	if e.d == condition.Trino {
+		return "CAST(? AS BIGINT)"
+	}
+	return "?"
 }
 
 // colsOf lists side i (0: population, 1: linked) of join pairs.
@@ -471,9 +622,12 @@ func linkKeys(pairs [][2]string) (sel, group string) {
 }
 
 // aggregateGroup joins one GROUP BY over a link computing its aggregates,
-// each with its own filter.
-func (t *task) aggregateGroup(joins *sqlb, g *linkGroup, in pop) error {
-	lt, pairs, err := t.linked(in, g.link)
+// each with its own filter. On Trino an avg reads its field as a double
+// (Trino's avg of a decimal is a decimal of the field's scale; DuckDB's a
+// double), and a countDistinct's filter is a CASE inside it (Presto
+// refused FILTER with DISTINCT).
+func (e *enricher) aggregateGroup(joins *sqlb, g *linkGroup) error {
+	lt, rel, pairs, err := e.linked(g.link)
 	if err != nil {
 		return err
 	}
@@ -487,6 +641,13 @@ func (t *task) aggregateGroup(joins *sqlb, g *linkGroup, in pop) error {
 			}
 			arg = col("l", a.Field)
 		}
+		var w string
+		var wargs []any
+		if a.Where != nil {
+			if w, wargs, err = e.t.whereIn(e.d, a.Where, "l", lt.Schema()); err != nil {
+				return err
+			}
+		}
 		var expr string
 		switch a.Aggregate {
 		case "count":
@@ -495,41 +656,47 @@ func (t *task) aggregateGroup(joins *sqlb, g *linkGroup, in pop) error {
 				expr = "count(" + arg + ")"
 			}
 		case "countDistinct":
+			if e.d == condition.Trino && w != "" {
+				joins.add(", count(DISTINCT CASE WHEN "+w+" THEN "+arg+" END)", wargs...)
+				joins.add(fmt.Sprintf(" AS a%d", i))
+				continue
+			}
 			expr = "count(DISTINCT " + arg + ")"
-		case "sum", "avg", "min", "max":
+		case "avg":
+			if e.d == condition.Trino {
+				arg = "CAST(" + arg + " AS DOUBLE)"
+			}
+			expr = "avg(" + arg + ")"
+		case "sum", "min", "max":
 			expr = a.Aggregate + "(" + arg + ")"
 		default:
 			return invalid("unknown aggregate %q", a.Aggregate)
 		}
 		joins.add(", " + expr)
 		if a.Where != nil {
-			w, args, err := t.Where(a.Where, "l", lt.Schema())
-			if err != nil {
-				return err
-			}
-			joins.add(" FILTER (WHERE "+w+")", args...)
+			joins.add(" FILTER (WHERE "+w+")", wargs...)
 		}
 		joins.add(fmt.Sprintf(" AS a%d", i))
 	}
-	semi, err := t.semiJoin(in, pairs)
+	semi, err := e.semiJoin(pairs)
 	if err != nil {
 		return err
 	}
-	joins.add(" FROM " + q(lt.View) + " AS l WHERE " + semi + " GROUP BY " + group + ") AS " + q(g.alias) +
+	joins.add(" FROM " + rel + " AS l WHERE " + semi + " GROUP BY " + group + ") AS " + q(g.alias) +
 		" ON " + joinOn(g.alias, pairs))
 	return nil
 }
 
 // collectAddition joins the first N linked rows, pivoted to columns.
-func (t *task) collectAddition(joins *sqlb, alias string, a Addition, in pop) error {
-	lt, pairs, err := t.linked(in, a.Link)
+func (e *enricher) collectAddition(joins *sqlb, alias string, a Addition) error {
+	lt, rel, pairs, err := e.linked(a.Link)
 	if err != nil {
 		return err
 	}
 	keys, group := linkKeys(pairs)
 	where, wargs := "true", []any(nil)
 	if a.Where != nil {
-		if where, wargs, err = t.Where(a.Where, "l", lt.Schema()); err != nil {
+		if where, wargs, err = e.t.whereIn(e.d, a.Where, "l", lt.Schema()); err != nil {
 			return err
 		}
 	}
@@ -543,24 +710,27 @@ func (t *task) collectAddition(joins *sqlb, alias string, a Addition, in pop) er
 			if !lt.has(f) {
 				return invalid("collect %s: unknown column %q of %s", a.Name, f, lt.Dimension)
 			}
-			joins.add(", max("+q(f)+") FILTER (WHERE "+q(rnCol)+" = ?) AS "+q(CollectColumn(a.Name, n, f)), n)
+			joins.add(", max("+q(f)+") FILTER (WHERE "+q(rnCol)+" = "+e.intArg()+") AS "+q(CollectColumn(a.Name, n, f)), int64(n))
 		}
 	}
-	orderBy := append(sortKeys("l", a.OrderBy), order("l", lt))
+	orderBy := append(sortKeys("l", a.OrderBy), orderIn(e.d, "l", lt))
 	joins.add(" FROM (SELECT "+keys+", "+selectCols("l", colsNamed(a.Fields))+", row_number() OVER (PARTITION BY "+group+
-		" ORDER BY "+strings.Join(orderBy, ", ")+") AS "+q(rnCol)+" FROM "+q(lt.View)+" AS l WHERE "+where, wargs...)
-	semi, err := t.semiJoin(in, pairs)
+		" ORDER BY "+strings.Join(orderBy, ", ")+") AS "+q(rnCol)+" FROM "+rel+" AS l WHERE "+where, wargs...)
+	semi, err := e.semiJoin(pairs)
 	if err != nil {
 		return err
 	}
-	joins.add(" AND "+semi+") WHERE "+q(rnCol)+" <= ? GROUP BY "+strings.Join(kcols, ", ")+") AS "+q(alias)+
-		" ON "+joinOn(alias, pairs), a.Collect)
+	joins.add(" AND "+semi+") WHERE "+q(rnCol)+" <= "+e.intArg()+" GROUP BY "+strings.Join(kcols, ", ")+") AS "+q(alias)+
+		" ON "+joinOn(alias, pairs), int64(a.Collect))
 	return nil
 }
 
-// joinAddition joins the value of another inbound population and returns
-// the expression of the added column.
-func (t *task) joinAddition(joins *sqlb, alias string, a Addition, in, other pop) (string, error) {
+// joinAddition joins the value of another inbound population (input idx)
+// and returns the expression of the added column: its first row per `on`
+// values, kept with QUALIFY on DuckDB and by a subquery's row number on
+// Trino (no QUALIFY).
+func (e *enricher) joinAddition(joins *sqlb, alias string, a Addition, idx int) (string, error) {
+	in, other := e.ins[0], e.ins[idx]
 	if !other.has(a.Field) {
 		return "", invalid("join %s: unknown column %q", a.Join, a.Field)
 	}
@@ -568,6 +738,7 @@ func (t *task) joinAddition(joins *sqlb, alias string, a Addition, in, other pop
 	sel := make([]string, len(mine))
 	part := make([]string, len(mine))
 	on := make([]string, len(mine))
+	ks := make([]string, len(mine))
 	for i, m := range mine {
 		theirs := a.On[m]
 		if !in.has(m) || !other.has(theirs) {
@@ -576,9 +747,14 @@ func (t *task) joinAddition(joins *sqlb, alias string, a Addition, in, other pop
 		sel[i] = fmt.Sprintf("%s AS k%d", col("s", theirs), i)
 		part[i] = col("s", theirs)
 		on[i] = fmt.Sprintf("%s.k%d = %s", q(alias), i, col("t", m))
+		ks[i] = fmt.Sprintf("k%d", i)
 	}
-	joins.add(" LEFT JOIN (SELECT " + strings.Join(sel, ", ") + ", " + col("s", a.Field) + " AS v FROM " + q(other.View) +
-		" AS s QUALIFY row_number() OVER (PARTITION BY " + strings.Join(part, ", ") + " ORDER BY " + order("s", other) + ") = 1) AS " +
-		q(alias) + " ON " + strings.Join(on, " AND "))
+	rank := "row_number() OVER (PARTITION BY " + strings.Join(part, ", ") + " ORDER BY " + orderIn(e.d, "s", other) + ")"
+	first := "SELECT " + strings.Join(sel, ", ") + ", " + col("s", a.Field) + " AS v FROM " + e.rels[idx] + " AS s QUALIFY " + rank + " = 1"
+	if e.d == condition.Trino {
+		first = "SELECT " + strings.Join(ks, ", ") + ", v FROM (SELECT " + strings.Join(sel, ", ") + ", " + col("s", a.Field) + " AS v, " +
+			rank + " AS " + q(rnCol) + " FROM " + e.rels[idx] + " AS s) AS s WHERE " + col("s", rnCol) + " = 1"
+	}
+	joins.add(" LEFT JOIN (" + first + ") AS " + q(alias) + " ON " + strings.Join(on, " AND "))
 	return q(alias) + ".v", nil
 }

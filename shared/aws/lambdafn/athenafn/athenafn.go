@@ -1,8 +1,9 @@
 // Package athenafn binds the Athena engine's host (Glue registration of a
 // run's tables, athenaglue over the stack's S3 and Glue clients) in the
 // functions whose activities lower to Athena: BuildAudience, Deduplication,
-// Split, UpdateData (which also creates Iceberg tables). Only they import
-// it, so only they link Glue and need its grants.
+// Split, Enrichment, Combine, UpdateData (which also creates Iceberg tables)
+// and the other Athena-lowered types. Only they import it, so only they
+// link Glue and need its grants.
 package athenafn
 
 import (
