@@ -82,6 +82,10 @@ func TestTrinoSyntax(t *testing.T) {
 		Relation: func(table string) (string, error) { return "sw_0123456789abcdef_" + table, nil },
 		Now:      now, Location: mustLoc(sem.Timezone), ParamTypes: sem.ParamTypes, Params: sem.Params, Variables: sem.Variables,
 		Dialect: Trino, Database: "stepwise"}
+	// A saved audience is a Glue table of its version.
+	sc.Audience = func(name string) (AudienceRelation, error) {
+		return AudienceRelation{Relation: "sw_0123456789abcdef_aud_" + name + "_0a1b2c3d", Key: []string{"customerId"}}, nil
+	}
 	var stmts []string
 	skipped := 0
 	for _, c := range sem.Cases {
