@@ -21,7 +21,7 @@ type RunBucket struct {
 // ListAboveSlices is, under engine auto, the slice count above which a
 // plan lists its slices in the run store rather than returning them: the
 // slices and the inline Map's parts both stay in the execution's state
-// (~90 + ~100 bytes a slice), and Step Functions caps it at 256 KiB. At the
+// (~110 + ~90 bytes a slice), and Step Functions caps it at 256 KiB. At the
 // default slice size, 500 slices are 25M recipients. Under engine athena a
 // plan lists every slice it hands to a Map.
 const ListAboveSlices = 500
