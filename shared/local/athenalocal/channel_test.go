@@ -7,7 +7,9 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"slices"
 	"sort"
+	"sync"
 	"testing"
 	"time"
 
@@ -146,4 +148,78 @@ func outboxTo(t *testing.T, home, runID string) []string {
 	}
 	sort.Strings(to)
 	return to
+}
+
+// lostAnswers invokes the runner, but the first send of each slice loses
+// its answer (the slice was sent and recorded; Lambda's reply did not come
+// back), so the distributed Map's child retries it.
+type lostAnswers struct {
+	inner interp.Invoker
+	mu    sync.Mutex
+	seen  map[int]bool
+	lost  int
+}
+
+func (l *lostAnswers) Invoke(ctx context.Context, resource string, input json.RawMessage) (json.RawMessage, error) {
+	out, err := l.inner.Invoke(ctx, resource, input)
+	var req activity.Request
+	if json.Unmarshal(input, &req) == nil && req.Phase == "send" && req.Slice != nil && err == nil {
+		l.mu.Lock()
+		defer l.mu.Unlock()
+		if !l.seen[req.Slice.Index] {
+			l.seen[req.Slice.Index] = true
+			l.lost++
+			return nil, &interp.Failure{Name: "Retryable", Cause: "the answer was lost"}
+		}
+	}
+	return out, err
+}
+
+// The compiled machine on the Athena engine, its sends' answers lost once
+// each: every listed slice is sent again by the child's Retry, and nobody
+// gets a second message (the ledger and the slice's part).
+func TestChannelAthenaRetriedSlices(t *testing.T) {
+	dir := workspace(t, customers(1500))
+	if err := os.WriteFile(filepath.Join(dir, "channel.yaml"), []byte(channelCampaign), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	duck := runLive(t, dir, "channel.yaml", "catalog.yaml", "home-duckdb")
+	p, diags := builtin.CompileFiles(filepath.Join(dir, "channel.yaml"), filepath.Join(dir, "catalog-athena.yaml"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	l, err := executor.Open(filepath.Join(dir, "home-athena"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Env.Clock = func() time.Time { return now }
+	if err := l.Bundles.Publish(context.Background(), p.Campaign.ID, p.Bundle); err != nil {
+		t.Fatal(err)
+	}
+	const runID = "0193a5b0-0000-7000-8000-0000000000f1"
+	inv := &lostAnswers{inner: l.Runner, seen: map[int]bool{}}
+	var entered []string
+	var mu sync.Mutex
+	_, err = interp.Run(context.Background(), p.JSON, json.RawMessage(`{"runId":"`+runID+`"}`), interp.Options{
+		Invoker: inv, Athena: l.Athena(), S3: l.Athena(), Wait: interp.WaitSkip, Seed: 1,
+		Listener: func(e interp.Event) {
+			if e.Type == interp.StateEntered {
+				mu.Lock()
+				entered = append(entered, e.State)
+				mu.Unlock()
+			}
+		}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Contains(entered, "mail:fanout") || slices.Contains(entered, "mail:send") {
+		t.Fatalf("the sends did not go through the distributed Map: %v", entered)
+	}
+	a := outboxTo(t, filepath.Join(dir, "home-athena"), runID)
+	d := outboxTo(t, filepath.Join(dir, "home-duckdb"), duck.RunID)
+	if inv.lost < 2 || !reflect.DeepEqual(a, d) {
+		t.Fatalf("%d answers lost; %d messages on athena, %d on duckdb", inv.lost, len(a), len(d))
+	}
+	t.Logf("%d slices retried after their answer was lost: %d messages, one per recipient", inv.lost, len(a))
 }
