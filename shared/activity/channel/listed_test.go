@@ -16,12 +16,23 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
+	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/compile"
 )
 
 // compileAthena compiles the test campaign against the test catalog with
 // engine: athena (or auto).
 func compileAthena(t *testing.T, engine string) *compile.Program {
+	t.Helper()
+	p, diags := compileEngine(t, engine, "testdata/campaign.yaml")
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	return p
+}
+
+// compileEngine compiles a campaign against the test catalog with the engine.
+func compileEngine(t *testing.T, engine, campaign string) (*compile.Program, campaign.Diagnostics) {
 	t.Helper()
 	cat, err := os.ReadFile("testdata/catalog.yaml")
 	if err != nil {
@@ -32,11 +43,53 @@ func compileAthena(t *testing.T, engine string) *compile.Program {
 	if err := os.WriteFile(f, cat, 0o644); err != nil {
 		t.Fatal(err)
 	}
-	p, diags := builtin.CompileFiles("testdata/campaign.yaml", f)
-	if diags.HasErrors() {
-		t.Fatal(diags)
+	return builtin.CompileFiles(campaign, f)
+}
+
+// concurrency may go past the inline Map's 40 under engine athena, where a
+// distributed Map sends the slices (up to MaxListedConcurrency), and the
+// distributed Map runs that many at once.
+func TestConcurrencyByEngine(t *testing.T) {
+	src := func(conc int) string {
+		f := filepath.Join(t.TempDir(), "c.yaml")
+		os.WriteFile(f, []byte(fmt.Sprintf(`version: 1
+id: conc
+dimension: customers
+activities:
+  - { id: everyone, type: build-audience }
+  - id: mail
+    type: email
+    from: everyone
+    concurrency: %d
+    message: { from: "Shop <news@shop.example>", subject: "Hi", html: "<p><a href=\"{{ message.unsubscribeUrl }}\">unsubscribe</a></p>" }
+`, conc)), 0o644)
+		return f
 	}
-	return p
+	for _, c := range []struct {
+		engine string
+		conc   int
+		err    string
+	}{
+		{"athena", 200, ""}, {"athena", 1000, ""}, {"athena", 1001, "concurrency must be between 1 and 1000"},
+		{"auto", 200, "concurrency must be between 1 and 40"}, {"duckdb", 41, "concurrency must be between 1 and 40"}, {"duckdb", 40, ""},
+	} {
+		p, diags := compileEngine(t, c.engine, src(c.conc))
+		if c.err != "" {
+			if !strings.Contains(diags.Error(), c.err) || !strings.Contains(diags.Error(), "concurrency") {
+				t.Errorf("%s, %d: %v, want %q", c.engine, c.conc, diags, c.err)
+			}
+			continue
+		}
+		if diags.HasErrors() {
+			t.Errorf("%s, %d: %v", c.engine, c.conc, diags)
+			continue
+		}
+		var def any
+		json.Unmarshal(p.JSON, &def)
+		if fan, _ := findState(def, "mail:fanout").(map[string]any); c.engine == "athena" && (fan == nil || fan["MaxConcurrency"] != float64(c.conc)) {
+			t.Errorf("%s, %d: the distributed Map is %v", c.engine, c.conc, fan)
+		}
+	}
 }
 
 // listedSlices runs a plan that may list its slices and returns the items
@@ -163,4 +216,26 @@ func TestCrashInjectionListed(t *testing.T) {
 		t.Error("no attempt crashed")
 	}
 	t.Logf("%d crash points (%d crashed) over listed slices: zero duplicates, zero losses", done, crashed)
+}
+
+// findState finds a state by name anywhere in a decoded definition.
+func findState(v any, name string) any {
+	switch x := v.(type) {
+	case map[string]any:
+		if st, ok := x["States"].(map[string]any); ok && st[name] != nil {
+			return st[name]
+		}
+		for _, e := range x {
+			if f := findState(e, name); f != nil {
+				return f
+			}
+		}
+	case []any:
+		for _, e := range x {
+			if f := findState(e, name); f != nil {
+				return f
+			}
+		}
+	}
+	return nil
 }
