@@ -33,6 +33,7 @@ type SliceList struct {
 	Key     string `json:"key"`     // a JSON array of activity.Slice
 	Results string `json:"results"` // the ResultWriter's prefix
 	Slices  int    `json:"slices"`
+	Rows    int64  `json:"rows"` // the rows of the slices (progress reports)
 }
 
 // ExtraSliceList is the Result.Extra key of a listed plan.
@@ -70,7 +71,12 @@ func listSlices(ctx context.Context, store blob.Store, rb RunBucket, req *activi
 	if err := store.Put(ctx, key, bytes.NewReader(b)); err != nil {
 		return fmt.Errorf("plan: list the slices: %w", err)
 	}
-	res.Extra[ExtraSliceList] = SliceList{Bucket: rb.Bucket, Key: rb.Prefix + key, Results: rb.Prefix + sentKey(req.Run.ID, req.Activity), Slices: len(res.Slices)}
+	var rows int64
+	for _, sl := range res.Slices {
+		rows += sl.Count
+	}
+	res.Extra[ExtraSliceList] = SliceList{Bucket: rb.Bucket, Key: rb.Prefix + key, Results: rb.Prefix + sentKey(req.Run.ID, req.Activity),
+		Slices: len(res.Slices), Rows: rows}
 	res.Slices = nil
 	return nil
 }
