@@ -295,3 +295,31 @@ func TestAthenaScoped(t *testing.T) {
 		}
 	}
 }
+
+// TestDistributedMapScoped: the campaigns' role runs a channel's
+// distributed Map (child executions of the stack's state machines) and
+// reads the slice lists and writes the Map's results under the runs only.
+func TestDistributedMapScoped(t *testing.T) {
+	s := deployed(t, testParams)
+	bucket := s.getAtt(t, "Bucket", "Arn").(string)
+	sm, _ := s.roleStatements(t, "StateMachineRole")
+	states := "arn:" + partition + ":states:" + region + ":" + account + ":"
+	for _, c := range []struct {
+		r    request
+		want bool
+	}{
+		{request{Action: "states:StartExecution", Resource: states + "stateMachine:" + stackName + "-newsletter"}, true},
+		{request{Action: "states:StartExecution", Resource: states + "stateMachine:other-newsletter"}, false},
+		{request{Action: "states:DescribeExecution", Resource: states + "execution:" + stackName + "-newsletter/sendMail:fanout:0f"}, true},
+		{request{Action: "states:StopExecution", Resource: states + "execution:" + stackName + "-newsletter:r1"}, true},
+		{request{Action: "states:DescribeExecution", Resource: states + "execution:other-newsletter:r1"}, false},
+		{request{Action: "s3:GetObject", Resource: bucket + "/runs/r1/sendMail/_slices.json"}, true},
+		{request{Action: "s3:PutObject", Resource: bucket + "/runs/r1/sendMail/_sent/0f/manifest.json"}, true},
+		{request{Action: "s3:PutObject", Resource: bucket + "/runs/r1/sendMail/_slices.json"}, false},
+		{request{Action: "s3:PutObject", Resource: bucket + "/campaigns/x"}, false},
+	} {
+		if got := allowed(sm, c.r); got != c.want {
+			t.Errorf("StateMachineRole %s: %v, want %v", c.r, got, c.want)
+		}
+	}
+}

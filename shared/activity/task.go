@@ -27,6 +27,10 @@ type Request struct {
 	// say so (Extra ExtraFinished): the machine goes past the later phases
 	// then. A machine compiled before it never sets it.
 	Finish bool `json:"finish,omitempty"`
+	// List, on a channel's plan, lets it list its slices in the run store
+	// (Extra "sliceList") instead of returning them, for a distributed Map
+	// to read. A machine compiled before it never sets it.
+	List bool `json:"list,omitempty"`
 }
 
 // RunInfo is the run context computed once by the start task.

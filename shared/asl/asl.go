@@ -1,7 +1,8 @@
 // Package asl holds the Amazon States Language types the compiler emits.
-// Only JSONPath constructs that both AWS Step Functions and
-// aws-local-stepfunctions execute are modelled: no JSONata, no Assign, no
-// ItemReader. JSON output is deterministic (states keep their order).
+// Only JSONPath constructs are modelled: no JSONata, no Assign. A
+// distributed Map (ItemReader, ResultWriter) runs on AWS and in the
+// in-process interpreter, not in aws-local-stepfunctions (which ignores
+// ItemReader). JSON output is deterministic (states keep their order).
 package asl
 
 import (
@@ -25,10 +26,34 @@ type Branch struct {
 	States          States           `json:"States"`
 }
 
-// ProcessorConfig selects inline Map processing.
+// ProcessorConfig selects inline or distributed Map processing; a
+// distributed Map's items run as child executions of ExecutionType.
 type ProcessorConfig struct {
-	Mode string `json:"Mode"`
+	Mode          string `json:"Mode"`
+	ExecutionType string `json:"ExecutionType,omitempty"`
 }
+
+// ItemReader is where a distributed Map reads its items: Resource
+// S3GetObject with ReaderConfig InputType JSON reads a JSON array.
+type ItemReader struct {
+	Resource     string         `json:"Resource"`
+	ReaderConfig map[string]any `json:"ReaderConfig,omitempty"`
+	Parameters   map[string]any `json:"Parameters"`
+}
+
+// ResultWriter is where a distributed Map writes its children's results
+// (Resource S3PutObject, Parameters Bucket and Prefix); the Map's own
+// result is then the location of their manifest.
+type ResultWriter struct {
+	Resource   string         `json:"Resource"`
+	Parameters map[string]any `json:"Parameters"`
+}
+
+// Step Functions' S3 integrations for ItemReader and ResultWriter.
+const (
+	S3GetObject = "arn:aws:states:::s3:getObject"
+	S3PutObject = "arn:aws:states:::s3:putObject"
+)
 
 // States is an ordered set of named states.
 type States []NamedState
@@ -150,11 +175,13 @@ type State struct {
 	// Parallel
 	Branches []Branch `json:"Branches,omitempty"`
 
-	// Map (inline)
-	ItemsPath      string  `json:"ItemsPath,omitempty"`
-	ItemSelector   any     `json:"ItemSelector,omitempty"`
-	ItemProcessor  *Branch `json:"ItemProcessor,omitempty"`
-	MaxConcurrency int     `json:"MaxConcurrency,omitempty"`
+	// Map (inline, or distributed with ItemReader and ResultWriter)
+	ItemsPath      string        `json:"ItemsPath,omitempty"`
+	ItemReader     *ItemReader   `json:"ItemReader,omitempty"`
+	ItemSelector   any           `json:"ItemSelector,omitempty"`
+	ItemProcessor  *Branch       `json:"ItemProcessor,omitempty"`
+	MaxConcurrency int           `json:"MaxConcurrency,omitempty"`
+	ResultWriter   *ResultWriter `json:"ResultWriter,omitempty"`
 
 	// Pass
 	Result any `json:"Result,omitempty"`

@@ -88,7 +88,11 @@ func TestStateMachinesGoldenAthena(t *testing.T) {
 		return
 	}
 	for _, s := range []string{`"Resource": "arn:aws:states:::athena:startQueryExecution.sync"`, `"QueryString.$": "$.r.subscribers.extra.query"`,
-		`"Athena.TooManyRequestsException"`, `"Error": "AthenaQueryFailed"`, `"WorkGroup": "stepwise"`} {
+		`"Athena.TooManyRequestsException"`, `"Error": "AthenaQueryFailed"`, `"WorkGroup": "stepwise"`,
+		// A channel's listed slices: a distributed Map reading them from S3.
+		`"Variable": "$.r.sendMail.extra.sliceList"`, `"Mode": "DISTRIBUTED"`, `"ExecutionType": "STANDARD"`,
+		`"Resource": "arn:aws:states:::s3:getObject"`, `"Key.$": "$.r.sendMail.extra.sliceList.key"`,
+		`"Resource": "arn:aws:states:::s3:putObject"`, `"Prefix.$": "$.r.sendMail.extra.sliceList.results"`, `"list": true`} {
 		if !strings.Contains(string(p.JSON), s) {
 			t.Errorf("the Athena machine lacks %s", s)
 		}

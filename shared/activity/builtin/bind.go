@@ -44,6 +44,9 @@ type Host struct {
 	Trigger     flow.Triggerer
 	// Athena runs targeting on the Athena engine (nil: not here).
 	Athena targeting.Athena
+	// RunBucket locates the run store for Step Functions' S3 readers and
+	// writers (a channel's distributed Map over its listed slices).
+	RunBucket channel.RunBucket
 }
 
 // Families are the dependencies of each family. A registry bound to them
@@ -60,7 +63,7 @@ func NewFamilies(h Host) *Families {
 	dk := datatask.Deps{Blob: h.Blob, Buckets: h.Buckets, Warehouse: h.Warehouse, MemoryLimit: h.MemoryLimit, Engine: h.Engine}
 	f := &Families{
 		Data:    data.Deps{Data: dk, Roots: h.Roots},
-		Channel: channel.Deps{Data: dk, Sender: h.Sender, Links: h.Links, Options: h.Channel, Signals: h.Signals},
+		Channel: channel.Deps{Data: dk, Sender: h.Sender, Links: h.Links, Options: h.Channel, Signals: h.Signals, RunBucket: h.RunBucket},
 		Flow:    flow.Deps{Alerter: h.Alerter, Trigger: h.Trigger},
 	}
 	f.Targeting.Data = dk

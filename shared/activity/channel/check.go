@@ -11,9 +11,13 @@ import (
 
 // Limits of the format: a channel's rate and its sending window.
 const (
-	MinRate   = 1
-	MaxRate   = 2000
-	MaxWindow = 12 * time.Hour
+	MinRate = 1
+	MaxRate = 2000
+	// MaxListedConcurrency bounds concurrency under engine athena, where a
+	// distributed Map sends the slices (Step Functions allows 10,000 children
+	// at once; Lambda's default account concurrency is 1,000).
+	MaxListedConcurrency = 1000
+	MaxWindow            = 12 * time.Hour
 )
 
 func check(c *activity.Check, k *Kind, x *Config) {
@@ -119,7 +123,13 @@ func check(c *activity.Check, k *Kind, x *Config) {
 	if x.MaxErrors < 0 {
 		c.Errorf(c.Path("maxErrors"), "maxErrors must be positive")
 	}
-	if x.SliceSize < 0 || x.Concurrency < 0 || x.Concurrency > 40 {
+	// Under engine athena every slice a Map sends is listed (see
+	// shouldList): a distributed Map runs them, so more may run at once.
+	if c.Catalog != nil && c.Catalog.Engine == campaign.EngineAthena && x.QuietHours == nil {
+		if x.SliceSize < 0 || x.Concurrency < 0 || x.Concurrency > MaxListedConcurrency {
+			c.Errorf(c.Path("concurrency"), "concurrency must be between 1 and %d (a distributed Map's children at once, within Lambda's default account concurrency)", MaxListedConcurrency)
+		}
+	} else if x.SliceSize < 0 || x.Concurrency < 0 || x.Concurrency > 40 {
 		c.Errorf(c.Path("concurrency"), "concurrency must be between 1 and 40 (inline Map limit)")
 	}
 }

@@ -1,6 +1,7 @@
 package channel_test
 
 import (
+	"bytes"
 	"context"
 	"encoding/json"
 	"fmt"
@@ -266,23 +267,37 @@ func TestCrossCheckRemainders(t *testing.T) {
 // Every combination of the options that shape a channel's states (confirm,
 // rate, quietHours) lowers to a machine the interpreter accepts: every state
 // reachable, every transition to a state. (confirm with a rate once left the
-// confirm loop unreachable; no golden had that pair.)
+// confirm loop unreachable; no golden had that pair.) On the Athena engine
+// too, whose machines send listed slices through a distributed Map (not
+// with quietHours).
 func TestLoweringEveryOptionPair(t *testing.T) {
-	for _, confirm := range []bool{false, true} {
-		for _, rate := range []bool{false, true} {
-			for _, quiet := range []bool{false, true} {
-				name := fmt.Sprintf("confirm=%v,rate=%v,quietHours=%v", confirm, rate, quiet)
-				opts := ""
-				if confirm {
-					opts += "\n    confirm: true"
-				}
-				if rate {
-					opts += "\n    rate: 10"
-				}
-				if quiet {
-					opts += "\n    quietHours: { start: \"21:00\", end: \"08:00\" }"
-				}
-				src := `version: 1
+	abs, _ := filepath.Abs("testdata/e2e/catalog.yaml")
+	cat, err := os.ReadFile(abs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	athena := filepath.Join(t.TempDir(), "catalog.yaml")
+	cat = bytes.Replace(cat, []byte("source: customers.jsonl"), []byte("source: "+filepath.Join(filepath.Dir(abs), "customers.jsonl")), 1)
+	cat = append(cat, "\nengine: athena\nathena: { workgroup: primary, database: stepwise, outputLocation: s3://results/q/ }\n"...)
+	if err := os.WriteFile(athena, cat, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	for _, catalog := range []string{abs, athena} {
+		for _, confirm := range []bool{false, true} {
+			for _, rate := range []bool{false, true} {
+				for _, quiet := range []bool{false, true} {
+					name := fmt.Sprintf("athena=%v,confirm=%v,rate=%v,quietHours=%v", catalog == athena, confirm, rate, quiet)
+					opts := ""
+					if confirm {
+						opts += "\n    confirm: true"
+					}
+					if rate {
+						opts += "\n    rate: 10"
+					}
+					if quiet {
+						opts += "\n    quietHours: { start: \"21:00\", end: \"08:00\" }"
+					}
+					src := `version: 1
 id: options
 dimension: customers
 timezone: Europe/Paris
@@ -293,18 +308,21 @@ activities:
     from: everyone` + opts + `
     message: { from: "Shop <news@shop.example>", subject: "Hi", html: "<p>Hi <a href=\"{{ message.unsubscribeUrl }}\">unsubscribe</a></p>" }
 `
-				dir := t.TempDir()
-				file := filepath.Join(dir, "c.yaml")
-				if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
-					t.Fatal(err)
-				}
-				abs, _ := filepath.Abs("testdata/e2e/catalog.yaml")
-				p, diags := builtin.CompileFiles(file, abs)
-				if diags.HasErrors() {
-					t.Fatalf("%s: %v", name, diags)
-				}
-				if _, err := interp.Compile(p.JSON); err != nil {
-					t.Errorf("%s: %v", name, err)
+					dir := t.TempDir()
+					file := filepath.Join(dir, "c.yaml")
+					if err := os.WriteFile(file, []byte(src), 0o644); err != nil {
+						t.Fatal(err)
+					}
+					p, diags := builtin.CompileFiles(file, catalog)
+					if diags.HasErrors() {
+						t.Fatalf("%s: %v", name, diags)
+					}
+					if _, err := interp.Compile(p.JSON); err != nil {
+						t.Errorf("%s: %v", name, err)
+					}
+					if got, want := bytes.Contains(p.JSON, []byte(`"Mode": "DISTRIBUTED"`)), catalog == athena && !quiet; got != want {
+						t.Errorf("%s: a distributed Map %v, want %v", name, got, want)
+					}
 				}
 			}
 		}

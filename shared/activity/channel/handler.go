@@ -35,6 +35,9 @@ type Deps struct {
 	Options *Options
 	// Signals delivers local out-of-band signals (`stepwise confirm`).
 	Signals Signals
+	// RunBucket locates the run store in S3 for a distributed Map over a
+	// listed plan (see listSlices; zero: plans cannot list their slices).
+	RunBucket RunBucket
 }
 
 // Options tune sending; zero fields take the defaults.

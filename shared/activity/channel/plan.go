@@ -87,12 +87,22 @@ func runPlan(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 			t.Logf("holding %d recipients until confirmed: `stepwise confirm %s %s` (or the API's confirm)", eligible, req.Run.ID, req.Activity)
 		}
 	}
-	if req.Phase != PhasePlan {
+	// The slices the Map sends, listed in the run store when many (or on
+	// the Athena engine): see listSlices.
+	list := func() (*activity.Result, error) {
+		if shouldList(req, t.Comp.Catalog, len(res.Slices)) {
+			if err := listSlices(ctx, store, d.RunBucket, req, res); err != nil {
+				return nil, err
+			}
+		}
 		return res, nil
+	}
+	if req.Phase != PhasePlan {
+		return list()
 	}
 	t.Logf("plan: %d rows, %d to send in %d slices of up to %d", m.Rows, eligible, len(res.Slices)+countWaveSlices(res), sz.SliceSize)
 	if !req.Finish || held || x.QuietHours != nil || len(res.Slices) > 1 || countWaveSlices(res) > 0 {
-		return res, nil
+		return list()
 	}
 	return sendAndFinish(ctx, t, d, kind, x, m, res, stopAt, callsUntil)
 }

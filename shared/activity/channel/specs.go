@@ -152,6 +152,46 @@ func define(k *Kind, d *Deps) *activity.Spec {
 	})
 }
 
+// listsSlices reports whether a channel under the catalog's engine may
+// list its slices in the run store (the Athena engine: athena or auto).
+func listsSlices(cat *campaign.Catalog) bool {
+	return cat != nil && (cat.Engine == campaign.EngineAthena || cat.Engine == campaign.EngineAuto)
+}
+
+// lowerFanout adds the sends over a listed plan: a Choice sends the slices
+// returned inline through the inline Map (sendName) and the listed ones
+// through a distributed Map, whose ItemReader reads the plan's JSON list
+// of slices from S3 and whose children are the inline Map's item states
+// under their own names. At most concurrency(x) children run at once: the
+// sizing divided the rate by that number (NewSizing), so the rate holds.
+// The children's results go to S3 (ResultWriter); the Map keeps only
+// where (extra.fanout), and the finish gets no parts (it reads the parts
+// from the run store, as after the inline Map).
+func lowerFanout(l activity.Lowerer, x *Config, itemSel map[string]any, send *asl.State) {
+	res := l.ResultPath()
+	list := res + ".extra.sliceList"
+	l.Add(l.Name("listed?"), &asl.State{Type: "Choice", Comment: "a plan of many slices lists them in the run store",
+		Choices: []asl.ChoiceRule{{Variable: list, IsPresent: asl.Bool(true), Next: l.Name("fanout")}},
+		Default: l.Name("send")})
+	child := *send
+	child.Next = l.Name("listed more")
+	item := asl.Branch{ProcessorConfig: &asl.ProcessorConfig{Mode: "DISTRIBUTED", ExecutionType: "STANDARD"}, StartAt: l.Name("listed slice")}
+	item.States.Add(l.Name("listed slice"), &child)
+	item.States.Add(l.Name("listed more"), &asl.State{Type: "Choice", Comment: "a slice out of time leaves a remainder for its next invocation",
+		Choices: []asl.ChoiceRule{{Variable: "$.sent.extra.remainder", IsPresent: asl.Bool(true), Next: l.Name("listed slice")}},
+		Default: l.Name("listed sent")})
+	item.States.Add(l.Name("listed sent"), &asl.State{Type: "Pass", OutputPath: "$.sent", End: true})
+	l.Add(l.Name("fanout"), &asl.State{
+		Type: "Map", Comment: "the listed slices, each a child execution; at most the sizing's concurrency at once",
+		ItemReader: &asl.ItemReader{Resource: asl.S3GetObject, ReaderConfig: map[string]any{"InputType": "JSON"},
+			Parameters: map[string]any{"Bucket.$": list + ".bucket", "Key.$": list + ".key"}},
+		ItemSelector: itemSel, ItemProcessor: &item, MaxConcurrency: concurrency(x),
+		ResultWriter: &asl.ResultWriter{Resource: asl.S3PutObject, Parameters: map[string]any{"Bucket.$": list + ".bucket", "Prefix.$": list + ".results"}},
+		ResultPath:   asl.Path(res + ".extra.fanout"), Catch: l.Catch(), Next: l.Name("fanned out")})
+	l.Add(l.Name("fanned out"), &asl.State{Type: "Pass", Comment: "the parts are in the run store: the finish reads them there",
+		Result: []any{}, ResultPath: asl.Path(res + ".parts"), Next: l.Name("finish")})
+}
+
 // ConfirmPollSeconds is the wait between two checks of a held send.
 const ConfirmPollSeconds = 60
 
@@ -177,18 +217,33 @@ func lower(l activity.Lowerer, x *Config) error {
 	// A paced send (rate) keeps its send phase even for one slice: its time
 	// is the rate's, and the send phase is where progress is reported.
 	oneTask := x.QuietHours == nil && x.Rate == 0
+	// Under the Athena engine (athena, auto) the plan may list its slices
+	// in the run store instead (extra.sliceList): a distributed Map reads
+	// them (see lowerFanout). Waves stay inline.
+	listed := x.QuietHours == nil && listsSlices(l.Catalog())
 	var whole map[string]any
+	if oneTask || listed {
+		whole = map[string]any{}
+	}
 	if oneTask {
-		whole = map[string]any{"finish": true}
+		whole["finish"] = true
+	}
+	if listed {
+		whole["list"] = true
 	}
 	plan := l.Task(PhasePlan, whole)
-	plan.Next = sendName
+	// mapEntry is where the sends begin once the plan is done (and confirmed).
+	mapEntry := sendName
+	if listed {
+		mapEntry = l.Name("listed?")
+	}
+	plan.Next = mapEntry
 	l.Add(l.Name(""), plan)
 	if oneTask {
 		// A plan of one slice or none sends it and finishes in its own task
 		// (extra.finished, see sendAndFinish).
 		plan.Next = l.Name("planned")
-		next := sendName
+		next := mapEntry
 		if x.Confirm {
 			next = l.Name("held")
 		}
@@ -205,7 +260,7 @@ func lower(l activity.Lowerer, x *Config) error {
 		}
 		l.Add(l.Name("held"), &asl.State{Type: "Choice", Comment: "confirm: true holds live sends until the run is confirmed",
 			Choices: []asl.ChoiceRule{{Variable: l.ResultPath() + ".extra.held", BooleanEquals: asl.Bool(true), Next: l.Name("hold")}},
-			Default: sendName})
+			Default: mapEntry})
 		l.Add(l.Name("hold"), &asl.State{Type: "Wait", Seconds: asl.Int(ConfirmPollSeconds), Next: l.Name("confirm")})
 		confirm := l.Task(PhaseConfirm, nil)
 		confirm.Next = l.Name("held")
@@ -228,6 +283,9 @@ func lower(l activity.Lowerer, x *Config) error {
 		Choices: []asl.ChoiceRule{{Variable: "$.sent.extra.remainder", IsPresent: asl.Bool(true), Next: l.Name("slice")}},
 		Default: l.Name("sent")})
 	item.States.Add(l.Name("sent"), &asl.State{Type: "Pass", OutputPath: "$.sent", End: true})
+	if listed {
+		lowerFanout(l, x, itemSel, send)
+	}
 	if x.QuietHours == nil {
 		l.Add(sendName, &asl.State{
 			Type: "Map", ItemsPath: l.ResultPath() + ".slices", ItemSelector: itemSel, ItemProcessor: &item,

@@ -5,6 +5,8 @@ import (
 	"math"
 	"sort"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/asl"
 )
 
 // Machine is a compiled state machine definition, safe for concurrent
@@ -92,6 +94,11 @@ type state struct {
 	processor   *machine
 	maxConc     int
 	maxConcPath *path
+	// Distributed Map: items read from S3, results written there.
+	distributed bool
+	reader      *tmpl // ItemReader Parameters (Bucket, Key)
+	maxItems    int
+	writer      *tmpl // ResultWriter Parameters (Bucket, Prefix)
 }
 
 // DefinitionError reports an invalid or unsupported definition.
@@ -146,9 +153,7 @@ var unsupported = map[string]string{
 	"Arguments":                      "Arguments is JSONata-only and not supported",
 	"Output":                         "Output is JSONata-only and not supported",
 	"Items":                          "Items is JSONata-only and not supported",
-	"ItemReader":                     "ItemReader (distributed Map) is not supported",
 	"ItemBatcher":                    "ItemBatcher (distributed Map) is not supported",
-	"ResultWriter":                   "ResultWriter (distributed Map) is not supported",
 	"ToleratedFailurePercentage":     "ToleratedFailurePercentage (distributed Map) is not supported",
 	"ToleratedFailureCount":          "ToleratedFailureCount (distributed Map) is not supported",
 	"ToleratedFailurePercentagePath": "ToleratedFailurePercentagePath (distributed Map) is not supported",
@@ -281,7 +286,7 @@ var stateFields = map[string][]string{
 	"Succeed":  {"InputPath", "OutputPath"},
 	"Fail":     {"Error", "ErrorPath", "Cause", "CausePath"},
 	"Parallel": {"Branches", "Parameters", "ResultSelector", "ResultPath", "InputPath", "OutputPath", "Retry", "Catch", "Next", "End"},
-	"Map":      {"ItemsPath", "ItemSelector", "Parameters", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "ResultSelector", "ResultPath", "InputPath", "OutputPath", "Retry", "Catch", "Next", "End"},
+	"Map":      {"ItemsPath", "ItemSelector", "Parameters", "ItemProcessor", "Iterator", "MaxConcurrency", "MaxConcurrencyPath", "ItemReader", "ResultWriter", "ResultSelector", "ResultPath", "InputPath", "OutputPath", "Retry", "Catch", "Next", "End"},
 }
 
 // state compiles one state: the fields every type shares, then its type's own.
@@ -538,7 +543,10 @@ func (c *compiler) mapState(st *state, o *object, where string) error {
 			return c.errf(where, "ItemSelector: %v", err)
 		}
 	}
-	if st.processor, err = c.mapProcessor(o, where); err != nil {
+	if st.processor, st.distributed, err = c.mapProcessor(o, where); err != nil {
+		return err
+	}
+	if err := c.distributedMap(st, o, where); err != nil {
 		return err
 	}
 	if v, ok := o.get("MaxConcurrency"); ok {
@@ -554,12 +562,13 @@ func (c *compiler) mapState(st *state, o *object, where string) error {
 	return nil
 }
 
-// mapProcessor compiles a Map's ItemProcessor (or legacy Iterator), inline only.
-func (c *compiler) mapProcessor(o *object, where string) (*machine, error) {
+// mapProcessor compiles a Map's ItemProcessor (or legacy Iterator) and
+// reports whether it is distributed.
+func (c *compiler) mapProcessor(o *object, where string) (*machine, bool, error) {
 	pv, hasProc := o.get("ItemProcessor")
 	iv, hasIter := o.get("Iterator")
 	if hasProc == hasIter {
-		return nil, c.errf(where, "exactly one of ItemProcessor and Iterator is required")
+		return nil, false, c.errf(where, "exactly one of ItemProcessor and Iterator is required")
 	}
 	key := "ItemProcessor"
 	if hasIter {
@@ -568,24 +577,129 @@ func (c *compiler) mapProcessor(o *object, where string) (*machine, error) {
 	po, ok := pv.(*object)
 	pw := where + "." + key
 	if !ok {
-		return nil, c.errf(pw, "must be an object")
+		return nil, false, c.errf(pw, "must be an object")
 	}
 	if err := c.checkFields(po, pw, "StartAt", "States", "Comment", "ProcessorConfig"); err != nil {
-		return nil, err
+		return nil, false, err
 	}
+	distributed := false
 	if cfg, ok := po.get("ProcessorConfig"); ok {
 		co, ok := cfg.(*object)
 		if !ok {
-			return nil, c.errf(pw, "ProcessorConfig must be an object")
+			return nil, false, c.errf(pw, "ProcessorConfig must be an object")
 		}
 		if err := c.checkFields(co, pw+".ProcessorConfig", "Mode", "ExecutionType"); err != nil {
-			return nil, err
+			return nil, false, err
 		}
-		if mode, ok := co.get("Mode"); ok && mode != "INLINE" {
-			return nil, c.errf(pw, "ProcessorConfig.Mode %s is not supported (INLINE only)", string(encodeJSON(mode)))
+		mode, _ := co.get("Mode")
+		et, hasET := co.get("ExecutionType")
+		switch mode {
+		case nil, "INLINE":
+			if hasET {
+				return nil, false, c.errf(pw, "ProcessorConfig.ExecutionType is for Mode DISTRIBUTED only")
+			}
+		case "DISTRIBUTED":
+			// Child executions run here as iterations; EXPRESS children
+			// differ on AWS only in duration and retention.
+			if et != "STANDARD" && et != "EXPRESS" {
+				return nil, false, c.errf(pw, "ProcessorConfig.ExecutionType must be STANDARD or EXPRESS with Mode DISTRIBUTED")
+			}
+			distributed = true
+		default:
+			return nil, false, c.errf(pw, "ProcessorConfig.Mode %s is not supported (INLINE or DISTRIBUTED)", string(encodeJSON(mode)))
 		}
 	}
-	return c.machine(po, pw)
+	m, err := c.machine(po, pw)
+	return m, distributed, err
+}
+
+// distributedMap compiles a Map's ItemReader and ResultWriter: only the
+// forms Step Functions' S3 integrations take for a JSON array of items
+// (s3:getObject, InputType JSON) and for the results (s3:putObject).
+func (c *compiler) distributedMap(st *state, o *object, where string) error {
+	rv, hasReader := o.get("ItemReader")
+	wv, hasWriter := o.get("ResultWriter")
+	if (hasReader || hasWriter) && !st.distributed {
+		return c.errf(where, "ItemReader and ResultWriter need ItemProcessor.ProcessorConfig.Mode DISTRIBUTED")
+	}
+	if hasReader {
+		rw := where + ".ItemReader"
+		ro, ok := rv.(*object)
+		if !ok {
+			return c.errf(rw, "must be an object")
+		}
+		if st.itemsPath != nil {
+			return c.errf(where, "ItemsPath and ItemReader are mutually exclusive")
+		}
+		if err := c.checkFields(ro, rw, "Resource", "ReaderConfig", "Parameters"); err != nil {
+			return err
+		}
+		if r, _ := ro.get("Resource"); r != asl.S3GetObject {
+			return c.errf(rw, "Resource %s is not supported (%s only)", string(encodeJSON(r)), asl.S3GetObject)
+		}
+		cv, _ := ro.get("ReaderConfig")
+		co, ok := cv.(*object)
+		if !ok {
+			return c.errf(rw, "ReaderConfig with InputType JSON is required")
+		}
+		if err := c.checkFields(co, rw+".ReaderConfig", "InputType", "MaxItems"); err != nil {
+			return err
+		}
+		if it, _ := co.get("InputType"); it != "JSON" {
+			return c.errf(rw, "ReaderConfig.InputType %s is not supported (JSON only)", string(encodeJSON(it)))
+		}
+		if v, ok := co.get("MaxItems"); ok {
+			n, ok := toInt(v)
+			if !ok || n < 0 || n > 100_000_000 {
+				return c.errf(rw, "ReaderConfig.MaxItems must be an integer from 0 to 100000000")
+			}
+			st.maxItems = int(n)
+		}
+		var err error
+		if st.reader, err = c.s3Parameters(ro, rw, "Key"); err != nil {
+			return err
+		}
+	}
+	if hasWriter {
+		ww := where + ".ResultWriter"
+		wo, ok := wv.(*object)
+		if !ok {
+			return c.errf(ww, "must be an object")
+		}
+		if err := c.checkFields(wo, ww, "Resource", "Parameters"); err != nil {
+			return err
+		}
+		if r, _ := wo.get("Resource"); r != asl.S3PutObject {
+			return c.errf(ww, "Resource %s is not supported (%s only)", string(encodeJSON(r)), asl.S3PutObject)
+		}
+		var err error
+		if st.writer, err = c.s3Parameters(wo, ww, "Prefix"); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// s3Parameters compiles the Parameters of an S3 reader or writer: Bucket
+// and key (Key or Prefix), each a value or a path.
+func (c *compiler) s3Parameters(o *object, where, key string) (*tmpl, error) {
+	pv, ok := o.get("Parameters")
+	po, isObj := pv.(*object)
+	if !ok || !isObj {
+		return nil, c.errf(where, "Parameters (Bucket, %s) are required", key)
+	}
+	for _, k := range []string{"Bucket", key} {
+		_, a := po.get(k)
+		_, b := po.get(k + ".$")
+		if !a && !b {
+			return nil, c.errf(where, "Parameters.%s is required", k)
+		}
+	}
+	t, err := compileTemplate(pv)
+	if err != nil {
+		return nil, c.errf(where, "Parameters: %v", err)
+	}
+	return t, nil
 }
 
 func optionalPath(o *object, key string) (optPath, error) {

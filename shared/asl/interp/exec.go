@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"math"
 	"math/rand/v2"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -670,6 +671,11 @@ func (e *execution) runMap(ctx context.Context, ev *evalEnv, raw any, p Path) (a
 			return nil, "", err
 		}
 	}
+	if st.reader != nil {
+		if items, err = e.readItems(ctx, ev, in); err != nil {
+			return nil, "", err
+		}
+	}
 	arr, ok := items.([]any)
 	if !ok {
 		return nil, "", &Failure{Name: ErrRuntime, Cause: fmt.Sprintf("Map items must be an array, got %s", typeName(items))}
@@ -699,13 +705,131 @@ func (e *execution) runMap(ctx context.Context, ev *evalEnv, raw any, p Path) (a
 			}
 			itemIn = v
 		}
-		return e.runMachine(ctx, st.processor, itemIn, appendPath(p, PathElem{State: st.name, Branch: -1, Index: i}))
+		out, err := e.runMachine(ctx, st.processor, itemIn, appendPath(p, PathElem{State: st.name, Branch: -1, Index: i}))
+		if f, ok := err.(*Failure); ok && st.distributed {
+			// A child execution failed: with no tolerated failures the Map
+			// Run fails (AWS's cause is generic; here it names the child's).
+			return nil, &Failure{Name: ErrExceedToleratedFailureThreshold, Cause: fmt.Sprintf("item %d failed: %s", i, f.Error())}
+		}
+		return out, err
 	})
 	if err != nil {
 		return nil, "", err
 	}
-	out, err := e.finish(ev, raw, res)
+	var result any = res
+	if st.writer != nil {
+		if result, err = e.writeResults(ctx, ev, in, arr, res); err != nil {
+			return nil, "", err
+		}
+	}
+	out, err := e.finish(ev, raw, result)
 	return out, st.next, err
+}
+
+// readItems reads a distributed Map's items: the JSON array at the
+// ItemReader's Bucket and Key (at most MaxItems of them).
+func (e *execution) readItems(ctx context.Context, ev *evalEnv, in any) (any, error) {
+	st := ev.state
+	loc, err := e.s3Location(ev, st.reader, in, "Key")
+	if err != nil {
+		return nil, err
+	}
+	if e.opts.S3 == nil {
+		return nil, &Failure{Name: ErrItemReaderFailed, Cause: "no S3 configured for " + asl.S3GetObject}
+	}
+	b, err := e.opts.S3.GetObject(ctx, loc[0], loc[1])
+	if err != nil {
+		return nil, &Failure{Name: ErrItemReaderFailed, Cause: fmt.Sprintf("s3://%s/%s: %v", loc[0], loc[1], err)}
+	}
+	v, err := decodeJSON(b)
+	arr, ok := v.([]any)
+	if err != nil || !ok {
+		return nil, &Failure{Name: ErrItemReaderFailed, Cause: fmt.Sprintf("s3://%s/%s is not a JSON array", loc[0], loc[1])}
+	}
+	if st.maxItems > 0 && len(arr) > st.maxItems {
+		arr = arr[:st.maxItems]
+	}
+	return arr, nil
+}
+
+// writeResults writes a distributed Map's results as Step Functions'
+// ResultWriter does: <Prefix>/<map run id>/SUCCEEDED_0.json (each child's
+// Input and Output as JSON text) and manifest.json beside it; the Map's
+// result is then the manifest's location.
+func (e *execution) writeResults(ctx context.Context, ev *evalEnv, in any, items, outs []any) (any, error) {
+	loc, err := e.s3Location(ev, ev.state.writer, in, "Prefix")
+	if err != nil {
+		return nil, err
+	}
+	if e.opts.S3 == nil {
+		return nil, &Failure{Name: ErrResultWriterFailed, Cause: "no S3 configured for " + asl.S3PutObject}
+	}
+	id := e.uuid()
+	execID, _ := e.execCtx.get("Id")
+	runARN := strings.Replace(fmt.Sprint(execID), ":execution:", ":mapRun:", 1) + "/" + ev.state.name + ":" + id
+	dir := strings.TrimSuffix(loc[1], "/") + "/" + id + "/"
+	results := make([]any, len(outs))
+	for i := range outs {
+		r := newObject(3)
+		r.put("Input", string(encodeJSON(items[i])))
+		r.put("Output", string(encodeJSON(outs[i])))
+		r.put("Status", "SUCCEEDED")
+		results[i] = r
+	}
+	body := encodeJSON(results)
+	put := func(key string, b []byte) error {
+		if err := e.opts.S3.PutObject(ctx, loc[0], key, b); err != nil {
+			return &Failure{Name: ErrResultWriterFailed, Cause: fmt.Sprintf("s3://%s/%s: %v", loc[0], key, err)}
+		}
+		return nil
+	}
+	if err := put(dir+"SUCCEEDED_0.json", body); err != nil {
+		return nil, err
+	}
+	file := newObject(2)
+	file.put("Key", dir+"SUCCEEDED_0.json")
+	file.put("Size", json.Number(strconv.Itoa(len(body))))
+	files := newObject(3)
+	files.put("FAILED", []any{})
+	files.put("PENDING", []any{})
+	files.put("SUCCEEDED", []any{file})
+	m := newObject(3)
+	m.put("DestinationBucket", loc[0])
+	m.put("MapRunArn", runARN)
+	m.put("ResultFiles", files)
+	if err := put(dir+"manifest.json", encodeJSON(m)); err != nil {
+		return nil, err
+	}
+	details := newObject(2)
+	details.put("Bucket", loc[0])
+	details.put("Key", dir+"manifest.json")
+	out := newObject(2)
+	out.put("MapRunArn", runARN)
+	out.put("ResultWriterDetails", details)
+	return out, nil
+}
+
+// s3Location evaluates an ItemReader's or ResultWriter's Parameters to
+// their Bucket and key (Key or Prefix).
+func (e *execution) s3Location(ev *evalEnv, t *tmpl, in any, key string) ([2]string, error) {
+	v, err := t.eval(ev, in)
+	if err != nil {
+		return [2]string{}, err
+	}
+	o, _ := v.(*object)
+	var loc [2]string
+	for i, k := range []string{"Bucket", key} {
+		var x any
+		if o != nil {
+			x, _ = o.get(k)
+		}
+		s, ok := x.(string)
+		if !ok || s == "" {
+			return loc, &Failure{Name: ErrRuntime, Cause: fmt.Sprintf("Map %s: Parameters.%s must be a non-empty string, got %s", ev.state.name, k, typeName(x))}
+		}
+		loc[i] = s
+	}
+	return loc, nil
 }
 
 // fanOut runs n jobs with at most limit at once; the first failure

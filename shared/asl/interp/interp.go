@@ -6,8 +6,11 @@
 // given definition, input, invoker behaviour and Options.Seed (apart from
 // the order in which concurrent branches report events).
 //
-// Not supported (rejected by Compile): JSONata, Assign, distributed Map
-// (ItemReader, ItemBatcher, ResultWriter, tolerated failures).
+// A distributed Map reads its items with an ItemReader (a JSON array in S3,
+// through Options.S3) and may write its results with a ResultWriter; its
+// child executions run here as iterations of this execution. Not supported
+// (rejected by Compile): JSONata, Assign, ItemBatcher, tolerated failures,
+// other item sources (CSV, S3 listings, manifests).
 package interp
 
 import (
@@ -45,11 +48,20 @@ type Athena interface {
 	QuerySync(ctx context.Context, input json.RawMessage) (json.RawMessage, error)
 }
 
+// S3 is the object store a distributed Map reads its items from
+// (ItemReader) and writes its results to (ResultWriter).
+type S3 interface {
+	GetObject(ctx context.Context, bucket, key string) ([]byte, error)
+	PutObject(ctx context.Context, bucket, key string, body []byte) error
+}
+
 // Options configure one execution. The zero value is valid.
 type Options struct {
 	Invoker Invoker
 	// Athena runs athena:startQueryExecution.sync Tasks (nil: they fail).
-	Athena   Athena
+	Athena Athena
+	// S3 serves distributed Maps' ItemReader and ResultWriter (nil: they fail).
+	S3       S3
 	Listener Listener
 	Wait     WaitMode // Wait states and retry delays
 	Clock    Clock    // nil: real time
@@ -142,6 +154,10 @@ const (
 	ErrIntrinsicFailure       = "States.IntrinsicFailure"
 	ErrResultPathMatchFailure = "States.ResultPathMatchFailure"
 	ErrDataLimitExceeded      = "States.DataLimitExceeded"
+	// A distributed Map's child failed (no failure is tolerated).
+	ErrExceedToleratedFailureThreshold = "States.ExceedToleratedFailureThreshold"
+	ErrItemReaderFailed                = "States.ItemReaderFailed"
+	ErrResultWriterFailed              = "States.ResultWriterFailed"
 )
 
 // Failure is an ASL error. Run returns one when an execution fails;

@@ -3,16 +3,19 @@
 // the compiler's Athena states carry on DuckDB (the generated SQL keeps to
 // the subset both read alike: docs/decisions.md, "Athena engine"). The
 // local executor binds it to the targeting family (targeting.Athena) and to
-// the interpreter (interp.Athena).
+// the interpreter (interp.Athena, and interp.S3 for a distributed Map's
+// items and results in the run store).
 package athenalocal
 
 import (
+	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -90,6 +93,29 @@ func (a *Athena) RegisterIceberg(ctx context.Context, t data.IcebergTable) (bool
 
 // Location is the URI of a run-store key prefix: s3://stepwise-local/key/.
 func (a *Athena) Location(key string) string { return "s3://" + Bucket + "/" + key + "/" }
+
+// GetObject reads s3://stepwise-local/key from the run store (a
+// distributed Map's ItemReader).
+func (a *Athena) GetObject(ctx context.Context, bucket, key string) ([]byte, error) {
+	if bucket != Bucket {
+		return nil, fmt.Errorf("bucket %s: only %s (the run store) is here", bucket, Bucket)
+	}
+	r, err := a.Blob.Get(ctx, key)
+	if err != nil {
+		return nil, err
+	}
+	defer r.Close()
+	return io.ReadAll(r)
+}
+
+// PutObject writes s3://stepwise-local/key to the run store (a distributed
+// Map's ResultWriter).
+func (a *Athena) PutObject(ctx context.Context, bucket, key string, body []byte) error {
+	if bucket != Bucket {
+		return fmt.Errorf("bucket %s: only %s (the run store) is here", bucket, Bucket)
+	}
+	return a.Blob.Put(ctx, key, bytes.NewReader(body))
+}
 
 // RegisterTable records a table (Glue's CreateTable, or UpdateTable when it
 // exists).

@@ -15,6 +15,7 @@ import (
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/builtin"
+	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/blob"
@@ -118,6 +119,9 @@ func open(home string, write bool) (*Local, error) {
 	}}
 	l.closers = append(l.closers, l.athena.Close)
 	host.Athena = l.athena
+	// A channel's listed slices are read by the interpreter's distributed
+	// Map from the same stand-in bucket (l.athena serves interp.Options.S3).
+	host.RunBucket = channel.RunBucket{Bucket: athenalocal.Bucket}
 	if err := configureSender(l, &host); err != nil {
 		l.Close()
 		return nil, err
@@ -260,7 +264,7 @@ func (l *Local) Run(ctx context.Context, p *compile.Program, o Options) (*runner
 		defer close(watched)
 		l.watch(rctx, tracker, o.ProgressEvery, watchDone, cancel)
 	}()
-	out, err := interp.Run(rctx, p.JSON, input, interp.Options{Invoker: l.Runner, Athena: l.athena, Wait: o.Wait, Listener: tracker.event,
+	out, err := interp.Run(rctx, p.JSON, input, interp.Options{Invoker: l.Runner, Athena: l.athena, S3: l.athena, Wait: o.Wait, Listener: tracker.event,
 		ExecutionName: o.RunID})
 	close(watchDone)
 	<-watched

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/state"
@@ -131,12 +132,17 @@ func lookup(doc json.RawMessage, path string) (json.RawMessage, bool) {
 	return cur, true
 }
 
-// planned sums the rows of a channel plan's slices (plain or in waves).
+// planned sums the rows of a channel plan's slices (plain, in waves, or
+// listed in the run store).
 func planned(r activity.Result) (int64, bool) {
 	var n int64
 	found := r.Slices != nil
 	for _, s := range r.Slices {
 		n += s.Count
+	}
+	if l, ok := r.Extra[channel.ExtraSliceList].(map[string]any); ok {
+		rows, _ := l["rows"].(float64)
+		n, found = n+int64(rows), true
 	}
 	if ws, ok := r.Extra["waves"].([]any); ok {
 		found = true
@@ -308,7 +314,7 @@ func (t *tracker) special(ev interp.Event) bool {
 			t.emitLocked(Progress{Activity: name, Type: typ, Status: ProgressReleased, RunID: t.runID, Time: ev.Time})
 		}
 		return part == "confirm"
-	case ev.Type == interp.StateEntered && !inMap(ev.Path) && (part == "send" || part == "waves"):
+	case ev.Type == interp.StateEntered && !inMap(ev.Path) && (part == "send" || part == "waves" || part == "fanout"):
 		var in struct {
 			R map[string]activity.Result `json:"r"`
 		}
@@ -318,7 +324,7 @@ func (t *tracker) special(ev interp.Event) bool {
 			}
 		}
 		return true
-	case ev.Type == interp.StateExited && inMap(ev.Path) && part == "slice":
+	case ev.Type == interp.StateExited && inMap(ev.Path) && (part == "slice" || part == "listed slice"):
 		var out struct {
 			Sent activity.Result `json:"sent"`
 		}

@@ -148,3 +148,29 @@ func TestSamplerReportsSends(t *testing.T) {
 		t.Errorf("still sending after the end: %v", tr.sending)
 	}
 }
+
+// A listed plan's sends (engine athena: a distributed Map, "fanout") are
+// reported as the inline Map's are: the total from extra.sliceList, the
+// finished children's slices counted.
+func TestSamplerReportsListedSends(t *testing.T) {
+	var got []Progress
+	tr := newTracker(testProgram(), func(p Progress) { got = append(got, p) })
+	t0 := time.Date(2026, 3, 1, 6, 0, 0, 0, time.UTC)
+	tr.event(interp.Event{Type: interp.StateExited, State: "Start", Time: t0, Output: raw(map[string]any{"run": map[string]any{"id": "R1"}})})
+	planRes := map[string]any{"status": "succeeded", "counts": map[string]int{}, "extra": map[string]any{
+		"sliceList": map[string]any{"bucket": "b", "key": "runs/R1/first/_slices.json", "results": "runs/R1/first/_sent", "slices": 2, "rows": 150}}}
+	tr.event(interp.Event{Type: interp.StateEntered, State: "first:fanout", StateType: "Map", Time: t0, Input: raw(map[string]any{"r": map[string]any{"first": planRes}})})
+	s := &sampler{t: tr}
+	tr.event(interp.Event{Type: interp.StateExited, State: "first:listed slice", Path: interp.Path{{State: "first:fanout", Index: 1}}, Time: t0,
+		Output: raw(map[string]any{"sent": map[string]any{"status": "succeeded", "counts": map[string]int{"out": 45, "skipped": 5}}})})
+	s.sample(context.Background(), t0.Add(10*time.Second))
+	var have []string
+	for _, p := range got {
+		if p.Status == ProgressSending {
+			have = append(have, fmt.Sprintf("%d/%d", p.Done, p.Total))
+		}
+	}
+	if want := []string{"50/150"}; fmt.Sprint(have) != fmt.Sprint(want) {
+		t.Errorf("sending: got %q, want %q", have, want)
+	}
+}

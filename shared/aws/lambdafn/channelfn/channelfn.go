@@ -30,7 +30,9 @@ func Function(ctx context.Context, st *lambdafn.Stack, name, provider string, se
 	reg := activity.NewRegistry()
 	channel.Register(reg, &channel.Deps{Data: datatask.Deps{Blob: st.Blob, Buckets: st.Buckets, State: st.State}, Ledger: st.State, Caps: st.State, Keys: st.State, Suppressions: st.State,
 		Sender: send.Limit(sender, provider, st.Config.SendRate),
-		Links:  channel.SignedLinks{BaseURL: st.Config.PublicURL, Secret: []byte(st.Config.UnsubscribeSecret)}})
+		Links:  channel.SignedLinks{BaseURL: st.Config.PublicURL, Secret: []byte(st.Config.UnsubscribeSecret)},
+		// A listed plan's slices are read by the distributed Map from the run bucket.
+		RunBucket: channel.RunBucket{Bucket: st.Config.Bucket, Prefix: st.Config.Prefix}})
 	fn := st.Function(name, reg)
 	return fn, nil
 }
