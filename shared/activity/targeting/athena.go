@@ -16,6 +16,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 // Athena is what a targeting type on the Athena engine needs from its host
@@ -70,7 +71,11 @@ func trinoRefuses(cat *campaign.Catalog, cp *campaign.Campaign, where *condition
 		return ""
 	}
 	sc := condition.SQLScope{Alias: "t", Schema: s, Catalog: cat, Relation: func(t string) (string, error) { return t, nil },
-		Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ParamTypes: condition.ParamTypes(cp.Parameters),
+		Audience: func(string) (condition.AudienceRelation, error) {
+			return condition.AudienceRelation{Relation: "aud", Key: []string{"key"}}, nil
+		},
+		Zones: func() (string, error) { return "zones", nil },
+		Now:   time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ParamTypes: condition.ParamTypes(cp.Parameters),
 		Variables: cp.Variables, Dialect: condition.Trino, Database: "athena"}
 	if _, _, err := condition.ToSQL(where, sc); errors.Is(err, condition.ErrNotOnAthena) {
 		return strings.TrimPrefix(err.Error(), "condition: ")
@@ -364,7 +369,65 @@ func (t *task) whereIn(d condition.Dialect, c *condition.Condition, alias string
 	if d != condition.Trino || c == nil {
 		return t.Where(c, alias, s)
 	}
+	return condition.ToSQL(c, t.trinoScope(alias, s))
+}
+
+// trinoScope is the scope of a condition on Athena: the run's Glue tables
+// (registered as the condition reads them).
+func (t *task) trinoScope(alias string, s campaign.Schema) condition.SQLScope {
 	sc := t.Scope(alias, s)
-	sc.Dialect, sc.Database, sc.Relation = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable
-	return condition.ToSQL(c, sc)
+	sc.Dialect, sc.Database = condition.Trino, t.Comp.Catalog.Athena.Database
+	sc.Relation, sc.Audience, sc.Zones = t.athenaTable, t.athenaAudience, t.athenaZones
+	return sc
+}
+
+// athenaAudience registers the current version of a saved audience as the
+// run's Glue table sw_<hash of run>_aud_<name>.
+func (t *task) athenaAudience(name string) (condition.AudienceRelation, error) {
+	if t.Deps.State == nil {
+		return condition.AudienceRelation{}, invalid("no state store is configured")
+	}
+	a, err := t.Deps.State.GetAudience(t.Ctx, name)
+	if errors.Is(err, state.ErrNotFound) {
+		return condition.AudienceRelation{}, invalid("audience %q has not been saved yet", name)
+	}
+	if err != nil {
+		return condition.AudienceRelation{}, err
+	}
+	ref := dataset.Ref(a.Ref)
+	m, err := dataset.ReadManifest(t.Ctx, t.Engine.Store(), ref)
+	if err != nil {
+		return condition.AudienceRelation{}, fmt.Errorf("audience %s: %w", name, err)
+	}
+	if m.Base != nil {
+		return condition.AudienceRelation{}, invalid("audience %s: %v: its dataset is written over its table (by an activity on DuckDB)", name, condition.ErrNotOnAthena)
+	}
+	rel := glueName(t.Req.Run.ID, "aud_"+name)
+	if err := t.deps.Athena.RegisterTable(t.Ctx, GlueTable{Database: t.Comp.Catalog.Athena.Database, Name: rel, Ref: ref, Manifest: m, Columns: m.Columns}); err != nil {
+		return condition.AudienceRelation{}, fmt.Errorf("register audience %s: %w", name, err)
+	}
+	return condition.AudienceRelation{Relation: rel, Key: m.Key}, nil
+}
+
+// athenaZones writes, once per run, the time zone names DuckDB knows as a
+// dataset (runs/<run>/_athena/zones) and registers it as the run's Glue
+// table sw_<hash of run>_zones: the recipient zones a date condition takes
+// (others fall back to the campaign's, as on DuckDB; Trino fails a query on
+// a zone it does not know).
+func (t *task) athenaZones() (string, error) {
+	ref := dataset.Ref(blob.Join("runs", t.Req.Run.ID, "_athena", "zones"))
+	store := t.Engine.Store()
+	m, err := dataset.ReadManifest(t.Ctx, store, ref)
+	if errors.Is(err, dataset.ErrNotFound) {
+		m, err = t.Engine.Write(t.Ctx, dataset.Output{Ref: ref, Key: []string{"name"}, CreatedAt: t.Now()},
+			"SELECT CAST(name AS VARCHAR) AS name FROM pg_timezone_names() ORDER BY name")
+	}
+	if err != nil {
+		return "", fmt.Errorf("time zone names: %w", err)
+	}
+	rel := glueName(t.Req.Run.ID, "zones")
+	if err := t.deps.Athena.RegisterTable(t.Ctx, GlueTable{Database: t.Comp.Catalog.Athena.Database, Name: rel, Ref: ref, Manifest: m, Columns: m.Columns}); err != nil {
+		return "", fmt.Errorf("register time zone names: %w", err)
+	}
+	return rel, nil
 }

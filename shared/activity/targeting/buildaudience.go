@@ -93,9 +93,7 @@ func planBuildAudience(t *task, x *BuildAudienceConfig) (*activity.Result, error
 	}
 	where, args := "true", []any(nil)
 	if x.Where != nil {
-		sc := t.Scope("t", p.Schema())
-		sc.Dialect, sc.Database, sc.Relation = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable
-		if where, args, err = condition.ToSQL(x.Where, sc); err != nil {
+		if where, args, err = condition.ToSQL(x.Where, t.trinoScope("t", p.Schema())); err != nil {
 			return nil, err
 		}
 	}
