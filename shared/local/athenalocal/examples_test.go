@@ -84,6 +84,13 @@ func workspace(t *testing.T, customers int) string {
 
 func run(t *testing.T, dir, campaign, catalog, home string) *runner.Summary {
 	t.Helper()
+	return runAt(t, dir, campaign, catalog, home, now, true)
+}
+
+// runAt runs a campaign with the clock at at, in test mode or not (a
+// save-audience saves only outside it).
+func runAt(t *testing.T, dir, campaign, catalog, home string, at time.Time, test bool) *runner.Summary {
+	t.Helper()
 	p, diags := builtin.CompileFiles(filepath.Join(dir, campaign), filepath.Join(dir, catalog))
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -93,9 +100,9 @@ func run(t *testing.T, dir, campaign, catalog, home string) *runner.Summary {
 		t.Fatal(err)
 	}
 	defer l.Close()
-	l.Env.Clock = func() time.Time { return now }
+	l.Env.Clock = func() time.Time { return at }
 	l.Athena().Ran = func(q string) { ranMu.Lock(); ran = append(ran, q); ranMu.Unlock() }
-	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip, Test: true})
+	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip, Test: test})
 	if err != nil {
 		t.Fatalf("%s on %s: %v", campaign, catalog, err)
 	}
