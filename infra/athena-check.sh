@@ -4,12 +4,16 @@
 # a stack and runs queries (cents). It
 #   1. creates the Athena workgroup and Glue database if missing and
 #      deploys the stack with AthenaWorkgroup and AthenaGlueDatabase;
-#   2. publishes examples/newsletter.yaml with a catalog on engine: athena
-#      (outputLocation s3://BUCKET/athena-results/) and runs it once;
-#   3. runs the same campaign on the same sample data locally with
+#   2. publishes the examples whose every targeting and data activity is on
+#      Athena (EXAMPLES; TestExamplesAthenaMatchDuckDB runs the same ones
+#      locally) with a catalog on engine: athena (outputLocation
+#      s3://BUCKET/athena-results/) and runs each once;
+#   3. runs each campaign on the same sample data locally with
 #      `stepwise run --engine duckdb` and compares every activity's port
-#      counts; exits 1 on a difference.
+#      counts; exits 1 on a difference. (birthday compares days: run it
+#      away from midnight in the customers' zones.)
 #
+#   EXAMPLES   examples/*.yaml to check (default: newsletter birthday)
 #   STACK      stack name (default stepwise-athena)
 #   WORKGROUP  Athena workgroup (default stepwise)
 #   DATABASE   Glue database (default stepwise_runs)
@@ -19,6 +23,7 @@ root="$(cd "$(dirname "$0")/.." && pwd)"
 export STACK="${STACK:-stepwise-athena}"
 WORKGROUP="${WORKGROUP:-stepwise}"
 DATABASE="${DATABASE:-stepwise_runs}"
+EXAMPLES="${EXAMPLES:-newsletter birthday}"
 work="$(mktemp -d)"
 trap 'rm -rf "$work"' EXIT
 cd "$root"
@@ -46,7 +51,7 @@ athena:
   database: $DATABASE
   outputLocation: s3://$BUCKET/athena-results/
 YAML
-EXAMPLES=newsletter infra/publish-examples.sh
+EXAMPLES="$EXAMPLES" infra/publish-examples.sh
 cp "$work/catalog.duckdb.yaml" examples/catalog.yaml
 
 # api METHOD PATH: the Api function with an HTTP API event; prints the body.
@@ -58,25 +63,30 @@ api() {
   jq -r .body "$work/out.json"
 }
 
-run="$(cat /proc/sys/kernel/random/uuid)"
-arn=$(aws stepfunctions list-state-machines --query "stateMachines[?name=='$STACK-weekly-newsletter'].stateMachineArn" --output text)
-exec=$(aws stepfunctions start-execution --state-machine-arn "$arn" --input "{\"runId\":\"$run\",\"test\":true}" --query executionArn --output text)
-echo "execution $exec"
-while [ "$(aws stepfunctions describe-execution --execution-arn "$exec" --query status --output text)" = RUNNING ]; do sleep 10; done
-aws stepfunctions describe-execution --execution-arn "$exec" --query '{status:status,error:error,cause:cause}'
-
-# Port counts per activity, from the API's run (AWS, Athena) and from a
-# local run (DuckDB) on the same sample data.
 ports='(.activities | if type == "array" then map({key: .id, value: .ports}) | from_entries else map_values(.ports) end)'
-api GET "/v1/runs/$run" | jq -S "$ports" >"$work/athena.json"
-go run ./cmd/stepwise run examples/newsletter.yaml --test --wait skip --engine duckdb --json --home "$work/home" |
-  jq -S "$ports" >"$work/duckdb.json"
-if diff -u "$work/duckdb.json" "$work/athena.json"; then
-  echo "athena-check: counts identical (engine athena on AWS, duckdb locally)"
-else
-  echo "athena-check: counts differ" >&2
-  exit 1
-fi
+failed=0
+for example in $EXAMPLES; do
+  id="$(awk '$1 == "id:" {print $2; exit}' "examples/$example.yaml")"
+  run="$(cat /proc/sys/kernel/random/uuid)"
+  arn=$(aws stepfunctions list-state-machines --query "stateMachines[?name=='$STACK-$id'].stateMachineArn" --output text)
+  exec=$(aws stepfunctions start-execution --state-machine-arn "$arn" --input "{\"runId\":\"$run\",\"test\":true}" --query executionArn --output text)
+  echo "$example: execution $exec"
+  while [ "$(aws stepfunctions describe-execution --execution-arn "$exec" --query status --output text)" = RUNNING ]; do sleep 10; done
+  aws stepfunctions describe-execution --execution-arn "$exec" --query '{status:status,error:error,cause:cause}'
+
+  # Port counts per activity, from the API's run (AWS, Athena) and from a
+  # local run (DuckDB) on the same sample data.
+  api GET "/v1/runs/$run" | jq -S "$ports" >"$work/$example.athena.json"
+  go run ./cmd/stepwise run "examples/$example.yaml" --test --wait skip --engine duckdb --json --home "$work/home-$example" |
+    jq -S "$ports" >"$work/$example.duckdb.json"
+  if diff -u "$work/$example.duckdb.json" "$work/$example.athena.json"; then
+    echo "athena-check: $example: counts identical (engine athena on AWS, duckdb locally)"
+  else
+    echo "athena-check: $example: counts differ" >&2
+    failed=1
+  fi
+done
 # Bytes Athena scanned, per query of the run (for docs/scale.md's estimate).
 aws athena list-query-executions --work-group "$WORKGROUP" --max-results 10 --query QueryExecutionIds --output text |
   xargs -n1 aws athena get-query-execution --query 'QueryExecution.[QueryExecutionId,Status.State,Statistics.DataScannedInBytes,Statistics.EngineExecutionTimeInMillis]' --output text --query-execution-id
+exit "$failed"

@@ -1,17 +1,16 @@
 package main
 
 import (
-	"bufio"
 	"context"
 	"fmt"
 	"os"
 	"path/filepath"
-	"strings"
 	"time"
 
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/sampledata"
 )
 
 // benchCampaign is one campaign of the benchmark and its hand-written limit.
@@ -141,68 +140,10 @@ FROM m WHERE coalesce(trim(email), '') <> '' AND emailOptIn`, nil
 // leadsFile is the leads campaign's input, in the size folder.
 const leadsFile = "files/leads.csv"
 
-// writeLeads writes the leads file: one line for every fifth customer with
-// an email (each email once), every seventh upper-cased, one in fifty an
-// unknown address, one in 250 an unreadable points value. It depends
-// only on the size's customers.
+// writeLeads writes the leads file (sampledata.WriteLeads): it depends only
+// on the size's customers.
 func writeLeads(dir string) error {
-	dst := filepath.Join(dir, leadsFile)
-	if _, err := os.Stat(dst); err == nil {
-		return nil
-	}
-	db, closeDB, err := openDuckDB()
-	if err != nil {
-		return err
-	}
-	defer closeDB()
-	rows, err := db.QueryContext(context.Background(), `SELECT email FROM `+pq(filepath.Join(dir, "data"), "customers")+`
-WHERE email IS NOT NULL AND CAST(substr(customerId, 2) AS BIGINT) % 5 = 0
-QUALIFY row_number() OVER (PARTITION BY email ORDER BY customerId) = 1
-ORDER BY customerId`)
-	if err != nil {
-		return err
-	}
-	defer rows.Close()
-	if err := os.MkdirAll(filepath.Dir(dst), 0o755); err != nil {
-		return err
-	}
-	tmp := dst + ".tmp"
-	f, err := os.Create(tmp)
-	if err != nil {
-		return err
-	}
-	defer f.Close()
-	w := bufio.NewWriterSize(f, 1<<20)
-	w.WriteString("email,points,tier,joined\n")
-	tiers := []string{"Bronze", "Silver", "Gold"}
-	day := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
-	for i := 0; rows.Next(); i++ {
-		var email string
-		if err := rows.Scan(&email); err != nil {
-			return err
-		}
-		switch {
-		case i%50 == 49:
-			email = fmt.Sprintf("lead%d@partner.example", i)
-		case i%7 == 0:
-			email = strings.ToUpper(email)
-		}
-		points := fmt.Sprint(i * 37 % 500)
-		if i%250 == 249 {
-			points = "n/a"
-		}
-		fmt.Fprintf(w, "%s,%s,%s,%s\n", email, points, tiers[i%3], day.AddDate(0, 0, i%300).Format(time.DateOnly))
-	}
-	if err := rows.Err(); err != nil {
-		return err
-	}
-	if err := w.Flush(); err != nil {
-		return err
-	}
-	if err := f.Close(); err != nil {
-		return err
-	}
-	return os.Rename(tmp, dst)
+	return sampledata.WriteLeads(context.Background(), filepath.Join(dir, "data"), filepath.Join(dir, leadsFile))
 }
 
 // emailMessage is what the limit reads of an email activity's message.

@@ -1,6 +1,7 @@
 package condition
 
 import (
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -167,7 +168,10 @@ func zoneRef(sc scope) *FieldRef {
 // window compares the row's today with three constant days.
 
 // zoneSQL is the time zone name of a row: its zone column when it names a
-// zone DuckDB knows, else the campaign's.
+// zone the engine knows, else the campaign's. DuckDB lists its zones in
+// pg_timezone_names(); Trino fails a query on a zone it does not know (try()
+// does not catch it) and lists none, so there the names are a relation the
+// host provides (SQLScope.Zones).
 func (l *lowerer) zoneSQL(alias string, zone *FieldRef) (frag, error) {
 	campaignZone := frag{sql: "CAST(? AS VARCHAR)", args: []any{l.loc.String()}}
 	if zone == nil {
@@ -177,17 +181,62 @@ func (l *lowerer) zoneSQL(alias string, zone *FieldRef) (frag, error) {
 	if err != nil {
 		return frag{}, err
 	}
-	return frag{sql: "COALESCE(CASE WHEN " + z + " IN (SELECT name FROM pg_timezone_names()) THEN " + z + " END, " + campaignZone.sql + ")",
+	known := "SELECT name FROM pg_timezone_names()"
+	if l.sc.Dialect == Trino {
+		rel, err := l.zones()
+		if err != nil {
+			return frag{}, err
+		}
+		known = `SELECT "name" FROM ` + rel
+	}
+	return frag{sql: "COALESCE(CASE WHEN " + z + " IN (" + known + ") THEN " + z + " END, " + campaignZone.sql + ")",
 		args: campaignZone.args}, nil
+}
+
+// zones is the relation of the zone names Trino knows.
+func (l *lowerer) zones() (string, error) {
+	if l.sc.Zones == nil {
+		return "", errors.New("condition: no relation of time zone names (SQLScope.Zones is nil)")
+	}
+	rel, err := l.sc.Zones()
+	if err != nil {
+		return "", fmt.Errorf("condition: time zone names: %w", err)
+	}
+	return l.qualify(rel)
+}
+
+// atZone is the calendar date of an instant (a TIMESTAMPTZ expression) in
+// zone z: DuckDB's timezone(z, t) is its wall-clock time there; Trino's
+// at_timezone(t, z) the same instant in z (its AT TIME ZONE takes only a
+// literal). Either cast to DATE gives the local date.
+func (d Dialect) atZone(t, z frag) frag {
+	if d == Trino {
+		return frag{sql: "CAST(at_timezone(" + t.sql + ", " + z.sql + ") AS DATE)", args: append(append([]any(nil), t.args...), z.args...)}
+	}
+	return frag{sql: "CAST(timezone(" + z.sql + ", " + t.sql + ") AS DATE)", args: append(append([]any(nil), z.args...), t.args...)}
+}
+
+// datePartFunc is the function giving a part of a date: Trino has no
+// dayofmonth or isodow (its day_of_week is ISO: Monday 1 .. Sunday 7).
+func (d Dialect) datePartFunc(part string) string {
+	if d == Trino {
+		return map[string]string{"year": "year", "month": "month", "day": "day", "weekday": "day_of_week"}[part]
+	}
+	return map[string]string{"year": "year", "month": "month", "day": "dayofmonth", "weekday": "isodow"}[part]
+}
+
+// daysBetween is the number of days from date a to date b: Trino has no
+// date - date; date_diff reads alike in both but DuckDB's SQL stays as it
+// was.
+func (d Dialect) daysBetween(a, b frag) frag {
+	if d == Trino {
+		return frag{sql: "date_diff('day', " + a.sql + ", " + b.sql + ")", args: append(append([]any(nil), a.args...), b.args...)}
+	}
+	return frag{sql: "(" + b.sql + " - " + a.sql + ")", args: append(append([]any(nil), b.args...), a.args...)}
 }
 
 // localDate is the calendar date of a date or timestamp field.
 func (l *lowerer) localDate(alias string, ref *FieldRef, zone *FieldRef) (frag, error) {
-	if l.sc.Dialect == Trino {
-		// timezone(), pg_timezone_names(), isodow and date - date are
-		// DuckDB's; Trino spells them otherwise.
-		return frag{}, notOnAthena("date parts and windows (part, anniversary, inLast, inNext)")
-	}
 	f, err := l.field(alias, ref)
 	if err != nil || ref.Column.Type == campaign.TypeDate {
 		return f, err
@@ -196,7 +245,8 @@ func (l *lowerer) localDate(alias string, ref *FieldRef, zone *FieldRef) (frag, 
 	if err != nil {
 		return frag{}, err
 	}
-	return frag{sql: "CAST(timezone(" + z.sql + ", CAST(" + f.sql + " AS TIMESTAMPTZ)) AS DATE)", args: append(z.args, f.args...)}, nil
+	ts := frag{sql: "CAST(" + f.sql + " AS " + l.sc.Dialect.typeName("TIMESTAMPTZ") + ")", args: f.args}
+	return l.sc.Dialect.atZone(ts, z), nil
 }
 
 // today is the row's calendar date of the run's instant.
@@ -208,8 +258,8 @@ func (l *lowerer) today(alias string, zone *FieldRef) (frag, error) {
 	if err != nil {
 		return frag{}, err
 	}
-	return frag{sql: "CAST(timezone(" + z.sql + ", CAST(? AS TIMESTAMPTZ)) AS DATE)",
-		args: append(z.args, l.sc.Now.UTC().Format(time.RFC3339Nano))}, nil
+	now, _ := l.placeholder("TIMESTAMPTZ", l.sc.Dialect.timestamp(l.sc.Now))
+	return l.sc.Dialect.atZone(now, z), nil
 }
 
 func (l *lowerer) datePart(alias string, p *DatePart) (frag, error) {
@@ -217,7 +267,7 @@ func (l *lowerer) datePart(alias string, p *DatePart) (frag, error) {
 	if err != nil {
 		return frag{}, err
 	}
-	fn := map[string]string{"year": "year", "month": "month", "day": "dayofmonth", "weekday": "isodow"}[p.Part]
+	fn := l.sc.Dialect.datePartFunc(p.Part)
 	if fn == "" {
 		return frag{}, fmt.Errorf("condition: unknown date part %q", p.Part)
 	}
@@ -242,11 +292,11 @@ func (l *lowerer) dateWindow(n *DateWindow, alias string) (frag, error) {
 		if n.Op == "inNext" {
 			from, to = today, d
 		}
-		return frag{sql: "COALESCE((" + to.sql + " - " + from.sql + ") BETWEEN 0 AND CAST(? AS INTEGER), false)",
-			args: append(append(append([]any(nil), to.args...), from.args...), int64(n.Days))}, nil
+		diff := l.sc.Dialect.daysBetween(from, to)
+		return frag{sql: "COALESCE(" + diff.sql + " BETWEEN 0 AND CAST(? AS INTEGER), false)", args: append(diff.args, int64(n.Days))}, nil
 	}
 	if n.Zone == nil {
-		return anniversaryOn(d, l.sc.Now.In(l.loc), n.Days), nil
+		return anniversaryOn(l.sc.Dialect, d, l.sc.Now.In(l.loc), n.Days), nil
 	}
 	// The row's today is one of three days: compare each.
 	u := l.sc.Now.UTC()
@@ -254,7 +304,7 @@ func (l *lowerer) dateWindow(n *DateWindow, alias string) (frag, error) {
 	for _, off := range []int{-1, 0, 1} {
 		t := u.AddDate(0, 0, off)
 		when, _ := placeholder("DATE", t.Format("2006-01-02"))
-		then := anniversaryOn(d, t, n.Days)
+		then := anniversaryOn(l.sc.Dialect, d, t, n.Days)
 		out.sql += " WHEN " + when.sql + " THEN " + then.sql
 		out.args = append(append(out.args, when.args...), then.args...)
 	}
@@ -266,7 +316,7 @@ func (l *lowerer) dateWindow(n *DateWindow, alias string) (frag, error) {
 // days from today's date: d is before today, and its month and day are
 // those of a day of the window. 29 February's anniversary is 28 February
 // in years that have no 29 February.
-func anniversaryOn(d frag, today time.Time, days int) frag {
+func anniversaryOn(dl Dialect, d frag, today time.Time, days int) frag {
 	t := time.Date(today.Year(), today.Month(), today.Day(), 0, 0, 0, 0, time.UTC)
 	in := map[int]bool{}
 	for i := 0; i <= days; i++ {
@@ -291,7 +341,7 @@ func anniversaryOn(d frag, today time.Time, days int) frag {
 			open = false
 		}
 	}
-	md := "(month(" + d.sql + ") * 100 + dayofmonth(" + d.sql + "))"
+	md := "(month(" + d.sql + ") * 100 + " + dl.datePartFunc("day") + "(" + d.sql + "))"
 	out := frag{sql: "COALESCE(" + d.sql + " < CAST(? AS DATE) AND ("}
 	out.args = append(append(out.args, d.args...), t.Format("2006-01-02"))
 	for i, r := range runs {

@@ -28,10 +28,16 @@ func (d Dialect) String() string {
 	return "duckdb"
 }
 
-// ErrNotOnAthena marks a condition the Trino dialect cannot lower yet.
+// ErrNotOnAthena marks what the Athena engine cannot run yet (the Trino
+// dialect now lowers every condition; hosts use it for their inputs).
 var ErrNotOnAthena = errors.New("not yet on athena")
 
-func notOnAthena(what string) error { return fmt.Errorf("condition: %w: %s", ErrNotOnAthena, what) }
+// TrinoOnDuckDB defines, as DuckDB macros, the Trino functions the Trino
+// dialect writes that DuckDB lacks, with Trino's meaning, so that a local
+// stand-in runs Trino SQL on DuckDB: at_timezone(t, z) (the instant t in zone
+// z; cast to DATE, its local date there) and day_of_week(d) (ISO: Monday 1 ..
+// Sunday 7).
+const TrinoOnDuckDB = "CREATE OR REPLACE MACRO at_timezone(t, z) AS timezone(z, t); CREATE OR REPLACE MACRO day_of_week(d) AS isodow(d)"
 
 // typeName is a cast target: Trino spells TIMESTAMPTZ out (DuckDB reads
 // both spellings).

@@ -1,7 +1,6 @@
 package condition
 
 import (
-	"errors"
 	"strings"
 	"testing"
 )
@@ -41,19 +40,28 @@ func TestTrinoDialect(t *testing.T) {
 	if len(args) != 1 || args[0] != "2026-03-01 10:00:00.000000 UTC" {
 		t.Errorf("timestamp argument %v, want 2026-03-01 10:00:00.000000 UTC", args)
 	}
-	// What the Trino dialect cannot lower yet is named.
-	for _, doc := range []string{
-		`{ field: birthDate, op: anniversary }`,
-		`{ field: lastPurchaseAt, part: weekday, op: in, value: [sat, sun] }`,
+	// Date parts and windows, and saved audiences, in Trino's spelling.
+	for _, c := range []struct{ doc, want, not string }{
+		{`{ field: birthDate, op: anniversary }`, `(month("t"."birthDate") * 100 + day("t"."birthDate"))`, "dayofmonth("},
+		{`{ field: lastPurchaseAt, part: weekday, op: in, value: [sat, sun] }`, `day_of_week(CAST(at_timezone(CAST("t"."lastPurchaseAt" AS TIMESTAMP WITH TIME ZONE), COALESCE(CASE WHEN "t"."timezone" IN (SELECT "name" FROM "db"."sw_zones")`, "isodow("},
+		{`{ field: lastPurchaseAt, op: inLast, within: 7d }`, `date_diff('day', CAST(at_timezone(`, "pg_timezone_names"},
+		{`{ inAudience: vip-2026 }`, `EXISTS (SELECT 1 FROM "db"."aud_vip" AS l1 WHERE l1."customerId" = "t"."customerId")`, `FROM "aud_vip"`},
 	} {
 		sc := sqlScope(t)
-		sc.Dialect = Trino
-		if _, _, err := ToSQL(mustCond(t, "where: "+doc), sc); !errors.Is(err, ErrNotOnAthena) {
-			t.Errorf("%s: %v, want not yet on athena", doc, err)
+		sc.Dialect, sc.Database = Trino, "db"
+		sc.Zones = func() (string, error) { return "sw_zones", nil }
+		sql, _, err := ToSQL(mustCond(t, "where: "+c.doc), sc)
+		if err != nil {
+			t.Fatalf("%s: %v", c.doc, err)
 		}
-		sc.Dialect = DuckDB
-		if _, _, err := ToSQL(mustCond(t, "where: "+doc), sc); err != nil {
-			t.Errorf("%s on duckdb: %v", doc, err)
+		if !strings.Contains(sql, c.want) || strings.Contains(sql, c.not) || strings.Contains(sql, "CAST(timezone(") {
+			t.Errorf("%s:\n%s\nwant %q, not %q", c.doc, sql, c.want, c.not)
 		}
+	}
+	// A zone column needs the relation of zone names on Trino.
+	sc = sqlScope(t)
+	sc.Dialect = Trino
+	if _, _, err := ToSQL(mustCond(t, `where: { field: lastPurchaseAt, part: weekday, op: eq, value: sat }`), sc); err == nil || !strings.Contains(err.Error(), "SQLScope.Zones is nil") {
+		t.Errorf("no Zones: %v", err)
 	}
 }

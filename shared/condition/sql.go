@@ -46,11 +46,16 @@ type SQLScope struct {
 	// Database, when set, qualifies every relation: "db"."relation" (the
 	// Glue database on Athena).
 	Database string
+	// Zones, on Trino, returns the relation (one VARCHAR column "name") of
+	// the time zone names a recipient's zone column may hold, as DuckDB's
+	// pg_timezone_names() does: Trino fails a query on a zone it does not
+	// know. Only date parts and windows over a zone column read it.
+	Zones func() (string, error)
 }
 
 // AudienceRelation is where a saved audience's members are.
 type AudienceRelation struct {
-	Relation string   // DuckDB relation name (quoted by ToSQL)
+	Relation string   // relation name (quoted by ToSQL; in SQLScope.Database when set)
 	Key      []string // its columns matching the dimension key, in key order
 }
 
@@ -119,8 +124,10 @@ func (sc SQLScope) checkEnv() CheckEnv {
 //   - inAudience is EXISTS over the audience relation on the dimension key.
 //   - Date parts and windows (part; anniversary, inLast, inNext) compare
 //     calendar dates in the recipient's zone (the targeting.timezone column
-//     of the rows' table, when it names a zone DuckDB knows) or Location:
-//     timezone() of the timestamp and of Now. A window compares whole days
+//     of the rows' table, when it names a zone the engine knows: DuckDB's
+//     pg_timezone_names(), on Trino the SQLScope.Zones relation) or
+//     Location: timezone() (Trino: at_timezone()) of the timestamp and of
+//     Now. A window compares whole days
 //     and includes both ends; an anniversary compares month*100+day with
 //     runs of the window's days (29 February in 28 February's run in years
 //     without it), the row's today being one of three days around Now's UTC
@@ -252,6 +259,11 @@ func (l *lowerer) relation(table string) (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("condition: relation of table %q: %w", table, err)
 	}
+	return l.qualify(rel)
+}
+
+// qualify quotes a relation name, in SQLScope.Database when set.
+func (l *lowerer) qualify(rel string) (string, error) {
 	q, err := quoteIdent(rel)
 	if err != nil || l.sc.Database == "" {
 		return q, err
@@ -559,7 +571,7 @@ func (l *lowerer) inAudience(n *InAudience, alias string) (frag, error) {
 	if len(aud.Key) != len(key) || len(aud.Key) == 0 {
 		return frag{}, fmt.Errorf("condition: audience %q has key %v; %s has key %v", n.Name, aud.Key, n.Table.Name, key)
 	}
-	rel, err := quoteIdent(aud.Relation)
+	rel, err := l.qualify(aud.Relation)
 	if err != nil {
 		return frag{}, err
 	}

@@ -470,7 +470,7 @@ func TestAnniversaryRuns(t *testing.T) {
 	}
 	for _, tc := range cases {
 		today, _ := time.Parse("2006-01-02", tc.today)
-		f := anniversaryOn(d, today, tc.days)
+		f := anniversaryOn(DuckDB, d, today, tc.days)
 		if !reflect.DeepEqual(f.args, tc.want) {
 			t.Errorf("%s +%dd: args %v, want %v", tc.today, tc.days, f.args, tc.want)
 		}

@@ -71,7 +71,11 @@ func trinoRefuses(cat *campaign.Catalog, cp *campaign.Campaign, where *condition
 		return ""
 	}
 	sc := condition.SQLScope{Alias: "t", Schema: s, Catalog: cat, Relation: func(t string) (string, error) { return t, nil },
-		Now: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ParamTypes: condition.ParamTypes(cp.Parameters),
+		Audience: func(string) (condition.AudienceRelation, error) {
+			return condition.AudienceRelation{Relation: "aud", Key: []string{"key"}}, nil
+		},
+		Zones: func() (string, error) { return "zones", nil },
+		Now:   time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC), ParamTypes: condition.ParamTypes(cp.Parameters),
 		Variables: cp.Variables, Dialect: condition.Trino, Database: "athena"}
 	if _, _, err := condition.ToSQL(where, sc); errors.Is(err, condition.ErrNotOnAthena) {
 		return strings.TrimPrefix(err.Error(), "condition: ")
@@ -394,7 +398,8 @@ func (t *task) whereIn(d condition.Dialect, c *condition.Condition, alias string
 func (t *task) scopeIn(d condition.Dialect, alias string, s campaign.Schema) condition.SQLScope {
 	sc := t.Scope(alias, s)
 	if d == condition.Trino {
-		sc.Dialect, sc.Database, sc.Relation, sc.Audience = condition.Trino, t.Comp.Catalog.Athena.Database, t.athenaTable, t.athenaAudience
+		sc.Dialect, sc.Database = condition.Trino, t.Comp.Catalog.Athena.Database
+		sc.Relation, sc.Audience, sc.Zones = t.athenaTable, t.athenaAudience, t.athenaZones
 	}
 	return sc
 }
@@ -445,4 +450,27 @@ func (t *task) registerAudience(a state.Audience, m *dataset.Manifest) (string, 
 		return "", fmt.Errorf("register audience %s: %w", a.Name, err)
 	}
 	return name, nil
+}
+
+// athenaZones writes, once per run, the time zone names DuckDB knows as a
+// dataset (runs/<run>/_athena/zones) and registers it as the run's Glue
+// table sw_<hash of run>_zones: the recipient zones a date condition takes
+// (others fall back to the campaign's, as on DuckDB; Trino fails a query on
+// a zone it does not know).
+func (t *task) athenaZones() (string, error) {
+	ref := dataset.Ref(blob.Join("runs", t.Req.Run.ID, "_athena", "zones"))
+	store := t.Engine.Store()
+	m, err := dataset.ReadManifest(t.Ctx, store, ref)
+	if errors.Is(err, dataset.ErrNotFound) {
+		m, err = t.Engine.Write(t.Ctx, dataset.Output{Ref: ref, Key: []string{"name"}, CreatedAt: t.Now()},
+			"SELECT CAST(name AS VARCHAR) AS name FROM pg_timezone_names() ORDER BY name")
+	}
+	if err != nil {
+		return "", fmt.Errorf("time zone names: %w", err)
+	}
+	rel := glueName(t.Req.Run.ID, "zones")
+	if err := t.deps.Athena.RegisterTable(t.Ctx, GlueTable{Database: t.Comp.Catalog.Athena.Database, Name: rel, Ref: ref, Manifest: m, Columns: m.Columns}); err != nil {
+		return "", fmt.Errorf("register time zone names: %w", err)
+	}
+	return rel, nil
 }

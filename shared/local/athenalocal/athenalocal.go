@@ -25,6 +25,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity/data"
 	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/blob"
+	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
 
@@ -257,7 +258,7 @@ func (a *Athena) open(ctx context.Context) error {
 		return err
 	}
 	// Trino's functions DuckDB lacks, with Trino's meaning.
-	if err := eng.Exec(ctx, trinoFunctions); err != nil {
+	if err := eng.Exec(ctx, trinoFunctions+"; "+condition.TrinoOnDuckDB); err != nil {
 		eng.Close()
 		return err
 	}
@@ -339,8 +340,9 @@ func (a *Athena) stage(ctx context.Context, query string) (int64, error) {
 	return scanned, nil
 }
 
-// trinoFunctions defines on DuckDB the Trino functions the generated SQL
-// uses and DuckDB lacks: to_utf8 (varchar → varbinary, UTF-8).
+// trinoFunctions defines on DuckDB the Trino functions the targeting SQL
+// uses and DuckDB lacks: to_utf8 (varchar → varbinary, UTF-8); the
+// condition generator's are condition.TrinoOnDuckDB.
 const trinoFunctions = "CREATE OR REPLACE MACRO to_utf8(s) AS encode(s)"
 
 func quote(s string) string { return dataset.QuoteIdent(s) }

@@ -17,7 +17,6 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
-	"github.com/stepwise-run/stepwise/shared/runner"
 )
 
 // channelCampaign sends email in slices of 150 (rate-free, so a plan of
@@ -93,27 +92,6 @@ func TestChannelAthenaMatchDuckDB(t *testing.T) {
 }
 
 // runLive runs a campaign live (messages to the home's outbox).
-func runLive(t *testing.T, dir, campaign, catalog, home string) *runner.Summary {
-	t.Helper()
-	p, diags := builtin.CompileFiles(filepath.Join(dir, campaign), filepath.Join(dir, catalog))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	l, err := executor.Open(filepath.Join(dir, home))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	l.Env.Clock = func() time.Time { return now }
-	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip})
-	if err != nil {
-		t.Fatalf("%s on %s: %v", campaign, catalog, err)
-	}
-	if sum.Status != "succeeded" {
-		t.Fatalf("%s on %s: %s %s", campaign, catalog, sum.Status, sum.Reason)
-	}
-	return sum
-}
 
 // outboxTo lists the recipients (keys) and addresses of a run's messages,
 // sorted; a recipient found twice fails the test.

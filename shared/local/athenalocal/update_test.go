@@ -19,7 +19,6 @@ import (
 	"github.com/stepwise-run/stepwise/shared/dataset/tablelog"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
-	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -174,28 +173,6 @@ func TestUpdateDataAthenaMatchDuckDB(t *testing.T) {
 }
 
 // runLive runs a campaign for real (not in test mode).
-func runLive(t *testing.T, dir, campaign, catalog, home string) *runner.Summary {
-	t.Helper()
-	p, diags := builtin.CompileFiles(filepath.Join(dir, campaign), filepath.Join(dir, catalog))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	l, err := executor.Open(filepath.Join(dir, home))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	l.Env.Clock = func() time.Time { return now }
-	l.Athena().Ran = func(q string) { ranMu.Lock(); ran = append(ran, q); ranMu.Unlock() }
-	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip})
-	if err != nil {
-		t.Fatalf("%s on %s: %v", campaign, catalog, err)
-	}
-	if sum.Status != "succeeded" {
-		t.Fatalf("%s on %s: %s %s", campaign, catalog, sum.Status, sum.Reason)
-	}
-	return sum
-}
 
 // tableRows returns a managed table's current version and a digest of its
 // rows (each as text, sorted) with their count.
