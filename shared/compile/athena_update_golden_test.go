@@ -12,7 +12,8 @@ import (
 )
 
 // athenaUpdateCampaign loads a file and upserts it into customers: load-file
-// in its function, update-data as Athena statements.
+// in its function, update-data as Athena statements, beside an alert (one
+// level: a Parallel, whose branches name their port states "x:out").
 const athenaUpdateCampaign = `version: 1
 id: athena-update
 dimension: customers
@@ -34,6 +35,11 @@ activities:
     set:
       tier: { field: newTier }
       emailOptIn: true
+  - id: badRows
+    type: alert
+    from: rows.rejects
+    title: Bad rows
+    message: Some rows of the file were rejected.
 `
 
 func compileAthenaUpdate(t *testing.T, onError string) *compile.Program {
@@ -52,7 +58,8 @@ func compileAthenaUpdate(t *testing.T, onError string) *compile.Program {
 }
 
 // The machine of update-data on Athena: plan → route → (resync: delete →
-// load) → out → rejects → counts → apply? → merge → version → finish.
+// load) → out → rejects → counts → apply? → merge → version → finish (each
+// statement's state "x:query <name>": "x:out" is the compiler's).
 func TestAthenaUpdateGolden(t *testing.T) {
 	p := compileAthenaUpdate(t, "")
 	path := "testdata/athena-update.asl.json"
@@ -69,7 +76,7 @@ func TestAthenaUpdateGolden(t *testing.T) {
 	if !bytes.Equal(want, p.JSON) {
 		t.Errorf("%s is stale: run `make goldens` and review the diff", path)
 	}
-	for _, s := range []string{`"upsert:merge"`, `"QueryString.$": "$.r.upsert.extra.merge"`, `"Variable": "$.r.upsert.extra.sync"`,
+	for _, s := range []string{`"upsert:query merge"`, `"upsert:query out"`, `"QueryString.$": "$.r.upsert.extra.merge"`, `"Variable": "$.r.upsert.extra.sync"`,
 		`"Variable": "$.r.upsert.extra.apply"`, `"Error": "AthenaQueryFailed"`} {
 		if !strings.Contains(string(p.JSON), s) {
 			t.Errorf("the machine lacks %s", s)

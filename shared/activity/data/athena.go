@@ -73,8 +73,8 @@ func lowerUpdateAthena(l activity.Lowerer) error {
 	l.Add(l.Name(""), plan)
 	l.Add(l.Name("route"), &asl.State{Type: "Choice", Comment: "a retried activity whose ports are recorded runs no query; a stale Iceberg copy is loaded first",
 		Choices: []asl.ChoiceRule{{Variable: res + ".extra.done", BooleanEquals: asl.Bool(true), Next: l.Name("finish")},
-			{Variable: res + ".extra.sync", BooleanEquals: asl.Bool(true), Next: l.Name("delete")}},
-		Default: l.Name("out")})
+			{Variable: res + ".extra.sync", BooleanEquals: asl.Bool(true), Next: stmtState(l, "delete")}},
+		Default: stmtState(l, "out")})
 	failed := l.Name("query failed")
 	for i, name := range athenaStatements {
 		next := ""
@@ -84,9 +84,9 @@ func lowerUpdateAthena(l activity.Lowerer) error {
 		case "version":
 			next = l.Name("finish")
 		default:
-			next = l.Name(athenaStatements[i+1])
+			next = stmtState(l, athenaStatements[i+1])
 		}
-		l.Add(l.Name(name), &asl.State{Type: "Task", Comment: athenaComments[name],
+		l.Add(stmtState(l, name), &asl.State{Type: "Task", Comment: athenaComments[name],
 			Resource: asl.AthenaQuerySync,
 			Parameters: map[string]any{
 				"QueryString.$":         res + ".extra." + name,
@@ -101,8 +101,8 @@ func lowerUpdateAthena(l activity.Lowerer) error {
 			Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: failed}},
 			Next:  next})
 	}
-	l.Add(l.Name("apply?"), &asl.State{Type: "Choice", Comment: "test mode, or no row applies: nothing is merged",
-		Choices: []asl.ChoiceRule{{Variable: res + ".extra.apply", BooleanEquals: asl.Bool(true), Next: l.Name("merge")}},
+	l.Add(l.Name("apply?"), &asl.State{Type: "Choice", Comment: "test mode: nothing is merged",
+		Choices: []asl.ChoiceRule{{Variable: res + ".extra.apply", BooleanEquals: asl.Bool(true), Next: stmtState(l, "merge")}},
 		Default: l.Name("finish")})
 	named := &asl.State{Type: "Pass", Comment: "name a failed query; Athena's reason is the cause",
 		Parameters: map[string]any{"Error": "AthenaQueryFailed", "Cause.$": "$.error.Cause"}, ResultPath: "$.error"}
@@ -119,6 +119,10 @@ func lowerUpdateAthena(l activity.Lowerer) error {
 	l.Add(l.Name("finish"), finish)
 	return nil
 }
+
+// stmtState names the state of a statement ("x:query merge"; the compiler
+// names port states "x:out").
+func stmtState(l activity.Lowerer, name string) string { return l.Name("query " + name) }
 
 var athenaComments = map[string]string{
 	"delete":  "resync the Iceberg copy with the table's current version: empty it",

@@ -331,3 +331,38 @@ func TestUpdateDataAthenaInterleavedCommitsNothing(t *testing.T) {
 		t.Errorf("duckdb %s, athena %s", drows, arows)
 	}
 }
+
+// update-data on Athena with a warehouse folder (which Athena cannot read)
+// fails at plan, saying why and naming the table.
+func TestUpdateDataAthenaRefusesWarehouseFolder(t *testing.T) {
+	dir := workspace(t, 50)
+	if err := os.WriteFile(filepath.Join(dir, "files", "delete.csv"), []byte(updateFiles["delete.csv"]), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cat, _ := os.ReadFile(filepath.Join(dir, "catalog-athena.yaml"))
+	if err := os.WriteFile(filepath.Join(dir, "catalog-wh.yaml"), append([]byte("warehouse: wh\n"), cat...), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	c := updateCampaigns[3]
+	src := "version: 1\nid: upd-delete\ndimension: customers\nactivities:\n" +
+		"  - { id: rows, type: load-file, file: files/delete.csv, format: csv, csv: { header: true }, columns: [" + c.cols + "] }\n" + c.yaml
+	if err := os.WriteFile(filepath.Join(dir, "del.yaml"), []byte(src), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	p, diags := builtin.CompileFiles(filepath.Join(dir, "del.yaml"), filepath.Join(dir, "catalog-wh.yaml"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	l, err := executor.Open(filepath.Join(dir, "home"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip})
+	if err == nil && sum.Status == "succeeded" {
+		t.Fatal("the run succeeded")
+	}
+	if sum == nil || !strings.Contains(sum.Reason, "table customers: not yet on athena: the catalog's warehouse must be the run store") {
+		t.Errorf("run: %v %+v", err, sum)
+	}
+}
