@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"os"
 	"reflect"
 	"testing"
 	"time"
@@ -64,4 +65,60 @@ func TestRenderHeaderLinksAgree(t *testing.T) {
 			}
 		}
 	}
+}
+
+// The per-message work of a test run's render, as it was (a fresh value
+// map, the header concatenated around the link, tags) and as it is:
+//
+//	go test ./shared/activity/channel -run '^$' -bench RenderTestMessage -benchmem
+func BenchmarkRenderTestMessage(b *testing.B) {
+	html, err := os.ReadFile("../../../examples/templates/reference.html")
+	if err != nil {
+		b.Skip(err)
+	}
+	x := &Config{Message: Message{From: "Shop <news@shop.example>", Subject: "{{ recipient.firstName | default: 'Hello' }}, {{ params.discount }}% off",
+		HTML: &Content{Inline: string(html)}}}
+	comp := &activity.Compiled{Campaign: &campaign.Campaign{ID: "reference", Name: "Reference"}}
+	req := &activity.Request{Activity: "mailActive", Run: activity.RunInfo{ID: "01a2519e-592a-780e-9cc2-a1f2f9c089a0"}}
+	row := map[string]any{"customerId": "c0001234", "firstName": "Jane", "email": "jane.doe@example.com", "orders365": int64(4),
+		"spend365": 1234.5, "city": "Lyon", "signupAt": time.Date(2024, 3, 1, 10, 0, 0, 0, time.UTC)}
+	schema := campaign.Schema{Dimension: "customers", Columns: []campaign.Column{{Name: "customerId", Type: campaign.TypeString},
+		{Name: "firstName", Type: campaign.TypeString}, {Name: "email", Type: campaign.TypeString}, {Name: "orders365", Type: campaign.TypeInteger},
+		{Name: "spend365", Type: campaign.TypeNumber}, {Name: "city", Type: campaign.TypeString}, {Name: "signupAt", Type: campaign.TypeTimestamp}}}
+	prep, err := parseAll(comp, x)
+	if err != nil {
+		b.Fatal(err)
+	}
+	sl := SignedLinks{BaseURL: "https://api.shop.example", Secret: []byte("0123456789abcdef0123456789abcdef")}
+	at := time.Date(2026, 12, 7, 18, 0, 0, 0, time.UTC)
+	fill := func(m map[string]any) {
+		for k, v := range row {
+			m[k] = v
+		}
+	}
+	b.Run("before", func(b *testing.B) {
+		rn := newRenderer(&Kind{Type: send.Email}, x, comp, req, schema, sl, at)
+		rn.unsubHeader = headerOf(rn.unsub)
+		b.ReportAllocs()
+		for b.Loop() {
+			r := &recipient{key: "c0001234", address: "jane.doe@example.com", values: make(map[string]any, len(row)+7)}
+			fill(r.values)
+			if _, err := rn.render(prep.base, r, ""); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("after", func(b *testing.B) {
+		rn := newRenderer(&Kind{Type: send.Email}, x, comp, req, schema, sl, at)
+		d := &deliverer{}
+		b.ReportAllocs()
+		for b.Loop() {
+			r := &recipient{key: "c0001234", address: "jane.doe@example.com", values: d.valuesMap(len(row) + 7)}
+			fill(r.values)
+			if _, err := rn.content(prep.base, r); err != nil {
+				b.Fatal(err)
+			}
+			d.recycle(r)
+		}
+	})
 }
