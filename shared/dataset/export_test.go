@@ -24,5 +24,9 @@ func SetGoStream(on bool) (restore func()) {
 // GoStreams counts the streams read in Go so far.
 func GoStreams() int64 { return goStreams.Load() }
 
-// UniqueScans counts the scans KeyIsUnique ran so far.
-func UniqueScans() int64 { return uniqueScans.Load() }
+// UniqueScans counts the reads of rows KeyIsUnique made so far: counts of
+// distinct keys and reads of keys in order.
+func UniqueScans() int64 { return uniqueScans.Load() + orderedKeys.Load() }
+
+// OrderedKeys counts KeyIsUnique's answers read from keys in order.
+func OrderedKeys() int64 { return orderedKeys.Load() }

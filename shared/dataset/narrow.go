@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/campaign"
+
 	"github.com/stepwise-run/stepwise/shared/blob"
 )
 
@@ -100,8 +102,9 @@ func (e *Engine) KeyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 	return v.(bool), nil
 }
 
-// uniqueScans counts the rows scans KeyIsUnique ran (for tests).
-var uniqueScans atomic.Int64
+// uniqueScans counts the rows scans KeyIsUnique ran, orderedKeys the
+// answers it read from keys in increasing order (for tests).
+var uniqueScans, orderedKeys atomic.Int64
 
 // keyIsUnique is KeyIsUnique without the wait for a concurrent probe.
 func (e *Engine) keyIsUnique(ctx context.Context, ref Ref) (bool, error) {
@@ -121,6 +124,23 @@ func (e *Engine) keyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 	if m.UniqueKey {
 		e.unique.Store(ref, true)
 		return true, nil
+	}
+	if len(m.Key) == 1 && (m.Base == nil || m.hasFiles()) && (m.Source == nil || m.Source.Format == FormatParquet) {
+		// The key in the files, in order: increasing proves it unique. Only
+		// strings and integers, which a source's projection casts one to one.
+		if c, ok := m.Schema().Column(m.Key[0]); ok && (c.Type == campaign.TypeString || c.Type == campaign.TypeInteger) {
+			paths, err := e.localPaths(ctx, ref, m)
+			if err != nil {
+				return false, err
+			}
+			if unique, decided, err := keysIncrease(paths, c); err != nil {
+				return false, fmt.Errorf("dataset %s: %w", ref, err)
+			} else if decided {
+				orderedKeys.Add(1)
+				e.unique.Store(ref, unique)
+				return unique, nil
+			}
+		}
 	}
 	m, from, err := e.open(ctx, ref, false)
 	if err != nil {

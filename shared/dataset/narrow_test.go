@@ -5,6 +5,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"sync"
 	"testing"
 
@@ -293,5 +294,59 @@ func TestKeyIsUniqueScansOnceForConcurrentCallers(t *testing.T) {
 	}
 	if n := dataset.UniqueScans() - before; n != 1 {
 		t.Fatalf("%d scans for 8 concurrent callers, want 1", n)
+	}
+}
+
+// KeyIsUnique reads a one-column string or integer key of Parquet files in
+// order and answers when the keys increase (or one is null); otherwise it
+// counts distinct keys. Its answers are the count's in every case.
+func TestKeyIsUniqueFromOrderedKeys(t *testing.T) {
+	dir := t.TempDir()
+	e := engine(t, folder(t))
+	for i, c := range []struct {
+		name, rows, typ string
+		ordered         bool // answered from the keys' order
+	}{
+		{"increasing strings", "('a'), ('b'), ('c')", "string", true},
+		{"increasing strings, two row groups", "SELECT 'k' || lpad(CAST(i AS VARCHAR), 6, '0') AS col0 FROM range(300000) AS r(i)", "string", true},
+		{"unordered unique", "('b'), ('a'), ('c')", "string", false},
+		{"adjacent duplicates", "('a'), ('a'), ('b')", "string", false},
+		{"distant duplicates", "('b'), ('a'), ('b')", "string", false},
+		{"a null", "('a'), (NULL), ('b')", "string", true},
+		{"increasing integers", "(1), (5), (70)", "integer", true},
+		{"integer duplicates", "(1), (5), (5)", "integer", false},
+		{"negative then larger", "(-3), (-1), (2)", "integer", true},
+		{"integers declared as strings", "(1), (2), (10)", "string", false}, // cast by the projection: DuckDB decides
+		{"dates", "(DATE '2020-01-01'), (DATE '2020-01-02')", "date", false},
+	} {
+		src := filepath.Join(dir, fmt.Sprintf("s%d.parquet", i))
+		q := c.rows
+		if !strings.HasPrefix(q, "SELECT") {
+			q = "SELECT * FROM (VALUES " + q + ")"
+		}
+		if err := e.Exec(ctx, "COPY ("+q+") TO "+dataset.QuoteLiteral(src)+" (FORMAT parquet, ROW_GROUP_SIZE 122880)"); err != nil {
+			t.Fatal(err)
+		}
+		// The file's only column is col0: declared under that name.
+		ref := dataset.Ref(fmt.Sprintf("runs/r/-tables/t%d", i))
+		if _, err := e.Snapshot(ctx, ref, dataset.Source{Location: src, Columns: []dataset.Column{{Name: "col0", Type: c.typ}}}, "t", []string{"col0"}); err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		row, err := e.QueryRow(ctx, "SELECT count(*) = count(DISTINCT col0) AND bool_and(col0 IS NOT NULL) FROM read_parquet("+dataset.QuoteLiteral(src)+")")
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := row[0].(bool)
+		before := dataset.OrderedKeys()
+		got, err := e.KeyIsUnique(ctx, ref)
+		if err != nil {
+			t.Fatalf("%s: %v", c.name, err)
+		}
+		if got != want {
+			t.Errorf("%s: KeyIsUnique %v, the count says %v", c.name, got, want)
+		}
+		if ordered := dataset.OrderedKeys() > before; ordered != c.ordered {
+			t.Errorf("%s: answered from the order: %v, want %v", c.name, ordered, c.ordered)
+		}
 	}
 }

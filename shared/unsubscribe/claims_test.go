@@ -60,6 +60,12 @@ func FuzzSigner(f *testing.F) {
 		if got := s.Sign(key, addr); got != want {
 			t.Fatalf("signer %s\n  sign %s", got, want)
 		}
+		if got := string(s.AppendSign([]byte("<x"), key, addr)); got != "<x"+want {
+			t.Fatalf("append %s\n  sign %s", got, want)
+		}
+		if n := s.TokenLen(key, addr); n > len(want) || plain(key) && plain(addr) && n != len(want) {
+			t.Fatalf("token length %d, token %d bytes", n, len(want))
+		}
 	})
 }
 
@@ -71,4 +77,14 @@ func BenchmarkSigner(b *testing.B) {
 	for b.Loop() {
 		s.Sign("c0001234", "jane.doe@example.com")
 	}
+}
+
+// plain reports whether JSON writes s as it is between quotes.
+func plain(s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; c < 0x20 || c > 0x7e || c == '"' || c == '\\' || c == '<' || c == '>' || c == '&' {
+			return false
+		}
+	}
+	return true
 }

@@ -22,6 +22,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -273,6 +274,26 @@ func (s *Signer) Sign(recipient, address string) string {
 		c.Recipient, c.Address = recipient, address
 		return Sign(s.secret, c)
 	}
+	tok := s.AppendSign(nil, recipient, address)
+	return unsafe.String(unsafe.SliceData(tok), len(tok))
+}
+
+// TokenLen is the length of Sign's token when recipient and address are
+// printable ASCII without quotes, backslashes or <>& (longer otherwise).
+func (s *Signer) TokenLen(recipient, address string) int {
+	if !s.split {
+		return len(s.Sign(recipient, address))
+	}
+	n := len(s.prefix) + len(s.mid) + len(s.end) + len(recipient) + len(address) + 4
+	return len(s.head) + enc.EncodedLen(n-(len(s.prefix)-len(s.tail))) + 1 + enc.EncodedLen(sha256.Size)
+}
+
+// AppendSign appends Sign's token to b (a URL or header built around the
+// token without copying it again).
+func (s *Signer) AppendSign(b []byte, recipient, address string) []byte {
+	if !s.split {
+		return append(b, s.Sign(recipient, address)...)
+	}
 	n := len(s.prefix) + len(s.mid) + len(s.end) + len(recipient) + len(address) + 4
 	payload := make([]byte, 0, n+sha256.Size)
 	payload = append(payload, s.prefix...)
@@ -282,10 +303,9 @@ func (s *Signer) Sign(recipient, address string) string {
 	payload = append(payload, s.end...)
 	sig := macTo(payload, s.secret, payload)[len(payload):]
 	rest := payload[len(s.prefix)-len(s.tail):]
-	tok := make([]byte, 0, len(s.head)+enc.EncodedLen(len(rest))+1+enc.EncodedLen(len(sig)))
-	tok = append(tok, s.head...)
-	tok = enc.AppendEncode(tok, rest)
-	tok = append(tok, '.')
-	tok = enc.AppendEncode(tok, sig)
-	return unsafe.String(unsafe.SliceData(tok), len(tok))
+	b = slices.Grow(b, len(s.head)+enc.EncodedLen(len(rest))+1+enc.EncodedLen(len(sig)))
+	b = append(b, s.head...)
+	b = enc.AppendEncode(b, rest)
+	b = append(b, '.')
+	return enc.AppendEncode(b, sig)
 }

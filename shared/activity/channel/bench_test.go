@@ -73,13 +73,13 @@ func TestThroughput(t *testing.T) {
 			start = time.Now()
 			res := h.plan("news", "bench", test, in)
 			plan := time.Since(start)
-			sendStart := time.Now()
+			sendStart, cpuStart := time.Now(), cpuTime()
 			for _, sl := range slices(res) {
 				if _, err := h.send(context.Background(), "news", "bench", test, in, sl); err != nil {
 					t.Fatal(err)
 				}
 			}
-			send := time.Since(sendStart)
+			send, sendCPU := time.Since(sendStart), cpuTime()-cpuStart
 			finStart := time.Now()
 			fin, err := h.finish("news", "bench", test, in)
 			if err != nil {
@@ -91,6 +91,8 @@ func TestThroughput(t *testing.T) {
 			t.Logf("%s: %d messages (%d skipped) in %v: plan %v, send %v (%.0f messages/s), finish %v; heap in use %d MiB",
 				mode, out, fin.Counts["skipped"], time.Since(start).Round(time.Millisecond), plan.Round(time.Millisecond),
 				send.Round(time.Millisecond), float64(out)/send.Seconds(), time.Since(finStart).Round(time.Millisecond), ms.HeapInuse>>20)
+			t.Logf("%s: send phase CPU (user+sys) %v, %.2f µs per message", mode, sendCPU.Round(time.Millisecond),
+				float64(sendCPU.Microseconds())/float64(out))
 			if st, _ := os.Stat(outbox.Path(h.outbox.Dir(), "bench", "news")); st != nil {
 				t.Logf("outbox: %d MiB", st.Size()>>20)
 			}

@@ -132,6 +132,26 @@ type deliverer struct {
 	unsentCause string
 	// proofs is a test slice's sample of rendered messages (keepProof).
 	proofs []Proof
+	// values keeps the value maps of rendered test recipients for the next
+	// rows (a test run drops each message once it is rendered).
+	values sync.Pool
+}
+
+// valuesMap returns an empty map for a recipient's values.
+func (d *deliverer) valuesMap(n int) map[string]any {
+	if m, ok := d.values.Get().(map[string]any); ok {
+		return m
+	}
+	return make(map[string]any, n)
+}
+
+// recycle gives r's values back once nothing reads them again.
+func (d *deliverer) recycle(r *recipient) {
+	if r.values != nil {
+		clear(r.values)
+		d.values.Put(r.values)
+		r.values = nil
+	}
 }
 
 type deferredSend struct {
@@ -305,8 +325,9 @@ func (d *deliverer) one(ctx context.Context, r *recipient) {
 		d.dynSkip(ctx, r, reason)
 		return
 	}
-	msg, err := d.rn.render(d.prep.arm(r.assign.variant), r, d.token(r))
+	msg, err := d.rn.content(d.prep.arm(r.assign.variant), r)
 	d.keepProof(r, msg, err)
+	d.recycle(r) // the message and its proof hold none of them
 	if err != nil {
 		d.skip(r, ReasonRender+err.Error())
 		return

@@ -130,7 +130,8 @@ func newProof(rn *renderer, r *recipient, variant string, msg *send.Message, ren
 	return p
 }
 
-// keepProof keeps the message of r among the slice's sample: the first
+// keepProof keeps the message of r (untagged: it tags the proofs it makes)
+// among the slice's sample: the first
 // ProofSample by recipient key (test runs).
 func (d *deliverer) keepProof(r *recipient, msg *send.Message, err error) {
 	full := func() bool { return len(d.proofs) >= ProofSample && r.key >= d.proofs[len(d.proofs)-1].Recipient }
@@ -139,6 +140,11 @@ func (d *deliverer) keepProof(r *recipient, msg *send.Message, err error) {
 	d.mu.Unlock()
 	if skip {
 		return // most messages of a large run: nothing to build
+	}
+	if msg != nil {
+		m := *msg // the message is the caller's
+		d.rn.tag(&m, r, d.token(r))
+		msg = &m
 	}
 	p := newProof(d.rn, r, d.variant(r), msg, err)
 	d.mu.Lock()

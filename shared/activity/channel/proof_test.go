@@ -41,6 +41,11 @@ func TestProofSampleAcrossSlices(t *testing.T) {
 			!strings.Contains(p.EML, "List-Unsubscribe-Post: List-Unsubscribe=One-Click\r\n") || p.UnsubscribeURL == "" {
 			t.Fatalf("proof %+v", p)
 		}
+		// A test run renders its messages without tags; its proofs are tagged.
+		if !strings.Contains(p.EML, "X-Stepwise-Run: t1\r\n") || !strings.Contains(p.EML, "X-Stepwise-Recipient: "+p.Recipient+"\r\n") ||
+			!strings.HasSuffix(p.Headers[0].Value, ", <"+p.UnsubscribeURL+">") {
+			t.Fatalf("proof without its tags or links: %+v", p)
+		}
 	}
 	if strings.Join(got, ",") != "c01,c03,c04,c05,c06" {
 		t.Fatalf("sample %v, want the first 5 sent by key", got)

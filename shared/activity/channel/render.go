@@ -6,6 +6,7 @@ import (
 	"sort"
 	"strings"
 	"time"
+	"unsafe"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -47,6 +48,43 @@ func (s SignedLinks) links(tok string) (string, string) {
 func (s SignedLinks) For(shared unsubscribe.Claims) func(recipient, address string) (string, string) {
 	sg := unsubscribe.NewSigner(s.Secret, shared)
 	return func(recipient, address string) (string, string) { return s.links(sg.Sign(recipient, address)) }
+}
+
+// Header implements headerLinks: without a mailto link, the header value
+// "<URL>" is built in one buffer around the signed token and the URL is
+// its inside (a token is base64url and a dot: PathEscape leaves it as is).
+func (s SignedLinks) Header(shared unsubscribe.Claims) func(recipient, address string) (https, header string) {
+	if s.Mailto != "" {
+		return headerOf(s.For(shared))
+	}
+	sg := unsubscribe.NewSigner(s.Secret, shared)
+	prefix := "<" + unsubscribe.URL(s.BaseURL, "")
+	return func(recipient, address string) (string, string) {
+		b := make([]byte, 0, len(prefix)+sg.TokenLen(recipient, address)+1)
+		b = append(b, prefix...)
+		b = sg.AppendSign(b, recipient, address)
+		b = append(b, '>')
+		h := unsafe.String(unsafe.SliceData(b), len(b))
+		return h[1 : len(h)-1], h
+	}
+}
+
+// headerOf makes the List-Unsubscribe value of links: "<mailto>, <https>"
+// or "<https>".
+func headerOf(links func(recipient, address string) (https, mailto string)) func(recipient, address string) (string, string) {
+	return func(recipient, address string) (string, string) {
+		https, mailto := links(recipient, address)
+		v := "<" + https + ">"
+		if mailto != "" {
+			v = "<" + mailto + ">, " + v
+		}
+		return https, v
+	}
+}
+
+// headerLinks is Links that builds the List-Unsubscribe value itself.
+type headerLinks interface {
+	Header(shared unsubscribe.Claims) func(recipient, address string) (https, header string)
 }
 
 // sharedLinks is Links that prepares the links of messages sharing all
@@ -219,6 +257,9 @@ type renderer struct {
 	marketing bool
 	// unsub makes a recipient's unsubscribe links (nil: no links).
 	unsub func(recipient, address string) (https, mailto string)
+	// unsubHeader makes the https link and the List-Unsubscribe value
+	// (set with unsub).
+	unsubHeader func(recipient, address string) (https, header string)
 }
 
 func newRenderer(kind *Kind, x *Config, comp *activity.Compiled, req *activity.Request, recipient campaign.Schema, links Links, issuedAt time.Time) *renderer {
@@ -240,21 +281,41 @@ func newRenderer(kind *Kind, x *Config, comp *activity.Compiled, req *activity.R
 				return links.Unsubscribe(c)
 			}
 		}
+		if hl, ok := links.(headerLinks); ok {
+			rn.unsubHeader = hl.Header(shared)
+		} else {
+			rn.unsubHeader = headerOf(rn.unsub)
+		}
 	}
 	return rn
 }
 
 // render builds the message of r with the templates of a.
 func (rn *renderer) render(a *arm, r *recipient, token string) (*send.Message, error) {
+	m, err := rn.content(a, r)
+	if err != nil {
+		return nil, err
+	}
+	rn.tag(m, r, token)
+	return m, nil
+}
+
+// tag sets m's tags (the provider's message tags, the outbox's file name and
+// the EML's X-Stepwise headers). A test run's messages are rendered and
+// dropped: only those kept as proofs are tagged.
+func (rn *renderer) tag(m *send.Message, r *recipient, token string) {
+	m.IdempotencyKey = token
+	m.Tags = map[string]string{send.TagCampaign: rn.comp.Campaign.ID, send.TagActivity: rn.act, send.TagRun: rn.run,
+		send.TagRecipient: r.key, send.TagToken: token}
+}
+
+// content builds the message of r with the templates of a, without tags.
+func (rn *renderer) content(a *arm, r *recipient) (*send.Message, error) {
 	var unsubURL string
 	var headers []send.Header
-	if rn.unsub != nil {
-		https, mailto := rn.unsub(r.key, r.address)
+	if rn.unsubHeader != nil {
+		https, v := rn.unsubHeader(r.key, r.address)
 		unsubURL = https
-		v := "<" + https + ">"
-		if mailto != "" {
-			v = "<" + mailto + ">, " + v
-		}
 		headers = []send.Header{{Name: "List-Unsubscribe", Value: v}, {Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"}}
 	}
 	b := rn.builder.Bindings(r.values, template.Message{UnsubscribeURL: unsubURL})
@@ -264,9 +325,7 @@ func (rn *renderer) render(a *arm, r *recipient, token string) (*send.Message, e
 		}
 		return t.Render(b)
 	}
-	m := &send.Message{Channel: rn.kind.Type, To: r.address, Headers: headers, IdempotencyKey: token, Marketing: rn.marketing,
-		Tags: map[string]string{send.TagCampaign: rn.comp.Campaign.ID, send.TagActivity: rn.act, send.TagRun: rn.run,
-			send.TagRecipient: r.key, send.TagToken: token}}
+	m := &send.Message{Channel: rn.kind.Type, To: r.address, Headers: headers, Marketing: rn.marketing}
 	var err error
 	pick := func(dst *string, t *template.Template) {
 		if err == nil {

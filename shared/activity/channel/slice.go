@@ -287,7 +287,7 @@ func (d *deliverer) sendSlice(ctx context.Context, t *datatask.Task, plan datase
 				d.skip(r, reason)
 				continue
 			}
-			r.values = make(map[string]any, len(b.Columns))
+			r.values = d.valuesMap(len(b.Columns))
 			for i, c := range b.Columns {
 				if !strings.HasPrefix(c.Name, "_sw_") {
 					r.values[c.Name] = row[i]
