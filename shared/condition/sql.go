@@ -575,14 +575,6 @@ func (l *lowerer) inAudience(n *InAudience, alias string) (frag, error) {
 	if err != nil {
 		return frag{}, err
 	}
-	if l.sc.Database != "" {
-		// A Glue table, as the scope's tables.
-		db, err := quoteIdent(l.sc.Database)
-		if err != nil {
-			return frag{}, err
-		}
-		rel = db + "." + rel
-	}
 	a := l.alias()
 	parts := make([]string, len(aud.Key))
 	for i := range aud.Key {

@@ -95,7 +95,7 @@ func deduplication(d *Deps) *activity.Spec {
 //
 // Inside a group rows are ranked by the method, then by the key, then by a
 // hash of the row:
-//   - random (default): hash(run id, activity, row key) — a retried task
+//   - random (default): md5(run id, activity, row key) — a retried task
 //     keeps the same rows, another run draws again;
 //   - first: orderBy (nulls last);
 //   - nonEmpty: rows whose field is not null (nor "" for strings) first,

@@ -574,24 +574,16 @@ func (t *task) uniqueKey(p pop) (bool, error) {
 	return row[0] == true, nil
 }
 
-// seededHash is hash(seed, row key) over p's rows under alias; the seed is
-// the first argument.
+// seededHash is the pseudo-random order of a draw over p's rows under
+// alias: the md5 of the seed (the first argument) and the key (or every
+// column) as text.
 func seededHash(alias string, p pop) string { return seededHashIn(condition.DuckDB, alias, p) }
 
-// seededHashIn is seededHash in a dialect. Trino has no hash() of several
-// values: there it is md5 of the seed and the key (or every column) as text,
-// which orders as pseudo-randomly (DuckDB's md5 gives the same digest as hex).
+// seededHashIn is seededHash in a dialect. Both engines compute the same
+// digest (Trino's md5 takes bytes: to_utf8; DuckDB's gives it as hex, which
+// orders alike), so a draw keeps the same rows on both for keys whose text
+// is the same (strings, integers).
 func seededHashIn(d condition.Dialect, alias string, p pop) string {
-	if d != condition.Trino {
-		cols := []string{"CAST(? AS VARCHAR)"}
-		for _, k := range p.Key {
-			cols = append(cols, col(alias, k))
-		}
-		if len(p.Key) == 0 {
-			cols = append(cols, rowHash(alias, p))
-		}
-		return "hash(" + strings.Join(cols, ", ") + ")"
-	}
 	names := p.Key
 	if len(names) == 0 {
 		for _, c := range p.Columns {
@@ -602,7 +594,11 @@ func seededHashIn(d condition.Dialect, alias string, p pop) string {
 	for _, k := range names {
 		text = append(text, "COALESCE(CAST("+col(alias, k)+" AS VARCHAR), '')")
 	}
-	return "md5(to_utf8(" + strings.Join(text, " || '|' || ") + "))"
+	joined := strings.Join(text, " || '|' || ")
+	if d == condition.Trino {
+		return "md5(to_utf8(" + joined + "))"
+	}
+	return "md5(" + joined + ")"
 }
 
 // ratio writes a percentage as num/den with percent/100 == num/den exactly

@@ -33,7 +33,7 @@ type Deps struct {
 // Run-time semantics of the targeting types, where the spec leaves a choice
 // (each handler's comment has the details):
 //   - Determinism: every output is ordered by the population's key, then by
-//     a hash of the whole row; every random draw is hash(seed, row key) with
+//     a hash of the whole row; every random draw is md5(seed, row key) with
 //     a seed of run id, activity id and what is drawn. A retried task (same
 //     inputs, same run id) writes byte-identical datasets.
 //   - Nulls: a group or set key may be null, and null equals null there

@@ -8,7 +8,6 @@ import (
 	"strings"
 	"testing"
 
-	"github.com/stepwise-run/stepwise/shared/activity/builtin"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 )
@@ -46,6 +45,8 @@ activities:
       - { name: distinctBigSkus, link: purchases, aggregate: countDistinct, field: sku, where: { field: amount, op: gte, value: 50 } }
       - { name: spend, link: purchases, aggregate: sum, field: amount }
       - { name: spend365, link: purchases, aggregate: sum, field: amount, where: { field: purchasedAt, op: gt, value: { ago: 365d } } }
+      - { name: weekendBuys, link: purchases, aggregate: count, where: { field: purchasedAt, part: weekday, op: in, value: [sat, sun] } }
+      - { name: recentSpend, link: purchases, aggregate: sum, field: amount, where: { field: purchasedAt, op: inLast, within: 90d } }
       - { name: basket, link: purchases, aggregate: avg, field: amount }
       - { name: bigBasket, link: purchases, aggregate: avg, field: amount, where: { field: amount, op: gte, value: 50 } }
       - { name: firstBuy, link: purchases, aggregate: min, field: purchasedAt }
@@ -94,7 +95,7 @@ activities:
 	}
 	cols := map[string][]string{
 		"enriched": {"customerId", "level", "city", "orders", "skus", "bigOrders", "distinctSkus", "distinctBigSkus", "spend", "spend365",
-			"round(basket, 6)", "round(bigBasket, 6)", "firstBuy", "lastBuy", "topSku", "storeCountry",
+			"weekendBuys", "recentSpend", "round(basket, 6)", "round(bigBasket, 6)", "firstBuy", "lastBuy", "topSku", "storeCountry",
 			"last1Sku", "last1Amount", "last2Sku", "last2Amount", "big1PurchasedAt", "goldMate", "goldTwin", "ghost"},
 		"buys":  {"purchaseId", "city", "buyerTier", "buyerStoreCity"},
 		"again": {"customerId", "spend", "last1Sku", "lastAmount"},
@@ -113,7 +114,7 @@ activities:
 		}
 	}
 	// Not a weak case: every kind of value is set somewhere.
-	for _, c := range []string{"city", "bigOrders", "distinctBigSkus", "spend365", "bigBasket", "topSku", "last2Sku", "big1PurchasedAt", "goldMate", "goldTwin"} {
+	for _, c := range []string{"city", "bigOrders", "distinctBigSkus", "spend365", "recentSpend", "bigBasket", "topSku", "last2Sku", "big1PurchasedAt", "goldMate", "goldTwin"} {
 		if n := nonNull(t, filepath.Join(dir, "home-athena"), ath.RunID, "enriched", c); n == 0 {
 			t.Errorf("enriched.%s is never set: a weak case", c)
 		}
@@ -288,34 +289,4 @@ func nonNull(t *testing.T, home, runID, activity, col string) int64 {
 	}
 	n, _ := row[0].(int64)
 	return n
-}
-
-// An enrichment whose aggregate's where the Trino dialect cannot lower yet
-// is refused under engine: athena, naming the activity and the where.
-func TestEnrichmentDatePartsRefusedOnAthena(t *testing.T) {
-	dir := workspace(t, 10)
-	const campaign = `version: 1
-id: athena-enrich-refused
-dimension: customers
-timezone: UTC
-activities:
-  - { id: all, type: build-audience }
-  - id: enriched
-    type: enrichment
-    from: all
-    add:
-      - { name: city, field: store.city }
-      - { name: birthdayBuys, link: purchases, aggregate: count, where: { field: purchasedAt, op: anniversary } }
-`
-	f := filepath.Join(dir, "refused.yaml")
-	if err := os.WriteFile(f, []byte(campaign), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	_, diags := builtin.CompileFiles(f, filepath.Join(dir, "catalog-athena.yaml"))
-	if !diags.HasErrors() || !strings.Contains(diags.Error(), "activities[1].add[1].where: activity enriched: not yet on athena") {
-		t.Errorf("date parts in an enrichment on athena: %v", diags)
-	}
-	if _, diags := builtin.CompileFiles(f, filepath.Join(dir, "catalog.yaml")); diags.HasErrors() {
-		t.Errorf("on duckdb: %v", diags)
-	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/runner"
 	"github.com/stepwise-run/stepwise/shared/sampledata"
+	"github.com/stepwise-run/stepwise/shared/state"
 )
 
 var now = time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
@@ -91,6 +92,13 @@ func run(t *testing.T, dir, campaign, catalog, home string) *runner.Summary {
 // save-audience saves only outside it).
 func runAt(t *testing.T, dir, campaign, catalog, home string, at time.Time, test bool) *runner.Summary {
 	t.Helper()
+	return runAs(t, dir, campaign, catalog, home, at, test, "")
+}
+
+// runAs is runAt with a given run id ("": a new one). Random draws are
+// seeded by the run id, so two runs draw alike only under one id.
+func runAs(t *testing.T, dir, campaign, catalog, home string, at time.Time, test bool, runID string) *runner.Summary {
+	t.Helper()
 	p, diags := builtin.CompileFiles(filepath.Join(dir, campaign), filepath.Join(dir, catalog))
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -102,7 +110,7 @@ func runAt(t *testing.T, dir, campaign, catalog, home string, at time.Time, test
 	defer l.Close()
 	l.Env.Clock = func() time.Time { return at }
 	l.Athena().Ran = func(q string) { ranMu.Lock(); ran = append(ran, q); ranMu.Unlock() }
-	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip, Test: test})
+	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip, Test: test, RunID: runID})
 	if err != nil {
 		t.Fatalf("%s on %s: %v", campaign, catalog, err)
 	}
@@ -142,9 +150,12 @@ func TestExamplesAthenaMatchDuckDB(t *testing.T) {
 	dir := workspace(t, customers(3000))
 	files, _ := filepath.Glob(filepath.Join(dir, "*.yaml"))
 	ran := 0
-	// Examples every activity of which is on Athena (reference: since
-	// enrichment is): they must run there.
-	mustRun := map[string]bool{"newsletter.yaml": true, "reference.yaml": true}
+	// Every example and bench campaign has all its activities on Athena:
+	// each must run there.
+	mustRun := map[string]bool{}
+	for _, name := range []string{"birthday", "import", "leads", "newsletter", "reference", "segments", "winback"} {
+		mustRun[name+".yaml"] = true
+	}
 	for _, f := range files {
 		name := filepath.Base(f)
 		if strings.HasPrefix(name, "catalog") {
@@ -168,8 +179,11 @@ func TestExamplesAthenaMatchDuckDB(t *testing.T) {
 		}
 		ran++
 		delete(mustRun, name)
-		duck := run(t, dir, name, "catalog.yaml", "home-duckdb-"+name)
-		ath := run(t, dir, name, "catalog-athena.yaml", "home-athena-"+name)
+		// One run id for both: random draws (winback's sample) are seeded
+		// by it and draw the same rows on both engines.
+		id = state.NewRunID()
+		duck := runAs(t, dir, name, "catalog.yaml", "home-duckdb-"+name, now, true, id)
+		ath := runAs(t, dir, name, "catalog-athena.yaml", "home-athena-"+name, now, true, id)
 		if !reflect.DeepEqual(ports(duck), ports(ath)) {
 			t.Errorf("%s: counts differ\nduckdb %v\nathena %v", name, ports(duck), ports(ath))
 		}
