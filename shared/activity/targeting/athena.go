@@ -147,6 +147,18 @@ func lowerAthena(l activity.Lowerer, queries int) error {
 	return nil
 }
 
+// lowerInputs lowers an activity that reads its inputs: on Athena (queries
+// statements, one per output port) when athena, else one task.
+func lowerInputs(l activity.Lowerer, athena bool, queries int) error {
+	if athena {
+		return lowerAthena(l, queries)
+	}
+	st := l.Task("", nil)
+	st.Next = l.Next()
+	l.Add(l.Name(""), st)
+	return nil
+}
+
 // queryKey names the i-th statement of a plan (its Extra key and its query
 // state): query, query2, query3...
 func queryKey(i int) string {

@@ -48,13 +48,7 @@ func changeDimension(d *Deps) *activity.Spec {
 			return tableOutput(c, x.To, "out")
 		},
 		Lower: func(l activity.Lowerer, x *ChangeDimensionConfig) error {
-			if onAthenaInput(l.Catalog()) {
-				return lowerAthena(l, 1)
-			}
-			st := l.Task("", nil)
-			st.Next = l.Next()
-			l.Add(l.Name(""), st)
-			return nil
+			return lowerInputs(l, onAthenaInput(l.Catalog()), 1)
 		},
 		Describe: describeChangeDimension,
 		Run:      run(d, runChangeDimension),

@@ -51,13 +51,7 @@ func combine(d *Deps) *activity.Spec {
 			return map[string]campaign.Schema{"out": s, "complement": s}
 		},
 		Lower: func(l activity.Lowerer, x *CombineConfig) error {
-			if onAthenaInput(l.Catalog()) {
-				return lowerAthena(l, len(combinePorts(x)))
-			}
-			st := l.Task("", nil)
-			st.Next = l.Next()
-			l.Add(l.Name(""), st)
-			return nil
+			return lowerInputs(l, onAthenaInput(l.Catalog()), len(combinePorts(x)))
 		},
 		Describe: describeCombine,
 		Run:      run(d, runCombine),

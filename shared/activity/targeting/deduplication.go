@@ -74,13 +74,7 @@ func deduplication(d *Deps) *activity.Spec {
 		},
 		Output: activity.SameInput[DedupConfig]("out", "duplicates"),
 		Lower: func(l activity.Lowerer, x *DedupConfig) error {
-			if onAthenaInput(l.Catalog()) {
-				return lowerAthena(l, len(dedupPorts(x)))
-			}
-			st := l.Task("", nil)
-			st.Next = l.Next()
-			l.Add(l.Name(""), st)
-			return nil
+			return lowerInputs(l, onAthenaInput(l.Catalog()), len(dedupPorts(x)))
 		},
 		Run:      run(d, runDeduplication),
 		Describe: describeDedup,

@@ -45,13 +45,7 @@ func enrichment(d *Deps) *activity.Spec {
 			return map[string]campaign.Schema{"out": s.With(cols...)}
 		},
 		Lower: func(l activity.Lowerer, x *EnrichmentConfig) error {
-			if onAthenaInput(l.Catalog()) {
-				return lowerAthena(l, 1)
-			}
-			st := l.Task("", nil)
-			st.Next = l.Next()
-			l.Add(l.Name(""), st)
-			return nil
+			return lowerInputs(l, onAthenaInput(l.Catalog()), 1)
 		},
 		Describe: describeEnrichment,
 		Run:      run(d, runEnrichment),

@@ -152,13 +152,7 @@ func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, 
 	if err != nil {
 		return nil, err
 	}
-	if m.Rows == 0 {
-		res.Ports["out"] = nil
-	}
-	if t.Req.Run.Test || advanced {
-		if t.Req.Run.Test {
-			t.Logf("test run: %d new rows; the incremental state is left as it is", m.Rows)
-		}
+	if t.settled(res, m, advanced) {
 		return res, nil
 	}
 
@@ -316,13 +310,7 @@ func finishIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Resul
 	if err != nil {
 		return nil, err
 	}
-	if m.Rows == 0 {
-		res.Ports["out"] = nil
-	}
-	if t.Req.Run.Test || advanced {
-		if t.Req.Run.Test {
-			t.Logf("test run: %d new rows; the incremental state is left as it is", m.Rows)
-		}
+	if t.settled(res, m, advanced) {
 		return res, nil
 	}
 	field, err := sinceField(condition.Trino, &sqlb{}, p, x, before)
@@ -338,6 +326,18 @@ func finishIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Resul
 	}
 	t.Logf("%d new rows; high-water mark of %s: %s", m.Rows, field.Name, r.HighWater.Format(time.RFC3339Nano))
 	return res, nil
+}
+
+// settled turns out off when the output is empty and reports whether the
+// incremental state stays as it is: a test run, or one that advanced it.
+func (t *task) settled(res *activity.Result, m *dataset.Manifest, advanced bool) bool {
+	if m.Rows == 0 {
+		res.Ports["out"] = nil
+	}
+	if t.Req.Run.Test {
+		t.Logf("test run: %d new rows; the incremental state is left as it is", m.Rows)
+	}
+	return t.Req.Run.Test || advanced
 }
 
 // markArg binds a high-water mark for a date or timestamp column.

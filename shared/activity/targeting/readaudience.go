@@ -32,13 +32,7 @@ func readAudience(d *Deps) *activity.Spec {
 			return map[string]campaign.Schema{"out": {Dimension: c.Dimension}}
 		},
 		Lower: func(l activity.Lowerer, x *ReadAudienceConfig) error {
-			if onAthenaInput(l.Catalog()) {
-				return lowerAthena(l, 1)
-			}
-			st := l.Task("", nil)
-			st.Next = l.Next()
-			l.Add(l.Name(""), st)
-			return nil
+			return lowerInputs(l, onAthenaInput(l.Catalog()), 1)
 		},
 		Describe: describeReadAudience,
 		Run:      run(d, runReadAudience),

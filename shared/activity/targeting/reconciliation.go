@@ -61,13 +61,7 @@ func reconciliation(d *Deps) *activity.Spec {
 			return out
 		},
 		Lower: func(l activity.Lowerer, x *ReconciliationConfig) error {
-			if onAthenaInput(l.Catalog()) {
-				return lowerAthena(l, len(reconcilePorts(x)))
-			}
-			st := l.Task("", nil)
-			st.Next = l.Next()
-			l.Add(l.Name(""), st)
-			return nil
+			return lowerInputs(l, onAthenaInput(l.Catalog()), len(reconcilePorts(x)))
 		},
 		Describe: describeReconciliation,
 		Run:      run(d, runReconciliation),

@@ -35,13 +35,7 @@ func saveAudience(d *Deps) *activity.Spec {
 		},
 		Output: activity.SameInput[SaveAudienceConfig]("out"),
 		Lower: func(l activity.Lowerer, x *SaveAudienceConfig) error {
-			if onAthenaInput(l.Catalog()) {
-				return lowerAthena(l, 1)
-			}
-			st := l.Task("", nil)
-			st.Next = l.Next()
-			l.Add(l.Name(""), st)
-			return nil
+			return lowerInputs(l, onAthenaInput(l.Catalog()), 1)
 		},
 		Run:      run(d, runSaveAudience),
 		Describe: describeSaveAudience,

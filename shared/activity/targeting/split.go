@@ -62,13 +62,7 @@ func split(d *Deps) *activity.Spec {
 			return out
 		},
 		Lower: func(l activity.Lowerer, x *SplitConfig) error {
-			if onAthenaInput(l.Catalog()) && !x.Single {
-				return lowerAthena(l, len(splitPorts(x)))
-			}
-			st := l.Task("", nil)
-			st.Next = l.Next()
-			l.Add(l.Name(""), st)
-			return nil
+			return lowerInputs(l, onAthenaInput(l.Catalog()) && !x.Single, len(splitPorts(x)))
 		},
 		Run:      run(d, runSplit),
 		Describe: describeSplit,

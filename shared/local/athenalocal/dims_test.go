@@ -1,16 +1,13 @@
 package athenalocal_test
 
 import (
-	"context"
 	"os"
 	"path/filepath"
 	"reflect"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity/builtin"
-	"github.com/stepwise-run/stepwise/shared/asl/interp"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/runner"
 )
@@ -157,25 +154,7 @@ func runLive(t *testing.T, dir, campaign, catalog, home string) *runner.Summary 
 // runWith is run with parameters, live or a test run.
 func runWith(t *testing.T, dir, campaign, catalog, home string, params map[string]any, test bool) *runner.Summary {
 	t.Helper()
-	p, diags := builtin.CompileFiles(filepath.Join(dir, campaign), filepath.Join(dir, catalog))
-	if diags.HasErrors() {
-		t.Fatal(diags)
-	}
-	l, err := executor.Open(filepath.Join(dir, home))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	l.Env.Clock = func() time.Time { return now }
-	l.Athena().Ran = func(q string) { ranMu.Lock(); ran = append(ran, q); ranMu.Unlock() }
-	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip, Params: params, Test: test})
-	if err != nil {
-		t.Fatalf("%s on %s: %v", campaign, catalog, err)
-	}
-	if sum.Status != "succeeded" {
-		t.Fatalf("%s on %s: %s %s", campaign, catalog, sum.Status, sum.Reason)
-	}
-	return sum
+	return runOpts(t, dir, campaign, catalog, home, now, executor.Options{Params: params, Test: test})
 }
 
 // Save-audience on Athena (an UNLOAD under the audience's version) saves

@@ -99,6 +99,13 @@ func runAt(t *testing.T, dir, campaign, catalog, home string, at time.Time, test
 // seeded by the run id, so two runs draw alike only under one id.
 func runAs(t *testing.T, dir, campaign, catalog, home string, at time.Time, test bool, runID string) *runner.Summary {
 	t.Helper()
+	return runOpts(t, dir, campaign, catalog, home, at, executor.Options{Test: test, RunID: runID})
+}
+
+// runOpts runs a campaign with the clock at at (no real waits), recording
+// the Athena statements it runs; the run must succeed.
+func runOpts(t *testing.T, dir, campaign, catalog, home string, at time.Time, o executor.Options) *runner.Summary {
+	t.Helper()
 	p, diags := builtin.CompileFiles(filepath.Join(dir, campaign), filepath.Join(dir, catalog))
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -110,7 +117,8 @@ func runAs(t *testing.T, dir, campaign, catalog, home string, at time.Time, test
 	defer l.Close()
 	l.Env.Clock = func() time.Time { return at }
 	l.Athena().Ran = func(q string) { ranMu.Lock(); ran = append(ran, q); ranMu.Unlock() }
-	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip, Test: test, RunID: runID})
+	o.Wait = interp.WaitSkip
+	sum, err := l.Run(context.Background(), p, o)
 	if err != nil {
 		t.Fatalf("%s on %s: %v", campaign, catalog, err)
 	}
