@@ -1,0 +1,100 @@
+package athenalocal_test
+
+import (
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"testing"
+	"time"
+
+	"github.com/stepwise-run/stepwise/shared/activity/builtin"
+	"github.com/stepwise-run/stepwise/shared/activity/channel"
+	"github.com/stepwise-run/stepwise/shared/activity/targeting"
+	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/local/executor"
+)
+
+// The channel's plan as an UNLOAD of Trino SQL (channel.AthenaPlan) gives
+// the DuckDB plan's rows: the same recipients with the same address,
+// consent, time zone, wave, skip reason and row number, over the same
+// input (the population an athena run UNLOADed).
+func TestChannelPlanAthenaMatchDuckDB(t *testing.T) {
+	dir := workspace(t, customers(3000))
+	if err := os.WriteFile(filepath.Join(dir, "channel.yaml"), []byte(channelCampaign), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	sum := runLive(t, dir, "channel.yaml", "catalog-athena.yaml", "home-athena")
+	p, diags := builtin.CompileFiles(filepath.Join(dir, "channel.yaml"), filepath.Join(dir, "catalog-athena.yaml"))
+	if diags.HasErrors() {
+		t.Fatal(diags)
+	}
+	home := filepath.Join(dir, "home-athena")
+	l, err := executor.Open(home)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	l.Athena().Ran = func(q string) { ranMu.Lock(); ran = append(ran, q); ranMu.Unlock() }
+	ctx := context.Background()
+	store := l.Athena().Blob
+	run := "runs/" + sum.RunID + "/"
+	in := dataset.Ref(run + "subscribers/out")
+	im, err := dataset.ReadManifest(ctx, store, in)
+	if err != nil {
+		t.Fatal(err)
+	}
+	pm, err := dataset.ReadManifest(ctx, store, dataset.Ref(run+"mail/_plan"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := p.Catalog.Athena.Database
+	if err := l.Athena().RegisterTable(ctx, targeting.GlueTable{Database: db, Name: "plan_in", Ref: in, Manifest: im, Columns: im.Columns}); err != nil {
+		t.Fatal(err)
+	}
+	tbl, _ := p.Catalog.Table(im.Dimension)
+	a := channel.AthenaPlan{Kind: channel.EmailKind, Config: &channel.Config{}, Input: im.Schema(), Key: im.Key, Table: tbl,
+		Relation: dataset.QuoteIdent(db) + "." + dataset.QuoteIdent("plan_in"), PlanAt: pm.CreatedAt}
+	if len(a.Key) == 0 {
+		a.Key = tbl.Key
+	}
+	out := run + "mail/_plan_athena"
+	stmt, err := a.Unload(l.Athena().Location(out))
+	if err != nil {
+		t.Fatal(err)
+	}
+	input, _ := json.Marshal(map[string]any{"QueryString": stmt, "WorkGroup": "primary",
+		"QueryExecutionContext": map[string]any{"Database": db}, "ResultConfiguration": map[string]any{"OutputLocation": "s3://stepwise-local/athena-results/"}})
+	if _, err := l.Athena().QuerySync(ctx, input); err != nil {
+		t.Fatalf("%v\n%s", err, stmt)
+	}
+	files, _ := filepath.Glob(filepath.Join(home, "blob", filepath.FromSlash(out), "part-*"))
+	if len(files) != 1 {
+		t.Fatalf("UNLOAD output: %v", files)
+	}
+	eng, err := dataset.New(dataset.Options{Store: store, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer eng.Close()
+	if _, err := eng.StageDataset(ctx, "duck", dataset.Ref(run+"mail/_plan")); err != nil {
+		t.Fatal(err)
+	}
+	// The wave is a timestamp with time zone on DuckDB, a UTC timestamp on
+	// Trino: compared as instants.
+	rows := func(rel string) string {
+		return "SELECT * EXCLUDE (_sw_wave), epoch(_sw_wave) AS wave FROM " + rel
+	}
+	athena := "read_parquet(" + dataset.QuoteLiteral(files[0]) + ")"
+	row, err := eng.QueryRow(ctx, "SELECT (SELECT count(*) FROM duck), (SELECT count(*) FROM "+athena+"), "+
+		"(SELECT count(*) FROM ("+rows("duck")+" EXCEPT ALL "+rows(athena)+")), (SELECT count(*) FROM ("+rows(athena)+" EXCEPT ALL "+rows("duck")+")), "+
+		"(SELECT count(DISTINCT _sw_row) = count(*) AND min(_sw_row) = 0 AND max(_sw_row) = count(*) - 1 FROM "+athena+")")
+	if err != nil {
+		t.Fatal(err)
+	}
+	n, m := dataset.Int(row[0]), dataset.Int(row[1])
+	if n < 300 || n != m || dataset.Int(row[2]) != 0 || dataset.Int(row[3]) != 0 || row[4] != true {
+		t.Fatalf("duckdb plan %d rows, athena %d; %v only in duckdb's, %v only in athena's; dense row numbers %v", n, m, row[2], row[3], row[4])
+	}
+	t.Logf("%d plan rows alike (planned at %s)", n, pm.CreatedAt.Format(time.RFC3339))
+}
