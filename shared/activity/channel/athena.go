@@ -1,11 +1,15 @@
 package channel
 
 import (
+	"context"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
@@ -37,8 +41,9 @@ var ErrWavesOnDuckDB = errors.New("quietHours: the waves of a channel's plan are
 // Select is the plan's SELECT in the Trino dialect, values inline: the
 // same recipients, address, consent, wave, skip reason and row number as
 // the DuckDB plan (writePlan's window path, from the same ranked and
-// planFrom), in no particular order (UNLOAD writes files in parallel): the
-// row number carries the send order. Whether the key repeats is not asked
+// planFrom), ordered by the row number: UNLOAD writes files in parallel,
+// each sorted, so each file holds its rows in send order (the record then
+// orders the files by their ranges, see RecordPlan). Whether the key repeats is not asked
 // first (one more query on Athena): the duplicate window always runs, and
 // marks nothing when the key is unique.
 func (a AthenaPlan) Select() (string, error) {
@@ -75,7 +80,7 @@ func (a AthenaPlan) Select() (string, error) {
 		return "", errors.New("plan: the Trino plan needs constant waves")
 	}
 	with, sendOrder := p.ranked(false, w)
-	return condition.Inline(with+"SELECT *, row_number() OVER ("+sendOrder+") - 1 AS "+colRow+" FROM ranked", w.args)
+	return condition.Inline(with+"SELECT *, row_number() OVER ("+sendOrder+") - 1 AS "+colRow+" FROM ranked ORDER BY "+colRow, w.args)
 }
 
 // Unload is the plan's statement on Athena: its rows as Parquet at
@@ -86,4 +91,31 @@ func (a AthenaPlan) Unload(location string) (string, error) {
 		return "", err
 	}
 	return "UNLOAD (" + sel + ") TO " + dataset.QuoteLiteral(location) + " WITH (format = 'PARQUET', compression = 'SNAPPY')", nil
+}
+
+// AthenaPlanDir is where, under the plan's ref, the UNLOAD writes.
+const AthenaPlanDir = "athena"
+
+// planColumns' types, as the DuckDB plan's manifest records them.
+var planColumnTypes = []campaign.Column{{Name: colAddress, Type: campaign.TypeString}, {Name: colConsent, Type: campaign.TypeBoolean},
+	{Name: colTZ, Type: campaign.TypeString}, {Name: colWave, Type: campaign.TypeTimestamp}, {Name: colSkip, Type: campaign.TypeString},
+	{Name: colRow, Type: campaign.TypeInteger}}
+
+// RecordAthenaPlan makes the UNLOAD's files under ref's AthenaPlanDir the
+// plan dataset at ref (in: the input population; key its key): from the
+// footers only, the files listed in the order of their row numbers
+// (dataset.RecordFilesByRange), so that a slice's send reads its window by
+// position, as from the DuckDB plan, opening only the files it spans.
+func RecordAthenaPlan(ctx context.Context, store blob.Store, ref dataset.Ref, in campaign.Schema, key []string, createdAt time.Time) (*dataset.Manifest, error) {
+	prefix := ref.Key(AthenaPlanDir) + "/"
+	keys, err := blob.Keys(ctx, store, prefix)
+	if err != nil {
+		return nil, err
+	}
+	files := make([]string, len(keys))
+	for i, k := range keys {
+		files[i] = AthenaPlanDir + "/" + strings.TrimPrefix(k, prefix)
+	}
+	cols := append(slices.Clone(in.Columns), planColumnTypes...)
+	return dataset.RecordFilesByRange(ctx, store, dataset.Output{Ref: ref, Dimension: in.Dimension, Key: key, CreatedAt: createdAt}, cols, files, colRow)
 }

@@ -62,12 +62,12 @@ func TestAthenaPlanSelect(t *testing.T) {
 	}
 	for _, want := range []string{`FROM "db"."in" AS i`, `CAST('2026-12-07 10:30:15.000000' AS TIMESTAMP) AS _sw_wave`,
 		"coalesce(CASE WHEN row_number() OVER (PARTITION BY src.\"id\" ORDER BY src._sw_address NULLS LAST) > 1 THEN 'duplicate recipient' END, CAST(NULL AS VARCHAR))",
-		`- 1 AS _sw_row FROM ranked`} {
+		`- 1 AS _sw_row FROM ranked ORDER BY _sw_row`} {
 		if !strings.Contains(sel, want) {
 			t.Errorf("no %s in\n%s", want, sel)
 		}
 	}
-	if strings.Contains(sel, "?") || strings.Contains(sel, "TIMESTAMPTZ") || strings.HasSuffix(sel, "ORDER BY _sw_row") {
+	if strings.Contains(sel, "?") || strings.Contains(sel, "TIMESTAMPTZ") {
 		t.Errorf("not a Trino statement: %s", sel)
 	}
 	// A population without the address column joins its table, one row a key.

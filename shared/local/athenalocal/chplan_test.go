@@ -3,8 +3,10 @@ package athenalocal_test
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"testing"
 	"time"
 
@@ -58,8 +60,8 @@ func TestChannelPlanAthenaMatchDuckDB(t *testing.T) {
 	if len(a.Key) == 0 {
 		a.Key = tbl.Key
 	}
-	out := run + "mail/_plan_athena"
-	stmt, err := a.Unload(l.Athena().Location(out))
+	out := dataset.Ref(run + "mail/_plan_athena")
+	stmt, err := a.Unload(l.Athena().Location(out.Key(channel.AthenaPlanDir)))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -68,7 +70,7 @@ func TestChannelPlanAthenaMatchDuckDB(t *testing.T) {
 	if _, err := l.Athena().QuerySync(ctx, input); err != nil {
 		t.Fatalf("%v\n%s", err, stmt)
 	}
-	files, _ := filepath.Glob(filepath.Join(home, "blob", filepath.FromSlash(out), "part-*"))
+	files, _ := filepath.Glob(filepath.Join(home, "blob", filepath.FromSlash(out.Key(channel.AthenaPlanDir)), "part-*"))
 	if len(files) != 1 {
 		t.Fatalf("UNLOAD output: %v", files)
 	}
@@ -95,6 +97,44 @@ func TestChannelPlanAthenaMatchDuckDB(t *testing.T) {
 	n, m := dataset.Int(row[0]), dataset.Int(row[1])
 	if n < 300 || n != m || dataset.Int(row[2]) != 0 || dataset.Int(row[3]) != 0 || row[4] != true {
 		t.Fatalf("duckdb plan %d rows, athena %d; %v only in duckdb's, %v only in athena's; dense row numbers %v", n, m, row[2], row[3], row[4])
+	}
+	// Recorded from the footers, the UNLOAD's files are the plan a slice's
+	// send reads by position: each window holds its row numbers in order,
+	// and the same recipients as the DuckDB plan's window.
+	am, err := channel.RecordAthenaPlan(ctx, store, out, im.Schema(), a.Key, pm.CreatedAt)
+	if err != nil {
+		t.Fatal(err)
+	}
+	shape := func(m *dataset.Manifest) (s []string) {
+		for _, c := range m.Columns {
+			s = append(s, c.Name+" "+c.Type)
+		}
+		return s
+	}
+	if am.Rows != pm.Rows || !reflect.DeepEqual(shape(am), shape(pm)) {
+		t.Fatalf("recorded plan: %d rows %v\nduckdb plan: %d rows %v", am.Rows, am.Columns, pm.Rows, pm.Columns)
+	}
+	window := func(ref dataset.Ref, off, n int64) []string {
+		var got []string
+		_, err := eng.Stream(ctx, ref, dataset.StreamOptions{Columns: []string{"_sw_row", a.Key[0], "_sw_address"}, Offset: off, Limit: n}, func(b *dataset.Batch) error {
+			for _, r := range b.Rows {
+				if dataset.Int(r[0]) != off+int64(len(got)) {
+					t.Errorf("%s: row %d at position %d", ref, dataset.Int(r[0]), off+int64(len(got)))
+				}
+				got = append(got, fmt.Sprint(r[1], r[2]))
+			}
+			return nil
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return got
+	}
+	for _, off := range []int64{0, 150, n - 100} {
+		d, at := window(dataset.Ref(run+"mail/_plan"), off, 150), window(out, off, 150)
+		if len(at) == 0 || !reflect.DeepEqual(d, at) {
+			t.Errorf("window at %d: duckdb %d rows, athena %d, differ", off, len(d), len(at))
+		}
 	}
 	t.Logf("%d plan rows alike (planned at %s)", n, pm.CreatedAt.Format(time.RFC3339))
 }
