@@ -136,5 +136,9 @@ func TestChannelPlanAthenaMatchDuckDB(t *testing.T) {
 			t.Errorf("window at %d: duckdb %d rows, athena %d, differ", off, len(d), len(at))
 		}
 	}
-	t.Logf("%d plan rows alike (planned at %s)", n, pm.CreatedAt.Format(time.RFC3339))
+	var size int64
+	if st, err := os.Stat(files[0]); err == nil {
+		size = st.Size()
+	}
+	t.Logf("%d plan rows alike (planned at %s); the UNLOAD's file %d bytes, %.0f a row", n, pm.CreatedAt.Format(time.RFC3339), size, float64(size)/float64(n))
 }
