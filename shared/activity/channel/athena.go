@@ -2,13 +2,18 @@ package channel
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"fmt"
+	"io"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/datatask"
+	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
@@ -118,4 +123,146 @@ func RecordAthenaPlan(ctx context.Context, store blob.Store, ref dataset.Ref, in
 	}
 	cols := append(slices.Clone(in.Columns), planColumnTypes...)
 	return dataset.RecordFilesByRange(ctx, store, dataset.Output{Ref: ref, Dimension: in.Dimension, Key: key, CreatedAt: createdAt}, cols, files, colRow)
+}
+
+// Athena is what the plan on Athena needs from its host (AWS: Glue and the
+// run bucket; locally the DuckDB stand-in): targeting.Athena.
+type Athena interface {
+	Location(key string) string
+	RegisterTable(ctx context.Context, t targeting.GlueTable) error
+}
+
+// PhaseUnload is the plan's first phase under engine athena: it writes the
+// plan's UNLOAD (extra.query) for the query state, or says done (the plan
+// is recorded already, or it falls back to the DuckDB plan).
+const PhaseUnload = "unload"
+
+// planAtKey holds the plan instant the UNLOAD used (the window starts there).
+func planAtKey(run, act string) string { return "runs/" + run + "/" + act + "/_plan_at" }
+
+// runUnload is PhaseUnload: the plan's statement for Athena, over the
+// input registered as a Glue table. A plan recorded already, a host
+// without Athena, an input written over its table (by a DuckDB activity)
+// or a population lacking a targeting column (the join) falls back to the
+// DuckDB plan of the plan phase that follows (extra.done, a log line why).
+func runUnload(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *Config) (*activity.Result, error) {
+	t, err := datatask.Open(ctx, &d.Data, call)
+	if err != nil {
+		return nil, err
+	}
+	defer t.Close()
+	req := t.Req
+	res := activity.NewResult([]string{"out", "skipped"})
+	res.Extra = map[string]any{"done": true}
+	store := t.Engine.Store()
+	ref := dataset.Ref(planRef(req.Run.ID, req.Activity))
+	if _, err := dataset.ReadManifest(ctx, store, ref); err == nil {
+		return res, nil
+	} else if !errors.Is(err, dataset.ErrNotFound) {
+		return nil, err
+	}
+	fallBack := func(why string) (*activity.Result, error) {
+		t.Logf("plan on DuckDB: %s", why)
+		return res, nil
+	}
+	cfg := t.Comp.Catalog.Athena
+	if d.Athena == nil || cfg == nil {
+		return fallBack("no Athena is configured on this host")
+	}
+	if len(req.Inputs) == 0 || req.Inputs[0].Ref == nil || *req.Inputs[0].Ref == "" {
+		return fallBack("the input population is not active")
+	}
+	in := dataset.Ref(*req.Inputs[0].Ref)
+	im, err := dataset.ReadManifest(ctx, store, in)
+	if err != nil {
+		return nil, fmt.Errorf("input: %w", err)
+	}
+	if im.Base != nil || im.Source != nil {
+		return fallBack("its input is written over its table (by an activity on DuckDB)")
+	}
+	tbl, ok := t.Comp.Catalog.Table(im.Dimension)
+	if !ok {
+		return nil, &activity.InvalidInput{Msg: fmt.Sprintf("%s needs rows of a targeting dimension, not %s", kind.Type, im.Schema())}
+	}
+	key := im.Key
+	if len(key) == 0 {
+		key = tbl.Key
+	}
+	if _, _, _, join := targetingExprs(im.Schema(), tbl, kind); join {
+		return fallBack("the population lacks a targeting column of table " + tbl.Name)
+	}
+	h := sha256.Sum256([]byte(req.Run.ID))
+	name := "sw_" + hex.EncodeToString(h[:8]) + "_plan_" + strings.ToLower(sanitize(req.Activity))
+	if err := d.Athena.RegisterTable(ctx, targeting.GlueTable{Database: cfg.Database, Name: name, Ref: in, Manifest: im, Columns: im.Columns}); err != nil {
+		return nil, fmt.Errorf("register the input: %w", err)
+	}
+	// UNLOAD wants an empty location: a failed earlier attempt's files go.
+	keys, err := blob.Keys(ctx, store, ref.Key(AthenaPlanDir)+"/")
+	if err != nil {
+		return nil, err
+	}
+	for _, k := range keys {
+		if err := store.Delete(ctx, k); err != nil {
+			return nil, err
+		}
+	}
+	planAt := t.Env.Now().UTC().Truncate(time.Second)
+	if err := store.Put(ctx, planAtKey(req.Run.ID, req.Activity), strings.NewReader(planAt.Format(time.RFC3339))); err != nil {
+		return nil, err
+	}
+	a := AthenaPlan{Kind: kind, Config: x, Input: im.Schema(), Key: key, Table: tbl,
+		Relation: dataset.QuoteIdent(cfg.Database) + "." + dataset.QuoteIdent(name), PlanAt: planAt}
+	q, err := a.Unload(d.Athena.Location(ref.Key(AthenaPlanDir)))
+	if err != nil {
+		return nil, err
+	}
+	res.Extra["done"] = false
+	res.Extra["query"] = q
+	return res, nil
+}
+
+// recordedPlan records the UNLOAD of runUnload as the plan dataset at ref;
+// nil when there was none (the plan is DuckDB's).
+func recordedPlan(t *datatask.Task, ref dataset.Ref) (*dataset.Manifest, error) {
+	ctx, store, req := t.Ctx, t.Engine.Store(), t.Req
+	r, err := store.Get(ctx, planAtKey(req.Run.ID, req.Activity))
+	if errors.Is(err, blob.ErrNotFound) {
+		return nil, nil
+	} else if err != nil {
+		return nil, err
+	}
+	b, err := io.ReadAll(r)
+	r.Close()
+	if err != nil {
+		return nil, err
+	}
+	planAt, err := time.Parse(time.RFC3339, string(b))
+	if err != nil {
+		return nil, fmt.Errorf("plan instant: %w", err)
+	}
+	im, err := dataset.ReadManifest(ctx, store, dataset.Ref(*req.Inputs[0].Ref))
+	if err != nil {
+		return nil, fmt.Errorf("input: %w", err)
+	}
+	key := im.Key
+	if tbl, ok := t.Comp.Catalog.Table(im.Dimension); ok && len(key) == 0 {
+		key = tbl.Key
+	}
+	m, err := RecordAthenaPlan(ctx, store, ref, im.Schema(), key, planAt)
+	if err != nil {
+		return nil, fmt.Errorf("plan: the UNLOAD's output: %w", err)
+	}
+	return m, nil
+}
+
+func sanitize(s string) string {
+	var b strings.Builder
+	for _, r := range s {
+		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }

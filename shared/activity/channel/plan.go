@@ -60,7 +60,10 @@ func runPlan(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 		// The sizing first: a plan found has its sizing beside it.
 		sz = planSizing(d.Sender, x, kind, timeout, req.Run.Test)
 		if err = putSizing(ctx, store, req.Run.ID, req.Activity, sz); err == nil {
-			m, err = writePlan(t, kind, x, ref)
+			// Numbered on Athena (PhaseUnload), else here.
+			if m, err = recordedPlan(t, ref); err == nil && m == nil {
+				m, err = writePlan(t, kind, x, ref)
+			}
 		}
 	} else if err == nil {
 		sz, err = readSizing(ctx, store, req.Run.ID, req.Activity, x)

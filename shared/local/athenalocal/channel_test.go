@@ -86,6 +86,10 @@ func TestChannelAthenaMatchDuckDB(t *testing.T) {
 	if len(manifests) != 1 || len(results) != 1 {
 		t.Errorf("ResultWriter output: %v %v", manifests, results)
 	}
+	// The athena run's plan is the UNLOAD's output (numbered on Athena).
+	if unloaded, _ := filepath.Glob(filepath.Join(home, "_plan", "athena", "part-*")); len(unloaded) != 1 {
+		t.Errorf("the plan's UNLOAD output: %v", unloaded)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "home-duckdb", "blob", "runs", duck.RunID, "mail", "_slices.json")); err == nil {
 		t.Error("the duckdb run listed its slices")
 	}
@@ -105,6 +109,7 @@ func runLive(t *testing.T, dir, campaign, catalog, home string) *runner.Summary 
 	}
 	defer l.Close()
 	l.Env.Clock = func() time.Time { return now }
+	l.Athena().Ran = func(q string) { ranMu.Lock(); ran = append(ran, q); ranMu.Unlock() }
 	sum, err := l.Run(context.Background(), p, executor.Options{Wait: interp.WaitSkip})
 	if err != nil {
 		t.Fatalf("%s on %s: %v", campaign, catalog, err)

@@ -7,6 +7,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 
@@ -17,16 +18,23 @@ import (
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 )
 
-// The channel's plan as an UNLOAD of Trino SQL (channel.AthenaPlan) gives
-// the DuckDB plan's rows: the same recipients with the same address,
-// consent, time zone, wave, skip reason and row number, over the same
-// input (the population an athena run UNLOADed).
+// The channel's plan as an UNLOAD of Trino SQL (channel.AthenaPlan, over
+// the population an athena run UNLOADed) gives the rows of the plan a
+// duckdb run wrote: the same recipients with the same address, consent,
+// time zone, wave, skip reason and row number.
 func TestChannelPlanAthenaMatchDuckDB(t *testing.T) {
 	dir := workspace(t, customers(3000))
 	if err := os.WriteFile(filepath.Join(dir, "channel.yaml"), []byte(channelCampaign), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	sum := runLive(t, dir, "channel.yaml", "catalog-athena.yaml", "home-athena")
+	duck := runLive(t, dir, "channel.yaml", "catalog.yaml", "home-duckdb")
+	dl, err := executor.Open(filepath.Join(dir, "home-duckdb"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer dl.Close()
+	duckPlan := dataset.Ref("runs/" + duck.RunID + "/mail/_plan")
 	p, diags := builtin.CompileFiles(filepath.Join(dir, "channel.yaml"), filepath.Join(dir, "catalog-athena.yaml"))
 	if diags.HasErrors() {
 		t.Fatal(diags)
@@ -46,7 +54,7 @@ func TestChannelPlanAthenaMatchDuckDB(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	pm, err := dataset.ReadManifest(ctx, store, dataset.Ref(run+"mail/_plan"))
+	pm, err := dataset.ReadManifest(ctx, dl.Athena().Blob, duckPlan)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -74,18 +82,22 @@ func TestChannelPlanAthenaMatchDuckDB(t *testing.T) {
 	if len(files) != 1 {
 		t.Fatalf("UNLOAD output: %v", files)
 	}
-	eng, err := dataset.New(dataset.Options{Store: store, WorkDir: t.TempDir()})
+	eng, err := dataset.New(dataset.Options{Store: dl.Athena().Blob, WorkDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer eng.Close()
-	if _, err := eng.StageDataset(ctx, "duck", dataset.Ref(run+"mail/_plan")); err != nil {
+	if _, err := eng.StageDataset(ctx, "duck", duckPlan); err != nil {
 		t.Fatal(err)
 	}
 	// The wave is a timestamp with time zone on DuckDB, a UTC timestamp on
 	// Trino: compared as instants.
+	var names []string
+	for _, c := range im.Columns {
+		names = append(names, dataset.QuoteIdent(c.Name))
+	}
 	rows := func(rel string) string {
-		return "SELECT * EXCLUDE (_sw_wave), epoch(_sw_wave) AS wave FROM " + rel
+		return "SELECT " + strings.Join(names, ", ") + ", _sw_address, _sw_consent, _sw_tz, _sw_skip, _sw_row, epoch(_sw_wave) AS wave FROM " + rel
 	}
 	athena := "read_parquet(" + dataset.QuoteLiteral(files[0]) + ")"
 	row, err := eng.QueryRow(ctx, "SELECT (SELECT count(*) FROM duck), (SELECT count(*) FROM "+athena+"), "+
@@ -114,7 +126,12 @@ func TestChannelPlanAthenaMatchDuckDB(t *testing.T) {
 	if am.Rows != pm.Rows || !reflect.DeepEqual(shape(am), shape(pm)) {
 		t.Fatalf("recorded plan: %d rows %v\nduckdb plan: %d rows %v", am.Rows, am.Columns, pm.Rows, pm.Columns)
 	}
-	window := func(ref dataset.Ref, off, n int64) []string {
+	aeng, err := dataset.New(dataset.Options{Store: store, WorkDir: t.TempDir()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer aeng.Close()
+	window := func(eng *dataset.Engine, ref dataset.Ref, off, n int64) []string {
 		var got []string
 		_, err := eng.Stream(ctx, ref, dataset.StreamOptions{Columns: []string{"_sw_row", a.Key[0], "_sw_address"}, Offset: off, Limit: n}, func(b *dataset.Batch) error {
 			for _, r := range b.Rows {
@@ -131,7 +148,7 @@ func TestChannelPlanAthenaMatchDuckDB(t *testing.T) {
 		return got
 	}
 	for _, off := range []int64{0, 150, n - 100} {
-		d, at := window(dataset.Ref(run+"mail/_plan"), off, 150), window(out, off, 150)
+		d, at := window(eng, duckPlan, off, 150), window(aeng, out, off, 150)
 		if len(at) == 0 || !reflect.DeepEqual(d, at) {
 			t.Errorf("window at %d: duckdb %d rows, athena %d, differ", off, len(d), len(at))
 		}
