@@ -159,3 +159,21 @@ func TestChannelPlanAthenaMatchDuckDB(t *testing.T) {
 	}
 	t.Logf("%d plan rows alike (planned at %s); the UNLOAD's file %d bytes, %.0f a row", n, pm.CreatedAt.Format(time.RFC3339), size, float64(size)/float64(n))
 }
+
+// An empty population's plan on Athena: the UNLOAD writes no row, the
+// plan records none, and the channel sends nobody on both engines.
+func TestChannelPlanAthenaEmpty(t *testing.T) {
+	dir := workspace(t, customers(300))
+	c := strings.Replace(channelCampaign, "where: { field: emailOptIn, op: eq, value: true }", "where: { field: customerId, op: eq, value: nobody }", 1)
+	if err := os.WriteFile(filepath.Join(dir, "channel.yaml"), []byte(c), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	duck := runLive(t, dir, "channel.yaml", "catalog.yaml", "home-duckdb")
+	ath := runLive(t, dir, "channel.yaml", "catalog-athena.yaml", "home-athena")
+	if !reflect.DeepEqual(ports(duck), ports(ath)) || ath.Activities["mail"].Status != "succeeded" {
+		t.Fatalf("duckdb %v\nathena %v %+v", ports(duck), ports(ath), ath.Activities["mail"])
+	}
+	if _, err := os.Stat(filepath.Join(dir, "home-athena", "blob", "runs", ath.RunID, "mail", "_plan", "athena")); err != nil {
+		t.Errorf("no UNLOAD: %v", err)
+	}
+}
