@@ -63,7 +63,7 @@ func NewFamilies(h Host) *Families {
 	dk := datatask.Deps{Blob: h.Blob, Buckets: h.Buckets, Warehouse: h.Warehouse, MemoryLimit: h.MemoryLimit, Engine: h.Engine}
 	f := &Families{
 		Data:    data.Deps{Data: dk, Roots: h.Roots},
-		Channel: channel.Deps{Data: dk, Sender: h.Sender, Links: h.Links, Options: h.Channel, Signals: h.Signals, RunBucket: h.RunBucket},
+		Channel: channel.Deps{Data: dk, Sender: h.Sender, Links: h.Links, Options: h.Channel, Signals: h.Signals, RunBucket: h.RunBucket, Athena: h.Athena},
 		Flow:    flow.Deps{Alerter: h.Alerter, Trigger: h.Trigger},
 	}
 	f.Targeting.Data = dk

@@ -323,6 +323,10 @@ activities:
 					if got, want := bytes.Contains(p.JSON, []byte(`"Mode": "DISTRIBUTED"`)), catalog == athena && !quiet; got != want {
 						t.Errorf("%s: a distributed Map %v, want %v", name, got, want)
 					}
+					// The plan is numbered on Athena (unload, query) unless quietHours.
+					if got, want := bytes.Contains(p.JSON, []byte(`"mail:query"`)) && bytes.Contains(p.JSON, []byte(`"phase": "unload"`)), catalog == athena && !quiet; got != want {
+						t.Errorf("%s: the plan's query on Athena %v, want %v", name, got, want)
+					}
 				}
 			}
 		}

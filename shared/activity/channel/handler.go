@@ -38,6 +38,9 @@ type Deps struct {
 	// RunBucket locates the run store in S3 for a distributed Map over a
 	// listed plan (see listSlices; zero: plans cannot list their slices).
 	RunBucket RunBucket
+	// Athena runs the plan's numbering under engine athena (nil: the plan
+	// runs on DuckDB).
+	Athena Athena
 }
 
 // Options tune sending; zero fields take the defaults.
@@ -156,6 +159,8 @@ func run(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *Confi
 	case PhasePlan, PhaseConfirm:
 		// confirm polls a held send: the plan's result again, held or not.
 		return runPlan(ctx, d, call, kind, x)
+	case PhaseUnload:
+		return runUnload(ctx, d, call, kind, x)
 	case PhaseSend:
 		return runSend(ctx, d, call, kind, x)
 	case PhaseFinish:

@@ -12,6 +12,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/campaign"
+	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
@@ -59,7 +60,10 @@ func runPlan(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x *C
 		// The sizing first: a plan found has its sizing beside it.
 		sz = planSizing(d.Sender, x, kind, timeout, req.Run.Test)
 		if err = putSizing(ctx, store, req.Run.ID, req.Activity, sz); err == nil {
-			m, err = writePlan(t, kind, x, ref)
+			// Numbered on Athena (PhaseUnload), else here.
+			if m, err = recordedPlan(t, ref); err == nil && m == nil {
+				m, err = writePlan(t, kind, x, ref)
+			}
 		}
 	} else if err == nil {
 		sz, err = readSizing(ctx, store, req.Run.ID, req.Activity, x)
@@ -256,6 +260,16 @@ type planInput struct {
 	schema            campaign.Schema
 	addr, consent, tz string
 	from              string // the input (alias i), joined to its table (alias c) when needed
+	dialect           condition.Dialect
+}
+
+// waveType is the type of a recipient's wave: Athena's Parquet writer has
+// no timestamp with time zone, so on Trino the wave is a timestamp in UTC.
+func waveType(d condition.Dialect) string {
+	if d == condition.Trino {
+		return "TIMESTAMP"
+	}
+	return "TIMESTAMPTZ"
 }
 
 // stagePlanInput stages the activity's input population.
@@ -284,20 +298,37 @@ func stagePlanInput(t *datatask.Task, kind *Kind) (*planInput, error) {
 	}
 	var join bool
 	p.addr, p.consent, p.tz, join = targetingExprs(p.schema, tbl, kind)
-	p.from = datatask.Q(in.View) + " AS i"
+	table := ""
 	if join {
 		view, err := t.Table(tbl.Name)
 		if err != nil {
 			return nil, err
 		}
-		var on, keys []string
-		for _, k := range p.key {
-			on = append(on, "i."+datatask.Q(k)+" = c."+datatask.Q(k))
-			keys = append(keys, datatask.Q(k))
-		}
-		p.from += " LEFT JOIN (SELECT DISTINCT ON (" + strings.Join(keys, ", ") + ") * FROM " + datatask.Q(view) + ") AS c ON " + strings.Join(on, " AND ")
+		table = datatask.Q(view)
 	}
+	p.from = planFrom(condition.DuckDB, datatask.Q(in.View), table, p.key)
 	return p, nil
+}
+
+// planFrom is the relation a plan reads in dialect d: the input (alias i),
+// joined when table is not "" to one row of the table per key (alias c).
+// DuckDB picks the row with DISTINCT ON; Trino, which lacks it, with
+// row_number() (any row of a key, as DISTINCT ON without ORDER BY).
+func planFrom(d condition.Dialect, input, table string, key []string) string {
+	from := input + " AS i"
+	if table == "" {
+		return from
+	}
+	var on, keys []string
+	for _, k := range key {
+		on = append(on, "i."+datatask.Q(k)+" = c."+datatask.Q(k))
+		keys = append(keys, datatask.Q(k))
+	}
+	one := "SELECT DISTINCT ON (" + strings.Join(keys, ", ") + ") * FROM " + table
+	if d == condition.Trino {
+		one = "SELECT * FROM (SELECT *, row_number() OVER (PARTITION BY " + strings.Join(keys, ", ") + ") AS _sw_n FROM " + table + ") WHERE _sw_n = 1"
+	}
+	return from + " LEFT JOIN (" + one + ") AS c ON " + strings.Join(on, " AND ")
 }
 
 // waves are the recipients' time zones (sorted) and the wave and skip
@@ -384,7 +415,7 @@ func (p *planInput) ranked(unique bool, w *waves) (with, sendOrder string) {
 	if w.constant() {
 		// No zone of its own: every row has the default wave and skip (a third
 		// less work for a large plan than joining the zones).
-		with += "ranked AS (SELECT src.*, CAST(? AS TIMESTAMPTZ) AS " + colWave + ", coalesce(" + dup + ", CAST(? AS VARCHAR)) AS " + colSkip + " FROM src) "
+		with += "ranked AS (SELECT src.*, CAST(? AS " + waveType(p.dialect) + ") AS " + colWave + ", coalesce(" + dup + ", CAST(? AS VARCHAR)) AS " + colSkip + " FROM src) "
 	} else {
 		with += "zones(tz, wave, skip) AS (VALUES " + strings.Join(w.mapping, ", ") + "), " +
 			"ranked AS (SELECT src.*, coalesce(z.wave, d.wave) AS " + colWave + ", " +

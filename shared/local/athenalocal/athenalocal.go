@@ -152,6 +152,10 @@ type request struct {
 // SELECT and the run-store location.
 var Unload = regexp.MustCompile(`(?s)^UNLOAD \((.*)\) TO '(s3://[^']*)' WITH \(format = 'PARQUET', compression = 'SNAPPY'\)$`)
 
+// orderedBy matches a SELECT ending in an ORDER BY of columns (the
+// channel plan's, by its row number).
+var orderedBy = regexp.MustCompile(` ORDER BY [A-Za-z0-9_", ]+$`)
+
 // QueryError is a failed query: Step Functions names it States.TaskFailed
 // and its cause is the query execution, with Athena's reason.
 type QueryError struct {
@@ -291,8 +295,13 @@ func (a *Athena) run(ctx context.Context, query, key string) (int64, error) {
 	defer os.RemoveAll(tmp)
 	local := filepath.Join(tmp, "part.parquet")
 	// One file, its rows in a fixed order, so that a local run is
-	// reproducible (Athena writes several files, each in no given order).
-	if err := a.eng.Exec(ctx, "COPY (SELECT * FROM ("+query+") AS q ORDER BY ALL) TO "+dataset.QuoteLiteral(local)+" (FORMAT parquet, COMPRESSION snappy)"); err != nil {
+	// reproducible (Athena writes several files, each in no given order;
+	// with a final ORDER BY, each file sorted: kept here).
+	sorted := "SELECT * FROM (" + query + ") AS q ORDER BY ALL"
+	if orderedBy.MatchString(query) {
+		sorted = query
+	}
+	if err := a.eng.Exec(ctx, "COPY ("+sorted+") TO "+dataset.QuoteLiteral(local)+" (FORMAT parquet, COMPRESSION snappy)"); err != nil {
 		return 0, err
 	}
 	f, err := os.Open(local)

@@ -85,6 +85,10 @@ func TestChannelAthenaMatchDuckDB(t *testing.T) {
 	if len(manifests) != 1 || len(results) != 1 {
 		t.Errorf("ResultWriter output: %v %v", manifests, results)
 	}
+	// The athena run's plan is the UNLOAD's output (numbered on Athena).
+	if unloaded, _ := filepath.Glob(filepath.Join(home, "_plan", "athena", "part-*")); len(unloaded) != 1 {
+		t.Errorf("the plan's UNLOAD output: %v", unloaded)
+	}
 	if _, err := os.Stat(filepath.Join(dir, "home-duckdb", "blob", "runs", duck.RunID, "mail", "_slices.json")); err == nil {
 		t.Error("the duckdb run listed its slices")
 	}
