@@ -8,6 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 )
@@ -192,14 +193,13 @@ func lowerFanout(l activity.Lowerer, x *Config, itemSel map[string]any, send *as
 		Result: []any{}, ResultPath: asl.Path(res + ".parts"), Next: l.Name("finish")})
 }
 
-// lowerUnload emits the plan's numbering on Athena, as targeting's
-// lowerAthena does for a query: the unload task writes the statement
+// lowerUnload emits the plan's numbering on Athena with targeting's query
+// states: the unload task writes the statement
 // (extra.query) or says done; the query state runs it
 // (athena:startQueryExecution.sync, retried on Athena's throttling); a
 // failed query is AthenaQueryFailed with Athena's reason, then the
 // activity's error path; plan is the plan task that records the output.
 func lowerUnload(l activity.Lowerer, plan string) {
-	cfg := l.Catalog().Athena
 	res := l.ResultPath()
 	unload := l.Task(PhaseUnload, nil)
 	unload.Next = l.Name("unloaded?")
@@ -207,31 +207,9 @@ func lowerUnload(l activity.Lowerer, plan string) {
 	l.Add(l.Name("unloaded?"), &asl.State{Type: "Choice", Comment: "a plan recorded already, or on DuckDB, runs no query",
 		Choices: []asl.ChoiceRule{{Variable: res + ".extra.done", BooleanEquals: asl.Bool(true), Next: plan}},
 		Default: l.Name("query")})
-	failed := l.Name("query failed")
-	l.Add(l.Name("query"), &asl.State{Type: "Task", Comment: "the plan's numbering on Athena: an UNLOAD of its rows, sorted by row number, under the plan's ref",
-		Resource: asl.AthenaQuerySync,
-		Parameters: map[string]any{
-			"QueryString.$":         res + ".extra.query",
-			"WorkGroup":             cfg.Workgroup,
-			"QueryExecutionContext": map[string]any{"Database": cfg.Database},
-			"ResultConfiguration":   map[string]any{"OutputLocation": cfg.OutputLocation},
-		},
-		ResultSelector: map[string]any{"id.$": "$.QueryExecution.QueryExecutionId", "scannedBytes.$": "$.QueryExecution.Statistics.DataScannedInBytes"},
-		ResultPath:     asl.Path(res + ".extra.athena"),
-		Retry: []asl.Retrier{{ErrorEquals: append([]string(nil), asl.AthenaRetryable...), IntervalSeconds: 5, MaxAttempts: asl.Int(5),
-			BackoffRate: 2, MaxDelaySeconds: 120}},
-		Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: failed}},
-		Next:  plan})
-	named := &asl.State{Type: "Pass", Comment: "name a failed query; Athena's reason is the cause",
-		Parameters: map[string]any{"Error": "AthenaQueryFailed", "Cause.$": "$.error.Cause"}, ResultPath: "$.error"}
-	if catch := l.Catch(); len(catch) > 0 {
-		named.Next = catch[0].Next
-		l.Add(failed, named)
-	} else {
-		named.Next = l.Name("fail")
-		l.Add(failed, named)
-		l.Add(l.Name("fail"), &asl.State{Type: "Fail", Error: "AthenaQueryFailed", CausePath: "$.error.Cause"})
-	}
+	failed := targeting.AddAthenaFailed(l)
+	l.Add(l.Name("query"), targeting.AthenaQuery(l, "query", "athena",
+		"the plan's numbering on Athena: an UNLOAD of its rows, sorted by row number, under the plan's ref", failed, plan))
 }
 
 // ConfirmPollSeconds is the wait between two checks of a held send.

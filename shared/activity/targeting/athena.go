@@ -99,7 +99,6 @@ func athenaCheck(c *activity.Check, path string, where *condition.Condition, s c
 // port), run one after the other. A failed query becomes AthenaQueryFailed
 // carrying Athena's reason, then takes the activity's error path.
 func lowerAthena(l activity.Lowerer, queries int) error {
-	cfg := l.Catalog().Athena
 	res := l.ResultPath()
 	plan := l.Task(PhasePlan, nil)
 	plan.Next = l.Name("done?")
@@ -107,39 +106,14 @@ func lowerAthena(l activity.Lowerer, queries int) error {
 	l.Add(l.Name("done?"), &asl.State{Type: "Choice", Comment: "a retried activity whose output is recorded runs no query",
 		Choices: []asl.ChoiceRule{{Variable: res + ".extra.done", BooleanEquals: asl.Bool(true), Next: l.Name("finish")}},
 		Default: l.Name(queryKey(0))})
-	catch := l.Catch()
-	failed := l.Name("query failed")
+	failed := AddAthenaFailed(l)
 	for i := 0; i < queries; i++ {
 		next := l.Name("finish")
 		if i+1 < queries {
 			next = l.Name(queryKey(i + 1))
 		}
-		l.Add(l.Name(queryKey(i)), &asl.State{Type: "Task", Comment: "the activity's SQL on Athena: an UNLOAD of its rows as Parquet under the run's prefix",
-			Resource: asl.AthenaQuerySync,
-			Parameters: map[string]any{
-				"QueryString.$":         res + ".extra." + queryKey(i),
-				"WorkGroup":             cfg.Workgroup,
-				"QueryExecutionContext": map[string]any{"Database": cfg.Database},
-				"ResultConfiguration":   map[string]any{"OutputLocation": cfg.OutputLocation},
-			},
-			ResultSelector: map[string]any{"id.$": "$.QueryExecution.QueryExecutionId", "scannedBytes.$": "$.QueryExecution.Statistics.DataScannedInBytes"},
-			ResultPath:     asl.Path(res + ".extra." + strings.Replace(queryKey(i), "query", "athena", 1)),
-			Retry: []asl.Retrier{{ErrorEquals: append([]string(nil), asl.AthenaRetryable...), IntervalSeconds: 5, MaxAttempts: asl.Int(5),
-				BackoffRate: 2, MaxDelaySeconds: 120}},
-			Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: failed}},
-			Next:  next})
-	}
-	// The Pass names the failure; it then goes where the activity's own
-	// catcher would (the Parallel's catcher inside a level: a Fail state).
-	named := &asl.State{Type: "Pass", Comment: "name a failed query; Athena's reason is the cause",
-		Parameters: map[string]any{"Error": "AthenaQueryFailed", "Cause.$": "$.error.Cause"}, ResultPath: "$.error"}
-	if len(catch) > 0 {
-		named.Next = catch[0].Next
-		l.Add(failed, named)
-	} else {
-		named.Next = l.Name("fail")
-		l.Add(failed, named)
-		l.Add(l.Name("fail"), &asl.State{Type: "Fail", Error: "AthenaQueryFailed", CausePath: "$.error.Cause"})
+		l.Add(l.Name(queryKey(i)), AthenaQuery(l, queryKey(i), strings.Replace(queryKey(i), "query", "athena", 1),
+			"the activity's SQL on Athena: an UNLOAD of its rows as Parquet under the run's prefix", failed, next))
 	}
 	finish := l.Task(PhaseFinish, nil)
 	finish.Next = l.Next()
@@ -157,6 +131,47 @@ func lowerInputs(l activity.Lowerer, athena bool, queries int) error {
 	st.Next = l.Next()
 	l.Add(l.Name(""), st)
 	return nil
+}
+
+// AthenaQuery is a state running the statement at the result's
+// extra.<query> on Athena (athena:startQueryExecution.sync; its id and bytes
+// scanned at extra.<result>), retried on Athena's throttling and transient
+// errors; any other failure goes to failed (see AddAthenaFailed).
+func AthenaQuery(l activity.Lowerer, query, result, comment, failed, next string) *asl.State {
+	cfg := l.Catalog().Athena
+	res := l.ResultPath()
+	return &asl.State{Type: "Task", Comment: comment, Resource: asl.AthenaQuerySync,
+		Parameters: map[string]any{
+			"QueryString.$":         res + ".extra." + query,
+			"WorkGroup":             cfg.Workgroup,
+			"QueryExecutionContext": map[string]any{"Database": cfg.Database},
+			"ResultConfiguration":   map[string]any{"OutputLocation": cfg.OutputLocation},
+		},
+		ResultSelector: map[string]any{"id.$": "$.QueryExecution.QueryExecutionId", "scannedBytes.$": "$.QueryExecution.Statistics.DataScannedInBytes"},
+		ResultPath:     asl.Path(res + ".extra." + result),
+		Retry: []asl.Retrier{{ErrorEquals: append([]string(nil), asl.AthenaRetryable...), IntervalSeconds: 5, MaxAttempts: asl.Int(5),
+			BackoffRate: 2, MaxDelaySeconds: 120}},
+		Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: failed}},
+		Next:  next}
+}
+
+// AddAthenaFailed adds the states a failed query goes to and returns the
+// first's name: a Pass naming the failure AthenaQueryFailed with Athena's
+// reason as the cause, then where the activity's own catcher would go (the
+// Parallel's catcher inside a level), or a Fail state.
+func AddAthenaFailed(l activity.Lowerer) string {
+	failed := l.Name("query failed")
+	named := &asl.State{Type: "Pass", Comment: "name a failed query; Athena's reason is the cause",
+		Parameters: map[string]any{"Error": "AthenaQueryFailed", "Cause.$": "$.error.Cause"}, ResultPath: "$.error"}
+	if catch := l.Catch(); len(catch) > 0 {
+		named.Next = catch[0].Next
+		l.Add(failed, named)
+	} else {
+		named.Next = l.Name("fail")
+		l.Add(failed, named)
+		l.Add(l.Name("fail"), &asl.State{Type: "Fail", Error: "AthenaQueryFailed", CausePath: "$.error.Cause"})
+	}
+	return failed
 }
 
 // queryKey names the i-th statement of a plan (its Extra key and its query
