@@ -62,7 +62,7 @@ func split(d *Deps) *activity.Spec {
 			return out
 		},
 		Lower: func(l activity.Lowerer, x *SplitConfig) error {
-			return lowerInputs(l, onAthenaInput(l.Catalog()) && !x.Single, len(splitPorts(x)))
+			return lowerInputs(l, onAthenaInput(l.Catalog()), len(splitPorts(x)))
 		},
 		Run:      run(d, runSplit),
 		Describe: describeSplit,
@@ -88,9 +88,6 @@ func splitPorts(x *SplitConfig) []string {
 
 func checkSplit(c *activity.Check, x *SplitConfig) {
 	in := c.Input(0)
-	if x.Single && c.Catalog != nil && c.Catalog.Engine == campaign.EngineAthena {
-		c.Errorf(c.Path("single"), "activity %s: single is not yet on athena; set the catalog's engine to duckdb or auto", c.Activity.ID)
-	}
 	if len(x.Segments) == 0 {
 		c.Errorf(c.Path("segments"), "split needs at least one segment")
 	}
@@ -186,11 +183,10 @@ func runSplit(t *task, x *SplitConfig) (*activity.Result, error) {
 // self-contained: the input numbered in output order (base), then a CTE
 // per segment up to its own with the rows it takes (those of the earlier
 // segments excluded, as assignSegment does on DuckDB), then its rows;
-// others is the rows in no segment.
+// others is the rows in no segment. With single, one statement over every
+// segment's CTE selects each row with its segment's code (writeSingle's
+// select, the CTEs standing for assign).
 func planSplit(t *task, x *SplitConfig) (*activity.Result, error) {
-	if x.Single {
-		return nil, invalid("split: single is not yet on athena")
-	}
 	ports := splitPorts(x)
 	res, done, err := t.athenaReady(ports...)
 	if err != nil || done {
@@ -220,11 +216,29 @@ func planSplit(t *task, x *SplitConfig) (*activity.Result, error) {
 		}
 		with.add(")")
 		segs = append(segs, cte)
+		if x.Single {
+			continue
+		}
 		stmt := (&sqlb{}).add(with.String(), with.args...)
 		stmt.add(" " + rows + "EXISTS (SELECT 1 FROM " + cte + " AS a WHERE " + col("a", ridCol) + " = " + s.rid + ")")
 		if res.Extra[queryKey(i)], err = t.unload(seg.Name, stmt.String(), stmt.args); err != nil {
 			return nil, err
 		}
+	}
+	if x.Single {
+		stmt := (&sqlb{}).add(with.String(), with.args...)
+		stmt.add(" ")
+		s.codedRows(stmt)
+		assign := make([]string, len(segs))
+		for i, cte := range segs {
+			assign[i] = fmt.Sprintf("SELECT %s, CAST(%d AS INTEGER) AS seg FROM %s", q(ridCol), i, cte)
+		}
+		stmt.add(" FROM " + q("base") + " AS b" + s.singleJoin() + "(" + strings.Join(assign, " UNION ALL ") + ") AS a ON " +
+			col("a", ridCol) + " = " + s.rid)
+		if res.Extra[queryKey(0)], err = t.unload("out", stmt.String(), stmt.args); err != nil {
+			return nil, err
+		}
+		return res, nil
 	}
 	if x.Others {
 		stmt := (&sqlb{}).add(with.String(), with.args...)
@@ -237,8 +251,19 @@ func planSplit(t *task, x *SplitConfig) (*activity.Result, error) {
 }
 
 // finishSplit records Athena's output of each port; an empty segment with
-// skipEmpty is not activated.
+// skipEmpty is not activated. With single, out has the input's columns
+// then segmentCode, as on DuckDB.
 func finishSplit(t *task, x *SplitConfig) (*activity.Result, error) {
+	if x.Single {
+		in, err := t.inputShape(0)
+		if err != nil {
+			return nil, err
+		}
+		in.Columns = append(withoutCode(in.Columns), campaign.Column{Name: "segmentCode", Type: campaign.TypeString})
+		res := t.result()
+		_, err = t.recordUnload(res, "out", in)
+		return res, err
+	}
 	return t.recordUnloads(splitPorts(x), func(res *activity.Result, port string, m *dataset.Manifest) {
 		for _, seg := range x.Segments {
 			if seg.Name == port && seg.SkipEmpty && m.Rows == 0 {
@@ -421,26 +446,9 @@ func (s *splitter) counts() (map[int64]int64, error) {
 
 // writeSingle writes the rows on `out` with their segment's code.
 func (s *splitter) writeSingle(res *activity.Result) error {
-	var kept []campaign.Column
-	for _, c := range s.in.Columns {
-		if c.Name != "segmentCode" {
-			kept = append(kept, c)
-		}
-	}
 	b := &sqlb{}
-	b.add("SELECT " + selectCols(s.r, kept) + ", CAST(CASE a.seg")
-	for i, seg := range s.x.Segments {
-		code := seg.Code
-		if code == "" {
-			code = seg.Name
-		}
-		b.add(" WHEN ? THEN ?", i, code)
-	}
-	join := " JOIN "
-	if s.x.Others {
-		join = " LEFT JOIN "
-	}
-	b.add(" END AS VARCHAR) AS " + q("segmentCode") + " FROM " + s.src + join + q(s.assign) + " AS a ON " +
+	s.codedRows(b)
+	b.add(" FROM " + s.src + s.singleJoin() + q(s.assign) + " AS a ON " +
 		col("a", ridCol) + " = " + s.rid + " ORDER BY " + s.rid + ", a.seg")
 	if s.x.Overlap { // a row is repeated for each of its segments
 		_, err := s.t.write(res, "out", s.in, b.String(), b.args...)
@@ -448,6 +456,45 @@ func (s *splitter) writeSingle(res *activity.Result) error {
 	}
 	_, err := s.t.writeRows(res, "out", s.in, false, b.String(), b.args...)
 	return err
+}
+
+// codedRows adds to b the select of the single port: the input's columns
+// (under s.r; an input's own segmentCode is replaced) and the code of the
+// segment a.seg (null for none). Trino's values are inlined, from typed
+// placeholders only.
+func (s *splitter) codedRows(b *sqlb) {
+	b.add("SELECT " + selectCols(s.r, withoutCode(s.in.Columns)) + ", CAST(CASE a.seg")
+	when := " WHEN ? THEN ?"
+	if s.d == condition.Trino {
+		when = " WHEN CAST(? AS INTEGER) THEN CAST(? AS VARCHAR)"
+	}
+	for i, seg := range s.x.Segments {
+		code := seg.Code
+		if code == "" {
+			code = seg.Name
+		}
+		b.add(when, int64(i), code)
+	}
+	b.add(" END AS VARCHAR) AS " + q("segmentCode"))
+}
+
+// singleJoin joins the rows to their segments (others: rows in none too).
+func (s *splitter) singleJoin() string {
+	if s.x.Others {
+		return " LEFT JOIN "
+	}
+	return " JOIN "
+}
+
+// withoutCode is cols but a segmentCode column.
+func withoutCode(cols []campaign.Column) []campaign.Column {
+	var kept []campaign.Column
+	for _, c := range cols {
+		if c.Name != "segmentCode" {
+			kept = append(kept, c)
+		}
+	}
+	return kept
 }
 
 // writeSegments writes a port per segment (skipEmpty: not when empty) and
