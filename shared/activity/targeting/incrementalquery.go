@@ -57,9 +57,6 @@ func incrementalQuery(d *Deps) *activity.Spec {
 			}
 			if onAthena(c.Catalog, t.Name) {
 				athenaCheck(c, c.Path("where"), x.Where, t.Schema())
-				if x.Since.ExcludePrevious && c.Catalog.Engine == campaign.EngineAthena {
-					c.Errorf(campaign.JoinPath(sp, "excludePrevious"), "activity %s: not yet on athena: since.excludePrevious; set the catalog's engine to duckdb or auto", c.Activity.ID)
-				}
 			}
 		},
 		Output: dimensionOutput(func(x *IncrementalQueryConfig) string { return x.Dimension }),
@@ -68,7 +65,7 @@ func incrementalQuery(d *Deps) *activity.Spec {
 			if dim == "" {
 				dim = l.Campaign().Dimension
 			}
-			if t, ok := l.Catalog().Table(dim); ok && onAthena(l.Catalog(), dim) && !x.Since.ExcludePrevious &&
+			if t, ok := l.Catalog().Table(dim); ok && onAthena(l.Catalog(), dim) &&
 				trinoRefuses(l.Catalog(), l.Campaign(), x.Where, t.Schema()) == "" {
 				return lowerAthena(l, 1)
 			}
@@ -111,7 +108,7 @@ func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, 
 	if err != nil {
 		return nil, err
 	}
-	campaignID, run := t.Comp.Campaign.ID, t.Req.Run.ID
+	campaignID := t.Comp.Campaign.ID
 	st := t.deps.Incrementals
 
 	where, args, err := t.Where(x.Where, "t", p.Schema())
@@ -124,25 +121,17 @@ func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, 
 	if err != nil {
 		return nil, err
 	}
-	since := time.Time{}
-	if x.Since.HistoryDays > 0 {
-		since = t.Now().Add(-time.Duration(x.Since.HistoryDays) * 24 * time.Hour)
-	}
+	since := t.historySince(x)
 	var prevKeys string
 	if x.Since.ExcludePrevious {
 		if len(p.Key) == 0 {
 			return nil, invalid("excludePrevious needs a table with a key")
 		}
-		if before.KeysRef != "" {
-			prevKeys = t.View("prevkeys")
-			if _, err := t.Engine.StageDataset(t.Ctx, prevKeys, dataset.Ref(before.KeysRef)); err != nil {
-				return nil, fmt.Errorf("keys returned by earlier runs (%s): %w", before.KeysRef, err)
-			}
-			b.add(" AND NOT EXISTS (SELECT 1 FROM " + q(prevKeys) + " AS k WHERE " + keyMatch("k", "t", p.Key))
-			if !since.IsZero() {
-				b.add(" AND k.returnedAt > CAST(? AS TIMESTAMPTZ)", since.UTC().Format(time.RFC3339Nano))
-			}
-			b.add(")")
+		if prevKeys, err = t.stagePrevKeys(before); err != nil {
+			return nil, err
+		}
+		if prevKeys != "" {
+			excludeReturned(condition.DuckDB, b, q(prevKeys), p.Key, since)
 		}
 	}
 	b.add(" ORDER BY " + order("t", p))
@@ -162,23 +151,9 @@ func runIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, 
 		return nil, err
 	}
 	if x.Since.ExcludePrevious {
-		ref := dataset.Ref(blob.Join("incremental", campaignID, t.Req.Activity, run))
-		kb := &sqlb{}
-		keys := selectCols("", colsNamed(p.Key))
-		kb.add("SELECT " + keys + ", returnedAt FROM (")
-		if prevKeys != "" {
-			kb.add("SELECT " + keys + ", returnedAt FROM " + q(prevKeys))
-			if !since.IsZero() {
-				kb.add(" WHERE returnedAt > CAST(? AS TIMESTAMPTZ)", since.UTC().Format(time.RFC3339Nano))
-			}
-			kb.add(" UNION ALL ")
+		if r.KeysRef, err = t.writeReturnedKeys(p, prevKeys, since, out); err != nil {
+			return nil, err
 		}
-		kb.add("SELECT DISTINCT "+keys+", CAST(? AS TIMESTAMPTZ) AS returnedAt FROM "+q(out), t.Now().UTC().Format(time.RFC3339Nano))
-		kb.add(") ORDER BY " + keys + ", returnedAt")
-		if _, err := t.Engine.Write(t.Ctx, dataset.Output{Ref: ref, Dimension: p.Dimension, Key: p.Key, CreatedAt: t.Now()}, kb.String(), kb.args...); err != nil {
-			return nil, fmt.Errorf("write returned keys: %w", err)
-		}
-		r.KeysRef = string(ref)
 	}
 	if _, err := st.AdvanceIncremental(t.Ctx, campaignID, t.Req.Activity, cur.Rev, r); err != nil {
 		return nil, fmt.Errorf("advance incremental state: %w", err) // a lost race is a Conflict
@@ -232,6 +207,64 @@ func sinceField(d condition.Dialect, b *sqlb, p pop, x *IncrementalQueryConfig, 
 	return c, nil
 }
 
+// historySince is the instant excludePrevious remembers returned keys from
+// (zero: forever).
+func (t *task) historySince(x *IncrementalQueryConfig) time.Time {
+	if x.Since.HistoryDays <= 0 {
+		return time.Time{}
+	}
+	return t.Now().Add(-time.Duration(x.Since.HistoryDays) * 24 * time.Hour)
+}
+
+// stagePrevKeys stages the keys earlier runs returned (the dataset the run
+// starts from) and returns its view ("" when there is none yet).
+func (t *task) stagePrevKeys(before state.Incremental) (string, error) {
+	if before.KeysRef == "" {
+		return "", nil
+	}
+	v := t.View("prevkeys")
+	if _, err := t.Engine.StageDataset(t.Ctx, v, dataset.Ref(before.KeysRef)); err != nil {
+		return "", fmt.Errorf("keys returned by earlier runs (%s): %w", before.KeysRef, err)
+	}
+	return v, nil
+}
+
+// excludeReturned adds excludePrevious's filter to b in a dialect: no key
+// of rel (returned by earlier runs) matches t's, among those returned after
+// since (zero: all).
+func excludeReturned(d condition.Dialect, b *sqlb, rel string, key []string, since time.Time) {
+	b.add(" AND NOT EXISTS (SELECT 1 FROM " + rel + " AS k WHERE " + keyMatch("k", "t", key))
+	if !since.IsZero() {
+		b.add(" AND k.returnedAt > CAST(? AS "+d.TypeName("TIMESTAMPTZ")+")", d.Timestamp(since))
+	}
+	b.add(")")
+}
+
+// writeReturnedKeys writes the run's returned-keys dataset
+// (incremental/<campaign>/<activity>/<run>): the keys of prevKeys (staged;
+// "" none) returned after since, and those of the output (staged as out)
+// returned now. Both engines write it here, with DuckDB: on Athena the
+// finish does (keys only, see docs/decisions.md).
+func (t *task) writeReturnedKeys(p pop, prevKeys string, since time.Time, out string) (string, error) {
+	ref := dataset.Ref(blob.Join("incremental", t.Comp.Campaign.ID, t.Req.Activity, t.Req.Run.ID))
+	kb := &sqlb{}
+	keys := selectCols("", colsNamed(p.Key))
+	kb.add("SELECT " + keys + ", returnedAt FROM (")
+	if prevKeys != "" {
+		kb.add("SELECT " + keys + ", returnedAt FROM " + q(prevKeys))
+		if !since.IsZero() {
+			kb.add(" WHERE returnedAt > CAST(? AS TIMESTAMPTZ)", since.UTC().Format(time.RFC3339Nano))
+		}
+		kb.add(" UNION ALL ")
+	}
+	kb.add("SELECT DISTINCT "+keys+", CAST(? AS TIMESTAMPTZ) AS returnedAt FROM "+q(out), t.Now().UTC().Format(time.RFC3339Nano))
+	kb.add(") ORDER BY " + keys + ", returnedAt")
+	if _, err := t.Engine.Write(t.Ctx, dataset.Output{Ref: ref, Dimension: p.Dimension, Key: p.Key, CreatedAt: t.Now()}, kb.String(), kb.args...); err != nil {
+		return "", fmt.Errorf("write returned keys: %w", err)
+	}
+	return string(ref), nil
+}
+
 // advanceFrom is the state's next run: the output m's rows, the mark the
 // largest field value of the output (staged as out), never moved back.
 func (t *task) advanceFrom(field campaign.Column, m *dataset.Manifest, cur, before state.Incremental) (string, state.IncrementalRun, error) {
@@ -255,14 +288,12 @@ func (t *task) advanceFrom(field campaign.Column, m *dataset.Manifest, cur, befo
 	return out, r, nil
 }
 
-// planIncrementalQuery writes the Athena statement of incremental-query
-// (since.field: excludePrevious is not on Athena yet): the rows of the
-// table matching where whose field is later than the mark the run starts
-// from, in the Trino dialect.
+// planIncrementalQuery writes the Athena statement of incremental-query:
+// the rows of the table matching where whose field is later than the mark
+// the run starts from, or (excludePrevious) whose key is not among those
+// earlier runs returned within the history (their dataset registered as a
+// Glue table), in the Trino dialect.
 func planIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result, error) {
-	if x.Since.ExcludePrevious {
-		return nil, invalid("incremental-query: since.excludePrevious is not yet on athena")
-	}
 	res, done, err := t.athenaReady("out")
 	if err != nil || done {
 		return res, err
@@ -287,6 +318,18 @@ func planIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Result,
 	b.add("SELECT "+selectCols("t", p.Columns)+" FROM "+q(t.Comp.Catalog.Athena.Database)+"."+q(rel)+" AS t WHERE "+where, args...)
 	if _, err := sinceField(condition.Trino, b, p, x, before); err != nil {
 		return nil, err
+	}
+	if x.Since.ExcludePrevious {
+		if len(p.Key) == 0 {
+			return nil, invalid("excludePrevious needs a table with a key")
+		}
+		if before.KeysRef != "" {
+			rel, err := t.athenaPrevKeys(before.KeysRef)
+			if err != nil {
+				return nil, err
+			}
+			excludeReturned(condition.Trino, b, rel, p.Key, t.historySince(x))
+		}
 	}
 	if res.Extra["query"], err = t.unload("out", b.String(), b.args); err != nil {
 		return nil, err
@@ -317,15 +360,43 @@ func finishIncrementalQuery(t *task, x *IncrementalQueryConfig) (*activity.Resul
 	if err != nil {
 		return nil, err
 	}
-	_, r, err := t.advanceFrom(field, m, cur, before)
+	out, r, err := t.advanceFrom(field, m, cur, before)
 	if err != nil {
 		return nil, err
+	}
+	if x.Since.ExcludePrevious {
+		prevKeys, err := t.stagePrevKeys(before)
+		if err != nil {
+			return nil, err
+		}
+		if r.KeysRef, err = t.writeReturnedKeys(p, prevKeys, t.historySince(x), out); err != nil {
+			return nil, err
+		}
 	}
 	if _, err := t.deps.Incrementals.AdvanceIncremental(t.Ctx, t.Comp.Campaign.ID, t.Req.Activity, cur.Rev, r); err != nil {
 		return nil, fmt.Errorf("advance incremental state: %w", err)
 	}
-	t.Logf("%d new rows; high-water mark of %s: %s", m.Rows, field.Name, r.HighWater.Format(time.RFC3339Nano))
+	if field.Name != "" {
+		t.Logf("%d new rows; high-water mark of %s: %s", m.Rows, field.Name, r.HighWater.Format(time.RFC3339Nano))
+	} else {
+		t.Logf("%d new rows; keys returned so far: %s", m.Rows, r.KeysRef)
+	}
 	return res, nil
+}
+
+// athenaPrevKeys registers the keys earlier runs returned (the dataset at
+// ref) as the run's Glue table and returns the relation Trino reads.
+func (t *task) athenaPrevKeys(ref string) (string, error) {
+	m, err := dataset.ReadManifest(t.Ctx, t.Engine.Store(), dataset.Ref(ref))
+	if err != nil {
+		return "", fmt.Errorf("keys returned by earlier runs (%s): %w", ref, err)
+	}
+	db := t.Comp.Catalog.Athena.Database
+	name := glueName(t.Req.Run.ID, "prevkeys_"+t.Req.Activity)
+	if err := t.deps.Athena.RegisterTable(t.Ctx, GlueTable{Database: db, Name: name, Ref: dataset.Ref(ref), Manifest: m, Columns: m.Columns}); err != nil {
+		return "", fmt.Errorf("register the keys returned by earlier runs: %w", err)
+	}
+	return q(db) + "." + q(name), nil
 }
 
 // settled turns out off when the output is empty and reports whether the
