@@ -1,14 +1,18 @@
 package dataset_test
 
 import (
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
@@ -62,6 +66,27 @@ func TestRecordFilesByRange(t *testing.T) {
 	if len(got) != 30 || got[0] != 20 || got[29] != 49 || !slices.IsSorted(got) {
 		t.Errorf("rows 20..49 read as %v", got)
 	}
+	if !slices.Equal(m.FileRows, []int64{25, 15, 60}) {
+		t.Errorf("file rows %v", m.FileRows)
+	}
+	// Over a store that must download, the window 20..29 fetches only the
+	// two files holding it (b and c), not a; its rows are the same.
+	counted := &gets{Store: store}
+	var again []int64
+	if _, err := engine(t, counted).Stream(ctx, "runs/r/a/ok", dataset.StreamOptions{Columns: []string{"n"}, Offset: 20, Limit: 10}, func(b *dataset.Batch) error {
+		for _, r := range b.Rows {
+			again = append(again, dataset.Int(r[0]))
+		}
+		return nil
+	}); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(again, got[:10]) {
+		t.Errorf("window read as %v, want %v", again, got[:10])
+	}
+	if want := []string{"runs/r/a/ok/athena/b", "runs/r/a/ok/athena/c"}; !slices.Equal(counted.data(), want) {
+		t.Errorf("fetched %v, want %v", counted.data(), want)
+	}
 	// Overlapping and gapped files are an error naming the file.
 	write("runs/r/a/overlap", "a", 0, 30)
 	write("runs/r/a/overlap", "b", 25, 50)
@@ -73,6 +98,35 @@ func TestRecordFilesByRange(t *testing.T) {
 			t.Errorf("%s: %v", ref, err)
 		}
 	}
+}
+
+// gets is a store that is no folder (files are downloaded) and records the
+// keys read.
+type gets struct {
+	blob.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (g *gets) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	g.mu.Lock()
+	g.keys = append(g.keys, key)
+	g.mu.Unlock()
+	return g.Store.Get(ctx, key)
+}
+
+// data lists the data files read, sorted.
+func (g *gets) data() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []string
+	for _, k := range g.keys {
+		if !strings.HasSuffix(k, dataset.ManifestName) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 func itoa(i int) string { return strconv.Itoa(i) }
