@@ -232,7 +232,7 @@ func (m *Manifest) check() error {
 	}
 	if len(m.FileRows) > 0 {
 		if len(m.FileRows) != len(m.Files) {
-			return fmt.Errorf("%d file row counts for %d files", len(m.FileRows), len(m.Files))
+			return fmt.Errorf("fileRows lists %d counts for %d files", len(m.FileRows), len(m.Files))
 		}
 		rows := int64(0)
 		for i, n := range m.FileRows {
