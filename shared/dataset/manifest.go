@@ -72,6 +72,9 @@ type Manifest struct {
 	// Files are Parquet files relative to the ref, in row order.
 	Files     []string  `json:"files"`
 	CreatedAt time.Time `json:"createdAt"`
+	// FileRows, when set, are the row counts of Files, one each: a reader of
+	// a window of rows fetches only the files holding it.
+	FileRows []int64 `json:"fileRows,omitempty"`
 	// Base, when set, makes the dataset narrow: the files hold the columns
 	// not listed in Base.Columns, read from the base by key (see Base).
 	Base *Base `json:"base,omitempty"`
@@ -123,6 +126,54 @@ func (m *Manifest) FileKeys(ref Ref) []string {
 		out[i] = ref.Key(f)
 	}
 	return out
+}
+
+// fileRows returns the row counts of the data files in row order, or nil
+// when the manifest does not record them.
+func (m *Manifest) fileRows() []int64 {
+	if len(m.Parts) > 0 {
+		out := make([]int64, len(m.Parts))
+		for i, p := range m.Parts {
+			out[i] = p.Rows
+		}
+		return out
+	}
+	return m.FileRows
+}
+
+// window returns a manifest of only the files holding rows [off, end) and
+// the row number its first row has in m; m itself, at 0, when the file row
+// counts are unknown, the files hold no row of their own (narrow or source
+// datasets) or the window is empty.
+func (m *Manifest) window(off, end int64) (*Manifest, int64) {
+	rows := m.fileRows()
+	if rows == nil || m.Base != nil || m.Source != nil || off >= end {
+		return m, 0
+	}
+	first, last, start, skip := -1, -1, int64(0), int64(0)
+	for i, n := range rows {
+		if n > 0 && start+n > off && start < end {
+			if first < 0 {
+				first, skip = i, start
+			}
+			last = i
+		}
+		start += n
+	}
+	if first < 0 {
+		return m, 0
+	}
+	w := *m
+	w.Rows = 0
+	for _, n := range rows[first : last+1] {
+		w.Rows += n
+	}
+	if len(m.Parts) > 0 {
+		w.Parts = m.Parts[first : last+1]
+	} else {
+		w.Files, w.FileRows = m.Files[first:last+1], m.FileRows[first:last+1]
+	}
+	return &w, skip
 }
 
 // hasFiles reports whether the dataset has data files.
@@ -178,6 +229,21 @@ func (m *Manifest) check() error {
 		}
 	default:
 		return fmt.Errorf("unsupported manifest version %d (want %d, or %d with parts)", m.Version, FormatVersion, PartsVersion)
+	}
+	if len(m.FileRows) > 0 {
+		if len(m.FileRows) != len(m.Files) {
+			return fmt.Errorf("fileRows lists %d counts for %d files", len(m.FileRows), len(m.Files))
+		}
+		rows := int64(0)
+		for i, n := range m.FileRows {
+			if n < 0 {
+				return fmt.Errorf("file %q: negative rows", m.Files[i])
+			}
+			rows += n
+		}
+		if rows != m.Rows {
+			return fmt.Errorf("the files hold %d rows, the manifest says %d", rows, m.Rows)
+		}
 	}
 	for _, f := range m.Files {
 		if blob.CheckKey(f) != nil || strings.HasPrefix(path.Clean(f), "..") {

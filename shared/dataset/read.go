@@ -2,6 +2,7 @@ package dataset
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"strings"
@@ -98,7 +99,10 @@ var streamWindow int64 = 100_000
 // never all at once. Values are normalized as by Query. Stream stops at the
 // first error fn returns.
 func (e *Engine) Stream(ctx context.Context, ref Ref, opts StreamOptions, fn func(*Batch) error) (*Manifest, error) {
-	m, from, err := e.open(ctx, ref, false)
+	if e.store == nil {
+		return nil, errors.New("dataset: engine has no store")
+	}
+	m, err := ReadManifest(ctx, e.store, ref)
 	if err != nil {
 		return nil, err
 	}
@@ -125,6 +129,15 @@ func (e *Engine) Stream(ctx context.Context, ref Ref, opts StreamOptions, fn fun
 	if opts.Limit > 0 {
 		end = min(end, opts.Offset+opts.Limit)
 	}
+	// Only the files holding rows [offset, end) are fetched and read (when
+	// the manifest knows each file's rows): w's rows start at row skip.
+	offset := max(opts.Offset, 0)
+	w, skip := m.window(offset, end)
+	from, err := e.openManifest(ctx, ref, w, false)
+	if err != nil {
+		return nil, err
+	}
+	offset, end = offset-skip, end-skip
 	window := max(streamWindow, int64(size))
 	// Batches span windows: a window's remainder is carried over.
 	var pending *Batch
@@ -146,7 +159,7 @@ func (e *Engine) Stream(ctx context.Context, ref Ref, opts StreamOptions, fn fun
 		}
 		return nil
 	}
-	done, err := e.streamGo(ctx, ref, m, opts.Columns, max(opts.Offset, 0), end, size, flush)
+	done, err := e.streamGo(ctx, ref, w, opts.Columns, offset, end, size, flush)
 	if err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", ref, err)
 	}
@@ -154,7 +167,7 @@ func (e *Engine) Stream(ctx context.Context, ref Ref, opts StreamOptions, fn fun
 		query := "SELECT " + sel + " FROM " + from + " LIMIT ? OFFSET ?"
 		if m.Base != nil && m.hasFiles() {
 			// A narrow dataset: the window's rows are read in order, then joined.
-			paths, err := e.localPaths(ctx, ref, m)
+			paths, err := e.localPaths(ctx, ref, w)
 			if err != nil {
 				return nil, err
 			}
@@ -162,11 +175,11 @@ func (e *Engine) Stream(ctx context.Context, ref Ref, opts StreamOptions, fn fun
 			if len(names) == 0 {
 				names = m.ColumnNames()
 			}
-			if query, err = e.narrowWindow(ctx, m, quoteAll(paths), names); err != nil {
+			if query, err = e.narrowWindow(ctx, w, quoteAll(paths), names); err != nil {
 				return nil, fmt.Errorf("dataset %s: %w", ref, err)
 			}
 		}
-		for off := max(opts.Offset, 0); off < end; off += window {
+		for off := offset; off < end; off += window {
 			n := min(window, end-off)
 			if err := e.Query(ctx, size, flush, query, n, off); err != nil {
 				return nil, fmt.Errorf("dataset %s: %w", ref, err)

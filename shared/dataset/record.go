@@ -160,6 +160,7 @@ func RecordFilesByRange(ctx context.Context, store blob.Store, out Output, cols 
 			return nil, fmt.Errorf("dataset %s: file %s holds %s %d..%d in %d rows, expected from %d: the files do not tile the rows", out.Ref, sp.file, col, sp.lo, sp.hi, sp.num, m.Rows)
 		}
 		m.Files = append(m.Files, sp.file)
+		m.FileRows = append(m.FileRows, sp.num)
 		m.Rows += sp.num
 	}
 	if err := m.check(); err != nil {

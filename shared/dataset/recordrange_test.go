@@ -1,14 +1,18 @@
 package dataset_test
 
 import (
+	"context"
+	"io"
 	"os"
 	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
 )
@@ -62,6 +66,32 @@ func TestRecordFilesByRange(t *testing.T) {
 	if len(got) != 30 || got[0] != 20 || got[29] != 49 || !slices.IsSorted(got) {
 		t.Errorf("rows 20..49 read as %v", got)
 	}
+	if !slices.Equal(m.FileRows, []int64{25, 15, 60}) {
+		t.Errorf("file rows %v", m.FileRows)
+	}
+	// Over a store that must download, the window 20..29 fetches only the
+	// two files holding it (b and c), not a; its rows are the same, read in
+	// Go or by DuckDB.
+	for _, goRead := range []bool{true, false} {
+		restore := dataset.SetGoStream(goRead)
+		counted := &gets{Store: store}
+		var again []int64
+		if _, err := engine(t, counted).Stream(ctx, "runs/r/a/ok", dataset.StreamOptions{Columns: []string{"n"}, Offset: 20, Limit: 10}, func(b *dataset.Batch) error {
+			for _, r := range b.Rows {
+				again = append(again, dataset.Int(r[0]))
+			}
+			return nil
+		}); err != nil {
+			t.Fatal(err)
+		}
+		restore()
+		if !slices.Equal(again, got[:10]) {
+			t.Errorf("go %v: window read as %v, want %v", goRead, again, got[:10])
+		}
+		if want := []string{"runs/r/a/ok/athena/b", "runs/r/a/ok/athena/c"}; !slices.Equal(counted.data(), want) {
+			t.Errorf("go %v: fetched %v, want %v", goRead, counted.data(), want)
+		}
+	}
 	// Overlapping and gapped files are an error naming the file.
 	write("runs/r/a/overlap", "a", 0, 30)
 	write("runs/r/a/overlap", "b", 25, 50)
@@ -75,4 +105,50 @@ func TestRecordFilesByRange(t *testing.T) {
 	}
 }
 
+// gets is a store that is no folder (files are downloaded) and records the
+// keys read.
+type gets struct {
+	blob.Store
+	mu   sync.Mutex
+	keys []string
+}
+
+func (g *gets) Get(ctx context.Context, key string) (io.ReadCloser, error) {
+	g.mu.Lock()
+	g.keys = append(g.keys, key)
+	g.mu.Unlock()
+	return g.Store.Get(ctx, key)
+}
+
+// data lists the data files read, sorted.
+func (g *gets) data() []string {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	var out []string
+	for _, k := range g.keys {
+		if !strings.HasSuffix(k, dataset.ManifestName) {
+			out = append(out, k)
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
 func itoa(i int) string { return strconv.Itoa(i) }
+
+// A manifest whose file row counts do not match its files is refused.
+func TestManifestFileRows(t *testing.T) {
+	store := folder(t)
+	for ref, body := range map[string]string{
+		"bad/count": `{"version":1,"dimension":"","columns":[],"rows":3,"files":["a","b"],"fileRows":[3],"createdAt":"1970-01-01T00:00:00Z"}`,
+		"bad/sum":   `{"version":1,"dimension":"","columns":[],"rows":3,"files":["a","b"],"fileRows":[1,1],"createdAt":"1970-01-01T00:00:00Z"}`,
+	} {
+		if err := store.Put(ctx, ref+"/"+dataset.ManifestName, strings.NewReader(body)); err != nil {
+			t.Fatal(err)
+		}
+		_, err := dataset.ReadManifest(ctx, store, dataset.Ref(ref))
+		if err == nil || !strings.Contains(err.Error(), ref) || !strings.Contains(err.Error(), "files") {
+			t.Errorf("%s: %v", ref, err)
+		}
+	}
+}

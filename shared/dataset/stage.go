@@ -144,6 +144,16 @@ func (e *Engine) open(ctx context.Context, ref Ref, ordered bool) (*Manifest, st
 	if err != nil {
 		return nil, "", err
 	}
+	from, err := e.openManifest(ctx, ref, m, ordered)
+	if err != nil {
+		return nil, "", err
+	}
+	return m, from, nil
+}
+
+// openManifest is open for the manifest m of ref (or a window of it): the
+// SQL relation reading its files.
+func (e *Engine) openManifest(ctx context.Context, ref Ref, m *Manifest, ordered bool) (string, error) {
 	if !m.hasFiles() {
 		// No rows and no file to carry the schema: build it from the
 		// manifest.
@@ -152,30 +162,29 @@ func (e *Engine) open(ctx context.Context, ref Ref, ordered bool) (*Manifest, st
 			t, _ := DuckDBType(c) // checked by ReadManifest
 			sel[i] = fmt.Sprintf("CAST(NULL AS %s) AS %s", t, QuoteIdent(c.Name))
 		}
-		return m, "(SELECT " + strings.Join(sel, ", ") + " WHERE false) AS empty", nil
+		return "(SELECT " + strings.Join(sel, ", ") + " WHERE false) AS empty", nil
 	}
 	paths, err := e.localPaths(ctx, ref, m)
 	if err != nil {
-		return nil, "", err
+		return "", err
 	}
 	quoted := quoteAll(paths)
 	switch {
 	case m.Source != nil:
-		from, err := e.sourceFrom(ctx, m, string(ref), paths)
-		return m, from, err
+		return e.sourceFrom(ctx, m, string(ref), paths)
 	case m.Base != nil:
 		from, err := e.narrowFrom(ctx, m, quoted, ordered)
 		if err != nil {
-			return nil, "", fmt.Errorf("dataset %s: %w", ref, err)
+			return "", fmt.Errorf("dataset %s: %w", ref, err)
 		}
-		return m, from, nil
+		return from, nil
 	}
 	// The manifest's column order (a file written from Go orders its columns by name).
 	cols := make([]string, len(m.Columns))
 	for i, c := range m.Columns {
 		cols[i] = QuoteIdent(c.Name)
 	}
-	return m, "(SELECT " + strings.Join(cols, ", ") + " FROM read_parquet([" + strings.Join(quoted, ", ") + "]))", nil
+	return "(SELECT " + strings.Join(cols, ", ") + " FROM read_parquet([" + strings.Join(quoted, ", ") + "]))", nil
 }
 
 // localPaths makes the files of a dataset local and returns their paths.
