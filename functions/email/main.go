@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
-	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/athenafn"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/channelfn"
 	"github.com/stepwise-run/stepwise/shared/aws/sessend"
 )
@@ -19,8 +18,7 @@ import (
 func main() {
 	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		ses := &sessend.Sender{Client: sesv2.NewFromConfig(awsCfg), ConfigurationSet: cfg.ConfigurationSet}
-		st := lambdafn.NewStack(cfg, awsCfg)
-		fn, err := channelfn.Function(context.Background(), st, "Email", "ses", ses, athenafn.Host(st))
+		fn, err := channelfn.Function(context.Background(), lambdafn.NewStack(cfg, awsCfg), "Email", "ses", ses)
 		if err != nil {
 			log.Fatal(err)
 		}

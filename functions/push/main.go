@@ -11,7 +11,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
-	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/athenafn"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/channelfn"
 	"github.com/stepwise-run/stepwise/shared/aws/smssend"
 )
@@ -19,8 +18,7 @@ import (
 func main() {
 	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		push := &smssend.SNS{Client: sns.NewFromConfig(awsCfg), PlatformApplicationArn: cfg.PushApplication}
-		st := lambdafn.NewStack(cfg, awsCfg)
-		fn, err := channelfn.Function(context.Background(), st, "Push", "sns", push, athenafn.Host(st))
+		fn, err := channelfn.Function(context.Background(), lambdafn.NewStack(cfg, awsCfg), "Push", "sns", push)
 		if err != nil {
 			log.Fatal(err)
 		}

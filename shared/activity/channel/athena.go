@@ -12,8 +12,8 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/athenastep"
 	"github.com/stepwise-run/stepwise/shared/activity/datatask"
-	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
@@ -126,10 +126,10 @@ func RecordAthenaPlan(ctx context.Context, store blob.Store, ref dataset.Ref, in
 }
 
 // Athena is what the plan on Athena needs from its host (AWS: Glue and the
-// run bucket; locally the DuckDB stand-in): targeting.Athena.
+// run bucket; locally the DuckDB stand-in): athenastep.Host.
 type Athena interface {
 	Location(key string) string
-	RegisterTable(ctx context.Context, t targeting.GlueTable) error
+	RegisterTable(ctx context.Context, t athenastep.GlueTable) error
 }
 
 // PhaseUnload is the plan's first phase under engine athena: it writes the
@@ -193,7 +193,7 @@ func runUnload(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x 
 	}
 	h := sha256.Sum256([]byte(req.Run.ID))
 	name := "sw_" + hex.EncodeToString(h[:8]) + "_plan_" + strings.ToLower(sanitize(req.Activity))
-	if err := d.Athena.RegisterTable(ctx, targeting.GlueTable{Database: cfg.Database, Name: name, Ref: in, Manifest: im, Columns: im.Columns}); err != nil {
+	if err := d.Athena.RegisterTable(ctx, athenastep.GlueTable{Database: cfg.Database, Name: name, Ref: in, Manifest: im, Columns: im.Columns}); err != nil {
 		return nil, fmt.Errorf("register the input: %w", err)
 	}
 	// UNLOAD wants an empty location: a failed earlier attempt's files go.

@@ -8,7 +8,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
-	"github.com/stepwise-run/stepwise/shared/activity/targeting"
+	"github.com/stepwise-run/stepwise/shared/activity/athenastep"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 )
@@ -207,8 +207,8 @@ func lowerUnload(l activity.Lowerer, plan string) {
 	l.Add(l.Name("unloaded?"), &asl.State{Type: "Choice", Comment: "a plan recorded already, or on DuckDB, runs no query",
 		Choices: []asl.ChoiceRule{{Variable: res + ".extra.done", BooleanEquals: asl.Bool(true), Next: plan}},
 		Default: l.Name("query")})
-	failed := targeting.AddAthenaFailed(l)
-	l.Add(l.Name("query"), targeting.AthenaQuery(l, "query", "athena",
+	failed := athenastep.AddFailed(l)
+	l.Add(l.Name("query"), athenastep.Query(l, "query", "athena",
 		"the plan's numbering on Athena: an UNLOAD of its rows, sorted by row number, under the plan's ref", failed, plan))
 }
 

@@ -1,7 +1,6 @@
 package targeting
 
 import (
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"errors"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/athenastep"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
@@ -21,23 +21,10 @@ import (
 
 // Athena is what a targeting type on the Athena engine needs from its host
 // (AWS: Glue and the run bucket; locally, a DuckDB stand-in).
-type Athena interface {
-	// Location is the URI Athena writes a run-store key prefix at (AWS:
-	// s3://bucket/key/).
-	Location(key string) string
-	// RegisterTable makes the dataset at ref (its manifest m) readable by
-	// Athena as database.name with the given columns (Glue: a table over
-	// the dataset's files).
-	RegisterTable(ctx context.Context, t GlueTable) error
-}
+type Athena = athenastep.Host
 
 // GlueTable is a dataset of the run store registered for Athena.
-type GlueTable struct {
-	Database, Name string
-	Ref            dataset.Ref
-	Manifest       *dataset.Manifest
-	Columns        []campaign.Column
-}
+type GlueTable = athenastep.GlueTable
 
 // Phases of a targeting activity on Athena: plan writes the statement (and
 // registers the tables it reads), Step Functions runs it, finish records
@@ -106,13 +93,13 @@ func lowerAthena(l activity.Lowerer, queries int) error {
 	l.Add(l.Name("done?"), &asl.State{Type: "Choice", Comment: "a retried activity whose output is recorded runs no query",
 		Choices: []asl.ChoiceRule{{Variable: res + ".extra.done", BooleanEquals: asl.Bool(true), Next: l.Name("finish")}},
 		Default: l.Name(queryKey(0))})
-	failed := AddAthenaFailed(l)
+	failed := athenastep.AddFailed(l)
 	for i := 0; i < queries; i++ {
 		next := l.Name("finish")
 		if i+1 < queries {
 			next = l.Name(queryKey(i + 1))
 		}
-		l.Add(l.Name(queryKey(i)), AthenaQuery(l, queryKey(i), strings.Replace(queryKey(i), "query", "athena", 1),
+		l.Add(l.Name(queryKey(i)), athenastep.Query(l, queryKey(i), strings.Replace(queryKey(i), "query", "athena", 1),
 			"the activity's SQL on Athena: an UNLOAD of its rows as Parquet under the run's prefix", failed, next))
 	}
 	finish := l.Task(PhaseFinish, nil)
@@ -131,47 +118,6 @@ func lowerInputs(l activity.Lowerer, athena bool, queries int) error {
 	st.Next = l.Next()
 	l.Add(l.Name(""), st)
 	return nil
-}
-
-// AthenaQuery is a state running the statement at the result's
-// extra.<query> on Athena (athena:startQueryExecution.sync; its id and bytes
-// scanned at extra.<result>), retried on Athena's throttling and transient
-// errors; any other failure goes to failed (see AddAthenaFailed).
-func AthenaQuery(l activity.Lowerer, query, result, comment, failed, next string) *asl.State {
-	cfg := l.Catalog().Athena
-	res := l.ResultPath()
-	return &asl.State{Type: "Task", Comment: comment, Resource: asl.AthenaQuerySync,
-		Parameters: map[string]any{
-			"QueryString.$":         res + ".extra." + query,
-			"WorkGroup":             cfg.Workgroup,
-			"QueryExecutionContext": map[string]any{"Database": cfg.Database},
-			"ResultConfiguration":   map[string]any{"OutputLocation": cfg.OutputLocation},
-		},
-		ResultSelector: map[string]any{"id.$": "$.QueryExecution.QueryExecutionId", "scannedBytes.$": "$.QueryExecution.Statistics.DataScannedInBytes"},
-		ResultPath:     asl.Path(res + ".extra." + result),
-		Retry: []asl.Retrier{{ErrorEquals: append([]string(nil), asl.AthenaRetryable...), IntervalSeconds: 5, MaxAttempts: asl.Int(5),
-			BackoffRate: 2, MaxDelaySeconds: 120}},
-		Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: failed}},
-		Next:  next}
-}
-
-// AddAthenaFailed adds the states a failed query goes to and returns the
-// first's name: a Pass naming the failure AthenaQueryFailed with Athena's
-// reason as the cause, then where the activity's own catcher would go (the
-// Parallel's catcher inside a level), or a Fail state.
-func AddAthenaFailed(l activity.Lowerer) string {
-	failed := l.Name("query failed")
-	named := &asl.State{Type: "Pass", Comment: "name a failed query; Athena's reason is the cause",
-		Parameters: map[string]any{"Error": "AthenaQueryFailed", "Cause.$": "$.error.Cause"}, ResultPath: "$.error"}
-	if catch := l.Catch(); len(catch) > 0 {
-		named.Next = catch[0].Next
-		l.Add(failed, named)
-	} else {
-		named.Next = l.Name("fail")
-		l.Add(failed, named)
-		l.Add(l.Name("fail"), &asl.State{Type: "Fail", Error: "AthenaQueryFailed", CausePath: "$.error.Cause"})
-	}
-	return failed
 }
 
 // queryKey names the i-th statement of a plan (its Extra key and its query
