@@ -6,6 +6,9 @@ package athenastep
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/asl"
@@ -72,4 +75,25 @@ func AddFailed(l activity.Lowerer) string {
 		l.Add(l.Name("fail"), &asl.State{Type: "Fail", Error: "AthenaQueryFailed", CausePath: "$.error.Cause"})
 	}
 	return failed
+}
+
+// GlueName names a Glue table of a run: sw_<hash of the run>_<what>, in
+// lower case as Glue keeps names (a run reads its own tables).
+func GlueName(run, what string) string {
+	h := sha256.Sum256([]byte(run))
+	return "sw_" + hex.EncodeToString(h[:8]) + "_" + GlueIdent(what)
+}
+
+// GlueIdent is s as a Glue name part: lower case, letters and digits kept,
+// anything else an underscore.
+func GlueIdent(s string) string {
+	var b strings.Builder
+	for _, r := range strings.ToLower(s) {
+		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
+			b.WriteRune(r)
+		} else {
+			b.WriteByte('_')
+		}
+	}
+	return b.String()
 }

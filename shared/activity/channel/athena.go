@@ -2,8 +2,6 @@ package channel
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"errors"
 	"fmt"
 	"io"
@@ -191,8 +189,7 @@ func runUnload(ctx context.Context, d *Deps, call *activity.Call, kind *Kind, x 
 	if _, _, _, join := targetingExprs(im.Schema(), tbl, kind); join {
 		return fallBack("the population lacks a targeting column of table " + tbl.Name)
 	}
-	h := sha256.Sum256([]byte(req.Run.ID))
-	name := "sw_" + hex.EncodeToString(h[:8]) + "_plan_" + strings.ToLower(sanitize(req.Activity))
+	name := athenastep.GlueName(req.Run.ID, "plan_"+req.Activity)
 	if err := d.Athena.RegisterTable(ctx, athenastep.GlueTable{Database: cfg.Database, Name: name, Ref: in, Manifest: im, Columns: im.Columns}); err != nil {
 		return nil, fmt.Errorf("register the input: %w", err)
 	}
@@ -253,16 +250,4 @@ func recordedPlan(t *datatask.Task, ref dataset.Ref) (*dataset.Manifest, error) 
 		return nil, fmt.Errorf("plan: the UNLOAD's output: %w", err)
 	}
 	return m, nil
-}
-
-func sanitize(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
 }

@@ -2,8 +2,6 @@ package data
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,6 +10,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/athenastep"
 	"github.com/stepwise-run/stepwise/shared/activity/datatask"
 	"github.com/stepwise-run/stepwise/shared/activity/targeting"
 	"github.com/stepwise-run/stepwise/shared/asl"
@@ -66,7 +65,6 @@ func onAthena(cat *campaign.Catalog) bool {
 // AthenaQueryFailed with Athena's reason, then takes the activity's error
 // path; nothing is committed then (finish commits).
 func lowerUpdateAthena(l activity.Lowerer) error {
-	cfg := l.Catalog().Athena
 	res := l.ResultPath()
 	plan := l.Task(phasePlan, nil)
 	plan.Next = l.Name("route")
@@ -75,7 +73,7 @@ func lowerUpdateAthena(l activity.Lowerer) error {
 		Choices: []asl.ChoiceRule{{Variable: res + ".extra.done", BooleanEquals: asl.Bool(true), Next: l.Name("finish")},
 			{Variable: res + ".extra.sync", BooleanEquals: asl.Bool(true), Next: stmtState(l, "delete")}},
 		Default: stmtState(l, "out")})
-	failed := l.Name("query failed")
+	failed := athenastep.AddFailed(l)
 	for i, name := range athenaStatements {
 		next := ""
 		switch name {
@@ -86,34 +84,11 @@ func lowerUpdateAthena(l activity.Lowerer) error {
 		default:
 			next = stmtState(l, athenaStatements[i+1])
 		}
-		l.Add(stmtState(l, name), &asl.State{Type: "Task", Comment: athenaComments[name],
-			Resource: asl.AthenaQuerySync,
-			Parameters: map[string]any{
-				"QueryString.$":         res + ".extra." + name,
-				"WorkGroup":             cfg.Workgroup,
-				"QueryExecutionContext": map[string]any{"Database": cfg.Database},
-				"ResultConfiguration":   map[string]any{"OutputLocation": cfg.OutputLocation},
-			},
-			ResultSelector: map[string]any{"id.$": "$.QueryExecution.QueryExecutionId", "scannedBytes.$": "$.QueryExecution.Statistics.DataScannedInBytes"},
-			ResultPath:     asl.Path(res + ".extra.athena_" + name),
-			Retry: []asl.Retrier{{ErrorEquals: append([]string(nil), asl.AthenaRetryable...), IntervalSeconds: 5, MaxAttempts: asl.Int(5),
-				BackoffRate: 2, MaxDelaySeconds: 120}},
-			Catch: []asl.Catcher{{ErrorEquals: []string{"States.ALL"}, ResultPath: "$.error", Next: failed}},
-			Next:  next})
+		l.Add(stmtState(l, name), athenastep.Query(l, name, "athena_"+name, athenaComments[name], failed, next))
 	}
 	l.Add(l.Name("apply?"), &asl.State{Type: "Choice", Comment: "test mode: nothing is merged",
 		Choices: []asl.ChoiceRule{{Variable: res + ".extra.apply", BooleanEquals: asl.Bool(true), Next: stmtState(l, "merge")}},
 		Default: l.Name("finish")})
-	named := &asl.State{Type: "Pass", Comment: "name a failed query; Athena's reason is the cause",
-		Parameters: map[string]any{"Error": "AthenaQueryFailed", "Cause.$": "$.error.Cause"}, ResultPath: "$.error"}
-	if catch := l.Catch(); len(catch) > 0 {
-		named.Next = catch[0].Next
-		l.Add(failed, named)
-	} else {
-		named.Next = l.Name("fail")
-		l.Add(failed, named)
-		l.Add(l.Name("fail"), &asl.State{Type: "Fail", Error: "AthenaQueryFailed", CausePath: "$.error.Cause"})
-	}
 	finish := l.Task(phaseFinish, nil)
 	finish.Next = l.Next()
 	l.Add(l.Name("finish"), finish)
@@ -178,26 +153,8 @@ func (u *updater) writeMark(m icebergMark) error {
 
 func (u *updater) attemptPath() string { return string(u.t.Out("-athena")) + ".json" }
 
-// glueName names a Glue table of the run (lower case, as Glue keeps them).
-func glueName(run, what string) string {
-	h := sha256.Sum256([]byte(run))
-	return "sw_" + hex.EncodeToString(h[:8]) + "_" + strings.ToLower(sanitize(what))
-}
-
 // icebergName is the managed table's Iceberg copy: one per table.
-func icebergName(table string) string { return "sw_managed_" + strings.ToLower(sanitize(table)) }
-
-func sanitize(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
-}
+func icebergName(table string) string { return "sw_managed_" + athenastep.GlueIdent(table) }
 
 func qualified(db, name string) string { return datatask.Q(db) + "." + datatask.Q(name) }
 
@@ -244,7 +201,7 @@ func (u *updater) planAthena(res *activity.Result) (*activity.Result, error) {
 	}
 	defer p.drop()
 	db := cfg.Database
-	inName := glueName(t.Req.Run.ID, "upd_"+t.Req.Activity+"_in")
+	inName := athenastep.GlueName(t.Req.Run.ID, "upd_"+t.Req.Activity+"_in")
 	if err := a.RegisterTable(t.Ctx, targeting.GlueTable{Database: db, Name: inName, Ref: dataset.Ref(*u.in.Ref), Manifest: m, Columns: m.Columns}); err != nil {
 		return nil, fmt.Errorf("update-data: register the input from %s: %w", u.in.From, err)
 	}
@@ -352,7 +309,7 @@ func (u *updater) registerBase(v state.TableVersion, p *plan) (rel string, rows 
 	if m.Base != nil || (m.Source != nil && m.Source.Format != "parquet") {
 		return "", 0, &activity.InvalidInput{Msg: fmt.Sprintf("update-data: table %s: %v: Athena reads Parquet tables here", u.tbl.Name, condition.ErrNotOnAthena)}
 	}
-	name := glueName(t.Req.Run.ID, fmt.Sprintf("upd_%s_%s_v%d", t.Req.Activity, u.tbl.Name, v.Version))
+	name := athenastep.GlueName(t.Req.Run.ID, fmt.Sprintf("upd_%s_%s_v%d", t.Req.Activity, u.tbl.Name, v.Version))
 	if err := u.a.RegisterTable(t.Ctx, targeting.GlueTable{Database: db, Name: name, Ref: ref, Manifest: m, Columns: p.cols}); err != nil {
 		return "", 0, fmt.Errorf("update-data: register table %s: %w", u.tbl.Name, err)
 	}

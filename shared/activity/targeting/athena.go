@@ -129,25 +129,6 @@ func queryKey(i int) string {
 	return "query" + strconv.Itoa(i+1)
 }
 
-// glueName is the run's Glue table of a catalog table: Glue names are lower
-// case, and a run reads its own snapshot.
-func glueName(run, table string) string {
-	h := sha256.Sum256([]byte(run))
-	return "sw_" + hex.EncodeToString(h[:8]) + "_" + strings.ToLower(sanitizeName(table))
-}
-
-func sanitizeName(s string) string {
-	var b strings.Builder
-	for _, r := range s {
-		if r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
-}
-
 // athenaTable registers a catalog table (the run's snapshot of its source,
 // or its managed version in the run store) and returns its Glue name.
 func (t *task) athenaTable(table string) (string, error) {
@@ -170,7 +151,7 @@ func (t *task) athenaTable(table string) (string, error) {
 		return "", invalid("table %s: %v: Athena reads Parquet tables here", table, condition.ErrNotOnAthena)
 	}
 	tbl, _ := t.Comp.Catalog.Table(table)
-	name := glueName(t.Req.Run.ID, table)
+	name := athenastep.GlueName(t.Req.Run.ID, table)
 	err = a.RegisterTable(t.Ctx, GlueTable{Database: t.Comp.Catalog.Athena.Database, Name: name, Ref: b.Ref, Manifest: m, Columns: tbl.Columns})
 	if err != nil {
 		return "", fmt.Errorf("register table %s: %w", table, err)
@@ -336,7 +317,7 @@ func (t *task) athenaInput(i int) (pop, string, error) {
 		return pop{}, "", err
 	}
 	in := t.Req.Inputs[i]
-	name := glueName(t.Req.Run.ID, "in_"+in.From+"_"+in.Port)
+	name := athenastep.GlueName(t.Req.Run.ID, "in_"+in.From+"_"+in.Port)
 	if err := t.deps.Athena.RegisterTable(t.Ctx, GlueTable{Database: db, Name: name, Ref: p.ref, Manifest: m, Columns: m.Columns}); err != nil {
 		return pop{}, "", fmt.Errorf("register the input from %s: %w", in.From, err)
 	}
@@ -417,7 +398,7 @@ func (t *task) registerAudience(a state.Audience, m *dataset.Manifest) (string, 
 		return "", invalid("audience %q version %d: %v: its dataset is written over its table", a.Name, a.Version, condition.ErrNotOnAthena)
 	}
 	h := sha256.Sum256([]byte(a.Ref))
-	name := glueName(t.Req.Run.ID, "aud_"+a.Name+"_"+hex.EncodeToString(h[:4]))
+	name := athenastep.GlueName(t.Req.Run.ID, "aud_"+a.Name+"_"+hex.EncodeToString(h[:4]))
 	db := t.Comp.Catalog.Athena.Database
 	if err := t.deps.Athena.RegisterTable(t.Ctx, GlueTable{Database: db, Name: name, Ref: dataset.Ref(a.Ref), Manifest: m, Columns: m.Columns}); err != nil {
 		return "", fmt.Errorf("register audience %s: %w", a.Name, err)
@@ -441,7 +422,7 @@ func (t *task) athenaZones() (string, error) {
 	if err != nil {
 		return "", fmt.Errorf("time zone names: %w", err)
 	}
-	rel := glueName(t.Req.Run.ID, "zones")
+	rel := athenastep.GlueName(t.Req.Run.ID, "zones")
 	if err := t.deps.Athena.RegisterTable(t.Ctx, GlueTable{Database: t.Comp.Catalog.Athena.Database, Name: rel, Ref: ref, Manifest: m, Columns: m.Columns}); err != nil {
 		return "", fmt.Errorf("register time zone names: %w", err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/activity/athenastep"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
@@ -392,7 +393,7 @@ func (t *task) athenaPrevKeys(ref string) (string, error) {
 		return "", fmt.Errorf("keys returned by earlier runs (%s): %w", ref, err)
 	}
 	db := t.Comp.Catalog.Athena.Database
-	name := glueName(t.Req.Run.ID, "prevkeys_"+t.Req.Activity)
+	name := athenastep.GlueName(t.Req.Run.ID, "prevkeys_"+t.Req.Activity)
 	if err := t.deps.Athena.RegisterTable(t.Ctx, GlueTable{Database: db, Name: name, Ref: dataset.Ref(ref), Manifest: m, Columns: m.Columns}); err != nil {
 		return "", fmt.Errorf("register the keys returned by earlier runs: %w", err)
 	}
