@@ -9,10 +9,14 @@ export CGO_ENABLED := 1
 demo: build
 	./bin/stepwise demo
 
+# The tests build with the bootstraps' flags (lambdalocal.BuildArgs), so the
+# AWS-shape tests' bootstrap builds reuse the packages the test builds compiled.
+TESTFLAGS := -trimpath -tags=lambda.norpc,netgo,osusergo
+
 ## test: install test tools, then run every test (what CI runs)
 test: setup
-	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) vet $(TESTFLAGS) ./...
+	$(GO) test $(TESTFLAGS) -count=1 -timeout 30m ./...
 	$(MAKE) fuzz FUZZTIME=20000x
 
 ## setup: install npm tools, DynamoDB Local and Java when missing

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/athenafn"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/channelfn"
 	"github.com/stepwise-run/stepwise/shared/aws/sessend"
 )
@@ -18,7 +19,8 @@ import (
 func main() {
 	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		ses := &sessend.Sender{Client: sesv2.NewFromConfig(awsCfg), ConfigurationSet: cfg.ConfigurationSet}
-		fn, err := channelfn.Function(context.Background(), lambdafn.NewStack(cfg, awsCfg), "Email", "ses", ses)
+		st := lambdafn.NewStack(cfg, awsCfg)
+		fn, err := channelfn.Function(context.Background(), st, "Email", "ses", ses, athenafn.Host(st))
 		if err != nil {
 			log.Fatal(err)
 		}

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sns"
 
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/athenafn"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/channelfn"
 	"github.com/stepwise-run/stepwise/shared/aws/smssend"
 )
@@ -18,7 +19,8 @@ import (
 func main() {
 	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		push := &smssend.SNS{Client: sns.NewFromConfig(awsCfg), PlatformApplicationArn: cfg.PushApplication}
-		fn, err := channelfn.Function(context.Background(), lambdafn.NewStack(cfg, awsCfg), "Push", "sns", push)
+		st := lambdafn.NewStack(cfg, awsCfg)
+		fn, err := channelfn.Function(context.Background(), st, "Push", "sns", push, athenafn.Host(st))
 		if err != nil {
 			log.Fatal(err)
 		}

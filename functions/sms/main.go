@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/pinpointsmsvoicev2"
 
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
+	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/athenafn"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn/channelfn"
 	"github.com/stepwise-run/stepwise/shared/aws/smssend"
 )
@@ -17,7 +18,8 @@ import (
 func main() {
 	lambdafn.Main(func(cfg lambdafn.Config, awsCfg aws.Config) any {
 		sms := &smssend.SMS{Client: pinpointsmsvoicev2.NewFromConfig(awsCfg), OriginationIdentity: cfg.SMSOrigination}
-		fn, err := channelfn.Function(context.Background(), lambdafn.NewStack(cfg, awsCfg), "SMS", "sms-voice", sms)
+		st := lambdafn.NewStack(cfg, awsCfg)
+		fn, err := channelfn.Function(context.Background(), st, "SMS", "sms-voice", sms, athenafn.Host(st))
 		if err != nil {
 			log.Fatal(err)
 		}

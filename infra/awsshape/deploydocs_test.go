@@ -102,6 +102,7 @@ func freePort(t *testing.T) int {
 // and that the bundle every published state machine's definition names is
 // in S3 where the functions load it.
 func TestDeployDocs(t *testing.T) {
+	t.Parallel() // the long shapes run two at a time: they mostly wait on their functions
 	root := repoRoot(t)
 	doc := filepath.Join(root, "docs", "deploy.md")
 	data, err := os.ReadFile(doc)

@@ -22,6 +22,7 @@ import (
 // requires each to succeed with 0 on every port and the same summary as the
 // local executor. Files are read from S3 (s3:// sources and parameters).
 func TestEmptyPopulations(t *testing.T) {
+	t.Parallel() // the long shapes run two at a time: they mostly wait on their functions
 	if miss := emptycase.Missing(builtin.Registry().Types()); len(miss) > 0 {
 		t.Fatalf("activity types without an empty-population case: %v", miss)
 	}

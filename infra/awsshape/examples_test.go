@@ -108,12 +108,14 @@ func copyTree(t *testing.T, src, dst string) {
 // imported file are read from S3 (s3:// sources); locally from a folder.
 // An example whose activities still lack handlers is skipped by name.
 func TestExamples(t *testing.T) {
+	t.Parallel() // the long shapes run two at a time: they mostly wait on their functions
 	runExamples(t, shapeOptions{}, examples)
 }
 
 // TestExamplesIAM runs the examples with IAM enforced (moto): each
 // function has exactly its template policies, and no call may be denied.
 func TestExamplesIAM(t *testing.T) {
+	t.Parallel() // the long shapes run two at a time: they mostly wait on their functions
 	sh := runExamples(t, shapeOptions{IAM: true}, examples)
 	if d := sh.moto.denials(); len(d) > 0 {
 		t.Errorf("IAM denied %d calls (template.yaml misses these permissions):\n%s", len(d), strings.Join(d, "\n"))

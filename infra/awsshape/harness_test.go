@@ -176,6 +176,11 @@ func (sh *shape) shapeRefs() map[string]string {
 		"StateMachineLogs.Arn": "arn:aws:logs:us-east-1:123456789012:log-group:/aws/vendedlogs/states/stepwise-shape:*", // as !GetAtt gives it
 		// A deployer who sends push sets the platform application.
 		"PushPlatformApplicationArn": "arn:aws:sns:us-east-1:123456789012:app/GCM/stepwise-shape",
+		// One whose SES quota is raised raises the email rate: at the
+		// default 14 a second the examples' 1,500 emails would wait ~110 s
+		// on the limiter (pacing is tested in send, and here with
+		// SEND_RATE=5 in TestEmailSlicesOutlastInvocations).
+		"EmailSendRate": "1000",
 	}
 }
 

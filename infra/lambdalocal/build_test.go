@@ -3,6 +3,7 @@ package lambdalocal_test
 import (
 	"os"
 	"path/filepath"
+	"strings"
 	"testing"
 	"time"
 
@@ -33,5 +34,18 @@ func TestPruneKeepsRecentBuilds(t *testing.T) {
 		if _, err := os.Stat(filepath.Join(cache, name)); (err == nil) != want {
 			t.Errorf("%s kept: %v, want %v", name, err == nil, want)
 		}
+	}
+}
+
+// TestMakeTestSharesBootstrapFlags: make test compiles with the bootstraps'
+// -trimpath and tags, or the AWS-shape tests compile every package again.
+func TestMakeTestSharesBootstrapFlags(t *testing.T) {
+	mk, err := os.ReadFile(filepath.Join("..", "..", "Makefile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := "TESTFLAGS := -trimpath -tags=" + lambdalocal.Tags + "\n"
+	if !strings.Contains(string(mk), want) {
+		t.Errorf("Makefile lacks %q (lambdalocal.BuildArgs' flags)", want)
 	}
 }

@@ -6,6 +6,8 @@
 package template_test
 
 import (
+	"github.com/stepwise-run/stepwise/shared/testenv"
+
 	"bytes"
 	"crypto/sha256"
 	"encoding/json"
@@ -14,7 +16,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"regexp"
-	"runtime"
 	"sort"
 	"strconv"
 	"strings"
@@ -32,8 +33,11 @@ const (
 
 func repoRoot(t testing.TB) string {
 	t.Helper()
-	_, file, _, _ := runtime.Caller(0)
-	return filepath.Join(filepath.Dir(file), "..", "..")
+	root, err := testenv.RepoRoot()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return root
 }
 
 // need skips a test whose tool is missing, except under CI.

@@ -282,7 +282,7 @@ func TestAthenaScoped(t *testing.T) {
 				t.Errorf("Athena parameters set %v: %s %s allowed %v, want %v", on, c.who, c.r, got, c.want)
 			}
 		}
-		for _, fn := range []string{"BuildAudience", "Deduplication", "Split", "ChangeDimension", "IncrementalQuery", "ReadAudience", "Reconciliation", "SaveAudience", "Enrichment", "Combine"} {
+		for _, fn := range []string{"BuildAudience", "Deduplication", "Split", "ChangeDimension", "IncrementalQuery", "ReadAudience", "Reconciliation", "SaveAudience", "Enrichment", "Combine", "Email", "SMS", "Push"} {
 			stmts, _ := s.roleStatements(t, s.functionRole(t, fn+"Function"))
 			if got := allowed(stmts, request{Action: "glue:CreateTable", Resource: tbl}); got != on {
 				t.Errorf("Athena parameters set %v: %s glue:CreateTable allowed %v", on, fn, got)

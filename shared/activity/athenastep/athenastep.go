@@ -36,6 +36,16 @@ type GlueTable struct {
 	Columns        []campaign.Column
 }
 
+// IcebergTable is the Iceberg copy of a managed table on Athena (the
+// table update-data MERGEs into).
+type IcebergTable struct {
+	Database, Name string
+	Table          string // the catalog table
+	Location       string // where its data and metadata live
+	Columns        []campaign.Column
+	Key            []string
+}
+
 // Query is a state running the statement at the result's
 // extra.<query> on Athena (athena:startQueryExecution.sync; its id and bytes
 // scanned at extra.<result>), retried on Athena's throttling and transient

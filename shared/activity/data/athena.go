@@ -31,13 +31,7 @@ type Athena interface {
 }
 
 // IcebergTable is the Iceberg copy of a managed table on Athena.
-type IcebergTable struct {
-	Database, Name string
-	Table          string // the catalog table
-	Location       string // where its data and metadata live
-	Columns        []campaign.Column
-	Key            []string
-}
+type IcebergTable = athenastep.IcebergTable
 
 // Phases of update-data on Athena (as the targeting types'): plan writes the
 // statements, Step Functions runs them, finish records the ports and

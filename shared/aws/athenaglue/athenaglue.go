@@ -1,5 +1,5 @@
 // Package athenaglue is the AWS side of the Athena engine: run datasets
-// registered as Glue tables (targeting.Athena), and Athena's start, poll
+// registered as Glue tables (athenastep.Host), and Athena's start, poll
 // and result calls for hosts that run a query themselves (Step Functions'
 // .sync integration does it for the compiled states).
 package athenaglue
@@ -17,7 +17,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 
-	"github.com/stepwise-run/stepwise/shared/activity/targeting"
+	"github.com/stepwise-run/stepwise/shared/activity/athenastep"
 	"github.com/stepwise-run/stepwise/shared/blob"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/failure"
@@ -47,19 +47,19 @@ type Adapter struct {
 	Poll time.Duration
 }
 
-var _ targeting.Athena = (*Adapter)(nil)
+var _ athenastep.Host = (*Adapter)(nil)
 
 // Location is the S3 URI of a run-store key prefix.
 func (a *Adapter) Location(key string) string { return "s3://" + a.Bucket + "/" + a.Prefix + key + "/" }
 
 // symlinkDir is where, under the run store, a table's file list lives.
-func symlinkDir(t targeting.GlueTable) string { return blob.Join(string(t.Ref), "-athena", t.Name) }
+func symlinkDir(t athenastep.GlueTable) string { return blob.Join(string(t.Ref), "-athena", t.Name) }
 
 // RegisterTable makes the dataset readable as database.name: a Glue table
 // over a symlink manifest that lists the dataset's Parquet files (a run
 // snapshot holds a manifest.json beside them, and a source may be one
 // file, where a Glue location is a folder). Created, or updated if there.
-func (a *Adapter) RegisterTable(ctx context.Context, t targeting.GlueTable) error {
+func (a *Adapter) RegisterTable(ctx context.Context, t athenastep.GlueTable) error {
 	var list strings.Builder
 	for _, k := range t.Manifest.FileKeys(t.Ref) {
 		list.WriteString("s3://" + a.Bucket + "/" + a.Prefix + k + "\n")

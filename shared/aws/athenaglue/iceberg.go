@@ -10,16 +10,14 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/glue"
 	gluetypes "github.com/aws/aws-sdk-go-v2/service/glue/types"
 
-	"github.com/stepwise-run/stepwise/shared/activity/data"
+	"github.com/stepwise-run/stepwise/shared/activity/athenastep"
 )
-
-var _ data.Athena = (*Adapter)(nil)
 
 // RegisterIceberg creates a managed table's Iceberg copy in Glue unless it
 // exists: CreateTable with OpenTableFormatInput (Glue writes the table's
 // first Iceberg metadata at its location; Athena then MERGEs into it). An
 // existing table is left as it is: its schema is in its Iceberg metadata.
-func (a *Adapter) RegisterIceberg(ctx context.Context, t data.IcebergTable) (bool, error) {
+func (a *Adapter) RegisterIceberg(ctx context.Context, t athenastep.IcebergTable) (bool, error) {
 	cols := make([]gluetypes.Column, len(t.Columns))
 	for i, c := range t.Columns {
 		typ, err := glueType(c)

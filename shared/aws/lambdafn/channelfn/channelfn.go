@@ -22,8 +22,9 @@ import (
 // Function returns the Lambda named name: it sends through sender, capped at
 // SEND_RATE under the provider's shared ceiling, and signs one-click unsubscribe links
 // for PUBLIC_URL with the secret UNSUBSCRIBE_SECRET_ARN (read here, once per
-// container) or UNSUBSCRIBE_SECRET.
-func Function(ctx context.Context, st *lambdafn.Stack, name, provider string, sender send.Sender) (*lambdafn.Function, error) {
+// container) or UNSUBSCRIBE_SECRET. athena numbers plans on Athena under
+// engine athena (nil: every plan runs on DuckDB in the function).
+func Function(ctx context.Context, st *lambdafn.Stack, name, provider string, sender send.Sender, athena channel.Athena) (*lambdafn.Function, error) {
 	if err := st.Config.ReadUnsubscribeSecret(ctx, secrets.Reader(st.AWS)); err != nil {
 		return nil, err
 	}
@@ -32,7 +33,8 @@ func Function(ctx context.Context, st *lambdafn.Stack, name, provider string, se
 		Sender: send.Limit(sender, provider, st.Config.SendRate),
 		Links:  channel.SignedLinks{BaseURL: st.Config.PublicURL, Secret: []byte(st.Config.UnsubscribeSecret)},
 		// A listed plan's slices are read by the distributed Map from the run bucket.
-		RunBucket: channel.RunBucket{Bucket: st.Config.Bucket, Prefix: st.Config.Prefix}})
+		RunBucket: channel.RunBucket{Bucket: st.Config.Bucket, Prefix: st.Config.Prefix},
+		Athena:    athena})
 	fn := st.Function(name, reg)
 	return fn, nil
 }
