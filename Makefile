@@ -3,7 +3,7 @@
 GO ?= go
 export CGO_ENABLED := 1
 
-.PHONY: demo test test-short setup build install statemachines goldens schema generate bench bench-reference bench-reference-10m bench-small bench-coldstart fuzz clean console-screenshots
+.PHONY: demo test test-cold test-short setup build install statemachines goldens schema generate bench bench-reference bench-reference-10m bench-small bench-coldstart fuzz clean console-screenshots
 
 ## demo: generate sample data and run the win-back campaign end to end
 demo: build
@@ -18,6 +18,11 @@ test: setup
 	$(GO) vet $(TESTFLAGS) ./...
 	$(GO) test $(TESTFLAGS) -count=1 -timeout 30m ./...
 	$(MAKE) fuzz FUZZTIME=20000x
+
+## test-cold: make test as CI starts it, with empty Go build and bootstrap
+## caches (a warm machine's caches hide minutes of compiling and linking)
+test-cold:
+	d=$$(mktemp -d); GOCACHE=$$d/go STEPWISE_BOOTSTRAP_CACHE=$$d/bootstraps $(MAKE) test; rc=$$?; rm -rf $$d; exit $$rc
 
 ## setup: install npm tools, DynamoDB Local and Java when missing
 setup:
