@@ -125,11 +125,14 @@ func check(c *activity.Check, k *Kind, x *Config) {
 	}
 	// Under engine athena every slice a Map sends is listed (see
 	// shouldList): a distributed Map runs them, so more may run at once.
+	if x.SliceSize < 0 {
+		c.Errorf(c.Path("sliceSize"), "sliceSize must be positive (recipients a slice sends; omit it for %d)", DefaultSliceSize)
+	}
 	if c.Catalog != nil && c.Catalog.Engine == campaign.EngineAthena && x.QuietHours == nil {
-		if x.SliceSize < 0 || x.Concurrency < 0 || x.Concurrency > MaxListedConcurrency {
+		if x.Concurrency < 0 || x.Concurrency > MaxListedConcurrency {
 			c.Errorf(c.Path("concurrency"), "concurrency must be between 1 and %d (a distributed Map's children at once, within Lambda's default account concurrency)", MaxListedConcurrency)
 		}
-	} else if x.SliceSize < 0 || x.Concurrency < 0 || x.Concurrency > 40 {
+	} else if x.Concurrency < 0 || x.Concurrency > 40 {
 		c.Errorf(c.Path("concurrency"), "concurrency must be between 1 and 40 (inline Map limit)")
 	}
 }

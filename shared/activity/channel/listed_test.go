@@ -239,3 +239,27 @@ func findState(v any, name string) any {
 	}
 	return nil
 }
+
+// A negative sliceSize is reported at its own path (it was once reported
+// at concurrency, which was valid), on every engine.
+func TestNegativeSliceSizeNamed(t *testing.T) {
+	f := filepath.Join(t.TempDir(), "c.yaml")
+	os.WriteFile(f, []byte(`version: 1
+id: slices
+dimension: customers
+activities:
+  - { id: everyone, type: build-audience }
+  - id: mail
+    type: email
+    from: everyone
+    sliceSize: -5
+    message: { from: "Shop <news@shop.example>", subject: "Hi", html: "<p><a href=\"{{ message.unsubscribeUrl }}\">unsubscribe</a></p>" }
+`), 0o644)
+	for _, engine := range []string{"duckdb", "athena"} {
+		_, diags := compileEngine(t, engine, f)
+		got := diags.Error()
+		if !strings.Contains(got, "sliceSize must be positive") || !strings.Contains(got, ".sliceSize") || strings.Contains(got, "concurrency") {
+			t.Errorf("%s: %v, want the error at the activity's sliceSize only", engine, got)
+		}
+	}
+}
