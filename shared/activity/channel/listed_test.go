@@ -50,21 +50,7 @@ func compileEngine(t *testing.T, engine, campaign string) (*compile.Program, cam
 // distributed Map sends the slices (up to MaxListedConcurrency), and the
 // distributed Map runs that many at once.
 func TestConcurrencyByEngine(t *testing.T) {
-	src := func(conc int) string {
-		f := filepath.Join(t.TempDir(), "c.yaml")
-		os.WriteFile(f, []byte(fmt.Sprintf(`version: 1
-id: conc
-dimension: customers
-activities:
-  - { id: everyone, type: build-audience }
-  - id: mail
-    type: email
-    from: everyone
-    concurrency: %d
-    message: { from: "Shop <news@shop.example>", subject: "Hi", html: "<p><a href=\"{{ message.unsubscribeUrl }}\">unsubscribe</a></p>" }
-`, conc)), 0o644)
-		return f
-	}
+	src := func(conc int) string { return mailCampaign(t, fmt.Sprintf("concurrency: %d", conc)) }
 	for _, c := range []struct {
 		engine string
 		conc   int
@@ -243,18 +229,7 @@ func findState(v any, name string) any {
 // A negative sliceSize is reported at its own path (it was once reported
 // at concurrency, which was valid), on every engine.
 func TestNegativeSliceSizeNamed(t *testing.T) {
-	f := filepath.Join(t.TempDir(), "c.yaml")
-	os.WriteFile(f, []byte(`version: 1
-id: slices
-dimension: customers
-activities:
-  - { id: everyone, type: build-audience }
-  - id: mail
-    type: email
-    from: everyone
-    sliceSize: -5
-    message: { from: "Shop <news@shop.example>", subject: "Hi", html: "<p><a href=\"{{ message.unsubscribeUrl }}\">unsubscribe</a></p>" }
-`), 0o644)
+	f := mailCampaign(t, "sliceSize: -5")
 	for _, engine := range []string{"duckdb", "athena"} {
 		_, diags := compileEngine(t, engine, f)
 		got := diags.Error()
@@ -262,4 +237,26 @@ activities:
 			t.Errorf("%s: %v, want the error at the activity's sliceSize only", engine, got)
 		}
 	}
+}
+
+// mailCampaign writes a campaign whose email activity has the line
+// option (such as "concurrency: 200") and returns its file.
+func mailCampaign(t *testing.T, option string) string {
+	t.Helper()
+	f := filepath.Join(t.TempDir(), "c.yaml")
+	err := os.WriteFile(f, []byte(`version: 1
+id: mail
+dimension: customers
+activities:
+  - { id: everyone, type: build-audience }
+  - id: mail
+    type: email
+    from: everyone
+    `+option+`
+    message: { from: "Shop <news@shop.example>", subject: "Hi", html: "<p><a href=\"{{ message.unsubscribeUrl }}\">unsubscribe</a></p>" }
+`), 0o644)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return f
 }
