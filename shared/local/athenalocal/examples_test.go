@@ -195,9 +195,11 @@ func TestExamplesAthenaMatchDuckDB(t *testing.T) {
 		if !reflect.DeepEqual(ports(duck), ports(ath)) {
 			t.Errorf("%s: counts differ\nduckdb %v\nathena %v", name, ports(duck), ports(ath))
 		}
-		// Each covered activity's active ports are the UNLOADs' output.
+		// Each covered activity's active ports are the UNLOADs' output, and
+		// previewed as the DuckDB run's.
 		p, _ := builtin.CompileFiles(f, "")
 		reg := builtin.Registry()
+		duckView, athView := previewer(t, filepath.Join(dir, "home-duckdb-"+name)), previewer(t, filepath.Join(dir, "home-athena-"+name))
 		for id, a := range ath.Activities {
 			act, _ := p.Campaign.Activity(id)
 			if spec, _ := reg.Lookup(act.Type); !spec.OnAthena || act.Type == "load-file" {
@@ -211,6 +213,7 @@ func TestExamplesAthenaMatchDuckDB(t *testing.T) {
 				if len(unloaded) != 1 {
 					t.Errorf("%s: %s.%s: %d UNLOAD outputs, want 1", name, id, port, len(unloaded))
 				}
+				samePreview(t, duckView, athView, "runs/"+ath.RunID+"/"+id+"/"+port)
 			}
 		}
 		t.Logf("%s: %v", name, ports(ath))
