@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
+	"github.com/stepwise-run/stepwise/shared/aws/gluesweep"
 	"github.com/stepwise-run/stepwise/shared/aws/lambdafn"
 )
 
@@ -17,6 +18,6 @@ func main() {
 		st := lambdafn.NewStack(cfg, awsCfg)
 		fn := st.Function("FailRun", activity.NewRegistry())
 		ended := &lambdafn.EndedRuns{Store: st.State, StateMachinePrefix: cfg.StateMachinePrefix, Now: time.Now}
-		return ended.Or(fn.Invoke)
+		return gluesweep.Bind(cfg, awsCfg, ended.Or(fn.Invoke))
 	})
 }

@@ -282,6 +282,27 @@ func TestAthenaScoped(t *testing.T) {
 				t.Errorf("Athena parameters set %v: %s %s allowed %v, want %v", on, c.who, c.r, got, c.want)
 			}
 		}
+		// The end of a run removes its Glue tables, never a managed table's
+		// Iceberg copy, and creates none.
+		managed := arn("glue", "table/"+athenaDatabase+"/sw_managed_customers")
+		for _, fn := range []string{"FinishRun", "FailRun"} {
+			stmts, _ := s.roleStatements(t, s.functionRole(t, fn+"Function"))
+			for _, c := range []struct {
+				r    request
+				want bool
+			}{
+				{request{Action: "glue:GetTables", Resource: arn("glue", "database/"+athenaDatabase)}, on},
+				{request{Action: "glue:BatchDeleteTable", Resource: tbl}, on},
+				{request{Action: "glue:BatchDeleteTable", Resource: managed}, false},
+				{request{Action: "glue:BatchDeleteTable", Resource: otherTbl}, false},
+				{request{Action: "glue:CreateTable", Resource: tbl}, false},
+				{request{Action: "glue:DeleteDatabase", Resource: arn("glue", "database/"+athenaDatabase)}, false},
+			} {
+				if got := allowed(stmts, c.r); got != c.want {
+					t.Errorf("Athena parameters set %v: %s %s allowed %v, want %v", on, fn, c.r, got, c.want)
+				}
+			}
+		}
 		for _, fn := range []string{"BuildAudience", "Deduplication", "Split", "ChangeDimension", "IncrementalQuery", "ReadAudience", "Reconciliation", "SaveAudience", "Enrichment", "Combine", "Email", "SMS", "Push"} {
 			stmts, _ := s.roleStatements(t, s.functionRole(t, fn+"Function"))
 			if got := allowed(stmts, request{Action: "glue:CreateTable", Resource: tbl}); got != on {

@@ -6,14 +6,12 @@ package athenastep
 
 import (
 	"context"
-	"crypto/sha256"
-	"encoding/hex"
-	"strings"
 
 	"github.com/stepwise-run/stepwise/shared/activity"
 	"github.com/stepwise-run/stepwise/shared/asl"
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/gluename"
 )
 
 // Host is what an activity on the Athena engine needs from its host (AWS:
@@ -87,23 +85,6 @@ func AddFailed(l activity.Lowerer) string {
 	return failed
 }
 
-// GlueName names a Glue table of a run: sw_<hash of the run>_<what>, in
-// lower case as Glue keeps names (a run reads its own tables).
-func GlueName(run, what string) string {
-	h := sha256.Sum256([]byte(run))
-	return "sw_" + hex.EncodeToString(h[:8]) + "_" + GlueIdent(what)
-}
-
-// GlueIdent is s as a Glue name part: lower case, letters and digits kept,
-// anything else an underscore.
-func GlueIdent(s string) string {
-	var b strings.Builder
-	for _, r := range strings.ToLower(s) {
-		if r >= 'a' && r <= 'z' || r >= '0' && r <= '9' {
-			b.WriteRune(r)
-		} else {
-			b.WriteByte('_')
-		}
-	}
-	return b.String()
-}
+// GlueName names a Glue table of a run (gluename.Run): what ends the run
+// removes the tables of its prefix.
+func GlueName(run, what string) string { return gluename.Run(run, what) }

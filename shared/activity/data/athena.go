@@ -18,6 +18,7 @@ import (
 	"github.com/stepwise-run/stepwise/shared/campaign"
 	"github.com/stepwise-run/stepwise/shared/condition"
 	"github.com/stepwise-run/stepwise/shared/dataset"
+	"github.com/stepwise-run/stepwise/shared/gluename"
 	"github.com/stepwise-run/stepwise/shared/state"
 )
 
@@ -148,7 +149,7 @@ func (u *updater) writeMark(m icebergMark) error {
 func (u *updater) attemptPath() string { return string(u.t.Out("-athena")) + ".json" }
 
 // icebergName is the managed table's Iceberg copy: one per table.
-func icebergName(table string) string { return "sw_managed_" + athenastep.GlueIdent(table) }
+func icebergName(table string) string { return gluename.Managed(table) }
 
 func qualified(db, name string) string { return datatask.Q(db) + "." + datatask.Q(name) }
 
