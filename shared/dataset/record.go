@@ -21,17 +21,11 @@ import (
 // dataset's columns as the compiler derived them; files are relative to the
 // ref. If a dataset already exists at out.Ref, it is returned as it is.
 func RecordFiles(ctx context.Context, store blob.Store, out Output, cols []Column, files []string) (*Manifest, error) {
-	if err := out.Ref.Check(); err != nil {
-		return nil, err
-	}
-	if m, err := ReadManifest(ctx, store, out.Ref); err == nil {
-		return m, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
+	if m, err := recorded(ctx, store, out); m != nil || err != nil {
+		return m, err
 	}
 	files = slices.Sorted(slices.Values(files))
-	m := &Manifest{Version: FormatVersion, Dimension: out.Dimension, Key: slices.Clone(out.Key), Columns: slices.Clone(cols),
-		CreatedAt: out.CreatedAt.UTC(), UniqueKey: out.UniqueKey && len(out.Key) > 0}
+	m := newRecord(out, cols)
 	for _, f := range files {
 		n, err := footerRows(ctx, store, out.Ref.Key(f))
 		if err != nil {
@@ -42,17 +36,7 @@ func RecordFiles(ctx context.Context, store blob.Store, out Output, cols []Colum
 			m.Rows += n
 		}
 	}
-	if err := m.check(); err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
-	}
-	err := store.PutIfAbsent(ctx, out.Ref.ManifestKey(), strings.NewReader(string(m.encode())))
-	if errors.Is(err, blob.ErrExists) {
-		return ReadManifest(ctx, store, out.Ref)
-	}
-	if err != nil {
-		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
-	}
-	return m, nil
+	return putRecord(ctx, store, out, m)
 }
 
 // footerRows reads the row count of a Parquet object from its footer:
@@ -106,13 +90,8 @@ func footer(ctx context.Context, store blob.Store, key string, fn func(*parquet.
 // from the footers' statistics; files whose ranges do not tile 0..rows-1
 // exactly (overlapping, gapped, or without statistics) are an error.
 func RecordFilesByRange(ctx context.Context, store blob.Store, out Output, cols []Column, files []string, col string) (*Manifest, error) {
-	if err := out.Ref.Check(); err != nil {
-		return nil, err
-	}
-	if m, err := ReadManifest(ctx, store, out.Ref); err == nil {
-		return m, nil
-	} else if !errors.Is(err, ErrNotFound) {
-		return nil, err
+	if m, err := recorded(ctx, store, out); m != nil || err != nil {
+		return m, err
 	}
 	type span struct {
 		file        string
@@ -153,8 +132,7 @@ func RecordFilesByRange(ctx context.Context, store blob.Store, out Output, cols 
 		}
 	}
 	slices.SortFunc(spans, func(a, b span) int { return cmp.Compare(a.lo, b.lo) })
-	m := &Manifest{Version: FormatVersion, Dimension: out.Dimension, Key: slices.Clone(out.Key), Columns: slices.Clone(cols),
-		CreatedAt: out.CreatedAt.UTC(), UniqueKey: out.UniqueKey && len(out.Key) > 0}
+	m := newRecord(out, cols)
 	for _, sp := range spans {
 		if sp.lo != m.Rows || sp.hi-sp.lo+1 != sp.num {
 			return nil, fmt.Errorf("dataset %s: file %s holds %s %d..%d in %d rows, expected from %d: the files do not tile the rows", out.Ref, sp.file, col, sp.lo, sp.hi, sp.num, m.Rows)
@@ -163,6 +141,31 @@ func RecordFilesByRange(ctx context.Context, store blob.Store, out Output, cols 
 		m.FileRows = append(m.FileRows, sp.num)
 		m.Rows += sp.num
 	}
+	return putRecord(ctx, store, out, m)
+}
+
+// recorded is the manifest of out.Ref when it is recorded already (a
+// retried record), nil when not.
+func recorded(ctx context.Context, store blob.Store, out Output) (*Manifest, error) {
+	if err := out.Ref.Check(); err != nil {
+		return nil, err
+	}
+	m, err := ReadManifest(ctx, store, out.Ref)
+	if errors.Is(err, ErrNotFound) {
+		return nil, nil
+	}
+	return m, err
+}
+
+// newRecord is the manifest of a recorded dataset before its files.
+func newRecord(out Output, cols []Column) *Manifest {
+	return &Manifest{Version: FormatVersion, Dimension: out.Dimension, Key: slices.Clone(out.Key), Columns: slices.Clone(cols),
+		CreatedAt: out.CreatedAt.UTC(), UniqueKey: out.UniqueKey && len(out.Key) > 0}
+}
+
+// putRecord checks m and stores it as out.Ref's manifest, unless a
+// concurrent record finished first: then theirs is the dataset.
+func putRecord(ctx context.Context, store blob.Store, out Output, m *Manifest) (*Manifest, error) {
 	if err := m.check(); err != nil {
 		return nil, fmt.Errorf("dataset %s: %w", out.Ref, err)
 	}

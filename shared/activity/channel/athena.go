@@ -125,10 +125,7 @@ func RecordAthenaPlan(ctx context.Context, store blob.Store, ref dataset.Ref, in
 
 // Athena is what the plan on Athena needs from its host (AWS: Glue and the
 // run bucket; locally the DuckDB stand-in): athenastep.Host.
-type Athena interface {
-	Location(key string) string
-	RegisterTable(ctx context.Context, t athenastep.GlueTable) error
-}
+type Athena = athenastep.Host
 
 // PhaseUnload is the plan's first phase under engine athena: it writes the
 // plan's UNLOAD (extra.query) for the query state, or says done (the plan

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/dataset"
-	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 )
 
 // Deduplication on Athena (a subquery numbering the rows, as Trino has no
@@ -115,19 +114,9 @@ func keysOf(t *testing.T, home, runID, activity, port, key string) string {
 // keysAt lists the keys of the dataset at ref, in order.
 func keysAt(t *testing.T, home, ref, key string) string {
 	t.Helper()
-	store, err := folderblob.New(filepath.Join(home, "blob"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := dataset.New(dataset.Options{Store: store, WorkDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	eng, done := stageRef(t, home, ref)
+	defer done()
 	ctx := context.Background()
-	if _, err := eng.StageDataset(ctx, "v", dataset.Ref(ref)); err != nil {
-		t.Fatal(err)
-	}
 	row, err := eng.QueryRow(ctx, "SELECT string_agg("+dataset.QuoteIdent(key)+", ',' ORDER BY "+dataset.QuoteIdent(key)+") FROM v")
 	if err != nil {
 		t.Fatal(err)

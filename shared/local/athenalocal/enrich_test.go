@@ -237,19 +237,31 @@ activities:
 // stage opens a run's port dataset as the view v.
 func stage(t *testing.T, home, runID, activity, port string) (*dataset.Engine, func()) {
 	t.Helper()
-	store, err := folderblob.New(filepath.Join(home, "blob"))
+	return stageRef(t, home, "runs/"+runID+"/"+activity+"/"+port)
+}
+
+// stageRef opens the dataset at ref of a run home's store as the view v.
+func stageRef(t *testing.T, home, ref string) (*dataset.Engine, func()) {
+	t.Helper()
+	eng, err := dataset.New(dataset.Options{Store: homeStore(t, home), WorkDir: t.TempDir()})
 	if err != nil {
 		t.Fatal(err)
 	}
-	eng, err := dataset.New(dataset.Options{Store: store, WorkDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	if _, err := eng.StageDataset(context.Background(), "v", dataset.Ref("runs/"+runID+"/"+activity+"/"+port)); err != nil {
+	if _, err := eng.StageDataset(context.Background(), "v", dataset.Ref(ref)); err != nil {
 		eng.Close()
 		t.Fatal(err)
 	}
 	return eng, func() { eng.Close() }
+}
+
+// homeStore is a run home's store (the local executor's folder).
+func homeStore(t *testing.T, home string) *folderblob.Store {
+	t.Helper()
+	store, err := folderblob.New(filepath.Join(home, "blob"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store
 }
 
 // rowsOf lists the rows of a port's dataset of a run as text, one line per

@@ -3,14 +3,12 @@ package athenalocal_test
 import (
 	"context"
 	"encoding/json"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/api/preview"
 	"github.com/stepwise-run/stepwise/shared/dataset"
-	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 )
 
 // fullPreview is how many rows a dataset may hold for its whole preview to
@@ -20,11 +18,7 @@ const fullPreview = 20000
 // previewer opens the API's previewer over a run home's store.
 func previewer(t *testing.T, home string) *preview.Previewer {
 	t.Helper()
-	store, err := folderblob.New(filepath.Join(home, "blob"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	p := &preview.Previewer{Options: dataset.Options{Store: store, WorkDir: t.TempDir(), Threads: 1}}
+	p := &preview.Previewer{Options: dataset.Options{Store: homeStore(t, home), WorkDir: t.TempDir(), Threads: 1}}
 	t.Cleanup(func() { p.Close() })
 	return p
 }

@@ -8,7 +8,6 @@ import (
 	"testing"
 
 	"github.com/stepwise-run/stepwise/shared/dataset"
-	"github.com/stepwise-run/stepwise/shared/local/folderblob"
 )
 
 // Split on Athena (a CTE per segment, one statement per port) gives each
@@ -153,21 +152,11 @@ activities:
 // the customerIds of each code in order.
 func codesOf(t *testing.T, home, runID, activity string) map[string]string {
 	t.Helper()
-	store, err := folderblob.New(filepath.Join(home, "blob"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	eng, err := dataset.New(dataset.Options{Store: store, WorkDir: t.TempDir()})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer eng.Close()
+	eng, done := stage(t, home, runID, activity, "out")
+	defer done()
 	ctx := context.Background()
-	if _, err := eng.StageDataset(ctx, "v", dataset.Ref("runs/"+runID+"/"+activity+"/out")); err != nil {
-		t.Fatal(err)
-	}
 	out := map[string]string{}
-	err = eng.Query(ctx, 0, func(b *dataset.Batch) error {
+	err := eng.Query(ctx, 0, func(b *dataset.Batch) error {
 		for _, r := range b.Rows {
 			out[r[0].(string)] = r[1].(string)
 		}
