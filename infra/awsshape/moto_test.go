@@ -8,7 +8,6 @@ import (
 	"encoding/xml"
 	"fmt"
 	"io"
-	"net"
 	"net/http"
 	"net/http/httputil"
 	"net/url"
@@ -20,7 +19,6 @@ import (
 	"sort"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -28,6 +26,8 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/sesv2"
 	"github.com/aws/aws-sdk-go-v2/service/sns"
+
+	"github.com/stepwise-run/stepwise/shared/testenv"
 )
 
 // moto is a moto_server that authorizes every call against IAM once
@@ -76,41 +76,15 @@ func startMoto(t testing.TB) *moto {
 	if err != nil {
 		require(t, "python3 is not on PATH")
 	}
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	port := l.Addr().(*net.TCPAddr).Port
-	l.Close()
 	// moto_server, with its SigV4 query canonicalization fixed (motoiam.py).
-	cmd := exec.Command(py, filepath.Join(repoRoot(t), "infra", "awsshape", "motoiam.py"), "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd := exec.Command(py, filepath.Join(repoRoot(t), "infra", "awsshape", "motoiam.py"))
 	// Unauthenticated until enforce (reset-auth) turns it on.
 	cmd.Env = append(os.Environ(), "INITIAL_NO_AUTH_ACTION_COUNT=inf", "MOTO_ACCOUNT_ID="+account)
+	var log io.Writer
 	if os.Getenv("STEPWISE_SHAPE_LOGS") != "" {
-		cmd.Stdout, cmd.Stderr = os.Stderr, os.Stderr
+		log = os.Stderr
 	}
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
-	})
-	m := &moto{url: fmt.Sprintf("http://127.0.0.1:%d", port), users: map[string]string{}, policies: map[string][]policy{}}
-	deadline := time.Now().Add(30 * time.Second)
-	for {
-		resp, err := http.Get(m.url + "/moto-api/")
-		if err == nil {
-			resp.Body.Close()
-			break
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("moto_server did not answer on %s: %v", m.url, err)
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	return m
+	return &moto{url: testenv.StartMoto(t, cmd, log), users: map[string]string{}, policies: map[string][]policy{}}
 }
 
 // query makes a signed query-protocol call (IAM has no client in go.mod).

@@ -1,15 +1,18 @@
 package testenv
 
 import (
-	"fmt"
+	"bufio"
+	"io"
 	"net/http"
 	"os"
 	"os/exec"
+	"regexp"
+	"syscall"
 	"testing"
 	"time"
 )
 
-// Moto starts moto_server on a free loopback port for this test and returns its URL.
+// Moto starts moto_server on loopback for this test and returns its URL.
 // Without it the test skips, unless CI is set: then it fails.
 func Moto(t testing.TB) string {
 	t.Helper()
@@ -20,16 +23,64 @@ func Moto(t testing.TB) string {
 		}
 		t.Skip("moto_server is not installed")
 	}
-	port, err := freePort()
+	return StartMoto(t, exec.Command(bin), nil)
+}
+
+var motoListening = regexp.MustCompile(`Running on (http://127\.0\.0\.1:\d+)`)
+
+// StartMoto starts cmd, a moto server taking moto_server's flags, on
+// 127.0.0.1 port 0 and returns the URL it reports listening on. The port is
+// the one the server itself bound, never one picked beforehand: a port
+// picked, released and then bound can meanwhile go to another emulator,
+// whose answers the readiness check would take for this one's. The server
+// is killed (with its process group) when the test ends; its output goes
+// to log, when not nil, after the listening line.
+func StartMoto(t testing.TB, cmd *exec.Cmd, log io.Writer) string {
+	t.Helper()
+	cmd.Args = append(cmd.Args, "-H", "127.0.0.1", "-p", "0")
+	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	out, err := cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)
 	}
-	cmd := exec.Command(bin, "-H", "127.0.0.1", "-p", fmt.Sprint(port))
+	cmd.Stdout = cmd.Stderr
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	url := fmt.Sprintf("http://127.0.0.1:%d", port)
+	t.Cleanup(func() {
+		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
+		cmd.Wait()
+	})
+	found := make(chan string, 1)
+	go func() {
+		r := bufio.NewReader(out)
+		var head []byte
+		for {
+			line, err := r.ReadBytes('\n')
+			if m := motoListening.FindSubmatch(line); m != nil {
+				found <- string(m[1])
+				break
+			}
+			head = append(head, line...)
+			if err != nil {
+				found <- "it exited: " + string(head)
+				return
+			}
+		}
+		if log == nil {
+			log = io.Discard
+		}
+		io.Copy(log, r) // drained, so that the server never blocks on a full pipe
+	}()
+	var url string
+	select {
+	case url = <-found:
+	case <-time.After(60 * time.Second):
+		t.Fatal("moto_server did not say where it listens within 60 s")
+	}
+	if !motoListening.MatchString("Running on " + url) {
+		t.Fatalf("moto_server did not start: %s", url)
+	}
 	for i := 0; ; i++ {
 		res, err := http.Get(url + "/moto-api/")
 		if err == nil {
@@ -37,7 +88,7 @@ func Moto(t testing.TB) string {
 			return url
 		}
 		if i > 150 {
-			t.Fatalf("moto_server did not start: %v", err)
+			t.Fatalf("moto_server did not answer on %s: %v", url, err)
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
