@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -70,6 +71,15 @@ func TestLimitsAgree(t *testing.T) {
 			}
 			if !strings.Contains(first.HTML, unsubscribeBase+"/unsubscribe/") || first.Headers["List-Unsubscribe"] == "" || strings.Contains(first.HTML, "{{") {
 				t.Errorf("a rendered message lacks its link or holds template text: %+v", first)
+			}
+			// Without a sample the limit checks each message (Blank) and keeps none.
+			r.sample = nil
+			checked, err := r.stream(ctx, db, q, args...)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(checked.perEmail, st.perEmail) {
+				t.Errorf("checked %v messages, rendered %v", checked.perEmail, st.perEmail)
 			}
 		})
 	}

@@ -223,15 +223,26 @@ func lineError(name string, line int, err error, max int) *Error {
 // Render renders the template. A missing value renders empty. Errors (a
 // filter applied to a bad value, output over MaxOutput) are returned as
 // *Error with the line; Render never panics.
-func (t *Template) Render(b Bindings) (string, error) {
-	return t.render(b, t.prog != nil)
+func (t *Template) Render(b Bindings) (out string, err error) {
+	err = t.render(b, t.prog != nil, func(p []byte) { out = string(p) })
+	return out, err
 }
 
-func (t *Template) render(b Bindings, fast bool) (out string, err error) {
+// Blank renders the template as Render does, with the same errors, and
+// reports whether the output is only white space, without keeping it (a
+// test run renders every message and keeps a few).
+func (t *Template) Blank(b Bindings) (blank bool, err error) {
+	err = t.render(b, t.prog != nil, func(p []byte) { blank = len(bytes.TrimSpace(p)) == 0 })
+	return blank, err
+}
+
+// render renders into scratch space and hands the output to use, which
+// must not keep it.
+func (t *Template) render(b Bindings, fast bool, use func([]byte)) (err error) {
 	s := scratchPool.Get().(*scratch)
 	defer func() {
 		if r := recover(); r != nil {
-			out, err = "", lineError(t.name, 0, panicError(r), t.maxOutput)
+			err = lineError(t.name, 0, panicError(r), t.maxOutput)
 		}
 		clear(s.vars)
 		s.message["unsubscribeUrl"] = nil
@@ -255,15 +266,17 @@ func (t *Template) render(b Bindings, fast bool) (out string, err error) {
 	if fast {
 		s.fw.reset(t.maxOutput)
 		if err := t.renderFast(&s.fw, vars); err != nil {
-			return "", err
+			return err
 		}
-		return string(s.fw.out), nil
+		use(s.fw.out)
+		return nil
 	}
 	s.lw = limitWriter{buf: &s.buf, max: t.maxOutput}
 	if rerr := render.Render(t.root, &s.lw, vars, engine); rerr != nil {
-		return "", lineError(t.name, rerr.LineNumber(), rerr, t.maxOutput)
+		return lineError(t.name, rerr.LineNumber(), rerr, t.maxOutput)
 	}
-	return s.buf.String(), nil
+	use(s.buf.Bytes())
+	return nil
 }
 
 // bytesPool holds scratch space for formatting one output value.

@@ -27,13 +27,19 @@ func renderT(t *testing.T, src string, html bool, rec map[string]any) string {
 }
 
 // sameAsLibrary checks that the flat program of a template without tags
-// renders what the library's render tree renders.
+// renders what the library's render tree renders, and that Blank agrees
+// with Render.
 func sameAsLibrary(t testing.TB, tp *Template, b Bindings, out string, err error) {
 	t.Helper()
+	blank, berr := tp.Blank(b)
+	if (err == nil) != (berr == nil) || (err != nil && err.Error() != berr.Error()) || (err == nil && blank != (strings.TrimSpace(out) == "")) {
+		t.Errorf("Blank says %v, %v; Render %q, %v", blank, berr, out, err)
+	}
 	if tp.prog == nil {
 		return
 	}
-	lib, lerr := tp.render(b, false)
+	var lib string
+	lerr := tp.render(b, false, func(p []byte) { lib = string(p) })
 	if lib != out || (err == nil) != (lerr == nil) || (err != nil && err.Error() != lerr.Error()) {
 		t.Errorf("flat program and library differ:\n flat %q, %v\n lib  %q, %v", out, err, lib, lerr)
 	}

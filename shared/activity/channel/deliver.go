@@ -325,8 +325,11 @@ func (d *deliverer) one(ctx context.Context, r *recipient) {
 		d.dynSkip(ctx, r, reason)
 		return
 	}
-	msg, err := d.rn.content(d.prep.arm(r.assign.variant), r)
-	d.keepProof(r, msg, err)
+	keep := d.proofWanted(r) // other messages are rendered, checked and dropped
+	msg, err := d.rn.content(d.prep.arm(r.assign.variant), r, keep)
+	if keep {
+		d.keepProof(r, msg, err)
+	}
 	d.recycle(r) // the message and its proof hold none of them
 	if err != nil {
 		d.skip(r, ReasonRender+err.Error())

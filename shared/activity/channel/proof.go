@@ -134,11 +134,7 @@ func newProof(rn *renderer, r *recipient, variant string, msg *send.Message, ren
 // among the slice's sample: the first
 // ProofSample by recipient key (test runs).
 func (d *deliverer) keepProof(r *recipient, msg *send.Message, err error) {
-	full := func() bool { return len(d.proofs) >= ProofSample && r.key >= d.proofs[len(d.proofs)-1].Recipient }
-	d.mu.Lock()
-	skip := full()
-	d.mu.Unlock()
-	if skip {
+	if !d.proofWanted(r) {
 		return // most messages of a large run: nothing to build
 	}
 	if msg != nil {
@@ -149,7 +145,7 @@ func (d *deliverer) keepProof(r *recipient, msg *send.Message, err error) {
 	p := newProof(d.rn, r, d.variant(r), msg, err)
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	if full() {
+	if !d.wanted(r) {
 		return
 	}
 	i := sort.Search(len(d.proofs), func(i int) bool { return d.proofs[i].Recipient > p.Recipient })
@@ -157,6 +153,19 @@ func (d *deliverer) keepProof(r *recipient, msg *send.Message, err error) {
 	if len(d.proofs) > ProofSample {
 		d.proofs = d.proofs[:ProofSample]
 	}
+}
+
+// proofWanted reports whether r's message could still be kept as a proof
+// (the sample keeps the smallest keys). Once false for r it stays false.
+func (d *deliverer) proofWanted(r *recipient) bool {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.wanted(r)
+}
+
+// wanted is proofWanted with d.mu held.
+func (d *deliverer) wanted(r *recipient) bool {
+	return len(d.proofs) < ProofSample || r.key < d.proofs[len(d.proofs)-1].Recipient
 }
 
 // writeSliceProofs stores a test slice's sample of proofs.

@@ -3,6 +3,7 @@ package channel
 import (
 	"fmt"
 	"net/url"
+	"slices"
 	"sort"
 	"strings"
 	"time"
@@ -292,7 +293,7 @@ func newRenderer(kind *Kind, x *Config, comp *activity.Compiled, req *activity.R
 
 // render builds the message of r with the templates of a.
 func (rn *renderer) render(a *arm, r *recipient, token string) (*send.Message, error) {
-	m, err := rn.content(a, r)
+	m, err := rn.content(a, r, true)
 	if err != nil {
 		return nil, err
 	}
@@ -310,7 +311,9 @@ func (rn *renderer) tag(m *send.Message, r *recipient, token string) {
 }
 
 // content builds the message of r with the templates of a, without tags.
-func (rn *renderer) content(a *arm, r *recipient) (*send.Message, error) {
+// Unless keep, the texts are rendered and checked but not kept (the
+// message's text fields stay empty): a test run keeps only its proofs.
+func (rn *renderer) content(a *arm, r *recipient, keep bool) (*send.Message, error) {
 	var unsubURL string
 	var headers []send.Header
 	if rn.unsubHeader != nil {
@@ -319,35 +322,43 @@ func (rn *renderer) content(a *arm, r *recipient) (*send.Message, error) {
 		headers = []send.Header{{Name: "List-Unsubscribe", Value: v}, {Name: "List-Unsubscribe-Post", Value: "List-Unsubscribe=One-Click"}}
 	}
 	b := rn.builder.Bindings(r.values, template.Message{UnsubscribeURL: unsubURL})
-	out := func(t *template.Template) (string, error) {
-		if t == nil {
-			return "", nil
-		}
-		return t.Render(b)
-	}
 	m := &send.Message{Channel: rn.kind.Type, To: r.address, Headers: headers, Marketing: rn.marketing}
 	var err error
+	var filledAt [4]*string // the fields rendered with more than white space
+	filled := filledAt[:0]
 	pick := func(dst *string, t *template.Template) {
-		if err == nil {
-			*dst, err = out(t)
+		if err != nil || t == nil {
+			return
+		}
+		if keep {
+			*dst, err = t.Render(b)
+			if strings.TrimSpace(*dst) != "" {
+				filled = append(filled, dst)
+			}
+			return
+		}
+		var blank bool
+		if blank, err = t.Blank(b); !blank {
+			filled = append(filled, dst)
 		}
 	}
+	blank := func(dst *string) bool { return !slices.Contains(filled, dst) }
 	switch rn.kind.Type {
 	case send.Email:
 		m.From, m.ReplyTo = rn.x.Message.From, rn.x.Message.ReplyTo
 		pick(&m.Subject, a.subject)
 		pick(&m.HTML, a.html)
 		pick(&m.Text, a.text)
-		if err == nil && strings.TrimSpace(m.Subject) == "" {
+		if err == nil && blank(&m.Subject) {
 			err = fmt.Errorf("subject renders empty")
 		}
-		if err == nil && strings.TrimSpace(m.HTML) == "" && strings.TrimSpace(m.Text) == "" {
+		if err == nil && blank(&m.HTML) && blank(&m.Text) {
 			err = fmt.Errorf("body renders empty")
 		}
 	case send.SMS:
 		m.Sender = rn.x.Message.Sender
 		pick(&m.Text, a.text)
-		if err == nil && strings.TrimSpace(m.Text) == "" {
+		if err == nil && blank(&m.Text) {
 			err = fmt.Errorf("text renders empty")
 		}
 	case send.Push:
@@ -366,7 +377,7 @@ func (rn *renderer) content(a *arm, r *recipient) (*send.Message, error) {
 				m.Data[k] = v
 			}
 		}
-		if err == nil && strings.TrimSpace(m.Title) == "" && strings.TrimSpace(m.Text) == "" {
+		if err == nil && blank(&m.Title) && blank(&m.Text) {
 			err = fmt.Errorf("title and body render empty")
 		}
 	}

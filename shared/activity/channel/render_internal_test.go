@@ -1,6 +1,7 @@
 package channel
 
 import (
+	"fmt"
 	"os"
 	"reflect"
 	"testing"
@@ -51,7 +52,7 @@ func TestRenderHeaderLinksAgree(t *testing.T) {
 				if err != nil {
 					t.Fatal(err)
 				}
-				got, err := fast.content(prep.base, r)
+				got, err := fast.content(prep.base, r, true)
 				if err != nil {
 					t.Fatal(err)
 				}
@@ -62,6 +63,45 @@ func TestRenderHeaderLinksAgree(t *testing.T) {
 				if !reflect.DeepEqual(got, want) {
 					t.Fatalf("base %s, mailto %q, %q:\n got %+v\nwant %+v", base, mailto, r.key, got, want)
 				}
+			}
+		}
+	}
+}
+
+// A message rendered and checked without keeping its texts fails as the
+// kept one does: blank subject, body, SMS text, push title and body, and a
+// render error.
+func TestCheckedContentFailsAsKept(t *testing.T) {
+	comp := &activity.Compiled{Campaign: &campaign.Campaign{ID: "camp", Name: "Camp"}}
+	req := &activity.Request{Activity: "msg", Run: activity.RunInfo{ID: "01a2519e-592a-780e-9cc2-a1f2f9c089a0"}}
+	schema := campaign.Schema{Dimension: "customers", Columns: []campaign.Column{{Name: "name", Type: campaign.TypeString}}}
+	inline := func(s string) *Content { return &Content{Inline: s} }
+	cases := []struct {
+		kind string
+		msg  Message
+	}{
+		{send.Email, Message{From: "a@b.example", Subject: "{{ recipient.name }}", HTML: inline("<p>hi</p>")}},
+		{send.Email, Message{From: "a@b.example", Subject: "Hi", HTML: inline("  {{ recipient.name }} \n")}},
+		{send.Email, Message{From: "a@b.example", Subject: "Hi", HTML: inline(" {{ recipient.name }}"), Text: inline("{{ recipient.name }}!")}},
+		{send.Email, Message{From: "a@b.example", Subject: "Hi", Text: inline("\t")}},
+		{send.Email, Message{From: "a@b.example", Subject: "Hi {{ recipient.name | divided_by: 0 }}", HTML: inline("x")}},
+		{send.SMS, Message{Sender: "Shop", Text: inline("{{ recipient.name }}")}},
+		{send.Push, Message{Title: " {{ recipient.name }}", Body: ""}},
+		{send.Push, Message{Title: "", Body: "{{ recipient.name }}", Data: map[string]string{"a": "{{ recipient.name }}"}}},
+	}
+	for i, c := range cases {
+		x := &Config{Message: c.msg}
+		prep, err := parseAll(comp, x)
+		if err != nil {
+			t.Fatalf("case %d: %v", i, err)
+		}
+		for _, name := range []any{nil, "", " ", "Jane"} {
+			rn := newRenderer(&Kind{Type: c.kind}, x, comp, req, schema, SignedLinks{BaseURL: "https://shop.example", Secret: []byte("0123456789abcdef")}, time.Unix(0, 0))
+			r := &recipient{key: "k", address: "a@example.com", values: map[string]any{"name": name}}
+			_, kerr := rn.content(prep.base, r, true)
+			_, cerr := rn.content(prep.base, r, false)
+			if fmt.Sprint(kerr) != fmt.Sprint(cerr) {
+				t.Errorf("case %d, name %q: kept %v, checked %v", i, name, kerr, cerr)
 			}
 		}
 	}
@@ -108,17 +148,20 @@ func BenchmarkRenderTestMessage(b *testing.B) {
 			}
 		}
 	})
-	b.Run("after", func(b *testing.B) {
-		rn := newRenderer(&Kind{Type: send.Email}, x, comp, req, schema, sl, at)
-		d := &deliverer{}
-		b.ReportAllocs()
-		for b.Loop() {
-			r := &recipient{key: "c0001234", address: "jane.doe@example.com", values: d.valuesMap(len(row) + 7)}
-			fill(r.values)
-			if _, err := rn.content(prep.base, r); err != nil {
-				b.Fatal(err)
+	// kept: a proof's; checked: every other message of a test run.
+	for _, keep := range []bool{true, false} {
+		b.Run(map[bool]string{true: "kept", false: "checked"}[keep], func(b *testing.B) {
+			rn := newRenderer(&Kind{Type: send.Email}, x, comp, req, schema, sl, at)
+			d := &deliverer{}
+			b.ReportAllocs()
+			for b.Loop() {
+				r := &recipient{key: "c0001234", address: "jane.doe@example.com", values: d.valuesMap(len(row) + 7)}
+				fill(r.values)
+				if _, err := rn.content(prep.base, r, keep); err != nil {
+					b.Fatal(err)
+				}
+				d.recycle(r)
 			}
-			d.recycle(r)
-		}
-	})
+		})
+	}
 }
