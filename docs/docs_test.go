@@ -8,7 +8,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -18,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/freeport"
 )
 
 // Markers, an HTML comment on the line before a block's fence (blank lines
@@ -524,14 +525,16 @@ func cleanPath() string {
 	return strings.Join(keep, string(os.PathListSeparator))
 }
 
+// freePort is a port below the ephemeral range (freeport.Ports): a
+// document's server binds it seconds later, and a port of that range may
+// meanwhile serve as a connection's source.
 func freePort(t *testing.T) int {
 	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
+	return p[0]
 }
 
 func shellQuote(s string) string { return "'" + strings.ReplaceAll(s, "'", `'\''`) + "'" }

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -22,6 +21,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/sfn"
 
 	"github.com/stepwise-run/stepwise/infra/lambdalocal"
+	"github.com/stepwise-run/stepwise/shared/freeport"
 	"github.com/stepwise-run/stepwise/shared/plan"
 )
 
@@ -85,16 +85,6 @@ func shellBlocks(data []byte) ([]docBlock, error) {
 	return out, sc.Err()
 }
 
-func freePort(t *testing.T) int {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().(*net.TCPAddr).Port
-}
-
 // TestDeployDocs runs docs/deploy.md: it starts the `make dev` stack (on
 // free ports, with a state folder of its own), then every shell block not
 // marked as needing a real account, in order, in one bash with
@@ -153,9 +143,16 @@ func TestDeployDocs(t *testing.T) {
 
 	// The stack, as `make dev` starts it.
 	dir := t.TempDir()
+	// Ports below the ephemeral range: the stack binds them a minute later,
+	// and a port of that range may meanwhile serve as a connection's source.
 	ports := map[string]int{}
-	for _, k := range []string{"router", "s3", "dynamodb", "ses", "sns", "sms", "moto"} {
-		ports[k] = freePort(t)
+	names := []string{"router", "s3", "dynamodb", "ses", "sns", "sms", "moto"}
+	free, err := freeport.Ports(len(names))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i, k := range names {
+		ports[k] = free[i]
 	}
 	addr := func(k string) string { return fmt.Sprintf("127.0.0.1:%d", ports[k]) }
 	var stackLog bytes.Buffer

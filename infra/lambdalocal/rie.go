@@ -17,6 +17,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/freeport"
 )
 
 // RIEVersion is the aws-lambda-runtime-interface-emulator pseudo-version
@@ -89,7 +91,7 @@ func StartRIE(ctx context.Context, o RIEOptions) (*RIE, error) {
 }
 
 func startRIE(ctx context.Context, o RIEOptions) (*RIE, error) {
-	ports, err := freePorts(2)
+	ports, err := freeport.Ports(2)
 	if err != nil {
 		return nil, err
 	}
@@ -168,21 +170,30 @@ func (r *RIE) Invoke(ctx context.Context, payload []byte) (Response, error) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	start := time.Now()
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))
-	if err != nil {
-		return Response{}, err
-	}
-	resp, err := r.client.Do(req)
-	if err != nil {
-		return Response{}, fmt.Errorf("invoke %s: %w", r.Name, err)
-	}
-	defer resp.Body.Close()
-	body, err := io.ReadAll(resp.Body)
-	if err != nil {
-		return Response{}, fmt.Errorf("invoke %s: %w", r.Name, err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return Response{}, fmt.Errorf("invoke %s: emulator answered %s: %s", r.Name, resp.Status, strings.TrimSpace(string(body)))
+	var body []byte
+	var resp *http.Response
+	for wait := gateRetry; ; wait *= 2 {
+		var err error
+		if resp, body, err = r.post(ctx, payload); err != nil {
+			return Response{}, fmt.Errorf("invoke %s: %w", r.Name, err)
+		}
+		if resp.StatusCode == http.StatusOK {
+			break
+		}
+		// After a timeout RIE resets the sandbox, and the old runtime's
+		// end, when reported late, cancels the next invocation (its gates
+		// canceled without an error: ErrGateCanceled). Lambda runs an
+		// invocation after a timeout on a fresh sandbox; the emulator's
+		// answer is an artefact of its reset, so the invocation is sent
+		// again (functions are idempotent: Lambda delivers at least once).
+		if !gateCanceled(resp.StatusCode, body) || wait > gateRetryMax {
+			return Response{}, fmt.Errorf("invoke %s: emulator answered %s: %s", r.Name, resp.Status, strings.TrimSpace(string(body)))
+		}
+		select {
+		case <-ctx.Done():
+			return Response{}, ctx.Err()
+		case <-time.After(wait):
+		}
 	}
 	if m := timedOut.FindSubmatch(body); m != nil {
 		// RIE ends the invocation at AWS_LAMBDA_FUNCTION_TIMEOUT with a text
@@ -200,6 +211,31 @@ func (r *RIE) Invoke(ctx context.Context, payload []byte) (Response, error) {
 	}
 	return res, nil
 }
+
+// post sends one invocation to the emulator and reads its answer.
+func (r *RIE) post(ctx context.Context, payload []byte) (*http.Response, []byte, error) {
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, r.URL+"/2015-03-31/functions/function/invocations", bytes.NewReader(payload))
+	if err != nil {
+		return nil, nil, err
+	}
+	resp, err := r.client.Do(req)
+	if err != nil {
+		return nil, nil, err
+	}
+	defer resp.Body.Close()
+	body, err := io.ReadAll(resp.Body)
+	return resp, body, err
+}
+
+// gateCanceled reports RIE's answer to an invocation its reset canceled
+// before the function got it (Sandbox.Failure, ErrGateCanceled).
+func gateCanceled(status int, body []byte) bool {
+	return status == http.StatusBadGateway && bytes.Contains(body, []byte("Sandbox.Failure")) && bytes.Contains(body, []byte("Error: ErrGateCanceled"))
+}
+
+// The waits between retries of a canceled invocation: 50 ms, doubling, to
+// 3.2 s (6.35 s in all).
+var gateRetry, gateRetryMax = 50 * time.Millisecond, 3200 * time.Millisecond
 
 // timedOut is RIE's answer to an invocation that ran past its timeout.
 var timedOut = regexp.MustCompile(`^Task timed out after ([0-9.]+) seconds$`)
@@ -231,53 +267,4 @@ func (r *RIE) Close() error {
 	case <-time.After(5 * time.Second):
 	}
 	return nil
-}
-
-// freePorts returns n distinct free TCP ports of 127.0.0.1, below the
-// kernel's ephemeral range: a port the kernel hands out (":0") may be
-// handed out again as the source port of a client connection between the
-// check and the emulator's bind, and an emulator whose runtime API cannot
-// bind fails every invocation at once. Candidates start at a per-process
-// offset so that test binaries running side by side rarely try the same.
-func freePorts(n int) ([]int, error) {
-	portMu.Lock()
-	defer portMu.Unlock()
-	lo, hi := 20000, ephemeralLow()
-	if portNext == 0 {
-		portNext = lo + (os.Getpid()*397)%(hi-lo)
-	}
-	var ports []int
-	for tries := 0; len(ports) < n && tries < hi-lo; tries++ {
-		p := portNext
-		if portNext++; portNext >= hi {
-			portNext = lo
-		}
-		l, err := net.Listen("tcp", "127.0.0.1:"+strconv.Itoa(p))
-		if err != nil {
-			continue // in use
-		}
-		l.Close()
-		ports = append(ports, p)
-	}
-	if len(ports) < n {
-		return nil, fmt.Errorf("no free port of 127.0.0.1 in %d-%d", lo, hi)
-	}
-	return ports, nil
-}
-
-var (
-	portMu   sync.Mutex
-	portNext int
-)
-
-// ephemeralLow is the first port of the kernel's ephemeral range (Linux;
-// 32768 elsewhere or when it cannot be read).
-func ephemeralLow() int {
-	b, err := os.ReadFile("/proc/sys/net/ipv4/ip_local_port_range")
-	if f := strings.Fields(string(b)); err == nil && len(f) == 2 {
-		if n, err := strconv.Atoi(f[0]); err == nil && n > 21000 {
-			return n
-		}
-	}
-	return 32768
 }

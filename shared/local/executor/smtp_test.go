@@ -4,10 +4,13 @@ import (
 	"context"
 	"io"
 	"net"
+	"strconv"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/stepwise-run/stepwise/shared/freeport"
 
 	gosmtp "github.com/emersion/go-smtp"
 
@@ -85,15 +88,15 @@ func startSMTP(t *testing.T, refuse int) (*smtpServer, string) {
 	return s, ln.Addr().String()
 }
 
-// closedPort is a port of 127.0.0.1 nothing listens on.
+// closedPort is a port of 127.0.0.1 nothing listens on, until the test
+// starts its server there (below the ephemeral range: no connection takes
+// it as its source port meanwhile).
 func closedPort(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	p, err := freeport.Ports(1)
 	if err != nil {
 		t.Fatal(err)
 	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
+	return "127.0.0.1:" + strconv.Itoa(p[0])
 }
 
 // An unreachable SMTP server (a closed port): each message is tried a
