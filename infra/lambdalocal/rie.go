@@ -228,7 +228,7 @@ func (r *RIE) post(ctx context.Context, payload []byte) (*http.Response, []byte,
 }
 
 // gateCanceled reports RIE's answer to an invocation its reset canceled
-// before the function got it (Sandbox.Failure, ErrGateCanceled).
+// (Sandbox.Failure, ErrGateCanceled).
 func gateCanceled(status int, body []byte) bool {
 	return status == http.StatusBadGateway && bytes.Contains(body, []byte("Sandbox.Failure")) && bytes.Contains(body, []byte("Error: ErrGateCanceled"))
 }

@@ -39,31 +39,38 @@ func StartMoto(t testing.TB, cmd *exec.Cmd, log io.Writer) string {
 	t.Helper()
 	cmd.Args = append(cmd.Args, "-H", "127.0.0.1", "-p", "0")
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	out, err := cmd.StderrPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd.Stdout = cmd.Stderr
+	pr, pw := io.Pipe()
+	cmd.Stdout, cmd.Stderr = pw, pw
 	if err := cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
+	exited := make(chan struct{})
+	go func() {
+		cmd.Wait() // copies the last output into pw
+		pw.Close()
+		close(exited)
+	}()
 	t.Cleanup(func() {
 		syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		cmd.Wait()
+		<-exited
 	})
-	found := make(chan string, 1)
+	type listening struct {
+		url  string
+		head []byte // the output before, when it never says
+	}
+	found := make(chan listening, 1)
 	go func() {
-		r := bufio.NewReader(out)
+		r := bufio.NewReader(pr)
 		var head []byte
 		for {
 			line, err := r.ReadBytes('\n')
 			if m := motoListening.FindSubmatch(line); m != nil {
-				found <- string(m[1])
+				found <- listening{url: string(m[1])}
 				break
 			}
 			head = append(head, line...)
 			if err != nil {
-				found <- "it exited: " + string(head)
+				found <- listening{head: head}
 				return
 			}
 		}
@@ -74,12 +81,13 @@ func StartMoto(t testing.TB, cmd *exec.Cmd, log io.Writer) string {
 	}()
 	var url string
 	select {
-	case url = <-found:
+	case l := <-found:
+		if l.url == "" {
+			t.Fatalf("moto_server exited without listening: %s", l.head)
+		}
+		url = l.url
 	case <-time.After(60 * time.Second):
 		t.Fatal("moto_server did not say where it listens within 60 s")
-	}
-	if !motoListening.MatchString("Running on " + url) {
-		t.Fatalf("moto_server did not start: %s", url)
 	}
 	for i := 0; ; i++ {
 		res, err := http.Get(url + "/moto-api/")
