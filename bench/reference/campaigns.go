@@ -31,6 +31,8 @@ type benchCampaign struct {
 	// SQL is the limit's one statement over the size's data folder and
 	// folder at the run's reference instant.
 	SQL func(data, dir string, now time.Time) (string, []any)
+	// Transitions computes every port of the campaign (transitions.go).
+	Transitions func(data, dir string, now time.Time) transitions
 }
 
 func campaignNamed(name string) (*benchCampaign, bool) {
@@ -55,7 +57,7 @@ var campaigns = []benchCampaign{
 		Copy: [][2]string{{"reference.yaml", "examples/reference.yaml"}, {"catalog.yaml", "examples/catalog.yaml"},
 			{"templates/reference.html", "examples/templates/reference.html"}},
 		Emails: []string{"mailVip", "mailActive", "mailRest"}, Key: "customerId", Address: "email",
-		Params: map[string]any{"discount": int64(15)},
+		Params: map[string]any{"discount": int64(15)}, Transitions: referenceTransitions,
 		SQL: func(data, _ string, now time.Time) (string, []any) {
 			return `
 WITH p AS (
@@ -93,7 +95,7 @@ WHERE coalesce(trim(email), '') <> '' AND emailOptIn`, []any{now.AddDate(0, 0, -
 		Copy: [][2]string{{"segments.yaml", "bench/campaigns/segments.yaml"}, {"catalog.yaml", "examples/catalog.yaml"},
 			{"templates/segments-home.html", "bench/campaigns/templates/segments-home.html"},
 			{"templates/segments-abroad.html", "bench/campaigns/templates/segments-abroad.html"}},
-		Emails: []string{"mailHome", "mailAbroad"}, Key: "customerId", Address: "email",
+		Emails: []string{"mailHome", "mailAbroad"}, Key: "customerId", Address: "email", Transitions: segmentsTransitions,
 		SQL: func(data, _ string, now time.Time) (string, []any) {
 			return `
 WITH big AS (
@@ -119,7 +121,7 @@ WHERE (NOT coalesce(home, true) OR NOT coalesce(lastPurchaseAt > $3, false))
 		Name: "leads", ID: "leads", File: "leads.yaml",
 		Copy: [][2]string{{"leads.yaml", "bench/campaigns/leads.yaml"}, {"catalog.yaml", "examples/catalog.yaml"},
 			{"templates/leads.html", "bench/campaigns/templates/leads.html"}},
-		Emails: []string{"welcome"}, Key: "customerId", Address: "email",
+		Emails: []string{"welcome"}, Key: "customerId", Address: "email", Transitions: leadsTransitions,
 		Prepare: writeLeads,
 		SQL: func(data, dir string, _ time.Time) (string, []any) {
 			return `

@@ -43,13 +43,16 @@ import (
 //   - floor: a plain read of that file (the final recipients, already
 //     selected) and the same render loop. The limit is "one SQL statement +
 //     render" when it costs at most ~1.5× the statement alone plus the floor;
+//   - transitions: every port of the campaign computed and counted
+//     (transitions.go), then the channels' inputs rendered; the counts by
+//     port follow the message count, as JSON;
 //   - explain: DuckDB's EXPLAIN ANALYZE of the statement, on stderr.
 func limit(args []string) error {
 	fs := flag.NewFlagSet("limit", flag.ExitOnError)
 	dir := fs.String("dir", "", "prepared size folder")
 	name := fs.String("campaign", "reference", "bench campaign")
 	mode := fs.String("mode", "test", "test or live (live also writes every message to a JSONL outbox)")
-	part := fs.String("part", "all", "all, sql, floor or explain")
+	part := fs.String("part", "all", "all, sql, floor, transitions or explain")
 	nowFlag := fs.String("now", "", "reference instant, RFC 3339 (default: now)")
 	runID := fs.String("run", "limit", "run id signed into the unsubscribe links")
 	fs.Parse(args)
@@ -71,6 +74,7 @@ func limit(args []string) error {
 	}
 	defer closeDB()
 	selected := filepath.Join(*dir, "limit-"+bc.Name+".parquet")
+	var counts map[string]int64 // the transitions side's, by port
 	query, qargs := bc.SQL(filepath.Join(*dir, "data"), *dir, now)
 	start := time.Now()
 	switch *part {
@@ -95,9 +99,15 @@ func limit(args []string) error {
 		return nil
 	case "floor":
 		query, qargs = "SELECT * FROM read_parquet("+dataset.QuoteLiteral(selected)+")", nil
+	case "transitions":
+		tr := bc.Transitions(filepath.Join(*dir, "data"), *dir, now)
+		if counts, err = runTransitions(ctx, db, tr); err != nil {
+			return err
+		}
+		query, qargs = tr.Final, nil
 	case "all":
 	default:
-		return fmt.Errorf("--part %q: all, sql, floor or explain", *part)
+		return fmt.Errorf("--part %q: all, sql, floor, transitions or explain", *part)
 	}
 	r, err := newRenderer(*dir, bc, *runID, now)
 	if err != nil {
@@ -120,6 +130,13 @@ func limit(args []string) error {
 	fmt.Fprintf(os.Stderr, "  limit %s %s: first row %s, rows read %s (reader busy %s), render %s on %d workers, total %s\n",
 		bc.Name, *part, round(st.firstRow), round(st.lastRow), round(st.readBusy), round(st.render), r.workers, round(total))
 	fmt.Println(st.messages)
+	if counts != nil {
+		b, err := json.Marshal(counts)
+		if err != nil {
+			return err
+		}
+		fmt.Println(string(b))
+	}
 	return nil
 }
 

@@ -16,7 +16,8 @@ import (
 // Every bench campaign's limit selects and renders the messages Stepwise
 // sends: each campaign runs in test mode on 3,000 sample customers at a fixed
 // instant, the limit streams its statement into the render loop at the same
-// instant, and the counts of every email activity agree.
+// instant, and the counts of every email activity agree; the transitions
+// side counts every port as the run does.
 func TestLimitsAgree(t *testing.T) {
 	at := time.Date(2026, 11, 20, 10, 0, 0, 0, time.UTC)
 	dir := t.TempDir()
@@ -80,6 +81,29 @@ func TestLimitsAgree(t *testing.T) {
 			}
 			if !slices.Equal(checked.perEmail, st.perEmail) {
 				t.Errorf("checked %v messages, rendered %v", checked.perEmail, st.perEmail)
+			}
+			// The transitions side computes every port as the run does, and
+			// renders the same messages.
+			tr := bc.Transitions(filepath.Join(dir, "data"), dir, at)
+			counts, err := runTransitions(ctx, db, tr)
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := map[string]int64{}
+			for id, a := range sum.Activities {
+				for p, n := range a.Ports {
+					want[id+"."+p] = n
+				}
+			}
+			if d := countsDiffer(want, counts); d != "" {
+				t.Errorf("transitions side: %s", d)
+			}
+			all, err := r.stream(ctx, db, tr.Final)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !slices.Equal(all.perEmail, st.perEmail) {
+				t.Errorf("transitions side renders %v messages, the limit %v", all.perEmail, st.perEmail)
 			}
 		})
 	}

@@ -59,7 +59,8 @@ type measured struct {
 	Wall, CPU time.Duration
 	RSS       int64 // peak resident set, bytes
 	Messages  int64
-	Note      string // the limit's account of where its time went
+	Note      string           // the limit's account of where its time went
+	Counts    map[string]int64 // the transitions side's, by port
 }
 
 // row is one campaign, size and mode, measured.
@@ -67,6 +68,7 @@ type row struct {
 	campaign, mode string
 	n              int
 	sw, lim, floor measured
+	trans          measured // every transition computed and counted, then rendered
 	sqlOnly        measured
 	pairs          []string
 	note           string
@@ -155,6 +157,10 @@ func measureCampaign(bin, self, dir string, bc *benchCampaign, mode string, n in
 		if m.Messages, runID, err = sentBySummary(stdout, bc.Emails); err != nil {
 			return r, fmt.Errorf("stepwise %s %s at %d: %v\n%s", bc.Name, mode, n, err, stderr)
 		}
+		ports, err := portCounts(stdout)
+		if err != nil {
+			return r, err
+		}
 		// The limit uses the run's reference instant, so that relative
 		// dates (30 days ago) cut at the same point.
 		at, err := runStart(home, runID)
@@ -176,11 +182,18 @@ func measureCampaign(bin, self, dir string, bc *benchCampaign, mode string, n in
 		if err != nil {
 			return r, err
 		}
+		tr, err := measureLimit(self, append(limitArgs, "--part", "transitions"))
+		if err != nil {
+			return r, err
+		}
+		if d := countsDiffer(ports, tr.Counts); d != "" {
+			r.note += fmt.Sprintf("  MISMATCH: run %d, transitions side: %s", i+1, d)
+		}
 		// Each pair runs at one reference instant: the counts must agree.
 		for _, x := range []struct {
 			what string
 			got  int64
-		}{{"limit", l.Messages}, {"statement", r.sqlOnly.Messages}, {"floor", f.Messages}} {
+		}{{"limit", l.Messages}, {"statement", r.sqlOnly.Messages}, {"floor", f.Messages}, {"transitions side", tr.Messages}} {
 			if x.got != m.Messages {
 				r.note += fmt.Sprintf("  MISMATCH: run %d, %s %d messages, Stepwise %d", i+1, x.what, x.got, m.Messages)
 			}
@@ -193,6 +206,9 @@ func measureCampaign(bin, self, dir string, bc *benchCampaign, mode string, n in
 		}
 		if i == 0 || f.Wall < r.floor.Wall {
 			r.floor = f
+		}
+		if i == 0 || tr.Wall < r.trans.Wall {
+			r.trans = tr
 		}
 		r.pairs = append(r.pairs, fmt.Sprintf("%.2f", m.Wall.Seconds()/l.Wall.Seconds()))
 	}
@@ -208,8 +224,14 @@ func measureLimit(self string, args []string) (measured, error) {
 	if err != nil {
 		return m, fmt.Errorf("%v: %v\n%s", args, err, stderr)
 	}
-	if m.Messages, err = strconv.ParseInt(strings.TrimSpace(stdout), 10, 64); err != nil {
+	first, counts, _ := strings.Cut(strings.TrimSpace(stdout), "\n")
+	if m.Messages, err = strconv.ParseInt(first, 10, 64); err != nil {
 		return m, fmt.Errorf("%v: output %q", args, stdout)
+	}
+	if counts != "" {
+		if err := json.Unmarshal([]byte(counts), &m.Counts); err != nil {
+			return m, fmt.Errorf("%v: counts %q: %v", args, counts, err)
+		}
 	}
 	m.Note = strings.TrimSpace(stderr)
 	return m, nil
@@ -233,6 +255,9 @@ func printRow(r row) {
 	fmt.Printf("    statement alone %s wall, %s CPU; read the selection and render (floor) %s wall, %s CPU\n",
 		round(r.sqlOnly.Wall), round(r.sqlOnly.CPU), round(r.floor.Wall), round(r.floor.CPU))
 	fmt.Printf("    %s\n", r.lim.Note)
+	fmt.Printf("    every transition computed and counted, then rendered: %s wall, %s CPU, %s; Stepwise / it %.2f wall %.2f CPU; it / the limit %.2f wall %.2f CPU\n",
+		round(r.trans.Wall), round(r.trans.CPU), mb(r.trans.RSS), r.sw.Wall.Seconds()/r.trans.Wall.Seconds(), r.sw.CPU.Seconds()/r.trans.CPU.Seconds(),
+		r.trans.Wall.Seconds()/r.lim.Wall.Seconds(), r.trans.CPU.Seconds()/r.lim.CPU.Seconds())
 }
 
 // printSummary prints the table again, in one piece, and the growth of both
@@ -244,6 +269,15 @@ func printSummary(rows []row) {
 		"wall×", "cpu×", "sql", "render", "lim/b", "messages", "")
 	for _, r := range rows {
 		fmt.Printf(header, r.fields()...)
+	}
+	fmt.Println()
+	fmt.Println("every transition: each port's population computed once as an in-memory table and counted, then the same render (what reporting every count costs on its own)")
+	const th = "%-9s %-9s %-4s | %8s %8s %7s | %7s %7s | %7s %7s\n"
+	fmt.Printf(th, "campaign", "customers", "mode", "tr wall", "tr cpu", "tr rss", "sw/tr w", "sw/tr c", "tr/lim w", "tr/lim c")
+	for _, r := range rows {
+		fmt.Printf(th, r.campaign, strconv.Itoa(r.n), r.mode, round(r.trans.Wall), round(r.trans.CPU), mb(r.trans.RSS),
+			fmt.Sprintf("%.2f", r.sw.Wall.Seconds()/r.trans.Wall.Seconds()), fmt.Sprintf("%.2f", r.sw.CPU.Seconds()/r.trans.CPU.Seconds()),
+			fmt.Sprintf("%.2f", r.trans.Wall.Seconds()/r.lim.Wall.Seconds()), fmt.Sprintf("%.2f", r.trans.CPU.Seconds()/r.lim.CPU.Seconds()))
 	}
 	for i, b := range rows {
 		for _, a := range rows[:i] {
