@@ -30,3 +30,10 @@ func UniqueScans() int64 { return uniqueScans.Load() + orderedKeys.Load() }
 
 // OrderedKeys counts KeyIsUnique's answers read from keys in order.
 func OrderedKeys() int64 { return orderedKeys.Load() }
+
+// RecordedKeys counts KeyIsUnique's answers read from the record beside a
+// manifest.
+func RecordedKeys() int64 { return recordedKeys.Load() }
+
+// UniqueKeyName is the record's file name.
+const UniqueKeyName = uniqueKeyName

@@ -1,9 +1,11 @@
 package dataset
 
 import (
+	"bytes"
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io/fs"
@@ -103,8 +105,9 @@ func (e *Engine) KeyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 }
 
 // uniqueScans counts the rows scans KeyIsUnique ran, orderedKeys the
-// answers it read from keys in increasing order (for tests).
-var uniqueScans, orderedKeys atomic.Int64
+// answers it read from keys in increasing order, recordedKeys those it read
+// from a record (for tests).
+var uniqueScans, orderedKeys, recordedKeys atomic.Int64
 
 // keyIsUnique is KeyIsUnique without the wait for a concurrent probe.
 func (e *Engine) keyIsUnique(ctx context.Context, ref Ref) (bool, error) {
@@ -125,6 +128,11 @@ func (e *Engine) keyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 		e.unique.Store(ref, true)
 		return true, nil
 	}
+	if unique, ok := readUniqueKey(ctx, e.store, ref); ok {
+		recordedKeys.Add(1)
+		e.unique.Store(ref, unique)
+		return unique, nil
+	}
 	if len(m.Key) == 1 && (m.Base == nil || m.hasFiles()) && (m.Source == nil || m.Source.Format == FormatParquet) {
 		// The key in the files, in order: increasing proves it unique. Only
 		// strings and integers, which a source's projection casts one to one.
@@ -137,7 +145,7 @@ func (e *Engine) keyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 				return false, fmt.Errorf("dataset %s: %w", ref, err)
 			} else if decided {
 				orderedKeys.Add(1)
-				e.unique.Store(ref, unique)
+				e.recordUniqueKey(ctx, ref, unique)
 				return unique, nil
 			}
 		}
@@ -167,8 +175,41 @@ func (e *Engine) keyIsUnique(ctx context.Context, ref Ref) (bool, error) {
 	}
 	uniqueScans.Add(1)
 	unique, _ := row[0].(bool)
-	e.unique.Store(ref, unique)
+	e.recordUniqueKey(ctx, ref, unique)
 	return unique, nil
+}
+
+// uniqueKeyName is the file beside a dataset's manifest that records what
+// KeyIsUnique found. A dataset never changes, so the answer holds for every
+// process that reads it: each Lambda of a run joining to the run's snapshot
+// of a table reads this instead of the table's keys (at 10M purchases, a few
+// seconds of CPU per function).
+const uniqueKeyName = "key-unique.json"
+
+type uniqueKey struct {
+	Unique bool `json:"unique"`
+}
+
+// recordUniqueKey keeps the answer for this process and records it beside
+// the manifest. Recording is best effort: without it the next process reads
+// the keys again.
+func (e *Engine) recordUniqueKey(ctx context.Context, ref Ref, unique bool) {
+	e.unique.Store(ref, unique)
+	b, _ := json.Marshal(uniqueKey{Unique: unique})
+	e.store.PutIfAbsent(ctx, ref.Key(uniqueKeyName), bytes.NewReader(b))
+}
+
+// readUniqueKey reads the recorded answer, if any.
+func readUniqueKey(ctx context.Context, store blob.Store, ref Ref) (unique, ok bool) {
+	b, err := blob.ReadAll(ctx, store, ref.Key(uniqueKeyName))
+	if err != nil {
+		return false, false
+	}
+	var u uniqueKey
+	if json.Unmarshal(b, &u) != nil {
+		return false, false
+	}
+	return u.Unique, true
 }
 
 // narrowFrom returns the FROM item of a narrow dataset whose files are the

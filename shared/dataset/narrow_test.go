@@ -302,7 +302,11 @@ func TestKeyIsUniqueScansOnceForConcurrentCallers(t *testing.T) {
 // counts distinct keys. Its answers are the count's in every case.
 func TestKeyIsUniqueFromOrderedKeys(t *testing.T) {
 	dir := t.TempDir()
-	e := engine(t, folder(t))
+	store := folder(t)
+	e := engine(t, store)
+	// Another process on the same store (another Lambda of the run) reads
+	// the recorded answer instead of the keys.
+	other := engine(t, store)
 	for i, c := range []struct {
 		name, rows, typ string
 		ordered         bool // answered from the keys' order
@@ -348,5 +352,69 @@ func TestKeyIsUniqueFromOrderedKeys(t *testing.T) {
 		if ordered := dataset.OrderedKeys() > before; ordered != c.ordered {
 			t.Errorf("%s: answered from the order: %v, want %v", c.name, ordered, c.ordered)
 		}
+		scans, recorded := dataset.UniqueScans(), dataset.RecordedKeys()
+		if got, err := other.KeyIsUnique(ctx, ref); err != nil || got != want {
+			t.Errorf("%s: another engine: %v %v, want %v", c.name, got, err, want)
+		}
+		if dataset.UniqueScans() != scans || dataset.RecordedKeys() != recorded+1 {
+			t.Errorf("%s: another engine read the keys again (%d reads, %d records; want 0 and 1)", c.name,
+				dataset.UniqueScans()-scans, dataset.RecordedKeys()-recorded)
+		}
+	}
+	// A record that cannot be read is not an answer: the keys are read.
+	ref := dataset.Ref("runs/r/-tables/t0")
+	if err := store.Delete(ctx, ref.Key(dataset.UniqueKeyName)); err != nil {
+		t.Fatal(err)
+	}
+	if err := store.Put(ctx, ref.Key(dataset.UniqueKeyName), strings.NewReader("{")); err != nil {
+		t.Fatal(err)
+	}
+	scans := dataset.UniqueScans()
+	if got, err := engine(t, store).KeyIsUnique(ctx, ref); err != nil || !got {
+		t.Errorf("over a broken record: %v %v, want true", got, err)
+	}
+	if dataset.UniqueScans() != scans+1 {
+		t.Errorf("over a broken record: %d reads of the keys, want 1", dataset.UniqueScans()-scans)
+	}
+}
+
+// BenchmarkKeyIsUniqueAnotherProcess measures what a process that did not
+// check a snapshot's key pays for the answer (each Lambda of a run writing
+// narrow datasets over it): reading 4M increasing keys, or the record the
+// first one left.
+//
+//	go test ./shared/dataset -run '^$' -bench KeyIsUniqueAnotherProcess -benchtime 5x
+func BenchmarkKeyIsUniqueAnotherProcess(b *testing.B) {
+	store := folder(b)
+	e := engine(b, store)
+	src := filepath.Join(b.TempDir(), "purchases.parquet")
+	if err := e.Exec(ctx, "COPY (SELECT 'p' || lpad(CAST(i AS VARCHAR), 9, '0') AS purchaseId FROM range(4000000) AS r(i)) TO "+
+		dataset.QuoteLiteral(src)+" (FORMAT parquet, COMPRESSION zstd)"); err != nil {
+		b.Fatal(err)
+	}
+	ref := dataset.Ref("runs/r/-tables/purchases")
+	if _, err := e.Snapshot(ctx, ref, dataset.Source{Location: src}, "purchases", []string{"purchaseId"}); err != nil {
+		b.Fatal(err)
+	}
+	for _, c := range []struct {
+		name   string
+		record bool
+	}{{"keys", false}, {"record", true}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				store.Delete(ctx, ref.Key(dataset.UniqueKeyName))
+				if c.record {
+					if _, err := engine(b, store).KeyIsUnique(ctx, ref); err != nil {
+						b.Fatal(err)
+					}
+				}
+				other := engine(b, store)
+				b.StartTimer()
+				if unique, err := other.KeyIsUnique(ctx, ref); err != nil || !unique {
+					b.Fatal(unique, err)
+				}
+			}
+		})
 	}
 }
