@@ -103,13 +103,17 @@ func finishPlan(ctx context.Context, t *datatask.Task, d *Deps, kind *Kind, x *C
 		return strings.Join(cols, ", ")
 	}
 	join := " FROM " + datatask.Q(pv) + " AS p LEFT JOIN " + datatask.Q(partsView) + " AS s ON s._sw_row = p." + colRow
+	sent := "s.status = 'sent'"
+	if req.Run.Test {
+		sent = "coalesce(s.status, 'sent') = 'sent'" // a test part keeps no plain send (partRows)
+	}
 	res := activity.NewResult([]string{"out", "skipped"})
 	outCols := sel("messageId", "variant")
 	if outCols != "" {
 		outCols += ", "
 	}
 	out, err := write(res, "out", pm.Dimension, pm.Key, passed(inBase, "messageId", "variant"), "SELECT "+outCols+"NULLIF(s.messageId, '') AS messageId, NULLIF(s.variant, '') AS variant"+
-		join+" WHERE p."+colSkip+" IS NULL AND s.status = 'sent' ORDER BY p."+colRow)
+		join+" WHERE p."+colSkip+" IS NULL AND "+sent+" ORDER BY p."+colRow)
 	if err != nil {
 		return nil, err
 	}

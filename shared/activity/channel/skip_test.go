@@ -3,6 +3,7 @@ package channel_test
 import (
 	"context"
 	"errors"
+	"fmt"
 	"sort"
 	"strings"
 	"testing"
@@ -193,22 +194,71 @@ func TestRenderErrorsAndWindow(t *testing.T) {
 // Test mode renders every message and counts, but sends nothing and writes
 // no ledger, caps or slice markers.
 func TestTestModeSendsNothing(t *testing.T) {
-	h := newHarness(t)
-	h.deps.Sender = failSender{}
-	in := h.population("t1", basePopulation())
-	res := h.run("news", "t1", true, in)
-	live := newHarness(t)
-	lres := live.run("news", "t1", false, live.population("t1", basePopulation()))
-	if res.Counts["out"] != lres.Counts["out"] || res.Counts["skipped"] != lres.Counts["skipped"] {
-		t.Errorf("test %v, live %v", res.Counts, lres.Counts)
-	}
-	for _, r := range h.rows(res, "out") {
-		if r["messageId"] != nil {
-			t.Errorf("test mode message id %v", r["messageId"])
+	ctx := context.Background()
+	// news has an experiment (every send has a variant), crash none.
+	for _, act := range []string{"news", "crash"} {
+		h := newHarness(t)
+		h.deps.Sender = failSender{}
+		in := h.population("t1", basePopulation())
+		var sent, skipped, kept, variants int64
+		for _, sl := range slices(h.plan(act, "t1", true, in)) {
+			r, err := h.send(ctx, act, "t1", true, in, sl)
+			if err != nil {
+				t.Fatal(err)
+			}
+			// A retried slice finds its part and reports the same counts.
+			again, err := h.send(ctx, act, "t1", true, in, sl)
+			if err != nil || again.Counts["out"] != r.Counts["out"] || again.Counts["skipped"] != r.Counts["skipped"] {
+				t.Errorf("%s slice %d again: %v %v, first %v", act, sl.Index, again, err, r.Counts)
+			}
+			sent, skipped = sent+r.Counts["out"], skipped+r.Counts["skipped"]
+			// A test part keeps what the finish cannot infer: skipped rows and
+			// variants. A plain send is left out.
+			part := dataset.Ref(fmt.Sprintf("runs/t1/%s/_parts/%06d", act, sl.Index))
+			if _, err := h.engine().Stream(ctx, part, dataset.StreamOptions{}, func(b *dataset.Batch) error {
+				for _, row := range b.Rows {
+					kept++
+					if v, _ := row[3].(string); row[1] == "sent" && v != "" {
+						variants++
+					} else if row[1] != "skipped" {
+						t.Errorf("%s slice %d: test part row %v", act, sl.Index, row)
+					}
+				}
+				return nil
+			}); err != nil {
+				t.Fatal(err)
+			}
 		}
-	}
-	if len(h.sentTo("t1", "news")) != 0 || len(h.store.sends) != 0 || len(h.store.caps) != 0 || len(h.store.keys) != 0 {
-		t.Errorf("test mode wrote: outbox %v, ledger %d, caps %d, keys %d", h.sentTo("t1", "news"), len(h.store.sends), len(h.store.caps), len(h.store.keys))
+		if kept != skipped+variants || (act == "crash" && variants != 0) || (act == "news" && variants == 0) {
+			t.Errorf("%s: test parts keep %d rows: %d skipped, %d with a variant", act, kept, skipped, variants)
+		}
+		res, err := h.finish(act, "t1", true, in)
+		if err != nil {
+			t.Fatal(err)
+		}
+		live := newHarness(t)
+		lres := live.run(act, "t1", false, live.population("t1", basePopulation()))
+		if res.Counts["out"] != lres.Counts["out"] || res.Counts["skipped"] != lres.Counts["skipped"] || sent != res.Counts["out"] {
+			t.Errorf("%s: test %v (slices: %d sent), live %v", act, res.Counts, sent, lres.Counts)
+		}
+		// The same recipients on each port, for the same reasons and variants.
+		for _, c := range [][2]string{{"out", "variant"}, {"skipped", "reason"}} {
+			got, want := byID(h.rows(res, c[0]), c[1]), byID(live.rows(lres, c[0]), c[1])
+			if fmt.Sprint(got) != fmt.Sprint(want) {
+				t.Errorf("%s %s: test %v, live %v", act, c[0], got, want)
+			}
+		}
+		if skipped == 0 || sent == 0 {
+			t.Fatalf("%s: the population should have sent and skipped rows in its slices: %d, %d", act, sent, skipped)
+		}
+		for _, r := range h.rows(res, "out") {
+			if r["messageId"] != nil {
+				t.Errorf("test mode message id %v", r["messageId"])
+			}
+		}
+		if len(h.sentTo("t1", act)) != 0 || len(h.store.sends) != 0 || len(h.store.caps) != 0 || len(h.store.keys) != 0 {
+			t.Errorf("test mode wrote: outbox %v, ledger %d, caps %d, keys %d", h.sentTo("t1", act), len(h.store.sends), len(h.store.caps), len(h.store.keys))
+		}
 	}
 }
 

@@ -48,7 +48,7 @@ func sendSlice(ctx context.Context, t *datatask.Task, d *Deps, kind *Kind, x *Co
 	store := t.Engine.Store()
 	pref := dataset.Ref(partRef(req.Run.ID, req.Activity, sl.Index))
 	if _, err := dataset.ReadManifest(ctx, store, pref); err == nil {
-		return partResult(t, pref)
+		return partResult(t, pref, sl)
 	} else if !errors.Is(err, dataset.ErrNotFound) {
 		return nil, err
 	}
@@ -97,7 +97,7 @@ func sendSlice(ctx context.Context, t *datatask.Task, d *Deps, kind *Kind, x *Co
 	if err := dl.writeSliceProofs(t, sl.Index); err != nil {
 		return nil, err
 	}
-	if _, err := writePart(t, pref, pm.CreatedAt, dl.outcomes); err != nil {
+	if _, err := writePart(t, pref, pm.CreatedAt, partRows(dl.outcomes, dl.test)); err != nil {
 		return nil, err
 	}
 	sent := logSlice(ctx, t, sl, dl.outcomes)
@@ -400,19 +400,42 @@ var partColumns = []dataset.Column{
 	{Name: "sentAt", Type: campaign.TypeTimestamp},
 }
 
+// partRows are the outcomes a slice's part keeps. A live part keeps every
+// row (the finish records each message sent). A test run's keeps only what
+// the finish cannot infer, the skipped rows and those with a variant: its
+// slice settles every row before the part is written, so a planned row with
+// no outcome would have been sent. A test part is a fraction of the rows,
+// and the finish joins that fraction.
+func partRows(outs []outcome, test bool) []outcome {
+	if !test {
+		return outs
+	}
+	var kept []outcome
+	for _, o := range outs {
+		if o.Status != statusSent || o.MessageID != "" || o.Variant != "" {
+			kept = append(kept, o)
+		}
+	}
+	return kept
+}
+
 // partResult is a send phase's result: counts only (the part is found by
-// its deterministic ref).
-func partResult(t *datatask.Task, ref dataset.Ref) (*activity.Result, error) {
+// its deterministic ref). A test run's part leaves out the rows sent
+// plainly (partRows): the slice's other rows.
+func partResult(t *datatask.Task, ref dataset.Ref, sl activity.Slice) (*activity.Result, error) {
 	res := activity.NewResult([]string{"out", "skipped"})
 	view := t.View("part")
 	if _, err := t.Engine.StageDataset(t.Ctx, view, ref); err != nil {
 		return nil, err
 	}
-	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FILTER (WHERE status = 'skipped') FROM "+datatask.Q(view))
+	row, err := t.Engine.QueryRow(t.Ctx, "SELECT count(*) FILTER (WHERE status = 'sent'), count(*) FILTER (WHERE status = 'skipped'), count(*) FROM "+datatask.Q(view))
 	if err != nil {
 		return nil, err
 	}
 	res.Counts["out"], res.Counts["skipped"] = dataset.Int(row[0]), dataset.Int(row[1])
+	if t.Req.Run.Test {
+		res.Counts["out"] += sl.Count - dataset.Int(row[2])
+	}
 	return res, nil
 }
 
