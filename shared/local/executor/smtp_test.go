@@ -10,12 +10,11 @@ import (
 	"testing"
 	"time"
 
-	"github.com/stepwise-run/stepwise/shared/freeport"
-
 	gosmtp "github.com/emersion/go-smtp"
 
 	"github.com/stepwise-run/stepwise/shared/activity/channel"
 	"github.com/stepwise-run/stepwise/shared/asl/interp"
+	"github.com/stepwise-run/stepwise/shared/freeport"
 	"github.com/stepwise-run/stepwise/shared/local/executor"
 	"github.com/stepwise-run/stepwise/shared/send/smtpsend"
 )
